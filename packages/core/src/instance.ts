@@ -1,0 +1,71 @@
+import { CoreError } from './errors.ts'
+import { registerForShutdown, type Closable } from './shutdown.ts'
+
+/** The accessors every package exposes for its default instance. */
+export interface DefaultInstance<T extends Closable, O> {
+  /** The default instance, built on first use from the environment. */
+  get(): T
+  /** Configures the default before first use; throws once it exists. */
+  init(options?: O): T
+  /** Closes and forgets the default instance (for tests); the next `get()` builds a new one. */
+  reset(): Promise<void>
+  /** The default instance if it exists, without building it. */
+  peek(): T | undefined
+}
+
+/**
+ * Builds `x()`, `initX()` and `resetX()` for a package. Creation is synchronous and does no
+ * I/O, so concurrent first calls share one instance. A failing creation stores nothing: every
+ * call rethrows the configuration error until the environment is fixed, and never hands out
+ * a half-made instance.
+ * @example
+ * const def = defineDefaultInstance('cache', createCache)
+ * export const cache = def.get
+ */
+export function defineDefaultInstance<T extends Closable, O>(
+  name: string,
+  create: (options?: O) => T,
+): DefaultInstance<T, O> {
+  let instance: T | undefined
+  let unregister: (() => void) | undefined
+
+  function adopt(value: T): T {
+    instance = value
+    unregister = registerForShutdown(name, {
+      close: async () => {
+        if (instance === value) {
+          instance = undefined
+          unregister = undefined
+        }
+        await value.close()
+      },
+    })
+    return value
+  }
+
+  return {
+    get() {
+      return instance ?? adopt(create())
+    },
+    init(options?: O) {
+      if (instance) {
+        throw new CoreError(
+          'CORE_ALREADY_INITIALIZED',
+          `The default ${name} instance already exists, so init options would be ignored. Call init before the first use, or reset it first.`,
+          { details: { name } },
+        )
+      }
+      return adopt(create(options))
+    },
+    async reset() {
+      const current = instance
+      instance = undefined
+      unregister?.()
+      unregister = undefined
+      if (current) await current.close()
+    },
+    peek() {
+      return instance
+    },
+  }
+}

@@ -1,0 +1,20 @@
+// Shared Vitest settings: every package resolves its siblings from source through the
+// `@beaver-kit/source` export condition, so tests never need a build step first.
+import type { ViteUserConfig } from 'vitest/config'
+
+const conditions = ['@beaver-kit/source', 'node', 'import', 'module', 'default']
+
+export function projectConfig(name: string): ViteUserConfig {
+  return {
+    resolve: { conditions },
+    ssr: { resolve: { conditions, externalConditions: ['@beaver-kit/source'] } },
+    test: {
+      name,
+      include: ['test/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      pool: 'forks',
+      reporters: process.env.CI ? ['default'] : ['default'],
+    },
+  }
+}
