@@ -17,7 +17,9 @@ for (const w of workspaces()) {
   const mod = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>
   const schemas = Object.values(mod).filter(isSchema) as Schema[]
   if (schemas.length === 0) continue
-  const table = schemas.map((s) => (schemas.length > 1 ? `#### ${s.title}\n\n${renderEnvTable(s)}` : renderEnvTable(s))).join('\n\n')
+  const table = schemas
+    .map((s) => (schemas.length > 1 ? `#### ${s.title}\n\n${renderEnvTable(s)}` : renderEnvTable(s)))
+    .join('\n\n')
   const readmePath = join(w.dir, 'README.md')
   const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : ''
   const start = readme.indexOf(START)

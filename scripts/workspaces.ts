@@ -23,7 +23,9 @@ export function workspaces(root = process.cwd()): Workspace[] {
         dependencies?: Record<string, string>
         peerDependencies?: Record<string, string>
       }
-      const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) => d.startsWith('@beaver-kit/'))
+      const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) =>
+        d.startsWith('@beaver-kit/'),
+      )
       found.push({ name: pkg.name, dir: join(base, entry), private: pkg.private === true, deps })
     }
   }

@@ -16,10 +16,16 @@ export interface ConfigIssue {
 export class ConfigError extends BeaverError<ConfigErrorCode> {
   readonly issues: readonly ConfigIssue[]
   constructor(title: string, issues: ConfigIssue[]) {
-    const lines = issues.map((i) => `  - ${i.name}${i.found === undefined ? '' : ` is ${JSON.stringify(i.found)}`}: ${i.expected}`)
-    super('CONFIG_INVALID', `Invalid ${title} configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, {
-      details: { issues },
-    })
+    const lines = issues.map(
+      (i) => `  - ${i.name}${i.found === undefined ? '' : ` is ${JSON.stringify(i.found)}`}: ${i.expected}`,
+    )
+    super(
+      'CONFIG_INVALID',
+      `Invalid ${title} configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      {
+        details: { issues },
+      },
+    )
     this.issues = Object.freeze(issues)
   }
 }

@@ -15,7 +15,8 @@ import {
 
 export const FIELD = Symbol.for('beaver-kit.config.field')
 
-export type FieldType = 'string' | 'int' | 'number' | 'boolean' | 'duration' | 'bytes' | 'url' | 'enum' | 'list' | 'json'
+export type FieldType =
+  'string' | 'int' | 'number' | 'boolean' | 'duration' | 'bytes' | 'url' | 'enum' | 'list' | 'json'
 
 /**
  * One setting of a schema. `T` is the resolved type, `Present` whether it always has a value
@@ -70,7 +71,10 @@ function make<T, In, O extends FieldOptions<In>>(
       parsedDefault = parse(rawDefault)
     } catch (err) {
       // A bad default is the package author's bug: fail loudly at import time.
-      throw new TypeError(`Invalid default ${JSON.stringify(rawDefault)} for a ${type} setting: ${(err as Error).message}`)
+      throw new TypeError(
+        `Invalid default ${JSON.stringify(rawDefault)} for a ${type} setting: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
   }
   return Object.freeze({
@@ -80,7 +84,8 @@ function make<T, In, O extends FieldOptions<In>>(
     secret: options.secret ?? false,
     required: options.required ?? false,
     default: parsedDefault,
-    defaultText: rawDefault === undefined ? undefined : typeof rawDefault === 'string' ? rawDefault : JSON.stringify(rawDefault),
+    defaultText:
+      rawDefault === undefined ? undefined : typeof rawDefault === 'string' ? rawDefault : JSON.stringify(rawDefault),
     aliases: options.aliases ?? [],
     accepts,
     parse,
@@ -127,8 +132,16 @@ export const f = {
   },
   /** An absolute URL, kept as a string; any password inside it is masked in describe(). */
   url<O extends FieldOptions<string> & { protocols?: readonly string[] }>(options: O) {
-    const accepts = options.protocols ? `a URL (${options.protocols.map((p) => `${p}://`).join(', ')})` : 'an absolute URL'
-    return make<string, string, O>('url', options, accepts, (input) => parseUrl(expectString(input), options.protocols), maskUrl)
+    const accepts = options.protocols
+      ? `a URL (${options.protocols.map((p) => `${p}://`).join(', ')})`
+      : 'an absolute URL'
+    return make<string, string, O>(
+      'url',
+      options,
+      accepts,
+      (input) => parseUrl(expectString(input), options.protocols),
+      maskUrl,
+    )
   },
   enum<const V extends string, O extends FieldOptions<NoInfer<V>> & { values: readonly V[] }>(options: O) {
     return make<V, V, O>('enum', options, `one of ${options.values.join(', ')}`, (input) =>

@@ -57,7 +57,8 @@ export function parseBytes(input: string | number): number {
 
 function checkNonNegative(n: number, accepts: string): number {
   if (!Number.isFinite(n) || n < 0) throw new ParseIssue(`expected ${accepts}`)
-  if (n > Number.MAX_SAFE_INTEGER) throw new ParseIssue(`is too large; expected ${accepts} up to ${Number.MAX_SAFE_INTEGER}`)
+  if (n > Number.MAX_SAFE_INTEGER)
+    throw new ParseIssue(`is too large; expected ${accepts} up to ${Number.MAX_SAFE_INTEGER}`)
   return n
 }
 
@@ -109,7 +110,9 @@ export function parseUrl(input: string, protocols?: readonly string[]): string {
   try {
     url = new URL(input.trim())
   } catch {
-    throw new ParseIssue(`expected an absolute URL${protocols ? ` (${protocols.map((p) => `${p}://`).join(', ')})` : ''}`)
+    throw new ParseIssue(
+      `expected an absolute URL${protocols ? ` (${protocols.map((p) => `${p}://`).join(', ')})` : ''}`,
+    )
   }
   const scheme = url.protocol.slice(0, -1)
   if (protocols && !protocols.includes(scheme)) {

@@ -52,7 +52,10 @@ interface Layer {
  * `.env.local` > `.env` > defaults. Every problem is collected into one ConfigError.
  * @example const { values } = resolveConfig(cacheSchema, { options, envPrefix })
  */
-export function resolveConfig<S extends Shape>(schema: Schema<S>, opts: ResolveOptions<S> = {}): ResolvedConfig<InferConfig<S>> {
+export function resolveConfig<S extends Shape>(
+  schema: Schema<S>,
+  opts: ResolveOptions<S> = {},
+): ResolvedConfig<InferConfig<S>> {
   const prefix = opts.envPrefix === false ? undefined : (opts.envPrefix ?? DEFAULT_PREFIX)
   const env = opts.env ?? process.env
   const files = opts.envFiles ?? (opts.env === undefined ? ['.env', '.env.local'] : false)
@@ -83,7 +86,11 @@ export function resolveConfig<S extends Shape>(schema: Schema<S>, opts: ResolveO
       try {
         value = field.parse(optionValue as string)
       } catch (err) {
-        issues.push({ name: `option ${entry.path.join('.')}`, found: mask(String(optionValue)), expected: issueText(err, field.accepts) })
+        issues.push({
+          name: `option ${entry.path.join('.')}`,
+          found: mask(String(optionValue)),
+          expected: issueText(err, field.accepts),
+        })
         continue
       }
     } else {
@@ -173,7 +180,13 @@ function findRaw(layers: Layer[], names: string[], issues: ConfigIssue[]): RawVa
   return undefined
 }
 
-function checkUnknown(layers: Layer[], prefix: string, schema: Schema, fields: FieldEntry[], issues: ConfigIssue[]): void {
+function checkUnknown(
+  layers: Layer[],
+  prefix: string,
+  schema: Schema,
+  fields: FieldEntry[],
+  issues: ConfigIssue[],
+): void {
   const sectionPrefix = `${prefix}${schema.section}_`
   const known = new Set<string>()
   for (const f of fields) {

@@ -86,7 +86,8 @@ export function listFields(schema: Schema): FieldEntry[] {
   const walk = (shape: Shape, path: string[]): void => {
     for (const [key, value] of Object.entries(shape)) {
       const next = [...path, key]
-      if (isField(value)) out.push({ path: next, suffix: [schema.section, ...next.map(toEnvSegment)].join('_'), field: value })
+      if (isField(value))
+        out.push({ path: next, suffix: [schema.section, ...next.map(toEnvSegment)].join('_'), field: value })
       else walk(value as Shape, next)
     }
   }

@@ -2,13 +2,7 @@ export { BeaverError, CoreError, BEAVER_ERROR, errorGuard, isBeaverError, isCore
 export type { BeaverErrorOptions, CoreErrorCode } from './errors.ts'
 export { defineDefaultInstance } from './instance.ts'
 export type { DefaultInstance } from './instance.ts'
-export {
-  installShutdownSignals,
-  onBeforeShutdown,
-  registerForShutdown,
-  shutdown,
-  ShutdownError,
-} from './shutdown.ts'
+export { installShutdownSignals, onBeforeShutdown, registerForShutdown, shutdown, ShutdownError } from './shutdown.ts'
 export type { Closable, ShutdownOptions, SignalOptions } from './shutdown.ts'
 export { eventChannel, traceAsync, tracingChannel, watchChannels } from './channels.ts'
 export { importPeer } from './peer.ts'

@@ -78,10 +78,7 @@ async function runShutdown(timeoutMs: number): Promise<void> {
   const errors: unknown[] = []
   const pending: string[] = []
   const hooks = registry.beforeHooks.splice(0)
-  const hookResults = await withDeadline(
-    Promise.allSettled(hooks.map(async (hook) => hook())),
-    deadline,
-  )
+  const hookResults = await withDeadline(Promise.allSettled(hooks.map(async (hook) => hook())), deadline)
   if (hookResults === TIMED_OUT) pending.push('before-shutdown hooks')
   else for (const r of hookResults) if (r.status === 'rejected') errors.push(r.reason)
 
@@ -98,7 +95,10 @@ async function runShutdown(timeoutMs: number): Promise<void> {
       break
     }
     try {
-      const result = await withDeadline(Promise.resolve().then(() => entry.target.close()), deadline)
+      const result = await withDeadline(
+        Promise.resolve().then(() => entry.target.close()),
+        deadline,
+      )
       if (result === TIMED_OUT) pending.push(entry.name)
     } catch (err) {
       errors.push(err)

@@ -23,7 +23,8 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
       lastError = err
     }
     if (Date.now() >= deadline) {
-      if (lastError instanceof Error) lastError.message = `eventually() gave up after ${timeoutMs} ms: ${lastError.message}`
+      if (lastError instanceof Error)
+        lastError.message = `eventually() gave up after ${timeoutMs} ms: ${lastError.message}`
       throw lastError
     }
     await new Promise((r) => setTimeout(r, intervalMs))

@@ -38,6 +38,8 @@ export class FaultProxy {
   #pausedQueue: Array<() => void> = []
   /** Connections accepted since start. */
   connections = 0
+  /** Bytes discarded while dropping (lets a test wait until a write really hit the partition). */
+  droppedBytes = 0
 
   constructor(options: FaultProxyOptions) {
     this.target = options.target
@@ -178,7 +180,10 @@ export class FaultProxy {
   #chains = new WeakMap<Pipe, Record<Direction, Promise<void>>>()
 
   #forward(pipe: Pipe, direction: Direction, chunk: Buffer): void {
-    if (this.#drop) return
+    if (this.#drop) {
+      this.droppedBytes += chunk.length
+      return
+    }
     const destination = direction === 'up' ? pipe.server : pipe.client
     let data = chunk
     if (direction === 'down' && this.#closeAfterBytes !== undefined) {
@@ -217,8 +222,9 @@ export class FaultProxy {
       const wait = due - Date.now()
       if (wait > 0) await delay(wait)
       if (this.#paused) await new Promise<void>((resolve) => this.#pausedQueue.push(resolve))
-      write()
+      // The cap holds a chunk back for as long as its bytes take at that rate, then sends it.
       if (bandwidth > 0) await delay((data.length / bandwidth) * 1000)
+      write()
     })
   }
 }

@@ -1,0 +1,67 @@
+import net from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { eventually, isCI, probe, requireService, serviceUrl, uniqueNamespace } from '@beaver-kit/testkit'
+
+describe('services', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('takes URLs from BEAVER_TEST_<SERVICE>_URL with loopback defaults', () => {
+    vi.stubEnv('BEAVER_TEST_REDIS_URL', '')
+    expect(serviceUrl('redis')).toBe('redis://127.0.0.1:6379')
+    vi.stubEnv('BEAVER_TEST_REDIS_URL', 'redis://10.1.2.3:7000')
+    expect(serviceUrl('redis')).toBe('redis://10.1.2.3:7000')
+    expect(serviceUrl('postgres')).toBe('postgres://postgres@127.0.0.1:5432/test')
+  })
+
+  it('probe names the host and port that did not answer', async () => {
+    const server = net.createServer()
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as net.AddressInfo).port
+    expect(await probe(`redis://127.0.0.1:${port}`)).toBeUndefined()
+    await new Promise<void>((r) => server.close(() => r()))
+    expect(await probe(`redis://127.0.0.1:${port}`)).toBe(`127.0.0.1:${port}: ECONNREFUSED`)
+  })
+
+  it('skips with a printed reason locally and fails under CI=true', async () => {
+    const server = net.createServer()
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as net.AddressInfo).port
+    await new Promise<void>((r) => server.close(() => r()))
+    vi.stubEnv('BEAVER_TEST_MQTT_URL', `mqtt://127.0.0.1:${port}`)
+    vi.stubEnv('CI', '')
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    expect(await requireService('mqtt')).toBeUndefined()
+    expect(warn.mock.calls[0]?.[0]).toContain('skipping mqtt tests')
+    expect(warn.mock.calls[0]?.[0]).toContain('BEAVER_TEST_MQTT_URL')
+    warn.mockRestore()
+    vi.stubEnv('CI', 'true')
+    expect(isCI()).toBe(true)
+    await expect(requireService('mqtt')).rejects.toThrow(/CI=true and a required service is missing: mqtt/)
+  })
+})
+
+describe('eventually', () => {
+  it('polls until the check passes', async () => {
+    let n = 0
+    await expect(eventually(() => ++n >= 3, { intervalMs: 1 })).resolves.toBe(true)
+    expect(n).toBe(3)
+  })
+  it('rethrows the last failure at the deadline', async () => {
+    await expect(
+      eventually(
+        () => {
+          throw new Error('still wrong')
+        },
+        { timeoutMs: 30, intervalMs: 5 },
+      ),
+    ).rejects.toThrow(/gave up after 30 ms: still wrong/)
+  })
+})
+
+describe('uniqueNamespace', () => {
+  it('never repeats and is safe for keys and table names', () => {
+    const names = new Set(Array.from({ length: 1000 }, () => uniqueNamespace('cache')))
+    expect(names.size).toBe(1000)
+    for (const n of names) expect(n).toMatch(/^cache_\d+_[0-9a-f]{8}$/)
+  })
+})
