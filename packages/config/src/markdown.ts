@@ -7,9 +7,11 @@ export function renderEnvTable(schema: Schema, prefix: string = DEFAULT_PREFIX):
     const names = [`\`${prefix}${suffix}\``, ...field.aliases.map((a) => `\`${a}\``)].join(', ')
     const def = field.required ? '*required*' : field.defaultText === undefined ? '' : `\`${field.defaultText}\``
     const doc = `${field.doc}${field.secret ? ' (secret)' : ''}`
-    return `| ${names} | ${field.type} | ${def} | ${escape(doc)} Accepts ${escape(field.accepts)}. |`
+    return `| ${names} | ${field.type} | ${def} | ${escape(field.accepts)} | ${escape(doc)} |`
   })
-  return ['| Variable | Type | Default | Description |', '| --- | --- | --- | --- |', ...rows].join('\n')
+  return ['| Variable | Type | Default | Accepts | Description |', '| --- | --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  )
 }
 
 function escape(text: string): string {

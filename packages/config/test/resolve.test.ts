@@ -264,9 +264,9 @@ describe('describe()', () => {
 describe('renderEnvTable', () => {
   it('renders every variable with type, default and what it accepts', () => {
     const table = renderEnvTable(schema)
-    expect(table.split('\n')[0]).toBe('| Variable | Type | Default | Description |')
+    expect(table.split('\n')[0]).toBe('| Variable | Type | Default | Accepts | Description |')
     expect(table).toContain(
-      '| `BEAVER_CACHE_DRIVER` | enum | `memory` | Which driver stores entries Accepts one of memory, redis, database. |',
+      '| `BEAVER_CACHE_DRIVER` | enum | `memory` | one of memory, redis, database | Which driver stores entries |',
     )
     expect(table).toContain('`BEAVER_CACHE_MEMORY_MAX_SIZE` | bytes | `64mb`')
     expect(table).toContain('Redis password (secret)')
