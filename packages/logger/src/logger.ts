@@ -1,0 +1,242 @@
+import pino from 'pino'
+import { resolveConfig } from '@beaver-kit/config'
+import { logSchema, type LogSchemaOptions } from './config.ts'
+import { contextMixin, mergeContext } from './context.ts'
+import { LoggerError } from './errors.ts'
+import { watchKitChannels } from './kit-visibility.ts'
+import { assertLevel, moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from './levels.ts'
+import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
+import type { LogSink } from './outputs/types.ts'
+import { createKeyRedactor } from './redact.ts'
+import { serializeError } from './serialize-error.ts'
+
+/** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
+export interface LogFn {
+  (msg: string, ...args: unknown[]): void
+  (obj: object, msg?: string, ...args: unknown[]): void
+}
+
+/** Options of `child()`. */
+export interface ChildOptions {
+  /** A level of its own; otherwise the child follows its parent's. */
+  level?: Level
+  /** Text put before every message of the child. */
+  msgPrefix?: string
+}
+
+/** How many lines each output could not deliver. */
+export interface LoggerStats {
+  dropped: number
+  outputs: ReadonlyArray<{ name: string; dropped: number }>
+}
+
+/**
+ * A structured logger. It is a pino logger underneath (`.pino`), so every call costs what
+ * pino's costs, and a call below the level is one no-op function call.
+ */
+export interface Logger {
+  trace: LogFn
+  debug: LogFn
+  info: LogFn
+  warn: LogFn
+  error: LogFn
+  fatal: LogFn
+  /** The current level; assign to change it at runtime. */
+  level: Level
+  isLevelEnabled(level: Level): boolean
+  /** A logger whose lines carry `bindings` (redacted once, here). */
+  child(bindings: Record<string, unknown>, options?: ChildOptions): Logger
+  /** The logger of a module: lines carry `module`, the level comes from `BEAVER_LOG_LEVELS`. */
+  for(module: string): Logger
+  /** Replaces the per-module levels at runtime: `'db=debug,*=info'` or `{ db: 'debug' }`. */
+  setLevels(levels: string | Readonly<Record<string, Level>>): void
+  /** The fields bound to this logger. */
+  bindings(): Record<string, unknown>
+  /** The pino instance, for libraries that take one (Fastify's `loggerInstance`). */
+  readonly pino: pino.Logger
+  /** Resolves when every output has taken every line written so far. */
+  flush(): Promise<void>
+  /** Flushes and closes every output; idempotent. Lines logged afterwards are counted as dropped. */
+  close(): Promise<void>
+  stats(): LoggerStats
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/** Options of `createLogger()`: every `BEAVER_LOG_*` setting, plus a few that only code can pass. */
+export interface LoggerOptions extends LogSchemaOptions {
+  /** Read `<envPrefix>LOG_*` instead of `BEAVER_LOG_*`; `false` reads no environment. */
+  envPrefix?: string | false
+  /** The environment to read (default `process.env`). */
+  env?: NodeJS.ProcessEnv
+  /** Extra destinations written alongside `outputs` (tests, forwarding). */
+  sinks?: readonly LogSink[]
+}
+
+type PinoLogger = pino.Logger<string>
+
+interface RootState {
+  levels: ModuleLevels
+  modules: Map<string, PinoLogger>
+  extraModules: Set<WeakRef<PinoLogger>>
+  targets: Target[]
+  unwatchKit: (() => void) | undefined
+  closing: Promise<void> | undefined
+}
+
+const MODULE = Symbol('beaver-kit.logger.module')
+
+/**
+ * Creates a logger from options > `BEAVER_LOG_*` > defaults. Invalid settings throw one
+ * ConfigError or LoggerError naming the fix; file outputs are opened here (a bad path fails
+ * now, not at the first line), network outputs connect on the first line.
+ * @example
+ * const log = createLogger({ outputs: ['stdout', 'file:/var/log/app.log?level=warn'] })
+ * log.for('db').debug({ sql }, 'query')
+ * await log.close()
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { sinks = [], envPrefix, env, ...schemaOptions } = options
+  const { values: config } = resolveConfig(logSchema, {
+    options: schemaOptions,
+    envPrefix,
+    ...(env === undefined ? {} : { env }),
+  })
+  const levels = parseModuleLevels(config.levels)
+  const redactKeys = createKeyRedactor(config.redactKeys, config.censor)
+  const targets = buildTargets(config, sinks)
+  if (targets.length === 0) {
+    throw new LoggerError('LOG_OUTPUT_INVALID', 'No log output: set BEAVER_LOG_OUTPUTS (e.g. stdout) or pass sinks', {
+      details: { outputs: config.outputs },
+    })
+  }
+  const root = pino(
+    {
+      level: config.level,
+      ...(config.name === undefined ? {} : { name: config.name }),
+      timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
+      mixin: contextMixin(config.otel),
+      mixinMergeStrategy: mergeContext,
+      formatters: { log: redactKeys },
+      serializers: { err: serializeErrorValue, error: serializeErrorValue },
+      ...(config.redact.length > 0 ? { redact: { paths: [...config.redact], censor: config.censor } } : {}),
+    },
+    destinationFor(targets),
+  )
+  const state: RootState = {
+    levels,
+    modules: new Map(),
+    extraModules: new Set(),
+    targets,
+    unwatchKit: undefined,
+    closing: undefined,
+  }
+  install(root as unknown as PinoLogger, state, redactKeys)
+  const logger = root as unknown as Logger
+  if (config.kit) state.unwatchKit = watchKitChannels(logger)
+  return logger
+}
+
+function serializeErrorValue(value: unknown): unknown {
+  return value instanceof Error ? serializeError(value) : value
+}
+
+function install(
+  root: PinoLogger,
+  state: RootState,
+  redact: (obj: Record<string, unknown>) => Record<string, unknown>,
+): void {
+  const pinoChild = root.child
+  const levelOf = (module: string): Level => moduleLevel(state.levels, module) ?? (root.level as Level)
+
+  function refreshModules(): void {
+    for (const [name, log] of state.modules) setLevel(log, levelOf(name))
+    for (const ref of state.extraModules) {
+      const log = ref.deref()
+      if (log === undefined) state.extraModules.delete(ref)
+      else setLevel(log, levelOf((log as unknown as Record<symbol, string>)[MODULE] as string))
+    }
+  }
+
+  root.on('level-change', (_label, _value, _previous, _previousValue, changed) => {
+    if (changed === root) refreshModules()
+  })
+
+  const methods = {
+    child(this: PinoLogger, bindings: Record<string, unknown>, options?: ChildOptions): PinoLogger {
+      if (options?.level !== undefined) assertLevel(options.level, 'child() level')
+      return pinoChild.call(this, redact(bindings), options)
+    },
+    for(this: PinoLogger, module: string): PinoLogger {
+      if (typeof module !== 'string' || module === '') {
+        throw new LoggerError('LOG_LEVELS_INVALID', `logger.for() needs a module name, got ${JSON.stringify(module)}`, {
+          details: { module },
+        })
+      }
+      if (this === root) {
+        const known = state.modules.get(module)
+        if (known) return known
+      }
+      const log = pinoChild.call(this, { module }, { level: levelOf(module) })
+      Object.defineProperty(log, MODULE, { value: module })
+      if (this === root) state.modules.set(module, log)
+      else state.extraModules.add(new WeakRef(log))
+      return log
+    },
+    setLevels(levels: string | Readonly<Record<string, Level>>): void {
+      state.levels = parseModuleLevels(levels)
+      refreshModules()
+    },
+    async flush(cb?: (err?: Error) => void): Promise<void> {
+      try {
+        await Promise.all(state.targets.map((t) => t.output.flush()))
+        cb?.()
+      } catch (err) {
+        if (cb) cb(err as Error)
+        else throw err
+      }
+    },
+    close(): Promise<void> {
+      state.closing ??= closeAll(state)
+      return state.closing
+    },
+    stats(): LoggerStats {
+      const outputs = state.targets.map((t) => ({ name: t.output.name, dropped: t.output.dropped }))
+      return { dropped: outputs.reduce((n, o) => n + o.dropped, 0), outputs }
+    },
+    [Symbol.asyncDispose](): Promise<void> {
+      return methods.close()
+    },
+  }
+  for (const [key, value] of [
+    ...Object.entries(methods),
+    [Symbol.asyncDispose, methods[Symbol.asyncDispose]] as const,
+  ]) {
+    Object.defineProperty(root, key, { value, writable: true, configurable: true })
+  }
+  Object.defineProperty(root, 'pino', {
+    get(this: PinoLogger) {
+      return this
+    },
+  })
+}
+
+function setLevel(log: PinoLogger, level: Level): void {
+  if (log.level !== level) log.level = level
+}
+
+async function closeAll(state: RootState): Promise<void> {
+  state.unwatchKit?.()
+  const results = await Promise.allSettled(state.targets.map((t) => t.output.close()))
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+  if (errors.length === 1) throw errors[0]
+  if (errors.length > 1) {
+    throw new LoggerError(
+      'LOG_CLOSE_FAILED',
+      `${errors.length} log outputs failed to close: ${errors.map(String).join('; ')}`,
+      {
+        cause: new AggregateError(errors),
+        details: { failed: errors.length },
+      },
+    )
+  }
+}

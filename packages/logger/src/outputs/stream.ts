@@ -1,0 +1,263 @@
+import { readdirSync, renameSync, statSync, existsSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
+import { basename, dirname, extname, join } from 'node:path'
+import sonicBoom, { type SonicBoom as SonicBoomType } from 'sonic-boom'
+
+// sonic-boom is CommonJS: its named export is invisible to ESM, and its typings mistype the default.
+const SonicBoom = sonicBoom as unknown as typeof SonicBoomType
+type SonicBoom = SonicBoomType
+import { LoggerError } from '../errors.ts'
+import { reportDropped, reportOutputError } from '../events.ts'
+import { flushAtExit } from './exit.ts'
+import type { Output } from './types.ts'
+import type { WriteMode } from './spec.ts'
+
+export interface StreamOutputOptions {
+  /** stdout, stderr, or a file path. */
+  target: 'stdout' | 'stderr' | { path: string }
+  mode: WriteMode
+  /** Batch size in bytes for the buffered and async modes. */
+  buffer: number
+  /** Rotate when the file reaches this many bytes. */
+  maxSize?: number | undefined
+  /** Rotate on this UTC-aligned period in ms. */
+  interval?: number | undefined
+  /** Rotated files kept. */
+  maxFiles?: number | undefined
+}
+
+// sonic-boom refuses a batch larger than its maxWrite (16 KiB).
+const MAX_BATCH = 16 * 1024 - 1
+
+/**
+ * stdout, stderr or a file, on sonic-boom. In the default `buffered` mode lines are written
+ * synchronously in batches of `buffer` bytes and the rest at the end of the current event-loop
+ * turn: measured faster than both pino's sync and async modes on a burst (see README), and a
+ * line is never older than one turn. Files rotate by size and/or time and keep `maxFiles`.
+ */
+export class StreamOutput implements Output {
+  readonly name: string
+  dropped = 0
+  private readonly sonic: SonicBoom
+  private readonly path: string | undefined
+  private readonly options: StreamOutputOptions
+  private closed = false
+  private closing: Promise<void> | undefined
+  private tailScheduled = false
+  private size = 0
+  private rotationTimer: NodeJS.Timeout | undefined
+  private pruning: Promise<void> = Promise.resolve()
+  private readonly unregisterExit: () => void
+  private broken = false
+
+  constructor(options: StreamOutputOptions) {
+    this.options = options
+    const { target, mode } = options
+    this.path = typeof target === 'object' ? target.path : undefined
+    this.name = this.path === undefined ? (target as string) : `file:${this.path}`
+    const minLength = mode === 'sync' ? 0 : Math.min(options.buffer, MAX_BATCH)
+    try {
+      this.sonic = new SonicBoom({
+        ...(this.path === undefined ? { fd: target === 'stdout' ? 1 : 2 } : { dest: this.path, mkdir: true }),
+        sync: mode !== 'async',
+        minLength,
+      })
+    } catch (err) {
+      throw new LoggerError(
+        'LOG_OUTPUT_OPEN_FAILED',
+        `Could not open the log file ${this.path}: ${(err as Error).message}. Check the directory exists and is writable.`,
+        { cause: err, details: { output: this.name } },
+      )
+    }
+    this.sonic.on('error', (err: NodeJS.ErrnoException) => this.onError(err))
+    if (this.path !== undefined && (options.maxSize !== undefined || options.interval !== undefined)) {
+      this.size = fileSize(this.path)
+      this.write = options.maxSize === undefined ? this.writeBatched : this.writeCounting
+      if (options.interval !== undefined) this.scheduleTimeRotation()
+    } else {
+      this.write = mode === 'sync' ? this.writeDirect : this.writeBatched
+    }
+    this.unregisterExit = flushAtExit(this)
+  }
+
+  write: (line: string) => void
+
+  // sonic-boom's type declarations omit the flag it sets once closed.
+  private get destroyed(): boolean {
+    return (this.sonic as unknown as { destroyed: boolean }).destroyed
+  }
+
+  private writeDirect(line: string): void {
+    if (this.closed) return this.dropAfterClose()
+    this.sonic.write(line)
+  }
+
+  private writeBatched(line: string): void {
+    if (this.closed) return this.dropAfterClose()
+    this.sonic.write(line)
+    if (!this.tailScheduled) this.scheduleTail()
+  }
+
+  private writeCounting(line: string): void {
+    if (this.closed) return this.dropAfterClose()
+    this.sonic.write(line)
+    this.size += Buffer.byteLength(line)
+    if (this.size >= (this.options.maxSize as number)) this.rotate()
+    else if (!this.tailScheduled) this.scheduleTail()
+  }
+
+  private scheduleTail(): void {
+    this.tailScheduled = true
+    setImmediate(() => {
+      this.tailScheduled = false
+      if (!this.closed) this.flushQuietly()
+    }).unref()
+  }
+
+  private flushQuietly(): void {
+    if (this.options.mode === 'async') this.sonic.flush()
+    else this.flushSync()
+  }
+
+  flushSync(): void {
+    if (this.destroyed || this.broken) return
+    try {
+      this.sonic.flushSync()
+    } catch (err) {
+      // sonic-boom refuses flushSync while an async write is in flight; the write completes it.
+      if (!/_writing|writing/i.test((err as Error).message)) throw err
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.destroyed || this.broken) return this.pruning
+    return new Promise<void>((resolve, reject) => {
+      this.sonic.flush((err?: Error) => (err ? reject(err) : resolve()))
+    }).then(() => this.pruning)
+  }
+
+  /** Renames the file to `<name>.<UTC time><ext>`, reopens the original path, prunes old files. */
+  rotate(): void {
+    const path = this.path
+    if (path === undefined || this.closed) return
+    try {
+      this.flushSync()
+      if (this.size === 0 && fileSize(path) === 0) return
+      renameSync(path, rotatedName(path, new Date()))
+      this.size = 0
+      // sonic-boom closes the old descriptor once the new one is open: none is leaked.
+      this.sonic.reopen()
+    } catch (err) {
+      this.onError(err as NodeJS.ErrnoException)
+      return
+    }
+    this.prune(path)
+  }
+
+  private prune(path: string): void {
+    const keep = this.options.maxFiles ?? 10
+    const previous = this.pruning
+    this.pruning = previous.then(async () => {
+      const rotated = listRotated(path)
+      for (const file of rotated.slice(0, Math.max(0, rotated.length - keep))) {
+        try {
+          await unlink(file)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(err as NodeJS.ErrnoException)
+        }
+      }
+    })
+  }
+
+  private scheduleTimeRotation(): void {
+    const interval = this.options.interval as number
+    const now = Date.now()
+    const next = Math.floor(now / interval) * interval + interval
+    this.rotationTimer = setTimeout(() => {
+      this.rotate()
+      if (!this.closed) this.scheduleTimeRotation()
+    }, next - now)
+    this.rotationTimer.unref()
+  }
+
+  private dropAfterClose(): void {
+    this.dropped++
+    reportDropped(this.name, 1, 'closed')
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    if (err.code === 'EPIPE') {
+      // The reader went away (stdout piped to `head`): stop writing rather than throwing forever.
+      this.broken = true
+      this.write = () => {
+        this.dropped++
+      }
+    }
+    reportOutputError(this.name, err)
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.rotationTimer) clearTimeout(this.rotationTimer)
+    this.closed = true
+    this.unregisterExit()
+    await this.pruning
+    if (this.destroyed) return
+    if (this.broken) {
+      this.sonic.destroy()
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err)
+      this.sonic.once('error', onError)
+      this.sonic.once('close', () => {
+        this.sonic.off('error', onError)
+        resolve()
+      })
+      this.sonic.end()
+    })
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
+function stamp(date: Date): string {
+  return date.toISOString().replace(/:/g, '-')
+}
+
+/** `app.log` → `app.2026-11-21T00-00-00.000Z.log`, with `.1`, `.2` added on a collision. */
+export function rotatedName(path: string, date: Date): string {
+  const ext = extname(path)
+  const base = path.slice(0, path.length - ext.length)
+  let candidate = `${base}.${stamp(date)}${ext}`
+  for (let n = 1; existsSync(candidate); n++) candidate = `${base}.${stamp(date)}.${n}${ext}`
+  return candidate
+}
+
+const ROTATED = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z(?:\.(\d+))?$/
+
+/** The rotated files of `path`, oldest first. */
+export function listRotated(path: string): string[] {
+  const dir = dirname(path)
+  const ext = extname(path)
+  const stem = basename(path, ext)
+  const found: Array<{ file: string; key: string; n: number }> = []
+  for (const entry of readdirSync(dir)) {
+    if (!entry.startsWith(`${stem}.`) || !entry.endsWith(ext)) continue
+    const middle = entry.slice(stem.length + 1, entry.length - ext.length)
+    const m = ROTATED.exec(middle)
+    if (m) found.push({ file: join(dir, entry), key: middle.slice(0, 24), n: Number(m[1] ?? 0) })
+  }
+  found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.n - b.n))
+  return found.map((f) => f.file)
+}
