@@ -1,0 +1,378 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { parseDuration, resolveConfig } from '@beaver-kit/config'
+import { defineDefaultInstance } from '@beaver-kit/core'
+import { parseKeyRing, type KeyRingInput } from './aead.ts'
+import { kryptoSchema, urlSignerSchema, type UrlSignerConfigOptions } from './config.ts'
+import { decodeBase64url } from './encoding.ts'
+import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
+import { deriveKey } from './hkdf.ts'
+import type { DurationInput } from './jwt.ts'
+
+/** Records one-time nonces. `consume` returns true the first time a nonce is seen, false afterwards. */
+export interface NonceStore {
+  consume(nonce: string, expiresAt: number): boolean | Promise<boolean>
+}
+
+/** Names of the query parameters the signer adds. */
+export interface UrlSignerParamNames {
+  signature: string
+  expires: string
+  keyId: string
+  nonce: string
+  method: string
+  params: string
+  payload: string
+}
+
+export interface UrlSignerOptions extends Omit<UrlSignerConfigOptions, 'keys'> {
+  /** Master keys (`kid:base64` list); default BEAVER_URLSIGNER_KEYS, else BEAVER_KRYPTO_KEYS (both run through HKDF for this purpose). */
+  keys?: KeyRingInput
+  /** Where one-time nonces are recorded; needed to verify URLs signed with `oneTime: true`. */
+  nonceStore?: NonceStore
+  /** The clock in ms. Default Date.now. */
+  now?: () => number
+  /** Env prefix: `USER_` reads USER_URLSIGNER_*; `false` reads no environment. */
+  envPrefix?: string | false
+}
+
+export interface SignUrlOptions {
+  /** Lifetime; default the configured `defaultTtl` (30 minutes). */
+  expiresIn?: DurationInput
+  /** An absolute expiry instead of `expiresIn`. */
+  expiresAt?: Date | number
+  /** Bind the URL to one HTTP method (GET, DELETE, ...). */
+  method?: string
+  /** Bind only these query parameters (others may be added or changed freely). Default: every parameter is bound. */
+  params?: readonly string[]
+  /** Add a random nonce that the verifier accepts once (needs a nonce store when verifying). */
+  oneTime?: boolean
+  /** A JSON value carried in the URL, signed (not encrypted: do not put secrets in it). */
+  payload?: unknown
+}
+
+export interface VerifyUrlOptions {
+  /** The method of the request, checked against the one the URL was signed for. */
+  method?: string
+  /** Overrides the signer's nonce store for this call. */
+  nonceStore?: NonceStore
+}
+
+/** What a verified URL says. */
+export interface SignedUrlInfo<P = unknown> {
+  expiresAt: Date
+  /** Milliseconds left. */
+  remainingMs: number
+  kid: string
+  method: string | undefined
+  nonce: string | undefined
+  payload: P | undefined
+}
+
+/** Signs URLs with an expiry, bound to method and parameters, and verifies them with a precise reason. */
+export interface UrlSigner {
+  /** Returns the URL with `exp`, `kid`, optional `method`/`nonce`/`sp`/`payload` and `sig` added. A relative URL stays relative. */
+  sign(url: string | URL, options?: SignUrlOptions): string
+  /** Verifies the signature, method, expiry and one-time nonce; throws KRYPTO_URL_* with the reason. */
+  verify<P = unknown>(url: string | URL, options?: VerifyUrlOptions): Promise<SignedUrlInfo<P>>
+  /** Like `verify` but never throws: the reason is the error code. */
+  check<P = unknown>(
+    url: string | URL,
+    options?: VerifyUrlOptions,
+  ): Promise<{ ok: true; info: SignedUrlInfo<P> } | { ok: false; reason: KryptoErrorCode; error: KryptoError }>
+  /** Milliseconds before the URL expires (negative once expired), from its `exp` WITHOUT checking the signature. */
+  remainingValidity(url: string | URL): number
+  /** True when the URL's (unverified) expiry has passed. */
+  isExpired(url: string | URL): boolean
+  readonly paramNames: Readonly<UrlSignerParamNames>
+  /** Nothing to release; present for the kit's lifecycle (idempotent). */
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+const BASE = 'http://relative.invalid'
+
+function parse(url: string | URL): { u: URL; relative: boolean } {
+  if (url instanceof URL) return { u: new URL(url.href), relative: false }
+  if (typeof url !== 'string') throw invalidArgument('A URL must be a string or URL')
+  try {
+    const relative = !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
+    return { u: new URL(url, BASE), relative }
+  } catch {
+    throw new KryptoError('KRYPTO_URL_TAMPERED', 'The signed URL is not a valid URL')
+  }
+}
+
+function output(u: URL, relative: boolean): string {
+  return relative ? `${u.pathname}${u.search}${u.hash}` : u.href
+}
+
+/** Raw `name=value` pairs as written (percent-encoding kept, so re-encoding counts as tampering). */
+function rawPairs(search: string): { name: string; pair: string }[] {
+  if (search.length <= 1) return []
+  return search
+    .slice(1)
+    .split('&')
+    .filter((p) => p.length > 0)
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      return { name: decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq)), pair }
+    })
+}
+
+/**
+ * A memory nonce store for one-time URLs on a single process (use a shared store, e.g. Redis
+ * `SET NX PX`, when several processes verify).
+ */
+export function createMemoryNonceStore(
+  options: { now?: () => number; maxEntries?: number } = {},
+): NonceStore & { readonly size: number } {
+  const now = options.now ?? Date.now
+  const maxEntries = options.maxEntries ?? 100_000
+  const seen = new Map<string, number>()
+  return {
+    get size() {
+      return seen.size
+    },
+    consume(nonce, expiresAt) {
+      const t = now()
+      if (seen.size >= maxEntries) for (const [n, exp] of seen) if (exp <= t) seen.delete(n)
+      if (seen.has(nonce)) return false
+      if (seen.size >= maxEntries)
+        throw new KryptoError('KRYPTO_INVALID_ARGUMENT', `The memory nonce store is full (${maxEntries} live nonces)`)
+      seen.set(nonce, expiresAt)
+      return true
+    },
+  }
+}
+
+function toMs(value: DurationInput): number {
+  return typeof value === 'number' ? value : parseDuration(value)
+}
+
+/**
+ * Signs URLs for temporary access (downloads, unsubscribe, admin actions). The HMAC key is
+ * derived with HKDF for this purpose only, so a signed URL can never pass as a token elsewhere.
+ * @example
+ * const signer = createUrlSigner({ keys: 'k1:...' })
+ * const link = signer.sign('/files/42/download', { expiresIn: '10m', method: 'GET' })
+ * const info = await signer.verify(req.url, { method: req.method })
+ */
+export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
+  const { keys, nonceStore, now = Date.now, envPrefix, ...configOptions } = options
+  const { values } = resolveConfig(urlSignerSchema, { options: configOptions, envPrefix })
+  const names: UrlSignerParamNames = Object.freeze({ ...values.params })
+  const ownNames = new Set(Object.values(names))
+  if (ownNames.size !== 7) throw invalidArgument('The URL signer parameter names must all differ')
+  let keyInput: KeyRingInput | undefined = keys ?? (values.keys === undefined ? undefined : values.keys)
+  if (keyInput === undefined && envPrefix !== false) {
+    keyInput = resolveConfig(kryptoSchema, { envPrefix, unknown: 'ignore' }).values.keys
+  }
+  const hmacKeys = new Map<string, Buffer>()
+  let currentKid: string | undefined
+  if (keyInput !== undefined) {
+    for (const { kid, key } of parseKeyRing(keyInput)) {
+      currentKid ??= kid
+      hmacKeys.set(kid, deriveKey(key, 'url-signer:v1'))
+    }
+  }
+  const defaultTtl = values.defaultTtl
+  const skew = values.clockSkew
+
+  function requireKeys(): void {
+    if (currentKid === undefined) {
+      throw new KryptoError(
+        'KRYPTO_KEYS_MISSING',
+        'The URL signer has no key: set BEAVER_URLSIGNER_KEYS or BEAVER_KRYPTO_KEYS ("kid:base64", see generateKeyRingEntry()), or pass keys',
+      )
+    }
+  }
+
+  function canonical(
+    u: URL,
+    fields: { method: string; exp: string; kid: string; nonce: string; payload: string; bound: string },
+  ): string {
+    const bound = fields.bound === '' ? undefined : new Set(fields.bound.split(','))
+    const pairs = rawPairs(u.search)
+      .filter((p) => !ownNames.has(p.name) && (bound === undefined || bound.has(p.name)))
+      .map((p) => p.pair)
+      .sort()
+    return [
+      'beaver-kit/urlsigner:v1',
+      fields.method,
+      values.bindOrigin ? u.origin : '',
+      u.pathname,
+      fields.exp,
+      fields.kid,
+      fields.nonce,
+      fields.payload,
+      fields.bound,
+      pairs.join('&'),
+    ].join('\n')
+  }
+
+  function mac(kid: string, text: string): Buffer {
+    return createHmac('sha256', hmacKeys.get(kid) as Buffer)
+      .update(text)
+      .digest()
+  }
+
+  function fail(code: KryptoErrorCode, message: string, details?: Record<string, unknown>): never {
+    throw new KryptoError(code, message, details ? { details } : {})
+  }
+
+  function readExp(url: string | URL): number {
+    const { u } = parse(url)
+    const exp = u.searchParams.get(names.expires)
+    if (exp === null || !/^\d{1,15}$/.test(exp))
+      fail('KRYPTO_URL_UNSIGNED', `The URL has no valid "${names.expires}" parameter`)
+    return Number(exp) * 1000
+  }
+
+  async function verify<P>(url: string | URL, opts: VerifyUrlOptions = {}): Promise<SignedUrlInfo<P>> {
+    requireKeys()
+    const { u } = parse(url)
+    const q = u.searchParams
+    const one = (name: string): string | undefined => {
+      const all = q.getAll(name)
+      if (all.length > 1) fail('KRYPTO_URL_TAMPERED', `The URL repeats the "${name}" parameter`)
+      return all[0]
+    }
+    const sig = one(names.signature)
+    const exp = one(names.expires)
+    if (sig === undefined || exp === undefined)
+      fail('KRYPTO_URL_UNSIGNED', `The URL is not signed (no "${names.signature}" or "${names.expires}" parameter)`)
+    const kid = one(names.keyId) ?? ''
+    const method = one(names.method)
+    const nonce = one(names.nonce)
+    const payload = one(names.payload)
+    const bound = one(names.params)
+    const key = hmacKeys.get(kid)
+    const sigBytes = decodeBase64url(sig)
+    if (!/^\d{1,15}$/.test(exp) || key === undefined || !sigBytes || sigBytes.length !== 32) {
+      fail(
+        'KRYPTO_URL_TAMPERED',
+        'The URL signature does not match (unknown key id, or a malformed signature or expiry)',
+        { kid },
+      )
+    }
+    const expected = mac(
+      kid,
+      canonical(u, { method: method ?? '', exp, kid, nonce: nonce ?? '', payload: payload ?? '', bound: bound ?? '' }),
+    )
+    if (!timingSafeEqual(expected, sigBytes))
+      fail(
+        'KRYPTO_URL_TAMPERED',
+        'The URL signature does not match: its path, a bound parameter, the expiry or the signature was changed',
+        { kid },
+      )
+    if (method !== undefined && opts.method !== undefined && opts.method.toUpperCase() !== method) {
+      fail('KRYPTO_URL_WRONG_METHOD', `The URL was signed for ${method}, not ${opts.method.toUpperCase()}`, {
+        expected: method,
+        actual: opts.method,
+      })
+    }
+    if (method !== undefined && opts.method === undefined)
+      fail('KRYPTO_URL_WRONG_METHOD', `The URL was signed for ${method}; pass the request method to verify it`, {
+        expected: method,
+      })
+    const expiresAt = Number(exp) * 1000
+    const t = now()
+    if (t >= expiresAt + skew)
+      fail('KRYPTO_URL_EXPIRED', `The signed URL expired at ${new Date(expiresAt).toISOString()}`, { expiresAt })
+    if (nonce !== undefined) {
+      const store = opts.nonceStore ?? nonceStore
+      if (!store)
+        fail(
+          'KRYPTO_INVALID_ARGUMENT',
+          'This URL is one-time (it has a nonce) but the signer has no nonceStore to record it',
+        )
+      if (!(await store.consume(nonce, expiresAt + skew)))
+        fail('KRYPTO_URL_REPLAYED', 'This one-time URL was already used')
+    }
+    let data: P | undefined
+    if (payload !== undefined) {
+      const bytes = decodeBase64url(payload)
+      try {
+        data = JSON.parse((bytes as Buffer).toString('utf8')) as P
+      } catch {
+        fail('KRYPTO_URL_TAMPERED', 'The URL payload is not JSON')
+      }
+    }
+    return { expiresAt: new Date(expiresAt), remainingMs: expiresAt - t, kid, method, nonce, payload: data }
+  }
+
+  const signer: UrlSigner = {
+    paramNames: names,
+    sign(url, signOptions = {}) {
+      requireKeys()
+      const { u, relative } = parse(url)
+      for (const name of ownNames) {
+        if (u.searchParams.has(name))
+          throw invalidArgument(
+            `The URL already has a "${name}" parameter, which the signer uses; rename it or change the signer's parameter names`,
+          )
+      }
+      const expiresAtMs =
+        signOptions.expiresAt !== undefined
+          ? signOptions.expiresAt instanceof Date
+            ? signOptions.expiresAt.getTime()
+            : signOptions.expiresAt
+          : now() + toMs(signOptions.expiresIn ?? defaultTtl)
+      if (!Number.isFinite(expiresAtMs)) throw invalidArgument('The expiry is not a valid time')
+      const exp = String(Math.ceil(expiresAtMs / 1000))
+      const method = signOptions.method?.toUpperCase()
+      if (method !== undefined && !/^[A-Z]+$/.test(method))
+        throw invalidArgument(`Invalid HTTP method "${signOptions.method}"`)
+      const bound = signOptions.params === undefined ? '' : [...new Set(signOptions.params)].sort().join(',')
+      if (signOptions.params !== undefined && bound === '')
+        throw invalidArgument('params must name at least one parameter (omit it to bind all)')
+      const nonce = signOptions.oneTime ? randomBytes(16).toString('base64url') : ''
+      const payload =
+        signOptions.payload === undefined ? '' : Buffer.from(JSON.stringify(signOptions.payload)).toString('base64url')
+      const kid = currentKid as string
+      const q = u.searchParams
+      q.set(names.expires, exp)
+      q.set(names.keyId, kid)
+      if (method) q.set(names.method, method)
+      if (nonce) q.set(names.nonce, nonce)
+      if (bound) q.set(names.params, bound)
+      if (payload) q.set(names.payload, payload)
+      const sig = mac(kid, canonical(u, { method: method ?? '', exp, kid, nonce, payload, bound }))
+      q.set(names.signature, sig.toString('base64url'))
+      return output(u, relative)
+    },
+    verify,
+    async check<P>(url: string | URL, opts?: VerifyUrlOptions) {
+      try {
+        return { ok: true as const, info: await verify<P>(url, opts) }
+      } catch (err) {
+        if (err instanceof KryptoError) return { ok: false as const, reason: err.code, error: err }
+        throw err
+      }
+    },
+    remainingValidity(url) {
+      return readExp(url) - now()
+    },
+    isExpired(url) {
+      return now() >= readExp(url) + skew
+    },
+    async close() {
+      // Holds no resource: keys are plain buffers and the nonce store belongs to the caller.
+    },
+    async [Symbol.asyncDispose]() {
+      await signer.close()
+    },
+  }
+  return signer
+}
+
+const defaultSigner = defineDefaultInstance<UrlSigner, UrlSignerOptions>('urlsigner', (o) => createUrlSigner(o))
+
+/** The default URL signer, built on first use from BEAVER_URLSIGNER_* (keys fall back to BEAVER_KRYPTO_KEYS). */
+export const urlSigner = defaultSigner.get
+/** Configures the default URL signer before first use. */
+export const initUrlSigner = defaultSigner.init
+/** Forgets the default URL signer (tests). */
+export const resetUrlSigner = defaultSigner.reset
+/** A URL signer reading `<prefix>URLSIGNER_*`, e.g. `withPrefix('ADMIN_')`. */
+export const urlSignerWithPrefix = (prefix: string): UrlSigner => createUrlSigner({ envPrefix: prefix })
