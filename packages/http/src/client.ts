@@ -151,6 +151,8 @@ interface HostState {
   breaker: CircuitBreaker | undefined
 }
 
+const NO_OPTIONS: RequestOptions = Object.freeze({})
+const ABSOLUTE = /^https?:\/\/[^/?#]*/i
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 const IDEMPOTENCY_KEY = 'idempotency-key'
 const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'x-amzn-requestid', 'x-correlation-id', 'cf-ray']
@@ -407,12 +409,12 @@ export class HttpClient {
     }
     const call = new Call(this.#defaults, method)
     let pending: Promise<PreparedBody> | undefined
-    if (o === undefined) {
+    if (o === undefined && !(this.config.retry.idempotencyKeys && (method === 'POST' || method === 'PATCH'))) {
       const target = resolveTarget(url, this.#base, undefined, undefined)
       call.origin = target.origin
       call.path = target.path
     } else {
-      pending = this.#applyOptions(call, url, o)
+      pending = this.#applyOptions(call, url, o ?? NO_OPTIONS)
     }
     if (pending !== undefined) this.#applyBody(call, await pending)
     call.route ||= routeOf(call.path)
@@ -805,8 +807,10 @@ export class HttpClient {
     if (o.route !== undefined) {
       call.route = o.route
       call.templated = true
-    } else if (o.params !== undefined && !/^https?:/i.test(url)) {
-      call.route = (this.#base?.path ?? '') + (url.charCodeAt(0) === 47 ? url : `/${url}`)
+    } else if (o.params !== undefined) {
+      call.route = ABSOLUTE.test(url)
+        ? routeOf(url.replace(ABSOLUTE, ''))
+        : (this.#base?.path ?? '') + (url.charCodeAt(0) === 47 ? url : `/${url}`)
       call.templated = true
     }
     call.signal = o.signal
