@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import dc from 'node:diagnostics_channel'
 import { CircuitBreaker, REJECTED, type BreakerStateChange } from '../src/breaker.ts'
-import { CircuitOpenError, isCircuitOpenError, type HttpError } from '../src/index.ts'
+import { type CircuitOpenError, isCircuitOpenError, type HttpError } from '../src/index.ts'
 import { gate } from './servers.ts'
 import { rejection, useHarness } from './helpers.ts'
 

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import dc from 'node:diagnostics_channel'
 import { startFaultProxy } from '@beaver-kit/testkit'
-import { HttpError, HttpNetworkError, isHttpError, isRetryBudgetExceededError, type RetryEvent } from '../src/index.ts'
+import {
+  type HttpError,
+  HttpNetworkError,
+  isHttpError,
+  isRetryBudgetExceededError,
+  type RetryEvent,
+} from '../src/index.ts'
 import { rejection, useHarness } from './helpers.ts'
 
 const { server, client, defer } = useHarness()

@@ -13,7 +13,7 @@ export interface TestServer {
 
 /** A real node:http server on a free loopback port; `handler` decides how it (mis)behaves. */
 export async function startServer(
-  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void | Promise<void>,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => unknown,
 ): Promise<TestServer> {
   const requests: http.IncomingMessage[] = []
   const server = http.createServer((req, res) => {
