@@ -326,9 +326,9 @@ export function createJwt(options: JwtOptions = {}): Jwt {
       return k ? [k] : undefined
     }
     if (anonymous.length > 0) return anonymous
-    // A token without kid may still come from a key that has one (older issuers): try those of its algorithm.
-    const sameAlg = keys.filter((k) => k.alg === h.alg)
-    return sameAlg.length > 0 ? sameAlg : undefined
+    // A token without kid may still come from a key that has one (older issuers): every key is a
+    // candidate, and only those whose algorithm is the header's are tried.
+    return keys.length > 0 ? keys : undefined
   }
 
   function checkSignature(token: string, dot2: number, h: JwtHeader, candidates: readonly JwtVerifyKey[]): void {
