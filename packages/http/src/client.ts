@@ -620,11 +620,28 @@ export class HttpClient {
       outcome: 'success',
       errorCode: undefined,
     }
-    return traceAsync(
+    return this.#traced(call, method, origin, path, headers, body, event)
+  }
+
+  async #traced(
+    call: Call,
+    method: string,
+    origin: string,
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    body: RequestBodyData,
+    event: RequestEvent,
+  ): Promise<HttpResponse> {
+    let response: HttpResponse | undefined
+    // The response stays out of the published context (its URL carries the query string).
+    await traceAsync(
       requestChannel,
       () => event,
-      () => this.#send(call, method, origin, path, headers, body, event),
+      async () => {
+        response = await this.#send(call, method, origin, path, headers, body, event)
+      },
     )
+    return response!
   }
 
   async #send(
