@@ -1,0 +1,319 @@
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import { importPeer } from '@beaver-kit/core'
+import { CacheError } from '../errors.ts'
+import { defineCacheDriver, type CacheDriver, type CacheDriverCapabilities, type DriverEntry } from '../driver.ts'
+
+/** Options of the Redis driver (the scalar ones are also `BEAVER_CACHE_REDIS_*` variables). */
+export interface RedisCacheOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
+  url?: string
+  /** `standalone` (default), `cluster` or `sentinel`. */
+  mode?: 'standalone' | 'cluster' | 'sentinel'
+  /** Cluster seed nodes, `host:port`; default the URL's host. */
+  clusterNodes?: readonly string[]
+  /** Sentinel addresses, `host:port`. */
+  sentinels?: readonly string[]
+  sentinelName?: string
+  username?: string
+  password?: string
+  tls?: boolean
+  /** ms */
+  connectTimeout?: number
+  /** ms; 0 waits for the answer. */
+  commandTimeout?: number
+  maxRetriesPerRequest?: number
+  /** Keys per SCAN page and per UNLINK in clear(). */
+  clearBatch?: number
+  /** A client you own (Redis or Cluster): reused as it is, never closed by the cache. */
+  client?: Redis | Cluster
+  /** Passed to ioredis as is (merged over what the URL and env give). */
+  connection?: RedisOptions
+  /** Passed to the ioredis Cluster (mode cluster). */
+  cluster?: ClusterOptions
+}
+
+// Adds to an integer (missing = 0), sets the TTL only when the key is created, refuses a
+// non-integer: one script, so it is atomic and touches one key (Cluster-safe).
+const INCREMENT = `local v = redis.call('GET', KEYS[1])
+if v and not string.match(v, '^%-?%d+$') then return redis.error_reply('CACHE_NOT_A_NUMBER') end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if (not v) and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n`
+
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** `key` under `namespace`: `<namespace>:<key>`, or `<key>` without a namespace. */
+export function redisKey(namespace: string, key: string): string {
+  return namespace === '' ? key : `${namespace}:${key}`
+}
+
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+function hostPort(text: string): { host: string; port: number } {
+  const t = text.trim().replace(/^rediss?:\/\//, '')
+  const i = t.lastIndexOf(':')
+  if (i <= 0) return { host: t, port: 6379 }
+  return { host: t.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(t.slice(i + 1)) }
+}
+
+/** The Redis hash slot of a key (CRC16/XMODEM of the key or its `{hash tag}`, mod 16384). */
+export function keySlot(key: string): number {
+  let s = key
+  const open = s.indexOf('{')
+  if (open >= 0) {
+    const close = s.indexOf('}', open + 1)
+    if (close > open + 1) s = s.slice(open + 1, close)
+  }
+  const bytes = Buffer.from(s, 'utf8')
+  let crc = 0
+  for (const b of bytes) {
+    crc ^= b << 8
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % 16384
+}
+
+/**
+ * Redis through ioredis: standalone, Sentinel or Cluster. Values are the serializer's bytes
+ * under `<namespace>:<key>` with a native PX expiry; counters are decimal integers; an empty
+ * string is a negative-cache entry. Batches are one MGET / one MULTI (grouped by node on a
+ * Cluster); clear() walks SCAN pages and UNLINKs, never FLUSHDB.
+ */
+export class RedisStore implements CacheDriver {
+  readonly name = 'redis'
+  readonly capabilities: CacheDriverCapabilities = Object.freeze({ values: 'bytes', sync: false, batch: true, atomicIncrement: true, query: false })
+  readonly client: Redis | Cluster
+  readonly #owned: boolean
+  readonly #cluster: boolean
+  readonly #clearBatch: number
+  #closing: Promise<void> | undefined
+
+  constructor(client: Redis | Cluster, owned: boolean, clearBatch = 500) {
+    this.client = client
+    this.#owned = owned
+    this.#cluster = (client as Cluster).isCluster === true
+    this.#clearBatch = clearBatch
+  }
+
+  async get(ns: string, key: string): Promise<Uint8Array | undefined> {
+    return (await this.client.getBuffer(redisKey(ns, key))) ?? undefined
+  }
+
+  async set(ns: string, key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
+    const k = redisKey(ns, key)
+    const v = toBuffer(value as Uint8Array)
+    if (ttlMs === undefined) await this.client.set(k, v)
+    else await this.client.set(k, v, 'PX', ttlMs)
+  }
+
+  async delete(ns: string, key: string): Promise<boolean> {
+    return (await this.client.unlink(redisKey(ns, key))) > 0
+  }
+
+  async has(ns: string, key: string): Promise<boolean> {
+    // STRLEN is 0 both for a missing key and for a negative entry (empty string).
+    return (await this.client.strlen(redisKey(ns, key))) > 0
+  }
+
+  async getMany(ns: string, keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    const full = keys.map((k) => redisKey(ns, k))
+    if (!this.#cluster) return (await this.client.mgetBuffer(...full)).map((v) => v ?? undefined)
+    const out = new Array<Uint8Array | undefined>(full.length)
+    await Promise.all(
+      this.#groups(full).map(async (idx) => {
+        if (idx.length === 1) {
+          const i = idx[0] as number
+          out[i] = (await this.client.getBuffer(full[i] as string)) ?? undefined
+          return
+        }
+        const p = this.client.pipeline()
+        for (const i of idx) p.getBuffer(full[i] as string)
+        const replies = await p.exec()
+        idx.forEach((i, j) => {
+          const [err, v] = replies?.[j] ?? [new Error('missing pipeline reply'), null]
+          if (err) throw err
+          out[i] = (v as Buffer | null) ?? undefined
+        })
+      }),
+    )
+    return out
+  }
+
+  async setMany(ns: string, entries: readonly DriverEntry[]): Promise<void> {
+    const run = async (list: readonly DriverEntry[]): Promise<void> => {
+      // MULTI on one node: all or nothing; on a Cluster each node's group is its own MULTI.
+      const m = this.client.multi()
+      for (const e of list) {
+        const k = redisKey(ns, e.key)
+        const v = toBuffer(e.value as Uint8Array)
+        if (e.ttlMs === undefined) m.set(k, v)
+        else m.set(k, v, 'PX', e.ttlMs)
+      }
+      const replies = await m.exec()
+      if (replies === null) throw new CacheError('CACHE_DRIVER', 'Redis aborted the MULTI of setMany (EXEC returned null); nothing was written.')
+      for (const [err] of replies) if (err) throw err
+    }
+    if (!this.#cluster) return run(entries)
+    const full = entries.map((e) => redisKey(ns, e.key))
+    await Promise.all(this.#groups(full, true).map((idx) => run(idx.map((i) => entries[i] as DriverEntry))))
+  }
+
+  async deleteMany(ns: string, keys: readonly string[]): Promise<number> {
+    const full = keys.map((k) => redisKey(ns, k))
+    if (!this.#cluster) return this.client.unlink(...full)
+    const counts = await Promise.all(this.#groups(full, true).map((idx) => this.client.unlink(...idx.map((i) => full[i] as string))))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
+  /**
+   * Indexes of `keys` grouped so each group can go in one command or pipeline: by slot
+   * when `sameSlot` (multi-key commands), else by the node serving the slot.
+   */
+  #groups(keys: readonly string[], sameSlot = false): number[][] {
+    const cluster = this.client as Cluster
+    const groups = new Map<string, number[]>()
+    keys.forEach((k, i) => {
+      const slot = keySlot(k)
+      const nodes = sameSlot ? undefined : cluster.slots[slot]
+      const id = nodes && nodes.length > 0 ? (nodes[0] as string) : `slot:${slot}`
+      const list = groups.get(id)
+      if (list) list.push(i)
+      else groups.set(id, [i])
+    })
+    return [...groups.values()]
+  }
+
+  async increment(ns: string, key: string, by: number, ttlMs: number | undefined): Promise<number> {
+    try {
+      return (await this.client.eval(INCREMENT, 1, redisKey(ns, key), by, ttlMs ?? '')) as number
+    } catch (err) {
+      const message = (err as Error).message ?? ''
+      if (message.includes('CACHE_NOT_A_NUMBER') || message.includes('not an integer')) {
+        throw new CacheError('CACHE_NOT_A_NUMBER', `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`, { cause: err, details: { key } })
+      }
+      throw err
+    }
+  }
+
+  async ttl(ns: string, key: string): Promise<number | undefined> {
+    const ms = await this.client.pttl(redisKey(ns, key))
+    if (ms === -2) return undefined
+    return ms === -1 ? Infinity : ms
+  }
+
+  async touch(ns: string, key: string, ttlMs: number | undefined): Promise<boolean> {
+    const k = redisKey(ns, key)
+    if (ttlMs !== undefined) return (await this.client.pexpire(k, ttlMs)) === 1
+    const replies = await this.client.multi().exists(k).persist(k).exec()
+    const [err, exists] = replies?.[0] ?? [null, 0]
+    if (err) throw err
+    return exists === 1
+  }
+
+  async pull(ns: string, key: string): Promise<Uint8Array | undefined> {
+    return (await this.client.getdelBuffer(redisKey(ns, key))) ?? undefined
+  }
+
+  async clear(ns: string): Promise<void> {
+    if (ns === '') {
+      throw new CacheError('CACHE_CLEAR_UNSCOPED', 'clear() on Redis needs a namespace: without one it would remove every key of the database. Set BEAVER_CACHE_NAMESPACE or use cache.namespace(name).')
+    }
+    const pattern = `${globEscape(ns)}:*`
+    const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+    if (this.#cluster && nodes.length === 0) {
+      await this.client.ping()
+      nodes.push(...(this.client as Cluster).nodes('master'))
+    }
+    await Promise.all(nodes.map((node) => this.#clearNode(node, pattern)))
+  }
+
+  async #clearNode(node: Redis, pattern: string): Promise<void> {
+    let cursor = '0'
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', this.#clearBatch)
+      cursor = next
+      if (keys.length === 0) continue
+      if (!this.#cluster) await node.unlink(...keys)
+      else {
+        // Keys of one page may sit in different slots: UNLINK each inside one pipeline.
+        const p = node.pipeline()
+        for (const k of keys) p.unlink(k)
+        const replies = await p.exec()
+        for (const [err] of replies ?? []) if (err) throw err
+      }
+    } while (cursor !== '0')
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    if (!this.#owned) return
+    const c = this.client
+    if (c.status === 'wait' || c.status === 'end' || c.status === 'close') {
+      c.disconnect()
+      return
+    }
+    try {
+      await c.quit()
+    } catch {
+      c.disconnect()
+    }
+  }
+}
+
+/** Builds the ioredis client the options describe (lazily connecting), without any I/O. */
+export async function createRedisClient(options: RedisCacheOptions): Promise<Redis | Cluster> {
+  const { Redis, Cluster } = await importPeer('ioredis', () => import('ioredis'), 'the redis cache driver')
+  const url = new URL(options.url ?? 'redis://127.0.0.1:6379')
+  const tls = options.tls === true || url.protocol === 'rediss:' ? {} : undefined
+  const common: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: options.connectTimeout ?? 10_000,
+    maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
+    ...(options.commandTimeout ? { commandTimeout: options.commandTimeout } : {}),
+    ...(tls ? { tls } : {}),
+    username: options.username ?? (url.username ? decodeURIComponent(url.username) : undefined),
+    password: options.password ?? (url.password ? decodeURIComponent(url.password) : undefined),
+  }
+  const db = Number(url.pathname.replace(/^\//, '') || 0)
+  switch (options.mode ?? 'standalone') {
+    case 'cluster': {
+      const seeds = options.clusterNodes && options.clusterNodes.length > 0 ? options.clusterNodes.map(hostPort) : [{ host: url.hostname, port: Number(url.port) || 6379 }]
+      return new Cluster(seeds, { lazyConnect: true, ...options.cluster, redisOptions: { ...common, ...options.connection } })
+    }
+    case 'sentinel': {
+      if (!options.sentinels || options.sentinels.length === 0) {
+        throw new CacheError('CACHE_OPTIONS_INVALID', 'Redis mode sentinel needs BEAVER_CACHE_REDIS_SENTINELS (host:port, comma-separated).')
+      }
+      return new Redis({ ...common, db, sentinels: options.sentinels.map(hostPort), name: options.sentinelName ?? 'mymaster', ...options.connection })
+    }
+    default:
+      return new Redis({ ...common, host: url.hostname, port: Number(url.port) || 6379, db, ...options.connection })
+  }
+}
+
+/**
+ * The Redis driver definition (registered as `redis`; needs the optional peer `ioredis`).
+ * @example
+ * import { redisDriver } from '@beaver-kit/cache/redis'
+ * const cache = createCache({ driver: redisDriver, redis: { client: myRedis }, namespace: 'links' })
+ */
+export const redisDriver = defineCacheDriver<RedisCacheOptions>({
+  name: 'redis',
+  peers: ['ioredis'],
+  async create(options) {
+    const client = options.client ?? (await createRedisClient(options))
+    return new RedisStore(client, options.client === undefined, options.clearBatch)
+  },
+})

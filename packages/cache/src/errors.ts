@@ -1,0 +1,43 @@
+import { BeaverError, errorGuard } from '@beaver-kit/core'
+
+/** Every code a {@link CacheError} can carry. */
+export type CacheErrorCode =
+  /** The driver name is not built in and was never registered. */
+  | 'CACHE_DRIVER_UNKNOWN'
+  /** The driver needs an optional package (ioredis, msgpackr, @beaver-kit/database) that is not installed. */
+  | 'CACHE_DRIVER_PEER_MISSING'
+  /** A value could not be serialized (undefined, a function, a cycle, the wrong type for the raw serializer). */
+  | 'CACHE_SERIALIZE'
+  /** Stored bytes could not be read back with the configured serializer. */
+  | 'CACHE_DESERIALIZE'
+  /** A key is not a non-empty string within the length limit. */
+  | 'CACHE_KEY_INVALID'
+  /** A TTL is not a positive duration. */
+  | 'CACHE_TTL_INVALID'
+  /** A value is larger than `maxEntrySize` (or than the memory bound itself). */
+  | 'CACHE_VALUE_TOO_LARGE'
+  /** The stored value is not an integer, so it cannot be incremented. */
+  | 'CACHE_NOT_A_NUMBER'
+  /** The store could not be reached, or the connection broke during the operation. */
+  | 'CACHE_CONNECTION'
+  /** The store answered with an error. */
+  | 'CACHE_DRIVER'
+  /** The operation is not supported by this driver (never emulated non-atomically). */
+  | 'CACHE_UNSUPPORTED'
+  /** `clear()` would touch keys outside any namespace. */
+  | 'CACHE_CLEAR_UNSCOPED'
+  /** Options given to createCache are invalid. */
+  | 'CACHE_OPTIONS_INVALID'
+  /** The cache (or the namespace view) was closed. */
+  | 'CACHE_CLOSED'
+
+/**
+ * The one error class of `@beaver-kit/cache`. The message says what happened, with which
+ * input, and what to do; `details` carries the same as fields.
+ * @example
+ * try { await cache().get('') } catch (err) { if (isCacheError(err, 'CACHE_KEY_INVALID')) ... }
+ */
+export class CacheError extends BeaverError<CacheErrorCode> {}
+
+/** True for a cache error (by brand, so it works across duplicated installs), optionally of the given codes. */
+export const isCacheError = errorGuard<CacheErrorCode, CacheError>('CACHE_')
