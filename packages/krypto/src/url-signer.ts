@@ -94,6 +94,10 @@ const BASE = 'http://relative.invalid'
 function parse(url: string | URL): { u: URL; relative: boolean } {
   if (url instanceof URL) return { u: new URL(url.href), relative: false }
   if (typeof url !== 'string') throw invalidArgument('A URL must be a string or URL')
+  // The URL parser silently drops tabs, newlines and leading or trailing controls; a signed URL
+  // holding any of them was altered on the way, so it is refused rather than normalized.
+  if (/[^\x21-\x7e]/.test(url))
+    throw new KryptoError('KRYPTO_URL_TAMPERED', 'The URL contains whitespace, control or non-ASCII characters')
   try {
     const relative = !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
     return { u: new URL(url, BASE), relative }
@@ -106,6 +110,15 @@ function output(u: URL, relative: boolean): string {
   return relative ? `${u.pathname}${u.search}${u.hash}` : u.href
 }
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '))
+  } catch {
+    // Broken percent-encoding: keep the raw text, which then matches no parameter name.
+    return text
+  }
+}
+
 /** Raw `name=value` pairs as written (percent-encoding kept, so re-encoding counts as tampering). */
 function rawPairs(search: string): { name: string; pair: string }[] {
   if (search.length <= 1) return []
@@ -115,7 +128,7 @@ function rawPairs(search: string): { name: string; pair: string }[] {
     .filter((p) => p.length > 0)
     .map((pair) => {
       const eq = pair.indexOf('=')
-      return { name: decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq)), pair }
+      return { name: safeDecode(eq < 0 ? pair : pair.slice(0, eq)), pair }
     })
 }
 
@@ -230,7 +243,14 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
 
   async function verify<P>(url: string | URL, opts: VerifyUrlOptions = {}): Promise<SignedUrlInfo<P>> {
     requireKeys()
-    const { u } = parse(url)
+    const { u, relative } = parse(url)
+    // Only the exact form the signer wrote is accepted: no case change of scheme or host, no
+    // dot segments or default port spelled out. Equivalent spellings are refused, not normalized.
+    if (typeof url === 'string' && output(u, relative) !== url)
+      fail(
+        'KRYPTO_URL_TAMPERED',
+        'The URL is not in the form it was signed in (case, dot segments, port or encoding changed)',
+      )
     const q = u.searchParams
     const one = (name: string): string | undefined => {
       const all = q.getAll(name)
@@ -330,15 +350,22 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
       const payload =
         signOptions.payload === undefined ? '' : Buffer.from(JSON.stringify(signOptions.payload)).toString('base64url')
       const kid = currentKid as string
-      const q = u.searchParams
-      q.set(names.expires, exp)
-      q.set(names.keyId, kid)
-      if (method) q.set(names.method, method)
-      if (nonce) q.set(names.nonce, nonce)
-      if (bound) q.set(names.params, bound)
-      if (payload) q.set(names.payload, payload)
+      // Appended as text, so the caller's own encoding of the query (%20 vs +) is kept as written.
+      const own: [string, string][] = [
+        [names.expires, exp],
+        [names.keyId, kid],
+      ]
+      if (method) own.push([names.method, method])
+      if (nonce) own.push([names.nonce, nonce])
+      if (bound) own.push([names.params, bound])
+      if (payload) own.push([names.payload, payload])
+      const append = (pairs: [string, string][]): void => {
+        const text = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')
+        u.search = u.search.length > 1 ? `${u.search}&${text}` : `?${text}`
+      }
+      append(own)
       const sig = mac(kid, canonical(u, { method: method ?? '', exp, kid, nonce, payload, bound }))
-      q.set(names.signature, sig.toString('base64url'))
+      append([[names.signature, sig.toString('base64url')]])
       return output(u, relative)
     },
     verify,

@@ -1,0 +1,164 @@
+import bcrypt from 'bcryptjs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { setArgon2ForTesting } from '../src/password.ts'
+import {
+  ARGON2_DEFAULTS,
+  SCRYPT_DEFAULTS,
+  checkPasswordPolicy,
+  createPasswordHasher,
+  hasArgon2,
+  isKryptoError,
+} from '../src/index.ts'
+
+// Small costs keep the suite fast; the defaults are checked once below.
+const fast = { argon2: { memory: 256, passes: 1 }, scrypt: { cost: 10 } } as const
+
+describe('argon2id', () => {
+  it('hashes to a PHC string and verifies only the right password', async () => {
+    const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+    const stored = await hasher.hash('correct horse battery staple')
+    expect(stored).toMatch(/^\$argon2id\$v=19\$m=256,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/)
+    expect(await hasher.verify(stored, 'correct horse battery staple')).toBe(true)
+    expect(await hasher.verify(stored, 'correct horse battery stapl')).toBe(false)
+    expect(await hasher.hash('same')).not.toBe(await hasher.hash('same'))
+  })
+
+  it('normalizes Unicode so the same password typed differently verifies', async () => {
+    const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+    const stored = await hasher.hash('caf\u00e9')
+    expect(await hasher.verify(stored, 'cafe\u0301')).toBe(true)
+  })
+
+  it('uses OWASP defaults (19 MiB, t=2, p=1) and they really run', async () => {
+    expect(ARGON2_DEFAULTS).toEqual({ memory: 19456, passes: 2, parallelism: 1 })
+    expect(SCRYPT_DEFAULTS).toEqual({ cost: 17, blockSize: 8, parallelism: 1 })
+    const hasher = createPasswordHasher()
+    expect(hasher.algorithm).toBe(hasArgon2() ? 'argon2id' : 'scrypt')
+    const stored = await hasher.hash('pw')
+    expect(stored.startsWith('$argon2id$v=19$m=19456,t=2,p=1$')).toBe(true)
+    expect(await hasher.verify(stored, 'pw')).toBe(true)
+    expect(hasher.needsRehash(stored)).toBe(false)
+  })
+
+  it('a pepper is required to verify', async () => {
+    const peppered = createPasswordHasher({ algorithm: 'argon2id', ...fast, pepper: 'server-secret' })
+    const stored = await peppered.hash('pw')
+    expect(await peppered.verify(stored, 'pw')).toBe(true)
+    expect(await createPasswordHasher({ algorithm: 'argon2id', ...fast }).verify(stored, 'pw')).toBe(false)
+  })
+})
+
+describe('needsRehash and transparent upgrade', () => {
+  it('hashes made before a parameter change still verify and report needsRehash', async () => {
+    const v1 = createPasswordHasher({ algorithm: 'argon2id', argon2: { memory: 256, passes: 1 } })
+    const v2 = createPasswordHasher({ algorithm: 'argon2id', argon2: { memory: 512, passes: 2 } })
+    const old = await v1.hash('pw')
+    expect(v1.needsRehash(old)).toBe(false)
+    expect(v2.needsRehash(old)).toBe(true)
+    expect(await v2.verify(old, 'pw')).toBe(true)
+    const { valid, newHash } = await v2.verifyAndUpgrade(old, 'pw')
+    expect(valid).toBe(true)
+    expect(newHash).toMatch(/^\$argon2id\$v=19\$m=512,t=2,p=1\$/)
+    expect(v2.needsRehash(newHash as string)).toBe(false)
+    expect(await v2.verifyAndUpgrade(old, 'wrong')).toEqual({ valid: false })
+    expect(await v2.verifyAndUpgrade(newHash as string, 'pw')).toEqual({ valid: true })
+  })
+
+  it('migrates bcrypt hashes: verify (2a, 2b, 2y), then always rehash', async () => {
+    const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+    const legacy = bcrypt.hashSync('hunter2', 4)
+    for (const prefix of ['$2a$', '$2b$', '$2y$']) {
+      const h = prefix + legacy.slice(4)
+      expect(await hasher.verify(h, 'hunter2')).toBe(true)
+      expect(await hasher.verify(h, 'hunter3')).toBe(false)
+      expect(hasher.needsRehash(h)).toBe(true)
+    }
+    const { newHash } = await hasher.verifyAndUpgrade(legacy, 'hunter2')
+    expect(newHash?.startsWith('$argon2id$')).toBe(true)
+  })
+
+  it('moves scrypt hashes to argon2id once available', async () => {
+    const scryptHasher = createPasswordHasher({ algorithm: 'scrypt', ...fast })
+    const argonHasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+    const s = await scryptHasher.hash('pw')
+    expect(s).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$/)
+    expect(await argonHasher.verify(s, 'pw')).toBe(true)
+    expect(argonHasher.needsRehash(s)).toBe(true)
+  })
+})
+
+describe('Node 22 fallback (argon2 missing)', () => {
+  let saved: ReturnType<typeof setArgon2ForTesting>
+  afterEach(() => {
+    setArgon2ForTesting(saved)
+  })
+
+  it('auto picks scrypt, refuses argon2id explicitly, and says why it cannot verify argon2 hashes', async () => {
+    const withArgon = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+    const argonHash = await withArgon.hash('pw')
+    saved = setArgon2ForTesting(undefined)
+    expect(hasArgon2()).toBe(false)
+    const hasher = createPasswordHasher({ ...fast })
+    expect(hasher.algorithm).toBe('scrypt')
+    const stored = await hasher.hash('pw')
+    expect(stored.startsWith('$scrypt$ln=10,r=8,p=1$')).toBe(true)
+    expect(await hasher.verify(stored, 'pw')).toBe(true)
+    expect(await hasher.verify(stored, 'px')).toBe(false)
+    expect(() => createPasswordHasher({ algorithm: 'argon2id' })).toThrow(
+      expect.objectContaining({ code: 'KRYPTO_UNSUPPORTED' }),
+    )
+    await expect(hasher.verify(argonHash, 'pw')).rejects.toMatchObject({ code: 'KRYPTO_UNSUPPORTED' })
+  })
+})
+
+describe('malformed input', () => {
+  const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+  it.each([
+    'plain',
+    '$md5$abc',
+    '$argon2id$v=18$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaA',
+    '$argon2id$v=19$m=x,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA',
+    '$argon2id$v=19$m=256,t=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA',
+    '$scrypt$ln=99,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA',
+    '$2b$04$short',
+  ])('%s is KRYPTO_PASSWORD_HASH_MALFORMED', async (h) => {
+    await expect(hasher.verify(h, 'pw')).rejects.toMatchObject({ code: 'KRYPTO_PASSWORD_HASH_MALFORMED' })
+    let caught: unknown
+    try {
+      hasher.needsRehash(h)
+    } catch (err) {
+      caught = err
+    }
+    expect(isKryptoError(caught, 'KRYPTO_PASSWORD_HASH_MALFORMED')).toBe(true)
+  })
+  it('refuses over-long passwords and bad parameters', async () => {
+    await expect(hasher.hash('x'.repeat(1025))).rejects.toMatchObject({ code: 'KRYPTO_INVALID_ARGUMENT' })
+    expect(() => createPasswordHasher({ argon2: { passes: 0 } })).toThrow(
+      expect.objectContaining({ code: 'KRYPTO_INVALID_ARGUMENT' }),
+    )
+    expect(() => createPasswordHasher({ scrypt: { cost: 40 } })).toThrow(
+      expect.objectContaining({ code: 'KRYPTO_INVALID_ARGUMENT' }),
+    )
+  })
+})
+
+describe('password policy', () => {
+  it('reports every problem', () => {
+    expect(checkPasswordPolicy('correct horse battery staple')).toEqual({ ok: true, problems: [] })
+    expect(checkPasswordPolicy('short').problems.map((p) => p.code)).toEqual(['too-short'])
+    expect(checkPasswordPolicy('password1234').problems.map((p) => p.code)).toContain('common')
+    expect(checkPasswordPolicy('Password123!').problems.map((p) => p.code)).toContain('common')
+    expect(checkPasswordPolicy('aaaaaaaaaaaaaa').problems.map((p) => p.code)).toEqual(['repetitive'])
+    expect(checkPasswordPolicy('ada.lovelace-2026', { forbidden: ['lovelace'] }).problems.map((p) => p.code)).toEqual([
+      'contains-user-input',
+    ])
+    expect(checkPasswordPolicy('alllowercaseletters', { minClasses: 3 }).problems.map((p) => p.code)).toEqual([
+      'too-few-classes',
+    ])
+    expect(checkPasswordPolicy('abcdefghijklmnopqrstu', { maxLength: 16 }).problems.map((p) => p.code)).toEqual([
+      'too-long',
+    ])
+    // Code points, not UTF-16 units: 12 emoji are 12 characters.
+    expect(checkPasswordPolicy('🦫🌲🦫🌲🌊🪵🦫🌲🦫🌲🌊🪵').ok).toBe(true)
+  })
+})
