@@ -39,7 +39,7 @@ export const logSchema = defineSchema(
     redact: f.list({ default: [], doc: 'Paths to censor, pino syntax: req.headers.authorization,user.*.ssn' }),
     redactKeys: f.list({
       default: [...DEFAULT_REDACT_KEYS],
-      doc: 'Key names censored at any depth; a key matches when it equals or ends with one (accessToken, x-api-token)',
+      doc: 'Key names censored at any depth, case-insensitive, also as a suffix (accessToken, x-api-token); none turns it off',
     }),
     censor: f.string({ default: '[REDACTED]', doc: 'What replaces a redacted value' }),
     kit: f.boolean({ default: false, doc: 'Log every beaver:* diagnostics-channel event of the kit at debug' }),

@@ -4,10 +4,10 @@ import { logSchema, type LogSchemaOptions } from './config.ts'
 import { contextMixin, mergeContext } from './context.ts'
 import { LoggerError } from './errors.ts'
 import { watchKitChannels } from './kit-visibility.ts'
-import { assertLevel, moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from './levels.ts'
+import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from './levels.ts'
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
-import { createKeyRedactor } from './redact.ts'
+import { createLineRedactor, serializeTopLevelErrors } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
 
 /** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
@@ -44,7 +44,7 @@ export interface Logger {
   /** The current level; assign to change it at runtime. */
   level: Level
   isLevelEnabled(level: Level): boolean
-  /** A logger whose lines carry `bindings` (redacted once, here). */
+  /** A logger whose lines carry `bindings`. */
   child(bindings: Record<string, unknown>, options?: ChildOptions): Logger
   /** The logger of a module: lines carry `module`, the level comes from `BEAVER_LOG_LEVELS`. */
   for(module: string): Logger
@@ -102,7 +102,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...(env === undefined ? {} : { env }),
   })
   const levels = parseModuleLevels(config.levels)
-  const redactKeys = createKeyRedactor(config.redactKeys, config.censor)
+  const redactLine = createLineRedactor(config.redactKeys, config.censor)
   const targets = buildTargets(config, sinks)
   if (targets.length === 0) {
     throw new LoggerError('LOG_OUTPUT_INVALID', 'No log output: set BEAVER_LOG_OUTPUTS (e.g. stdout) or pass sinks', {
@@ -116,7 +116,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       mixin: contextMixin(config.otel),
       mixinMergeStrategy: mergeContext,
-      formatters: { log: redactKeys },
+      formatters: { log: serializeTopLevelErrors },
+      ...(redactLine === undefined ? {} : { hooks: { streamWrite: redactLine } }),
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
       ...(config.redact.length > 0 ? { redact: { paths: [...config.redact], censor: config.censor } } : {}),
     },
@@ -130,7 +131,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     unwatchKit: undefined,
     closing: undefined,
   }
-  install(root as unknown as PinoLogger, state, redactKeys)
+  install(root as unknown as PinoLogger, state)
   const logger = root as unknown as Logger
   if (config.kit) state.unwatchKit = watchKitChannels(logger)
   return logger
@@ -140,11 +141,7 @@ function serializeErrorValue(value: unknown): unknown {
   return value instanceof Error ? serializeError(value) : value
 }
 
-function install(
-  root: PinoLogger,
-  state: RootState,
-  redact: (obj: Record<string, unknown>) => Record<string, unknown>,
-): void {
+function install(root: PinoLogger, state: RootState): void {
   const pinoChild = root.child
   const levelOf = (module: string): Level => moduleLevel(state.levels, module) ?? (root.level as Level)
 
@@ -162,10 +159,6 @@ function install(
   })
 
   const methods = {
-    child(this: PinoLogger, bindings: Record<string, unknown>, options?: ChildOptions): PinoLogger {
-      if (options?.level !== undefined) assertLevel(options.level, 'child() level')
-      return pinoChild.call(this, redact(bindings), options)
-    },
     for(this: PinoLogger, module: string): PinoLogger {
       if (typeof module !== 'string' || module === '') {
         throw new LoggerError('LOG_LEVELS_INVALID', `logger.for() needs a module name, got ${JSON.stringify(module)}`, {

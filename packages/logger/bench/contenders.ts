@@ -1,0 +1,163 @@
+// The four contenders of bench/run.ts, each built the way its users would build it, writing
+// to the same destination in the same mode where the library has one.
+import { createWriteStream } from 'node:fs'
+import pino from 'pino'
+import sonicBoom, { type SonicBoom as SonicBoomType } from 'sonic-boom'
+import winston from 'winston'
+import { createLogger } from '../src/index.ts'
+
+const SonicBoom = sonicBoom as unknown as typeof SonicBoomType
+
+export type ContenderName = 'beaver-kit' | 'pino' | 'winston' | 'floor'
+type Cases = Record<string, () => void>
+export interface Contender {
+  cases: Cases
+  close(): Promise<void>
+}
+
+// The kit's default mode, measured in bench/modes.ts: sync writes in 4 KiB batches.
+const BATCH = 4096
+const REDACT = ['user.ssn', 'card.number']
+
+const small = { userId: 42, action: 'login', ok: true }
+const big = {
+  user: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'editor', 'viewer'] },
+  request: {
+    method: 'POST',
+    path: '/api/v1/links',
+    query: { page: 3, limit: 50, sort: '-createdAt' },
+    ip: '203.0.113.7',
+  },
+  items: Array.from({ length: 8 }, (_, i) => ({
+    id: i,
+    slug: `link-${i}-abcdef`,
+    clicks: i * 1000 + 7,
+    tags: ['a', 'b'],
+  })),
+  note: 'x'.repeat(180),
+}
+const withSecrets = () => ({
+  user: { id: 42, ssn: '078-05-1120' },
+  card: { number: '4111111111111111', brand: 'visa' },
+})
+
+function cases(log: (kind: string) => void): Cases {
+  return Object.fromEntries(
+    [
+      'string message',
+      'small object',
+      'child with bindings',
+      '1 KiB object',
+      'redaction of 2 paths',
+      'disabled level',
+    ].map((k) => [k, () => log(k)]),
+  )
+}
+
+async function endSonic(stream: SonicBoomType): Promise<void> {
+  await new Promise<void>((resolve) => {
+    stream.once('close', () => resolve())
+    stream.end()
+  })
+}
+
+export const contenders: Record<ContenderName, (dest: string) => Promise<Contender>> = {
+  async 'beaver-kit'(dest) {
+    const log = createLogger({ envPrefix: false, outputs: [`file:${dest}`] })
+    const redacting = createLogger({ envPrefix: false, outputs: [`file:${dest}`], redact: REDACT })
+    const child = log.child({ requestId: 'f3a9c1', service: 'links' })
+    const payload = withSecrets()
+    return {
+      cases: {
+        'string message': () => log.info('hello world'),
+        'small object': () => log.info(small, 'hello'),
+        'child with bindings': () => child.info('hello'),
+        '1 KiB object': () => log.info(big, 'hello'),
+        'redaction of 2 paths': () => redacting.info(payload, 'hello'),
+        'disabled level': () => log.debug(small, 'hello'),
+      },
+      async close() {
+        await Promise.all([log.close(), redacting.close()])
+      },
+    }
+  },
+  async pino(dest) {
+    const stream = new SonicBoom({ dest, sync: true, minLength: BATCH })
+    const log = pino(stream)
+    const redacting = pino({ redact: { paths: REDACT, censor: '[REDACTED]' } }, stream)
+    const child = log.child({ requestId: 'f3a9c1', service: 'links' })
+    const payload = withSecrets()
+    return {
+      cases: {
+        'string message': () => log.info('hello world'),
+        'small object': () => log.info(small, 'hello'),
+        'child with bindings': () => child.info('hello'),
+        '1 KiB object': () => log.info(big, 'hello'),
+        'redaction of 2 paths': () => redacting.info(payload, 'hello'),
+        'disabled level': () => log.debug(small, 'hello'),
+      },
+      close: () => endSonic(stream),
+    }
+  },
+  async winston(dest) {
+    const stream = createWriteStream(dest, { flags: 'a' })
+    const redact2 = winston.format((info) => {
+      const i = info as Record<string, { ssn?: unknown; number?: unknown } | undefined>
+      if (i.user?.ssn !== undefined) i.user = { ...i.user, ssn: '[REDACTED]' }
+      if (i.card?.number !== undefined) i.card = { ...i.card, number: '[REDACTED]' }
+      return info
+    })
+    const make = (...formats: winston.Logform.Format[]) =>
+      winston.createLogger({
+        level: 'info',
+        format: winston.format.combine(...formats, winston.format.timestamp(), winston.format.json()),
+        transports: [new winston.transports.Stream({ stream })],
+      })
+    const log = make()
+    const redacting = make(redact2())
+    const child = log.child({ requestId: 'f3a9c1', service: 'links' })
+    const payload = withSecrets()
+    return {
+      cases: {
+        'string message': () => log.info('hello world'),
+        'small object': () => log.info('hello', small),
+        'child with bindings': () => child.info('hello'),
+        '1 KiB object': () => log.info('hello', big),
+        'redaction of 2 paths': () => redacting.info('hello', payload),
+        'disabled level': () => log.debug('hello', small),
+      },
+      async close() {
+        await new Promise<void>((resolve) => {
+          log.on('finish', () => resolve())
+          log.end()
+        })
+        await new Promise<void>((resolve) => stream.end(() => resolve()))
+      },
+    }
+  },
+  async floor(dest) {
+    const stream = new SonicBoom({ dest, sync: true, minLength: BATCH })
+    const pid = process.pid
+    const line = (obj: object, msg: string) =>
+      stream.write(`${JSON.stringify({ level: 30, time: Date.now(), pid, ...obj, msg })}\n`)
+    const bindings = { requestId: 'f3a9c1', service: 'links' }
+    const payload = withSecrets()
+    const off = (_obj: object, _msg: string): void => {}
+    return {
+      cases: {
+        'string message': () => line({}, 'hello world'),
+        'small object': () => line(small, 'hello'),
+        'child with bindings': () => line(bindings, 'hello'),
+        '1 KiB object': () => line(big, 'hello'),
+        'redaction of 2 paths': () =>
+          line(
+            { user: { ...payload.user, ssn: '[REDACTED]' }, card: { ...payload.card, number: '[REDACTED]' } },
+            'hello',
+          ),
+        'disabled level': () => off(small, 'hello'),
+      },
+      close: () => endSonic(stream),
+    }
+  },
+}
+void cases
