@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID, timingSafeEqual, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { KeyObject, createHash, createHmac, randomUUID, timingSafeEqual, type JsonWebKey } from 'node:crypto'
 import { parseDuration } from '@beaver-kit/config'
 import { decodeBase64url, isStrictBase64url } from './encoding.ts'
 import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
@@ -53,7 +53,7 @@ export type DurationInput = number | string
 
 export interface JwtOptions {
   /** The key set: the first key signs, every key verifies (rotation: put the new key first, keep the old ones). */
-  keys?: readonly (JwtKeyInput | KeyObject)[]
+  keys?: readonly (JwtKeyInput | KeyObject | Uint8Array)[]
   /** Where to find keys whose `kid` is not local (for `verifyAsync`), e.g. `createRemoteJwks(url)`. */
   jwks?: JwtKeySource
   /** `iss` put on signed tokens (the first) and accepted on verification (any). */
@@ -194,12 +194,9 @@ function b64json(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
 }
 
-function prepareKey(input: JwtKeyInput | KeyObject): PreparedKey {
-  const {
-    key: raw,
-    kid: givenKid,
-    alg: givenAlg,
-  } = 'key' in input ? input : { key: input, kid: undefined, alg: undefined }
+function prepareKey(input: JwtKeyInput | KeyObject | Uint8Array): PreparedKey {
+  const entry: JwtKeyInput = input instanceof Uint8Array || input instanceof KeyObject ? { key: input } : input
+  const { key: raw, kid: givenKid, alg: givenAlg } = entry
   const key = importKey(raw)
   const alg = givenAlg ?? defaultAlgorithmFor(key)
   if (!isJwsAlgorithm(alg)) throw invalidArgument(`Unknown JWS algorithm "${String(alg)}"`)

@@ -24,7 +24,7 @@ export interface KryptoOptions extends Omit<KryptoConfigOptions, 'keys'> {
   /** The master key ring; default BEAVER_KRYPTO_KEYS. */
   keys?: KeyRingInput
   /** An explicit JWT key set, replacing what the jwt settings and the ring would give. */
-  jwtKeys?: readonly (JwtKeyInput | KeyObject)[]
+  jwtKeys?: readonly (JwtKeyInput | KeyObject | Uint8Array)[]
   /** Env prefix: `USER_` reads USER_KRYPTO_*; `false` reads no environment. */
   envPrefix?: string | false
   /** The clock in ms, for JWT and TOTP. Default Date.now. */

@@ -1,0 +1,255 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import {
+  createKrypto,
+  exportKey,
+  generateKeyPair,
+  generateKeyRingEntry,
+  initKrypto,
+  isKryptoError,
+  krypto,
+  resetKrypto,
+  signBytes,
+  totp,
+  verifyBytes,
+  withPrefix,
+  type AsymmetricAlgorithm,
+} from '../src/index.ts'
+
+const K1 = generateKeyRingEntry('k1')
+const K2 = generateKeyRingEntry('k2')
+const saved = { ...process.env }
+afterEach(async () => {
+  process.env = { ...saved }
+  await resetKrypto()
+})
+
+describe('createKrypto', () => {
+  it('works without keys for passwords, OTP and tokens, and says what to set for keyed operations', async () => {
+    const k = createKrypto({ envPrefix: false, password: { argon2: { memory: '256kb', passes: 1 } } })
+    expect(k.hasKeys).toBe(false)
+    const stored = await k.passwords.hash('pw')
+    expect(stored).toMatch(/^\$argon2id\$v=19\$m=256,t=1,p=1\$/)
+    expect(() => k.encrypt('x')).toThrow(/BEAVER_KRYPTO_KEYS/)
+    expect(() => k.ring).toThrow(expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }))
+    expect(() => k.jwt.sign({})).toThrow(expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }))
+  })
+
+  it('derives JWT keys per key id from the ring, distinct from the AES keys, and rotates with it', () => {
+    const before = createKrypto({ keys: K1, envPrefix: false })
+    const after = createKrypto({ keys: `${K2},${K1}`, envPrefix: false })
+    const token = before.jwt.sign({ sub: 'u' })
+    expect(after.jwt.verify(token).sub).toBe('u')
+    expect(after.jwt.currentKid).toBe('k2')
+    expect(after.decrypt(before.encrypt('secret'))).toBe('secret')
+    expect(before.deriveKey('jwt:HS256').equals(before.ring.deriveKey('aead'))).toBe(false)
+  })
+
+  it('reads every setting from a prefixed environment, and describe() masks secrets', () => {
+    process.env.T3_KRYPTO_KEYS = K1
+    process.env.T3_KRYPTO_JWT_ISSUER = 'links'
+    process.env.T3_KRYPTO_JWT_AUDIENCE = 'api,admin'
+    process.env.T3_KRYPTO_JWT_EXPIRES_IN = '2m'
+    process.env.T3_KRYPTO_OTP_DIGITS = '8'
+    process.env.T3_KRYPTO_OTP_ISSUER = 'Beaver Links'
+    const t = 1_800_000_000_000
+    const k = withPrefix('T3_')
+    const now = createKrypto({ envPrefix: 'T3_', now: () => t })
+    const token = now.jwt.sign({})
+    expect(now.jwt.verify(token)).toMatchObject({ iss: 'links', aud: ['api', 'admin'], exp: t / 1000 + 120 })
+    expect(k.describe()).toContain('T3_KRYPTO_KEYS')
+    expect(k.describe()).not.toContain(K1.split(':')[1] as string)
+    const secret = now.totp.generateSecret()
+    expect(now.totp.code(secret)).toMatch(/^\d{8}$/)
+    expect(now.totp.uri('ada', secret)).toContain('digits=8')
+    expect(now.totp.uri('ada', secret)).toContain('issuer=Beaver%20Links')
+  })
+
+  it('verifies its own TOTP codes with the configured window', async () => {
+    let t = 1_800_000_000_000
+    const k = createKrypto({ envPrefix: false, now: () => t })
+    const secret = k.totp.generateSecret()
+    const code = k.totp.code(secret)
+    t += 30_000
+    expect((await k.totp.verify(code, secret)).drift).toBe(-1)
+    expect((await k.totp.verify(totp(secret, { time: t - 90_000 }), secret)).valid).toBe(false)
+  })
+
+  it('takes an asymmetric JWT key set from the environment (JWKS: first signs, rest verify)', () => {
+    const a = generateKeyPair('ES256')
+    const b = generateKeyPair('ES256')
+    const jwks = {
+      keys: [
+        { ...exportKey(a.privateKey, 'jwk'), kid: 'new' },
+        { ...exportKey(b.publicKey, 'jwk'), kid: 'old' },
+      ],
+    }
+    const old = createKrypto({
+      envPrefix: false,
+      jwt: {
+        algorithm: 'ES256',
+        privateKey: JSON.stringify({ keys: [{ ...exportKey(b.privateKey, 'jwk'), kid: 'old' }] }),
+      },
+    })
+    const k = createKrypto({ envPrefix: false, jwt: { algorithm: 'ES256', privateKey: JSON.stringify(jwks) } })
+    expect(k.jwt.currentKid).toBe('new')
+    expect(k.jwt.verify(old.jwt.sign({ sub: 'o' })).sub).toBe('o')
+    const pem = createKrypto({
+      envPrefix: false,
+      jwt: { algorithm: 'ES256', privateKey: exportKey(a.privateKey, 'pem') },
+    })
+    expect(pem.jwt.currentKid).toMatch(/^[\w-]{43}$/) // RFC 7638 thumbprint when no kid is given
+    expect(pem.jwt.verify(pem.jwt.sign({ sub: 'p' })).sub).toBe('p')
+    expect(() => k.jwt.verify(pem.jwt.sign({ sub: 'p' }))).toThrow(
+      expect.objectContaining({ code: 'KRYPTO_KEY_NOT_FOUND' }),
+    )
+    expect(() => createKrypto({ envPrefix: false, jwt: { algorithm: 'RS256' } })).toThrow(
+      expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }),
+    )
+  })
+
+  it('reports bad variables as one ConfigError naming each, secrets masked', () => {
+    process.env.T4_KRYPTO_KEYS = 'oops'
+    process.env.T4_KRYPTO_JWT_ALGORITHM = 'none'
+    process.env.T4_KRYPTO_PASSWORD_ARGON2_PASES = '3'
+    let message = ''
+    try {
+      createKrypto({ envPrefix: 'T4_' })
+    } catch (err) {
+      message = (err as Error).message
+      expect((err as { code?: string }).code).toMatch(/^CONFIG_/)
+    }
+    expect(message).toContain('T4_KRYPTO_KEYS')
+    expect(message).toContain('T4_KRYPTO_JWT_ALGORITHM')
+    expect(message).toContain('T4_KRYPTO_PASSWORD_ARGON2_PASSES')
+    expect(message).not.toContain('oops')
+  })
+})
+
+describe('default instance', () => {
+  it('krypto() builds from BEAVER_KRYPTO_*, initKrypto refuses once built, close is idempotent', async () => {
+    process.env.BEAVER_KRYPTO_KEYS = K1
+    const k = krypto()
+    expect(krypto()).toBe(k)
+    expect(k.ring.currentKid).toBe('k1')
+    expect(() => initKrypto({ keys: K2 })).toThrow(expect.objectContaining({ code: 'CORE_ALREADY_INITIALIZED' }))
+    await resetKrypto()
+    const j = initKrypto({ keys: K2, envPrefix: false })
+    expect(krypto()).toBe(j)
+    expect(j.ring.currentKid).toBe('k2')
+    await j.close()
+    await j.close()
+    await j[Symbol.asyncDispose]()
+  })
+
+  it('rethrows a configuration error until the environment is fixed', () => {
+    process.env.BEAVER_KRYPTO_KEYS = 'broken'
+    expect(() => krypto()).toThrow(/BEAVER_KRYPTO_KEYS/)
+    expect(() => krypto()).toThrow(/BEAVER_KRYPTO_KEYS/)
+    process.env.BEAVER_KRYPTO_KEYS = K1
+    expect(krypto().hasKeys).toBe(true)
+  })
+})
+
+// Signatures checked against the openssl command line in both directions. JOSE's ECDSA
+// signatures are raw r||s; openssl speaks DER, so the test converts between them.
+describe('cross-check signatures with openssl', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'krypto-openssl-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const data = Buffer.from('signed by beaver kit')
+  const dataFile = join(dir, 'data')
+  writeFileSync(dataFile, data)
+
+  function derInt(b: Buffer): Buffer {
+    let i = 0
+    while (i < b.length - 1 && b[i] === 0) i++
+    let v = b.subarray(i)
+    if ((v[0] as number) & 0x80) v = Buffer.concat([Buffer.from([0]), v])
+    return Buffer.concat([Buffer.from([0x02, v.length]), v])
+  }
+  function rawToDer(raw: Buffer): Buffer {
+    const half = raw.length / 2
+    const body = Buffer.concat([derInt(raw.subarray(0, half)), derInt(raw.subarray(half))])
+    return Buffer.concat([
+      body.length < 128 ? Buffer.from([0x30, body.length]) : Buffer.from([0x30, 0x81, body.length]),
+      body,
+    ])
+  }
+  function derToRaw(der: Buffer, size: number): Buffer {
+    let o = der[1] === 0x81 ? 3 : 2
+    const read = (): Buffer => {
+      const len = der[o + 1] as number
+      const v = der.subarray(o + 2, o + 2 + len)
+      o += 2 + len
+      return Buffer.concat([Buffer.alloc(size), v]).subarray(-size)
+    }
+    return Buffer.concat([read(), read()])
+  }
+
+  const cases: { alg: AsymmetricAlgorithm; dgst: string[]; size?: number }[] = [
+    { alg: 'ES256', dgst: ['-sha256'], size: 32 },
+    { alg: 'ES384', dgst: ['-sha384'], size: 48 },
+    { alg: 'RS256', dgst: ['-sha256'] },
+    { alg: 'PS256', dgst: ['-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:digest'] },
+  ]
+  it.each(cases)('$alg: ours verifies with openssl, openssl verifies with ours', ({ alg, dgst, size }) => {
+    const { privateKey, publicKey } = generateKeyPair(alg)
+    const pub = join(dir, `${alg}.pub.pem`)
+    const priv = join(dir, `${alg}.key.pem`)
+    writeFileSync(pub, exportKey(publicKey, 'pem'))
+    writeFileSync(priv, exportKey(privateKey, 'pem'))
+    const ours = signBytes(alg, data, privateKey)
+    const sigFile = join(dir, `${alg}.sig`)
+    writeFileSync(sigFile, size ? rawToDer(ours) : ours)
+    expect(
+      execFileSync('openssl', ['dgst', ...dgst, '-verify', pub, '-signature', sigFile, dataFile]).toString(),
+    ).toContain('Verified OK')
+    const theirs = execFileSync('openssl', ['dgst', ...dgst, '-sign', priv, dataFile])
+    const sig = size ? derToRaw(theirs, size) : theirs
+    expect(verifyBytes(alg, data, sig, publicKey)).toBe(true)
+    expect(verifyBytes(alg, Buffer.concat([data, Buffer.from('!')]), sig, publicKey)).toBe(false)
+  })
+
+  it('EdDSA (Ed25519): both directions with openssl pkeyutl -rawin', () => {
+    const { privateKey, publicKey } = generateKeyPair('EdDSA')
+    const pub = join(dir, 'ed.pub.pem')
+    const priv = join(dir, 'ed.key.pem')
+    writeFileSync(pub, exportKey(publicKey, 'pem'))
+    writeFileSync(priv, exportKey(privateKey, 'pem'))
+    const sigFile = join(dir, 'ed.sig')
+    writeFileSync(sigFile, signBytes('EdDSA', data, privateKey))
+    expect(
+      execFileSync('openssl', [
+        'pkeyutl',
+        '-verify',
+        '-pubin',
+        '-inkey',
+        pub,
+        '-rawin',
+        '-in',
+        dataFile,
+        '-sigfile',
+        sigFile,
+      ]).toString(),
+    ).toContain('Signature Verified Successfully')
+    const theirs = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', priv, '-rawin', '-in', dataFile])
+    expect(signBytes('EdDSA', data, privateKey).equals(theirs)).toBe(true) // Ed25519 is deterministic
+    expect(verifyBytes('EdDSA', data, theirs, publicKey)).toBe(true)
+  })
+
+  it('HS256: the JWT signature equals openssl dgst -hmac over the signing input', () => {
+    const k = createKrypto({ jwtKeys: [{ key: Buffer.alloc(32, 0x61), alg: 'HS256', kid: 'h' }], envPrefix: false })
+    const token = k.jwt.sign({ sub: 'x' })
+    const input = token.slice(0, token.lastIndexOf('.'))
+    const out = execFileSync(
+      'openssl',
+      ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${'61'.repeat(32)}`, '-binary'],
+      { input },
+    )
+    expect(out.toString('base64url')).toBe(token.slice(token.lastIndexOf('.') + 1))
+    expect(isKryptoError(new Error('x'))).toBe(false)
+  })
+})
