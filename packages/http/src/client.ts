@@ -438,7 +438,14 @@ export class HttpClient {
     signal?.addEventListener('abort', call)
     try {
       if (call.maxAttempts <= 1) return await this.#attempt(call, 1)
-      return await this.#withRetries(call)
+      let first: HttpResponse
+      try {
+        first = await this.#attempt(call, 1)
+      } catch (error) {
+        // The retry loop (and its bookkeeping) only starts once something failed.
+        return await this.#withRetries(call, error)
+      }
+      return first
     } catch (error) {
       if (isHttpRequestError(error, 'HTTP_STATUS') && !call.throwHttpErrors)
         return (error as HttpErrorWithResponse).response
@@ -449,11 +456,12 @@ export class HttpClient {
     }
   }
 
-  async #withRetries(call: Call): Promise<HttpResponse> {
+  async #withRetries(call: Call, firstError: unknown): Promise<HttpResponse> {
     const c = this.config.retry
     const host = this.#host(call.origin)
     try {
-      return await retry((attempt) => this.#attempt(call, attempt), {
+      // Attempt 1 already ran: the core loop sees its failure, decides, backs off, then goes on.
+      return await retry((attempt) => (attempt === 1 ? Promise.reject(firstError) : this.#attempt(call, attempt)), {
         maxAttempts: call.maxAttempts,
         baseMs: c.baseDelay,
         maxMs: c.maxDelay,
