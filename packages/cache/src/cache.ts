@@ -2,7 +2,14 @@ import { eventChannel, isBeaverError, tracingChannel } from '@beaver-kit/core'
 import { parseDuration, resolveConfig } from '@beaver-kit/config'
 import { cacheSchema, type CacheConfig, type CacheConfigOptions } from './config.ts'
 import { CacheError } from './errors.ts'
-import { NEGATIVE, type CacheDriver, type CacheDriverDefinition, type DriverContext, type DriverEntry, type EntriesQuery } from './driver.ts'
+import {
+  NEGATIVE,
+  type CacheDriver,
+  type CacheDriverDefinition,
+  type DriverContext,
+  type DriverEntry,
+  type EntriesQuery,
+} from './driver.ts'
 import { jsonSerializer, msgpackSerializer, rawSerializer, type Serializer } from './serializers.ts'
 import { cacheDriverNames, loadDriverDefinition, peekDriverDefinition, unknownDriver } from './registry.ts'
 import type { MemoryCacheOptions } from './drivers/memory.ts'
@@ -141,7 +148,22 @@ interface Inflight {
 const MISS: unique symbol = Symbol('miss')
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 const EMPTY = new Uint8Array(0)
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', '57P01', '08006', '08001', '08003', 'PROTOCOL_CONNECTION_LOST'])
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  '57P01',
+  '08006',
+  '08001',
+  '08003',
+  'PROTOCOL_CONNECTION_LOST',
+])
 
 /** The shared state behind a cache and all its namespace views: one driver, one connection. */
 class Root {
@@ -172,7 +194,11 @@ class Root {
     this.#options = options
     const { envPrefix, driver, serializer, driverOptions: _d, ...rest } = options
     const resolved = resolveConfig(cacheSchema, {
-      options: { ...rest, driver: typeof driver === 'string' ? driver : undefined, serializer: typeof serializer === 'string' ? serializer : undefined } as CacheConfigOptions,
+      options: {
+        ...rest,
+        driver: typeof driver === 'string' ? driver : undefined,
+        serializer: typeof serializer === 'string' ? serializer : undefined,
+      } as CacheConfigOptions,
       envPrefix,
     })
     this.config = resolved.values
@@ -268,14 +294,21 @@ class Root {
   wrap(err: unknown, op: string, ns: string): CacheError | unknown {
     let out: unknown = err
     if (isBeaverError(err, 'CORE_PEER_MISSING')) {
-      out = new CacheError('CACHE_DRIVER_PEER_MISSING', err.message, { cause: err, details: err.details as Record<string, unknown> })
+      out = new CacheError('CACHE_DRIVER_PEER_MISSING', err.message, {
+        cause: err,
+        details: err.details as Record<string, unknown>,
+      })
     } else if (!isBeaverError(err) && !(err instanceof Error && err.name === 'AbortError')) {
       const code = connectionLike(err) ? 'CACHE_CONNECTION' : 'CACHE_DRIVER'
       const what = code === 'CACHE_CONNECTION' ? 'could not reach its store' : 'got an error from its store'
-      out = new CacheError(code, `The ${this.driverName} cache ${what} during ${op}: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err,
-        details: { driver: this.driverName, op, namespace: ns },
-      })
+      out = new CacheError(
+        code,
+        `The ${this.driverName} cache ${what} during ${op}: ${(err as Error)?.message ?? String(err)}`,
+        {
+          cause: err,
+          details: { driver: this.driverName, op, namespace: ns },
+        },
+      )
     }
     if (ns !== '' || op !== 'load') this.count(ns).errors++
     if (errorChannel.hasSubscribers) errorChannel.publish({ op, namespace: ns, driver: this.driverName, error: out })
@@ -302,22 +335,35 @@ function connectionLike(err: unknown): boolean {
   if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true
   if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true
   const m = typeof e.message === 'string' ? e.message : ''
-  return /connection (is )?closed|connection terminated|socket (hang up|closed)|stream isn't writeable|connect ECONN|server has gone away|Connection lost/i.test(m)
+  return /connection (is )?closed|connection terminated|socket (hang up|closed)|stream isn't writeable|connect ECONN|server has gone away|Connection lost/i.test(
+    m,
+  )
 }
 
 function closedError(): CacheError {
-  return new CacheError('CACHE_CLOSED', 'The cache was closed; create a new one (or call resetCache() for the default instance).')
+  return new CacheError(
+    'CACHE_CLOSED',
+    'The cache was closed; create a new one (or call resetCache() for the default instance).',
+  )
 }
 
 function keyError(key: unknown, max: number): CacheError {
   const shown = typeof key === 'string' ? `a string of length ${key.length}` : key === null ? 'null' : typeof key
-  return new CacheError('CACHE_KEY_INVALID', `A cache key must be a non-empty string of at most ${max} characters, got ${shown}; hash long keys, or raise BEAVER_CACHE_MAX_KEY_LENGTH.`, {
-    details: { type: typeof key, length: typeof key === 'string' ? key.length : undefined, max },
-  })
+  return new CacheError(
+    'CACHE_KEY_INVALID',
+    `A cache key must be a non-empty string of at most ${max} characters, got ${shown}; hash long keys, or raise BEAVER_CACHE_MAX_KEY_LENGTH.`,
+    {
+      details: { type: typeof key, length: typeof key === 'string' ? key.length : undefined, max },
+    },
+  )
 }
 
 /** Parses a TTL into ms (undefined = never expires). */
-export function parseTtl(ttl: Duration | undefined | null, fallback: number | undefined, what = 'ttl'): number | undefined {
+export function parseTtl(
+  ttl: Duration | undefined | null,
+  fallback: number | undefined,
+  what = 'ttl',
+): number | undefined {
   if (ttl === undefined || ttl === null) return fallback
   let ms: number
   if (typeof ttl === 'number') {
@@ -333,9 +379,13 @@ export function parseTtl(ttl: Duration | undefined | null, fallback: number | un
     }
   } else ms = Number.NaN
   if (!Number.isFinite(ms) || ms <= 0) {
-    throw new CacheError('CACHE_TTL_INVALID', `${what} must be a positive duration (a number of ms, text such as '10s' or '1h', or Infinity for no expiry), got ${JSON.stringify(ttl) ?? String(ttl)}.`, {
-      details: { ttl: String(ttl) },
-    })
+    throw new CacheError(
+      'CACHE_TTL_INVALID',
+      `${what} must be a positive duration (a number of ms, text such as '10s' or '1h', or Infinity for no expiry), got ${JSON.stringify(ttl) ?? String(ttl)}.`,
+      {
+        details: { ttl: String(ttl) },
+      },
+    )
   }
   return Math.ceil(ms)
 }
@@ -397,7 +447,10 @@ export class Cache {
    */
   namespace(name: string): Cache {
     if (typeof name !== 'string' || name.length === 0 || /\s/.test(name)) {
-      throw new CacheError('CACHE_OPTIONS_INVALID', `A namespace must be a non-empty string without spaces, got ${JSON.stringify(name)}.`)
+      throw new CacheError(
+        'CACHE_OPTIONS_INVALID',
+        `A namespace must be a non-empty string without spaces, got ${JSON.stringify(name)}.`,
+      )
     }
     return new Cache(this.#root, this.#ns === '' ? name : `${this.#ns}:${name}`)
   }
@@ -405,7 +458,8 @@ export class Cache {
   // ---- hot path helpers ----------------------------------------------------------------
 
   #checkKey(key: string): void {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.#root.maxKeyLength) throw keyError(key, this.#root.maxKeyLength)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#root.maxKeyLength)
+      throw keyError(key, this.#root.maxKeyLength)
   }
 
   #checkOpen(): void {
@@ -425,15 +479,23 @@ export class Cache {
     const root = this.#root
     if (root.byReference) {
       if (value === undefined) {
-        throw new CacheError('CACHE_SERIALIZE', `Cannot cache undefined for "${key}": cache null, or use getOrSet's negative caching for "not found".`, { details: { key } })
+        throw new CacheError(
+          'CACHE_SERIALIZE',
+          `Cannot cache undefined for "${key}": cache null, or use getOrSet's negative caching for "not found".`,
+          { details: { key } },
+        )
       }
       return value
     }
     const bytes = (root.serializer as Serializer).serialize(value)
     if (root.maxEntrySize > 0 && bytes.byteLength > root.maxEntrySize) {
-      throw new CacheError('CACHE_VALUE_TOO_LARGE', `The value of "${key}" serializes to ${bytes.byteLength} bytes, more than maxEntrySize (${root.maxEntrySize}).`, {
-        details: { key, size: bytes.byteLength, maxEntrySize: root.maxEntrySize },
-      })
+      throw new CacheError(
+        'CACHE_VALUE_TOO_LARGE',
+        `The value of "${key}" serializes to ${bytes.byteLength} bytes, more than maxEntrySize (${root.maxEntrySize}).`,
+        {
+          details: { key, size: bytes.byteLength, maxEntrySize: root.maxEntrySize },
+        },
+      )
     }
     return bytes
   }
@@ -443,7 +505,13 @@ export class Cache {
   }
 
   /** Runs an operation on the driver inside its tracing channel (one property read when unobserved). */
-  #run<T>(op: Op, key: string | undefined, count: number | undefined, signal: AbortSignal | undefined, fn: (d: CacheDriver, ctx: TraceContext | undefined) => T | Promise<T>): Promise<T> {
+  #run<T>(
+    op: Op,
+    key: string | undefined,
+    count: number | undefined,
+    signal: AbortSignal | undefined,
+    fn: (d: CacheDriver, ctx: TraceContext | undefined) => T | Promise<T>,
+  ): Promise<T> {
     const root = this.#root
     const ns = this.#ns
     const work = async (ctx: TraceContext | undefined): Promise<T> => {
@@ -452,6 +520,8 @@ export class Cache {
       try {
         return await fn(d, ctx)
       } catch (err) {
+        // A loader's own failure reaches the caller unchanged; only store failures are wrapped.
+        if (err instanceof LoaderFailure) throw err.error
         throw root.wrap(err, op, ns)
       }
     }
@@ -503,7 +573,8 @@ export class Cache {
     const root = this.#root
     const d = root.syncDriver
     if (d === undefined || this.#closed) throw this.#syncUnsupported('getSync')
-    if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength) throw keyError(key, root.maxKeyLength)
+    if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
+      throw keyError(key, root.maxKeyLength)
     const stored = d.get(this.#ns, key)
     if (stored === undefined) {
       root.count(this.#ns).misses++
@@ -528,7 +599,10 @@ export class Cache {
 
   #syncUnsupported(op: string): CacheError {
     if (this.#closed || this.#root.closed) return closedError()
-    return new CacheError('CACHE_UNSUPPORTED', `${op}() needs a driver that answers synchronously (memory); the ${this.#root.driverName} driver does not${this.#root.driver ? '' : ', or it is not loaded yet'}. Use the async method.`)
+    return new CacheError(
+      'CACHE_UNSUPPORTED',
+      `${op}() needs a driver that answers synchronously (memory); the ${this.#root.driverName} driver does not${this.#root.driver ? '' : ', or it is not loaded yet'}. Use the async method.`,
+    )
   }
 
   /** True when `key` holds a value (a negative entry counts as absent). */
@@ -580,7 +654,8 @@ export class Cache {
     this.#checkKey(key)
     const ttlMs = options?.ttl === undefined ? root.defaultTtlMs : parseTtl(options.ttl, root.defaultTtlMs)
     try {
-      d.set(this.#ns, key, this.#encode(value, key), ttlMs)
+      // A sync driver returns nothing to await (capabilities.sync).
+      void d.set(this.#ns, key, this.#encode(value, key), ttlMs)
     } catch (err) {
       throw root.wrap(err, 'set', this.#ns)
     }
@@ -636,7 +711,8 @@ export class Cache {
   increment(key: string, by = 1, options?: SetOptions): Promise<number> {
     return this.#run('increment', key, undefined, options?.signal, (d) => {
       this.#checkKey(key)
-      if (!Number.isSafeInteger(by)) throw new CacheError('CACHE_NOT_A_NUMBER', `increment() needs a safe integer step, got ${String(by)}.`)
+      if (!Number.isSafeInteger(by))
+        throw new CacheError('CACHE_NOT_A_NUMBER', `increment() needs a safe integer step, got ${String(by)}.`)
       const ttlMs = parseTtl(options?.ttl, this.#root.defaultTtlMs)
       if (!d.increment || !d.capabilities.atomicIncrement) throw this.#unsupported('increment')
       return d.increment(this.#ns, key, by, ttlMs)
@@ -656,9 +732,13 @@ export class Cache {
   }
 
   #unsupported(op: string): CacheError {
-    return new CacheError('CACHE_UNSUPPORTED', `The ${this.#root.driverName} cache driver does not support ${op}(); pick a driver that does (see the drivers table in the README).`, {
-      details: { driver: this.#root.driverName, op },
-    })
+    return new CacheError(
+      'CACHE_UNSUPPORTED',
+      `The ${this.#root.driverName} cache driver does not support ${op}(); pick a driver that does (see the drivers table in the README).`,
+      {
+        details: { driver: this.#root.driverName, op },
+      },
+    )
   }
 
   // ---- batches -------------------------------------------------------------------------
@@ -697,7 +777,10 @@ export class Cache {
     if (d.getMany) {
       const out = await d.getMany(this.#ns, keys)
       if (out.length !== keys.length) {
-        throw new CacheError('CACHE_DRIVER', `The ${d.name} driver answered ${out.length} values for ${keys.length} keys; refusing a partial batch.`)
+        throw new CacheError(
+          'CACHE_DRIVER',
+          `The ${d.name} driver answered ${out.length} values for ${keys.length} keys; refusing a partial batch.`,
+        )
       }
       return out
     }
@@ -722,7 +805,7 @@ export class Cache {
   async #writeMany(d: CacheDriver, list: DriverEntry[]): Promise<void> {
     if (list.length === 0) return
     if (d.setMany) await d.setMany(this.#ns, list)
-    else await Promise.all(list.map((e) => d.set(this.#ns, e.key, e.value, e.ttlMs)))
+    else await Promise.all(list.map(async (e) => d.set(this.#ns, e.key, e.value, e.ttlMs)))
   }
 
   /** Removes many keys; resolves how many existed. */
@@ -733,7 +816,7 @@ export class Cache {
       if (unique.length === 0) return 0
       let n: number
       if (d.deleteMany) n = await d.deleteMany(this.#ns, unique)
-      else n = (await Promise.all(unique.map((k) => d.delete(this.#ns, k)))).filter(Boolean).length
+      else n = (await Promise.all(unique.map(async (k) => d.delete(this.#ns, k)))).filter(Boolean).length
       this.#root.count(this.#ns).deletes += n
       return n
     })
@@ -753,7 +836,15 @@ export class Cache {
     const root = this.#root
     const d = root.syncDriver
     // Memory hit: answered synchronously, no inflight bookkeeping.
-    if (d !== undefined && options?.forceFresh !== true && !channels.getOrSet.hasSubscribers && !this.#closed && typeof key === 'string' && key.length > 0 && key.length <= root.maxKeyLength) {
+    if (
+      d !== undefined &&
+      options?.forceFresh !== true &&
+      !channels.getOrSet.hasSubscribers &&
+      !this.#closed &&
+      typeof key === 'string' &&
+      key.length > 0 &&
+      key.length <= root.maxKeyLength
+    ) {
       const stored = d.get(this.#ns, key)
       if (stored !== undefined) {
         try {
@@ -778,10 +869,20 @@ export class Cache {
     })
   }
 
-  async #loadOne<T>(d: CacheDriver, key: string, loader: (ctx: LoaderContext) => T | Promise<T>, options: GetOrSetOptions | undefined, trace: TraceContext | undefined): Promise<T> {
+  async #loadOne<T>(
+    d: CacheDriver,
+    key: string,
+    loader: (ctx: LoaderContext) => T | Promise<T>,
+    options: GetOrSetOptions | undefined,
+    trace: TraceContext | undefined,
+  ): Promise<T> {
     const root = this.#root
     const ttlMs = parseTtl(options?.ttl, root.defaultTtlMs)
-    const negativeMs = parseTtl(options?.negativeTtl === 0 ? undefined : options?.negativeTtl, root.negativeTtlMs, 'negativeTtl')
+    const negativeMs = parseTtl(
+      options?.negativeTtl === 0 ? undefined : options?.negativeTtl,
+      root.negativeTtlMs,
+      'negativeTtl',
+    )
     const negativeOff = options?.negativeTtl === 0
     const c = root.count(this.#ns)
     if (options?.forceFresh !== true) {
@@ -800,16 +901,18 @@ export class Cache {
     }
     let skip = false
     let chosenTtl = ttlMs
-    const value = await loader({
-      key,
-      signal: root.lifetime.signal,
-      skip: () => {
-        skip = true
-      },
-      setTtl: (ttl) => {
-        chosenTtl = parseTtl(ttl, root.defaultTtlMs)
-      },
-    })
+    const value = await callLoader(() =>
+      loader({
+        key,
+        signal: root.lifetime.signal,
+        skip: () => {
+          skip = true
+        },
+        setTtl: (ttl) => {
+          chosenTtl = parseTtl(ttl, root.defaultTtlMs)
+        },
+      }),
+    )
     if (skip) return value
     try {
       if (value === undefined) {
@@ -833,12 +936,17 @@ export class Cache {
    * @example
    * const users = await cache().getOrSetMany(ids, async (missing) => new Map((await loadUsers(missing)).map((u) => [u.id, u])))
    */
-  getOrSetMany<T>(keys: readonly string[], loader: (missing: string[], ctx: LoaderContext) => BatchLoaderResult<T> | Promise<BatchLoaderResult<T>>, options?: GetOrSetOptions): Promise<Array<T | undefined>> {
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: (missing: string[], ctx: LoaderContext) => BatchLoaderResult<T> | Promise<BatchLoaderResult<T>>,
+    options?: GetOrSetOptions,
+  ): Promise<Array<T | undefined>> {
     return this.#run('getOrSetMany', undefined, keys.length, options?.signal, async (d, trace) => {
       const root = this.#root
       for (const key of keys) this.#checkKey(key)
       const ttlMs = parseTtl(options?.ttl, root.defaultTtlMs)
-      const negativeMs = options?.negativeTtl === 0 ? undefined : parseTtl(options?.negativeTtl, root.negativeTtlMs, 'negativeTtl')
+      const negativeMs =
+        options?.negativeTtl === 0 ? undefined : parseTtl(options?.negativeTtl, root.negativeTtlMs, 'negativeTtl')
       const unique = [...new Set(keys)]
       const results = new Map<string, unknown>()
       const waits: Array<Promise<void>> = []
@@ -860,9 +968,11 @@ export class Cache {
         promise.catch(() => undefined)
         const entry = { promise }
         root.inflight.set(slot, entry)
-        void promise.finally(() => {
-          if (root.inflight.get(slot) === entry) root.inflight.delete(slot)
-        }).catch(() => undefined)
+        void promise
+          .finally(() => {
+            if (root.inflight.get(slot) === entry) root.inflight.delete(slot)
+          })
+          .catch(() => undefined)
         settle.set(key, { resolve, reject })
         mine.push(key)
       }
@@ -894,16 +1004,18 @@ export class Cache {
         if (missing.length > 0) {
           let skip = false
           let chosenTtl = ttlMs
-          const loaded = await loader([...missing], {
-            key: missing[0] as string,
-            signal: root.lifetime.signal,
-            skip: () => {
-              skip = true
-            },
-            setTtl: (ttl) => {
-              chosenTtl = parseTtl(ttl, root.defaultTtlMs)
-            },
-          })
+          const loaded = await callLoader(() =>
+            loader([...missing], {
+              key: missing[0] as string,
+              signal: root.lifetime.signal,
+              skip: () => {
+                skip = true
+              },
+              setTtl: (ttl) => {
+                chosenTtl = parseTtl(ttl, root.defaultTtlMs)
+              },
+            }),
+          )
           const found = readBatchResult(loaded, missing)
           const writes: DriverEntry[] = []
           for (const key of missing) {
@@ -939,7 +1051,11 @@ export class Cache {
   entries<T = unknown>(query: EntriesQuery & OperationOptions = {}): Promise<Array<CacheEntry<T>>> {
     return this.#run('entries', undefined, undefined, query.signal, async (d) => {
       if (!d.entries || !d.capabilities.query) throw this.#unsupported('entries')
-      const rows = await d.entries(this.#ns, { prefix: query.prefix, updatedSince: query.updatedSince, limit: query.limit })
+      const rows = await d.entries(this.#ns, {
+        prefix: query.prefix,
+        updatedSince: query.updatedSince,
+        limit: query.limit,
+      })
       return rows.map((r) => {
         const v = this.#decode(r.value)
         return {
@@ -1002,13 +1118,32 @@ export class Cache {
   }
 }
 
+/** Carries a loader's failure through the driver-error wrapping untouched. */
+class LoaderFailure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+async function callLoader<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw new LoaderFailure(err)
+  }
+}
+
 function readBatchResult<T>(loaded: BatchLoaderResult<T>, keys: readonly string[]): Map<string, T | undefined> {
   const out = new Map<string, T | undefined>()
   if (loaded instanceof Map) {
     for (const k of keys) out.set(k, loaded.get(k))
   } else if (Array.isArray(loaded)) {
     if (loaded.length !== keys.length) {
-      throw new CacheError('CACHE_OPTIONS_INVALID', `The getOrSetMany loader returned ${loaded.length} values for ${keys.length} keys; return one per key (undefined when not found), or a Map.`)
+      throw new CacheError(
+        'CACHE_OPTIONS_INVALID',
+        `The getOrSetMany loader returned ${loaded.length} values for ${keys.length} keys; return one per key (undefined when not found), or a Map.`,
+      )
     }
     keys.forEach((k, i) => out.set(k, loaded[i] as T | undefined))
   } else if (loaded !== null && typeof loaded === 'object') {

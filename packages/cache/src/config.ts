@@ -31,18 +31,32 @@ export const cacheSchema = defineSchema(
     maxEntrySize: f.bytes({ default: '0', doc: 'Largest serialized value accepted by set(); 0 means no limit' }),
     memory: {
       maxItems: f.int({ default: 10_000, min: 1, doc: 'Most entries the memory driver keeps' }),
-      maxSize: f.bytes({ default: '0', doc: 'Most bytes the memory driver keeps (estimated for by-reference values); 0 means no limit' }),
+      maxSize: f.bytes({
+        default: '0',
+        doc: 'Most bytes the memory driver keeps (estimated for by-reference values); 0 means no limit',
+      }),
       policy: f.enum({ values: ['sieve', 'lru'], default: 'sieve', doc: 'Eviction policy of the memory driver' }),
       storage: f.enum({
         values: ['reference', 'serialized'],
         default: 'reference',
         doc: 'Memory values kept by reference (fastest, mutations are shared) or serialized (copies, exact byte accounting)',
       }),
-      sweepInterval: f.duration({ default: '10s', doc: 'How often the memory driver removes expired entries in the background; 0 disables' }),
-      sweepBatch: f.int({ default: 1000, min: 1, doc: 'Most entries one background sweep looks at (bounds its pause)' }),
+      sweepInterval: f.duration({
+        default: '10s',
+        doc: 'How often the memory driver removes expired entries in the background; 0 disables',
+      }),
+      sweepBatch: f.int({
+        default: 1000,
+        min: 1,
+        doc: 'Most entries one background sweep looks at (bounds its pause)',
+      }),
     },
     redis: {
-      url: f.url({ protocols: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis URL (user, password and db number may be in it)' }),
+      url: f.url({
+        protocols: ['redis', 'rediss'],
+        default: 'redis://127.0.0.1:6379',
+        doc: 'Redis URL (user, password and db number may be in it)',
+      }),
       mode: f.enum({
         values: ['standalone', 'cluster', 'sentinel'],
         default: 'standalone',
@@ -56,12 +70,22 @@ export const cacheSchema = defineSchema(
       tls: f.boolean({ default: false, doc: 'Use TLS (also implied by rediss://)' }),
       connectTimeout: f.duration({ default: '10s', doc: 'Time allowed to connect' }),
       commandTimeout: f.duration({ default: '0', doc: 'Fail a command that gets no answer within this time; 0 waits' }),
-      maxRetriesPerRequest: f.int({ default: 3, min: 0, doc: 'Reconnect attempts a pending command waits through before it fails' }),
+      maxRetriesPerRequest: f.int({
+        default: 3,
+        min: 0,
+        doc: 'Reconnect attempts a pending command waits through before it fails',
+      }),
       clearBatch: f.int({ default: 500, min: 1, max: 100_000, doc: 'Keys per SCAN page and UNLINK call in clear()' }),
     },
     db: {
-      url: f.url({ doc: 'Database URL (postgres://, mysql://, sqlite:); unset uses the default @beaver-kit/database instance' }),
-      table: f.string({ default: 'beaver_cache', pattern: /^[A-Za-z_][A-Za-z0-9_]{0,62}$/, doc: 'Table that holds the entries (created by the driver)' }),
+      url: f.url({
+        doc: 'Database URL (postgres://, mysql://, sqlite:); unset uses the default @beaver-kit/database instance',
+      }),
+      table: f.string({
+        default: 'beaver_cache',
+        pattern: /^[A-Za-z_][A-Za-z0-9_]{0,62}$/,
+        doc: 'Table that holds the entries (created by the driver)',
+      }),
       migrate: f.boolean({ default: true, doc: 'Create the table and its index when missing' }),
       sweepInterval: f.duration({ default: '1m', doc: 'How often expired rows are deleted; 0 disables' }),
       sweepBatch: f.int({ default: 500, min: 1, doc: 'Most expired rows one sweep statement deletes' }),

@@ -20,9 +20,15 @@ const registered = new Map<string, AnyDefinition | Loader>()
  * Pass the definition, or a function that imports it lazily.
  * @example registerCacheDriver('dynamodb', () => import('./dynamo.ts').then((m) => m.dynamoDriver))
  */
-export function registerCacheDriver<O>(name: string, definition: CacheDriverDefinition<O> | (() => Promise<CacheDriverDefinition<O>>)): void {
+export function registerCacheDriver<O>(
+  name: string,
+  definition: CacheDriverDefinition<O> | (() => Promise<CacheDriverDefinition<O>>),
+): void {
   if (!/^[a-z][a-z0-9-]*$/.test(name)) {
-    throw new CacheError('CACHE_OPTIONS_INVALID', `A cache driver name must be lowercase letters, digits and dashes, got "${name}".`)
+    throw new CacheError(
+      'CACHE_OPTIONS_INVALID',
+      `A cache driver name must be lowercase letters, digits and dashes, got "${name}".`,
+    )
   }
   registered.set(name, definition as AnyDefinition | Loader)
 }

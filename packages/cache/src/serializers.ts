@@ -37,9 +37,11 @@ function encode(value: unknown, depth: number): unknown {
         return value
     }
   }
-  if (depth > MAX_DEPTH) fail(`The value nests deeper than ${MAX_DEPTH} levels or has a cycle; the json serializer cannot store it.`)
+  if (depth > MAX_DEPTH)
+    fail(`The value nests deeper than ${MAX_DEPTH} levels or has a cycle; the json serializer cannot store it.`)
   if (value instanceof Date) return tag('Date', Number.isNaN(value.getTime()) ? null : value.toISOString())
-  if (value instanceof Uint8Array) return tag('Bytes', Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'))
+  if (value instanceof Uint8Array)
+    return tag('Bytes', Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'))
   if (value instanceof Map) {
     const pairs: unknown[] = []
     for (const [k, v] of value) pairs.push([encode(k, depth + 1), encode(v, depth + 1)])
@@ -75,8 +77,8 @@ function encode(value: unknown, depth: number): unknown {
     if (copy !== undefined) copy[key] = next
   }
   const out = copy ?? value
-  // A user object that itself has a "$t" key is wrapped, so it never reads back as a tag.
-  return Object.hasOwn(value, TAG) ? tag('Object', out) : out
+  // A user object that itself has a "$t" key is stored as its entries, so it never reads back as a tag.
+  return Object.hasOwn(value, TAG) ? tag('Object', Object.entries(out)) : out
 }
 
 function revive(this: unknown, _key: string, value: unknown): unknown {
@@ -98,7 +100,7 @@ function revive(this: unknown, _key: string, value: unknown): unknown {
     case 'Set':
       return new Set(v as unknown[])
     case 'Object':
-      return v
+      return Object.fromEntries(v as Array<[string, unknown]>)
     default:
       return value
   }
@@ -106,7 +108,9 @@ function revive(this: unknown, _key: string, value: unknown): unknown {
 
 /** Decodes UTF-8 without copying when the bytes are already a Buffer (what ioredis returns). */
 export function utf8(bytes: Uint8Array): string {
-  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  return Buffer.isBuffer(bytes)
+    ? bytes.toString('utf8')
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
 }
 
 /**
@@ -118,7 +122,9 @@ export const jsonSerializer: Serializer = Object.freeze({
   name: 'json',
   serialize(value: unknown): Uint8Array {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-      fail(`The json serializer cannot store a value of type ${typeof value}; cache null, or use getOrSet's negative caching for "not found".`)
+      fail(
+        `The json serializer cannot store a value of type ${typeof value}; cache null, or use getOrSet's negative caching for "not found".`,
+      )
     }
     let text: string
     try {
@@ -134,7 +140,11 @@ export const jsonSerializer: Serializer = Object.freeze({
     try {
       return text.includes('"$t"') ? JSON.parse(text, revive) : JSON.parse(text)
     } catch (err) {
-      throw new CacheError('CACHE_DESERIALIZE', `Stored bytes are not valid JSON (${bytes.byteLength} bytes starting ${JSON.stringify(text.slice(0, 20))}); was the entry written with another serializer?`, { cause: err })
+      throw new CacheError(
+        'CACHE_DESERIALIZE',
+        `Stored bytes are not valid JSON (${bytes.byteLength} bytes starting ${JSON.stringify(text.slice(0, 20))}); was the entry written with another serializer?`,
+        { cause: err },
+      )
     }
   },
 })
@@ -143,8 +153,12 @@ export const jsonSerializer: Serializer = Object.freeze({
 export const rawSerializer: Serializer = Object.freeze({
   name: 'raw',
   serialize(value: unknown): Uint8Array {
-    if (!(value instanceof Uint8Array)) fail(`The raw serializer stores Uint8Array values only, got ${value === null ? 'null' : typeof value}; use the json serializer for other values.`)
-    if (value.byteLength === 0) fail('The raw serializer cannot store an empty Uint8Array: an empty stored value marks a negative-cache entry.')
+    if (!(value instanceof Uint8Array))
+      fail(
+        `The raw serializer stores Uint8Array values only, got ${value === null ? 'null' : typeof value}; use the json serializer for other values.`,
+      )
+    if (value.byteLength === 0)
+      fail('The raw serializer cannot store an empty Uint8Array: an empty stored value marks a negative-cache entry.')
     return value
   },
   deserialize(bytes: Uint8Array): unknown {
@@ -159,11 +173,18 @@ export const rawSerializer: Serializer = Object.freeze({
  */
 export async function msgpackSerializer(): Promise<Serializer> {
   const { Packr } = await importPeer('msgpackr', () => import('msgpackr'), 'the msgpack cache serializer')
-  const packr = new Packr({ moreTypes: true, useRecords: false, largeBigIntToString: false, useBigIntExtension: true, mapsAsObjects: false })
+  const packr = new Packr({
+    moreTypes: true,
+    useRecords: false,
+    largeBigIntToString: false,
+    useBigIntExtension: true,
+    mapsAsObjects: false,
+  })
   return Object.freeze({
     name: 'msgpack',
     serialize(value: unknown): Uint8Array {
-      if (value === undefined) fail('The msgpack serializer cannot store undefined; cache null, or use negative caching for "not found".')
+      if (value === undefined)
+        fail('The msgpack serializer cannot store undefined; cache null, or use negative caching for "not found".')
       try {
         return packr.pack(value)
       } catch (err) {
@@ -174,7 +195,11 @@ export async function msgpackSerializer(): Promise<Serializer> {
       try {
         return packr.unpack(bytes)
       } catch (err) {
-        throw new CacheError('CACHE_DESERIALIZE', `Stored bytes are not valid msgpack (${bytes.byteLength} bytes); was the entry written with another serializer?`, { cause: err })
+        throw new CacheError(
+          'CACHE_DESERIALIZE',
+          `Stored bytes are not valid msgpack (${bytes.byteLength} bytes); was the entry written with another serializer?`,
+          { cause: err },
+        )
       }
     },
   })

@@ -1,5 +1,12 @@
 import { CacheError } from '../errors.ts'
-import { defineCacheDriver, NEGATIVE, type CacheDriver, type CacheDriverCapabilities, type DriverContext, type DriverEntry } from '../driver.ts'
+import {
+  defineCacheDriver,
+  NEGATIVE,
+  type CacheDriver,
+  type CacheDriverCapabilities,
+  type DriverContext,
+  type DriverEntry,
+} from '../driver.ts'
 import { utf8 } from '../serializers.ts'
 
 /** Options of the memory driver (each also an env variable, `BEAVER_CACHE_MEMORY_*`). */
@@ -67,7 +74,14 @@ export class MemoryStore implements CacheDriver {
   readonly #onEvict: ((namespace: string, key: string) => void) | undefined
 
   constructor(options: MemoryCacheOptions = {}, context?: Pick<DriverContext, 'storage' | 'onEvict'>) {
-    const { maxItems = 10_000, maxSize = 0, policy = 'sieve', sweepInterval = 10_000, sweepBatch = 1000, sizeOf = estimateSize } = options
+    const {
+      maxItems = 10_000,
+      maxSize = 0,
+      policy = 'sieve',
+      sweepInterval = 10_000,
+      sweepBatch = 1000,
+      sizeOf = estimateSize,
+    } = options
     if (!Number.isInteger(maxItems) || maxItems < 1) {
       throw new CacheError('CACHE_OPTIONS_INVALID', `memory.maxItems must be an integer >= 1, got ${String(maxItems)}`)
     }
@@ -78,7 +92,13 @@ export class MemoryStore implements CacheDriver {
     this.#sizeOf = sizeOf
     this.#sweepBatch = sweepBatch
     this.#onEvict = context?.onEvict
-    this.capabilities = Object.freeze({ values: this.#bytesMode ? 'bytes' : 'any', sync: true, batch: true, atomicIncrement: true, query: false })
+    this.capabilities = Object.freeze({
+      values: this.#bytesMode ? 'bytes' : 'any',
+      sync: true,
+      batch: true,
+      atomicIncrement: true,
+      query: false,
+    })
     this.#capacity = Math.min(maxItems, INITIAL_CAPACITY)
     this.#exp = new Float64Array(this.#capacity)
     this.#size = new Float64Array(this.#capacity)
@@ -150,11 +170,19 @@ export class MemoryStore implements CacheDriver {
   }
 
   set(ns: string, key: string, value: unknown, ttlMs: number | undefined): void {
-    const size = this.#bytesMode ? (value as Uint8Array).byteLength + key.length : this.#maxSize > 0 ? this.#sizeOf(value) + key.length : 0
+    const size = this.#bytesMode
+      ? (value as Uint8Array).byteLength + key.length
+      : this.#maxSize > 0
+        ? this.#sizeOf(value) + key.length
+        : 0
     if (this.#maxSize > 0 && size > this.#maxSize) {
-      throw new CacheError('CACHE_VALUE_TOO_LARGE', `The entry "${key}" takes ${size} bytes, more than the whole memory bound (memory.maxSize = ${this.#maxSize}).`, {
-        details: { key, size, maxSize: this.#maxSize },
-      })
+      throw new CacheError(
+        'CACHE_VALUE_TOO_LARGE',
+        `The entry "${key}" takes ${size} bytes, more than the whole memory bound (memory.maxSize = ${this.#maxSize}).`,
+        {
+          details: { key, size, maxSize: this.#maxSize },
+        },
+      )
     }
     const expires = ttlMs === undefined ? 0 : Date.now() + ttlMs
     const map = this.#spaceForWrite(ns)
@@ -226,7 +254,11 @@ export class MemoryStore implements CacheDriver {
     const current = this.#vals[i]
     const n = this.#bytesMode ? parseCounter(current as Uint8Array) : current
     if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-      throw new CacheError('CACHE_NOT_A_NUMBER', `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`, { details: { key } })
+      throw new CacheError(
+        'CACHE_NOT_A_NUMBER',
+        `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`,
+        { details: { key } },
+      )
     }
     const next = n + by
     this.#vals[i] = this.#bytesMode ? Buffer.from(String(next)) : next

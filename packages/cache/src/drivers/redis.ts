@@ -1,5 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { importPeer } from '@beaver-kit/core'
+import { eventChannel, importPeer } from '@beaver-kit/core'
 import { CacheError } from '../errors.ts'
 import { defineCacheDriver, type CacheDriver, type CacheDriverCapabilities, type DriverEntry } from '../driver.ts'
 
@@ -39,6 +39,8 @@ if v and not string.match(v, '^%-?%d+$') then return redis.error_reply('CACHE_NO
 local n = redis.call('INCRBY', KEYS[1], ARGV[1])
 if (not v) and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return n`
+
+const errorChannel = eventChannel('cache', 'error')
 
 function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
@@ -85,7 +87,13 @@ export function keySlot(key: string): number {
  */
 export class RedisStore implements CacheDriver {
   readonly name = 'redis'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({ values: 'bytes', sync: false, batch: true, atomicIncrement: true, query: false })
+  readonly capabilities: CacheDriverCapabilities = Object.freeze({
+    values: 'bytes',
+    sync: false,
+    batch: true,
+    atomicIncrement: true,
+    query: false,
+  })
   readonly client: Redis | Cluster
   readonly #owned: boolean
   readonly #cluster: boolean
@@ -97,7 +105,19 @@ export class RedisStore implements CacheDriver {
     this.#owned = owned
     this.#cluster = (client as Cluster).isCluster === true
     this.#clearBatch = clearBatch
+    if (owned) {
+      // Connection errors surface on the commands that fail; this listener keeps ioredis from
+      // printing "Unhandled error event" and publishes them for logs and metrics.
+      client.on('error', (error: unknown) => {
+        this.connectionErrors++
+        if (errorChannel.hasSubscribers)
+          errorChannel.publish({ op: 'connection', driver: 'redis', namespace: '', error })
+      })
+    }
   }
+
+  /** Connection-level errors seen on a client the driver owns. */
+  connectionErrors = 0
 
   async get(ns: string, key: string): Promise<Uint8Array | undefined> {
     return (await this.client.getBuffer(redisKey(ns, key))) ?? undefined
@@ -154,7 +174,11 @@ export class RedisStore implements CacheDriver {
         else m.set(k, v, 'PX', e.ttlMs)
       }
       const replies = await m.exec()
-      if (replies === null) throw new CacheError('CACHE_DRIVER', 'Redis aborted the MULTI of setMany (EXEC returned null); nothing was written.')
+      if (replies === null)
+        throw new CacheError(
+          'CACHE_DRIVER',
+          'Redis aborted the MULTI of setMany (EXEC returned null); nothing was written.',
+        )
       for (const [err] of replies) if (err) throw err
     }
     if (!this.#cluster) return run(entries)
@@ -165,7 +189,9 @@ export class RedisStore implements CacheDriver {
   async deleteMany(ns: string, keys: readonly string[]): Promise<number> {
     const full = keys.map((k) => redisKey(ns, k))
     if (!this.#cluster) return this.client.unlink(...full)
-    const counts = await Promise.all(this.#groups(full, true).map((idx) => this.client.unlink(...idx.map((i) => full[i] as string))))
+    const counts = await Promise.all(
+      this.#groups(full, true).map((idx) => this.client.unlink(...idx.map((i) => full[i] as string))),
+    )
     return counts.reduce((a, b) => a + b, 0)
   }
 
@@ -193,7 +219,11 @@ export class RedisStore implements CacheDriver {
     } catch (err) {
       const message = (err as Error).message ?? ''
       if (message.includes('CACHE_NOT_A_NUMBER') || message.includes('not an integer')) {
-        throw new CacheError('CACHE_NOT_A_NUMBER', `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`, { cause: err, details: { key } })
+        throw new CacheError(
+          'CACHE_NOT_A_NUMBER',
+          `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`,
+          { cause: err, details: { key } },
+        )
       }
       throw err
     }
@@ -220,7 +250,10 @@ export class RedisStore implements CacheDriver {
 
   async clear(ns: string): Promise<void> {
     if (ns === '') {
-      throw new CacheError('CACHE_CLEAR_UNSCOPED', 'clear() on Redis needs a namespace: without one it would remove every key of the database. Set BEAVER_CACHE_NAMESPACE or use cache.namespace(name).')
+      throw new CacheError(
+        'CACHE_CLEAR_UNSCOPED',
+        'clear() on Redis needs a namespace: without one it would remove every key of the database. Set BEAVER_CACHE_NAMESPACE or use cache.namespace(name).',
+      )
     }
     const pattern = `${globEscape(ns)}:*`
     const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
@@ -289,14 +322,30 @@ export async function createRedisClient(options: RedisCacheOptions): Promise<Red
   const db = Number(url.pathname.replace(/^\//, '') || 0)
   switch (options.mode ?? 'standalone') {
     case 'cluster': {
-      const seeds = options.clusterNodes && options.clusterNodes.length > 0 ? options.clusterNodes.map(hostPort) : [{ host: url.hostname, port: Number(url.port) || 6379 }]
-      return new Cluster(seeds, { lazyConnect: true, ...options.cluster, redisOptions: { ...common, ...options.connection } })
+      const seeds =
+        options.clusterNodes && options.clusterNodes.length > 0
+          ? options.clusterNodes.map(hostPort)
+          : [{ host: url.hostname, port: Number(url.port) || 6379 }]
+      return new Cluster(seeds, {
+        lazyConnect: true,
+        ...options.cluster,
+        redisOptions: { ...common, ...options.connection },
+      })
     }
     case 'sentinel': {
       if (!options.sentinels || options.sentinels.length === 0) {
-        throw new CacheError('CACHE_OPTIONS_INVALID', 'Redis mode sentinel needs BEAVER_CACHE_REDIS_SENTINELS (host:port, comma-separated).')
+        throw new CacheError(
+          'CACHE_OPTIONS_INVALID',
+          'Redis mode sentinel needs BEAVER_CACHE_REDIS_SENTINELS (host:port, comma-separated).',
+        )
       }
-      return new Redis({ ...common, db, sentinels: options.sentinels.map(hostPort), name: options.sentinelName ?? 'mymaster', ...options.connection })
+      return new Redis({
+        ...common,
+        db,
+        sentinels: options.sentinels.map(hostPort),
+        name: options.sentinelName ?? 'mymaster',
+        ...options.connection,
+      })
     }
     default:
       return new Redis({ ...common, host: url.hostname, port: Number(url.port) || 6379, db, ...options.connection })

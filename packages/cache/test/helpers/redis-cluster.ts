@@ -1,0 +1,124 @@
+// Starts a real three-node Redis Cluster (three redis-server processes on spare local ports,
+// in a temp dir) for the tests, and stops it and removes the dir afterwards.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { eventually, isCI } from '@beaver-kit/testkit'
+
+const run = promisify(execFile)
+const SERVER = process.env.BEAVER_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
+const CLI = process.env.BEAVER_TEST_REDIS_CLI ?? '/usr/bin/redis-cli'
+
+export interface RedisClusterHandle {
+  nodes: string[]
+  stop(): Promise<void>
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+}
+
+/** Ports p with p and p + 10000 (the cluster bus) both free. */
+async function clusterPorts(n: number): Promise<number[]> {
+  const out: number[] = []
+  while (out.length < n) {
+    const p = await freePort()
+    if (p + 10_000 < 65_536 && !out.includes(p) && (await portIsFree(p + 10_000))) out.push(p)
+  }
+  return out
+}
+
+/** Whether redis-server is installed; prints why not (and throws with CI=true, where a skip is a failure). */
+export function clusterAvailable(): boolean {
+  if (existsSync(SERVER) && existsSync(CLI)) return true
+  const reason = `redis-server/redis-cli not found at ${SERVER} / ${CLI}`
+  if (isCI()) throw new Error(`CI=true and the Redis Cluster tests cannot run: ${reason}`)
+  console.warn(`[cache tests] skipping Redis Cluster tests: ${reason}`)
+  return false
+}
+
+/** Starts the cluster; call only when clusterAvailable(). */
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'beaver-cache-cluster-'))
+  const ports = await clusterPorts(3)
+  const procs: ChildProcess[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve()
+            p.once('exit', () => resolve())
+            p.kill('SIGTERM')
+          }),
+      ),
+    )
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (const port of ports) {
+      const nodeDir = join(dir, String(port))
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--logfile',
+        `${nodeDir}.log`,
+      ]
+      procs.push(spawn(SERVER, args, { stdio: 'ignore' }))
+    }
+    for (const port of ports)
+      await eventually(async () => (await run(CLI, ['-p', String(port), 'ping'])).stdout.includes('PONG'), {
+        timeoutMs: 10_000,
+      })
+    await run(CLI, [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ])
+    for (const port of ports) {
+      await eventually(
+        async () => (await run(CLI, ['-p', String(port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'),
+        { timeoutMs: 20_000, intervalMs: 100 },
+      )
+    }
+    return { nodes: ports.map((p) => `127.0.0.1:${p}`), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

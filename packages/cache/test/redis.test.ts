@@ -1,0 +1,197 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { Redis, Cluster } from 'ioredis'
+import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
+import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
+import { keySlot, redisDriver } from '@beaver-kit/cache/redis'
+import { clusterAvailable, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.ts'
+
+const url = await requireService('redis')
+const opened: Array<{ close(): unknown }> = []
+afterEach(async () => {
+  for (const c of opened.splice(0).reverse()) await c.close()
+})
+
+function make(options: Parameters<typeof createCache>[0] = {}): Cache {
+  const c = createCache({
+    envPrefix: false,
+    driver: 'redis',
+    redis: { url },
+    namespace: uniqueNamespace('cache'),
+    ...options,
+  })
+  opened.push(c)
+  return c
+}
+
+describe.runIf(url)('redis driver', () => {
+  it('stores a documented format another language can read: <namespace>:<key> holding JSON text, decimal counters, empty = negative', async () => {
+    const raw = new Redis(url as string)
+    opened.push({ close: () => raw.quit() })
+    const c = make()
+    const ns = c.namespaceName
+    await c.set('user:1', { name: 'Ada', born: new Date('1815-12-10T00:00:00.000Z') }, { ttl: '10m' })
+    expect(await raw.get(`${ns}:user:1`)).toBe('{"name":"Ada","born":{"$t":"Date","v":"1815-12-10T00:00:00.000Z"}}')
+    expect(await raw.pttl(`${ns}:user:1`)).toBeGreaterThan(590_000)
+    await c.increment('hits', 41)
+    await c.increment('hits')
+    expect(await raw.get(`${ns}:hits`)).toBe('42')
+    await c.getOrSet('missing', () => undefined, { negativeTtl: '1m' })
+    expect(await raw.get(`${ns}:missing`)).toBe('')
+    await raw.set(`${ns}:written-elsewhere`, '{"from":"python"}')
+    expect(await c.get('written-elsewhere')).toEqual({ from: 'python' })
+    await c.namespace('users').set('7', 'x')
+    expect(await raw.get(`${ns}:users:7`)).toBe('"x"')
+  })
+
+  it('reuses a client passed in and never closes it', async () => {
+    const client = new Redis(url as string)
+    const c = createCache({
+      envPrefix: false,
+      driver: redisDriver,
+      redis: { client },
+      namespace: uniqueNamespace('cache'),
+    })
+    await c.set('k', 1)
+    await c.close()
+    await c.close()
+    expect(await client.ping()).toBe('PONG')
+    const again = createCache({ envPrefix: false, driver: 'redis', redis: { client }, namespace: c.namespaceName })
+    expect(await again.get('k')).toBe(1)
+    await again.clear()
+    await again.close()
+    expect(client.status).toBe('ready')
+    await client.quit()
+  })
+
+  it('clear() unlinks only its namespace, page by page, and refuses to run without one', async () => {
+    const raw = new Redis(url as string)
+    opened.push({ close: () => raw.quit() })
+    const c = make({ redis: { url, clearBatch: 7 } })
+    const ns = c.namespaceName
+    await c.setMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: i })))
+    await raw.set(`${ns}-sibling:k`, 'keep', 'PX', 60_000)
+    await raw.set(`${ns}k0`, 'keep', 'PX', 60_000)
+    await c.clear()
+    expect(await raw.exists(`${ns}:k0`, `${ns}:k99`)).toBe(0)
+    expect(await raw.get(`${ns}-sibling:k`)).toBe('keep')
+    expect(await raw.get(`${ns}k0`)).toBe('keep')
+    await raw.del(`${ns}-sibling:k`, `${ns}k0`)
+    const unscoped = make({ namespace: '' })
+    await expect(unscoped.clear()).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLEAR_UNSCOPED'))
+  })
+
+  it('a connection dropped mid-batch gives an error or a retried success, never a wrong or partial value', async () => {
+    const target = new URL(url as string)
+    const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) || 6379 } })
+    opened.push(proxy)
+    const c = make({ redis: { url: proxy.url(url as string), maxRetriesPerRequest: 2 } })
+    const keys = Array.from({ length: 200 }, (_, i) => `big:${i}`)
+    const values = keys.map((k, i) => ({ k, payload: `${i}:`.padEnd(4000, String.fromCharCode(97 + (i % 26))) }))
+    await c.setMany(
+      keys.map((key, i) => ({ key, value: values[i] })),
+      { ttl: '5m' },
+    )
+    const outcomes: string[] = []
+    for (const cut of [500, 90_000, 400_000, 700_000]) {
+      proxy.closeAfter(cut)
+      const pending = c.getMany(keys)
+      // Let the first cut happen, then heal so a resent command may succeed.
+      await eventually(() => proxy.connections > outcomes.length + 1 || outcomes.length > 10, {
+        timeoutMs: 5000,
+      }).catch(() => undefined)
+      proxy.closeAfter(undefined)
+      try {
+        const got = await pending
+        expect(got).toEqual(values)
+        outcomes.push('retried success')
+      } catch (err) {
+        expect(isCacheError(err, 'CACHE_CONNECTION'), String(err)).toBe(true)
+        outcomes.push('error')
+      }
+    }
+    expect(proxy.connections).toBeGreaterThan(1)
+    expect(outcomes).toHaveLength(4)
+    expect(await c.getMany(keys)).toEqual(values)
+    await c.clear()
+  })
+
+  it('an unreachable server fails with CACHE_CONNECTION, and ready() fails fast', async () => {
+    const target = new URL(url as string)
+    const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) || 6379 } })
+    opened.push(proxy)
+    await proxy.refuse()
+    const c = make({ redis: { url: proxy.url(url as string), maxRetriesPerRequest: 0, connectTimeout: 500 } })
+    await expect(c.get('x')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CONNECTION'))
+    await expect(c.ready()).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CONNECTION'))
+    expect(c.stats().errors).toBeGreaterThanOrEqual(1)
+    await proxy.accept()
+    await eventually(
+      async () => {
+        await c.set('x', 'back')
+        expect(await c.get('x')).toBe('back')
+      },
+      { timeoutMs: 10_000 },
+    )
+    await c.clear()
+  })
+
+  it('honours an abort signal while waiting', async () => {
+    const target = new URL(url as string)
+    const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) || 6379 } })
+    opened.push(proxy)
+    const c = make({ redis: { url: proxy.url(url as string) } })
+    await c.ready()
+    proxy.pause()
+    const controller = new AbortController()
+    const pending = c.get('slow', { signal: controller.signal })
+    controller.abort(new Error('gave up'))
+    await expect(pending).rejects.toThrow('gave up')
+    proxy.resume()
+  })
+})
+
+const withCluster = clusterAvailable()
+let cluster: RedisClusterHandle | undefined
+beforeAll(async () => {
+  if (withCluster) cluster = await startRedisCluster()
+}, 60_000)
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
+  it('batches spanning slots and nodes: getMany/setMany/deleteMany and clear() on every master', async () => {
+    const nodes = (cluster as RedisClusterHandle).nodes
+    const c = createCache({
+      envPrefix: false,
+      driver: 'redis',
+      redis: { mode: 'cluster', clusterNodes: nodes },
+      namespace: uniqueNamespace('cache'),
+    })
+    opened.push(c)
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
+    const slots = new Set(keys.map((k) => keySlot(`${c.namespaceName}:${k}`)))
+    expect(slots.size).toBeGreaterThan(100)
+    await c.setMany(keys.map((key, i) => ({ key, value: i })))
+    expect(await c.getMany([...keys, 'missing', 'k0'])).toEqual([...keys.map((_, i) => i), undefined, 0])
+    const raw = new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })))
+    opened.push({ close: () => raw.quit() })
+    await raw.ping()
+    await eventually(() => raw.nodes('master').length === 3)
+    const perNode = await Promise.all(raw.nodes('master').map((n) => n.dbsize()))
+    expect(perNode.filter((n) => n > 0)).toHaveLength(3)
+    expect(await c.deleteMany(keys.slice(0, 150))).toBe(150)
+    await c.clear()
+    expect(await c.getMany(keys)).toEqual(keys.map(() => undefined))
+    expect((await Promise.all(raw.nodes('master').map((n) => n.dbsize()))).reduce((a, b) => a + b, 0)).toBe(0)
+  })
+
+  it('computes hash slots like Redis (CLUSTER KEYSLOT), hash tags included', async () => {
+    const [first] = (cluster as RedisClusterHandle).nodes
+    const raw = new Redis(Number((first as string).split(':')[1]), '127.0.0.1')
+    opened.push({ close: () => raw.quit() })
+    for (const key of ['a', 'user:1', '{user}:1', 'x{}y', 'ключ🦫', 'foo{bar}{zap}']) {
+      expect(keySlot(key), key).toBe(await raw.cluster('KEYSLOT', key))
+    }
+  })
+})

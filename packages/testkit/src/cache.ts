@@ -1,0 +1,366 @@
+// The cache conformance suite: every @beaver-kit/cache driver runs all of it against its real
+// store. The subject is typed structurally so the testkit does not depend on the cache package.
+import { expect, it } from 'vitest'
+import { isBeaverError } from '@beaver-kit/core'
+import { defineConformanceSuite } from './conformance.ts'
+import { eventually } from './eventually.ts'
+
+type Ttl = number | string
+interface Opts {
+  ttl?: Ttl
+  signal?: AbortSignal
+}
+interface LoaderCtx {
+  key: string
+  signal: AbortSignal
+  skip(): void
+  setTtl(ttl: Ttl): void
+}
+
+/** What the suite needs from a cache (the public API of `@beaver-kit/cache`'s `Cache`). */
+export interface ConformanceCache {
+  get(key: string, options?: Opts): Promise<unknown>
+  set(key: string, value: unknown, options?: Opts): Promise<void>
+  has(key: string): Promise<boolean>
+  delete(key: string): Promise<boolean>
+  pull(key: string): Promise<unknown>
+  clear(): Promise<void>
+  ttl(key: string): Promise<number | undefined>
+  touch(key: string, ttl?: Ttl): Promise<boolean>
+  increment(key: string, by?: number, options?: Opts): Promise<number>
+  decrement(key: string, by?: number, options?: Opts): Promise<number>
+  getMany(keys: readonly string[]): Promise<unknown[]>
+  setMany(entries: ReadonlyArray<{ key: string; value: unknown; ttl?: Ttl }>, options?: Opts): Promise<void>
+  deleteMany(keys: readonly string[]): Promise<number>
+  getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderCtx) => T | Promise<T>,
+    options?: Opts & { negativeTtl?: Ttl; forceFresh?: boolean },
+  ): Promise<T>
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: (
+      missing: string[],
+    ) => Promise<ReadonlyMap<string, T> | Readonly<Record<string, T>> | ReadonlyArray<T | undefined>>,
+    options?: Opts & { negativeTtl?: Ttl },
+  ): Promise<Array<T | undefined>>
+  namespace(name: string): ConformanceCache
+  stats(): {
+    hits: number
+    misses: number
+    sets: number
+    deletes: number
+    namespaces: Record<string, { hits: number; misses: number }>
+  }
+  entries(query?: {
+    prefix?: string
+    updatedSince?: Date
+    limit?: number
+  }): Promise<Array<{ key: string; value: unknown; updatedAt: Date }>>
+  readonly namespaceName: string
+  close(): Promise<void>
+}
+
+/** What a driver declares to the suite. */
+export interface CacheSuiteOptions {
+  /** `another()` builds a second cache on the same store (false for the in-process memory driver). */
+  shared: boolean
+  /** Atomic increment is supported (else the suite expects CACHE_UNSUPPORTED). */
+  increment: boolean
+  /** `entries()` query support. */
+  query: boolean
+  /** Short TTL used by the expiry tests, ms (stores with second-granularity expiry need more). */
+  shortTtlMs?: number
+}
+
+async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
+  let caught: unknown
+  try {
+    await promise
+  } catch (err) {
+    caught = err
+  }
+  expect(caught, `expected a rejection with ${code}`).toBeDefined()
+  expect(
+    isBeaverError(caught, code),
+    `expected ${code}, got ${String((caught as { code?: unknown })?.code ?? caught)}`,
+  ).toBe(true)
+}
+
+/**
+ * Runs the whole cache conformance suite for one driver.
+ * @example describeCacheDriver('redis', (ns) => createCache({ driver: 'redis', namespace: ns, envPrefix: false }), { shared: true, increment: true, query: false })
+ */
+export const describeCacheDriver = defineConformanceSuite<ConformanceCache, CacheSuiteOptions>('cache', (ctx) => {
+  const c = (): ConformanceCache => ctx.subject()
+  const shortTtl = (): number => ctx.options.shortTtlMs ?? 60
+
+  it('misses, then round-trips values of every JSON-able and rich type', async () => {
+    expect(await c().get('nothing')).toBeUndefined()
+    const values: Record<string, unknown> = {
+      string: 'hello',
+      empty: '',
+      number: 42.5,
+      zero: 0,
+      negative: -7,
+      null: null,
+      boolean: false,
+      array: [1, 'two', null, { three: 3 }],
+      object: { a: 1, nested: { b: [true, false] } },
+      date: new Date('2024-02-29T12:34:56.789Z'),
+      bigint: 12345678901234567890n,
+      map: new Map<unknown, unknown>([
+        ['k', 1],
+        [2, { x: new Date(0) }],
+      ]),
+      set: new Set(['a', 'b', 3]),
+      bytes: new Uint8Array([0, 1, 2, 254, 255]),
+      tagLike: { $t: 'Date', v: 'not a date' },
+      deep: { list: [new Map([['inner', new Set([1n])]])] },
+    }
+    for (const [key, value] of Object.entries(values)) await c().set(key, value)
+    for (const [key, value] of Object.entries(values)) {
+      const back = await c().get(key)
+      if (value instanceof Uint8Array) expect(new Uint8Array(back as Uint8Array)).toEqual(value)
+      else expect(back, key).toEqual(value)
+    }
+  })
+
+  it('overwrites a value and its TTL', async () => {
+    await c().set('k', 'first', { ttl: '1h' })
+    await c().set('k', { second: true }, { ttl: Infinity })
+    expect(await c().get('k')).toEqual({ second: true })
+    expect(await c().ttl('k')).toBe(Infinity)
+  })
+
+  it('expires entries after their TTL (polled, no fixed sleep) and reports the remaining TTL', async () => {
+    await c().set('short', 'v', { ttl: shortTtl() })
+    await c().set('long', 'v', { ttl: '1h' })
+    const remaining = await c().ttl('long')
+    expect(remaining).toBeGreaterThan(3_500_000)
+    expect(remaining).toBeLessThanOrEqual(3_600_000)
+    await eventually(async () => expect(await c().get('short')).toBeUndefined(), { timeoutMs: 10_000 })
+    expect(await c().has('short')).toBe(false)
+    expect(await c().ttl('short')).toBeUndefined()
+    expect(await c().get('long')).toBe('v')
+  })
+
+  it('touch() extends or removes an expiry; has(), delete() and pull() answer truthfully', async () => {
+    await c().set('t', 1, { ttl: shortTtl() })
+    expect(await c().touch('t', '1h')).toBe(true)
+    expect(await c().ttl('t')).toBeGreaterThan(3_000_000)
+    expect(await c().touch('t', Infinity)).toBe(true)
+    expect(await c().ttl('t')).toBe(Infinity)
+    expect(await c().touch('missing', '1h')).toBe(false)
+    expect(await c().has('t')).toBe(true)
+    expect(await c().delete('t')).toBe(true)
+    expect(await c().delete('t')).toBe(false)
+    expect(await c().has('t')).toBe(false)
+    await c().set('p', { v: 1 })
+    expect(await c().pull('p')).toEqual({ v: 1 })
+    expect(await c().pull('p')).toBeUndefined()
+  })
+
+  it('batches: getMany answers missing and duplicate keys in order; setMany keeps the last duplicate; deleteMany counts', async () => {
+    expect(await c().getMany([])).toEqual([])
+    await c().setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 'two', ttl: '1h' },
+      { key: 'a', value: 'a-last' },
+      { key: 'c', value: { three: 3 } },
+    ])
+    expect(await c().getMany(['a', 'missing', 'b', 'a', 'c'])).toEqual([
+      'a-last',
+      undefined,
+      'two',
+      'a-last',
+      { three: 3 },
+    ])
+    expect(await c().deleteMany(['a', 'a', 'missing', 'c'])).toBe(2)
+    expect(await c().getMany(['a', 'b', 'c'])).toEqual([undefined, 'two', undefined])
+    const many = Array.from({ length: 250 }, (_, i) => ({ key: `bulk:${i}`, value: { i } }))
+    await c().setMany(many, { ttl: '10m' })
+    const back = await c().getMany(many.map((e) => e.key))
+    expect(back).toEqual(many.map((e) => e.value))
+  })
+
+  it('keeps namespaces apart and clear() removes only its own namespace and those nested in it', async () => {
+    const users = c().namespace('users')
+    const admins = users.namespace('admins')
+    const posts = c().namespace('posts')
+    await c().set('id', 'root')
+    await users.set('id', 'user')
+    await admins.set('id', 'admin')
+    await posts.set('id', 'post')
+    expect(await users.get('id')).toBe('user')
+    expect(await admins.get('id')).toBe('admin')
+    expect(await posts.get('id')).toBe('post')
+    expect(await c().get('id')).toBe('root')
+    await users.clear()
+    expect(await users.get('id')).toBeUndefined()
+    expect(await admins.get('id')).toBeUndefined()
+    expect(await posts.get('id')).toBe('post')
+    expect(await c().get('id')).toBe('root')
+    await c().clear()
+    expect(await posts.get('id')).toBeUndefined()
+    expect(await c().get('id')).toBeUndefined()
+  })
+
+  it('does not see entries of another namespace on the same store, and shares its own', async () => {
+    if (!ctx.options.shared) {
+      const other = await ctx.another()
+      await c().set('mine', 1)
+      expect(await other.get('mine')).toBeUndefined()
+      return
+    }
+    const same = await ctx.another()
+    await c().set('shared', 'yes')
+    expect(await same.get('shared')).toBe('yes')
+    const sibling = same.namespace('elsewhere')
+    expect(await sibling.get('shared')).toBeUndefined()
+  })
+
+  it('getOrSet: 1,000 concurrent callers of a cold key share one loader call', async () => {
+    let calls = 0
+    const loader = async (): Promise<{ n: number }> => {
+      calls++
+      await new Promise((r) => setTimeout(r, 20))
+      return { n: 7 }
+    }
+    const results = await Promise.all(Array.from({ length: 1000 }, () => c().getOrSet('cold', loader, { ttl: '1m' })))
+    expect(calls).toBe(1)
+    expect(results.every((r) => r.n === 7)).toBe(true)
+    expect(await c().get('cold')).toEqual({ n: 7 })
+    expect(await c().getOrSet('cold', loader)).toEqual({ n: 7 })
+    expect(calls).toBe(1)
+  })
+
+  it('getOrSet: a failing loader rejects every waiter and caches nothing', async () => {
+    let calls = 0
+    const boom = async (): Promise<never> => {
+      calls++
+      await new Promise((r) => setTimeout(r, 5))
+      throw new Error('loader failed')
+    }
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, () => c().getOrSet('fails', boom)))
+    expect(calls).toBe(1)
+    expect(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'loader failed')).toBe(true)
+    expect(await c().has('fails')).toBe(false)
+    expect(await c().getOrSet('fails', () => 'now ok')).toBe('now ok')
+  })
+
+  it('negative caching remembers "not found" for its own TTL, distinct from "do not cache"', async () => {
+    let calls = 0
+    const notFound = (): undefined => {
+      calls++
+      return undefined
+    }
+    expect(await c().getOrSet('ghost', notFound, { negativeTtl: '1h' })).toBeUndefined()
+    expect(await c().getOrSet('ghost', notFound, { negativeTtl: '1h' })).toBeUndefined()
+    expect(calls).toBe(1)
+    expect(await c().get('ghost')).toBeUndefined()
+    expect(await c().has('ghost')).toBe(false)
+    // Without negativeTtl nothing is remembered.
+    expect(await c().getOrSet('ghost2', notFound)).toBeUndefined()
+    expect(await c().getOrSet('ghost2', notFound)).toBeUndefined()
+    expect(calls).toBe(3)
+    // skip(): returned to the caller, never cached.
+    expect(await c().getOrSet('skipped', (l) => (l.skip(), 'temporary'))).toBe('temporary')
+    expect(await c().has('skipped')).toBe(false)
+    // A negative entry expires on its own TTL.
+    await c().getOrSet('brief', notFound, { negativeTtl: shortTtl() })
+    await eventually(async () => expect(await c().getOrSet('brief', () => 'found')).toBe('found'), {
+      timeoutMs: 10_000,
+    })
+  })
+
+  it('getOrSetMany: one batch read, one loader call for the misses, results in key order', async () => {
+    await c().set('u:1', { id: 1 })
+    const seen: string[][] = []
+    const loader = async (missing: string[]): Promise<Map<string, { id: number }>> => {
+      seen.push(missing)
+      return new Map(missing.filter((k) => k !== 'u:404').map((k) => [k, { id: Number(k.slice(2)) }]))
+    }
+    const out = await c().getOrSetMany(['u:1', 'u:2', 'u:404', 'u:3', 'u:2'], loader, { ttl: '1m', negativeTtl: '1m' })
+    expect(out).toEqual([{ id: 1 }, { id: 2 }, undefined, { id: 3 }, { id: 2 }])
+    expect(seen).toEqual([['u:2', 'u:404', 'u:3']])
+    const again = await c().getOrSetMany(['u:3', 'u:404', 'u:2'], loader, { negativeTtl: '1m' })
+    expect(again).toEqual([{ id: 3 }, undefined, { id: 2 }])
+    expect(seen).toHaveLength(1)
+  })
+
+  it('stores large and unicode keys and values', async () => {
+    const key = `ключ:🦫:${'é'.repeat(400)}`
+    const value = { text: '日本語 🦫 '.repeat(20_000), emoji: '👩‍👩‍👧' }
+    await c().set(key, value)
+    expect(await c().get(key)).toEqual(value)
+    expect(await c().getMany([key, 'ü'])).toEqual([value, undefined])
+  })
+
+  it('rejects invalid keys and TTLs with CacheError', async () => {
+    await rejectsWithCode(c().get(''), 'CACHE_KEY_INVALID')
+    await rejectsWithCode(c().set('x'.repeat(100_000), 1), 'CACHE_KEY_INVALID')
+    await rejectsWithCode(c().get(42 as unknown as string), 'CACHE_KEY_INVALID')
+    await rejectsWithCode(c().getMany(['ok', '']), 'CACHE_KEY_INVALID')
+    for (const ttl of [-1, 0, Number.NaN, 'soon', '-5m'])
+      await rejectsWithCode(c().set('k', 1, { ttl }), 'CACHE_TTL_INVALID')
+    await rejectsWithCode(c().set('k', undefined), 'CACHE_SERIALIZE')
+    expect(await c().has('k')).toBe(false)
+  })
+
+  it('increments atomically where supported', async () => {
+    if (!ctx.options.increment) {
+      await rejectsWithCode(c().increment('n'), 'CACHE_UNSUPPORTED')
+      return
+    }
+    expect(await c().increment('n')).toBe(1)
+    expect(await c().increment('n', 10)).toBe(11)
+    expect(await c().decrement('n', 3)).toBe(8)
+    const parallel = await Promise.all(Array.from({ length: 50 }, () => c().increment('n')))
+    expect(new Set(parallel).size).toBe(50)
+    expect(await c().get('n')).toBe(58)
+    expect(await c().increment('fresh', 5, { ttl: '1h' })).toBe(5)
+    expect(await c().ttl('fresh')).toBeGreaterThan(3_000_000)
+    await c().set('text', 'abc')
+    await rejectsWithCode(c().increment('text'), 'CACHE_NOT_A_NUMBER')
+  })
+
+  it('counts hits, misses, sets and deletes per namespace', async () => {
+    const ns = c().namespace('stats')
+    await ns.set('a', 1)
+    await ns.get('a')
+    await ns.get('b')
+    await ns.delete('a')
+    const s = c().stats().namespaces[ns.namespaceName]
+    expect(s).toMatchObject({ hits: 1, misses: 1 })
+    expect(c().stats().sets).toBeGreaterThanOrEqual(1)
+    expect(c().stats().deletes).toBeGreaterThanOrEqual(1)
+  })
+
+  it('answers audit-style entries() queries where supported', async () => {
+    if (!ctx.options.query) {
+      await rejectsWithCode(c().entries(), 'CACHE_UNSUPPORTED')
+      return
+    }
+    const before = new Date(Date.now() - 1000)
+    await c().setMany([
+      { key: 'audit:1', value: 1 },
+      { key: 'audit:2', value: 2 },
+      { key: 'other', value: 3 },
+    ])
+    const rows = await c().entries({ prefix: 'audit:', updatedSince: before, limit: 10 })
+    expect(rows.map((r) => r.key).sort()).toEqual(['audit:1', 'audit:2'])
+    expect(rows.map((r) => r.value).sort()).toEqual([1, 2])
+    expect(await c().entries({ prefix: 'audit:', limit: 1 })).toHaveLength(1)
+    expect(await c().entries({ updatedSince: new Date(Date.now() + 60_000) })).toHaveLength(0)
+  })
+
+  it('closes idempotently and refuses calls afterwards', async () => {
+    const own = await ctx.another()
+    await own.set('x', 1)
+    await own.close()
+    await own.close()
+    await rejectsWithCode(own.get('x'), 'CACHE_CLOSED')
+    await rejectsWithCode(own.set('x', 2), 'CACHE_CLOSED')
+  })
+})
