@@ -17,6 +17,7 @@ import type {
 import { DatabaseError, isDatabaseError, wrapDriverError } from './errors.ts'
 import { hasDatabaseDriver, loadDriver, unknownDriver } from './registry.ts'
 import { connectionSettings, redactUrl } from './settings.ts'
+import { Migrator, type MigratorOptions } from './migrations.ts'
 import { isSqlQuery, type Dialect, type SqlQuery } from './sql.ts'
 
 /** Options every statement takes. */
@@ -66,6 +67,8 @@ export interface TransactionOptions {
   signal?: AbortSignal
   /** Backoff between attempts. Default base 20 ms, cap 1 s, full jitter. */
   backoff?: Pick<RetryOptions, 'baseMs' | 'maxMs' | 'jitter'>
+  /** Called before each retry with the error that caused it (for logs and metrics). */
+  onRetry?: (info: { attempt: number; error: unknown; delayMs: number }) => void
 }
 
 /** The statements every handle runs: the database, a transaction, a session. */
@@ -96,6 +99,8 @@ export interface Queryable {
    * Inside a transaction, a nested call is a savepoint.
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>
+  /** Runs a script of several statements without parameters (schema set-up, migrations). */
+  exec(script: string, options?: QueryOptions): Promise<void>
 }
 
 /** A handle bound to one connection inside a transaction (or a session, outside one). */
@@ -179,6 +184,7 @@ abstract class Executor implements Queryable {
   protected abstract run(text: string, values: readonly unknown[], options: QueryOptions): Promise<DriverResult>
   protected abstract runStream(text: string, values: readonly unknown[], options: StreamOptions): AsyncIterable<Row[]>
   abstract transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>
+  abstract exec(script: string, options?: QueryOptions): Promise<void>
 
   #resolve(args: Args): [string, readonly unknown[], QueryOptions] {
     const [q, a, b] = args
@@ -457,25 +463,46 @@ export class Database extends Executor {
     this.#inflight++
     try {
       if (!queryChannel.hasSubscribers) return await fn()
-      const event: QueryEvent = { statement: text, driver: this.driver, dialect: this.dialect }
-      const start = performance.now()
-      return await queryChannel.tracePromise(async () => {
-        try {
-          const result = await fn()
-          event.rowCount = result.rowCount
-          return result
-        } catch (err) {
-          event.error = this.#wrap(err, text, pool)
-          throw err
-        } finally {
-          event.durationMs = performance.now() - start
-        }
-      }, event)
+      return await this.#traced(text, fn, pool)
     } catch (err) {
       throw this.#wrap(err, text, pool)
     } finally {
       if (--this.#inflight === 0) this.#drained?.()
     }
+  }
+
+  /**
+   * Publishes on `beaver:db:query` by hand rather than with tracePromise, which would put the
+   * result rows into the context: subscribers get the statement, timing, row count and the
+   * kit error, never parameters or row data.
+   */
+  #traced(text: string, fn: () => Promise<DriverResult>, pool: DriverPool | undefined): Promise<DriverResult> {
+    const ch = queryChannel
+    const event: QueryEvent = { statement: text, driver: this.driver, dialect: this.dialect }
+    const start = performance.now()
+    return ch.start.runStores(event, () => {
+      try {
+        return fn().then(
+          (result) => {
+            event.rowCount = result.rowCount
+            event.durationMs = performance.now() - start
+            ch.asyncStart.publish(event)
+            ch.asyncEnd.publish(event)
+            return result
+          },
+          (err: unknown) => {
+            event.error = this.#wrap(err, text, pool)
+            event.durationMs = performance.now() - start
+            ch.error.publish(event)
+            ch.asyncStart.publish(event)
+            ch.asyncEnd.publish(event)
+            throw err
+          },
+        )
+      } finally {
+        ch.end.publish(event)
+      }
+    })
   }
 
   #wrap(err: unknown, statement: string | undefined, pool = this.#pool): unknown {
@@ -588,8 +615,9 @@ export class Database extends Executor {
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const { retries = 3, signal, backoff } = options
+    const { retries = 3, signal, backoff, onRetry } = options
     return retry(() => this.#transactionOnce(fn, options), {
+      ...(onRetry ? { onRetry } : {}),
       maxAttempts: retries + 1,
       baseMs: backoff?.baseMs ?? 20,
       maxMs: backoff?.maxMs ?? 1000,
@@ -664,6 +692,19 @@ export class Database extends Executor {
       conn?.release()
       if (--this.#inflight === 0) this.#drained?.()
     }
+  }
+
+  async exec(script: string, options: QueryOptions = {}): Promise<void> {
+    await this.session((s) => s.exec(script, options), options)
+  }
+
+  /**
+   * A migrator for this database (directory and table from `BEAVER_DB_MIGRATIONS_*` unless given).
+   * @example await db.migrator({ dir: './migrations' }).up()
+   */
+  migrator(options: MigratorOptions = {}): Migrator {
+    const m = this.#config.migrations
+    return new Migrator(this, options, { dir: m.dir, table: m.table, lockTimeoutMs: m.lockTimeout })
   }
 
   /** Round-trips `select 1` to the primary; resolves with the latency in ms. */

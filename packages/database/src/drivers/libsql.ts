@@ -55,6 +55,7 @@ class LibsqlConnection implements DriverConnection {
   readonly #unlock: () => void
   #tx: Transaction | undefined
   #released = false
+  #readOnly = false
 
   constructor(client: Client, unlock: () => void) {
     this.#client = client
@@ -89,19 +90,36 @@ class LibsqlConnection implements DriverConnection {
   }
 
   async begin(options: BeginOptions): Promise<void> {
-    this.#tx = await this.#client.transaction(options.readOnly ? 'read' : 'write')
+    // libSQL's local "read" mode does not refuse writes: query_only does, as on the sqlite driver.
+    this.#tx = await this.#client.transaction(options.readOnly ? 'deferred' : 'write')
+    if (options.readOnly) {
+      this.#readOnly = true
+      await this.#tx.execute('PRAGMA query_only = ON')
+    }
   }
 
-  async commit(): Promise<void> {
+  async #end(how: 'commit' | 'rollback'): Promise<void> {
     const tx = this.#tx
     this.#tx = undefined
-    await tx?.commit()
+    try {
+      await tx?.[how]()
+    } finally {
+      await this.#resetReadOnly()
+    }
   }
 
-  async rollback(): Promise<void> {
-    const tx = this.#tx
-    this.#tx = undefined
-    await tx?.rollback()
+  async #resetReadOnly(): Promise<void> {
+    if (!this.#readOnly) return
+    this.#readOnly = false
+    await this.#client.execute('PRAGMA query_only = OFF')
+  }
+
+  commit(): Promise<void> {
+    return this.#end('commit')
+  }
+
+  rollback(): Promise<void> {
+    return this.#end('rollback')
   }
 
   release(): void {
@@ -110,6 +128,11 @@ class LibsqlConnection implements DriverConnection {
     if (this.#tx) {
       this.#tx.close()
       this.#tx = undefined
+    }
+    if (this.#readOnly) {
+      // Unlock only once the connection is writable again.
+      this.#resetReadOnly().then(this.#unlock, this.#unlock)
+      return
     }
     this.#unlock()
   }

@@ -145,8 +145,12 @@ function toResult(result: unknown, fields: FieldPacket[] | undefined): DriverRes
 function run(conn: Connection, text: string, values: readonly unknown[]): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
     conn.query(text, values.length === 0 ? undefined : values.map(mysqlValue), (err, result, fields) => {
-      if (err) reject(err)
-      else resolve(toResult(result, fields))
+      if (err) {
+        // mysql2 interpolates on the client and keeps the finished SQL, values included, on the
+        // error: put the placeholder text back so parameters never reach logs or diagnostics.
+        if ('sql' in err) (err as { sql?: string }).sql = text
+        reject(err)
+      } else resolve(toResult(result, fields))
     })
   })
 }
