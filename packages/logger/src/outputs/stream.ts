@@ -49,6 +49,7 @@ export class StreamOutput implements Output {
   private pruning: Promise<void> = Promise.resolve()
   private readonly unregisterExit: () => void
   private broken = false
+  private reopening = false
 
   constructor(options: StreamOutputOptions) {
     this.options = options
@@ -59,9 +60,12 @@ export class StreamOutput implements Output {
     try {
       this.sonic = new SonicBoom({
         ...(this.path === undefined ? { fd: target === 'stdout' ? 1 : 2 } : { dest: this.path, mkdir: true }),
-        sync: mode !== 'async',
+        // Always opened synchronously, so that a line logged right before process.exit() has a
+        // file to go to; async mode switches to asynchronous writes just below.
+        sync: true,
         minLength,
       })
+      if (mode === 'async') (this.sonic as unknown as { sync: boolean }).sync = false
     } catch (err) {
       throw new LoggerError(
         'LOG_OUTPUT_OPEN_FAILED',
@@ -70,6 +74,9 @@ export class StreamOutput implements Output {
       )
     }
     this.sonic.on('error', (err: NodeJS.ErrnoException) => this.onError(err))
+    // Each reopen() adds a once('ready') listener that sonic-boom fires (closing the old
+    // descriptor) on the next tick; a burst may rotate several times within one tick.
+    this.sonic.setMaxListeners(0)
     if (this.path !== undefined && (options.maxSize !== undefined || options.interval !== undefined)) {
       this.size = fileSize(this.path)
       this.write = options.maxSize === undefined ? this.writeBatched : this.writeCounting
@@ -139,14 +146,25 @@ export class StreamOutput implements Output {
   /** Renames the file to `<name>.<UTC time><ext>`, reopens the original path, prunes old files. */
   rotate(): void {
     const path = this.path
-    if (path === undefined || this.closed) return
+    // In async mode sonic-boom opens the new file later: one rotation at a time.
+    if (path === undefined || this.closed || this.reopening) return
     try {
       this.flushSync()
       if (this.size === 0 && fileSize(path) === 0) return
       renameSync(path, rotatedName(path, new Date()))
       this.size = 0
       // sonic-boom closes the old descriptor once the new one is open: none is leaked.
+      if (this.options.mode === 'async') {
+        this.reopening = true
+        this.sonic.once('ready', () => {
+          this.reopening = false
+        })
+      }
+      const sonic = this.sonic as unknown as { sync: boolean }
+      const sync = sonic.sync
+      sonic.sync = true // open the new file now, whatever the write mode
       this.sonic.reopen()
+      sonic.sync = sync
     } catch (err) {
       this.onError(err as NodeJS.ErrnoException)
       return

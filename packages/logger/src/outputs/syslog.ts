@@ -94,7 +94,7 @@ export class SyslogOutput implements Output {
   private readonly facility: number
   private readonly header: string
   private readonly framing: SyslogFraming | 'datagram'
-  private queue: Buffer[] = []
+  private queue = new FrameQueue()
   private queuedBytes = 0
   private inFlight: Buffer[] | undefined
   private udpInFlight = 0
@@ -160,7 +160,7 @@ export class SyslogOutput implements Output {
     const batch: Buffer[] = []
     let bytes = 0
     while (this.queue.length > 0 && bytes < MAX_BATCH) {
-      const next = this.queue.shift() as Buffer
+      const next = this.queue.shift()
       batch.push(next)
       bytes += next.length
     }
@@ -192,7 +192,7 @@ export class SyslogOutput implements Output {
       this.connected = false
       this.socket = undefined
       if (this.inFlight !== undefined) {
-        this.queue.unshift(...this.inFlight)
+        this.queue.unshift(this.inFlight)
         this.inFlight = undefined
       }
       if (this.queue.length > 0 && !this.closedHard) this.scheduleReconnect()
@@ -227,7 +227,7 @@ export class SyslogOutput implements Output {
     if (!this.connected) return
     const udp = this.udp
     while (this.queue.length > 0 && this.udpInFlight < MAX_UDP_IN_FLIGHT) {
-      const frame = this.queue.shift() as Buffer
+      const frame = this.queue.shift()
       this.udpInFlight++
       udp.ref()
       udp.send(frame, (err) => {
@@ -296,11 +296,38 @@ export class SyslogOutput implements Output {
     if (socket) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve())
-        if (force) socket.destroy()
-        else socket.end()
+        if (force) return socket.destroy()
+        socket.end()
+        // A peer that never answers our FIN must not hold close() forever.
+        setTimeout(() => socket.destroy(), this.options.closeTimeout).unref()
       })
     }
     const udp = this.udp
     if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()))
+  }
+}
+
+/** A FIFO of frames with O(1) shift (Array#shift is O(n), quadratic over a 100k-line burst). */
+class FrameQueue {
+  private items: Buffer[] = []
+  private head = 0
+  get length(): number {
+    return this.items.length - this.head
+  }
+  push(frame: Buffer): void {
+    this.items.push(frame)
+  }
+  shift(): Buffer {
+    const frame = this.items[this.head++] as Buffer
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return frame
+  }
+  /** Puts frames back at the front, in order (a batch that was in flight when the socket died). */
+  unshift(frames: readonly Buffer[]): void {
+    this.items = [...frames, ...this.items.slice(this.head)]
+    this.head = 0
   }
 }

@@ -1,0 +1,138 @@
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { eventually } from '@beaver-kit/testkit'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createLogger, isLoggerError } from '../src/index.ts'
+import { listRotated, rotatedName } from '../src/outputs/stream.ts'
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'beaver-log-file-'))
+})
+afterEach(async () => {
+  vi.useRealTimers()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function linesIn(files: string[]): Promise<string[]> {
+  const all: string[] = []
+  for (const f of files) all.push(...(await readFile(f, 'utf8')).split('\n').filter(Boolean))
+  return all
+}
+async function allLogFiles(): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.log')).map((f) => join(dir, f))
+}
+
+describe('file output', () => {
+  for (const mode of ['buffered', 'sync', 'async'] as const) {
+    it(`loses none of a burst of 100,000 lines once close() resolves (${mode} mode)`, async () => {
+      const file = join(dir, 'app.log')
+      const log = createLogger({ envPrefix: false, outputs: [`file:${file}?mode=${mode}`] })
+      for (let i = 0; i < 100_000; i++) log.info({ i }, 'burst')
+      await log.close()
+      const lines = await linesIn([file])
+      expect(lines).toHaveLength(100_000)
+      expect((JSON.parse(lines[99_999] as string) as { i: number }).i).toBe(99_999)
+      expect(log.stats().dropped).toBe(0)
+    })
+  }
+
+  it('writes a lone line by the end of the event-loop turn in buffered mode', async () => {
+    const file = join(dir, 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${file}`] })
+    log.info('lonely')
+    await eventually(async () => expect(await readFile(file, 'utf8')).toContain('lonely'))
+    await log.close()
+  })
+
+  it('creates missing directories and fails at creation when the path cannot be opened', async () => {
+    const nested = join(dir, 'a', 'b', 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${nested}`] })
+    log.info('deep')
+    await log.close()
+    expect(await readFile(nested, 'utf8')).toContain('deep')
+    await writeFile(join(dir, 'plain'), 'x')
+    let error: unknown
+    try {
+      createLogger({ envPrefix: false, outputs: [`file:${join(dir, 'plain', 'app.log')}`] })
+    } catch (err) {
+      error = err
+    }
+    expect(isLoggerError(error, 'LOG_OUTPUT_OPEN_FAILED')).toBe(true)
+  })
+
+  it('rotates by size, keeps maxFiles, and loses no line across rotations', async () => {
+    const file = join(dir, 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${file}?maxSize=20kb&maxFiles=3`] })
+    const total = 3_000
+    for (let i = 0; i < total; i++) log.info({ i }, 'rotating')
+    await log.close()
+    const rotated = listRotated(file)
+    expect(rotated).toHaveLength(3)
+    // Every line still present is whole, and the newest ones are all there, in order.
+    const lines = await linesIn([...rotated, file])
+    const ids = lines.map((l) => (JSON.parse(l) as { i: number }).i)
+    expect(ids).toEqual([...Array(ids.length).keys()].map((k) => total - ids.length + k))
+    for (const f of rotated) expect((await readFile(f)).length).toBeGreaterThanOrEqual(20 * 1024)
+  })
+
+  it('keeps every line when nothing is pruned', async () => {
+    const file = join(dir, 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${file}?maxSize=8kb&maxFiles=1000`] })
+    for (let i = 0; i < 5_000; i++) log.info({ i }, 'x')
+    await log.close()
+    const files = await allLogFiles()
+    expect(files.length).toBeGreaterThan(10)
+    expect(await linesIn(files)).toHaveLength(5_000)
+  })
+
+  it('closes every rotated file: no descriptor points at a rotated or deleted file', async () => {
+    const file = join(dir, 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${file}?maxSize=4kb&maxFiles=2`] })
+    for (let i = 0; i < 2_000; i++) log.info({ i }, 'leak check')
+    await log.flush()
+    await eventually(async () => {
+      const targets = await Promise.all(
+        (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+      )
+      const ours = targets.filter((t) => t.startsWith(dir))
+      expect(ours).toEqual([file])
+    })
+    await log.close()
+  })
+
+  it('rotates on a UTC-aligned period with fake time', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: new Date('2026-01-01T10:59:00.000Z') })
+    const file = join(dir, 'app.log')
+    const log = createLogger({ envPrefix: false, outputs: [`file:${file}?interval=1h&mode=sync`] })
+    log.info('hour 10')
+    vi.advanceTimersByTime(60_000) // 11:00 boundary
+    log.info('hour 11')
+    vi.advanceTimersByTime(30 * 60_000) // 11:30: no boundary
+    log.info('still hour 11')
+    vi.advanceTimersByTime(30 * 60_000) // 12:00 boundary
+    log.info('hour 12')
+    vi.advanceTimersByTime(3 * 3_600_000) // 13:00 rotates "hour 12"; 14:00 and 15:00 find nothing new
+    await log.close()
+    const rotated = listRotated(file)
+    expect(rotated.map((f) => f.slice(dir.length + 1))).toEqual([
+      'app.2026-01-01T11-00-00.000Z.log',
+      'app.2026-01-01T12-00-00.000Z.log',
+      'app.2026-01-01T13-00-00.000Z.log',
+    ])
+    expect(await linesIn([rotated[0] as string])).toHaveLength(1)
+    expect(await linesIn([rotated[1] as string])).toHaveLength(2)
+    expect(await linesIn([rotated[2] as string])).toEqual([expect.stringContaining('hour 12')])
+    expect(await linesIn([file])).toEqual([])
+  })
+
+  it('names rotated files sortably and never overwrites one', async () => {
+    const file = join(dir, 'app.log')
+    const when = new Date('2026-03-04T05:06:07.089Z')
+    const first = rotatedName(file, when)
+    expect(first).toBe(join(dir, 'app.2026-03-04T05-06-07.089Z.log'))
+    await writeFile(first, '')
+    expect(rotatedName(file, when)).toBe(join(dir, 'app.2026-03-04T05-06-07.089Z.1.log'))
+  })
+})
