@@ -75,6 +75,7 @@ export interface LoggerOptions extends LogSchemaOptions {
 type PinoLogger = pino.Logger<string>
 
 interface RootState {
+  kit: boolean
   levels: ModuleLevels
   modules: Map<string, PinoLogger>
   extraModules: Set<WeakRef<PinoLogger>>
@@ -101,7 +102,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     envPrefix,
     ...(env === undefined ? {} : { env }),
   })
-  const levels = parseModuleLevels(config.levels)
+  const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
   const redactLine = createLineRedactor(config.redactKeys, config.censor)
   const targets = buildTargets(config, sinks)
   if (targets.length === 0) {
@@ -124,6 +125,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destinationFor(targets),
   )
   const state: RootState = {
+    kit: config.kit,
     levels,
     modules: new Map(),
     extraModules: new Set(),
@@ -133,7 +135,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   install(root as unknown as PinoLogger, state)
   const logger = root as unknown as Logger
-  if (config.kit) state.unwatchKit = watchKitChannels(logger)
+  if (config.kit) state.unwatchKit = watchKitChannels(logger.for('kit'))
   return logger
 }
 
@@ -176,7 +178,7 @@ function install(root: PinoLogger, state: RootState): void {
       return log
     },
     setLevels(levels: string | Readonly<Record<string, Level>>): void {
-      state.levels = parseModuleLevels(levels)
+      state.levels = withKitRule(parseModuleLevels(levels), state.kit)
       refreshModules()
     },
     async flush(cb?: (err?: Error) => void): Promise<void> {
@@ -211,6 +213,13 @@ function install(root: PinoLogger, state: RootState): void {
       return this
     },
   })
+}
+
+// Kit visibility logs through the `kit` module at debug whatever the root level, unless a rule
+// names `kit`: the one switch is enough to see what the kit does.
+function withKitRule(levels: ModuleLevels, kit: boolean): ModuleLevels {
+  if (!kit || levels.rules.some((r) => r.module === 'kit')) return levels
+  return { rules: [...levels.rules, { module: 'kit', level: 'debug' }], fallback: levels.fallback }
 }
 
 function setLevel(log: PinoLogger, level: Level): void {

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { createLogger, withLogContext } from '../src/index.ts'
+import { createKeyRedactor } from '../src/redact.ts'
+import { capture } from './helpers/capture.ts'
+
+function make(options: Parameters<typeof createLogger>[0] = {}) {
+  const sink = capture()
+  const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink], ...options })
+  return { log, sink }
+}
+
+describe('redaction by key name', () => {
+  it('censors the default keys at any depth, in arrays, case-insensitively and as suffixes', () => {
+    const { log, sink } = make()
+    log.info(
+      {
+        user: { name: 'ada', password: 'hunter2', profile: { deep: { deeper: { apiToken: 't0k' } } } },
+        headers: { Authorization: 'Bearer x', cookie: 'sid=1', 'x-api-token': 'k', 'set-cookie': ['a=1'] },
+        list: [{ client_secret: 's' }, { ok: true }],
+        tokenCount: 3,
+        PASSWORD: 'caps',
+      },
+      'login',
+    )
+    const rec = sink.records()[0] as Record<string, unknown>
+    expect(rec).toMatchObject({
+      user: { name: 'ada', password: '[REDACTED]', profile: { deep: { deeper: { apiToken: '[REDACTED]' } } } },
+      headers: {
+        Authorization: '[REDACTED]',
+        cookie: '[REDACTED]',
+        'x-api-token': '[REDACTED]',
+        'set-cookie': '[REDACTED]',
+      },
+      list: [{ client_secret: '[REDACTED]' }, { ok: true }],
+      tokenCount: 3,
+      PASSWORD: '[REDACTED]',
+      msg: 'login',
+    })
+    expect(sink.lines[0]).not.toMatch(/hunter2|t0k|Bearer|sid=1|caps/)
+  })
+
+  it('covers child bindings and context fields, and never mutates the caller', () => {
+    const { log, sink } = make()
+    const payload = { nested: { password: 'p' } }
+    withLogContext({ sessionToken: 'ctx-secret' }, () => {
+      log.child({ dbPassword: 'bound-secret' }).info(payload, 'x')
+    })
+    expect(sink.lines[0]).not.toMatch(/ctx-secret|bound-secret|"p"/)
+    expect(sink.records()[0]).toMatchObject({
+      sessionToken: '[REDACTED]',
+      dbPassword: '[REDACTED]',
+      nested: { password: '[REDACTED]' },
+    })
+    expect(payload).toEqual({ nested: { password: 'p' } })
+  })
+
+  it('leaves a line without such keys byte for byte, even when a value mentions one', () => {
+    const { log, sink } = make()
+    log.info({ note: 'the "password": field is gone' }, 'token talk')
+    expect(JSON.parse(sink.lines[0] as string)).toMatchObject({
+      note: 'the "password": field is gone',
+      msg: 'token talk',
+    })
+  })
+
+  it('uses the configured keys and censor, and none turns it off', () => {
+    const custom = make({ redactKeys: ['ssn'], censor: '***' })
+    custom.log.info({ ssn: '1', password: 'kept' }, 'x')
+    expect(custom.sink.records()[0]).toMatchObject({ ssn: '***', password: 'kept' })
+    const off = make({ redactKeys: ['none'] })
+    off.log.info({ password: 'visible' }, 'x')
+    expect(off.sink.records()[0]).toMatchObject({ password: 'visible' })
+  })
+
+  it('survives cycles and keeps class instances as they serialize', () => {
+    const redact = createKeyRedactor(['secret'], 'X')
+    const a: Record<string, unknown> = { secret: 1 }
+    a.self = a
+    const out = redact({ a, when: new Date(0) })
+    expect((out.a as Record<string, unknown>).secret).toBe('X')
+    expect(out.when).toBeInstanceOf(Date)
+  })
+})
+
+describe('redaction by path', () => {
+  it('censors pino paths, with wildcards', () => {
+    const { log, sink } = make({ redact: ['user.ssn', 'cards[*].number'], redactKeys: ['none'] })
+    log.info({ user: { ssn: '078-05-1120', name: 'ada' }, cards: [{ number: '4111', brand: 'visa' }] }, 'x')
+    expect(sink.records()[0]).toMatchObject({
+      user: { ssn: '[REDACTED]', name: 'ada' },
+      cards: [{ number: '[REDACTED]', brand: 'visa' }],
+    })
+  })
+})
