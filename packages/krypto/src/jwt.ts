@@ -1,6 +1,6 @@
-import { KeyObject, createHash, createHmac, randomUUID, timingSafeEqual, type JsonWebKey } from 'node:crypto'
+import { KeyObject, createHash, createHmac, randomUUID, type JsonWebKey } from 'node:crypto'
 import { parseDuration } from '@beaver-kit/config'
-import { decodeBase64url, isStrictBase64url } from './encoding.ts'
+import { decodeBase64url } from './encoding.ts'
 import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
 import {
   ALGORITHMS,
@@ -217,6 +217,14 @@ function prepareKey(input: JwtKeyInput | KeyObject | Uint8Array): PreparedKey {
   }
 }
 
+/** Equality whose time depends only on the (public) length, not on where the strings differ. */
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
+}
+
 function normalizeTyp(typ: string): string {
   const lower = typ.toLowerCase()
   return lower.startsWith('application/') ? lower.slice(12) : lower
@@ -264,10 +272,11 @@ export function decodeJwtUnverified(token: string): { header: JwtHeader; payload
 }
 
 function parsePayload(segment: string): JwtPayload {
-  if (!isStrictBase64url(segment)) fail('KRYPTO_JWT_MALFORMED', 'The JWT payload is not canonical base64url')
+  const bytes = decodeBase64url(segment)
+  if (bytes === undefined) fail('KRYPTO_JWT_MALFORMED', 'The JWT payload is not canonical base64url')
   let payload: unknown
   try {
-    payload = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    payload = JSON.parse(bytes.toString('utf8'))
   } catch {
     fail('KRYPTO_JWT_MALFORMED', 'The JWT payload is not JSON')
   }
@@ -307,13 +316,21 @@ export function createJwt(options: JwtOptions = {}): Jwt {
   const source = options.jwks
   const headerCache = new Map<string, JwtHeader>()
 
-  function header(segment: string): JwtHeader {
+  // Parsed headers are cached by their exact text (a service sees few distinct headers); the
+  // last one is checked first without slicing the token, the rest through a bounded map.
+  let lastSegment = ''
+  let lastHeader: JwtHeader | undefined
+  function header(token: string, dot1: number): JwtHeader {
+    if (lastHeader !== undefined && dot1 === lastSegment.length && token.startsWith(lastSegment)) return lastHeader
+    const segment = token.slice(0, dot1)
     let h = headerCache.get(segment)
     if (h === undefined) {
       h = parseHeader(segment)
       if (headerCache.size >= HEADER_CACHE_LIMIT) headerCache.clear()
       headerCache.set(segment, h)
     }
+    lastSegment = segment
+    lastHeader = h
     return h
   }
 
@@ -336,9 +353,11 @@ export function createJwt(options: JwtOptions = {}): Jwt {
       algSeen = true
       const prepared = k as Partial<PreparedKey>
       if (prepared.hmacHash !== undefined) {
-        if (sig.length !== prepared.sigLength || !isStrictBase64url(sig)) continue
-        const expected = createHmac(prepared.hmacHash, k.key).update(token.slice(0, dot2)).digest()
-        if (timingSafeEqual(expected, Buffer.from(sig, 'base64url'))) return
+        if (sig.length !== prepared.sigLength) continue
+        // Compared as canonical base64url text: a digest returned as a string is much cheaper
+        // than a Buffer here, and any non-canonical spelling of the right bytes differs.
+        const expected = createHmac(prepared.hmacHash, k.key).update(token.slice(0, dot2)).digest('base64url')
+        if (constantTimeEqual(expected, sig)) return
         continue
       }
       const bytes = decodeBase64url(sig)
@@ -469,7 +488,7 @@ export function createJwt(options: JwtOptions = {}): Jwt {
 
   function verifyComplete<T>(token: string, opts?: VerifyOptions<T>): VerifiedJwt<T> {
     const [dot1, dot2] = split(token)
-    const h = header(token.slice(0, dot1))
+    const h = header(token, dot1)
     const candidates = localKeys(h)
     if (candidates === undefined) {
       fail(
@@ -539,7 +558,7 @@ export function createJwt(options: JwtOptions = {}): Jwt {
     verifyComplete,
     async verifyAsync<T = JwtPayload>(token: string, opts?: VerifyOptions<T>): Promise<T> {
       const [dot1, dot2] = split(token)
-      const h = header(token.slice(0, dot1))
+      const h = header(token, dot1)
       let candidates: readonly JwtVerifyKey[] | undefined = localKeys(h)
       if (candidates === undefined && source) {
         const remote = await source.getKeys(h)
