@@ -72,7 +72,7 @@ async function runParent(): Promise<void> {
     for (const target of TARGETS) {
       for (const name of CONTENDERS) {
         const dest = target === 'file' ? join(dir, `${name}.log`) : '/dev/null'
-        const out = execFileSync(process.execPath, ['--expose-gc', self, '--child', name, dest], {
+        const out = execFileSync(process.execPath, [...process.execArgv, self, '--child', name, dest], {
           encoding: 'utf8',
           env: { ...process.env, BEAVER_LOG_KIT: '', BEAVER_LOG_OUTPUTS: '' },
           maxBuffer: 16 * 1024 * 1024,
