@@ -72,14 +72,22 @@ export function createKeyRedactor(names: readonly string[], censor: unknown): (o
  * line that has one is parsed, censored and serialized again. That also covers child bindings
  * and context fields, which pino serializes outside the log object. Undefined when no names.
  */
-export function createLineRedactor(names: readonly string[], censor: unknown): ((line: string) => string) | undefined {
+export interface LineRedactor {
+  (line: string): string
+  /** Where scanning starts: pino's fixed prefix (level, time, pid, hostname, name) holds no key to censor. */
+  skip: number
+}
+
+export function createLineRedactor(names: readonly string[], censor: unknown): LineRedactor | undefined {
   const wanted = names.map((n) => n.toLowerCase()).filter((n) => n !== '' && n !== 'none')
   if (wanted.length === 0) return undefined
   // A JSON key ending with a name is the name followed by `":` (JSON.stringify adds no space);
   // measured ~85 ns on a 120-byte line and ~600 ns on 1 KiB, less than walking the objects.
-  const candidate = new RegExp(`(?:${wanted.map(escapeRegExp).join('|')})":`, 'i')
+  const candidate = new RegExp(`(?:${wanted.map(escapeRegExp).join('|')})":`, 'gi')
   const redact = createKeyRedactor(wanted, censor)
-  return function redactLine(line: string): string {
+  let from = 0
+  const redactLine = function redactLine(line: string): string {
+    candidate.lastIndex = from
     if (!candidate.test(line)) return line
     let parsed: unknown
     try {
@@ -90,7 +98,14 @@ export function createLineRedactor(names: readonly string[], censor: unknown): (
     if (typeof parsed !== 'object' || parsed === null) return line
     const out = redact(parsed as Obj)
     return out === parsed ? line : `${JSON.stringify(out)}\n`
-  }
+  } as LineRedactor
+  Object.defineProperty(redactLine, 'skip', {
+    get: () => from,
+    set: (n: number) => {
+      from = n
+    },
+  })
+  return redactLine
 }
 
 function escapeRegExp(text: string): string {

@@ -54,6 +54,16 @@ describe('redaction by key name', () => {
     expect(payload).toEqual({ nested: { password: 'p' } })
   })
 
+  it('catches a key right after the fixed prefix, with either time format and a name', () => {
+    for (const time of ['epoch', 'iso'] as const) {
+      const { log, sink } = make({ time, name: 'svc' })
+      log.info({ token: 'a' }, 'x')
+      log.child({ secret: 'b' }).info('y')
+      expect(sink.lines.join('')).not.toMatch(/"a"|"b"/)
+      expect(sink.records().map((r) => r.token ?? r.secret)).toEqual(['[REDACTED]', '[REDACTED]'])
+    }
+  })
+
   it('leaves a line without such keys byte for byte, even when a value mentions one', () => {
     const { log, sink } = make()
     log.info({ note: 'the "password": field is gone' }, 'token talk')
