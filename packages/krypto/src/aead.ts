@@ -198,6 +198,7 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
     masterByKid.set(kid, key)
   }
   const current = masters[0] as KeyRingKey
+  const binHeader = Buffer.concat([Buffer.from([BIN_VERSION, current.kid.length]), Buffer.from(current.kid, 'latin1')])
   const currentKey = aeadKeys.get(current.kid) as Buffer
 
   function keyFor(kid: string): Buffer {
@@ -281,9 +282,13 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
       return ring.decrypt(envelope, options).toString('utf8')
     },
     encryptBytes(plaintext, options) {
-      const { nonce, ciphertext, tag } = seal(plaintext, options)
-      const kid = Buffer.from(current.kid, 'latin1')
-      return Buffer.concat([Buffer.from([BIN_VERSION, kid.length]), kid, nonce, ciphertext, tag])
+      // One copy: the cipher's output goes straight into the envelope.
+      const nonce = randomBytes(NONCE)
+      const cipher = createCipheriv('aes-256-gcm', currentKey, nonce, { authTagLength: TAG })
+      cipher.setAAD(aadFor(current.kid, options?.associatedData))
+      const body = cipher.update(toBytes(plaintext))
+      const last = cipher.final()
+      return Buffer.concat([binHeader, nonce, body, last, cipher.getAuthTag()])
     },
     decryptBytes(envelope, options) {
       const { kid, nonce, ct, tag } = parseBinary(envelope)
