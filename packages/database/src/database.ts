@@ -396,6 +396,7 @@ export class Database extends Executor {
   #closing: Promise<void> | undefined
   #idleErrors = 0
   readonly #defaultTimeoutMs: number
+  readonly #describe: () => string
 
   /** @internal Use `createDatabase()`. */
   constructor(options: DatabaseOptions = {}) {
@@ -403,8 +404,10 @@ export class Database extends Executor {
     const { driver: driverOption, envPrefix, env, ...rest } = options
     const configOptions: DatabaseConfigOptions =
       typeof driverOption === 'string' ? { ...rest, driver: driverOption } : rest
-    const { values } = resolveConfig(dbSchema, { options: configOptions, envPrefix, ...(env ? { env } : {}) })
+    const resolved = resolveConfig(dbSchema, { options: configOptions, envPrefix, ...(env ? { env } : {}) })
+    const values = resolved.values
     this.#config = values
+    this.#describe = resolved.describe
     const driverName = typeof driverOption === 'object' ? driverOption.name : values.driver
     this.#settings = connectionSettings(values, values.url, driverName)
     this.driver = this.#settings.driver
@@ -428,7 +431,7 @@ export class Database extends Executor {
 
   /** The resolved settings, secrets masked, one line per setting (for start-up logs). */
   describe(): string {
-    return resolveConfig(dbSchema, { options: this.#config as DatabaseConfigOptions, envPrefix: false }).describe()
+    return this.#describe()
   }
 
   async #makePool(settings: ConnectionSettings): Promise<DriverPool> {

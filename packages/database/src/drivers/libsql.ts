@@ -57,9 +57,12 @@ class LibsqlConnection implements DriverConnection {
   #released = false
   #readOnly = false
 
-  constructor(client: Client, unlock: () => void) {
+  readonly #discard: () => void
+
+  constructor(client: Client, unlock: () => void, discard: () => void) {
     this.#client = client
     this.#unlock = unlock
+    this.#discard = discard
   }
 
   get #target(): Target {
@@ -91,7 +94,14 @@ class LibsqlConnection implements DriverConnection {
 
   async begin(options: BeginOptions): Promise<void> {
     // libSQL's local "read" mode does not refuse writes: query_only does, as on the sqlite driver.
-    this.#tx = await this.#client.transaction(options.readOnly ? 'deferred' : 'write')
+    try {
+      this.#tx = await this.#client.transaction(options.readOnly ? 'deferred' : 'write')
+    } catch (err) {
+      // A BEGIN that failed with BUSY stays "in progress" on libSQL's connection and makes every
+      // later COMMIT on it fail: drop that connection (the client is reopened on next use).
+      this.#discard()
+      throw err
+    }
     if (options.readOnly) {
       this.#readOnly = true
       await this.#tx.execute('PRAGMA query_only = ON')
@@ -103,6 +113,9 @@ class LibsqlConnection implements DriverConnection {
     this.#tx = undefined
     try {
       await tx?.[how]()
+    } catch (err) {
+      this.#discard()
+      throw err
     } finally {
       await this.#resetReadOnly()
     }
@@ -144,6 +157,7 @@ class LibsqlPool implements DriverPool {
   readonly #settings: ConnectionSettings
   readonly #mutex = new Mutex()
   #client: Client | undefined
+  #wal: Promise<void> | undefined
 
   constructor(libsql: LibsqlModule, settings: ConnectionSettings) {
     this.#libsql = libsql
@@ -187,11 +201,25 @@ class LibsqlPool implements DriverPool {
       (u) => u(),
     )
     try {
-      return new LibsqlConnection(this.#db, unlock)
+      // WAL, as on the sqlite driver: readers in other processes never block our commit (and
+      // the reverse), so lock contention is only writer against writer.
+      if (this.#wal === undefined && !this.#settings.params.url && (this.#settings.file ?? ':memory:') !== ':memory:') {
+        this.#wal = this.#db.execute('PRAGMA journal_mode = WAL').then(() => undefined)
+      }
+      await this.#wal
+      return new LibsqlConnection(this.#db, unlock, () => this.#discard())
     } catch (err) {
       unlock()
       throw err
     }
+  }
+
+  /** Closes the client so the next use opens a fresh connection. Only called while holding the lock. */
+  #discard(): void {
+    const client = this.#client
+    this.#client = undefined
+    this.#wal = undefined
+    client?.close()
   }
 
   classify(err: unknown): ErrorClass | undefined {
@@ -210,6 +238,7 @@ class LibsqlPool implements DriverPool {
   async close(): Promise<void> {
     this.#client?.close()
     this.#client = undefined
+    this.#wal = undefined
   }
 }
 

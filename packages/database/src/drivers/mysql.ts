@@ -78,8 +78,10 @@ function isConnectionFailure(err: unknown): boolean {
 }
 
 function neverSent(err: unknown): boolean {
-  const message = (err as { message?: unknown } | null)?.message
-  return typeof message === 'string' && /in closed state/.test(message)
+  const e = err as { message?: unknown; syscall?: unknown } | null
+  // A failed socket write delivered nothing (the server reset the idle connection); "closed
+  // state" is mysql2 refusing a connection it already knows is dead.
+  return e?.syscall === 'write' || (typeof e?.message === 'string' && /in closed state/.test(e.message))
 }
 
 function quoted(message: string, after: RegExp): string | undefined {
@@ -323,7 +325,7 @@ class MysqlPool implements DriverPool {
         if (isConnectionFailure(err)) {
           broken = true
           // The pooled connection was already dead and never took the statement: use a fresh one.
-          if (attempt === 1 && neverSent(err)) continue
+          if (attempt <= (this.#options.connectionLimit ?? 10) + 1 && neverSent(err)) continue
         }
         throw err
       } finally {

@@ -65,8 +65,10 @@ function isConnectionFailure(err: unknown): boolean {
 
 /** Failures that happened before the statement reached the server, so running it again is safe. */
 function neverSent(err: unknown): boolean {
-  const message = (err as { message?: unknown } | null)?.message
-  return typeof message === 'string' && /not queryable/.test(message)
+  const e = err as { message?: unknown; syscall?: unknown } | null
+  // A failed socket write delivered nothing (the server reset the connection while it sat idle);
+  // "not queryable" is pg refusing a connection it already knows is dead.
+  return e?.syscall === 'write' || (typeof e?.message === 'string' && /not queryable/.test(e.message))
 }
 
 export function classifyPostgres(err: unknown): ErrorClass | undefined {
@@ -218,6 +220,8 @@ class PostgresPool implements DriverPool {
   readonly #pool: Pool
   readonly #config: PoolConfig
   readonly #acquireTimeoutMs: number
+  /** Dead pooled connections tolerated in a row before giving up (a reset drops them all at once). */
+  readonly #maxAttempts: number
 
   constructor(pg: PgModule, settings: ConnectionSettings, context: DriverContext) {
     this.#pg = pg
@@ -248,9 +252,13 @@ class PostgresPool implements DriverPool {
       ...(settings.params.options ? { options: settings.params.options } : {}),
     }
     this.#acquireTimeoutMs = settings.pool.acquireTimeoutMs
+    this.#maxAttempts = settings.pool.max + 1
     this.#pool = new pg.Pool(this.#config)
     // pg emits 'error' on the pool when an idle client's socket dies; unhandled, that kills the process.
     this.#pool.on('error', (err) => context.onIdleError(err))
+    // A checked-out client whose socket dies emits 'error' too (the pool only listens while it is
+    // idle): the statement gets the error, and this listener keeps it from crashing the process.
+    this.#pool.on('connect', (client) => client.on('error', (err) => context.onIdleError(err)))
   }
 
   get native(): Pool {
@@ -284,7 +292,7 @@ class PostgresPool implements DriverPool {
         if (isConnectionFailure(err)) {
           broken = true
           // A pooled connection that died unnoticed never took the statement: run it on a fresh one.
-          if (attempt === 1 && neverSent(err)) continue
+          if (attempt <= this.#maxAttempts && neverSent(err)) continue
         }
         throw err
       } finally {
