@@ -101,7 +101,9 @@ export const logSchema = defineSchema(
 /** Syslog STRUCTURED-DATA: SD-ID → parameter → value. */
 export type StructuredData = Record<string, Record<string, string>>
 
+/** The resolved, frozen `BEAVER_LOG_*` settings. */
 export type LogConfig = SchemaConfig<typeof logSchema>
+/** What options may pass for the `BEAVER_LOG_*` settings. */
 export type LogSchemaOptions = SchemaOptions<typeof logSchema>
 
 function validateStructuredData(value: unknown): StructuredData {

@@ -11,13 +11,21 @@ const def = defineDefaultInstance<Logger, LoggerOptions>('logger', (options) => 
  */
 export const logger: () => Logger = def.get
 
-/** Configures the default logger before its first use; throws once it exists. */
+/**
+ * Configures the default logger before its first use; throws once it exists.
+ * @example
+ * initLogger({ name: 'links', outputs: ['stdout', 'file:/var/log/links.log?level=warn'] })
+ */
 export const initLogger: (options?: LoggerOptions) => Logger = def.init
 
 /** Closes and forgets the default logger (tests); the next `logger()` builds a new one. */
 export const resetLogger: () => Promise<void> = def.reset
 
-/** A logger configured from `<prefix>LOG_*`, e.g. `withPrefix('AUDIT_')` reads `AUDIT_LOG_OUTPUTS`. */
+/**
+ * A logger configured from `<prefix>LOG_*` instead of `BEAVER_LOG_*`.
+ * @example
+ * const audit = withPrefix('AUDIT_') // AUDIT_LOG_OUTPUTS=file:/var/log/audit.log
+ */
 export function withPrefix(prefix: string): Logger {
   return createLogger({ envPrefix: prefix })
 }

@@ -2,7 +2,9 @@ import { LoggerError } from './errors.ts'
 
 /** The levels, lowest first; `silent` turns a logger off. */
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
+/** A level a line can have. */
 export type LevelName = (typeof LEVELS)[number]
+/** A level a logger or output can be set to: a line level, or `silent` for nothing. */
 export type Level = LevelName | 'silent'
 
 /** pino's numbers for each level. */
@@ -16,10 +18,12 @@ export const LEVEL_VALUES: Readonly<Record<Level, number>> = Object.freeze({
   silent: Infinity,
 })
 
+/** True for a level name, `silent` included. */
 export function isLevel(value: unknown): value is Level {
   return typeof value === 'string' && Object.hasOwn(LEVEL_VALUES, value)
 }
 
+/** Returns the level, or throws LOG_LEVEL_INVALID naming `where` it came from. */
 export function assertLevel(value: unknown, where: string): Level {
   if (isLevel(value)) return value
   throw new LoggerError(

@@ -66,18 +66,19 @@ export function createKeyRedactor(names: readonly string[], censor: unknown): (o
   }
 }
 
-/**
- * Key-name redaction of finished NDJSON lines, cheap enough to run on every line: a compiled
- * regular expression looks for a JSON key that could match (native scan, no allocation); only a
- * line that has one is parsed, censored and serialized again. That also covers child bindings
- * and context fields, which pino serializes outside the log object. Undefined when no names.
- */
+/** The per-line redactor, and where in the line it starts looking. */
 export interface LineRedactor {
   (line: string): string
   /** Where scanning starts: pino's fixed prefix (level, time, pid, hostname, name) holds no key to censor. */
   skip: number
 }
 
+/**
+ * Key-name redaction of finished NDJSON lines, cheap enough to run on every line: a compiled
+ * regular expression looks for a JSON key that could match (native scan, no allocation); only a
+ * line that has one is parsed, censored and serialized again. That also covers child bindings
+ * and context fields, which pino serializes outside the log object. Undefined when no names.
+ */
 export function createLineRedactor(names: readonly string[], censor: unknown): LineRedactor | undefined {
   const wanted = names.map((n) => n.toLowerCase()).filter((n) => n !== '' && n !== 'none')
   if (wanted.length === 0) return undefined

@@ -2,20 +2,26 @@ import { parseBytes, parseDuration } from '@beaver-kit/config'
 import { LoggerError } from '../errors.ts'
 import { assertLevel, type Level } from '../levels.ts'
 
+/** Line format of an output. */
 export type Format = 'json' | 'text'
+/** How stdout, stderr and file outputs write (see README, "Write modes"). */
 export type WriteMode = 'buffered' | 'sync' | 'async'
+/** Syslog transport. */
 export type SyslogTransport = 'udp' | 'tcp' | 'unix'
+/** Stream framing: RFC 6587 octet counting, or one message per line. */
 export type SyslogFraming = 'octet-counting' | 'lf'
 
 interface Common {
   level?: Level
   format?: Format
 }
+/** `stdout` / `stderr`. */
 export interface StdSpec extends Common {
   kind: 'stdout' | 'stderr'
   mode?: WriteMode
   buffer?: number
 }
+/** `file:/path`. */
 export interface FileSpec extends Common {
   kind: 'file'
   path: string
@@ -27,6 +33,7 @@ export interface FileSpec extends Common {
   interval?: number
   maxFiles?: number
 }
+/** `syslog:udp://`, `syslog:tcp://`, `syslog:unix://`. */
 export interface SyslogSpec extends Common {
   kind: 'syslog'
   transport: SyslogTransport

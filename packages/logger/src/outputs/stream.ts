@@ -12,6 +12,7 @@ import { flushAtExit } from './exit.ts'
 import type { Output } from './types.ts'
 import type { WriteMode } from './spec.ts'
 
+/** Settings of a stdout, stderr or file output. */
 export interface StreamOutputOptions {
   /** stdout, stderr, or a file path. */
   target: 'stdout' | 'stderr' | { path: string }

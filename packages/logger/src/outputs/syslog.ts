@@ -7,6 +7,7 @@ import { reportDropped, reportOutputError } from '../events.ts'
 import type { SyslogFraming, SyslogTransport } from './spec.ts'
 import type { Output } from './types.ts'
 
+/** Syslog facility codes (RFC 5424 §6.2.1). */
 export const FACILITIES = {
   kern: 0,
   user: 1,
@@ -29,6 +30,7 @@ export const FACILITIES = {
   local6: 22,
   local7: 23,
 } as const
+/** A facility name. */
 export type Facility = keyof typeof FACILITIES
 
 // pino level → RFC 5424 severity: trace/debug → 7 debug, info → 6, warn → 4, error → 3, fatal → 2 critical.
@@ -37,6 +39,7 @@ const MAX_UDP_PAYLOAD = 65_507
 const MAX_BATCH = 64 * 1024
 const MAX_UDP_IN_FLIGHT = 64
 
+/** Settings of a syslog output. */
 export interface SyslogOutputOptions {
   transport: SyslogTransport
   host: string
