@@ -417,12 +417,14 @@ function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 export class Cache {
   readonly #root: Root
   readonly #ns: string
+  readonly #counters: CacheCounters
   #closed = false
 
   /** @internal use createCache() */
   constructor(root: Root, namespace: string) {
     this.#root = root
     this.#ns = namespace
+    this.#counters = root.count(namespace)
   }
 
   /** The full namespace of this view (`'cache:users'`). */
@@ -464,6 +466,11 @@ export class Cache {
 
   #checkOpen(): void {
     if (this.#closed || this.#root.closed) throw closedError()
+  }
+
+  /** A driver's "not found": undefined, or null from a bytes driver (null is a value by reference). */
+  #absent(stored: unknown): boolean {
+    return stored === undefined || (stored === null && !this.#root.byReference)
   }
 
   /** Stored form → value, or MISS for a negative entry. */
@@ -553,11 +560,43 @@ export class Cache {
         return Promise.reject(err as Error)
       }
     }
+    const driver = root.driver
+    if (
+      driver !== undefined &&
+      options?.signal === undefined &&
+      !channels.get.hasSubscribers &&
+      !this.#closed &&
+      !root.closed
+    ) {
+      // Async fast path: one reaction on the driver's promise, no wrapper coroutines.
+      if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
+        return Promise.reject(keyError(key, root.maxKeyLength))
+      let pending: unknown
+      try {
+        pending = driver.get(this.#ns, key)
+      } catch (err) {
+        return Promise.reject(root.wrap(err, 'get', this.#ns) as Error)
+      }
+      return Promise.resolve(pending).then(
+        (stored) => {
+          const value = this.#absent(stored) ? MISS : this.#decode(stored)
+          if (value === MISS) {
+            this.#counters.misses++
+            return undefined
+          }
+          this.#counters.hits++
+          return value as T
+        },
+        (err: unknown) => {
+          throw root.wrap(err, 'get', this.#ns)
+        },
+      )
+    }
     return this.#run('get', key, undefined, options?.signal, async (driver, ctx) => {
       this.#checkKey(key)
       const stored = await driver.get(this.#ns, key)
-      const value = stored === undefined ? MISS : this.#decode(stored)
-      const c = root.count(this.#ns)
+      const value = this.#absent(stored) ? MISS : this.#decode(stored)
+      const c = this.#counters
       if (value === MISS) c.misses++
       else c.hits++
       if (ctx) ctx.hit = value !== MISS
@@ -577,23 +616,23 @@ export class Cache {
       throw keyError(key, root.maxKeyLength)
     const stored = d.get(this.#ns, key)
     if (stored === undefined) {
-      root.count(this.#ns).misses++
+      this.#counters.misses++
       return undefined
     }
     if (root.byReference) {
       if (stored === NEGATIVE) {
-        root.count(this.#ns).misses++
+        this.#counters.misses++
         return undefined
       }
-      root.count(this.#ns).hits++
+      this.#counters.hits++
       return stored as T
     }
     const value = this.#decode(stored)
     if (value === MISS) {
-      root.count(this.#ns).misses++
+      this.#counters.misses++
       return undefined
     }
-    root.count(this.#ns).hits++
+    this.#counters.hits++
     return value as T
   }
 
@@ -611,7 +650,7 @@ export class Cache {
       this.#checkKey(key)
       if (d.has) return d.has(this.#ns, key)
       const stored = await d.get(this.#ns, key)
-      return stored !== undefined && this.#decode(stored) !== MISS
+      return !this.#absent(stored) && this.#decode(stored) !== MISS
     })
   }
 
@@ -642,7 +681,7 @@ export class Cache {
       this.#checkKey(key)
       const ttlMs = parseTtl(options?.ttl, root.defaultTtlMs)
       await driver.set(this.#ns, key, this.#encode(value, key), ttlMs)
-      root.count(this.#ns).sets++
+      this.#counters.sets++
     })
   }
 
@@ -659,7 +698,7 @@ export class Cache {
     } catch (err) {
       throw root.wrap(err, 'set', this.#ns)
     }
-    root.count(this.#ns).sets++
+    this.#counters.sets++
   }
 
   /** Removes `key`; resolves whether it existed. */
@@ -667,7 +706,7 @@ export class Cache {
     return this.#run('delete', key, undefined, options?.signal, async (d) => {
       this.#checkKey(key)
       const existed = await d.delete(this.#ns, key)
-      if (existed) this.#root.count(this.#ns).deletes++
+      if (existed) this.#counters.deletes++
       return existed
     })
   }
@@ -680,11 +719,11 @@ export class Cache {
       if (d.pull) stored = await d.pull(this.#ns, key)
       else {
         stored = await d.get(this.#ns, key)
-        if (stored !== undefined) await d.delete(this.#ns, key)
+        if (!this.#absent(stored)) await d.delete(this.#ns, key)
       }
-      const value = stored === undefined ? MISS : this.#decode(stored)
-      const c = this.#root.count(this.#ns)
-      if (stored !== undefined) c.deletes++
+      const value = this.#absent(stored) ? MISS : this.#decode(stored)
+      const c = this.#counters
+      if (!this.#absent(stored)) c.deletes++
       if (value === MISS) c.misses++
       else c.hits++
       if (ctx) ctx.hit = value !== MISS
@@ -757,11 +796,11 @@ export class Cache {
       let hits = 0
       for (let i = 0; i < unique.length; i++) {
         const s = stored[i]
-        const v = s === undefined ? MISS : this.#decode(s)
+        const v = this.#absent(s) ? MISS : this.#decode(s)
         if (v !== MISS) hits++
         byKey.set(unique[i] as string, v)
       }
-      const c = this.#root.count(this.#ns)
+      const c = this.#counters
       c.hits += hits
       c.misses += unique.length - hits
       if (ctx) ctx.hits = hits
@@ -798,7 +837,7 @@ export class Cache {
         byKey.set(e.key, { key: e.key, value: this.#encode(e.value, e.key), ttlMs })
       }
       await this.#writeMany(d, [...byKey.values()])
-      this.#root.count(this.#ns).sets += byKey.size
+      this.#counters.sets += byKey.size
     })
   }
 
@@ -817,7 +856,7 @@ export class Cache {
       let n: number
       if (d.deleteMany) n = await d.deleteMany(this.#ns, unique)
       else n = (await Promise.all(unique.map(async (k) => d.delete(this.#ns, k)))).filter(Boolean).length
-      this.#root.count(this.#ns).deletes += n
+      this.#counters.deletes += n
       return n
     })
   }
@@ -849,7 +888,7 @@ export class Cache {
       if (stored !== undefined) {
         try {
           const value = this.#decode(stored)
-          root.count(this.#ns).hits++
+          this.#counters.hits++
           return Promise.resolve((value === MISS ? undefined : value) as T)
         } catch (err) {
           return Promise.reject(err as Error)
@@ -884,10 +923,10 @@ export class Cache {
       'negativeTtl',
     )
     const negativeOff = options?.negativeTtl === 0
-    const c = root.count(this.#ns)
+    const c = this.#counters
     if (options?.forceFresh !== true) {
       const stored = await d.get(this.#ns, key)
-      if (stored !== undefined) {
+      if (!this.#absent(stored)) {
         c.hits++
         if (trace) trace.hit = true
         const value = this.#decode(stored)
@@ -977,7 +1016,7 @@ export class Cache {
         mine.push(key)
       }
       try {
-        const c = root.count(this.#ns)
+        const c = this.#counters
         let missing = mine
         if (mine.length > 0 && options?.forceFresh !== true) {
           const stored = await this.#readMany(d, mine)
@@ -985,7 +1024,7 @@ export class Cache {
           for (let i = 0; i < mine.length; i++) {
             const key = mine[i] as string
             const s = stored[i]
-            if (s === undefined) {
+            if (this.#absent(s)) {
               missing.push(key)
               continue
             }

@@ -71,6 +71,7 @@ export interface CacheDriverCapabilities {
 export interface CacheDriver {
   readonly name: string
   readonly capabilities: CacheDriverCapabilities
+  /** The stored value, or undefined when missing. */
   get(namespace: string, key: string): MaybePromise<StoredValue | undefined>
   set(namespace: string, key: string, value: StoredValue, ttlMs: number | undefined): MaybePromise<void>
   /** Resolves true when the key existed. */

@@ -6,7 +6,7 @@ import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { createDatabase, type Database } from '@beaver-kit/database'
 import { createCache } from '@beaver-kit/cache'
-import { cacheTableMigration } from '@beaver-kit/cache/database'
+import { dropCacheTable } from '@beaver-kit/cache/database'
 
 const postgres = await requireService('postgres')
 const mariadb = await requireService('mariadb')
@@ -32,7 +32,7 @@ for (const target of targets) {
     const shared = (): Database => (database ??= createDatabase({ url: target.url as string, envPrefix: false }))
     cleanups.push(async () => {
       if (!database) return
-      await database.migrator({ migrations: [cacheTableMigration(table, database.dialect)] }).down()
+      await dropCacheTable(database, table)
       await database.close()
     })
     describeCacheDriver(

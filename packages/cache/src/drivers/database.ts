@@ -79,6 +79,21 @@ CREATE INDEX IF NOT EXISTS ${q(`${table}_updated_at_idx`)} ON ${t} (${q('namespa
   return { id: `beaver_cache_${table}_0001_create`, up, down: `DROP TABLE IF EXISTS ${t};` }
 }
 
+/**
+ * The migrator of a cache table. Its history lives in `<table>_migrations`, not in the
+ * application's migrations table, whose own migrator would otherwise find an applied
+ * migration without a file.
+ */
+export function cacheTableMigrator(db: Database, table = 'beaver_cache'): ReturnType<Database['migrator']> {
+  return db.migrator({ migrations: [cacheTableMigration(table, db.dialect)], table: `${table}_migrations` })
+}
+
+/** Drops a cache table and its migration history (uninstall, tests). */
+export async function dropCacheTable(db: Database, table = 'beaver_cache'): Promise<void> {
+  await cacheTableMigrator(db, table).down()
+  await db.exec(`DROP TABLE IF EXISTS ${db.dialect === 'mysql' ? `\`${table}_migrations\`` : `"${table}_migrations"`}`)
+}
+
 function toMs(v: number | string | bigint | null): number | undefined {
   return v === null ? undefined : Number(v)
 }
@@ -146,8 +161,7 @@ export class DatabaseStore implements CacheDriver {
   ready(): Promise<void> {
     this.#ready ??= (async () => {
       if (!this.#migrate) return
-      const migration = cacheTableMigration(this.#tableName, this.#dialect)
-      await this.db.migrator({ migrations: [migration] }).up()
+      await cacheTableMigrator(this.db, this.#tableName).up()
     })().catch((err: unknown) => {
       this.#ready = undefined
       throw err

@@ -1,0 +1,299 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { describeCacheDriver } from '@beaver-kit/testkit/cache'
+import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { isBeaverError } from '@beaver-kit/core'
+import { MemoryStore } from '../src/drivers/memory.ts'
+import { createTieredCache, type TieredCache } from '../src/tiered/cache.ts'
+import { TieredDriver } from '../src/tiered/driver.ts'
+import { AdaptiveStrategy, BasicStrategy, type TierStrategy } from '../src/tiered/strategy.ts'
+import { FrequencySketch } from '../src/tiered/sketch.ts'
+import { decodeEnvelope, encodeEnvelope } from '../src/tiered/envelope.ts'
+
+const redisUrl = await requireService('redis')
+
+describe.runIf(redisUrl)('tiered (memory over real Redis)', () => {
+  describeCacheDriver(
+    'tiered memory+redis (adaptive)',
+    (ns) =>
+      createTieredCache({
+        envPrefix: false,
+        namespace: ns,
+        tiers: ['memory', 'redis'],
+        redis: { url: redisUrl },
+        strategy: 'adaptive',
+      }).cache,
+    { shared: true, increment: false, query: false },
+  )
+  describeCacheDriver(
+    'tiered memory+redis (basic)',
+    (ns) =>
+      createTieredCache({
+        envPrefix: false,
+        namespace: ns,
+        tiers: ['memory', 'redis'],
+        redis: { url: redisUrl },
+        strategy: 'basic',
+      }).cache,
+    { shared: true, increment: false, query: false },
+  )
+})
+
+describeCacheDriver(
+  'tiered memory+memory',
+  (ns) =>
+    createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', 'memory'], strategy: 'adaptive' }).cache,
+  { shared: false, increment: false, query: false },
+)
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Zipf(s) sampler over n ranks by inverse CDF. */
+function zipf(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) {
+    sum += 1 / (i + 1) ** s
+    cdf[i] = sum
+  }
+  return () => {
+    const u = random() * sum
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cdf[mid] as number) < u) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/** Runs a skewed workload (Zipf reads mixed with one-off scan keys) and returns the top tier's hit ratio. */
+async function topHitRatio(strategy: TierStrategy, capacity: number): Promise<number> {
+  const top = new MemoryStore(
+    { maxItems: capacity + 1, sweepInterval: 0 },
+    { storage: 'reference', onEvict: () => undefined },
+  )
+  const bottom = new MemoryStore(
+    { maxItems: 1_000_000, sweepInterval: 0 },
+    { storage: 'reference', onEvict: () => undefined },
+  )
+  const driver = new TieredDriver({ tiers: [{ driver: top, capacity }, { driver: bottom }], strategy })
+  const random = rng(42)
+  const next = zipf(20_000, 0.9, random)
+  const payload = new Uint8Array([1])
+  let scan = 0
+  for (let i = 0; i < 60_000; i++) {
+    // One read in four is a key never seen again (a scan), the rest follow Zipf(0.9).
+    const key = random() < 0.25 ? `scan-${scan++}` : `k${next()}`
+    const r = await driver.read('ns', key)
+    if (r === undefined) await driver.set('ns', key, payload, undefined)
+  }
+  const m = driver.metrics().tiers[0]?.totals
+  await driver.close()
+  if (!m) throw new Error('no metrics')
+  return m.hits / (m.hits + m.misses)
+}
+
+describe('tier strategies', () => {
+  it('the frequency sketch counts, saturates at 15 and ages', () => {
+    const sketch = new FrequencySketch(16)
+    for (let i = 0; i < 20; i++) sketch.increment('hot')
+    expect(sketch.estimate('hot')).toBe(15)
+    expect(sketch.estimate('never')).toBeLessThanOrEqual(1)
+    // Enough other additions trigger aging, which halves the hot key's count.
+    for (let i = 0; i < 2000; i++) sketch.increment(`other-${i}`)
+    expect(sketch.estimate('hot')).toBeLessThan(15)
+  })
+
+  it('adaptive keeps the hot set in a small top tier where basic thrashes (Zipf 0.9 + 25% scan, 20,000 keys, top tier 500)', async () => {
+    const basic = await topHitRatio(new BasicStrategy(), 500)
+    const adaptive = await topHitRatio(new AdaptiveStrategy({ capacity: 5000 }), 500)
+    console.info(
+      `[part2] top-tier hit ratio: basic ${(basic * 100).toFixed(1)}%, adaptive ${(adaptive * 100).toFixed(1)}%`,
+    )
+    expect(adaptive).toBeGreaterThan(basic * 1.2)
+  })
+
+  it('demotes entries leaving the top tier into the tier below under writes=top', async () => {
+    const top = new MemoryStore({ maxItems: 10, sweepInterval: 0 }, { storage: 'reference', onEvict: () => undefined })
+    const bottom = new MemoryStore(
+      { maxItems: 100, sweepInterval: 0 },
+      { storage: 'serialized', onEvict: () => undefined },
+    )
+    const driver = new TieredDriver({
+      tiers: [{ driver: top, capacity: 3 }, { driver: bottom }],
+      strategy: new BasicStrategy(),
+      writes: 'top',
+    })
+    const demoting: TierStrategy = new AdaptiveStrategy()
+    expect(demoting.shouldDemote('x', 0)).toBe(true)
+    const d2 = new TieredDriver({
+      tiers: [
+        {
+          driver: new MemoryStore(
+            { maxItems: 10, sweepInterval: 0 },
+            { storage: 'reference', onEvict: () => undefined },
+          ),
+          capacity: 3,
+        },
+        { driver: bottom },
+      ],
+      strategy: demoting,
+      writes: 'top',
+    })
+    for (const k of ['a', 'b', 'c']) await d2.set('ns', k, new Uint8Array([1]), undefined)
+    // Make "d" more frequent than the residents so adaptive admits it.
+    for (let i = 0; i < 5; i++) await d2.read('ns', 'd')
+    await d2.set('ns', 'd', new Uint8Array([2]), undefined)
+    const m = d2.metrics()
+    expect(m.tiers[0]?.totals.demotions).toBe(1)
+    expect(m.tiers[1]?.totals.writes).toBe(1)
+    // The demoted entry is still readable (from the lower tier).
+    const values = await Promise.all(['a', 'b', 'c'].map((k) => d2.read('ns', k)))
+    expect(values.every((v) => v !== undefined)).toBe(true)
+    await driver.close()
+    await d2.close()
+  })
+
+  it('envelope bytes round-trip with tags and Infinity', () => {
+    const e = {
+      payload: new Uint8Array([1, 2, 3]),
+      freshUntil: Infinity,
+      staleUntil: Infinity,
+      createdAt: 1234.5,
+      tags: ['a', 'ünïcode'],
+    }
+    const back = decodeEnvelope(encodeEnvelope(e))
+    expect(back).toEqual({ ...e, payload: new Uint8Array([1, 2, 3]) })
+    let caught: unknown
+    try {
+      decodeEnvelope(new Uint8Array([1, 2, 3]))
+    } catch (err) {
+      caught = err
+    }
+    expect(isBeaverError(caught, 'CACHE_DESERIALIZE')).toBe(true)
+  })
+})
+
+describe('grace, timeouts, tags (memory over memory)', () => {
+  let cache: TieredCache | undefined
+  afterEach(async () => {
+    await cache?.close()
+    cache = undefined
+  })
+  const make = (): TieredCache =>
+    (cache = createTieredCache({ envPrefix: false, namespace: uniqueNamespace('g'), tiers: ['memory', 'memory'] }))
+
+  it('serves stale within grace while one background refresh runs (SWR), then the fresh value', async () => {
+    const c = make()
+    let calls = 0
+    expect(await c.getOrSet('k', () => ++calls, { ttl: 30, grace: '1h' })).toBe(1)
+    await eventually(async () => expect(await c.get('k')).toBeUndefined())
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const loader = async (): Promise<number> => {
+      await gate
+      return ++calls
+    }
+    // Two callers during the refresh both get the stale value at once; one refresh runs.
+    expect(
+      await Promise.all([
+        c.getOrSet('k', loader, { ttl: '1h', grace: '1h' }),
+        c.getOrSet('k', loader, { ttl: '1h', grace: '1h' }),
+      ]),
+    ).toEqual([1, 1])
+    release()
+    await eventually(async () => expect(await c.get('k')).toBe(2))
+    expect(calls).toBe(2)
+  })
+
+  it('serves stale when the loader fails, and rejects when nothing is in grace', async () => {
+    const c = make()
+    await c.getOrSet('k', () => 'old', { ttl: 30, grace: '1h' })
+    await eventually(async () => expect(await c.get('k')).toBeUndefined())
+    const fail = (): never => {
+      throw new Error('db down')
+    }
+    expect(await c.getOrSet('k', fail, { staleWhileRevalidate: false })).toBe('old')
+    await expect(c.getOrSet('other', fail)).rejects.toThrow('db down')
+  })
+
+  it('soft timeout serves stale while the loader continues; hard timeout rejects with CACHE_LOADER_TIMEOUT', async () => {
+    const c = make()
+    await c.getOrSet('k', () => 'old', { ttl: 30, grace: '1h' })
+    await eventually(async () => expect(await c.get('k')).toBeUndefined())
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const slow = async (): Promise<string> => {
+      await gate
+      return 'new'
+    }
+    expect(await c.getOrSet('k', slow, { staleWhileRevalidate: false, softTimeout: 20, ttl: '1h' })).toBe('old')
+    release()
+    await eventually(async () => expect(await c.get('k')).toBe('new'))
+    let caught: unknown
+    try {
+      await c.getOrSet('cold', () => new Promise<string>(() => undefined), { hardTimeout: 20 })
+    } catch (err) {
+      caught = err
+    }
+    expect(isBeaverError(caught, 'CACHE_LOADER_TIMEOUT')).toBe(true)
+  })
+
+  it('tags: hard invalidation makes entries misses, soft keeps them for grace', async () => {
+    const c = make()
+    await c.set('a', 1, { tags: ['t1'], ttl: '1h', grace: '1h' })
+    await c.set('b', 2, { tags: ['t2'], ttl: '1h', grace: '1h' })
+    await c.set('c', 3, { tags: ['t1', 't2'], ttl: '1h', grace: '1h' })
+    await c.invalidateTags(['t1'], { mode: 'hard' })
+    expect(await c.get('a')).toBeUndefined()
+    expect(await c.get('c')).toBeUndefined()
+    expect(await c.get('b')).toBe(2)
+    expect(await c.getOrSet('a', () => 10, { tags: ['t1'] })).toBe(10)
+    expect(await c.get('a')).toBe(10)
+    await c.invalidateTags(['t2'], { mode: 'soft' })
+    expect(await c.get('b')).toBeUndefined()
+    expect(await c.getOrSet('b', () => Promise.reject(new Error('down')), { staleWhileRevalidate: false })).toBe(2)
+    // A namespace's tags are its own.
+    const other = c.namespace('other')
+    await other.set('a', 'o', { tags: ['t1'] })
+    await c.invalidateTags(['t1'])
+    expect(await other.get('a')).toBe('o')
+  })
+
+  it('warms keys from a loader with bounded concurrency and counts what was already fresh', async () => {
+    const c = make()
+    await c.set('k1', 'already')
+    let running = 0
+    let most = 0
+    async function* keys(): AsyncGenerator<string> {
+      for (let i = 1; i <= 20; i++) yield `k${i}`
+    }
+    const result = await c.warm(
+      keys(),
+      async (key) => {
+        running++
+        most = Math.max(most, running)
+        await Promise.resolve()
+        running--
+        return key.toUpperCase()
+      },
+      { concurrency: 3 },
+    )
+    expect(result).toMatchObject({ loaded: 19, skipped: 1, failed: 0 })
+    expect(most).toBeLessThanOrEqual(3)
+    expect(await c.get('k7')).toBe('K7')
+    expect(await c.get('k1')).toBe('already')
+  })
+})
