@@ -7,6 +7,7 @@ import { watchKitChannels } from './kit-visibility.ts'
 import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from './levels.ts'
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
+import { createPathRedactor } from './redact-paths.ts'
 import { createLineRedactor, serializeTopLevelErrors } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
 
@@ -104,6 +105,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   })
   const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
   const redactLine = createLineRedactor(config.redactKeys, config.censor)
+  const redactPaths = createPathRedactor(config.redact, config.censor)
   const targets = buildTargets(config, sinks)
   if (targets.length === 0) {
     throw new LoggerError('LOG_OUTPUT_INVALID', 'No log output: set BEAVER_LOG_OUTPUTS (e.g. stdout) or pass sinks', {
@@ -117,10 +119,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       mixin: contextMixin(config.otel),
       mixinMergeStrategy: mergeContext,
-      formatters: { log: serializeTopLevelErrors },
+      formatters: {
+        log: redactPaths === undefined ? serializeTopLevelErrors : (obj) => redactPaths(serializeTopLevelErrors(obj)),
+      },
       ...(redactLine === undefined ? {} : { hooks: { streamWrite: redactLine } }),
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
-      ...(config.redact.length > 0 ? { redact: { paths: [...config.redact], censor: config.censor } } : {}),
     },
     destinationFor(targets),
   )
@@ -134,7 +137,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     unwatchKit: undefined,
     closing: undefined,
   }
-  install(root as unknown as PinoLogger, state)
+  install(root as unknown as PinoLogger, state, redactPaths)
   const logger = root as unknown as Logger
   if (config.kit) state.unwatchKit = watchKitChannels(logger.for('kit'))
   return logger
@@ -153,7 +156,11 @@ function serializeErrorValue(value: unknown): unknown {
   return value instanceof Error ? serializeError(value) : value
 }
 
-function install(root: PinoLogger, state: RootState): void {
+function install(
+  root: PinoLogger,
+  state: RootState,
+  redactPaths: ((obj: Record<string, unknown>) => Record<string, unknown>) | undefined,
+): void {
   const pinoChild = root.child
   const levelOf = (module: string): Level => moduleLevel(state.levels, module) ?? (root.level as Level)
 
@@ -171,6 +178,14 @@ function install(root: PinoLogger, state: RootState): void {
   })
 
   const methods = {
+    // Paths apply to child bindings too, once, when the child is made.
+    ...(redactPaths === undefined
+      ? {}
+      : {
+          child(this: PinoLogger, bindings: Record<string, unknown>, options?: pino.ChildLoggerOptions): PinoLogger {
+            return pinoChild.call(this, redactPaths(bindings), options)
+          },
+        }),
     for(this: PinoLogger, module: string): PinoLogger {
       if (typeof module !== 'string' || module === '') {
         throw new LoggerError('LOG_LEVELS_INVALID', `logger.for() needs a module name, got ${JSON.stringify(module)}`, {

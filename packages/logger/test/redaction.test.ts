@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLogger, withLogContext } from '../src/index.ts'
+import { createLogger, isLoggerError, withLogContext } from '../src/index.ts'
 import { createKeyRedactor } from '../src/redact.ts'
 import { capture } from './helpers/capture.ts'
 
@@ -93,12 +93,53 @@ describe('redaction by key name', () => {
 })
 
 describe('redaction by path', () => {
-  it('censors pino paths, with wildcards', () => {
-    const { log, sink } = make({ redact: ['user.ssn', 'cards[*].number'], redactKeys: ['none'] })
-    log.info({ user: { ssn: '078-05-1120', name: 'ada' }, cards: [{ number: '4111', brand: 'visa' }] }, 'x')
+  it('censors pino-syntax paths: nested, bracketed, wildcards in the middle, at the end and first', () => {
+    const { log, sink } = make({
+      redact: ['user.ssn', 'cards[*].number', 'headers["x-api-key"]', '*.pin', 'vault.*', 'list[1]'],
+      redactKeys: ['none'],
+    })
+    log.info(
+      {
+        user: { ssn: '078-05-1120', name: 'ada' },
+        cards: [{ number: '4111', brand: 'visa' }, { brand: 'none' }],
+        headers: { 'x-api-key': 'k', accept: '*/*' },
+        atm: { pin: '1234', bank: 'b' },
+        vault: { a: 1, b: { c: 2 } },
+        list: ['keep', 'hide'],
+      },
+      'x',
+    )
     expect(sink.records()[0]).toMatchObject({
       user: { ssn: '[REDACTED]', name: 'ada' },
-      cards: [{ number: '[REDACTED]', brand: 'visa' }],
+      cards: [{ number: '[REDACTED]', brand: 'visa' }, { brand: 'none' }],
+      headers: { 'x-api-key': '[REDACTED]', accept: '*/*' },
+      atm: { pin: '[REDACTED]', bank: 'b' },
+      vault: { a: '[REDACTED]', b: '[REDACTED]' },
+      list: ['keep', '[REDACTED]'],
     })
+    expect(sink.records()[0]?.cards).toEqual([{ number: '[REDACTED]', brand: 'visa' }, { brand: 'none' }])
+  })
+
+  it('applies to child bindings, context and serialized errors, and never mutates the caller', () => {
+    const { log, sink } = make({ redact: ['auth.user', 'err.details.iban'], redactKeys: ['none'] })
+    const payload = { auth: { user: 'ada', scheme: 'basic' } }
+    log.info(payload, 'x')
+    log.child({ auth: { user: 'bound' } }).info('y')
+    log.error(Object.assign(new Error('bad'), { details: { iban: 'DE00', ok: true } }))
+    const [a, b, c] = sink.records()
+    expect(a).toMatchObject({ auth: { user: '[REDACTED]', scheme: 'basic' } })
+    expect(b).toMatchObject({ auth: { user: '[REDACTED]' } })
+    expect(c).toMatchObject({ err: { details: { iban: '[REDACTED]', ok: true } } })
+    expect(payload).toEqual({ auth: { user: 'ada', scheme: 'basic' } })
+  })
+
+  it('rejects a malformed path at creation', () => {
+    let error: unknown
+    try {
+      make({ redact: ['a..b'] })
+    } catch (err) {
+      error = err
+    }
+    expect(isLoggerError(error, 'LOG_REDACT_INVALID')).toBe(true)
   })
 })
