@@ -172,6 +172,8 @@ export const INTERNAL = Symbol('beaver-kit.db.internal')
 
 export interface Internals {
   readonly driverName: string
+  /** Runs one statement with tracing, in-flight accounting and error mapping. */
+  run(text: string, fn: () => Promise<DriverResult>): Promise<DriverResult>
   acquire(options: DriverCallOptions): Promise<DriverConnection>
   wrap(err: unknown, statement: string | undefined): unknown
   settings(): ConnectionSettings
@@ -517,6 +519,7 @@ export class Database extends Executor {
   get [INTERNAL](): Internals {
     return {
       driverName: this.driver,
+      run: (text, fn) => this[INTERNAL_RUN](text, fn),
       config: this.#config,
       settings: () => this.#settings,
       acquire: async (options) => (await this.#primary()).acquire(options),
