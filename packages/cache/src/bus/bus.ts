@@ -6,7 +6,13 @@ import type { Redis } from 'ioredis'
 export type InvalidationMessage =
   | { readonly kind: 'delete'; readonly namespace: string; readonly keys: readonly string[] }
   | { readonly kind: 'clear'; readonly namespace: string }
-  | { readonly kind: 'tags'; readonly namespace: string; readonly tags: readonly string[]; readonly at: number; readonly mode: 'soft' | 'hard' }
+  | {
+      readonly kind: 'tags'
+      readonly namespace: string
+      readonly tags: readonly string[]
+      readonly at: number
+      readonly mode: 'soft' | 'hard'
+    }
 
 /**
  * Carries invalidations between processes that share a tier. A process never receives its
@@ -72,7 +78,9 @@ class RedisBus implements InvalidationBus {
 
   async #connect(): Promise<void> {
     const { Redis: RedisClass } = await importPeer('ioredis', () => import('ioredis'), 'the cache invalidation bus')
-    const pub = this.#options.client ?? new RedisClass(this.#options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 })
+    const pub =
+      this.#options.client ??
+      new RedisClass(this.#options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 })
     this.#ownsPub = this.#options.client === undefined
     this.#pub = pub
     const sub = pub.duplicate({ lazyConnect: true })
@@ -102,7 +110,8 @@ class RedisBus implements InvalidationBus {
     }
     if (parsed.o === this.id || typeof parsed.m !== 'object' || parsed.m === null) return
     const message = parsed.m as InvalidationMessage
-    if (busEvent.hasSubscribers) busEvent.publish({ event: 'received', kind: message.kind, namespace: message.namespace })
+    if (busEvent.hasSubscribers)
+      busEvent.publish({ event: 'received', kind: message.kind, namespace: message.namespace })
     for (const h of this.#handlers) h(message)
   }
 
