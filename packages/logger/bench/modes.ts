@@ -10,7 +10,7 @@ import sonicBoom, { type SonicBoom as SonicBoomType } from 'sonic-boom'
 const SonicBoom = sonicBoom as unknown as typeof SonicBoomType
 type SonicBoom = SonicBoomType
 
-const LINES = Number(process.env.LINES ?? 300_000)
+const LINES = Number(process.env.LINES ?? (process.env.BENCH_QUICK === '1' ? 30_000 : 300_000))
 const dir = mkdtempSync(join(tmpdir(), 'beaver-log-modes-'))
 const modes = [
   { name: 'sync', sync: true, minLength: 0 },

@@ -112,7 +112,9 @@ describe('close()', () => {
     })
     log.info('x')
     await log.close()
+    log.info('after close')
     expect(calls).toEqual(['write', 'flush', 'close'])
+    expect(log.stats().dropped).toBe(1)
   })
 
   it('counts a throwing sink instead of throwing into the caller', () => {

@@ -1,4 +1,4 @@
-import { reportOutputError } from '../events.ts'
+import { reportDropped, reportOutputError } from '../events.ts'
 import type { LogSink, Output } from './types.ts'
 
 /** Adapts a user's `{ write(line) }` to an output; a throwing sink is counted, never rethrown into a log call. */
@@ -13,6 +13,11 @@ export class SinkOutput implements Output {
     this.name = `sink#${index}`
   }
   write(line: string): void {
+    if (this.closed !== undefined) {
+      this.dropped++
+      reportDropped(this.name, 1, 'closed')
+      return
+    }
     try {
       this.sink.write(line)
     } catch (err) {
