@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { eventChannel } from '@beaver-kit/core'
+import { eventChannel, traceAsync, tracingChannel } from '@beaver-kit/core'
 import { KryptoError } from './errors.ts'
 import { ALGORITHMS, checkKeyForAlgorithm, type JwsAlgorithm } from './keys.ts'
 import type { DurationInput, JwtHeader, JwtKeySource, JwtVerifyKey } from './jwt.ts'
@@ -40,6 +40,7 @@ interface Entry {
 }
 
 const staleChannel = eventChannel('krypto', 'jwks-stale')
+const fetchChannel = tracingChannel<{ url: string }>('krypto', 'jwks-fetch')
 
 function ms(value: DurationInput, fallback: string): number {
   return typeof value === 'number' ? value : parseDuration(value ?? fallback)
@@ -142,7 +143,7 @@ export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions =
 
   function refresh(): Promise<void> {
     if (closed) return Promise.reject(new KryptoError('KRYPTO_CLOSED', 'This remote JWKS was closed'))
-    inflight ??= load().finally(() => {
+    inflight ??= traceAsync(fetchChannel, () => ({ url: target.href }), load).finally(() => {
       inflight = undefined
     })
     return inflight

@@ -1,5 +1,6 @@
 import * as nodeCrypto from 'node:crypto'
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
+import { traceAsync, tracingChannel } from '@beaver-kit/core'
 import { fromPhcBase64, toPhcBase64 } from './encoding.ts'
 import { KryptoError, invalidArgument } from './errors.ts'
 
@@ -84,6 +85,9 @@ export function hasArgon2(): boolean {
 }
 
 const SALT = 16
+// Published on beaver:krypto:password-hash / password-verify with the algorithm only, never the password or hash.
+const hashChannel = tracingChannel<{ algorithm: string }>('krypto', 'password-hash')
+const verifyChannel = tracingChannel<{ stored: string | undefined }>('krypto', 'password-verify')
 const HASH = 32
 
 function argon2(
@@ -249,32 +253,48 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     return scrypt(scryptInput(bytes), parsed.salt, { cost: ln, blockSize: r, parallelism: p }, parsed.hash.length)
   }
 
+  async function hashNow(password: string): Promise<string> {
+    const bytes = input(password)
+    const salt = randomBytes(SALT)
+    if (algorithm === 'argon2id') {
+      const out = await argon2(bytes, salt, a2, pepper)
+      return `$argon2id$v=19$m=${a2.memory},t=${a2.passes},p=${a2.parallelism}$${toPhcBase64(salt)}$${toPhcBase64(out)}`
+    }
+    const out = await scrypt(scryptInput(bytes), salt, sc, HASH)
+    return `$scrypt$ln=${sc.cost},r=${sc.blockSize},p=${sc.parallelism}$${toPhcBase64(salt)}$${toPhcBase64(out)}`
+  }
+
+  async function verifyNow(stored: string, password: string): Promise<boolean> {
+    const parsed = parsePasswordHash(stored)
+    const bytes = input(password)
+    if (parsed.algorithm === 'bcrypt') {
+      bcryptModule ??= import('bcryptjs').then(
+        (m) => (m as unknown as { default: { compare(s: string, h: string): Promise<boolean> } }).default,
+      )
+      const bcrypt = await bcryptModule
+      // Hashes from other systems were made from the password as typed (not NFC-normalized).
+      // bcrypt reads at most 72 bytes; bcryptjs truncates the same way the C implementations do.
+      return bcrypt.compare(password, parsed.raw)
+    }
+    const actual = await compute(parsed, bytes)
+    return timingSafeEqual(actual, parsed.hash)
+  }
+
   const hasher: PasswordHasher = {
     algorithm,
-    async hash(password) {
-      const bytes = input(password)
-      const salt = randomBytes(SALT)
-      if (algorithm === 'argon2id') {
-        const out = await argon2(bytes, salt, a2, pepper)
-        return `$argon2id$v=19$m=${a2.memory},t=${a2.passes},p=${a2.parallelism}$${toPhcBase64(salt)}$${toPhcBase64(out)}`
-      }
-      const out = await scrypt(scryptInput(bytes), salt, sc, HASH)
-      return `$scrypt$ln=${sc.cost},r=${sc.blockSize},p=${sc.parallelism}$${toPhcBase64(salt)}$${toPhcBase64(out)}`
+    hash(password) {
+      return traceAsync(
+        hashChannel,
+        () => ({ algorithm }),
+        () => hashNow(password),
+      )
     },
-    async verify(stored, password) {
-      const parsed = parsePasswordHash(stored)
-      const bytes = input(password)
-      if (parsed.algorithm === 'bcrypt') {
-        bcryptModule ??= import('bcryptjs').then(
-          (m) => (m as unknown as { default: { compare(s: string, h: string): Promise<boolean> } }).default,
-        )
-        const bcrypt = await bcryptModule
-        // Hashes from other systems were made from the password as typed (not NFC-normalized).
-        // bcrypt reads at most 72 bytes; bcryptjs truncates the same way the C implementations do.
-        return bcrypt.compare(password, parsed.raw)
-      }
-      const actual = await compute(parsed, bytes)
-      return timingSafeEqual(actual, parsed.hash)
+    verify(stored, password) {
+      return traceAsync(
+        verifyChannel,
+        () => ({ stored: typeof stored === 'string' ? stored.split('$')[1] : undefined }),
+        () => verifyNow(stored, password),
+      )
     },
     needsRehash(stored) {
       const parsed = parsePasswordHash(stored)

@@ -162,3 +162,33 @@ describe('password policy', () => {
     expect(checkPasswordPolicy('🦫🌲🦫🌲🌊🪵🦫🌲🦫🌲🌊🪵').ok).toBe(true)
   })
 })
+
+describe('observability', () => {
+  it('publishes hash and verify on beaver:krypto tracing channels, without the password or hash', async () => {
+    const { tracingChannel } = await import('node:diagnostics_channel')
+    const seen: unknown[] = []
+    const handlers = {
+      start: (m: unknown) => seen.push(m),
+      end: () => {},
+      asyncStart: () => {},
+      asyncEnd: () => {},
+      error: () => {},
+    }
+    const hashCh = tracingChannel('beaver:krypto:password-hash')
+    const verifyCh = tracingChannel('beaver:krypto:password-verify')
+    hashCh.subscribe(handlers)
+    verifyCh.subscribe(handlers)
+    try {
+      const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+      const stored = await hasher.hash('secret-pw')
+      expect(await hasher.verify(stored, 'secret-pw')).toBe(true)
+      expect(seen).toHaveLength(2)
+      expect(seen[0]).toMatchObject({ algorithm: 'argon2id' })
+      expect(seen[1]).toMatchObject({ stored: 'argon2id', result: true })
+      expect(JSON.stringify(seen)).not.toContain('secret-pw')
+    } finally {
+      hashCh.unsubscribe(handlers)
+      verifyCh.unsubscribe(handlers)
+    }
+  })
+})
