@@ -1,0 +1,166 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { createTieredCache, type TieredCache } from '../src/tiered/cache.ts'
+import { redisKey } from '../src/drivers/redis.ts'
+
+const url = await requireService('redis')
+const childScript = fileURLToPath(new URL('./part2-fixtures/child.ts', import.meta.url))
+
+interface Child {
+  call(op: string, args?: Record<string, unknown>): Promise<unknown>
+  /** Sends without waiting for the answer. */
+  start(op: string, args?: Record<string, unknown>): Promise<unknown>
+  stop(): Promise<void>
+}
+
+function spawnChild(): Child {
+  const proc: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    ['--conditions=@beaver-kit/source', childScript],
+    { stdio: 'pipe' },
+  )
+  let stderr = ''
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  let next = 1
+  createInterface({ input: proc.stdout }).on('line', (line) => {
+    const msg = JSON.parse(line) as { id: number; result: unknown; error?: string }
+    const w = waiting.get(msg.id)
+    waiting.delete(msg.id)
+    if (msg.error) w?.reject(new Error(`child: ${msg.error}`))
+    else w?.resolve(msg.result)
+  })
+  proc.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`child exited with ${code}: ${stderr}`))
+    waiting.clear()
+  })
+  const start = (op: string, args: Record<string, unknown> = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = next++
+      waiting.set(id, { resolve, reject })
+      proc.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`)
+    })
+  return {
+    call: start,
+    start,
+    async stop() {
+      if (proc.exitCode !== null) return
+      const exited = new Promise((r) => proc.once('exit', r))
+      await start('close').catch(() => undefined)
+      await exited
+    },
+  }
+}
+
+describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus', () => {
+  let child: Child
+  let cache: TieredCache
+  let ns: string
+  let channel: string
+  let redis: Redis
+
+  beforeEach(async () => {
+    ns = uniqueNamespace('bus')
+    channel = `beaver:test:${ns}`
+    redis = new Redis(url as string)
+    cache = createTieredCache({
+      envPrefix: false,
+      namespace: ns,
+      tiers: ['memory', 'redis'],
+      redis: { url },
+      bus: 'redis',
+      busChannel: channel,
+    })
+    await cache.ready()
+    child = spawnChild()
+    expect(await child.call('init', { url, ns, channel })).toBe('ok')
+  })
+
+  afterEach(async () => {
+    await child.stop()
+    await cache.clear()
+    await cache.close()
+    redis.disconnect()
+  })
+
+  it('a set or delete in one process evicts the key from the other process memory tier', async () => {
+    await cache.set('k', 1)
+    expect(await child.call('get', { key: 'k' })).toBe(1)
+    // Now the child answers from its memory tier.
+    expect(await child.call('top', { key: 'k' })).toEqual({ value: 1, fromTop: true })
+    await cache.set('k', 2)
+    // Without the bus the child's memory tier would keep answering 1 for an hour.
+    await eventually(async () => expect(((await child.call('top', { key: 'k' })) as { value: unknown }).value).toBe(2))
+    await cache.delete('k')
+    await eventually(async () => expect(await child.call('get', { key: 'k' })).toBeNull())
+  })
+
+  it('clear() in one process empties the namespace (and nested ones) in the other, and nothing else', async () => {
+    await child.call('set', { key: 'x', value: 'from child' })
+    const nested = cache.namespace('nested')
+    await nested.set('y', 'nested value')
+    const sibling = createTieredCache({
+      envPrefix: false,
+      namespace: `${ns}-sibling`,
+      tiers: ['memory', 'redis'],
+      redis: { url },
+      bus: 'redis',
+      busChannel: channel,
+    })
+    await sibling.set('x', 'sibling value')
+    expect(await cache.get('x')).toBe('from child')
+    const before = (await cache.metrics()).tiers[0]!.totals.hits
+    expect(await cache.get('x')).toBe('from child')
+    // That second read came from our memory tier.
+    expect((await cache.metrics()).tiers[0]!.totals.hits).toBe(before + 1)
+    expect(await child.call('clear')).toBe('ok')
+    // Without the bus our memory tier would keep serving x.
+    await eventually(async () => expect(await cache.get('x')).toBeUndefined())
+    expect(await nested.get('y')).toBeUndefined()
+    expect(await sibling.get('x')).toBe('sibling value')
+    await sibling.clear()
+    await sibling.close()
+  })
+
+  it('tags invalidated in one process are honoured by the other (hard and soft)', async () => {
+    await cache.set('a', 'A', { tags: ['team:1'], grace: '1h' })
+    await cache.set('b', 'B', { tags: ['team:2'], grace: '1h' })
+    expect(await child.call('get', { key: 'a' })).toBe('A')
+    expect(await child.call('get', { key: 'b' })).toBe('B')
+    await cache.invalidateTags(['team:1'])
+    await eventually(async () => expect(await child.call('get', { key: 'a' })).toBeNull())
+    expect(await child.call('get', { key: 'b' })).toBe('B')
+    await child.call('invalidateTags', { tags: ['team:2'], mode: 'soft' })
+    await eventually(async () => expect(await cache.get('b')).toBeUndefined())
+    // Soft: still served within grace when the loader fails.
+    expect(await cache.getOrSet('b', () => Promise.reject(new Error('down')), { staleWhileRevalidate: false })).toBe(
+      'B',
+    )
+  })
+
+  it('distributed single-flight: two processes, one loader call for a cold key', async () => {
+    const counter = `${ns}:calls`
+    const release = `${ns}:release`
+    const loader = async (): Promise<string> => {
+      await redis.incr(counter)
+      await eventually(async () => (await redis.get(release)) === '1', { timeoutMs: 20_000 })
+      return `loaded by ${process.pid}`
+    }
+    const inParent = cache.getOrSet('cold', loader, { ttl: '1m' })
+    const inChild = child.start('getOrSet', { key: 'cold', counter, release })
+    // The lease counter reaches 2 once the second process tried to take the lease and waits.
+    const leaseKey = redisKey(`${ns}:__bk_lease`, 'cold')
+    await eventually(async () => expect(Number(await redis.get(leaseKey))).toBeGreaterThanOrEqual(2), {
+      timeoutMs: 10_000,
+    })
+    await redis.set(release, '1', 'PX', 60_000)
+    const [a, b] = await Promise.all([inParent, inChild])
+    expect(a).toBe(b)
+    expect(await redis.get(counter)).toBe('1')
+    await redis.del(counter, release)
+  })
+})
