@@ -13,11 +13,13 @@ export interface KeyRingKey {
 /** What `createKeyRing` accepts: `kid1:base64,kid2:base64`, a list of `kid:base64`, or key objects. */
 export type KeyRingInput = string | readonly string[] | readonly KeyRingKey[]
 
+/** Options of every encrypt/decrypt call. */
 export interface CipherOptions {
   /** Data bound to the ciphertext but not encrypted (a user id, a table+column name); decryption must pass the same. */
   associatedData?: Uint8Array | string
 }
 
+/** Options of `encryptStream`. */
 export interface StreamOptions extends CipherOptions {
   /** Plaintext bytes per authenticated segment. Default 64 KiB. */
   segmentSize?: number

@@ -71,6 +71,7 @@ export class KryptoError extends BeaverError<KryptoErrorCode> {
  */
 export const isKryptoError = errorGuard<KryptoErrorCode, KryptoError>('KRYPTO_')
 
+/** @internal A KRYPTO_INVALID_ARGUMENT error. */
 export function invalidArgument(message: string, details?: Record<string, unknown>): KryptoError {
   return new KryptoError('KRYPTO_INVALID_ARGUMENT', message, details ? { details } : {})
 }

@@ -4,6 +4,7 @@ import { invalidArgument } from './errors.ts'
 /** Hash functions accepted by HKDF and HMAC helpers. */
 export type HashAlgorithm = 'sha256' | 'sha384' | 'sha512' | 'sha1'
 
+/** Inputs of `hkdf` besides the key material. */
 export interface HkdfOptions {
   /** Non-secret salt; empty by default (RFC 5869 allows it). */
   salt?: Uint8Array | string

@@ -5,6 +5,7 @@ import { ALGORITHMS, checkKeyForAlgorithm, type JwsAlgorithm } from './keys.ts'
 import type { DurationInput, JwtHeader, JwtKeySource, JwtVerifyKey } from './jwt.ts'
 import { parseDuration } from '@beaver-kit/config'
 
+/** Caching and fetching options of `createRemoteJwks`. */
 export interface RemoteJwksOptions {
   /** How long a fetched key set is used before it is fetched again. Default 10 minutes. */
   cacheTtl?: DurationInput

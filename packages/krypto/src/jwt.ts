@@ -51,6 +51,7 @@ export interface JwtKeyInput {
 /** Milliseconds, or a duration string such as `15m`. */
 export type DurationInput = number | string
 
+/** Options of `createJwt`: the key set and the defaults of every sign and verify. */
 export interface JwtOptions {
   /** The key set: the first key signs, every key verifies (rotation: put the new key first, keep the old ones). */
   keys?: readonly (JwtKeyInput | KeyObject | Uint8Array)[]
@@ -76,6 +77,7 @@ export interface JwtOptions {
   now?: () => number
 }
 
+/** Per-token options of `sign`; they override the instance defaults. */
 export interface SignOptions {
   expiresIn?: DurationInput | false
   /** `nbf` as a delay from now. */
@@ -90,6 +92,7 @@ export interface SignOptions {
   header?: Record<string, unknown>
 }
 
+/** Per-call options of `verify`; they override the instance defaults. */
 export interface VerifyOptions<T> {
   audience?: string | readonly string[]
   issuer?: string | readonly string[]

@@ -42,6 +42,7 @@ interface AlgSpec {
   curve?: string
 }
 
+/** @internal What each JWS algorithm needs: key family, hash, sizes, curve. */
 export const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgSpec>> = Object.freeze({
   HS256: { kind: 'hmac', hash: 'sha256', size: 32 },
   HS384: { kind: 'hmac', hash: 'sha384', size: 48 },
@@ -60,6 +61,7 @@ export const ALGORITHMS: Readonly<Record<JwsAlgorithm, AlgSpec>> = Object.freeze
 
 const JWK_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }
 
+/** True for the name of a supported JWS algorithm (never `none`). */
 export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
   return typeof value === 'string' && Object.hasOwn(ALGORITHMS, value)
 }
@@ -70,6 +72,7 @@ export function generateSecret(bytes = 32): Buffer {
   return randomBytes(bytes)
 }
 
+/** The result of `generateKeyPair`. */
 export interface GeneratedKeyPair {
   privateKey: KeyObject
   publicKey: KeyObject

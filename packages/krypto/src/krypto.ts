@@ -20,6 +20,7 @@ import {
 } from './otp.ts'
 import { createPasswordHasher, type PasswordHasher } from './password.ts'
 
+/** Options of `createKrypto`: BEAVER_KRYPTO_* settings plus what env cannot carry. */
 export interface KryptoOptions extends Omit<KryptoConfigOptions, 'keys'> {
   /** The master key ring; default BEAVER_KRYPTO_KEYS. */
   keys?: KeyRingInput

@@ -8,6 +8,7 @@ export type OtpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512'
 /** A shared secret: raw bytes, or base32 text as authenticator apps show it. */
 export type OtpSecret = Uint8Array | string
 
+/** Code shape of HOTP (and TOTP). */
 export interface HotpOptions {
   /** 6 (default) to 10. */
   digits?: number
@@ -15,6 +16,7 @@ export interface HotpOptions {
   algorithm?: OtpAlgorithm
 }
 
+/** TOTP time settings (RFC 6238). */
 export interface TotpOptions extends HotpOptions {
   /** Time step in seconds. Default 30. */
   period?: number
@@ -27,6 +29,7 @@ export interface TotpOptions extends HotpOptions {
 /** Says whether a code was used before. Return true to accept (first use), false to refuse a replay. */
 export type OtpReplayGuard = (use: { step: number; code: string }) => boolean | Promise<boolean>
 
+/** Options of `verifyTotp`: drift window and replay protection. */
 export interface TotpVerifyOptions extends TotpOptions {
   /** Steps accepted before and after the current one (drift). Default 1 (±30 s). */
   window?: number
@@ -187,6 +190,7 @@ export function generateOtpSecret(bytes = 20): string {
   return base32Encode(randomBytes(bytes))
 }
 
+/** What goes into an `otpauth://` URI. */
 export interface OtpauthUriOptions {
   /** `totp` (default) or `hotp`. */
   type?: 'totp' | 'hotp'

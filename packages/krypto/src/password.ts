@@ -18,6 +18,7 @@ export interface ScryptParams {
   parallelism: number
 }
 
+/** Options of `createPasswordHasher`. */
 export interface PasswordHasherOptions {
   /** `auto` (default) is argon2id where the runtime has it (Node >= 24.7), scrypt otherwise. */
   algorithm?: 'auto' | 'argon2id' | 'scrypt'
@@ -52,7 +53,9 @@ export interface PasswordHasher {
   verifyAndUpgrade(hash: string, password: string): Promise<PasswordCheck>
 }
 
+/** OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane. */
 export const ARGON2_DEFAULTS: Readonly<Argon2Params> = Object.freeze({ memory: 19_456, passes: 2, parallelism: 1 })
+/** OWASP Password Storage Cheat Sheet: scrypt N=2^17, r=8, p=1. */
 export const SCRYPT_DEFAULTS: Readonly<ScryptParams> = Object.freeze({ cost: 17, blockSize: 8, parallelism: 1 })
 
 type Argon2Fn = (

@@ -4,11 +4,13 @@ import { invalidArgument } from './errors.ts'
 export type PasswordProblemCode =
   'too-short' | 'too-long' | 'too-few-classes' | 'common' | 'contains-user-input' | 'repetitive'
 
+/** One reason a password was refused, with a message fit for a form. */
 export interface PasswordProblem {
   code: PasswordProblemCode
   message: string
 }
 
+/** Rules of `checkPasswordPolicy`. */
 export interface PasswordPolicy {
   /** Default 12 (NIST SP 800-63B asks for 8 at least, 15 without MFA; OWASP ASVS 12). */
   minLength?: number
@@ -22,6 +24,7 @@ export interface PasswordPolicy {
   forbidden?: readonly string[]
 }
 
+/** `ok` with no problems, or every problem found. */
 export interface PasswordPolicyResult {
   ok: boolean
   problems: PasswordProblem[]

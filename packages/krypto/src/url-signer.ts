@@ -24,6 +24,7 @@ export interface UrlSignerParamNames {
   payload: string
 }
 
+/** Options of `createUrlSigner`: BEAVER_URLSIGNER_* settings plus keys, nonce store and clock. */
 export interface UrlSignerOptions extends Omit<UrlSignerConfigOptions, 'keys'> {
   /** Master keys (`kid:base64` list); default BEAVER_URLSIGNER_KEYS, else BEAVER_KRYPTO_KEYS (both run through HKDF for this purpose). */
   keys?: KeyRingInput
@@ -35,6 +36,7 @@ export interface UrlSignerOptions extends Omit<UrlSignerConfigOptions, 'keys'> {
   envPrefix?: string | false
 }
 
+/** Per-URL options of `sign`. */
 export interface SignUrlOptions {
   /** Lifetime; default the configured `defaultTtl` (30 minutes). */
   expiresIn?: DurationInput
@@ -50,6 +52,7 @@ export interface SignUrlOptions {
   payload?: unknown
 }
 
+/** Per-request options of `verify` and `check`. */
 export interface VerifyUrlOptions {
   /** The method of the request, checked against the one the URL was signed for. */
   method?: string
