@@ -98,7 +98,7 @@ export interface CacheOptions extends Omit<CacheConfigOptions, 'driver' | 'seria
   driverOptions?: Record<string, unknown>
   /** `json` (default), `msgpack`, `raw`, or your own serializer. */
   serializer?: 'json' | 'msgpack' | 'raw' | Serializer
-  memory?: CacheConfigOptions['memory'] & Pick<MemoryCacheOptions, 'sizeOf'>
+  memory?: CacheConfigOptions['memory'] & Pick<MemoryCacheOptions, 'sizeOf' | 'now'>
   redis?: CacheConfigOptions['redis'] & Omit<RedisCacheOptions, keyof NonNullable<CacheConfigOptions['redis']>>
   db?: CacheConfigOptions['db'] & Omit<DatabaseCacheOptions, keyof NonNullable<CacheConfigOptions['db']>>
 }
@@ -217,7 +217,13 @@ class Root {
     if (definition !== undefined && this.serializer !== undefined) {
       const made = definition.create(this.#driverOptions() as never, this.#context())
       if (made instanceof Promise) {
-        this.#loading = made.then((d) => this.#adopt(d))
+        this.#loading = made.then(
+          (d) => this.#adopt(d),
+          (err: unknown) => {
+            this.#loading = undefined
+            throw this.wrap(err, 'load', '')
+          },
+        )
         this.#loading.catch(() => undefined)
       } else this.#adopt(made)
     } else if (definition === undefined && !cacheDriverNames().includes(this.driverName)) {
@@ -539,7 +545,13 @@ export class Cache {
       const ctx: TraceContext = { op, namespace: ns, driver: root.driverName }
       if (key !== undefined) ctx.key = key
       if (count !== undefined) ctx.count = count
-      promise = channel.tracePromise(() => work(ctx), ctx)
+      // tracePromise would publish the resolved value as `result`; values are never published.
+      let out: T
+      promise = channel
+        .tracePromise(async () => {
+          out = await work(ctx)
+        }, ctx)
+        .then(() => out)
     }
     return withSignal(promise, signal)
   }
@@ -790,24 +802,28 @@ export class Cache {
   getMany<T = unknown>(keys: readonly string[], options?: OperationOptions): Promise<Array<T | undefined>> {
     return this.#run('getMany', undefined, keys.length, options?.signal, async (d, ctx) => {
       for (const key of keys) this.#checkKey(key)
-      const unique = [...new Set(keys)]
+      const set = new Set(keys)
+      // Without duplicates (the usual case) the answer is built in place, without a map.
+      const unique = set.size === keys.length ? keys : [...set]
       const stored = await this.#readMany(d, unique)
-      const byKey = new Map<string, unknown>()
       let hits = 0
+      const values = new Array<T | undefined>(unique.length)
       for (let i = 0; i < unique.length; i++) {
         const s = stored[i]
         const v = this.#absent(s) ? MISS : this.#decode(s)
-        if (v !== MISS) hits++
-        byKey.set(unique[i] as string, v)
+        if (v !== MISS) {
+          hits++
+          values[i] = v as T
+        }
       }
       const c = this.#counters
       c.hits += hits
       c.misses += unique.length - hits
       if (ctx) ctx.hits = hits
-      return keys.map((k) => {
-        const v = byKey.get(k)
-        return v === MISS ? undefined : (v as T)
-      })
+      if (unique === keys) return values
+      const byKey = new Map<string, T | undefined>()
+      for (let i = 0; i < unique.length; i++) byKey.set(unique[i] as string, values[i])
+      return keys.map((k) => byKey.get(k))
     })
   }
 

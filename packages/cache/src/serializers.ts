@@ -167,19 +167,15 @@ export const rawSerializer: Serializer = Object.freeze({
 })
 
 /**
- * MessagePack through the optional peer `msgpackr` (with structured clone of Map, Set, Date,
- * BigInt). Loaded on first use.
+ * MessagePack through the optional peer `msgpackr`: compact, and Date, Set, BigInt and
+ * Uint8Array round-trip; a Map reads back as a plain object (a msgpack map), so use json
+ * when Map identity matters. Loaded on first use.
  * @example const cache = createCache({ serializer: await msgpackSerializer() })
  */
 export async function msgpackSerializer(): Promise<Serializer> {
   const { Packr } = await importPeer('msgpackr', () => import('msgpackr'), 'the msgpack cache serializer')
-  const packr = new Packr({
-    moreTypes: true,
-    useRecords: false,
-    largeBigIntToString: false,
-    useBigIntExtension: true,
-    mapsAsObjects: false,
-  })
+  // Plain maps (no records extension), so other languages read the bytes as ordinary msgpack.
+  const packr = new Packr({ moreTypes: true, useRecords: false, mapsAsObjects: true, useBigIntExtension: true })
   return Object.freeze({
     name: 'msgpack',
     serialize(value: unknown): Uint8Array {

@@ -23,6 +23,8 @@ export interface MemoryCacheOptions {
   sweepBatch?: number
   /** Size of a by-reference value in bytes, for `maxSize`. Default: a bounded estimate. */
   sizeOf?: (value: unknown) => number
+  /** The clock (ms since epoch). Default: Date.now cached for ~1 ms; pass `Date.now` for fake timers. */
+  now?: () => number
 }
 
 const NONE = -1
@@ -88,6 +90,7 @@ export class MemoryStore implements CacheDriver {
   readonly #bytesMode: boolean
   readonly #sizeOf: (value: unknown) => number
   readonly #sweepBatch: number
+  readonly #clock: (() => number) | undefined
   readonly #onEvict: ((namespace: string, key: string) => void) | undefined
 
   constructor(options: MemoryCacheOptions = {}, context?: Pick<DriverContext, 'storage' | 'onEvict'>) {
@@ -98,7 +101,9 @@ export class MemoryStore implements CacheDriver {
       sweepInterval = 10_000,
       sweepBatch = 1000,
       sizeOf = estimateSize,
+      now,
     } = options
+    this.#clock = now
     if (!Number.isInteger(maxItems) || maxItems < 1) {
       throw new CacheError('CACHE_OPTIONS_INVALID', `memory.maxItems must be an integer >= 1, got ${String(maxItems)}`)
     }
@@ -164,7 +169,7 @@ export class MemoryStore implements CacheDriver {
     const i = this.#space(ns)?.get(key)
     if (i === undefined) return NONE
     const e = this.#exp[i] as number
-    if (e !== 0 && e <= coarseNow()) {
+    if (e !== 0 && e <= this.#now()) {
       this.#remove(i)
       return NONE
     }
@@ -178,7 +183,7 @@ export class MemoryStore implements CacheDriver {
     const i = map.get(key)
     if (i === undefined) return undefined
     const e = this.#exp[i] as number
-    if (e !== 0 && e <= (cachedNow === 0 ? coarseNow() : cachedNow)) {
+    if (e !== 0 && e <= (this.#clock !== undefined ? this.#clock() : cachedNow === 0 ? coarseNow() : cachedNow)) {
       this.#remove(i)
       return undefined
     }
@@ -209,7 +214,7 @@ export class MemoryStore implements CacheDriver {
         },
       )
     }
-    const expires = ttlMs === undefined ? 0 : coarseNow() + ttlMs
+    const expires = ttlMs === undefined ? 0 : this.#now() + ttlMs
     const map = this.#spaceForWrite(ns)
     let i = map.get(key)
     if (i !== undefined) {
@@ -294,13 +299,13 @@ export class MemoryStore implements CacheDriver {
     const i = this.#find(ns, key)
     if (i === NONE) return undefined
     const e = this.#exp[i] as number
-    return e === 0 ? Infinity : Math.max(0, e - coarseNow())
+    return e === 0 ? Infinity : Math.max(0, e - this.#now())
   }
 
   touch(ns: string, key: string, ttlMs: number | undefined): boolean {
     const i = this.#find(ns, key)
     if (i === NONE) return false
-    this.#exp[i] = ttlMs === undefined ? 0 : coarseNow() + ttlMs
+    this.#exp[i] = ttlMs === undefined ? 0 : this.#now() + ttlMs
     return true
   }
 
@@ -316,7 +321,7 @@ export class MemoryStore implements CacheDriver {
   }
 
   /** Removes expired entries among the next `sweepBatch` slots (called by the background timer). */
-  sweep(now: number = Date.now()): number {
+  sweep(now: number = this.#clock !== undefined ? this.#clock() : Date.now()): number {
     let removed = 0
     const end = Math.min(this.#top, this.#sweepCursor + this.#sweepBatch)
     for (let i = this.#sweepCursor; i < end; i++) {
@@ -333,6 +338,10 @@ export class MemoryStore implements CacheDriver {
   close(): void {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
+  }
+
+  #now(): number {
+    return this.#clock !== undefined ? this.#clock() : coarseNow()
   }
 
   #alloc(): number {
@@ -403,7 +412,7 @@ export class MemoryStore implements CacheDriver {
       if (victim === keep) victim = this.#prev[victim] as number
     } else {
       let hand = this.#hand === NONE ? this.#tail : this.#hand
-      const now = coarseNow()
+      const now = this.#now()
       for (;;) {
         const e = this.#exp[hand] as number
         if (hand !== keep && (this.#visited[hand] === 0 || (e !== 0 && e <= now))) break
@@ -417,7 +426,7 @@ export class MemoryStore implements CacheDriver {
     if (victim === NONE) return
     const ns = this.#nsOf[victim] as string
     const key = this.#keys[victim] as string
-    const expired = this.#exp[victim] !== 0 && (this.#exp[victim] as number) <= coarseNow()
+    const expired = this.#exp[victim] !== 0 && (this.#exp[victim] as number) <= this.#now()
     this.#remove(victim)
     if (!expired) this.#onEvict?.(ns, key)
   }

@@ -1,0 +1,482 @@
+import { readFileSync } from 'node:fs'
+import dc from 'node:diagnostics_channel'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { eventually } from '@beaver-kit/testkit'
+import { isConfigError } from '@beaver-kit/config'
+import { importPeer, shutdown } from '@beaver-kit/core'
+import {
+  cache,
+  cacheDriverNames,
+  createCache,
+  defineCacheDriver,
+  initCache,
+  isCacheError,
+  jsonSerializer,
+  msgpackSerializer,
+  rawSerializer,
+  registerCacheDriver,
+  resetCache,
+  withPrefix,
+  type CacheDriver,
+} from '@beaver-kit/cache'
+import { MemoryStore, memoryDriver } from '@beaver-kit/cache/memory'
+import { redisDriver } from '@beaver-kit/cache/redis'
+import { databaseDriver } from '@beaver-kit/cache/database'
+
+afterEach(async () => {
+  vi.useRealTimers()
+  await resetCache()
+})
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+  return undefined
+}
+
+describe('configuration from the environment', () => {
+  it('builds the default instance from BEAVER_CACHE_* and honours a prefix', async () => {
+    vi.stubEnv('BEAVER_CACHE_NAMESPACE', 'from-env')
+    vi.stubEnv('BEAVER_CACHE_DEFAULT_TTL', '5m')
+    vi.stubEnv('BEAVER_CACHE_MEMORY_MAX_ITEMS', '3')
+    vi.stubEnv('OTHER_CACHE_NAMESPACE', 'other')
+    try {
+      const c = cache()
+      expect(c).toBe(cache())
+      expect(c.namespaceName).toBe('from-env')
+      expect(c.config.defaultTtl).toBe(300_000)
+      expect(c.config.memory.maxItems).toBe(3)
+      await c.set('a', 1)
+      expect(await c.ttl('a')).toBeLessThanOrEqual(300_000)
+      expect(() => initCache()).toThrow(/already exists/)
+      const other = withPrefix('OTHER_')
+      expect(other.namespaceName).toBe('other')
+      await other.close()
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
+  it('rejects a bad value with one ConfigError, and a typo in the driver name with a suggestion', () => {
+    vi.stubEnv('BEAVER_CACHE_DEFAULT_TTL', 'soon')
+    try {
+      expect(() => createCache()).toThrow(
+        expect.objectContaining({ message: expect.stringContaining('BEAVER_CACHE_DEFAULT_TTL') }),
+      )
+      let err: unknown
+      try {
+        createCache()
+      } catch (e) {
+        err = e
+      }
+      expect(isConfigError(err)).toBe(true)
+    } finally {
+      vi.unstubAllEnvs()
+    }
+    let unknown: unknown
+    try {
+      createCache({ envPrefix: false, driver: 'reddis' })
+    } catch (e) {
+      unknown = e
+    }
+    expect(isCacheError(unknown, 'CACHE_DRIVER_UNKNOWN')).toBe(true)
+    expect((unknown as Error).message).toContain('did you mean "redis"')
+  })
+
+  it('initCache configures the default before first use; resetCache closes it', async () => {
+    const c = initCache({ envPrefix: false, namespace: 'init' })
+    expect(cache()).toBe(c)
+    await c.set('x', 1)
+    await resetCache()
+    await expect(c.get('x')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLOSED'))
+    expect(cache()).not.toBe(c)
+  })
+
+  it('shutdown() closes the default instance', async () => {
+    const c = cache()
+    await shutdown()
+    await expect(c.set('x', 1)).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLOSED'))
+  })
+})
+
+describe('driver registry', () => {
+  it('declares the optional peers each driver loads, matching peerDependencies', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      peerDependencies: Record<string, string>
+      peerDependenciesMeta: Record<string, { optional?: boolean }>
+    }
+    for (const d of [memoryDriver, redisDriver, databaseDriver]) {
+      for (const peer of d.peers) {
+        expect(pkg.peerDependencies[peer], `${d.name} needs ${peer}`).toBeDefined()
+        expect(pkg.peerDependenciesMeta[peer]?.optional).toBe(true)
+      }
+    }
+    expect(cacheDriverNames()).toEqual(expect.arrayContaining(['memory', 'redis', 'database']))
+  })
+
+  it('registers a third-party driver by name (also lazily) and fills batch gaps from its primitives', async () => {
+    const store = new Map<string, unknown>()
+    const calls: string[] = []
+    const tiny = defineCacheDriver<{ tag: string }>({
+      name: 'tiny',
+      peers: [],
+      create(options): CacheDriver {
+        calls.push(`create:${options.tag}`)
+        return {
+          name: 'tiny',
+          capabilities: { values: 'bytes', sync: false, batch: false, atomicIncrement: false, query: false },
+          get: async (ns, key) => store.get(`${ns}|${key}`),
+          set: async (ns, key, value) => void store.set(`${ns}|${key}`, value),
+          delete: async (ns, key) => store.delete(`${ns}|${key}`),
+          clear: async (ns) => {
+            for (const k of store.keys()) if (k.startsWith(`${ns}|`) || k.startsWith(`${ns}:`)) store.delete(k)
+          },
+          close: () => undefined,
+        }
+      },
+    })
+    registerCacheDriver('tiny', tiny)
+    registerCacheDriver('tiny-lazy', () => Promise.resolve(tiny))
+    expect(code(() => registerCacheDriver('Bad Name', tiny))).toBe('CACHE_OPTIONS_INVALID')
+    const c = createCache({ envPrefix: false, driver: 'tiny-lazy', driverOptions: { tag: 'x' }, namespace: 'n' })
+    await c.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2 },
+    ])
+    expect(await c.getMany(['a', 'b', 'c'])).toEqual([1, 2, undefined])
+    expect(await c.deleteMany(['a', 'c'])).toBe(1)
+    await expect(c.increment('n')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_UNSUPPORTED'))
+    await expect(c.ttl('b')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_UNSUPPORTED'))
+    expect(() => c.getSync('b')).toThrow(expect.objectContaining({ code: 'CACHE_UNSUPPORTED' }))
+    expect(calls).toEqual(['create:x'])
+    await c.close()
+  })
+
+  it('turns a missing optional peer into CACHE_DRIVER_PEER_MISSING naming the install command', async () => {
+    const needsPeer = defineCacheDriver({
+      name: 'needs-peer',
+      peers: ['not-installed-peer'],
+      async create() {
+        // What importPeer does when Node reports the module missing.
+        return importPeer(
+          'not-installed-peer',
+          () =>
+            Promise.reject(
+              Object.assign(new Error("Cannot find package 'not-installed-peer'"), { code: 'ERR_MODULE_NOT_FOUND' }),
+            ),
+          'the needs-peer cache driver',
+        )
+      },
+    })
+    const c = createCache({ envPrefix: false, driver: needsPeer })
+    let err: unknown
+    try {
+      await c.get('x')
+    } catch (e) {
+      err = e
+    }
+    expect(isCacheError(err, 'CACHE_DRIVER_PEER_MISSING'), String(err)).toBe(true)
+    expect((err as Error).message).toContain('npm install not-installed-peer')
+    await c.close()
+  })
+})
+
+describe('memory driver', () => {
+  it('answers a hit synchronously: no microtask between set and getSync, and get() resolves it', async () => {
+    const c = createCache({ envPrefix: false })
+    c.setSync('k', { v: 1 })
+    expect(c.getSync('k')).toEqual({ v: 1 })
+    const order: string[] = []
+    void c.get('k').then(() => order.push('get'))
+    queueMicrotask(() => order.push('microtask'))
+    await Promise.resolve()
+    await Promise.resolve()
+    expect(order[0]).toBe('get')
+    await c.close()
+  })
+
+  it('keeps values by reference by default, and copies them in serialized mode', async () => {
+    const byRef = createCache({ envPrefix: false })
+    const copy = createCache({ envPrefix: false, memory: { storage: 'serialized' } })
+    const v = { n: 1 }
+    await byRef.set('k', v)
+    await copy.set('k', v)
+    v.n = 2
+    expect(await byRef.get('k')).toEqual({ n: 2 })
+    expect(await copy.get('k')).toEqual({ n: 1 })
+    await byRef.close()
+    await copy.close()
+  })
+
+  it('evicts by item count with SIEVE (visited entries survive) and counts evictions', async () => {
+    const c = createCache({ envPrefix: false, memory: { maxItems: 3 } })
+    const evicted: string[] = []
+    const onEvict = (m: unknown): void => void evicted.push((m as { key: string }).key)
+    dc.subscribe('beaver:cache:evict', onEvict)
+    try {
+      c.setSync('a', 1)
+      c.setSync('b', 2)
+      c.setSync('c', 3)
+      c.getSync('a')
+      c.setSync('d', 4)
+      expect(c.getSync('a')).toBe(1)
+      expect(c.getSync('b')).toBeUndefined()
+      expect(evicted).toEqual(['b'])
+      expect(c.stats().evictions).toBe(1)
+    } finally {
+      dc.unsubscribe('beaver:cache:evict', onEvict)
+      await c.close()
+    }
+  })
+
+  it('evicts the least recently used entry with policy lru', async () => {
+    const c = createCache({ envPrefix: false, memory: { maxItems: 3, policy: 'lru' } })
+    c.setSync('a', 1)
+    c.setSync('b', 2)
+    c.setSync('c', 3)
+    c.getSync('a')
+    c.setSync('d', 4)
+    c.getSync('c')
+    c.setSync('e', 5)
+    // a, b, c; a used; d evicts b; c used; e evicts a (now the least recently used).
+    expect([c.getSync('a'), c.getSync('b'), c.getSync('c'), c.getSync('d'), c.getSync('e')]).toEqual([
+      undefined,
+      undefined,
+      3,
+      4,
+      5,
+    ])
+    await c.close()
+  })
+
+  it('bounds total bytes, rejects entries above maxEntrySize or the whole bound', async () => {
+    const c = createCache({
+      envPrefix: false,
+      memory: { storage: 'serialized', maxSize: 1000, maxItems: 1000 },
+      maxEntrySize: 600,
+    })
+    for (let i = 0; i < 10; i++) await c.set(`k${i}`, 'x'.repeat(200))
+    const store = c.stats()
+    expect(store.evictions).toBeGreaterThan(0)
+    const present = (await c.getMany(Array.from({ length: 10 }, (_, i) => `k${i}`))).filter((v) => v !== undefined)
+    expect(present.length).toBeLessThanOrEqual(4)
+    expect(present.length).toBeGreaterThan(0)
+    await expect(c.set('big', 'y'.repeat(700))).rejects.toSatisfy((e: unknown) =>
+      isCacheError(e, 'CACHE_VALUE_TOO_LARGE'),
+    )
+    const refs = createCache({ envPrefix: false, memory: { maxSize: 100, sizeOf: () => 500 } })
+    expect(code(() => refs.setSync('k', 1))).toBe('CACHE_VALUE_TOO_LARGE')
+    await c.close()
+    await refs.close()
+  })
+
+  it('expires lazily, and sweeps in bounded batches (manual clock)', () => {
+    let clock = 1_000_000
+    const store = new MemoryStore({ maxItems: 10_000, sweepInterval: 0, sweepBatch: 100, now: () => clock })
+    for (let i = 0; i < 1000; i++) store.set('ns', `k${i}`, i, 500)
+    store.set('ns', 'forever', 1, undefined)
+    expect(store.size).toBe(1001)
+    expect(store.sweep()).toBe(0)
+    clock += 1000
+    expect(store.sweep()).toBe(100)
+    expect(store.size).toBe(901)
+    expect(store.get('ns', 'k999')).toBeUndefined()
+    expect(store.size).toBe(900)
+    for (let n = 0; n < 20; n++) store.sweep()
+    expect(store.size).toBe(1)
+    expect(store.get('ns', 'forever')).toBe(1)
+    store.close()
+  })
+
+  it('runs the sweep from a background timer that does not keep the process alive', async () => {
+    let clock = 1_000_000
+    const store = new MemoryStore({ maxItems: 100, sweepInterval: 5, sweepBatch: 10, now: () => clock })
+    for (let i = 0; i < 50; i++) store.set('ns', `k${i}`, i, 100)
+    clock += 1000
+    await eventually(() => expect(store.size).toBe(0), { timeoutMs: 5000 })
+    store.close()
+  })
+
+  it('reports per-namespace stats and a hit ratio', async () => {
+    const c = createCache({ envPrefix: false, namespace: 'app' })
+    const users = c.namespace('users')
+    await users.set('1', 'u')
+    await users.get('1')
+    await users.get('2')
+    await c.get('x')
+    const s = c.stats()
+    expect(s.namespaces['app:users']).toMatchObject({ hits: 1, misses: 1, sets: 1 })
+    expect(s.namespaces.app).toMatchObject({ hits: 0, misses: 1 })
+    expect(s.hitRatio).toBeCloseTo(1 / 3)
+    expect(code(() => c.namespace(''))).toBe('CACHE_OPTIONS_INVALID')
+    expect(code(() => c.namespace('has space'))).toBe('CACHE_OPTIONS_INVALID')
+    await c.close()
+  })
+})
+
+describe('getOrSet details', () => {
+  it('lets the loader pick its TTL, sees the close signal, and forceFresh reloads once for concurrent callers', async () => {
+    const c = createCache({ envPrefix: false })
+    let signal: AbortSignal | undefined
+    await c.getOrSet('k', (ctx) => {
+      ctx.setTtl('2s')
+      signal = ctx.signal
+      return 1
+    })
+    expect(await c.ttl('k')).toBeLessThanOrEqual(2000)
+    let loads = 0
+    const fresh = await Promise.all(
+      Array.from({ length: 10 }, () => c.getOrSet('k', () => ++loads + 1, { forceFresh: true })),
+    )
+    expect(loads).toBe(1)
+    expect(new Set(fresh)).toEqual(new Set([2]))
+    await c.close()
+    expect(signal?.aborted).toBe(true)
+  })
+
+  it('an aborted caller stops waiting while the shared load goes on for the others', async () => {
+    const c = createCache({ envPrefix: false })
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const loader = async (): Promise<string> => {
+      await gate
+      return 'v'
+    }
+    const controller = new AbortController()
+    const first = c.getOrSet('slow', loader, { signal: controller.signal })
+    const second = c.getOrSet('slow', loader)
+    controller.abort(new Error('caller gave up'))
+    await expect(first).rejects.toThrow('caller gave up')
+    release()
+    expect(await second).toBe('v')
+    await c.close()
+  })
+
+  it('a loader result that cannot be cached is still returned, counted as an error and published', async () => {
+    const c = createCache({ envPrefix: false, memory: { storage: 'serialized' }, maxEntrySize: 10 })
+    const errors: unknown[] = []
+    const onError = (m: unknown): void => void errors.push(m)
+    dc.subscribe('beaver:cache:error', onError)
+    try {
+      expect(await c.getOrSet('big', () => 'z'.repeat(100))).toBe('z'.repeat(100))
+      expect(await c.has('big')).toBe(false)
+      expect(c.stats().errors).toBe(1)
+      expect(errors).toHaveLength(1)
+    } finally {
+      dc.unsubscribe('beaver:cache:error', onError)
+      await c.close()
+    }
+  })
+})
+
+describe('tracing channels', () => {
+  it('publishes every operation on beaver:cache:<op> with namespace, driver, key and hit, never the value', async () => {
+    const c = createCache({ envPrefix: false, namespace: 'traced' })
+    const seen: Array<Record<string, unknown>> = []
+    const handlers = {
+      start: (m: unknown) => void seen.push({ ...(m as object) }),
+      end: () => undefined,
+      asyncStart: () => undefined,
+      asyncEnd: (m: unknown) => void seen.push({ ...(m as object), phase: 'end' }),
+      error: () => undefined,
+    }
+    const ops = ['set', 'get', 'getMany', 'getOrSet', 'delete', 'clear']
+    for (const op of ops) dc.tracingChannel(`beaver:cache:${op}`).subscribe(handlers)
+    try {
+      await c.set('k', { secret: 'value' })
+      await c.get('k')
+      await c.getMany(['k', 'x'])
+      await c.getOrSet('g', () => 1)
+      await c.delete('k')
+      await c.clear()
+    } finally {
+      for (const op of ops) dc.tracingChannel(`beaver:cache:${op}`).unsubscribe(handlers)
+      await c.close()
+    }
+    expect(seen.map((m) => `${m.op as string}${m.phase ? ':end' : ''}`)).toEqual(ops.flatMap((op) => [op, `${op}:end`]))
+    expect(seen.find((m) => m.op === 'get' && m.phase)).toMatchObject({
+      namespace: 'traced',
+      driver: 'memory',
+      key: 'k',
+      hit: true,
+    })
+    expect(seen.find((m) => m.op === 'getMany' && m.phase)).toMatchObject({ count: 2, hits: 1 })
+    expect(JSON.stringify(seen)).not.toContain('value')
+  })
+})
+
+describe('serializers', () => {
+  it('json round-trips special numbers and rejects what it cannot store', () => {
+    const v = { nan: Number.NaN, inf: -Infinity, negZero: -0, big: -5n, when: new Date(Number.NaN) }
+    const back = jsonSerializer.deserialize(jsonSerializer.serialize(v)) as typeof v
+    expect(back.nan).toBeNaN()
+    expect(back.inf).toBe(-Infinity)
+    expect(Object.is(back.negZero, -0)).toBe(true)
+    expect(back.big).toBe(-5n)
+    expect(Number.isNaN(back.when.getTime())).toBe(true)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(code(() => jsonSerializer.serialize(cyclic))).toBe('CACHE_SERIALIZE')
+    expect(code(() => jsonSerializer.serialize(() => 1))).toBe('CACHE_SERIALIZE')
+    expect(code(() => jsonSerializer.deserialize(Buffer.from('{nope')))).toBe('CACHE_DESERIALIZE')
+    expect(new TextDecoder().decode(jsonSerializer.serialize({ plain: [1, 'a'] }))).toBe('{"plain":[1,"a"]}')
+  })
+
+  it('raw stores bytes only; msgpack round-trips rich values (a Map reads back as an object)', async () => {
+    expect(rawSerializer.deserialize(rawSerializer.serialize(Buffer.from('hi')))).toEqual(Buffer.from('hi'))
+    expect(code(() => rawSerializer.serialize('text'))).toBe('CACHE_SERIALIZE')
+    expect(code(() => rawSerializer.serialize(new Uint8Array(0)))).toBe('CACHE_SERIALIZE')
+    const mp = await msgpackSerializer()
+    const v = {
+      d: new Date(5),
+      s: new Set([1]),
+      b: 2n ** 70n,
+      u: new Uint8Array([1, 2]),
+      nested: { list: [1, 'two', null] },
+    }
+    expect(mp.deserialize(mp.serialize(v))).toEqual(v)
+    expect(mp.deserialize(mp.serialize({ m: new Map([['a', 1]]) }))).toEqual({ m: { a: 1 } })
+    const c = createCache({ envPrefix: false, serializer: 'msgpack', memory: { storage: 'serialized' } })
+    await c.set('v', v)
+    expect(await c.get('v')).toEqual(v)
+    await c.close()
+  })
+})
+
+describe('lifecycle', () => {
+  it('close() is idempotent, namespace views close alone, and await using disposes', async () => {
+    const c = createCache({ envPrefix: false })
+    const view = c.namespace('v')
+    await view.close()
+    await view.close()
+    await expect(view.get('x')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLOSED'))
+    await c.set('still', 'open')
+    expect(await c.get('still')).toBe('open')
+    {
+      await using scoped = createCache({ envPrefix: false })
+      await scoped.set('x', 1)
+      c.setSync('ref', scoped)
+    }
+    const scoped = c.getSync<{ get(k: string): Promise<unknown> }>('ref')
+    await expect(scoped?.get('x')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLOSED'))
+    await c.close()
+    await c.close()
+    expect(code(() => c.getSync('still'))).toBe('CACHE_CLOSED')
+  })
+
+  it('ready() resolves for memory and creation does no I/O for remote drivers', async () => {
+    const c = createCache({ envPrefix: false })
+    await c.ready()
+    await c.close()
+    const unreachable = createCache({
+      envPrefix: false,
+      driver: 'redis',
+      redis: { url: 'redis://127.0.0.1:1', maxRetriesPerRequest: 0, connectTimeout: 200 },
+    })
+    expect(unreachable.driverName).toBe('redis')
+    await unreachable.close()
+  })
+})

@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { describeCacheDriver } from '@beaver-kit/testkit/cache'
+import { eventually, requireService, startFaultProxy, uniqueNamespace, type FaultProxy } from '@beaver-kit/testkit'
+import { isBeaverError } from '@beaver-kit/core'
+import { resolveConfig } from '@beaver-kit/config'
+import { createCache, type Cache } from '../src/cache.ts'
+import { cacheSchema } from '../src/config.ts'
+import type { CacheDriver, CacheDriverDefinition, DriverContext } from '../src/driver.ts'
+import { redisDriver } from '../src/drivers/redis.ts'
+import { HybridDriver, hybridDriver, type HybridDriverOptions } from '../src/hybrid/driver.ts'
+import { WriteQueue } from '../src/hybrid/queue.ts'
+import { MemoryStore } from '../src/drivers/memory.ts'
+
+const url = await requireService('redis')
+
+const context: DriverContext = { config: resolveConfig(cacheSchema, { envPrefix: false }).values, storage: 'serialized', onEvict: () => undefined }
+
+function asDefinition(driver: CacheDriver): CacheDriverDefinition<never> {
+  return { name: driver.name, peers: [], create: () => driver }
+}
+
+describe.runIf(url)('hybrid over real Redis', () => {
+  describeCacheDriver(
+    'hybrid write-through',
+    (ns) => createCache({ envPrefix: false, namespace: ns, driver: hybridDriver as CacheDriverDefinition<never>, driverOptions: { envPrefix: false, store: 'redis', mode: 'write-through' }, redis: { url } }),
+    { shared: true, increment: true, query: false },
+  )
+  describeCacheDriver(
+    'hybrid write-behind',
+    (ns) => createCache({ envPrefix: false, namespace: ns, driver: hybridDriver as CacheDriverDefinition<never>, driverOptions: { envPrefix: false, store: 'redis', mode: 'write-behind', flushIntervalMs: 5 }, redis: { url } }),
+    { shared: false, increment: false, query: false },
+  )
+})
+
+describe('write-behind queue', () => {
+  it('keeps one write per key in last-write order, and a clear drops its namespace', async () => {
+    const q = new WriteQueue(10)
+    const v = new Uint8Array([1])
+    await q.push({ kind: 'set', namespace: 'a', key: '1', value: v, expiresAt: undefined })
+    await q.push({ kind: 'set', namespace: 'b', key: '1', value: v, expiresAt: undefined })
+    await q.push({ kind: 'delete', namespace: 'a', key: '1' })
+    expect(q.peek(10).map((w) => `${w.kind}:${w.namespace}`)).toEqual(['set:b', 'delete:a'])
+    await q.push({ kind: 'set', namespace: 'b:nested', key: '2', value: v, expiresAt: undefined })
+    await q.push({ kind: 'clear', namespace: 'b' })
+    expect(q.peek(10).map((w) => `${w.kind}:${w.namespace}`)).toEqual(['delete:a', 'clear:b'])
+    expect(q.pending('b:nested', '2')?.kind).toBe('clear')
+  })
+
+  it('applies back-pressure when full: a writer waits for room, then is refused, never dropped silently', async () => {
+    const q = new WriteQueue(2, 50)
+    const v = new Uint8Array([1])
+    await q.push({ kind: 'set', namespace: 'n', key: '1', value: v, expiresAt: undefined })
+    await q.push({ kind: 'set', namespace: 'n', key: '2', value: v, expiresAt: undefined })
+    let admitted = false
+    const waiting = q.push({ kind: 'set', namespace: 'n', key: '3', value: v, expiresAt: undefined }).then(() => (admitted = true))
+    await Promise.resolve()
+    expect(admitted).toBe(false)
+    q.done(q.peek(1))
+    await waiting
+    expect(q.peek(5).map((w) => (w.kind === 'clear' ? '' : w.key))).toEqual(['2', '3'])
+    let caught: unknown
+    try {
+      await q.push({ kind: 'set', namespace: 'n', key: '4', value: v, expiresAt: undefined })
+    } catch (err) {
+      caught = err
+    }
+    expect(isBeaverError(caught, 'CACHE_BACKPRESSURE')).toBe(true)
+    expect(q.size).toBe(2)
+  })
+})
+
+describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought back', () => {
+  let proxy: FaultProxy | undefined
+  let direct: Cache | undefined
+  let cache: Cache | undefined
+  afterEach(async () => {
+    await proxy?.accept()
+    await cache?.close().catch(() => undefined)
+    await direct?.clear()
+    await direct?.close()
+    await proxy?.close()
+    proxy = direct = cache = undefined
+  })
+
+  async function setUp(ns: string, options: Omit<HybridDriverOptions, 'store'>): Promise<HybridDriver> {
+    const u = new URL(url as string)
+    proxy = await startFaultProxy({ target: { host: u.hostname, port: Number(u.port) || 6379 } })
+    const store = await redisDriver.create({ url: proxy.url(url as string), commandTimeout: 300, connectTimeout: 300, maxRetriesPerRequest: 0 }, context)
+    const driver = new HybridDriver({ ...options, store, ownsStore: true, probeIntervalMs: 50, memoryOptions: { maxItems: 100_000, sweepInterval: 0 } })
+    cache = createCache({ envPrefix: false, namespace: ns, driver: asDefinition(driver), defaultTtl: '10m' })
+    direct = createCache({ envPrefix: false, namespace: ns, driver: 'redis', redis: { url } })
+    return driver
+  }
+
+  async function kill(): Promise<void> {
+    await proxy?.refuse()
+    proxy?.resetAll()
+  }
+
+  it('write-through: no acknowledged write is lost; writes during the outage are queued and replayed in order', async () => {
+    const ns = uniqueNamespace('hyb')
+    const driver = await setUp(ns, { mode: 'write-through', flushIntervalMs: 10 })
+    const c = cache as Cache
+    for (let i = 0; i < 500; i++) await c.set(`k${i}`, i)
+    expect(driver.stats().queueDepth).toBe(0)
+    await kill()
+    // Writes keep being acknowledged (memory + queue); the first failure switches to failover.
+    for (let i = 500; i < 1000; i++) await c.set(`k${i}`, i)
+    await c.set('k0', 'overwritten during the outage')
+    await c.delete('k1')
+    expect(driver.stats().store).toBe('down')
+    expect(driver.stats().failovers).toBeGreaterThanOrEqual(1)
+    // Reads continue against memory.
+    expect(await c.get('k999')).toBe(999)
+    await proxy?.accept()
+    await eventually(() => expect(driver.stats()).toMatchObject({ store: 'up', queueDepth: 0 }), { timeoutMs: 20_000 })
+    const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`)
+    const values = await (direct as Cache).getMany(keys)
+    expect(values[0]).toBe('overwritten during the outage')
+    expect(values[1]).toBeUndefined()
+    for (let i = 2; i < 1000; i++) expect(values[i]).toBe(i)
+    expect(driver.stats().recoveries).toBeGreaterThanOrEqual(1)
+  })
+
+  it('write-behind: all 10,000 writes acknowledged before the outage are in the store after recovery', async () => {
+    const ns = uniqueNamespace('hyb')
+    // A long flush interval: nothing is flushed before the store goes down.
+    const driver = await setUp(ns, { mode: 'write-behind', flushIntervalMs: 60_000, batch: 1000 })
+    const c = cache as Cache
+    const entries = Array.from({ length: 10_000 }, (_, i) => ({ key: `w${i}`, value: { i } }))
+    await c.setMany(entries)
+    expect(driver.stats().queueDepth).toBe(10_000)
+    await kill()
+    await expect(driver.flush()).rejects.toBeDefined()
+    expect(driver.stats().store).toBe('down')
+    // Memory still answers while the store is down.
+    expect(await c.get('w1234')).toEqual({ i: 1234 })
+    await proxy?.accept()
+    await eventually(() => expect(driver.stats()).toMatchObject({ store: 'up', queueDepth: 0 }), { timeoutMs: 30_000 })
+    const values = await (direct as Cache).getMany(entries.map((e) => e.key))
+    expect(values.filter((v, i) => (v as { i: number } | undefined)?.i === i).length).toBe(10_000)
+  })
+
+  it('serves reads from memory without store round trips, and counts them', async () => {
+    const ns = uniqueNamespace('hyb')
+    const driver = await setUp(ns, { mode: 'write-through' })
+    const c = cache as Cache
+    await c.set('a', 1)
+    const before = driver.stats()
+    for (let i = 0; i < 10; i++) expect(await c.get('a')).toBe(1)
+    const after = driver.stats()
+    expect(after.memoryHits - before.memoryHits).toBe(10)
+    expect(after.storeReads).toBe(before.storeReads)
+  })
+
+  it('close() flushes pending write-behind writes; with the store gone it reports how many were lost', async () => {
+    const ns = uniqueNamespace('hyb')
+    const driver = await setUp(ns, { mode: 'write-behind', flushIntervalMs: 60_000, closeTimeoutMs: 200 })
+    await (cache as Cache).set('x', 1)
+    await kill()
+    let caught: unknown
+    try {
+      await (cache as Cache).close()
+    } catch (err) {
+      caught = err
+    }
+    expect(isBeaverError(caught, 'CACHE_WRITE_BEHIND_PENDING')).toBe(true)
+    expect(driver.stats().queueDepth).toBe(1)
+    cache = undefined
+  })
+})
+
+describe('hybrid over an in-process store', () => {
+  it('flushes on close', async () => {
+    const store = new MemoryStore({ maxItems: 100, sweepInterval: 0 }, { storage: 'serialized', onEvict: () => undefined })
+    const driver = new HybridDriver({ store, mode: 'write-behind', flushIntervalMs: 60_000 })
+    const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
+    await c.set('a', 'A')
+    expect(store.get('n', 'a')).toBeUndefined()
+    await c.close()
+    expect(store.get('n', 'a')).toBeInstanceOf(Uint8Array)
+  })
+})
