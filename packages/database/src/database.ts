@@ -158,7 +158,17 @@ function isRead(text: string): boolean {
   return READ.test(text) && !LOCKING.test(text)
 }
 
+const NO_VALUES: readonly unknown[] = Object.freeze([])
+const NO_OPTIONS: QueryOptions = Object.freeze({})
+
 type Args = [SqlQuery | string, (readonly unknown[] | QueryOptions | undefined)?, QueryOptions?]
+
+function finishedError(): DatabaseError {
+  return new DatabaseError(
+    'DB_CLOSED',
+    'This transaction is already committed or rolled back; run statements inside its callback and await them.',
+  )
+}
 
 function closedError(): DatabaseError {
   return new DatabaseError(
@@ -183,18 +193,23 @@ export interface Internals {
 abstract class Executor implements Queryable {
   abstract readonly dialect: Dialect
 
-  protected abstract run(text: string, values: readonly unknown[], options: QueryOptions): Promise<DriverResult>
+  protected abstract run(
+    text: string,
+    values: readonly unknown[],
+    options: QueryOptions,
+    write?: boolean,
+  ): Promise<DriverResult>
   protected abstract runStream(text: string, values: readonly unknown[], options: StreamOptions): AsyncIterable<Row[]>
   abstract transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>
   abstract exec(script: string, options?: QueryOptions): Promise<void>
 
   #resolve(args: Args): [string, readonly unknown[], QueryOptions] {
     const [q, a, b] = args
-    if (typeof q === 'string') return [q, (a as readonly unknown[] | undefined) ?? [], b ?? {}]
+    if (typeof q === 'string') return [q, (a as readonly unknown[] | undefined) ?? NO_VALUES, b ?? NO_OPTIONS]
     if (!isSqlQuery(q))
       throw new TypeError('query() takes a statement built with the sql tag, or a string and its parameters')
     const compiled = q.compile(this.dialect)
-    return [compiled.text, compiled.values, (a as QueryOptions | undefined) ?? {}]
+    return [compiled.text, compiled.values, (a as QueryOptions | undefined) ?? NO_OPTIONS]
   }
 
   query<T = Row>(...args: Args): Promise<QueryResult<T>> {
@@ -242,7 +257,7 @@ abstract class Executor implements Queryable {
 
   async execute(...args: Args): Promise<ExecuteResult> {
     const [text, values, options] = this.#resolve(args)
-    const r = await this.run(text, values, { ...options, replica: false })
+    const r = await this.run(text, values, options, true)
     return r.insertId === undefined
       ? { affectedRows: r.affectedRows }
       : { affectedRows: r.affectedRows, insertId: r.insertId }
@@ -297,9 +312,15 @@ class PinnedExecutor extends Executor implements Transaction {
     }
   }
 
-  protected async run(text: string, values: readonly unknown[], options: QueryOptions): Promise<DriverResult> {
-    this.#check()
-    return this.#db[INTERNAL_RUN](text, () => this.#conn.query(text, values, this.#db[CALL_OPTIONS](options)))
+  protected run(text: string, values: readonly unknown[], options: QueryOptions): Promise<DriverResult> {
+    if (this.#done) return Promise.reject(finishedError())
+    const conn = this.#conn
+    const call = this.#db[CALL_OPTIONS](options)
+    if (conn.queryNow !== undefined && call === NO_LIMITS && !queryChannel.hasSubscribers) {
+      const now = this.#db[RUN_NOW](text, values, conn)
+      if (now !== undefined) return now
+    }
+    return this.#db[INTERNAL_RUN](text, () => conn.query(text, values, call))
   }
 
   protected async *runStream(text: string, values: readonly unknown[], options: StreamOptions): AsyncIterable<Row[]> {
@@ -365,6 +386,8 @@ class PinnedExecutor extends Executor implements Transaction {
 }
 
 const INTERNAL_RUN = Symbol('run')
+const RUN_NOW = Symbol('runNow')
+const NO_LIMITS: DriverCallOptions = Object.freeze({})
 const CALL_OPTIONS = Symbol('callOptions')
 
 interface Replica {
@@ -459,21 +482,51 @@ export class Database extends Executor {
   }
 
   [CALL_OPTIONS](options: QueryOptions): DriverCallOptions {
+    if (options.signal === undefined && options.timeoutMs === undefined && this.#defaultTimeoutMs === 0)
+      return NO_LIMITS
     return { signal: options.signal, timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs }
   }
 
   /** Runs one statement with in-flight accounting, tracing and error mapping. */
-  async [INTERNAL_RUN](text: string, fn: () => Promise<DriverResult>, pool?: DriverPool): Promise<DriverResult> {
-    if (this.#closed && this.#inflight === 0) throw closedError()
-    this.#inflight++
+  /**
+   * The synchronous path of in-process engines: nothing waits across ticks, so there is no
+   * in-flight accounting or timer to arm, only error mapping. Undefined when the engine is busy.
+   */
+  [RUN_NOW](
+    text: string,
+    values: readonly unknown[],
+    target: DriverPool | DriverConnection,
+  ): Promise<DriverResult> | undefined {
     try {
-      if (!queryChannel.hasSubscribers) return await fn()
-      return await this.#traced(text, fn, pool)
+      const result = (
+        target as { queryNow(text: string, values: readonly unknown[]): DriverResult | undefined }
+      ).queryNow(text, values)
+      return result === undefined ? undefined : Promise.resolve(result)
     } catch (err) {
-      throw this.#wrap(err, text, pool)
-    } finally {
-      if (--this.#inflight === 0) this.#drained?.()
+      return Promise.reject(this.#wrap(err, text))
     }
+  }
+
+  [INTERNAL_RUN](text: string, fn: () => Promise<DriverResult>, pool?: DriverPool): Promise<DriverResult> {
+    if (this.#closed && this.#inflight === 0) return Promise.reject(closedError())
+    this.#inflight++
+    let pending: Promise<DriverResult>
+    try {
+      pending = queryChannel.hasSubscribers ? this.#traced(text, fn, pool) : fn()
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    // One then() for accounting and error mapping: this is the hot path of every statement.
+    return pending.then(
+      (result) => {
+        if (--this.#inflight === 0 && this.#drained) this.#drained()
+        return result
+      },
+      (err: unknown) => {
+        if (--this.#inflight === 0 && this.#drained) this.#drained()
+        throw this.#wrap(err, text, pool)
+      },
+    )
   }
 
   /**
@@ -527,14 +580,25 @@ export class Database extends Executor {
     }
   }
 
-  protected async run(text: string, values: readonly unknown[], options: QueryOptions): Promise<DriverResult> {
-    if (this.#closed) throw closedError()
+  protected run(
+    text: string,
+    values: readonly unknown[],
+    options: QueryOptions,
+    write?: boolean,
+  ): Promise<DriverResult> {
+    if (this.#closed) return Promise.reject(closedError())
     const call = this[CALL_OPTIONS](options)
-    if (this.#replicas.length > 0 && options.replica !== false && isRead(text)) {
+    if (this.#replicas.length > 0 && !write && options.replica !== false && isRead(text)) {
       const replica = this.#pickReplica()
       if (replica) return this.#onReplica(replica, text, values, call)
     }
-    const pool = this.#pool ?? (await this.#primary())
+    const pool = this.#pool
+    if (pool?.queryNow !== undefined && call === NO_LIMITS && !queryChannel.hasSubscribers) {
+      const now = this[RUN_NOW](text, values, pool)
+      if (now !== undefined) return now
+    }
+    if (pool === undefined)
+      return this.#primary().then((p) => this[INTERNAL_RUN](text, () => p.query(text, values, call), p))
     return this[INTERNAL_RUN](text, () => pool.query(text, values, call), pool)
   }
 

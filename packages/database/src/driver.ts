@@ -42,6 +42,11 @@ export interface DriverConnection {
     values: readonly unknown[],
     options: DriverCallOptions & { batchSize: number },
   ): AsyncIterable<Row[]>
+  /**
+   * Optional synchronous path for in-process engines (SQLite): runs the statement now, with
+   * no timeout or signal to honour. The facade uses it when nothing else needs the tick.
+   */
+  queryNow?(text: string, values: readonly unknown[]): DriverResult
   begin(options: BeginOptions): Promise<void>
   commit(): Promise<void>
   rollback(): Promise<void>
@@ -65,6 +70,8 @@ export interface DriverPool {
   /** Runs one statement on any connection. */
   query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult>
   acquire(options: DriverCallOptions): Promise<DriverConnection>
+  /** Optional synchronous path (SQLite): the result now, or undefined when the connection is busy. */
+  queryNow?(text: string, values: readonly unknown[]): DriverResult | undefined
   /** Classifies a driver error; undefined means "not a database error" (a bug, a TypeError...). */
   classify(err: unknown): ErrorClass | undefined
   stats(): PoolStats

@@ -295,6 +295,9 @@ class MysqlPool implements DriverPool {
     const pending = new Promise<PoolConnection>((resolve, reject) => {
       this.#pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn)))
     })
+    // An idle connection is handed over at once: no need to arm the acquire timer.
+    const free = (this.#pool as unknown as { _freeConnections?: { length: number } })._freeConnections
+    if (options.signal === undefined && free !== undefined && free.length > 0) return pending
     return acquireWithin(pending, { signal: options.signal, timeoutMs: this.#acquireTimeoutMs }, (c) =>
       this.giveBack(c, false),
     )

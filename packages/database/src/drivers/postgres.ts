@@ -266,6 +266,8 @@ class PostgresPool implements DriverPool {
   }
 
   #connect(options: DriverCallOptions): Promise<PoolClient> {
+    // An idle client is handed over at once: no need to arm the acquire timer.
+    if (options.signal === undefined && this.#pool.idleCount > 0) return this.#pool.connect()
     return acquireWithin(this.#pool.connect(), { signal: options.signal, timeoutMs: this.#acquireTimeoutMs }, (c) =>
       c.release(),
     )

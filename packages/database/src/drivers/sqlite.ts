@@ -28,6 +28,16 @@ interface Prepared {
 const STATEMENT_CACHE = 256
 
 function params(values: readonly unknown[]): SQLInputValue[] {
+  let plain = true
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v === undefined || typeof v === 'boolean' || (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v))) {
+      plain = false
+      break
+    }
+  }
+  // Numbers, strings, bigints, null and bytes bind as they are: no copy on the hot path.
+  if (plain) return values as SQLInputValue[]
   const out = new Array<SQLInputValue>(values.length)
   for (let i = 0; i < values.length; i++) out[i] = sqliteValue(values[i]) as SQLInputValue
   return out
@@ -145,9 +155,17 @@ class SqliteConnection implements DriverConnection {
     this.#unlock = unlock
   }
 
-  async query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
-    throwIfAborted(options.signal)
+  queryNow(text: string, values: readonly unknown[]): DriverResult {
     return this.#engine.run(text, values)
+  }
+
+  query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
+    try {
+      throwIfAborted(options.signal)
+      return Promise.resolve(this.#engine.run(text, values))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   async exec(script: string, options: DriverCallOptions): Promise<void> {
@@ -230,9 +248,24 @@ class SqlitePool implements DriverPool {
     return this.#engine.db
   }
 
-  async query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
-    throwIfAborted(options.signal)
-    if (this.#mutex.free) return this.#engine.run(text, values)
+  queryNow(text: string, values: readonly unknown[]): DriverResult | undefined {
+    return this.#mutex.free ? this.#engine.run(text, values) : undefined
+  }
+
+  query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
+    if (this.#mutex.free) {
+      // No transaction holds the connection: run now (node:sqlite is synchronous).
+      try {
+        throwIfAborted(options.signal)
+        return Promise.resolve(this.#engine.run(text, values))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return this.#queued(text, values, options)
+  }
+
+  async #queued(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
     const conn = await this.acquire(options)
     try {
       return await conn.query(text, values, options)
