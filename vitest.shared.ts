@@ -2,7 +2,10 @@
 // `@beaver-kit/source` export condition, so tests never need a build step first.
 import type { ViteUserConfig } from 'vitest/config'
 
-const conditions = ['@beaver-kit/source', 'node', 'import', 'module', 'default']
+// Only the source condition plus "node": Vitest passes these to workers as Node --conditions,
+// and "import"/"module" there would make Node's own require() of a dual package (pg requiring
+// pg-pool) pick the ESM entry and fail. Vite adds import/require per import kind itself.
+const conditions = ['@beaver-kit/source', 'node']
 
 export function projectConfig(name: string): ViteUserConfig {
   return {
