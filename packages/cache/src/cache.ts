@@ -299,7 +299,14 @@ class Root {
   /** Turns a driver failure into a CacheError, counts it and publishes it. */
   wrap(err: unknown, op: string, ns: string): CacheError | unknown {
     let out: unknown = err
-    if (isBeaverError(err, 'CORE_PEER_MISSING')) {
+    if (isBeaverError(err) && !err.code.startsWith('CACHE_') && !err.code.startsWith('CORE_')) {
+      // Another kit package's error (the database driver's DB_CONNECTION, ...): keep it as the cause.
+      const code = /CONNECTION|TIMEOUT|CLOSED|AUTH/.test(err.code) ? 'CACHE_CONNECTION' : 'CACHE_DRIVER'
+      out = new CacheError(code, `The ${this.driverName} cache failed during ${op}: ${err.message}`, {
+        cause: err,
+        details: { driver: this.driverName, op, namespace: ns, causeCode: err.code },
+      })
+    } else if (isBeaverError(err, 'CORE_PEER_MISSING')) {
       out = new CacheError('CACHE_DRIVER_PEER_MISSING', err.message, {
         cause: err,
         details: err.details as Record<string, unknown>,

@@ -13,7 +13,11 @@ import { MemoryStore } from '../src/drivers/memory.ts'
 
 const url = await requireService('redis')
 
-const context: DriverContext = { config: resolveConfig(cacheSchema, { envPrefix: false }).values, storage: 'serialized', onEvict: () => undefined }
+const context: DriverContext = {
+  config: resolveConfig(cacheSchema, { envPrefix: false }).values,
+  storage: 'serialized',
+  onEvict: () => undefined,
+}
 
 function asDefinition(driver: CacheDriver): CacheDriverDefinition<never> {
   return { name: driver.name, peers: [], create: () => driver }
@@ -22,12 +26,26 @@ function asDefinition(driver: CacheDriver): CacheDriverDefinition<never> {
 describe.runIf(url)('hybrid over real Redis', () => {
   describeCacheDriver(
     'hybrid write-through',
-    (ns) => createCache({ envPrefix: false, namespace: ns, driver: hybridDriver as CacheDriverDefinition<never>, driverOptions: { envPrefix: false, store: 'redis', mode: 'write-through' }, redis: { url } }),
+    (ns) =>
+      createCache({
+        envPrefix: false,
+        namespace: ns,
+        driver: hybridDriver as CacheDriverDefinition<never>,
+        driverOptions: { envPrefix: false, store: 'redis', mode: 'write-through' },
+        redis: { url },
+      }),
     { shared: true, increment: true, query: false },
   )
   describeCacheDriver(
     'hybrid write-behind',
-    (ns) => createCache({ envPrefix: false, namespace: ns, driver: hybridDriver as CacheDriverDefinition<never>, driverOptions: { envPrefix: false, store: 'redis', mode: 'write-behind', flushIntervalMs: 5 }, redis: { url } }),
+    (ns) =>
+      createCache({
+        envPrefix: false,
+        namespace: ns,
+        driver: hybridDriver as CacheDriverDefinition<never>,
+        driverOptions: { envPrefix: false, store: 'redis', mode: 'write-behind', flushIntervalMs: 5 },
+        redis: { url },
+      }),
     { shared: false, increment: false, query: false },
   )
 })
@@ -52,7 +70,9 @@ describe('write-behind queue', () => {
     await q.push({ kind: 'set', namespace: 'n', key: '1', value: v, expiresAt: undefined })
     await q.push({ kind: 'set', namespace: 'n', key: '2', value: v, expiresAt: undefined })
     let admitted = false
-    const waiting = q.push({ kind: 'set', namespace: 'n', key: '3', value: v, expiresAt: undefined }).then(() => (admitted = true))
+    const waiting = q
+      .push({ kind: 'set', namespace: 'n', key: '3', value: v, expiresAt: undefined })
+      .then(() => (admitted = true))
     await Promise.resolve()
     expect(admitted).toBe(false)
     q.done(q.peek(1))
@@ -85,8 +105,17 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
   async function setUp(ns: string, options: Omit<HybridDriverOptions, 'store'>): Promise<HybridDriver> {
     const u = new URL(url as string)
     proxy = await startFaultProxy({ target: { host: u.hostname, port: Number(u.port) || 6379 } })
-    const store = await redisDriver.create({ url: proxy.url(url as string), commandTimeout: 300, connectTimeout: 300, maxRetriesPerRequest: 0 }, context)
-    const driver = new HybridDriver({ ...options, store, ownsStore: true, probeIntervalMs: 50, memoryOptions: { maxItems: 100_000, sweepInterval: 0 } })
+    const store = await redisDriver.create(
+      { url: proxy.url(url as string), commandTimeout: 300, connectTimeout: 300, maxRetriesPerRequest: 0 },
+      context,
+    )
+    const driver = new HybridDriver({
+      ...options,
+      store,
+      ownsStore: true,
+      probeIntervalMs: 50,
+      memoryOptions: { maxItems: 100_000, sweepInterval: 0 },
+    })
     cache = createCache({ envPrefix: false, namespace: ns, driver: asDefinition(driver), defaultTtl: '10m' })
     direct = createCache({ envPrefix: false, namespace: ns, driver: 'redis', redis: { url } })
     return driver
@@ -172,7 +201,10 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
 
 describe('hybrid over an in-process store', () => {
   it('flushes on close', async () => {
-    const store = new MemoryStore({ maxItems: 100, sweepInterval: 0 }, { storage: 'serialized', onEvict: () => undefined })
+    const store = new MemoryStore(
+      { maxItems: 100, sweepInterval: 0 },
+      { storage: 'serialized', onEvict: () => undefined },
+    )
     const driver = new HybridDriver({ store, mode: 'write-behind', flushIntervalMs: 60_000 })
     const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
     await c.set('a', 'A')
