@@ -1,6 +1,7 @@
-import { KeyObject, createHash, createHmac, randomUUID, type JsonWebKey } from 'node:crypto'
+import { KeyObject, createHash, randomUUID, type JsonWebKey } from 'node:crypto'
 import { parseDuration } from '@beaver-kit/config'
 import { decodeBase64url } from './encoding.ts'
+import { PreparedHmac } from './hmac.ts'
 import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
 import {
   ALGORITHMS,
@@ -144,7 +145,8 @@ interface PreparedKey extends JwtVerifyKey {
   signKey: KeyObject | undefined
   /** The cached base64url header for the default typ. */
   headerB64: string
-  hmacHash: string | undefined
+  /** The prepared HMAC of an HS* key (pads computed once). */
+  hmac: PreparedHmac | undefined
   /** Length of the base64url signature for HMAC keys. */
   sigLength: number
 }
@@ -215,7 +217,7 @@ function prepareKey(input: JwtKeyInput | KeyObject | Uint8Array): PreparedKey {
     key: verifyKey,
     signKey,
     headerB64: b64json(header),
-    hmacHash: spec.kind === 'hmac' ? spec.hash : undefined,
+    hmac: spec.kind === 'hmac' ? new PreparedHmac(spec.hash as 'sha256', verifyKey) : undefined,
     sigLength: Math.ceil((spec.size * 4) / 3),
   }
 }
@@ -355,11 +357,11 @@ export function createJwt(options: JwtOptions = {}): Jwt {
       if (k.alg !== h.alg) continue
       algSeen = true
       const prepared = k as Partial<PreparedKey>
-      if (prepared.hmacHash !== undefined) {
+      if (prepared.hmac !== undefined) {
         if (sig.length !== prepared.sigLength) continue
         // Compared as canonical base64url text: a digest returned as a string is much cheaper
         // than a Buffer here, and any non-canonical spelling of the right bytes differs.
-        const expected = createHmac(prepared.hmacHash, k.key).update(token.slice(0, dot2)).digest('base64url')
+        const expected = prepared.hmac.digest(token.slice(0, dot2), 'base64url')
         if (constantTimeEqual(expected, sig)) return
         continue
       }
@@ -550,8 +552,8 @@ export function createJwt(options: JwtOptions = {}): Jwt {
         headerB64 = b64json(h)
       }
       const input = `${headerB64}.${b64json(claims)}`
-      const sig = key.hmacHash
-        ? createHmac(key.hmacHash, key.signKey).update(input).digest('base64url')
+      const sig = key.hmac
+        ? key.hmac.digest(input, 'base64url')
         : signBytes(key.alg, Buffer.from(input), key.signKey).toString('base64url')
       return `${input}.${sig}`
     },
