@@ -21,7 +21,7 @@ export class PreparedHmac {
     this.#key = key
     this.#block = algorithm === 'sha256' ? 64 : 128
     const outLength = algorithm === 'sha256' ? 32 : algorithm === 'sha384' ? 48 : 64
-    let k = key.export()
+    let k: Buffer = key.export()
     // A key longer than the block is replaced by its hash (RFC 2104 section 2).
     if (k.length > this.#block) k = hash(algorithm, k, 'buffer') as unknown as Buffer
     this.#inner = Buffer.alloc(this.#block + CAPACITY, 0x36)
