@@ -181,6 +181,8 @@ class Root {
   syncDriver: CacheDriver | undefined
   /** Values by reference (no serializer on the hot path). */
   byReference = false
+  /** The driver takes text for UTF-8 bytes (capabilities.text). */
+  textValues = false
   serializer: Serializer | undefined
   closed = false
   /** The view createCache() returned: closing it closes the driver. */
@@ -264,6 +266,7 @@ class Root {
     }
     this.driver = driver
     this.byReference = driver.capabilities.values === 'any'
+    this.textValues = driver.capabilities.text === true
     if (driver.capabilities.sync) this.syncDriver = driver
     return driver
   }
@@ -507,7 +510,21 @@ export class Cache {
       }
       return value
     }
-    const bytes = (root.serializer as Serializer).serialize(value)
+    const serializer = root.serializer as Serializer
+    if (root.textValues && serializer.serializeText !== undefined) {
+      const text = serializer.serializeText(value)
+      if (root.maxEntrySize > 0 && Buffer.byteLength(text) > root.maxEntrySize) {
+        throw new CacheError(
+          'CACHE_VALUE_TOO_LARGE',
+          `The value of "${key}" serializes to ${Buffer.byteLength(text)} bytes, more than maxEntrySize (${root.maxEntrySize}).`,
+          {
+            details: { key, size: Buffer.byteLength(text), maxEntrySize: root.maxEntrySize },
+          },
+        )
+      }
+      return text
+    }
+    const bytes = serializer.serialize(value)
     if (root.maxEntrySize > 0 && bytes.byteLength > root.maxEntrySize) {
       throw new CacheError(
         'CACHE_VALUE_TOO_LARGE',

@@ -4,8 +4,9 @@ import type { CacheConfig } from './config.ts'
 export type MaybePromise<T> = T | Promise<T>
 
 /**
- * What a driver stores. With `capabilities.values === 'bytes'` it is always a Uint8Array made by
- * the facade's serializer, and an EMPTY Uint8Array is a negative entry ("known missing").
+ * What a driver stores. With `capabilities.values === 'bytes'` it is a Uint8Array made by the
+ * facade's serializer (or, only for drivers declaring `capabilities.text`, a string holding
+ * those bytes as UTF-8), and an EMPTY Uint8Array is a negative entry ("known missing").
  * With `'any'` (the memory driver by reference) it is the caller's value itself, and
  * {@link NEGATIVE} marks a negative entry.
  */
@@ -54,6 +55,11 @@ export interface CacheDriverCapabilities {
   readonly atomicIncrement: boolean
   /** entries() is available (audit-style queries). */
   readonly query: boolean
+  /**
+   * set/setMany also accept a string value, meaning its UTF-8 bytes (reads still answer
+   * bytes). The facade then passes a text serializer's output without encoding it first.
+   */
+  readonly text?: boolean
 }
 
 /**

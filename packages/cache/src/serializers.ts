@@ -9,6 +9,11 @@ import { CacheError } from './errors.ts'
 export interface Serializer {
   readonly name: string
   serialize(value: unknown): Uint8Array
+  /**
+   * Optional: the same output as text, for a text format whose bytes are its UTF-8 encoding.
+   * Drivers that declare `capabilities.text` then get the string and skip an encode/decode.
+   */
+  serializeText?(value: unknown): string
   deserialize(bytes: Uint8Array): unknown
 }
 
@@ -113,6 +118,20 @@ export function utf8(bytes: Uint8Array): string {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
 }
 
+function jsonText(value: unknown): string {
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+    fail(
+      `The json serializer cannot store a value of type ${typeof value}; cache null, or use getOrSet's negative caching for "not found".`,
+    )
+  }
+  try {
+    return JSON.stringify(encode(value, 0))
+  } catch (err) {
+    if (err instanceof CacheError) throw err
+    fail(`The value could not be serialized to JSON: ${(err as Error).message}`, err)
+  }
+}
+
 /**
  * JSON that round-trips Date, BigInt, Map, Set, Uint8Array, NaN/±Infinity/-0 and objects
  * with a `$t` key. Plain data is plain JSON (readable from any language); the special types
@@ -121,20 +140,9 @@ export function utf8(bytes: Uint8Array): string {
 export const jsonSerializer: Serializer = Object.freeze({
   name: 'json',
   serialize(value: unknown): Uint8Array {
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-      fail(
-        `The json serializer cannot store a value of type ${typeof value}; cache null, or use getOrSet's negative caching for "not found".`,
-      )
-    }
-    let text: string
-    try {
-      text = JSON.stringify(encode(value, 0))
-    } catch (err) {
-      if (err instanceof CacheError) throw err
-      fail(`The value could not be serialized to JSON: ${(err as Error).message}`, err)
-    }
-    return Buffer.from(text, 'utf8')
+    return Buffer.from(jsonText(value), 'utf8')
   },
+  serializeText: jsonText,
   deserialize(bytes: Uint8Array): unknown {
     const text = utf8(bytes)
     try {

@@ -121,9 +121,11 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     return driver
   }
 
+  /** The store "dies": no new connections, open ones reset (refuse() resolves once they are gone). */
   async function kill(): Promise<void> {
-    await proxy?.refuse()
+    const refused = proxy?.refuse()
     proxy?.resetAll()
+    await refused
   }
 
   it('write-through: no acknowledged write is lost; writes during the outage are queued and replayed in order', async () => {

@@ -66,10 +66,11 @@ export class MemoryStore implements CacheDriver {
 
   #keys: Array<string | undefined> = []
   #vals: unknown[] = []
-  #nsOf: Array<string | undefined> = []
+  /** The namespace name of each namespace map (read on eviction only, so no per-slot copy). */
+  #names = new Map<Map<string, number>, string>()
   #mapOf: Array<Map<string, number> | undefined> = []
   #exp: Float64Array
-  #size: Float64Array
+  #size: Uint32Array
   #prev: Int32Array
   #next: Int32Array
   #visited: Uint8Array
@@ -123,7 +124,7 @@ export class MemoryStore implements CacheDriver {
     })
     this.#capacity = Math.min(maxItems, INITIAL_CAPACITY)
     this.#exp = new Float64Array(this.#capacity)
-    this.#size = new Float64Array(this.#capacity)
+    this.#size = new Uint32Array(this.#capacity)
     this.#prev = new Int32Array(this.#capacity)
     this.#next = new Int32Array(this.#capacity)
     this.#visited = new Uint8Array(this.#capacity)
@@ -158,6 +159,7 @@ export class MemoryStore implements CacheDriver {
     if (map === undefined) {
       map = new Map()
       this.#spaces.set(ns, map)
+      this.#names.set(map, ns)
       this.#lastNs = ns
       this.#lastMap = map
     }
@@ -228,7 +230,6 @@ export class MemoryStore implements CacheDriver {
       i = this.#alloc()
       this.#keys[i] = key
       this.#vals[i] = value
-      this.#nsOf[i] = ns
       this.#mapOf[i] = map
       this.#exp[i] = expires
       this.#size[i] = size
@@ -315,6 +316,7 @@ export class MemoryStore implements CacheDriver {
       if (ns !== '' && name !== ns && !name.startsWith(nested)) continue
       for (const i of map.values()) this.#remove(i)
       this.#spaces.delete(name)
+      this.#names.delete(map)
     }
     this.#lastNs = undefined
     this.#lastMap = undefined
@@ -353,13 +355,13 @@ export class MemoryStore implements CacheDriver {
 
   #grow(): void {
     const next = Math.min(this.#maxItems, this.#capacity * 2)
-    const grow = <A extends Float64Array | Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+    const grow = <A extends Float64Array | Int32Array | Uint32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
       const b = make(next)
       b.set(a)
       return b
     }
     this.#exp = grow(this.#exp, (n) => new Float64Array(n))
-    this.#size = grow(this.#size, (n) => new Float64Array(n))
+    this.#size = grow(this.#size, (n) => new Uint32Array(n))
     this.#prev = grow(this.#prev, (n) => new Int32Array(n))
     this.#next = grow(this.#next, (n) => new Int32Array(n))
     this.#visited = grow(this.#visited, (n) => new Uint8Array(n))
@@ -395,7 +397,6 @@ export class MemoryStore implements CacheDriver {
     ;(this.#mapOf[i] as Map<string, number>).delete(this.#keys[i] as string)
     this.#keys[i] = undefined
     this.#vals[i] = undefined
-    this.#nsOf[i] = undefined
     this.#mapOf[i] = undefined
     this.#exp[i] = 0
     this.#bytes -= this.#size[i] as number
@@ -424,7 +425,7 @@ export class MemoryStore implements CacheDriver {
       this.#hand = this.#prev[hand] as number
     }
     if (victim === NONE) return
-    const ns = this.#nsOf[victim] as string
+    const ns = this.#names.get(this.#mapOf[victim] as Map<string, number>) as string
     const key = this.#keys[victim] as string
     const expired = this.#exp[victim] !== 0 && (this.#exp[victim] as number) <= this.#now()
     this.#remove(victim)

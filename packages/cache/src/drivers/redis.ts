@@ -1,4 +1,5 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import { isUtf8 } from 'node:buffer'
 import { eventChannel, importPeer } from '@beaver-kit/core'
 import { CacheError } from '../errors.ts'
 import { defineCacheDriver, type CacheDriver, type CacheDriverCapabilities, type DriverEntry } from '../driver.ts'
@@ -46,8 +47,15 @@ function orUndefined(v: Buffer | null): Buffer | undefined {
   return v ?? undefined
 }
 
-function toBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+// ioredis writes a command with a Buffer argument through a slower concatenating path (about
+// 1.5 µs more per SET here). Small values that are valid UTF-8 (JSON, counters) go as strings:
+// decoding valid UTF-8 and encoding it again gives the same bytes, so nothing changes on the wire.
+const TEXT_LIMIT = 16 * 1024
+
+function toArg(value: Uint8Array | string): Buffer | string {
+  if (typeof value === 'string') return value
+  const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return buf.byteLength <= TEXT_LIMIT && isUtf8(buf) ? buf.toString('utf8') : buf
 }
 
 /** `key` under `namespace`: `<namespace>:<key>`, or `<key>` without a namespace. */
@@ -97,6 +105,7 @@ export class RedisStore implements CacheDriver {
     batch: true,
     atomicIncrement: true,
     query: false,
+    text: true,
   })
   readonly client: Redis | Cluster
   readonly #owned: boolean
@@ -129,7 +138,7 @@ export class RedisStore implements CacheDriver {
 
   async set(ns: string, key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
     const k = redisKey(ns, key)
-    const v = toBuffer(value as Uint8Array)
+    const v = toArg(value as Uint8Array | string)
     if (ttlMs === undefined) await this.client.set(k, v)
     else await this.client.set(k, v, 'PX', ttlMs)
   }
@@ -174,7 +183,7 @@ export class RedisStore implements CacheDriver {
       const m = this.client.pipeline()
       for (const e of list) {
         const k = redisKey(ns, e.key)
-        const v = toBuffer(e.value as Uint8Array)
+        const v = toArg(e.value as Uint8Array | string)
         if (e.ttlMs === undefined) m.set(k, v)
         else m.set(k, v, 'PX', e.ttlMs)
       }
