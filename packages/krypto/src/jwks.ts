@@ -180,7 +180,9 @@ export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions =
     async getKeys(header) {
       if (closed) throw new KryptoError('KRYPTO_CLOSED', 'This remote JWKS was closed')
       const t = now()
-      if (fetchedAt === undefined || t - fetchedAt >= cacheTtl) {
+      const stale = fetchedAt !== undefined && t - fetchedAt >= cacheTtl
+      // While the issuer is failing, stale keys keep serving and a new attempt waits for the cooldown.
+      if (fetchedAt === undefined || (stale && (lastAttempt === undefined || t - lastAttempt >= cooldown))) {
         try {
           await refresh()
         } catch (err) {

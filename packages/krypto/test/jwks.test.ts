@@ -104,6 +104,15 @@ describe('remote JWKS', () => {
     status = 503
     now.t += 11 * 60_000
     await expect(verifier.verifyAsync(token)).resolves.toBeDefined()
+    expect(hits).toBe(2)
+    // A failing issuer is not asked again before the cooldown, however many tokens arrive.
+    for (let i = 0; i < 5; i++) await verifier.verifyAsync(token)
+    expect(hits).toBe(2)
+    now.t += 30_000
+    status = 200
+    await verifier.verifyAsync(token)
+    expect(hits).toBe(3)
+    expect(remote.fetchedAt).toBe(now.t)
     const cold = fresh({ t: 0 })
     status = 503
     await expect(createJwt({ jwks: cold }).verifyAsync(token)).rejects.toMatchObject({
