@@ -38,10 +38,19 @@ const rand = (): number => 1 + Math.floor(Math.random() * ROWS)
 async function time(fn: () => Promise<unknown>, perIteration: number): Promise<{ ops: number; p99: number }> {
   const stats = await measure(
     fn,
-    QUICK ? { min_cpu_time: 50e6, max_samples: 200, warmup_samples: 2 } : { min_cpu_time: 1500e6, warmup_samples: 20 },
+    QUICK ? { min_cpu_time: 30e6, max_samples: 100, warmup_samples: 2 } : { min_cpu_time: 150e6, warmup_samples: 10 },
   )
   return { ops: (1e9 / stats.avg) * perIteration, p99: stats.p99 / 1e6 }
 }
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** Rounds of A-B-B-A per case; the machine is shared, so each round gives a ratio and the median is reported. */
+const ROUNDS = QUICK ? 1 : 7
 
 async function compare(driver: string, kit: Contender, raw: Contender): Promise<void> {
   const cases: Array<[string, (c: Contender) => () => Promise<unknown>, number]> = [
@@ -56,22 +65,39 @@ async function compare(driver: string, kit: Contender, raw: Contender): Promise<
   ]
   for (const [name, make, per] of cases) {
     const label = `${driver}: ${name}`
-    const samples: Record<string, Array<{ ops: number; p99: number }>> = { [kit.name]: [], [raw.name]: [] }
-    // A-B-B-A: neither contender always runs on a warmer (or more loaded) machine.
-    for (const c of [kit, raw, raw, kit]) samples[c.name]?.push(await time(make(c), per))
-    const summary = (name: string): { ops: number; p99: number } => {
-      const s = samples[name] ?? []
-      return { ops: s.reduce((a, b) => a + b.ops, 0) / s.length, p99: Math.max(...s.map((x) => x.p99)) }
+    const kitOps: number[] = []
+    const rawOps: number[] = []
+    const ratios: number[] = []
+    let kitP99 = 0
+    let rawP99 = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      // A-B-B-A: neither contender always runs on a warmer (or less loaded) machine.
+      const a1 = await time(make(kit), per)
+      const b1 = await time(make(raw), per)
+      const b2 = await time(make(raw), per)
+      const a2 = await time(make(kit), per)
+      const k = (a1.ops + a2.ops) / 2
+      const r = (b1.ops + b2.ops) / 2
+      kitOps.push(k)
+      rawOps.push(r)
+      ratios.push(k / r)
+      kitP99 = Math.max(kitP99, a1.p99, a2.p99)
+      rawP99 = Math.max(rawP99, b1.p99, b2.p99)
     }
-    const k = summary(kit.name)
-    const r = summary(raw.name)
-    results.push({ case: label, contender: 'beaver-kit', opsPerSec: Math.round(k.ops), p99Ms: round(k.p99) })
-    results.push({ case: label, contender: raw.name, opsPerSec: Math.round(r.ops), p99Ms: round(r.p99) })
+    const k = median(kitOps)
+    const r = median(rawOps)
+    const ratio = median(ratios)
+    results.push({ case: label, contender: 'beaver-kit', opsPerSec: Math.round(k), p99Ms: round(kitP99) })
+    results.push({ case: label, contender: raw.name, opsPerSec: Math.round(r), p99Ms: round(rawP99) })
+    ratioOf[label] = ratio
+    const spread = ROUNDS > 1 ? ` (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : ''
     console.log(
-      `${label.padEnd(52)} kit ${fmt(k.ops)} ops/s   ${raw.name} ${fmt(r.ops)} ops/s   kit/raw ${(k.ops / r.ops).toFixed(3)}`,
+      `${label.padEnd(52)} kit ${fmt(k)} ops/s   ${raw.name.padEnd(11)} ${fmt(r)} ops/s   kit/raw ${ratio.toFixed(3)}${spread}`,
     )
   }
 }
+
+const ratioOf: Record<string, number> = {}
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000
