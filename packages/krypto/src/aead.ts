@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import { Transform, type TransformCallback } from 'node:stream'
 import { decodeBase64url } from './encoding.ts'
 import { KryptoError, invalidArgument } from './errors.ts'
-import { deriveKey, hkdf } from './hkdf.ts'
+import { deriveInternalKey, deriveKey, hkdf } from './hkdf.ts'
 
 /** One master key of a ring: an id and at least 32 secret bytes. */
 export interface KeyRingKey {
@@ -196,7 +196,7 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
   const aeadKeys = new Map<string, Buffer>()
   const masterByKid = new Map<string, Uint8Array>()
   for (const { kid, key } of masters) {
-    aeadKeys.set(kid, deriveKey(key, 'aead:v1'))
+    aeadKeys.set(kid, deriveInternalKey(key, 'aead:v1'))
     masterByKid.set(kid, key)
   }
   const current = masters[0] as KeyRingKey
@@ -315,15 +315,13 @@ export function createKeyRing(input: KeyRingInput): KeyRing {
       return createDecryptStream(keyFor, options)
     },
     hmac(data, options = {}) {
-      const key = deriveKey(masterFor(options.kid), `hmac:${options.purpose ?? 'default'}`)
+      const key = deriveInternalKey(masterFor(options.kid), `hmac:${options.purpose ?? 'default'}`)
       return createHmac('sha256', key).update(toBytes(data)).digest('base64url')
     },
     hmacAll(data, options = {}) {
       return ring.kids.map((kid) => ({ kid, mac: ring.hmac(data, { kid, purpose: options.purpose ?? 'default' }) }))
     },
     deriveKey(purpose, options = {}) {
-      if (purpose === 'aead:v1')
-        throw invalidArgument('The purpose "aead:v1" is reserved for the ring\'s own encryption keys')
       return deriveKey(masterFor(options.kid), purpose, options.length ?? 32)
     },
   }

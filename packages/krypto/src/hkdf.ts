@@ -35,5 +35,12 @@ export function hkdf(ikm: Uint8Array | string | KeyObject, options: HkdfOptions 
  */
 export function deriveKey(master: Uint8Array | KeyObject, purpose: string, length = 32): Buffer {
   if (purpose.length === 0) throw invalidArgument('deriveKey needs a non-empty purpose')
+  // Application purposes live in their own namespace, so no purpose string an application picks
+  // can reproduce a key the package uses itself (JWT, envelopes, URL signing).
+  return hkdf(master, { info: `beaver-kit/krypto:app:${purpose}`, length })
+}
+
+/** @internal The package's own purposes (`aead:v1`, `jwt:HS256`, `url-signer:v1`, `hmac:<purpose>`). */
+export function deriveInternalKey(master: Uint8Array | KeyObject, purpose: string, length = 32): Buffer {
   return hkdf(master, { info: `beaver-kit/krypto:${purpose}`, length })
 }

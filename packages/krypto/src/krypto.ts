@@ -7,7 +7,7 @@ import { KryptoError } from './errors.ts'
 import { createRemoteJwks, type RemoteJwks } from './jwks.ts'
 import { createJwt, type Jwt, type JwtKeyInput } from './jwt.ts'
 import { ALGORITHMS, importKey, type JwsAlgorithm } from './keys.ts'
-import { deriveKey } from './hkdf.ts'
+import { deriveInternalKey } from './hkdf.ts'
 import {
   generateOtpSecret,
   otpauthUri,
@@ -111,7 +111,7 @@ function jwtKeysFromConfig(
     return parseKeyRing(jwt.secrets).map(({ kid, key }) => ({ kid, key, alg }))
   }
   // Derived per purpose and algorithm: the JWT key of a ring entry never equals its AES key.
-  return (ring ?? []).map(({ kid, key }) => ({ kid, key: deriveKey(key, `jwt:${alg}`, spec.size), alg }))
+  return (ring ?? []).map(({ kid, key }) => ({ kid, key: deriveInternalKey(key, `jwt:${alg}`, spec.size), alg }))
 }
 
 /**

@@ -5,7 +5,7 @@ import { parseKeyRing, type KeyRingInput } from './aead.ts'
 import { kryptoSchema, urlSignerSchema, type UrlSignerConfigOptions } from './config.ts'
 import { decodeBase64url } from './encoding.ts'
 import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
-import { deriveKey } from './hkdf.ts'
+import { deriveInternalKey } from './hkdf.ts'
 import type { DurationInput } from './jwt.ts'
 
 /** Records one-time nonces. `consume` returns true the first time a nonce is seen, false afterwards. */
@@ -188,7 +188,7 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
   if (keyInput !== undefined) {
     for (const { kid, key } of parseKeyRing(keyInput)) {
       currentKid ??= kid
-      hmacKeys.set(kid, deriveKey(key, 'url-signer:v1'))
+      hmacKeys.set(kid, deriveInternalKey(key, 'url-signer:v1'))
     }
   }
   const defaultTtl = values.defaultTtl

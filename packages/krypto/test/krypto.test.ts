@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -45,7 +46,12 @@ describe('createKrypto', () => {
     expect(after.jwt.verify(token).sub).toBe('u')
     expect(after.jwt.currentKid).toBe('k2')
     expect(after.decrypt(before.encrypt('secret'))).toBe('secret')
-    expect(before.deriveKey('jwt:HS256').equals(before.ring.deriveKey('aead'))).toBe(false)
+    // No application purpose reproduces the package's own keys: a token HMAC'd with the key an app
+    // derives for "jwt:HS256" does not verify.
+    const appKey = before.deriveKey('jwt:HS256')
+    const input = `${Buffer.from('{"alg":"HS256","kid":"k1"}').toString('base64url')}.${Buffer.from(`{"exp":${Math.floor(Date.now() / 1000) + 60}}`).toString('base64url')}`
+    const forged = `${input}.${createHmac('sha256', appKey).update(input).digest('base64url')}`
+    expect(() => before.jwt.verify(forged)).toThrow(expect.objectContaining({ code: 'KRYPTO_JWT_BAD_SIGNATURE' }))
   })
 
   it('reads every setting from a prefixed environment, and describe() masks secrets', () => {
