@@ -18,19 +18,34 @@ function serializedMemory(): MemoryStore {
 }
 
 function over(driver: EncryptedDriver, ns: string): Cache {
-  return createCache({ envPrefix: false, namespace: ns, driver: { name: driver.name, peers: [], create: () => driver } as CacheDriverDefinition<never> })
+  return createCache({
+    envPrefix: false,
+    namespace: ns,
+    driver: { name: driver.name, peers: [], create: () => driver } as CacheDriverDefinition<never>,
+  })
 }
 
-describeCacheDriver('encrypted(memory)', (ns) => over(new EncryptedDriver({ inner: serializedMemory(), ownsInner: true, ring: createKeyRing(keyA) }), ns), {
-  shared: false,
-  increment: false,
-  query: false,
-})
+describeCacheDriver(
+  'encrypted(memory)',
+  (ns) => over(new EncryptedDriver({ inner: serializedMemory(), ownsInner: true, ring: createKeyRing(keyA) }), ns),
+  {
+    shared: false,
+    increment: false,
+    query: false,
+  },
+)
 
 describe.runIf(url)('encrypted over real Redis', () => {
   describeCacheDriver(
     'encrypted(redis)',
-    (ns) => createCache({ envPrefix: false, namespace: ns, redis: { url }, driver: encryptedDriver as CacheDriverDefinition<never>, driverOptions: { inner: 'redis', keys: keyA } }),
+    (ns) =>
+      createCache({
+        envPrefix: false,
+        namespace: ns,
+        redis: { url },
+        driver: encryptedDriver as CacheDriverDefinition<never>,
+        driverOptions: { inner: 'redis', keys: keyA },
+      }),
     { shared: true, increment: false, query: false },
   )
 
@@ -46,7 +61,13 @@ describe.runIf(url)('encrypted over real Redis', () => {
   it('stores neither plaintext keys nor plaintext values, and detects tampering and swapped values as CACHE_TAMPERED', async () => {
     const ns = uniqueNamespace('enc')
     redis = new Redis(url as string)
-    cache = createCache({ envPrefix: false, namespace: ns, redis: { url }, driver: encryptedDriver as CacheDriverDefinition<never>, driverOptions: { inner: 'redis', keys: keyA } })
+    cache = createCache({
+      envPrefix: false,
+      namespace: ns,
+      redis: { url },
+      driver: encryptedDriver as CacheDriverDefinition<never>,
+      driverOptions: { inner: 'redis', keys: keyA },
+    })
     await cache.set('user:42:email', 'alice@example.com')
     await cache.set('user:43:email', 'bob@example.com')
     const keys = await redis.keys(`${ns}:*`)
@@ -99,7 +120,12 @@ describe('key rotation', () => {
   })
 
   it('refuses to start without keys, naming the variable', async () => {
-    const c = createCache({ envPrefix: false, namespace: 'n', driver: encryptedDriver as CacheDriverDefinition<never>, driverOptions: { inner: 'memory', envPrefix: false } })
+    const c = createCache({
+      envPrefix: false,
+      namespace: 'n',
+      driver: encryptedDriver as CacheDriverDefinition<never>,
+      driverOptions: { inner: 'memory', envPrefix: false },
+    })
     const err = await c.get('k').catch((e: unknown) => e)
     expect(isBeaverError(err, 'CACHE_OPTIONS_INVALID')).toBe(true)
     expect(String((err as Error).message)).toContain('BEAVER_CACHE_ENCRYPTION_KEYS')
