@@ -4,6 +4,7 @@ import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@b
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { keySlot, redisDriver } from '@beaver-kit/cache/redis'
 import { clusterAvailable, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.ts'
+import { startRedisSentinel, type RedisSentinelHandle } from './helpers/redis-sentinel.ts'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []
@@ -193,5 +194,41 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
     for (const key of ['a', 'user:1', '{user}:1', 'x{}y', 'ключ🦫', 'foo{bar}{zap}']) {
       expect(keySlot(key), key).toBe(await raw.cluster('KEYSLOT', key))
     }
+  })
+})
+
+let sentinel: RedisSentinelHandle | undefined
+beforeAll(async () => {
+  if (withCluster) sentinel = await startRedisSentinel()
+}, 60_000)
+afterAll(async () => {
+  await sentinel?.stop()
+})
+
+describe.runIf(withCluster)('redis driver through Sentinel (a real master and sentinel)', () => {
+  it('finds the master through the sentinel from env-style options alone', async () => {
+    const handle = sentinel as RedisSentinelHandle
+    const c = createCache({
+      envPrefix: false,
+      driver: 'redis',
+      redis: { mode: 'sentinel', sentinels: [handle.sentinel], sentinelName: handle.name },
+      namespace: uniqueNamespace('cache'),
+    })
+    opened.push(c)
+    await c.ready()
+    await c.setMany([
+      { key: 'a', value: { via: 'sentinel' } },
+      { key: 'b', value: 2 },
+    ])
+    expect(await c.getMany(['a', 'b', 'c'])).toEqual([{ via: 'sentinel' }, 2, undefined])
+    expect(await c.increment('n', 3)).toBe(3)
+    await c.clear()
+    expect(await c.get('a')).toBeUndefined()
+  })
+
+  it('refuses mode sentinel without sentinels', async () => {
+    const c = createCache({ envPrefix: false, driver: 'redis', redis: { mode: 'sentinel' } })
+    opened.push(c)
+    await expect(c.get('x')).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_OPTIONS_INVALID'))
   })
 })
