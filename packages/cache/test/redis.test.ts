@@ -216,7 +216,7 @@ describe.runIf(withCluster)('redis driver through Sentinel (a real master and se
     })
     opened.push(c)
     await c.ready()
-    await c.setMany([
+    await c.setMany<unknown>([
       { key: 'a', value: { via: 'sentinel' } },
       { key: 'b', value: 2 },
     ])
