@@ -591,7 +591,7 @@ export class Cache {
     const d = root.syncDriver
     if (d !== undefined && !channels.get.hasSubscribers && !this.#closed) {
       try {
-        return Promise.resolve(this.getSync<T>(key))
+        return Promise.resolve(this.#getSync<T>(key))
       } catch (err) {
         return Promise.reject(err as Error)
       }
@@ -645,6 +645,22 @@ export class Cache {
    * microtask. Throws `CACHE_UNSUPPORTED` on other drivers.
    */
   getSync<T = unknown>(key: string): T | undefined {
+    if (channels.get.hasSubscribers) return this.#tracedSync('get', key, () => this.#getSync<T>(key))
+    return this.#getSync<T>(key)
+  }
+
+  /** Runs a synchronous operation inside its tracing channel (the result is never published). */
+  #tracedSync<R>(op: Op, key: string, fn: () => R): R {
+    const ctx: TraceContext = { op, namespace: this.#ns, driver: this.#root.driverName, key }
+    let out!: R
+    channels[op].traceSync(() => {
+      out = fn()
+      if (op === 'get') ctx.hit = out !== undefined
+    }, ctx)
+    return out
+  }
+
+  #getSync<T>(key: string): T | undefined {
     const root = this.#root
     const d = root.syncDriver
     if (d === undefined || this.#closed) throw this.#syncUnsupported('getSync')
@@ -707,7 +723,7 @@ export class Cache {
     const d = root.syncDriver
     if (d !== undefined && !channels.set.hasSubscribers && !this.#closed && options?.signal === undefined) {
       try {
-        this.setSync(key, value, options)
+        this.#setSync(key, value, options)
         return RESOLVED_UNDEFINED
       } catch (err) {
         return Promise.reject(err as Error)
@@ -723,6 +739,11 @@ export class Cache {
 
   /** Synchronous `set` for drivers that answer synchronously (memory). */
   setSync<T = unknown>(key: string, value: T, options?: Omit<SetOptions, 'signal'>): void {
+    if (channels.set.hasSubscribers) this.#tracedSync('set', key, () => this.#setSync(key, value, options))
+    else this.#setSync(key, value, options)
+  }
+
+  #setSync<T>(key: string, value: T, options: Omit<SetOptions, 'signal'> | undefined): void {
     const root = this.#root
     const d = root.syncDriver
     if (d === undefined || this.#closed) throw this.#syncUnsupported('setSync')

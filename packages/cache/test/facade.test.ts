@@ -373,6 +373,34 @@ describe('getOrSet details', () => {
 })
 
 describe('tracing channels', () => {
+  it('traces the synchronous memory path too (getSync/setSync), without the value', () => {
+    const c = createCache({ envPrefix: false, namespace: 'sync' })
+    const seen: Array<Record<string, unknown>> = []
+    const handlers = {
+      start: () => undefined,
+      end: (m: unknown) => void seen.push({ ...(m as object) }),
+      asyncStart: () => undefined,
+      asyncEnd: () => undefined,
+      error: () => undefined,
+    }
+    dc.tracingChannel('beaver:cache:get').subscribe(handlers)
+    dc.tracingChannel('beaver:cache:set').subscribe(handlers)
+    try {
+      c.setSync('k', 'secret-value')
+      expect(c.getSync('k')).toBe('secret-value')
+      expect(c.getSync('none')).toBeUndefined()
+    } finally {
+      dc.tracingChannel('beaver:cache:get').unsubscribe(handlers)
+      dc.tracingChannel('beaver:cache:set').unsubscribe(handlers)
+    }
+    expect(seen.map((m) => [m.op, m.key, m.hit])).toEqual([
+      ['set', 'k', undefined],
+      ['get', 'k', true],
+      ['get', 'none', false],
+    ])
+    expect(JSON.stringify(seen)).not.toContain('secret-value')
+  })
+
   it('publishes every operation on beaver:cache:<op> with namespace, driver, key and hit, never the value', async () => {
     const c = createCache({ envPrefix: false, namespace: 'traced' })
     const seen: Array<Record<string, unknown>> = []

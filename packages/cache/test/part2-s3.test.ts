@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { S3Client, HeadObjectCommand } from '@aws-sdk/client-s3'
+import { describeCacheDriver } from '@beaver-kit/testkit/cache'
+import { startS3rver, type LocalS3 } from '@beaver-kit/testkit/cache-servers'
+import { uniqueNamespace } from '@beaver-kit/testkit'
+import { createCache } from '../src/cache.ts'
+import type { CacheDriverDefinition } from '../src/driver.ts'
+import { S3Store, s3Driver } from '../src/drivers/s3.ts'
+import { createTieredCache } from '../src/tiered/cache.ts'
+
+// s3rver implements the S3 REST API on the local file system; started here, stopped after.
+let server: LocalS3
+let client: S3Client
+beforeAll(async () => {
+  server = await startS3rver()
+  client = new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: server.credentials,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+})
+afterAll(async () => {
+  client?.destroy()
+  await server?.stop()
+})
+
+const make = (ns: string, extra: Record<string, unknown> = {}): ReturnType<typeof createCache> =>
+  createCache({ envPrefix: false, namespace: ns, driver: s3Driver as CacheDriverDefinition<never>, driverOptions: { bucket: server.bucket, client, prefix: 'cache/', ...extra } })
+
+describeCacheDriver('s3 (s3rver)', (ns) => make(ns), { shared: true, increment: false, query: false, shortTtlMs: 200 })
+
+describe('s3 specifics', () => {
+  it('keeps the expiry in object metadata and uploads large values in parts with the metadata set at creation', async () => {
+    const ns = uniqueNamespace('s3')
+    const store = (await s3Driver.create({ bucket: server.bucket, client, multipartThreshold: 5 * 1024 * 1024 }, undefined as never)) as S3Store
+    const big = new Uint8Array(11 * 1024 * 1024)
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251
+    await store.set(ns, 'big', big, 3_600_000)
+    expect(store.multipartUploads).toBe(1)
+    const head = await client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: store.objectKey(ns, 'big') }))
+    expect(Number(head.Metadata?.['beaver-expires-at'])).toBeGreaterThan(Date.now())
+    const back = (await store.get(ns, 'big')) as Uint8Array
+    expect(back.byteLength).toBe(big.byteLength)
+    expect(Buffer.from(back).equals(Buffer.from(big))).toBe(true)
+    expect(await store.ttl(ns, 'big')).toBeGreaterThan(3_500_000)
+    await store.clear(ns)
+    expect(await store.get(ns, 'big')).toBeUndefined()
+  })
+
+  it('works as the cold tier under memory', async () => {
+    const ns = uniqueNamespace('s3t')
+    const tiered = createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' }] })
+    await tiered.set('k', { v: 1 })
+    const fresh = createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' }] })
+    expect(await fresh.get('k')).toEqual({ v: 1 })
+    const m = await fresh.metrics()
+    expect(m.tiers[1]?.totals.hits).toBe(1)
+    expect(m.tiers[0]?.totals.writes).toBe(1)
+    await tiered.clear()
+    await tiered.close()
+    await fresh.close()
+  })
+})
