@@ -1,7 +1,7 @@
 // Side-by-side benchmark: the kit against the raw driver on the same connection settings, in
 // one process and one run, contenders interleaved A-B-B-A. Prints ops/s and ratios and writes
 // bench/results.json. BENCH_QUICK=1 runs each case briefly (a smoke check, not a result).
-import { writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -89,7 +89,7 @@ async function compare(driver: string, kit: Contender, raw: Contender): Promise<
     const ratio = median(ratios)
     results.push({ case: label, contender: 'beaver-kit', opsPerSec: Math.round(k), p99Ms: round(kitP99) })
     results.push({ case: label, contender: raw.name, opsPerSec: Math.round(r), p99Ms: round(rawP99) })
-    ratioOf[label] = ratio
+    ratioOf[label] = { median: round(ratio), min: round(Math.min(...ratios)), max: round(Math.max(...ratios)) }
     const spread = ROUNDS > 1 ? ` (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : ''
     console.log(
       `${label.padEnd(52)} kit ${fmt(k)} ops/s   ${raw.name.padEnd(11)} ${fmt(r)} ops/s   kit/raw ${ratio.toFixed(3)}${spread}`,
@@ -97,7 +97,7 @@ async function compare(driver: string, kit: Contender, raw: Contender): Promise<
   }
 }
 
-const ratioOf: Record<string, number> = {}
+const ratioOf: Record<string, { median: number; min: number; max: number }> = {}
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000
@@ -247,13 +247,7 @@ async function benchSqlite(): Promise<void> {
   } finally {
     raw.close()
     await db.close()
-    for (const suffix of ['', '-wal', '-shm']) {
-      try {
-        ;(await import('node:fs')).rmSync(file + suffix, { force: true })
-      } catch {
-        // best effort: a temp file
-      }
-    }
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true })
   }
 }
 
@@ -272,3 +266,28 @@ const out = {
 }
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`)
 console.log('wrote bench/results.json')
+
+if (!QUICK) {
+  // The README table is regenerated from this run, never edited by hand.
+  const readmeUrl = new URL('../README.md', import.meta.url)
+  const readme = readFileSync(readmeUrl, 'utf8')
+  const start = readme.indexOf('<!-- bench:start -->')
+  const end = readme.indexOf('<!-- bench:end -->')
+  if (start >= 0 && end > start) {
+    const rows = Object.entries(ratioOf).map(([label, r]) => {
+      const kit = results.find((x) => x.case === label && x.contender === 'beaver-kit')
+      const raw = results.find((x) => x.case === label && x.contender !== 'beaver-kit')
+      const met = r.median >= 0.95 ? 'yes' : 'no'
+      return `| ${label} | ${kit?.opsPerSec.toLocaleString('en-US')} | ${raw?.contender} ${raw?.opsPerSec.toLocaleString('en-US')} | **${r.median.toFixed(2)}** | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${met} |`
+    })
+    const table = [
+      `${out.date.slice(0, 10)}, Node ${out.node}, ${out.cpu} (2 vCPU, shared with other test suites while it ran), PostgreSQL 15 and MariaDB 10.11 on the same machine, pool of ${POOL}. Command: \`npm run bench -w @beaver-kit/database\`. ${ROUNDS} rounds of A-B-B-A per case; kit/raw is the median of the per-round ratios, the range shows how noisy the machine was.`,
+      '',
+      '| Case | kit ops/s | raw ops/s | kit/raw | rounds | within 5% |',
+      '| --- | ---: | ---: | ---: | ---: | :---: |',
+      ...rows,
+    ].join('\n')
+    writeFileSync(readmeUrl, `${readme.slice(0, start)}<!-- bench:start -->\n\n${table}\n\n${readme.slice(end)}`)
+    console.log('wrote the README table')
+  }
+}
