@@ -9,6 +9,8 @@ import { S3Store, s3Driver } from '../src/drivers/s3.ts'
 import { createTieredCache } from '../src/tiered/cache.ts'
 
 // s3rver implements the S3 REST API on the local file system; started here, stopped after.
+// It keeps each object in a file named after its (percent-encoded) key, so file-name limits
+// (255 bytes) apply: the tests hash keys beyond 150 bytes (real S3 takes 1,024, the default).
 let server: LocalS3
 let client: S3Client
 beforeAll(async () => {
@@ -28,14 +30,22 @@ afterAll(async () => {
 })
 
 const make = (ns: string, extra: Record<string, unknown> = {}): ReturnType<typeof createCache> =>
-  createCache({ envPrefix: false, namespace: ns, driver: s3Driver as CacheDriverDefinition<never>, driverOptions: { bucket: server.bucket, client, prefix: 'cache/', ...extra } })
+  createCache({
+    envPrefix: false,
+    namespace: ns,
+    driver: s3Driver as CacheDriverDefinition<never>,
+    driverOptions: { bucket: server.bucket, client, prefix: 'cache/', maxKeyBytes: 150, ...extra },
+  })
 
 describeCacheDriver('s3 (s3rver)', (ns) => make(ns), { shared: true, increment: false, query: false, shortTtlMs: 200 })
 
 describe('s3 specifics', () => {
   it('keeps the expiry in object metadata and uploads large values in parts with the metadata set at creation', async () => {
     const ns = uniqueNamespace('s3')
-    const store = (await s3Driver.create({ bucket: server.bucket, client, multipartThreshold: 5 * 1024 * 1024 }, undefined as never)) as S3Store
+    const store = (await s3Driver.create(
+      { bucket: server.bucket, client, multipartThreshold: 5 * 1024 * 1024 },
+      undefined as never,
+    )) as S3Store
     const big = new Uint8Array(11 * 1024 * 1024)
     for (let i = 0; i < big.length; i += 4096) big[i] = i % 251
     await store.set(ns, 'big', big, 3_600_000)
@@ -52,9 +62,23 @@ describe('s3 specifics', () => {
 
   it('works as the cold tier under memory', async () => {
     const ns = uniqueNamespace('s3t')
-    const tiered = createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' }] })
+    const tiered = createTieredCache({
+      envPrefix: false,
+      namespace: ns,
+      tiers: [
+        'memory',
+        { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' },
+      ],
+    })
     await tiered.set('k', { v: 1 })
-    const fresh = createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' }] })
+    const fresh = createTieredCache({
+      envPrefix: false,
+      namespace: ns,
+      tiers: [
+        'memory',
+        { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' },
+      ],
+    })
     expect(await fresh.get('k')).toEqual({ v: 1 })
     const m = await fresh.metrics()
     expect(m.tiers[1]?.totals.hits).toBe(1)

@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto'
 import { importPeer } from '@beaver-kit/core'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { defineCacheDriver, type CacheDriver, type CacheDriverCapabilities, type DriverEntry, type StoredValue } from '../driver.ts'
+import {
+  defineCacheDriver,
+  type CacheDriver,
+  type CacheDriverCapabilities,
+  type DriverEntry,
+  type StoredValue,
+} from '../driver.ts'
 
 /** Options of the S3 driver. */
 export interface S3CacheOptions {
@@ -18,6 +25,8 @@ export interface S3CacheOptions {
   partSize?: number | undefined
   /** Parallel requests of batch operations; default 16. */
   concurrency?: number | undefined
+  /** Longest object key in UTF-8 bytes (S3 allows 1,024); longer keys are stored under their SHA-256. */
+  maxKeyBytes?: number | undefined
 }
 
 const EXPIRES = 'beaver-expires-at'
@@ -28,7 +37,11 @@ function isMissing(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404
 }
 
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = Array.from({ length: items.length })
   let next = 0
   const worker = async (): Promise<void> => {
@@ -42,7 +55,7 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, inde
 }
 
 /**
- * S3 as a cold tier: one object per entry under `<prefix><namespace>/<key>` (both URI-encoded),
+ * S3 as a cold tier: one object per entry under `<prefix><namespace>/<key>` (namespace URI-encoded, long keys hashed),
  * the expiry in the object's metadata (`x-amz-meta-beaver-expires-at`, ms since epoch) and
  * checked on every read (expired objects are deleted lazily; add a bucket lifecycle rule to
  * remove the ones nobody reads). Large values go up in parts, with the metadata given when
@@ -50,7 +63,13 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, inde
  */
 export class S3Store implements CacheDriver {
   readonly name = 's3'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({ values: 'bytes', sync: false, batch: false, atomicIncrement: false, query: false })
+  readonly capabilities: CacheDriverCapabilities = Object.freeze({
+    values: 'bytes',
+    sync: false,
+    batch: false,
+    atomicIncrement: false,
+    query: false,
+  })
   readonly client: S3Client
   readonly #s3: S3Module
   readonly #owns: boolean
@@ -59,6 +78,7 @@ export class S3Store implements CacheDriver {
   readonly #threshold: number
   readonly #partSize: number
   readonly #concurrency: number
+  readonly #maxKeyBytes: number
   /** Multipart uploads done (for tests and metrics). */
   multipartUploads = 0
 
@@ -71,11 +91,17 @@ export class S3Store implements CacheDriver {
     this.#threshold = options.multipartThreshold ?? 8 * 1024 * 1024
     this.#partSize = Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024)
     this.#concurrency = options.concurrency ?? 16
+    this.#maxKeyBytes = options.maxKeyBytes ?? 1024
   }
 
-  /** The object key of an entry. */
+  /**
+   * The object key of an entry: `<prefix><URI-encoded namespace>/<key>`, or
+   * `<prefix><namespace>/#sha256:<hex of the key>` when that would exceed `maxKeyBytes`.
+   */
   objectKey(ns: string, key: string): string {
-    return `${this.#prefix}${encodeURIComponent(ns)}/${encodeURIComponent(key)}`
+    const full = `${this.#prefix}${encodeURIComponent(ns)}/${key}`
+    if (Buffer.byteLength(full) <= this.#maxKeyBytes) return full
+    return `${this.#prefix}${encodeURIComponent(ns)}/#sha256:${createHash('sha256').update(key).digest('hex')}`
   }
 
   #expired(metadata: Record<string, string> | undefined): boolean {
@@ -85,7 +111,9 @@ export class S3Store implements CacheDriver {
 
   async get(ns: string, key: string): Promise<StoredValue | undefined> {
     try {
-      const r = await this.client.send(new this.#s3.GetObjectCommand({ Bucket: this.#bucket, Key: this.objectKey(ns, key) }))
+      const r = await this.client.send(
+        new this.#s3.GetObjectCommand({ Bucket: this.#bucket, Key: this.objectKey(ns, key) }),
+      )
       if (this.#expired(r.Metadata)) {
         await r.Body?.transformToByteArray()
         await this.#deleteObject(ns, key)
@@ -100,7 +128,9 @@ export class S3Store implements CacheDriver {
 
   async #head(ns: string, key: string): Promise<Record<string, string> | undefined> {
     try {
-      const r = await this.client.send(new this.#s3.HeadObjectCommand({ Bucket: this.#bucket, Key: this.objectKey(ns, key) }))
+      const r = await this.client.send(
+        new this.#s3.HeadObjectCommand({ Bucket: this.#bucket, Key: this.objectKey(ns, key) }),
+      )
       const metadata = r.Metadata ?? {}
       return this.#expired(metadata) ? undefined : metadata
     } catch (err) {
@@ -119,22 +149,54 @@ export class S3Store implements CacheDriver {
     const Metadata: Record<string, string> = ttlMs === undefined ? {} : { [EXPIRES]: String(Date.now() + ttlMs) }
     const Key = this.objectKey(ns, key)
     if (body.byteLength < this.#threshold) {
-      await this.client.send(new this.#s3.PutObjectCommand({ Bucket: this.#bucket, Key, Body: body, Metadata, ContentType: 'application/octet-stream' }))
+      await this.client.send(
+        new this.#s3.PutObjectCommand({
+          Bucket: this.#bucket,
+          Key,
+          Body: body,
+          Metadata,
+          ContentType: 'application/octet-stream',
+        }),
+      )
       return
     }
     // Multipart: the metadata (expiry) is given when the upload is created; parts cannot carry it.
-    const created = await this.client.send(new this.#s3.CreateMultipartUploadCommand({ Bucket: this.#bucket, Key, Metadata, ContentType: 'application/octet-stream' }))
+    const created = await this.client.send(
+      new this.#s3.CreateMultipartUploadCommand({
+        Bucket: this.#bucket,
+        Key,
+        Metadata,
+        ContentType: 'application/octet-stream',
+      }),
+    )
     const UploadId = created.UploadId
     try {
       const parts: Array<{ ETag: string | undefined; PartNumber: number }> = []
       for (let offset = 0, n = 1; offset < body.byteLength; offset += this.#partSize, n++) {
-        const part = await this.client.send(new this.#s3.UploadPartCommand({ Bucket: this.#bucket, Key, UploadId, PartNumber: n, Body: body.subarray(offset, offset + this.#partSize) }))
+        const part = await this.client.send(
+          new this.#s3.UploadPartCommand({
+            Bucket: this.#bucket,
+            Key,
+            UploadId,
+            PartNumber: n,
+            Body: body.subarray(offset, offset + this.#partSize),
+          }),
+        )
         parts.push({ ETag: part.ETag, PartNumber: n })
       }
-      await this.client.send(new this.#s3.CompleteMultipartUploadCommand({ Bucket: this.#bucket, Key, UploadId, MultipartUpload: { Parts: parts } }))
+      await this.client.send(
+        new this.#s3.CompleteMultipartUploadCommand({
+          Bucket: this.#bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      )
       this.multipartUploads++
     } catch (err) {
-      await this.client.send(new this.#s3.AbortMultipartUploadCommand({ Bucket: this.#bucket, Key, UploadId })).catch(() => undefined)
+      await this.client
+        .send(new this.#s3.AbortMultipartUploadCommand({ Bucket: this.#bucket, Key, UploadId }))
+        .catch(() => undefined)
       throw err
     }
   }
@@ -198,9 +260,14 @@ export class S3Store implements CacheDriver {
     for (const prefix of [`${this.#prefix}${enc}/`, `${this.#prefix}${enc}${encodeURIComponent(':')}`]) {
       let token: string | undefined
       do {
-        const page = await this.client.send(new this.#s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token }))
+        const page = await this.client.send(
+          new this.#s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token }),
+        )
         const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ Key: o.Key }]))
-        if (keys.length > 0) await this.client.send(new this.#s3.DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: keys, Quiet: true } }))
+        if (keys.length > 0)
+          await this.client.send(
+            new this.#s3.DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: keys, Quiet: true } }),
+          )
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined
       } while (token !== undefined)
     }

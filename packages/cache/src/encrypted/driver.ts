@@ -133,7 +133,9 @@ export class EncryptedDriver implements CacheDriver {
       ? await this.#inner.getMany(ns, current)
       : await Promise.all(current.map((m) => Promise.resolve(this.#inner.get(ns, m))))
     return Promise.all(
-      keys.map((k, i) => (stored[i] === undefined ? this.get(ns, k) : this.#decrypt(ns, k, stored[i] as Uint8Array))),
+      keys.map(async (k, i) =>
+        stored[i] === undefined ? this.get(ns, k) : this.#decrypt(ns, k, stored[i] as Uint8Array),
+      ),
     )
   }
 
