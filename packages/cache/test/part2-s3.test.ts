@@ -5,7 +5,7 @@ import { startS3rver, type LocalS3 } from '@beaver-kit/testkit/cache-servers'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache } from '../src/cache.ts'
 import type { CacheDriverDefinition } from '../src/driver.ts'
-import { S3Store, s3Driver } from '../src/drivers/s3.ts'
+import { type S3Store, s3Driver } from '../src/drivers/s3.ts'
 import { createTieredCache } from '../src/tiered/cache.ts'
 
 // s3rver implements the S3 REST API on the local file system; started here, stopped after.

@@ -42,6 +42,8 @@ describe.runIf(url)('redis driver', () => {
     expect(await c.get('written-elsewhere')).toEqual({ from: 'python' })
     await c.namespace('users').set('7', 'x')
     expect(await raw.get(`${ns}:users:7`)).toBe('"x"')
+    await c.clear()
+    expect(await raw.exists(`${ns}:written-elsewhere`, `${ns}:users:7`, `${ns}:hits`)).toBe(0)
   })
 
   it('reuses a client passed in and never closes it', async () => {

@@ -1,6 +1,6 @@
 // The cache conformance suite: every @beaver-kit/cache driver runs all of it against its real
 // store. The subject is typed structurally so the testkit does not depend on the cache package.
-import { expect, it } from 'vitest'
+import { afterEach, expect, it } from 'vitest'
 import { isBeaverError } from '@beaver-kit/core'
 import { defineConformanceSuite } from './conformance.ts'
 import { eventually } from './eventually.ts'
@@ -93,6 +93,14 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise
  */
 export const describeCacheDriver = defineConformanceSuite<ConformanceCache, CacheSuiteOptions>('cache', (ctx) => {
   const c = (): ConformanceCache => ctx.subject()
+
+  // Leave nothing behind in shared stores: each test clears its own namespace before the
+  // subject is closed (after-hooks run in reverse order of registration).
+  afterEach(async () => {
+    await c()
+      .clear()
+      .catch(() => undefined)
+  })
   const shortTtl = (): number => ctx.options.shortTtlMs ?? 60
 
   it('misses, then round-trips values of every JSON-able and rich type', async () => {

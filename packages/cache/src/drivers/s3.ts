@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { importPeer } from '@beaver-kit/core'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
+import type * as s3sdk from '@aws-sdk/client-s3'
 import {
   defineCacheDriver,
   type CacheDriver,
@@ -30,7 +31,7 @@ export interface S3CacheOptions {
 }
 
 const EXPIRES = 'beaver-expires-at'
-type S3Module = typeof import('@aws-sdk/client-s3')
+type S3Module = typeof s3sdk
 
 function isMissing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
