@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { measure } from 'mitata'
-import type { Dispatcher } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { CircuitBreaker } from '../src/breaker.ts'
 import { RetryBudget } from '../src/retry-budget.ts'
 import { createHttpClient } from '../src/index.ts'
@@ -121,9 +121,15 @@ const off = createHttpClient({
 // Alternate on/off a few times and keep the lowest median: other work on the machine only adds time.
 let onNs = Infinity
 let offNs = Infinity
+let rawNs = Infinity
+const raw = async (): Promise<Uint8Array> => {
+  const { body } = await request('http://127.0.0.1/x', { dispatcher: stub })
+  return body.bytes()
+}
 for (let i = 0; i < (quick ? 2 : 4); i++) {
-  onNs = Math.min(onNs, (await measure(() => on.get('http://127.0.0.1/x'), opts)).p50)
-  offNs = Math.min(offNs, (await measure(() => off.get('http://127.0.0.1/x'), opts)).p50)
+  onNs = Math.min(onNs, (await measure(() => on.get('http://127.0.0.1/x').bytes(), opts)).p50)
+  offNs = Math.min(offNs, (await measure(() => off.get('http://127.0.0.1/x').bytes(), opts)).p50)
+  rawNs = Math.min(rawNs, (await measure(raw, opts)).p50)
 }
 const delta = onNs - offNs
 results.push(
@@ -145,6 +151,12 @@ results.push(
     opsPerSec: Math.round(1e9 / offNs),
     nsPerOp: round(offNs),
   },
+  {
+    case: 'client call on a stub dispatcher',
+    contender: 'undici.request',
+    opsPerSec: Math.round(1e9 / rawNs),
+    nsPerOp: round(rawNs),
+  },
 )
 
 console.log('\nRatios (beaver-kit vs each, req/s):')
@@ -158,7 +170,7 @@ for (const c of cases) {
 }
 console.log(`\nBookkeeping (breaker + retry budget) per call: ${round(bookkeeping.p50)} ns (median)`)
 console.log(
-  `Whole client call on a stub dispatcher: ${round(onNs)} ns with breaker + retry, ${round(offNs)} ns without (delta ${round(delta)} ns)`,
+  `Whole client call on a stub dispatcher: ${round(onNs)} ns with breaker + retry, ${round(offNs)} ns without (delta ${round(delta)} ns); raw undici.request ${round(rawNs)} ns`,
 )
 
 const cpu = os.cpus()[0]?.model ?? 'unknown'

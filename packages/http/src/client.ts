@@ -479,7 +479,8 @@ export class HttpClient {
         onRetry: (info) => this.#retried(call, info),
       })
     } catch (error) {
-      if (!call.budgetDenied) throw error
+      // With throwHttpErrors off, the caller wants the last response, budget or not.
+      if (!call.budgetDenied || (!call.throwHttpErrors && isHttpRequestError(error, 'HTTP_STATUS'))) throw error
       const url = safeUrl(call.origin, call.path)
       throw new RetryBudgetExceededError(
         `${call.method} ${url}: attempt ${call.attempt} failed (${(error as Error).message}) and the retry budget of ${call.origin} is spent ` +

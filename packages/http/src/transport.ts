@@ -84,7 +84,14 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.#statusText = statusMessage ?? ''
     this.#headers = headers
     const length = headers['content-length']
-    if (typeof length === 'string' && Number(length) > this.#x.maxSize) {
+    // A HEAD (or 204/304) declares the size of a body it does not send.
+    if (
+      typeof length === 'string' &&
+      Number(length) > this.#x.maxSize &&
+      this.#x.method !== 'HEAD' &&
+      statusCode !== 204 &&
+      statusCode !== 304
+    ) {
       controller.abort(this.#tooLarge(Number(length)))
       return
     }

@@ -153,6 +153,13 @@ describe('response size limit', () => {
     expect(error.details.maxSize).toBe(1024 * 1024)
   })
 
+  it('a HEAD may declare a size over the limit: it carries no body', async () => {
+    const s = await server((_req, res) => res.writeHead(200, { 'content-length': String(50 * 1024 * 1024) }).end())
+    const res = await client({ limits: { maxResponseSize: '1kb' } }).head(s.url)
+    expect(res.status).toBe(200)
+    expect(res.header('content-length')).toBe(String(50 * 1024 * 1024))
+  })
+
   it('stops reading an undeclared (chunked) body at the limit', async () => {
     const s = await server((_req, res) => {
       res.writeHead(200)

@@ -226,6 +226,14 @@ describe('retry budget', () => {
     expect(((errors[0] as Error).cause as HttpError).status).toBe(503)
   })
 
+  it('with throwHttpErrors off, a spent budget still hands back the last response', async () => {
+    const s = await server((_req, res) => res.writeHead(503).end('down'))
+    const c = client({ retry: { baseDelay: 1 }, budget: { ratio: 0, minPerSecond: 0 }, throwHttpErrors: false })
+    const res = await c.get(s.url)
+    expect([res.status, res.attempts]).toEqual([503, 1])
+    expect(s.requests).toHaveLength(1)
+  })
+
   it('a 429 storm is retried within the budget and never trips the breaker', async () => {
     const s = await server((_req, res) => res.writeHead(429, { 'retry-after': '0' }).end())
     const c = client({
