@@ -31,6 +31,8 @@ export function eventChannel(pkg: string, event: string): dc.Channel {
 /**
  * Runs `fn` inside the tracing channel when someone listens; otherwise calls it directly, so
  * an unobserved operation pays one property read. `context` is only built when traced.
+ * Unlike `tracePromise`, the resolved value is never put on the context: subscribers see what
+ * the package chose to publish (keys, timings, outcome), never cached values or rows.
  */
 export function traceAsync<T, Context extends object>(
   channel: dc.TracingChannel<unknown, Context>,
@@ -38,7 +40,35 @@ export function traceAsync<T, Context extends object>(
   fn: () => Promise<T>,
 ): Promise<T> {
   if (!channel.hasSubscribers) return fn()
-  return channel.tracePromise(fn, context())
+  const ctx = context() as Context & { error?: unknown }
+  const settle = (): void => {
+    channel.asyncStart.publish(ctx)
+    channel.asyncEnd.publish(ctx)
+  }
+  const fail = (error: unknown): void => {
+    ctx.error = error
+    channel.error.publish(ctx)
+  }
+  return channel.start.runStores(ctx, () => {
+    try {
+      return fn().then(
+        (value) => {
+          settle()
+          return value
+        },
+        (error: unknown) => {
+          fail(error)
+          settle()
+          throw error
+        },
+      )
+    } catch (error) {
+      fail(error)
+      throw error
+    } finally {
+      channel.end.publish(ctx)
+    }
+  })
 }
 
 /**

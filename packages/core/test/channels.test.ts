@@ -57,6 +57,30 @@ describe('diagnostics channels', () => {
     expect(dc.hasSubscribers('tracing:beaver:test:op:start')).toBe(false)
   })
 
+  it('never publishes the resolved value', async () => {
+    const ch = tracingChannel<{ key: string }>('test', 'private')
+    const seen: unknown[] = []
+    const noop = (): void => undefined
+    const handlers = {
+      start: noop,
+      end: noop,
+      asyncStart: noop,
+      error: noop,
+      asyncEnd: (m: unknown) => void seen.push({ ...(m as object) }),
+    }
+    ch.subscribe(handlers)
+    try {
+      await traceAsync(
+        ch,
+        () => ({ key: 'k' }),
+        async () => ({ secret: 'cached value' }),
+      )
+    } finally {
+      ch.unsubscribe(handlers)
+    }
+    expect(seen).toEqual([{ key: 'k' }])
+  })
+
   it('watchChannels reports existing and future beaver channels', () => {
     tracingChannel('test', 'existing')
     const seen: string[] = []
