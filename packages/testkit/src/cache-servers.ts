@@ -74,3 +74,147 @@ export async function startS3rver(bucket = 'beaver-test'): Promise<LocalS3> {
     },
   }
 }
+
+/** The local Workers KV REST server: where to point the driver, its store (for assertions), and stop. */
+export interface KvEmulator {
+  /** Use as the driver's `apiBase` (stands for `https://api.cloudflare.com/client/v4`). */
+  apiBase: string
+  accountId: string
+  namespaceId: string
+  apiToken: string
+  /** Stored entries by KV key (value bytes, expiry in ms since epoch or undefined). */
+  entries: Map<string, { value: Buffer; expiresAt: number | undefined }>
+  /** Requests served, by route (`GET values`, `PUT bulk`...). */
+  requests: Map<string, number>
+  stop(): Promise<void>
+}
+
+/**
+ * A local server implementing the documented Cloudflare Workers KV REST endpoints the cache
+ * uses, with their status codes and JSON error envelopes (`{success:false, errors:[{code,message}]}`):
+ * `GET|PUT|DELETE /accounts/:a/storage/kv/namespaces/:n/values/:key` (PUT takes
+ * `expiration_ttl`, at least 60), `PUT .../bulk` (array of `{key, value, base64, expiration_ttl}`),
+ * `POST .../bulk/delete` (array of keys), `GET .../keys?prefix&cursor&limit`. Bearer token
+ * auth (401 with code 10000 otherwise); 404 with code 10009 for a missing key; expiry honoured.
+ */
+export async function startKvEmulator(): Promise<KvEmulator> {
+  const { createServer } = await import('node:http')
+  const accountId = 'acc0123456789'
+  const namespaceId = 'ns0123456789'
+  const apiToken = 'test-token'
+  const entries = new Map<string, { value: Buffer; expiresAt: number | undefined }>()
+  const requests = new Map<string, number>()
+  const base = `/client/v4/accounts/${accountId}/storage/kv/namespaces/${namespaceId}`
+  const live = (key: string): { value: Buffer; expiresAt: number | undefined } | undefined => {
+    const e = entries.get(key)
+    if (e?.expiresAt !== undefined && e.expiresAt <= Date.now()) {
+      entries.delete(key)
+      return undefined
+    }
+    return e
+  }
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      const json = (status: number, payload: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(payload))
+      }
+      const fail = (status: number, code: number, message: string): void =>
+        json(status, { success: false, errors: [{ code, message }], messages: [], result: null })
+      const ok = (result: unknown, extra: Record<string, unknown> = {}): void =>
+        json(200, { success: true, errors: [], messages: [], result, ...extra })
+      if (req.headers.authorization !== `Bearer ${apiToken}`) return fail(401, 10000, 'Authentication error')
+      if (!url.pathname.startsWith(base))
+        return fail(404, 7003, 'Could not route to ' + url.pathname + ', perhaps your object identifier is invalid?')
+      const rest = url.pathname.slice(base.length)
+      const route = `${req.method} ${rest.startsWith('/values/') ? 'values' : rest.slice(1)}`
+      requests.set(route, (requests.get(route) ?? 0) + 1)
+      const ttlOf = (raw: unknown): number | undefined | 'bad' => {
+        if (raw === undefined || raw === null || raw === '') return undefined
+        const n = Number(raw)
+        return Number.isInteger(n) && n >= 60 ? n : 'bad'
+      }
+      if (rest.startsWith('/values/')) {
+        const key = decodeURIComponent(rest.slice('/values/'.length))
+        if (Buffer.byteLength(key) > 512) return fail(414, 10033, 'Key name too long')
+        if (req.method === 'GET') {
+          const e = live(key)
+          if (!e) return fail(404, 10009, "get: 'key not found'")
+          res.writeHead(200, { 'content-type': 'application/octet-stream' })
+          return res.end(e.value)
+        }
+        if (req.method === 'PUT') {
+          const ttl = ttlOf(url.searchParams.get('expiration_ttl'))
+          if (ttl === 'bad')
+            return fail(
+              400,
+              10014,
+              `Invalid expiration_ttl of ${url.searchParams.get('expiration_ttl')}. Expiration TTL must be at least 60.`,
+            )
+          entries.set(key, { value: body, expiresAt: ttl === undefined ? undefined : Date.now() + ttl * 1000 })
+          return ok(null)
+        }
+        if (req.method === 'DELETE') {
+          entries.delete(key)
+          return ok(null)
+        }
+      }
+      if (rest === '/bulk' && req.method === 'PUT') {
+        const items = JSON.parse(body.toString()) as Array<{
+          key: string
+          value: string
+          base64?: boolean
+          expiration_ttl?: number
+        }>
+        for (const it of items)
+          if (ttlOf(it.expiration_ttl) === 'bad')
+            return fail(
+              400,
+              10014,
+              `Invalid expiration_ttl of ${it.expiration_ttl}. Expiration TTL must be at least 60.`,
+            )
+        for (const it of items) {
+          const ttl = ttlOf(it.expiration_ttl) as number | undefined
+          entries.set(it.key, {
+            value: it.base64 ? Buffer.from(it.value, 'base64') : Buffer.from(it.value),
+            expiresAt: ttl === undefined ? undefined : Date.now() + ttl * 1000,
+          })
+        }
+        return ok({ successful_key_count: items.length, unsuccessful_keys: [] })
+      }
+      if (rest === '/bulk/delete' && req.method === 'POST') {
+        const keys = JSON.parse(body.toString()) as string[]
+        for (const k of keys) entries.delete(k)
+        return ok({ successful_key_count: keys.length, unsuccessful_keys: [] })
+      }
+      if (rest === '/keys' && req.method === 'GET') {
+        const prefix = url.searchParams.get('prefix') ?? ''
+        const limit = Math.min(1000, Number(url.searchParams.get('limit') ?? 1000))
+        const start = Number(url.searchParams.get('cursor') || 0)
+        const names = [...entries.keys()].filter((k) => k.startsWith(prefix) && live(k)).sort()
+        const page = names.slice(start, start + limit)
+        const cursor = start + limit < names.length ? String(start + limit) : ''
+        return ok(
+          page.map((name) => ({ name })),
+          { result_info: { count: page.length, cursor } },
+        )
+      }
+      return fail(405, 10000, 'Method not allowed')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as AddressInfo).port
+  return {
+    apiBase: `http://127.0.0.1:${port}/client/v4`,
+    accountId,
+    namespaceId,
+    apiToken,
+    entries,
+    requests,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
