@@ -65,6 +65,10 @@ export const dbSchema = defineSchema(
         doc: 'Table that records applied migrations',
       }),
       lockTimeout: f.duration({ default: '60s', doc: 'Longest wait for another process holding the migration lock' }),
+      auto: f.boolean({
+        default: false,
+        doc: 'ready() also applies pending migrations (safe with several instances: they take the lock)',
+      }),
     },
   },
   'database',

@@ -180,6 +180,7 @@ function closedError(): DatabaseError {
 /** Internal bridge for the migrator and the Kysely dialect; not part of the public API. */
 export const INTERNAL = Symbol('beaver-kit.db.internal')
 
+/** What the migrator and the Kysely dialect reach through `db[INTERNAL]`. */
 export interface Internals {
   readonly driverName: string
   /** Runs one statement with tracing, in-flight accounting and error mapping. */
@@ -784,9 +785,13 @@ export class Database extends Executor {
     return performance.now() - start
   }
 
-  /** Opens the pool and checks the server answers: fail fast at start-up instead of on first use. */
+  /**
+   * Opens the pool and checks the server answers: fail fast at start-up instead of on first
+   * use. With `BEAVER_DB_MIGRATIONS_AUTO=true` it then applies pending migrations.
+   */
   async ready(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<this> {
     await this.ping(options)
+    if (this.#config.migrations.auto) await this.migrator().up(options.signal ? { signal: options.signal } : {})
     return this
   }
 

@@ -22,6 +22,7 @@ export type DatabaseErrorCode =
   | 'DB_MIGRATION_CHECKSUM'
   | 'DB_MIGRATION_LOCK'
 
+/** Options of `new DatabaseError()`: what failed, and the driver's own code. */
 export interface DatabaseErrorOptions extends BeaverErrorOptions {
   /** The constraint that failed (unique, foreign key, check), when the server names it. */
   constraint?: string | undefined

@@ -28,12 +28,14 @@ export function hasDatabaseDriver(name: string): boolean {
   return registry.has(name)
 }
 
+/** Loads a driver by name (built-ins lazily, so their peers load only when used). */
 export async function loadDriver(name: string): Promise<DatabaseDriver> {
   const load = registry.get(name)
   if (!load) throw unknownDriver(name)
   return load()
 }
 
+/** The DB_DRIVER_UNKNOWN error, listing every known driver. */
 export function unknownDriver(name: string): DatabaseError {
   return new DatabaseError(
     'DB_DRIVER_UNKNOWN',

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -127,6 +127,21 @@ describe('configuration', () => {
     const health = await d.health()
     expect(health.ok).toBe(false)
     expect(health.error).toMatch(/ECONNREFUSED|connect/)
+  })
+
+  it('applies pending migrations in ready() when BEAVER_DB_MIGRATIONS_AUTO is on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beaver-auto-'))
+    try {
+      writeFileSync(join(dir, '0001_links.sql'), '-- migrate:up\ncreate table links (slug text primary key);\n')
+      const d = make({
+        env: { BEAVER_DB_URL: 'sqlite::memory:', BEAVER_DB_MIGRATIONS_AUTO: 'true', BEAVER_DB_MIGRATIONS_DIR: dir },
+      })
+      await d.ready()
+      expect(await d.many('select slug from links')).toEqual([])
+      expect((await d.migrator().status()).map((s) => s.state)).toEqual(['applied'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('reads another prefix with withPrefix()', () => {

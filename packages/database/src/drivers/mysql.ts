@@ -89,6 +89,7 @@ function quoted(message: string, after: RegExp): string | undefined {
   return m?.[1]
 }
 
+/** Maps a mysql2 error (errno, socket error) to the kit taxonomy; undefined for non-database errors. */
 export function classifyMysql(err: unknown): ErrorClass | undefined {
   if (typeof err !== 'object' || err === null) return undefined
   const e = err as { errno?: unknown; code?: unknown; sqlMessage?: unknown; message?: unknown }

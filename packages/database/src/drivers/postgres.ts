@@ -71,6 +71,7 @@ function neverSent(err: unknown): boolean {
   return e?.syscall === 'write' || (typeof e?.message === 'string' && /not queryable/.test(e.message))
 }
 
+/** Maps a pg error (SQLSTATE, socket error) to the kit taxonomy; undefined for non-database errors. */
 export function classifyPostgres(err: unknown): ErrorClass | undefined {
   if (typeof err !== 'object' || err === null) return undefined
   const e = err as { code?: unknown; constraint?: unknown; column?: unknown; message?: unknown }
