@@ -342,8 +342,10 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
               { retries: 3, onRetry },
             )
           expect(await Promise.all([move(1, 2, 'a'), move(2, 1, 'b')])).toEqual(['a', 'b'])
-          expect(retried).toEqual(['DB_DEADLOCK'])
-          expect(attempts.a + attempts.b).toBe(3)
+          // At least one deadlock victim was retried (a loaded machine may produce a second one).
+          expect(retried.length).toBeGreaterThanOrEqual(1)
+          expect(new Set(retried)).toEqual(new Set(['DB_DEADLOCK']))
+          expect(attempts.a + attempts.b).toBe(2 + retried.length)
           const rows = await db().many<{ v: number }>(`select v from ${table} order by id`)
           expect(rows.map((r) => r.v)).toEqual([11, 11])
         } else {
