@@ -20,7 +20,7 @@ import { do_not_optimize, measure } from 'mitata'
 import { createJwt, createKeyRing, createPasswordHasher, generateKeyPair, generateKeyRingEntry } from '../src/index.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
-const opts = quick ? { min_cpu_time: 40 * 1e6, warmup_samples: 2 } : { min_cpu_time: 300 * 1e6 }
+const opts = quick ? { min_cpu_time: 40 * 1e6, warmup_samples: 2 } : { min_cpu_time: 120 * 1e6 }
 
 interface Row {
   case: string
@@ -28,12 +28,15 @@ interface Row {
   opsPerSec: number
   p99Ms?: number
   mbPerSec?: number
+  /** beaver-kit ÷ this contender, the median of the ratios measured back to back in each round. */
+  kitRatio?: number
 }
 const results: Row[] = []
 
-// The box is shared, so each case runs its contenders in several rounds, rotating the order,
-// and reports the median: a burst of someone else's work then skews one sample, not the result.
-const rounds = quick ? 1 : 5
+// The box is shared, so each case runs its contenders in several short rounds, rotating the
+// order, and reports the median. Ratios are taken within each round (contenders measured back to
+// back see similar load) and their median is reported, which is steadier than dividing medians.
+const rounds = quick ? 1 : 9
 type Contender = [name: string, fn: () => unknown]
 
 async function run(caseName: string, contenders: Contender[], bytes?: number): Promise<void> {
@@ -53,7 +56,7 @@ async function run(caseName: string, contenders: Contender[], bytes?: number): P
     }
   }
   for (const [name] of contenders) {
-    const list = (samples.get(name) ?? []).sort((a, b) => a.ops - b.ops)
+    const list = [...(samples.get(name) ?? [])].sort((a, b) => a.ops - b.ops)
     const mid = list[Math.floor(list.length / 2)] as { ops: number; p99: number }
     const row: Row = {
       case: caseName,
@@ -62,6 +65,12 @@ async function run(caseName: string, contenders: Contender[], bytes?: number): P
       p99Ms: Math.round(mid.p99 * 1e4) / 1e4,
     }
     if (bytes) row.mbPerSec = Math.round(((bytes * mid.ops) / 2 ** 20) * 10) / 10
+    if (name !== 'beaver-kit') {
+      const kit = samples.get('beaver-kit') ?? []
+      const mine = samples.get(name) ?? []
+      const paired = kit.map((k, i) => k.ops / (mine[i]?.ops ?? NaN)).sort((a, b) => a - b)
+      if (paired.length > 0) row.kitRatio = Math.round((paired[Math.floor(paired.length / 2)] as number) * 100) / 100
+    }
     results.push(row)
     const spread =
       list.length > 1
@@ -251,8 +260,11 @@ for (const algorithm of ['argon2id', 'scrypt'] as const) {
 // ---- ratios ----
 const ops = (c: string, who: string): number =>
   results.find((r) => r.case === c && r.contender === who)?.opsPerSec ?? NaN
-const ratio = (c: string, who: string): string => (ops(c, 'beaver-kit') / ops(c, who)).toFixed(2)
-console.log('\nratios (beaver-kit / other)')
+const ratio = (c: string, who: string): string => {
+  const row = results.find((r) => r.case === c && r.contender === who)
+  return (row?.kitRatio ?? ops(c, 'beaver-kit') / ops(c, who)).toFixed(2)
+}
+console.log('\nratios (beaver-kit / other, median of per-round ratios)')
 for (const c of [...new Set(results.map((r) => r.case))]) {
   const others = results
     .filter((r) => r.case === c && r.contender !== 'beaver-kit')
