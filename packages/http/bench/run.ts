@@ -177,7 +177,14 @@ const cpu = os.cpus()[0]?.model ?? 'unknown'
 writeFileSync(
   fileURLToPath(new URL('./results.json', import.meta.url)),
   JSON.stringify(
-    { node: process.version, date: new Date().toISOString(), cpu: `${cpu} (${os.cpus().length} vCPU)`, quick, results },
+    {
+      node: process.version,
+      date: new Date().toISOString(),
+      cpu: `${cpu} (${os.cpus().length} vCPU)`,
+      loadAverage: os.loadavg()[0],
+      quick,
+      results,
+    },
     null,
     2,
   ) + '\n',
