@@ -5,7 +5,7 @@
 //   BENCH_QUICK=1 npm run bench -w @beaver-kit/logger
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { measure } from 'mitata'
@@ -13,6 +13,7 @@ import { contenders, type ContenderName } from './contenders.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const BURST = QUICK ? 30_000 : 300_000
+const ROUNDS = QUICK ? 1 : 2
 const CASES = [
   'string message',
   'small object',
@@ -68,18 +69,26 @@ async function runParent(): Promise<void> {
   const self = fileURLToPath(import.meta.url)
   const dir = mkdtempSync(join(tmpdir(), 'beaver-log-bench-'))
   const all: Array<Result & { target: string }> = []
+  // On a shared machine another process can steal the CPU during one contender's turn: each
+  // contender runs ROUNDS times, interleaved with the others, and keeps its best figure per case.
   try {
-    for (const target of TARGETS) {
-      for (const name of CONTENDERS) {
-        const dest = target === 'file' ? join(dir, `${name}.log`) : '/dev/null'
-        const out = execFileSync(process.execPath, [...process.execArgv, self, '--child', name, dest], {
-          encoding: 'utf8',
-          env: { ...process.env, BEAVER_LOG_KIT: '', BEAVER_LOG_OUTPUTS: '' },
-          maxBuffer: 16 * 1024 * 1024,
-        })
-        const results = JSON.parse(out.trim().split('\n').at(-1) as string) as Result[]
-        for (const r of results) all.push({ ...r, target })
-        process.stderr.write(`done: ${target} ${name}\n`)
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of TARGETS) {
+        for (const name of CONTENDERS) {
+          const dest = target === 'file' ? join(dir, `${name}.log`) : '/dev/null'
+          const out = execFileSync(process.execPath, [...process.execArgv, self, '--child', name, dest], {
+            encoding: 'utf8',
+            env: { ...process.env, BEAVER_LOG_KIT: '', BEAVER_LOG_OUTPUTS: '' },
+            maxBuffer: 16 * 1024 * 1024,
+          })
+          const results = JSON.parse(out.trim().split('\n').at(-1) as string) as Result[]
+          for (const r of results) {
+            const known = all.find((a) => a.target === target && a.case === r.case && a.contender === r.contender)
+            if (known === undefined) all.push({ ...r, target })
+            else if (r.opsPerSec > known.opsPerSec) Object.assign(known, r)
+          }
+          process.stderr.write(`round ${round + 1}/${ROUNDS}: ${target} ${name}\n`)
+        }
       }
     }
   } finally {
@@ -95,6 +104,8 @@ async function runParent(): Promise<void> {
         date: new Date().toISOString(),
         cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores)`,
         quick: QUICK,
+        rounds: ROUNDS,
+        loadAverage: loadavg().map((n) => Math.round(n * 100) / 100),
         results: all.map((r) => ({
           case: `${r.case} → ${r.target}`,
           contender: r.contender,
