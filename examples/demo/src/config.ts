@@ -1,12 +1,17 @@
 import { defineSchema, f } from '@beaver-kit/config'
 
-/** The demo's own settings: BEAVER_DEMO_*. */
+/** The demo's own settings: BEAVER_DEMO_*. The packages it uses read their own (BEAVER_DB_*, BEAVER_CACHE_*, ...). */
 export const demoSchema = defineSchema(
   'DEMO',
   {
     host: f.string({ default: '127.0.0.1', doc: 'Interface the demo listens on' }),
     port: f.int({ default: 3000, min: 0, max: 65535, doc: 'Port the demo listens on (0 picks a free one)' }),
     baseUrl: f.url({ doc: 'Public base URL used in short links (default: http://host:port)' }),
+    linkTtl: f.duration({ default: '10m', doc: 'How long a resolved link stays in the cache' }),
+    notFoundTtl: f.duration({ default: '30s', doc: 'How long an unknown code is remembered as not found' }),
+    fetchTitles: f.boolean({ default: true, doc: 'Fetch the title of each linked page in the background' }),
+    titleTimeout: f.duration({ default: '5s', doc: 'Total time allowed to fetch a page title' }),
+    deleteLinkTtl: f.duration({ default: '1d', doc: 'Lifetime of the signed delete URL returned on creation' }),
   },
   'Beaver Links demo',
 )
