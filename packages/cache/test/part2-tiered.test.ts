@@ -272,6 +272,26 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     expect(await other.get('a')).toBe('o')
   })
 
+  it('answers L1 hits on the fast path with copies, counts them, and sees overwrites, deletes and close', async () => {
+    const c = make()
+    await c.set('k', { n: 1 })
+    await c.ready()
+    const first = await c.get<{ n: number }>('k')
+    const second = await c.get<{ n: number }>('k')
+    expect(first).toEqual({ n: 1 })
+    expect(first).not.toBe(second)
+    expect(c.stats().hits).toBe(2)
+    await c.set('k', { n: 2 })
+    expect(await c.get('k')).toEqual({ n: 2 })
+    await c.delete('k')
+    expect(await c.get('k')).toBeUndefined()
+    await c.set('k', 1)
+    await c.close()
+    const err = await c.get('k').catch((e: unknown) => e)
+    expect(isBeaverError(err, 'CACHE_CLOSED')).toBe(true)
+    cache = undefined
+  })
+
   it('warms keys from a loader with bounded concurrency and counts what was already fresh', async () => {
     const c = make()
     await c.set('k1', 'already')

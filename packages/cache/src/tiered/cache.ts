@@ -1,4 +1,4 @@
-import { eventChannel, sleep } from '@beaver-kit/core'
+import { eventChannel, sleep, tracingChannel } from '@beaver-kit/core'
 import { resolveConfig } from '@beaver-kit/config'
 import {
   createCache,
@@ -70,9 +70,14 @@ export interface WarmResult {
 
 const warmChannel = eventChannel('cache', 'warm')
 const graceChannel = eventChannel('cache', 'grace')
+const getChannel = tracingChannel('cache', 'get')
 
 interface Shared {
   driver: Promise<TieredDriver>
+  /** `ready` once the driver and the serializer exist (the synchronous L1 hit path needs both). */
+  fast: { ready: { driver: TieredDriver; serializer: Serializer } | undefined; closed: boolean }
+  /** L1 hits answered without the part-1 facade, per namespace (merged into stats()). */
+  fastHits: Map<string, number>
   inner: Cache
   config: CacheTiersConfig
   serializer: () => Promise<Serializer>
@@ -91,6 +96,7 @@ interface Shared {
 export class TieredCache {
   readonly #s: Shared
   readonly #view: Cache
+  #closed = false
 
   /** @internal use createTieredCache() */
   constructor(shared: Shared, view: Cache) {
@@ -118,7 +124,33 @@ export class TieredCache {
     return new TieredCache(this.#s, this.#view.namespace(name))
   }
 
+  /** The value of `key`; a fresh L1 hit is answered without the facade's promise chain. */
   get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
+    const s = this.#s
+    const r = s.fast.ready
+    if (
+      r !== undefined &&
+      !this.#closed &&
+      !s.fast.closed &&
+      options?.signal === undefined &&
+      !getChannel.hasSubscribers &&
+      typeof key === 'string' &&
+      key.length > 0 &&
+      key.length <= s.maxKeyLength
+    ) {
+      const ns = this.namespaceName
+      const payload = r.driver.peekTop(ns, key)
+      if (payload !== undefined) {
+        s.fastHits.set(ns, (s.fastHits.get(ns) ?? 0) + 1)
+        try {
+          return Promise.resolve(
+            (payload.byteLength === 0 ? undefined : r.serializer.deserialize(payload)) as T | undefined,
+          )
+        } catch (err) {
+          return Promise.reject(err as Error)
+        }
+      }
+    }
     return this.#view.get<T>(key, options)
   }
   getMany<T = unknown>(keys: readonly string[], options?: OperationOptions): Promise<Array<T | undefined>> {
@@ -145,8 +177,17 @@ export class TieredCache {
   clear(options?: OperationOptions): Promise<void> {
     return this.#view.clear(options)
   }
+  /** Part 1's counters, plus the L1 hits answered by the fast path. */
   stats(): CacheStats {
-    return this.#view.stats()
+    const st = this.#view.stats()
+    let extra = 0
+    for (const [ns, n] of this.#s.fastHits) {
+      extra += n
+      const c = (st.namespaces[ns] ??= { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0 })
+      c.hits += n
+    }
+    const hits = st.hits + extra
+    return { ...st, hits, hitRatio: hits + st.misses === 0 ? 0 : hits / (hits + st.misses) }
   }
   ready(options?: OperationOptions): Promise<void> {
     return this.#view.ready(options)
@@ -379,7 +420,12 @@ export class TieredCache {
 
   /** Closes the cache (the root closes its tiers and, when it made it, the bus). Idempotent. */
   async close(): Promise<void> {
-    if (this.#view === this.#s.inner) this.#s.lifetime.abort(part2Error('CACHE_CLOSED', 'The cache was closed.'))
+    this.#closed = true
+    if (this.#view === this.#s.inner) {
+      this.#s.fast.closed = true
+      this.#s.fast.ready = undefined
+      this.#s.lifetime.abort(part2Error('CACHE_CLOSED', 'The cache was closed.'))
+    }
     await this.#view.close()
   }
 
@@ -540,9 +586,6 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
     for (const p of pending) tiered.onTierEvict(p.index, p.ns, p.key)
     return tiered
   }
-  const load = (): Promise<TieredDriver> => (made ??= build())
-  const definition: CacheDriverDefinition<never> = { name: 'tiered', peers: [], create: () => load() }
-  const inner = createCache({ ...cacheOptions, envPrefix, driver: definition })
   let serializerPromise: Promise<Serializer> | undefined
   const serializer = (): Promise<Serializer> =>
     (serializerPromise ??=
@@ -551,6 +594,22 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
         : baseConfig.serializer === 'msgpack'
           ? msgpackSerializer()
           : Promise.resolve(baseConfig.serializer === 'raw' ? rawSerializer : jsonSerializer))
+  const fast: Shared['fast'] = { ready: undefined, closed: false }
+  const load = (): Promise<TieredDriver> => {
+    if (made === undefined) {
+      made = build()
+      // Once the driver and the serializer exist, L1 hits skip the facade.
+      void Promise.all([made, serializer()]).then(
+        ([driver, ser]) => {
+          if (!fast.closed) fast.ready = { driver, serializer: ser }
+        },
+        () => undefined,
+      )
+    }
+    return made
+  }
+  const definition: CacheDriverDefinition<never> = { name: 'tiered', peers: [], create: () => load() }
+  const inner = createCache({ ...cacheOptions, envPrefix, driver: definition })
   const shared: Shared = {
     get driver() {
       return load()
@@ -562,6 +621,9 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
     defaultTtlMs: baseConfig.defaultTtl > 0 ? baseConfig.defaultTtl : undefined,
     inflight: new Map(),
     lifetime: new AbortController(),
+    fast,
+    fastHits: new Map(),
   }
+
   return new TieredCache(shared, inner)
 }

@@ -267,7 +267,10 @@ export class TieredDriver implements CacheDriver {
         c.misses++
         continue
       }
-      const state = await this.#stateAsync(e, ns)
+      const state =
+        e.tags.length === 0
+          ? (this.#state(e, ns, Date.now()) as 'fresh' | 'stale' | 'dead')
+          : await this.#stateAsync(e, ns)
       if (state === 'dead') {
         c.misses++
         await tier.driver.delete(ns, key)
@@ -281,36 +284,88 @@ export class TieredDriver implements CacheDriver {
       }
       c.hits++
       tier.residency?.touch(ref)
-      if (i > 0 && options.promote !== false) await this.#promote(ref, ns, key, e, i)
+      if (i > 0 && options.promote !== false) {
+        const done = this.#promote(ref, ns, key, e, i)
+        if (done !== undefined) await done
+      }
       return { envelope: e, state, tier: i }
     }
     return stale
   }
 
-  async #promote(ref: string, ns: string, key: string, e: Envelope, found: number): Promise<void> {
+  /** Copies an entry up; synchronous (undefined) when every upper tier answers synchronously. */
+  #promote(ref: string, ns: string, key: string, e: Envelope, found: number): Promise<void> | undefined {
     for (let u = found - 1; u >= 0; u--) {
+      const tier = this.#tiers[u] as Tier
+      if (!this.strategy.shouldPromote(ref, u, found)) continue
+      const placed = this.#placeSync(u, ref, ns, key, e)
+      if (placed === undefined) return this.#promoteAsync(ref, ns, key, e, found, u)
+      if (placed) this.#count(tier, ns).promotions++
+    }
+    return undefined
+  }
+
+  async #promoteAsync(ref: string, ns: string, key: string, e: Envelope, found: number, from: number): Promise<void> {
+    for (let u = from; u >= 0; u--) {
       const tier = this.#tiers[u] as Tier
       if (!this.strategy.shouldPromote(ref, u, found)) continue
       if (await this.#place(u, ref, ns, key, e)) this.#count(tier, ns).promotions++
     }
   }
 
-  get(ns: string, key: string): MaybePromise<StoredValue | undefined> {
-    // Fast path: a fresh, untagged hit in a synchronous top tier answers without a promise.
-    const top = this.#tiers[0] as Tier
-    if (top.driver.capabilities.sync && top.byReference) {
-      const raw = top.driver.get(ns, key) as StoredValue | undefined
-      if (isEnvelope(raw) && raw.tags.length === 0) {
-        const now = Date.now()
-        if (now < raw.freshUntil) {
-          const ref = refOf(ns, key)
-          this.strategy.recordAccess(ref)
-          top.residency?.touch(ref)
-          this.#count(top, ns).hits++
-          return raw.payload
+  /**
+   * `#place` without a promise for a synchronous by-reference tier when no demotion write is
+   * needed (writes = all); undefined when the asynchronous path must run.
+   */
+  #placeSync(index: number, ref: string, ns: string, key: string, e: Envelope): boolean | undefined {
+    const tier = this.#tiers[index] as Tier
+    if (!tier.driver.capabilities.sync || !tier.byReference || this.#writes !== 'all') return undefined
+    const res = tier.residency
+    if (res !== undefined && !res.has(ref)) {
+      while (res.full) {
+        const victim = res.victim()
+        if (victim === undefined) break
+        if (!this.strategy.admit(ref, victim, index)) {
+          this.#count(tier, ns).rejections++
+          return false
         }
+        const [vns, vkey] = splitRef(victim)
+        res.remove(victim)
+        // A synchronous tier: nothing to await.
+        void tier.driver.delete(vns, vkey)
+        this.#count(tier, vns).evictions++
       }
+      res.add(ref)
     }
+    let ttl: number | undefined
+    if (e.staleUntil !== Infinity) {
+      ttl = Math.ceil(e.staleUntil - Date.now())
+      if (ttl <= 0) return false
+    }
+    void tier.driver.set(ns, key, e, ttl)
+    this.#count(tier, ns).writes++
+    return true
+  }
+
+  /**
+   * The payload of a fresh, untagged entry of a synchronous by-reference top tier, without a
+   * promise (the L1 hit fast path); undefined means "ask `read`", not "missing".
+   */
+  peekTop(ns: string, key: string): Uint8Array | undefined {
+    const top = this.#tiers[0] as Tier
+    if (!top.driver.capabilities.sync || !top.byReference || tierChannel.hasSubscribers) return undefined
+    const raw = top.driver.get(ns, key) as StoredValue | undefined
+    if (!isEnvelope(raw) || raw.tags.length !== 0 || Date.now() >= raw.freshUntil) return undefined
+    const ref = refOf(ns, key)
+    this.strategy.recordAccess(ref)
+    top.residency?.touch(ref)
+    this.#count(top, ns).hits++
+    return raw.payload
+  }
+
+  get(ns: string, key: string): MaybePromise<StoredValue | undefined> {
+    const hit = this.peekTop(ns, key)
+    if (hit !== undefined) return hit
     return this.read(ns, key).then((r) => (r?.state === 'fresh' ? r.envelope.payload : undefined))
   }
 
