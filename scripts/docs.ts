@@ -7,11 +7,15 @@ import { isSchema, renderEnvTable, type Schema } from '@beaver-kit/config'
 import { workspaces } from './workspaces.ts'
 
 const check = process.argv.includes('--check')
+// `--package @beaver-kit/cache` (or `cache`) limits the run to one package.
+const only = process.argv[process.argv.indexOf('--package') + 1]
+const wanted = process.argv.includes('--package') && only ? only.replace(/^@beaver-kit\//, '') : undefined
 const START = '<!-- env:start -->'
 const END = '<!-- env:end -->'
 let stale = 0
 
 for (const w of workspaces()) {
+  if (wanted && w.name.replace(/^@beaver-kit\//, '') !== wanted) continue
   const configFile = join(w.dir, 'src', 'config.ts')
   if (!existsSync(configFile)) continue
   const mod = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>

@@ -163,7 +163,12 @@ export const f = {
     )
   },
   /** JSON, parsed without `__proto__`/`constructor` keys; `validate` may narrow or reject. */
-  json<T = unknown, O extends FieldOptions<T> & { validate?: (value: unknown) => T } = FieldOptions<T>>(options: O) {
+  json<
+    T = unknown,
+    O extends FieldOptions<T> & { validate?: (value: unknown) => T } = FieldOptions<T> & {
+      validate?: (value: unknown) => T
+    },
+  >(options: O) {
     return make<T, T, O>(
       'json',
       options,

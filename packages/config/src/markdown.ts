@@ -5,7 +5,13 @@ import { DEFAULT_PREFIX } from './resolve.ts'
 export function renderEnvTable(schema: Schema, prefix: string = DEFAULT_PREFIX): string {
   const rows = listFields(schema).map(({ suffix, field }) => {
     const names = [`\`${prefix}${suffix}\``, ...field.aliases.map((a) => `\`${a}\``)].join(', ')
-    const def = field.required ? '*required*' : field.defaultText === undefined ? '' : `\`${field.defaultText}\``
+    const def = field.required
+      ? '*required*'
+      : field.defaultText === undefined
+        ? ''
+        : field.defaultText === ''
+          ? '(empty)'
+          : `\`${field.defaultText}\``
     const doc = `${field.doc}${field.secret ? ' (secret)' : ''}`
     return `| ${names} | ${field.type} | ${def} | ${escape(field.accepts)} | ${escape(doc)} |`
   })

@@ -273,3 +273,23 @@ describe('renderEnvTable', () => {
     expect(renderEnvTable(requiredSchema)).toContain('| `BEAVER_DB_URL`, `DATABASE_URL` | url | *required* |')
   })
 })
+
+describe('f.json with a validator', () => {
+  it('accepts the value type alone and narrows through validate', () => {
+    const s = defineSchema('J', {
+      limits: f.json<{ max: number }>({
+        doc: 'limits',
+        validate: (v) => {
+          if (typeof v !== 'object' || v === null || typeof (v as { max?: unknown }).max !== 'number') {
+            throw new Error('expected {"max": number}')
+          }
+          return v as { max: number }
+        },
+      }),
+    })
+    expect(resolveConfig(s, { env: { BEAVER_J_LIMITS: '{"max":3}' } }).values.limits?.max).toBe(3)
+    expect(() => resolveConfig(s, { env: { BEAVER_J_LIMITS: '{"min":3}' } })).toThrow(
+      /BEAVER_J_LIMITS.*expected \{"max": number\}/,
+    )
+  })
+})

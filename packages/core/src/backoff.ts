@@ -67,10 +67,12 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       return await fn(attempt)
     } catch (error) {
       if (attempt >= maxAttempts) throw error
-      if (shouldRetry && !shouldRetry(error, attempt)) throw error
       const hint = retryAfter?.(error)
       const delayMs = hint === undefined ? backoffDelay(attempt, options) : Math.min(Math.max(0, hint), maxHint)
+      // The deadline is checked before shouldRetry, so a retry the deadline refuses never
+      // consumes anything shouldRetry accounts for (an HTTP retry budget, for example).
       if (deadline !== undefined && now() + delayMs >= deadline) throw error
+      if (shouldRetry && !shouldRetry(error, attempt)) throw error
       onRetry?.({ attempt, error, delayMs })
       await sleep(delayMs, signal)
     }

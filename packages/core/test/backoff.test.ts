@@ -97,6 +97,24 @@ describe('retry', () => {
     expect(calls).toBe(2)
   })
 
+  it('checks the deadline before asking shouldRetry', async () => {
+    let asked = 0
+    const err = new Error('down')
+    const p = retry(async () => Promise.reject(err), {
+      maxAttempts: 5,
+      baseMs: 1000,
+      jitter: 'none',
+      deadline: Date.now() + 500,
+      shouldRetry: () => {
+        asked++
+        return true
+      },
+    }).catch((e: unknown) => e)
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(await p).toBe(err)
+    expect(asked).toBe(0)
+  })
+
   it('aborts during the wait with the signal reason', async () => {
     const ac = new AbortController()
     const p = retry(async () => Promise.reject(new Error('x')), {
