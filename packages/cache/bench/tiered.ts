@@ -148,11 +148,19 @@ async function tierBench(): Promise<void> {
     prefix: `${NS}-bento-cold`,
   })
   const { CacheableMemory } = await import('cacheable')
+  // cache-manager is typed against its own bundled keyv major; the instances work at run time.
+  type ManagerStores = NonNullable<Parameters<typeof createCacheManager>[0]>['stores']
   const managerHit = createCacheManager({
-    stores: [new Keyv({ store: new CacheableMemory({ lruSize: N * 2 }) }), new Keyv(keyvRedis(redis, `${NS}-cm-hit:`))],
+    stores: [
+      new Keyv({ store: new CacheableMemory({ lruSize: N * 2 }) }),
+      new Keyv(keyvRedis(redis, `${NS}-cm-hit:`)),
+    ] as unknown as ManagerStores,
   })
   const managerCold = createCacheManager({
-    stores: [new Keyv({ store: new CacheableMemory({ lruSize: 16 }) }), new Keyv(keyvRedis(redis, `${NS}-cm-cold:`))],
+    stores: [
+      new Keyv({ store: new CacheableMemory({ lruSize: 16 }) }),
+      new Keyv(keyvRedis(redis, `${NS}-cm-cold:`)),
+    ] as unknown as ManagerStores,
   })
 
   const TTL = 3_600_000

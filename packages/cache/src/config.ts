@@ -99,3 +99,6 @@ export const cacheSchema = defineSchema(
 export type CacheConfig = SchemaConfig<typeof cacheSchema>
 /** What explicit options may set: every field of the schema, optional. */
 export type CacheConfigOptions = SchemaOptions<typeof cacheSchema>
+
+// Part 2 (tiers, hybrid, encryption) declares its own schemas; re-exported so `npm run docs` sees them.
+export * from './config-part2.ts'

@@ -30,6 +30,14 @@ export type CacheErrorCode =
   | 'CACHE_OPTIONS_INVALID'
   /** The cache (or the namespace view) was closed. */
   | 'CACHE_CLOSED'
+  /** A loader passed its hard timeout (tiered cache with grace). */
+  | 'CACHE_LOADER_TIMEOUT'
+  /** An encrypted entry failed authentication: it was altered, or moved to another key. */
+  | 'CACHE_TAMPERED'
+  /** The write-behind queue is full and the write was refused rather than dropped. */
+  | 'CACHE_BACKPRESSURE'
+  /** close() could not flush every write-behind entry to the store; details list how many. */
+  | 'CACHE_WRITE_BEHIND_PENDING'
 
 /**
  * The one error class of `@beaver-kit/cache`. The message says what happened, with which

@@ -33,3 +33,30 @@ export type {
 export { cacheDriverNames, registerCacheDriver } from './registry.ts'
 export { jsonSerializer, msgpackSerializer, rawSerializer } from './serializers.ts'
 export type { Serializer } from './serializers.ts'
+
+// part 2: tiers, hybrid, encryption, invalidation bus, cloud drivers
+export { createTieredCache, TieredCache } from './tiered/cache.ts'
+export type {
+  TierInput,
+  TieredCacheOptions,
+  TieredGetOrSetOptions,
+  TieredSetOptions,
+  WarmResult,
+} from './tiered/cache.ts'
+export { TieredDriver } from './tiered/driver.ts'
+export type { TierCounters, TierDefinition, TieredDriverOptions, TieredMetrics, TieredRead } from './tiered/driver.ts'
+export { AdaptiveStrategy, BasicStrategy, Residency } from './tiered/strategy.ts'
+export type { AdaptiveStrategyOptions, TierStrategy } from './tiered/strategy.ts'
+export { FrequencySketch } from './tiered/sketch.ts'
+export { decodeEnvelope, encodeEnvelope } from './tiered/envelope.ts'
+export type { Envelope } from './tiered/envelope.ts'
+export { createRedisBus } from './bus/bus.ts'
+export type { InvalidationBus, InvalidationMessage, RedisBusOptions } from './bus/bus.ts'
+export { HybridDriver, hybridDriver } from './hybrid/driver.ts'
+export type { HybridDefinitionOptions, HybridDriverOptions, HybridStats } from './hybrid/driver.ts'
+export { WriteQueue } from './hybrid/queue.ts'
+export type { QueuedWrite } from './hybrid/queue.ts'
+export { EncryptedDriver, encryptedDriver } from './encrypted/driver.ts'
+export type { EncryptedDefinitionOptions, EncryptedDriverOptions } from './encrypted/driver.ts'
+export { cacheEncryptionSchema, cacheHybridSchema, cacheTiersSchema } from './config.ts'
+export type { CacheEncryptionConfig, CacheHybridConfig, CacheTiersConfig, CacheTiersConfigOptions } from './config.ts'

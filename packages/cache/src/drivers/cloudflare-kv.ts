@@ -125,14 +125,12 @@ class RestBackend implements Backend {
 
   async bulkPut(items: Array<{ key: string; value: Uint8Array; ttlSeconds: number | undefined }>): Promise<void> {
     for (let i = 0; i < items.length; i += 10_000) {
-      const json = items
-        .slice(i, i + 10_000)
-        .map((x) => ({
-          key: x.key,
-          value: Buffer.from(x.value).toString('base64'),
-          base64: true,
-          ...(x.ttlSeconds === undefined ? {} : { expiration_ttl: x.ttlSeconds }),
-        }))
+      const json = items.slice(i, i + 10_000).map((x) => ({
+        key: x.key,
+        value: Buffer.from(x.value).toString('base64'),
+        base64: true,
+        ...(x.ttlSeconds === undefined ? {} : { expiration_ttl: x.ttlSeconds }),
+      }))
       const r = await this.#http.put(`${this.#base}/bulk`, {
         headers: this.#headers,
         json,
