@@ -1,31 +1,14 @@
 // Starts a real three-node Redis Cluster (three redis-server processes on spare local ports,
 // in a temp dir) for the tests, and stops it and removes the dir afterwards.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { eventually, isCI } from '@beaver-kit/testkit'
-
-const run = promisify(execFile)
-const SERVER = process.env.BEAVER_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
-const CLI = process.env.BEAVER_TEST_REDIS_CLI ?? '/usr/bin/redis-cli'
+import { CLI, freePort, processGroup, run, SERVER } from './redis-processes.ts'
 
 export interface RedisClusterHandle {
   nodes: string[]
   stop(): Promise<void>
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -57,22 +40,9 @@ export function clusterAvailable(): boolean {
 
 /** Starts the cluster; call only when clusterAvailable(). */
 export async function startRedisCluster(): Promise<RedisClusterHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'beaver-cache-cluster-'))
+  const group = processGroup('beaver-cache-cluster-')
+  const { dir, stop } = group
   const ports = await clusterPorts(3)
-  const procs: ChildProcess[] = []
-  const stop = async (): Promise<void> => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve()
-            p.once('exit', () => resolve())
-            p.kill('SIGTERM')
-          }),
-      ),
-    )
-    rmSync(dir, { recursive: true, force: true })
-  }
   try {
     for (const port of ports) {
       const nodeDir = join(dir, String(port))
@@ -96,7 +66,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
         '--logfile',
         `${nodeDir}.log`,
       ]
-      procs.push(spawn(SERVER, args, { stdio: 'ignore' }))
+      group.start(args)
     }
     for (const port of ports)
       await eventually(async () => (await run(CLI, ['-p', String(port), 'ping'])).stdout.includes('PONG'), {
