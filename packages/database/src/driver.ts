@@ -131,3 +131,21 @@ export interface DatabaseDriver {
 export function defineDatabaseDriver(driver: DatabaseDriver): DatabaseDriver {
   return Object.freeze({ ...driver })
 }
+
+/**
+ * Runs one statement on a connection acquired for it and releases the connection whatever
+ * happens: the pool-level `query` of drivers whose pool is one guarded connection (SQLite, libSQL).
+ */
+export async function queryOnOwnConnection(
+  pool: Pick<DriverPool, 'acquire'>,
+  text: string,
+  values: readonly unknown[],
+  options: DriverCallOptions,
+): Promise<DriverResult> {
+  const conn = await pool.acquire(options)
+  try {
+    return await conn.query(text, values, options)
+  } finally {
+    conn.release()
+  }
+}

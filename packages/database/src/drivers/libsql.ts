@@ -5,6 +5,7 @@ import type * as libsqlNs from '@libsql/client'
 import { importPeer, throwIfAborted } from '@beaver-kit/core'
 import {
   defineDatabaseDriver,
+  queryOnOwnConnection,
   type BeginOptions,
   type ConnectionSettings,
   type DriverCallOptions,
@@ -184,13 +185,8 @@ class LibsqlPool implements DriverPool {
     return this.#db
   }
 
-  async query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
-    const conn = await this.acquire(options)
-    try {
-      return await conn.query(text, values, options)
-    } finally {
-      conn.release()
-    }
+  query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
+    return queryOnOwnConnection(this, text, values, options)
   }
 
   async acquire(options: DriverCallOptions): Promise<DriverConnection> {

@@ -4,6 +4,7 @@ import type { DatabaseSync, StatementSync, SQLInputValue } from 'node:sqlite'
 import { throwIfAborted } from '@beaver-kit/core'
 import {
   defineDatabaseDriver,
+  queryOnOwnConnection,
   type BeginOptions,
   type ConnectionSettings,
   type DriverCallOptions,
@@ -293,13 +294,8 @@ class SqlitePool implements DriverPool {
     return this.#queued(text, values, options)
   }
 
-  async #queued(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
-    const conn = await this.acquire(options)
-    try {
-      return await conn.query(text, values, options)
-    } finally {
-      conn.release()
-    }
+  #queued(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
+    return queryOnOwnConnection(this, text, values, options)
   }
 
   async acquire(options: DriverCallOptions): Promise<DriverConnection> {
