@@ -14,9 +14,8 @@ import { createCache as createCacheManager } from 'cache-manager'
 import { Keyv } from 'keyv'
 import { Redis } from 'ioredis'
 import { createTieredCache } from '../src/tiered/cache.ts'
-import { TieredDriver } from '../src/tiered/driver.ts'
-import { AdaptiveStrategy, BasicStrategy, type TierStrategy } from '../src/tiered/strategy.ts'
-import { MemoryStore } from '../src/drivers/memory.ts'
+import { AdaptiveStrategy, BasicStrategy } from '../src/tiered/strategy.ts'
+import { topTierHitRatio } from './workload.ts'
 import { jsonSerializer } from '../src/serializers.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
@@ -213,60 +212,6 @@ async function tierBench(): Promise<void> {
   redis.disconnect()
 }
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-async function hitRatio(
-  strategy: TierStrategy,
-  capacity: number,
-  keyCount: number,
-  scanShare: number,
-): Promise<number> {
-  const top = new MemoryStore(
-    { maxItems: capacity + 1, sweepInterval: 0 },
-    { storage: 'reference', onEvict: () => undefined },
-  )
-  const bottom = new MemoryStore(
-    { maxItems: 10_000_000, sweepInterval: 0 },
-    { storage: 'reference', onEvict: () => undefined },
-  )
-  const driver = new TieredDriver({ tiers: [{ driver: top, capacity }, { driver: bottom }], strategy })
-  const random = rng(7)
-  const cdf = new Float64Array(keyCount)
-  let sum = 0
-  for (let i = 0; i < keyCount; i++) cdf[i] = sum += 1 / (i + 1) ** 0.9
-  const zipf = (): number => {
-    const u = random() * sum
-    let lo = 0
-    let hi = keyCount - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((cdf[mid] as number) < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-  const payload = new Uint8Array([1])
-  const reads = QUICK ? 50_000 : 300_000
-  let scan = 0
-  for (let i = 0; i < reads; i++) {
-    const key = random() < scanShare ? `scan-${scan++}` : `k${zipf()}`
-    if ((await driver.read('z', key)) === undefined) await driver.set('z', key, payload, undefined)
-  }
-  const m = driver.metrics().tiers[0]?.totals
-  await driver.close()
-  return m ? m.hits / (m.hits + m.misses) : Number.NaN
-}
-
 async function strategyBench(): Promise<void> {
   console.log('top-tier hit ratio, Zipf(0.9) over 100,000 keys, top tier 1,000 entries')
   for (const scanShare of [0, 0.25]) {
@@ -275,7 +220,13 @@ async function strategyBench(): Promise<void> {
       ['basic', new BasicStrategy()],
       ['adaptive', new AdaptiveStrategy({ capacity: 10_000 })],
     ] as const) {
-      const h = await hitRatio(strategy, 1000, 100_000, scanShare)
+      const h = await topTierHitRatio(strategy, {
+        capacity: 1000,
+        keyCount: 100_000,
+        reads: QUICK ? 50_000 : 300_000,
+        scanShare,
+        seed: 7,
+      })
       results.push({ case: name, contender: label, hitRatio: Number(h.toFixed(4)) })
       console.log(`  ${name.padEnd(28)} ${label.padEnd(26)} ${(h * 100).toFixed(1)}%`)
     }

@@ -8,34 +8,25 @@ import { TieredDriver } from '../src/tiered/driver.ts'
 import { AdaptiveStrategy, BasicStrategy, type TierStrategy } from '../src/tiered/strategy.ts'
 import { FrequencySketch } from '../src/tiered/sketch.ts'
 import { decodeEnvelope, encodeEnvelope } from '../src/tiered/envelope.ts'
+import { topTierHitRatio } from '../bench/workload.ts'
 
 const redisUrl = await requireService('redis')
 
 describe.runIf(redisUrl)('tiered (memory over real Redis)', () => {
-  describeCacheDriver(
-    'tiered memory+redis (adaptive)',
-    (ns) =>
-      createTieredCache({
-        envPrefix: false,
-        namespace: ns,
-        tiers: ['memory', 'redis'],
-        redis: { url: redisUrl },
-        strategy: 'adaptive',
-      }).cache,
-    { shared: true, increment: false, query: false },
-  )
-  describeCacheDriver(
-    'tiered memory+redis (basic)',
-    (ns) =>
-      createTieredCache({
-        envPrefix: false,
-        namespace: ns,
-        tiers: ['memory', 'redis'],
-        redis: { url: redisUrl },
-        strategy: 'basic',
-      }).cache,
-    { shared: true, increment: false, query: false },
-  )
+  for (const strategy of ['adaptive', 'basic'] as const) {
+    describeCacheDriver(
+      `tiered memory+redis (${strategy})`,
+      (ns) =>
+        createTieredCache({
+          envPrefix: false,
+          namespace: ns,
+          tiers: ['memory', 'redis'],
+          redis: { url: redisUrl },
+          strategy,
+        }).cache,
+      { shared: true, increment: false, query: false },
+    )
+  }
 })
 
 describeCacheDriver(
@@ -44,66 +35,6 @@ describeCacheDriver(
     createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', 'memory'], strategy: 'adaptive' }).cache,
   { shared: false, increment: false, query: false },
 )
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** Zipf(s) sampler over n ranks by inverse CDF. */
-function zipf(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let i = 0; i < n; i++) {
-    sum += 1 / (i + 1) ** s
-    cdf[i] = sum
-  }
-  return () => {
-    const u = random() * sum
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((cdf[mid] as number) < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-}
-
-/** Runs a skewed workload (Zipf reads mixed with one-off scan keys) and returns the top tier's hit ratio. */
-async function topHitRatio(strategy: TierStrategy, capacity: number): Promise<number> {
-  const top = new MemoryStore(
-    { maxItems: capacity + 1, sweepInterval: 0 },
-    { storage: 'reference', onEvict: () => undefined },
-  )
-  const bottom = new MemoryStore(
-    { maxItems: 1_000_000, sweepInterval: 0 },
-    { storage: 'reference', onEvict: () => undefined },
-  )
-  const driver = new TieredDriver({ tiers: [{ driver: top, capacity }, { driver: bottom }], strategy })
-  const random = rng(42)
-  const next = zipf(20_000, 0.9, random)
-  const payload = new Uint8Array([1])
-  let scan = 0
-  for (let i = 0; i < 60_000; i++) {
-    // One read in four is a key never seen again (a scan), the rest follow Zipf(0.9).
-    const key = random() < 0.25 ? `scan-${scan++}` : `k${next()}`
-    const r = await driver.read('ns', key)
-    if (r === undefined) await driver.set('ns', key, payload, undefined)
-  }
-  const m = driver.metrics().tiers[0]?.totals
-  await driver.close()
-  if (!m) throw new Error('no metrics')
-  return m.hits / (m.hits + m.misses)
-}
 
 describe('tier strategies', () => {
   it('the frequency sketch counts, saturates at 15 and ages', () => {
@@ -117,8 +48,10 @@ describe('tier strategies', () => {
   })
 
   it('adaptive keeps the hot set in a small top tier where basic thrashes (Zipf 0.9 + 25% scan, 20,000 keys, top tier 500)', async () => {
-    const basic = await topHitRatio(new BasicStrategy(), 500)
-    const adaptive = await topHitRatio(new AdaptiveStrategy({ capacity: 5000 }), 500)
+    // Zipf(0.9) reads mixed with one-off scan keys (one read in four).
+    const run = { capacity: 500, keyCount: 20_000, reads: 60_000, scanShare: 0.25, seed: 42 }
+    const basic = await topTierHitRatio(new BasicStrategy(), run)
+    const adaptive = await topTierHitRatio(new AdaptiveStrategy({ capacity: 5000 }), run)
     console.info(
       `[part2] top-tier hit ratio: basic ${(basic * 100).toFixed(1)}%, adaptive ${(adaptive * 100).toFixed(1)}%`,
     )
