@@ -1,4 +1,4 @@
-import { eventChannel, isBeaverError, tracingChannel } from '@beaver-kit/core'
+import { eventChannel, isBeaverError, isNetworkErrorCode, tracingChannel } from '@beaver-kit/core'
 import { parseDuration, resolveConfig } from '@beaver-kit/config'
 import { cacheSchema, type CacheConfig, type CacheConfigOptions } from './config.ts'
 import { CacheError } from './errors.ts'
@@ -148,22 +148,8 @@ interface Inflight {
 const MISS: unique symbol = Symbol('miss')
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 const EMPTY = new Uint8Array(0)
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  '57P01',
-  '08006',
-  '08001',
-  '08003',
-  'PROTOCOL_CONNECTION_LOST',
-])
+// Beyond the network codes core knows: PostgreSQL and MySQL codes for a lost connection.
+const CONNECTION_CODES = new Set(['57P01', '08006', '08001', '08003', 'PROTOCOL_CONNECTION_LOST'])
 
 /** The shared state behind a cache and all its namespace views: one driver, one connection. */
 class Root {
@@ -348,7 +334,7 @@ class Root {
 function connectionLike(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
   const e = err as { code?: unknown; name?: unknown; message?: unknown; errno?: unknown }
-  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true
+  if (isNetworkErrorCode(e.code) || (typeof e.code === 'string' && CONNECTION_CODES.has(e.code))) return true
   if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true
   const m = typeof e.message === 'string' ? e.message : ''
   return /connection (is )?closed|connection terminated|socket (hang up|closed)|stream isn't writeable|connect ECONN|server has gone away|Connection lost/i.test(

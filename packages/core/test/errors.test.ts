@@ -58,3 +58,13 @@ describe('importPeer', () => {
     await expect(importPeer('x', () => Promise.reject(boom), 'y')).rejects.toBe(boom)
   })
 })
+
+describe('isNetworkErrorCode', () => {
+  it('recognises Node socket and DNS failures, nothing else', async () => {
+    const { isNetworkErrorCode } = await import('@beaver-kit/core')
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']) {
+      expect(isNetworkErrorCode(code)).toBe(true)
+    }
+    for (const code of ['ENOENT', 'EACCES', '23505', undefined, 42]) expect(isNetworkErrorCode(code)).toBe(false)
+  })
+})

@@ -8,7 +8,7 @@ import type {
   ResultSetHeader,
 } from 'mysql2'
 import type * as mysqlNs from 'mysql2'
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, isNetworkErrorCode } from '@beaver-kit/core'
 import {
   defineDatabaseDriver,
   type BeginOptions,
@@ -56,23 +56,13 @@ const ERRNO: Record<number, ErrorClass['code']> = {
   1927: 'DB_CONNECTION',
 }
 
-const CONNECTION_CODES = new Set([
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-  'POOL_CLOSED',
-])
+// mysql2's own codes for a lost connection, beyond the network codes core knows.
+const CONNECTION_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_CLOSED'])
 
 function isConnectionFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
   const e = err as { code?: unknown; fatal?: unknown; errno?: unknown; message?: unknown }
-  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true
+  if (isNetworkErrorCode(e.code) || (typeof e.code === 'string' && CONNECTION_CODES.has(e.code))) return true
   if (typeof e.errno === 'number' && ERRNO[e.errno] === 'DB_CONNECTION') return true
   return e.fatal === true && typeof e.errno !== 'number'
 }

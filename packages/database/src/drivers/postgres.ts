@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg'
 import type * as pgNs from 'pg'
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, isNetworkErrorCode } from '@beaver-kit/core'
 import {
   defineDatabaseDriver,
   type BeginOptions,
@@ -38,22 +38,11 @@ const SQLSTATE: Record<string, ErrorClass['code']> = {
   '57P03': 'DB_CONNECTION',
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-])
-
 /** Errors that say the connection is gone, as opposed to a statement that failed. */
 function isConnectionFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
   const { code, message } = err as { code?: unknown; message?: unknown }
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || code.startsWith('08') || code.startsWith('57P')))
+  if (typeof code === 'string' && (isNetworkErrorCode(code) || code.startsWith('08') || code.startsWith('57P')))
     return true
   return (
     typeof message === 'string' &&
