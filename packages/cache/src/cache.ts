@@ -9,6 +9,7 @@ import {
   type DriverContext,
   type DriverEntry,
   type EntriesQuery,
+  type MaybePromise,
 } from './driver.ts'
 import { jsonSerializer, msgpackSerializer, rawSerializer, type Serializer } from './serializers.ts'
 import { cacheDriverNames, loadDriverDefinition, peekDriverDefinition, unknownDriver } from './registry.ts'
@@ -169,6 +170,8 @@ class Root {
   byReference = false
   /** The driver takes text for UTF-8 bytes (capabilities.text). */
   textValues = false
+  /** Reads ask the driver for text (getText/getManyText) because the serializer decodes text. */
+  textReads = false
   serializer: Serializer | undefined
   closed = false
   /** The view createCache() returned: closing it closes the driver. */
@@ -253,6 +256,7 @@ class Root {
     this.driver = driver
     this.byReference = driver.capabilities.values === 'any'
     this.textValues = driver.capabilities.text === true
+    this.textReads = this.textValues && this.serializer?.deserializeText !== undefined
     if (driver.capabilities.sync) this.syncDriver = driver
     return driver
   }
@@ -339,6 +343,13 @@ function connectionLike(err: unknown): boolean {
   const m = typeof e.message === 'string' ? e.message : ''
   return /connection (is )?closed|connection terminated|socket (hang up|closed)|stream isn't writeable|connect ECONN|server has gone away|Connection lost/i.test(
     m,
+  )
+}
+
+function partialBatch(d: CacheDriver, got: number, wanted: number): CacheError {
+  return new CacheError(
+    'CACHE_DRIVER',
+    `The ${d.name} driver answered ${got} values for ${wanted} keys; refusing a partial batch.`,
   )
 }
 
@@ -479,9 +490,22 @@ export class Cache {
   #decode(stored: unknown): unknown {
     const root = this.#root
     if (root.byReference) return stored === NEGATIVE ? MISS : stored
+    const serializer = root.serializer as Serializer
+    if (typeof stored === 'string') {
+      // A text read (getText/getManyText): the UTF-8 decoding of the stored bytes.
+      if (stored.length === 0) return MISS
+      return serializer.deserializeText !== undefined
+        ? serializer.deserializeText(stored)
+        : serializer.deserialize(Buffer.from(stored, 'utf8'))
+    }
     const bytes = stored as Uint8Array
     if (bytes.byteLength === 0) return MISS
-    return (root.serializer as Serializer).deserialize(bytes)
+    return serializer.deserialize(bytes)
+  }
+
+  /** One stored value, as text when the serializer reads text and the driver can answer it. */
+  #readOne(d: CacheDriver, key: string): unknown {
+    return this.#root.textReads && d.getText !== undefined ? d.getText(this.#ns, key) : d.get(this.#ns, key)
   }
 
   #encode(value: unknown, key: string): unknown {
@@ -595,7 +619,7 @@ export class Cache {
         return Promise.reject(keyError(key, root.maxKeyLength))
       let pending: unknown
       try {
-        pending = driver.get(this.#ns, key)
+        pending = this.#readOne(driver, key)
       } catch (err) {
         return Promise.reject(root.wrap(err, 'get', this.#ns) as Error)
       }
@@ -616,7 +640,7 @@ export class Cache {
     }
     return this.#run('get', key, undefined, options?.signal, async (driver, ctx) => {
       this.#checkKey(key)
-      const stored = await driver.get(this.#ns, key)
+      const stored = await this.#readOne(driver, key)
       const value = this.#absent(stored) ? MISS : this.#decode(stored)
       const c = this.#counters
       if (value === MISS) c.misses++
@@ -831,45 +855,85 @@ export class Cache {
    * (Redis MGET, grouped by slot on a Cluster; one SELECT on databases).
    */
   getMany<T = unknown>(keys: readonly string[], options?: OperationOptions): Promise<Array<T | undefined>> {
-    return this.#run('getMany', undefined, keys.length, options?.signal, async (d, ctx) => {
-      for (const key of keys) this.#checkKey(key)
-      const set = new Set(keys)
-      // Without duplicates (the usual case) the answer is built in place, without a map.
-      const unique = set.size === keys.length ? keys : [...set]
-      const stored = await this.#readMany(d, unique)
-      let hits = 0
-      const values = new Array<T | undefined>(unique.length)
-      for (let i = 0; i < unique.length; i++) {
-        const s = stored[i]
-        const v = this.#absent(s) ? MISS : this.#decode(s)
-        if (v !== MISS) {
-          hits++
-          values[i] = v as T
-        }
+    const root = this.#root
+    const driver = root.driver
+    if (
+      driver !== undefined &&
+      options?.signal === undefined &&
+      !channels.getMany.hasSubscribers &&
+      !this.#closed &&
+      !root.closed
+    ) {
+      // Fast path, like get(): one reaction on the driver's promise, no wrapper coroutines.
+      let unique: readonly string[]
+      let pending: MaybePromise<readonly unknown[]>
+      try {
+        unique = this.#uniqueKeys(keys)
+        pending = this.#readMany(driver, unique)
+      } catch (err) {
+        return Promise.reject(root.wrap(err, 'getMany', this.#ns) as Error)
       }
-      const c = this.#counters
-      c.hits += hits
-      c.misses += unique.length - hits
-      if (ctx) ctx.hits = hits
-      if (unique === keys) return values
-      const byKey = new Map<string, T | undefined>()
-      for (let i = 0; i < unique.length; i++) byKey.set(unique[i] as string, values[i])
-      return keys.map((k) => byKey.get(k))
+      return Promise.resolve(pending).then(
+        (stored) => {
+          try {
+            return this.#answerMany<T>(driver, keys, unique, stored, undefined)
+          } catch (err) {
+            throw root.wrap(err, 'getMany', this.#ns)
+          }
+        },
+        (err: unknown) => {
+          throw root.wrap(err, 'getMany', this.#ns)
+        },
+      )
+    }
+    return this.#run('getMany', undefined, keys.length, options?.signal, async (d, ctx) => {
+      const unique = this.#uniqueKeys(keys)
+      return this.#answerMany<T>(d, keys, unique, await this.#readMany(d, unique), ctx)
     })
   }
 
-  async #readMany(d: CacheDriver, keys: readonly string[]): Promise<unknown[]> {
-    if (keys.length === 0) return []
-    if (d.getMany) {
-      const out = await d.getMany(this.#ns, keys)
-      if (out.length !== keys.length) {
-        throw new CacheError(
-          'CACHE_DRIVER',
-          `The ${d.name} driver answered ${out.length} values for ${keys.length} keys; refusing a partial batch.`,
-        )
+  /** Validates every key; the keys without duplicates (the same array when there are none). */
+  #uniqueKeys(keys: readonly string[]): readonly string[] {
+    for (let i = 0; i < keys.length; i++) this.#checkKey(keys[i] as string)
+    const set = new Set(keys)
+    return set.size === keys.length ? keys : [...set]
+  }
+
+  /** Decodes a batch read of `unique` and answers it in the order of `keys`, counting hits and misses. */
+  #answerMany<T>(
+    d: CacheDriver,
+    keys: readonly string[],
+    unique: readonly string[],
+    stored: readonly unknown[],
+    ctx: TraceContext | undefined,
+  ): Array<T | undefined> {
+    if (stored.length !== unique.length) throw partialBatch(d, stored.length, unique.length)
+    let hits = 0
+    // Without duplicates (the usual case) the answer is built in place, without a map.
+    const values = new Array<T | undefined>(unique.length)
+    for (let i = 0; i < unique.length; i++) {
+      const s = stored[i]
+      const v = this.#absent(s) ? MISS : this.#decode(s)
+      if (v !== MISS) {
+        hits++
+        values[i] = v as T
       }
-      return out
     }
+    const c = this.#counters
+    c.hits += hits
+    c.misses += unique.length - hits
+    if (ctx) ctx.hits = hits
+    if (unique === keys) return values
+    const byKey = new Map<string, T | undefined>()
+    for (let i = 0; i < unique.length; i++) byKey.set(unique[i] as string, values[i])
+    return keys.map((k) => byKey.get(k))
+  }
+
+  /** One batch read (text when the serializer reads text); the driver's own promise, or an array. */
+  #readMany(d: CacheDriver, keys: readonly string[]): MaybePromise<readonly unknown[]> {
+    if (keys.length === 0) return []
+    if (this.#root.textReads && d.getManyText !== undefined) return d.getManyText(this.#ns, keys)
+    if (d.getMany) return d.getMany(this.#ns, keys)
     return Promise.all(keys.map((k) => d.get(this.#ns, k)))
   }
 
@@ -972,7 +1036,7 @@ export class Cache {
     const negativeOff = options?.negativeTtl === 0
     const c = this.#counters
     if (options?.forceFresh !== true) {
-      const stored = await d.get(this.#ns, key)
+      const stored = await this.#readOne(d, key)
       if (!this.#absent(stored)) {
         c.hits++
         if (trace) trace.hit = true
@@ -1067,6 +1131,7 @@ export class Cache {
         let missing = mine
         if (mine.length > 0 && options?.forceFresh !== true) {
           const stored = await this.#readMany(d, mine)
+          if (stored.length !== mine.length) throw partialBatch(d, stored.length, mine.length)
           missing = []
           for (let i = 0; i < mine.length; i++) {
             const key = mine[i] as string

@@ -56,8 +56,9 @@ export interface CacheDriverCapabilities {
   /** entries() is available (audit-style queries). */
   readonly query: boolean
   /**
-   * set/setMany also accept a string value, meaning its UTF-8 bytes (reads still answer
-   * bytes). The facade then passes a text serializer's output without encoding it first.
+   * set/setMany also accept a string value, meaning its UTF-8 bytes. The facade then passes
+   * a text serializer's output without encoding it first; and, when the driver also has
+   * `getText`/`getManyText`, reads values as text for a serializer with `deserializeText`.
    */
   readonly text?: boolean
 }
@@ -88,6 +89,15 @@ export interface CacheDriver {
   has?(namespace: string, key: string): MaybePromise<boolean>
   /** Values in the order of `keys` (which holds no duplicates). */
   getMany?(namespace: string, keys: readonly string[]): MaybePromise<Array<StoredValue | undefined>>
+  /**
+   * `get` answering the stored bytes decoded as UTF-8 (drivers with `capabilities.text`). The
+   * facade calls it only when its serializer reads text (json), so a client that decodes
+   * replies itself (ioredis `get`/`mget`) is not made to build Buffers that are then decoded
+   * again. The bytes in the store are the same either way.
+   */
+  getText?(namespace: string, key: string): MaybePromise<string | undefined>
+  /** `getMany` answering text, like {@link CacheDriver.getText}. */
+  getManyText?(namespace: string, keys: readonly string[]): MaybePromise<Array<string | undefined>>
   setMany?(namespace: string, entries: readonly DriverEntry[]): MaybePromise<void>
   /** Resolves the number of keys that existed. */
   deleteMany?(namespace: string, keys: readonly string[]): MaybePromise<number>

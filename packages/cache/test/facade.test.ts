@@ -453,6 +453,17 @@ describe('serializers', () => {
     expect(new TextDecoder().decode(jsonSerializer.serialize({ plain: [1, 'a'] }))).toBe('{"plain":[1,"a"]}')
   })
 
+  it('json reads the same values from text as from bytes (tags found past a "$" that is not one); msgpack and raw read bytes only', async () => {
+    const v = { price: '$5', at: new Date(7), tagLike: { $t: 'mine', v: 1 }, ids: new Set(['$t']) }
+    const text = jsonSerializer.serializeText?.(v) as string
+    expect(jsonSerializer.deserializeText?.(text)).toEqual(v)
+    expect(jsonSerializer.deserializeText?.(text)).toEqual(jsonSerializer.deserialize(jsonSerializer.serialize(v)))
+    expect(jsonSerializer.deserializeText?.('{"plain":"$$ no tag"}')).toEqual({ plain: '$$ no tag' })
+    expect(code(() => jsonSerializer.deserializeText?.('{nope'))).toBe('CACHE_DESERIALIZE')
+    expect(rawSerializer.deserializeText).toBeUndefined()
+    expect((await msgpackSerializer()).deserializeText).toBeUndefined()
+  })
+
   it('raw stores bytes only; msgpack round-trips rich values (a Map reads back as an object)', async () => {
     expect(rawSerializer.deserialize(rawSerializer.serialize(Buffer.from('hi')))).toEqual(Buffer.from('hi'))
     expect(code(() => rawSerializer.serialize('text'))).toBe('CACHE_SERIALIZE')

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Redis, Cluster } from 'ioredis'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
-import { keySlot, redisDriver } from '@beaver-kit/cache/redis'
+import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
 import { clusterAvailable, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.ts'
 import { startRedisSentinel, type RedisSentinelHandle } from './helpers/redis-sentinel.ts'
 
@@ -44,6 +44,64 @@ describe.runIf(url)('redis driver', () => {
     expect(await raw.get(`${ns}:users:7`)).toBe('"x"')
     await c.clear()
     expect(await raw.exists(`${ns}:written-elsewhere`, `${ns}:users:7`, `${ns}:hits`)).toBe(0)
+  })
+
+  it('reads JSON another client wrote as a plain string through get and getMany (text reads), and keeps bytes for msgpack and raw', async () => {
+    const raw = new Redis(url as string)
+    opened.push({ close: () => raw.quit() })
+    const textReads = vi.spyOn(RedisStore.prototype, 'getManyText')
+    const textGets = vi.spyOn(RedisStore.prototype, 'getText')
+    try {
+      const c = make()
+      const ns = c.namespaceName
+      await raw.set(`${ns}:py`, '{"from":"python","n":[1,2.5],"ok":true}')
+      await raw.set(`${ns}:text`, '"ünïcode ✓ 🦫"')
+      await raw.set(`${ns}:tagged`, '{"at":{"$t":"Date","v":"2024-02-29T12:34:56.789Z"},"price":"$5"}')
+      await raw.set(`${ns}:count`, '42')
+      await raw.set(`${ns}:negative`, '')
+      const py = { from: 'python', n: [1, 2.5], ok: true }
+      expect(await c.get('py')).toEqual(py)
+      expect(await c.get('text')).toBe('ünïcode ✓ 🦫')
+      expect(textGets).toHaveBeenCalled()
+      expect(await c.getMany(['py', 'text', 'missing', 'tagged', 'count', 'negative', 'py'])).toEqual([
+        py,
+        'ünïcode ✓ 🦫',
+        undefined,
+        { at: new Date('2024-02-29T12:34:56.789Z'), price: '$5' },
+        42,
+        undefined,
+        py,
+      ])
+      expect(textReads).toHaveBeenCalledTimes(1)
+      expect(c.stats()).toMatchObject({ hits: 6, misses: 2 })
+
+      // msgpack and raw need the bytes: bytes that are not UTF-8 survive a batch read unchanged.
+      const binary = Uint8Array.from([0xff, 0x00, 0xc3, 0x28, 0x80, 0xfe])
+      const mp = make({ serializer: 'msgpack' })
+      await mp.setMany<unknown>([
+        { key: 'bin', value: binary },
+        { key: 'obj', value: { b: binary, n: 1 } },
+      ])
+      const [bin, obj] = await mp.getMany<Uint8Array | { b: Uint8Array; n: number }>(['bin', 'obj'])
+      expect(Buffer.from(bin as Uint8Array)).toEqual(Buffer.from(binary))
+      expect(Buffer.from((obj as { b: Uint8Array }).b)).toEqual(Buffer.from(binary))
+      expect((obj as { n: number }).n).toBe(1)
+      const rawBytes = make({ serializer: 'raw' })
+      await rawBytes.setMany([{ key: 'bin', value: Buffer.from(binary) }])
+      await raw.set(`${rawBytes.namespaceName}:elsewhere`, Buffer.from([0xc0, 0xaf]))
+      expect(await rawBytes.getMany(['bin', 'elsewhere', 'missing'])).toEqual([
+        Buffer.from(binary),
+        Buffer.from([0xc0, 0xaf]),
+        undefined,
+      ])
+      expect(await raw.getBuffer(`${rawBytes.namespaceName}:bin`)).toEqual(Buffer.from(binary))
+      // Only the json cache asked for text.
+      expect(textReads).toHaveBeenCalledTimes(1)
+      await Promise.all([c.clear(), mp.clear(), rawBytes.clear()])
+    } finally {
+      textReads.mockRestore()
+      textGets.mockRestore()
+    }
   })
 
   it('reuses a client passed in and never closes it', async () => {

@@ -43,7 +43,7 @@ return n`
 
 const errorChannel = eventChannel('cache', 'error')
 
-function orUndefined(v: Buffer | null): Buffer | undefined {
+function orUndefined<T>(v: T | null): T | undefined {
   return v ?? undefined
 }
 
@@ -152,24 +152,52 @@ export class RedisStore implements CacheDriver {
     return (await this.client.strlen(redisKey(ns, key))) > 0
   }
 
-  async getMany(ns: string, keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
-    const full = keys.map((k) => redisKey(ns, k))
-    if (!this.#cluster) return (await this.client.mgetBuffer(...full)).map((v) => v ?? undefined)
-    const out = new Array<Uint8Array | undefined>(full.length)
+  /** The value as text (ioredis decodes the reply as UTF-8 itself): the json serializer's read path. */
+  getText(ns: string, key: string): Promise<string | undefined> {
+    return this.client.get(redisKey(ns, key)).then(orUndefined)
+  }
+
+  getMany(ns: string, keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    return this.#getMany(ns, keys, false)
+  }
+
+  /** `getMany` as text: one MGET whose replies ioredis decodes once, straight to strings. */
+  getManyText(ns: string, keys: readonly string[]): Promise<Array<string | undefined>> {
+    return this.#getMany(ns, keys, true)
+  }
+
+  #getMany(ns: string, keys: readonly string[], text: true): Promise<Array<string | undefined>>
+  #getMany(ns: string, keys: readonly string[], text: false): Promise<Array<Uint8Array | undefined>>
+  async #getMany(ns: string, keys: readonly string[], text: boolean): Promise<Array<Uint8Array | string | undefined>> {
+    const full = new Array<string>(keys.length)
+    for (let i = 0; i < keys.length; i++) full[i] = redisKey(ns, keys[i] as string)
+    if (!this.#cluster) {
+      const replies: Array<Buffer | string | null> = text
+        ? await this.client.mget(full)
+        : await this.client.mgetBuffer(full)
+      // In place: null (missing) becomes undefined without a second array.
+      for (let i = 0; i < replies.length; i++) if (replies[i] === null) (replies as unknown[])[i] = undefined
+      return replies as Array<Buffer | string | undefined>
+    }
+    const out = new Array<Uint8Array | string | undefined>(full.length)
     await Promise.all(
       this.#groups(full).map(async (idx) => {
         if (idx.length === 1) {
           const i = idx[0] as number
-          out[i] = (await this.client.getBuffer(full[i] as string)) ?? undefined
+          const k = full[i] as string
+          out[i] = (text ? await this.client.get(k) : await this.client.getBuffer(k)) ?? undefined
           return
         }
         const p = this.client.pipeline()
-        for (const i of idx) p.getBuffer(full[i] as string)
+        for (const i of idx) {
+          if (text) p.get(full[i] as string)
+          else p.getBuffer(full[i] as string)
+        }
         const replies = await p.exec()
         idx.forEach((i, j) => {
           const [err, v] = replies?.[j] ?? [new Error('missing pipeline reply'), null]
           if (err) throw err
-          out[i] = (v as Buffer | null) ?? undefined
+          out[i] = (v as Buffer | string | null) ?? undefined
         })
       }),
     )
