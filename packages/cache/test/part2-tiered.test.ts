@@ -225,6 +225,71 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     cache = undefined
   })
 
+  it('L1 hits on the fast path keep the strategy and residency informed: a key read often survives the CLOCK', async () => {
+    const strategy = new AdaptiveStrategy({ capacity: 1000 })
+    const c = (cache = createTieredCache({
+      envPrefix: false,
+      namespace: uniqueNamespace('hot'),
+      tiers: ['memory', 'memory'],
+      strategy,
+      topCapacity: 2,
+    }))
+    await c.ready()
+    await c.set('hot', 'h')
+    for (let i = 0; i < 5; i++) expect(await c.get('hot')).toBe('h')
+    expect(strategy.frequency(`${c.namespaceName}\u0000hot`)).toBeGreaterThanOrEqual(5)
+    const d = await c.driver()
+    expect(d.metrics().tiers[0]?.totals.hits).toBe(5)
+
+    // Basic admission lets every candidate in, so only the used bits decide the victim.
+    const basic = createTieredCache({
+      envPrefix: false,
+      namespace: uniqueNamespace('clock'),
+      tiers: ['memory', 'memory'],
+      strategy: 'basic',
+      topCapacity: 2,
+    })
+    try {
+      await basic.ready()
+      await basic.set('hot', 'h')
+      await basic.set('cold', 'c')
+      expect(await basic.get('hot')).toBe('h')
+      await basic.set('new', 'n')
+      const bd = await basic.driver()
+      const before = bd.metrics().tiers.map((t) => t.totals.hits)
+      // "hot" kept its place (the hit set its bit); "cold" was the victim and is read from below.
+      expect(await basic.get('hot')).toBe('h')
+      expect(await basic.get('cold')).toBe('c')
+      const after = bd.metrics().tiers.map((t) => t.totals.hits)
+      expect([(after[0] as number) - (before[0] as number), (after[1] as number) - (before[1] as number)]).toEqual([
+        1, 1,
+      ])
+    } finally {
+      await basic.close()
+    }
+  })
+
+  it('the fast path counts a negative entry as a miss, honours tags once their times are known, and sees invalidations', async () => {
+    const c = make()
+    await c.ready()
+    expect(await c.getOrSet('absent', () => undefined, { negativeTtl: '1h' })).toBeUndefined()
+    const misses = c.stats().misses
+    expect(await c.get('absent')).toBeUndefined()
+    expect(c.stats().misses).toBe(misses + 1)
+    await c.set('t', { v: 1 }, { tags: ['team'], ttl: '1h' })
+    for (let i = 0; i < 3; i++) expect(await c.get('t')).toEqual({ v: 1 })
+    await c.invalidateTags(['team'], { mode: 'soft' })
+    expect(await c.get('t')).toBeUndefined()
+    await c.set('t', { v: 2 }, { tags: ['team'], ttl: '1h' })
+    expect(await c.get('t')).toEqual({ v: 2 })
+    await c.invalidateTags(['team'])
+    expect(await c.get('t')).toBeUndefined()
+    const hitsBefore = c.stats().hits
+    await c.set('plain', 'p')
+    expect(await c.get('plain')).toBe('p')
+    expect(c.stats().hits).toBe(hitsBefore + 1)
+  })
+
   it('warms keys from a loader with bounded concurrency and counts what was already fresh', async () => {
     const c = make()
     await c.set('k1', 'already')

@@ -15,7 +15,7 @@ import { cacheSchema, type CacheConfig } from '../config.ts'
 import { cacheTiersSchema, type CacheTiersConfig, type CacheTiersConfigOptions } from '../config-part2.ts'
 import type { CacheDriver, CacheDriverDefinition, DriverContext } from '../driver.ts'
 import { loadDriverDefinition } from '../registry.ts'
-import { jsonSerializer, msgpackSerializer, rawSerializer, type Serializer } from '../serializers.ts'
+import { jsonSerializer, msgpackSerializer, rawSerializer, utf8, type Serializer } from '../serializers.ts'
 import { createRedisBus, type InvalidationBus } from '../bus/bus.ts'
 import { part2Error } from './envelope.ts'
 import { TieredDriver, type TierDefinition, type TieredMetrics } from './driver.ts'
@@ -68,6 +68,13 @@ export interface WarmResult {
   errors: Array<{ key: string; error: unknown }>
 }
 
+/** Reads of one namespace answered by the L1 fast path (a negative entry is a miss). */
+interface FastCounters {
+  hits: number
+  misses: number
+}
+
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 const warmChannel = eventChannel('cache', 'warm')
 const graceChannel = eventChannel('cache', 'grace')
 const getChannel = tracingChannel('cache', 'get')
@@ -76,8 +83,8 @@ interface Shared {
   driver: Promise<TieredDriver>
   /** `ready` once the driver and the serializer exist (the synchronous L1 hit path needs both). */
   fast: { ready: { driver: TieredDriver; serializer: Serializer } | undefined; closed: boolean }
-  /** L1 hits answered without the part-1 facade, per namespace (merged into stats()). */
-  fastHits: Map<string, number>
+  /** L1 reads answered without the part-1 facade, per namespace (merged into stats()). */
+  fastHits: Map<string, FastCounters>
   inner: Cache
   config: CacheTiersConfig
   serializer: () => Promise<Serializer>
@@ -96,17 +103,26 @@ interface Shared {
 export class TieredCache {
   readonly #s: Shared
   readonly #view: Cache
+  readonly #ns: string
+  readonly #fast: FastCounters
   #closed = false
 
   /** @internal use createTieredCache() */
   constructor(shared: Shared, view: Cache) {
     this.#s = shared
     this.#view = view
+    this.#ns = view.namespaceName
+    let fast = shared.fastHits.get(this.#ns)
+    if (fast === undefined) {
+      fast = { hits: 0, misses: 0 }
+      shared.fastHits.set(this.#ns, fast)
+    }
+    this.#fast = fast
   }
 
   /** The full namespace of this view. */
   get namespaceName(): string {
-    return this.#view.namespaceName
+    return this.#ns
   }
 
   /** The underlying part-1 cache view (every operation, without tags and grace). */
@@ -124,7 +140,12 @@ export class TieredCache {
     return new TieredCache(this.#s, this.#view.namespace(name))
   }
 
-  /** The value of `key`; a fresh L1 hit is answered without the facade's promise chain. */
+  /**
+   * The value of `key`. A fresh L1 hit is answered synchronously (an already resolved
+   * promise), without the facade: the memory tier holds the entry with its ref, hash and
+   * text worked out at write time, so the hit is a lookup, a bit, four counters and a parse.
+   * Values are still decoded on every read, so callers get copies, as from any other tier.
+   */
   get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
     const s = this.#s
     const r = s.fast.ready
@@ -138,14 +159,21 @@ export class TieredCache {
       key.length > 0 &&
       key.length <= s.maxKeyLength
     ) {
-      const ns = this.namespaceName
-      const payload = r.driver.peekTop(ns, key)
-      if (payload !== undefined) {
-        s.fastHits.set(ns, (s.fastHits.get(ns) ?? 0) + 1)
+      const hit = r.driver.peekTop(this.#ns, key)
+      if (hit !== undefined) {
+        const payload = hit.payload
+        if (payload.byteLength === 0) {
+          this.#fast.misses++
+          return RESOLVED_UNDEFINED
+        }
         try {
-          return Promise.resolve(
-            (payload.byteLength === 0 ? undefined : r.serializer.deserialize(payload)) as T | undefined,
-          )
+          const ser = r.serializer
+          const value =
+            ser.deserializeText !== undefined
+              ? ser.deserializeText((hit.text ??= utf8(payload)))
+              : ser.deserialize(payload)
+          this.#fast.hits++
+          return Promise.resolve(value as T)
         } catch (err) {
           return Promise.reject(err as Error)
         }
@@ -180,14 +208,17 @@ export class TieredCache {
   /** Part 1's counters, plus the L1 hits answered by the fast path. */
   stats(): CacheStats {
     const st = this.#view.stats()
-    let extra = 0
+    let hits = st.hits
+    let misses = st.misses
     for (const [ns, n] of this.#s.fastHits) {
-      extra += n
+      if (n.hits === 0 && n.misses === 0) continue
+      hits += n.hits
+      misses += n.misses
       const c = (st.namespaces[ns] ??= { hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, errors: 0 })
-      c.hits += n
+      c.hits += n.hits
+      c.misses += n.misses
     }
-    const hits = st.hits + extra
-    return { ...st, hits, hitRatio: hits + st.misses === 0 ? 0 : hits / (hits + st.misses) }
+    return { ...st, hits, misses, hitRatio: hits + misses === 0 ? 0 : hits / (hits + misses) }
   }
   ready(options?: OperationOptions): Promise<void> {
     return this.#view.ready(options)

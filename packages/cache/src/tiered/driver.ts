@@ -2,7 +2,9 @@ import { eventChannel } from '@beaver-kit/core'
 import type { CacheDriver, CacheDriverCapabilities, DriverEntry, MaybePromise, StoredValue } from '../driver.ts'
 import type { InvalidationBus, InvalidationMessage } from '../bus/bus.ts'
 import { decodeEnvelope, encodeEnvelope, preciseNow, type Envelope } from './envelope.ts'
-import { BasicStrategy, Residency, type TierStrategy } from './strategy.ts'
+import { BasicStrategy, Residency, type ResidencyMark, type TierStrategy } from './strategy.ts'
+import { sketchHash } from './sketch.ts'
+import { coarseNow } from '../drivers/memory.ts'
 
 /** One tier of a {@link TieredDriver}, top (fastest) first. */
 export interface TierDefinition {
@@ -123,6 +125,38 @@ function isEnvelope(v: unknown): v is Envelope {
   )
 }
 
+/**
+ * What a synchronous by-reference top tier (memory) holds: the envelope plus what its hit path
+ * needs, worked out once per write instead of on every hit, so an L1 hit builds no string and
+ * hashes nothing.
+ */
+export class HotEnvelope implements Envelope {
+  readonly payload: Uint8Array
+  readonly freshUntil: number
+  readonly staleUntil: number
+  readonly createdAt: number
+  readonly tags: readonly string[]
+  /** `namespace + '\0' + key`, built once: lookups with it reuse the string's cached hash. */
+  readonly ref: string
+  /** `sketchHash(ref)`, for the strategy's frequency sketch. */
+  readonly hash: number
+  /** The payload as UTF-8 text, kept by the first reader that decodes text (the json serializer). */
+  text: string | undefined
+  /** The top tier's residency mark of this entry, kept by the first hit. */
+  mark: ResidencyMark | undefined = undefined
+
+  constructor(e: Envelope, ref: string) {
+    this.payload = e.payload
+    this.freshUntil = e.freshUntil
+    this.staleUntil = e.staleUntil
+    this.createdAt = e.createdAt
+    this.tags = e.tags
+    this.ref = ref
+    this.hash = sketchHash(ref)
+    this.text = e instanceof HotEnvelope ? e.text : undefined
+  }
+}
+
 function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as Promise<T> | undefined)?.then === 'function'
 }
@@ -157,6 +191,10 @@ export class TieredDriver implements CacheDriver {
   readonly #unsubscribe: Array<() => void> = []
   /** The lowest tier shared between processes (leases and tag times live there), if any. */
   readonly #shared: Tier | undefined
+  /** The top tier answers synchronously and by reference: it holds {@link HotEnvelope}s. */
+  readonly #hotTop: boolean
+  #countersNs: string | undefined
+  #countersTop: TierCounters | undefined
   #closed = false
 
   constructor(options: TieredDriverOptions) {
@@ -176,6 +214,8 @@ export class TieredDriver implements CacheDriver {
       counters: new Map(),
     }))
     this.#shared = [...this.#tiers].reverse().find((t) => !t.local)
+    const top = this.#tiers[0] as Tier
+    this.#hotTop = top.driver.capabilities.sync && top.byReference
     if (this.#bus) {
       this.#unsubscribe.push(this.#bus.subscribe((m) => this.#onMessage(m)))
       this.#unsubscribe.push(
@@ -342,30 +382,51 @@ export class TieredDriver implements CacheDriver {
       ttl = Math.ceil(e.staleUntil - Date.now())
       if (ttl <= 0) return false
     }
-    void tier.driver.set(ns, key, e, ttl)
+    void tier.driver.set(ns, key, index === 0 ? this.#hot(e, ref) : e, ttl)
     this.#count(tier, ns).writes++
     return true
   }
 
+  /** The form the hot top tier keeps (the same object when it already is one for this entry). */
+  #hot(e: Envelope, ref: string): HotEnvelope {
+    return e instanceof HotEnvelope && e.ref === ref ? e : new HotEnvelope(e, ref)
+  }
+
+  /** The top tier's counters of `ns` (the last namespace's are kept at hand). */
+  #topCount(ns: string): TierCounters {
+    if (ns === this.#countersNs) return this.#countersTop as TierCounters
+    const c = this.#count(this.#tiers[0] as Tier, ns)
+    this.#countersNs = ns
+    this.#countersTop = c
+    return c
+  }
+
   /**
-   * The payload of a fresh, untagged entry of a synchronous by-reference top tier, without a
-   * promise (the L1 hit fast path); undefined means "ask `read`", not "missing".
+   * A fresh entry of a synchronous by-reference top tier, without a promise: the L1 hit fast
+   * path. Counts the hit and records the access like `read` does. Undefined means "ask
+   * `read`" (missing, stale, tags not known yet, or tier events observed), not "missing".
    */
-  peekTop(ns: string, key: string): Uint8Array | undefined {
+  peekTop(ns: string, key: string): HotEnvelope | undefined {
+    if (!this.#hotTop || tierChannel.hasSubscribers) return undefined
     const top = this.#tiers[0] as Tier
-    if (!top.driver.capabilities.sync || !top.byReference || tierChannel.hasSubscribers) return undefined
-    const raw = top.driver.get(ns, key) as StoredValue | undefined
-    if (!isEnvelope(raw) || raw.tags.length !== 0 || Date.now() >= raw.freshUntil) return undefined
-    const ref = refOf(ns, key)
-    this.strategy.recordAccess(ref)
-    top.residency?.touch(ref)
-    this.#count(top, ns).hits++
-    return raw.payload
+    const e = top.driver.get(ns, key)
+    if (!(e instanceof HotEnvelope)) return undefined
+    const now = coarseNow()
+    if (now >= e.freshUntil || (e.tags.length !== 0 && this.#state(e, ns, now) !== 'fresh')) return undefined
+    this.strategy.recordAccess(e.ref, e.hash)
+    const res = top.residency
+    if (res !== undefined) {
+      const mark = e.mark
+      if (mark !== undefined && mark.resident) mark.used = true
+      else e.mark = res.touchMark(e.ref)
+    }
+    this.#topCount(ns).hits++
+    return e
   }
 
   get(ns: string, key: string): MaybePromise<StoredValue | undefined> {
     const hit = this.peekTop(ns, key)
-    if (hit !== undefined) return hit
+    if (hit !== undefined) return hit.payload
     return this.read(ns, key).then((r) => (r?.state === 'fresh' ? r.envelope.payload : undefined))
   }
 
@@ -444,11 +505,18 @@ export class TieredDriver implements CacheDriver {
       ttl = Math.ceil(e.staleUntil - Date.now())
       if (ttl <= 0) return false
     }
-    const value = tier.byReference ? e : (bytes ?? encodeEnvelope(e))
+    const value = this.#storedForm(index, ns, key, e, bytes)
     const r = tier.driver.set(ns, key, value, ttl)
     if (isPromise(r)) await r
     this.#count(tier, ns).writes++
     return true
+  }
+
+  /** What tier `index` stores for `e`: the hot form on a hot top tier, the envelope by reference, or its bytes. */
+  #storedForm(index: number, ns: string, key: string, e: Envelope, bytes?: Uint8Array): StoredValue {
+    const tier = this.#tiers[index] as Tier
+    if (!tier.byReference) return bytes ?? encodeEnvelope(e)
+    return index === 0 && this.#hotTop ? this.#hot(e, refOf(ns, key)) : e
   }
 
   /** Writes into tier `index`, through admission when it is bounded; false when left out. */
@@ -519,7 +587,7 @@ export class TieredDriver implements CacheDriver {
         for (const { key, e } of envs) {
           const ttl = e.staleUntil === Infinity ? undefined : Math.ceil(e.staleUntil - now)
           if (ttl !== undefined && ttl <= 0) continue
-          list.push({ key, value: tier.byReference ? e : encodeEnvelope(e), ttlMs: ttl })
+          list.push({ key, value: this.#storedForm(i, ns, key, e), ttlMs: ttl })
         }
         const r = tier.driver.setMany(ns, list)
         if (isPromise(r)) await r

@@ -26,9 +26,8 @@ export class FrequencySketch {
     return this.#additions
   }
 
-  /** Records one access of `key`. */
-  increment(key: string): void {
-    const h = hash(key)
+  /** Records one access of `key`; pass `h = sketchHash(key)` when it is already known (saves hashing on hot paths). */
+  increment(key: string, h: number = sketchHash(key)): void {
     let grew = false
     for (let row = 0; row < 4; row++) {
       const i = this.#index(h, row)
@@ -43,7 +42,7 @@ export class FrequencySketch {
 
   /** The estimated recent access count of `key` (0..15). */
   estimate(key: string): number {
-    const h = hash(key)
+    const h = sketchHash(key)
     let min = 15
     for (let row = 0; row < 4; row++) {
       const v = this.#table[this.#index(h, row)] as number
@@ -68,8 +67,8 @@ export class FrequencySketch {
 
 const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f]
 
-/** FNV-1a over UTF-16 code units, 32-bit. */
-function hash(text: string): number {
+/** The hash the sketch uses for `key` (FNV-1a over UTF-16 code units, 32-bit), for callers that keep it. */
+export function sketchHash(text: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)

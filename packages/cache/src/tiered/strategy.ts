@@ -8,8 +8,11 @@ import { FrequencySketch } from './sketch.ts'
 export interface TierStrategy {
   /** Shown in metrics and events. */
   readonly name: string
-  /** Called on every read of `ref`, before the tiers are asked. */
-  recordAccess(ref: string): void
+  /**
+   * Called on every read of `ref`, before the tiers are asked. `hash` is `sketchHash(ref)`
+   * when the caller keeps it (L1 hits do), so a frequency-counting strategy need not hash again.
+   */
+  recordAccess(ref: string, hash?: number): void
   /** A read found `ref` in tier `found`: copy it up into tier `tier` (< found)? */
   shouldPromote(ref: string, tier: number, found: number): boolean
   /**
@@ -73,8 +76,8 @@ export class AdaptiveStrategy implements TierStrategy {
     return this.#sketch.estimate(ref)
   }
 
-  recordAccess(ref: string): void {
-    this.#sketch.increment(ref)
+  recordAccess(ref: string, hash?: number): void {
+    this.#sketch.increment(ref, hash)
   }
 
   shouldPromote(ref: string): boolean {
@@ -90,13 +93,19 @@ export class AdaptiveStrategy implements TierStrategy {
   }
 }
 
+/** A resident's second-chance bit; `resident` turns false when it leaves (a holder then looks it up again). */
+export interface ResidencyMark {
+  used: boolean
+  resident: boolean
+}
+
 /**
  * Which entries a bounded tier holds, with a second-chance (CLOCK) order: a hit only flips a
  * bit, and the victim is the oldest entry not used since it was last passed over.
  */
 export class Residency {
   readonly capacity: number
-  readonly #entries = new Map<string, boolean>()
+  readonly #entries = new Map<string, ResidencyMark>()
 
   constructor(capacity: number) {
     this.capacity = capacity
@@ -116,22 +125,37 @@ export class Residency {
 
   /** Marks a resident as used; false when it is not resident. */
   touch(ref: string): boolean {
-    if (!this.#entries.has(ref)) return false
-    this.#entries.set(ref, true)
-    return true
+    return this.touchMark(ref) !== undefined
+  }
+
+  /**
+   * Marks a resident as used and returns its mark, which a holder may keep and set directly
+   * (`mark.used = true`) while `mark.resident` holds: a hit then costs no lookup.
+   */
+  touchMark(ref: string): ResidencyMark | undefined {
+    const mark = this.#entries.get(ref)
+    if (mark !== undefined) mark.used = true
+    return mark
   }
 
   add(ref: string): void {
-    if (!this.#entries.has(ref)) this.#entries.set(ref, false)
+    if (!this.#entries.has(ref)) this.#entries.set(ref, { used: false, resident: true })
   }
 
   remove(ref: string): void {
+    const mark = this.#entries.get(ref)
+    if (mark === undefined) return
+    mark.resident = false
     this.#entries.delete(ref)
   }
 
   /** Removes every resident whose ref starts with `prefix` (a cleared namespace). */
   removePrefix(prefix: string): void {
-    for (const ref of this.#entries.keys()) if (ref.startsWith(prefix)) this.#entries.delete(ref)
+    for (const [ref, mark] of this.#entries) {
+      if (!ref.startsWith(prefix)) continue
+      mark.resident = false
+      this.#entries.delete(ref)
+    }
   }
 
   /** The next victim (not removed): the oldest resident whose used bit is clear. */
@@ -139,10 +163,12 @@ export class Residency {
     for (let guard = this.#entries.size + 1; guard > 0; guard--) {
       const first = this.#entries.entries().next()
       if (first.done === true) return undefined
-      const [ref, used] = first.value
-      if (!used) return ref
+      const [ref, mark] = first.value
+      if (!mark.used) return ref
+      // Second chance: to the back of the queue with its bit cleared (the same mark, still resident).
       this.#entries.delete(ref)
-      this.#entries.set(ref, false)
+      mark.used = false
+      this.#entries.set(ref, mark)
     }
     return this.#entries.keys().next().value
   }
