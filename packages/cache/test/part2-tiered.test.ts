@@ -64,24 +64,10 @@ describe('tier strategies', () => {
       { maxItems: 100, sweepInterval: 0 },
       { storage: 'serialized', onEvict: () => undefined },
     )
-    const driver = new TieredDriver({
-      tiers: [{ driver: top, capacity: 3 }, { driver: bottom }],
-      strategy: new BasicStrategy(),
-      writes: 'top',
-    })
     const demoting: TierStrategy = new AdaptiveStrategy()
     expect(demoting.shouldDemote('x', 0)).toBe(true)
     const d2 = new TieredDriver({
-      tiers: [
-        {
-          driver: new MemoryStore(
-            { maxItems: 10, sweepInterval: 0 },
-            { storage: 'reference', onEvict: () => undefined },
-          ),
-          capacity: 3,
-        },
-        { driver: bottom },
-      ],
+      tiers: [{ driver: top, capacity: 3 }, { driver: bottom }],
       strategy: demoting,
       writes: 'top',
     })
@@ -95,7 +81,6 @@ describe('tier strategies', () => {
     // The demoted entry is still readable (from the lower tier).
     const values = await Promise.all(['a', 'b', 'c'].map((k) => d2.read('ns', k)))
     expect(values.every((v) => v !== undefined)).toBe(true)
-    await driver.close()
     await d2.close()
   })
 
