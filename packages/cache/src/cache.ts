@@ -1,6 +1,7 @@
 import { eventChannel, isBeaverError, isNetworkErrorCode, tracingChannel } from '@beaver-kit/core'
-import { parseDuration, resolveConfig } from '@beaver-kit/config'
+import { parseDuration } from '@beaver-kit/config'
 import { cacheSchema, type CacheConfig, type CacheConfigOptions } from './config.ts'
+import { resolveCacheSection, type CacheEnv } from './env.ts'
 import { CacheError } from './errors.ts'
 import {
   NEGATIVE,
@@ -93,6 +94,8 @@ export interface CacheEntry<T = unknown> {
 export interface CacheOptions extends Omit<CacheConfigOptions, 'driver' | 'serializer' | 'memory' | 'redis' | 'db'> {
   /** `BEAVER_` by default; `'USER_'` reads `USER_CACHE_*`; `false` reads no environment. */
   envPrefix?: string | false
+  /** The environment to read instead of `process.env` (then no `.env` files are read either); for tests and embedding. */
+  env?: CacheEnv | undefined
   /** A driver name (built in or registered) or a definition (`memoryDriver`, `redisDriver`, your own). */
   driver?: string | CacheDriverDefinition<never>
   /** Options for a driver given by definition or registered name (built-ins read `memory`, `redis`, `db`). */
@@ -183,14 +186,17 @@ class Root {
 
   constructor(options: CacheOptions) {
     this.#options = options
-    const { envPrefix, driver, serializer, driverOptions: _d, ...rest } = options
-    const resolved = resolveConfig(cacheSchema, {
+    const { envPrefix, env, driver, serializer, driverOptions: _d, ...rest } = options
+    // Part 1's settings, with the one unknown-name check of the whole CACHE section (part 2's
+    // variables share it), so a typo fails here and a part-2 variable never does.
+    const resolved = resolveCacheSection(cacheSchema, {
       options: {
         ...rest,
         driver: typeof driver === 'string' ? driver : undefined,
         serializer: typeof serializer === 'string' ? serializer : undefined,
       } as CacheConfigOptions,
       envPrefix,
+      env,
     })
     this.config = resolved.values
     this.#definition = typeof driver === 'object' ? driver : undefined
@@ -227,6 +233,8 @@ class Root {
     return {
       config: this.config,
       storage: this.config.memory.storage,
+      envPrefix: this.#options.envPrefix,
+      env: this.#options.env,
       onEvict: (ns, key) => {
         this.count(ns).evictions++
         if (evictChannel.hasSubscribers) evictChannel.publish({ namespace: ns, key, driver: this.driverName })

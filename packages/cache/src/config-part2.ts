@@ -94,9 +94,73 @@ export const cacheEncryptionSchema = defineSchema(
         secret: true,
         doc: 'Key ring of the encrypted wrapper: kid1:base64key,kid2:base64key (first encrypts, all decrypt)',
       }),
+      inner: f.string({
+        default: 'redis',
+        minLength: 1,
+        doc: 'Driver that stores the ciphertext (BEAVER_CACHE_DRIVER=encrypted): redis, database, memory or a registered driver',
+      }),
     },
   },
   'cache (encryption)',
+)
+
+/**
+ * The cloud drivers' settings (section `CACHE`): `BEAVER_CACHE_S3_*`, `BEAVER_CACHE_DYNAMODB_*`,
+ * `BEAVER_CACHE_CLOUDFLARE_KV_*`. Unset AWS region and credentials fall back to the AWS SDK's
+ * own chain (AWS_REGION, AWS_ACCESS_KEY_ID, profiles, instance roles).
+ */
+export const cacheCloudSchema = defineSchema(
+  'CACHE',
+  {
+    s3: {
+      bucket: f.string({
+        minLength: 1,
+        doc: 'Bucket of the s3 driver (needed with BEAVER_CACHE_DRIVER=s3 or an s3 tier)',
+      }),
+      prefix: f.string({ default: '', doc: 'Object key prefix of the s3 driver, e.g. cache/' }),
+      region: f.string({ minLength: 1, doc: 'AWS region of the bucket; unset uses the AWS SDK default' }),
+      endpoint: f.url({
+        protocols: ['http', 'https'],
+        doc: 'Endpoint of an S3-compatible store (MinIO, R2, a local server); unset uses AWS',
+      }),
+      forcePathStyle: f.boolean({
+        default: false,
+        doc: 'Path-style requests (bucket in the path), which most S3-compatible stores need',
+      }),
+      accessKeyId: f.string({ minLength: 1, doc: 'Access key id; unset uses the AWS SDK credential chain' }),
+      secretAccessKey: f.string({ secret: true, minLength: 1, doc: 'Secret access key (with the access key id)' }),
+      checksums: f.enum({
+        values: ['when-supported', 'when-required'],
+        default: 'when-supported',
+        doc: 'Request checksums: when-required for S3-compatible stores that reject the AWS SDK default ones',
+      }),
+    },
+    dynamodb: {
+      table: f.string({
+        default: 'beaver_cache',
+        minLength: 1,
+        doc: 'Table of the dynamodb driver (create it with createDynamoDbCacheTable)',
+      }),
+      region: f.string({ minLength: 1, doc: 'AWS region of the table; unset uses the AWS SDK default' }),
+      endpoint: f.url({
+        protocols: ['http', 'https'],
+        doc: 'DynamoDB endpoint (DynamoDB Local, a VPC endpoint); unset uses AWS',
+      }),
+      accessKeyId: f.string({ minLength: 1, doc: 'Access key id; unset uses the AWS SDK credential chain' }),
+      secretAccessKey: f.string({ secret: true, minLength: 1, doc: 'Secret access key (with the access key id)' }),
+    },
+    cloudflareKv: {
+      accountId: f.string({ minLength: 1, doc: 'Cloudflare account id of the cloudflare-kv driver (REST API)' }),
+      namespaceId: f.string({ minLength: 1, doc: 'Workers KV namespace id' }),
+      apiToken: f.string({ secret: true, minLength: 1, doc: 'API token with "Workers KV Storage: Edit"' }),
+      apiBase: f.url({
+        protocols: ['http', 'https'],
+        default: 'https://api.cloudflare.com/client/v4',
+        doc: 'Base URL of the Cloudflare API',
+      }),
+    },
+  },
+  'cache (s3, dynamodb, cloudflare-kv)',
 )
 
 /** Resolved tier settings. */
@@ -107,3 +171,5 @@ export type CacheTiersConfigOptions = SchemaOptions<typeof cacheTiersSchema>
 export type CacheHybridConfig = SchemaConfig<typeof cacheHybridSchema>
 /** Resolved encryption settings. */
 export type CacheEncryptionConfig = SchemaConfig<typeof cacheEncryptionSchema>
+/** Resolved cloud driver settings. */
+export type CacheCloudConfig = SchemaConfig<typeof cacheCloudSchema>

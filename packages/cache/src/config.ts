@@ -10,7 +10,7 @@ export const cacheSchema = defineSchema(
     driver: f.string({
       default: 'memory',
       minLength: 1,
-      doc: 'Which driver stores entries: memory, redis, database, or the name of a registered driver',
+      doc: 'Which driver stores entries: memory, redis, database, tiered, hybrid, encrypted, s3, dynamodb, cloudflare-kv, or the name of a registered driver',
     }),
     namespace: f.string({
       default: 'cache',

@@ -126,6 +126,13 @@ export interface DriverContext {
   readonly storage: 'reference' | 'serialized'
   /** Drivers call it for every entry they evict for room (not for expiry). */
   readonly onEvict: (namespace: string, key: string) => void
+  /**
+   * Where the cache read its settings: a driver with settings of its own (`BEAVER_CACHE_S3_*`,
+   * `BEAVER_CACHE_TIERS`...) reads them from the same place. `envPrefix: false` = no environment.
+   */
+  readonly envPrefix?: string | false | undefined
+  /** The environment the cache was given (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 /**

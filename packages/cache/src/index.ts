@@ -35,8 +35,9 @@ export { jsonSerializer, msgpackSerializer, rawSerializer } from './serializers.
 export type { Serializer } from './serializers.ts'
 
 // part 2: tiers, hybrid, encryption, invalidation bus, cloud drivers
-export { createTieredCache, TieredCache } from './tiered/cache.ts'
+export { createTieredCache, TieredCache, tieredDriver } from './tiered/cache.ts'
 export type {
+  TieredDefinitionOptions,
   TierInput,
   TieredCacheOptions,
   TieredGetOrSetOptions,
@@ -44,10 +45,17 @@ export type {
   WarmResult,
 } from './tiered/cache.ts'
 export { TieredDriver } from './tiered/driver.ts'
-export type { TierCounters, TierDefinition, TieredDriverOptions, TieredMetrics, TieredRead } from './tiered/driver.ts'
+export type {
+  HotEnvelope,
+  TierCounters,
+  TierDefinition,
+  TieredDriverOptions,
+  TieredMetrics,
+  TieredRead,
+} from './tiered/driver.ts'
 export { AdaptiveStrategy, BasicStrategy, Residency } from './tiered/strategy.ts'
-export type { AdaptiveStrategyOptions, TierStrategy } from './tiered/strategy.ts'
-export { FrequencySketch } from './tiered/sketch.ts'
+export type { AdaptiveStrategyOptions, ResidencyMark, TierStrategy } from './tiered/strategy.ts'
+export { FrequencySketch, sketchHash } from './tiered/sketch.ts'
 export { decodeEnvelope, encodeEnvelope } from './tiered/envelope.ts'
 export type { Envelope } from './tiered/envelope.ts'
 export { createRedisBus } from './bus/bus.ts'
@@ -58,5 +66,12 @@ export { WriteQueue } from './hybrid/queue.ts'
 export type { QueuedWrite } from './hybrid/queue.ts'
 export { EncryptedDriver, encryptedDriver } from './encrypted/driver.ts'
 export type { EncryptedDefinitionOptions, EncryptedDriverOptions } from './encrypted/driver.ts'
-export { cacheEncryptionSchema, cacheHybridSchema, cacheTiersSchema } from './config.ts'
-export type { CacheEncryptionConfig, CacheHybridConfig, CacheTiersConfig, CacheTiersConfigOptions } from './config.ts'
+export { cacheCloudSchema, cacheEncryptionSchema, cacheHybridSchema, cacheTiersSchema } from './config.ts'
+export type {
+  CacheCloudConfig,
+  CacheEncryptionConfig,
+  CacheHybridConfig,
+  CacheTiersConfig,
+  CacheTiersConfigOptions,
+} from './config.ts'
+export type { CacheEnv } from './env.ts'

@@ -22,6 +22,12 @@ import {
 import { MemoryStore, memoryDriver } from '@beaver-kit/cache/memory'
 import { redisDriver } from '@beaver-kit/cache/redis'
 import { databaseDriver } from '@beaver-kit/cache/database'
+import { s3Driver } from '@beaver-kit/cache/s3'
+import { dynamoDbDriver } from '@beaver-kit/cache/dynamodb'
+import { cloudflareKvDriver } from '@beaver-kit/cache/cloudflare-kv'
+import { tieredDriver } from '@beaver-kit/cache/tiered'
+import { hybridDriver } from '@beaver-kit/cache/hybrid'
+import { encryptedDriver } from '@beaver-kit/cache/encrypted'
 
 afterEach(async () => {
   vi.useRealTimers()
@@ -108,13 +114,25 @@ describe('driver registry', () => {
       peerDependencies: Record<string, string>
       peerDependenciesMeta: Record<string, { optional?: boolean }>
     }
-    for (const d of [memoryDriver, redisDriver, databaseDriver]) {
+    const builtIn = [
+      memoryDriver,
+      redisDriver,
+      databaseDriver,
+      s3Driver,
+      dynamoDbDriver,
+      cloudflareKvDriver,
+      tieredDriver,
+      hybridDriver,
+      encryptedDriver,
+    ]
+    for (const d of builtIn) {
       for (const peer of d.peers) {
         expect(pkg.peerDependencies[peer], `${d.name} needs ${peer}`).toBeDefined()
         expect(pkg.peerDependenciesMeta[peer]?.optional).toBe(true)
       }
     }
-    expect(cacheDriverNames()).toEqual(expect.arrayContaining(['memory', 'redis', 'database']))
+    // Each definition is registered under its own name.
+    expect(cacheDriverNames()).toEqual(expect.arrayContaining(builtIn.map((d) => d.name)))
   })
 
   it('registers a third-party driver by name (also lazily) and fills batch gaps from its primitives', async () => {

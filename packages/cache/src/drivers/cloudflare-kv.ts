@@ -9,6 +9,8 @@ import {
   type StoredValue,
 } from '../driver.ts'
 import { part2Error } from '../tiered/envelope.ts'
+import { cacheCloudSchema } from '../config-part2.ts'
+import { cacheVariable, driverSource, readCacheSection } from '../env.ts'
 
 /** KV's smallest expiration TTL, in seconds: shorter TTLs are enforced on read (see the driver). */
 export const KV_MIN_TTL_SECONDS = 60
@@ -370,8 +372,35 @@ export class CloudflareKvStore implements CacheDriver {
 export const cloudflareKvDriver = defineCacheDriver<CloudflareKvOptions>({
   name: 'cloudflare-kv',
   peers: ['@beaver-kit/http'],
-  async create(options) {
+  async create(options, context) {
     if (options.binding) return new CloudflareKvStore(new BindingBackend(options.binding), options.concurrency ?? 8)
+    // A Workers binding is a runtime object: only the REST API can come from the environment.
+    const source = driverSource(context)
+    const settings = readCacheSection(cacheCloudSchema, source, {
+      cloudflareKv: {
+        accountId: options.accountId,
+        namespaceId: options.namespaceId,
+        apiToken: options.apiToken,
+        apiBase: options.apiBase,
+      },
+    }).cloudflareKv
+    const missing = (
+      [
+        ['accountId', 'CLOUDFLARE_KV_ACCOUNT_ID'],
+        ['namespaceId', 'CLOUDFLARE_KV_NAMESPACE_ID'],
+        ['apiToken', 'CLOUDFLARE_KV_API_TOKEN'],
+      ] as const
+    )
+      .filter(([key]) => settings[key] === undefined)
+      .map(([, suffix]) => cacheVariable(source, suffix))
+    if (missing.length > 0) {
+      throw part2Error(
+        'CACHE_OPTIONS_INVALID',
+        `The cloudflare-kv cache driver needs an account, a namespace and an API token for the KV REST API: set ${missing.join(', ')} (or pass them, or a Workers binding, as driverOptions).`,
+        { details: { missing } },
+      )
+    }
+    const rest: CloudflareKvOptions = { ...options, ...settings }
     let http = options.http
     const owns = http === undefined
     if (http === undefined) {
@@ -382,6 +411,6 @@ export const cloudflareKvDriver = defineCacheDriver<CloudflareKvOptions>({
       )
       http = createHttpClient({ envPrefix: false })
     }
-    return new CloudflareKvStore(new RestBackend(http, owns, options), options.concurrency ?? 8)
+    return new CloudflareKvStore(new RestBackend(http, owns, rest), options.concurrency ?? 8)
   },
 })

@@ -15,14 +15,17 @@ import {
   type StoredValue,
 } from '../driver.ts'
 import { part2Error } from '../tiered/envelope.ts'
+import { cacheCloudSchema } from '../config-part2.ts'
+import { driverSource, readCacheSection } from '../env.ts'
+import { awsClientSettings } from './aws-settings.ts'
 
-/** Options of the DynamoDB driver. */
+/** Options of the DynamoDB driver (the scalar ones also `BEAVER_CACHE_DYNAMODB_*` variables). */
 export interface DynamoDbCacheOptions {
-  /** The table (create it with {@link createDynamoDbCacheTable}); default `beaver_cache`. */
+  /** The table (create it with {@link createDynamoDbCacheTable}); default `BEAVER_CACHE_DYNAMODB_TABLE`, else `beaver_cache`. */
   table?: string | undefined
-  /** A client you own (kept open on close). */
+  /** A client you own (kept open on close); the region, endpoint and credential settings are then not used. */
   client?: DynamoDBClient | undefined
-  /** Used to build a client when none is given. */
+  /** Used to build a client when none is given (over `BEAVER_CACHE_DYNAMODB_REGION`, `_ENDPOINT`, `_ACCESS_KEY_ID`...). */
   clientConfig?: DynamoDBClientConfig | undefined
   /** Attempts for unprocessed batch items before failing; default 8. */
   maxBatchAttempts?: number | undefined
@@ -310,19 +313,24 @@ export async function createDynamoDbCacheTable(client: DynamoDBClient, table = '
 }
 
 /**
- * The DynamoDB driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-dynamodb`).
+ * The DynamoDB driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-dynamodb`),
+ * registered as `dynamodb`: `BEAVER_CACHE_DRIVER=dynamodb` builds it from the environment
+ * alone (`BEAVER_CACHE_DYNAMODB_*`; the table must exist); explicit options win.
  * @example const cache = createCache({ driver: dynamoDbDriver, driverOptions: { table: 'beaver_cache' } })
  */
 export const dynamoDbDriver = defineCacheDriver<DynamoDbCacheOptions>({
   name: 'dynamodb',
   peers: ['@aws-sdk/client-dynamodb'],
-  async create(options) {
+  async create(options, context) {
+    const source = driverSource(context)
+    const settings = readCacheSection(cacheCloudSchema, source, { dynamodb: { table: options.table } }).dynamodb
+    const aws = options.client === undefined ? awsClientSettings(settings, source, 'DYNAMODB') : {}
     const sdk = await importPeer(
       '@aws-sdk/client-dynamodb',
       () => import('@aws-sdk/client-dynamodb'),
       'the dynamodb cache driver',
     )
-    const client = options.client ?? new sdk.DynamoDBClient({ ...options.clientConfig })
-    return new DynamoDbStore(sdk, client, options.client === undefined, options)
+    const client = options.client ?? new sdk.DynamoDBClient({ ...aws, ...options.clientConfig })
+    return new DynamoDbStore(sdk, client, options.client === undefined, { ...options, table: settings.table })
   },
 })

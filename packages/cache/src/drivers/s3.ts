@@ -9,16 +9,20 @@ import {
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
+import { cacheCloudSchema } from '../config-part2.ts'
+import { cacheVariable, driverSource, readCacheSection } from '../env.ts'
+import { CacheError } from '../errors.ts'
+import { awsClientSettings } from './aws-settings.ts'
 
-/** Options of the S3 driver. */
+/** Options of the S3 driver (the scalar ones also `BEAVER_CACHE_S3_*` variables). */
 export interface S3CacheOptions {
-  /** The bucket (required). */
-  bucket: string
-  /** Object key prefix, e.g. `cache/`; default none. */
+  /** The bucket; default `BEAVER_CACHE_S3_BUCKET` (one of the two is required). */
+  bucket?: string | undefined
+  /** Object key prefix, e.g. `cache/`; default `BEAVER_CACHE_S3_PREFIX`, else none. */
   prefix?: string | undefined
-  /** A client you own (kept open on close). */
+  /** A client you own (kept open on close); the region, endpoint and credential settings are then not used. */
   client?: S3Client | undefined
-  /** Used to build a client when none is given. */
+  /** Used to build a client when none is given (over `BEAVER_CACHE_S3_REGION`, `_ENDPOINT`, `_ACCESS_KEY_ID`...). */
   clientConfig?: S3ClientConfig | undefined
   /** Values at least this large are uploaded in parts; default 8 MiB. */
   multipartThreshold?: number | undefined
@@ -83,7 +87,7 @@ export class S3Store implements CacheDriver {
   /** Multipart uploads done (for tests and metrics). */
   multipartUploads = 0
 
-  constructor(s3: S3Module, client: S3Client, owns: boolean, options: S3CacheOptions) {
+  constructor(s3: S3Module, client: S3Client, owns: boolean, options: S3CacheOptions & { bucket: string }) {
     this.#s3 = s3
     this.client = client
     this.#owns = owns
@@ -284,15 +288,39 @@ export class S3Store implements CacheDriver {
 }
 
 /**
- * The S3 driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-s3`).
+ * The S3 driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-s3`), registered
+ * as `s3`: `BEAVER_CACHE_DRIVER=s3 BEAVER_CACHE_S3_BUCKET=my-cache` builds it from the
+ * environment alone (`BEAVER_CACHE_S3_*`); explicit options win.
  * @example const cold = createCache({ driver: s3Driver, driverOptions: { bucket: 'my-cache', prefix: 'cache/' } })
  */
 export const s3Driver = defineCacheDriver<S3CacheOptions>({
   name: 's3',
   peers: ['@aws-sdk/client-s3'],
-  async create(options) {
+  async create(options, context) {
+    const source = driverSource(context)
+    const settings = readCacheSection(cacheCloudSchema, source, {
+      s3: { bucket: options.bucket, prefix: options.prefix },
+    }).s3
+    const bucket = settings.bucket
+    if (bucket === undefined) {
+      throw new CacheError(
+        'CACHE_OPTIONS_INVALID',
+        `The s3 cache driver needs a bucket: set ${cacheVariable(source, 'S3_BUCKET')} (or pass driverOptions.bucket).`,
+        { details: { setting: cacheVariable(source, 'S3_BUCKET') } },
+      )
+    }
+    const aws = options.client === undefined ? awsClientSettings(settings, source, 'S3') : {}
     const s3 = await importPeer('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), 'the s3 cache driver')
-    const client = options.client ?? new s3.S3Client({ ...options.clientConfig })
-    return new S3Store(s3, client, options.client === undefined, options)
+    const client =
+      options.client ??
+      new s3.S3Client({
+        ...aws,
+        ...(settings.forcePathStyle ? { forcePathStyle: true } : {}),
+        ...(settings.checksums === 'when-required'
+          ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+          : {}),
+        ...options.clientConfig,
+      })
+    return new S3Store(s3, client, options.client === undefined, { ...options, bucket, prefix: settings.prefix })
   },
 })

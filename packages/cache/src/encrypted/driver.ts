@@ -1,5 +1,4 @@
 import { importPeer, isBeaverError } from '@beaver-kit/core'
-import { resolveConfig } from '@beaver-kit/config'
 import type { KeyRing } from '@beaver-kit/krypto'
 import {
   defineCacheDriver,
@@ -10,6 +9,7 @@ import {
 } from '../driver.ts'
 import { loadDriverDefinition } from '../registry.ts'
 import { cacheEncryptionSchema } from '../config-part2.ts'
+import { cacheVariable, readCacheSection, type EnvSource } from '../env.ts'
 import { part2Error } from '../tiered/envelope.ts'
 
 /** Options of {@link EncryptedDriver}. */
@@ -201,12 +201,12 @@ export class EncryptedDriver implements CacheDriver {
 
 /** Options of the `encrypted` driver definition. */
 export interface EncryptedDefinitionOptions {
-  /** The inner driver: a name (built from the cache's env sections) or an instance (not closed by the cache). Default redis. */
+  /** The inner driver: a name (built from the cache's env sections) or an instance (not closed by the cache). Default `BEAVER_CACHE_ENCRYPTION_INNER` (redis). */
   inner?: string | CacheDriver | undefined
   /** A key ring, or its text `kid1:base64,kid2:base64`; default `BEAVER_CACHE_ENCRYPTION_KEYS`. */
   keys?: string | KeyRing | undefined
   reencryptOnRead?: boolean | undefined
-  /** Env prefix of `BEAVER_CACHE_ENCRYPTION_KEYS`; `false` reads no environment. */
+  /** Env prefix of `BEAVER_CACHE_ENCRYPTION_*`; default the cache's own; `false` reads no environment. */
   envPrefix?: string | false | undefined
 }
 
@@ -218,16 +218,17 @@ export const encryptedDriver = defineCacheDriver<EncryptedDefinitionOptions>({
   name: 'encrypted',
   peers: ['@beaver-kit/krypto'],
   async create(options, context) {
+    const source: EnvSource = { envPrefix: options.envPrefix ?? context.envPrefix, env: context.env }
+    const settings = readCacheSection(cacheEncryptionSchema, source).encryption
     let ring: KeyRing
     if (typeof options.keys === 'object') ring = options.keys
     else {
-      const text =
-        options.keys ??
-        resolveConfig(cacheEncryptionSchema, { envPrefix: options.envPrefix, unknown: 'ignore' }).values.encryption.keys
+      const text = options.keys ?? settings.keys
       if (text === undefined || text === '') {
         throw part2Error(
           'CACHE_OPTIONS_INVALID',
-          'The encrypted cache needs a key ring: set BEAVER_CACHE_ENCRYPTION_KEYS=kid:base64key (32 random bytes; generate one with generateKeyRingEntry() from @beaver-kit/krypto), or pass keys.',
+          `The encrypted cache needs a key ring: set ${cacheVariable(source, 'ENCRYPTION_KEYS')}=kid:base64key (32 random bytes; generate one with generateKeyRingEntry() from @beaver-kit/krypto), or pass keys.`,
+          { details: { setting: cacheVariable(source, 'ENCRYPTION_KEYS') } },
         )
       }
       const { createKeyRing } = await importPeer(
@@ -237,10 +238,18 @@ export const encryptedDriver = defineCacheDriver<EncryptedDefinitionOptions>({
       )
       ring = createKeyRing(text)
     }
-    const input = options.inner ?? 'redis'
+    const input = options.inner ?? settings.inner
     let inner: CacheDriver
     if (typeof input === 'string') {
-      const def = await loadDriverDefinition(input)
+      const setting = cacheVariable(source, 'ENCRYPTION_INNER')
+      if (input === 'encrypted') {
+        throw part2Error(
+          'CACHE_OPTIONS_INVALID',
+          `${setting} is "encrypted": the encrypted cache cannot wrap itself; set it to the driver that stores the ciphertext, such as redis.`,
+          { details: { inner: input } },
+        )
+      }
+      const def = await loadDriverDefinition(input, setting)
       const section =
         input === 'redis'
           ? context.config.redis

@@ -1,5 +1,4 @@
 import { backoffDelay, eventChannel, isBeaverError } from '@beaver-kit/core'
-import { resolveConfig } from '@beaver-kit/config'
 import {
   defineCacheDriver,
   type CacheDriver,
@@ -11,6 +10,7 @@ import {
 import { MemoryStore, type MemoryCacheOptions } from '../drivers/memory.ts'
 import { loadDriverDefinition } from '../registry.ts'
 import { cacheHybridSchema } from '../config-part2.ts'
+import { cacheVariable, readCacheSection, type EnvSource } from '../env.ts'
 import { part2Error } from '../tiered/envelope.ts'
 import { WriteQueue, type QueuedWrite } from './queue.ts'
 
@@ -528,7 +528,7 @@ export class HybridDriver implements CacheDriver {
 export interface HybridDefinitionOptions extends Omit<HybridDriverOptions, 'store' | 'ownsStore'> {
   /** The store: a driver name (redis, database, a registered one) or a driver instance (not closed by the cache). */
   store?: string | CacheDriver | undefined
-  /** Env prefix of `BEAVER_CACHE_HYBRID_*`; `false` reads no environment. */
+  /** Env prefix of `BEAVER_CACHE_HYBRID_*`; default the cache's own; `false` reads no environment. */
   envPrefix?: string | false | undefined
 }
 
@@ -541,11 +541,21 @@ export const hybridDriver = defineCacheDriver<HybridDefinitionOptions>({
   name: 'hybrid',
   peers: [],
   async create(options, context) {
-    const env = resolveConfig(cacheHybridSchema, { envPrefix: options.envPrefix, unknown: 'ignore' }).values.hybrid
+    const source: EnvSource = { envPrefix: options.envPrefix ?? context.envPrefix, env: context.env }
+    const env = readCacheSection(cacheHybridSchema, source).hybrid
     const storeInput = options.store ?? env.store
     let store: CacheDriver
     if (typeof storeInput === 'string') {
-      const def = await loadDriverDefinition(storeInput)
+      const setting = cacheVariable(source, 'HYBRID_STORE')
+      if (storeInput === 'hybrid' || storeInput === 'memory') {
+        throw part2Error(
+          'CACHE_OPTIONS_INVALID',
+          `${setting} is "${storeInput}", but the hybrid cache already keeps memory in front of its store; set it to a persistent driver such as redis or database.`,
+          { details: { store: storeInput } },
+        )
+      }
+      const def = await loadDriverDefinition(storeInput, setting)
+      // redis and database from their sections; other drivers (s3, dynamodb...) read their own.
       const sectionOptions =
         storeInput === 'redis' ? context.config.redis : storeInput === 'database' ? context.config.db : {}
       store = await def.create(sectionOptions as never, context)

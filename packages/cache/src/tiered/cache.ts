@@ -1,5 +1,4 @@
 import { eventChannel, sleep, tracingChannel } from '@beaver-kit/core'
-import { resolveConfig } from '@beaver-kit/config'
 import {
   createCache,
   parseTtl,
@@ -13,8 +12,10 @@ import {
 } from '../cache.ts'
 import { cacheSchema, type CacheConfig } from '../config.ts'
 import { cacheTiersSchema, type CacheTiersConfig, type CacheTiersConfigOptions } from '../config-part2.ts'
-import type { CacheDriver, CacheDriverDefinition, DriverContext } from '../driver.ts'
-import { loadDriverDefinition } from '../registry.ts'
+import { defineCacheDriver, type CacheDriver, type CacheDriverDefinition, type DriverContext } from '../driver.ts'
+import { cacheDriverNames, loadDriverDefinition } from '../registry.ts'
+import { cacheVariable, readCacheSection, resolveCacheSection, type EnvSource } from '../env.ts'
+import { CacheError } from '../errors.ts'
 import { jsonSerializer, msgpackSerializer, rawSerializer, utf8, type Serializer } from '../serializers.ts'
 import { createRedisBus, type InvalidationBus } from '../bus/bus.ts'
 import { part2Error } from './envelope.ts'
@@ -486,24 +487,162 @@ async function raceTimeout<T>(
   }
 }
 
+/** Explicit section options of a tiered cache (they beat the env sections for the tiers of that name). */
+interface TierSections {
+  memory?: TieredCacheOptions['memory']
+  redis?: TieredCacheOptions['redis']
+  db?: TieredCacheOptions['db']
+}
+
 /** Builds the options a named tier's driver gets from the cache's env sections. */
 function tierDriverOptions(
   name: string,
   config: CacheConfig,
-  options: TieredCacheOptions,
+  sections: TierSections,
   capacity: number | undefined,
 ): Record<string, unknown> {
   switch (name) {
     case 'memory':
-      return { ...config.memory, ...options.memory, ...(capacity === undefined ? {} : { maxItems: capacity + 1 }) }
+      return { ...config.memory, ...sections.memory, ...(capacity === undefined ? {} : { maxItems: capacity + 1 }) }
     case 'redis':
-      return { ...config.redis, ...options.redis }
+      return { ...config.redis, ...sections.redis }
     case 'database':
-      return { ...config.db, ...options.db }
+      return { ...config.db, ...sections.db }
     default:
+      // Part-2 drivers (s3, dynamodb, hybrid, encrypted...) read their own sections from the context.
       return {}
   }
 }
+
+function makeStrategy(
+  input: TieredCacheOptions['strategy'],
+  tiersConfig: CacheTiersConfig,
+  baseConfig: CacheConfig,
+): TierStrategy {
+  if (typeof input === 'object') return input
+  return (input ?? tiersConfig.tierStrategy) === 'basic'
+    ? new BasicStrategy()
+    : new AdaptiveStrategy({ capacity: Math.max(1000, tiersConfig.topCapacity || baseConfig.memory.maxItems) })
+}
+
+function tierInputs(given: readonly TierInput[] | undefined, tiersConfig: CacheTiersConfig): readonly TierInput[] {
+  return given ?? (tiersConfig.tiers && tiersConfig.tiers.length > 0 ? tiersConfig.tiers : ['memory', 'redis'])
+}
+
+interface BuildTiered {
+  inputs: readonly TierInput[]
+  strategy: TierStrategy
+  tiersConfig: CacheTiersConfig
+  baseConfig: CacheConfig
+  /** A bus instance (not closed by the driver); else `tiersConfig.bus` decides. */
+  bus: InvalidationBus | undefined
+  sections: TierSections
+  source: EnvSource
+}
+
+/** Creates each tier's driver (by name from the env sections, or as given), the bus, and the tiered driver over them. */
+async function buildTieredDriver(b: BuildTiered): Promise<TieredDriver> {
+  const { inputs, tiersConfig, baseConfig, source } = b
+  const defs: TierDefinition[] = []
+  const slot: { tiered?: TieredDriver } = {}
+  const pending: Array<{ index: number; ns: string; key: string }> = []
+  try {
+    for (const [index, input] of inputs.entries()) {
+      if (typeof input !== 'string') {
+        defs.push(input)
+        continue
+      }
+      if (input === 'tiered' || !cacheDriverNames().includes(input)) {
+        throw new CacheError(
+          input === 'tiered' ? 'CACHE_OPTIONS_INVALID' : 'CACHE_DRIVER_UNKNOWN',
+          `${cacheVariable(source, 'TIERS')} lists "${input}", which ${input === 'tiered' ? 'cannot be a tier of itself' : 'is no cache driver'}; list drivers top first, such as memory,redis (known: ${cacheDriverNames()
+            .filter((n) => n !== 'tiered')
+            .join(', ')}).`,
+          { details: { tier: input, tiers: inputs.filter((t) => typeof t === 'string') } },
+        )
+      }
+      const capacity =
+        index === 0 && input === 'memory' && inputs.length > 1
+          ? tiersConfig.topCapacity || baseConfig.memory.maxItems
+          : undefined
+      const definition = await loadDriverDefinition(input)
+      const context: DriverContext = {
+        config: baseConfig,
+        storage: 'reference',
+        onEvict: (ns, key) => {
+          if (slot.tiered) slot.tiered.onTierEvict(index, ns, key)
+          else pending.push({ index, ns, key })
+        },
+        envPrefix: source.envPrefix,
+        env: source.env,
+      }
+      const driver: CacheDriver = await definition.create(
+        tierDriverOptions(input, baseConfig, b.sections, capacity) as never,
+        context,
+      )
+      defs.push({ driver, name: input, capacity })
+    }
+  } catch (err) {
+    for (const d of defs) await Promise.resolve(d.driver.close()).catch(() => undefined)
+    throw err
+  }
+  let bus = b.bus
+  let ownsBus = false
+  if (bus === undefined && tiersConfig.bus === 'redis') {
+    bus = createRedisBus({ url: tiersConfig.busUrl ?? baseConfig.redis.url, channel: tiersConfig.busChannel })
+    ownsBus = true
+  }
+  if (bus) await bus.ready()
+  const tiered = new TieredDriver({
+    tiers: defs,
+    strategy: b.strategy,
+    writes: tiersConfig.tierWrites,
+    graceMs: tiersConfig.grace,
+    bus,
+    ownsBus,
+  })
+  slot.tiered = tiered
+  for (const p of pending) tiered.onTierEvict(p.index, p.ns, p.key)
+  return tiered
+}
+
+/** Options of the `tiered` driver definition: what `createTieredCache` takes about tiers, as driverOptions. */
+export interface TieredDefinitionOptions extends Omit<CacheTiersConfigOptions, 'tiers' | 'bus'> {
+  /** Tiers top first; default `BEAVER_CACHE_TIERS`, else memory over redis. */
+  tiers?: readonly TierInput[] | undefined
+  strategy?: 'basic' | 'adaptive' | TierStrategy | undefined
+  bus?: 'redis' | 'none' | InvalidationBus | undefined
+}
+
+/**
+ * The tiered driver as a definition, registered as `tiered`: `BEAVER_CACHE_DRIVER=tiered
+ * BEAVER_CACHE_TIERS=memory,redis` gives part 1's cache API over the tiers (each tier from its
+ * own env section), with the strategy, writes policy, grace and bus of `BEAVER_CACHE_TIER_*`,
+ * `BEAVER_CACHE_GRACE` and `BEAVER_CACHE_BUS*`. Tags and grace-aware getOrSet need
+ * {@link createTieredCache}, which builds the same driver.
+ * @example const cache = createCache({ driver: 'tiered', driverOptions: { tiers: ['memory', 'redis'] } })
+ */
+export const tieredDriver = defineCacheDriver<TieredDefinitionOptions>({
+  name: 'tiered',
+  peers: [],
+  create(options, context) {
+    const { tiers, strategy, bus, ...scalars } = options
+    const source: EnvSource = { envPrefix: context.envPrefix, env: context.env }
+    const tiersConfig = readCacheSection(cacheTiersSchema, source, {
+      ...scalars,
+      bus: typeof bus === 'string' ? bus : undefined,
+    })
+    return buildTieredDriver({
+      inputs: tierInputs(tiers, tiersConfig),
+      strategy: makeStrategy(strategy, tiersConfig, context.config),
+      tiersConfig,
+      baseConfig: context.config,
+      bus: typeof bus === 'object' ? bus : undefined,
+      sections: {},
+      source,
+    })
+  },
+})
 
 /**
  * Builds a tiered cache from options over `BEAVER_CACHE_*`: `BEAVER_CACHE_TIERS=memory,redis`
@@ -515,10 +654,11 @@ function tierDriverOptions(
  */
 export function createTieredCache(options: TieredCacheOptions = {}): TieredCache {
   const {
-    tiers: tierInputs,
+    tiers: givenTiers,
     strategy: strategyInput,
     bus: busInput,
     envPrefix,
+    env,
     tierStrategy,
     tierWrites,
     topCapacity,
@@ -531,7 +671,8 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
     busChannel,
     ...cacheOptions
   } = options
-  const tiersConfig = resolveConfig(cacheTiersSchema, {
+  const source: EnvSource = { envPrefix, env }
+  const tiersConfig = resolveCacheSection(cacheTiersSchema, {
     options: {
       tierStrategy,
       tierWrites,
@@ -545,78 +686,26 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
       busChannel,
       bus: typeof busInput === 'string' ? busInput : undefined,
     },
-    envPrefix,
-    unknown: 'ignore',
+    ...source,
   }).values
   const { serializer: serializerOption, ...partOne } = cacheOptions
-  const baseConfig = resolveConfig(cacheSchema, {
-    options: { ...partOne, serializer: typeof serializerOption === 'string' ? serializerOption : undefined },
-    envPrefix,
-    unknown: 'ignore',
-  }).values
-  const inputs: readonly TierInput[] =
-    tierInputs ?? (tiersConfig.tiers && tiersConfig.tiers.length > 0 ? tiersConfig.tiers : ['memory', 'redis'])
-  const strategy: TierStrategy =
-    typeof strategyInput === 'object'
-      ? strategyInput
-      : (strategyInput ?? tiersConfig.tierStrategy) === 'basic'
-        ? new BasicStrategy()
-        : new AdaptiveStrategy({ capacity: Math.max(1000, tiersConfig.topCapacity || baseConfig.memory.maxItems) })
+  const baseConfig = readCacheSection(cacheSchema, source, {
+    ...partOne,
+    serializer: typeof serializerOption === 'string' ? serializerOption : undefined,
+  })
+  const strategy = makeStrategy(strategyInput, tiersConfig, baseConfig)
 
   let made: Promise<TieredDriver> | undefined
-  const build = async (): Promise<TieredDriver> => {
-    const defs: TierDefinition[] = []
-    const slot: { tiered?: TieredDriver } = {}
-    const pending: Array<{ index: number; ns: string; key: string }> = []
-    try {
-      for (const [index, input] of inputs.entries()) {
-        if (typeof input !== 'string') {
-          defs.push(input)
-          continue
-        }
-        const capacity =
-          index === 0 && input === 'memory' && inputs.length > 1
-            ? tiersConfig.topCapacity || baseConfig.memory.maxItems
-            : undefined
-        const definition = await loadDriverDefinition(input)
-        const context: DriverContext = {
-          config: baseConfig,
-          storage: 'reference',
-          onEvict: (ns, key) => {
-            if (slot.tiered) slot.tiered.onTierEvict(index, ns, key)
-            else pending.push({ index, ns, key })
-          },
-        }
-        const driver: CacheDriver = await definition.create(
-          tierDriverOptions(input, baseConfig, options, capacity) as never,
-          context,
-        )
-        defs.push({ driver, name: input, capacity })
-      }
-    } catch (err) {
-      for (const d of defs) await Promise.resolve(d.driver.close()).catch(() => undefined)
-      throw err
-    }
-    let bus: InvalidationBus | undefined
-    let ownsBus = false
-    if (typeof busInput === 'object') bus = busInput
-    else if (tiersConfig.bus === 'redis') {
-      bus = createRedisBus({ url: tiersConfig.busUrl ?? baseConfig.redis.url, channel: tiersConfig.busChannel })
-      ownsBus = true
-    }
-    if (bus) await bus.ready()
-    const tiered = new TieredDriver({
-      tiers: defs,
+  const build = (): Promise<TieredDriver> =>
+    buildTieredDriver({
+      inputs: tierInputs(givenTiers, tiersConfig),
       strategy,
-      writes: tiersConfig.tierWrites,
-      graceMs: tiersConfig.grace,
-      bus,
-      ownsBus,
+      tiersConfig,
+      baseConfig,
+      bus: typeof busInput === 'object' ? busInput : undefined,
+      sections: { memory: options.memory, redis: options.redis, db: options.db },
+      source,
     })
-    slot.tiered = tiered
-    for (const p of pending) tiered.onTierEvict(p.index, p.ns, p.key)
-    return tiered
-  }
   let serializerPromise: Promise<Serializer> | undefined
   const serializer = (): Promise<Serializer> =>
     (serializerPromise ??=
@@ -640,7 +729,7 @@ export function createTieredCache(options: TieredCacheOptions = {}): TieredCache
     return made
   }
   const definition: CacheDriverDefinition<never> = { name: 'tiered', peers: [], create: () => load() }
-  const inner = createCache({ ...cacheOptions, envPrefix, driver: definition })
+  const inner = createCache({ ...cacheOptions, envPrefix, env, driver: definition })
   const shared: Shared = {
     get driver() {
       return load()
