@@ -78,25 +78,20 @@ export function activeTraceIds(): { trace_id: string; span_id: string; trace_fla
   return { trace_id: traceId, span_id: spanId, trace_flags: traceFlags.toString(16).padStart(2, '0') }
 }
 
-const NONE: LogContext = Object.freeze({}) as LogContext
-
-/** pino `mixin`: the context fields (and trace ids); a shared empty object when there are none. */
-export function contextMixin(withOtel: boolean): () => LogContext {
+/**
+ * The fields of the current context (and trace ids) as a reader called once per line; undefined
+ * when there are none. Not a copy: the caller must not mutate it.
+ */
+export function contextReader(withOtel: boolean): () => LogContext | undefined {
   if (!withOtel) {
     return function logContext() {
-      return storage.getStore() ?? NONE
+      return storage.getStore()
     }
   }
   return function logContextWithTrace() {
     const store = storage.getStore()
     const ids = activeTraceIds()
-    if (ids === undefined) return store ?? NONE
+    if (ids === undefined) return store
     return store === undefined ? ids : { ...store, ...ids }
   }
-}
-
-/** pino `mixinMergeStrategy`: the call's own fields win; nothing is copied when there is no context. */
-export function mergeContext(fields: object, context: object): object {
-  if (context === NONE) return fields
-  return { ...context, ...fields }
 }

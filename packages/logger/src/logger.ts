@@ -1,14 +1,14 @@
 import pino from 'pino'
 import { resolveConfig } from '@beaver-kit/config'
 import { logSchema, type LogSchemaOptions } from './config.ts'
-import { contextMixin, mergeContext } from './context.ts'
+import { contextReader } from './context.ts'
 import { LoggerError } from './errors.ts'
 import { watchKitChannels } from './kit-visibility.ts'
 import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from './levels.ts'
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
 import { createPathRedactor } from './redact-paths.ts'
-import { createLineRedactor, serializeTopLevelErrors } from './redact.ts'
+import { createFieldWalker } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
 
 /** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
@@ -53,6 +53,8 @@ export interface Logger {
   setLevels(levels: string | Readonly<Record<string, Level>>): void
   /** The fields bound to this logger. */
   bindings(): Record<string, unknown>
+  /** Replaces the fields bound to this logger (redacted like child bindings). */
+  setBindings(bindings: Record<string, unknown>): void
   /** The pino instance, for libraries that take one (Fastify's `loggerInstance`). */
   readonly pino: pino.Logger
   /** Resolves when every output has taken every line written so far. */
@@ -104,8 +106,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...(env === undefined ? {} : { env }),
   })
   const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
-  const redactLine = createLineRedactor(config.redactKeys, config.censor)
+  const walkFields = createFieldWalker(config.redactKeys, config.censor)
   const redactPaths = createPathRedactor(config.redact, config.censor)
+  // Errors serialized, secret keys censored, then the configured paths: for child bindings once,
+  // when the child is made, and for the fields of every line (below).
+  const prepare =
+    redactPaths === undefined ? walkFields : (obj: Record<string, unknown>) => redactPaths(walkFields(obj))
+  const readContext = contextReader(config.otel)
+  // The one function pino calls per line before serializing: the context fields (the call's own
+  // win), then prepare(). Doing it here rather than in a pino mixin saves a call per line.
+  const prepareLine = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const context = readContext()
+    return prepare(context === undefined ? fields : { ...context, ...fields })
+  }
   const targets = buildTargets(config, sinks)
   if (targets.length === 0) {
     throw new LoggerError('LOG_OUTPUT_INVALID', 'No log output: set BEAVER_LOG_OUTPUTS (e.g. stdout) or pass sinks', {
@@ -117,17 +130,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: config.level,
       ...(config.name === undefined ? {} : { name: config.name }),
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
-      mixin: contextMixin(config.otel),
-      mixinMergeStrategy: mergeContext,
-      formatters: {
-        log: redactPaths === undefined ? serializeTopLevelErrors : (obj) => redactPaths(serializeTopLevelErrors(obj)),
-      },
-      ...(redactLine === undefined ? {} : { hooks: { streamWrite: redactLine } }),
+      formatters: { log: prepareLine },
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
     },
     destinationFor(targets),
   )
-  if (redactLine !== undefined) redactLine.skip = fixedPrefixLength(root, config.time)
   const state: RootState = {
     kit: config.kit,
     levels,
@@ -137,19 +144,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     unwatchKit: undefined,
     closing: undefined,
   }
-  install(root as unknown as PinoLogger, state, redactPaths)
+  // Child bindings are serialized once, when the child is made: they go through the same walk.
+  install(root as unknown as PinoLogger, state, prepare)
   const logger = root as unknown as Logger
   if (config.kit) state.unwatchKit = watchKitChannels(logger.for('kit'))
   return logger
-}
-
-// `{"level":30,"time":1795220376961,"pid":1,"hostname":"h"` starts every line: scanning it for
-// secret keys is wasted work (half of a short line). Two characters of margin, for safety.
-function fixedPrefixLength(root: pino.Logger, time: 'epoch' | 'iso'): number {
-  const chindings = (root as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym]
-  if (typeof chindings !== 'string') return 0
-  const timeLength = time === 'iso' ? 26 : String(Date.now()).length
-  return Math.max(0, '{"level":30,"time":'.length + timeLength + chindings.length - 2)
 }
 
 function serializeErrorValue(value: unknown): unknown {
@@ -159,9 +158,10 @@ function serializeErrorValue(value: unknown): unknown {
 function install(
   root: PinoLogger,
   state: RootState,
-  redactPaths: ((obj: Record<string, unknown>) => Record<string, unknown>) | undefined,
+  prepare: (obj: Record<string, unknown>) => Record<string, unknown>,
 ): void {
   const pinoChild = root.child
+  const pinoSetBindings = root.setBindings
   const levelOf = (module: string): Level => moduleLevel(state.levels, module) ?? (root.level as Level)
 
   function refreshModules(): void {
@@ -178,14 +178,12 @@ function install(
   })
 
   const methods = {
-    // Paths apply to child bindings too, once, when the child is made.
-    ...(redactPaths === undefined
-      ? {}
-      : {
-          child(this: PinoLogger, bindings: Record<string, unknown>, options?: pino.ChildLoggerOptions): PinoLogger {
-            return pinoChild.call(this, redactPaths(bindings), options)
-          },
-        }),
+    child(this: PinoLogger, bindings: Record<string, unknown>, options?: pino.ChildLoggerOptions): PinoLogger {
+      return pinoChild.call(this, prepare(bindings), options)
+    },
+    setBindings(this: PinoLogger, bindings: Record<string, unknown>): void {
+      pinoSetBindings.call(this, prepare(bindings))
+    },
     for(this: PinoLogger, module: string): PinoLogger {
       if (typeof module !== 'string' || module === '') {
         throw new LoggerError('LOG_LEVELS_INVALID', `logger.for() needs a module name, got ${JSON.stringify(module)}`, {

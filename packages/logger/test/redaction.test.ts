@@ -82,13 +82,56 @@ describe('redaction by key name', () => {
     expect(off.sink.records()[0]).toMatchObject({ password: 'visible' })
   })
 
-  it('survives cycles and keeps class instances as they serialize', () => {
+  it('survives cycles, even branching ones, and keeps values with toJSON as they serialize', () => {
     const redact = createKeyRedactor(['secret'], 'X')
     const a: Record<string, unknown> = { secret: 1 }
     a.self = a
-    const out = redact({ a, when: new Date(0) })
+    const out = redact({ a, when: new Date(0), bytes: Buffer.from('secret') })
     expect((out.a as Record<string, unknown>).secret).toBe('X')
     expect(out.when).toBeInstanceOf(Date)
+    expect(Buffer.isBuffer(out.bytes)).toBe(true)
+    // Ten edges back to the root at every level: without cycle detection, 10^depth visits.
+    const wide: Record<string, unknown> = { password: 'p' }
+    for (let i = 0; i < 10; i++) wide[`k${i}`] = wide
+    const { log, sink } = make()
+    log.info({ wide }, 'cyclic')
+    expect(sink.lines[0]).toContain('[Circular]')
+    expect(sink.lines[0]).not.toContain('"p"')
+  })
+
+  it('finds secrets however deep, however far into an array, and in class instances and nested errors', () => {
+    const { log, sink } = make()
+    let deep: Record<string, unknown> = { password: 'deep-secret' }
+    for (let i = 0; i < 40; i++) deep = { level: deep }
+    const list = Array.from({ length: 300 }, (_, i) => (i === 250 ? { token: 'far-secret' } : { i }))
+    class Account {
+      owner = 'ada'
+      apiToken = 'instance-secret'
+    }
+    const nested = Object.assign(new Error('inner'), { details: { password: 'error-secret' } })
+    log.info({ deep, list, account: new Account(), result: { error: nested } }, 'x')
+    const line = sink.lines[0] as string
+    expect(line).not.toMatch(/deep-secret|far-secret|instance-secret|error-secret/)
+    const rec = sink.records()[0] as {
+      account: unknown
+      list: unknown[]
+      result: { error: { details: unknown } }
+    }
+    expect(rec.account).toEqual({ owner: 'ada', apiToken: '[REDACTED]' })
+    expect(rec.list[250]).toEqual({ token: '[REDACTED]' })
+    expect(rec.result.error.details).toEqual({ password: '[REDACTED]' })
+  })
+
+  it('censors bindings set after creation and serialized top-level errors', () => {
+    const { log, sink } = make()
+    const child = log.child({ a: 1 })
+    child.setBindings({ clientSecret: 'bound-later' })
+    child.error({ err: Object.assign(new Error('boom'), { details: { password: 'in-details' } }) }, 'failed')
+    expect(sink.lines.join('')).not.toMatch(/bound-later|in-details/)
+    expect(sink.records()[0]).toMatchObject({
+      clientSecret: '[REDACTED]',
+      err: { type: 'Error', message: 'boom', details: { password: '[REDACTED]' } },
+    })
   })
 })
 
