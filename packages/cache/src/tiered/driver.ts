@@ -80,6 +80,9 @@ interface Tier {
   readonly local: boolean
   readonly residency: Residency | undefined
   readonly counters: Map<string, TierCounters>
+  /** The counters of the namespace used last (most calls repeat it). */
+  lastNs: string | undefined
+  lastCounters: TierCounters | undefined
 }
 
 interface TagTimes {
@@ -138,8 +141,8 @@ export class HotEnvelope implements Envelope {
   readonly tags: readonly string[]
   /** `namespace + '\0' + key`, built once: lookups with it reuse the string's cached hash. */
   readonly ref: string
-  /** `sketchHash(ref)`, for the strategy's frequency sketch. */
-  readonly hash: number
+  /** `sketchHash(ref)`, for the strategy's frequency sketch; worked out by the first hit. */
+  hash: number | undefined
   /** The payload as UTF-8 text, kept by the first reader that decodes text (the json serializer). */
   text: string | undefined
   /** The top tier's residency mark of this entry, kept by the first hit. */
@@ -152,7 +155,7 @@ export class HotEnvelope implements Envelope {
     this.createdAt = e.createdAt
     this.tags = e.tags
     this.ref = ref
-    this.hash = sketchHash(ref)
+    this.hash = e instanceof HotEnvelope && e.ref === ref ? e.hash : undefined
     this.text = e instanceof HotEnvelope ? e.text : undefined
   }
 }
@@ -193,8 +196,6 @@ export class TieredDriver implements CacheDriver {
   readonly #shared: Tier | undefined
   /** The top tier answers synchronously and by reference: it holds {@link HotEnvelope}s. */
   readonly #hotTop: boolean
-  #countersNs: string | undefined
-  #countersTop: TierCounters | undefined
   #closed = false
 
   constructor(options: TieredDriverOptions) {
@@ -212,6 +213,8 @@ export class TieredDriver implements CacheDriver {
       local: t.local ?? t.driver.name === 'memory',
       residency: t.capacity === undefined ? undefined : new Residency(t.capacity),
       counters: new Map(),
+      lastNs: undefined,
+      lastCounters: undefined,
     }))
     this.#shared = [...this.#tiers].reverse().find((t) => !t.local)
     const top = this.#tiers[0] as Tier
@@ -246,11 +249,14 @@ export class TieredDriver implements CacheDriver {
   }
 
   #count(tier: Tier, ns: string): TierCounters {
+    if (ns === tier.lastNs) return tier.lastCounters as TierCounters
     let c = tier.counters.get(ns)
     if (c === undefined) {
       c = newCounters()
       tier.counters.set(ns, c)
     }
+    tier.lastNs = ns
+    tier.lastCounters = c
     return c
   }
 
@@ -288,7 +294,7 @@ export class TieredDriver implements CacheDriver {
    * when none is fresh, the first stale one within grace is returned with `state: 'stale'`.
    * Dead entries (past grace, hard-invalidated) are removed on the way.
    */
-  async read(ns: string, key: string, options: { promote?: boolean } = {}): Promise<TieredRead | undefined> {
+  async read(ns: string, key: string, options?: { promote?: boolean }): Promise<TieredRead | undefined> {
     const ref = refOf(ns, key)
     this.strategy.recordAccess(ref)
     let stale: TieredRead | undefined
@@ -324,7 +330,7 @@ export class TieredDriver implements CacheDriver {
       }
       c.hits++
       tier.residency?.touch(ref)
-      if (i > 0 && options.promote !== false) {
+      if (i > 0 && options?.promote !== false) {
         const done = this.#promote(ref, ns, key, e, i)
         if (done !== undefined) await done
       }
@@ -363,19 +369,19 @@ export class TieredDriver implements CacheDriver {
     const res = tier.residency
     if (res !== undefined && !res.has(ref)) {
       while (res.full) {
-        const victim = res.victim()
+        const victim = res.victimMark()
         if (victim === undefined) break
-        if (!this.strategy.admit(ref, victim, index)) {
+        if (!this.strategy.admit(ref, victim.ref, index)) {
           this.#count(tier, ns).rejections++
           return false
         }
-        const [vns, vkey] = splitRef(victim)
-        res.remove(victim)
+        const [vns, vkey] = victim.ns !== undefined ? [victim.ns, victim.key as string] : splitRef(victim.ref)
+        res.remove(victim.ref)
         // A synchronous tier: nothing to await.
         void tier.driver.delete(vns, vkey)
         this.#count(tier, vns).evictions++
       }
-      res.add(ref)
+      res.enter(ref, ns, key)
     }
     let ttl: number | undefined
     if (e.staleUntil !== Infinity) {
@@ -392,15 +398,6 @@ export class TieredDriver implements CacheDriver {
     return e instanceof HotEnvelope && e.ref === ref ? e : new HotEnvelope(e, ref)
   }
 
-  /** The top tier's counters of `ns` (the last namespace's are kept at hand). */
-  #topCount(ns: string): TierCounters {
-    if (ns === this.#countersNs) return this.#countersTop as TierCounters
-    const c = this.#count(this.#tiers[0] as Tier, ns)
-    this.#countersNs = ns
-    this.#countersTop = c
-    return c
-  }
-
   /**
    * A fresh entry of a synchronous by-reference top tier, without a promise: the L1 hit fast
    * path. Counts the hit and records the access like `read` does. Undefined means "ask
@@ -413,14 +410,14 @@ export class TieredDriver implements CacheDriver {
     if (!(e instanceof HotEnvelope)) return undefined
     const now = coarseNow()
     if (now >= e.freshUntil || (e.tags.length !== 0 && this.#state(e, ns, now) !== 'fresh')) return undefined
-    this.strategy.recordAccess(e.ref, e.hash)
+    this.strategy.recordAccess(e.ref, e.hash ?? (e.hash = sketchHash(e.ref)))
     const res = top.residency
     if (res !== undefined) {
       const mark = e.mark
       if (mark !== undefined && mark.resident) mark.used = true
       else e.mark = res.touchMark(e.ref)
     }
-    this.#topCount(ns).hits++
+    this.#count(top, ns).hits++
     return e
   }
 
@@ -525,23 +522,23 @@ export class TieredDriver implements CacheDriver {
     const res = tier.residency
     if (res !== undefined && !res.has(ref)) {
       while (res.full) {
-        const victim = res.victim()
+        const victim = res.victimMark()
         if (victim === undefined) break
-        if (!this.strategy.admit(ref, victim, index)) {
+        if (!this.strategy.admit(ref, victim.ref, index)) {
           this.#count(tier, ns).rejections++
           return false
         }
-        await this.#evict(index, victim)
+        await this.#evict(index, victim.ref, victim.ns, victim.key)
       }
-      res.add(ref)
+      res.enter(ref, ns, key)
     }
     return this.#write(index, ns, key, e, bytes)
   }
 
   /** Removes `ref` from bounded tier `index`, demoting it to the tier below when the strategy says so. */
-  async #evict(index: number, ref: string): Promise<void> {
+  async #evict(index: number, ref: string, knownNs?: string, knownKey?: string): Promise<void> {
     const tier = this.#tiers[index] as Tier
-    const [ns, key] = splitRef(ref)
+    const [ns, key] = knownNs !== undefined ? [knownNs, knownKey as string] : splitRef(ref)
     tier.residency?.remove(ref)
     const below = index + 1 < this.#tiers.length ? index + 1 : undefined
     if (below !== undefined && this.#writes === 'top' && this.strategy.shouldDemote(ref, index)) {

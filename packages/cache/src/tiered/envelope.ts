@@ -22,6 +22,7 @@ const MAGIC = 0xb7
 const VERSION = 1
 const HEADER = 2 + 8 * 3 + 2
 const encoder = new TextEncoder()
+const NO_TAGS: readonly string[] = Object.freeze([])
 const decoder = new TextDecoder()
 
 /**
@@ -58,6 +59,16 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
       'CACHE_DESERIALIZE',
       `A tier holds a value that is not a tiered-cache entry (${bytes.byteLength} bytes without the 0xB7 0x01 header); was the key written by another program?`,
     )
+  }
+  if (Buffer.isBuffer(bytes) && bytes.readUInt16BE(26) === 0) {
+    // What Redis answers (a Buffer) without tags, the common case: no DataView, no tag array.
+    return {
+      freshUntil: bytes.readDoubleBE(2),
+      staleUntil: bytes.readDoubleBE(10),
+      createdAt: bytes.readDoubleBE(18),
+      tags: NO_TAGS,
+      payload: bytes.subarray(HEADER),
+    }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const count = view.getUint16(26)

@@ -97,6 +97,10 @@ export class AdaptiveStrategy implements TierStrategy {
 export interface ResidencyMark {
   used: boolean
   resident: boolean
+  readonly ref: string
+  /** The namespace and key of the entry when the tier gave them (saves splitting `ref` on eviction). */
+  readonly ns: string | undefined
+  readonly key: string | undefined
 }
 
 /**
@@ -138,8 +142,13 @@ export class Residency {
     return mark
   }
 
-  add(ref: string): void {
-    if (!this.#entries.has(ref)) this.#entries.set(ref, { used: false, resident: true })
+  add(ref: string, ns?: string, key?: string): void {
+    if (!this.#entries.has(ref)) this.enter(ref, ns, key)
+  }
+
+  /** Adds `ref`, which the caller knows is not resident (one Map write instead of a lookup and a write). */
+  enter(ref: string, ns?: string, key?: string): void {
+    this.#entries.set(ref, { used: false, resident: true, ref, ns, key })
   }
 
   remove(ref: string): void {
@@ -160,16 +169,23 @@ export class Residency {
 
   /** The next victim (not removed): the oldest resident whose used bit is clear. */
   victim(): string | undefined {
+    return this.victimMark()?.ref
+  }
+
+  /** {@link victim} with its mark (namespace and key included when they were given). */
+  victimMark(): ResidencyMark | undefined {
+    const marks = this.#entries.values()
     for (let guard = this.#entries.size + 1; guard > 0; guard--) {
-      const first = this.#entries.entries().next()
+      const first = marks.next()
       if (first.done === true) return undefined
-      const [ref, mark] = first.value
-      if (!mark.used) return ref
-      // Second chance: to the back of the queue with its bit cleared (the same mark, still resident).
-      this.#entries.delete(ref)
+      const mark = first.value
+      if (!mark.used) return mark
+      // Second chance: to the back of the queue with its bit cleared (the same mark, still
+      // resident). A Map iterator visits entries added after it started, so it goes on.
+      this.#entries.delete(mark.ref)
       mark.used = false
-      this.#entries.set(ref, mark)
+      this.#entries.set(mark.ref, mark)
     }
-    return this.#entries.keys().next().value
+    return this.#entries.values().next().value
   }
 }
