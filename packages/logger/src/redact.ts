@@ -81,6 +81,8 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     if (depth >= MAX_DEPTH) return value
     if (onPath(value, depth)) return CIRCULAR
     if (Array.isArray(value)) return visitArray(value, depth)
+    const proto: unknown = Object.getPrototypeOf(value)
+    if (proto === Object.prototype || proto === null) return visitObject(value as Obj, depth)
     if (typeof (value as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(value)) return value
     // Plain objects, and class instances (errors included), which serialize as their own
     // enumerable fields: a changed one is written as a plain copy, which serializes the same.
