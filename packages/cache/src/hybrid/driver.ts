@@ -319,8 +319,11 @@ export class HybridDriver implements CacheDriver {
     }
     try {
       this.#stats.storeReads++
+      const knowsTtl = this.#store.ttl !== undefined
       const [value, ttl] = await Promise.all([this.#store.get(ns, key), this.#store.ttl?.(ns, key)])
-      if (value !== undefined) {
+      // The two reads are separate commands: a key that expired between them has a value but
+      // no TTL any more, and must not be kept in memory for fillTtlMs as if it had none.
+      if (value !== undefined && (ttl !== undefined || !knowsTtl)) {
         const fill = ttl === undefined || ttl === Infinity ? this.#fillTtlMs : Math.min(ttl, this.#fillTtlMs)
         await this.#memory.set(ns, key, value, Math.max(1, Math.ceil(fill)))
       }
