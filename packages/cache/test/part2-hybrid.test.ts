@@ -220,13 +220,13 @@ describe('hybrid over an in-process store', () => {
       { maxItems: 100, sweepInterval: 0 },
       { storage: 'serialized', onEvict: () => undefined },
     )
-    await store.set('n', 'short', new TextEncoder().encode('"v"'), 60_000)
+    store.set('n', 'short', new TextEncoder().encode('"v"'), 60_000)
     // The GET saw the value; by the PTTL the key had expired (two separate commands on Redis).
     store.ttl = () => undefined
     const driver = new HybridDriver({ store, mode: 'write-through' })
     const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
     expect(await c.get('short')).toBe('v')
-    await store.delete('n', 'short')
+    store.delete('n', 'short')
     expect(await c.get('short')).toBeUndefined()
     expect(driver.stats().storeReads).toBe(2)
     await c.close()
