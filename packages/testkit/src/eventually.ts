@@ -1,3 +1,9 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as realSetTimeout } from 'node:timers'
+
+// The clock and timer of node:timers and node:perf_hooks, not the globals: a test that
+// installs fake timers (which replace globalThis.setTimeout and Date) can still poll.
+
 export interface EventuallyOptions {
   /** Give up after this long. Default 5 s. */
   timeoutMs?: number
@@ -7,12 +13,13 @@ export interface EventuallyOptions {
 
 /**
  * Polls `check` until it stops throwing (or returns a truthy value for a boolean check) within
- * a deadline; rethrows the last failure. Use instead of fixed sleeps.
+ * a deadline; rethrows the last failure. Use instead of fixed sleeps. Works under fake timers
+ * (it polls on real time).
  * @example await eventually(async () => expect(await cache.get('k')).toBeUndefined())
  */
 export async function eventually<T>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<T> {
   const { timeoutMs = 5000, intervalMs = 20 } = options
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   let lastError: unknown
   for (;;) {
     try {
@@ -22,11 +29,11 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
     } catch (err) {
       lastError = err
     }
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       if (lastError instanceof Error)
         lastError.message = `eventually() gave up after ${timeoutMs} ms: ${lastError.message}`
       throw lastError
     }
-    await new Promise((r) => setTimeout(r, intervalMs))
+    await new Promise((r) => realSetTimeout(r, intervalMs))
   }
 }

@@ -56,6 +56,17 @@ describe('eventually', () => {
       ),
     ).rejects.toThrow(/gave up after 30 ms: still wrong/)
   })
+  it('polls and gives up on real time while the test has fake timers installed', async () => {
+    vi.useFakeTimers()
+    try {
+      let n = 0
+      await expect(eventually(() => ++n >= 3, { intervalMs: 1 })).resolves.toBe(true)
+      expect(n).toBe(3)
+      await expect(eventually(() => false, { timeoutMs: 30, intervalMs: 5 })).rejects.toThrow(/gave up after 30 ms/)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
 
 describe('uniqueNamespace', () => {
