@@ -2,8 +2,9 @@ import { CacheError } from './errors.ts'
 import type { CacheDriverDefinition } from './driver.ts'
 import { memoryDriver } from './drivers/memory.ts'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds definitions of any option type
-type AnyDefinition = CacheDriverDefinition<any>
+// The registry holds definitions of every option type: `create` is declared as a method, so a
+// definition of any options type is assignable to one of `unknown` options.
+type AnyDefinition = CacheDriverDefinition<unknown>
 type Loader = () => Promise<AnyDefinition>
 
 // Built-ins other than memory load lazily, so ioredis, the database package, the AWS SDKs,
