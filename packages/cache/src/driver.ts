@@ -147,6 +147,22 @@ export interface CacheDriverDefinition<O = Record<string, unknown>> {
 }
 
 /**
+ * The capabilities of a remote store of serialized values: asynchronous, native batches, no
+ * atomic increment, no query; pass what differs.
+ * @example readonly capabilities = storeCapabilities({ atomicIncrement: true, text: true })
+ */
+export function storeCapabilities(differences: Partial<CacheDriverCapabilities> = {}): CacheDriverCapabilities {
+  return Object.freeze({
+    values: 'bytes',
+    sync: false,
+    batch: true,
+    atomicIncrement: false,
+    query: false,
+    ...differences,
+  })
+}
+
+/**
  * Declares a driver; typed identity, so third parties get checking on `create`.
  * @example
  * export const myDriver = defineCacheDriver<{ url: string }>({ name: 'mine', peers: [], create: (o) => new MyDriver(o.url) })

@@ -18,7 +18,7 @@ export { cacheSchema } from './config.ts'
 export type { CacheConfig, CacheConfigOptions } from './config.ts'
 export { CacheError, isCacheError } from './errors.ts'
 export type { CacheErrorCode } from './errors.ts'
-export { defineCacheDriver, NEGATIVE } from './driver.ts'
+export { defineCacheDriver, NEGATIVE, storeCapabilities } from './driver.ts'
 export type {
   CacheDriver,
   CacheDriverCapabilities,

@@ -4,7 +4,7 @@ import type { HttpClient } from '@beaver-kit/http'
 import {
   defineCacheDriver,
   type CacheDriver,
-  type CacheDriverCapabilities,
+  storeCapabilities,
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
@@ -251,13 +251,7 @@ function unwrap(stored: Uint8Array | undefined): Uint8Array | undefined {
  */
 export class CloudflareKvStore implements CacheDriver {
   readonly name = 'cloudflare-kv'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: true,
-    atomicIncrement: false,
-    query: false,
-  })
+  readonly capabilities = storeCapabilities()
   readonly #backend: Backend
   readonly #concurrency: number
 

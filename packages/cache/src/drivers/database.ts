@@ -4,7 +4,7 @@ import { CacheError } from '../errors.ts'
 import {
   defineCacheDriver,
   type CacheDriver,
-  type CacheDriverCapabilities,
+  storeCapabilities,
   type DriverEntry,
   type DriverRow,
   type EntriesQuery,
@@ -109,13 +109,7 @@ function likeEscape(text: string): string {
  */
 export class DatabaseStore implements CacheDriver {
   readonly name = 'database'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: true,
-    atomicIncrement: true,
-    query: true,
-  })
+  readonly capabilities = storeCapabilities({ atomicIncrement: true, query: true })
   readonly db: Database
   readonly #sql: SqlTag
   readonly #owned: boolean

@@ -10,7 +10,7 @@ import type * as ddbsdk from '@aws-sdk/client-dynamodb'
 import {
   defineCacheDriver,
   type CacheDriver,
-  type CacheDriverCapabilities,
+  storeCapabilities,
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
@@ -69,13 +69,7 @@ function expiry(ttlMs: number | undefined): Item {
  */
 export class DynamoDbStore implements CacheDriver {
   readonly name = 'dynamodb'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: true,
-    atomicIncrement: false,
-    query: false,
-  })
+  readonly capabilities = storeCapabilities()
   readonly client: DynamoDBClient
   readonly table: string
   readonly #sdk: Sdk

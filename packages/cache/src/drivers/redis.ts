@@ -2,7 +2,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { isUtf8 } from 'node:buffer'
 import { eventChannel, importPeer } from '@beaver-kit/core'
 import { CacheError } from '../errors.ts'
-import { defineCacheDriver, type CacheDriver, type CacheDriverCapabilities, type DriverEntry } from '../driver.ts'
+import { defineCacheDriver, storeCapabilities, type CacheDriver, type DriverEntry } from '../driver.ts'
 
 /** Options of the Redis driver (the scalar ones are also `BEAVER_CACHE_REDIS_*` variables). */
 export interface RedisCacheOptions {
@@ -101,14 +101,7 @@ export function keySlot(key: string): number {
  */
 export class RedisStore implements CacheDriver {
   readonly name = 'redis'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: true,
-    atomicIncrement: true,
-    query: false,
-    text: true,
-  })
+  readonly capabilities = storeCapabilities({ atomicIncrement: true, text: true })
   readonly client: Redis | Cluster
   readonly #owned: boolean
   readonly #cluster: boolean

@@ -5,7 +5,7 @@ import type * as s3sdk from '@aws-sdk/client-s3'
 import {
   defineCacheDriver,
   type CacheDriver,
-  type CacheDriverCapabilities,
+  storeCapabilities,
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
@@ -68,13 +68,7 @@ async function pool<T, R>(
  */
 export class S3Store implements CacheDriver {
   readonly name = 's3'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: false,
-    atomicIncrement: false,
-    query: false,
-  })
+  readonly capabilities = storeCapabilities({ batch: false })
   readonly client: S3Client
   readonly #s3: S3Module
   readonly #owns: boolean

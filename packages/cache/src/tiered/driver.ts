@@ -1,5 +1,11 @@
 import { eventChannel } from '@beaver-kit/core'
-import type { CacheDriver, CacheDriverCapabilities, DriverEntry, MaybePromise, StoredValue } from '../driver.ts'
+import {
+  storeCapabilities,
+  type CacheDriver,
+  type DriverEntry,
+  type MaybePromise,
+  type StoredValue,
+} from '../driver.ts'
 import type { InvalidationBus, InvalidationMessage } from '../bus/bus.ts'
 import { decodeEnvelope, encodeEnvelope, preciseNow, type Envelope } from './envelope.ts'
 import { BasicStrategy, Residency, type ResidencyMark, type TierStrategy } from './strategy.ts'
@@ -174,13 +180,7 @@ function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
  */
 export class TieredDriver implements CacheDriver {
   readonly name = 'tiered'
-  readonly capabilities: CacheDriverCapabilities = Object.freeze({
-    values: 'bytes',
-    sync: false,
-    batch: true,
-    atomicIncrement: false,
-    query: false,
-  })
+  readonly capabilities = storeCapabilities()
   readonly strategy: TierStrategy
   readonly graceMs: number
   readonly #tiers: Tier[]
