@@ -8,20 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { contenders, type ContenderName } from './contenders.ts'
+import { CASES, contenders, type ContenderName } from './contenders.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const BURST = QUICK ? 30_000 : 300_000
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3))
 const SAMPLE_MS = QUICK ? 150 : 1000
-const CASES = [
-  'string message',
-  'small object',
-  'child with bindings',
-  '1 KiB object',
-  'redaction of 2 paths',
-  'disabled level',
-] as const
 const TARGETS = ['/dev/null', 'file'] as const
 const CONTENDERS: ContenderName[] = ['beaver-kit', 'kit-no-keys', 'pino', 'winston', 'floor']
 
