@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe } from 'vitest'
+import { describe } from 'vitest'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { requireService } from '@beaver-kit/testkit'
 import { createCache } from '@beaver-kit/cache'
-import { clusterAvailable, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.ts'
+import { clusterAvailable, startRedisCluster } from './helpers/redis-cluster.ts'
+import { useRedisProcesses } from './helpers/redis-processes.ts'
 
 const url = await requireService('redis')
 
@@ -15,23 +16,16 @@ describe.runIf(url)('redis standalone', () => {
 })
 
 const withCluster = clusterAvailable()
-let cluster: RedisClusterHandle | undefined
-beforeAll(async () => {
-  if (withCluster) cluster = await startRedisCluster()
-}, 60_000)
-afterAll(async () => {
-  await cluster?.stop()
-})
+const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
 
 describe.runIf(withCluster)('redis cluster (three real nodes)', () => {
   describeCacheDriver(
     'redis cluster',
     (ns) => {
-      if (!cluster) throw new Error('the Redis Cluster did not start')
       return createCache({
         envPrefix: false,
         driver: 'redis',
-        redis: { mode: 'cluster', clusterNodes: cluster.nodes },
+        redis: { mode: 'cluster', clusterNodes: cluster().nodes },
         namespace: ns,
       })
     },

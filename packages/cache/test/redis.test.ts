@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Redis, Cluster } from 'ioredis'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
-import { clusterAvailable, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.ts'
-import { startRedisSentinel, type RedisSentinelHandle } from './helpers/redis-sentinel.ts'
+import { clusterAvailable, startRedisCluster } from './helpers/redis-cluster.ts'
+import { useRedisProcesses } from './helpers/redis-processes.ts'
+import { startRedisSentinel } from './helpers/redis-sentinel.ts'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []
@@ -212,17 +213,11 @@ describe.runIf(url)('redis driver', () => {
 })
 
 const withCluster = clusterAvailable()
-let cluster: RedisClusterHandle | undefined
-beforeAll(async () => {
-  if (withCluster) cluster = await startRedisCluster()
-}, 60_000)
-afterAll(async () => {
-  await cluster?.stop()
-})
+const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
 
 describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
   it('batches spanning slots and nodes: getMany/setMany/deleteMany and clear() on every master', async () => {
-    const nodes = (cluster as RedisClusterHandle).nodes
+    const nodes = cluster().nodes
     const c = createCache({
       envPrefix: false,
       driver: 'redis',
@@ -248,7 +243,7 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
   })
 
   it('computes hash slots like Redis (CLUSTER KEYSLOT), hash tags included', async () => {
-    const [first] = (cluster as RedisClusterHandle).nodes
+    const [first] = cluster().nodes
     const raw = new Redis(Number((first as string).split(':')[1]), '127.0.0.1')
     opened.push({ close: () => raw.quit() })
     for (const key of ['a', 'user:1', '{user}:1', 'x{}y', 'ключ🦫', 'foo{bar}{zap}']) {
@@ -257,17 +252,11 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
   })
 })
 
-let sentinel: RedisSentinelHandle | undefined
-beforeAll(async () => {
-  if (withCluster) sentinel = await startRedisSentinel()
-}, 60_000)
-afterAll(async () => {
-  await sentinel?.stop()
-})
+const sentinel = useRedisProcesses(withCluster, startRedisSentinel, 'the Redis Sentinel')
 
 describe.runIf(withCluster)('redis driver through Sentinel (a real master and sentinel)', () => {
   it('finds the master through the sentinel from env-style options alone', async () => {
-    const handle = sentinel as RedisSentinelHandle
+    const handle = sentinel()
     const c = createCache({
       envPrefix: false,
       driver: 'redis',

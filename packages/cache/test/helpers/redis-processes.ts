@@ -6,6 +6,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { afterAll, beforeAll } from 'vitest'
 
 export const run = promisify(execFile)
 export const SERVER = process.env.BEAVER_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
@@ -52,5 +53,28 @@ export function processGroup(prefix: string): ProcessGroup {
       )
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * Starts a set of Redis processes once for the test file (when `available`) and stops it after
+ * the file; the returned getter gives the handle, and throws if it did not start.
+ * @example const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
+ */
+export function useRedisProcesses<H extends { stop(): Promise<void> }>(
+  available: boolean,
+  start: () => Promise<H>,
+  what: string,
+): () => H {
+  let handle: H | undefined
+  beforeAll(async () => {
+    if (available) handle = await start()
+  }, 60_000)
+  afterAll(async () => {
+    await handle?.stop()
+  })
+  return () => {
+    if (handle === undefined) throw new Error(`${what} did not start`)
+    return handle
   }
 }
