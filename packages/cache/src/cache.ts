@@ -11,6 +11,7 @@ import {
   type DriverEntry,
   type EntriesQuery,
   type MaybePromise,
+  type StoredValue,
 } from './driver.ts'
 import { jsonSerializer, msgpackSerializer, rawSerializer, type Serializer } from './serializers.ts'
 import { cacheDriverNames, loadDriverDefinition, peekDriverDefinition, unknownDriver } from './registry.ts'
@@ -811,8 +812,13 @@ export class Cache {
     return this.#run('touch', key, undefined, options?.signal, (d) => {
       this.#checkKey(key)
       const ttlMs = parseTtl(ttl, this.#root.defaultTtlMs)
-      if (!d.touch) throw this.#unsupported('touch')
-      return d.touch(this.#ns, key, ttlMs)
+      if (d.touch) return d.touch(this.#ns, key, ttlMs)
+      // A driver without its own touch: read and write back (not atomic), like pull() below.
+      return Promise.resolve(d.get(this.#ns, key)).then(async (stored) => {
+        if (this.#absent(stored)) return false
+        await d.set(this.#ns, key, stored as StoredValue, ttlMs)
+        return true
+      })
     })
   }
 

@@ -108,9 +108,9 @@ export interface CacheDriver {
   increment?(namespace: string, key: string, by: number, ttlMs: number | undefined): MaybePromise<number>
   /** Remaining ms, `Infinity` when it never expires, undefined when missing. */
   ttl?(namespace: string, key: string): MaybePromise<number | undefined>
-  /** Sets a new TTL on an existing entry; resolves whether it existed. */
+  /** Sets a new TTL on an existing entry; resolves whether it existed. Without it the facade reads and writes back. */
   touch?(namespace: string, key: string, ttlMs: number | undefined): MaybePromise<boolean>
-  /** Reads and deletes in one step. */
+  /** Reads and deletes in one step. Without it the facade reads, then deletes. */
   pull?(namespace: string, key: string): MaybePromise<StoredValue | undefined>
   /** Audit-style reads (query capability). */
   entries?(namespace: string, query: EntriesQuery): Promise<DriverRow[]>

@@ -336,19 +336,6 @@ export class CloudflareKvStore implements CacheDriver {
     return at === 0 ? Infinity : Math.max(1, at - Date.now())
   }
 
-  async touch(ns: string, key: string, ttlMs: number | undefined): Promise<boolean> {
-    const value = await this.get(ns, key)
-    if (value === undefined) return false
-    await this.set(ns, key, value, ttlMs)
-    return true
-  }
-
-  async pull(ns: string, key: string): Promise<StoredValue | undefined> {
-    const v = await this.get(ns, key)
-    if (v !== undefined) await this.#backend.delete(this.#key(ns, key))
-    return v
-  }
-
   async clear(ns: string): Promise<void> {
     const names = [...(await this.#backend.list(`${ns}/`)), ...(await this.#backend.list(`${ns}:`))]
     if (names.length > 0) await this.#backend.bulkDelete(names)

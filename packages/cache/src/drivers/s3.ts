@@ -247,12 +247,6 @@ export class S3Store implements CacheDriver {
     return true
   }
 
-  async pull(ns: string, key: string): Promise<StoredValue | undefined> {
-    const v = await this.get(ns, key)
-    if (v !== undefined) await this.#deleteObject(ns, key)
-    return v
-  }
-
   /** Lists `<ns>/` and `<ns>:...` (nested namespaces) and deletes them 1,000 keys per request. */
   async clear(ns: string): Promise<void> {
     const enc = encodeURIComponent(ns)

@@ -180,12 +180,6 @@ export class EncryptedDriver implements CacheDriver {
     return true
   }
 
-  async pull(ns: string, key: string): Promise<StoredValue | undefined> {
-    const v = await this.get(ns, key)
-    if (v !== undefined) await this.delete(ns, key)
-    return v
-  }
-
   async clear(ns: string): Promise<void> {
     await this.#inner.clear(ns)
   }

@@ -472,19 +472,6 @@ export class HybridDriver implements CacheDriver {
     return this.#store.increment(ns, key, by, ttlMs)
   }
 
-  async touch(ns: string, key: string, ttlMs: number | undefined): Promise<boolean> {
-    const value = await this.get(ns, key)
-    if (value === undefined) return false
-    await this.set(ns, key, value, ttlMs)
-    return true
-  }
-
-  async pull(ns: string, key: string): Promise<StoredValue | undefined> {
-    const value = await this.get(ns, key)
-    if (value !== undefined) await this.delete(ns, key)
-    return value
-  }
-
   async ping(): Promise<void> {
     await this.#store.ping?.()
   }
