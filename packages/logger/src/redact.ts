@@ -125,11 +125,3 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     return out ?? obj
   }
 }
-
-/**
- * Censors keys by name at any depth (see createFieldWalker); child bindings and anything not
- * logged through a call's fields use this directly.
- */
-export function createKeyRedactor(names: readonly string[], censor: unknown): (obj: Obj) => Obj {
-  return createFieldWalker(names, censor)
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger, isLoggerError, withLogContext } from '../src/index.ts'
-import { createKeyRedactor } from '../src/redact.ts'
+import { createFieldWalker } from '../src/redact.ts'
 import { capture } from './helpers/capture.ts'
 
 function make(options: Parameters<typeof createLogger>[0] = {}) {
@@ -83,7 +83,7 @@ describe('redaction by key name', () => {
   })
 
   it('survives cycles, even branching ones, and keeps values with toJSON as they serialize', () => {
-    const redact = createKeyRedactor(['secret'], 'X')
+    const redact = createFieldWalker(['secret'], 'X')
     const a: Record<string, unknown> = { secret: 1 }
     a.self = a
     const out = redact({ a, when: new Date(0), bytes: Buffer.from('secret') })
