@@ -1,36 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { AsyncLocalStorage } from 'node:async_hooks'
 import dc from 'node:diagnostics_channel'
-import { context, trace, ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api'
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import type { RequestEvent } from '../src/index.ts'
 import { rejection, useHarness } from './helpers.ts'
 
 const { server, client, defer } = useHarness()
-
-/** The smallest context manager: what @opentelemetry/context-async-hooks does, on AsyncLocalStorage. */
-class AlsContextManager implements ContextManager {
-  readonly #als = new AsyncLocalStorage<Context>()
-  active(): Context {
-    return this.#als.getStore() ?? ROOT_CONTEXT
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.#als.run(ctx, () => fn.apply(thisArg, args))
-  }
-  bind<T>(_ctx: Context, target: T): T {
-    return target
-  }
-  enable(): this {
-    return this
-  }
-  disable(): this {
-    return this
-  }
-}
 
 afterEach(() => {
   context.disable()
@@ -73,7 +48,7 @@ describe('beaver:http:request', () => {
 
 describe('W3C trace context', () => {
   it('sends traceparent (and tracestate) when an OpenTelemetry span is active, nothing otherwise', async () => {
-    context.setGlobalContextManager(new AlsContextManager())
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
     const s = await server((req, res) => res.end(JSON.stringify({ tp: req.headers.traceparent ?? null })))
     const c = client({ baseUrl: s.url })
     await c.ready()

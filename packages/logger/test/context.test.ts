@@ -1,8 +1,8 @@
 import { EventEmitter, once } from 'node:events'
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { Readable } from 'node:stream'
 import { setTimeout as delay } from 'node:timers/promises'
-import { context, trace, ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api'
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bindLogContext, createLogger, getLogContext, setLogContext, withLogContext } from '../src/index.ts'
 import { capture } from './helpers/capture.ts'
@@ -91,32 +91,8 @@ describe('withLogContext', () => {
 })
 
 describe('OpenTelemetry correlation', () => {
-  // A minimal AsyncLocalStorage context manager, as @opentelemetry/context-async-hooks provides.
-  class AlsContextManager implements ContextManager {
-    private readonly als = new AsyncLocalStorage<Context>()
-    active(): Context {
-      return this.als.getStore() ?? ROOT_CONTEXT
-    }
-    with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-      ctx: Context,
-      fn: F,
-      thisArg?: ThisParameterType<F>,
-      ...args: A
-    ): ReturnType<F> {
-      return this.als.run(ctx, () => fn.apply(thisArg, args))
-    }
-    bind<T>(_ctx: Context, target: T): T {
-      return target
-    }
-    enable(): this {
-      return this
-    }
-    disable(): this {
-      return this
-    }
-  }
   beforeAll(() => {
-    context.setGlobalContextManager(new AlsContextManager())
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   })
   afterAll(() => {
     context.disable()
