@@ -50,7 +50,14 @@ export function errorGuard<Code extends string, E extends BeaverError<Code> = Be
 
 /** Error codes of `@beaver-kit/core` itself. */
 export type CoreErrorCode =
-  'CORE_ALREADY_INITIALIZED' | 'CORE_PEER_MISSING' | 'CORE_SHUTDOWN_FAILED' | 'CORE_SHUTDOWN_TIMEOUT' | 'CORE_ABORTED'
+  | 'CORE_ALREADY_INITIALIZED'
+  | 'CORE_PEER_MISSING'
+  | 'CORE_SHUTDOWN_FAILED'
+  | 'CORE_SHUTDOWN_TIMEOUT'
+  | 'CORE_ABORTED'
+  | 'CORE_TIMEOUT'
+  | 'CORE_DRIVER_UNKNOWN'
+  | 'CORE_DRIVER_NAME_INVALID'
 
 export class CoreError extends BeaverError<CoreErrorCode> {}
 export const isCoreError = errorGuard<CoreErrorCode, CoreError>('CORE_')
