@@ -3,7 +3,7 @@ import { ConfigError, type ConfigIssue } from './errors.ts'
 import { readEnvFiles, type EnvVars } from './dotenv.ts'
 import { ParseIssue, isForbiddenKey } from './parse.ts'
 import { listFields, type ConfigOptions, type FieldEntry, type InferConfig, type Schema, type Shape } from './schema.ts'
-import { closest } from './suggest.ts'
+import { closest } from '@beaver-kit/core'
 
 export const DEFAULT_PREFIX = 'BEAVER_'
 

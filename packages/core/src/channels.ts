@@ -82,3 +82,94 @@ export function watchChannels(watcher: (name: string) => void): () => void {
     registry.watchers.delete(watcher)
   }
 }
+
+declare const PAYLOAD: unique symbol
+
+/** A channel declared in a package's `channels.ts`: its kind, what it reports, and its payload. */
+export interface ChannelSpec<Kind extends 'tracing' | 'event', Payload extends object> {
+  readonly kind: Kind
+  readonly doc: string
+  /** The payload's fields, as the README's Diagnostics table lists them. */
+  readonly payload: string
+  readonly [PAYLOAD]?: Payload
+}
+
+/**
+ * Declares a tracing channel (start/end/asyncStart/asyncEnd/error) for an operation.
+ * @example getMany: tracing<{ namespace: string; count: number }>('A batch read', 'namespace, count')
+ */
+export function tracing<Payload extends object>(doc: string, payload: string): ChannelSpec<'tracing', Payload> {
+  return { kind: 'tracing', doc, payload }
+}
+
+/**
+ * Declares a plain event channel for a state change (breaker opened, connection lost).
+ * @example breakerOpen: event<{ host: string }>('A circuit opened', 'host')
+ */
+export function event<Payload extends object>(doc: string, payload: string): ChannelSpec<'event', Payload> {
+  return { kind: 'event', doc, payload }
+}
+
+type Built<S> =
+  S extends ChannelSpec<'tracing', infer P>
+    ? dc.TracingChannel<unknown, P>
+    : S extends ChannelSpec<'event', infer P>
+      ? TypedChannel<P>
+      : never
+
+/** A plain channel whose `publish` takes the declared payload. */
+export interface TypedChannel<Payload extends object> extends dc.Channel {
+  publish(message: Payload): void
+}
+
+/** One row of a package's Diagnostics table. */
+export interface ChannelInfo {
+  readonly name: string
+  readonly kind: 'tracing' | 'event'
+  readonly doc: string
+  readonly payload: string
+}
+
+export type DeclaredChannels<T extends Record<string, ChannelSpec<'tracing' | 'event', object>>> = {
+  readonly [K in keyof T]: Built<T[K]>
+} & { readonly [CHANNEL_LIST]: readonly ChannelInfo[] }
+
+const CHANNEL_LIST = Symbol.for('beaver-kit.channel-list')
+const OPERATION = /^[a-z][a-zA-Z0-9]*$/
+
+/**
+ * Declares every diagnostics channel of a package in one place, named
+ * `beaver:<package>:<operation>` with the operation in camelCase (`beaver:cache:getMany`).
+ * The result holds the built channels by operation; `listChannels()` gives the table the
+ * README's Diagnostics section is generated from.
+ * @example
+ * export const channels = defineChannels('cache', {
+ *   get: tracing<{ namespace: string; hit?: boolean }>('One read', 'namespace, driver, hit'),
+ *   error: event<{ driver: string; error: unknown }>('A driver error the cache degraded around', 'driver, error'),
+ * })
+ */
+export function defineChannels<T extends Record<string, ChannelSpec<'tracing' | 'event', object>>>(
+  pkg: string,
+  specs: T,
+): DeclaredChannels<T> {
+  if (!/^[a-z][a-z0-9-]*$/.test(pkg)) throw new TypeError(`Channel package names are lowercase; got "${pkg}"`)
+  const built: Record<string | symbol, unknown> = {}
+  const list: ChannelInfo[] = []
+  for (const [op, spec] of Object.entries(specs)) {
+    if (!OPERATION.test(op)) throw new TypeError(`Channel operation names are camelCase; got "${op}" in ${pkg}`)
+    built[op] = spec.kind === 'tracing' ? tracingChannel(pkg, op) : eventChannel(pkg, op)
+    list.push(Object.freeze({ name: `beaver:${pkg}:${op}`, kind: spec.kind, doc: spec.doc, payload: spec.payload }))
+  }
+  built[CHANNEL_LIST] = Object.freeze(list)
+  return Object.freeze(built) as DeclaredChannels<T>
+}
+
+/** The channels a `defineChannels()` result declares, for docs and tests. */
+export function listChannels(declared: { readonly [CHANNEL_LIST]: readonly ChannelInfo[] }): readonly ChannelInfo[] {
+  return declared[CHANNEL_LIST]
+}
+
+/** Whether a value is a `defineChannels()` result (the docs generator finds them by this). */
+export function isDeclaredChannels(value: unknown): value is { readonly [CHANNEL_LIST]: readonly ChannelInfo[] } {
+  return typeof value === 'object' && value !== null && CHANNEL_LIST in value
+}

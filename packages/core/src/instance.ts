@@ -1,6 +1,21 @@
 import { CoreError } from './errors.ts'
 import { registerForShutdown, type Closable } from './shutdown.ts'
 
+/**
+ * The surface of every kit instance (a cache, a database, a queue...): closable once and for
+ * all, usable with `await using`, `ready()` to fail fast on an unreachable server (creation
+ * itself does no I/O), and `describe()` to show its settings with secrets masked.
+ */
+export interface Instance<Description = unknown> extends Closable {
+  /** Flushes and releases everything; idempotent. */
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+  /** Resolves once the instance can serve (connections open, schema ready); rejects with the reason. */
+  ready(options?: { signal?: AbortSignal }): Promise<void>
+  /** The resolved settings and live state, secrets masked. */
+  describe(): Description
+}
+
 /** The accessors every package exposes for its default instance. */
 export interface DefaultInstance<T extends Closable, O> {
   /** The default instance, built on first use from the environment. */
@@ -11,6 +26,11 @@ export interface DefaultInstance<T extends Closable, O> {
   reset(): Promise<void>
   /** The default instance if it exists, without building it. */
   peek(): T | undefined
+  /**
+   * A new instance (not the default) configured from another env prefix:
+   * `withPrefix('USER_')` reads `USER_CACHE_*`; `options` beat that environment.
+   */
+  withPrefix(prefix: string, options?: Omit<O, 'envPrefix'>): T
 }
 
 /**
@@ -21,8 +41,9 @@ export interface DefaultInstance<T extends Closable, O> {
  * @example
  * const def = defineDefaultInstance('cache', createCache)
  * export const cache = def.get
+ * export const withPrefix = def.withPrefix
  */
-export function defineDefaultInstance<T extends Closable, O>(
+export function defineDefaultInstance<T extends Closable, O extends object>(
   name: string,
   create: (options?: O) => T,
 ): DefaultInstance<T, O> {
@@ -66,6 +87,9 @@ export function defineDefaultInstance<T extends Closable, O>(
     },
     peek() {
       return instance
+    },
+    withPrefix(prefix: string, options?: Omit<O, 'envPrefix'>) {
+      return create({ ...options, envPrefix: prefix } as O)
     },
   }
 }

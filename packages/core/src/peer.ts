@@ -13,7 +13,7 @@ export async function importPeer<M>(name: string, load: () => Promise<M>, needed
     if (isModuleMissing(err, name)) {
       throw new CoreError(
         'CORE_PEER_MISSING',
-        `${neededBy} needs the optional package "${name}", which is not installed. Install it: npm install ${name}`,
+        `${neededBy.charAt(0).toUpperCase()}${neededBy.slice(1)} needs the optional package "${name}", which is not installed. Install it: npm install ${name}`,
         { cause: err, details: { package: name, neededBy } },
       )
     }

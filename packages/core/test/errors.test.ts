@@ -49,7 +49,7 @@ describe('importPeer', () => {
     )
     expect(isCoreError(err, 'CORE_PEER_MISSING')).toBe(true)
     expect((err as Error).message).toBe(
-      'the imaginary driver needs the optional package "beaver-kit-no-such-peer", which is not installed. Install it: npm install beaver-kit-no-such-peer',
+      'The imaginary driver needs the optional package "beaver-kit-no-such-peer", which is not installed. Install it: npm install beaver-kit-no-such-peer',
     )
   })
 

@@ -78,3 +78,21 @@ describe('defineDefaultInstance', () => {
     expect(t.closed).toBe(1)
   })
 })
+
+describe('withPrefix', () => {
+  it('builds a new instance from another env prefix, options beating that environment', () => {
+    const made: unknown[] = []
+    const def = defineDefaultInstance<{ close(): Promise<void> }, { envPrefix?: string | false; size?: number }>(
+      'prefixed',
+      (options) => {
+        made.push(options)
+        return { close: () => Promise.resolve() }
+      },
+    )
+    const a = def.withPrefix('USER_', { size: 3 })
+    expect(made).toEqual([{ size: 3, envPrefix: 'USER_' }])
+    expect(def.peek()).toBeUndefined()
+    expect(def.withPrefix('X_')).not.toBe(a)
+    expect(made[1]).toEqual({ envPrefix: 'X_' })
+  })
+})
