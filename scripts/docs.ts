@@ -1,47 +1,108 @@
-// Regenerates the env table of every package README from its config schema, between
-// <!-- env:start --> and <!-- env:end -->. `--check` fails (for CI) when a README is stale.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+// Regenerates the generated sections of every package README:
+//   <!-- env:start --> ... <!-- env:end -->            the env table, from the schemas in src/config.ts
+//   <!-- channels:start --> ... <!-- channels:end -->  the Diagnostics table, from src/channels.ts
+//   <!-- bench:start --> ... <!-- bench:end -->        the benchmark tables, from bench/results*.json
+// `--check` fails (for CI) when a README is stale or a section's markers are missing;
+// `--package cache` limits the run to one package.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isSchema, renderEnvTable, type Schema } from '@beaver-kit/config'
+import { isDeclaredChannels, listChannels, type ChannelInfo } from '@beaver-kit/core'
+import { renderBenchMarkdown, type BenchReport } from '@beaver-kit/testkit/bench'
 import { workspaces } from './workspaces.ts'
 
 const check = process.argv.includes('--check')
-// `--package @beaver-kit/cache` (or `cache`) limits the run to one package.
 const only = process.argv[process.argv.indexOf('--package') + 1]
 const wanted = process.argv.includes('--package') && only ? only.replace(/^@beaver-kit\//, '') : undefined
-const START = '<!-- env:start -->'
-const END = '<!-- env:end -->'
-let stale = 0
+let failures = 0
+
+interface Section {
+  marker: string
+  render: () => Promise<string | undefined>
+}
 
 for (const w of workspaces()) {
   if (wanted && w.name.replace(/^@beaver-kit\//, '') !== wanted) continue
-  const configFile = join(w.dir, 'src', 'config.ts')
-  if (!existsSync(configFile)) continue
-  const mod = (await import(pathToFileURL(configFile).href)) as Record<string, unknown>
-  const schemas = Object.values(mod).filter(isSchema) as Schema[]
-  if (schemas.length === 0) continue
-  const table = schemas
-    .map((s) => (schemas.length > 1 ? `#### ${s.title}\n\n${renderEnvTable(s)}` : renderEnvTable(s)))
-    .join('\n\n')
   const readmePath = join(w.dir, 'README.md')
-  const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : ''
-  const start = readme.indexOf(START)
-  const end = readme.indexOf(END)
-  if (start < 0 || end < start) {
-    console.error(`${w.name}: README.md needs ${START} and ${END} markers where the env table goes`)
-    stale++
-    continue
+  let readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : ''
+  const original = readme
+  const sections: Section[] = [
+    { marker: 'env', render: () => envTable(w.dir) },
+    { marker: 'channels', render: () => channelsTable(w.dir) },
+    { marker: 'bench', render: () => Promise.resolve(benchTables(w.dir)) },
+  ]
+  for (const section of sections) {
+    let body: string | undefined
+    try {
+      body = await section.render()
+    } catch (err) {
+      console.error(`${w.name}: ${(err as Error).message}`)
+      failures++
+      continue
+    }
+    if (body === undefined) continue
+    const start = `<!-- ${section.marker}:start -->`
+    const end = `<!-- ${section.marker}:end -->`
+    const i = readme.indexOf(start)
+    const j = readme.indexOf(end)
+    if (i < 0 || j < i) {
+      console.error(`${w.name}: README.md needs ${start} and ${end} markers where the ${section.marker} section goes`)
+      failures++
+      continue
+    }
+    readme = `${readme.slice(0, i + start.length)}\n\n${body}\n\n${readme.slice(j)}`
   }
-  const next = `${readme.slice(0, start + START.length)}\n\n${table}\n\n${readme.slice(end)}`
-  if (next === readme) {
-    console.log(`${w.name}: env table up to date`)
+  if (readme === original) {
+    console.log(`${w.name}: README up to date`)
   } else if (check) {
-    console.error(`${w.name}: env table in README.md is stale; run npm run docs`)
-    stale++
+    console.error(`${w.name}: generated sections of README.md are stale; run npm run docs`)
+    failures++
   } else {
-    writeFileSync(readmePath, next)
-    console.log(`${w.name}: env table written`)
+    writeFileSync(readmePath, readme)
+    console.log(`${w.name}: README sections written`)
   }
 }
-process.exit(stale ? 1 : 0)
+process.exit(failures ? 1 : 0)
+
+async function envTable(dir: string): Promise<string | undefined> {
+  const file = join(dir, 'src', 'config.ts')
+  if (!existsSync(file)) return undefined
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>
+  const schemas = Object.values(mod).filter(isSchema) as Schema[]
+  if (schemas.length === 0) return undefined
+  return schemas
+    .map((s) => (schemas.length > 1 ? `#### ${s.title}\n\n${renderEnvTable(s)}` : renderEnvTable(s)))
+    .join('\n\n')
+}
+
+async function channelsTable(dir: string): Promise<string | undefined> {
+  const file = join(dir, 'src', 'channels.ts')
+  if (!existsSync(file)) return undefined
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>
+  const declared = Object.values(mod).filter(isDeclaredChannels)
+  if (declared.length === 0) throw new Error('src/channels.ts exports no defineChannels() result')
+  const rows: ChannelInfo[] = declared.flatMap((d) => [...listChannels(d)])
+  const lines = ['| Channel | Kind | Published when | Payload |', '| --- | --- | --- | --- |']
+  for (const c of rows) lines.push(`| \`${c.name}\` | ${c.kind} | ${c.doc} | ${c.payload} |`)
+  return lines.join('\n')
+}
+
+function benchTables(dir: string): string | undefined {
+  const benchDir = join(dir, 'bench')
+  if (!existsSync(benchDir)) return undefined
+  const files = readdirSync(benchDir)
+    .filter((f) => /^results(-[a-z0-9-]+)?\.json$/.test(f))
+    .sort((a, b) => (a === 'results.json' ? -1 : b === 'results.json' ? 1 : a.localeCompare(b)))
+  if (files.length === 0) return undefined
+  const parts: string[] = []
+  for (const f of files) {
+    const report = JSON.parse(readFileSync(join(benchDir, f), 'utf8')) as Partial<BenchReport>
+    if (typeof report.package !== 'string' || typeof report.command !== 'string' || !Array.isArray(report.goals)) {
+      throw new Error(`bench/${f} is not on the shared harness schema (@beaver-kit/testkit/bench); rerun its bench`)
+    }
+    if (report.quick) throw new Error(`bench/${f} holds a BENCH_QUICK run; rerun the full bench`)
+    parts.push(renderBenchMarkdown(report as BenchReport))
+  }
+  return parts.join('\n\n')
+}

@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { median, renderBenchMarkdown, runBench, type BenchReport } from '@beaver-kit/testkit/bench'
+
+const fixed = (...ops: number[]) => {
+  let i = 0
+  return () => Promise.resolve({ opsPerSec: ops[i++ % ops.length] as number, p99Ms: 0.5 })
+}
+
+describe('runBench', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('interleaves rounds, keeps medians, computes goals as the median of per-round ratios, writes the schema', async () => {
+    vi.stubEnv('BENCH_QUICK', '')
+    const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+    const url = pathToFileURL(join(dir, 'run.ts')).href
+    const order: string[] = []
+    const report = await runBench({
+      package: 'widget',
+      url,
+      rounds: 3,
+      print: false,
+      cases: [
+        {
+          name: 'get',
+          contenders: [
+            { contender: 'beaver-kit', measure: fixed(100, 300, 200), setup: () => void order.push('kit') },
+            { contender: 'rival-lib', measure: fixed(100, 100, 400), setup: () => void order.push('rival') },
+            { contender: 'floor', measure: fixed(200, 200, 200), setup: () => void order.push('floor') },
+          ],
+        },
+      ],
+      goals: [{ goal: 'get ≥ 1.0x rival-lib', case: 'get', over: 'rival-lib', target: 1 }],
+      extraGoals: () => [{ goal: 'bytes per entry ≤ 70', value: 65, target: 70, met: true }],
+      notes: ['65 B per entry'],
+    })
+    // Round 1 in declared order, round 2 rotated by one and reversed, round 3 rotated by two.
+    expect(order).toEqual(['kit', 'rival', 'floor', 'kit', 'floor', 'rival', 'floor', 'kit', 'rival'])
+    const kit = report.results.find((r) => r.contender === 'beaver-kit')
+    expect(kit).toEqual({
+      case: 'get',
+      contender: 'beaver-kit',
+      opsPerSec: 200,
+      minOpsPerSec: 100,
+      maxOpsPerSec: 300,
+      p99Ms: 0.5,
+    })
+    // Per-round ratios 1, 3, 0.5: the median is 1 (the ratio of medians would be 2).
+    expect(report.goals).toEqual([
+      { goal: 'get ≥ 1.0x rival-lib', value: 1, target: 1, met: true },
+      { goal: 'bytes per entry ≤ 70', value: 65, target: 70, met: true },
+    ])
+    const written = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchReport
+    expect(written.package).toBe('widget')
+    expect(written.command).toBe('npm run bench -w @beaver-kit/widget')
+    expect(written.cpu).toMatch(/\(\d+ vCPU\)$/)
+    expect(written.rounds).toBe(3)
+    expect(written.quick).toBe(false)
+    expect(written.notes).toEqual(['65 B per entry'])
+    expect(written.results).toHaveLength(3)
+  })
+
+  it('measures sync and async functions, counting opsPerCall', async () => {
+    vi.stubEnv('BENCH_QUICK', '1')
+    let syncCalls = 0
+    let asyncCalls = 0
+    const report = await runBench({
+      package: 'widget',
+      url: import.meta.url,
+      print: false,
+      cases: [
+        { name: 'sync', opsPerCall: 10, contenders: [{ contender: 'beaver-kit', fn: () => syncCalls++ }] },
+        {
+          name: 'async',
+          concurrency: 4,
+          latency: true,
+          contenders: [{ contender: 'beaver-kit', fn: () => Promise.resolve(asyncCalls++) }],
+        },
+      ],
+    })
+    expect(report.quick).toBe(true)
+    expect(report.rounds).toBe(1)
+    const [sync, asyncResult] = report.results
+    expect(syncCalls).toBeGreaterThan(0)
+    expect(asyncCalls).toBeGreaterThan(0)
+    expect(sync?.opsPerSec).toBeGreaterThan(0)
+    expect(asyncResult?.p99Ms).toBeGreaterThanOrEqual(asyncResult?.p50Ms as number)
+  })
+})
+
+describe('renderBenchMarkdown', () => {
+  it('renders one row per case, the kit first and the floor last, with ratios and goals', () => {
+    const md = renderBenchMarkdown({
+      package: 'widget',
+      command: 'npm run bench -w @beaver-kit/widget',
+      node: 'v24.21.0',
+      date: '2026-12-05T10:00:00.000Z',
+      cpu: 'Xeon (2 vCPU)',
+      quick: false,
+      rounds: 5,
+      results: [
+        { case: 'get', contender: 'floor', opsPerSec: 4_000_000 },
+        { case: 'get', contender: 'beaver-kit', variant: 'sieve', opsPerSec: 2_000_000 },
+        { case: 'get', contender: 'beaver-kit', opsPerSec: 2_000_000 },
+        { case: 'get', contender: 'lru-cache', opsPerSec: 1_000_000, p99Ms: 0.01 },
+      ],
+      goals: [{ goal: 'get ≥ 1.0x lru-cache', value: 2, target: 1, met: true }],
+    })
+    expect(md.split('\n')).toEqual([
+      'Measured 2026-12-05 with `npm run bench -w @beaver-kit/widget` on Node v24.21.0, Xeon (2 vCPU); 5 interleaved rounds, median ops/s. In brackets: beaver-kit ÷ that contender.',
+      '',
+      '| Case | beaver-kit (sieve) | beaver-kit | lru-cache | floor |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      '| get | 2.00M | 2.00M | 1.00M, p99 0.01 ms (2.00x) | 4.00M (0.50x) |',
+      '',
+      '| Goal | Measured | Target | Met |',
+      '| --- | ---: | ---: | :---: |',
+      '| get ≥ 1.0x lru-cache | 2 | 1 | yes |',
+    ])
+  })
+
+  it('median of an even count is the mean of the middle two', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5)
+  })
+})
