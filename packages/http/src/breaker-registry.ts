@@ -1,4 +1,3 @@
-import { eventChannel } from '@beaver-kit/core'
 import {
   CircuitBreaker,
   type BreakerOptions,
@@ -6,8 +5,7 @@ import {
   type BreakerState,
   type BreakerStateChange,
 } from './breaker.ts'
-
-const breakerChannel = eventChannel('http', 'breaker')
+import { channels } from './channels.ts'
 
 /** The breakers of one client, one per key (host, route or your own key), made on first use. */
 export class BreakerRegistry {
@@ -15,7 +13,7 @@ export class BreakerRegistry {
   readonly #listener: ((change: BreakerStateChange) => void) | undefined
   readonly #breakers = new Map<string, CircuitBreaker>()
   readonly #publish = (change: BreakerStateChange): void => {
-    if (breakerChannel.hasSubscribers) breakerChannel.publish(change)
+    if (channels.breaker.hasSubscribers) channels.breaker.publish(change)
     this.#listener?.(change)
   }
 

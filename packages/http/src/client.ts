@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { eventChannel, retry, parseRetryAfter, traceAsync, tracingChannel, type RetryInfo } from '@beaver-kit/core'
-import { parseBytes, parseDuration, resolveConfig, type ResolvedConfig } from '@beaver-kit/config'
+import { retry, parseRetryAfter, traceAsync, type RetryInfo } from '@beaver-kit/core'
+import { ConfigError, parseBytes, parseDuration, resolveConfig, type ResolvedConfig } from '@beaver-kit/config'
 import { Agent, type Dispatcher } from 'undici'
 import { prepareBody, type PreparedBody, type RequestBodyData, type RequestBodyInit } from './body.ts'
 import { REJECTED, type BreakerStateChange, type CircuitBreaker } from './breaker.ts'
 import { BreakerRegistry } from './breaker-registry.ts'
 import { Bulkhead } from './bulkhead.ts'
+import { channels, type RequestEvent, type RetryEvent } from './channels.ts'
 import { httpSchema, type HttpConfig, type HttpSchemaOptions } from './config.ts'
 import { ACCEPT_ENCODING } from './decompress.ts'
+import { EgressGuard } from './egress.ts'
 import {
   CircuitOpenError,
   HttpError,
@@ -24,47 +26,6 @@ import { RetryBudget } from './retry-budget.ts'
 import { loadOtel, otelLoadError, otelSettled, withTraceHeaders } from './trace-context.ts'
 import { ExchangeHandler, type Exchange } from './transport.ts'
 import { resolveTarget, safeUrl, splitBase, type QueryParams, type Target } from './url.ts'
-
-const requestChannel = tracingChannel<RequestEvent>('http', 'request')
-const retryChannel = eventChannel('http', 'retry')
-
-/** What `beaver:http:request` publishes for every exchange (each attempt and redirect hop). No query strings, no headers. */
-export interface RequestEvent {
-  method: string
-  /** `https://api.example.com` (scheme, host and port). */
-  host: string
-  /** The route template (`/users/:id`) or, without one, the path without its query. */
-  route: string
-  attempt: number
-  /** 0 when no response came. */
-  status: number
-  durationMs: number
-  outcome:
-    | 'success'
-    | 'http_error'
-    | 'timeout'
-    | 'network_error'
-    | 'circuit_open'
-    | 'bulkhead_full'
-    | 'too_large'
-    | 'aborted'
-    | 'error'
-  /** The error code when the exchange failed. */
-  errorCode: string | undefined
-}
-
-/** What `beaver:http:retry` publishes before each backoff. */
-export interface RetryEvent {
-  method: string
-  host: string
-  route: string
-  /** The attempt that failed. */
-  attempt: number
-  delayMs: number
-  /** The failure's code, e.g. HTTP_STATUS or HTTP_NETWORK. */
-  code: string
-  status: number | undefined
-}
 
 /** Per-phase timeouts; numbers are ms, strings are durations (`250ms`, `5s`). */
 export interface TimeoutOptions {
@@ -118,7 +79,7 @@ export interface BreakerKeyInput {
 }
 
 /** Options of `createHttpClient`: every env setting, plus what only code can pass. */
-export type HttpClientOptions = Omit<HttpSchemaOptions, 'breaker' | 'retry'> & {
+export type HttpClientOptions = Omit<HttpSchemaOptions, 'breaker' | 'retry' | 'egress'> & {
   /** `USER_` reads USER_HTTP_*; `false` reads no environment. */
   envPrefix?: string | false
   /** A dispatcher to send through (a MockAgent in tests, a ProxyAgent, your own Agent); never closed by the client. */
@@ -136,6 +97,17 @@ export type HttpClientOptions = Omit<HttpSchemaOptions, 'breaker' | 'retry'> & {
   }
   /** A header that carries the remaining deadline in ms to the server (e.g. `x-request-timeout-ms`). */
   deadlineHeader?: string
+  /**
+   * Where connections may go, checked on the resolved address of every connection (so every
+   * redirect hop, DNS rebinding and numeric spellings such as `2130706433` are covered).
+   * `deny: 'private'` refuses loopback, private, link-local (cloud metadata) and reserved ranges.
+   */
+  egress?: {
+    /** `'private'`, CIDRs/IPs, or both: `['private', '100.100.0.0/16']`. */
+    deny?: 'private' | readonly string[]
+    /** Host names (`api.internal`, `*.corp.example`) or CIDRs let through despite `deny`. */
+    allow?: readonly string[]
+  }
 }
 
 /** A call's response promise, with shortcuts: `await client.get(url).json<User>()`. */
@@ -270,6 +242,7 @@ export class HttpClient {
   readonly #keyFn: ((input: BreakerKeyInput) => string) | undefined
   readonly #onRetry: ((info: RetryEvent) => void) | undefined
   readonly #deadlineHeader: string | undefined
+  readonly #egress: EgressGuard | undefined
   #closing: Promise<void> | undefined
 
   constructor(options: HttpClientOptions = {}) {
@@ -293,6 +266,17 @@ export class HttpClient {
       throwHttpErrors: c.throwHttpErrors,
       redirect: c.redirect,
       maxRedirects: c.limits.maxRedirects,
+    }
+    this.#egress = c.egress.deny.length === 0 ? undefined : new EgressGuard(c.egress)
+    if (this.#egress !== undefined && dispatcher !== undefined) {
+      throw new ConfigError('HTTP client', [
+        {
+          name: 'option dispatcher',
+          found: undefined,
+          expected:
+            "no custom dispatcher while egress.deny (BEAVER_HTTP_EGRESS_DENY) is set: the egress guard checks addresses on the connections of the client's own pool, and cannot see where another dispatcher connects. Drop one of the two",
+        },
+      ])
     }
     this.#ownDispatcher = dispatcher === undefined
     this.#dispatcher = dispatcher ?? this.#agentFor(c.timeouts.connect)
@@ -491,7 +475,7 @@ export class HttpClient {
   }
 
   #retried(call: Call, info: RetryInfo): void {
-    if (!retryChannel.hasSubscribers && this.#onRetry === undefined) return
+    if (!channels.retry.hasSubscribers && this.#onRetry === undefined) return
     const error = info.error as HttpRequestError
     const event: RetryEvent = {
       method: call.method,
@@ -502,7 +486,7 @@ export class HttpClient {
       code: error.code,
       status: (error as Partial<HttpError>).status,
     }
-    if (retryChannel.hasSubscribers) retryChannel.publish(event)
+    if (channels.retry.hasSubscribers) channels.retry.publish(event)
     this.#onRetry?.(event)
   }
 
@@ -618,7 +602,7 @@ export class HttpClient {
     headers: Readonly<Record<string, string>>,
     body: RequestBodyData,
   ): Promise<HttpResponse> {
-    if (!requestChannel.hasSubscribers) return this.#send(call, method, origin, path, headers, body, undefined)
+    if (!channels.request.hasSubscribers) return this.#send(call, method, origin, path, headers, body, undefined)
     const event: RequestEvent = {
       method,
       host: origin,
@@ -644,7 +628,7 @@ export class HttpClient {
     let response: HttpResponse | undefined
     // The response stays out of the published context (its URL carries the query string).
     await traceAsync(
-      requestChannel,
+      channels.request,
       () => event,
       async () => {
         response = await this.#send(call, method, origin, path, headers, body, event)
@@ -810,7 +794,10 @@ export class HttpClient {
     if (agent === undefined) {
       const p = this.config.pool
       agent = new Agent({
-        connect: { timeout: connectMs },
+        connect:
+          this.#egress === undefined
+            ? { timeout: connectMs }
+            : this.#egress.connector({ timeout: connectMs, allowH2: p.http2 }),
         keepAliveTimeout: p.keepAlive,
         connections: p.connections === 0 ? null : p.connections,
         pipelining: p.pipelining,
@@ -994,6 +981,7 @@ function outcomeOf(error: unknown): RequestEvent['outcome'] {
     HTTP_CIRCUIT_OPEN: 'circuit_open',
     HTTP_BULKHEAD_FULL: 'bulkhead_full',
     HTTP_RESPONSE_TOO_LARGE: 'too_large',
+    HTTP_EGRESS_DENIED: 'egress_denied',
   }
   return map[error.code] ?? 'error'
 }

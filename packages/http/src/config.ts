@@ -1,4 +1,5 @@
 import { defineSchema, f, type SchemaConfig, type SchemaOptions } from '@beaver-kit/config'
+import { checkAllowRule, checkDenyRule } from './egress.ts'
 
 const METHOD = /^[A-Z]+$/
 
@@ -96,6 +97,18 @@ export const httpSchema = defineSchema(
     limits: {
       maxResponseSize: f.bytes({ default: '10mb', doc: 'Largest response body read (after decompression)' }),
       maxRedirects: f.int({ default: 5, min: 0, doc: 'Redirects followed per call' }),
+    },
+    egress: {
+      deny: f.list({
+        default: [],
+        of: checkDenyRule,
+        doc: 'Refuse connections to these addresses: "private" (loopback, RFC 1918, link-local and cloud metadata, reserved) and/or CIDRs; checked on the resolved address of every connection and redirect hop',
+      }),
+      allow: f.list({
+        default: [],
+        of: checkAllowRule,
+        doc: 'Host names (api.internal, *.corp.example) or CIDRs let through despite the deny list',
+      }),
     },
     redirect: f.enum({
       values: ['follow', 'manual', 'error'],

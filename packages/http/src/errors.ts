@@ -12,6 +12,7 @@ export type HttpErrorCode =
   | 'HTTP_REDIRECT'
   | 'HTTP_INVALID_REQUEST'
   | 'HTTP_CLOSED'
+  | 'HTTP_EGRESS_DENIED'
 
 /** The phase a timeout fired in: connecting, waiting for headers, between body chunks, or the call's deadline. */
 export type TimeoutPhase = 'connect' | 'headers' | 'body' | 'total'

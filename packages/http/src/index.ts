@@ -5,13 +5,13 @@ export { HttpClient } from './client.ts'
 export type {
   BreakerKeyInput,
   HttpClientOptions,
-  RequestEvent,
   RequestOptions,
   RequestRetryOptions,
   ResponsePromise,
-  RetryEvent,
   TimeoutOptions,
 } from './client.ts'
+export { channels } from './channels.ts'
+export type { EgressDeniedEvent, RequestEvent, RetryEvent } from './channels.ts'
 export { HttpResponse } from './response.ts'
 export type { HttpRequest, Interceptor, Next } from './interceptors.ts'
 export type { RequestBodyData, RequestBodyInit } from './body.ts'

@@ -2,7 +2,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { HttpNetworkError, HttpRequestError, HttpTimeoutError, type ResponseHeaders } from './errors.ts'
+import { channels } from './channels.ts'
 import { canDecode, decodeBody, decodeStream } from './decompress.ts'
+import { EgressRefusal } from './egress.ts'
 import { HttpResponse } from './response.ts'
 
 /** One exchange with one origin, as the client planned it. */
@@ -176,6 +178,7 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   #map(error: Error): HttpRequestError {
     const x = this.#x
+    if (error instanceof EgressRefusal) return egressDenied(x, error)
     const code = (error as { code?: string }).code
     const details = { method: x.method, url: x.safeUrl, causeCode: code }
     if (code === 'UND_ERR_CONNECT_TIMEOUT') return timeout(x, 'connect', x.connectMs, error, details)
@@ -199,6 +202,17 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+function egressDenied(x: Exchange, refusal: EgressRefusal): HttpRequestError {
+  const host = x.options.origin as string
+  if (channels.egressDenied.hasSubscribers)
+    channels.egressDenied.publish({ method: x.method, host, address: refusal.address })
+  return new HttpRequestError(
+    'HTTP_EGRESS_DENIED',
+    `${x.method} ${x.safeUrl}: the connection to ${refusal.host} (${refusal.address}) is refused by the egress policy (egress.deny / BEAVER_HTTP_EGRESS_DENY). If this host is meant to be reachable, add it to egress.allow (BEAVER_HTTP_EGRESS_ALLOW).`,
+    { cause: refusal, details: { method: x.method, url: x.safeUrl, host: refusal.host, address: refusal.address } },
+  )
+}
 
 const PHASE_TEXT = {
   connect: 'connecting',
