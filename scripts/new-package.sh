@@ -18,6 +18,7 @@ Noun=$(camel "$noun")         # Mailer: createMailer
 SECTION=$(tr '[:lower:]-' '[:upper:]_' <<<"$name")
 dir=packages/$name
 mkdir -p "$dir/src" "$dir/test"
+[ -f "$dir/LICENSE" ] || cp LICENSE "$dir/LICENSE"  # npm packs the LICENSE from the package folder
 write() { [ -f "$1" ] && { echo "kept $1"; return; }; cat >"$1"; echo "wrote $1"; }
 
 write "$dir/package.json" <<JSON
@@ -33,7 +34,7 @@ write "$dir/package.json" <<JSON
   "publishConfig": { "access": "public" },
   "type": "module",
   "sideEffects": false,
-  "engines": { "node": ">=22.12" },
+  "engines": { "node": ">=22.12.0" },
   "exports": {
     ".": {
       "@beaver-kit/source": "./src/index.ts",

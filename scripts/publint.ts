@@ -1,10 +1,13 @@
-// publint and attw (esm-only profile) on every publishable package; run after `npm run build`.
-import { execFileSync } from 'node:child_process'
+// Publishing metadata (scripts/package-metadata.ts), then publint and attw (esm-only profile) on
+// every publishable package; run after `npm run build`.
+import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { workspaces } from './workspaces.ts'
 
 const bin = (name: string): string => join(process.cwd(), 'node_modules', '.bin', name)
 let failed = 0
+const metadata = spawnSync(process.execPath, ['scripts/package-metadata.ts', '--check'], { stdio: 'inherit' })
+if (metadata.status !== 0) failed++
 for (const w of workspaces()) {
   if (w.private) continue
   for (const [tool, args] of [
