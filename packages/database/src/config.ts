@@ -1,8 +1,5 @@
 import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
 
-/** The drivers the kit ships; third-party drivers register their own names. */
-export const BUILTIN_DRIVERS = ['postgres', 'mysql', 'sqlite', 'libsql'] as const
-
 /**
  * The `DB` section: `BEAVER_DB_*` (also `DATABASE_URL`). A URL wins over the separate
  * host/port/user fields it overlaps; the driver comes from `BEAVER_DB_DRIVER` or the URL scheme,
@@ -74,5 +71,5 @@ export const dbSchema = defineSchema(
   'database',
 )
 
-/** Options of `createDatabase()`: every `BEAVER_DB_*` setting, plus an env prefix. */
-export type DatabaseConfigOptions = SchemaOptions<typeof dbSchema>
+/** Every `BEAVER_DB_*` setting as an option of `createDatabase()`. */
+export type DatabaseSettings = SchemaOptions<typeof dbSchema>

@@ -1,4 +1,4 @@
-import type { ErrorClass } from './errors.ts'
+import { DatabaseError, type ErrorClass } from './errors.ts'
 import type { Dialect } from './sql.ts'
 
 /** A row as drivers return it. */
@@ -64,9 +64,11 @@ export interface PoolStats {
   max: number
 }
 
-/** A driver's pool: the primitives the facade builds everything else on. */
-export interface DriverPool {
-  readonly dialect: Dialect
+/**
+ * A driver: what a definition's `create` returns, usually a pool of connections. These are
+ * the primitives the facade builds everything else on.
+ */
+export interface DatabaseDriver {
   /** Runs one statement on any connection. */
   query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult>
   acquire(options: DriverCallOptions): Promise<DriverConnection>
@@ -113,23 +115,48 @@ export interface DriverContext {
 }
 
 /**
- * A database driver: its name, the optional packages it loads, and how to build a pool.
- * `create` may load its peers, so it is async; the facade calls it lazily on first use.
+ * A driver definition: its name, the SQL dialect its statements are written in, the optional
+ * packages it loads, and how to build the driver. `create` may load its peers, so it is async;
+ * the facade calls it lazily on first use.
  */
-export interface DatabaseDriver {
+export interface DatabaseDriverDefinition {
   readonly name: string
+  /** Placeholders and quoting of the statements this driver runs: `postgres` (`$1`), `mysql` or `sqlite` (`?`). */
   readonly dialect: Dialect
   readonly peers: readonly string[]
-  create(settings: ConnectionSettings, context: DriverContext): Promise<DriverPool>
+  create(settings: ConnectionSettings, context: DriverContext): Promise<DatabaseDriver>
 }
 
 /**
- * Declares a driver (built-in or third party), typed, so the registry can read its name and
- * peers without building anything.
- * @example export const myDriver = defineDatabaseDriver({ name: 'duck', dialect: 'postgres', peers: [], create })
+ * Declares a driver definition (built-in or third party), typed and checked, so the registry
+ * can read its name, dialect and peers without building anything.
+ * @example export const duckDriver = defineDatabaseDriver({ name: 'duck', dialect: 'postgres', peers: [], create })
  */
-export function defineDatabaseDriver(driver: DatabaseDriver): DatabaseDriver {
-  return Object.freeze({ ...driver })
+export function defineDatabaseDriver(definition: DatabaseDriverDefinition): DatabaseDriverDefinition {
+  checkDefinition(definition)
+  return Object.freeze({ ...definition })
+}
+
+const DIALECTS: readonly Dialect[] = ['postgres', 'mysql', 'sqlite']
+
+/**
+ * Refuses a definition the facade cannot use: above all one without a dialect, which would
+ * otherwise compile `sql` statements with the wrong placeholders.
+ */
+export function checkDefinition(definition: DatabaseDriverDefinition, registeredAs = definition.name): void {
+  const { dialect } = definition as { dialect?: unknown }
+  if (typeof dialect !== 'string' || !(DIALECTS as readonly string[]).includes(dialect)) {
+    throw new DatabaseError(
+      'DB_CONFIG',
+      `The database driver definition "${registeredAs}" has dialect ${JSON.stringify(dialect)}; it must say which SQL it speaks: one of ${DIALECTS.join(', ')}.`,
+      { details: { driver: registeredAs } },
+    )
+  }
+  if (typeof definition.create !== 'function') {
+    throw new DatabaseError('DB_CONFIG', `The database driver definition "${registeredAs}" has no create() function.`, {
+      details: { driver: registeredAs },
+    })
+  }
 }
 
 /**
@@ -137,7 +164,7 @@ export function defineDatabaseDriver(driver: DatabaseDriver): DatabaseDriver {
  * happens: the pool-level `query` of drivers whose pool is one guarded connection (SQLite, libSQL).
  */
 export async function queryOnOwnConnection(
-  pool: Pick<DriverPool, 'acquire'>,
+  pool: Pick<DatabaseDriver, 'acquire'>,
   text: string,
   values: readonly unknown[],
   options: DriverCallOptions,

@@ -17,6 +17,8 @@ export type DatabaseErrorCode =
   | 'DB_CLOSED'
   | 'DB_CONFIG'
   | 'DB_DRIVER_UNKNOWN'
+  | 'DB_DRIVER_NAME_INVALID'
+  | 'DB_NOT_READY'
   | 'DB_UNSUPPORTED'
   | 'DB_MIGRATION'
   | 'DB_MIGRATION_CHECKSUM'
@@ -91,6 +93,8 @@ const WHAT: Record<DatabaseErrorCode, string> = {
   DB_CLOSED: 'The database handle is closed',
   DB_CONFIG: 'The database configuration is invalid',
   DB_DRIVER_UNKNOWN: 'Unknown database driver',
+  DB_DRIVER_NAME_INVALID: 'A database driver name is not valid',
+  DB_NOT_READY: 'The database driver has not loaded yet',
   DB_UNSUPPORTED: 'Not supported by this driver',
   DB_MIGRATION: 'A migration failed',
   DB_MIGRATION_CHECKSUM: 'An applied migration was edited',

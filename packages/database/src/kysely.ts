@@ -121,7 +121,7 @@ class BeaverKyselyDriver implements Driver {
 
 /**
  * A Kysely dialect that runs on a kit Database: the same pool, the same error codes
- * (`DatabaseError`), the same `beaver:db:query` diagnostics, for any of its drivers.
+ * (`DatabaseError`), the same `beaver:database:query` diagnostics, for any of its drivers.
  * @example new Kysely<DB>({ dialect: beaverDialect(db()) })
  */
 export function beaverDialect(db: Database): Dialect {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { sleep, backoffDelay } from '@beaver-kit/core'
-import type { Database, Session } from './database.ts'
+import type { Database } from './database.ts'
+import type { Session } from './types.ts'
 import { DatabaseError, isDatabaseError } from './errors.ts'
 import { quoteIdentifier } from './sql.ts'
 
@@ -82,6 +83,15 @@ function lockKey(table: string): number {
 
 type Step = MigrationPlan['steps'][number]
 
+/** What the database gives its migrator: the configured defaults, and how to load its driver. */
+export interface MigratorDefaults {
+  dir: string
+  table: string
+  lockTimeoutMs: number
+  /** Resolves once the driver definition is loaded, so the dialect is known. */
+  loadDriver(): Promise<void>
+}
+
 interface AppliedRow {
   id: string
   checksum: string
@@ -100,9 +110,12 @@ export class Migrator {
   readonly #table: string
   readonly #lockTimeoutMs: number
   readonly #log: (line: string) => void
+  readonly #loadDriver: () => Promise<void>
 
-  constructor(db: Database, options: MigratorOptions, defaults: { dir: string; table: string; lockTimeoutMs: number }) {
+  /** @internal Use `db.migrator()` or `createMigrator()`. */
+  constructor(db: Database, options: MigratorOptions, defaults: MigratorDefaults) {
     this.#db = db
+    this.#loadDriver = defaults.loadDriver
     this.#dir = options.dir ?? (options.migrations ? undefined : defaults.dir)
     this.#extra = options.migrations ?? []
     this.#table = options.table ?? defaults.table
@@ -167,6 +180,7 @@ export class Migrator {
 
   /** Each migration's state; reads the table without taking the lock. */
   async status(): Promise<MigrationStatus[]> {
+    await this.#loadDriver()
     const migrations = await this.load()
     return this.#db.session(async (s) => {
       await this.#ensureTable(s)
@@ -188,6 +202,7 @@ export class Migrator {
 
   /** Applies every pending migration (or up to and including `to`). */
   async up(options: { to?: string; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<MigrationPlan> {
+    await this.#loadDriver()
     const migrations = await this.load()
     const plan = (applied: Map<string, AppliedRow>): Step[] => {
       for (const m of migrations) {
@@ -223,6 +238,7 @@ export class Migrator {
   async down(
     options: { steps?: number; to?: string; dryRun?: boolean; signal?: AbortSignal } = {},
   ): Promise<MigrationPlan> {
+    await this.#loadDriver()
     const migrations = new Map((await this.load()).map((m) => [m.id, m]))
     const plan = (applied: Map<string, AppliedRow>): Step[] => {
       const ids = [...applied.keys()].reverse()

@@ -1,7 +1,7 @@
 import type { ConnectionSettings } from './driver.ts'
 import { DatabaseError } from './errors.ts'
 import type { dbSchema } from './config.ts'
-import type { SchemaConfig } from '@beaver-kit/config'
+import { maskUrl, type SchemaConfig } from '@beaver-kit/config'
 
 type Values = SchemaConfig<typeof dbSchema>
 
@@ -28,17 +28,6 @@ export function fileFromUrl(url: string): string {
   const rest = url.replace(/^[a-z][a-z0-9+.-]*:/i, '').replace(/\?.*$/, '')
   if (rest.startsWith('//')) return decodeURIComponent(rest.slice(2)) || ':memory:'
   return decodeURIComponent(rest) || ':memory:'
-}
-
-/** Masks the password of a server URL (for events and errors). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '****'
-    return u.toString()
-  } catch {
-    return url
-  }
 }
 
 /** Resolves the driver name and connection settings from one URL plus the schema's values. */
@@ -77,7 +66,7 @@ export function connectionSettings(
     try {
       u = new URL(url)
     } catch (err) {
-      throw new DatabaseError('DB_CONFIG', `The database URL ${redactUrl(url)} is not a valid URL.`, { cause: err })
+      throw new DatabaseError('DB_CONFIG', `The database URL ${maskUrl(url)} is not a valid URL.`, { cause: err })
     }
     settings.host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, '')) || undefined
     settings.port = u.port ? Number(u.port) : undefined

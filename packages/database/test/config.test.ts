@@ -112,12 +112,24 @@ describe('configuration', () => {
     expect(isConfigError(typo)).toBe(true)
   })
 
-  it('masks the password in describe()', () => {
+  it('describes itself with the password masked, the settings of its driver only, and its state', () => {
     const d = make({ env: { BEAVER_DB_URL: 'postgres://app:hunter2@h/app', BEAVER_DB_PASSWORD: 'hunter3' } })
-    const text = d.describe()
-    expect(text).not.toContain('hunter2')
-    expect(text).not.toContain('hunter3')
-    expect(text).toContain('BEAVER_DB_URL')
+    const description = d.describe()
+    expect(JSON.stringify(description)).not.toMatch(/hunter[23]/)
+    expect(description).toMatchObject({ package: 'database', envPrefix: 'BEAVER_' })
+    expect(description.state).toMatchObject({ driver: 'postgres', dialect: 'postgres', open: false, closed: false })
+    const names = description.settings.map((s) => s.name)
+    expect(names).toContain('BEAVER_DB_URL')
+    expect(description.settings.find((s) => s.name === 'BEAVER_DB_PASSWORD')).toMatchObject({
+      value: '****',
+      source: 'env',
+    })
+    // PostgreSQL reads no SQLite file: the default file setting is not shown.
+    expect(names).not.toContain('BEAVER_DB_FILE')
+    expect(names).not.toContain('BEAVER_DB_BUSY_TIMEOUT')
+    const sqlite = make({ env: {}, url: 'sqlite::memory:' }).describe()
+    expect(sqlite.settings.map((s) => s.name)).toContain('BEAVER_DB_FILE')
+    expect(sqlite.settings.map((s) => s.name)).not.toContain('BEAVER_DB_APPLICATION_NAME')
   })
 
   it('creates without I/O: an unreachable server fails on first use with DB_CONNECTION, not at creation', async () => {

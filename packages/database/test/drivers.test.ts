@@ -6,7 +6,47 @@ import { sqliteDriver } from '../src/drivers/sqlite.ts'
 import { libsqlDriver } from '../src/drivers/libsql.ts'
 import { splitStatements } from '../src/drivers/script.ts'
 import { parseMigrationFile } from '../src/migrations.ts'
-import { createDatabase, defineDatabaseDriver, isDatabaseError, registerDatabaseDriver } from '../src/index.ts'
+import {
+  createDatabase,
+  defineDatabaseDriver,
+  isDatabaseError,
+  registerDatabaseDriver,
+  sql,
+  type DatabaseDriverDefinition,
+} from '../src/index.ts'
+import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+
+/** A definition whose driver records each statement and answers one row. */
+function fakeDefinition(name: string, calls: string[]): DatabaseDriverDefinition {
+  return defineDatabaseDriver({
+    name,
+    dialect: 'postgres',
+    peers: [],
+    async create() {
+      const conn = {
+        query: async (text: string) => (calls.push(text), { rows: [{ ok: 1 }], rowCount: 1, affectedRows: 0 }),
+        exec: async () => undefined,
+        stream: async function* () {
+          yield [{ ok: 1 }]
+        },
+        begin: async () => void calls.push('BEGIN'),
+        commit: async () => void calls.push('COMMIT'),
+        rollback: async () => void calls.push('ROLLBACK'),
+        release: () => undefined,
+      }
+      return {
+        native: null,
+        query: conn.query,
+        acquire: async () => conn,
+        classify: () => undefined,
+        stats: () => ({ total: 0, idle: 0, waiting: 0, max: 1 }),
+        close: async () => undefined,
+      }
+    },
+  })
+}
+
+const postgres = await requireService('postgres')
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   peerDependencies: Record<string, string>
@@ -25,48 +65,88 @@ describe('drivers', () => {
     }
   })
 
-  it('accepts a third-party driver by object or by registered name', async () => {
+  it('accepts a third-party definition by object, by registered name and by registered loader, compiling sql for its dialect', async () => {
     const calls: string[] = []
-    const fake = defineDatabaseDriver({
-      name: 'fake',
-      dialect: 'postgres',
-      peers: [],
-      async create() {
-        const conn = {
-          query: async (text: string) => (calls.push(text), { rows: [{ ok: 1 }], rowCount: 1, affectedRows: 0 }),
-          exec: async () => undefined,
-          stream: async function* () {},
-          begin: async () => void calls.push('BEGIN'),
-          commit: async () => void calls.push('COMMIT'),
-          rollback: async () => void calls.push('ROLLBACK'),
-          release: () => undefined,
-        }
-        return {
-          dialect: 'postgres' as const,
-          native: null,
-          query: conn.query,
-          acquire: async () => conn,
-          classify: () => undefined,
-          stats: () => ({ total: 0, idle: 0, waiting: 0, max: 1 }),
-          close: async () => undefined,
-        }
-      },
-    })
+    const fake = fakeDefinition('fake', calls)
     const direct = createDatabase({ env: {}, driver: fake })
     expect(await direct.one('select $1 as ok', [1])).toEqual({ ok: 1 })
     await direct.transaction(async (tx) => void (await tx.query('select 2')))
     expect(calls).toEqual(['select $1 as ok', 'BEGIN', 'select 2', 'COMMIT'])
     await direct.close()
-    registerDatabaseDriver(fake)
-    const named = createDatabase({ env: { BEAVER_DB_DRIVER: 'fake' } })
-    expect(named.driver).toBe('fake')
+
+    // By name: the registered definition's dialect decides the placeholders, never the name.
+    calls.length = 0
+    registerDatabaseDriver('fake-named', fake)
+    const named = createDatabase({ env: { BEAVER_DB_DRIVER: 'fake-named' } })
+    expect(named.driver).toBe('fake-named')
+    expect(named.dialect).toBe('postgres')
+    await named.query(sql`select ${1} as ok, ${2} as two`)
+    expect(calls).toEqual(['select $1 as ok, $2 as two'])
     await named.close()
+
+    // By loader: the dialect is known once the definition has loaded, and statements wait for it.
+    calls.length = 0
+    let loads = 0
+    registerDatabaseDriver('fake-lazy', async () => (loads++, fake))
+    const lazy = createDatabase({ env: {}, driver: 'fake-lazy' })
+    expect(loads).toBe(0)
+    expect(() => lazy.dialect).toThrow(expect.objectContaining({ code: 'DB_NOT_READY' }))
+    await lazy.many(sql`select ${1} as ok`)
+    for await (const row of lazy.stream(sql`select ${2} as ok`)) expect(row).toBeDefined()
+    expect(calls).toEqual(['select $1 as ok'])
+    expect(lazy.dialect).toBe('postgres')
+    expect(loads).toBe(1)
+    await lazy.close()
+  })
+
+  it('refuses a definition without a dialect, registered as an object or through a loader', async () => {
+    const { dialect: _dropped, ...noDialect } = fakeDefinition('nodialect', [])
+    const bare = noDialect as unknown as DatabaseDriverDefinition
+    expect(() => registerDatabaseDriver('nodialect', bare)).toThrow(
+      expect.objectContaining({ code: 'DB_CONFIG', message: expect.stringMatching(/"nodialect".*dialect/) }),
+    )
+    expect(() => defineDatabaseDriver(bare)).toThrow(expect.objectContaining({ code: 'DB_CONFIG' }))
+    registerDatabaseDriver('nodialect-lazy', async () => bare)
+    const d = createDatabase({ env: {}, driver: 'nodialect-lazy' })
+    expect(await d.query('select 1').catch((e: unknown) => e)).toMatchObject({ code: 'DB_CONFIG' })
+    await d.close()
+    expect(() => registerDatabaseDriver('Bad Name', fakeDefinition('x', []))).toThrow(
+      expect.objectContaining({ code: 'DB_DRIVER_NAME_INVALID' }),
+    )
+    expect(() => createDatabase({ env: {}, driver: 'postgress' })).toThrow(
+      expect.objectContaining({
+        code: 'DB_DRIVER_UNKNOWN',
+        message: expect.stringContaining('did you mean "postgres"'),
+      }),
+    )
   })
 
   it('rejects statements once closed, with DB_CLOSED', async () => {
     const d = createDatabase({ env: {}, url: 'sqlite::memory:' })
     await d.close()
     expect(isDatabaseError(await d.query('select 1').catch((e: unknown) => e), 'DB_CLOSED')).toBe(true)
+  })
+})
+
+describe.runIf(postgres)('a driver registered under a name of its own, on the real PostgreSQL', () => {
+  it('runs sql statements with $n placeholders, from a definition and from a loader', async () => {
+    registerDatabaseDriver('pg-custom', { ...postgresDriver, name: 'pg-custom' })
+    registerDatabaseDriver('pg-loaded', () => import('../src/drivers/postgres.ts').then((m) => m.postgresDriver))
+    const table = uniqueNamespace('registered')
+    for (const driver of ['pg-custom', 'pg-loaded']) {
+      const d = createDatabase({ env: {}, driver, url: postgres as string })
+      try {
+        expect(d.driver).toBe(driver)
+        expect(await d.one(sql`select ${41}::int + ${1}::int as n`)).toEqual({ n: 42 })
+        await d.exec(`create table ${table} (id integer primary key, name text)`)
+        await d.execute(sql`insert into ${sql.id(table)} (id, name) values (${1}, ${'ada'})`)
+        expect(await d.many(sql`select name from ${sql.id(table)} where id = ${1}`)).toEqual([{ name: 'ada' }])
+        expect(d.dialect).toBe('postgres')
+      } finally {
+        await d.exec(`drop table if exists ${table}`)
+        await d.close()
+      }
+    }
   })
 })
 

@@ -47,7 +47,7 @@ for (const target of targets) {
     it('takes a failing replica out, answers from the primary, and probes it back in', async () => {
       const events: Array<{ state: string }> = []
       const listener = (m: unknown): void => void events.push(m as { state: string })
-      dc.subscribe('beaver:db:replica', listener)
+      dc.subscribe('beaver:database:replica', listener)
       try {
         await db.many(sql`select * from ${sql.id(table)}`)
         // The replica goes away: its connections are reset and new ones refused.
@@ -64,7 +64,7 @@ for (const target of targets) {
         expect(proxy.connections).toBeGreaterThanOrEqual(before)
         expect(events.map((e) => e.state)).toEqual(['down', 'up'])
       } finally {
-        dc.unsubscribe('beaver:db:replica', listener)
+        dc.unsubscribe('beaver:database:replica', listener)
       }
     })
   })

@@ -531,12 +531,12 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
       }
     })
 
-    it('publishes beaver:db:query with statement, duration and row count, never parameters', async () => {
+    it('publishes beaver:database:query with statement, duration and row count, never parameters', async () => {
       const events: Array<Record<string, unknown>> = []
       const errors: Array<Record<string, unknown>> = []
       const onEnd = (message: unknown): void => void events.push(message as Record<string, unknown>)
       const onError = (message: unknown): void => void errors.push(message as Record<string, unknown>)
-      const channel = dc.tracingChannel('beaver:db:query')
+      const channel = dc.tracingChannel('beaver:database:query')
       const handlers = {
         asyncEnd: onEnd,
         error: onError,

@@ -10,7 +10,7 @@ import {
   type ConnectionSettings,
   type DriverCallOptions,
   type DriverConnection,
-  type DriverPool,
+  type DatabaseDriver,
   type DriverResult,
   type PoolStats,
   type Row,
@@ -152,8 +152,7 @@ class LibsqlConnection implements DriverConnection {
   }
 }
 
-class LibsqlPool implements DriverPool {
-  readonly dialect = 'sqlite' as const
+class LibsqlPool implements DatabaseDriver {
   readonly #libsql: LibsqlModule
   readonly #settings: ConnectionSettings
   readonly #mutex = new Mutex()

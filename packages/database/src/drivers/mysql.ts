@@ -16,7 +16,7 @@ import {
   type DriverCallOptions,
   type DriverConnection,
   type DriverContext,
-  type DriverPool,
+  type DatabaseDriver,
   type DriverResult,
   type PoolStats,
   type Row,
@@ -236,8 +236,7 @@ class MysqlConnection implements DriverConnection {
   }
 }
 
-class MysqlPool implements DriverPool {
-  readonly dialect = 'mysql' as const
+class MysqlPool implements DatabaseDriver {
   readonly #mysql: MysqlModule
   readonly #pool: Pool
   readonly #options: PoolOptions

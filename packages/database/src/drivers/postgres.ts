@@ -9,7 +9,7 @@ import {
   type DriverCallOptions,
   type DriverConnection,
   type DriverContext,
-  type DriverPool,
+  type DatabaseDriver,
   type DriverResult,
   type PoolStats,
   type Row,
@@ -204,8 +204,7 @@ class PostgresConnection implements DriverConnection {
   }
 }
 
-class PostgresPool implements DriverPool {
-  readonly dialect = 'postgres' as const
+class PostgresPool implements DatabaseDriver {
   readonly #pg: PgModule
   readonly #pool: Pool
   readonly #config: PoolConfig

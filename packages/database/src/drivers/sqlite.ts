@@ -9,7 +9,7 @@ import {
   type ConnectionSettings,
   type DriverCallOptions,
   type DriverConnection,
-  type DriverPool,
+  type DatabaseDriver,
   type DriverResult,
   type PoolStats,
   type Row,
@@ -262,8 +262,7 @@ class SqliteConnection implements DriverConnection {
   }
 }
 
-class SqlitePool implements DriverPool {
-  readonly dialect = 'sqlite' as const
+class SqlitePool implements DatabaseDriver {
   readonly #engine: SqliteEngine
   readonly #mutex = new Mutex()
   readonly #acquireTimeoutMs: number
