@@ -1,36 +1,40 @@
-// One contender in a fresh process: runs every case at fixed concurrency and prints one JSON
-// line per case { case, contender, opsPerSec, p99Ms }.
+// One contender in its own process, driven by bench/run.ts over IPC: for each request
+// { id, url, concurrency, warmMs, measureMs } it warms up, then runs a fixed-concurrency loop
+// and answers { id, opsPerSec, p99Ms }. The process stays up across rounds, so every contender
+// is measured warm and no contender's work shares a process with another's.
 import http from 'node:http'
 import { createHistogram } from 'node:perf_hooks'
-import { Agent, fetch as undiciFetch, request } from 'undici'
-import got from 'got'
 import axios from 'axios'
+import got from 'got'
+import { Agent, fetch as undiciFetch, request } from 'undici'
 import { createHttpClient } from '../src/index.ts'
 
-interface Case {
-  name: string
+export interface CaseRequest {
+  id: number
   url: string
   concurrency: number
+  warmMs: number
+  measureMs: number
 }
 
-const [contender, casesJson, warmMs, measureMs] = process.argv.slice(2) as [string, string, string, string]
-const cases = JSON.parse(casesJson) as Case[]
+const contender = process.argv[2]
 
 function makeCall(): (url: string) => Promise<unknown> {
   switch (contender) {
     case 'beaver-kit': {
-      // Retry and breaker on (the defaults), never tripping: what users run in production.
+      // Retry, breaker and deadline on (the defaults), never tripping: what users run in production.
       const client = createHttpClient({ envPrefix: false })
       return (url) => client.get(url).bytes()
     }
-    case 'undici.request': {
+    case 'floor': {
+      // Raw undici.request on a shared Agent: what the kit itself sends through.
       const dispatcher = new Agent()
       return async (url) => {
         const { body } = await request(url, { dispatcher })
         return body.bytes()
       }
     }
-    case 'undici.fetch': {
+    case 'undici-fetch': {
       const dispatcher = new Agent()
       return async (url) => (await undiciFetch(url, { dispatcher })).arrayBuffer()
     }
@@ -51,33 +55,36 @@ function makeCall(): (url: string) => Promise<unknown> {
 
 async function drive(
   call: (url: string) => Promise<unknown>,
-  c: Case,
+  url: string,
+  concurrency: number,
   ms: number,
   record: boolean,
-): Promise<{ ops: number; p99Ms: number }> {
+): Promise<{ opsPerSec: number; p99Ms: number }> {
   const histogram = createHistogram()
   const end = performance.now() + ms
   let done = 0
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
       const started = process.hrtime.bigint()
-      await call(c.url)
+      await call(url)
       if (record) histogram.record(Math.max(1, Number(process.hrtime.bigint() - started)))
       done++
     }
   }
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: c.concurrency }, worker))
+  await Promise.all(Array.from({ length: concurrency }, worker))
   const elapsed = performance.now() - t0
-  return { ops: (done / elapsed) * 1000, p99Ms: histogram.percentile(99) / 1e6 }
+  return { opsPerSec: (done / elapsed) * 1000, p99Ms: histogram.percentile(99) / 1e6 }
 }
 
 const call = makeCall()
-for (const c of cases) {
-  await drive(call, c, Number(warmMs), false)
-  const { ops, p99Ms } = await drive(call, c, Number(measureMs), true)
-  console.log(
-    JSON.stringify({ case: c.name, contender, opsPerSec: Math.round(ops), p99Ms: Math.round(p99Ms * 1000) / 1000 }),
-  )
-}
-process.exit(0)
+process.on('message', (message) => {
+  const r = message as CaseRequest
+  void (async () => {
+    await drive(call, r.url, r.concurrency, r.warmMs, false)
+    const m = await drive(call, r.url, r.concurrency, r.measureMs, true)
+    process.send?.({ id: r.id, opsPerSec: m.opsPerSec, p99Ms: Math.round(m.p99Ms * 1000) / 1000 })
+  })()
+})
+process.on('disconnect', () => process.exit(0))
+process.send?.('ready')

@@ -1,103 +1,95 @@
-// Side-by-side benchmark of @beaver-kit/http against raw undici.request (the floor), undici
-// fetch, got and axios, at fixed concurrency against local servers in a separate process.
-// Each contender runs in a fresh process. Then the in-process cost of the breaker and retry
-// bookkeeping per call, with mitata. `BENCH_QUICK=1` runs briefly.
+// Side-by-side benchmark of @beaver-kit/http on the kit's harness (@beaver-kit/testkit/bench):
+// against raw undici.request (the floor), undici's fetch, got and axios, at fixed concurrency
+// against two local servers in their own process. Each contender runs in its own long-lived
+// process and is measured through `measure()`; the harness interleaves them over rounds and
+// keeps the median. Then the in-process cost per call on a stub dispatcher (no sockets) and the
+// breaker + retry-budget bookkeeping. `BENCH_QUICK=1` runs briefly and writes nothing.
 //   npm run bench -w @beaver-kit/http
 import { fork, type ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { measure } from 'mitata'
+import { runBench, type BenchCase, type BenchContender, type Measurement } from '@beaver-kit/testkit/bench'
 import { request, type Dispatcher } from 'undici'
 import { CircuitBreaker } from '../src/breaker.ts'
 import { RetryBudget } from '../src/retry-budget.ts'
 import { createHttpClient } from '../src/index.ts'
+import type { CaseRequest } from './client.ts'
 
-const quick = process.env.BENCH_QUICK === '1'
-const warmMs = quick ? 300 : 500
-const measureMs = quick ? 700 : 2000
-// The machine is shared: contenders take turns over several rounds and the median is kept.
-const rounds = quick ? 1 : 3
-const contenders = ['undici.request', 'beaver-kit', 'undici.fetch', 'got', 'axios'] as const
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url))
 
-interface Result {
-  case: string
-  contender: string
-  opsPerSec: number
-  p99Ms?: number
-  nsPerOp?: number
-}
-
-const server = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-})
+const server = fork(here('./server.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 const ports = await new Promise<{ fast: number; slow: number }>((resolve) =>
   server.once('message', (m) => resolve(m as { fast: number; slow: number })),
 )
 
-const cases = [1, 50, 100].flatMap((concurrency) => [
-  { name: `no delay, 2 B, ${concurrency} in flight`, url: `http://127.0.0.1:${ports.fast}/`, concurrency },
-  { name: `1 ms delay, 64 KiB, ${concurrency} in flight`, url: `http://127.0.0.1:${ports.slow}/`, concurrency },
-])
+/** A contender's process; `run()` measures one case in it. */
+class Remote {
+  readonly #child: ChildProcess
+  readonly #ready: Promise<void>
+  readonly #pending = new Map<number, (m: Measurement) => void>()
+  #next = 0
 
-const runs: Result[] = []
-for (let round = 0; round < rounds; round++) {
-  const order = [...contenders.slice(round % contenders.length), ...contenders.slice(0, round % contenders.length)]
-  for (const contender of order) {
-    const child: ChildProcess = fork(
-      fileURLToPath(new URL('./client.ts', import.meta.url)),
-      [contender, JSON.stringify(cases), String(warmMs), String(measureMs)],
-      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--conditions=@beaver-kit/source'] },
-    )
-    let out = ''
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    await new Promise((resolve) => child.once('exit', resolve))
-    for (const line of out.split('\n').filter(Boolean)) runs.push(JSON.parse(line) as Result)
+  constructor(name: string) {
+    this.#child = fork(here('./client.ts'), [name], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--conditions=@beaver-kit/source'],
+    })
+    this.#ready = new Promise((resolve) => this.#child.once('message', () => resolve()))
+    this.#child.on('message', (m) => {
+      const reply = m as { id?: number; opsPerSec: number; p99Ms: number }
+      if (reply.id === undefined) return
+      this.#pending.get(reply.id)?.({ opsPerSec: reply.opsPerSec, p99Ms: reply.p99Ms })
+      this.#pending.delete(reply.id)
+    })
+  }
+
+  async run(url: string, concurrency: number, window: { warmMs: number; measureMs: number }): Promise<Measurement> {
+    await this.#ready
+    const id = this.#next++
+    const request: CaseRequest = { id, url, concurrency, ...window }
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve)
+      this.#child.send(request)
+    })
+  }
+
+  close(): void {
+    this.#child.disconnect()
   }
 }
-const results: Result[] = []
-for (const contender of contenders) {
-  for (const c of cases) {
-    const mine = runs.filter((r) => r.case === c.name && r.contender === contender)
-    const r: Result = {
-      case: c.name,
-      contender,
-      opsPerSec: median(mine.map((m) => m.opsPerSec)),
-      p99Ms: median(mine.map((m) => m.p99Ms ?? NaN)),
+
+const remotes = {
+  kit: new Remote('beaver-kit'),
+  floor: new Remote('floor'),
+  fetch: new Remote('undici-fetch'),
+  got: new Remote('got'),
+  axios: new Remote('axios'),
+}
+
+const networkCases: BenchCase[] = [1, 50, 100].flatMap((concurrency) =>
+  [
+    { name: `no delay, 2 B, ${concurrency} in flight`, url: `http://127.0.0.1:${ports.fast}/` },
+    { name: `1 ms delay, 64 KiB, ${concurrency} in flight`, url: `http://127.0.0.1:${ports.slow}/` },
+  ].map(({ name, url }) => {
+    const remote =
+      (r: Remote): BenchContender['measure'] =>
+      (window) =>
+        r.run(url, concurrency, window)
+    return {
+      name,
+      contenders: [
+        { contender: 'beaver-kit', measure: remote(remotes.kit) },
+        { contender: 'undici', variant: 'fetch', measure: remote(remotes.fetch) },
+        { contender: 'got', measure: remote(remotes.got) },
+        { contender: 'axios', measure: remote(remotes.axios) },
+        { contender: 'floor', measure: remote(remotes.floor) },
+      ],
     }
-    results.push(r)
-    console.log(
-      `${r.contender.padEnd(15)} ${r.case.padEnd(34)} ${String(r.opsPerSec).padStart(7)} req/s  p99 ${r.p99Ms} ms`,
-    )
-  }
-}
-server.disconnect()
-server.kill()
-
-// In-process bookkeeping per call: what the client does for the breaker and the retry budget.
-const breaker = new CircuitBreaker(
-  'http://127.0.0.1',
-  {
-    consecutiveFailures: 5,
-    failureRate: 0.5,
-    minimumRequests: 20,
-    windowMs: 30_000,
-    openMs: 5000,
-    maxOpenMs: 300_000,
-    halfOpenTrials: 3,
-  },
-  () => undefined,
+  }),
 )
-const budget = new RetryBudget({ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 })
-const opts = quick ? { min_cpu_time: 200 * 1e6 } : { min_cpu_time: 1000 * 1e6 }
-const bookkeeping = await measure(() => {
-  const now = Date.now()
-  budget.request(now)
-  const ticket = breaker.acquire(now)
-  breaker.success(ticket, Date.now())
-}, opts)
 
-// The same through a whole client call on a stub dispatcher (no sockets): breaker and retry on vs off.
+// In process, no sockets: a stub dispatcher answers every request at once, so what is left
+// is the per-call cost of each client.
 const OK = Buffer.from('ok')
 const controller = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} }
 const stub = {
@@ -118,84 +110,106 @@ const off = createHttpClient({
   breaker: { enabled: false },
   retry: { maxAttempts: 1 },
 })
-// Alternate on/off a few times and keep the lowest median: other work on the machine only adds time.
-let onNs = Infinity
-let offNs = Infinity
-let rawNs = Infinity
-const raw = async (): Promise<Uint8Array> => {
-  const { body } = await request('http://127.0.0.1/x', { dispatcher: stub })
-  return body.bytes()
-}
-for (let i = 0; i < (quick ? 2 : 4); i++) {
-  onNs = Math.min(onNs, (await measure(() => on.get('http://127.0.0.1/x').bytes(), opts)).p50)
-  offNs = Math.min(offNs, (await measure(() => off.get('http://127.0.0.1/x').bytes(), opts)).p50)
-  rawNs = Math.min(rawNs, (await measure(raw, opts)).p50)
-}
-const delta = onNs - offNs
-results.push(
-  {
-    case: 'bookkeeping per call: breaker + retry budget',
-    contender: 'beaver-kit',
-    opsPerSec: Math.round(1e9 / bookkeeping.p50),
-    nsPerOp: round(bookkeeping.p50),
-  },
-  {
-    case: 'client call on a stub dispatcher, breaker + retry on',
-    contender: 'beaver-kit',
-    opsPerSec: Math.round(1e9 / onNs),
-    nsPerOp: round(onNs),
-  },
-  {
-    case: 'client call on a stub dispatcher, breaker + retry off',
-    contender: 'beaver-kit',
-    opsPerSec: Math.round(1e9 / offNs),
-    nsPerOp: round(offNs),
-  },
-  {
-    case: 'client call on a stub dispatcher',
-    contender: 'undici.request',
-    opsPerSec: Math.round(1e9 / rawNs),
-    nsPerOp: round(rawNs),
-  },
-)
 
-console.log('\nRatios (beaver-kit vs each, req/s):')
-for (const c of cases) {
-  const of = (name: string): number => results.find((r) => r.case === c.name && r.contender === name)?.opsPerSec ?? NaN
-  const kit = of('beaver-kit')
-  const ratio = (name: string): string => `${(kit / of(name)).toFixed(2)}x ${name}`
-  console.log(
-    `${c.name.padEnd(32)} ${ratio('undici.request')}  ${ratio('undici.fetch')}  ${ratio('got')}  ${ratio('axios')}`,
-  )
-}
-console.log(`\nBookkeeping (breaker + retry budget) per call: ${round(bookkeeping.p50)} ns (median)`)
-console.log(
-  `Whole client call on a stub dispatcher: ${round(onNs)} ns with breaker + retry, ${round(offNs)} ns without (delta ${round(delta)} ns); raw undici.request ${round(rawNs)} ns`,
+// The bookkeeping a healthy call pays for the breaker and the retry budget.
+const breaker = new CircuitBreaker(
+  'http://127.0.0.1',
+  {
+    consecutiveFailures: 5,
+    failureRate: 0.5,
+    minimumRequests: 20,
+    windowMs: 30_000,
+    openMs: 5000,
+    maxOpenMs: 300_000,
+    halfOpenTrials: 3,
+  },
+  () => undefined,
 )
+const budget = new RetryBudget({ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 })
 
-const cpu = os.cpus()[0]?.model ?? 'unknown'
-writeFileSync(
-  fileURLToPath(new URL('./results.json', import.meta.url)),
-  JSON.stringify(
+const STUB = 'one call on a stub dispatcher (no sockets)'
+const BOOKKEEPING = 'breaker + retry budget bookkeeping per call'
+
+const NO_DELAY_100 = 'no delay, 2 B, 100 in flight'
+const SLOW_100 = '1 ms delay, 64 KiB, 100 in flight'
+
+await runBench({
+  package: 'http',
+  url: import.meta.url,
+  cases: [
+    ...networkCases,
     {
-      node: process.version,
-      date: new Date().toISOString(),
-      cpu: `${cpu} (${os.cpus().length} vCPU)`,
-      loadAverage: os.loadavg()[0],
-      quick,
-      results,
+      name: STUB,
+      contenders: [
+        { contender: 'beaver-kit', fn: () => on.get('http://127.0.0.1/x').bytes() },
+        {
+          contender: 'beaver-kit',
+          variant: 'breaker and retries off',
+          fn: () => off.get('http://127.0.0.1/x').bytes(),
+        },
+        {
+          contender: 'floor',
+          fn: async () => {
+            const { body } = await request('http://127.0.0.1/x', { dispatcher: stub })
+            return body.bytes()
+          },
+        },
+      ],
     },
-    null,
-    2,
-  ) + '\n',
-)
+    {
+      name: BOOKKEEPING,
+      contenders: [
+        {
+          contender: 'beaver-kit',
+          fn: () => {
+            const now = Date.now()
+            budget.request(now)
+            breaker.success(breaker.acquire(now), Date.now())
+          },
+        },
+      ],
+    },
+  ],
+  goals: [
+    ...networkCases.map((c) => ({
+      goal: `${c.name}: ≥ 0.9x raw undici.request`,
+      case: c.name,
+      over: 'floor',
+      target: 0.9,
+    })),
+    { goal: `${STUB}: ≥ 0.9x raw undici.request`, case: STUB, over: 'floor', target: 0.9 },
+    { goal: `${NO_DELAY_100}: ≥ 2x got`, case: NO_DELAY_100, over: 'got', target: 2 },
+    { goal: `${NO_DELAY_100}: ≥ 2x axios`, case: NO_DELAY_100, over: 'axios', target: 2 },
+    { goal: `${SLOW_100}: ≥ 2x got`, case: SLOW_100, over: 'got', target: 2 },
+    { goal: `${SLOW_100}: ≥ 2x axios`, case: SLOW_100, over: 'axios', target: 2 },
+  ],
+  extraGoals: (results) => {
+    const ns = (r: { opsPerSec: number } | undefined): number => (r ? Math.round(1e9 / r.opsPerSec) : NaN)
+    const bookkeeping = ns(results.find((r) => r.case === BOOKKEEPING))
+    const withGuards = ns(results.find((r) => r.case === STUB && r.contender === 'beaver-kit' && !r.variant))
+    const without = ns(results.find((r) => r.case === STUB && r.variant === 'breaker and retries off'))
+    return [
+      {
+        goal: 'breaker + retry budget bookkeeping < 1000 ns per call (ns)',
+        value: bookkeeping,
+        target: 1000,
+        met: bookkeeping < 1000,
+      },
+      {
+        goal: 'a call with breaker + retries on costs < 1000 ns more than with both off (ns)',
+        value: withGuards - without,
+        target: 1000,
+        met: withGuards - without < 1000,
+      },
+    ]
+  },
+  notes: () => [
+    `Servers: node:http in their own process ("no delay": 2-byte body at once; "1 ms delay": 64 KiB after 1 ms, undici's own benchmark settings). Each network contender runs in its own process and reads the whole body; raw undici.request (floor) and undici fetch on a shared Agent, got and axios on a keep-alive http.Agent. The kit runs with its defaults: retries, breaker and deadline on, never tripping.`,
+    `1-minute load average at the end of the run: ${os.loadavg()[0]!.toFixed(1)} (a shared 2-vCPU machine).`,
+  ],
+})
+
+for (const r of Object.values(remotes)) r.close()
+server.disconnect()
+server.kill()
 await Promise.all([on.close(), off.close()])
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
-
-function round(ns: number): number {
-  return Math.round(ns * 10) / 10
-}
