@@ -37,6 +37,13 @@ export class BreakerRegistry {
     return this.#breakers.get(key)?.state ?? 'closed'
   }
 
+  /** How many breakers are open or half-open now. */
+  openCount(): number {
+    let n = 0
+    for (const breaker of this.#breakers.values()) if (breaker.state !== 'closed') n++
+    return n
+  }
+
   /** Every breaker's state as JSON, to store and `restore()` elsewhere (another process, after a deploy). */
   export(): Record<string, BreakerSnapshot> {
     const out: Record<string, BreakerSnapshot> = {}

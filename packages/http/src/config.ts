@@ -115,6 +115,10 @@ export const httpSchema = defineSchema(
       default: 'follow',
       doc: 'What a 3xx with Location does',
     }),
+    redirectDowngrade: f.boolean({
+      default: false,
+      doc: 'Follow a redirect from https to plain http (off: refused with HTTP_REDIRECT, so nothing falls back to clear text)',
+    }),
     decompress: f.boolean({ default: true, doc: 'Ask for and decode gzip, deflate, br (and zstd where Node has it)' }),
     throwHttpErrors: f.boolean({ default: true, doc: 'Reject with HttpError on a status >= 400 (after retries)' }),
     propagateTrace: f.boolean({ default: true, doc: 'Send W3C traceparent when an OpenTelemetry context is active' }),
@@ -123,6 +127,11 @@ export const httpSchema = defineSchema(
       keepAlive: f.duration({ default: '4s', doc: 'Idle keep-alive time of a pooled connection' }),
       pipelining: f.int({ default: 1, min: 0, doc: 'HTTP/1.1 requests pipelined per connection' }),
       http2: f.boolean({ default: false, doc: 'Offer HTTP/2 over TLS (ALPN)' }),
+    },
+    tls: {
+      ca: f.string({
+        doc: 'Extra CA certificates (PEM) trusted besides the system ones, for internal services; _FILE reads a file',
+      }),
     },
   },
   'HTTP client',

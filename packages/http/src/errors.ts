@@ -60,6 +60,36 @@ export class HttpTimeoutError extends HttpRequestError {
   }
 }
 
+const PHASE_TEXT = {
+  connect: 'connecting',
+  headers: 'waiting for the response headers',
+  body: 'waiting for the next chunk of the body',
+  total: 'the call deadline (all attempts, backoff, redirects and the body)',
+} as const
+
+/** What a timeout is about; `details` gets every field. */
+export interface TimeoutInit {
+  method: string
+  /** The URL without query string or credentials. */
+  url: string
+  phase: TimeoutPhase
+  timeoutMs: number
+  attempts?: number | undefined
+  cause?: unknown
+  causeCode?: string | undefined
+}
+
+/** The one place an `HttpTimeoutError` is built: same message and details for every phase. */
+export function timeoutError(init: TimeoutInit): HttpTimeoutError {
+  const { method, url, phase, timeoutMs, attempts, cause, causeCode } = init
+  return new HttpTimeoutError(
+    `${method} ${url} timed out after ${timeoutMs} ms ${PHASE_TEXT[phase]} (phase ${phase})`,
+    phase,
+    timeoutMs,
+    { cause, details: { method, url, phase, timeoutMs, attempts, causeCode } },
+  )
+}
+
 /** A transport failure (refused, reset, DNS, TLS, socket closed mid-body); `cause` is undici's own error. */
 export class HttpNetworkError extends HttpRequestError {
   /** undici's or the socket's code, e.g. `ECONNREFUSED`, `UND_ERR_SOCKET`. */

@@ -10,8 +10,10 @@ import {
   isHttpRequestError,
   resetHttp,
   withPrefix,
+  type HttpClient,
   type HttpRequestError,
 } from '../src/index.ts'
+import * as publicApi from '../src/index.ts'
 import { bodyOf } from './servers.ts'
 import { rejection, useHarness } from './helpers.ts'
 
@@ -226,10 +228,16 @@ describe('lifecycle and configuration', () => {
     await closing
     expect(await (await inFlight).text()).toBe('done')
     expect(((await rejection(c.get('/'))) as HttpRequestError).code).toBe('HTTP_CLOSED')
+    let outside: HttpClient | undefined
     {
-      await using scoped = createHttpClient({ envPrefix: false })
-      expect(scoped).toBeDefined()
+      await using scoped = createHttpClient({ envPrefix: false, baseUrl: s.url })
+      outside = scoped
+      expect(await scoped.get('/').text()).toBe('done')
     }
+    // Leaving the block closed it.
+    expect(outside.describe().state.closed).toBe(true)
+    expect(((await rejection(outside.get('/'))) as HttpRequestError).code).toBe('HTTP_CLOSED')
+    expect(((await rejection(outside.ready())) as HttpRequestError).code).toBe('HTTP_CLOSED')
   })
 
   it('reads BEAVER_HTTP_* (and other prefixes), explicit options win, errors name the variable', async () => {
@@ -241,11 +249,27 @@ describe('lifecycle and configuration', () => {
       const c = withPrefix('T5_')
       expect(c.config.retry.maxAttempts).toBe(7)
       expect((await c.get('/e').json<Echo>()).headers['x-from-env']).toBe('yes')
-      expect(c.describe()).toContain('T5_HTTP_HEADERS')
-      expect(c.describe()).not.toContain('X-From-Env')
+      const described = c.describe()
+      expect(described.package).toBe('http')
+      expect(described.envPrefix).toBe('T5_')
+      expect(described.settings.find((e) => e.name === 'T5_HTTP_HEADERS')).toMatchObject({
+        value: '****',
+        source: 'env',
+        secret: true,
+      })
+      expect(described.settings.find((e) => e.name === 'T5_HTTP_RETRY_MAX_ATTEMPTS')).toMatchObject({
+        value: '7',
+        source: 'env',
+      })
+      expect(described.state).toEqual({ dispatcher: 'own pool', hosts: 1, openBreakers: 0, closed: false })
+      expect(JSON.stringify(described)).not.toContain('X-From-Env')
       await c.close()
+      expect(c.describe().state.closed).toBe(true)
       const explicit = client({ envPrefix: 'T5_', retry: { maxAttempts: 2 } })
       expect(explicit.config.retry.maxAttempts).toBe(2)
+      const prefixed = withPrefix('T5_', { retry: { maxAttempts: 4 } })
+      expect([prefixed.config.retry.maxAttempts, prefixed.config.baseUrl]).toEqual([4, s.url])
+      await prefixed.close()
       process.env.T5_HTTP_TIMEOUTS_TOTAL = 'soon'
       const error = (() => {
         try {
@@ -259,6 +283,31 @@ describe('lifecycle and configuration', () => {
     } finally {
       for (const k of Object.keys(process.env)) if (k.startsWith('T5_')) delete process.env[k]
     }
+  })
+
+  it('reads the environment it is given instead of process.env', async () => {
+    process.env.BEAVER_HTTP_RETRY_MAX_ATTEMPTS = '9'
+    try {
+      const c = client({ envPrefix: undefined, env: { BEAVER_HTTP_USER_AGENT: 'from-env-option' } })
+      expect(c.config.userAgent).toBe('from-env-option')
+      expect(c.config.retry.maxAttempts).toBe(3)
+      expect(c.describe().settings.find((e) => e.path === 'userAgent')).toMatchObject({ source: 'env' })
+    } finally {
+      delete process.env.BEAVER_HTTP_RETRY_MAX_ATTEMPTS
+    }
+  })
+
+  it('has no public constructor: createHttpClient() is the one way to a client', () => {
+    expect(Object.keys(publicApi)).not.toContain('HttpClient')
+    expect(Object.keys(publicApi)).not.toContain('BreakerRegistry')
+    expect(typeof publicApi.createHttpClient).toBe('function')
+  })
+
+  it('ready() resolves, and rejects with the reason of an aborted signal', async () => {
+    const c = client()
+    await c.ready()
+    const reason = new Error('not waiting')
+    expect(await rejection(c.ready({ signal: AbortSignal.abort(reason) }))).toBe(reason)
   })
 
   it('relative URLs need a baseUrl', async () => {
