@@ -35,7 +35,7 @@ export const kryptoSchema = defineSchema(
       algorithm: f.enum({
         values: JWS,
         default: 'HS256',
-        doc: 'Algorithm of the signing key (HS* keys are derived from the key ring unless JWT_SECRETS is set)',
+        doc: 'Algorithm of the signing key: HS* keys are derived from the key ring unless JWT_SECRETS is set; with JWT_PRIVATE_KEY it defaults to the key type and must agree with it',
       }),
       secrets: f.list({
         secret: true,
@@ -44,7 +44,12 @@ export const kryptoSchema = defineSchema(
       }),
       privateKey: f.string({
         secret: true,
-        doc: 'Asymmetric signing key (RS*/PS*/ES*/EdDSA): PEM, a JWK, or a JWKS {"keys":[...]} whose first key signs and the rest verify; _FILE for a mounted secret',
+        doc: 'Asymmetric signing key (RSA, EC or Ed25519): PEM, a JWK, or a JWKS {"keys":[...]} whose first key signs and the rest verify; never taken as an HMAC secret; _FILE for a mounted secret',
+      }),
+      // Masked although public keys are not secret: a private key pasted here by mistake must not be printed.
+      publicKey: f.string({
+        secret: true,
+        doc: 'Verify-only asymmetric keys: PEM, a JWK, or a JWKS {"keys":[...]} of public keys (services that check tokens another one signs)',
       }),
       issuer: f.string({ doc: 'iss put on tokens and required on verification' }),
       audience: f.list({ doc: 'aud put on tokens; verification accepts any of them' }),
@@ -53,10 +58,18 @@ export const kryptoSchema = defineSchema(
       maxAge: f.duration({ doc: 'Refuse tokens whose iat is older than this' }),
       jwksUrl: f.url({
         protocols: ['https', 'http'],
-        doc: 'Remote JWKS used by verifyAsync for kids not held locally',
+        doc: 'Remote JWKS used by verifyAsync for kids not held locally (https://; http:// only with JWKS_ALLOW_HTTP)',
       }),
+      jwksAllowHttp: f.boolean({
+        default: false,
+        doc: 'Accept an http:// JWKS URL (keys fetched in clear text can be replaced on the way)',
+      }),
+      jwksTimeout: f.duration({ default: '5s', doc: 'Time allowed for one JWKS fetch, body included' }),
       jwksCacheTtl: f.duration({ default: '10m', doc: 'How long a fetched JWKS is used' }),
-      jwksCooldown: f.duration({ default: '30s', doc: 'Least time between refetches caused by an unknown kid' }),
+      jwksCooldown: f.duration({
+        default: '30s',
+        doc: 'Least time between JWKS fetches after a failure or caused by an unknown kid',
+      }),
     },
     password: {
       algorithm: f.enum({
@@ -65,14 +78,19 @@ export const kryptoSchema = defineSchema(
         doc: 'auto: argon2id on Node >= 24.7, scrypt before',
       }),
       argon2: {
-        memory: f.bytes({ default: '19mb', doc: 'argon2id memory (OWASP minimum 19 MiB)' }),
-        passes: f.int({ default: 2, min: 1, doc: 'argon2id iterations (OWASP: 2 at 19 MiB)' }),
-        parallelism: f.int({ default: 1, min: 1, max: 255, doc: 'argon2id lanes' }),
+        memory: f.bytes({ default: '19mb', doc: 'argon2id memory (OWASP minimum 19 MiB; at most 256 MiB)' }),
+        passes: f.int({
+          default: 2,
+          min: 1,
+          max: 16,
+          doc: 'argon2id iterations (OWASP: 2 at 19 MiB); memory × passes at most 1 GiB',
+        }),
+        parallelism: f.int({ default: 1, min: 1, max: 16, doc: 'argon2id lanes' }),
       },
       scrypt: {
-        cost: f.int({ default: 17, min: 10, max: 24, doc: 'scrypt log2(N) (OWASP: 17, i.e. N=131072)' }),
-        blockSize: f.int({ default: 8, min: 1, doc: 'scrypt r' }),
-        parallelism: f.int({ default: 1, min: 1, doc: 'scrypt p' }),
+        cost: f.int({ default: 17, min: 10, max: 20, doc: 'scrypt log2(N) (OWASP: 17, i.e. N=131072)' }),
+        blockSize: f.int({ default: 8, min: 1, max: 32, doc: 'scrypt r; memory 128·N·r at most 256 MiB' }),
+        parallelism: f.int({ default: 1, min: 1, max: 16, doc: 'scrypt p; N·r·p at most 2^23' }),
       },
       pepper: f.string({
         secret: true,

@@ -1,12 +1,15 @@
+export { createKrypto } from './krypto.ts'
+export type { Krypto, KryptoOptions, KryptoTotp } from './krypto.ts'
+export { krypto, initKrypto, resetKrypto, withPrefix } from './default.ts'
 export { KryptoError, isKryptoError } from './errors.ts'
 export type { KryptoErrorCode } from './errors.ts'
+export { channels } from './channels.ts'
 export { kryptoSchema, urlSignerSchema } from './config.ts'
 export type { KryptoConfigOptions, UrlSignerConfigOptions } from './config.ts'
-export { createKrypto, krypto, initKrypto, resetKrypto, withPrefix } from './krypto.ts'
-export type { Krypto, KryptoOptions, KryptoTotp } from './krypto.ts'
-export { createJwt, decodeJwtUnverified, jwkThumbprint } from './jwt.ts'
+export { createJwt } from './jwt/jwt.ts'
+export { decodeJwtUnverified } from './jwt/parse.ts'
+export { jwkThumbprint } from './jwt/key-set.ts'
 export type {
-  DurationInput,
   Jwt,
   JwtClaims,
   JwtHeader,
@@ -18,9 +21,9 @@ export type {
   SignOptions,
   VerifiedJwt,
   VerifyOptions,
-} from './jwt.ts'
-export { createRemoteJwks } from './jwks.ts'
-export type { RemoteJwks, RemoteJwksOptions } from './jwks.ts'
+} from './jwt/types.ts'
+export { createRemoteJwks } from './jwt/jwks.ts'
+export type { RemoteJwks, RemoteJwksOptions } from './jwt/jwks.ts'
 export {
   exportKey,
   generateKeyPair,
@@ -32,11 +35,14 @@ export {
   verifyBytes,
 } from './keys.ts'
 export type { AsymmetricAlgorithm, GeneratedKeyPair, JwsAlgorithm, KeyInput } from './keys.ts'
-export { createKeyRing, generateKeyRingEntry, parseKeyRing } from './aead.ts'
-export type { CipherOptions, KeyRing, KeyRingInput, KeyRingKey, StreamOptions } from './aead.ts'
+export { createKeyRing, generateKeyRingEntry, parseKeyRing } from './aead/key-ring.ts'
+export type { KeyRing, KeyRingInput, KeyRingKey } from './aead/key-ring.ts'
+export type { CipherOptions } from './aead/gcm.ts'
+export { MAX_SEGMENT_SIZE } from './aead/stream.ts'
+export type { StreamOptions } from './aead/stream.ts'
 export { deriveKey, hkdf } from './hkdf.ts'
 export type { HashAlgorithm, HkdfOptions } from './hkdf.ts'
-export { ARGON2_DEFAULTS, SCRYPT_DEFAULTS, createPasswordHasher, hasArgon2 } from './password.ts'
+export { ARGON2_DEFAULTS, PASSWORD_LIMITS, SCRYPT_DEFAULTS, createPasswordHasher, hasArgon2 } from './password.ts'
 export type { Argon2Params, PasswordCheck, PasswordHasher, PasswordHasherOptions, ScryptParams } from './password.ts'
 export { checkPasswordPolicy } from './policy.ts'
 export type { PasswordPolicy, PasswordPolicyResult, PasswordProblem, PasswordProblemCode } from './policy.ts'
@@ -61,16 +67,8 @@ export {
   uuidv7,
   verifyTokenHash,
 } from './tokens.ts'
-export {
-  createMemoryNonceStore,
-  createUrlSigner,
-  initUrlSigner,
-  resetUrlSigner,
-  urlSigner,
-  urlSignerWithPrefix,
-} from './url-signer.ts'
+export { createUrlSigner } from './url-signer.ts'
 export type {
-  NonceStore,
   SignUrlOptions,
   SignedUrlInfo,
   UrlSigner,
@@ -78,3 +76,5 @@ export type {
   UrlSignerParamNames,
   VerifyUrlOptions,
 } from './url-signer.ts'
+export { createMemoryNonceStore } from './nonce-store.ts'
+export type { NonceStore } from './nonce-store.ts'

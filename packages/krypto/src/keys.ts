@@ -106,21 +106,25 @@ export type KeyInput = string | Uint8Array | JsonWebKey | KeyObject
 
 /**
  * Turns PEM, a JWK or raw bytes into a KeyObject. A PEM or JWK holding a private key gives
- * the private key; `oct` JWKs and bytes give a secret key.
+ * the private key; `oct` JWKs and other bytes give a secret key. Asymmetric key material is
+ * never taken as an HMAC secret: a PEM body that lost its armour, or DER bytes, are refused.
  * @example const key = importKey(process.env.JWT_PUBLIC_KEY_PEM!)
  */
 export function importKey(input: KeyInput): KeyObject {
   try {
     if (input instanceof KeyObject) return input
     if (typeof input === 'string') {
-      if (input.includes('-----BEGIN')) {
-        return /PRIVATE KEY-----/.test(input) ? createPrivateKey(input) : createPublicKey(input)
-      }
+      if (input.includes('-----BEGIN')) return importPem(input)
       const trimmed = input.trim()
       if (trimmed.startsWith('{')) return importJwk(JSON.parse(trimmed) as JsonWebKey)
-      return createSecretKey(Buffer.from(input, 'utf8'))
+      return importSecret(Buffer.from(input, 'utf8'), input)
     }
-    if (input instanceof Uint8Array) return createSecretKey(Buffer.from(input))
+    if (input instanceof Uint8Array) {
+      const bytes = Buffer.from(input)
+      // PEM read from a file as a Buffer is still PEM.
+      if (bytes.subarray(0, 64).toString('latin1').includes('-----BEGIN')) return importPem(bytes.toString('utf8'))
+      return importSecret(bytes, undefined)
+    }
     if (typeof input === 'object' && input !== null && typeof input.kty === 'string') return importJwk(input)
   } catch (err) {
     if (err instanceof KryptoError) throw err
@@ -129,6 +133,46 @@ export function importKey(input: KeyInput): KeyObject {
     })
   }
   throw new KryptoError('KRYPTO_KEY_INVALID', 'A key must be PEM text, a JWK object, raw bytes or a KeyObject')
+}
+
+function importPem(text: string): KeyObject {
+  // Env files and CI secrets often carry PEM with literal "\n" for its line breaks.
+  const pem = text.includes('\\n') && !text.includes('\n') ? text.replace(/\\n/g, '\n') : text
+  return /PRIVATE KEY-----/.test(pem) ? createPrivateKey(pem) : createPublicKey(pem)
+}
+
+/** True when `bytes` parse as a DER public or private key (SPKI, PKCS#8, PKCS#1, SEC1). */
+function isDerKey(bytes: Buffer): boolean {
+  if (bytes.length < 32 || bytes[0] !== 0x30) return false
+  const tries: (() => KeyObject)[] = [
+    () => createPublicKey({ key: bytes, format: 'der', type: 'spki' }),
+    () => createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }),
+    () => createPublicKey({ key: bytes, format: 'der', type: 'pkcs1' }),
+    () => createPrivateKey({ key: bytes, format: 'der', type: 'pkcs1' }),
+    () => createPrivateKey({ key: bytes, format: 'der', type: 'sec1' }),
+  ]
+  for (const attempt of tries) {
+    try {
+      attempt()
+      return true
+    } catch {
+      // not this encoding
+    }
+  }
+  return false
+}
+
+function importSecret(bytes: Buffer, text: string | undefined): KeyObject {
+  const compact = text?.replace(/\s+/g, '')
+  const decoded =
+    compact !== undefined && /^[A-Za-z0-9+/]{40,}={0,2}$/.test(compact) ? Buffer.from(compact, 'base64') : undefined
+  if (isDerKey(bytes) || (decoded !== undefined && isDerKey(decoded))) {
+    throw new KryptoError(
+      'KRYPTO_KEY_INVALID',
+      'This is an asymmetric key without its PEM armour (-----BEGIN ... KEY-----); it is never used as an HMAC secret. Pass the whole PEM text, a JWK or a KeyObject',
+    )
+  }
+  return createSecretKey(bytes)
 }
 
 function importJwk(jwk: JsonWebKey): KeyObject {

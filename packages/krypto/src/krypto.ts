@@ -1,13 +1,22 @@
-import type { JsonWebKey, KeyObject } from 'node:crypto'
-import { resolveConfig } from '@beaver-kit/config'
-import { defineDefaultInstance } from '@beaver-kit/core'
-import { createKeyRing, parseKeyRing, type CipherOptions, type KeyRing, type KeyRingInput } from './aead.ts'
+import type { KeyObject } from 'node:crypto'
+import {
+  describeInstance,
+  maskUrl,
+  resolveConfig,
+  type ConfigIssue,
+  type InstanceDescription,
+  type InstanceOptions,
+} from '@beaver-kit/config'
+import type { Instance } from '@beaver-kit/core'
+import { createKeyRing, parseKeyRing, type KeyRing, type KeyRingInput, type KeyRingKey } from './aead/key-ring.ts'
+import type { CipherOptions } from './aead/gcm.ts'
 import { kryptoSchema, type KryptoConfigOptions } from './config.ts'
-import { KryptoError } from './errors.ts'
-import { createRemoteJwks, type RemoteJwks } from './jwks.ts'
-import { createJwt, type Jwt, type JwtKeyInput } from './jwt.ts'
-import { ALGORITHMS, importKey, type JwsAlgorithm } from './keys.ts'
-import { deriveInternalKey } from './hkdf.ts'
+import { configError, settingNamer, shownAsOption } from './described.ts'
+import { KryptoError, isKryptoError } from './errors.ts'
+import { jwtKeysFromConfig } from './jwt/config-keys.ts'
+import { createRemoteJwks, type RemoteJwks } from './jwt/jwks.ts'
+import { buildJwt } from './jwt/jwt.ts'
+import type { Jwt, JwtKeyInput } from './jwt/types.ts'
 import {
   generateOtpSecret,
   otpauthUri,
@@ -18,17 +27,18 @@ import {
   type TotpResult,
   type TotpVerifyOptions,
 } from './otp.ts'
-import { createPasswordHasher, type PasswordHasher } from './password.ts'
+import { createPasswordHasher, passwordCostProblems, type PasswordHasher } from './password.ts'
+import { buildUrlSigner, type UrlSigner, type UrlSignerOptions } from './url-signer.ts'
 
 /** Options of `createKrypto`: BEAVER_KRYPTO_* settings plus what env cannot carry. */
-export interface KryptoOptions extends Omit<KryptoConfigOptions, 'keys'> {
+export interface KryptoOptions extends Omit<KryptoConfigOptions, 'keys'>, InstanceOptions {
   /** The master key ring; default BEAVER_KRYPTO_KEYS. */
   keys?: KeyRingInput
   /** An explicit JWT key set, replacing what the jwt settings and the ring would give. */
   jwtKeys?: readonly (JwtKeyInput | KeyObject | Uint8Array)[]
-  /** Env prefix: `USER_` reads USER_KRYPTO_*; `false` reads no environment. */
-  envPrefix?: string | false
-  /** The clock in ms, for JWT and TOTP. Default Date.now. */
+  /** Options of `krypto.urls` (BEAVER_URLSIGNER_*); its keys default to this instance's ring. */
+  urlSigner?: Omit<UrlSignerOptions, 'envPrefix' | 'env' | 'now'>
+  /** The clock in ms, for JWT, TOTP and signed URLs. Default Date.now. */
   now?: () => number
   /** The fetch used for the remote JWKS. */
   fetch?: typeof fetch
@@ -50,8 +60,8 @@ export interface KryptoTotp {
   ): Promise<TotpResult>
 }
 
-/** Everything configured from BEAVER_KRYPTO_*: key ring, JWT, passwords, TOTP. */
-export interface Krypto {
+/** Everything configured from BEAVER_KRYPTO_* (and BEAVER_URLSIGNER_*): key ring, JWT, passwords, TOTP, signed URLs. */
+export interface Krypto extends Instance<InstanceDescription> {
   /** True when a key ring is configured. */
   readonly hasKeys: boolean
   /** The AES-256-GCM key ring; throws KRYPTO_KEYS_MISSING when none is configured. */
@@ -65,89 +75,104 @@ export interface Krypto {
   /** The password hasher at the configured costs. */
   readonly passwords: PasswordHasher
   readonly totp: KryptoTotp
+  /** The URL signer (BEAVER_URLSIGNER_*), keyed by BEAVER_URLSIGNER_KEYS or else this instance's ring. */
+  readonly urls: UrlSigner
   /** A purpose-bound key from the current master key. */
   deriveKey(purpose: string, length?: number): Buffer
-  /** The settings in effect, secrets masked. */
-  describe(): string
-  /** Stops the remote JWKS (if any). Idempotent. */
-  close(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
+  /** Fails fast: fetches the remote JWKS when one is configured; rejects once closed. */
+  ready(options?: { signal?: AbortSignal }): Promise<void>
 }
 
-function jwtKeysFromConfig(
-  jwt: ReturnType<typeof resolveConfig<typeof kryptoSchema.shape>>['values']['jwt'],
-  ring: readonly { kid: string; key: Uint8Array }[] | undefined,
-): (JwtKeyInput | KeyObject)[] {
-  const alg = jwt.algorithm as JwsAlgorithm
-  const spec = ALGORITHMS[alg]
-  if (jwt.privateKey !== undefined) {
-    const text = jwt.privateKey.trim()
-    if (text.startsWith('{') && text.includes('"keys"')) {
-      let set: { keys?: unknown }
-      try {
-        set = JSON.parse(text) as { keys?: unknown }
-      } catch (err) {
-        throw new KryptoError('KRYPTO_KEY_INVALID', 'BEAVER_KRYPTO_JWT_PRIVATE_KEY looks like a JWKS but is not JSON', {
-          cause: err,
-        })
-      }
-      if (!Array.isArray(set.keys) || set.keys.length === 0)
-        throw new KryptoError('KRYPTO_KEY_INVALID', 'BEAVER_KRYPTO_JWT_PRIVATE_KEY holds a JWKS without keys')
-      return (set.keys as JsonWebKey[]).map((jwk) => ({
-        key: jwk,
-        ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}),
-        alg: (typeof jwk.alg === 'string' ? jwk.alg : alg) as JwsAlgorithm,
-      }))
-    }
-    return [{ key: importKey(text), alg }]
+type KryptoValues = ReturnType<typeof resolveConfig<typeof kryptoSchema.shape>>['values']
+
+/** The master ring from `keys` or BEAVER_KRYPTO_KEYS; a bad entry is an issue naming where it came from. */
+function readRing(
+  input: KeyRingInput | undefined,
+  settingName: (path: string) => string,
+  issues: ConfigIssue[],
+): KeyRingKey[] | undefined {
+  if (input === undefined) return undefined
+  try {
+    return parseKeyRing(input)
+  } catch (err) {
+    if (!isKryptoError(err)) throw err
+    issues.push({ name: settingName('keys'), found: '****', expected: err.message })
+    return undefined
   }
-  if (spec.kind !== 'hmac') {
-    throw new KryptoError(
-      'KRYPTO_KEYS_MISSING',
-      `BEAVER_KRYPTO_JWT_ALGORITHM is ${alg}, which needs BEAVER_KRYPTO_JWT_PRIVATE_KEY (PEM or JWK)`,
-    )
-  }
-  if (jwt.secrets !== undefined) {
-    return parseKeyRing(jwt.secrets).map(({ kid, key }) => ({ kid, key, alg }))
-  }
-  // Derived per purpose and algorithm: the JWT key of a ring entry never equals its AES key.
-  return (ring ?? []).map(({ kid, key }) => ({ kid, key: deriveInternalKey(key, `jwt:${alg}`, spec.size), alg }))
+}
+
+function costIssues(values: KryptoValues, settingName: (path: string) => string): ConfigIssue[] {
+  const pw = values.password
+  const memoryKiB = Math.floor(pw.argon2.memory / 1024)
+  return passwordCostProblems(
+    { memory: memoryKiB, passes: pw.argon2.passes, parallelism: pw.argon2.parallelism },
+    { cost: pw.scrypt.cost, blockSize: pw.scrypt.blockSize, parallelism: pw.scrypt.parallelism },
+  ).map((p) => ({ name: settingName(`password.${p.param}`), found: undefined, expected: p.message }))
 }
 
 /**
  * Builds the krypto facade from options and BEAVER_KRYPTO_*. Creation does no I/O; without a
- * key ring, password hashing, OTP and tokens work and keyed operations throw KRYPTO_KEYS_MISSING.
+ * key ring, password hashing, OTP and tokens work and keyed operations throw KRYPTO_KEYS_MISSING
+ * naming the variable to set. Every configuration problem is one ConfigError.
  * @example
- * const k = createKrypto({ keys: process.env.APP_KEYS, jwt: { issuer: 'links' } })
- * const token = k.jwt.sign({ sub: user.id })
- * const stored = await k.passwords.hash(password)
+ * await using k = createKrypto({ keys: process.env.APP_KEYS, jwt: { issuer: 'links' } })
+ * const token = k.jwt.sign({ sub: 'user-1' })
  */
 export function createKrypto(options: KryptoOptions = {}): Krypto {
-  const { keys, jwtKeys, envPrefix, now, fetch, ...configOptions } = options
-  const resolved = resolveConfig(kryptoSchema, { options: configOptions, envPrefix })
-  const values = resolved.values
-  const ringInput = keys ?? values.keys
-  const masters = ringInput === undefined ? undefined : parseKeyRing(ringInput)
+  const { keys, jwtKeys, envPrefix, env, now, fetch, urlSigner: urlOptions, ...configOptions } = options
+  const source = { envPrefix, ...(env ? { env } : {}) }
+  const resolved = resolveConfig(kryptoSchema, { options: configOptions, ...source })
+  const { values } = resolved
+  const entries = keys === undefined ? resolved.entries : shownAsOption(resolved.entries, 'keys')
+  const settingName = settingNamer(entries, envPrefix)
+
+  const issues: ConfigIssue[] = []
+  const masters = readRing(keys ?? values.keys, settingName, issues)
+  const fromConfig = jwtKeys === undefined ? jwtKeysFromConfig(values.jwt, entries, settingName, masters) : undefined
+  issues.push(...(fromConfig?.issues ?? []), ...costIssues(values, settingName))
+  const jwksUrl = values.jwt.jwksUrl
+  if (jwksUrl !== undefined && new URL(jwksUrl).protocol === 'http:' && !values.jwt.jwksAllowHttp) {
+    issues.push({
+      name: settingName('jwt.jwksUrl'),
+      found: maskUrl(jwksUrl),
+      expected: `an https:// URL (keys fetched in clear text can be replaced on the way), or set ${settingName('jwt.jwksAllowHttp')}=true for a trusted network`,
+    })
+  }
+  if (issues.length > 0) throw configError(kryptoSchema.title, issues)
+
   const ring = masters === undefined ? undefined : createKeyRing(masters)
   const jwks: RemoteJwks | undefined =
-    values.jwt.jwksUrl === undefined
+    jwksUrl === undefined
       ? undefined
-      : createRemoteJwks(values.jwt.jwksUrl, {
+      : createRemoteJwks(jwksUrl, {
           cacheTtl: values.jwt.jwksCacheTtl,
           cooldown: values.jwt.jwksCooldown,
+          timeout: values.jwt.jwksTimeout,
+          allowHttp: values.jwt.jwksAllowHttp,
           ...(fetch ? { fetch } : {}),
           ...(now ? { now } : {}),
         })
-  const jwt = createJwt({
-    keys: jwtKeys ?? jwtKeysFromConfig(values.jwt, masters),
-    ...(jwks ? { jwks } : {}),
-    ...(values.jwt.issuer !== undefined ? { issuer: values.jwt.issuer } : {}),
-    ...(values.jwt.audience !== undefined ? { audience: values.jwt.audience } : {}),
-    expiresIn: values.jwt.expiresIn,
-    clockSkew: values.jwt.clockSkew,
-    ...(values.jwt.maxAge !== undefined ? { maxAge: values.jwt.maxAge } : {}),
-    ...(now ? { now } : {}),
-  })
+  const ringHint =
+    envPrefix === false
+      ? 'pass keys in the krypto options ("kid:base64key"; generateKeyRingEntry() makes one)'
+      : `set ${settingName('keys')} to "kid:base64key" (generateKeyRingEntry() makes one), or pass keys in the krypto options`
+  const keysHint =
+    envPrefix === false
+      ? `${ringHint}, or jwt.privateKey`
+      : `${ringHint}; for asymmetric tokens set ${settingName('jwt.privateKey')}`
+  const jwt = buildJwt(
+    {
+      keys: jwtKeys ?? fromConfig?.keys ?? [],
+      ...(jwks ? { jwks } : {}),
+      ...(values.jwt.issuer !== undefined ? { issuer: values.jwt.issuer } : {}),
+      ...(values.jwt.audience !== undefined ? { audience: values.jwt.audience } : {}),
+      expiresIn: values.jwt.expiresIn,
+      clockSkew: values.jwt.clockSkew,
+      ...(values.jwt.maxAge !== undefined ? { maxAge: values.jwt.maxAge } : {}),
+      ...(now ? { now } : {}),
+    },
+    { missingKeys: keysHint },
+  )
   const pw = values.password
   const passwords = createPasswordHasher({
     algorithm: pw.algorithm,
@@ -159,6 +184,10 @@ export function createKrypto(options: KryptoOptions = {}): Krypto {
     scrypt: { cost: pw.scrypt.cost, blockSize: pw.scrypt.blockSize, parallelism: pw.scrypt.parallelism },
     ...(pw.pepper !== undefined ? { pepper: pw.pepper } : {}),
   })
+  const urls = buildUrlSigner({ ...urlOptions, ...source, ...(now ? { now } : {}) }, () => ({
+    keys: masters,
+    from: settingName('keys'),
+  }))
   const otp = values.otp
   const otpOptions = {
     digits: otp.digits,
@@ -169,10 +198,7 @@ export function createKrypto(options: KryptoOptions = {}): Krypto {
 
   function requireRing(): KeyRing {
     if (!ring) {
-      throw new KryptoError(
-        'KRYPTO_KEYS_MISSING',
-        'No key ring: set BEAVER_KRYPTO_KEYS to "kid:base64key" (32 random bytes; make one with generateKeyRingEntry()) or pass keys to createKrypto',
-      )
+      throw new KryptoError('KRYPTO_KEYS_MISSING', `No key ring: ${ringHint}`)
     }
     return ring
   }
@@ -200,12 +226,23 @@ export function createKrypto(options: KryptoOptions = {}): Krypto {
       verify: (code, secret, o = {}) =>
         verifyTotp(code, secret, { window: otp.window, ...otpOptions, time: clock(), ...o }),
     },
+    urls,
     deriveKey: (purpose, length = 32) => requireRing().deriveKey(purpose, { length }),
-    describe: () => resolved.describe(),
+    async ready(o = {}) {
+      if (closed) throw new KryptoError('KRYPTO_CLOSED', 'This krypto instance was closed')
+      await jwks?.refresh(o)
+    },
+    describe: () =>
+      describeInstance('krypto', envPrefix, entries, {
+        keyIds: ring?.kids.join(','),
+        jwtKid: jwt.currentKid,
+        jwtKeys: jwtKeys === undefined ? undefined : 'option jwtKeys',
+      }),
     async close() {
       if (closed) return
       closed = true
       jwks?.close()
+      await urls.close()
     },
     async [Symbol.asyncDispose]() {
       await krypto.close()
@@ -213,14 +250,3 @@ export function createKrypto(options: KryptoOptions = {}): Krypto {
   }
   return krypto
 }
-
-const def = defineDefaultInstance<Krypto, KryptoOptions>('krypto', (o) => createKrypto(o))
-
-/** The default krypto instance, built on first use from BEAVER_KRYPTO_*. */
-export const krypto = def.get
-/** Configures the default instance before its first use (throws once it exists). */
-export const initKrypto = def.init
-/** Closes and forgets the default instance (tests). */
-export const resetKrypto = def.reset
-/** An instance reading `<prefix>KRYPTO_*`, e.g. `withPrefix('BILLING_')`. */
-export const withPrefix = (prefix: string): Krypto => createKrypto({ envPrefix: prefix })

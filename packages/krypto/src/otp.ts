@@ -31,7 +31,7 @@ export type OtpReplayGuard = (use: { step: number; code: string }) => boolean | 
 
 /** Options of `verifyTotp`: drift window and replay protection. */
 export interface TotpVerifyOptions extends TotpOptions {
-  /** Steps accepted before and after the current one (drift). Default 1 (±30 s). */
+  /** Steps accepted before and after the current one (drift), 0-10. Default 1 (±30 s). */
   window?: number
   /** Refuse any step at or below this one (the last accepted step, stored per user): the simplest replay guard. */
   afterStep?: number
@@ -49,6 +49,11 @@ export interface TotpResult {
   /** True when the code matched but the guard refused it as already used. */
   replayed?: boolean
 }
+
+/** The largest HOTP look-ahead `verifyHotp` accepts (RFC 4226 section 7.4 suggests a small one). */
+const MAX_HOTP_WINDOW = 100
+/** The largest TOTP drift window, in steps either side. */
+const MAX_TOTP_WINDOW = 10
 
 const HASH: Record<OtpAlgorithm, string> = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' }
 
@@ -133,14 +138,17 @@ export function verifyHotp(
   code: string,
   secret: OtpSecret,
   counter: number,
-  options: HotpOptions & { window?: number } = {},
+  options: HotpOptions & { /** Counters looked ahead, 0-100. Default 0. */ window?: number } = {},
 ): { valid: boolean; counter?: number } {
   const digits = checkDigits(options.digits ?? 6)
   const hash = checkAlgorithm(options.algorithm ?? 'SHA1')
+  const window = options.window ?? 0
+  // Every step of the window costs an HMAC, so the look-ahead is bounded.
+  if (!Number.isInteger(window) || window < 0 || window > MAX_HOTP_WINDOW)
+    throw invalidArgument(`The HOTP window must be 0-${MAX_HOTP_WINDOW} counters, got ${window}`)
   const key = secretBytes(secret)
   const c = normalizeCode(code, digits)
   if (c === undefined) return { valid: false }
-  const window = options.window ?? 0
   let found: number | undefined
   // Every candidate is computed and compared, so timing does not tell which one matched.
   for (let i = 0; i <= window; i++)
@@ -162,10 +170,10 @@ export async function verifyTotp(
 ): Promise<TotpResult> {
   const digits = checkDigits(options.digits ?? 6)
   const hash = checkAlgorithm(options.algorithm ?? 'SHA1')
-  const key = secretBytes(secret)
   const window = options.window ?? 1
-  if (!Number.isInteger(window) || window < 0 || window > 10)
-    throw invalidArgument(`The TOTP window must be 0-10 steps, got ${window}`)
+  if (!Number.isInteger(window) || window < 0 || window > MAX_TOTP_WINDOW)
+    throw invalidArgument(`The TOTP window must be 0-${MAX_TOTP_WINDOW} steps, got ${window}`)
+  const key = secretBytes(secret)
   const c = normalizeCode(code, digits)
   if (c === undefined) return { valid: false }
   const now = stepAt(options)

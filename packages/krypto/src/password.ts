@@ -1,6 +1,7 @@
 import * as nodeCrypto from 'node:crypto'
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
-import { traceAsync, tracingChannel } from '@beaver-kit/core'
+import { traceAsync } from '@beaver-kit/core'
+import { channels } from './channels.ts'
 import { fromPhcBase64, toPhcBase64 } from './encoding.ts'
 import { KryptoError, invalidArgument } from './errors.ts'
 
@@ -88,10 +89,83 @@ export function hasArgon2(): boolean {
 }
 
 const SALT = 16
-// Published on beaver:krypto:password-hash / password-verify with the algorithm only, never the password or hash.
-const hashChannel = tracingChannel<{ algorithm: string }>('krypto', 'password-hash')
-const verifyChannel = tracingChannel<{ stored: string | undefined }>('krypto', 'password-verify')
 const HASH = 32
+
+/**
+ * The most work a hash may ask for. A stored hash is data: whoever can write the password
+ * column (or feeds an import) chooses its parameters, so they are checked against these bounds
+ * before any hashing, and the configured costs must stay within them too.
+ */
+export const PASSWORD_LIMITS = Object.freeze({
+  /** argon2id: memory in KiB (256 MiB), passes, lanes, and memory × passes (1 GiB·pass, 27× OWASP's). */
+  argon2: Object.freeze({ memory: 262_144, passes: 16, parallelism: 16, memoryPasses: 1_048_576 }),
+  /** scrypt: log2(N), r, p, memory 128·N·r in bytes (256 MiB), and N·r·p (8× OWASP's). */
+  scrypt: Object.freeze({ cost: 20, blockSize: 32, parallelism: 16, memoryBytes: 256 * 1024 * 1024, work: 2 ** 23 }),
+  /** bcrypt: the cost exponent (each step doubles the work). */
+  bcrypt: Object.freeze({ minCost: 4, cost: 15 }),
+})
+
+/** @internal One cost parameter out of bounds, named by its option path (`argon2.memory`). */
+export interface PasswordCostProblem {
+  param:
+    'argon2.memory' | 'argon2.passes' | 'argon2.parallelism' | 'scrypt.cost' | 'scrypt.blockSize' | 'scrypt.parallelism'
+  message: string
+}
+
+/** @internal Every configured cost that is not an integer in range or exceeds PASSWORD_LIMITS. */
+export function passwordCostProblems(a2: Argon2Params, sc: ScryptParams): PasswordCostProblem[] {
+  const out: PasswordCostProblem[] = []
+  const A = PASSWORD_LIMITS.argon2
+  const S = PASSWORD_LIMITS.scrypt
+  const int = (v: number, min: number, max: number): boolean => Number.isInteger(v) && v >= min && v <= max
+  if (!int(a2.parallelism, 1, A.parallelism))
+    out.push({
+      param: 'argon2.parallelism',
+      message: `argon2 parallelism must be 1-${A.parallelism}, got ${a2.parallelism}`,
+    })
+  if (!int(a2.memory, 8 * Math.max(1, a2.parallelism), A.memory))
+    out.push({
+      param: 'argon2.memory',
+      message: `argon2 memory must be 8*parallelism to ${A.memory} KiB (256 MiB), got ${a2.memory}`,
+    })
+  if (!int(a2.passes, 1, A.passes))
+    out.push({ param: 'argon2.passes', message: `argon2 passes must be 1-${A.passes}, got ${a2.passes}` })
+  else if (a2.memory * a2.passes > A.memoryPasses)
+    out.push({
+      param: 'argon2.passes',
+      message: `argon2 memory × passes must stay within ${A.memoryPasses} KiB (1 GiB·pass), got ${a2.memory}×${a2.passes}`,
+    })
+  const costOk = int(sc.cost, 1, S.cost)
+  if (!costOk) out.push({ param: 'scrypt.cost', message: `scrypt cost (log2 N) must be 1-${S.cost}, got ${sc.cost}` })
+  const blockOk = int(sc.blockSize, 1, S.blockSize)
+  if (!blockOk)
+    out.push({ param: 'scrypt.blockSize', message: `scrypt blockSize must be 1-${S.blockSize}, got ${sc.blockSize}` })
+  const parallelOk = int(sc.parallelism, 1, S.parallelism)
+  if (!parallelOk)
+    out.push({
+      param: 'scrypt.parallelism',
+      message: `scrypt parallelism must be 1-${S.parallelism}, got ${sc.parallelism}`,
+    })
+  if (costOk && blockOk && 128 * 2 ** sc.cost * sc.blockSize > S.memoryBytes)
+    out.push({
+      param: 'scrypt.blockSize',
+      message: `scrypt memory 128·N·r must stay within 256 MiB, got N=2^${sc.cost}, r=${sc.blockSize}`,
+    })
+  else if (costOk && blockOk && parallelOk && 2 ** sc.cost * sc.blockSize * sc.parallelism > S.work)
+    out.push({
+      param: 'scrypt.parallelism',
+      message: `scrypt work N·r·p must stay within 2^23, got N=2^${sc.cost}, r=${sc.blockSize}, p=${sc.parallelism}`,
+    })
+  return out
+}
+
+/** The algorithm of a stored hash as channels publish it: never any other part of the string. */
+function storedAlgorithm(stored: unknown): string {
+  if (typeof stored !== 'string') return 'unknown'
+  if (stored.startsWith('$argon2id$')) return 'argon2id'
+  if (stored.startsWith('$scrypt$')) return 'scrypt'
+  return /^\$2[aby]\$/.test(stored) ? 'bcrypt' : 'unknown'
+}
 
 function argon2(
   password: Buffer,
@@ -163,6 +237,8 @@ function parseParams(text: string, allowed: readonly string[]): Record<string, n
 /** Reads a PHC argon2id/scrypt string or a bcrypt hash. */
 export function parsePasswordHash(stored: string): ParsedHash {
   if (typeof stored !== 'string') malformed('not a string')
+  // Real PHC and bcrypt strings are under 200 characters; a longer one is refused before it is split.
+  if (stored.length > 512) malformed('longer than 512 characters')
   if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(stored))
     return {
       algorithm: 'bcrypt',
@@ -178,7 +254,8 @@ export function parsePasswordHash(stored: string): ParsedHash {
     const params = parseParams(parts[3] as string, ['m', 't', 'p'])
     const salt = fromPhcBase64(parts[4] as string)
     const hash = fromPhcBase64(parts[5] as string)
-    if (!salt || !hash || salt.length < 8 || hash.length < 16) malformed('bad salt or hash encoding')
+    if (!salt || !hash || salt.length < 8 || salt.length > 64 || hash.length < 16 || hash.length > 64)
+      malformed('bad salt or hash (8-64 and 16-64 bytes of unpadded base64)')
     return { algorithm: 'argon2id', params, salt, hash, raw: stored }
   }
   if (parts[1] === 'scrypt') {
@@ -187,13 +264,12 @@ export function parsePasswordHash(stored: string): ParsedHash {
     if ((params.ln as number) < 1 || (params.ln as number) > 30) malformed('scrypt ln out of range')
     const salt = fromPhcBase64(parts[3] as string)
     const hash = fromPhcBase64(parts[4] as string)
-    if (!salt || !hash || salt.length < 8 || hash.length < 16) malformed('bad salt or hash encoding')
+    if (!salt || !hash || salt.length < 8 || salt.length > 64 || hash.length < 16 || hash.length > 64)
+      malformed('bad salt or hash (8-64 and 16-64 bytes of unpadded base64)')
     return { algorithm: 'scrypt', params, salt, hash, raw: stored }
   }
-  throw new KryptoError(
-    'KRYPTO_PASSWORD_HASH_MALFORMED',
-    `Unsupported password hash format "${(parts[1] ?? '').slice(0, 16)}"; argon2id, scrypt and bcrypt are read`,
-  )
+  // The unknown identifier is not quoted: a legacy column may hold anything, a plain password included.
+  malformed('not an argon2id ($argon2id$), scrypt ($scrypt$) or bcrypt ($2a$, $2b$, $2y$) hash')
 }
 
 let bcryptModule: Promise<{ compare(s: string, hash: string): Promise<boolean> }> | undefined
@@ -220,26 +296,41 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   }
   const a2: Argon2Params = { ...ARGON2_DEFAULTS, ...options.argon2 }
   const sc: ScryptParams = { ...SCRYPT_DEFAULTS, ...options.scrypt }
-  if (!Number.isInteger(a2.memory) || a2.memory < 8 * a2.parallelism)
-    throw invalidArgument(`argon2 memory must be at least 8*parallelism KiB, got ${a2.memory}`)
-  if (!Number.isInteger(a2.passes) || a2.passes < 1)
-    throw invalidArgument(`argon2 passes must be >= 1, got ${a2.passes}`)
-  if (!Number.isInteger(a2.parallelism) || a2.parallelism < 1 || a2.parallelism > 255)
-    throw invalidArgument(`argon2 parallelism must be 1-255, got ${a2.parallelism}`)
-  if (!Number.isInteger(sc.cost) || sc.cost < 1 || sc.cost > 30)
-    throw invalidArgument(`scrypt cost (log2 N) must be 1-30, got ${sc.cost}`)
-  if (!Number.isInteger(sc.blockSize) || sc.blockSize < 1)
-    throw invalidArgument(`scrypt blockSize must be >= 1, got ${sc.blockSize}`)
-  if (!Number.isInteger(sc.parallelism) || sc.parallelism < 1)
-    throw invalidArgument(`scrypt parallelism must be >= 1, got ${sc.parallelism}`)
+  const problem = passwordCostProblems(a2, sc)[0]
+  if (problem) throw invalidArgument(problem.message, { param: problem.param })
   const pepper = options.pepper === undefined ? undefined : Buffer.from(options.pepper)
   const maxLength = options.maxLength ?? 1024
 
   function input(password: string): Buffer {
     if (typeof password !== 'string') throw invalidArgument('A password must be a string')
+    // Checked before normalizing too: every UTF-16 unit is at least one UTF-8 byte, so a longer
+    // string is refused without spending time on NFC over megabytes of input.
+    if (password.length > maxLength) throw invalidArgument(`The password is longer than ${maxLength} bytes`)
     const bytes = Buffer.from(password.normalize('NFC'), 'utf8')
     if (bytes.length > maxLength) throw invalidArgument(`The password is longer than ${maxLength} bytes`)
     return bytes
+  }
+
+  function checkStoredCost(parsed: ParsedHash): void {
+    const p = parsed.params
+    let problem: string | undefined
+    if (parsed.algorithm === 'bcrypt') {
+      const { minCost, cost } = PASSWORD_LIMITS.bcrypt
+      if ((p.cost as number) < minCost || (p.cost as number) > cost)
+        problem = `bcrypt cost must be ${minCost}-${cost}, got ${p.cost}`
+    } else if (parsed.algorithm === 'argon2id') {
+      problem = passwordCostProblems(
+        { memory: p.m as number, passes: p.t as number, parallelism: p.p as number },
+        SCRYPT_DEFAULTS,
+      )[0]?.message
+    } else {
+      problem = passwordCostProblems(ARGON2_DEFAULTS, {
+        cost: p.ln as number,
+        blockSize: p.r as number,
+        parallelism: p.p as number,
+      })[0]?.message
+    }
+    if (problem !== undefined) malformed(`${problem} (a stored hash may not ask for more work than PASSWORD_LIMITS)`)
   }
 
   // scrypt has no secret input: the pepper keys an HMAC of the password instead.
@@ -269,6 +360,8 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
 
   async function verifyNow(stored: string, password: string): Promise<boolean> {
     const parsed = parsePasswordHash(stored)
+    // Bounds first: nothing is hashed for a stored hash that asks for unbounded work.
+    checkStoredCost(parsed)
     const bytes = input(password)
     if (parsed.algorithm === 'bcrypt') {
       bcryptModule ??= import('bcryptjs').then(
@@ -287,15 +380,15 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     algorithm,
     hash(password) {
       return traceAsync(
-        hashChannel,
+        channels.passwordHash,
         () => ({ algorithm }),
         () => hashNow(password),
       )
     },
     verify(stored, password) {
       return traceAsync(
-        verifyChannel,
-        () => ({ stored: typeof stored === 'string' ? stored.split('$')[1] : undefined }),
+        channels.passwordVerify,
+        () => ({ algorithm: storedAlgorithm(stored) }),
         () => verifyNow(stored, password),
       )
     },

@@ -70,6 +70,13 @@ export function checkPasswordPolicy(password: string, policy: PasswordPolicy = {
   if (minLength < 1 || maxLength < minLength)
     throw invalidArgument(`Invalid policy: minLength ${minLength}, maxLength ${maxLength}`)
   const problems: PasswordProblem[] = []
+  // NFC never folds more than 3 UTF-16 units into one character (a Hangul syllable from three
+  // jamo), so input past 4x maxLength units is too long whatever NFC makes of it: it is refused
+  // before normalization or any pattern spends time on it.
+  if (password.length > maxLength * 4) {
+    problems.push({ code: 'too-long', message: `Use at most ${maxLength} characters.` })
+    return { ok: false, problems }
+  }
   const length = [...password.normalize('NFC')].length
   if (length < minLength)
     problems.push({ code: 'too-short', message: `Use at least ${minLength} characters (this has ${length}).` })

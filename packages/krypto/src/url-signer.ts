@@ -1,17 +1,20 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { parseDuration, resolveConfig } from '@beaver-kit/config'
-import { defineDefaultInstance } from '@beaver-kit/core'
-import { parseKeyRing, type KeyRingInput } from './aead.ts'
+import {
+  describeInstance,
+  resolveConfig,
+  toMs,
+  type Duration,
+  type InstanceDescription,
+  type InstanceOptions,
+} from '@beaver-kit/config'
+import type { Instance } from '@beaver-kit/core'
+import { parseKeyRing, type KeyRingInput } from './aead/key-ring.ts'
 import { kryptoSchema, urlSignerSchema, type UrlSignerConfigOptions } from './config.ts'
+import { shownAsOption } from './described.ts'
 import { decodeBase64url } from './encoding.ts'
 import { KryptoError, invalidArgument, type KryptoErrorCode } from './errors.ts'
 import { deriveInternalKey } from './hkdf.ts'
-import type { DurationInput } from './jwt.ts'
-
-/** Records one-time nonces. `consume` returns true the first time a nonce is seen, false afterwards. */
-export interface NonceStore {
-  consume(nonce: string, expiresAt: number): boolean | Promise<boolean>
-}
+import type { NonceStore } from './nonce-store.ts'
 
 /** Names of the query parameters the signer adds. */
 export interface UrlSignerParamNames {
@@ -25,21 +28,19 @@ export interface UrlSignerParamNames {
 }
 
 /** Options of `createUrlSigner`: BEAVER_URLSIGNER_* settings plus keys, nonce store and clock. */
-export interface UrlSignerOptions extends Omit<UrlSignerConfigOptions, 'keys'> {
+export interface UrlSignerOptions extends Omit<UrlSignerConfigOptions, 'keys'>, InstanceOptions {
   /** Master keys (`kid:base64` list); default BEAVER_URLSIGNER_KEYS, else BEAVER_KRYPTO_KEYS (both run through HKDF for this purpose). */
   keys?: KeyRingInput
   /** Where one-time nonces are recorded; needed to verify URLs signed with `oneTime: true`. */
   nonceStore?: NonceStore
   /** The clock in ms. Default Date.now. */
   now?: () => number
-  /** Env prefix: `USER_` reads USER_URLSIGNER_*; `false` reads no environment. */
-  envPrefix?: string | false
 }
 
 /** Per-URL options of `sign`. */
 export interface SignUrlOptions {
   /** Lifetime; default the configured `defaultTtl` (30 minutes). */
-  expiresIn?: DurationInput
+  expiresIn?: Duration
   /** An absolute expiry instead of `expiresIn`. */
   expiresAt?: Date | number
   /** Bind the URL to one HTTP method (GET, DELETE, ...). */
@@ -72,7 +73,7 @@ export interface SignedUrlInfo<P = unknown> {
 }
 
 /** Signs URLs with an expiry, bound to method and parameters, and verifies them with a precise reason. */
-export interface UrlSigner {
+export interface UrlSigner extends Instance<InstanceDescription> {
   /** Returns the URL with `exp`, `kid`, optional `method`/`nonce`/`sp`/`payload` and `sig` added. A relative URL stays relative. */
   sign(url: string | URL, options?: SignUrlOptions): string
   /** Verifies the signature, method, expiry and one-time nonce; throws KRYPTO_URL_* with the reason. */
@@ -87,26 +88,41 @@ export interface UrlSigner {
   /** True when the URL's (unverified) expiry has passed. */
   isExpired(url: string | URL): boolean
   readonly paramNames: Readonly<UrlSignerParamNames>
-  /** Nothing to release; present for the kit's lifecycle (idempotent). */
-  close(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
 }
 
 const BASE = 'http://relative.invalid'
+const BASE_HOST = 'relative.invalid'
 
-function parse(url: string | URL): { u: URL; relative: boolean } {
-  if (url instanceof URL) return { u: new URL(url.href), relative: false }
-  if (typeof url !== 'string') throw invalidArgument('A URL must be a string or URL')
+/**
+ * Parses what sign() or verify() was given. A URL object is taken as its `href` and checked like
+ * any string, so both forms go through one path (an object has been normalized already: pass
+ * the request target as received, e.g. Node's `req.url`, or route by that same object).
+ */
+function parse(url: string | URL, use: 'sign' | 'verify'): { u: URL; relative: boolean; text: string } {
+  const text = url instanceof URL ? url.href : url
+  if (typeof text !== 'string') throw invalidArgument('A URL must be a string or URL')
+  const refuse = (message: string): never => {
+    throw use === 'sign' ? invalidArgument(message) : new KryptoError('KRYPTO_URL_TAMPERED', message)
+  }
   // The URL parser silently drops tabs, newlines and leading or trailing controls; a signed URL
   // holding any of them was altered on the way, so it is refused rather than normalized.
-  if (/[^\x21-\x7e]/.test(url))
-    throw new KryptoError('KRYPTO_URL_TAMPERED', 'The URL contains whitespace, control or non-ASCII characters')
+  if (/[^\x21-\x7e]/.test(text))
+    refuse('The URL contains whitespace, control or non-ASCII characters (percent-encode them)')
+  const relative = !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(text)
+  let u: URL
   try {
-    const relative = !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
-    return { u: new URL(url, BASE), relative }
+    u = new URL(text, BASE)
   } catch {
-    throw new KryptoError('KRYPTO_URL_TAMPERED', 'The signed URL is not a valid URL')
+    return refuse('The URL is not a valid URL')
   }
+  // `//evil.example/x` (or `/\\evil.example/x`) has no scheme but names a host: as a relative URL
+  // the host would be dropped without a word, so it is refused instead.
+  if (relative && u.host !== BASE_HOST) {
+    refuse(
+      `The URL ${JSON.stringify(text.slice(0, 80))} names a host without a scheme; sign an absolute URL (https://host/path) or a path that starts with a single "/"`,
+    )
+  }
+  return { u, relative, text }
 }
 
 function output(u: URL, relative: boolean): string {
@@ -135,53 +151,46 @@ function rawPairs(search: string): { name: string; pair: string }[] {
     })
 }
 
-/**
- * A memory nonce store for one-time URLs on a single process (use a shared store, e.g. Redis
- * `SET NX PX`, when several processes verify).
- */
-export function createMemoryNonceStore(
-  options: { now?: () => number; maxEntries?: number } = {},
-): NonceStore & { readonly size: number } {
-  const now = options.now ?? Date.now
-  const maxEntries = options.maxEntries ?? 100_000
-  const seen = new Map<string, number>()
-  return {
-    get size() {
-      return seen.size
-    },
-    consume(nonce, expiresAt) {
-      const t = now()
-      if (seen.size >= maxEntries) for (const [n, exp] of seen) if (exp <= t) seen.delete(n)
-      if (seen.has(nonce)) return false
-      if (seen.size >= maxEntries)
-        throw new KryptoError('KRYPTO_INVALID_ARGUMENT', `The memory nonce store is full (${maxEntries} live nonces)`)
-      seen.set(nonce, expiresAt)
-      return true
-    },
-  }
-}
-
-function toMs(value: DurationInput): number {
-  return typeof value === 'number' ? value : parseDuration(value)
+/** @internal Keys the URL signer falls back to when BEAVER_URLSIGNER_KEYS is unset, and where they came from. */
+export interface UrlSignerFallbackKeys {
+  keys: KeyRingInput | undefined
+  /** The variable or option they came from, for describe(). */
+  from: string
 }
 
 /**
  * Signs URLs for temporary access (downloads, unsubscribe, admin actions). The HMAC key is
  * derived with HKDF for this purpose only, so a signed URL can never pass as a token elsewhere.
+ * Without BEAVER_URLSIGNER_KEYS (or `keys`) it uses the key ring of BEAVER_KRYPTO_KEYS.
  * @example
  * const signer = createUrlSigner({ keys: 'k1:...' })
  * const link = signer.sign('/files/42/download', { expiresIn: '10m', method: 'GET' })
  * const info = await signer.verify(req.url, { method: req.method })
  */
 export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
-  const { keys, nonceStore, now = Date.now, envPrefix, ...configOptions } = options
-  const { values } = resolveConfig(urlSignerSchema, { options: configOptions, envPrefix })
+  const { envPrefix, env } = options
+  return buildUrlSigner(options, () => {
+    if (envPrefix === false) return { keys: undefined, from: '' }
+    const krypto = resolveConfig(kryptoSchema, { envPrefix, ...(env ? { env } : {}), unknown: 'ignore' })
+    return { keys: krypto.values.keys, from: krypto.entries.find((e) => e.path === 'keys')?.name ?? '' }
+  })
+}
+
+/** @internal `createUrlSigner` with the fallback key ring given by its caller (the krypto facade). */
+export function buildUrlSigner(options: UrlSignerOptions, fallback: () => UrlSignerFallbackKeys): UrlSigner {
+  const { keys, nonceStore, now = Date.now, envPrefix, env, ...configOptions } = options
+  const resolved = resolveConfig(urlSignerSchema, { options: configOptions, envPrefix, ...(env ? { env } : {}) })
+  const { values } = resolved
   const names: UrlSignerParamNames = Object.freeze({ ...values.params })
   const ownNames = new Set(Object.values(names))
   if (ownNames.size !== 7) throw invalidArgument('The URL signer parameter names must all differ')
-  let keyInput: KeyRingInput | undefined = keys ?? (values.keys === undefined ? undefined : values.keys)
-  if (keyInput === undefined && envPrefix !== false) {
-    keyInput = resolveConfig(kryptoSchema, { envPrefix, unknown: 'ignore' }).values.keys
+  let keyInput: KeyRingInput | undefined = keys ?? values.keys
+  // Only keys taken from elsewhere need a word in describe(); the schema's entries show the rest.
+  let keysFrom: string | undefined
+  if (keyInput === undefined) {
+    const other = fallback()
+    keyInput = other.keys
+    if (keyInput !== undefined) keysFrom = other.from
   }
   const hmacKeys = new Map<string, Buffer>()
   let currentKid: string | undefined
@@ -194,14 +203,15 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
   const defaultTtl = values.defaultTtl
   const skew = values.clockSkew
 
+  const prefix = envPrefix ?? 'BEAVER_'
+  const missingKeys =
+    envPrefix === false
+      ? 'The URL signer has no key: pass keys in its options ("kid:base64key"; generateKeyRingEntry() makes one)'
+      : `The URL signer has no key: set ${prefix}URLSIGNER_KEYS or ${prefix}KRYPTO_KEYS to "kid:base64key" (generateKeyRingEntry() makes one), or pass keys in its options`
   function requireKeys(): void {
-    if (currentKid === undefined) {
-      throw new KryptoError(
-        'KRYPTO_KEYS_MISSING',
-        'The URL signer has no key: set BEAVER_URLSIGNER_KEYS or BEAVER_KRYPTO_KEYS ("kid:base64", see generateKeyRingEntry()), or pass keys',
-      )
-    }
+    if (currentKid === undefined) throw new KryptoError('KRYPTO_KEYS_MISSING', missingKeys)
   }
+  let closed = false
 
   function canonical(
     u: URL,
@@ -237,7 +247,7 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
   }
 
   function readExp(url: string | URL): number {
-    const { u } = parse(url)
+    const { u } = parse(url, 'verify')
     const exp = u.searchParams.get(names.expires)
     if (exp === null || !/^\d{1,15}$/.test(exp))
       fail('KRYPTO_URL_UNSIGNED', `The URL has no valid "${names.expires}" parameter`)
@@ -246,10 +256,10 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
 
   async function verify<P>(url: string | URL, opts: VerifyUrlOptions = {}): Promise<SignedUrlInfo<P>> {
     requireKeys()
-    const { u, relative } = parse(url)
+    const { u, relative, text } = parse(url, 'verify')
     // Only the exact form the signer wrote is accepted: no case change of scheme or host, no
     // dot segments or default port spelled out. Equivalent spellings are refused, not normalized.
-    if (typeof url === 'string' && output(u, relative) !== url)
+    if (output(u, relative) !== text)
       fail(
         'KRYPTO_URL_TAMPERED',
         'The URL is not in the form it was signed in (case, dot segments, port or encoding changed)',
@@ -328,7 +338,7 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
     paramNames: names,
     sign(url, signOptions = {}) {
       requireKeys()
-      const { u, relative } = parse(url)
+      const { u, relative } = parse(url, 'sign')
       for (const name of ownNames) {
         if (u.searchParams.has(name))
           throw invalidArgument(
@@ -340,7 +350,7 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
           ? signOptions.expiresAt instanceof Date
             ? signOptions.expiresAt.getTime()
             : signOptions.expiresAt
-          : now() + toMs(signOptions.expiresIn ?? defaultTtl)
+          : now() + toMs(signOptions.expiresIn ?? defaultTtl, 'expiresIn')
       if (!Number.isFinite(expiresAtMs)) throw invalidArgument('The expiry is not a valid time')
       const exp = String(Math.ceil(expiresAtMs / 1000))
       const method = signOptions.method?.toUpperCase()
@@ -386,8 +396,20 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
     isExpired(url) {
       return now() >= readExp(url) + skew
     },
+    async ready() {
+      if (closed) throw new KryptoError('KRYPTO_CLOSED', 'This URL signer was closed')
+      requireKeys()
+    },
+    describe() {
+      const entries = keys === undefined ? resolved.entries : shownAsOption(resolved.entries, 'keys')
+      return describeInstance('urlsigner', envPrefix, entries, {
+        keysFrom,
+        currentKid,
+      })
+    },
     async close() {
-      // Holds no resource: keys are plain buffers and the nonce store belongs to the caller.
+      // Holds no resource (keys are plain buffers, the nonce store belongs to the caller); only ready() notices.
+      closed = true
     },
     async [Symbol.asyncDispose]() {
       await signer.close()
@@ -395,14 +417,3 @@ export function createUrlSigner(options: UrlSignerOptions = {}): UrlSigner {
   }
   return signer
 }
-
-const defaultSigner = defineDefaultInstance<UrlSigner, UrlSignerOptions>('urlsigner', (o) => createUrlSigner(o))
-
-/** The default URL signer, built on first use from BEAVER_URLSIGNER_* (keys fall back to BEAVER_KRYPTO_KEYS). */
-export const urlSigner = defaultSigner.get
-/** Configures the default URL signer before first use. */
-export const initUrlSigner = defaultSigner.init
-/** Forgets the default URL signer (tests). */
-export const resetUrlSigner = defaultSigner.reset
-/** A URL signer reading `<prefix>URLSIGNER_*`, e.g. `withPrefix('ADMIN_')`. */
-export const urlSignerWithPrefix = (prefix: string): UrlSigner => createUrlSigner({ envPrefix: prefix })

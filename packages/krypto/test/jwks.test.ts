@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createJwt, createRemoteJwks, generateKeyPair, type RemoteJwks } from '../src/index.ts'
+import { channels, createJwt, createRemoteJwks, generateKeyPair, type RemoteJwks } from '../src/index.ts'
 
 // A local issuer: serves whatever JWKS the test sets, counts requests, can fail on demand.
 let server: Server
@@ -10,10 +11,22 @@ let jwksBody: unknown = { keys: [] }
 let status = 200
 let hits = 0
 let bodyOverride: string | undefined
+const stalled = new Set<ServerResponse>()
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     hits++
+    if (req.url === '/stall-headers') {
+      stalled.add(res)
+      return
+    }
+    if (req.url === '/stall-body') {
+      // Headers and half a document, then nothing: the time limit must cover the body.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+      res.write('{"keys":[')
+      stalled.add(res)
+      return
+    }
     if (req.url !== '/jwks.json') {
       res.writeHead(404).end()
       return
@@ -25,6 +38,8 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
 afterAll(async () => {
+  for (const res of stalled) res.destroy()
+  server.closeAllConnections()
   await new Promise<void>((resolve) => server.close(() => resolve()))
 })
 
@@ -38,7 +53,14 @@ function fresh(now: { t: number }, extra: Parameters<typeof createRemoteJwks>[1]
   hits = 0
   status = 200
   bodyOverride = undefined
-  return createRemoteJwks(`${base}/jwks.json`, { cacheTtl: '10m', cooldown: '30s', now: () => now.t, ...extra })
+  // The local issuer speaks plain HTTP, which needs the explicit opt-in.
+  return createRemoteJwks(`${base}/jwks.json`, {
+    cacheTtl: '10m',
+    cooldown: '30s',
+    allowHttp: true,
+    now: () => now.t,
+    ...extra,
+  })
 }
 
 describe('remote JWKS', () => {
@@ -103,7 +125,7 @@ describe('remote JWKS', () => {
     await verifier.verifyAsync(token)
     status = 503
     now.t += 11 * 60_000
-    await expect(verifier.verifyAsync(token)).resolves.toBeDefined()
+    await expect(verifier.verifyAsync(token)).resolves.toMatchObject({ iss: 'https://issuer.test' })
     expect(hits).toBe(2)
     // A failing issuer is not asked again before the cooldown, however many tokens arrive.
     for (let i = 0; i < 5; i++) await verifier.verifyAsync(token)
@@ -150,6 +172,87 @@ describe('remote JWKS', () => {
     await r.refresh()
     expect(r.keys[0]).not.toHaveProperty('d')
     r.close()
+  })
+
+  it('a failing issuer is asked at most once per cooldown before its first success too', async () => {
+    const a = issuer('a')
+    const now = { t: 0 }
+    const remote = fresh(now)
+    status = 503
+    const verifier = createJwt({ jwks: remote })
+    const token = a.jwt.sign({})
+    for (let i = 0; i < 5; i++)
+      await expect(verifier.verifyAsync(token)).rejects.toMatchObject({ code: 'KRYPTO_JWKS_FETCH_FAILED' })
+    expect(hits).toBe(1)
+    now.t += 29_999
+    await expect(verifier.verifyAsync(token)).rejects.toMatchObject({ code: 'KRYPTO_JWKS_FETCH_FAILED' })
+    expect(hits).toBe(1)
+    now.t += 1
+    status = 200
+    jwksBody = { keys: [a.jwk] }
+    await expect(verifier.verifyAsync(token)).resolves.toMatchObject({ iss: 'https://issuer.test' })
+    expect(hits).toBe(2)
+    remote.close()
+  })
+
+  it('publishes beaver:krypto:jwksStale when a refresh fails and the old keys keep serving', async () => {
+    const a = issuer('a')
+    jwksBody = { keys: [a.jwk] }
+    const now = { t: 0 }
+    const remote = fresh(now)
+    const verifier = createJwt({ jwks: remote })
+    await verifier.verifyAsync(a.jwt.sign({}))
+    const fetchedAt = remote.fetchedAt
+    const events: { url: string; error: { code?: string }; fetchedAt: number }[] = []
+    const listen = (message: unknown): void => {
+      events.push(message as (typeof events)[number])
+    }
+    subscribe('beaver:krypto:jwksStale', listen)
+    try {
+      status = 500
+      now.t += 10 * 60_000
+      await expect(verifier.verifyAsync(a.jwt.sign({ sub: 's' }))).resolves.toMatchObject({ sub: 's' })
+      expect(events).toEqual([
+        { url: `${base}/jwks.json`, error: expect.objectContaining({ code: 'KRYPTO_JWKS_FETCH_FAILED' }), fetchedAt },
+      ])
+      expect(channels.jwksStale.name).toBe('beaver:krypto:jwksStale')
+    } finally {
+      unsubscribe('beaver:krypto:jwksStale', listen)
+      remote.close()
+    }
+  })
+
+  it('a fetch that exceeds the timeout, at the headers or mid-body, is KRYPTO_JWKS_FETCH_FAILED naming the limit', async () => {
+    for (const path of ['/stall-headers', '/stall-body']) {
+      const remote = createRemoteJwks(`${base}${path}`, { timeout: 150, allowHttp: true })
+      const err = await remote.refresh().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err, path).toMatchObject({
+        code: 'KRYPTO_JWKS_FETCH_FAILED',
+        message: `The JWKS at ${base}${path} did not arrive within 150 ms`,
+        details: { url: `${base}${path}`, timeoutMs: 150 },
+      })
+      expect((err as Error).name).toBe('KryptoError')
+      remote.close()
+    }
+  })
+
+  it('http:// needs allowHttp, and an https issuer that redirects to http:// is refused', async () => {
+    expect(() => createRemoteJwks(`${base}/jwks.json`)).toThrow(/is http:\/\/: keys fetched in clear text/)
+    expect(() => createRemoteJwks('https://issuer.test/jwks.json')).not.toThrow()
+    const downgraded = (async () => {
+      const res = new Response(JSON.stringify({ keys: [] }), { status: 200 })
+      Object.defineProperty(res, 'url', { value: 'http://issuer.test/jwks.json' })
+      return res
+    }) as typeof fetch
+    const remote = createRemoteJwks('https://issuer.test/jwks.json', { fetch: downgraded })
+    await expect(remote.refresh()).rejects.toMatchObject({
+      code: 'KRYPTO_JWKS_FETCH_FAILED',
+      message: expect.stringContaining('redirected to http://'),
+    })
+    remote.close()
   })
 
   it('close aborts and later lookups say KRYPTO_CLOSED', async () => {

@@ -1,4 +1,4 @@
-import { createHmac, createPrivateKey, createSecretKey, generateKeyPairSync } from 'node:crypto'
+import { createHmac, generateKeyPairSync } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
 import * as jose from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
@@ -113,11 +113,13 @@ describe('claims and times', () => {
   })
 
   it('refuses a token without exp by default, and wrongly typed registered claims', () => {
-    const noExp = createJwt({ keys: [key], expiresIn: false, now: clock() })
+    const noExp = createJwt({ keys: [{ key, kid: 'k' }], expiresIn: false, now: clock() })
     const t = noExp.sign({ sub: 'x' })
     expect(decodeJwtUnverified(t).payload.exp).toBeUndefined()
     expect(codeOf(() => noExp.verify(t))).toBe('KRYPTO_JWT_CLAIM_INVALID')
     expect(noExp.verify(t, { requiredClaims: [] })).toMatchObject({ sub: 'x' })
+    // Signed by hand: sign() itself always writes a numeric iat.
+    const header = b64({ alg: 'HS256', kid: 'k' })
     for (const bad of [
       { exp: '1900000000' },
       { nbf: null },
@@ -127,9 +129,43 @@ describe('claims and times', () => {
       { sub: {} },
       { jti: 7 },
     ]) {
-      const tok = noExp.sign(bad)
-      expect(codeOf(() => noExp.verify(tok, { requiredClaims: [] }))).toBe('KRYPTO_JWT_CLAIM_INVALID')
+      const input = `${header}.${b64(bad)}`
+      const tok = `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
+      expect(
+        codeOf(() => noExp.verify(tok, { requiredClaims: [] })),
+        JSON.stringify(bad),
+      ).toBe('KRYPTO_JWT_CLAIM_INVALID')
     }
+  })
+
+  it('sign(): the configured iss, aud and exp win over the payload, and so do the sign options', () => {
+    const jwt = createJwt({ keys: [key], issuer: 'links', audience: 'api', expiresIn: '10m', now: clock() })
+    const hostile = { sub: 'u', iss: 'evil', aud: 'admin', exp: T0 / 1000 + 10 * 365 * 86_400, iat: 1, role: 'user' }
+    const claims = decodeJwtUnverified(jwt.sign(hostile)).payload
+    expect(claims).toMatchObject({
+      sub: 'u',
+      role: 'user',
+      iss: 'links',
+      aud: 'api',
+      iat: T0 / 1000,
+      exp: T0 / 1000 + 600,
+    })
+    const viaOptions = decodeJwtUnverified(
+      jwt.sign(hostile, { issuer: 'other', audience: ['x', 'y'], expiresIn: '1m', subject: 's', jwtId: 'j' }),
+    ).payload
+    expect(viaOptions).toMatchObject({ iss: 'other', aud: ['x', 'y'], exp: T0 / 1000 + 60, sub: 's', jti: 'j' })
+    // Without a configured lifetime the payload's own exp is what the caller asked for.
+    const open = createJwt({ keys: [key], expiresIn: false, now: clock() })
+    expect(decodeJwtUnverified(open.sign({ exp: T0 / 1000 + 5 })).payload.exp).toBe(T0 / 1000 + 5)
+  })
+
+  it('sign(): a JSON-parsed {"__proto__":{"exp":1}} can neither drop exp nor add claims', () => {
+    const jwt = createJwt({ keys: [key], expiresIn: '10m', now: clock() })
+    const payload = JSON.parse('{"sub":"u","__proto__":{"exp":1,"admin":true}}') as object
+    const claims = decodeJwtUnverified(jwt.sign(payload)).payload
+    expect(claims.exp).toBe(T0 / 1000 + 600)
+    expect(Object.keys(claims).sort()).toEqual(['exp', 'iat', 'jti', 'sub'])
+    expect(jwt.verify(jwt.sign(payload))).not.toHaveProperty('admin')
   })
 
   it('refuses an iat in the future', () => {
@@ -166,14 +202,23 @@ describe('JOSE rules', () => {
   it('refuses non-canonical base64url anywhere and non-object JSON', () => {
     expect(codeOf(() => jwt.verify(`${h}=.${p}.${s}`))).toBe('KRYPTO_JWT_MALFORMED')
     expect(codeOf(() => jwt.verify(`${h}.${p}.${s}=`))).toBe('KRYPTO_JWT_BAD_SIGNATURE')
-    expect(codeOf(() => jwt.verify(`${h}.${p.replace(/-/g, '+').replace(/_/g, '/')}x.${s}`))).not.toBeUndefined()
+    expect(codeOf(() => jwt.verify(`${h}.${p.replace(/-/g, '+').replace(/_/g, '/')}x.${s}`))).toBe(
+      'KRYPTO_JWT_BAD_SIGNATURE',
+    )
     // The last signature character carries 2 unused bits; setting them must not verify.
     const last = s[s.length - 1] as string
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
     const twin = alphabet[alphabet.indexOf(last) | 1] as string
     expect(Buffer.from(s.slice(0, -1) + twin, 'base64url')).toEqual(Buffer.from(s, 'base64url'))
     expect(codeOf(() => jwt.verify(`${h}.${p}.${s.slice(0, -1)}${twin}`))).toBe('KRYPTO_JWT_BAD_SIGNATURE')
-    for (const segment of [b64('[1,2]'), b64('null'), b64('"str"'), b64('{bad json')]) {
+    for (const segment of [
+      b64('[1,2]'),
+      b64('null'),
+      b64('"str"'),
+      b64('{bad json'),
+      `${b64('{"a":1}')}=`,
+      b64('{"a":"??>"}').replace(/-/g, '+'),
+    ]) {
       const forged = createJwt({ keys: [{ key, kid: 'a' }], now: clock() })
       // Build a correctly signed token around a bad payload, so only the payload check can fail.
       const input = `${h}.${segment}`
@@ -195,7 +240,7 @@ describe('JOSE rules', () => {
         expect(
           codeOf(() => jwt.verify(flipped)),
           `byte ${i} bit ${bit}`,
-        ).toBeDefined()
+        ).toMatch(/^KRYPTO_(JWT_MALFORMED|JWT_BAD_SIGNATURE|JWT_ALGORITHM_NOT_ALLOWED|KEY_NOT_FOUND)$/)
       }
     }
   })
@@ -287,13 +332,18 @@ describe('cross-checks with jose, fast-jwt and jsonwebtoken', () => {
     }
   })
 
-  it('RS256 from jsonwebtoken with a PEM key verifies here', () => {
+  it('RS256 with PKCS#1 and SPKI PEM keys interoperates with jsonwebtoken in both directions', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string
-    const token = jsonwebtoken.sign({ sub: 'r' }, pem, { algorithm: 'RS256', expiresIn: 60 })
-    const v = createJwt({ keys: [{ key: publicKey.export({ format: 'pem', type: 'spki' }) as string, alg: 'RS256' }] })
+    const pkcs1 = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string
+    const spki = publicKey.export({ format: 'pem', type: 'spki' }) as string
+    const token = jsonwebtoken.sign({ sub: 'r' }, pkcs1, { algorithm: 'RS256', expiresIn: 60 })
+    const v = createJwt({ keys: [{ key: spki, alg: 'RS256' }] })
     expect(v.verify(token).sub).toBe('r')
-    expect(createPrivateKey(pem).asymmetricKeyType).toBe('rsa')
-    expect(createSecretKey(secret).symmetricKeySize).toBe(32)
+    // The kit reads the PKCS#1 private PEM itself and signs what jsonwebtoken accepts with the public key.
+    const signer = createJwt({ keys: [{ key: pkcs1, kid: 'r1' }] })
+    const ours = signer.sign({ sub: 'k' })
+    expect(decodeJwtUnverified(ours).header).toMatchObject({ alg: 'RS256', kid: 'r1' })
+    expect(jsonwebtoken.verify(ours, spki, { algorithms: ['RS256'] })).toMatchObject({ sub: 'k' })
+    expect(codeOf(() => v.verify(`${token.slice(0, -4)}AAAA`))).toBe('KRYPTO_JWT_BAD_SIGNATURE')
   })
 })

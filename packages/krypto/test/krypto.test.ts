@@ -4,8 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { isConfigError, type ConfigError } from '@beaver-kit/config'
 import {
+  createJwt,
   createKrypto,
+  decodeJwtUnverified,
   exportKey,
   generateKeyPair,
   generateKeyRingEntry,
@@ -19,6 +22,16 @@ import {
   withPrefix,
   type AsymmetricAlgorithm,
 } from '../src/index.ts'
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn()
+  } catch (err) {
+    if (isConfigError(err)) return err
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
 
 const K1 = generateKeyRingEntry('k1')
 const K2 = generateKeyRingEntry('k2')
@@ -34,9 +47,32 @@ describe('createKrypto', () => {
     expect(k.hasKeys).toBe(false)
     const stored = await k.passwords.hash('pw')
     expect(stored).toMatch(/^\$argon2id\$v=19\$m=256,t=1,p=1\$/)
-    expect(() => k.encrypt('x')).toThrow(/BEAVER_KRYPTO_KEYS/)
+    // An instance that reads no environment is told to pass keys, not to set a variable it ignores.
+    expect(() => k.encrypt('x')).toThrow('No key ring: pass keys in the krypto options')
     expect(() => k.ring).toThrow(expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }))
     expect(() => k.jwt.sign({})).toThrow(expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }))
+  })
+
+  it('names the variables and APIs the user has, never createJwt, in keyed-operation errors', () => {
+    const messages = (k: ReturnType<typeof createKrypto>): string[] =>
+      [() => k.jwt.sign({}), () => k.encrypt('x'), () => k.urls.sign('/a')].map((fn) => {
+        try {
+          fn()
+        } catch (err) {
+          return (err as Error).message
+        }
+        throw new Error('expected a KRYPTO_KEYS_MISSING error')
+      })
+    const fromEnv = messages(createKrypto({ env: {} }))
+    expect(fromEnv[0]).toBe(
+      'No JWT signing key: set BEAVER_KRYPTO_KEYS to "kid:base64key" (generateKeyRingEntry() makes one), or pass keys in the krypto options; for asymmetric tokens set BEAVER_KRYPTO_JWT_PRIVATE_KEY',
+    )
+    expect(fromEnv[1]).toContain('set BEAVER_KRYPTO_KEYS')
+    expect(fromEnv[2]).toContain('set BEAVER_URLSIGNER_KEYS or BEAVER_KRYPTO_KEYS')
+    const prefixed = messages(withPrefix('BILLING_', { env: {} }))
+    for (const m of prefixed) expect(m).toContain('BILLING_KRYPTO_KEYS')
+    for (const m of [...fromEnv, ...prefixed]) expect(m).not.toContain('createJwt')
+    expect(() => createJwt().sign({})).toThrow('No JWT signing key: pass keys to createJwt({ keys })')
   })
 
   it('derives JWT keys per key id from the ring, distinct from the AES keys, and rotates with it', () => {
@@ -66,8 +102,12 @@ describe('createKrypto', () => {
     const now = createKrypto({ envPrefix: 'T3_', now: () => t })
     const token = now.jwt.sign({})
     expect(now.jwt.verify(token)).toMatchObject({ iss: 'links', aud: ['api', 'admin'], exp: t / 1000 + 120 })
-    expect(k.describe()).toContain('T3_KRYPTO_KEYS')
-    expect(k.describe()).not.toContain(K1.split(':')[1] as string)
+    const d = k.describe()
+    expect(d.package).toBe('krypto')
+    expect(d.envPrefix).toBe('T3_')
+    expect(d.settings.find((e) => e.name === 'T3_KRYPTO_KEYS')).toMatchObject({ value: '****', source: 'env' })
+    expect(d.state).toMatchObject({ keyIds: 'k1', jwtKid: 'k1' })
+    expect(JSON.stringify(d)).not.toContain(K1.split(':')[1] as string)
     const secret = now.totp.generateSecret()
     expect(now.totp.code(secret)).toMatch(/^\d{8}$/)
     expect(now.totp.uri('ada', secret)).toContain('digits=8')
@@ -112,26 +152,27 @@ describe('createKrypto', () => {
     expect(() => k.jwt.verify(pem.jwt.sign({ sub: 'p' }))).toThrow(
       expect.objectContaining({ code: 'KRYPTO_KEY_NOT_FOUND' }),
     )
-    expect(() => createKrypto({ envPrefix: false, jwt: { algorithm: 'RS256' } })).toThrow(
-      expect.objectContaining({ code: 'KRYPTO_KEYS_MISSING' }),
-    )
   })
 
   it('reports bad variables as one ConfigError naming each, secrets masked', () => {
     process.env.T4_KRYPTO_KEYS = 'oops'
     process.env.T4_KRYPTO_JWT_ALGORITHM = 'none'
     process.env.T4_KRYPTO_PASSWORD_ARGON2_PASES = '3'
-    let message = ''
-    try {
-      createKrypto({ envPrefix: 'T4_' })
-    } catch (err) {
-      message = (err as Error).message
-      expect((err as { code?: string }).code).toMatch(/^CONFIG_/)
-    }
-    expect(message).toContain('T4_KRYPTO_KEYS')
-    expect(message).toContain('T4_KRYPTO_JWT_ALGORITHM')
-    expect(message).toContain('T4_KRYPTO_PASSWORD_ARGON2_PASSES')
-    expect(message).not.toContain('oops')
+    const err = configErrorOf(() => createKrypto({ envPrefix: 'T4_' }))
+    expect(err.message).toContain('T4_KRYPTO_KEYS')
+    expect(err.message).toContain('T4_KRYPTO_JWT_ALGORITHM')
+    expect(err.message).toContain('T4_KRYPTO_PASSWORD_ARGON2_PASSES')
+    expect(err.message).not.toContain('oops')
+  })
+
+  it('a key ring entry that parses but is too short is a ConfigError naming its variable, key not echoed', () => {
+    const short = `k1:${Buffer.alloc(16, 7).toString('base64')}`
+    const err = configErrorOf(() => createKrypto({ env: { ACME_KRYPTO_KEYS: short }, envPrefix: 'ACME_' }))
+    expect(err.issues).toEqual([
+      { name: 'ACME_KRYPTO_KEYS', found: '****', expected: expect.stringContaining('needs at least 32') },
+    ])
+    expect(err.message).not.toContain(Buffer.alloc(16, 7).toString('base64'))
+    expect(configErrorOf(() => createKrypto({ keys: short, envPrefix: false })).issues[0]?.name).toBe('option keys')
   })
 })
 
@@ -157,6 +198,139 @@ describe('default instance', () => {
     expect(() => krypto()).toThrow(/BEAVER_KRYPTO_KEYS/)
     process.env.BEAVER_KRYPTO_KEYS = K1
     expect(krypto().hasKeys).toBe(true)
+  })
+
+  it('krypto().urls is the URL signer of the default instance, keyed by its ring', async () => {
+    process.env.BEAVER_KRYPTO_KEYS = K1
+    process.env.BEAVER_URLSIGNER_DEFAULT_TTL = '2m'
+    initKrypto({ now: () => 1_800_000_000_000 })
+    const link = krypto().urls.sign('/files/1')
+    expect(link).toContain('kid=k1')
+    expect((await krypto().urls.verify(link)).remainingMs).toBe(120_000)
+    expect(krypto().urls.describe().state).toMatchObject({ keysFrom: 'BEAVER_KRYPTO_KEYS', currentKid: 'k1' })
+    // withPrefix takes the same options as createKrypto and reads <prefix>URLSIGNER_* too.
+    const billing = withPrefix('BILLING_', {
+      env: { BILLING_KRYPTO_KEYS: K2, BILLING_URLSIGNER_PARAMS_SIGNATURE: 's' },
+    })
+    expect(billing.urls.sign('/x')).toMatch(/kid=k2&s=/)
+  })
+})
+
+describe('the instance surface', () => {
+  it('describe() shows keys passed as options as set and masked, in the config shape', () => {
+    const k = createKrypto({ keys: K1, envPrefix: false, urlSigner: { keys: K2 } })
+    const d = k.describe()
+    expect(d).toMatchObject({ package: 'krypto', envPrefix: false })
+    expect(d.settings.find((e) => e.path === 'keys')).toMatchObject({ value: '****', source: 'option', secret: true })
+    expect(k.urls.describe().settings.find((e) => e.path === 'keys')).toMatchObject({ value: '****', source: 'option' })
+    const text = JSON.stringify([d, k.urls.describe()])
+    for (const key of [K1, K2]) expect(text).not.toContain(key.split(':')[1] as string)
+    // Without keys they are shown as unset, not as set.
+    expect(
+      createKrypto({ envPrefix: false })
+        .describe()
+        .settings.find((e) => e.path === 'keys'),
+    ).toMatchObject({
+      value: undefined,
+      source: 'unset',
+    })
+  })
+
+  it('reads the given env instead of process.env', () => {
+    process.env.BEAVER_KRYPTO_KEYS = K2
+    const k = createKrypto({ env: { BEAVER_KRYPTO_KEYS: K1, BEAVER_KRYPTO_JWT_ISSUER: 'from-env-option' } })
+    expect(k.ring.currentKid).toBe('k1')
+    expect(k.jwt.verify(k.jwt.sign({}))).toMatchObject({ iss: 'from-env-option' })
+  })
+
+  it('ready() resolves without a remote JWKS, fetches it when there is one, and rejects once closed', async () => {
+    const plain = createKrypto({ envPrefix: false })
+    await plain.ready()
+    await plain.close()
+    await expect(plain.ready()).rejects.toMatchObject({ code: 'KRYPTO_CLOSED' })
+    const urls: string[] = []
+    const fakeFetch = (async (input: string | URL | Request) => {
+      urls.push(String(input))
+      return new Response(JSON.stringify({ keys: [] }), { headers: { 'content-type': 'application/json' } })
+    }) as typeof fetch
+    const remote = createKrypto({
+      envPrefix: false,
+      jwt: { jwksUrl: 'https://issuer.test/jwks.json' },
+      fetch: fakeFetch,
+    })
+    await remote.ready()
+    expect(urls).toEqual(['https://issuer.test/jwks.json'])
+    const failing = createKrypto({
+      envPrefix: false,
+      jwt: { jwksUrl: 'https://issuer.test/jwks.json' },
+      fetch: (async () => new Response('no', { status: 503 })) as typeof fetch,
+    })
+    await expect(failing.ready()).rejects.toMatchObject({ code: 'KRYPTO_JWKS_FETCH_FAILED' })
+    const aborted = AbortSignal.abort(new Error('stop'))
+    await expect(remote.ready({ signal: aborted })).rejects.toThrow('stop')
+    await remote.close()
+    await failing.close()
+  })
+
+  it('reads secrets from _FILE variables: key ring, PEM private key and URL signer keys, masked in describe()', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krypto-file-'))
+    try {
+      const { privateKey } = generateKeyPair('ES256')
+      writeFileSync(join(dir, 'keys'), `${K1}\n`)
+      writeFileSync(join(dir, 'jwt.pem'), exportKey(privateKey, 'pem'))
+      writeFileSync(join(dir, 'url'), `${K2}\n`)
+      const env = {
+        F_KRYPTO_KEYS_FILE: join(dir, 'keys'),
+        F_KRYPTO_JWT_PRIVATE_KEY_FILE: join(dir, 'jwt.pem'),
+        F_URLSIGNER_KEYS_FILE: join(dir, 'url'),
+      }
+      const k = withPrefix('F_', { env })
+      expect(k.ring.currentKid).toBe('k1')
+      const token = k.jwt.sign({ sub: 'f' })
+      expect(decodeJwtUnverified(token).header.alg).toBe('ES256')
+      expect(k.jwt.verify(token).sub).toBe('f')
+      expect(k.urls.sign('/a')).toContain('kid=k2')
+      const settings = k.describe().settings
+      expect(settings.find((e) => e.name === 'F_KRYPTO_KEYS')).toMatchObject({ value: '****', source: 'env-file' })
+      expect(settings.find((e) => e.name === 'F_KRYPTO_JWT_PRIVATE_KEY')).toMatchObject({
+        value: '****',
+        source: 'env-file',
+      })
+      expect(JSON.stringify(k.describe())).not.toContain('PRIVATE KEY')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('password costs past PASSWORD_LIMITS are a ConfigError naming the variable', () => {
+    const err = configErrorOf(() =>
+      createKrypto({
+        env: { BEAVER_KRYPTO_PASSWORD_ARGON2_MEMORY: '200mb', BEAVER_KRYPTO_PASSWORD_ARGON2_PASSES: '8' },
+      }),
+    )
+    expect(err.issues).toEqual([
+      expect.objectContaining({
+        name: 'BEAVER_KRYPTO_PASSWORD_ARGON2_PASSES',
+        expected: expect.stringContaining('memory × passes must stay within 1048576 KiB'),
+      }),
+    ])
+    expect(
+      configErrorOf(() => createKrypto({ env: { BEAVER_KRYPTO_PASSWORD_ARGON2_MEMORY: '300mb' } })).issues[0]?.name,
+    ).toBe('BEAVER_KRYPTO_PASSWORD_ARGON2_MEMORY')
+  })
+
+  it('an http:// JWKS URL needs JWKS_ALLOW_HTTP', () => {
+    const err = configErrorOf(() =>
+      createKrypto({ env: { BEAVER_KRYPTO_JWT_JWKS_URL: 'http://issuer.test/jwks.json' } }),
+    )
+    expect(err.issues[0]).toMatchObject({
+      name: 'BEAVER_KRYPTO_JWT_JWKS_URL',
+      expected: expect.stringContaining('BEAVER_KRYPTO_JWT_JWKS_ALLOW_HTTP=true'),
+    })
+    const k = createKrypto({
+      env: { BEAVER_KRYPTO_JWT_JWKS_URL: 'http://issuer.test/jwks.json', BEAVER_KRYPTO_JWT_JWKS_ALLOW_HTTP: 'true' },
+    })
+    expect(k.describe().settings.find((e) => e.path === 'jwt.jwksAllowHttp')?.value).toBe('true')
   })
 })
 

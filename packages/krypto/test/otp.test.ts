@@ -78,6 +78,24 @@ describe('HOTP verification', () => {
     expect(verifyHotp('969429', raw, 4, { window: 5 })).toEqual({ valid: false })
     expect(verifyHotp('755224', raw, 0)).toEqual({ valid: true, counter: 0 })
   })
+
+  it('bounds the look-ahead window (each step costs an HMAC)', () => {
+    const raw = Buffer.from('12345678901234567890')
+    expect(verifyHotp('520489', raw, 0, { window: 100 })).toEqual({ valid: true, counter: 9 })
+    for (const window of [101, 3_000_000, -1, 1.5, Number.NaN])
+      expect(() => verifyHotp('520489', raw, 0, { window })).toThrow(
+        expect.objectContaining({
+          code: 'KRYPTO_INVALID_ARGUMENT',
+          message: `The HOTP window must be 0-100 counters, got ${window}`,
+        }),
+      )
+  })
+
+  it('bounds the TOTP window to 10 steps either side', async () => {
+    await expect(verifyTotp('000000', secret, { window: 11 })).rejects.toMatchObject({
+      code: 'KRYPTO_INVALID_ARGUMENT',
+    })
+  })
 })
 
 describe('otpauth URIs and secrets', () => {

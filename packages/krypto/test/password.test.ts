@@ -1,8 +1,9 @@
 import bcrypt from 'bcryptjs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setArgon2ForTesting } from '../src/password.ts'
 import {
   ARGON2_DEFAULTS,
+  PASSWORD_LIMITS,
   SCRYPT_DEFAULTS,
   checkPasswordPolicy,
   createPasswordHasher,
@@ -88,7 +89,13 @@ describe('needsRehash and transparent upgrade', () => {
 })
 
 describe('Node 22 fallback (argon2 missing)', () => {
+  // Saved before each test and restored after, whatever the test does or where it fails, so
+  // no other test (in any order) ever runs without argon2.
   let saved: ReturnType<typeof setArgon2ForTesting>
+  beforeEach(() => {
+    saved = setArgon2ForTesting(undefined)
+    setArgon2ForTesting(saved)
+  })
   afterEach(() => {
     setArgon2ForTesting(saved)
   })
@@ -96,7 +103,7 @@ describe('Node 22 fallback (argon2 missing)', () => {
   it('auto picks scrypt, refuses argon2id explicitly, and says why it cannot verify argon2 hashes', async () => {
     const withArgon = createPasswordHasher({ algorithm: 'argon2id', ...fast })
     const argonHash = await withArgon.hash('pw')
-    saved = setArgon2ForTesting(undefined)
+    setArgon2ForTesting(undefined)
     expect(hasArgon2()).toBe(false)
     const hasher = createPasswordHasher({ ...fast })
     expect(hasher.algorithm).toBe('scrypt')
@@ -108,6 +115,75 @@ describe('Node 22 fallback (argon2 missing)', () => {
       expect.objectContaining({ code: 'KRYPTO_UNSUPPORTED' }),
     )
     await expect(hasher.verify(argonHash, 'pw')).rejects.toMatchObject({ code: 'KRYPTO_UNSUPPORTED' })
+  })
+
+  it('runs with argon2 present again in the next test, whatever the previous one did', () => {
+    expect(hasArgon2()).toBe(true)
+    expect(createPasswordHasher().algorithm).toBe('argon2id')
+  })
+})
+
+describe('bounded work', () => {
+  const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
+  const salt = 'c2FsdHNhbHRzYWx0c2FsdA'
+  const hash = 'aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g'
+
+  it.each([
+    [`$argon2id$v=19$m=2097152,t=1,p=1$${salt}$${hash}`, /argon2 memory must be 8\*parallelism to 262144 KiB/],
+    [`$argon2id$v=19$m=65536,t=1000,p=1$${salt}$${hash}`, /argon2 passes must be 1-16/],
+    [`$argon2id$v=19$m=262144,t=8,p=1$${salt}$${hash}`, /memory × passes must stay within/],
+    [`$argon2id$v=19$m=4096,t=1,p=255$${salt}$${hash}`, /argon2 parallelism must be 1-16/],
+    [`$scrypt$ln=24,r=8,p=1$${salt}$${hash}`, /scrypt cost \(log2 N\) must be 1-20/],
+    [`$scrypt$ln=17,r=64,p=1$${salt}$${hash}`, /scrypt blockSize must be 1-32/],
+    [`$scrypt$ln=18,r=16,p=1$${salt}$${hash}`, /scrypt memory 128·N·r must stay within 256 MiB/],
+    [`$scrypt$ln=17,r=8,p=16$${salt}$${hash}`, /scrypt work N·r·p must stay within 2\^23/],
+    [`$2b$31$${'a'.repeat(53)}`, /bcrypt cost must be 4-15, got 31/],
+    [`$2b$03$${'a'.repeat(53)}`, /bcrypt cost must be 4-15, got 3/],
+  ])('a stored hash asking for too much work is refused before hashing: %s', async (stored, why) => {
+    await expect(hasher.verify(stored, 'pw')).rejects.toMatchObject({
+      code: 'KRYPTO_PASSWORD_HASH_MALFORMED',
+      message: expect.stringMatching(why),
+    })
+  })
+
+  it('refuses a stored hash longer than 512 characters and oversize salts or hashes', async () => {
+    await expect(hasher.verify(`$argon2id$v=19$m=256,t=1,p=1$${salt}$${'A'.repeat(600)}`, 'pw')).rejects.toMatchObject({
+      message: expect.stringContaining('longer than 512 characters'),
+    })
+    await expect(hasher.verify(`$argon2id$v=19$m=256,t=1,p=1$${salt}$${'A'.repeat(200)}`, 'pw')).rejects.toMatchObject({
+      message: expect.stringContaining('bad salt or hash'),
+    })
+  })
+
+  it('configured costs past the limits are refused at creation, naming the option', () => {
+    for (const [options, param] of [
+      [{ argon2: { memory: 300_000 } }, 'argon2.memory'],
+      [{ argon2: { memory: 131_072, passes: 9 } }, 'argon2.passes'],
+      [{ scrypt: { cost: 21 } }, 'scrypt.cost'],
+      [{ scrypt: { cost: 18, blockSize: 16 } }, 'scrypt.blockSize'],
+    ] as const) {
+      expect(() => createPasswordHasher(options)).toThrow(
+        expect.objectContaining({ code: 'KRYPTO_INVALID_ARGUMENT', details: { param } }),
+      )
+    }
+    expect(PASSWORD_LIMITS.argon2.memory).toBe(262_144)
+  })
+
+  it('checks the length before normalizing a long password', async () => {
+    const normalize = vi.spyOn(String.prototype, 'normalize')
+    try {
+      await expect(hasher.hash('e\u0301'.repeat(600))).rejects.toMatchObject({ code: 'KRYPTO_INVALID_ARGUMENT' })
+      const stored = await hasher.hash('pw')
+      normalize.mockClear()
+      await expect(hasher.verify(stored, 'x'.repeat(5000))).rejects.toMatchObject({ code: 'KRYPTO_INVALID_ARGUMENT' })
+      expect(normalize).not.toHaveBeenCalled()
+      expect(checkPasswordPolicy('a'.repeat(100_000)).problems).toEqual([
+        { code: 'too-long', message: 'Use at most 128 characters.' },
+      ])
+      expect(normalize).not.toHaveBeenCalled()
+    } finally {
+      normalize.mockRestore()
+    }
   })
 })
 
@@ -174,18 +250,27 @@ describe('observability', () => {
       asyncEnd: () => {},
       error: () => {},
     }
-    const hashCh = tracingChannel('beaver:krypto:password-hash')
-    const verifyCh = tracingChannel('beaver:krypto:password-verify')
+    const hashCh = tracingChannel('beaver:krypto:passwordHash')
+    const verifyCh = tracingChannel('beaver:krypto:passwordVerify')
     hashCh.subscribe(handlers)
     verifyCh.subscribe(handlers)
     try {
       const hasher = createPasswordHasher({ algorithm: 'argon2id', ...fast })
       const stored = await hasher.hash('secret-pw')
       expect(await hasher.verify(stored, 'secret-pw')).toBe(true)
-      expect(seen).toHaveLength(2)
-      expect(seen[0]).toMatchObject({ algorithm: 'argon2id' })
-      expect(seen[1]).toMatchObject({ stored: 'argon2id' })
-      expect(JSON.stringify(seen)).not.toContain('secret-pw')
+      // A plain-text password stored by a legacy system must not leak through the channel either.
+      for (const legacy of ['legacy$secret-pw$x', '$secret-pw$x'])
+        await expect(hasher.verify(legacy, 'secret-pw')).rejects.toMatchObject({
+          code: 'KRYPTO_PASSWORD_HASH_MALFORMED',
+        })
+      expect(seen).toEqual([
+        { algorithm: 'argon2id' },
+        { algorithm: 'argon2id' },
+        expect.objectContaining({ algorithm: 'unknown' }),
+        expect.objectContaining({ algorithm: 'unknown' }),
+      ])
+      const errors = seen.map((m) => String((m as { error?: Error }).error?.message))
+      expect(JSON.stringify(seen) + errors.join()).not.toContain('secret-pw')
     } finally {
       hashCh.unsubscribe(handlers)
       verifyCh.unsubscribe(handlers)

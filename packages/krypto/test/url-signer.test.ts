@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createMemoryNonceStore,
   createUrlSigner,
@@ -17,7 +17,7 @@ function signer(extra: Parameters<typeof createUrlSigner>[0] = {}, t = T0): UrlS
   return createUrlSigner({ keys: K1, envPrefix: false, now: () => t, ...extra })
 }
 
-async function reason(s: UrlSigner, url: string, method?: string): Promise<string | undefined> {
+async function reason(s: UrlSigner, url: string | URL, method?: string): Promise<string | undefined> {
   const r = await s.check(url, method === undefined ? {} : { method })
   return r.ok ? undefined : r.reason
 }
@@ -107,6 +107,51 @@ describe('signing and verification', () => {
     expect(() => s.sign('/a?sig=1')).toThrow(expect.objectContaining({ code: 'KRYPTO_INVALID_ARGUMENT' }))
   })
 
+  it('a URL both tampered with and expired reports tampered, never expired', async () => {
+    const url = signer().sign('/files/1?v=1', { expiresIn: '1m' })
+    const late = signer({}, T0 + 3_600_000)
+    expect(await reason(late, url)).toBe('KRYPTO_URL_EXPIRED')
+    expect(await reason(late, url.replace('v=1', 'v=2'))).toBe('KRYPTO_URL_TAMPERED')
+    expect(await reason(late, url.replace('/files/1', '/files/2'))).toBe('KRYPTO_URL_TAMPERED')
+  })
+
+  it('refuses to sign a URL that names a host without a scheme instead of dropping the host', async () => {
+    const s = signer()
+    for (const url of ['//evil.example/x', '/\\evil.example/x', '\\\\evil.example/x', '//evil.example']) {
+      expect(() => s.sign(url), url).toThrow(
+        expect.objectContaining({
+          code: 'KRYPTO_INVALID_ARGUMENT',
+          message: expect.stringContaining('names a host without a scheme'),
+        }),
+      )
+    }
+    const signed = s.sign('/x')
+    expect(await reason(s, `//evil.example${signed}`)).toBe('KRYPTO_URL_TAMPERED')
+    expect(s.sign('https://evil.example/x')).toMatch(/^https:\/\/evil\.example\/x\?/)
+  })
+
+  it('a URL object is judged exactly like its href string', async () => {
+    const s = signer()
+    const signed = s.sign('https://a.example/x/y?q=1')
+    const spellings = [
+      signed,
+      signed.replace('https://a.example', 'HTTPS://A.EXAMPLE'),
+      signed.replace('/x/y', '/x/./y'),
+      signed.replace('/x/y', '/x/z/../y'),
+      signed.replace('a.example', 'a.example:443'),
+      signed.replace('/x/y', '/x%2Fy'),
+      signed.replace('q=1', 'q=2'),
+      `${signed}&extra=1`,
+    ]
+    for (const spelled of spellings) {
+      const object = new URL(spelled)
+      expect(await reason(s, object), spelled).toBe(await reason(s, object.href))
+    }
+    // The string as received is checked in its exact form; its normalized object is what it means.
+    expect(await reason(s, spellings[2] as string)).toBe('KRYPTO_URL_TAMPERED')
+    expect(await reason(s, new URL(spellings[2] as string))).toBeUndefined()
+  })
+
   it('carries a signed JSON payload', async () => {
     const s = signer()
     const url = s.sign('/unsubscribe', { payload: { list: 'news', user: 42 } })
@@ -168,46 +213,50 @@ describe('keys', () => {
   })
 })
 
-describe('configuration and default instance', () => {
-  const saved = { ...process.env }
-  afterEach(async () => {
-    process.env = { ...saved }
-    await subpath.resetUrlSigner()
-  })
-
+describe('configuration and instance surface', () => {
   it('reads URLSIGNER_* with a prefix, falls back to KRYPTO_KEYS, and renames parameters', async () => {
-    process.env.T1_KRYPTO_KEYS = K1
-    process.env.T1_URLSIGNER_PARAMS_SIGNATURE = 'signature'
-    process.env.T1_URLSIGNER_DEFAULT_TTL = '5m'
-    const s = subpath.withPrefix('T1_')
+    const env = { T1_KRYPTO_KEYS: K1, T1_URLSIGNER_PARAMS_SIGNATURE: 'signature', T1_URLSIGNER_DEFAULT_TTL: '5m' }
+    const s = createUrlSigner({ envPrefix: 'T1_', env, now: () => T0 })
     const url = s.sign('/x')
-    expect(url).toContain('&signature=')
-    expect(s.remainingValidity(url)).toBeGreaterThan(4 * 60_000)
-    expect(await reason(createUrlSigner({ keys: K1, envPrefix: 'T1_' }), url)).toBeUndefined()
+    expect(url).toMatch(/&kid=u1&signature=[\w-]{43}$/)
+    expect(s.remainingValidity(url)).toBe(5 * 60_000)
+    expect(s.describe().state).toMatchObject({ keysFrom: 'T1_KRYPTO_KEYS', currentKid: 'u1' })
+    expect(await reason(createUrlSigner({ keys: K1, envPrefix: 'T1_', env, now: () => T0 }), url)).toBeUndefined()
   })
 
   it('reports a bad variable as one ConfigError naming it, with the secret masked', () => {
-    process.env.T2_URLSIGNER_KEYS = 'no-colon-here'
-    expect(() => createUrlSigner({ envPrefix: 'T2_' })).toThrow(/T2_URLSIGNER_KEYS/)
+    const env = { T2_URLSIGNER_KEYS: 'no-colon-here' }
+    let caught: unknown
     try {
-      createUrlSigner({ envPrefix: 'T2_' })
+      createUrlSigner({ envPrefix: 'T2_', env })
     } catch (err) {
-      expect((err as Error).message).not.toContain('no-colon-here')
+      caught = err
     }
+    expect(caught).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('T2_URLSIGNER_KEYS') })
+    expect((caught as Error).message).not.toContain('no-colon-here')
   })
 
-  it('default accessors: init once, reset, close is idempotent', async () => {
-    const s = subpath.initUrlSigner({ keys: K1, envPrefix: false })
-    expect(subpath.urlSigner()).toBe(s)
-    expect(() => subpath.initUrlSigner({ keys: K1, envPrefix: false })).toThrow(
-      expect.objectContaining({ code: 'CORE_ALREADY_INITIALIZED' }),
-    )
+  it('ready() fails fast without keys, describe() masks keys given as options, close is idempotent', async () => {
+    await expect(createUrlSigner({ envPrefix: false }).ready()).rejects.toMatchObject({ code: 'KRYPTO_KEYS_MISSING' })
+    const s = signer()
+    await s.ready()
+    const d = s.describe()
+    expect(d.package).toBe('urlsigner')
+    expect(d.settings.find((e) => e.path === 'keys')).toMatchObject({ value: '****', source: 'option' })
+    expect(JSON.stringify(d)).not.toContain(K1.split(':')[1] as string)
     await s.close()
     await s.close()
     await s[Symbol.asyncDispose]()
-    await subpath.resetUrlSigner()
-    process.env.BEAVER_URLSIGNER_KEYS = K2
-    expect(subpath.urlSigner()).not.toBe(s)
-    expect(subpath.urlSigner().sign('/a')).toContain('kid=u2')
+    await expect(s.ready()).rejects.toMatchObject({ code: 'KRYPTO_CLOSED' })
+  })
+
+  it('the url-signer subpath has the signer and no second default instance or withPrefix', () => {
+    expect(Object.keys(subpath).sort()).toEqual([
+      'KryptoError',
+      'createMemoryNonceStore',
+      'createUrlSigner',
+      'isKryptoError',
+      'urlSignerSchema',
+    ])
   })
 })

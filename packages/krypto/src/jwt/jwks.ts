@@ -1,20 +1,26 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { eventChannel, traceAsync, tracingChannel } from '@beaver-kit/core'
-import { KryptoError } from './errors.ts'
-import { ALGORITHMS, checkKeyForAlgorithm, type JwsAlgorithm } from './keys.ts'
-import type { DurationInput, JwtHeader, JwtKeySource, JwtVerifyKey } from './jwt.ts'
-import { parseDuration } from '@beaver-kit/config'
+import { maskUrl, toMs, type Duration } from '@beaver-kit/config'
+import { raceAbort, traceAsync } from '@beaver-kit/core'
+import { channels } from '../channels.ts'
+import { KryptoError } from '../errors.ts'
+import { ALGORITHMS, checkKeyForAlgorithm, type JwsAlgorithm } from '../keys.ts'
+import type { JwtHeader, JwtKeySource, JwtVerifyKey } from './types.ts'
 
 /** Caching and fetching options of `createRemoteJwks`. */
 export interface RemoteJwksOptions {
   /** How long a fetched key set is used before it is fetched again. Default 10 minutes. */
-  cacheTtl?: DurationInput
-  /** Least time between two fetches triggered by an unknown `kid` (protects the issuer from a flood of forged kids). Default 30 s. */
-  cooldown?: DurationInput
-  /** Time allowed for one fetch. Default 5 s. */
-  timeout?: DurationInput
+  cacheTtl?: Duration
+  /**
+   * Least time between two fetches: after a failure (before or after the first success) and on
+   * an unknown `kid` (protects the issuer from a flood of forged kids). Default 30 s.
+   */
+  cooldown?: Duration
+  /** Time allowed for one fetch, body included. Default 5 s. */
+  timeout?: Duration
   /** Largest accepted response. Default 512 KiB. */
   maxBytes?: number
+  /** Accept an `http://` URL (keys fetched in clear text can be replaced on the way). Default false. */
+  allowHttp?: boolean
   /** Extra request headers. */
   headers?: Record<string, string>
   /** The fetch to use (default the global one, undici's). */
@@ -25,8 +31,8 @@ export interface RemoteJwksOptions {
 
 /** A remote JWKS with a TTL cache, deduplicated fetches and a rate-limited refresh on unknown `kid`. */
 export interface RemoteJwks extends JwtKeySource {
-  /** Fetches now (deduplicated with any fetch in flight). */
-  refresh(): Promise<void>
+  /** Fetches now (deduplicated with any fetch in flight); `signal` stops waiting for it. */
+  refresh(options?: { signal?: AbortSignal }): Promise<void>
   /** The JWKs last fetched (public keys only). */
   readonly keys: readonly JsonWebKey[]
   /** When the cached set was fetched (ms), or undefined before the first fetch. */
@@ -38,13 +44,6 @@ export interface RemoteJwks extends JwtKeySource {
 interface Entry {
   jwk: JsonWebKey
   imported: Map<JwsAlgorithm, KeyObject | null>
-}
-
-const staleChannel = eventChannel('krypto', 'jwks-stale')
-const fetchChannel = tracingChannel<{ url: string }>('krypto', 'jwks-fetch')
-
-function ms(value: DurationInput, fallback: string): number {
-  return typeof value === 'number' ? value : parseDuration(value ?? fallback)
 }
 
 /** The JWS algorithms a JWK can serve, from its `alg` or its key type and curve. */
@@ -64,22 +63,55 @@ function algorithmsOf(jwk: JsonWebKey): JwsAlgorithm[] {
   }
 }
 
+function fetchFailed(url: string, message: string, cause?: unknown, extra?: Record<string, unknown>): KryptoError {
+  return new KryptoError('KRYPTO_JWKS_FETCH_FAILED', message, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { url, ...extra },
+  })
+}
+
+/** Public signature keys of a JWKS document; private members are dropped, never imported. */
+function readKeySet(doc: unknown, url: string): Entry[] {
+  const list = (doc as { keys?: unknown } | null)?.keys
+  if (!Array.isArray(list)) throw fetchFailed(url, `The JWKS at ${url} has no "keys" array`)
+  const out: Entry[] = []
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null) continue
+    const jwk = item as JsonWebKey
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue
+    if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) continue
+    // Only public members are kept: a JWKS that leaks "d" must not turn into a private key here.
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, k: _k, ...publicJwk } = jwk
+    if (algorithmsOf(publicJwk).length === 0) continue
+    out.push({ jwk: publicJwk, imported: new Map() })
+  }
+  return out
+}
+
 /**
- * A key source that fetches a JSON Web Key Set over HTTP(S) and caches it. A token whose `kid`
- * is unknown triggers a refetch at most once per `cooldown`; when a refresh fails, the keys
- * already fetched keep serving (an event on `beaver:krypto:jwks-stale` says so).
+ * A key source that fetches a JSON Web Key Set over HTTPS and caches it. A token whose `kid` is
+ * unknown triggers a refetch at most once per `cooldown`, and so does a failing issuer (before
+ * its first success too); when a refresh fails, the keys already fetched keep serving (an event
+ * on `beaver:krypto:jwksStale` says so). `http://` needs `allowHttp: true`.
  * @example
  * const jwt = createJwt({ jwks: createRemoteJwks('https://issuer.example/.well-known/jwks.json'), issuer: 'https://issuer.example' })
  * const claims = await jwt.verifyAsync(token)
  */
 export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions = {}): RemoteJwks {
   const target = new URL(url)
-  if (target.protocol !== 'https:' && target.protocol !== 'http:') {
-    throw new KryptoError('KRYPTO_INVALID_ARGUMENT', `A JWKS URL must be http(s), got ${target.protocol}`)
+  const allowHttp = options.allowHttp === true
+  if (target.protocol !== 'https:' && !(target.protocol === 'http:' && allowHttp)) {
+    throw new KryptoError(
+      'KRYPTO_INVALID_ARGUMENT',
+      target.protocol === 'http:'
+        ? `The JWKS URL ${maskUrl(target.href)} is http://: keys fetched in clear text can be replaced on the way; use https://, or set allowHttp (BEAVER_KRYPTO_JWT_JWKS_ALLOW_HTTP=true) for a trusted network`
+        : `A JWKS URL must be https://, got ${target.protocol}`,
+    )
   }
-  const cacheTtl = ms(options.cacheTtl ?? '10m', '10m')
-  const cooldown = ms(options.cooldown ?? '30s', '30s')
-  const timeout = ms(options.timeout ?? '5s', '5s')
+  const shown = maskUrl(target.href)
+  const cacheTtl = toMs(options.cacheTtl ?? '10m', 'cacheTtl')
+  const cooldown = toMs(options.cooldown ?? '30s', 'cooldown')
+  const timeout = toMs(options.timeout ?? '5s', 'timeout')
   const maxBytes = options.maxBytes ?? 512 * 1024
   const doFetch = options.fetch ?? globalThis.fetch
   const now = options.now ?? Date.now
@@ -87,68 +119,72 @@ export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions =
   let entries: Entry[] = []
   let fetchedAt: number | undefined
   let lastAttempt: number | undefined
+  let lastError: unknown
   let inflight: Promise<void> | undefined
   let closed = false
 
-  async function load(): Promise<void> {
-    lastAttempt = now()
+  async function download(): Promise<unknown> {
+    const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(timeout)])
+    const stopped = (err: unknown): KryptoError =>
+      lifetime.signal.aborted
+        ? new KryptoError('KRYPTO_CLOSED', 'This remote JWKS was closed', { cause: err })
+        : signal.aborted
+          ? fetchFailed(shown, `The JWKS at ${shown} did not arrive within ${timeout} ms`, err, { timeoutMs: timeout })
+          : fetchFailed(shown, `Fetching the JWKS at ${shown} failed: ${(err as Error).message}`, err)
     let res: Response
     try {
       res = await doFetch(target, {
         headers: { accept: 'application/jwk-set+json, application/json', ...options.headers },
-        signal: AbortSignal.any([lifetime.signal, AbortSignal.timeout(timeout)]),
+        signal,
         redirect: 'follow',
       })
     } catch (err) {
-      throw new KryptoError(
-        'KRYPTO_JWKS_FETCH_FAILED',
-        `Fetching the JWKS at ${target.href} failed: ${(err as Error).message}`,
-        { cause: err, details: { url: target.href } },
-      )
+      throw stopped(err)
     }
     if (!res.ok) {
       await res.body?.cancel()
-      throw new KryptoError('KRYPTO_JWKS_FETCH_FAILED', `The JWKS at ${target.href} answered HTTP ${res.status}`, {
-        details: { url: target.href, status: res.status },
-      })
+      throw fetchFailed(shown, `The JWKS at ${shown} answered HTTP ${res.status}`, undefined, { status: res.status })
     }
-    const text = await readLimited(res, maxBytes, target.href)
-    let doc: unknown
+    // A redirect must not downgrade an https issuer to clear text.
+    if (res.url && new URL(res.url).protocol === 'http:' && !allowHttp) {
+      await res.body?.cancel()
+      throw fetchFailed(shown, `The JWKS at ${shown} redirected to http://, which is refused without allowHttp`)
+    }
+    let text: string
     try {
-      doc = JSON.parse(text)
+      text = await readLimited(res, maxBytes, shown)
     } catch (err) {
-      throw new KryptoError('KRYPTO_JWKS_FETCH_FAILED', `The JWKS at ${target.href} is not JSON`, {
-        cause: err,
-        details: { url: target.href },
-      })
+      // The time limit covers the body: a server that stalls mid-body is a timeout, not a raw DOMException.
+      throw err instanceof KryptoError ? err : stopped(err)
     }
-    const list = (doc as { keys?: unknown } | null)?.keys
-    if (!Array.isArray(list))
-      throw new KryptoError('KRYPTO_JWKS_FETCH_FAILED', `The JWKS at ${target.href} has no "keys" array`, {
-        details: { url: target.href },
-      })
-    const next: Entry[] = []
-    for (const item of list) {
-      if (typeof item !== 'object' || item === null) continue
-      const jwk = item as JsonWebKey
-      if (jwk.use !== undefined && jwk.use !== 'sig') continue
-      if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) continue
-      // Only public members are kept: a JWKS that leaks "d" must not turn into a private key here.
-      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, k: _k, ...publicJwk } = jwk
-      if (algorithmsOf(publicJwk).length === 0) continue
-      next.push({ jwk: publicJwk, imported: new Map() })
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw fetchFailed(shown, `The JWKS at ${shown} is not JSON`, err)
     }
-    entries = next
+  }
+
+  async function load(): Promise<void> {
+    lastAttempt = now()
+    try {
+      entries = readKeySet(await download(), shown)
+    } catch (err) {
+      lastError = err
+      throw err
+    }
+    lastError = undefined
     fetchedAt = now()
   }
 
-  function refresh(): Promise<void> {
+  function refresh(opts: { signal?: AbortSignal } = {}): Promise<void> {
     if (closed) return Promise.reject(new KryptoError('KRYPTO_CLOSED', 'This remote JWKS was closed'))
-    inflight ??= traceAsync(fetchChannel, () => ({ url: target.href }), load).finally(() => {
+    inflight ??= traceAsync(channels.jwksFetch, () => ({ url: shown }), load).finally(() => {
       inflight = undefined
     })
-    return inflight
+    return raceAbort(inflight, { signal: opts.signal })
   }
+
+  const coolingDown = (t: number): boolean => lastAttempt !== undefined && t - lastAttempt < cooldown
 
   function match(header: JwtHeader): JwtVerifyKey[] {
     const out: JwtVerifyKey[] = []
@@ -180,18 +216,21 @@ export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions =
     async getKeys(header) {
       if (closed) throw new KryptoError('KRYPTO_CLOSED', 'This remote JWKS was closed')
       const t = now()
-      const stale = fetchedAt !== undefined && t - fetchedAt >= cacheTtl
-      // While the issuer is failing, stale keys keep serving and a new attempt waits for the cooldown.
-      if (fetchedAt === undefined || (stale && (lastAttempt === undefined || t - lastAttempt >= cooldown))) {
+      if (fetchedAt === undefined) {
+        // Never fetched yet: a failing issuer is asked again only after the cooldown, however
+        // many tokens arrive meanwhile; they get the last failure.
+        if (coolingDown(t) && lastError !== undefined) throw lastError
+        await refresh()
+      } else if (t - fetchedAt >= cacheTtl && !coolingDown(t)) {
+        // Stale: refetch; while the issuer is failing, the keys already fetched keep serving.
         try {
           await refresh()
         } catch (err) {
-          if (fetchedAt === undefined) throw err
-          if (staleChannel.hasSubscribers) staleChannel.publish({ url: target.href, error: err, fetchedAt })
+          if (channels.jwksStale.hasSubscribers) channels.jwksStale.publish({ url: shown, error: err, fetchedAt })
         }
       }
       let found = match(header)
-      if (found.length === 0 && (lastAttempt === undefined || now() - lastAttempt >= cooldown)) {
+      if (found.length === 0 && !coolingDown(now())) {
         await refresh()
         found = match(header)
       }
@@ -206,22 +245,18 @@ export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions =
 }
 
 async function readLimited(res: Response, maxBytes: number, url: string): Promise<string> {
+  const tooLarge = (): KryptoError => fetchFailed(url, `The JWKS at ${url} is larger than ${maxBytes} bytes`)
   const declared = Number(res.headers.get('content-length'))
   if (declared > maxBytes) {
     await res.body?.cancel()
-    throw new KryptoError('KRYPTO_JWKS_FETCH_FAILED', `The JWKS at ${url} is larger than ${maxBytes} bytes`, {
-      details: { url },
-    })
+    throw tooLarge()
   }
   if (!res.body) return ''
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of res.body) {
     size += chunk.byteLength
-    if (size > maxBytes)
-      throw new KryptoError('KRYPTO_JWKS_FETCH_FAILED', `The JWKS at ${url} is larger than ${maxBytes} bytes`, {
-        details: { url },
-      })
+    if (size > maxBytes) throw tooLarge()
     chunks.push(chunk)
   }
   return Buffer.concat(chunks).toString('utf8')
