@@ -161,9 +161,11 @@ describe('claims and times', () => {
 
   it('sign(): a JSON-parsed {"__proto__":{"exp":1}} can neither drop exp nor add claims', () => {
     const jwt = createJwt({ keys: [key], expiresIn: '10m', now: clock() })
-    const payload = JSON.parse('{"sub":"u","__proto__":{"exp":1,"admin":true}}') as object
+    const payload = JSON.parse('{"sub":"u","__proto__":{"exp":1,"jti":"fixed","admin":true}}') as object
     const claims = decodeJwtUnverified(jwt.sign(payload)).payload
     expect(claims.exp).toBe(T0 / 1000 + 600)
+    // Had the payload replaced the claims' prototype, its jti would hide the random one.
+    expect(claims.jti).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(Object.keys(claims).sort()).toEqual(['exp', 'iat', 'jti', 'sub'])
     expect(jwt.verify(jwt.sign(payload))).not.toHaveProperty('admin')
   })
