@@ -37,7 +37,7 @@ export interface KryptoOptions extends Omit<KryptoConfigOptions, 'keys'>, Instan
   /** An explicit JWT key set, replacing what the jwt settings and the ring would give. */
   jwtKeys?: readonly (JwtKeyInput | KeyObject | Uint8Array)[]
   /** Options of `krypto.urls` (BEAVER_URLSIGNER_*); its keys default to this instance's ring. */
-  urlSigner?: Omit<UrlSignerOptions, 'envPrefix' | 'env' | 'now'>
+  urls?: Omit<UrlSignerOptions, 'envPrefix' | 'env' | 'now'>
   /** The clock in ms, for JWT, TOTP and signed URLs. Default Date.now. */
   now?: () => number
   /** The fetch used for the remote JWKS. */
@@ -119,7 +119,7 @@ function costIssues(values: KryptoValues, settingName: (path: string) => string)
  * const token = k.jwt.sign({ sub: 'user-1' })
  */
 export function createKrypto(options: KryptoOptions = {}): Krypto {
-  const { keys, jwtKeys, envPrefix, env, now, fetch, urlSigner: urlOptions, ...configOptions } = options
+  const { keys, jwtKeys, envPrefix, env, now, fetch, urls: urlOptions, ...configOptions } = options
   const source = { envPrefix, ...(env ? { env } : {}) }
   const resolved = resolveConfig(kryptoSchema, { options: configOptions, ...source })
   const { values } = resolved

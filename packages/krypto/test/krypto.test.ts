@@ -218,7 +218,7 @@ describe('default instance', () => {
 
 describe('the instance surface', () => {
   it('describe() shows keys passed as options as set and masked, in the config shape', () => {
-    const k = createKrypto({ keys: K1, envPrefix: false, urlSigner: { keys: K2 } })
+    const k = createKrypto({ keys: K1, envPrefix: false, urls: { keys: K2 } })
     const d = k.describe()
     expect(d).toMatchObject({ package: 'krypto', envPrefix: false })
     expect(d.settings.find((e) => e.path === 'keys')).toMatchObject({ value: '****', source: 'option', secret: true })
