@@ -1,0 +1,16 @@
+export { createRouter } from './router.ts'
+export type { Router, RouterOptions, RouterTarget, TargetState } from './router.ts'
+export {
+  createCacheSuppressionList,
+  createDatabaseSuppressionList,
+  createMemorySuppressionList,
+} from './suppression.ts'
+export type { SuppressionCache, SuppressionDatabase, SuppressionEntry, SuppressionList } from './suppression.ts'
+export { checkTimestamp, headerValue, safeEqual, verifyHmac, verifySvix } from './signatures.ts'
+export type { HeaderBag, Verification } from './signatures.ts'
+export { isAwsSnsUrl, parseSnsMessage, snsStringToSign, verifySnsMessage } from './sns.ts'
+export type { SnsMessage, SnsVerifyOptions } from './sns.ts'
+export { BodyTooLargeError, readBody, requestUrl, toNodeHandler } from './http-adapter.ts'
+export type { NodeAdapterOptions, WebhookReply, WebhookRequest } from './http-adapter.ts'
+export { createRedisTokenBucket, createTokenBucket } from './rate-limit.ts'
+export type { RedisEvalClient, SendRateLimiter, TokenBucketOptions } from './rate-limit.ts'

@@ -1,0 +1,6 @@
+export { createSms } from './sms.ts'
+export type { Sms, SmsOptions } from './sms.ts'
+export { sms, initSms, resetSms, withPrefix } from './default.ts'
+export { SmsError, isSmsError } from './errors.ts'
+export type { SmsErrorCode } from './errors.ts'
+export { channels } from './channels.ts'
