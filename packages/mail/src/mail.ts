@@ -14,6 +14,9 @@ import { TemplateRenderer, type RenderedMail, type TemplateOptions } from './tem
 import type { LayoutSource, TemplateCache, TemplateSource } from './templates/sources.ts'
 import { buildTransport, describeDriver } from './transports.ts'
 import type { MailTransport } from './transport.ts'
+import type { ConnectionOptions } from 'node:tls'
+import type { SesClient } from './drivers/ses.ts'
+import type { HttpProviderExtras } from './drivers/http-provider.ts'
 
 /** Template settings only code can give: inline sources, helpers, the template cache. */
 export interface TemplateExtras {
@@ -35,8 +38,18 @@ export interface MailerOptions extends Omit<MailerSettings, 'templates'>, Instan
   suppressionList?: SuppressionList | false | undefined
   /** Your own pacing (a `@beaver-kit/delivery` token bucket, a limiter of your own) instead of BEAVER_MAIL_RATE_LIMIT_*. */
   rateLimiter?: SendRateLimiter | undefined
-  /** Driver settings only code can give (SDK clients, HTTP dispatchers), by driver section. */
-  ses?: (MailerSettings['ses'] & Record<string, unknown>) | undefined
+  // Driver settings only code can give, beside each section's env settings.
+  /** `tls`: more TLS options, such as the `ca` of a private certificate authority. */
+  smtp?: (MailerSettings['smtp'] & { tls?: ConnectionOptions | undefined }) | undefined
+  /** `client`: an SESv2Client of your own (reused, never closed). */
+  ses?: (MailerSettings['ses'] & { client?: SesClient | undefined }) | undefined
+  /** `http`: more `@beaver-kit/http` client options (a dispatcher, timeouts). */
+  sendgrid?: (MailerSettings['sendgrid'] & HttpProviderExtras) | undefined
+  mailgun?: (MailerSettings['mailgun'] & HttpProviderExtras) | undefined
+  postmark?: (MailerSettings['postmark'] & HttpProviderExtras) | undefined
+  resend?: (MailerSettings['resend'] & HttpProviderExtras) | undefined
+  /** `write`: where the log transport prints (default standard output). */
+  log?: (MailerSettings['log'] & { write?: ((line: string) => void) | undefined }) | undefined
 }
 
 export interface SendOptions {

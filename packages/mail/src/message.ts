@@ -56,7 +56,8 @@ export function recipientsOf(mail: Pick<OutgoingMail, 'to' | 'cc' | 'bcc'>): str
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,76}$/
 const CONTROL = /[\r\n\0]/
-const TAG = /^[A-Za-z0-9_.:-]{1,128}$/
+// The characters every provider accepts in tag names and values (SES and Resend are the strictest).
+const TAG = /^[A-Za-z0-9_-]{1,128}$/
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/
 // Set through fields, or by the transport: letting `headers` set them would let one message
 // say two things (a Bcc header leaking recipients, a second From defeating DMARC).
@@ -117,7 +118,7 @@ function checkTags(tags: MailMessage['tags'], metadata: MailMessage['metadata'])
     if (!Array.isArray(tags)) throw invalidField('tags', 'expected an array of strings')
     tags.forEach((t: unknown, i) => {
       if (typeof t !== 'string' || !TAG.test(t))
-        throw invalidField(`tags[${i}]`, 'a tag is 1-128 letters, digits, _ . : -')
+        throw invalidField(`tags[${i}]`, 'a tag is 1-128 letters, digits, _ and - (what every provider accepts)')
       list.push(t)
     })
   }
@@ -127,7 +128,7 @@ function checkTags(tags: MailMessage['tags'], metadata: MailMessage['metadata'])
       throw invalidField('metadata', 'expected an object of strings')
     for (const [k, v] of Object.entries(metadata)) {
       if (!TAG.test(k))
-        throw invalidField(`metadata.${k.slice(0, 40)}`, 'a metadata key is 1-128 letters, digits, _ . : -')
+        throw invalidField(`metadata.${k.slice(0, 40)}`, 'a metadata key is 1-128 letters, digits, _ and -')
       if (typeof v !== 'string' || CONTROL.test(v) || v.length > 1000) {
         throw invalidField(`metadata.${k}`, 'a metadata value is one line of at most 1000 characters')
       }

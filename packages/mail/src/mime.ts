@@ -116,6 +116,8 @@ export async function buildMime(
       throw err
     },
   )
-  const info = await (await composer).sendMail(toNodemailer(mail, withAnnotations))
+  // The stream transport keeps a Bcc header (it is meant for sendmail); a raw message for SES
+  // or a file must not show who was blind-copied, so the Bcc list stays out of it.
+  const info = await (await composer).sendMail({ ...toNodemailer(mail, withAnnotations), bcc: [] })
   return { raw: info.message as Buffer, messageId: info.messageId }
 }

@@ -31,7 +31,11 @@ export interface TemplateOptions {
   helperSettings?: Partial<HelperSettings> | undefined
 }
 
-type Compiled = (data: unknown) => string
+interface Compiled {
+  (data: unknown): string
+  /** The Handlebars source, to name the full path of a missing variable. */
+  source: string
+}
 
 interface CompiledTemplate {
   subject: Compiled | undefined
@@ -90,7 +94,7 @@ export class TemplateRenderer {
       try {
         return fn(input)
       } catch (err) {
-        throw renderError(name, part, err)
+        throw renderError(name, part, err, fn.source)
       }
     }
     const subject = run(t.subject, 'subject', data)?.trim()
@@ -162,7 +166,7 @@ export class TemplateRenderer {
           },
         )
       }
-      return this.#hb.compile(src, { strict, noEscape: !escape })
+      return Object.assign(this.#hb.compile(src, { strict, noEscape: !escape }), { source: src })
     }
     let htmlSource = source.html
     if (source.mjml !== undefined) htmlSource = await compileMjml(name, source.mjml)
@@ -187,11 +191,39 @@ export class TemplateRenderer {
   }
 }
 
-function renderError(template: string, part: string, err: unknown): MailError {
+/**
+ * The full path (`user.name`) of the expression at a line and column: Handlebars names only
+ * the last segment of a missing variable, and places its error at the path expression.
+ */
+function pathAt(hb: typeof Handlebars, source: string, line: number, column: number): string | undefined {
+  let found: string | undefined
+  const visit = (node: unknown): void => {
+    if (found !== undefined || typeof node !== 'object' || node === null) return
+    const n = node as { type?: string; original?: unknown; loc?: { start: { line: number; column: number } } }
+    if (
+      n.type === 'PathExpression' &&
+      n.loc?.start.line === line &&
+      n.loc.start.column === column &&
+      typeof n.original === 'string'
+    ) {
+      found = n.original
+      return
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'loc') continue
+      if (Array.isArray(value)) value.forEach(visit)
+      else visit(value)
+    }
+  }
+  visit(hb.parse(source))
+  return found
+}
+
+function renderError(template: string, part: string, err: unknown, source: string): MailError {
   const message = (err as Error).message ?? String(err)
   const missing = MISSING.exec(message)
   if (missing) {
-    const variable = missing[1] as string
+    const variable = pathAt(Handlebars, source, Number(missing[2]), Number(missing[3])) ?? (missing[1] as string)
     return new MailError(
       'MAIL_TEMPLATE_RENDER',
       `Template "${template}" (${part}) uses "${variable}" at line ${missing[2]}, column ${missing[3]}, and the data has none (strict mode). Pass it in data, or use {{#if ${variable}}}.`,
@@ -219,16 +251,21 @@ async function compileMjml(name: string, source: string): Promise<string> {
   // mjml ships no type declarations: the specifier goes through a variable and the shape is stated above.
   const specifier = 'mjml'
   const mod = await importPeer('mjml', () => import(specifier) as Promise<{ default: Mjml }>, 'MJML templates')
-  const result = await mod.default(source, { validationLevel: 'strict', keepComments: false })
-  if (result.errors && result.errors.length > 0) {
-    const first = result.errors[0] as { formattedMessage?: string; message?: string }
-    throw new MailError(
-      'MAIL_TEMPLATE_RENDER',
-      `Template "${name}" is not valid MJML: ${first.formattedMessage ?? first.message ?? 'invalid'}`,
-      {
-        details: { template: name, field: 'template.mjml' },
-      },
-    )
+  const invalid = (detail: string, cause?: unknown): MailError =>
+    new MailError('MAIL_TEMPLATE_RENDER', `Template "${name}" is not valid MJML: ${detail}`, {
+      cause,
+      details: { template: name, field: 'template.mjml' },
+    })
+  let result: Awaited<ReturnType<Mjml>>
+  try {
+    // Strict validation throws (MJML 4 and 5) rather than rendering a broken layout.
+    result = await mod.default(source, { validationLevel: 'strict', keepComments: false })
+  } catch (err) {
+    const errors = (err as { errors?: Array<{ formattedMessage?: string; message?: string }> }).errors
+    const first = errors?.[0]
+    throw invalid(first?.formattedMessage ?? first?.message ?? (err as Error).message, err)
   }
+  const first = result.errors?.[0] as { formattedMessage?: string; message?: string } | undefined
+  if (first) throw invalid(first.formattedMessage ?? first.message ?? 'invalid')
   return result.html
 }
