@@ -137,6 +137,25 @@ export const mailerSchema = defineSchema(
         doc: 'How long template sources stay in the template cache (when one is given)',
       }),
     },
+    webhooks: {
+      sesTopicArns: f.list({
+        doc: 'SNS topics whose SES events are accepted (AWS advises refusing other topics); empty accepts any verified topic',
+      }),
+      sesConfirmSubscriptions: f.boolean({
+        default: true,
+        doc: 'Confirm an SNS subscription (GET its SubscribeURL) when its signed confirmation arrives',
+      }),
+      sendgridPublicKey: f.string({ doc: 'SendGrid signed event webhook verification key (base64 or PEM)' }),
+      mailgunSigningKey: f.string({ secret: true, doc: 'Mailgun HTTP webhook signing key' }),
+      postmarkUser: f.string({ doc: 'User of the Basic auth in the Postmark webhook URL (Postmark signs nothing)' }),
+      postmarkPassword: f.string({ secret: true, doc: 'Password of the Basic auth in the Postmark webhook URL' }),
+      resendSecret: f.string({ secret: true, doc: 'Resend webhook signing secret (whsec_…, Svix)' }),
+      tolerance: f.duration({
+        default: '5m',
+        doc: 'How far a signed timestamp may be from now (older deliveries are replays)',
+      }),
+      maxBody: f.bytes({ default: '1mb', doc: 'Largest webhook body read' }),
+    },
     suppression: {
       enabled: f.boolean({
         default: true,

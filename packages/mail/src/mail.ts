@@ -14,6 +14,8 @@ import { TemplateRenderer, type RenderedMail, type TemplateOptions } from './tem
 import type { LayoutSource, TemplateCache, TemplateSource } from './templates/sources.ts'
 import { buildTransport, describeDriver } from './transports.ts'
 import type { MailTransport } from './transport.ts'
+import { createMailWebhooks, type DeliveryListener, type MailWebhooks } from './events/webhooks.ts'
+import type { SesWebhookExtras } from './events/ses.ts'
 import type { ConnectionOptions } from 'node:tls'
 import type { SesClient } from './drivers/ses.ts'
 import type { HttpProviderExtras } from './drivers/http-provider.ts'
@@ -48,6 +50,8 @@ export interface MailerOptions extends Omit<MailerSettings, 'templates'>, Instan
   mailgun?: (MailerSettings['mailgun'] & HttpProviderExtras) | undefined
   postmark?: (MailerSettings['postmark'] & HttpProviderExtras) | undefined
   resend?: (MailerSettings['resend'] & HttpProviderExtras) | undefined
+  /** `trustCertificateUrl`/`fetchCertificate`: the SNS certificate check, for a local SNS stand-in in tests. */
+  webhooks?: (MailerSettings['webhooks'] & SesWebhookExtras) | undefined
   /** `write`: where the log transport prints (default standard output). */
   log?: (MailerSettings['log'] & { write?: ((line: string) => void) | undefined }) | undefined
 }
@@ -70,6 +74,14 @@ export interface Mailer extends Instance<InstanceDescription> {
   render(template: string, data?: Readonly<Record<string, unknown>>): Promise<RenderedMail>
   /** Writes every local template to the template cache (for workers without a file system); resolves how many. */
   publishTemplates(): Promise<number>
+  /**
+   * Delivery webhooks: `webhooks.handle(provider, request)` or `webhooks.listener(provider)` for
+   * node:http; verified events are normalized, suppress hard bounces and complaints, and reach
+   * `onDelivery` listeners.
+   */
+  readonly webhooks: MailWebhooks
+  /** Calls `listener` with every verified delivery event; returns the function that stops it. */
+  onDelivery(listener: DeliveryListener): () => void
   /** Messages the memory transport kept (tests). */
   sent(): readonly CapturedMail[]
   /** The message matching every given field, or a MAIL_EXPECTATION_FAILED error listing what was sent. */
@@ -110,6 +122,25 @@ export function createMailer(options: MailerOptions = {}): Mailer {
     cacheTtlMs: config.templates.cacheTtl,
     helperSettings: { ...(t?.locale ? { locale: t.locale } : {}), ...(t?.timeZone ? { timeZone: t.timeZone } : {}) },
   })
+  const w = config.webhooks
+  const webhooks = createMailWebhooks(
+    {
+      sesTopicArns: w.sesTopicArns,
+      sesConfirmSubscriptions: w.sesConfirmSubscriptions,
+      sendgridPublicKey: w.sendgridPublicKey,
+      mailgunSigningKey: w.mailgunSigningKey,
+      postmarkUser: w.postmarkUser,
+      postmarkPassword: w.postmarkPassword,
+      resendSecret: w.resendSecret,
+      tolerance: w.tolerance,
+      maxBody: w.maxBody,
+    },
+    suppressions,
+    {
+      trustCertificateUrl: options.webhooks?.trustCertificateUrl,
+      fetchCertificate: options.webhooks?.fetchCertificate,
+    },
+  )
   const limits = {
     maxMessageSize: config.maxMessageSize,
     maxRecipients: config.maxRecipients,
@@ -232,6 +263,8 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   const mailer: Mailer = {
     driver,
     suppressions,
+    webhooks,
+    onDelivery: (listener) => webhooks.onDelivery(listener),
     send: (message, sendOptions = {}) => sendOne(message, sendOptions.signal),
     sendBatch(messages, batchOptions = {}) {
       const concurrency = batchOptions.concurrency ?? config.concurrency

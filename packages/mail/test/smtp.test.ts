@@ -58,7 +58,7 @@ describe('smtp specifics', () => {
 describe('smtp: DKIM, TLS and the pool', () => {
   it('signs with DKIM so a verifier passes it, folded List-Unsubscribe included (nodemailer#1654)', async () => {
     const { generateKeyPairSync } = await import('node:crypto')
-    const { dkimVerify } = await import('mailauth/lib/dkim/verify')
+    const { dkimVerify } = await import('mailauth')
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     const record = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`
