@@ -1,0 +1,77 @@
+// The consumer's script of the release check (scripts/release-check.ts): copied into a fresh
+// project where only the packed tarballs are installed (no optional peer), type-checked there
+// with `skipLibCheck: false` under nodenext and bundler resolution, compiled, and run on Node 24
+// and on every package's declared floor. Each step does one real operation on embedded defaults
+// (or on the driver the environment selects: the peer check reuses them with BEAVER_* set).
+import { randomUUID } from 'node:crypto'
+import { retry } from '@beaver-kit/core'
+import { defineSchema, f, resolveConfig } from '@beaver-kit/config'
+import { assert, runSteps, withServer, type Steps } from './run.ts'
+
+const steps: Steps = {
+  async core() {
+    let attempts = 0
+    const value = await retry(
+      async () => {
+        if (++attempts < 3) throw Object.assign(new Error('transient'), { code: 'ECONNRESET' })
+        return attempts
+      },
+      { maxAttempts: 3, baseMs: 5 },
+    )
+    assert(value === 3, `retry returned ${value}`)
+  },
+  async config() {
+    const schema = defineSchema('SMOKE', { timeout: f.duration({ default: '5s', doc: 'a duration' }) })
+    const { values } = resolveConfig(schema, { env: { BEAVER_SMOKE_TIMEOUT: '250ms' } })
+    assert(values.timeout === 250, `BEAVER_SMOKE_TIMEOUT=250ms resolved to ${values.timeout}`)
+  },
+  async logger() {
+    const { createLogger } = await import('@beaver-kit/logger')
+    const lines: string[] = []
+    const log = createLogger({
+      envPrefix: false,
+      outputs: [],
+      sinks: [{ write: (l: string) => void lines.push(l), format: 'json' }],
+    })
+    log.info({ password: 'hunter2', user: 'ada' }, 'hello')
+    await log.close()
+    const line = lines.join('')
+    assert(line.includes('"user":"ada"') && !line.includes('hunter2'), `logged ${line}`)
+  },
+  async database() {
+    const { db, sql } = await import('@beaver-kit/database')
+    const row = await db().one<{ n: number | string }>(sql`SELECT ${41} + 1 AS n`)
+    assert(Number(row.n) === 42, `SELECT 41 + 1 gave ${JSON.stringify(row)}`)
+  },
+  async cache() {
+    const { cache } = await import('@beaver-kit/cache')
+    const key = `smoke:${randomUUID()}`
+    await cache().set(key, { n: 1 }, { ttl: '1m' })
+    const value = await cache().get<{ n: number }>(key)
+    await cache().delete(key)
+    assert(value?.n === 1, `get returned ${JSON.stringify(value)}`)
+  },
+  async http() {
+    const { http } = await import('@beaver-kit/http')
+    const text = await withServer((url) => http().get(url).text())
+    assert(text === 'pong', `GET returned ${text}`)
+  },
+  async krypto() {
+    const { krypto } = await import('@beaver-kit/krypto')
+    const hash = await krypto().passwords.hash('correct horse battery staple')
+    assert(await krypto().passwords.verify(hash, 'correct horse battery staple'), 'password did not verify')
+  },
+  async 'database-kysely-missing'() {
+    // Without kysely installed, the subpath must say what to install, not fail with a raw
+    // ERR_MODULE_NOT_FOUND. A variable specifier keeps TypeScript from resolving the subpath.
+    const specifier: string = '@beaver-kit/database/kysely'
+    const error = await import(specifier).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const text = String((error as Error | undefined)?.message)
+    assert(text.includes('npm install kysely'), `importing ${specifier} without kysely: ${String(error)}`)
+  },
+}
+
+await runSteps(steps, Object.keys(steps))

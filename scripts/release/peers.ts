@@ -1,0 +1,67 @@
+// The optional peers the release check installs at the lowest and the newest version their
+// range accepts, each with the smoke steps that prove the driver works with it. One line per
+// (package, peer); a new package with an optional peer adds its line here. A peer the kit
+// declares but nothing here exercises is an error of the check (so none is forgotten), unless
+// it is listed in UNTESTED with the reason.
+export interface PeerLine {
+  /** The kit package whose peerDependencies give the range. */
+  package: string
+  peer: string
+  /** smoke.ts (drivers chosen by env alone) or smoke-peers.ts (steps that import the peer). */
+  script: 'smoke' | 'smoke-peers'
+  steps: string[]
+  /** BEAVER_* settings that select the driver; `{unique}` becomes a fresh name per run. */
+  env?: Record<string, string>
+  /** Other packages the smoke needs besides the peer (the same at both ends). */
+  with?: string[]
+}
+
+const redis = 'redis://127.0.0.1:6379'
+
+export const PEERS: PeerLine[] = [
+  {
+    package: '@beaver-kit/cache',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['cache'],
+    env: { BEAVER_CACHE_DRIVER: 'redis', BEAVER_CACHE_REDIS_URL: redis, BEAVER_CACHE_NAMESPACE: '{unique}' },
+  },
+  {
+    package: '@beaver-kit/cache',
+    peer: 'msgpackr',
+    script: 'smoke',
+    steps: ['cache'],
+    env: { BEAVER_CACHE_SERIALIZER: 'msgpack' },
+  },
+  {
+    package: '@beaver-kit/database',
+    peer: 'pg',
+    script: 'smoke',
+    steps: ['database'],
+    env: { BEAVER_DB_URL: 'postgres://postgres@127.0.0.1:5432/test' },
+  },
+  {
+    package: '@beaver-kit/database',
+    peer: 'mysql2',
+    script: 'smoke',
+    steps: ['database'],
+    env: { BEAVER_DB_URL: 'mysql://root@127.0.0.1:3306/test' },
+  },
+  {
+    package: '@beaver-kit/database',
+    peer: '@libsql/client',
+    script: 'smoke',
+    steps: ['database'],
+    env: { BEAVER_DB_DRIVER: 'libsql', BEAVER_DB_FILE: ':memory:' },
+  },
+  { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
+  { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
+  { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },
+]
+
+/** Optional peers the check does not install, and why (each one is a gap to close). */
+export const UNTESTED: Record<string, string> = {
+  '@beaver-kit/cache @aws-sdk/client-s3':
+    'needs an S3 emulator in the consumer project (s3rver); covered by the cache tests',
+  '@beaver-kit/cache @aws-sdk/client-dynamodb': 'needs a DynamoDB emulator (dynalite); covered by the cache tests',
+}
