@@ -349,7 +349,8 @@ export class Database extends Executor implements Instance<InstanceDescription> 
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const { retries = 3, signal, backoff, onRetry } = options
+    const { retries = 0, signal, backoff, onRetry } = options
+    if (retries === 0) return this.#transactionOnce(fn, options)
     return retry(() => this.#transactionOnce(fn, options), {
       ...(onRetry ? { onRetry } : {}),
       maxAttempts: retries + 1,

@@ -1,4 +1,5 @@
 import { BeaverError, errorGuard, type BeaverErrorOptions } from '@beaver-kit/core'
+import { scrubDriverError, scrubText } from './scrub.ts'
 
 /** Every code a `DatabaseError` can carry; the same codes whatever the driver. */
 export type DatabaseErrorCode =
@@ -104,13 +105,21 @@ const WHAT: Record<DatabaseErrorCode, string> = {
 const HINT: Partial<Record<DatabaseErrorCode, string>> = {
   DB_CONNECTION: 'Check that the server is running and reachable; the pool opens a fresh connection on the next call.',
   DB_AUTH: 'Check BEAVER_DB_USER / BEAVER_DB_PASSWORD or the credentials in BEAVER_DB_URL.',
-  DB_SERIALIZATION: 'Run the transaction again (db.transaction retries it when given { retries }).',
-  DB_DEADLOCK: 'Run the transaction again (db.transaction retries it when given { retries }).',
+  DB_SERIALIZATION:
+    'Run the transaction again: db.transaction(fn, { retries: 3 }) does, when fn has no side effects outside the database.',
+  DB_DEADLOCK:
+    'Run the transaction again: db.transaction(fn, { retries: 3 }) does, when fn has no side effects outside the database.',
 }
 
-/** Wraps a driver error into a `DatabaseError` with the class the driver found. */
+/**
+ * Wraps a driver error into a `DatabaseError` with the class the driver found. Values the
+ * server echoed are scrubbed first, from the driver error too, so neither the message, the
+ * details nor the cause carries a bound value.
+ */
 export function wrapDriverError(err: unknown, cls: ErrorClass, statement: string | undefined): DatabaseError {
-  const detail = err instanceof Error ? err.message : String(err)
+  const names = [cls.constraint, cls.column]
+  scrubDriverError(err, statement, names)
+  const detail = err instanceof Error ? err.message : scrubText(String(err), statement, names)
   const where = cls.constraint ? ` (constraint ${cls.constraint})` : cls.column ? ` (column ${cls.column})` : ''
   const hint = HINT[cls.code] ? ` ${HINT[cls.code]}` : ''
   return new DatabaseError(cls.code, `${WHAT[cls.code]}${where}: ${detail}.${hint}`, {

@@ -43,8 +43,7 @@ class Identifier implements Special {
   readonly parts: readonly string[]
   constructor(parts: readonly string[]) {
     if (parts.length === 0) throw new TypeError('sql.id() needs at least one name')
-    for (const p of parts)
-      if (typeof p !== 'string' || p === '') throw new TypeError('sql.id() names must be non-empty strings')
+    for (const p of parts) checkIdentifier(p, 'sql.id()')
     this.parts = parts
   }
 }
@@ -82,8 +81,19 @@ function kindOf(value: unknown): Special[typeof KIND] | undefined {
   return typeof value === 'object' && value !== null ? (value as Partial<Special>)[KIND] : undefined
 }
 
-/** Quotes an identifier for a dialect, doubling any quote character inside it. */
+/**
+ * Refuses a name no quoting makes safe: empty, or with a NUL character, which PostgreSQL
+ * answers by dropping the connection and other servers by cutting the name short.
+ */
+function checkIdentifier(name: unknown, where: string): void {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`${where} names must be non-empty strings`)
+  if (name.includes('\0'))
+    throw new TypeError(`${where} names cannot contain a NUL character (\\0); got ${JSON.stringify(name)}`)
+}
+
+/** Quotes an identifier for a dialect, doubling any quote character inside it; refuses empty names and NUL. */
 export function quoteIdentifier(name: string, dialect: Dialect): string {
+  checkIdentifier(name, 'quoteIdentifier()')
   return dialect === 'mysql' ? `\`${name.replaceAll('`', '``')}\`` : `"${name.replaceAll('"', '""')}"`
 }
 

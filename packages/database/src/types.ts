@@ -42,9 +42,10 @@ export interface TransactionOptions {
   isolation?: IsolationLevel
   readOnly?: boolean
   /**
-   * Extra attempts after a serialization failure, a deadlock or a lock wait that the server
-   * gave up on; `fn` runs again from the start, so keep side effects inside the database.
-   * Default 3; 0 disables retrying. Nested transactions (savepoints) never retry on their own.
+   * How many times to run `fn` again, from the start, after a serialization failure, a
+   * deadlock or a lock wait the server gave up on. Default 0: nothing runs twice unless you ask,
+   * because whatever `fn` does outside the database (an email, an HTTP call) would happen again.
+   * Set it (3 is a good start) when `fn` only touches the database. Savepoints never retry.
    */
   retries?: number
   /** Aborts the wait for a connection, the running statement and any pending retry. */

@@ -14,37 +14,8 @@ import {
   sql,
   type DatabaseDriverDefinition,
 } from '../src/index.ts'
+import { fakeDefinition } from './helpers.ts'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
-
-/** A definition whose driver records each statement and answers one row. */
-function fakeDefinition(name: string, calls: string[]): DatabaseDriverDefinition {
-  return defineDatabaseDriver({
-    name,
-    dialect: 'postgres',
-    peers: [],
-    async create() {
-      const conn = {
-        query: async (text: string) => (calls.push(text), { rows: [{ ok: 1 }], rowCount: 1, affectedRows: 0 }),
-        exec: async () => undefined,
-        stream: async function* () {
-          yield [{ ok: 1 }]
-        },
-        begin: async () => void calls.push('BEGIN'),
-        commit: async () => void calls.push('COMMIT'),
-        rollback: async () => void calls.push('ROLLBACK'),
-        release: () => undefined,
-      }
-      return {
-        native: null,
-        query: conn.query,
-        acquire: async () => conn,
-        classify: () => undefined,
-        stats: () => ({ total: 0, idle: 0, waiting: 0, max: 1 }),
-        close: async () => undefined,
-      }
-    },
-  })
-}
 
 const postgres = await requireService('postgres')
 

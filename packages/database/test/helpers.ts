@@ -1,6 +1,12 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createDatabase, type DatabaseOptions, type Database } from '../src/index.ts'
+import {
+  createDatabase,
+  defineDatabaseDriver,
+  type DatabaseDriverDefinition,
+  type DatabaseOptions,
+  type Database,
+} from '../src/index.ts'
 
 const CHILD = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url))
 
@@ -29,5 +35,46 @@ export function migrateInChild(
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/**
+ * A definition whose driver records each statement (and BEGIN/COMMIT/ROLLBACK) and answers one
+ * row; `failCommits` makes the first commits fail with an error it classifies as a
+ * serialization failure.
+ */
+export function fakeDefinition(name: string, calls: string[], failCommits = 0): DatabaseDriverDefinition {
+  let commitFailures = failCommits
+  return defineDatabaseDriver({
+    name,
+    dialect: 'postgres',
+    peers: [],
+    async create() {
+      const conn = {
+        query: async (text: string) => (calls.push(text), { rows: [{ ok: 1 }], rowCount: 1, affectedRows: 0 }),
+        exec: async () => undefined,
+        stream: async function* () {
+          yield [{ ok: 1 }]
+        },
+        begin: async () => void calls.push('BEGIN'),
+        commit: async () => {
+          calls.push('COMMIT')
+          if (commitFailures-- > 0) throw Object.assign(new Error('could not serialize access'), { code: '40001' })
+        },
+        rollback: async () => void calls.push('ROLLBACK'),
+        release: () => undefined,
+      }
+      return {
+        native: null,
+        query: conn.query,
+        acquire: async () => conn,
+        classify: (err: unknown) =>
+          (err as { code?: unknown }).code === '40001'
+            ? { code: 'DB_SERIALIZATION' as const, driverCode: '40001', retryable: true }
+            : undefined,
+        stats: () => ({ total: 0, idle: 0, waiting: 0, max: 1 }),
+        close: async () => undefined,
+      }
+    },
   })
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { sql } from '../src/index.ts'
+import { quoteIdentifier, sql } from '../src/index.ts'
 
 describe('sql tag', () => {
   it('binds every value as a parameter with the dialect placeholders', () => {
@@ -32,6 +32,14 @@ describe('sql tag', () => {
     expect(sql`select ${cols} from t${sql.empty}`.compile('postgres').text).toBe('select "a", "b" from t')
     expect(sql.join([1, 2], sql` or `).compile('postgres')).toEqual({ text: '$1 or $2', values: [1, 2] })
     expect(sql.join([]).compile('postgres').text).toBe('')
+  })
+
+  it('refuses identifiers no quoting makes safe: empty, or with NUL', () => {
+    expect(() => sql.id('users\0; drop table x')).toThrow(/NUL/)
+    expect(() => sql.id('')).toThrow(/non-empty/)
+    expect(() => sql.id()).toThrow(/at least one/)
+    expect(() => quoteIdentifier('a\0b', 'postgres')).toThrow(/NUL/)
+    expect(quoteIdentifier('a"b', 'postgres')).toBe('"a""b"')
   })
 
   it('refuses an empty list instead of producing invalid SQL', () => {

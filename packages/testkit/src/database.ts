@@ -119,6 +119,20 @@ function typeTable(dialect: Dialect, table: string): string {
   }
 }
 
+/** Every text an error carries: message, stack, string fields, details, and the same for its causes. */
+function everyText(err: unknown, depth = 0): string {
+  if (typeof err !== 'object' || err === null || depth > 5) return String(err)
+  const parts: string[] = []
+  for (const key of Object.getOwnPropertyNames(err)) {
+    const value = (err as Record<string, unknown>)[key]
+    if (key === 'cause') parts.push(everyText(value, depth + 1))
+    else if (typeof value === 'string') parts.push(value)
+    else if (typeof value === 'object' && value !== null)
+      parts.push(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))
+  }
+  return parts.join('\n')
+}
+
 function barrier(parties: number): () => Promise<void> {
   let arrived = 0
   let open!: () => void
@@ -250,6 +264,47 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
         expect(codeOf(await rejection(db().query('select * from table_that_does_not_exist_x')))).toBe('DB_QUERY')
       } finally {
         await drop(child, parent)
+      }
+    })
+
+    it('never shows a bound value in an error, its cause, its details or a diagnostics event', async () => {
+      const table = t('secrets')
+      const token = `S3CRET${ctx.namespace().replace(/[^a-z0-9]/gi, '')}`
+      // A quote inside, so a scrubber that stops at the first quote would leak the rest.
+      const secret = `it's-${token}`
+      await db().exec(
+        `create table ${table} (id integer primary key, email varchar(200) not null, n integer, constraint ${table}_email_key unique (email))`,
+      )
+      const errors: unknown[] = []
+      const channel = dc.tracingChannel('beaver:database:query')
+      const handlers = {
+        error: (m: unknown) => void errors.push((m as { error?: unknown }).error),
+        start: () => undefined,
+        end: () => undefined,
+        asyncStart: () => undefined,
+        asyncEnd: () => undefined,
+      }
+      channel.subscribe(handlers)
+      try {
+        await db().execute(`insert into ${table} (id, email) values (${p(1)}, ${p(2)})`, [1, secret])
+        const failures = [
+          await rejection(db().execute(`insert into ${table} (id, email) values (${p(1)}, ${p(2)})`, [2, secret])),
+        ]
+        expect(codeOf(failures[0])).toBe('DB_UNIQUE_VIOLATION')
+        if (db().dialect !== 'sqlite') {
+          // Servers with strict types echo a value they cannot convert; SQLite stores it as it is.
+          const typed = await rejection(
+            db().execute(`insert into ${table} (id, email, n) values (${p(1)}, ${p(2)}, ${p(3)})`, [3, 'x', secret]),
+          )
+          expect(codeOf(typed)).toMatch(/^DB_/)
+          failures.push(typed)
+        }
+        for (const err of failures) expect(everyText(err)).not.toContain(token)
+        expect(errors.length).toBeGreaterThanOrEqual(failures.length)
+        for (const err of errors) expect(everyText(err)).not.toContain(token)
+      } finally {
+        channel.unsubscribe(handlers)
+        await drop(table)
       }
     })
 

@@ -33,6 +33,9 @@ export interface DatabaseCacheOptions {
 export const DATABASE_MAX_KEY_LENGTH = 512
 export const DATABASE_MAX_NAMESPACE_LENGTH = 191
 const ROWS_PER_STATEMENT = 500
+// Every transaction here only touches the cache table, so running it again after a deadlock or
+// serialization failure is safe (the database package retries only when asked).
+const RETRY_SAFE = { retries: 3 } as const
 
 interface Row {
   key: string
@@ -233,7 +236,7 @@ export class DatabaseStore implements CacheDriver {
     await this.db.transaction(async (tx) => {
       for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT)
         await tx.execute(this.#upsert(ns, entries.slice(i, i + ROWS_PER_STATEMENT), now))
-    })
+    }, RETRY_SAFE)
   }
 
   async getMany(ns: string, keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
@@ -285,7 +288,7 @@ export class DatabaseStore implements CacheDriver {
         sql`DELETE FROM ${this.#table} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key}`,
       )
       return isExpired(row) ? undefined : bytes(row.value)
-    })
+    }, RETRY_SAFE)
   }
 
   #selectForUpdate(ns: string, key: string): SqlQuery {
@@ -319,7 +322,7 @@ export class DatabaseStore implements CacheDriver {
         sql`UPDATE ${this.#table} SET ${sql.id('value')} = ${Buffer.from(String(next))}, ${sql.id('expires_at')} = ${expires}, ${sql.id('updated_at')} = ${now} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key}`,
       )
       return next
-    })
+    }, RETRY_SAFE)
   }
 
   async #insertIfMissing(

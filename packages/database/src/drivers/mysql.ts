@@ -1,6 +1,7 @@
 import type {
   Connection,
   ConnectionOptions,
+  ExecuteValues,
   FieldPacket,
   Pool,
   PoolConnection,
@@ -108,11 +109,13 @@ export function classifyMysql(err: unknown): ErrorClass | undefined {
   return undefined
 }
 
-function mysqlValue(value: unknown): unknown {
+/** A value as mysql2 binds it: bytes as BLOB (a Buffer), objects and arrays as JSON text, undefined as NULL. */
+function mysqlValue(value: unknown): ExecuteValues {
   if (value === undefined) return null
-  if (typeof value === 'object' && value !== null && !(value instanceof Date) && !ArrayBuffer.isView(value))
-    return JSON.stringify(value)
-  return value
+  if (typeof value !== 'object' || value === null || value instanceof Date || Buffer.isBuffer(value))
+    return value as ExecuteValues
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return JSON.stringify(value)
 }
 
 function toResult(result: unknown, fields: FieldPacket[] | undefined): DriverResult {
@@ -135,16 +138,27 @@ function toResult(result: unknown, fields: FieldPacket[] | undefined): DriverRes
   return { rows: [], rowCount: header.affectedRows, affectedRows: header.affectedRows, insertId }
 }
 
+/**
+ * Prepared statements each connection keeps (mysql2 closes the least recently used one beyond
+ * this). The server caps them for all clients together (max_prepared_stmt_count, 16382 by
+ * default): 256 per connection leaves room for several pools of 10.
+ */
+export const STATEMENT_CACHE = 256
+
+/**
+ * Runs one statement. With parameters it is a server-side prepared statement (mysql2's
+ * `execute`): the values travel in the binary protocol and are never SQL text, whatever the
+ * session's sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES) and wherever a `?` sits in a literal or
+ * comment. Without parameters there is nothing to bind: the text protocol runs it as written.
+ */
 function run(conn: Connection, text: string, values: readonly unknown[]): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
-    conn.query(text, values.length === 0 ? undefined : values.map(mysqlValue), (err, result, fields) => {
-      if (err) {
-        // mysql2 interpolates on the client and keeps the finished SQL, values included, on the
-        // error: put the placeholder text back so parameters never reach logs or diagnostics.
-        if ('sql' in err) (err as { sql?: string }).sql = text
-        reject(err)
-      } else resolve(toResult(result, fields))
-    })
+    const done = (err: unknown, result: unknown, fields: FieldPacket[] | undefined): void => {
+      if (err) reject(err)
+      else resolve(toResult(result, fields))
+    }
+    if (values.length === 0) conn.query(text, done)
+    else conn.execute(text, values.map(mysqlValue), done)
   })
 }
 
@@ -189,9 +203,8 @@ class MysqlConnection implements DriverConnection {
     options: DriverCallOptions & { batchSize: number },
   ): AsyncIterable<Row[]> {
     // mysql2's row stream, read with backpressure: the server sends rows as we consume them.
-    const stream = this.#conn
-      .query(text, values.map(mysqlValue))
-      .stream({ objectMode: true, highWaterMark: options.batchSize })
+    const command = values.length === 0 ? this.#conn.query(text) : this.#conn.execute(text, values.map(mysqlValue))
+    const stream = command.stream({ objectMode: true, highWaterMark: options.batchSize })
     let batch: Row[] = []
     try {
       for await (const row of stream) {
@@ -265,6 +278,7 @@ class MysqlPool implements DatabaseDriver {
       timezone: 'Z',
       charset: 'utf8mb4',
       multipleStatements: false,
+      maxPreparedStatements: STATEMENT_CACHE,
       ...(settings.ssl === 'disable' ? {} : { ssl: { rejectUnauthorized: settings.ssl === 'verify-full' } }),
     }
     this.#acquireTimeoutMs = settings.pool.acquireTimeoutMs
