@@ -72,9 +72,13 @@ export async function runCli(
   }
   const { values, positionals } = parsed
   const [command, sub] = positionals
-  if (values.help || command === undefined) {
+  if (values.help) {
     io.out(USAGE)
-    return values.help ? 0 : 2
+    return 0
+  }
+  if (command === undefined) {
+    io.err(`beaver-db needs a command.\n\n${USAGE}`)
+    return 2
   }
   if (command !== 'ping' && !(command === 'migrate' && (sub === 'up' || sub === 'down' || sub === 'status'))) {
     io.err(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`)

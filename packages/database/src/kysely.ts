@@ -1,25 +1,21 @@
-import {
+import type {
+  CompiledQuery,
+  DatabaseConnection,
+  Dialect,
+  Driver,
   Kysely,
-  MysqlAdapter,
-  MysqlIntrospector,
-  MysqlQueryCompiler,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  type CompiledQuery,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type KyselyConfig,
-  type QueryResult,
-  type TransactionSettings,
+  KyselyConfig,
+  QueryResult,
+  TransactionSettings,
 } from 'kysely'
+import { importPeer } from '@beaver-kit/core'
 import { INTERNAL, type Database } from './database.ts'
 import type { DriverConnection, DriverResult } from './driver.ts'
 import { quoteIdentifier } from './sql.ts'
+
+// Kysely is an optional peer: loaded when this subpath is imported, so a project without it
+// gets CORE_PEER_MISSING with the npm install line instead of ERR_MODULE_NOT_FOUND.
+const kysely = await importPeer('kysely', () => import('kysely'), 'the @beaver-kit/database/kysely subpath')
 
 class BeaverKyselyConnection implements DatabaseConnection {
   readonly conn: DriverConnection
@@ -129,19 +125,23 @@ export function beaverDialect(db: Database): Dialect {
   return {
     createDriver: () => new BeaverKyselyDriver(db),
     createAdapter: () =>
-      dialect === 'postgres' ? new PostgresAdapter() : dialect === 'mysql' ? new MysqlAdapter() : new SqliteAdapter(),
+      dialect === 'postgres'
+        ? new kysely.PostgresAdapter()
+        : dialect === 'mysql'
+          ? new kysely.MysqlAdapter()
+          : new kysely.SqliteAdapter(),
     createQueryCompiler: () =>
       dialect === 'postgres'
-        ? new PostgresQueryCompiler()
+        ? new kysely.PostgresQueryCompiler()
         : dialect === 'mysql'
-          ? new MysqlQueryCompiler()
-          : new SqliteQueryCompiler(),
+          ? new kysely.MysqlQueryCompiler()
+          : new kysely.SqliteQueryCompiler(),
     createIntrospector: (k) =>
       dialect === 'postgres'
-        ? new PostgresIntrospector(k)
+        ? new kysely.PostgresIntrospector(k)
         : dialect === 'mysql'
-          ? new MysqlIntrospector(k)
-          : new SqliteIntrospector(k),
+          ? new kysely.MysqlIntrospector(k)
+          : new kysely.SqliteIntrospector(k),
   }
 }
 
@@ -154,5 +154,5 @@ export function beaverDialect(db: Database): Dialect {
  * const link = await k.selectFrom('links').selectAll().where('slug', '=', slug).executeTakeFirst()
  */
 export function createKysely<DB>(db: Database, config: Omit<KyselyConfig, 'dialect'> = {}): Kysely<DB> {
-  return new Kysely<DB>({ ...config, dialect: beaverDialect(db) })
+  return new kysely.Kysely<DB>({ ...config, dialect: beaverDialect(db) })
 }

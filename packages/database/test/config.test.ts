@@ -187,6 +187,16 @@ describe('default instance', () => {
     }
   })
 
+  it('pings with the latency in ms rounded to 0.01 ms', async () => {
+    const d = make({ env: {}, url: 'sqlite::memory:' })
+    const samples = [await d.ping(), await d.ping(), (await d.health()).latencyMs as number]
+    for (const ms of samples) {
+      expect(ms).toBeGreaterThanOrEqual(0)
+      expect(Math.round(ms * 100) / 100).toBe(ms)
+      expect(String(ms)).toMatch(/^\d+(\.\d{1,2})?$/)
+    }
+  })
+
   it('closes on asyncDispose, idempotently', async () => {
     let leaked: Database | undefined
     {

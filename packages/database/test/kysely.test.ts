@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { sql as ksql } from 'kysely'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
@@ -67,3 +69,27 @@ for (const [name, url] of targets) {
     })
   })
 }
+
+describe('the kysely subpath without kysely installed', () => {
+  it('fails with CORE_PEER_MISSING and the npm install line, not ERR_MODULE_NOT_FOUND', () => {
+    const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+    const run = (hide: boolean) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--conditions=@beaver-kit/source',
+          '--no-warnings',
+          ...(hide ? ['--import', fixture('without-kysely.mjs')] : []),
+          fixture('import-kysely-subpath.ts'),
+        ],
+        { encoding: 'utf8' },
+      )
+    const hidden = run(true)
+    expect(hidden.stderr).toBe('')
+    const result = JSON.parse(hidden.stdout) as { code?: string; message?: string }
+    expect(result.code).toBe('CORE_PEER_MISSING')
+    expect(result.message).toContain('npm install kysely')
+    // The same script loads the subpath when kysely is there: the failure above is the missing peer.
+    expect(JSON.parse(run(false).stdout)).toEqual({ loaded: true })
+  })
+})
