@@ -57,8 +57,15 @@ export function resolveTarget(
   return { origin, path }
 }
 
+const PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g
+
+/**
+ * Fills `:name` segments with encoded values. A value can never change the path's structure:
+ * `/`, `?`, `#` and `%` are encoded, and a segment that would read as `.`, `..` or nothing
+ * (which servers and URL parsers collapse: `/users/../sessions` is `/sessions`) is refused.
+ */
 function fillParams(template: string, params: Readonly<Record<string, string | number>>): string {
-  return template.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (match, name: string, offset: number) => {
+  return template.replace(PARAM, (match, name: string, offset: number) => {
     // `https://host:8080` is a port, not a parameter.
     if (template[offset - 1] !== '/') return match
     const value = params[name]
@@ -66,12 +73,21 @@ function fillParams(template: string, params: Readonly<Record<string, string | n
       throw new HttpRequestError(
         'HTTP_INVALID_REQUEST',
         `The route ${template} needs the parameter "${name}", which params does not have.`,
-        {
-          details: { route: template, missing: name },
-        },
+        { details: { route: template, missing: name } },
       )
     }
-    return encodeURIComponent(String(value))
+    const encoded = encodeURIComponent(String(value))
+    // The rest of the segment after the parameter, up to the next `/`, `?` or `#`.
+    const rest = /^[^/?#]*/.exec(template.slice(offset + match.length))![0]
+    const segment = encoded + rest
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw new HttpRequestError(
+        'HTTP_INVALID_REQUEST',
+        `The parameter "${name}" of ${template} is ${JSON.stringify(String(value))}, which would make the path segment "${segment}" and change the path (a dot segment or an empty one). Validate the value before the call.`,
+        { details: { route: template, param: name } },
+      )
+    }
+    return encoded
   })
 }
 

@@ -1,13 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import dc from 'node:diagnostics_channel'
-import { startFaultProxy } from '@beaver-kit/testkit'
+import { eventually, startFaultProxy } from '@beaver-kit/testkit'
 import {
   type HttpError,
+  type HttpRequestError,
   HttpNetworkError,
+  isCircuitOpenError,
   isHttpError,
   isRetryBudgetExceededError,
   type RetryEvent,
 } from '../src/index.ts'
+import { gate } from './servers.ts'
 import { rejection, useHarness } from './helpers.ts'
 
 const { server, client, defer } = useHarness()
@@ -242,8 +245,84 @@ describe('retry budget', () => {
       breaker: { consecutiveFailures: 2 },
     })
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => c.get(s.url)))
-    expect(results.every((r) => r.status === 'rejected')).toBe(true)
-    expect(s.requests.length).toBeLessThanOrEqual(24)
+    // 20 first attempts, and 20% of them (4) as retries; then the budget refuses.
+    expect(s.requests).toHaveLength(24)
+    const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as HttpRequestError) : undefined))
+    // Each call ends with the budget refusing its next retry, or with the 429 once its 3 attempts are spent.
+    for (const e of errors as unknown[]) {
+      const spent = isHttpError(e) && e.status === 429 && e.details.attempts === 3
+      expect(isRetryBudgetExceededError(e) || spent).toBe(true)
+    }
+    expect(errors.reduce((sum, e) => sum + (e!.details.attempts as number), 0)).toBe(24)
     expect(c.breakers.state(s.url)).toBe('closed')
+  })
+})
+
+describe('never retried: too large, circuit open, bulkhead full, aborted', () => {
+  function counting() {
+    const retries: RetryEvent[] = []
+    return { retries, onRetry: (e: RetryEvent) => void retries.push(e) }
+  }
+
+  it('a response over the size limit is not retried, with attempts to spare', async () => {
+    const s = await server((_req, res) => res.writeHead(200, { 'content-length': String(10 * 1024 * 1024) }).end())
+    const { retries, onRetry } = counting()
+    const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry }, limits: { maxResponseSize: '1kb' } })
+    const error = (await rejection(c.get(s.url))) as HttpRequestError
+    expect([error.code, error.details.attempts]).toEqual(['HTTP_RESPONSE_TOO_LARGE', 1])
+    expect(s.requests).toHaveLength(1)
+    expect(retries).toHaveLength(0)
+  })
+
+  it('an open circuit fails the retry fast, without a request, and is not retried itself', async () => {
+    const s = await server((_req, res) => res.writeHead(500).end())
+    const { retries, onRetry } = counting()
+    const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry }, breaker: { consecutiveFailures: 1 } })
+    // Attempt 1 answers 500 and trips the breaker; attempt 2 meets the open circuit; no attempt 3.
+    const error = await rejection(c.get(s.url))
+    expect(isCircuitOpenError(error)).toBe(true)
+    expect((error as HttpRequestError).details.attempts).toBe(2)
+    expect(s.requests).toHaveLength(1)
+    expect(retries.map((r) => r.code)).toEqual(['HTTP_STATUS'])
+    expect(isCircuitOpenError(await rejection(c.get(s.url)))).toBe(true)
+    expect(s.requests).toHaveLength(1)
+    expect(retries).toHaveLength(1)
+  })
+
+  it('a full bulkhead refuses at once and is not retried', async () => {
+    const release = gate()
+    defer(async () => release.open())
+    const s = await server(async (_req, res) => {
+      await release.wait
+      res.end('ok')
+    })
+    const { retries, onRetry } = counting()
+    const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry }, bulkhead: { maxConcurrent: 1, maxQueue: 0 } })
+    const first = c.get(s.url)
+    const refused = (await rejection(c.get(s.url))) as HttpRequestError
+    expect([refused.code, refused.details.attempts]).toEqual(['HTTP_BULKHEAD_FULL', 1])
+    expect(retries).toHaveLength(0)
+    release.open()
+    expect((await first).status).toBe(200)
+    expect(s.requests).toHaveLength(1)
+  })
+
+  it('an aborted call ends with the reason and is not retried', async () => {
+    const release = gate()
+    defer(async () => release.open())
+    const s = await server(async (_req, res) => {
+      await release.wait
+      res.end('late')
+    })
+    const { retries, onRetry } = counting()
+    const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry } })
+    const controller = new AbortController()
+    const pending = c.get(s.url, { signal: controller.signal })
+    await eventually(() => expect(s.requests).toHaveLength(1))
+    const reason = new Error('caller left')
+    controller.abort(reason)
+    expect(await rejection(pending)).toBe(reason)
+    expect(retries).toHaveLength(0)
+    expect(s.requests).toHaveLength(1)
   })
 })
