@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { mergeHeaders, normalizeHeaders, withoutHeaders } from '../src/headers.ts'
 import type { Interceptor } from '../src/index.ts'
 import { bodyOf } from './servers.ts'
 import { useHarness } from './helpers.ts'
@@ -51,6 +52,25 @@ describe('header names are case-insensitive everywhere', () => {
     expect(seen[0]).toContain('x-from-options')
     expect(seen[0]).toContain('x-from-call')
     expect(seen[0]!.every((n) => n === n.toLowerCase())).toBe(true)
+  })
+})
+
+describe('header helpers (each layer on its own)', () => {
+  it('normalizeHeaders lower-cases names, keeps the same object when nothing changes', () => {
+    const lower = { a: '1', 'x-b': '2' }
+    expect(normalizeHeaders(lower)).toBe(lower)
+    expect(normalizeHeaders({ 'X-B': '1', 'x-b': '2', A: '3' })).toEqual({ 'x-b': '2', a: '3' })
+  })
+
+  it('withoutHeaders compares names case-insensitively, even on headers nobody normalised', () => {
+    const names = new Set(['authorization', 'cookie', 'proxy-authorization'])
+    expect(withoutHeaders({ Authorization: 'a', COOKIE: 'c', 'Proxy-Authorization': 'p', keep: 'k' }, names)).toEqual({
+      keep: 'k',
+    })
+  })
+
+  it('mergeHeaders lower-cases and removes with undefined', () => {
+    expect(mergeHeaders({ a: '1', b: '2' }, { A: 'x', B: undefined, C: '3' })).toEqual({ a: 'x', c: '3' })
   })
 })
 
