@@ -1,8 +1,15 @@
 export { BeaverError, CoreError, BEAVER_ERROR, errorGuard, isBeaverError, isCoreError } from './errors.ts'
 export type { BeaverErrorOptions, CoreErrorCode } from './errors.ts'
-export { defineDefaultInstance } from './instance.ts'
-export type { DefaultInstance, Instance } from './instance.ts'
-export { installShutdownSignals, onBeforeShutdown, registerForShutdown, shutdown, ShutdownError } from './shutdown.ts'
+export { defaultInstances, defineDefaultInstance, watchDefaultInstances } from './instance.ts'
+export type { DefaultInstance, Instance, InstanceChange, LiveInstance } from './instance.ts'
+export {
+  installShutdownSignals,
+  onBeforeShutdown,
+  onShutdownDrain,
+  registerForShutdown,
+  shutdown,
+  ShutdownError,
+} from './shutdown.ts'
 export type { Closable, ShutdownOptions, SignalOptions } from './shutdown.ts'
 export {
   defineChannels,

@@ -33,6 +33,52 @@ export interface DefaultInstance<T extends Closable, O> {
   withPrefix(prefix: string, options?: Omit<O, 'envPrefix'>): T
 }
 
+/** A default instance that exists now: the package that made it (`cache`, `database`) and the instance. */
+export interface LiveInstance {
+  readonly name: string
+  /** The instance; kit instances also have `ready()`, `describe()` and often `stats()`. */
+  readonly instance: Closable
+}
+
+/** A default instance created, or closed and forgotten (reset, or closed by `shutdown()`). */
+export interface InstanceChange extends LiveInstance {
+  readonly state: 'created' | 'closed'
+}
+
+interface LiveRegistry {
+  list: LiveInstance[]
+  watchers: Set<(change: InstanceChange) => void>
+}
+// One registry per process even when two copies of core are installed.
+const LIVE_KEY = Symbol.for('beaver-kit.default-instances')
+const liveStore = globalThis as typeof globalThis & { [LIVE_KEY]?: LiveRegistry }
+const live: LiveRegistry = (liveStore[LIVE_KEY] ??= { list: [], watchers: new Set() })
+
+function announce(change: InstanceChange): void {
+  for (const watcher of live.watchers) watcher(change)
+}
+
+/**
+ * The default instances that exist now, in order of creation. Observability packages use it
+ * to find what to check or count (health pings each one's `ready()`) without any package
+ * depending on them.
+ */
+export function defaultInstances(): readonly LiveInstance[] {
+  return [...live.list]
+}
+
+/**
+ * Calls `watcher` for every default instance that exists now (as `created`) and for each one
+ * created or closed later. Returns the unwatch function.
+ */
+export function watchDefaultInstances(watcher: (change: InstanceChange) => void): () => void {
+  for (const entry of live.list) watcher({ ...entry, state: 'created' })
+  live.watchers.add(watcher)
+  return () => {
+    live.watchers.delete(watcher)
+  }
+}
+
 /**
  * Builds `x()`, `initX()` and `resetX()` for a package. Creation is synchronous and does no
  * I/O, so concurrent first calls share one instance. A failing creation stores nothing: every
@@ -50,6 +96,13 @@ export function defineDefaultInstance<T extends Closable, O extends object>(
   let instance: T | undefined
   let unregister: (() => void) | undefined
 
+  function forget(value: T): void {
+    const i = live.list.findIndex((entry) => entry.instance === value)
+    if (i < 0) return
+    const [entry] = live.list.splice(i, 1)
+    announce({ ...(entry as LiveInstance), state: 'closed' })
+  }
+
   function adopt(value: T): T {
     instance = value
     unregister = registerForShutdown(name, {
@@ -58,9 +111,13 @@ export function defineDefaultInstance<T extends Closable, O extends object>(
           instance = undefined
           unregister = undefined
         }
+        forget(value)
         await value.close()
       },
     })
+    const entry: LiveInstance = Object.freeze({ name, instance: value })
+    live.list.push(entry)
+    announce({ ...entry, state: 'created' })
     return value
   }
 
@@ -83,7 +140,10 @@ export function defineDefaultInstance<T extends Closable, O extends object>(
       instance = undefined
       unregister?.()
       unregister = undefined
-      if (current) await current.close()
+      if (current) {
+        forget(current)
+        await current.close()
+      }
     },
     peek() {
       return instance

@@ -13,6 +13,8 @@ interface Entry {
 interface Registry {
   entries: Entry[]
   beforeHooks: Array<() => unknown>
+  /** Absent in a registry made by an older copy of core; created on first use. */
+  drainHooks?: Array<() => unknown>
   running: Promise<void> | undefined
 }
 
@@ -43,6 +45,22 @@ export function onBeforeShutdown(hook: () => unknown): () => void {
   }
 }
 
+/**
+ * Registers a drain hook: the first thing a draining shutdown (`shutdown({ drain: true })`, which
+ * `installShutdownSignals()` starts) runs, before the "stop accepting work" hooks and outside the
+ * close deadline. Health uses it to fail readiness at once and wait for load balancers to stop
+ * sending traffic while the server still serves. The hook bounds its own wait. Returns the
+ * function that removes it.
+ */
+export function onShutdownDrain(hook: () => unknown): () => void {
+  const hooks = (registry.drainHooks ??= [])
+  hooks.push(hook)
+  return function remove() {
+    const i = hooks.indexOf(hook)
+    if (i >= 0) hooks.splice(i, 1)
+  }
+}
+
 /** Thrown by `shutdown()`: every close that failed or missed the deadline, in one error. */
 export class ShutdownError extends AggregateError {
   readonly code: 'CORE_SHUTDOWN_FAILED' | 'CORE_SHUTDOWN_TIMEOUT'
@@ -57,25 +75,35 @@ export class ShutdownError extends AggregateError {
 }
 
 export interface ShutdownOptions {
-  /** Time allowed for hooks and closes together. Default 10 s. */
+  /** Time allowed for hooks and closes together (the drain phase comes before it). Default 10 s. */
   timeoutMs?: number
+  /**
+   * Run the drain hooks first (`onShutdownDrain`): readiness fails, traffic drains. Default false
+   * for `shutdown()` (a script or test ends at once), true for `installShutdownSignals()`.
+   */
+  drain?: boolean
 }
 
 /**
- * Runs the before-shutdown hooks, then closes every registered resource in reverse order of
+ * Runs the drain hooks when asked (`drain: true`), then the before-shutdown hooks, then closes every registered resource in reverse order of
  * registration, within one deadline. Idempotent: concurrent calls share one run. Failures
  * are collected into one `ShutdownError` (an AggregateError) after everything was tried.
  */
 export function shutdown(options: ShutdownOptions = {}): Promise<void> {
-  registry.running ??= runShutdown(options.timeoutMs ?? 10_000).finally(() => {
+  registry.running ??= runShutdown(options.timeoutMs ?? 10_000, options.drain === true).finally(() => {
     registry.running = undefined
   })
   return registry.running
 }
 
-async function runShutdown(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+async function runShutdown(timeoutMs: number, drain: boolean): Promise<void> {
   const errors: unknown[] = []
+  const drainHooks = registry.drainHooks?.splice(0) ?? []
+  if (drain) {
+    for (const r of await Promise.allSettled(drainHooks.map(async (hook) => hook())))
+      if (r.status === 'rejected') errors.push(r.reason)
+  }
+  const deadline = Date.now() + timeoutMs
   const pending: string[] = []
   const hooks = registry.beforeHooks.splice(0)
   const hookResults = await withDeadline(Promise.allSettled(hooks.map(async (hook) => hook())), deadline)
@@ -150,7 +178,8 @@ export interface SignalOptions extends ShutdownOptions {
 }
 
 /**
- * Wires SIGTERM/SIGINT to `shutdown()`. A second signal while shutting down exits at once.
+ * Wires SIGTERM/SIGINT to a draining `shutdown()` (drain hooks, then stop accepting, then close;
+ * `drain: false` skips the drain). A second signal while shutting down exits at once.
  * Returns the function that removes the handlers.
  */
 export function installShutdownSignals(options: SignalOptions = {}): () => void {
@@ -161,7 +190,7 @@ export function installShutdownSignals(options: SignalOptions = {}): () => void 
       process.exit(1)
     }
     started = true
-    shutdown(options).then(
+    shutdown({ drain: true, ...options }).then(
       () => {
         if (exit) process.exit(0)
       },

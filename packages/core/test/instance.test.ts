@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { defineDefaultInstance, isCoreError, shutdown } from '@beaver-kit/core'
+import {
+  defaultInstances,
+  defineDefaultInstance,
+  isCoreError,
+  shutdown,
+  watchDefaultInstances,
+  type InstanceChange,
+} from '@beaver-kit/core'
 
 class Thing {
   closed = 0
@@ -94,5 +101,30 @@ describe('withPrefix', () => {
     expect(def.peek()).toBeUndefined()
     expect(def.withPrefix('X_')).not.toBe(a)
     expect(made[1]).toEqual({ envPrefix: 'X_' })
+  })
+
+  it('lists live default instances and tells watchers about each one created and closed', async () => {
+    const a = defineDefaultInstance('live-a', () => new Thing())
+    const b = defineDefaultInstance('live-b', () => new Thing())
+    const first = a.get()
+    const changes: InstanceChange[] = []
+    const unwatch = watchDefaultInstances((c) => changes.push(c))
+    expect(changes).toEqual([{ name: 'live-a', instance: first, state: 'created' }])
+    const second = b.get()
+    expect(defaultInstances().filter((e) => e.name.startsWith('live-'))).toEqual([
+      { name: 'live-a', instance: first },
+      { name: 'live-b', instance: second },
+    ])
+    await a.reset()
+    expect(changes.at(-1)).toEqual({ name: 'live-a', instance: first, state: 'closed' })
+    await shutdown()
+    expect(changes.at(-1)).toEqual({ name: 'live-b', instance: second, state: 'closed' })
+    expect(defaultInstances().some((e) => e.name.startsWith('live-'))).toBe(false)
+    unwatch()
+    a.get()
+    expect(changes.filter((c) => c.state === 'created')).toHaveLength(2)
+    await a.reset()
+    await a.reset()
+    expect(changes).toHaveLength(4)
   })
 })

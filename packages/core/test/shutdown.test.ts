@@ -3,6 +3,7 @@ import {
   installShutdownSignals,
   isBeaverError,
   onBeforeShutdown,
+  onShutdownDrain,
   registerForShutdown,
   shutdown,
   ShutdownError,
@@ -88,6 +89,74 @@ describe('shutdown', () => {
       await vi.waitFor(() => expect(closed).toBe(true))
     } finally {
       uninstall()
+    }
+  })
+
+  it('a draining shutdown runs the drain hooks first and outside the close deadline', async () => {
+    vi.useFakeTimers()
+    try {
+      const order: string[] = []
+      onShutdownDrain(async () => {
+        order.push('drain start')
+        await new Promise((resolve) => setTimeout(resolve, 5000))
+        order.push('drain end')
+      })
+      onBeforeShutdown(() => void order.push('stop accepting'))
+      registerForShutdown('db', { close: () => void order.push('db') })
+      const done = shutdown({ drain: true, timeoutMs: 1000 })
+      await vi.advanceTimersByTimeAsync(4999)
+      expect(order).toEqual(['drain start'])
+      await vi.advanceTimersByTimeAsync(1)
+      await done
+      expect(order).toEqual(['drain start', 'drain end', 'stop accepting', 'db'])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('a plain shutdown skips the drain hooks and forgets them', async () => {
+    let drained = 0
+    onShutdownDrain(() => void drained++)
+    await shutdown()
+    await shutdown({ drain: true })
+    expect(drained).toBe(0)
+  })
+
+  it('a failing drain hook is reported and the shutdown still closes everything', async () => {
+    let closed = false
+    onShutdownDrain(() => {
+      throw new Error('drain failed')
+    })
+    const removed = onShutdownDrain(() => {
+      throw new Error('never runs')
+    })
+    removed()
+    registerForShutdown('x', { close: () => void (closed = true) })
+    const err = (await shutdown({ drain: true }).catch((e: unknown) => e)) as ShutdownError
+    expect(err.code).toBe('CORE_SHUTDOWN_FAILED')
+    expect((err.errors as Error[]).map((e) => e.message)).toEqual(['drain failed'])
+    expect(closed).toBe(true)
+  })
+
+  it('signals start a draining shutdown unless drain is false', async () => {
+    const seen: string[] = []
+    onShutdownDrain(() => void seen.push('drain'))
+    registerForShutdown('sig', { close: () => void seen.push('close') })
+    const uninstall = installShutdownSignals({ exit: false, signals: ['SIGUSR2'] })
+    try {
+      process.emit('SIGUSR2', 'SIGUSR2')
+      await vi.waitFor(() => expect(seen).toEqual(['drain', 'close']))
+    } finally {
+      uninstall()
+    }
+    onShutdownDrain(() => void seen.push('drain again'))
+    registerForShutdown('sig2', { close: () => void seen.push('close again') })
+    const off = installShutdownSignals({ exit: false, signals: ['SIGUSR2'], drain: false })
+    try {
+      process.emit('SIGUSR2', 'SIGUSR2')
+      await vi.waitFor(() => expect(seen).toEqual(['drain', 'close', 'close again']))
+    } finally {
+      off()
     }
   })
 })
