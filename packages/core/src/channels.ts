@@ -173,3 +173,56 @@ export function listChannels(declared: { readonly [CHANNEL_LIST]: readonly Chann
 export function isDeclaredChannels(value: unknown): value is { readonly [CHANNEL_LIST]: readonly ChannelInfo[] } {
   return typeof value === 'object' && value !== null && CHANNEL_LIST in value
 }
+
+/** How an observed operation ended: its error (if it threw or rejected) and how long it ran. */
+export interface OperationOutcome {
+  readonly error: unknown
+  readonly durationMs: number
+}
+
+/** What `observeOperations` calls: at the start (optional) and once when the operation is over. */
+export interface OperationObserver<Context extends object> {
+  start?(context: Context): void
+  finish(context: Context, outcome: OperationOutcome): void
+}
+
+const STARTED = Symbol.for('beaver-kit.operation-started')
+type Timed = { [STARTED]?: number; error?: unknown; result?: unknown }
+
+/**
+ * Subscribes to a tracing channel and calls `finish` once per operation, whether it ran
+ * synchronously (`traceSync`), threw, or settled a promise (`traceAsync`, `tracePromise`), with
+ * its duration from one clock read shared by every observer. Returns the unsubscribe function.
+ * Metrics and tracing use it so neither has to know how a package traced its work.
+ */
+export function observeOperations<Context extends object>(
+  name: string,
+  observer: OperationObserver<Context>,
+): () => void {
+  const channel = dc.tracingChannel<unknown, Context & Timed>(name)
+  const done = (ctx: Context & Timed): void => {
+    const started = ctx[STARTED]
+    observer.finish(ctx, {
+      error: ctx.error,
+      durationMs: started === undefined ? 0 : performance.now() - started,
+    })
+  }
+  const handlers: dc.TracingChannelSubscribers<Context & Timed> = {
+    start(ctx) {
+      ctx[STARTED] ??= performance.now()
+      observer.start?.(ctx)
+    },
+    // traceSync sets `result` before `end`; a synchronous throw sets `error` before it. A promise
+    // that settles later publishes `error` (if any) and `asyncEnd` after `end`.
+    end(ctx) {
+      if ('result' in ctx || ctx.error !== undefined) done(ctx)
+    },
+    asyncStart() {},
+    asyncEnd: done,
+    error() {},
+  }
+  channel.subscribe(handlers)
+  return () => {
+    channel.unsubscribe(handlers)
+  }
+}

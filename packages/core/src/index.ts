@@ -17,12 +17,20 @@ export {
   eventChannel,
   isDeclaredChannels,
   listChannels,
+  observeOperations,
   traceAsync,
   tracing,
   tracingChannel,
   watchChannels,
 } from './channels.ts'
-export type { ChannelInfo, ChannelSpec, DeclaredChannels, TypedChannel } from './channels.ts'
+export type {
+  ChannelInfo,
+  ChannelSpec,
+  DeclaredChannels,
+  OperationObserver,
+  OperationOutcome,
+  TypedChannel,
+} from './channels.ts'
 export { importPeer } from './peer.ts'
 export { backoffDelay, parseRetryAfter, retry } from './backoff.ts'
 export type { BackoffOptions, RetryInfo, RetryOptions } from './backoff.ts'
