@@ -11,7 +11,7 @@ import { createCache as createCacheManager } from 'cache-manager'
 import { Keyv } from 'keyv'
 import { Redis } from 'ioredis'
 import { isQuick, runBench, type GoalResult } from '@beaver-kit/testkit/bench'
-import { createTieredCache } from '../src/tiered/cache.ts'
+import { createCache } from '@beaver-kit/cache'
 import { AdaptiveStrategy, BasicStrategy } from '../src/tiered/strategy.ts'
 import { topTierHitRatio } from './workload.ts'
 
@@ -78,21 +78,21 @@ function keyvRedis(client: Redis, prefix: string): ConstructorParameters<typeof 
 
 const redis = new Redis(REDIS_URL)
 // L1 hit: every key in memory.
-const ours = createTieredCache({
+const ours = createCache({
   envPrefix: false,
   namespace: `${NS}:hit`,
-  tiers: ['memory', 'redis'],
+  driver: 'tiered',
+  tiered: { tiers: ['memory', 'redis'] },
   redis: { url: REDIS_URL },
   memory: { maxItems: N * 2, sweepInterval: 0 },
 })
 // L1 miss + L2 hit: a 16-entry top tier in front of 10,000 keys read round-robin.
-const oursCold = createTieredCache({
+const oursCold = createCache({
   envPrefix: false,
   namespace: `${NS}:cold`,
-  tiers: ['memory', 'redis'],
+  driver: 'tiered',
+  tiered: { tiers: ['memory', 'redis'], topCapacity: 16, strategy: 'basic' },
   redis: { url: REDIS_URL },
-  topCapacity: 16,
-  strategy: 'basic',
   memory: { maxItems: 17, sweepInterval: 0 },
 })
 const bentoHit = new BentoCache({

@@ -1,7 +1,8 @@
 import { defineDefaultInstance } from '@beaver-kit/core'
-import { createCache, type Cache, type CacheOptions } from './cache.ts'
+import { createCache, type Cache } from './cache.ts'
+import type { CacheOptions } from './types.ts'
 
-const slot = defineDefaultInstance<Cache, CacheOptions>('cache', (options) => createCache(options))
+const slot = defineDefaultInstance<Cache, CacheOptions>('cache', createCache)
 
 /**
  * The default cache, built on first use from `BEAVER_CACHE_*` (memory when nothing is set)
@@ -20,9 +21,8 @@ export const initCache: (options?: CacheOptions) => Cache = slot.init
 export const resetCache: () => Promise<void> = slot.reset
 
 /**
- * A cache configured from another env prefix: `withPrefix('USER_')` reads `USER_CACHE_*`.
- * @example const sessions = withPrefix('SESSION_')
+ * A new cache (not the default) configured from another env prefix: `withPrefix('USER_')`
+ * reads `USER_CACHE_*`; `options` beat that environment.
+ * @example const sessions = withPrefix('SESSION_', { namespace: 'sess' })
  */
-export function withPrefix(prefix: string, options: Omit<CacheOptions, 'envPrefix'> = {}): Cache {
-  return createCache({ ...options, envPrefix: prefix })
-}
+export const withPrefix: (prefix: string, options?: Omit<CacheOptions, 'envPrefix'>) => Cache = slot.withPrefix

@@ -1,4 +1,6 @@
-import type { CacheConfig } from './config.ts'
+import type { CacheConfig, CacheSection } from './config.ts'
+import type { HybridStats } from './hybrid/stats.ts'
+import type { TieredMetrics } from './tiered/metrics.ts'
 
 /** A value or a promise of it: drivers that answer synchronously (memory) return plain values. */
 export type MaybePromise<T> = T | Promise<T>
@@ -43,6 +45,24 @@ export interface EntriesQuery {
   limit?: number | undefined
 }
 
+/** An entry read by a driver that keeps stale entries (grace): its bytes and whether it is past its TTL. */
+export interface EntryRead {
+  /** The stored bytes (empty = a negative entry). */
+  value: Uint8Array
+  /** Past its TTL (or soft-invalidated by a tag) but within its grace. */
+  stale: boolean
+  /** When it was written (ms since the epoch): a process waiting on another's lease knows a new value from an old one. */
+  createdAt: number
+}
+
+/** How `setEntry` stores an entry: its TTL, grace and tags. */
+export interface EntryOptions {
+  ttlMs: number | undefined
+  /** How long it may be served stale after its TTL; undefined = the driver's default grace. */
+  graceMs?: number | undefined
+  tags?: readonly string[] | undefined
+}
+
 /** What a driver does natively. The facade emulates the rest, or refuses with `CACHE_UNSUPPORTED`. */
 export interface CacheDriverCapabilities {
   /** `'bytes'`: values are serializer output; `'any'`: values are kept by reference. */
@@ -61,19 +81,37 @@ export interface CacheDriverCapabilities {
    * `getText`/`getManyText`, reads values as text for a serializer with `deserializeText`.
    */
   readonly text?: boolean
+  /** Entries are kept past their TTL for their grace (`getEntry`/`setEntry`): stale-while-revalidate. */
+  readonly grace?: boolean
+  /** Entries carry tags that `invalidateTags` invalidates (`setEntry` with tags). */
+  readonly tags?: boolean
+  /** A lease shared between processes (`acquireLease`/`releaseLease`): one process loads a cold key. */
+  readonly leases?: boolean
+}
+
+/** Driver-specific counters merged into the cache's `stats()`. */
+export interface DriverStats {
+  /** The tiered driver: per-tier counters and the bus. */
+  tiers?: TieredMetrics
+  /** The hybrid driver: store health, queue depth, memory hits. */
+  hybrid?: HybridStats
+  /** The encrypted driver: entries re-encrypted under the current key on read. */
+  encryption?: { reencrypted: number }
 }
 
 /**
  * The contract every cache driver implements: a few primitives over `(namespace, key)`. The
  * facade adds key and TTL validation, serialization, default TTLs, negative caching,
- * stampede protection, stats and tracing, so a driver stays short and a wrapper (tiers,
- * encryption) can stack drivers.
+ * stampede protection, grace handling, stats and tracing, so a driver stays short and a
+ * composite (tiers, hybrid, encryption) can stack drivers.
  *
- * Rules: `namespace` is the full namespace path (`'cache:users'`, `''` for none) and keys are
- * already validated; `ttlMs` is a positive integer or undefined (no expiry); errors are
- * thrown as they come (the facade maps them to `CACHE_CONNECTION`/`CACHE_DRIVER`) unless the
- * driver throws a CacheError itself; `clear(ns)` removes `ns` and the namespaces nested under
- * it (`ns:*`) and nothing else; `close()` is idempotent and never closes a client it was given.
+ * Rules: `namespace` is the full namespace path (`'cache:users'`, `''` for none; segments never
+ * contain `:`, spaces or control characters) and keys are already validated; `ttlMs` is a
+ * positive integer or undefined (no expiry); errors are thrown as they come (the facade maps
+ * them to `CACHE_CONNECTION`/`CACHE_DRIVER`) unless the driver throws a CacheError itself; no
+ * two `(namespace, key)` pairs may share a stored entry; `clear(ns)` removes `ns` and the
+ * namespaces nested under it (`ns:*`) and nothing else; `close()` is idempotent and never
+ * closes a client it was given.
  */
 export interface CacheDriver {
   readonly name: string
@@ -98,6 +136,12 @@ export interface CacheDriver {
   getText?(namespace: string, key: string): MaybePromise<string | undefined>
   /** `getMany` answering text, like {@link CacheDriver.getText}. */
   getManyText?(namespace: string, keys: readonly string[]): MaybePromise<Array<string | undefined>>
+  /**
+   * A fresh entry answered synchronously from a hot tier (the tiered driver's memory tier), as
+   * text when `asText`; undefined means "ask get()", not "missing". The facade's get() tries it
+   * first, so an L1 hit costs no promise of the driver.
+   */
+  peek?(namespace: string, key: string, asText: boolean): Uint8Array | string | undefined
   setMany?(namespace: string, entries: readonly DriverEntry[]): MaybePromise<void>
   /** Resolves the number of keys that existed. */
   deleteMany?(namespace: string, keys: readonly string[]): MaybePromise<number>
@@ -116,33 +160,68 @@ export interface CacheDriver {
   entries?(namespace: string, query: EntriesQuery): Promise<DriverRow[]>
   /** Round trip to the store, for `ready()`. */
   ping?(): Promise<void>
+  /** An entry with its grace state (capability `grace`): fresh, or stale within its grace. */
+  getEntry?(namespace: string, key: string): MaybePromise<EntryRead | undefined>
+  /** Stores bytes with a grace and tags (capabilities `grace`, `tags`). */
+  setEntry?(namespace: string, key: string, value: Uint8Array, options: EntryOptions): MaybePromise<void>
+  /** `hard` makes the tagged entries of `namespace` misses; `soft` makes them stale (capability `tags`). */
+  invalidateTags?(namespace: string, tags: readonly string[], mode: 'soft' | 'hard'): Promise<void>
+  /** Takes the cross-process lease to load `key`; true when this process got it (capability `leases`). */
+  acquireLease?(namespace: string, key: string, leaseMs: number): Promise<boolean>
+  releaseLease?(namespace: string, key: string): Promise<void>
+  /** Copies `keys` from lower tiers into the upper ones; resolves how many were found. */
+  preload?(namespace: string, keys: readonly string[]): Promise<number>
+  /** Driver-specific counters for the cache's `stats()`. */
+  stats?(): DriverStats
+}
+
+/** How a composite asks for an inner driver (a tier, the hybrid store, the encrypted inner driver). */
+export interface LoadDriverOptions {
+  /** The setting that named the driver, for the unknown-driver message (`TIERED_TIERS`). */
+  setting?: string | undefined
+  /** Options over the driver's own section (`{ maxItems }` for a bounded memory tier). */
+  options?: Readonly<Record<string, unknown>> | undefined
+  /** How a memory driver keeps values; composites that store bytes ask for `serialized`. */
+  storage?: 'reference' | 'serialized' | undefined
+  /** Called for every entry the inner driver evicts for room; default the cache's own counter. */
+  onEvict?: ((namespace: string, key: string) => void) | undefined
 }
 
 /** What `create()` receives besides its own options. */
 export interface DriverContext {
-  /** The resolved cache configuration (driver sections included). */
+  /** The resolved cache settings (every section). */
   readonly config: CacheConfig
   /** How values are stored in a driver that can do both (memory). */
   readonly storage: 'reference' | 'serialized'
   /** Drivers call it for every entry they evict for room (not for expiry). */
   readonly onEvict: (namespace: string, key: string) => void
   /**
-   * Where the cache read its settings: a driver with settings of its own (`BEAVER_CACHE_S3_*`,
-   * `BEAVER_CACHE_TIERS`...) reads them from the same place. `envPrefix: false` = no environment.
+   * The full name of a setting under the cache's env prefix, for messages:
+   * `variable('S3_BUCKET')` → `BEAVER_CACHE_S3_BUCKET` (`USER_CACHE_S3_BUCKET` under `USER_`).
    */
-  readonly envPrefix?: string | false | undefined
-  /** The environment the cache was given (default `process.env`). */
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  variable(suffix: string): string
+  /**
+   * Builds another driver by name from its own section of the cache's settings (and the
+   * explicit options of that section): how composites receive built drivers without a
+   * registry of their own. The caller owns and closes what it gets.
+   */
+  loadDriver(name: string, options?: LoadDriverOptions): Promise<CacheDriver>
 }
 
 /**
- * A driver definition: the registry reads `name` and `peers` without building anything;
- * `create` runs on first use (it may be async and load an optional peer).
+ * A driver definition: the registry reads `name`, `peers` and `section` without building
+ * anything; `create` runs on first use (it may be async and load an optional peer).
  */
 export interface CacheDriverDefinition<O = Record<string, unknown>> {
   readonly name: string
   /** Optional packages the driver loads (checked against peerDependencies by a test). */
   readonly peers: readonly string[]
+  /**
+   * The section of the cache's settings that holds this driver's options (`redis` →
+   * `BEAVER_CACHE_REDIS_*`): the facade and `loadDriver` pass that section, with the explicit
+   * options of the same name over it. A registered driver without one gets `driverOptions`.
+   */
+  readonly section?: CacheSection | undefined
   create(options: O, context: DriverContext): CacheDriver | Promise<CacheDriver>
 }
 

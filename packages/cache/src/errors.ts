@@ -4,8 +4,8 @@ import { BeaverError, errorGuard } from '@beaver-kit/core'
 export type CacheErrorCode =
   /** The driver name is not built in and was never registered. */
   | 'CACHE_DRIVER_UNKNOWN'
-  /** The driver needs an optional package (ioredis, msgpackr, @beaver-kit/database) that is not installed. */
-  | 'CACHE_DRIVER_PEER_MISSING'
+  /** registerCacheDriver() got a name that is not lowercase letters, digits and dashes. */
+  | 'CACHE_DRIVER_NAME_INVALID'
   /** A value could not be serialized (undefined, a function, a cycle, the wrong type for the raw serializer). */
   | 'CACHE_SERIALIZE'
   /** Stored bytes could not be read back with the configured serializer. */
@@ -22,15 +22,17 @@ export type CacheErrorCode =
   | 'CACHE_CONNECTION'
   /** The store answered with an error. */
   | 'CACHE_DRIVER'
-  /** The operation is not supported by this driver (never emulated non-atomically). */
+  /** The operation or option is not supported by this driver (never emulated non-atomically). */
   | 'CACHE_UNSUPPORTED'
+  /** The caller's signal aborted while it waited; the reason is the cause. */
+  | 'CACHE_ABORTED'
   /** `clear()` would touch keys outside any namespace. */
   | 'CACHE_CLEAR_UNSCOPED'
   /** Options given to createCache are invalid. */
   | 'CACHE_OPTIONS_INVALID'
   /** The cache (or the namespace view) was closed. */
   | 'CACHE_CLOSED'
-  /** A loader passed its hard timeout (tiered cache with grace). */
+  /** A getOrSet loader ran past loaderTimeout (and no stale value could be served). */
   | 'CACHE_LOADER_TIMEOUT'
   /** An encrypted entry failed authentication: it was altered, or moved to another key. */
   | 'CACHE_TAMPERED'

@@ -1,23 +1,36 @@
-export { Cache, createCache, parseTtl } from './cache.ts'
+export { createCache } from './cache.ts'
+export type { Cache } from './cache.ts'
+export { cache, initCache, resetCache, withPrefix } from './default.ts'
 export type {
+  AwsClientLike,
   BatchLoaderResult,
   CacheCounters,
   CacheEntry,
   CacheOptions,
+  CacheSectionOptions,
   CacheStats,
+  DatabaseLike,
   Duration,
+  EntriesOptions,
   GetOrSetOptions,
+  HttpClientLike,
+  KeyRingLike,
+  KvNamespaceBinding,
   LoaderContext,
   OperationOptions,
+  RedisClientLike,
   SetManyEntry,
   SetOptions,
-  TraceContext,
-} from './cache.ts'
-export { cache, initCache, resetCache, withPrefix } from './default.ts'
+  TierDefinition,
+  WarmOptions,
+  WarmResult,
+} from './types.ts'
 export { cacheSchema } from './config.ts'
-export type { CacheConfig, CacheConfigOptions } from './config.ts'
+export type { CacheConfig, CacheSection, CacheSettings } from './config.ts'
 export { CacheError, isCacheError } from './errors.ts'
 export type { CacheErrorCode } from './errors.ts'
+export { channels } from './channels.ts'
+export type { CacheTrace } from './channels.ts'
 export { defineCacheDriver, NEGATIVE, storeCapabilities } from './driver.ts'
 export type {
   CacheDriver,
@@ -26,52 +39,18 @@ export type {
   DriverContext,
   DriverEntry,
   DriverRow,
+  DriverStats,
   EntriesQuery,
+  EntryOptions,
+  EntryRead,
+  LoadDriverOptions,
   MaybePromise,
   StoredValue,
 } from './driver.ts'
 export { cacheDriverNames, registerCacheDriver } from './registry.ts'
 export { jsonSerializer, msgpackSerializer, rawSerializer } from './serializers.ts'
 export type { Serializer } from './serializers.ts'
-
-// part 2: tiers, hybrid, encryption, invalidation bus, cloud drivers
-export { createTieredCache, TieredCache, tieredDriver } from './tiered/cache.ts'
-export type {
-  TieredDefinitionOptions,
-  TierInput,
-  TieredCacheOptions,
-  TieredGetOrSetOptions,
-  TieredSetOptions,
-  WarmResult,
-} from './tiered/cache.ts'
-export { TieredDriver } from './tiered/driver.ts'
-export type {
-  HotEnvelope,
-  TierCounters,
-  TierDefinition,
-  TieredDriverOptions,
-  TieredMetrics,
-  TieredRead,
-} from './tiered/driver.ts'
-export { AdaptiveStrategy, BasicStrategy, Residency } from './tiered/strategy.ts'
-export type { AdaptiveStrategyOptions, ResidencyMark, TierStrategy } from './tiered/strategy.ts'
-export { FrequencySketch, sketchHash } from './tiered/sketch.ts'
-export { decodeEnvelope, encodeEnvelope } from './tiered/envelope.ts'
-export type { Envelope } from './tiered/envelope.ts'
-export { createRedisBus } from './bus/bus.ts'
-export type { InvalidationBus, InvalidationMessage, RedisBusOptions } from './bus/bus.ts'
-export { HybridDriver, hybridDriver } from './hybrid/driver.ts'
-export type { HybridDefinitionOptions, HybridDriverOptions, HybridStats } from './hybrid/driver.ts'
-export { WriteQueue } from './hybrid/queue.ts'
-export type { QueuedWrite } from './hybrid/queue.ts'
-export { EncryptedDriver, encryptedDriver } from './encrypted/driver.ts'
-export type { EncryptedDefinitionOptions, EncryptedDriverOptions } from './encrypted/driver.ts'
-export { cacheCloudSchema, cacheEncryptionSchema, cacheHybridSchema, cacheTiersSchema } from './config.ts'
-export type {
-  CacheCloudConfig,
-  CacheEncryptionConfig,
-  CacheHybridConfig,
-  CacheTiersConfig,
-  CacheTiersConfigOptions,
-} from './config.ts'
-export type { CacheEnv } from './env.ts'
+export type { InvalidationBus, InvalidationMessage } from './bus/bus.ts'
+export type { TierStrategy } from './tiered/strategy.ts'
+export type { TierCounters, TieredMetrics } from './tiered/metrics.ts'
+export type { HybridStats } from './hybrid/stats.ts'

@@ -63,8 +63,11 @@ export interface ConformanceCache {
 
 /** What a driver declares to the suite. */
 export interface CacheSuiteOptions {
-  /** `another()` builds a second cache on the same store (false for the in-process memory driver). */
-  shared: boolean
+  /**
+   * Whether `another()` (a second cache on the same store) sees this one's writes: `true` at
+   * once, `'eventually'` after a delay (write-behind), `false` never (the in-process memory driver).
+   */
+  shared: boolean | 'eventually'
   /** Atomic increment is supported (else the suite expects CACHE_UNSUPPORTED). */
   increment: boolean
   /** `entries()` query support. */
@@ -223,7 +226,9 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
     }
     const same = await ctx.another()
     await c().set('shared', 'yes')
-    expect(await same.get('shared')).toBe('yes')
+    if (ctx.options.shared === 'eventually')
+      await eventually(async () => expect(await same.get('shared')).toBe('yes'), { timeoutMs: 10_000 })
+    else expect(await same.get('shared')).toBe('yes')
     const sibling = same.namespace('elsewhere')
     expect(await sibling.get('shared')).toBeUndefined()
   })

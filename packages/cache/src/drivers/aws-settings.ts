@@ -1,5 +1,5 @@
 import { CacheError } from '../errors.ts'
-import { cacheVariable, type EnvSource } from '../env.ts'
+import type { DriverContext } from '../driver.ts'
 
 /** The AWS settings an S3 or DynamoDB section holds (`BEAVER_CACHE_S3_REGION`...). */
 export interface AwsSettings {
@@ -10,19 +10,27 @@ export interface AwsSettings {
 }
 
 /**
+ * The variable that holds a setting, for messages: under the cache's prefix when the driver
+ * was built by a cache, the default name when it was created directly.
+ */
+export function settingName(context: DriverContext | undefined, suffix: string): string {
+  return context?.variable(suffix) ?? `BEAVER_CACHE_${suffix}`
+}
+
+/**
  * AWS SDK client options from a section's settings: only what is set, so the SDK's own chain
  * (AWS_REGION, AWS_ACCESS_KEY_ID, profiles, instance roles) fills the rest. A key id without
  * its secret (or the reverse) is an error naming the missing variable.
  */
 export function awsClientSettings(
   settings: AwsSettings,
-  source: EnvSource,
+  context: DriverContext | undefined,
   section: 'S3' | 'DYNAMODB',
 ): { region?: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
   const { region, endpoint, accessKeyId, secretAccessKey } = settings
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    const missing = cacheVariable(
-      source,
+    const missing = settingName(
+      context,
       `${section}_${accessKeyId === undefined ? 'ACCESS_KEY_ID' : 'SECRET_ACCESS_KEY'}`,
     )
     throw new CacheError(

@@ -8,26 +8,17 @@ import {
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
-import { part2Error } from '../tiered/envelope.ts'
-import { cacheCloudSchema } from '../config-part2.ts'
-import { cacheVariable, driverSource, readCacheSection } from '../env.ts'
+import { CacheError } from '../errors.ts'
+import { expiresAt, isLive, remaining, systemClock, type Clock } from '../expiry.ts'
+import type { KvNamespaceBinding } from '../types.ts'
+import { settingName } from './aws-settings.ts'
+
+export type { KvNamespaceBinding } from '../types.ts'
 
 /** KV's smallest expiration TTL, in seconds: shorter TTLs are enforced on read (see the driver). */
 export const KV_MIN_TTL_SECONDS = 60
 const MAX_KEY_BYTES = 512
 const HEADER = 8
-
-/** The part of a Workers `KVNamespace` binding the driver uses (inside a Worker). */
-export interface KvNamespaceBinding {
-  get(key: string, options: { type: 'arrayBuffer' }): Promise<ArrayBuffer | null>
-  put(key: string, value: ArrayBuffer | Uint8Array, options?: { expirationTtl?: number }): Promise<void>
-  delete(key: string): Promise<void>
-  list(options?: {
-    prefix?: string
-    cursor?: string
-    limit?: number
-  }): Promise<{ keys: Array<{ name: string }>; list_complete: boolean; cursor?: string }>
-}
 
 /** Options of the Cloudflare Workers KV driver: REST (account, namespace id, token) or a binding. */
 export interface CloudflareKvOptions {
@@ -43,6 +34,8 @@ export interface CloudflareKvOptions {
   http?: HttpClient | undefined
   /** Parallel requests for getMany / deleteMany; default 8. */
   concurrency?: number | undefined
+  /** The clock expiries are written and checked with; default the wall clock. */
+  now?: Clock | undefined
 }
 
 interface Backend {
@@ -70,7 +63,7 @@ class RestBackend implements Backend {
 
   constructor(http: HttpClient, owns: boolean, options: CloudflareKvOptions) {
     if (!options.accountId || !options.namespaceId || !options.apiToken) {
-      throw part2Error(
+      throw new CacheError(
         'CACHE_OPTIONS_INVALID',
         'The cloudflare-kv driver needs accountId, namespaceId and apiToken (or a Workers binding).',
       )
@@ -96,7 +89,7 @@ class RestBackend implements Backend {
         : status >= 500 || status === 429
           ? 'CACHE_CONNECTION'
           : 'CACHE_DRIVER'
-    throw part2Error(code, `Cloudflare KV ${op} failed with HTTP ${status}: ${detail}`, { details: { status, op } })
+    throw new CacheError(code, `Cloudflare KV ${op} failed with HTTP ${status}: ${detail}`, { details: { status, op } })
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -226,18 +219,18 @@ class BindingBackend implements Backend {
 }
 
 /** 8-byte big-endian float64 expiry (ms since epoch, 0 = none) in front of the value. */
-function wrap(value: Uint8Array, expiresAt: number): Uint8Array {
+function wrap(value: Uint8Array, at: number | undefined): Uint8Array {
   const out = new Uint8Array(HEADER + value.byteLength)
-  new DataView(out.buffer).setFloat64(0, expiresAt)
+  new DataView(out.buffer).setFloat64(0, at ?? 0)
   out.set(value, HEADER)
   return out
 }
 
-function unwrap(stored: Uint8Array | undefined): Uint8Array | undefined {
-  if (stored === undefined || stored.byteLength < HEADER) return undefined
+/** The expiry in a stored value's header (undefined = never), or null when it is no value of this driver. */
+function expiryOf(stored: Uint8Array | undefined): number | undefined | null {
+  if (stored === undefined || stored.byteLength < HEADER) return null
   const at = new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getFloat64(0)
-  if (at !== 0 && at <= Date.now()) return undefined
-  return stored.subarray(HEADER)
+  return at === 0 ? undefined : at
 }
 
 /**
@@ -245,8 +238,9 @@ function unwrap(stored: Uint8Array | undefined): Uint8Array | undefined {
  * KV is eventually consistent: a write is visible at once where it was made but may take up
  * to 60 s to reach other edge locations, so use it for data that tolerates that. KV's minimum
  * TTL is 60 s: shorter TTLs are stored with `expiration_ttl=60` and enforced exactly on read
- * from an 8-byte expiry header in front of the value. Keys are `<namespace>/<key>`; keys
- * beyond KV's 512 bytes are stored under their SHA-256. Batches: bulk write and bulk delete
+ * from an 8-byte expiry header in front of the value. Keys are `<URI-encoded namespace>/<key>`;
+ * keys beyond KV's 512 bytes are stored under `<namespace>#<SHA-256>` (the encoded namespace
+ * holds neither "/" nor "#", so no two pairs share a KV key). Batches: bulk write and bulk delete
  * endpoints; reads are single GETs in parallel (bulk get returns text, not bytes).
  */
 export class CloudflareKvStore implements CacheDriver {
@@ -254,18 +248,26 @@ export class CloudflareKvStore implements CacheDriver {
   readonly capabilities = storeCapabilities()
   readonly #backend: Backend
   readonly #concurrency: number
+  readonly #now: Clock
 
   /** @internal use the `cloudflareKvDriver` definition */
-  constructor(backend: Backend, concurrency: number) {
+  constructor(backend: Backend, concurrency: number, now: Clock = systemClock) {
     this.#backend = backend
     this.#concurrency = concurrency
+    this.#now = now
   }
 
   #key(ns: string, key: string): string {
-    const full = `${ns}/${key}`
+    const space = encodeURIComponent(ns)
+    const full = `${space}/${key}`
     return Buffer.byteLength(full) <= MAX_KEY_BYTES
       ? full
-      : `${ns}/#sha256:${createHash('sha256').update(key).digest('hex')}`
+      : `${space}#${createHash('sha256').update(key).digest('hex')}`
+  }
+
+  #unwrap(stored: Uint8Array | undefined): Uint8Array | undefined {
+    const at = expiryOf(stored)
+    return at === null || !isLive(at, this.#now()) ? undefined : (stored as Uint8Array).subarray(HEADER)
   }
 
   static #ttlSeconds(ttlMs: number | undefined): number | undefined {
@@ -290,23 +292,23 @@ export class CloudflareKvStore implements CacheDriver {
   }
 
   async get(ns: string, key: string): Promise<StoredValue | undefined> {
-    return unwrap(await this.#raw(ns, key))
+    return this.#unwrap(await this.#raw(ns, key))
   }
 
   async set(ns: string, key: string, value: StoredValue, ttlMs: number | undefined): Promise<void> {
     await this.#backend.put(
       this.#key(ns, key),
-      wrap(value as Uint8Array, ttlMs === undefined ? 0 : Date.now() + ttlMs),
+      wrap(value as Uint8Array, expiresAt(ttlMs, this.#now())),
       CloudflareKvStore.#ttlSeconds(ttlMs),
     )
   }
 
   async setMany(ns: string, entries: readonly DriverEntry[]): Promise<void> {
-    const now = Date.now()
+    const now = this.#now()
     await this.#backend.bulkPut(
       entries.map((e) => ({
         key: this.#key(ns, e.key),
-        value: wrap(e.value as Uint8Array, e.ttlMs === undefined ? 0 : now + e.ttlMs),
+        value: wrap(e.value as Uint8Array, expiresAt(e.ttlMs, now)),
         ttlSeconds: CloudflareKvStore.#ttlSeconds(e.ttlMs),
       })),
     )
@@ -318,7 +320,7 @@ export class CloudflareKvStore implements CacheDriver {
 
   /** KV does not say whether a deleted key existed: one read first answers it. */
   async delete(ns: string, key: string): Promise<boolean> {
-    const existed = unwrap(await this.#raw(ns, key)) !== undefined
+    const existed = this.#unwrap(await this.#raw(ns, key)) !== undefined
     await this.#backend.delete(this.#key(ns, key))
     return existed
   }
@@ -331,13 +333,16 @@ export class CloudflareKvStore implements CacheDriver {
 
   async ttl(ns: string, key: string): Promise<number | undefined> {
     const stored = await this.#raw(ns, key)
-    if (unwrap(stored) === undefined || stored === undefined) return undefined
-    const at = new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getFloat64(0)
-    return at === 0 ? Infinity : Math.max(1, at - Date.now())
+    if (this.#unwrap(stored) === undefined) return undefined
+    return remaining(expiryOf(stored) ?? undefined, this.#now())
   }
 
+  /** Lists `<ns>/`, `<ns>#` (hashed keys) and `<ns>%3A` (nested namespaces) and deletes them in bulk. */
   async clear(ns: string): Promise<void> {
-    const names = [...(await this.#backend.list(`${ns}/`)), ...(await this.#backend.list(`${ns}:`))]
+    const space = encodeURIComponent(ns)
+    const names: string[] = []
+    for (const prefix of [`${space}/`, `${space}#`, `${space}${encodeURIComponent(':')}`])
+      names.push(...(await this.#backend.list(prefix)))
     if (names.length > 0) await this.#backend.bulkDelete(names)
   }
 
@@ -347,24 +352,18 @@ export class CloudflareKvStore implements CacheDriver {
 }
 
 /**
- * The Cloudflare Workers KV driver (REST through `@beaver-kit/http`, an optional peer, or a binding).
- * @example createCache({ driver: cloudflareKvDriver, driverOptions: { accountId, namespaceId, apiToken } })
+ * The Cloudflare Workers KV driver (REST through `@beaver-kit/http`, an optional peer, or a
+ * binding), registered as `cloudflare-kv`: `BEAVER_CACHE_CLOUDFLARE_KV_*` gives the REST API.
+ * @example createCache({ driver: 'cloudflare-kv', cloudflareKv: { accountId, namespaceId, apiToken } })
  */
 export const cloudflareKvDriver = defineCacheDriver<CloudflareKvOptions>({
   name: 'cloudflare-kv',
   peers: ['@beaver-kit/http'],
+  section: 'cloudflareKv',
   async create(options, context) {
-    if (options.binding) return new CloudflareKvStore(new BindingBackend(options.binding), options.concurrency ?? 8)
+    const concurrency = options.concurrency ?? 8
+    if (options.binding) return new CloudflareKvStore(new BindingBackend(options.binding), concurrency, options.now)
     // A Workers binding is a runtime object: only the REST API can come from the environment.
-    const source = driverSource(context)
-    const settings = readCacheSection(cacheCloudSchema, source, {
-      cloudflareKv: {
-        accountId: options.accountId,
-        namespaceId: options.namespaceId,
-        apiToken: options.apiToken,
-        apiBase: options.apiBase,
-      },
-    }).cloudflareKv
     const missing = (
       [
         ['accountId', 'CLOUDFLARE_KV_ACCOUNT_ID'],
@@ -372,16 +371,15 @@ export const cloudflareKvDriver = defineCacheDriver<CloudflareKvOptions>({
         ['apiToken', 'CLOUDFLARE_KV_API_TOKEN'],
       ] as const
     )
-      .filter(([key]) => settings[key] === undefined)
-      .map(([, suffix]) => cacheVariable(source, suffix))
+      .filter(([key]) => options[key] === undefined)
+      .map(([, suffix]) => settingName(context, suffix))
     if (missing.length > 0) {
-      throw part2Error(
+      throw new CacheError(
         'CACHE_OPTIONS_INVALID',
-        `The cloudflare-kv cache driver needs an account, a namespace and an API token for the KV REST API: set ${missing.join(', ')} (or pass them, or a Workers binding, as driverOptions).`,
+        `The cloudflare-kv cache driver needs an account, a namespace and an API token for the KV REST API: set ${missing.join(', ')} (or pass them, or a Workers binding, as cloudflareKv options).`,
         { details: { missing } },
       )
     }
-    const rest: CloudflareKvOptions = { ...options, ...settings }
     let http = options.http
     const owns = http === undefined
     if (http === undefined) {
@@ -392,6 +390,6 @@ export const cloudflareKvDriver = defineCacheDriver<CloudflareKvOptions>({
       )
       http = createHttpClient({ envPrefix: false })
     }
-    return new CloudflareKvStore(new RestBackend(http, owns, rest), options.concurrency ?? 8)
+    return new CloudflareKvStore(new RestBackend(http, owns, options), concurrency, options.now)
   },
 })

@@ -9,24 +9,27 @@ import {
   type DriverRow,
   type EntriesQuery,
 } from '../driver.ts'
+import { expiresAt, isLive, remaining, systemClock, type Clock } from '../expiry.ts'
 import { utf8 } from '../serializers.ts'
 
-/** Options of the database driver (the scalar ones are also `BEAVER_CACHE_DB_*` variables). */
+/** Options of the database driver: the `BEAVER_CACHE_DB_*` settings (durations in ms) and a database you own. */
 export interface DatabaseCacheOptions {
   /** `postgres://`, `mysql://`, `sqlite:./file.db`; unset uses the default `db()` of @beaver-kit/database. */
-  url?: string
+  url?: string | undefined
   /** Table holding the entries. Default `beaver_cache`. */
-  table?: string
+  table?: string | undefined
   /** Run the table's migration on first use. Default true. */
-  migrate?: boolean
+  migrate?: boolean | undefined
   /** ms between sweeps of expired rows; 0 disables them. */
-  sweepInterval?: number
+  sweepInterval?: number | undefined
   /** Most rows one sweep statement deletes. */
-  sweepBatch?: number
+  sweepBatch?: number | undefined
   /** Send reads to a replica when the database has one. */
-  readFromReplica?: boolean
+  readFromReplica?: boolean | undefined
   /** A database you own: reused as it is, never closed by the cache. */
-  database?: Database
+  database?: Database | undefined
+  /** The clock expiries are written and checked with; default the wall clock. */
+  now?: Clock | undefined
 }
 
 /** Longest key and namespace the table holds (MySQL index limits: 191 + 512 utf8mb4 characters). */
@@ -97,7 +100,7 @@ export async function dropCacheTable(db: Database, table = 'beaver_cache'): Prom
   await db.exec(`DROP TABLE IF EXISTS ${db.dialect === 'mysql' ? `\`${table}_migrations\`` : `"${table}_migrations"`}`)
 }
 
-function toMs(v: number | string | bigint | null): number | undefined {
+function msOf(v: number | string | bigint | null): number | undefined {
   return v === null ? undefined : Number(v)
 }
 
@@ -121,6 +124,7 @@ export class DatabaseStore implements CacheDriver {
   readonly #read: { replica: boolean }
   readonly #sweepBatch: number
   readonly #migrate: boolean
+  readonly #now: Clock
   #ready: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   #sweeping = false
@@ -135,6 +139,7 @@ export class DatabaseStore implements CacheDriver {
     this.#read = { replica: options.readFromReplica === true }
     this.#sweepBatch = options.sweepBatch ?? 500
     this.#migrate = options.migrate !== false
+    this.#now = options.now ?? systemClock
     const interval = options.sweepInterval ?? 60_000
     if (interval > 0) {
       this.#timer = setInterval(() => {
@@ -170,7 +175,8 @@ export class DatabaseStore implements CacheDriver {
     if (ns.length > DATABASE_MAX_NAMESPACE_LENGTH) {
       throw new CacheError(
         'CACHE_KEY_INVALID',
-        `The namespace "${ns.slice(0, 40)}..." is longer than the ${DATABASE_MAX_NAMESPACE_LENGTH} characters the cache table holds.`,
+        `A namespace of ${ns.length} characters is longer than the ${DATABASE_MAX_NAMESPACE_LENGTH} the cache table holds.`,
+        { details: { length: ns.length, max: DATABASE_MAX_NAMESPACE_LENGTH } },
       )
     }
     if (key !== undefined && key.length > DATABASE_MAX_KEY_LENGTH) {
@@ -194,7 +200,7 @@ export class DatabaseStore implements CacheDriver {
     await this.ready()
     const sql = this.#sql
     const row = await this.db.maybeOne<Row>(
-      sql`SELECT ${sql.id('value')} AS ${sql.id('value')} FROM ${this.#table} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key} AND ${this.#live(Date.now())}`,
+      sql`SELECT ${sql.id('value')} AS ${sql.id('value')} FROM ${this.#table} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key} AND ${this.#live(this.#now())}`,
       this.#read,
     )
     return row === undefined ? undefined : bytes(row.value)
@@ -213,7 +219,7 @@ export class DatabaseStore implements CacheDriver {
     const sql = this.#sql
     const rows = list.map(
       (e) =>
-        sql`(${ns}, ${e.key}, ${toBuffer(e.value as Uint8Array)}, ${e.ttlMs === undefined ? null : now + e.ttlMs}, ${now}, ${now})`,
+        sql`(${ns}, ${e.key}, ${toBuffer(e.value as Uint8Array)}, ${expiresAt(e.ttlMs, now) ?? null}, ${now}, ${now})`,
     )
     const cols = sql.join(['namespace', 'key', 'value', 'expires_at', 'created_at', 'updated_at'].map((c) => sql.id(c)))
     const head = sql`INSERT INTO ${this.#table} (${cols}) VALUES ${sql.join(rows)}`
@@ -228,7 +234,7 @@ export class DatabaseStore implements CacheDriver {
     this.#check(ns)
     for (const e of entries) this.#check(ns, e.key)
     await this.ready()
-    const now = Date.now()
+    const now = this.#now()
     if (entries.length <= ROWS_PER_STATEMENT) {
       await this.db.execute(this.#upsert(ns, entries, now))
       return
@@ -245,7 +251,7 @@ export class DatabaseStore implements CacheDriver {
     await this.ready()
     const sql = this.#sql
     const found = new Map<string, Uint8Array>()
-    const now = Date.now()
+    const now = this.#now()
     for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) {
       const chunk = keys.slice(i, i + ROWS_PER_STATEMENT)
       const rows = await this.db.many<Row>(
@@ -266,7 +272,7 @@ export class DatabaseStore implements CacheDriver {
     await this.ready()
     const sql = this.#sql
     let n = 0
-    const now = Date.now()
+    const now = this.#now()
     for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) {
       const chunk = keys.slice(i, i + ROWS_PER_STATEMENT)
       const r = await this.db.execute(
@@ -287,7 +293,7 @@ export class DatabaseStore implements CacheDriver {
       await tx.execute(
         sql`DELETE FROM ${this.#table} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key}`,
       )
-      return isExpired(row) ? undefined : bytes(row.value)
+      return isLive(msOf(row.expires_at), this.#now()) ? bytes(row.value) : undefined
     }, RETRY_SAFE)
   }
 
@@ -302,22 +308,21 @@ export class DatabaseStore implements CacheDriver {
     await this.ready()
     const sql = this.#sql
     return this.db.transaction(async (tx) => {
-      const now = Date.now()
+      const now = this.#now()
       // Make sure the row exists first, so the locking read below always has a row to lock
       // (two first increments must not both start from zero).
       await this.#insertIfMissing(tx, ns, key, now, ttlMs)
       const row = (await tx.maybeOne<Row>(this.#selectForUpdate(ns, key))) as Row
-      const expired = isExpired(row, now)
+      const expired = !isLive(msOf(row.expires_at), now)
       const text = utf8(bytes(row.value))
       if (!expired && !/^-?\d{1,16}$/.test(text)) {
         throw new CacheError(
           'CACHE_NOT_A_NUMBER',
-          `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`,
-          { details: { key } },
+          'The value is not an integer, so it cannot be incremented; delete it or use set().',
         )
       }
       const next = (expired ? 0 : Number(text)) + by
-      const expires = expired ? (ttlMs === undefined ? null : now + ttlMs) : (toMs(row.expires_at) ?? null)
+      const expires = expired ? (expiresAt(ttlMs, now) ?? null) : (msOf(row.expires_at) ?? null)
       await tx.execute(
         sql`UPDATE ${this.#table} SET ${sql.id('value')} = ${Buffer.from(String(next))}, ${sql.id('expires_at')} = ${expires}, ${sql.id('updated_at')} = ${now} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key}`,
       )
@@ -334,7 +339,7 @@ export class DatabaseStore implements CacheDriver {
   ): Promise<void> {
     const sql = this.#sql
     const cols = sql.join(['namespace', 'key', 'value', 'expires_at', 'created_at', 'updated_at'].map((c) => sql.id(c)))
-    const values = sql`(${ns}, ${key}, ${Buffer.from('0')}, ${ttlMs === undefined ? null : now + ttlMs}, ${now}, ${now})`
+    const values = sql`(${ns}, ${key}, ${Buffer.from('0')}, ${expiresAt(ttlMs, now) ?? null}, ${now}, ${now})`
     if (this.#dialect === 'mysql') {
       await tx.execute(
         sql`INSERT INTO ${this.#table} (${cols}) VALUES ${values} ON DUPLICATE KEY UPDATE ${sql.id('namespace')} = ${sql.id('namespace')}`,
@@ -350,23 +355,22 @@ export class DatabaseStore implements CacheDriver {
     this.#check(ns, key)
     await this.ready()
     const sql = this.#sql
-    const now = Date.now()
+    const now = this.#now()
     const row = await this.db.maybeOne<Row>(
       sql`SELECT ${sql.id('expires_at')} AS ${sql.id('expires_at')} FROM ${this.#table} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key} AND ${this.#live(now)}`,
       this.#read,
     )
     if (row === undefined) return undefined
-    const e = toMs(row.expires_at)
-    return e === undefined ? Infinity : Math.max(0, e - now)
+    return remaining(msOf(row.expires_at), now)
   }
 
   async touch(ns: string, key: string, ttlMs: number | undefined): Promise<boolean> {
     this.#check(ns, key)
     await this.ready()
     const sql = this.#sql
-    const now = Date.now()
+    const now = this.#now()
     const r = await this.db.execute(
-      sql`UPDATE ${this.#table} SET ${sql.id('expires_at')} = ${ttlMs === undefined ? null : now + ttlMs}, ${sql.id('updated_at')} = ${now} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key} AND ${this.#live(now)}`,
+      sql`UPDATE ${this.#table} SET ${sql.id('expires_at')} = ${expiresAt(ttlMs, now) ?? null}, ${sql.id('updated_at')} = ${now} WHERE ${sql.id('namespace')} = ${ns} AND ${sql.id('key')} = ${key} AND ${this.#live(now)}`,
     )
     return r.affectedRows > 0
   }
@@ -388,7 +392,7 @@ export class DatabaseStore implements CacheDriver {
     this.#check(ns)
     await this.ready()
     const sql = this.#sql
-    const now = Date.now()
+    const now = this.#now()
     const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 1000)), 10_000)
     const where = [sql`${sql.id('namespace')} = ${ns}`, this.#live(now)]
     if (query.prefix) where.push(sql`${sql.id('key')} LIKE ${`${likeEscape(query.prefix)}%`} ESCAPE ${'\\'}`)
@@ -408,7 +412,7 @@ export class DatabaseStore implements CacheDriver {
       namespace: r.namespace,
       key: r.key,
       value: bytes(r.value),
-      expiresAt: toMs(r.expires_at),
+      expiresAt: msOf(r.expires_at),
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
     }))
@@ -420,7 +424,7 @@ export class DatabaseStore implements CacheDriver {
     const sql = this.#sql
     let total = 0
     for (let i = 0; i < rounds; i++) {
-      const now = Date.now()
+      const now = this.#now()
       const expired = sql`${sql.id('expires_at')} IS NOT NULL AND ${sql.id('expires_at')} <= ${now}`
       const statement =
         this.#dialect === 'mysql'
@@ -448,11 +452,6 @@ export class DatabaseStore implements CacheDriver {
   }
 }
 
-function isExpired(row: Row, now = Date.now()): boolean {
-  const e = toMs(row.expires_at)
-  return e !== undefined && e <= now
-}
-
 function bytes(v: Uint8Array | string): Uint8Array {
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v
 }
@@ -471,6 +470,7 @@ function toBuffer(value: Uint8Array): Buffer {
 export const databaseDriver = defineCacheDriver<DatabaseCacheOptions>({
   name: 'database',
   peers: ['@beaver-kit/database'],
+  section: 'db',
   async create(options) {
     const m = await importPeer(
       '@beaver-kit/database',

@@ -14,14 +14,13 @@ import {
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
-import { part2Error } from '../tiered/envelope.ts'
-import { cacheCloudSchema } from '../config-part2.ts'
-import { driverSource, readCacheSection } from '../env.ts'
-import { awsClientSettings } from './aws-settings.ts'
+import { CacheError } from '../errors.ts'
+import { expiresAt, isLive, remaining, systemClock, type Clock } from '../expiry.ts'
+import { awsClientSettings, type AwsSettings } from './aws-settings.ts'
 
-/** Options of the DynamoDB driver (the scalar ones also `BEAVER_CACHE_DYNAMODB_*` variables). */
-export interface DynamoDbCacheOptions {
-  /** The table (create it with {@link createDynamoDbCacheTable}); default `BEAVER_CACHE_DYNAMODB_TABLE`, else `beaver_cache`. */
+/** Options of the DynamoDB driver: the `BEAVER_CACHE_DYNAMODB_*` settings and a client or client options. */
+export interface DynamoDbCacheOptions extends AwsSettings {
+  /** The table (create it with {@link createDynamoDbCacheTable}); default `beaver_cache`. */
   table?: string | undefined
   /** A client you own (kept open on close); the region, endpoint and credential settings are then not used. */
   client?: DynamoDBClient | undefined
@@ -29,6 +28,8 @@ export interface DynamoDbCacheOptions {
   clientConfig?: DynamoDBClientConfig | undefined
   /** Attempts for unprocessed batch items before failing; default 8. */
   maxBatchAttempts?: number | undefined
+  /** The clock expiries are written and checked with; default the wall clock. */
+  now?: Clock | undefined
 }
 
 type Sdk = typeof ddbsdk
@@ -46,19 +47,17 @@ function keyOf(ns: string, key: string): Item {
   return { p: { S: i < 0 ? ns || '_' : ns.slice(0, i) }, s: { S: `${ns}\u0000${key}` } }
 }
 
-function live(item: Item | undefined): item is Item {
-  if (item === undefined) return false
+function expiryOf(item: Item): number | undefined {
   const m = item.m?.N
-  return m === undefined || Number(m) > Date.now()
+  return m === undefined ? undefined : Number(m)
 }
 
 function valueOf(item: Item): Uint8Array {
   return item.v?.B ?? new Uint8Array(0)
 }
 
-function expiry(ttlMs: number | undefined): Item {
-  if (ttlMs === undefined) return {}
-  const at = Date.now() + ttlMs
+function expiry(at: number | undefined): Item {
+  if (at === undefined) return {}
   return { m: { N: String(at) }, e: { N: String(Math.ceil(at / 1000)) } }
 }
 
@@ -75,6 +74,7 @@ export class DynamoDbStore implements CacheDriver {
   readonly #sdk: Sdk
   readonly #owns: boolean
   readonly #maxAttempts: number
+  readonly #now: Clock
   /** Batch round trips that had to be repeated for unprocessed items (for tests and metrics). */
   unprocessedRetries = 0
 
@@ -84,13 +84,22 @@ export class DynamoDbStore implements CacheDriver {
     this.#owns = owns
     this.table = options.table ?? 'beaver_cache'
     this.#maxAttempts = options.maxBatchAttempts ?? 8
+    this.#now = options.now ?? systemClock
+  }
+
+  #live(item: Item | undefined): item is Item {
+    return item !== undefined && isLive(expiryOf(item), this.#now())
+  }
+
+  #expiry(ttlMs: number | undefined): Item {
+    return expiry(expiresAt(ttlMs, this.#now()))
   }
 
   async #item(ns: string, key: string): Promise<Item | undefined> {
     const r = await this.client.send(
       new this.#sdk.GetItemCommand({ TableName: this.table, Key: keyOf(ns, key), ConsistentRead: true }),
     )
-    return live(r.Item) ? r.Item : undefined
+    return this.#live(r.Item) ? r.Item : undefined
   }
 
   async get(ns: string, key: string): Promise<StoredValue | undefined> {
@@ -107,7 +116,7 @@ export class DynamoDbStore implements CacheDriver {
     await this.client.send(
       new this.#sdk.PutItemCommand({
         TableName: this.table,
-        Item: { ...keyOf(ns, key), v: { B: value as Uint8Array }, ...expiry(ttlMs) },
+        Item: { ...keyOf(ns, key), v: { B: value as Uint8Array }, ...this.#expiry(ttlMs) },
       }),
     )
   }
@@ -116,14 +125,14 @@ export class DynamoDbStore implements CacheDriver {
     const r = await this.client.send(
       new this.#sdk.DeleteItemCommand({ TableName: this.table, Key: keyOf(ns, key), ReturnValues: 'ALL_OLD' }),
     )
-    return live(r.Attributes)
+    return this.#live(r.Attributes)
   }
 
   async pull(ns: string, key: string): Promise<StoredValue | undefined> {
     const r = await this.client.send(
       new this.#sdk.DeleteItemCommand({ TableName: this.table, Key: keyOf(ns, key), ReturnValues: 'ALL_OLD' }),
     )
-    return live(r.Attributes) ? valueOf(r.Attributes) : undefined
+    return this.#live(r.Attributes) ? valueOf(r.Attributes) : undefined
   }
 
   /** Retries a batch request's unprocessed part with backoff until done or out of attempts. */
@@ -133,7 +142,7 @@ export class DynamoDbStore implements CacheDriver {
       pending = await send(pending)
       if (pending === undefined) return
       if (attempt >= this.#maxAttempts) {
-        throw part2Error(
+        throw new CacheError(
           'CACHE_DRIVER',
           `DynamoDB left items of a ${what} unprocessed after ${attempt} attempts (throttling); raise the table's capacity or maxBatchAttempts.`,
           { details: { table: this.table } },
@@ -153,7 +162,8 @@ export class DynamoDbStore implements CacheDriver {
       }
       await this.#retrying('BatchGetItem', request, async (pending) => {
         const r = await this.client.send(new this.#sdk.BatchGetItemCommand({ RequestItems: pending }))
-        for (const item of r.Responses?.[this.table] ?? []) if (live(item)) found.set(item.s?.S ?? '', valueOf(item))
+        for (const item of r.Responses?.[this.table] ?? [])
+          if (this.#live(item)) found.set(item.s?.S ?? '', valueOf(item))
         const left = r.UnprocessedKeys?.[this.table]?.Keys
         return left && left.length > 0 ? { [this.table]: { Keys: left, ConsistentRead: true } } : undefined
       })
@@ -176,7 +186,7 @@ export class DynamoDbStore implements CacheDriver {
   async setMany(ns: string, entries: readonly DriverEntry[]): Promise<void> {
     await this.#batchWrite(
       entries.map((e) => ({
-        PutRequest: { Item: { ...keyOf(ns, e.key), v: { B: e.value as Uint8Array }, ...expiry(e.ttlMs) } },
+        PutRequest: { Item: { ...keyOf(ns, e.key), v: { B: e.value as Uint8Array }, ...this.#expiry(e.ttlMs) } },
       })),
     )
   }
@@ -191,12 +201,11 @@ export class DynamoDbStore implements CacheDriver {
   async ttl(ns: string, key: string): Promise<number | undefined> {
     const item = await this.#item(ns, key)
     if (item === undefined) return undefined
-    const m = item.m?.N
-    return m === undefined ? Infinity : Math.max(1, Number(m) - Date.now())
+    return remaining(expiryOf(item), this.#now())
   }
 
   async touch(ns: string, key: string, ttlMs: number | undefined): Promise<boolean> {
-    const now = String(Date.now())
+    const now = String(this.#now())
     try {
       const condition = 'attribute_exists(s) AND (attribute_not_exists(m) OR m > :now)'
       if (ttlMs === undefined) {
@@ -210,7 +219,7 @@ export class DynamoDbStore implements CacheDriver {
           }),
         )
       } else {
-        const x = expiry(ttlMs)
+        const x = this.#expiry(ttlMs)
         await this.client.send(
           new this.#sdk.UpdateItemCommand({
             TableName: this.table,
@@ -310,21 +319,20 @@ export async function createDynamoDbCacheTable(client: DynamoDBClient, table = '
  * The DynamoDB driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-dynamodb`),
  * registered as `dynamodb`: `BEAVER_CACHE_DRIVER=dynamodb` builds it from the environment
  * alone (`BEAVER_CACHE_DYNAMODB_*`; the table must exist); explicit options win.
- * @example const cache = createCache({ driver: dynamoDbDriver, driverOptions: { table: 'beaver_cache' } })
+ * @example const cache = createCache({ driver: 'dynamodb', dynamodb: { table: 'beaver_cache' } })
  */
 export const dynamoDbDriver = defineCacheDriver<DynamoDbCacheOptions>({
   name: 'dynamodb',
   peers: ['@aws-sdk/client-dynamodb'],
+  section: 'dynamodb',
   async create(options, context) {
-    const source = driverSource(context)
-    const settings = readCacheSection(cacheCloudSchema, source, { dynamodb: { table: options.table } }).dynamodb
-    const aws = options.client === undefined ? awsClientSettings(settings, source, 'DYNAMODB') : {}
+    const aws = options.client === undefined ? awsClientSettings(options, context, 'DYNAMODB') : {}
     const sdk = await importPeer(
       '@aws-sdk/client-dynamodb',
       () => import('@aws-sdk/client-dynamodb'),
       'the dynamodb cache driver',
     )
     const client = options.client ?? new sdk.DynamoDBClient({ ...aws, ...options.clientConfig })
-    return new DynamoDbStore(sdk, client, options.client === undefined, { ...options, table: settings.table })
+    return new DynamoDbStore(sdk, client, options.client === undefined, options)
   },
 })

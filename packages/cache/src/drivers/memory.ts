@@ -210,10 +210,8 @@ export class MemoryStore implements CacheDriver {
     if (this.#maxSize > 0 && size > this.#maxSize) {
       throw new CacheError(
         'CACHE_VALUE_TOO_LARGE',
-        `The entry "${key}" takes ${size} bytes, more than the whole memory bound (memory.maxSize = ${this.#maxSize}).`,
-        {
-          details: { key, size, maxSize: this.#maxSize },
-        },
+        `An entry takes ${size} bytes, more than the whole memory bound (memory.maxSize = ${this.#maxSize}).`,
+        { details: { size, maxSize: this.#maxSize } },
       )
     }
     const expires = ttlMs === undefined ? 0 : this.#now() + ttlMs
@@ -287,8 +285,7 @@ export class MemoryStore implements CacheDriver {
     if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
       throw new CacheError(
         'CACHE_NOT_A_NUMBER',
-        `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`,
-        { details: { key } },
+        'The value is not an integer, so it cannot be incremented; delete it or use set().',
       )
     }
     const next = n + by
@@ -480,6 +477,7 @@ export function estimateSize(value: unknown): number {
 export const memoryDriver = defineCacheDriver<MemoryCacheOptions>({
   name: 'memory',
   peers: [],
+  section: 'memory',
   create(options, context) {
     return new MemoryStore(options, context)
   },

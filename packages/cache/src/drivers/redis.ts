@@ -1,36 +1,37 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { isUtf8 } from 'node:buffer'
-import { eventChannel, importPeer } from '@beaver-kit/core'
+import { importPeer } from '@beaver-kit/core'
+import { channels } from '../channels.ts'
 import { CacheError } from '../errors.ts'
 import { defineCacheDriver, storeCapabilities, type CacheDriver, type DriverEntry } from '../driver.ts'
 
-/** Options of the Redis driver (the scalar ones are also `BEAVER_CACHE_REDIS_*` variables). */
+/** Options of the Redis driver: the `BEAVER_CACHE_REDIS_*` settings (durations in ms) and an ioredis client or options. */
 export interface RedisCacheOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
-  url?: string
+  url?: string | undefined
   /** `standalone` (default), `cluster` or `sentinel`. */
-  mode?: 'standalone' | 'cluster' | 'sentinel'
+  mode?: 'standalone' | 'cluster' | 'sentinel' | undefined
   /** Cluster seed nodes, `host:port`; default the URL's host. */
-  clusterNodes?: readonly string[]
+  clusterNodes?: readonly string[] | undefined
   /** Sentinel addresses, `host:port`. */
-  sentinels?: readonly string[]
-  sentinelName?: string
-  username?: string
-  password?: string
-  tls?: boolean
+  sentinels?: readonly string[] | undefined
+  sentinelName?: string | undefined
+  username?: string | undefined
+  password?: string | undefined
+  tls?: boolean | undefined
   /** ms */
-  connectTimeout?: number
+  connectTimeout?: number | undefined
   /** ms; 0 waits for the answer. */
-  commandTimeout?: number
-  maxRetriesPerRequest?: number
+  commandTimeout?: number | undefined
+  maxRetriesPerRequest?: number | undefined
   /** Keys per SCAN page and per UNLINK in clear(). */
-  clearBatch?: number
+  clearBatch?: number | undefined
   /** A client you own (Redis or Cluster): reused as it is, never closed by the cache. */
-  client?: Redis | Cluster
+  client?: Redis | Cluster | undefined
   /** Passed to ioredis as is (merged over what the URL and env give). */
-  connection?: RedisOptions
+  connection?: RedisOptions | undefined
   /** Passed to the ioredis Cluster (mode cluster). */
-  cluster?: ClusterOptions
+  cluster?: ClusterOptions | undefined
 }
 
 // Adds to an integer (missing = 0), sets the TTL only when the key is created, refuses a
@@ -40,8 +41,6 @@ if v and not string.match(v, '^%-?%d+$') then return redis.error_reply('CACHE_NO
 local n = redis.call('INCRBY', KEYS[1], ARGV[1])
 if (not v) and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return n`
-
-const errorChannel = eventChannel('cache', 'error')
 
 function orUndefined<T>(v: T | null): T | undefined {
   return v ?? undefined
@@ -60,9 +59,14 @@ function toArg(value: Uint8Array | string): Buffer | string {
   return buf.byteLength <= TEXT_LIMIT && isUtf8(buf) ? buf.toString('utf8') : buf
 }
 
-/** `key` under `namespace`: `<namespace>:<key>`, or `<key>` without a namespace. */
+/**
+ * The Redis key of `key` in `namespace`: `<namespace>::<key>` (`links:users::42`). Namespace
+ * segments hold no ":", so the first "::" ends the namespace: no two (namespace, key) pairs
+ * share a Redis key, and `clear()` of `a:b` (pattern `a:b:*`) never reaches `a`'s key `b:x`
+ * (stored as `a::b:x`).
+ */
 export function redisKey(namespace: string, key: string): string {
-  return namespace === '' ? key : `${namespace}:${key}`
+  return `${namespace}::${key}`
 }
 
 function globEscape(text: string): string {
@@ -95,7 +99,7 @@ export function keySlot(key: string): number {
 
 /**
  * Redis through ioredis: standalone, Sentinel or Cluster. Values are the serializer's bytes
- * under `<namespace>:<key>` with a native PX expiry; counters are decimal integers; an empty
+ * under `<namespace>::<key>` with a native PX expiry; counters are decimal integers; an empty
  * string is a negative-cache entry. Batches are one MGET / one pipeline (grouped by node on a
  * Cluster); clear() walks SCAN pages and UNLINKs, never FLUSHDB.
  */
@@ -122,8 +126,8 @@ export class RedisStore implements CacheDriver {
       // printing "Unhandled error event" and publishes them for logs and metrics.
       client.on('error', (error: unknown) => {
         this.connectionErrors++
-        if (errorChannel.hasSubscribers)
-          errorChannel.publish({ op: 'connection', driver: 'redis', namespace: '', error })
+        if (channels.error.hasSubscribers)
+          channels.error.publish({ op: 'connection', driver: 'redis', namespace: '', error })
       })
     }
   }
@@ -296,8 +300,8 @@ export class RedisStore implements CacheDriver {
       if (message.includes('CACHE_NOT_A_NUMBER') || message.includes('not an integer')) {
         throw new CacheError(
           'CACHE_NOT_A_NUMBER',
-          `The value of "${key}" is not an integer, so it cannot be incremented; delete it or use set().`,
-          { cause: err, details: { key } },
+          'The value is not an integer, so it cannot be incremented; delete it or use set().',
+          { cause: err },
         )
       }
       throw err
@@ -330,6 +334,7 @@ export class RedisStore implements CacheDriver {
         'clear() on Redis needs a namespace: without one it would remove every key of the database. Set BEAVER_CACHE_NAMESPACE or use cache.namespace(name).',
       )
     }
+    // `ns::key` (its own keys) and `ns:child::key` (nested namespaces) both start with `ns:`.
     const pattern = `${globEscape(ns)}:*`
     const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
     if (this.#cluster && nodes.length === 0) {
@@ -436,6 +441,7 @@ export async function createRedisClient(options: RedisCacheOptions): Promise<Red
 export const redisDriver = defineCacheDriver<RedisCacheOptions>({
   name: 'redis',
   peers: ['ioredis'],
+  section: 'redis',
   async create(options) {
     const client = options.client ?? (await createRedisClient(options))
     return new RedisStore(client, options.client === undefined, options.clearBatch)

@@ -9,17 +9,20 @@ import {
   type DriverEntry,
   type StoredValue,
 } from '../driver.ts'
-import { cacheCloudSchema } from '../config-part2.ts'
-import { cacheVariable, driverSource, readCacheSection } from '../env.ts'
 import { CacheError } from '../errors.ts'
-import { awsClientSettings } from './aws-settings.ts'
+import { expiresAt, isLive, remaining, systemClock, type Clock } from '../expiry.ts'
+import { awsClientSettings, settingName, type AwsSettings } from './aws-settings.ts'
 
-/** Options of the S3 driver (the scalar ones also `BEAVER_CACHE_S3_*` variables). */
-export interface S3CacheOptions {
-  /** The bucket; default `BEAVER_CACHE_S3_BUCKET` (one of the two is required). */
+/** Options of the S3 driver: the `BEAVER_CACHE_S3_*` settings and a client or client options. */
+export interface S3CacheOptions extends AwsSettings {
+  /** The bucket (required). */
   bucket?: string | undefined
-  /** Object key prefix, e.g. `cache/`; default `BEAVER_CACHE_S3_PREFIX`, else none. */
+  /** Object key prefix, e.g. `cache/`; default none. */
   prefix?: string | undefined
+  /** Path-style requests (bucket in the path), which most S3-compatible stores need. */
+  forcePathStyle?: boolean | undefined
+  /** `when-required` for S3-compatible stores that reject the AWS SDK default checksums. */
+  checksums?: 'when-supported' | 'when-required' | undefined
   /** A client you own (kept open on close); the region, endpoint and credential settings are then not used. */
   client?: S3Client | undefined
   /** Used to build a client when none is given (over `BEAVER_CACHE_S3_REGION`, `_ENDPOINT`, `_ACCESS_KEY_ID`...). */
@@ -32,6 +35,8 @@ export interface S3CacheOptions {
   concurrency?: number | undefined
   /** Longest object key in UTF-8 bytes (S3 allows 1,024); longer keys are stored under their SHA-256. */
   maxKeyBytes?: number | undefined
+  /** The clock expiries are written and checked with; default the wall clock. */
+  now?: Clock | undefined
 }
 
 const EXPIRES = 'beaver-expires-at'
@@ -60,7 +65,9 @@ async function pool<T, R>(
 }
 
 /**
- * S3 as a cold tier: one object per entry under `<prefix><namespace>/<key>` (namespace URI-encoded, long keys hashed),
+ * S3 as a cold tier: one object per entry under `<prefix><URI-encoded namespace>/<key>` (long
+ * keys under `<prefix><namespace>#<sha256 of the key>`: no key can spell that, since the
+ * encoded namespace holds no "#" and ordinary keys follow a "/"),
  * the expiry in the object's metadata (`x-amz-meta-beaver-expires-at`, ms since epoch) and
  * checked on every read (expired objects are deleted lazily; add a bucket lifecycle rule to
  * remove the ones nobody reads). Large values go up in parts, with the metadata given when
@@ -78,6 +85,7 @@ export class S3Store implements CacheDriver {
   readonly #partSize: number
   readonly #concurrency: number
   readonly #maxKeyBytes: number
+  readonly #now: Clock
   /** Multipart uploads done (for tests and metrics). */
   multipartUploads = 0
 
@@ -91,21 +99,24 @@ export class S3Store implements CacheDriver {
     this.#partSize = Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024)
     this.#concurrency = options.concurrency ?? 16
     this.#maxKeyBytes = options.maxKeyBytes ?? 1024
+    this.#now = options.now ?? systemClock
   }
 
   /**
    * The object key of an entry: `<prefix><URI-encoded namespace>/<key>`, or
-   * `<prefix><namespace>/#sha256:<hex of the key>` when that would exceed `maxKeyBytes`.
+   * `<prefix><URI-encoded namespace>#<hex SHA-256 of the key>` when that would exceed
+   * `maxKeyBytes`. The encoded namespace holds neither "/" nor "#", so no two (namespace, key)
+   * pairs share an object, hashed or not.
    */
   objectKey(ns: string, key: string): string {
-    const full = `${this.#prefix}${encodeURIComponent(ns)}/${key}`
+    const space = `${this.#prefix}${encodeURIComponent(ns)}`
+    const full = `${space}/${key}`
     if (Buffer.byteLength(full) <= this.#maxKeyBytes) return full
-    return `${this.#prefix}${encodeURIComponent(ns)}/#sha256:${createHash('sha256').update(key).digest('hex')}`
+    return `${space}#${createHash('sha256').update(key).digest('hex')}`
   }
 
   #expired(metadata: Record<string, string> | undefined): boolean {
-    const at = metadata?.[EXPIRES]
-    return at !== undefined && at !== '' && Number(at) <= Date.now()
+    return !isLive(expiryOf(metadata), this.#now())
   }
 
   async get(ns: string, key: string): Promise<StoredValue | undefined> {
@@ -145,7 +156,7 @@ export class S3Store implements CacheDriver {
 
   async set(ns: string, key: string, value: StoredValue, ttlMs: number | undefined): Promise<void> {
     const body = value as Uint8Array
-    const Metadata: Record<string, string> = ttlMs === undefined ? {} : { [EXPIRES]: String(Date.now() + ttlMs) }
+    const Metadata = expiryMetadata(expiresAt(ttlMs, this.#now()))
     const Key = this.objectKey(ns, key)
     if (body.byteLength < this.#threshold) {
       await this.client.send(
@@ -226,8 +237,7 @@ export class S3Store implements CacheDriver {
   async ttl(ns: string, key: string): Promise<number | undefined> {
     const metadata = await this.#head(ns, key)
     if (metadata === undefined) return undefined
-    const at = metadata[EXPIRES]
-    return at === undefined || at === '' ? Infinity : Math.max(1, Number(at) - Date.now())
+    return remaining(expiryOf(metadata), this.#now())
   }
 
   /** Rewrites the expiry with a server-side copy onto itself (no download). */
@@ -240,17 +250,17 @@ export class S3Store implements CacheDriver {
         Key,
         CopySource: `${this.#bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`,
         MetadataDirective: 'REPLACE',
-        Metadata: ttlMs === undefined ? {} : { [EXPIRES]: String(Date.now() + ttlMs) },
+        Metadata: expiryMetadata(expiresAt(ttlMs, this.#now())),
         ContentType: 'application/octet-stream',
       }),
     )
     return true
   }
 
-  /** Lists `<ns>/` and `<ns>:...` (nested namespaces) and deletes them 1,000 keys per request. */
+  /** Lists `<ns>/`, `<ns>#` (hashed keys) and `<ns>:...` (nested namespaces) and deletes them 1,000 keys per request. */
   async clear(ns: string): Promise<void> {
-    const enc = encodeURIComponent(ns)
-    for (const prefix of [`${this.#prefix}${enc}/`, `${this.#prefix}${enc}${encodeURIComponent(':')}`]) {
+    const enc = `${this.#prefix}${encodeURIComponent(ns)}`
+    for (const prefix of [`${enc}/`, `${enc}#`, `${enc}${encodeURIComponent(':')}`]) {
       let token: string | undefined
       do {
         const page = await this.client.send(
@@ -275,40 +285,47 @@ export class S3Store implements CacheDriver {
   }
 }
 
+function expiryOf(metadata: Record<string, string> | undefined): number | undefined {
+  const at = metadata?.[EXPIRES]
+  return at === undefined || at === '' ? undefined : Number(at)
+}
+
+function expiryMetadata(at: number | undefined): Record<string, string> {
+  return at === undefined ? {} : { [EXPIRES]: String(at) }
+}
+
 /**
  * The S3 driver (AWS SDK v3, an optional peer: `npm install @aws-sdk/client-s3`), registered
  * as `s3`: `BEAVER_CACHE_DRIVER=s3 BEAVER_CACHE_S3_BUCKET=my-cache` builds it from the
  * environment alone (`BEAVER_CACHE_S3_*`); explicit options win.
- * @example const cold = createCache({ driver: s3Driver, driverOptions: { bucket: 'my-cache', prefix: 'cache/' } })
+ * @example const cold = createCache({ driver: 's3', s3: { bucket: 'my-cache', prefix: 'cache/' } })
  */
 export const s3Driver = defineCacheDriver<S3CacheOptions>({
   name: 's3',
   peers: ['@aws-sdk/client-s3'],
+  section: 's3',
   async create(options, context) {
-    const source = driverSource(context)
-    const settings = readCacheSection(cacheCloudSchema, source, {
-      s3: { bucket: options.bucket, prefix: options.prefix },
-    }).s3
-    const bucket = settings.bucket
+    const bucket = options.bucket
     if (bucket === undefined) {
+      const setting = settingName(context, 'S3_BUCKET')
       throw new CacheError(
         'CACHE_OPTIONS_INVALID',
-        `The s3 cache driver needs a bucket: set ${cacheVariable(source, 'S3_BUCKET')} (or pass driverOptions.bucket).`,
-        { details: { setting: cacheVariable(source, 'S3_BUCKET') } },
+        `The s3 cache driver needs a bucket: set ${setting} (or pass s3.bucket).`,
+        { details: { setting } },
       )
     }
-    const aws = options.client === undefined ? awsClientSettings(settings, source, 'S3') : {}
+    const aws = options.client === undefined ? awsClientSettings(options, context, 'S3') : {}
     const s3 = await importPeer('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), 'the s3 cache driver')
     const client =
       options.client ??
       new s3.S3Client({
         ...aws,
-        ...(settings.forcePathStyle ? { forcePathStyle: true } : {}),
-        ...(settings.checksums === 'when-required'
+        ...(options.forcePathStyle ? { forcePathStyle: true } : {}),
+        ...(options.checksums === 'when-required'
           ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
           : {}),
         ...options.clientConfig,
       })
-    return new S3Store(s3, client, options.client === undefined, { ...options, bucket, prefix: settings.prefix })
+    return new S3Store(s3, client, options.client === undefined, { ...options, bucket })
   },
 })

@@ -2,15 +2,16 @@ import { importPeer, isBeaverError } from '@beaver-kit/core'
 import type { KeyRing } from '@beaver-kit/krypto'
 import {
   defineCacheDriver,
+  storeCapabilities,
   type CacheDriver,
   type CacheDriverCapabilities,
   type DriverEntry,
+  type DriverStats,
   type StoredValue,
 } from '../driver.ts'
-import { loadDriverDefinition } from '../registry.ts'
-import { cacheEncryptionSchema } from '../config-part2.ts'
-import { cacheVariable, readCacheSection, type EnvSource } from '../env.ts'
-import { part2Error } from '../tiered/envelope.ts'
+import type { CacheConfig } from '../config.ts'
+import { CacheError } from '../errors.ts'
+import type { CacheSectionOptions } from '../types.ts'
 
 /** Options of {@link EncryptedDriver}. */
 export interface EncryptedDriverOptions {
@@ -52,13 +53,7 @@ export class EncryptedDriver implements CacheDriver {
     this.#owns = options.ownsInner ?? false
     this.#reencrypt = options.reencryptOnRead ?? true
     this.name = `encrypted(${options.inner.name})`
-    this.capabilities = Object.freeze({
-      values: 'bytes',
-      sync: false,
-      batch: true,
-      atomicIncrement: false,
-      query: false,
-    })
+    this.capabilities = storeCapabilities()
   }
 
   #macs(ns: string, key: string): Array<{ kid: string; mac: string }> {
@@ -78,13 +73,10 @@ export class EncryptedDriver implements CacheDriver {
       return this.#ring.decryptBytes(stored, { associatedData: `${ns}\u0000${key}` })
     } catch (err) {
       if (isBeaverError(err) && err.code.startsWith('KRYPTO_')) {
-        throw part2Error(
+        throw new CacheError(
           'CACHE_TAMPERED',
-          `The encrypted entry of "${key}" failed authentication (${err.code}): it was altered, moved from another key, or written with a key that is not in the ring.`,
-          {
-            cause: err,
-            details: { namespace: ns, key },
-          },
+          `An encrypted entry failed authentication (${err.code}): it was altered, moved from another key, or written with a key that is not in the ring.`,
+          { cause: err, details: { namespace: ns } },
         )
       }
       throw err
@@ -188,41 +180,45 @@ export class EncryptedDriver implements CacheDriver {
     await this.#inner.ping?.()
   }
 
+  stats(): DriverStats {
+    return { encryption: { reencrypted: this.reencrypted } }
+  }
+
   async close(): Promise<void> {
     if (this.#owns) await this.#inner.close()
   }
 }
 
-/** Options of the `encrypted` driver definition. */
-export interface EncryptedDefinitionOptions {
-  /** The inner driver: a name (built from the cache's env sections) or an instance (not closed by the cache). Default `BEAVER_CACHE_ENCRYPTION_INNER` (redis). */
-  inner?: string | CacheDriver | undefined
-  /** A key ring, or its text `kid1:base64,kid2:base64`; default `BEAVER_CACHE_ENCRYPTION_KEYS`. */
+/** Options of the encrypted driver: its settings (`BEAVER_CACHE_ENCRYPTION_*`) and what cannot come from the environment. */
+export type EncryptedCacheOptions = NonNullable<CacheSectionOptions['encryption']>
+
+/** What the encrypted definition's create() gets: its resolved section, keys and inner driver as given. */
+type EncryptedCreateOptions = Omit<EncryptedCacheOptions, 'keys' | 'inner'> & {
   keys?: string | KeyRing | undefined
-  reencryptOnRead?: boolean | undefined
-  /** Env prefix of `BEAVER_CACHE_ENCRYPTION_*`; default the cache's own; `false` reads no environment. */
-  envPrefix?: string | false | undefined
+  inner?: CacheConfig['encryption']['inner'] | CacheDriver | undefined
 }
 
 /**
- * The encrypted wrapper as a driver definition (loads `@beaver-kit/krypto`, an optional peer).
- * @example const cache = createCache({ driver: encryptedDriver, driverOptions: { inner: 'redis' } }) // keys from BEAVER_CACHE_ENCRYPTION_KEYS
+ * The encrypted driver (`BEAVER_CACHE_DRIVER=encrypted`, loads the optional peer
+ * `@beaver-kit/krypto`): the ring from `BEAVER_CACHE_ENCRYPTION_KEYS`, the ciphertext in the
+ * driver `BEAVER_CACHE_ENCRYPTION_INNER` names (redis by default), built by the cache from its
+ * own section.
+ * @example const cache = createCache({ driver: 'encrypted', encryption: { inner: 'redis' } }) // keys from BEAVER_CACHE_ENCRYPTION_KEYS
  */
-export const encryptedDriver = defineCacheDriver<EncryptedDefinitionOptions>({
+export const encryptedDriver = defineCacheDriver<EncryptedCreateOptions>({
   name: 'encrypted',
   peers: ['@beaver-kit/krypto'],
+  section: 'encryption',
   async create(options, context) {
-    const source: EnvSource = { envPrefix: options.envPrefix ?? context.envPrefix, env: context.env }
-    const settings = readCacheSection(cacheEncryptionSchema, source).encryption
     let ring: KeyRing
     if (typeof options.keys === 'object') ring = options.keys
     else {
-      const text = options.keys ?? settings.keys
+      const text = options.keys
       if (text === undefined || text === '') {
-        throw part2Error(
+        throw new CacheError(
           'CACHE_OPTIONS_INVALID',
-          `The encrypted cache needs a key ring: set ${cacheVariable(source, 'ENCRYPTION_KEYS')}=kid:base64key (32 random bytes; generate one with generateKeyRingEntry() from @beaver-kit/krypto), or pass keys.`,
-          { details: { setting: cacheVariable(source, 'ENCRYPTION_KEYS') } },
+          `The encrypted cache needs a key ring: set ${context.variable('ENCRYPTION_KEYS')}=kid:base64key (32 random bytes; generate one with generateKeyRingEntry() from @beaver-kit/krypto), or pass encryption.keys.`,
+          { details: { setting: context.variable('ENCRYPTION_KEYS') } },
         )
       }
       const { createKeyRing } = await importPeer(
@@ -232,27 +228,17 @@ export const encryptedDriver = defineCacheDriver<EncryptedDefinitionOptions>({
       )
       ring = createKeyRing(text)
     }
-    const input = options.inner ?? settings.inner
+    const input = options.inner ?? 'redis'
     let inner: CacheDriver
     if (typeof input === 'string') {
-      const setting = cacheVariable(source, 'ENCRYPTION_INNER')
       if (input === 'encrypted') {
-        throw part2Error(
+        throw new CacheError(
           'CACHE_OPTIONS_INVALID',
-          `${setting} is "encrypted": the encrypted cache cannot wrap itself; set it to the driver that stores the ciphertext, such as redis.`,
+          `${context.variable('ENCRYPTION_INNER')} is "encrypted": the encrypted cache cannot wrap itself; set it to the driver that stores the ciphertext, such as redis.`,
           { details: { inner: input } },
         )
       }
-      const def = await loadDriverDefinition(input, setting)
-      const section =
-        input === 'redis'
-          ? context.config.redis
-          : input === 'database'
-            ? context.config.db
-            : input === 'memory'
-              ? context.config.memory
-              : {}
-      inner = await def.create(section as never, { ...context, storage: 'serialized' })
+      inner = await context.loadDriver(input, { setting: 'ENCRYPTION_INNER', storage: 'serialized' })
     } else inner = input
     return new EncryptedDriver({
       inner,

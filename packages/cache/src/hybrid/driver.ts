@@ -1,17 +1,16 @@
-import { backoffDelay, eventChannel, isBeaverError } from '@beaver-kit/core'
-import {
-  defineCacheDriver,
-  type CacheDriver,
-  type CacheDriverCapabilities,
-  type DriverEntry,
-  type MaybePromise,
-  type StoredValue,
+import { backoffDelay, isBeaverError, raceAbort, sleep } from '@beaver-kit/core'
+import { channels } from '../channels.ts'
+import type {
+  CacheDriver,
+  CacheDriverCapabilities,
+  DriverEntry,
+  DriverStats,
+  MaybePromise,
+  StoredValue,
 } from '../driver.ts'
-import { MemoryStore, type MemoryCacheOptions } from '../drivers/memory.ts'
-import { loadDriverDefinition } from '../registry.ts'
-import { cacheHybridSchema } from '../config-part2.ts'
-import { cacheVariable, readCacheSection, type EnvSource } from '../env.ts'
-import { part2Error } from '../tiered/envelope.ts'
+import { CacheError } from '../errors.ts'
+import { expiresAt, systemClock, type Clock } from '../expiry.ts'
+import type { HybridStats } from './stats.ts'
 import { WriteQueue, type QueuedWrite } from './queue.ts'
 
 /** Options of {@link HybridDriver}. */
@@ -19,10 +18,8 @@ export interface HybridDriverOptions {
   /** The persistent store (a bytes driver: redis, database, dynamodb...). Closed with the hybrid driver when `ownsStore`. */
   store: CacheDriver
   ownsStore?: boolean | undefined
-  /** The memory in front; default a serialized {@link MemoryStore} of 10,000 entries. */
-  memory?: CacheDriver | undefined
-  /** Options of the default memory. */
-  memoryOptions?: MemoryCacheOptions | undefined
+  /** The memory in front: a built driver that stores bytes (the memory driver, serialized). Closed with this one. */
+  memory: CacheDriver
   /** `write-through` (default): acknowledged after the store; `write-behind`: after memory, flushed in batches. */
   mode?: 'write-through' | 'write-behind' | undefined
   /** Most writes waiting for the store; default 100,000. */
@@ -39,54 +36,12 @@ export interface HybridDriverOptions {
   fillTtlMs?: number | undefined
   /** How long close() keeps trying to flush; default 10 s, then `CACHE_WRITE_BEHIND_PENDING`. */
   closeTimeoutMs?: number | undefined
-}
-
-/** The hybrid driver's counters (`stats()` of the driver). */
-export interface HybridStats {
-  mode: 'write-through' | 'write-behind'
-  /** `up` or `down` (failover to memory). */
-  store: 'up' | 'down'
-  /** Reads answered from memory: store round trips avoided (the cost saving). */
-  memoryHits: number
-  storeReads: number
-  storeWrites: number
-  /** Writes queued (write-behind, or write-through during an outage). */
-  queued: number
-  /** Writes the store acknowledged from the queue. */
-  flushed: number
-  queueDepth: number
-  /** Times the store was found down. */
-  failovers: number
-  recoveries: number
-  /** Operations answered without the store because it was down. */
-  degraded: number
-  flushFailures: number
-}
-
-const hybridChannel = eventChannel('cache', 'hybrid')
-
-function publish(event: string, details: Record<string, unknown>): void {
-  if (hybridChannel.hasSubscribers) hybridChannel.publish({ event, ...details })
+  /** The clock queued expiries are computed on; default the wall clock. */
+  now?: Clock | undefined
 }
 
 function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as Promise<T> | undefined)?.then === 'function'
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(part2Error('CACHE_CONNECTION', `The store did not answer a probe within ${ms} ms.`)),
-      ms,
-    )
-  })
-  promise.catch(() => undefined)
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** A store failure that means "down" (not a CacheError about the input, such as a too large value). */
@@ -101,7 +56,7 @@ function isOutage(err: unknown): boolean {
  * and on close, retried with backoff, never dropped silently (a full queue makes writers wait,
  * then refuses with `CACHE_BACKPRESSURE`). When the store is down, reads and writes continue
  * against memory, writes queue up, and recovery replays them in order; each degradation is an
- * event on `beaver:cache:hybrid` and a counter in {@link HybridDriver.stats}. Memory is
+ * event on `beaver:cache:hybrid` and a counter in the cache's `stats().hybrid`. Memory is
  * private to the process: use it for one process, or a tiered cache with the bus for many.
  */
 export class HybridDriver implements CacheDriver {
@@ -128,6 +83,7 @@ export class HybridDriver implements CacheDriver {
     degraded: 0,
     flushFailures: 0,
   }
+  readonly #now: Clock
   #down = false
   #attempt = 0
   #timer: NodeJS.Timeout | undefined
@@ -139,12 +95,8 @@ export class HybridDriver implements CacheDriver {
       throw new TypeError('The hybrid driver needs a store that keeps bytes')
     this.#store = options.store
     this.#ownsStore = options.ownsStore ?? false
-    this.#memory =
-      options.memory ??
-      new MemoryStore(
-        { maxItems: 10_000, sweepInterval: 10_000, ...options.memoryOptions },
-        { storage: 'serialized', onEvict: () => undefined },
-      )
+    this.#memory = options.memory
+    this.#now = options.now ?? systemClock
     if (this.#memory.capabilities.values !== 'bytes')
       throw new TypeError('The hybrid driver needs a serialized memory (storage: serialized)')
     this.mode = options.mode ?? 'write-through'
@@ -164,8 +116,12 @@ export class HybridDriver implements CacheDriver {
   }
 
   /** Counters: memory hits (store round trips avoided), queue depth, failovers, recoveries... */
-  stats(): HybridStats {
+  counters(): HybridStats {
     return { mode: this.mode, store: this.#down ? 'down' : 'up', queueDepth: this.#queue.size, ...this.#stats }
+  }
+
+  stats(): DriverStats {
+    return { hybrid: this.counters() }
   }
 
   // ---- store health --------------------------------------------------------------------
@@ -174,7 +130,7 @@ export class HybridDriver implements CacheDriver {
     if (!this.#down) {
       this.#down = true
       this.#stats.failovers++
-      publish('degraded', { op, error: err })
+      if (channels.hybrid.hasSubscribers) channels.hybrid.publish({ event: 'degraded', op, error: err })
       // A flush planned at the (long) flush interval gives way to the quicker probe.
       clearTimeout(this.#timer)
       this.#timer = undefined
@@ -187,7 +143,7 @@ export class HybridDriver implements CacheDriver {
     this.#down = false
     this.#attempt = 0
     this.#stats.recoveries++
-    publish('recovered', { queueDepth: this.#queue.size })
+    if (channels.hybrid.hasSubscribers) channels.hybrid.publish({ event: 'recovered', count: this.#queue.size })
   }
 
   /** Plans the next flush (or probe while down). */
@@ -223,9 +179,14 @@ export class HybridDriver implements CacheDriver {
     if (this.#down) {
       try {
         // A probe that hangs (a client waiting to reconnect) counts as a failed one.
-        await withTimeout(
-          Promise.resolve(this.#store.ping ? this.#store.ping() : this.#store.get('', '__bk_probe')),
-          Math.max(250, this.#probeMs),
+        const timeoutMs = Math.max(250, this.#probeMs)
+        await raceAbort(
+          Promise.resolve(this.#store.ping ? this.#store.ping() : this.#store.get('\u0001probe', 'probe')),
+          {
+            timeoutMs,
+            onTimeout: () =>
+              new CacheError('CACHE_CONNECTION', `The store did not answer a probe within ${timeoutMs} ms.`),
+          },
         )
       } catch (err) {
         this.#markDown('probe', err)
@@ -239,7 +200,8 @@ export class HybridDriver implements CacheDriver {
         await this.#apply(writes)
       } catch (err) {
         this.#stats.flushFailures++
-        publish('flush-failed', { count: writes.length, error: err })
+        if (channels.hybrid.hasSubscribers)
+          channels.hybrid.publish({ event: 'flushFailed', count: writes.length, error: err })
         if (isOutage(err)) this.#markDown('flush', err)
         throw err
       }
@@ -251,7 +213,7 @@ export class HybridDriver implements CacheDriver {
 
   /** Applies writes in order, grouping runs of sets (and of deletes) of one namespace into one round trip. */
   async #apply(writes: readonly QueuedWrite[]): Promise<void> {
-    const now = Date.now()
+    const now = this.#now()
     for (let i = 0; i < writes.length;) {
       const w = writes[i] as QueuedWrite
       if (w.kind === 'clear') {
@@ -311,7 +273,7 @@ export class HybridDriver implements CacheDriver {
     const p = this.#queue.pending(ns, key)
     if (p !== undefined) {
       if (p.kind !== 'set') return undefined
-      return p.expiresAt === undefined || p.expiresAt > Date.now() ? p.value : undefined
+      return p.expiresAt === undefined || p.expiresAt > this.#now() ? p.value : undefined
     }
     if (this.#down) {
       this.#stats.degraded++
@@ -347,7 +309,7 @@ export class HybridDriver implements CacheDriver {
 
   async ttl(ns: string, key: string): Promise<number | undefined> {
     const p = this.#queue.pending(ns, key)
-    if (p?.kind === 'set') return p.expiresAt === undefined ? Infinity : Math.max(1, p.expiresAt - Date.now())
+    if (p?.kind === 'set') return p.expiresAt === undefined ? Infinity : Math.max(1, p.expiresAt - this.#now())
     if (p !== undefined) return undefined
     const own = (): MaybePromise<number | undefined> => this.#memory.ttl?.(ns, key)
     if (this.#down || !this.#store.ttl) return own()
@@ -382,7 +344,7 @@ export class HybridDriver implements CacheDriver {
       namespace: ns,
       key,
       value: bytes,
-      expiresAt: ttlMs === undefined ? undefined : Date.now() + ttlMs,
+      expiresAt: expiresAt(ttlMs, this.#now()),
     })
   }
 
@@ -406,7 +368,7 @@ export class HybridDriver implements CacheDriver {
         namespace: ns,
         key: e.key,
         value: e.value as Uint8Array,
-        expiresAt: e.ttlMs === undefined ? undefined : Date.now() + e.ttlMs,
+        expiresAt: expiresAt(e.ttlMs, this.#now()),
       })
     }
   }
@@ -462,7 +424,7 @@ export class HybridDriver implements CacheDriver {
 
   async increment(ns: string, key: string, by: number, ttlMs: number | undefined): Promise<number> {
     if (this.mode !== 'write-through' || !this.#store.increment) {
-      throw part2Error(
+      throw new CacheError(
         'CACHE_UNSUPPORTED',
         'increment() is atomic only through the store: use the hybrid driver in write-through mode over a store with atomic increments.',
       )
@@ -488,12 +450,7 @@ export class HybridDriver implements CacheDriver {
       try {
         await this.flush()
       } catch {
-        await new Promise((r) =>
-          setTimeout(
-            r,
-            Math.min(Math.max(0, deadline - Date.now()), backoffDelay(attempt, { baseMs: 50, maxMs: 1000 })),
-          ),
-        )
+        await sleep(Math.min(Math.max(0, deadline - Date.now()), backoffDelay(attempt, { baseMs: 50, maxMs: 1000 })))
       }
     }
     this.#closed = true
@@ -502,8 +459,8 @@ export class HybridDriver implements CacheDriver {
     await this.#memory.close()
     if (this.#ownsStore) await this.#store.close()
     if (left > 0) {
-      publish('lost', { count: left })
-      throw part2Error(
+      if (channels.hybrid.hasSubscribers) channels.hybrid.publish({ event: 'lost', count: left })
+      throw new CacheError(
         'CACHE_WRITE_BEHIND_PENDING',
         `The hybrid cache closed with ${left} writes the store never acknowledged (it stayed down for ${this.#closeTimeoutMs} ms); they are lost. Raise closeTimeoutMs or bring the store back before shutdown.`,
         {
@@ -513,53 +470,3 @@ export class HybridDriver implements CacheDriver {
     }
   }
 }
-
-/** Options of the `hybrid` driver definition (`createCache({ driver: hybridDriver, driverOptions })`). */
-export interface HybridDefinitionOptions extends Omit<HybridDriverOptions, 'store' | 'ownsStore'> {
-  /** The store: a driver name (redis, database, a registered one) or a driver instance (not closed by the cache). */
-  store?: string | CacheDriver | undefined
-  /** Env prefix of `BEAVER_CACHE_HYBRID_*`; default the cache's own; `false` reads no environment. */
-  envPrefix?: string | false | undefined
-}
-
-/**
- * The hybrid driver as a definition: the store by name is built from the cache's own env
- * sections (`BEAVER_CACHE_REDIS_*`...), the rest from `BEAVER_CACHE_HYBRID_*` under options.
- * @example const cache = createCache({ driver: hybridDriver, driverOptions: { store: 'redis', mode: 'write-behind' } })
- */
-export const hybridDriver = defineCacheDriver<HybridDefinitionOptions>({
-  name: 'hybrid',
-  peers: [],
-  async create(options, context) {
-    const source: EnvSource = { envPrefix: options.envPrefix ?? context.envPrefix, env: context.env }
-    const env = readCacheSection(cacheHybridSchema, source).hybrid
-    const storeInput = options.store ?? env.store
-    let store: CacheDriver
-    if (typeof storeInput === 'string') {
-      const setting = cacheVariable(source, 'HYBRID_STORE')
-      if (storeInput === 'hybrid' || storeInput === 'memory') {
-        throw part2Error(
-          'CACHE_OPTIONS_INVALID',
-          `${setting} is "${storeInput}", but the hybrid cache already keeps memory in front of its store; set it to a persistent driver such as redis or database.`,
-          { details: { store: storeInput } },
-        )
-      }
-      const def = await loadDriverDefinition(storeInput, setting)
-      // redis and database from their sections; other drivers (s3, dynamodb...) read their own.
-      const sectionOptions =
-        storeInput === 'redis' ? context.config.redis : storeInput === 'database' ? context.config.db : {}
-      store = await def.create(sectionOptions as never, context)
-    } else store = storeInput
-    return new HybridDriver({
-      memoryOptions: { ...context.config.memory, ...options.memoryOptions },
-      ...options,
-      store,
-      ownsStore: typeof storeInput === 'string',
-      mode: options.mode ?? env.mode,
-      queueMax: options.queueMax ?? env.queueMax,
-      flushIntervalMs: options.flushIntervalMs ?? env.flushInterval,
-      batch: options.batch ?? env.batch,
-      probeIntervalMs: options.probeIntervalMs ?? env.probeInterval,
-    })
-  },
-})

@@ -1,4 +1,5 @@
-import { part2Error } from '../tiered/envelope.ts'
+import { raceAbort } from '@beaver-kit/core'
+import { CacheError } from '../errors.ts'
 
 /** One write waiting for the store. */
 export type QueuedWrite =
@@ -54,32 +55,28 @@ export class WriteQueue {
 
   async push(w: QueuedWrite): Promise<void> {
     const slot = slotOf(w)
-    if (!this.#items.has(slot) && this.#items.size >= this.max) {
-      let timer: NodeJS.Timeout | undefined
+    while (!this.#items.has(slot) && this.#items.size >= this.max) {
       let onRoom: (() => void) | undefined
-      const waited = await Promise.race([
-        new Promise<boolean>((resolve) => {
-          onRoom = () => resolve(true)
-          this.#waiters.push(onRoom)
-        }),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), this.#waitMs)
-          timer.unref()
-        }),
-      ])
-      clearTimeout(timer)
-      if (!waited) {
-        const i = onRoom ? this.#waiters.indexOf(onRoom) : -1
+      const room = new Promise<void>((resolve) => {
+        onRoom = resolve
+        this.#waiters.push(resolve)
+      })
+      try {
+        // The writer awaits this, so the wait holds the process like any awaited work.
+        await raceAbort(room, {
+          timeoutMs: this.#waitMs,
+          onTimeout: () =>
+            new CacheError(
+              'CACHE_BACKPRESSURE',
+              `The write-behind queue stayed full (${this.max} writes waiting for the store) for ${this.#waitMs} ms, so this write was refused, not queued; the store is down or too slow. Raise BEAVER_CACHE_HYBRID_QUEUE_MAX or fix the store.`,
+              { details: { queueMax: this.max, namespace: w.namespace } },
+            ),
+        })
+      } catch (err) {
+        const i = this.#waiters.indexOf(onRoom as () => void)
         if (i >= 0) this.#waiters.splice(i, 1)
-        throw part2Error(
-          'CACHE_BACKPRESSURE',
-          `The write-behind queue stayed full (${this.max} writes waiting for the store) for ${this.#waitMs} ms, so this write was refused, not queued; the store is down or too slow. Raise BEAVER_CACHE_HYBRID_QUEUE_MAX or fix the store.`,
-          {
-            details: { queueMax: this.max, namespace: w.namespace },
-          },
-        )
+        throw err
       }
-      return this.push(w)
     }
     if (w.kind === 'clear') {
       for (const [s, item] of this.#items)

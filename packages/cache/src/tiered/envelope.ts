@@ -1,4 +1,4 @@
-import { CacheError, type CacheErrorCode } from '../errors.ts'
+import { CacheError } from '../errors.ts'
 
 /**
  * What a tiered cache stores in each tier: the facade's serialized value plus the metadata
@@ -16,6 +16,11 @@ export interface Envelope {
   readonly createdAt: number
   /** Tags given at write time. */
   readonly tags: readonly string[]
+  /**
+   * A counter written by increment() in the bottom tier (a plain decimal, no envelope): fresh
+   * while it exists there, never copied up, its TTL the bottom tier's.
+   */
+  readonly counter?: boolean
 }
 
 const MAGIC = 0xb7
@@ -55,7 +60,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
 /** Reads {@link encodeEnvelope}'s bytes; a foreign value is a `CACHE_DESERIALIZE` error. */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (bytes.byteLength < HEADER || bytes[0] !== MAGIC || bytes[1] !== VERSION) {
-    throw part2Error(
+    throw new CacheError(
       'CACHE_DESERIALIZE',
       `A tier holds a value that is not a tiered-cache entry (${bytes.byteLength} bytes without the 0xB7 0x01 header); was the key written by another program?`,
     )
@@ -86,20 +91,6 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     tags,
     payload: bytes.subarray(at),
   }
-}
-
-/** Codes part 2 raises besides part 1's: they belong in `CacheErrorCode` (see the README). */
-export type CachePart2ErrorCode =
-  'CACHE_LOADER_TIMEOUT' | 'CACHE_TAMPERED' | 'CACHE_BACKPRESSURE' | 'CACHE_WRITE_BEHIND_PENDING'
-
-/** A CacheError with one of part 1's codes or one of {@link CachePart2ErrorCode}. */
-export function part2Error(
-  code: CacheErrorCode | CachePart2ErrorCode,
-  message: string,
-  options?: { cause?: unknown; details?: Record<string, unknown> },
-): CacheError {
-  // The union of codes is owned by errors.ts; part 2's codes are listed for it to adopt.
-  return new CacheError(code as CacheErrorCode, message, options)
 }
 
 /** A clock with sub-millisecond resolution, so a write right after an invalidation is newer than it. */

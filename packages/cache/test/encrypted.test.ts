@@ -4,10 +4,9 @@ import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { isBeaverError } from '@beaver-kit/core'
 import { createKeyRing, generateKeyRingEntry } from '@beaver-kit/krypto'
-import { createCache, type Cache } from '../src/cache.ts'
-import type { CacheDriverDefinition } from '../src/driver.ts'
+import { createCache, type Cache, type CacheDriverDefinition } from '@beaver-kit/cache'
 import { MemoryStore } from '../src/drivers/memory.ts'
-import { EncryptedDriver, encryptedDriver } from '../src/encrypted/driver.ts'
+import { EncryptedDriver } from '../src/encrypted/driver.ts'
 
 const url = await requireService('redis')
 const keyA = generateKeyRingEntry('a')
@@ -43,8 +42,8 @@ describe.runIf(url)('encrypted over real Redis', () => {
         envPrefix: false,
         namespace: ns,
         redis: { url },
-        driver: encryptedDriver as CacheDriverDefinition<never>,
-        driverOptions: { inner: 'redis', keys: keyA },
+        driver: 'encrypted',
+        encryption: { inner: 'redis', keys: keyA },
       }),
     { shared: true, increment: false, query: false },
   )
@@ -65,8 +64,8 @@ describe.runIf(url)('encrypted over real Redis', () => {
       envPrefix: false,
       namespace: ns,
       redis: { url },
-      driver: encryptedDriver as CacheDriverDefinition<never>,
-      driverOptions: { inner: 'redis', keys: keyA },
+      driver: 'encrypted',
+      encryption: { inner: 'redis', keys: keyA },
     })
     await cache.set('user:42:email', 'alice@example.com')
     await cache.set('user:43:email', 'bob@example.com')
@@ -123,8 +122,8 @@ describe('key rotation', () => {
     const c = createCache({
       envPrefix: false,
       namespace: 'n',
-      driver: encryptedDriver as CacheDriverDefinition<never>,
-      driverOptions: { inner: 'memory', envPrefix: false },
+      driver: 'encrypted',
+      encryption: { inner: 'memory' },
     })
     const err = await c.get('k').catch((e: unknown) => e)
     expect(isBeaverError(err, 'CACHE_OPTIONS_INVALID')).toBe(true)

@@ -4,11 +4,23 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
-import { createTieredCache, type TieredCache } from '../src/tiered/cache.ts'
+import { createCache, type Cache } from '@beaver-kit/cache'
 import { redisKey } from '../src/drivers/redis.ts'
+import { internalNamespace } from '../src/tiered/tags.ts'
 
 const url = await requireService('redis')
-const childScript = fileURLToPath(new URL('./part2-fixtures/child.ts', import.meta.url))
+const childScript = fileURLToPath(new URL('./fixtures/child.ts', import.meta.url))
+
+/** Memory over the shared Redis, with the bus on `channel`. */
+function overRedis(namespace: string, channel: string): Cache {
+  return createCache({
+    envPrefix: false,
+    namespace,
+    driver: 'tiered',
+    tiered: { tiers: ['memory', 'redis'], bus: 'redis', busChannel: channel },
+    redis: { url },
+  })
+}
 
 interface Child {
   call(op: string, args?: Record<string, unknown>): Promise<unknown>
@@ -58,7 +70,7 @@ function spawnChild(): Child {
 
 describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus', () => {
   let child: Child
-  let cache: TieredCache
+  let cache: Cache
   let ns: string
   let channel: string
   let redis: Redis
@@ -67,14 +79,7 @@ describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus
     ns = uniqueNamespace('bus')
     channel = `beaver:test:${ns}`
     redis = new Redis(url as string)
-    cache = createTieredCache({
-      envPrefix: false,
-      namespace: ns,
-      tiers: ['memory', 'redis'],
-      redis: { url },
-      bus: 'redis',
-      busChannel: channel,
-    })
+    cache = overRedis(ns, channel)
     await cache.ready()
     child = spawnChild()
     expect(await child.call('init', { url, ns, channel })).toBe('ok')
@@ -103,20 +108,14 @@ describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus
     await child.call('set', { key: 'x', value: 'from child' })
     const nested = cache.namespace('nested')
     await nested.set('y', 'nested value')
-    const sibling = createTieredCache({
-      envPrefix: false,
-      namespace: `${ns}-sibling`,
-      tiers: ['memory', 'redis'],
-      redis: { url },
-      bus: 'redis',
-      busChannel: channel,
-    })
+    const sibling = overRedis(`${ns}-sibling`, channel)
     await sibling.set('x', 'sibling value')
     expect(await cache.get('x')).toBe('from child')
-    const before = (await cache.metrics()).tiers[0]!.totals.hits
+    const topHits = (): number | undefined => cache.stats().tiers?.tiers[0]?.totals.hits
+    const before = topHits() as number
     expect(await cache.get('x')).toBe('from child')
     // That second read came from our memory tier.
-    expect((await cache.metrics()).tiers[0]!.totals.hits).toBe(before + 1)
+    expect(topHits()).toBe(before + 1)
     expect(await child.call('clear')).toBe('ok')
     // Without the bus our memory tier would keep serving x.
     await eventually(async () => expect(await cache.get('x')).toBeUndefined())
@@ -153,7 +152,7 @@ describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus
     const inParent = cache.getOrSet('cold', loader, { ttl: '1m' })
     const inChild = child.start('getOrSet', { key: 'cold', counter, release })
     // The lease counter reaches 2 once the second process tried to take the lease and waits.
-    const leaseKey = redisKey(`${ns}:__bk_lease`, 'cold')
+    const leaseKey = redisKey(internalNamespace(ns, 'lease'), 'cold')
     await eventually(async () => expect(Number(await redis.get(leaseKey))).toBeGreaterThanOrEqual(2), {
       timeoutMs: 10_000,
     })

@@ -2,25 +2,22 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { eventually, requireService, startFaultProxy, uniqueNamespace, type FaultProxy } from '@beaver-kit/testkit'
 import { isBeaverError } from '@beaver-kit/core'
-import { resolveConfig } from '@beaver-kit/config'
-import { createCache, type Cache } from '../src/cache.ts'
-import { cacheSchema } from '../src/config.ts'
-import type { CacheDriver, CacheDriverDefinition, DriverContext } from '../src/driver.ts'
+import { createCache, type Cache, type CacheDriver, type CacheDriverDefinition } from '@beaver-kit/cache'
 import { redisDriver } from '../src/drivers/redis.ts'
-import { HybridDriver, hybridDriver, type HybridDriverOptions } from '../src/hybrid/driver.ts'
+import { HybridDriver, type HybridDriverOptions } from '../src/hybrid/driver.ts'
 import { WriteQueue } from '../src/hybrid/queue.ts'
 import { MemoryStore } from '../src/drivers/memory.ts'
+import { testContext } from './helpers/context.ts'
 
 const url = await requireService('redis')
-
-const context: DriverContext = {
-  config: resolveConfig(cacheSchema, { envPrefix: false }).values,
-  storage: 'serialized',
-  onEvict: () => undefined,
-}
+const context = testContext()
 
 function asDefinition(driver: CacheDriver): CacheDriverDefinition<never> {
   return { name: driver.name, peers: [], create: () => driver }
+}
+
+function serializedMemory(maxItems = 100_000): MemoryStore {
+  return new MemoryStore({ maxItems, sweepInterval: 0 }, { storage: 'serialized', onEvict: () => undefined })
 }
 
 describe.runIf(url)('hybrid over real Redis', () => {
@@ -30,8 +27,8 @@ describe.runIf(url)('hybrid over real Redis', () => {
       createCache({
         envPrefix: false,
         namespace: ns,
-        driver: hybridDriver as CacheDriverDefinition<never>,
-        driverOptions: { envPrefix: false, store: 'redis', mode: 'write-through' },
+        driver: 'hybrid',
+        hybrid: { store: 'redis', mode: 'write-through' },
         redis: { url },
       }),
     { shared: true, increment: true, query: false },
@@ -42,11 +39,11 @@ describe.runIf(url)('hybrid over real Redis', () => {
       createCache({
         envPrefix: false,
         namespace: ns,
-        driver: hybridDriver as CacheDriverDefinition<never>,
-        driverOptions: { envPrefix: false, store: 'redis', mode: 'write-behind', flushIntervalMs: 5 },
+        driver: 'hybrid',
+        hybrid: { store: 'redis', mode: 'write-behind', flushInterval: 5 },
         redis: { url },
       }),
-    { shared: false, increment: false, query: false },
+    { shared: 'eventually', increment: false, query: false },
   )
 })
 
@@ -102,7 +99,7 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     proxy = direct = cache = undefined
   })
 
-  async function setUp(ns: string, options: Omit<HybridDriverOptions, 'store'>): Promise<HybridDriver> {
+  async function setUp(ns: string, options: Omit<HybridDriverOptions, 'store' | 'memory'>): Promise<HybridDriver> {
     const u = new URL(url as string)
     proxy = await startFaultProxy({ target: { host: u.hostname, port: Number(u.port) || 6379 } })
     const store = await redisDriver.create(
@@ -114,7 +111,7 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
       store,
       ownsStore: true,
       probeIntervalMs: 50,
-      memoryOptions: { maxItems: 100_000, sweepInterval: 0 },
+      memory: serializedMemory(),
     })
     cache = createCache({ envPrefix: false, namespace: ns, driver: asDefinition(driver), defaultTtl: '10m' })
     direct = createCache({ envPrefix: false, namespace: ns, driver: 'redis', redis: { url } })
@@ -133,24 +130,26 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     const driver = await setUp(ns, { mode: 'write-through', flushIntervalMs: 10 })
     const c = cache as Cache
     for (let i = 0; i < 500; i++) await c.set(`k${i}`, i)
-    expect(driver.stats().queueDepth).toBe(0)
+    expect(driver.counters().queueDepth).toBe(0)
     await kill()
     // Writes keep being acknowledged (memory + queue); the first failure switches to failover.
     for (let i = 500; i < 1000; i++) await c.set(`k${i}`, i)
     await c.set('k0', 'overwritten during the outage')
     await c.delete('k1')
-    expect(driver.stats().store).toBe('down')
-    expect(driver.stats().failovers).toBeGreaterThanOrEqual(1)
+    expect(driver.counters().store).toBe('down')
+    expect(driver.counters().failovers).toBeGreaterThanOrEqual(1)
     // Reads continue against memory.
     expect(await c.get('k999')).toBe(999)
     await proxy?.accept()
-    await eventually(() => expect(driver.stats()).toMatchObject({ store: 'up', queueDepth: 0 }), { timeoutMs: 20_000 })
+    await eventually(() => expect(driver.counters()).toMatchObject({ store: 'up', queueDepth: 0 }), {
+      timeoutMs: 20_000,
+    })
     const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`)
     const values = await (direct as Cache).getMany(keys)
     expect(values[0]).toBe('overwritten during the outage')
     expect(values[1]).toBeUndefined()
     for (let i = 2; i < 1000; i++) expect(values[i]).toBe(i)
-    expect(driver.stats().recoveries).toBeGreaterThanOrEqual(1)
+    expect(driver.counters().recoveries).toBeGreaterThanOrEqual(1)
   })
 
   it('write-behind: all 10,000 writes acknowledged before the outage are in the store after recovery', async () => {
@@ -160,14 +159,16 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     const c = cache as Cache
     const entries = Array.from({ length: 10_000 }, (_, i) => ({ key: `w${i}`, value: { i } }))
     await c.setMany(entries)
-    expect(driver.stats().queueDepth).toBe(10_000)
+    expect(driver.counters().queueDepth).toBe(10_000)
     await kill()
     await expect(driver.flush()).rejects.toBeDefined()
-    expect(driver.stats().store).toBe('down')
+    expect(driver.counters().store).toBe('down')
     // Memory still answers while the store is down.
     expect(await c.get('w1234')).toEqual({ i: 1234 })
     await proxy?.accept()
-    await eventually(() => expect(driver.stats()).toMatchObject({ store: 'up', queueDepth: 0 }), { timeoutMs: 30_000 })
+    await eventually(() => expect(driver.counters()).toMatchObject({ store: 'up', queueDepth: 0 }), {
+      timeoutMs: 30_000,
+    })
     const values = await (direct as Cache).getMany(entries.map((e) => e.key))
     expect(values.filter((v, i) => (v as { i: number } | undefined)?.i === i).length).toBe(10_000)
   })
@@ -177,9 +178,9 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     const driver = await setUp(ns, { mode: 'write-through' })
     const c = cache as Cache
     await c.set('a', 1)
-    const before = driver.stats()
+    const before = driver.counters()
     for (let i = 0; i < 10; i++) expect(await c.get('a')).toBe(1)
-    const after = driver.stats()
+    const after = driver.counters()
     expect(after.memoryHits - before.memoryHits).toBe(10)
     expect(after.storeReads).toBe(before.storeReads)
   })
@@ -196,18 +197,20 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
       caught = err
     }
     expect(isBeaverError(caught, 'CACHE_WRITE_BEHIND_PENDING')).toBe(true)
-    expect(driver.stats().queueDepth).toBe(1)
+    expect(driver.counters().queueDepth).toBe(1)
     cache = undefined
   })
 })
 
 describe('hybrid over an in-process store', () => {
   it('flushes on close', async () => {
-    const store = new MemoryStore(
-      { maxItems: 100, sweepInterval: 0 },
-      { storage: 'serialized', onEvict: () => undefined },
-    )
-    const driver = new HybridDriver({ store, mode: 'write-behind', flushIntervalMs: 60_000 })
+    const store = serializedMemory(100)
+    const driver = new HybridDriver({
+      store,
+      memory: serializedMemory(),
+      mode: 'write-behind',
+      flushIntervalMs: 60_000,
+    })
     const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
     await c.set('a', 'A')
     expect(store.get('n', 'a')).toBeUndefined()
@@ -216,19 +219,16 @@ describe('hybrid over an in-process store', () => {
   })
 
   it('does not keep in memory a value that expired in the store between its read and its TTL read', async () => {
-    const store = new MemoryStore(
-      { maxItems: 100, sweepInterval: 0 },
-      { storage: 'serialized', onEvict: () => undefined },
-    )
+    const store = serializedMemory(100)
     store.set('n', 'short', new TextEncoder().encode('"v"'), 60_000)
     // The GET saw the value; by the PTTL the key had expired (two separate commands on Redis).
     store.ttl = () => undefined
-    const driver = new HybridDriver({ store, mode: 'write-through' })
+    const driver = new HybridDriver({ store, memory: serializedMemory(), mode: 'write-through' })
     const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
     expect(await c.get('short')).toBe('v')
     store.delete('n', 'short')
     expect(await c.get('short')).toBeUndefined()
-    expect(driver.stats().storeReads).toBe(2)
+    expect(driver.counters().storeReads).toBe(2)
     await c.close()
   })
 })

@@ -3,9 +3,8 @@ import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, GetItemComm
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startDynalite, type LocalCloudServer } from '@beaver-kit/testkit/cache-servers'
 import { uniqueNamespace } from '@beaver-kit/testkit'
-import { createCache } from '../src/cache.ts'
-import type { CacheDriverDefinition } from '../src/driver.ts'
-import { createDynamoDbCacheTable, type DynamoDbStore, dynamoDbDriver } from '../src/drivers/dynamodb.ts'
+import { createCache } from '@beaver-kit/cache'
+import { createDynamoDbCacheTable, type DynamoDbStore, dynamoDbDriver } from '@beaver-kit/cache/dynamodb'
 
 // dynalite implements the DynamoDB API in memory; started here on a free port, stopped after.
 let server: LocalCloudServer
@@ -29,8 +28,8 @@ describeCacheDriver(
     createCache({
       envPrefix: false,
       namespace: ns,
-      driver: dynamoDbDriver as CacheDriverDefinition<never>,
-      driverOptions: { table, client },
+      driver: 'dynamodb',
+      dynamodb: { table, client },
     }),
   { shared: true, increment: false, query: false },
 )

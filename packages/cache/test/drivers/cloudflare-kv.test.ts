@@ -3,9 +3,7 @@ import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startKvEmulator, type KvEmulator } from '@beaver-kit/testkit/cache-servers'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { isBeaverError } from '@beaver-kit/core'
-import { createCache } from '../src/cache.ts'
-import type { CacheDriverDefinition } from '../src/driver.ts'
-import { cloudflareKvDriver, type KvNamespaceBinding } from '../src/drivers/cloudflare-kv.ts'
+import { createCache, type KvNamespaceBinding } from '@beaver-kit/cache'
 
 // A local server implementing the documented KV REST API (paths, status codes, error bodies).
 let kv: KvEmulator
@@ -16,7 +14,7 @@ afterAll(async () => {
   await kv?.stop()
 })
 
-const options = (): Record<string, unknown> => ({
+const options = (): { apiBase: string; accountId: string; namespaceId: string; apiToken: string } => ({
   apiBase: kv.apiBase,
   accountId: kv.accountId,
   namespaceId: kv.namespaceId,
@@ -29,8 +27,8 @@ describeCacheDriver(
     createCache({
       envPrefix: false,
       namespace: ns,
-      driver: cloudflareKvDriver as CacheDriverDefinition<never>,
-      driverOptions: options(),
+      driver: 'cloudflare-kv',
+      cloudflareKv: options(),
     }),
   { shared: true, increment: false, query: false },
 )
@@ -64,8 +62,8 @@ describeCacheDriver(
       createCache({
         envPrefix: false,
         namespace: ns,
-        driver: cloudflareKvDriver as CacheDriverDefinition<never>,
-        driverOptions: { binding },
+        driver: 'cloudflare-kv',
+        cloudflareKv: { binding },
       })
   })(),
   { shared: true, increment: false, query: false },
@@ -77,11 +75,11 @@ describe('cloudflare-kv specifics', () => {
     const c = createCache({
       envPrefix: false,
       namespace: ns,
-      driver: cloudflareKvDriver as CacheDriverDefinition<never>,
-      driverOptions: options(),
+      driver: 'cloudflare-kv',
+      cloudflareKv: options(),
     })
     await c.set('short', 'v', { ttl: 1 })
-    const stored = kv.entries.get(`${ns}/short`)
+    const stored = kv.entries.get(`${encodeURIComponent(ns)}/short`)
     expect(stored?.expiresAt).toBeGreaterThanOrEqual(Date.now() + 55_000)
     await expect.poll(() => c.get('short')).toBeUndefined()
     await c.setMany([
@@ -91,7 +89,7 @@ describe('cloudflare-kv specifics', () => {
     expect(kv.requests.get('PUT bulk')).toBeGreaterThanOrEqual(1)
     expect(await c.getMany(['a', 'b'])).toEqual([1, 2])
     await c.clear()
-    expect([...kv.entries.keys()].filter((k) => k.startsWith(ns))).toEqual([])
+    expect([...kv.entries.keys()].filter((k) => k.startsWith(encodeURIComponent(ns)))).toEqual([])
     await c.close()
   })
 
@@ -99,8 +97,8 @@ describe('cloudflare-kv specifics', () => {
     const c = createCache({
       envPrefix: false,
       namespace: 'x',
-      driver: cloudflareKvDriver as CacheDriverDefinition<never>,
-      driverOptions: { ...options(), apiToken: 'wrong' },
+      driver: 'cloudflare-kv',
+      cloudflareKv: { ...options(), apiToken: 'wrong' },
     })
     const err = await c.get('k').catch((e: unknown) => e)
     expect(isBeaverError(err, 'CACHE_OPTIONS_INVALID')).toBe(true)

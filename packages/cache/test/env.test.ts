@@ -1,6 +1,5 @@
-// Configuration by name: every part-2 driver built from BEAVER_CACHE_* alone (through the env
-// option of createCache, never process.env), and the one unknown-variable check of the CACHE
-// section across part 1 and part 2.
+// Configuration by name: every driver built from BEAVER_CACHE_* alone (through the env option
+// of createCache, never process.env), and the unknown-variable check of the one CACHE schema.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
@@ -18,17 +17,7 @@ import {
   type LocalCloudServer,
   type LocalS3,
 } from '@beaver-kit/testkit/cache-servers'
-import {
-  cacheCloudSchema,
-  cacheDriverNames,
-  cacheEncryptionSchema,
-  cacheHybridSchema,
-  cacheTiersSchema,
-  createCache,
-  createTieredCache,
-  isCacheError,
-  type Cache,
-} from '@beaver-kit/cache'
+import { cacheDriverNames, cacheSchema, createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { createDynamoDbCacheTable } from '@beaver-kit/cache/dynamodb'
 
 const redisUrl = await requireService('redis')
@@ -89,12 +78,12 @@ describe.runIf(redisUrl)('drivers built from the environment alone, over the rea
     await raw.quit()
   })
 
-  it('tiered: BEAVER_CACHE_TIERS=memory,redis stores envelopes in Redis and answers from memory', async () => {
+  it('tiered: BEAVER_CACHE_TIERED_TIERS=memory,redis stores envelopes in Redis and answers from memory', async () => {
     const ns = uniqueNamespace('env-tiered')
     const c = fromEnv({
       BEAVER_CACHE_DRIVER: 'tiered',
-      BEAVER_CACHE_TIERS: 'memory,redis',
-      BEAVER_CACHE_TIER_STRATEGY: 'basic',
+      BEAVER_CACHE_TIERED_TIERS: 'memory,redis',
+      BEAVER_CACHE_TIERED_STRATEGY: 'basic',
       BEAVER_CACHE_REDIS_URL: redisUrl as string,
       BEAVER_CACHE_NAMESPACE: ns,
     })
@@ -102,20 +91,21 @@ describe.runIf(redisUrl)('drivers built from the environment alone, over the rea
     await c.set('user:1', { name: 'Ada' }, { ttl: '1m' })
     expect(await c.get('user:1')).toEqual({ name: 'Ada' })
     // The Redis tier holds the tiered envelope (0xB7 0x01 header) under <namespace>:<key>.
-    const stored = await raw.getBuffer(`${ns}:user:1`)
+    const stored = await raw.getBuffer(`${ns}::user:1`)
     expect([stored?.[0], stored?.[1]]).toEqual([0xb7, 0x01])
     expect(stored?.subarray(-14).toString()).toBe('{"name":"Ada"}')
     // Gone from Redis behind the cache's back, still answered by the memory tier.
-    await raw.del(`${ns}:user:1`)
+    await raw.del(`${ns}::user:1`)
     expect(await c.get('user:1')).toEqual({ name: 'Ada' })
     await c.clear()
   })
 
-  it('tiered: a tier name that is no driver fails naming BEAVER_CACHE_TIERS', async () => {
-    const c = fromEnv({ BEAVER_CACHE_DRIVER: 'tiered', BEAVER_CACHE_TIERS: 'memory,redsi' })
+  it('tiered: a tier name that is no driver fails naming BEAVER_CACHE_TIERED_TIERS', async () => {
+    const c = fromEnv({ BEAVER_CACHE_DRIVER: 'tiered', BEAVER_CACHE_TIERED_TIERS: 'memory,redsi' })
     const err = await failure(c.ready())
     expect(isCacheError(err, 'CACHE_DRIVER_UNKNOWN')).toBe(true)
-    expect(err.message).toContain('BEAVER_CACHE_TIERS lists "redsi"')
+    expect(err.message).toContain('BEAVER_CACHE_TIERED_TIERS is "redsi"; expected one of memory, redis,')
+    expect(err.message).toContain('(did you mean "redis"?)')
   })
 
   it('hybrid: BEAVER_CACHE_HYBRID_STORE=redis in write-behind mode flushes to Redis', async () => {
@@ -131,7 +121,7 @@ describe.runIf(redisUrl)('drivers built from the environment alone, over the rea
     expect(c.driverName).toBe('hybrid')
     await c.set('k', [1, 2, 3], { ttl: '1m' })
     expect(await c.get('k')).toEqual([1, 2, 3])
-    await eventually(async () => expect(await raw.get(`${ns}:k`)).toBe('[1,2,3]'))
+    await eventually(async () => expect(await raw.get(`${ns}::k`)).toBe('[1,2,3]'))
     await c.clear()
   })
 
@@ -277,8 +267,8 @@ describe('cloud drivers built from the environment alone, against their local se
   })
 })
 
-describe('optional peers stay lazy: a missing one is CACHE_DRIVER_PEER_MISSING naming the package', () => {
-  const fixture = fileURLToPath(new URL('./part2-fixtures/hidden-peer.ts', import.meta.url))
+describe('optional peers stay lazy: a missing one is CORE_PEER_MISSING naming the package', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/hidden-peer.ts', import.meta.url))
   const run = (hidden: string, env: Record<string, string>): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--conditions=@beaver-kit/source', fixture, hidden, JSON.stringify(env)])
@@ -313,44 +303,47 @@ describe('optional peers stay lazy: a missing one is CACHE_DRIVER_PEER_MISSING n
       '@beaver-kit/krypto',
       { BEAVER_CACHE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` },
     ],
-    ['tiered', 'ioredis', { BEAVER_CACHE_TIERS: 'memory,redis' }],
+    ['tiered', 'ioredis', { BEAVER_CACHE_TIERED_TIERS: 'memory,redis' }],
     ['hybrid', 'ioredis', { BEAVER_CACHE_HYBRID_STORE: 'redis' }],
   ] as const)('%s without %s', async (driver, pkg, extra) => {
     const outcome = await run(pkg, { BEAVER_CACHE_DRIVER: driver, ...extra })
-    expect(outcome).toMatchObject({ ok: false, code: 'CACHE_DRIVER_PEER_MISSING', package: pkg })
+    expect(outcome).toMatchObject({ ok: false, code: 'CORE_PEER_MISSING', package: pkg })
     expect(outcome.message).toContain(`npm install ${pkg}`)
   })
 })
 
-describe('one unknown-variable check for the whole CACHE section (part 1 and part 2)', () => {
-  it('a misspelt variable of either part fails with "did you mean" the closest known one', () => {
+describe('the one CACHE schema: every setting resolved once, misspelt names caught', () => {
+  it('a misspelt variable of any section fails with "did you mean" the closest known one', () => {
     for (const [typo, meant] of [
-      ['BEAVER_CACHE_TEIRS', 'BEAVER_CACHE_TIERS'],
+      ['BEAVER_CACHE_TIERED_TEIRS', 'BEAVER_CACHE_TIERED_TIERS'],
       ['BEAVER_CACHE_DRIVR', 'BEAVER_CACHE_DRIVER'],
       ['BEAVER_CACHE_HYBRID_STOR', 'BEAVER_CACHE_HYBRID_STORE'],
       ['BEAVER_CACHE_S3_BUCKIT', 'BEAVER_CACHE_S3_BUCKET'],
       ['BEAVER_CACHE_ENCRYPTION_KEY', 'BEAVER_CACHE_ENCRYPTION_KEYS'],
     ]) {
-      const expected = [{ name: typo, found: undefined, expected: `is not a known setting; did you mean ${meant}?` }]
-      expect(configIssues(() => createCache({ env: { [typo as string]: 'x' } }))).toEqual(expected)
-      expect(configIssues(() => createTieredCache({ env: { [typo as string]: 'x' } }))).toEqual(expected)
+      expect(configIssues(() => createCache({ env: { [typo as string]: 'x' } }))).toEqual([
+        { name: typo, found: undefined, expected: `is not a known setting; did you mean ${meant}?` },
+      ])
     }
-    // Under another prefix, with a bad value of part 1 in the same error.
+    // Under another prefix, with a bad value in the same error.
     expect(
       configIssues(() =>
-        createCache({ envPrefix: 'USER_', env: { USER_CACHE_TEIRS: 'x', USER_CACHE_DEFAULT_TTL: 'soon' } }),
+        createCache({
+          envPrefix: 'USER_',
+          env: { USER_CACHE_TIERED_TEIRS: 'x', USER_CACHE_DEFAULT_TTL: 'soon' },
+        }),
       ),
     ).toEqual([
       expect.objectContaining({ name: 'USER_CACHE_DEFAULT_TTL', found: 'soon' }),
       {
-        name: 'USER_CACHE_TEIRS',
+        name: 'USER_CACHE_TIERED_TEIRS',
         found: undefined,
-        expected: 'is not a known setting; did you mean USER_CACHE_TIERS?',
+        expected: 'is not a known setting; did you mean USER_CACHE_TIERED_TIERS?',
       },
     ])
   })
 
-  it('every part-2 variable, correctly spelt, passes part 1 (BEAVER_CACHE_BUS_URL used to be taken for a misspelt DB_URL)', async () => {
+  it('every variable of the schema, correctly spelt, is accepted at once (the table opens with the main settings)', async () => {
     const env: Record<string, string> = {}
     const samples = [
       'redis://127.0.0.1:6379',
@@ -360,28 +353,40 @@ describe('one unknown-variable check for the whole CACHE section (part 1 and par
       'all',
       'none',
       'when-required',
+      'reference',
+      'sieve',
+      'json',
+      'standalone',
     ]
-    const extra = ['1s', '1', 'true', 'x']
-    for (const schema of [cacheTiersSchema, cacheHybridSchema, cacheEncryptionSchema, cacheCloudSchema]) {
-      for (const { suffix, field } of listFields(schema)) {
-        const value = [...samples, ...extra].find((v) => {
-          try {
-            field.parse(v)
-            return true
-          } catch {
-            return false
-          }
-        })
-        expect(value, suffix).toBeDefined()
-        env[`BEAVER_${suffix}`] = value as string
-      }
+    const extra = ['1s', '1', 'true', 'sixteen-chars-secret', 'x']
+    const fields = listFields(cacheSchema)
+    for (const { suffix, field } of fields) {
+      if (suffix === 'CACHE_DRIVER') continue
+      const value = [...samples, ...extra].find((v) => {
+        try {
+          field.parse(v)
+          return true
+        } catch {
+          return false
+        }
+      })
+      expect(value, suffix).toBeDefined()
+      env[`BEAVER_${suffix}`] = value as string
     }
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['BEAVER_CACHE_BUS_URL', 'BEAVER_CACHE_S3_BUCKET']))
-    expect(Object.keys(env).length).toBeGreaterThan(30)
-    const plain = createCache({ env })
-    const tiered = createTieredCache({ env: { ...env, BEAVER_CACHE_BUS: 'none' } })
-    expect(plain.config.driver).toBe('memory')
-    await plain.close()
-    await tiered.close()
+    expect(fields.slice(0, 4).map((f) => f.suffix)).toEqual([
+      'CACHE_DRIVER',
+      'CACHE_NAMESPACE',
+      'CACHE_DEFAULT_TTL',
+      'CACHE_NEGATIVE_TTL',
+    ])
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining(['BEAVER_CACHE_TIERED_BUS_URL', 'BEAVER_CACHE_S3_BUCKET', 'BEAVER_CACHE_LOADER_TIMEOUT']),
+    )
+    expect(Object.keys(env)).toHaveLength(fields.length - 1)
+    const c = createCache({ env })
+    expect(c.config.driver).toBe('memory')
+    expect(c.config.tiered.busKey).toBe(env.BEAVER_CACHE_TIERED_BUS_KEY)
+    expect(c.describe().settings.find((s) => s.name === 'BEAVER_CACHE_TIERED_BUS_KEY')?.value).toBe('****')
+    await c.close()
   })
 })

@@ -3,9 +3,10 @@ import { Redis, Cluster } from 'ioredis'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
-import { clusterAvailable, startRedisCluster } from './helpers/redis-cluster.ts'
-import { useRedisProcesses } from './helpers/redis-processes.ts'
-import { startRedisSentinel } from './helpers/redis-sentinel.ts'
+import { describeCacheDriver } from '@beaver-kit/testkit/cache'
+import { clusterAvailable, startRedisCluster } from '../helpers/redis-cluster.ts'
+import { useRedisProcesses } from '../helpers/redis-processes.ts'
+import { startRedisSentinel } from '../helpers/redis-sentinel.ts'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []
@@ -25,26 +26,41 @@ function make(options: Parameters<typeof createCache>[0] = {}): Cache {
   return c
 }
 
+describe.runIf(url)('redis standalone', () => {
+  describeCacheDriver(
+    'redis',
+    (ns) => createCache({ envPrefix: false, driver: 'redis', redis: { url }, namespace: ns }),
+    { shared: true, increment: true, query: false },
+  )
+})
+
 describe.runIf(url)('redis driver', () => {
-  it('stores a documented format another language can read: <namespace>:<key> holding JSON text, decimal counters, empty = negative', async () => {
+  it('stores a documented format another language can read: <namespace>::<key> holding JSON text, decimal counters, empty = negative', async () => {
     const raw = new Redis(url as string)
     opened.push({ close: () => raw.quit() })
     const c = make()
     const ns = c.namespaceName
     await c.set('user:1', { name: 'Ada', born: new Date('1815-12-10T00:00:00.000Z') }, { ttl: '10m' })
-    expect(await raw.get(`${ns}:user:1`)).toBe('{"name":"Ada","born":{"$t":"Date","v":"1815-12-10T00:00:00.000Z"}}')
-    expect(await raw.pttl(`${ns}:user:1`)).toBeGreaterThan(590_000)
+    expect(await raw.get(`${ns}::user:1`)).toBe(
+      '{"$t":"beaver","v":{"name":"Ada","born":{"$t":"Date","v":"1815-12-10T00:00:00.000Z"}}}',
+    )
+    const pttl = await raw.pttl(`${ns}::user:1`)
+    expect(pttl).toBeGreaterThan(590_000)
+    expect(pttl).toBeLessThanOrEqual(600_000)
     await c.increment('hits', 41)
     await c.increment('hits')
-    expect(await raw.get(`${ns}:hits`)).toBe('42')
+    expect(await raw.get(`${ns}::hits`)).toBe('42')
     await c.getOrSet('missing', () => undefined, { negativeTtl: '1m' })
-    expect(await raw.get(`${ns}:missing`)).toBe('')
-    await raw.set(`${ns}:written-elsewhere`, '{"from":"python"}')
+    expect(await raw.get(`${ns}::missing`)).toBe('')
+    await raw.set(`${ns}::written-elsewhere`, '{"from":"python"}')
     expect(await c.get('written-elsewhere')).toEqual({ from: 'python' })
+    // JSON another client wrote is plain data, even where it spells a tag of the kit's format.
+    await raw.set(`${ns}::foreign-tags`, '{"n":{"$t":"BigInt","v":"12"},"s":{"$t":"Set","v":[1]}}')
+    expect(await c.get('foreign-tags')).toEqual({ n: { $t: 'BigInt', v: '12' }, s: { $t: 'Set', v: [1] } })
     await c.namespace('users').set('7', 'x')
-    expect(await raw.get(`${ns}:users:7`)).toBe('"x"')
+    expect(await raw.get(`${ns}:users::7`)).toBe('"x"')
     await c.clear()
-    expect(await raw.exists(`${ns}:written-elsewhere`, `${ns}:users:7`, `${ns}:hits`)).toBe(0)
+    expect(await raw.exists(`${ns}::written-elsewhere`, `${ns}:users::7`, `${ns}::hits`, `${ns}::foreign-tags`)).toBe(0)
   })
 
   it('reads JSON another client wrote as a plain string through get and getMany (text reads), and keeps bytes for msgpack and raw', async () => {
@@ -55,11 +71,14 @@ describe.runIf(url)('redis driver', () => {
     try {
       const c = make()
       const ns = c.namespaceName
-      await raw.set(`${ns}:py`, '{"from":"python","n":[1,2.5],"ok":true}')
-      await raw.set(`${ns}:text`, '"ünïcode ✓ 🦫"')
-      await raw.set(`${ns}:tagged`, '{"at":{"$t":"Date","v":"2024-02-29T12:34:56.789Z"},"price":"$5"}')
-      await raw.set(`${ns}:count`, '42')
-      await raw.set(`${ns}:negative`, '')
+      await raw.set(`${ns}::py`, '{"from":"python","n":[1,2.5],"ok":true}')
+      await raw.set(`${ns}::text`, '"ünïcode ✓ 🦫"')
+      await raw.set(
+        `${ns}::tagged`,
+        '{"$t":"beaver","v":{"at":{"$t":"Date","v":"2024-02-29T12:34:56.789Z"},"price":"$5"}}',
+      )
+      await raw.set(`${ns}::count`, '42')
+      await raw.set(`${ns}::negative`, '')
       const py = { from: 'python', n: [1, 2.5], ok: true }
       expect(await c.get('py')).toEqual(py)
       expect(await c.get('text')).toBe('ünïcode ✓ 🦫')
@@ -89,13 +108,13 @@ describe.runIf(url)('redis driver', () => {
       expect((obj as { n: number }).n).toBe(1)
       const rawBytes = make({ serializer: 'raw' })
       await rawBytes.setMany([{ key: 'bin', value: Buffer.from(binary) }])
-      await raw.set(`${rawBytes.namespaceName}:elsewhere`, Buffer.from([0xc0, 0xaf]))
+      await raw.set(`${rawBytes.namespaceName}::elsewhere`, Buffer.from([0xc0, 0xaf]))
       expect(await rawBytes.getMany(['bin', 'elsewhere', 'missing'])).toEqual([
         Buffer.from(binary),
         Buffer.from([0xc0, 0xaf]),
         undefined,
       ])
-      expect(await raw.getBuffer(`${rawBytes.namespaceName}:bin`)).toEqual(Buffer.from(binary))
+      expect(await raw.getBuffer(`${rawBytes.namespaceName}::bin`)).toEqual(Buffer.from(binary))
       // Only the json cache asked for text.
       expect(textReads).toHaveBeenCalledTimes(1)
       await Promise.all([c.clear(), mp.clear(), rawBytes.clear()])
@@ -131,13 +150,14 @@ describe.runIf(url)('redis driver', () => {
     const c = make({ redis: { url, clearBatch: 7 } })
     const ns = c.namespaceName
     await c.setMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: i })))
-    await raw.set(`${ns}-sibling:k`, 'keep', 'PX', 60_000)
+    await raw.set(`${ns}-sibling::k`, 'keep', 'PX', 60_000)
     await raw.set(`${ns}k0`, 'keep', 'PX', 60_000)
+    expect(await raw.exists(`${ns}::k0`, `${ns}::k99`)).toBe(2)
     await c.clear()
-    expect(await raw.exists(`${ns}:k0`, `${ns}:k99`)).toBe(0)
-    expect(await raw.get(`${ns}-sibling:k`)).toBe('keep')
+    expect(await raw.exists(`${ns}::k0`, `${ns}::k99`)).toBe(0)
+    expect(await raw.get(`${ns}-sibling::k`)).toBe('keep')
     expect(await raw.get(`${ns}k0`)).toBe('keep')
-    await raw.del(`${ns}-sibling:k`, `${ns}k0`)
+    await raw.del(`${ns}-sibling::k`, `${ns}k0`)
     const unscoped = make({ namespace: '' })
     await expect(unscoped.clear()).rejects.toSatisfy((e: unknown) => isCacheError(e, 'CACHE_CLEAR_UNSCOPED'))
   })
@@ -215,6 +235,20 @@ describe.runIf(url)('redis driver', () => {
 const withCluster = clusterAvailable()
 const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
 
+describe.runIf(withCluster)('redis cluster (three real nodes)', () => {
+  describeCacheDriver(
+    'redis cluster',
+    (ns) =>
+      createCache({
+        envPrefix: false,
+        driver: 'redis',
+        redis: { mode: 'cluster', clusterNodes: cluster().nodes },
+        namespace: ns,
+      }),
+    { shared: true, increment: true, query: false },
+  )
+})
+
 describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
   it('batches spanning slots and nodes: getMany/setMany/deleteMany and clear() on every master', async () => {
     const nodes = cluster().nodes
@@ -226,7 +260,7 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
     })
     opened.push(c)
     const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
-    const slots = new Set(keys.map((k) => keySlot(`${c.namespaceName}:${k}`)))
+    const slots = new Set(keys.map((k) => keySlot(`${c.namespaceName}::${k}`)))
     expect(slots.size).toBeGreaterThan(100)
     await c.setMany(keys.map((key, i) => ({ key, value: i })))
     expect(await c.getMany([...keys, 'missing', 'k0'])).toEqual([...keys.map((_, i) => i), undefined, 0])

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { isBeaverError } from '@beaver-kit/core'
+import { createCache, type Cache, type CacheOptions } from '@beaver-kit/cache'
 import { MemoryStore } from '../src/drivers/memory.ts'
-import { createTieredCache, type TieredCache } from '../src/tiered/cache.ts'
 import { TieredDriver } from '../src/tiered/driver.ts'
 import { AdaptiveStrategy, BasicStrategy, type TierStrategy } from '../src/tiered/strategy.ts'
 import { FrequencySketch } from '../src/tiered/sketch.ts'
@@ -17,14 +17,14 @@ describe.runIf(redisUrl)('tiered (memory over real Redis)', () => {
     describeCacheDriver(
       `tiered memory+redis (${strategy})`,
       (ns) =>
-        createTieredCache({
+        createCache({
           envPrefix: false,
           namespace: ns,
-          tiers: ['memory', 'redis'],
+          driver: 'tiered',
+          tiered: { tiers: ['memory', 'redis'], strategy },
           redis: { url: redisUrl },
-          strategy,
-        }).cache,
-      { shared: true, increment: false, query: false },
+        }),
+      { shared: true, increment: true, query: false },
     )
   }
 })
@@ -32,9 +32,24 @@ describe.runIf(redisUrl)('tiered (memory over real Redis)', () => {
 describeCacheDriver(
   'tiered memory+memory',
   (ns) =>
-    createTieredCache({ envPrefix: false, namespace: ns, tiers: ['memory', 'memory'], strategy: 'adaptive' }).cache,
-  { shared: false, increment: false, query: false },
+    createCache({
+      envPrefix: false,
+      namespace: ns,
+      driver: 'tiered',
+      tiered: { tiers: ['memory', 'memory'], strategy: 'adaptive' },
+    }),
+  { shared: false, increment: true, query: false },
 )
+
+/** A tiered cache over two memory tiers, configured as the tests need. */
+function tiered(tieredOptions: NonNullable<CacheOptions['tiered']> = {}, namespace = uniqueNamespace('g')): Cache {
+  return createCache({
+    envPrefix: false,
+    namespace,
+    driver: 'tiered',
+    tiered: { tiers: ['memory', 'memory'], ...tieredOptions },
+  })
+}
 
 describe('tier strategies', () => {
   it('the frequency sketch counts, saturates at 15 and ages', () => {
@@ -53,7 +68,7 @@ describe('tier strategies', () => {
     const basic = await topTierHitRatio(new BasicStrategy(), run)
     const adaptive = await topTierHitRatio(new AdaptiveStrategy({ capacity: 5000 }), run)
     console.info(
-      `[part2] top-tier hit ratio: basic ${(basic * 100).toFixed(1)}%, adaptive ${(adaptive * 100).toFixed(1)}%`,
+      `[tiered] top-tier hit ratio: basic ${(basic * 100).toFixed(1)}%, adaptive ${(adaptive * 100).toFixed(1)}%`,
     )
     expect(adaptive).toBeGreaterThan(basic * 1.2)
   })
@@ -105,13 +120,12 @@ describe('tier strategies', () => {
 })
 
 describe('grace, timeouts, tags (memory over memory)', () => {
-  let cache: TieredCache | undefined
+  let cache: Cache | undefined
   afterEach(async () => {
     await cache?.close()
     cache = undefined
   })
-  const make = (): TieredCache =>
-    (cache = createTieredCache({ envPrefix: false, namespace: uniqueNamespace('g'), tiers: ['memory', 'memory'] }))
+  const make = (): Cache => (cache = tiered())
 
   it('serves stale within grace while one background refresh runs (SWR), then the fresh value', async () => {
     const c = make()
@@ -162,7 +176,7 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     await eventually(async () => expect(await c.get('k')).toBe('new'))
     let caught: unknown
     try {
-      await c.getOrSet('cold', () => new Promise<string>(() => undefined), { hardTimeout: 20 })
+      await c.getOrSet('cold', () => new Promise<string>(() => undefined), { loaderTimeout: 20 })
     } catch (err) {
       caught = err
     }
@@ -212,40 +226,27 @@ describe('grace, timeouts, tags (memory over memory)', () => {
 
   it('L1 hits on the fast path keep the strategy and residency informed: a key read often survives the CLOCK', async () => {
     const strategy = new AdaptiveStrategy({ capacity: 1000 })
-    const c = (cache = createTieredCache({
-      envPrefix: false,
-      namespace: uniqueNamespace('hot'),
-      tiers: ['memory', 'memory'],
-      strategy,
-      topCapacity: 2,
-    }))
+    const c = (cache = tiered({ strategy, topCapacity: 2 }, uniqueNamespace('hot')))
     await c.ready()
     await c.set('hot', 'h')
     for (let i = 0; i < 5; i++) expect(await c.get('hot')).toBe('h')
     expect(strategy.frequency(`${c.namespaceName}\u0000hot`)).toBeGreaterThanOrEqual(5)
-    const d = await c.driver()
-    expect(d.metrics().tiers[0]?.totals.hits).toBe(5)
+    expect(c.stats().tiers?.tiers[0]?.totals.hits).toBe(5)
 
     // Basic admission lets every candidate in, so only the used bits decide the victim.
-    const basic = createTieredCache({
-      envPrefix: false,
-      namespace: uniqueNamespace('clock'),
-      tiers: ['memory', 'memory'],
-      strategy: 'basic',
-      topCapacity: 2,
-    })
+    const basic = tiered({ strategy: 'basic', topCapacity: 2 }, uniqueNamespace('clock'))
     try {
       await basic.ready()
       await basic.set('hot', 'h')
       await basic.set('cold', 'c')
       expect(await basic.get('hot')).toBe('h')
       await basic.set('new', 'n')
-      const bd = await basic.driver()
-      const before = bd.metrics().tiers.map((t) => t.totals.hits)
+      const hits = (): number[] => basic.stats().tiers?.tiers.map((t) => t.totals.hits) ?? []
+      const before = hits()
       // "hot" kept its place (the hit set its bit); "cold" was the victim and is read from below.
       expect(await basic.get('hot')).toBe('h')
       expect(await basic.get('cold')).toBe('c')
-      const after = bd.metrics().tiers.map((t) => t.totals.hits)
+      const after = hits()
       expect([(after[0] as number) - (before[0] as number), (after[1] as number) - (before[1] as number)]).toEqual([
         1, 1,
       ])

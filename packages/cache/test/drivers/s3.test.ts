@@ -3,10 +3,8 @@ import { S3Client, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startS3rver, type LocalS3 } from '@beaver-kit/testkit/cache-servers'
 import { uniqueNamespace } from '@beaver-kit/testkit'
-import { createCache } from '../src/cache.ts'
-import type { CacheDriverDefinition } from '../src/driver.ts'
-import { type S3Store, s3Driver } from '../src/drivers/s3.ts'
-import { createTieredCache } from '../src/tiered/cache.ts'
+import { createCache } from '@beaver-kit/cache'
+import { type S3Store, s3Driver } from '@beaver-kit/cache/s3'
 
 // s3rver implements the S3 REST API on the local file system; started here, stopped after.
 // It keeps each object in a file named after its (percent-encoded) key, so file-name limits
@@ -33,8 +31,8 @@ const make = (ns: string, extra: Record<string, unknown> = {}): ReturnType<typeo
   createCache({
     envPrefix: false,
     namespace: ns,
-    driver: s3Driver as CacheDriverDefinition<never>,
-    driverOptions: { bucket: server.bucket, client, prefix: 'cache/', maxKeyBytes: 150, ...extra },
+    driver: 's3',
+    s3: { bucket: server.bucket, client, prefix: 'cache/', maxKeyBytes: 150, ...extra },
   })
 
 describeCacheDriver('s3 (s3rver)', (ns) => make(ns), { shared: true, increment: false, query: false, shortTtlMs: 200 })
@@ -62,27 +60,23 @@ describe('s3 specifics', () => {
 
   it('works as the cold tier under memory', async () => {
     const ns = uniqueNamespace('s3t')
-    const tiered = createTieredCache({
-      envPrefix: false,
-      namespace: ns,
-      tiers: [
-        'memory',
-        { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' },
-      ],
-    })
+    const overS3 = (): ReturnType<typeof createCache> =>
+      createCache({
+        envPrefix: false,
+        namespace: ns,
+        driver: 'tiered',
+        tiered: { tiers: ['memory', 's3'] },
+        s3: { bucket: server.bucket, client },
+      })
+    const tiered = overS3()
     await tiered.set('k', { v: 1 })
-    const fresh = createTieredCache({
-      envPrefix: false,
-      namespace: ns,
-      tiers: [
-        'memory',
-        { driver: await s3Driver.create({ bucket: server.bucket, client }, undefined as never), name: 's3' },
-      ],
-    })
+    const fresh = overS3()
     expect(await fresh.get('k')).toEqual({ v: 1 })
-    const m = await fresh.metrics()
-    expect(m.tiers[1]?.totals.hits).toBe(1)
-    expect(m.tiers[0]?.totals.writes).toBe(1)
+    const m = fresh.stats().tiers
+    expect(m?.tiers.map((t) => [t.name, t.totals.hits, t.totals.writes])).toEqual([
+      ['memory', 0, 1],
+      ['s3', 1, 0],
+    ])
     await tiered.clear()
     await tiered.close()
     await fresh.close()
