@@ -3,10 +3,11 @@ import dc from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { isConfigError } from '@beaver-kit/config'
-import { importPeer, isCoreError, shutdown } from '@beaver-kit/core'
+import { importPeer, isCoreError, listChannels, shutdown } from '@beaver-kit/core'
 import {
   cache,
   cacheDriverNames,
+  channels,
   createCache,
   defineCacheDriver,
   initCache,
@@ -280,6 +281,15 @@ describe('getOrSet details', () => {
 })
 
 describe('tracing channels', () => {
+  it('declares every channel once, camelCase, and the README Diagnostics section lists exactly them', () => {
+    const declared = listChannels(channels).map((c) => c.name)
+    expect(new Set(declared).size).toBe(declared.length)
+    for (const name of declared) expect(name).toMatch(/^beaver:cache:[a-z][a-zA-Z]*$/)
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('<!-- channels:start -->'), readme.indexOf('<!-- channels:end -->'))
+    expect([...section.matchAll(/`(beaver:cache:[a-zA-Z]+)`/g)].map((m) => m[1])).toEqual(declared)
+  })
+
   it('traces the synchronous memory path too (getSync/setSync), without the value', () => {
     const c = createCache({ envPrefix: false, namespace: 'sync' })
     const seen: Array<Record<string, unknown>> = []
