@@ -6,7 +6,7 @@ export interface HttpRequest {
   method: string
   /** Absolute URL, query included. */
   url: string
-  /** Lower-case names. */
+  /** Lower-case names. Write any case: what you pass to `next` (a copy or this object changed in place) is lower-cased before it is sent. */
   headers: Record<string, string>
   body: RequestBodyData
   /** The route template the call named (`/users/:id`), if any. */

@@ -1,36 +1,25 @@
 import { describe, expect, it } from 'vitest'
 import type { HttpRequestError } from '../src/index.ts'
-import { gate } from './servers.ts'
 import { rejection, useHarness } from './helpers.ts'
 import { eventually } from '@beaver-kit/testkit'
 
-const { server, client, defer } = useHarness()
+const { held, client } = useHarness()
 
 describe('bulkhead', () => {
   it('caps calls in flight per host, queues a bounded number, refuses the rest at once', async () => {
-    const release = gate()
-    defer(async () => release.open())
-    const s = await server(async (_req, res) => {
-      await release.wait
-      res.end('ok')
-    })
+    const s = await held()
     const c = client({ bulkhead: { maxConcurrent: 2, maxQueue: 1 } })
     const running = [c.get(s.url), c.get(s.url), c.get(s.url)]
     const refused = (await rejection(c.get(s.url))) as HttpRequestError
     expect(refused.code).toBe('HTTP_BULKHEAD_FULL')
     await eventually(() => expect(s.requests).toHaveLength(2))
-    release.open()
+    s.release()
     for (const r of running) expect((await r).status).toBe(200)
     expect(s.requests).toHaveLength(3)
   })
 
   it('a queued call leaves the queue when its signal aborts or the deadline passes', async () => {
-    const release = gate()
-    defer(async () => release.open())
-    const s = await server(async (_req, res) => {
-      await release.wait
-      res.end('ok')
-    })
+    const s = await held()
     const c = client({ bulkhead: { maxConcurrent: 1, maxQueue: 5 } })
     const first = c.get(s.url)
     const controller = new AbortController()
@@ -41,7 +30,7 @@ describe('bulkhead', () => {
     const late = (await rejection(timedOut)) as HttpRequestError
     expect(late.code).toBe('HTTP_TIMEOUT')
     expect(late.details.phase).toBe('total')
-    release.open()
+    s.release()
     expect((await first).status).toBe(200)
     expect((await c.get(s.url)).status).toBe(200)
     expect(s.requests).toHaveLength(2)

@@ -313,6 +313,15 @@ describe('lifecycle and configuration', () => {
     expect(await rejection(c.ready({ signal: AbortSignal.abort(reason) }))).toBe(reason)
   })
 
+  it('per-call durations and sizes go through toMs/toBytes: a bad one names the option', async () => {
+    const c = client({ baseUrl: 'http://127.0.0.1:1' })
+    const error = await rejection(c.get('/', { timeouts: { total: 'soon' } }))
+    expect(isConfigError(error)).toBe(true)
+    expect((error as Error).message).toContain('timeouts.total')
+    const size = await rejection(c.get('/', { maxResponseSize: 'huge' }))
+    expect((size as Error).message).toContain('maxResponseSize')
+  })
+
   it('relative URLs need a baseUrl', async () => {
     const error = (await rejection(client().get('/nowhere'))) as HttpRequestError
     expect(error.code).toBe('HTTP_INVALID_REQUEST')

@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest'
 import { createHttpClient, type HttpClient, type HttpClientOptions } from '../src/index.ts'
-import { startServer, type TestServer } from './servers.ts'
+import { gate, startServer, type TestServer } from './servers.ts'
 
 /** Registers cleanups run after each test, last first. */
 export function useCleanup(): (fn: () => Promise<void> | void) => void {
@@ -16,16 +16,28 @@ export function useCleanup(): (fn: () => Promise<void> | void) => void {
 /** A server and a client factory that are both cleaned up after each test. */
 export function useHarness(): {
   server: (handler: Parameters<typeof startServer>[0]) => Promise<TestServer>
+  /** A server whose every answer (`body`) waits until `release()`; released at cleanup too. */
+  held: (body?: string) => Promise<TestServer & { release: () => void }>
   client: (options?: HttpClientOptions) => HttpClient
   defer: (fn: () => Promise<void> | void) => void
 } {
   const defer = useCleanup()
+  const server = async (handler: Parameters<typeof startServer>[0]): Promise<TestServer> => {
+    const s = await startServer(handler)
+    defer(() => s.close())
+    return s
+  }
   return {
     defer,
-    server: async (handler) => {
-      const s = await startServer(handler)
-      defer(() => s.close())
-      return s
+    server,
+    held: async (body = 'ok') => {
+      const hold = gate()
+      defer(() => hold.open())
+      const s = await server(async (_req, res) => {
+        await hold.wait
+        res.end(body)
+      })
+      return { ...s, release: hold.open }
     },
     client: (options = {}) => {
       const c = createHttpClient({ envPrefix: false, ...options })

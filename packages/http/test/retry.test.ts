@@ -10,10 +10,9 @@ import {
   isRetryBudgetExceededError,
   type RetryEvent,
 } from '../src/index.ts'
-import { gate } from './servers.ts'
 import { rejection, useHarness } from './helpers.ts'
 
-const { server, client, defer } = useHarness()
+const { server, held, client, defer } = useHarness()
 
 afterEach(() => {
   vi.useRealTimers()
@@ -290,30 +289,20 @@ describe('never retried: too large, circuit open, bulkhead full, aborted', () =>
   })
 
   it('a full bulkhead refuses at once and is not retried', async () => {
-    const release = gate()
-    defer(async () => release.open())
-    const s = await server(async (_req, res) => {
-      await release.wait
-      res.end('ok')
-    })
+    const s = await held()
     const { retries, onRetry } = counting()
     const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry }, bulkhead: { maxConcurrent: 1, maxQueue: 0 } })
     const first = c.get(s.url)
     const refused = (await rejection(c.get(s.url))) as HttpRequestError
     expect([refused.code, refused.details.attempts]).toEqual(['HTTP_BULKHEAD_FULL', 1])
     expect(retries).toHaveLength(0)
-    release.open()
+    s.release()
     expect((await first).status).toBe(200)
     expect(s.requests).toHaveLength(1)
   })
 
   it('an aborted call ends with the reason and is not retried', async () => {
-    const release = gate()
-    defer(async () => release.open())
-    const s = await server(async (_req, res) => {
-      await release.wait
-      res.end('late')
-    })
+    const s = await held('late')
     const { retries, onRetry } = counting()
     const c = client({ retry: { baseDelay: 1, maxAttempts: 3, onRetry } })
     const controller = new AbortController()

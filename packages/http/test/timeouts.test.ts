@@ -1,38 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startFaultProxy } from '@beaver-kit/testkit'
-import { createHttpClient, isHttpTimeoutError, type HttpClient, HttpTimeoutError } from '../src/index.ts'
-import { gate, startBlackhole, startServer, type TestServer } from './servers.ts'
+import { isHttpTimeoutError, HttpTimeoutError } from '../src/index.ts'
+import { gate, startBlackhole } from './servers.ts'
+import { rejection, useHarness } from './helpers.ts'
 
-const cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function server(handler: Parameters<typeof startServer>[0]): Promise<TestServer> {
-  const s = await startServer(handler)
-  cleanup.push(() => s.close())
-  return s
-}
-
-function client(options: Parameters<typeof createHttpClient>[0]): HttpClient {
-  const c = createHttpClient({ envPrefix: false, ...options })
-  cleanup.push(() => c.close())
-  return c
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
+const { server, held, client, defer } = useHarness()
 
 describe('timeouts per phase', () => {
   it('slow connect: a timeout in phase connect', async () => {
     const hole = await startBlackhole()
-    cleanup.push(() => hole.close())
+    defer(() => hole.close())
     const c = client({ timeouts: { connect: 150 }, retry: { maxAttempts: 1 } })
     const error = await rejection(c.get(`http://127.0.0.1:${hole.port}/`))
     expect(isHttpTimeoutError(error)).toBe(true)
@@ -42,7 +19,7 @@ describe('timeouts per phase', () => {
 
   it('slow headers: a timeout in phase headers, retried like any transient failure', async () => {
     const hold = gate()
-    cleanup.push(async () => hold.open())
+    defer(async () => hold.open())
     const s = await server(async (_req, res, n) => {
       if (n === 1) await hold.wait
       res.end('late but fine')
@@ -53,12 +30,7 @@ describe('timeouts per phase', () => {
     expect(res.attempts).toBe(2)
 
     const once = client({ timeouts: { headers: 150 }, retry: { maxAttempts: 1 } })
-    const hold2 = gate()
-    cleanup.push(async () => hold2.open())
-    const s2 = await server(async (_req, res) => {
-      await hold2.wait
-      res.end()
-    })
+    const s2 = await held()
     const error = await rejection(once.get(s2.url))
     expect((error as HttpTimeoutError).phase).toBe('headers')
     expect((error as HttpTimeoutError).timeoutMs).toBe(150)
@@ -66,7 +38,7 @@ describe('timeouts per phase', () => {
 
   it('slow body: a timeout in phase body when chunks stop coming', async () => {
     const hold = gate()
-    cleanup.push(async () => hold.open())
+    defer(async () => hold.open())
     const s = await server(async (_req, res) => {
       res.writeHead(200, { 'content-length': '100' })
       res.write('x'.repeat(10))
@@ -80,12 +52,7 @@ describe('timeouts per phase', () => {
   })
 
   it('per-request timeouts beat the client settings', async () => {
-    const hold = gate()
-    cleanup.push(async () => hold.open())
-    const s = await server(async (_req, res) => {
-      await hold.wait
-      res.end()
-    })
+    const s = await held()
     const c = client({ timeouts: { headers: '30s' }, retry: { maxAttempts: 1 } })
     const error = await rejection(c.get(s.url, { timeouts: { headers: '100ms' } }))
     expect((error as HttpTimeoutError).phase).toBe('headers')
@@ -95,7 +62,7 @@ describe('timeouts per phase', () => {
   it('a slow body through a latency proxy still completes within generous limits', async () => {
     const s = await server((_req, res) => res.end('y'.repeat(5000)))
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: s.port } })
-    cleanup.push(() => proxy.close())
+    defer(() => proxy.close())
     proxy.setLatency(30)
     const c = client({ timeouts: { body: '5s', headers: '5s' } })
     expect((await c.get(proxy.url(s.url)).text()).length).toBe(5000)
@@ -105,7 +72,7 @@ describe('timeouts per phase', () => {
 describe('total deadline across attempts', () => {
   it('ends the call in phase total, the remaining budget bounding each attempt', async () => {
     const hold = gate()
-    cleanup.push(async () => hold.open())
+    defer(async () => hold.open())
     const s = await server(async (_req, res, n) => {
       if (n === 1) {
         res.writeHead(503, { 'retry-after': '0' })
@@ -145,7 +112,7 @@ describe('total deadline across attempts', () => {
   })
 
   it('an AbortSignal ends the call with its reason', async () => {
-    const s = await server(() => undefined)
+    const s = await held()
     const c = client({})
     const controller = new AbortController()
     const pending = c.get(s.url, { signal: controller.signal })
