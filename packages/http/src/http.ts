@@ -83,8 +83,10 @@ export class HttpClient implements Instance<InstanceDescription> {
   constructor(options: HttpClientOptions) {
     const { envPrefix, env, dispatcher, interceptors = [], tls = {}, ...settings } = options
     this.#envPrefix = envPrefix
+    // The CA goes through the schema like any setting (so describe() shows where it came from), as PEM text.
+    const ca = tls.ca === undefined ? undefined : [tls.ca].flat().map(String).join('\n')
     this.#resolved = resolveConfig(httpSchema, {
-      options: settings as HttpSchemaOptions,
+      options: { ...settings, tls: { ca } } as HttpSchemaOptions,
       envPrefix,
       ...(env === undefined ? {} : { env }),
     })

@@ -63,14 +63,9 @@ export class Pools {
 }
 
 /** The CA (added to the system's, which a bare `ca` would replace), client certificate and key. */
-function tlsOptions(
-  c: HttpConfig,
-  tls: TlsOptions,
-): { ca?: (string | Buffer)[]; cert?: string | Buffer; key?: string | Buffer } {
-  const extra = tls.ca ?? c.tls.ca
-  const out: { ca?: (string | Buffer)[]; cert?: string | Buffer; key?: string | Buffer } = {}
-  if (extra !== undefined)
-    out.ca = [...rootCertificates, ...(Array.isArray(extra) ? extra : [extra as string | Buffer])]
+function tlsOptions(c: HttpConfig, tls: TlsOptions): { ca?: string[]; cert?: string | Buffer; key?: string | Buffer } {
+  const out: { ca?: string[]; cert?: string | Buffer; key?: string | Buffer } = {}
+  if (c.tls.ca !== undefined) out.ca = [...rootCertificates, c.tls.ca]
   if (tls.cert !== undefined) out.cert = tls.cert
   if (tls.key !== undefined) out.key = tls.key
   return out

@@ -89,6 +89,9 @@ describe('TLS and HTTP/2 against a local https server (self-signed)', () => {
     const s = await httpsServer()
     const c = client({ tls: { ca: cert } })
     expect(await c.get(`${s.url}/one`).json()).toEqual({ httpVersion: '1.1', path: '/one' })
+    expect(c.describe().settings.find((e) => e.path === 'tls.ca')).toMatchObject({ source: 'option', value: cert })
+    const asBuffer = client({ tls: { ca: [Buffer.from(cert)] } })
+    expect((await asBuffer.get(`${s.url}/two`)).status).toBe(200)
   })
 
   it('reads the CA from BEAVER_HTTP_TLS_CA_FILE', async () => {
