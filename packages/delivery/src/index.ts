@@ -14,3 +14,5 @@ export { BodyTooLargeError, readBody, requestUrl, toNodeHandler } from './http-a
 export type { NodeAdapterOptions, WebhookReply, WebhookRequest } from './http-adapter.ts'
 export { createRedisTokenBucket, createTokenBucket } from './rate-limit.ts'
 export type { RedisEvalClient, SendRateLimiter, TokenBucketOptions } from './rate-limit.ts'
+export { createProviderClient } from './provider-client.ts'
+export type { ProviderClient, ProviderClientOptions, ProviderRequest, ProviderResponse } from './provider-client.ts'

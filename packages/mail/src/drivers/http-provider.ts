@@ -1,5 +1,4 @@
-import { importPeer } from '@beaver-kit/core'
-import type { HttpClientOptions } from '@beaver-kit/http'
+import { createProviderClient, type ProviderRequest, type ProviderResponse } from '@beaver-kit/delivery'
 import type { MailConfig } from '../config.ts'
 import { MailError } from '../errors.ts'
 import { httpFailure } from '../failures.ts'
@@ -14,21 +13,9 @@ export interface HttpProviderExtras {
   http?: Readonly<Record<string, unknown>> | undefined
 }
 
-/** One call to a provider API. */
-export interface ProviderRequest {
-  json?: unknown
-  body?: FormData | URLSearchParams | undefined
-  signal?: AbortSignal | undefined
-  idempotencyKey?: string | undefined
-}
-
-/** One provider's API client: the kit's HTTP client with the provider's base URL and credentials. */
+/** One provider's API client with its failures classified as MailErrors. */
 export interface ProviderApi {
-  /** POSTs and answers the parsed JSON body (or undefined for an empty one) and the response headers; failures become MailErrors. */
-  post(
-    path: string,
-    options: ProviderRequest,
-  ): Promise<{ body: unknown; header: (name: string) => string | undefined; status: number }>
+  post(path: string, options: ProviderRequest): Promise<ProviderResponse>
   close(): Promise<void>
 }
 
@@ -42,10 +29,8 @@ export function requireSetting(value: string | undefined, variable: string, prov
 }
 
 /**
- * The kit's HTTP client for a provider API: its timeouts, breaker and retry budget, with
- * retries on 429 and 503 (the answers that say the message was not taken) and on lost
- * connections; with `idempotencyKeys` (Resend) every POST carries the message's key, so a
- * retry after a lost response is deduplicated by the provider.
+ * The provider's API through `@beaver-kit/http` (see createProviderClient), its failures
+ * classified for the mailer: 401/403 credentials, 429/5xx and lost connections temporary.
  */
 export async function providerApi(
   provider: string,
@@ -55,47 +40,28 @@ export async function providerApi(
   extras: HttpProviderExtras,
   describeError: (body: string) => string,
 ): Promise<ProviderApi> {
-  const { createHttpClient } = await importPeer(
-    '@beaver-kit/http',
-    () => import('@beaver-kit/http'),
-    `the ${provider} mail transport`,
-  )
-  const client = createHttpClient({
-    ...(extras.http as HttpClientOptions | undefined),
-    envPrefix: false,
+  const client = await createProviderClient({
+    neededBy: `the ${provider} mail transport`,
     baseUrl,
-    headers: { ...(extras.http?.headers as Record<string, string> | undefined), ...headers },
+    headers,
+    retry: { attempts: config.retry.attempts, baseDelay: config.retry.baseDelay, maxDelay: config.retry.maxDelay },
+    http: extras.http,
     userAgent: 'beaver-kit-mail',
-    retry: {
-      maxAttempts: config.retry.attempts,
-      baseDelay: config.retry.baseDelay,
-      maxDelay: config.retry.maxDelay,
-      statuses: ['429', '503'],
-    },
   })
   return {
     async post(path, options) {
       try {
-        const response = await client.post(path, { ...options, retry: { unsafe: true, statuses: [429, 503] } })
-        const text = await response.text()
-        let body: unknown
-        if (text !== '') {
-          try {
-            body = JSON.parse(text)
-          } catch {
-            body = text
-          }
-        }
-        return { body, header: (name) => response.header(name), status: response.status }
+        return await client.post(path, options)
       } catch (err) {
         const failure = httpFailure(provider, err, describeError)
         // SendGrid says when its window resets instead of sending Retry-After.
         const reset = (err as { headers?: Record<string, unknown> }).headers?.['x-ratelimit-reset']
         if (failure.details.retryAfterMs === undefined && typeof reset === 'string' && /^\d+$/.test(reset)) {
           const retryAfterMs = Math.max(0, Number(reset) * 1000 - Date.now())
-          return Promise.reject(
-            new MailError(failure.code, failure.message, { cause: err, details: { ...failure.details, retryAfterMs } }),
-          )
+          throw new MailError(failure.code, failure.message, {
+            cause: err,
+            details: { ...failure.details, retryAfterMs },
+          })
         }
         throw failure
       }
