@@ -40,6 +40,9 @@ const STEP_PACKAGE: Record<string, string> = {
   cache: '@beaver-kit/cache',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',
+  mail: '@beaver-kit/mail',
+  sms: '@beaver-kit/sms',
+  delivery: '@beaver-kit/delivery',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

@@ -57,6 +57,28 @@ export const PEERS: PeerLine[] = [
   { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
   { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
   { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },
+  { package: '@beaver-kit/mail', peer: 'nodemailer', script: 'smoke-peers', steps: ['mail-smtp'] },
+  {
+    package: '@beaver-kit/mail',
+    peer: '@aws-sdk/client-sesv2',
+    script: 'smoke-peers',
+    steps: ['mail-ses'],
+    with: ['nodemailer'],
+  },
+  { package: '@beaver-kit/mail', peer: 'mjml', script: 'smoke-peers', steps: ['mail-mjml'] },
+  {
+    package: '@beaver-kit/mail',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['mail'],
+    env: {
+      BEAVER_MAIL_DRIVER: 'memory',
+      BEAVER_MAIL_RATE_LIMIT_PER_SECOND: '100',
+      BEAVER_MAIL_RATE_LIMIT_REDIS_URL: redis,
+      BEAVER_MAIL_RATE_LIMIT_KEY: 'smoke:{unique}',
+    },
+  },
+  { package: '@beaver-kit/sms', peer: '@aws-sdk/client-sns', script: 'smoke-peers', steps: ['sms-sns'] },
 ]
 
 /** Optional peers the check does not install, and why (each one is a gap to close). */

@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto'
 import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlSigner } from '@beaver-kit/krypto'
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
 import { demoSchema } from './config.ts'
+import { isValidAddress, type Mailer } from '@beaver-kit/mail'
+import { createLinkMail } from './link-mail.ts'
 import { LinkStore, type Link } from './links.ts'
 import { fetchTitle } from './titles.ts'
 
@@ -21,6 +23,8 @@ export interface Deps {
   http: HttpClient
   logger: Logger
   signer: UrlSigner
+  /** Default: a mailer configured by BEAVER_MAIL_* (the log transport when nothing is set). */
+  mailer?: Mailer
 }
 
 export interface AppOptions {
@@ -69,6 +73,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const client = options.deps?.http ?? defaultHttp()
   const signer = options.deps?.signer ?? defaultSigner(log)
   const store = new LinkStore(database)
+  const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
 
   await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
 
@@ -118,6 +123,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       const target = typeof body === 'object' && body !== null ? (body as { url?: unknown }).url : undefined
       if (typeof target !== 'string' || !isHttpUrl(target))
         throw new HttpProblem(400, 'body must be {"url": "http(s)://..."}')
+      const email = (body as { email?: unknown }).email
+      if (email !== undefined && (typeof email !== 'string' || !isValidAddress(email)))
+        throw new HttpProblem(400, 'email must be an address the link mail can go to')
       // A short code is an address, not a secret: 6 random bytes, 8 URL-safe characters.
       const link = await store.create(randomBytes(6).toString('base64url'), target)
       log.info({ code: link.code, url: target }, 'link created')
@@ -126,8 +134,18 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         method: 'DELETE',
         expiresIn: config.values.deleteLinkTtl,
       })
-      return sendJson(res, 201, { ...link, shortUrl: new URL(`/${link.code}`, baseUrl).toString(), deleteUrl })
+      const shortUrl = new URL(`/${link.code}`, baseUrl).toString()
+      if (typeof email === 'string') {
+        const job = mail.linkCreated({ code: link.code, url: target, shortUrl, deleteUrl }, email)
+        background.add(job)
+        void job.finally(() => background.delete(job))
+      }
+      return sendJson(res, 201, { ...link, shortUrl, deleteUrl })
     }
+
+    if (await mail.route(req, res, path)) return res.statusCode
+    const mailOf = /^\/links\/([^/]+)\/mail$/.exec(path)
+    if (method === 'GET' && mailOf) return sendJson(res, 200, { events: await mail.events(mailOf[1] as string) })
 
     const info = /^\/links\/([^/]+)$/.exec(path)
     if (info) {
@@ -196,6 +214,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       shutdownController.abort()
       await stopped
       await Promise.allSettled(background)
+      await mail.close()
     })())
   const removeHook = onBeforeShutdown(close)
   const unregister = registerForShutdown('demo http server', { close })

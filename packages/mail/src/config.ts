@@ -156,6 +156,13 @@ export const mailerSchema = defineSchema(
       }),
       maxBody: f.bytes({ default: '1mb', doc: 'Largest webhook body read' }),
     },
+    queue: {
+      name: f.string({
+        default: 'beaver-mail',
+        pattern: /^[A-Za-z0-9_.:-]{1,100}$/,
+        doc: 'Queue that sendLater() publishes to and the mail worker consumes',
+      }),
+    },
     suppression: {
       enabled: f.boolean({
         default: true,

@@ -1,4 +1,6 @@
 export { createMailer } from './mail.ts'
+export { createCacheLedger, createMemoryLedger } from '@beaver-kit/delivery'
+export type { QueueLike, QueueTiming, SentLedger } from '@beaver-kit/delivery'
 export type { Mailer, MailerOptions, SendOptions, TemplateExtras } from './mail.ts'
 export { mailer, initMailer, resetMailer, withPrefix } from './default.ts'
 export { mailerSchema } from './config.ts'

@@ -1,6 +1,17 @@
 import { resolveConfig, describeInstance, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
 import { traceAsync, throwIfAborted, type Instance } from '@beaver-kit/core'
-import { createMemorySuppressionList, type SendRateLimiter, type SuppressionList } from '@beaver-kit/delivery'
+import {
+  consumeSends,
+  createMemoryLedger,
+  createMemorySuppressionList,
+  enqueueSend,
+  type QueueLike,
+  type QueueTiming,
+  type SendRateLimiter,
+  type SentLedger,
+  type SuppressionList,
+} from '@beaver-kit/delivery'
+import { defaultQueue, toJob } from './queued.ts'
 import { suppressionKey } from './address.ts'
 import { runBatch, type BatchResult } from './batch.ts'
 import { channels } from './channels.ts'
@@ -38,6 +49,13 @@ export interface MailerOptions extends Omit<MailerSettings, 'templates'>, Instan
   templates?: (MailerSettings['templates'] & TemplateExtras) | undefined
   /** The suppression list send() consults (memory by default); `false` turns it off. */
   suppressionList?: SuppressionList | false | undefined
+  /**
+   * Which idempotency keys the mail worker already sent, so a retried job never sends twice:
+   * in memory by default (one worker process); `createCacheLedger(cache())` across workers.
+   */
+  ledger?: SentLedger | undefined
+  /** The queue of sendLater() and the worker (a `@beaver-kit/queue` Queue); default: that package's `queue()`. */
+  jobQueue?: QueueLike | undefined
   /** Your own pacing (a `@beaver-kit/delivery` token bucket, a limiter of your own) instead of BEAVER_MAIL_RATE_LIMIT_*. */
   rateLimiter?: SendRateLimiter | undefined
   // Driver settings only code can give, beside each section's env settings.
@@ -70,6 +88,23 @@ export interface Mailer extends Instance<InstanceDescription> {
   send(message: MailMessage, options?: SendOptions): Promise<SendResult>
   /** Sends many messages, `concurrency` at once; never rejects for a message, the result says what happened to each. */
   sendBatch(messages: readonly MailMessage[], options?: SendOptions & { concurrency?: number }): Promise<BatchResult>
+  /**
+   * Checks and renders the message now, then publishes it to the mail queue (BEAVER_MAIL_QUEUE_NAME)
+   * with a job id derived from its idempotency key (one is generated when it has none), so
+   * publishing the same message twice is one job. `startWorker()` sends it.
+   */
+  sendLater(
+    message: MailMessage,
+    options?: QueueTiming & { queue?: QueueLike | undefined },
+  ): Promise<{ jobId: string; idempotencyKey: string }>
+  /**
+   * Consumes the mail queue and sends each job; a job whose idempotency key the ledger has seen
+   * is acknowledged without sending again. Close the returned consumer to stop.
+   */
+  startWorker(options?: {
+    queue?: QueueLike | undefined
+    concurrency?: number | undefined
+  }): Promise<{ close(): Promise<void> }>
   /** Renders a template without sending. */
   render(template: string, data?: Readonly<Record<string, unknown>>): Promise<RenderedMail>
   /** Writes every local template to the template cache (for workers without a file system); resolves how many. */
@@ -98,7 +133,16 @@ export interface Mailer extends Instance<InstanceDescription> {
  * await mailer.send({ from: 'app@example.com', to: 'ada@example.com', subject: 'Hi', text: 'Hello' })
  */
 export function createMailer(options: MailerOptions = {}): Mailer {
-  const { envPrefix, env, transport: given, suppressionList, rateLimiter: givenLimiter, ...settings } = options
+  const {
+    envPrefix,
+    env,
+    transport: given,
+    suppressionList,
+    rateLimiter: givenLimiter,
+    ledger: givenLedger,
+    jobQueue: givenQueue,
+    ...settings
+  } = options
   const resolved = resolveConfig(mailerSchema, { options: settings, envPrefix, ...(env ? { env } : {}) })
   const config: MailConfig = resolved.values
   const environment = env ?? process.env
@@ -148,6 +192,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
     defaultReplyTo: config.replyTo,
   }
 
+  const ledger = givenLedger ?? createMemoryLedger()
   let closed = false
   let transport: Promise<MailTransport> | undefined
   let built: MailTransport | undefined
@@ -272,6 +317,32 @@ export function createMailer(options: MailerOptions = {}): Mailer {
         channels.sendBatch,
         () => ({ messages: messages.length, concurrency }),
         () => runBatch(messages, concurrency, batchOptions.signal, (m) => sendOne(m, batchOptions.signal)),
+      )
+    },
+    async sendLater(message, laterOptions = {}) {
+      if (closed) throw closedError()
+      const { queue: q, ...timing } = laterOptions
+      const mail = await prepareMessage(await fromTemplate(message), limits)
+      const queue = q ?? givenQueue ?? (await defaultQueue('queued mail (sendLater)'))
+      try {
+        return await enqueueSend(queue, config.queue.name, toJob(mail), timing)
+      } catch (err) {
+        throw new MailError(
+          'MAIL_QUEUE',
+          `Could not publish the mail job to "${config.queue.name}": ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+    },
+    async startWorker(workerOptions = {}) {
+      if (closed) throw closedError()
+      const queue = workerOptions.queue ?? givenQueue ?? (await defaultQueue('the mail worker (startWorker)'))
+      return consumeSends(
+        queue,
+        config.queue.name,
+        ledger,
+        async (payload, signal) => (await sendOne(payload as MailMessage, signal)).messageId,
+        { concurrency: workerOptions.concurrency ?? config.concurrency },
       )
     },
     render: (template, data) =>

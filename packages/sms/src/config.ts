@@ -112,6 +112,13 @@ export const smsSchema = defineSchema(
       tolerance: f.duration({ default: '5m', doc: 'How far a signed timestamp may be from now' }),
       maxBody: f.bytes({ default: '64kb', doc: 'Largest webhook body read' }),
     },
+    queue: {
+      name: f.string({
+        default: 'beaver-sms',
+        pattern: /^[A-Za-z0-9_.:-]{1,100}$/,
+        doc: 'Queue that sendLater() publishes to and the SMS worker consumes',
+      }),
+    },
     suppression: {
       enabled: f.boolean({
         default: true,

@@ -1,4 +1,6 @@
 export { createSms } from './sms.ts'
+export { createCacheLedger, createMemoryLedger } from '@beaver-kit/delivery'
+export type { QueueLike, QueueTiming, SentLedger } from '@beaver-kit/delivery'
 export type { Sms, SmsBatchItem, SmsBatchResult, SmsOptions, SmsResult } from './sms.ts'
 export { sms, initSms, resetSms, withPrefix } from './default.ts'
 export { smsSchema, slackSchema } from './config.ts'

@@ -13,7 +13,14 @@ export interface SmsMessage {
   idempotencyKey?: string | undefined
 }
 
-const CONTROL = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/
+/** C0 control characters a handset cannot show (tab, line feed and carriage return are fine). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true
+  }
+  return false
+}
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/
 
 /** Checks a message field by field; every problem is an SmsError naming the field. */
@@ -29,7 +36,7 @@ export function prepareSms(
   if (typeof body !== 'string' || body.trim() === '') throw invalidField('body', 'a body is required')
   if (body.length > limits.maxLength)
     throw invalidField('body', `${body.length} characters; at most ${limits.maxLength} (BEAVER_SMS_MAX_LENGTH)`)
-  if (CONTROL.test(body)) throw invalidField('body', 'holds control characters a handset cannot show')
+  if (hasControl(body)) throw invalidField('body', 'holds control characters a handset cannot show')
   const key = message.idempotencyKey
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)))
     throw invalidField('idempotencyKey', '1 to 256 printable ASCII characters')

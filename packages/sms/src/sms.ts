@@ -1,6 +1,15 @@
 import { resolveConfig, describeInstance, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
-import { traceAsync, throwIfAborted, type Instance } from '@beaver-kit/core'
-import { createMemorySuppressionList, type SuppressionList } from '@beaver-kit/delivery'
+import { importPeer, traceAsync, throwIfAborted, type Instance } from '@beaver-kit/core'
+import {
+  consumeSends,
+  createMemoryLedger,
+  createMemorySuppressionList,
+  enqueueSend,
+  type QueueLike,
+  type QueueTiming,
+  type SentLedger,
+  type SuppressionList,
+} from '@beaver-kit/delivery'
 import { channels } from './channels.ts'
 import { smsSchema, type SmsConfig, type SmsSettings } from './config.ts'
 import type { SmsDriver } from './driver.ts'
@@ -26,6 +35,10 @@ export interface SmsOptions extends SmsSettings, InstanceOptions {
   webhooks?: (SmsSettings['webhooks'] & SnsWebhookExtras) | undefined
   /** `write`: where the log driver prints (default standard output). */
   log?: { write?: ((line: string) => void) | undefined } | undefined
+  /** The queue of sendLater() and the worker (a `@beaver-kit/queue` Queue); default: that package's `queue()`. */
+  jobQueue?: QueueLike | undefined
+  /** Which idempotency keys the worker already sent (memory by default; `createCacheLedger(cache())` across workers). */
+  ledger?: SentLedger | undefined
 }
 
 /** What `send()` resolves to. */
@@ -63,6 +76,16 @@ export interface Sms extends Instance<InstanceDescription> {
     messages: readonly SmsMessage[],
     options?: { signal?: AbortSignal | undefined; concurrency?: number },
   ): Promise<SmsBatchResult>
+  /** Checks the message now and publishes it to the SMS queue, one job per idempotency key (generated when absent). */
+  sendLater(
+    message: SmsMessage,
+    options?: QueueTiming & { queue?: QueueLike | undefined },
+  ): Promise<{ jobId: string; idempotencyKey: string }>
+  /** Consumes the SMS queue and sends each job once per idempotency key; close the result to stop. */
+  startWorker(options?: {
+    queue?: QueueLike | undefined
+    concurrency?: number | undefined
+  }): Promise<{ close(): Promise<void> }>
   onInbound(listener: InboundListener): () => void
   onStatus(listener: StatusListener): () => void
   /** Messages the memory driver kept (tests). */
@@ -79,7 +102,7 @@ export interface Sms extends Instance<InstanceDescription> {
  * await sms.send({ to: '+14155550100', body: 'Your code is 123456' })
  */
 export function createSms(options: SmsOptions = {}): Sms {
-  const { envPrefix, env, driverInstance: given, suppressionList, ...settings } = options
+  const { envPrefix, env, driverInstance: given, suppressionList, jobQueue, ledger: givenLedger, ...settings } = options
   const resolved = resolveConfig(smsSchema, { options: settings, envPrefix, ...(env ? { env } : {}) })
   const config: SmsConfig = resolved.values
   const environment = env ?? process.env
@@ -90,6 +113,7 @@ export function createSms(options: SmsOptions = {}): Sms {
       : (suppressionList ?? createMemorySuppressionList())
   const limits = { defaultFrom: config.from, maxLength: config.maxLength }
 
+  const ledger = givenLedger ?? createMemoryLedger()
   let closed = false
   let pending: Promise<SmsDriver> | undefined
   let built: SmsDriver | undefined
@@ -219,6 +243,34 @@ export function createSms(options: SmsOptions = {}): Sms {
         },
       )
     },
+    async sendLater(message, laterOptions = {}) {
+      if (closed) throw new SmsError('SMS_CLOSED', 'This SMS sender is closed; create a new one.')
+      const { queue: q, ...timing } = laterOptions
+      const { segments: _segments, ...checked } = prepareSms(message, limits)
+      const queue = q ?? jobQueue ?? (await defaultQueue('queued SMS (sendLater)'))
+      try {
+        return await enqueueSend(queue, config.queue.name, checked, timing)
+      } catch (err) {
+        throw new SmsError(
+          'SMS_QUEUE',
+          `Could not publish the SMS job to "${config.queue.name}": ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+    },
+    async startWorker(workerOptions = {}) {
+      if (closed) throw new SmsError('SMS_CLOSED', 'This SMS sender is closed; create a new one.')
+      const queue = workerOptions.queue ?? jobQueue ?? (await defaultQueue('the SMS worker (startWorker)'))
+      return consumeSends(
+        queue,
+        config.queue.name,
+        ledger,
+        async (payload, signal) => (await sendOne(payload as unknown as SmsMessage, signal)).messageId,
+        {
+          concurrency: workerOptions.concurrency ?? config.concurrency,
+        },
+      )
+    },
     onInbound: (listener) => webhooks.onInbound(listener),
     onStatus: (listener) => webhooks.onStatus(listener),
     sent: () => capturing('sent()'),
@@ -269,4 +321,14 @@ export function createSms(options: SmsOptions = {}): Sms {
     [Symbol.asyncDispose]: () => sms.close(),
   }
   return sms
+}
+
+/** The default queue of `@beaver-kit/queue` (an optional peer), when the caller passed none. */
+async function defaultQueue(neededBy: string): Promise<QueueLike> {
+  // A variable specifier: the queue package is optional, and its types are never required.
+  const specifier = '@beaver-kit/queue'
+  const mod = await importPeer(specifier, () => import(specifier) as Promise<{ queue?: () => QueueLike }>, neededBy)
+  if (typeof mod.queue !== 'function')
+    throw new SmsError('SMS_QUEUE', `${specifier} has no queue() accessor; pass { queue } explicitly.`)
+  return mod.queue()
 }

@@ -3,6 +3,7 @@
 // smoke.ts with BEAVER_* set. Run by scripts/release-check.ts with the lowest and the newest
 // version of each peer its range accepts.
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { once } from 'node:events'
 import type { Context, ContextManager } from '@opentelemetry/api'
 import { assert, runSteps, withServer, type Steps } from './run.ts'
 
@@ -72,5 +73,160 @@ const steps: Steps = {
     }
   },
 }
+
+/** A minimal SMTP server (no TLS, no AUTH) that accepts every message; resolves its port and the count. */
+async function smtpServer(): Promise<{ port: number; accepted: () => number; close: () => void }> {
+  const { createServer } = await import('node:net')
+  let accepted = 0
+  const server = createServer((socket) => {
+    let data = false
+    let buffer = ''
+    socket.write('220 localhost ESMTP smoke\r\n')
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1')
+      for (let i = buffer.indexOf('\r\n'); i >= 0; i = buffer.indexOf('\r\n')) {
+        const line = buffer.slice(0, i)
+        buffer = buffer.slice(i + 2)
+        if (data) {
+          if (line === '.') {
+            data = false
+            accepted++
+            socket.write(`250 OK queued ${accepted}\r\n`)
+          }
+          continue
+        }
+        const verb = line.slice(0, 4).toUpperCase()
+        if (verb === 'EHLO') socket.write('250-localhost\r\n250 8BITMIME\r\n')
+        else if (verb === 'DATA') {
+          data = true
+          socket.write('354 go ahead\r\n')
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n')
+        else socket.write('250 OK\r\n')
+      }
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as { port: number }).port,
+    accepted: () => accepted,
+    close: () => void server.close(),
+  }
+}
+
+/** A local HTTP endpoint answering every request with `reply`; resolves its URL and the bodies it got. */
+async function endpoint(reply: {
+  status: number
+  type: string
+  body: string
+}): Promise<{ url: string; bodies: string[]; close: () => void }> {
+  const { createServer } = await import('node:http')
+  const bodies: string[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      bodies.push(body)
+      res.writeHead(reply.status, { 'content-type': reply.type })
+      res.end(reply.body)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    bodies,
+    close: () => void server.close(),
+  }
+}
+
+Object.assign(steps, {
+  async 'mail-smtp'() {
+    const smtp = await smtpServer()
+    const { createMailer } = await import('@beaver-kit/mail')
+    try {
+      await using mailer = createMailer({
+        envPrefix: false,
+        driver: 'smtp',
+        smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' },
+      })
+      const sent = await mailer.send({
+        from: 'app@example.com',
+        to: 'ada@example.com',
+        subject: 'Smoke',
+        html: '<p>hi <img src="cid:x"></p>',
+        attachments: [{ filename: 'x.txt', content: 'x', cid: 'x' }],
+      })
+      assert(sent.messageId.includes('@') && smtp.accepted() === 1, `smtp send returned ${JSON.stringify(sent)}`)
+    } finally {
+      smtp.close()
+    }
+  },
+  async 'mail-ses'() {
+    const ses = await endpoint({ status: 200, type: 'application/json', body: '{"MessageId":"smoke-ses-1"}' })
+    const { createMailer } = await import('@beaver-kit/mail')
+    try {
+      await using mailer = createMailer({
+        envPrefix: false,
+        driver: 'ses',
+        ses: { region: 'us-east-1', endpoint: ses.url, accessKeyId: 'AKID', secretAccessKey: 'secret' },
+      })
+      const sent = await mailer.send({
+        from: 'app@example.com',
+        to: 'ada@example.com',
+        subject: 'Smoke',
+        text: 'hello',
+        tags: ['smoke'],
+      })
+      const request = JSON.parse(ses.bodies[0] ?? '{}') as { Content?: { Raw?: { Data?: string } } }
+      const raw = Buffer.from(request.Content?.Raw?.Data ?? '', 'base64').toString()
+      assert(
+        sent.messageId === 'smoke-ses-1' && raw.includes('Subject: Smoke'),
+        `ses sent ${JSON.stringify(request).slice(0, 200)}`,
+      )
+    } finally {
+      ses.close()
+    }
+  },
+  async 'mail-mjml'() {
+    const { createMailer } = await import('@beaver-kit/mail')
+    await using mailer = createMailer({
+      envPrefix: false,
+      driver: 'memory',
+      templates: {
+        inline: {
+          news: {
+            subject: 'Hi',
+            mjml: '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{name}}</mj-text></mj-column></mj-section></mj-body></mjml>',
+          },
+        },
+      },
+    })
+    const out = await mailer.render('news', { name: 'Ada' })
+    assert(out.html?.includes('Hi Ada') === true, `mjml rendered ${out.html?.slice(0, 200)}`)
+  },
+  async 'sms-sns'() {
+    const sns = await endpoint({
+      status: 200,
+      type: 'text/xml',
+      body: '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>smoke-sns-1</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>',
+    })
+    const { createSms } = await import('@beaver-kit/sms')
+    try {
+      await using sms = createSms({
+        envPrefix: false,
+        driver: 'sns',
+        sns: { region: 'us-east-1', endpoint: sns.url, accessKeyId: 'AKID', secretAccessKey: 'secret' },
+      })
+      const sent = await sms.send({ to: '+14155550100', body: 'hello' })
+      assert(
+        sent.messageId === 'smoke-sns-1' && (sns.bodies[0] ?? '').includes('Action=Publish'),
+        `sns sent ${sns.bodies[0]}`,
+      )
+    } finally {
+      sns.close()
+    }
+  },
+} satisfies Steps)
 
 await runSteps(steps, [])

@@ -61,6 +61,30 @@ const steps: Steps = {
     const hash = await krypto().passwords.hash('correct horse battery staple')
     assert(await krypto().passwords.verify(hash, 'correct horse battery staple'), 'password did not verify')
   },
+  async mail() {
+    // The default transport (log outside production), or the one BEAVER_MAIL_* selects.
+    const { mailer } = await import('@beaver-kit/mail')
+    const sent = await mailer().send({
+      from: 'app@example.com',
+      to: 'ada@example.com',
+      subject: 'Smoke',
+      text: 'hello',
+    })
+    assert(sent.messageId !== '' && sent.accepted.includes('ada@example.com'), `send returned ${JSON.stringify(sent)}`)
+  },
+  async sms() {
+    const { createSms } = await import('@beaver-kit/sms')
+    await using sms = createSms({ envPrefix: false, driver: 'memory' })
+    const sent = await sms.send({ to: '+1 (415) 555-0100', from: '+15005550006', body: 'hello' })
+    assert(sms.expectSent({ to: '+14155550100' }).messageId === sent.messageId, `send returned ${JSON.stringify(sent)}`)
+  },
+  async delivery() {
+    const { createMemorySuppressionList, verifySvix } = await import('@beaver-kit/delivery')
+    const list = createMemorySuppressionList()
+    await list.add('ada@example.com', { reason: 'complaint' })
+    assert((await list.check(['ada@example.com', 'bob@example.com'])).size === 1, 'suppression check')
+    assert(!verifySvix({ secret: 'whsec_c2VjcmV0', headers: {}, body: '{}' }).ok, 'an unsigned request verified')
+  },
   async 'database-kysely-missing'() {
     // Without kysely installed, the subpath must say what to install, not fail with a raw
     // ERR_MODULE_NOT_FOUND. A variable specifier keeps TypeScript from resolving the subpath.
