@@ -74,13 +74,14 @@ export function createCacheLedger(
  * Publishes a send job whose id is derived from the idempotency key (generated when the caller
  * gave none), so publishing the same logical message twice is one job.
  */
-export async function enqueueSend(
+export async function enqueueSend<P extends object>(
   queue: QueueLike,
   name: string,
-  payload: { readonly idempotencyKey?: string | undefined },
+  payload: P,
   timing: QueueTiming = {},
 ): Promise<{ jobId: string; idempotencyKey: string }> {
-  const idempotencyKey = payload.idempotencyKey ?? randomUUID()
+  const given = (payload as { idempotencyKey?: unknown }).idempotencyKey
+  const idempotencyKey = typeof given === 'string' ? given : randomUUID()
   const jobId = await queue.publish(
     name,
     { ...payload, idempotencyKey },
