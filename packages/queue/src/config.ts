@@ -1,0 +1,62 @@
+import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+/** Every BEAVER_QUEUE_* setting: the one source of names, defaults, validation and the README table. */
+export const queueSchema = defineSchema(
+  'QUEUE',
+  {
+    driver: f.string({
+      default: 'sqlite',
+      minLength: 1,
+      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, or a registered driver',
+    }),
+    namespace: f.string({
+      default: 'default',
+      pattern: NAME,
+      doc: 'Scope of every queue name (letters, digits, _ and -): two namespaces never see each other',
+    }),
+    concurrency: f.int({ default: 10, min: 1, max: 10_000, doc: 'Handlers a consumer runs at once' }),
+    attempts: f.int({ default: 3, min: 1, max: 1000, doc: 'Deliveries before a failing message goes to the DLQ' }),
+    backoff: {
+      base: f.duration({ default: '1s', doc: 'Delay before the first retry (exponential, full jitter)' }),
+      max: f.duration({ default: '5m', doc: 'Longest delay between two retries' }),
+    },
+    leaseTime: f.duration({
+      default: '30s',
+      doc: 'How long a delivered message stays invisible; a crashed worker’s message is redelivered after it',
+    }),
+    pollInterval: f.duration({
+      default: '1s',
+      doc: 'How often an idle consumer looks for work where the backend cannot push (SQLite, MariaDB)',
+    }),
+    drainTimeout: f.duration({
+      default: '10s',
+      doc: 'How long close() lets running handlers finish before it aborts them and releases their messages',
+    }),
+    maxPayloadSize: f.bytes({ default: '1mb', doc: 'Largest serialized payload publish() accepts' }),
+    maxWaiting: f.int({ default: 0, min: 0, doc: 'Refuse publish with QUEUE_FULL past this many waiting messages (0: no limit)' }),
+    keepCompleted: f.duration({ default: '1h', doc: 'How long completed messages stay visible (stats, dashboard)' }),
+    keepDead: f.duration({ default: '14d', doc: 'How long dead-lettered messages are kept for inspection and replay' }),
+    db: {
+      url: f.url({
+        protocols: ['postgres', 'postgresql', 'mysql', 'mariadb', 'sqlite', 'file'],
+        doc: 'Database of the sqlite/postgres/mysql drivers (default: the default db() of @beaver-kit/database)',
+      }),
+      table: f.string({
+        default: 'beaver_queue',
+        pattern: /^[a-z_][a-z0-9_]{0,40}$/,
+        doc: 'Prefix of the queue’s tables (<table>_jobs, <table>_meta)',
+      }),
+    },
+    redis: {
+      url: f.url({ protocols: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis URL' }),
+      password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
+      prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every Redis key' }),
+      cluster: f.boolean({ default: false, doc: 'Connect to a Redis Cluster seeded by the URL' }),
+    },
+  },
+  'queue',
+)
+
+export type QueueSettings = SchemaOptions<typeof queueSchema>

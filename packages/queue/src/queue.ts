@@ -1,0 +1,383 @@
+import { randomUUID } from 'node:crypto'
+import {
+  describeInstance,
+  resolveConfig,
+  toMs,
+  type Duration,
+  type InstanceDescription,
+  type InstanceOptions,
+} from '@beaver-kit/config'
+import { raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
+import { channels } from './channels.ts'
+import { queueSchema, type QueueSettings } from './config.ts'
+import { QueueConsumer, type ConsumeOptions, type Consumer, type ConsumerHost, type Handler } from './consumer.ts'
+import type {
+  DriverMessage,
+  QueueCapabilities,
+  QueueCounts,
+  QueueDriver,
+  QueueDriverDefinition,
+  StoredMessage,
+} from './driver.ts'
+import { QueueError } from './errors.ts'
+import {
+  checkQueueName,
+  jsonSerializer,
+  type BatchItem,
+  type JobDefinition,
+  type PublishOptions,
+  type Serializer,
+} from './message.ts'
+import { compose, type PublishContext, type QueueMiddleware } from './middleware.ts'
+import { hasQueueDriver, loadQueueDriver, unknownQueueDriver } from './registry.ts'
+
+/** Options of `createQueue()`: every `BEAVER_QUEUE_*` setting, plus what cannot come from env. */
+export interface QueueOptions extends Omit<QueueSettings, 'driver'>, InstanceOptions {
+  /** A driver name (built-in or registered) or a definition (`redisDriver`, your own). */
+  driver?: string | QueueDriverDefinition<never> | undefined
+  /** Options for the driver beyond its env section (a client, a database, a memory store). */
+  driverOptions?: Record<string, unknown> | undefined
+  /** `json` (default) or your own serializer. */
+  serializer?: Serializer | undefined
+  /** The clock (ms since epoch); tests inject one to move delays and leases. */
+  now?: (() => number) | undefined
+}
+
+/** What `health()` reports; it never throws. */
+export interface QueueHealth {
+  ok: boolean
+  driver: string
+  latencyMs?: number
+  error?: string
+}
+
+/** The dead-letter queue of one queue. */
+export interface DeadLetters {
+  /** Newest first, with the reason and the last error. */
+  list(options?: { limit?: number; offset?: number }): Promise<StoredMessage[]>
+  /** Moves one dead message back to waiting with a fresh attempt count. */
+  replay(id: string): Promise<boolean>
+  replayAll(): Promise<number>
+  /** Deletes one dead message, or all of them. */
+  purge(id?: string): Promise<number>
+}
+
+/** A publisher bound to one job definition: `publish(payload)` is typed. */
+export interface TypedPublisher<T> {
+  readonly queue: string
+  publish(payload: T, options?: PublishOptions): Promise<string>
+  publishBatch(items: readonly BatchItem<T>[], options?: { tx?: unknown }): Promise<string[]>
+}
+
+/** A queue client: publish, consume, inspect. Create with `createQueue()`, or use `queue()`. */
+export interface Queue extends Instance<InstanceDescription> {
+  readonly driver: string
+  readonly namespace: string
+  /** Publishes one message; resolves its id (the first one's for a duplicate id or dedupe key). */
+  publish<T>(queue: string | JobDefinition<T>, payload: T, options?: PublishOptions): Promise<string>
+  /** Publishes many messages in one round trip where the backend allows. */
+  publishBatch<T>(
+    queue: string | JobDefinition<T>,
+    items: readonly BatchItem<T>[],
+    options?: { tx?: unknown },
+  ): Promise<string[]>
+  /** Starts a worker pool on a queue; resolves once the driver is loaded and the options checked. */
+  consume<T>(queue: string | JobDefinition<T>, handler: Handler<T>, options?: ConsumeOptions): Promise<Consumer>
+  publisher<T>(job: JobDefinition<T>): TypedPublisher<T>
+  /** Adds middleware around publish and handle (consumers started later use it). */
+  use(middleware: QueueMiddleware): this
+  /** Cancels a waiting message, or aborts a running one's handler in whatever process runs it. */
+  cancel(queue: string, id: string): Promise<'removed' | 'signalled' | 'none'>
+  get(queue: string, id: string): Promise<StoredMessage | undefined>
+  counts(queue: string): Promise<QueueCounts>
+  /** Names of the queues of this namespace that hold messages. */
+  queues(): Promise<string[]>
+  dlq(queue: string): DeadLetters
+  capabilities(): Promise<QueueCapabilities>
+  health(options?: { timeout?: Duration }): Promise<QueueHealth>
+  /** Consumers started by this queue and not closed yet. */
+  consumers(): readonly Consumer[]
+}
+
+const MAX_PRIORITY = 1_000_000
+
+/**
+ * Builds a queue from options, then `BEAVER_QUEUE_*`, then defaults. Does no I/O; invalid
+ * configuration throws one ConfigError naming every bad variable.
+ * @example
+ * await using q = createQueue({ driver: 'memory' })
+ * await q.consume('emails', async (m) => send(m.payload))
+ * await q.publish('emails', { to: 'a@b.c' })
+ */
+export function createQueue(options: QueueOptions = {}): Queue {
+  const { envPrefix, env, driver: driverOption, driverOptions, serializer = jsonSerializer, now = Date.now, ...settings } = options
+  const resolved = resolveConfig(queueSchema, {
+    options: { ...settings, driver: typeof driverOption === 'string' ? driverOption : undefined } as QueueSettings,
+    envPrefix,
+    ...(env ? { env } : {}),
+  })
+  const config = resolved.values
+  const definition = typeof driverOption === 'object' ? driverOption : undefined
+  const driverName = definition?.name ?? config.driver
+  if (!definition && !hasQueueDriver(driverName)) throw unknownQueueDriver(driverName)
+  const namespace = config.namespace
+  const full = (queue: string): string => `${namespace}/${checkQueueName(queue)}`
+  const middleware: QueueMiddleware[] = []
+  const consumers = new Set<Consumer>()
+  let closed = false
+  let loading: Promise<QueueDriver> | undefined
+  let loaded: QueueDriver | undefined
+  let connectionLost = false
+
+  const onConnection = (state: 'lost' | 'restored', error?: unknown): void => {
+    if ((state === 'lost') === connectionLost) return
+    connectionLost = state === 'lost'
+    if (channels.connection.hasSubscribers) channels.connection.publish({ driver: driverName, state, error })
+  }
+
+  const closedError = (): QueueError =>
+    new QueueError('QUEUE_CLOSED', 'This queue is closed; create a new one (or resetQueue() for the default).')
+
+  function driver(): Promise<QueueDriver> {
+    if (closed) return Promise.reject(closedError())
+    loading ??= (async () => {
+      const def = definition ?? (await loadQueueDriver(driverName))
+      const section = def.section
+      const fromEnv = section ? (config as Record<string, unknown>)[section] : undefined
+      const driverSettings = { ...(typeof fromEnv === 'object' ? fromEnv : {}), ...driverOptions }
+      const built = await def.create(driverSettings as never, {
+        now,
+        settings: { keepCompletedMs: config.keepCompleted, keepDeadMs: config.keepDead, pollIntervalMs: config.pollInterval },
+        onConnection,
+      })
+      if (closed) {
+        await built.close()
+        throw closedError()
+      }
+      loaded = built
+      return built
+    })()
+    // A failed load (missing peer, bad URL) is not kept: the next call tries again.
+    loading.catch(() => (loading = undefined))
+    return loading
+  }
+
+  function toDriverMessage(queueName: string, payload: unknown, o: PublishOptions, caps: QueueCapabilities): DriverMessage {
+    let text: string
+    try {
+      text = serializer.serialize(payload)
+    } catch (error) {
+      throw new QueueError(
+        'QUEUE_SERIALIZE_FAILED',
+        `The payload for "${queueName}" cannot be serialized with ${serializer.name}: ${(error as Error).message ?? String(error)}`,
+        { cause: error, details: { queue: queueName, serializer: serializer.name } },
+      )
+    }
+    if (Buffer.byteLength(text) > config.maxPayloadSize) {
+      throw new QueueError(
+        'QUEUE_PAYLOAD_TOO_LARGE',
+        `The payload for "${queueName}" is ${Buffer.byteLength(text)} bytes serialized; BEAVER_QUEUE_MAX_PAYLOAD_SIZE allows ${config.maxPayloadSize}.`,
+        { details: { queue: queueName, size: Buffer.byteLength(text), max: config.maxPayloadSize } },
+      )
+    }
+    const t = now()
+    const runAt =
+      o.runAt !== undefined ? (o.runAt instanceof Date ? o.runAt.getTime() : o.runAt) : o.delay !== undefined ? t + toMs(o.delay, 'delay') : t
+    if (!Number.isFinite(runAt)) throw invalid('runAt', 'a Date or a number of ms since epoch', o.runAt)
+    if (runAt > t && !caps.delay) throw unsupported('delay', driverName)
+    const priority = o.priority ?? 0
+    if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
+      throw invalid('priority', `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`, priority)
+    }
+    if (priority !== 0 && !caps.priority) throw unsupported('priority', driverName)
+    if (o.dedupeKey !== undefined && !caps.dedupe) throw unsupported('dedupeKey', driverName)
+    const attempts = o.attempts ?? config.attempts
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw invalid('attempts', 'an integer from 1 to 1000', attempts)
+    const headers = o.headers ?? {}
+    for (const [k, v] of Object.entries(headers)) {
+      if (typeof v !== 'string') throw invalid(`headers.${k}`, 'a string', v)
+    }
+    const id = o.id ?? randomUUID()
+    checkText('id', id, 200)
+    if (o.dedupeKey !== undefined) checkText('dedupeKey', o.dedupeKey, 200)
+    if (o.group !== undefined) checkText('group', o.group, 200)
+    return {
+      id,
+      queue: full(queueName),
+      payload: text,
+      headers: { ...headers },
+      priority,
+      runAt,
+      maxAttempts: attempts,
+      backoffBaseMs: o.backoff?.base === undefined ? config.backoff.base : toMs(o.backoff.base, 'backoff.base'),
+      backoffMaxMs: o.backoff?.max === undefined ? config.backoff.max : toMs(o.backoff.max, 'backoff.max'),
+      timeoutMs: o.timeout === undefined ? 0 : toMs(o.timeout, 'timeout'),
+      group: o.group,
+      dedupeKey: o.dedupeKey,
+      createdAt: t,
+    }
+  }
+
+  async function publishMany<T>(
+    target: string | JobDefinition<T>,
+    items: readonly BatchItem<T>[],
+    tx: unknown,
+  ): Promise<string[]> {
+    const job = typeof target === 'string' ? undefined : target
+    const queueName = checkQueueName(job ? job.queue : target)
+    const d = await driver()
+    const caps = d.capabilities
+    if (tx !== undefined && !caps.transactional) throw unsupported('tx (transactional publish)', driverName)
+    const messages = items.map((item) => {
+      const { payload, ...o } = item
+      const value = job?.parse ? job.parse(payload) : payload
+      return toDriverMessage(queueName, value, { ...job?.defaults, ...o }, caps)
+    })
+    if (messages.length === 0) return []
+    if (config.maxWaiting > 0) {
+      const counts = await d.counts(full(queueName))
+      if (counts.waiting + counts.delayed + messages.length > config.maxWaiting) {
+        throw new QueueError(
+          'QUEUE_FULL',
+          `Queue "${queueName}" holds ${counts.waiting + counts.delayed} waiting messages; BEAVER_QUEUE_MAX_WAITING allows ${config.maxWaiting}.`,
+          { details: { queue: queueName, waiting: counts.waiting + counts.delayed, max: config.maxWaiting } },
+        )
+      }
+    }
+    const layers = middleware.flatMap((m) => (m.publish ? [m.publish.bind(m)] : []))
+    const ctx: PublishContext = { queue: queueName, driver: driverName, messages }
+    const trace = { queue: queueName, driver: driverName, count: messages.length, ids: undefined as string[] | undefined }
+    return traceAsync(channels.publish, () => trace, async () => {
+      const ids = await compose(layers, ctx, () => d.enqueue(messages, tx === undefined ? {} : { tx }))
+      trace.ids = ids
+      return ids
+    })
+  }
+
+  const host = (d: QueueDriver): ConsumerHost => ({
+    driverName,
+    driver: d,
+    serializer,
+    now,
+    middleware: [...middleware],
+    defaults: {
+      concurrency: config.concurrency,
+      leaseMs: config.leaseTime,
+      pollIntervalMs: config.pollInterval,
+      drainTimeoutMs: config.drainTimeout,
+    },
+    onConnection,
+    forget: (c) => consumers.delete(c),
+  })
+
+  const q: Queue = {
+    driver: driverName,
+    namespace,
+    async publish(target, payload, o = {}) {
+      const { tx, ...rest } = o
+      const [id] = await publishMany(target, [{ ...rest, payload }], tx)
+      return id as string
+    },
+    publishBatch: (target, items, o = {}) => publishMany(target, items, o.tx),
+    async consume(target, handler, o = {}) {
+      const job = typeof target === 'string' ? undefined : target
+      const queueName = checkQueueName(job ? job.queue : target)
+      const d = await driver()
+      if (o.groupConcurrency !== undefined && !d.capabilities.fairness) throw unsupported('groupConcurrency', driverName)
+      if (o.renewLease === false && !d.capabilities.extendLease) throw unsupported('renewLease: false', driverName)
+      const consumer = new QueueConsumer(host(d), queueName, full(queueName), handler, job?.parse, o)
+      consumers.add(consumer)
+      consumer.start()
+      return consumer
+    },
+    publisher(job) {
+      return {
+        queue: job.queue,
+        publish: (payload, o) => q.publish(job, payload, o),
+        publishBatch: (items, o) => q.publishBatch(job, items, o),
+      }
+    },
+    use(m) {
+      middleware.push(m)
+      return q
+    },
+    async cancel(queueName, id) {
+      const d = await driver()
+      if (!d.capabilities.cancel) throw unsupported('cancel', driverName)
+      return d.cancel(full(queueName), id)
+    },
+    get: async (queueName, id) => (await driver()).get(full(queueName), id),
+    counts: async (queueName) => (await driver()).counts(full(queueName)),
+    async queues() {
+      const all = await (await driver()).queues()
+      const prefix = `${namespace}/`
+      return all.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length))
+    },
+    dlq(queueName) {
+      const name = full(queueName)
+      return {
+        list: async (o = {}) => (await driver()).listDead(name, { limit: Math.min(o.limit ?? 100, 1000), offset: o.offset ?? 0 }),
+        replay: async (id) => (await (await driver()).replayDead(name, [id])) > 0,
+        replayAll: async () => (await driver()).replayDead(name, 'all'),
+        purge: async (id) => (await driver()).purgeDead(name, id === undefined ? 'all' : [id]),
+      }
+    },
+    capabilities: async () => (await driver()).capabilities,
+    async health(o = {}) {
+      const start = performance.now()
+      try {
+        const d = await driver()
+        await raceAbort(d.ping(), { timeoutMs: o.timeout === undefined ? undefined : toMs(o.timeout, 'timeout') })
+        return { ok: true, driver: driverName, latencyMs: Math.round((performance.now() - start) * 100) / 100 }
+      } catch (error) {
+        return { ok: false, driver: driverName, error: (error as Error).message ?? String(error) }
+      }
+    },
+    consumers: () => [...consumers],
+    ready: (o = {}) =>
+      traceAsync(
+        channels.ready,
+        () => ({ driver: driverName }),
+        async () => {
+          const d = await driver()
+          await raceAbort(d.ping(), { signal: o.signal })
+        },
+      ),
+    describe: () =>
+      describeInstance('queue', envPrefix, resolved.entries, {
+        driver: driverName,
+        consumers: consumers.size,
+        connected: loaded !== undefined && !connectionLost,
+      }),
+    async close() {
+      if (closed) return
+      const pending = [...consumers].map((c) => c.close())
+      await Promise.allSettled(pending)
+      closed = true
+      const d = loaded ?? (await loading?.catch(() => undefined))
+      await d?.close()
+    },
+    [Symbol.asyncDispose]: () => q.close(),
+  }
+  return q
+}
+
+function invalid(option: string, accepts: string, got: unknown): QueueError {
+  return new QueueError('QUEUE_OPTIONS_INVALID', `Publish option ${option} must be ${accepts}; got ${JSON.stringify(got)}.`, {
+    details: { option },
+  })
+}
+
+function unsupported(option: string, driver: string): QueueError {
+  return new QueueError(
+    'QUEUE_UNSUPPORTED',
+    `The ${driver} queue driver cannot honour ${option}; pick a driver that supports it (see the drivers table) or drop the option.`,
+    { details: { option, driver } },
+  )
+}
+
+function checkText(option: string, value: unknown, max: number): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw invalid(option, `a string of 1 to ${max} characters`, typeof value === 'string' ? `${value.slice(0, 40)}…` : value)
+  }
+}
