@@ -260,10 +260,10 @@ export class QueueConsumer<T> implements Consumer {
         await this.#idle(backoffDelay(failures, { baseMs: 100, maxMs: 5000, jitter: 'equal' }))
         continue
       }
-      if (this.#stopped) {
-        // Fetched while closing: give them straight back, uncounted.
+      if (this.#stopped || this.#paused) {
+        // Fetched while pausing or closing: give them straight back, uncounted.
         if (deliveries.length > 0) await this.#host.driver.release(this.#full, deliveries).catch(() => undefined)
-        break
+        continue
       }
       for (const d of deliveries) this.#start(d)
     }
