@@ -35,7 +35,11 @@ export const queueSchema = defineSchema(
       doc: 'How long close() lets running handlers finish before it aborts them and releases their messages',
     }),
     maxPayloadSize: f.bytes({ default: '1mb', doc: 'Largest serialized payload publish() accepts' }),
-    maxWaiting: f.int({ default: 0, min: 0, doc: 'Refuse publish with QUEUE_FULL past this many waiting messages (0: no limit)' }),
+    maxWaiting: f.int({
+      default: 0,
+      min: 0,
+      doc: 'Refuse publish with QUEUE_FULL past this many waiting messages (0: no limit)',
+    }),
     keepCompleted: f.duration({ default: '1h', doc: 'How long completed messages stay visible (stats, dashboard)' }),
     keepDead: f.duration({ default: '14d', doc: 'How long dead-lettered messages are kept for inspection and replay' }),
     db: {

@@ -320,9 +320,13 @@ export class QueueConsumer<T> implements Consumer {
     if (d.timeoutMs > 0) {
       timer = setTimeout(() => {
         controller.abort(
-          new QueueError('QUEUE_TIMEOUT', `The handler of message ${d.id} on "${this.queue}" ran past its ${d.timeoutMs} ms timeout.`, {
-            details: { queue: this.queue, id: d.id, timeoutMs: d.timeoutMs },
-          }),
+          new QueueError(
+            'QUEUE_TIMEOUT',
+            `The handler of message ${d.id} on "${this.queue}" ran past its ${d.timeoutMs} ms timeout.`,
+            {
+              details: { queue: this.queue, id: d.id, timeoutMs: d.timeoutMs },
+            },
+          ),
         )
       }, d.timeoutMs)
     }
@@ -358,21 +362,31 @@ export class QueueConsumer<T> implements Consumer {
       },
     }
     const ctx: HandleContext = { queue: this.queue, driver: host.driverName, message, context }
-    const trace = { queue: this.queue, driver: host.driverName, id: d.id, attempt: d.attempt, outcome: undefined as string | undefined }
+    const trace = {
+      queue: this.queue,
+      driver: host.driverName,
+      id: d.id,
+      attempt: d.attempt,
+      outcome: undefined as string | undefined,
+    }
     try {
-      await traceAsync(channels.handle, () => trace, async () => {
-        try {
-          const run = compose(this.#layers, ctx, async () => {
-            await this.#handler(message, context)
-            if (manualDone) await manualDone
-          })
-          await raceAbort(run, { signal: controller.signal })
-          if (!this.#manual) await this.#settle(entry, 'complete')
-          trace.outcome = 'completed'
-        } catch (error) {
-          trace.outcome = await this.#onFailure(entry, message, error)
-        }
-      })
+      await traceAsync(
+        channels.handle,
+        () => trace,
+        async () => {
+          try {
+            const run = compose(this.#layers, ctx, async () => {
+              await this.#handler(message, context)
+              if (manualDone) await manualDone
+            })
+            await raceAbort(run, { signal: controller.signal })
+            if (!this.#manual) await this.#settle(entry, 'complete')
+            trace.outcome = 'completed'
+          } catch (error) {
+            trace.outcome = await this.#onFailure(entry, message, error)
+          }
+        },
+      )
     } finally {
       if (timer) clearTimeout(timer)
     }
@@ -404,7 +418,8 @@ export class QueueConsumer<T> implements Consumer {
     error: string,
     delay: Duration | undefined,
   ): { kind: 'retry'; runAt: number; error: string } | { kind: 'dead'; reason: string; error: string } {
-    if (d.attempt >= d.maxAttempts) return { kind: 'dead', reason: `attempts exhausted (${d.attempt} of ${d.maxAttempts})`, error }
+    if (d.attempt >= d.maxAttempts)
+      return { kind: 'dead', reason: `attempts exhausted (${d.attempt} of ${d.maxAttempts})`, error }
     const delayMs =
       delay === undefined
         ? Math.round(backoffDelay(d.attempt, { baseMs: d.backoffBaseMs, maxMs: d.backoffMaxMs }))
@@ -413,10 +428,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   /** Ends a delivery once: completes (batched), fails, or releases it. */
-  async #settle(
-    entry: Running,
-    outcome: 'complete' | 'release' | Parameters<QueueDriver['fail']>[2],
-  ): Promise<void> {
+  async #settle(entry: Running, outcome: 'complete' | 'release' | Parameters<QueueDriver['fail']>[2]): Promise<void> {
     if (entry.settled) return
     entry.settled = true
     const d = entry.delivery
@@ -435,12 +447,24 @@ export class QueueConsumer<T> implements Consumer {
     if (outcome.kind === 'retry') {
       this.#stats.retried++
       if (channels.retry.hasSubscribers) {
-        channels.retry.publish({ queue: this.queue, id: d.id, attempt: d.attempt, delayMs: outcome.runAt - this.#host.now(), error: outcome.error })
+        channels.retry.publish({
+          queue: this.queue,
+          id: d.id,
+          attempt: d.attempt,
+          delayMs: outcome.runAt - this.#host.now(),
+          error: outcome.error,
+        })
       }
     } else if (outcome.kind === 'dead') {
       this.#stats.dead++
       if (channels.dead.hasSubscribers) {
-        channels.dead.publish({ queue: this.queue, id: d.id, attempt: d.attempt, reason: outcome.reason, error: outcome.error })
+        channels.dead.publish({
+          queue: this.queue,
+          id: d.id,
+          attempt: d.attempt,
+          reason: outcome.reason,
+          error: outcome.error,
+        })
       }
     } else {
       this.#stats.cancelled++
@@ -478,7 +502,9 @@ export class QueueConsumer<T> implements Consumer {
       const r = this.#running.get(id)
       if (r && !r.controller.signal.aborted) {
         r.controller.abort(
-          new QueueError('QUEUE_CANCELLED', `Message ${id} on "${this.queue}" was cancelled.`, { details: { queue: this.queue, id } }),
+          new QueueError('QUEUE_CANCELLED', `Message ${id} on "${this.queue}" was cancelled.`, {
+            details: { queue: this.queue, id },
+          }),
         )
       }
     }
@@ -532,7 +558,10 @@ export class QueueConsumer<T> implements Consumer {
       clearTimeout(timer)
       if (timedOut) {
         // Out of time: abort what still runs and hand it back at once, so another worker picks it up.
-        const reason = new QueueError('QUEUE_CLOSED', `The consumer of "${this.queue}" closed before the handler finished.`)
+        const reason = new QueueError(
+          'QUEUE_CLOSED',
+          `The consumer of "${this.queue}" closed before the handler finished.`,
+        )
         for (const r of this.#running.values()) r.controller.abort(reason)
         await Promise.allSettled([...this.#running.values()].map((r) => r.done))
       }
@@ -550,7 +579,9 @@ export class QueueConsumer<T> implements Consumer {
 
 function positive(n: number, name: string): number {
   if (!Number.isInteger(n) || n < 1) {
-    throw new QueueError('QUEUE_OPTIONS_INVALID', `${name} must be a positive integer; got ${String(n)}.`, { details: { option: name } })
+    throw new QueueError('QUEUE_OPTIONS_INVALID', `${name} must be a positive integer; got ${String(n)}.`, {
+      details: { option: name },
+    })
   }
   return n
 }

@@ -110,7 +110,15 @@ const MAX_PRIORITY = 1_000_000
  * await q.publish('emails', { to: 'a@b.c' })
  */
 export function createQueue(options: QueueOptions = {}): Queue {
-  const { envPrefix, env, driver: driverOption, driverOptions, serializer = jsonSerializer, now = Date.now, ...settings } = options
+  const {
+    envPrefix,
+    env,
+    driver: driverOption,
+    driverOptions,
+    serializer = jsonSerializer,
+    now = Date.now,
+    ...settings
+  } = options
   const resolved = resolveConfig(queueSchema, {
     options: { ...settings, driver: typeof driverOption === 'string' ? driverOption : undefined } as QueueSettings,
     envPrefix,
@@ -147,7 +155,11 @@ export function createQueue(options: QueueOptions = {}): Queue {
       const driverSettings = { ...(typeof fromEnv === 'object' ? fromEnv : {}), ...driverOptions }
       const built = await def.create(driverSettings as never, {
         now,
-        settings: { keepCompletedMs: config.keepCompleted, keepDeadMs: config.keepDead, pollIntervalMs: config.pollInterval },
+        settings: {
+          keepCompletedMs: config.keepCompleted,
+          keepDeadMs: config.keepDead,
+          pollIntervalMs: config.pollInterval,
+        },
         onConnection,
       })
       if (closed) {
@@ -162,7 +174,12 @@ export function createQueue(options: QueueOptions = {}): Queue {
     return loading
   }
 
-  function toDriverMessage(queueName: string, payload: unknown, o: PublishOptions, caps: QueueCapabilities): DriverMessage {
+  function toDriverMessage(
+    queueName: string,
+    payload: unknown,
+    o: PublishOptions,
+    caps: QueueCapabilities,
+  ): DriverMessage {
     let text: string
     try {
       text = serializer.serialize(payload)
@@ -182,7 +199,13 @@ export function createQueue(options: QueueOptions = {}): Queue {
     }
     const t = now()
     const runAt =
-      o.runAt !== undefined ? (o.runAt instanceof Date ? o.runAt.getTime() : o.runAt) : o.delay !== undefined ? t + toMs(o.delay, 'delay') : t
+      o.runAt !== undefined
+        ? o.runAt instanceof Date
+          ? o.runAt.getTime()
+          : o.runAt
+        : o.delay !== undefined
+          ? t + toMs(o.delay, 'delay')
+          : t
     if (!Number.isFinite(runAt)) throw invalid('runAt', 'a Date or a number of ms since epoch', o.runAt)
     if (runAt > t && !caps.delay) throw unsupported('delay', driverName)
     const priority = o.priority ?? 0
@@ -192,7 +215,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
     if (priority !== 0 && !caps.priority) throw unsupported('priority', driverName)
     if (o.dedupeKey !== undefined && !caps.dedupe) throw unsupported('dedupeKey', driverName)
     const attempts = o.attempts ?? config.attempts
-    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw invalid('attempts', 'an integer from 1 to 1000', attempts)
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000)
+      throw invalid('attempts', 'an integer from 1 to 1000', attempts)
     const headers = o.headers ?? {}
     for (const [k, v] of Object.entries(headers)) {
       if (typeof v !== 'string') throw invalid(`headers.${k}`, 'a string', v)
@@ -246,12 +270,21 @@ export function createQueue(options: QueueOptions = {}): Queue {
     }
     const layers = middleware.flatMap((m) => (m.publish ? [m.publish.bind(m)] : []))
     const ctx: PublishContext = { queue: queueName, driver: driverName, messages }
-    const trace = { queue: queueName, driver: driverName, count: messages.length, ids: undefined as string[] | undefined }
-    return traceAsync(channels.publish, () => trace, async () => {
-      const ids = await compose(layers, ctx, () => d.enqueue(messages, tx === undefined ? {} : { tx }))
-      trace.ids = ids
-      return ids
-    })
+    const trace = {
+      queue: queueName,
+      driver: driverName,
+      count: messages.length,
+      ids: undefined as string[] | undefined,
+    }
+    return traceAsync(
+      channels.publish,
+      () => trace,
+      async () => {
+        const ids = await compose(layers, ctx, () => d.enqueue(messages, tx === undefined ? {} : { tx }))
+        trace.ids = ids
+        return ids
+      },
+    )
   }
 
   const host = (d: QueueDriver): ConsumerHost => ({
@@ -283,7 +316,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
       const job = typeof target === 'string' ? undefined : target
       const queueName = checkQueueName(job ? job.queue : target)
       const d = await driver()
-      if (o.groupConcurrency !== undefined && !d.capabilities.fairness) throw unsupported('groupConcurrency', driverName)
+      if (o.groupConcurrency !== undefined && !d.capabilities.fairness)
+        throw unsupported('groupConcurrency', driverName)
       if (o.renewLease === false && !d.capabilities.extendLease) throw unsupported('renewLease: false', driverName)
       const consumer = new QueueConsumer(host(d), queueName, full(queueName), handler, job?.parse, o)
       consumers.add(consumer)
@@ -316,7 +350,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
     dlq(queueName) {
       const name = full(queueName)
       return {
-        list: async (o = {}) => (await driver()).listDead(name, { limit: Math.min(o.limit ?? 100, 1000), offset: o.offset ?? 0 }),
+        list: async (o = {}) =>
+          (await driver()).listDead(name, { limit: Math.min(o.limit ?? 100, 1000), offset: o.offset ?? 0 }),
         replay: async (id) => (await (await driver()).replayDead(name, [id])) > 0,
         replayAll: async () => (await driver()).replayDead(name, 'all'),
         purge: async (id) => (await driver()).purgeDead(name, id === undefined ? 'all' : [id]),
@@ -363,9 +398,13 @@ export function createQueue(options: QueueOptions = {}): Queue {
 }
 
 function invalid(option: string, accepts: string, got: unknown): QueueError {
-  return new QueueError('QUEUE_OPTIONS_INVALID', `Publish option ${option} must be ${accepts}; got ${JSON.stringify(got)}.`, {
-    details: { option },
-  })
+  return new QueueError(
+    'QUEUE_OPTIONS_INVALID',
+    `Publish option ${option} must be ${accepts}; got ${JSON.stringify(got)}.`,
+    {
+      details: { option },
+    },
+  )
 }
 
 function unsupported(option: string, driver: string): QueueError {
@@ -378,6 +417,10 @@ function unsupported(option: string, driver: string): QueueError {
 
 function checkText(option: string, value: unknown, max: number): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw invalid(option, `a string of 1 to ${max} characters`, typeof value === 'string' ? `${value.slice(0, 40)}…` : value)
+    throw invalid(
+      option,
+      `a string of 1 to ${max} characters`,
+      typeof value === 'string' ? `${value.slice(0, 40)}…` : value,
+    )
   }
 }

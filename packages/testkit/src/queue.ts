@@ -76,7 +76,9 @@ export interface ConformanceQueue {
   ): Promise<ConformanceConsumer>
   cancel(queue: string, id: string): Promise<'removed' | 'signalled' | 'none'>
   get(queue: string, id: string): Promise<Stored | undefined>
-  counts(queue: string): Promise<{ waiting: number; active: number; delayed: number; completed: number; failed: number; dead: number }>
+  counts(
+    queue: string,
+  ): Promise<{ waiting: number; active: number; delayed: number; completed: number; failed: number; dead: number }>
   queues(): Promise<string[]>
   dlq(queue: string): {
     list(options?: { limit?: number }): Promise<Stored[]>
@@ -84,7 +86,14 @@ export interface ConformanceQueue {
     replayAll(): Promise<number>
     purge(id?: string): Promise<number>
   }
-  capabilities(): Promise<{ delay: boolean; priority: boolean; dedupe: boolean; cancel: boolean; fairness: boolean; extendLease: boolean }>
+  capabilities(): Promise<{
+    delay: boolean
+    priority: boolean
+    dedupe: boolean
+    cancel: boolean
+    fairness: boolean
+    extendLease: boolean
+  }>
   health(): Promise<{ ok: boolean }>
   close(): Promise<void>
 }
@@ -131,7 +140,13 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const id = await q.publish('basic', { n: 1, s: 'ü' }, { headers: { 'x-tenant': 't1' } })
     const c = await q.consume('basic', (m) => void seen.push(m))
     await eventually(() => expect(seen).toHaveLength(1), wait)
-    expect(seen[0]).toMatchObject({ id, queue: 'basic', payload: { n: 1, s: 'ü' }, attempt: 1, headers: { 'x-tenant': 't1' } })
+    expect(seen[0]).toMatchObject({
+      id,
+      queue: 'basic',
+      payload: { n: 1, s: 'ü' },
+      attempt: 1,
+      headers: { 'x-tenant': 't1' },
+    })
     await eventually(async () => expect((await q.get('basic', id))?.state).toBe('completed'), wait)
     await c.close()
     const counts = await q.counts('basic')
@@ -142,10 +157,15 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
 
   it('publishes a batch in one call and delivers every message once', async () => {
     const q = ctx.subject()
-    const ids = await q.publishBatch('batch', Array.from({ length: 100 }, (_, i) => ({ payload: i })))
+    const ids = await q.publishBatch(
+      'batch',
+      Array.from({ length: 100 }, (_, i) => ({ payload: i })),
+    )
     expect(new Set(ids).size).toBe(100)
     const seen = new Map<unknown, number>()
-    const c = await q.consume('batch', (m) => void seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1), { concurrency: 20 })
+    const c = await q.consume('batch', (m) => void seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1), {
+      concurrency: 20,
+    })
     await eventually(() => expect(seen.size).toBe(100), wait)
     await c.close()
     expect([...seen.values()].every((n) => n === 1)).toBe(true)
@@ -298,15 +318,19 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const started = deferred()
     let reason: unknown
     const id = await q.publish('cancel-run', 'x', { attempts: 5 })
-    const c = await q.consume('cancel-run', async (_m, h) => {
-      started.resolve()
-      try {
-        await untilAborted(h.signal)
-      } catch (e) {
-        reason = e
-        throw e
-      }
-    }, { leaseTime: 3000 })
+    const c = await q.consume(
+      'cancel-run',
+      async (_m, h) => {
+        started.resolve()
+        try {
+          await untilAborted(h.signal)
+        } catch (e) {
+          reason = e
+          throw e
+        }
+      },
+      { leaseTime: 3000 },
+    )
     await started.promise
     expect(await other.cancel('cancel-run', id)).toBe('signalled')
     await eventually(() => expect(isBeaverError(reason, 'QUEUE_CANCELLED')).toBe(true), wait)
@@ -349,10 +373,14 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const other = await ctx.another()
     const id = await q.publish('lease', 'x', { attempts: 5 })
     const first = deferred()
-    const c1 = await q.consume('lease', async (_m, h) => {
-      first.resolve()
-      await untilAborted(h.signal).catch(() => undefined)
-    }, { leaseTime: 300, renewLease: false, concurrency: 1 })
+    const c1 = await q.consume(
+      'lease',
+      async (_m, h) => {
+        first.resolve()
+        await untilAborted(h.signal).catch(() => undefined)
+      },
+      { leaseTime: 300, renewLease: false, concurrency: 1 },
+    )
     await first.promise
     const attempts: number[] = []
     const c2 = await other.consume('lease', (m) => void attempts.push(m.attempt))
@@ -368,11 +396,15 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const other = await ctx.another()
     await q.publish('extend', 'x')
     const done = deferred()
-    const c1 = await q.consume('extend', async (_m, h) => {
-      await h.extendLease(10_000)
-      await new Promise((r) => setTimeout(r, 900))
-      done.resolve()
-    }, { leaseTime: 300, renewLease: false })
+    const c1 = await q.consume(
+      'extend',
+      async (_m, h) => {
+        await h.extendLease(10_000)
+        await new Promise((r) => setTimeout(r, 900))
+        done.resolve()
+      },
+      { leaseTime: 300, renewLease: false },
+    )
     const elsewhere: number[] = []
     const c2 = await other.consume('extend', (m) => void elsewhere.push(m.attempt))
     await done.promise
@@ -416,10 +448,14 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const other = await ctx.another()
     const started = deferred()
     const id = await q.publish('release', 'x', { attempts: 1 })
-    const c = await q.consume('release', async (_m, h) => {
-      started.resolve()
-      await untilAborted(h.signal)
-    }, { leaseTime: 60_000 })
+    const c = await q.consume(
+      'release',
+      async (_m, h) => {
+        started.resolve()
+        await untilAborted(h.signal)
+      },
+      { leaseTime: 60_000 },
+    )
     await started.promise
     await c.close({ timeout: 50 })
     const attempts: number[] = []
@@ -477,9 +513,15 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
 
   it('limits the start rate of a consumer', async () => {
     const q = ctx.subject()
-    await q.publishBatch('rate', Array.from({ length: 6 }, (_, i) => ({ payload: i })))
+    await q.publishBatch(
+      'rate',
+      Array.from({ length: 6 }, (_, i) => ({ payload: i })),
+    )
     const starts: number[] = []
-    const c = await q.consume('rate', () => void starts.push(Date.now()), { concurrency: 10, rateLimit: { max: 3, per: 400 } })
+    const c = await q.consume('rate', () => void starts.push(Date.now()), {
+      concurrency: 10,
+      rateLimit: { max: 3, per: 400 },
+    })
     await eventually(() => expect(starts).toHaveLength(6), wait)
     await c.close()
     expect((starts[5] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(350)

@@ -43,7 +43,10 @@ interface Slot {
 class MemoryQueueState {
   readonly all = new Map<string, Entry>()
   readonly ready = new Heap<Slot>((a, b) => readyBefore(a.entry, b.entry))
-  readonly delayed = new Heap<Slot>((a, b) => a.entry.msg.runAt < b.entry.msg.runAt || (a.entry.msg.runAt === b.entry.msg.runAt && a.entry.seq < b.entry.seq))
+  readonly delayed = new Heap<Slot>(
+    (a, b) =>
+      a.entry.msg.runAt < b.entry.msg.runAt || (a.entry.msg.runAt === b.entry.msg.runAt && a.entry.seq < b.entry.seq),
+  )
   readonly active = new Map<string, Entry>()
   readonly dedupe = new Map<string, string>()
   /** Finished (completed/cancelled) ids in finishing order, for retention. */
@@ -341,7 +344,14 @@ class MemoryDriver implements QueueDriver {
     const s = this.#store.state(queue)
     this.#maintain(s)
     const now = this.#ctx.now()
-    const counts: QueueCounts = { waiting: 0, active: s.active.size, delayed: 0, completed: 0, failed: 0, dead: s.dead.size }
+    const counts: QueueCounts = {
+      waiting: 0,
+      active: s.active.size,
+      delayed: 0,
+      completed: 0,
+      failed: 0,
+      dead: s.dead.size,
+    }
     for (const e of s.all.values()) {
       if (e.state === 'completed') counts.completed++
       else if (e.state === 'waiting') {

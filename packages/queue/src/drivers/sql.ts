@@ -61,7 +61,10 @@ export class SqlQueueDriver implements QueueDriver {
     this.#ctx = ctx
     this.#table = options.table ?? 'beaver_queue'
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(this.#table)) {
-      throw new QueueError('QUEUE_OPTIONS_INVALID', `BEAVER_QUEUE_DB_TABLE is "${this.#table}"; use lowercase letters, digits and _, up to 41 characters.`)
+      throw new QueueError(
+        'QUEUE_OPTIONS_INVALID',
+        `BEAVER_QUEUE_DB_TABLE is "${this.#table}"; use lowercase letters, digits and _, up to 41 characters.`,
+      )
     }
     this.#jobs = `${this.#table}_jobs`
     this.capabilities = Object.freeze({
@@ -85,7 +88,11 @@ export class SqlQueueDriver implements QueueDriver {
 
   #database(): Promise<Database> {
     this.#opening ??= (async () => {
-      const dbm = await importPeer('@beaver-kit/database', () => import('@beaver-kit/database'), `the ${this.name} queue driver`)
+      const dbm = await importPeer(
+        '@beaver-kit/database',
+        () => import('@beaver-kit/database'),
+        `the ${this.name} queue driver`,
+      )
       let database = this.#options.database
       if (!database && this.#options.url) {
         database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
@@ -99,7 +106,9 @@ export class SqlQueueDriver implements QueueDriver {
           { details: { driver: this.name, dialect: database.dialect } },
         )
       }
-      await database.migrator({ migrations: queueMigrations(this.#dialect, this.#table), table: `${this.#table}_migrations` }).up()
+      await database
+        .migrator({ migrations: queueMigrations(this.#dialect, this.#table), table: `${this.#table}_migrations` })
+        .up()
       this.#db = database
       if (this.#dialect === 'postgres') {
         this.#listener = new PostgresListener(database, this.#table, (queue) => this.#wake(queue), this.#ctx)
@@ -119,7 +128,10 @@ export class SqlQueueDriver implements QueueDriver {
     const database = await this.#database()
     const tx = options.tx as Transaction | undefined
     if (tx !== undefined && (typeof tx !== 'object' || tx === null || (tx as Queryable).dialect !== this.#dialect)) {
-      throw new QueueError('QUEUE_OPTIONS_INVALID', `publish({ tx }) needs a transaction of the queue's ${this.#dialect} database (from db.transaction(async (tx) => ...)).`)
+      throw new QueueError(
+        'QUEUE_OPTIONS_INVALID',
+        `publish({ tx }) needs a transaction of the queue's ${this.#dialect} database (from db.transaction(async (tx) => ...)).`,
+      )
     }
     const run: Queryable = tx ?? database
     const byQueue = new Map<string, DriverMessage[]>()
@@ -159,7 +171,8 @@ export class SqlQueueDriver implements QueueDriver {
         m.createdAt,
       )
     }
-    const cols = 'id, queue, state, priority, run_at, max_attempts, backoff_base, backoff_max, timeout_ms, group_key, dedupe_key, payload, headers, created_at'
+    const cols =
+      'id, queue, state, priority, run_at, max_attempts, backoff_base, backoff_max, timeout_ms, group_key, dedupe_key, payload, headers, created_at'
     let inserted: Row[]
     if (this.#dialect === 'postgres') {
       values.push(this.#table, queue)
@@ -175,9 +188,16 @@ export class SqlQueueDriver implements QueueDriver {
         )
       ).rows
     } else if (this.#dialect === 'sqlite') {
-      inserted = (await run.query(`insert into ${this.#jobs} (${cols}) values ${rows.join(', ')} on conflict do nothing returning id`, values)).rows
+      inserted = (
+        await run.query(
+          `insert into ${this.#jobs} (${cols}) values ${rows.join(', ')} on conflict do nothing returning id`,
+          values,
+        )
+      ).rows
     } else {
-      inserted = (await run.query(`insert ignore into ${this.#jobs} (${cols}) values ${rows.join(', ')} returning id`, values)).rows
+      inserted = (
+        await run.query(`insert ignore into ${this.#jobs} (${cols}) values ${rows.join(', ')} returning id`, values)
+      ).rows
     }
     const result = new Map<DriverMessage, string>()
     const fresh = new Set(inserted.map((r) => String(r.id)))
@@ -194,14 +214,15 @@ export class SqlQueueDriver implements QueueDriver {
       const idList = missing.map(() => '?').join(', ')
       const keyList = keys.length > 0 ? ` or dedupe_key in (${keys.map(() => '?').join(', ')})` : ''
       const existing = (
-        await run.query(this.#q(`select id, dedupe_key from ${this.#jobs} where queue = ? and (id in (${idList})${keyList})`), [
-          queue,
-          ...missing.map((m) => m.id),
-          ...keys,
-        ])
+        await run.query(
+          this.#q(`select id, dedupe_key from ${this.#jobs} where queue = ? and (id in (${idList})${keyList})`),
+          [queue, ...missing.map((m) => m.id), ...keys],
+        )
       ).rows
       const byId = new Set(existing.map((r) => String(r.id)))
-      const byKey = new Map(existing.filter((r) => r.dedupe_key != null).map((r) => [String(r.dedupe_key), String(r.id)]))
+      const byKey = new Map(
+        existing.filter((r) => r.dedupe_key != null).map((r) => [String(r.dedupe_key), String(r.id)]),
+      )
       for (const m of missing) {
         if (byId.has(m.id)) result.set(m, m.id)
         else if (m.dedupeKey !== undefined && byKey.has(m.dedupeKey)) result.set(m, byKey.get(m.dedupeKey) as string)
@@ -296,7 +317,10 @@ export class SqlQueueDriver implements QueueDriver {
     } else {
       rows = await database.transaction(
         async (tx) => {
-          const picked = await tx.many<{ seq: unknown }>(`select seq from ${this.#jobs} where ${ready} ${order} limit ? for update skip locked`, [queue, now, options.max])
+          const picked = await tx.many<{ seq: unknown }>(
+            `select seq from ${this.#jobs} where ${ready} ${order} limit ? for update skip locked`,
+            [queue, now, options.max],
+          )
           if (picked.length === 0) return []
           const seqs = picked.map((r) => r.seq)
           const marks = seqs.map(() => '?').join(', ')
@@ -313,7 +337,14 @@ export class SqlQueueDriver implements QueueDriver {
   // every group before rank 2 of any, skipping groups at their limit. A window query cannot
   // lock rows, so the claim of one queue is serialized: an advisory lock on PostgreSQL, a named
   // lock on MariaDB; SQLite runs the one statement atomically anyway.
-  async #claimFair(database: Database, queue: string, options: FetchOptions, now: number, lease: number, token: string): Promise<Row[]> {
+  async #claimFair(
+    database: Database,
+    queue: string,
+    options: FetchOptions,
+    now: number,
+    lease: number,
+    token: string,
+  ): Promise<Row[]> {
     const limit = options.groupLimit as number
     const pick = `
       select seq from (
@@ -329,23 +360,36 @@ export class SqlQueueDriver implements QueueDriver {
     const params = [queue, now, queue, limit, options.max]
     const set = `state = 'active', attempt = attempt + 1, lease_until = ?, token = ?`
     if (this.#dialect === 'sqlite') {
-      return (await database.query(`update ${this.#jobs} set ${set} where seq in (select seq from (${pick})) returning ${COLUMNS}`, [lease, token, ...params])).rows
+      return (
+        await database.query(
+          `update ${this.#jobs} set ${set} where seq in (select seq from (${pick})) returning ${COLUMNS}`,
+          [lease, token, ...params],
+        )
+      ).rows
     }
     return database.transaction(
       async (tx) => {
-        if (this.#dialect === 'postgres') await tx.query(`select pg_advisory_xact_lock(hashtext($1))`, [`${this.#table}:${queue}`])
+        if (this.#dialect === 'postgres')
+          await tx.query(`select pg_advisory_xact_lock(hashtext($1))`, [`${this.#table}:${queue}`])
         else await tx.query(`select get_lock(?, 10)`, [`${this.#table}:${queue}`.slice(0, 64)])
         try {
           const seqs = (await tx.many<{ seq: unknown }>(this.#q(pick), params)).map((r) => r.seq)
           if (seqs.length === 0) return []
           const marks = seqs.map(() => '?').join(', ')
           if (this.#dialect === 'postgres') {
-            return (await tx.query(this.#q(`update ${this.#jobs} set ${set} where seq in (${marks}) returning ${COLUMNS}`), [lease, token, ...seqs])).rows
+            return (
+              await tx.query(this.#q(`update ${this.#jobs} set ${set} where seq in (${marks}) returning ${COLUMNS}`), [
+                lease,
+                token,
+                ...seqs,
+              ])
+            ).rows
           }
           await tx.execute(`update ${this.#jobs} set ${set} where seq in (${marks})`, [lease, token, ...seqs])
           return tx.many(`select ${COLUMNS} from ${this.#jobs} where seq in (${marks})`, seqs)
         } finally {
-          if (this.#dialect === 'mysql') await tx.query(`select release_lock(?)`, [`${this.#table}:${queue}`.slice(0, 64)])
+          if (this.#dialect === 'mysql')
+            await tx.query(`select release_lock(?)`, [`${this.#table}:${queue}`.slice(0, 64)])
         }
       },
       { retries: 3 },
@@ -383,7 +427,9 @@ export class SqlQueueDriver implements QueueDriver {
     const where = `where queue = ? and id = ? and token = ? and state = 'active'`
     if (failure.kind === 'retry') {
       await database.execute(
-        this.#q(`update ${this.#jobs} set state = 'waiting', run_at = ?, last_error = ?, token = null, lease_until = null ${where}`),
+        this.#q(
+          `update ${this.#jobs} set state = 'waiting', run_at = ?, last_error = ?, token = null, lease_until = null ${where}`,
+        ),
         [failure.runAt, failure.error, queue, d.id, d.token],
       )
       if (failure.runAt <= this.#ctx.now()) this.#wake(queue)
@@ -417,12 +463,17 @@ export class SqlQueueDriver implements QueueDriver {
     if (deliveries.length === 0) return result
     const database = await this.#database()
     const held = this.#held(deliveries)
-    const update = this.#q(`update ${this.#jobs} set lease_until = ? where queue = ? and state = 'active' and ${held.where}`)
+    const update = this.#q(
+      `update ${this.#jobs} set lease_until = ? where queue = ? and state = 'active' and ${held.where}`,
+    )
     const params = [this.#ctx.now() + leaseMs, queue, ...held.values]
     let rows: Row[]
     if (this.#dialect === 'mysql') {
       await database.execute(update, params)
-      rows = await database.many(`select id, cancel_requested from ${this.#jobs} where queue = ? and state = 'active' and ${held.where}`, [queue, ...held.values])
+      rows = await database.many(
+        `select id, cancel_requested from ${this.#jobs} where queue = ? and state = 'active' and ${held.where}`,
+        [queue, ...held.values],
+      )
     } else {
       rows = (await database.query(`${update} returning id, cancel_requested`, params)).rows
     }
@@ -438,7 +489,9 @@ export class SqlQueueDriver implements QueueDriver {
   async cancel(queue: string, id: string): Promise<'removed' | 'signalled' | 'none'> {
     const database = await this.#database()
     const removed = await database.execute(
-      this.#q(`update ${this.#jobs} set state = 'cancelled', finished_at = ?, dedupe_key = null where queue = ? and id = ? and state = 'waiting'`),
+      this.#q(
+        `update ${this.#jobs} set state = 'cancelled', finished_at = ?, dedupe_key = null where queue = ? and id = ? and state = 'waiting'`,
+      ),
       [this.#ctx.now(), queue, id],
     )
     if (removed.affectedRows > 0) return 'removed'
@@ -477,19 +530,29 @@ export class SqlQueueDriver implements QueueDriver {
 
   async get(queue: string, id: string): Promise<StoredMessage | undefined> {
     const database = await this.#database()
-    const row = await database.maybeOne(this.#q(`select ${COLUMNS} from ${this.#jobs} where queue = ? and id = ?`), [queue, id])
+    const row = await database.maybeOne(this.#q(`select ${COLUMNS} from ${this.#jobs} where queue = ? and id = ?`), [
+      queue,
+      id,
+    ])
     return row ? toStored(row, this.#ctx.now()) : undefined
   }
 
   async progress(queue: string, d: Delivery, value: string): Promise<void> {
     const database = await this.#database()
-    await database.execute(this.#q(`update ${this.#jobs} set progress = ? where queue = ? and id = ? and token = ?`), [value, queue, d.id, d.token])
+    await database.execute(this.#q(`update ${this.#jobs} set progress = ? where queue = ? and id = ? and token = ?`), [
+      value,
+      queue,
+      d.id,
+      d.token,
+    ])
   }
 
   async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
     const database = await this.#database()
     const rows = await database.many(
-      this.#q(`select ${COLUMNS} from ${this.#jobs} where queue = ? and state = 'dead' order by finished_at desc, seq desc limit ? offset ?`),
+      this.#q(
+        `select ${COLUMNS} from ${this.#jobs} where queue = ? and state = 'dead' order by finished_at desc, seq desc limit ? offset ?`,
+      ),
       [queue, options.limit, options.offset],
     )
     const now = this.#ctx.now()
@@ -520,13 +583,18 @@ export class SqlQueueDriver implements QueueDriver {
     if (ids !== 'all' && ids.length === 0) return 0
     const database = await this.#database()
     const w = this.#which(ids)
-    const r = await database.execute(this.#q(`delete from ${this.#jobs} where queue = ? and state = 'dead'${w.where}`), [queue, ...w.values])
+    const r = await database.execute(
+      this.#q(`delete from ${this.#jobs} where queue = ? and state = 'dead'${w.where}`),
+      [queue, ...w.values],
+    )
     return r.affectedRows
   }
 
   async queues(): Promise<string[]> {
     const database = await this.#database()
-    return (await database.many<{ queue: string }>(`select distinct queue from ${this.#jobs}`)).map((r) => String(r.queue))
+    return (await database.many<{ queue: string }>(`select distinct queue from ${this.#jobs}`)).map((r) =>
+      String(r.queue),
+    )
   }
 
   async ping(): Promise<void> {
@@ -572,7 +640,8 @@ function toDelivery(r: Row): Delivery {
 // RETURNING gives rows in no promised order: hand them out in claim order.
 function sortRows(rows: Row[]): Row[] {
   return rows.sort(
-    (a, b) => Number(b.priority) - Number(a.priority) || Number(a.run_at) - Number(b.run_at) || Number(a.seq) - Number(b.seq),
+    (a, b) =>
+      Number(b.priority) - Number(a.priority) || Number(a.run_at) - Number(b.run_at) || Number(a.seq) - Number(b.seq),
   )
 }
 
