@@ -28,3 +28,4 @@ export type {
   StoredMessage,
 } from './driver.ts'
 export { queueDriverNames, registerQueueDriver } from './registry.ts'
+export type { Relay, RelayOptions, RelayTarget } from './outbox.ts'

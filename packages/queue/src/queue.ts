@@ -29,6 +29,7 @@ import {
   type Serializer,
 } from './message.ts'
 import { compose, type PublishContext, type QueueMiddleware } from './middleware.ts'
+import { startRelay, type Relay, type RelayOptions } from './outbox.ts'
 import { hasQueueDriver, loadQueueDriver, unknownQueueDriver } from './registry.ts'
 
 /** Options of `createQueue()`: every `BEAVER_QUEUE_*` setting, plus what cannot come from env. */
@@ -97,6 +98,12 @@ export interface Queue extends Instance<InstanceDescription> {
   health(options?: { timeout?: Duration }): Promise<QueueHealth>
   /** Consumers started by this queue and not closed yet. */
   consumers(): readonly Consumer[]
+  /**
+   * Outbox relay: moves messages published here (typically with `{ tx }` on a database
+   * driver) to another queue, keeping ids, headers, priority, group and retry settings.
+   * @example const relay = await outbox.relay(brokerQueue, { queues: ['emails'] })
+   */
+  relay(target: Pick<Queue, 'publishBatch'>, options: Omit<RelayOptions, 'leaseMs' | 'pollIntervalMs'>): Promise<Relay>
 }
 
 const MAX_PRIORITY = 1_000_000
@@ -132,6 +139,7 @@ export function createQueue(options: QueueOptions = {}): Queue {
   const full = (queue: string): string => `${namespace}/${checkQueueName(queue)}`
   const middleware: QueueMiddleware[] = []
   const consumers = new Set<Consumer>()
+  const relays = new Set<Relay>()
   let closed = false
   let loading: Promise<QueueDriver> | undefined
   let loaded: QueueDriver | undefined
@@ -369,6 +377,19 @@ export function createQueue(options: QueueOptions = {}): Queue {
       }
     },
     consumers: () => [...consumers],
+    async relay(target, o) {
+      for (const name of o.queues) checkQueueName(name)
+      const d = await driver()
+      const relay = startRelay({ driver: d, serializer, full, now }, target, {
+        ...o,
+        leaseMs: config.leaseTime,
+        pollIntervalMs: config.pollInterval,
+      })
+      relays.add(relay)
+      const close = relay.close.bind(relay)
+      relay.close = () => close().finally(() => relays.delete(relay))
+      return relay
+    },
     ready: (o = {}) =>
       traceAsync(
         channels.ready,
@@ -386,7 +407,7 @@ export function createQueue(options: QueueOptions = {}): Queue {
       }),
     async close() {
       if (closed) return
-      const pending = [...consumers].map((c) => c.close())
+      const pending = [...consumers, ...relays].map((c) => c.close())
       await Promise.allSettled(pending)
       closed = true
       const d = loaded ?? (await loading?.catch(() => undefined))

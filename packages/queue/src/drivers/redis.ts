@@ -109,6 +109,19 @@ class RedisQueueDriver implements QueueDriver {
         await client.connect()
       }
       for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua })
+      // ioredis reconnects by itself and holds commands meanwhile, so consumers simply wait;
+      // the connection events tell the facade (beaver:queue:connection) that they do.
+      let lost = false
+      client.on('close', () => {
+        if (lost || this.#closed) return
+        lost = true
+        this.#ctx.onConnection('lost')
+      })
+      client.on('ready', () => {
+        if (!lost) return
+        lost = false
+        this.#ctx.onConnection('restored')
+      })
       await this.#checkEviction(client)
       this.#client = client as Scripted
       return this.#client
