@@ -41,6 +41,11 @@ export const queueSchema = defineSchema(
       doc: 'Refuse publish with QUEUE_FULL past this many waiting messages (0: no limit)',
     }),
     keepCompleted: f.duration({ default: '1h', doc: 'How long completed messages stay visible (stats, dashboard)' }),
+    keepCompletedMax: f.int({
+      default: 10_000,
+      min: 0,
+      doc: 'Most completed messages a queue keeps (the oldest go first), whatever their age',
+    }),
     keepDead: f.duration({ default: '14d', doc: 'How long dead-lettered messages are kept for inspection and replay' }),
     db: {
       url: f.url({

@@ -144,6 +144,8 @@ export interface QueueDriverContext {
   /** Resolved settings the driver may need. */
   settings: {
     keepCompletedMs: number
+    /** Most completed messages kept per queue. */
+    keepCompletedMax: number
     keepDeadMs: number
     pollIntervalMs: number
   }

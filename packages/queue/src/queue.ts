@@ -165,6 +165,7 @@ export function createQueue(options: QueueOptions = {}): Queue {
         now,
         settings: {
           keepCompletedMs: config.keepCompleted,
+          keepCompletedMax: config.keepCompletedMax,
           keepDeadMs: config.keepDead,
           pollIntervalMs: config.pollInterval,
         },

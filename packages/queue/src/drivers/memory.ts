@@ -164,7 +164,8 @@ class MemoryDriver implements QueueDriver {
       if (top.version === top.entry.version && top.entry.state === 'waiting') s.ready.push(top)
     }
     const keepUntil = now - this.#ctx.settings.keepCompletedMs
-    while (s.finished.length > 0 && (s.finished[0]?.finishedAt ?? 0) <= keepUntil) {
+    const max = this.#ctx.settings.keepCompletedMax
+    while (s.finished.length > 0 && ((s.finished[0]?.finishedAt ?? 0) <= keepUntil || s.finished.length > max)) {
       const e = s.finished.shift() as Entry
       if (e.state === 'completed' || e.state === 'cancelled') s.all.delete(e.msg.id)
     }

@@ -26,8 +26,6 @@ export interface RedisQueueOptions {
   cluster?: boolean | undefined
   /** A client to use (never closed by the queue); blocking waits use its duplicates. */
   client?: Redis | Cluster | undefined
-  /** How many completed messages a queue keeps at most (besides `keepCompleted` age). Default 10,000. */
-  keepCompletedMax?: number | undefined
 }
 
 type Client = Redis | Cluster
@@ -65,7 +63,6 @@ class RedisQueueDriver implements QueueDriver {
   readonly #options: RedisQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #prefix: string
-  readonly #keepMax: number
   #client: Scripted | undefined
   #opening: Promise<Scripted> | undefined
   readonly #blockers: Client[] = []
@@ -78,7 +75,6 @@ class RedisQueueDriver implements QueueDriver {
     this.#options = options
     this.#ctx = ctx
     this.#prefix = options.prefix ?? 'bq'
-    this.#keepMax = options.keepCompletedMax ?? 10_000
   }
 
   /** `bq:{ns/queue}:`: the hash tag keeps every key of a queue in one Cluster slot. */
@@ -212,7 +208,7 @@ class RedisQueueDriver implements QueueDriver {
       token,
       options.groupLimit === undefined ? '' : options.groupLimit,
       this.#ctx.settings.keepCompletedMs,
-      this.#keepMax,
+      this.#ctx.settings.keepCompletedMax,
       this.#ctx.settings.keepDeadMs,
       prune ? 1 : 0,
     )) as string[]

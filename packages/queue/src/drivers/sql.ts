@@ -252,6 +252,14 @@ export class SqlQueueDriver implements QueueDriver {
         ),
         [queue, now - keepCompletedMs, now - keepDeadMs],
       )
+      // Beyond the age limit, a count limit: the newest keepCompletedMax completed rows stay.
+      await database.execute(
+        this.#q(
+          `delete from ${this.#jobs} where queue = ? and state = 'completed' and seq < (
+             select seq from (select seq from ${this.#jobs} where queue = ? and state = 'completed' order by seq desc limit 1 offset ?) newest)`,
+        ),
+        [queue, queue, this.#ctx.settings.keepCompletedMax],
+      )
     }
   }
 

@@ -1,0 +1,30 @@
+// One worker process of the loss test: consumes in manual-ack mode and writes, synchronously
+// (so the lines survive SIGKILL), `S <id>` when a handler starts and `A <id>` once its
+// acknowledgement reached the backend.
+import { openSync, writeSync } from 'node:fs'
+import { createQueue } from '@beaver-kit/queue'
+
+const env = process.env as Record<string, string>
+const { LOSS_DRIVER, LOSS_URL, LOSS_NS, LOSS_LOG } = env as { LOSS_DRIVER: string; LOSS_URL: string; LOSS_NS: string; LOSS_LOG: string }
+const fd = openSync(LOSS_LOG, 'a')
+const q = createQueue({
+  driver: LOSS_DRIVER,
+  envPrefix: false,
+  namespace: LOSS_NS,
+  pollInterval: '100ms',
+  leaseTime: '5s',
+  keepCompletedMax: 100_000,
+  ...(LOSS_DRIVER === 'redis' ? { redis: { url: LOSS_URL } } : { db: { url: LOSS_URL } }),
+})
+await q.consume(
+  'loss',
+  async (m, ctx) => {
+    writeSync(fd, `S ${m.id}\n`)
+    await new Promise((r) => setTimeout(r, 2))
+    await ctx.ack()
+    writeSync(fd, `A ${m.id}\n`)
+  },
+  { ack: 'manual', concurrency: 20 },
+)
+writeSync(fd, 'READY\n')
+process.on('SIGTERM', () => void q.close().then(() => process.exit(0)))
