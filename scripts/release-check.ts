@@ -38,6 +38,7 @@ const STEP_PACKAGE: Record<string, string> = {
   database: '@beaver-kit/database',
   'database-kysely-missing': '@beaver-kit/database',
   cache: '@beaver-kit/cache',
+  queue: '@beaver-kit/queue',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',
   mail: '@beaver-kit/mail',

@@ -54,6 +54,13 @@ export const PEERS: PeerLine[] = [
     steps: ['database'],
     env: { BEAVER_DB_DRIVER: 'libsql', BEAVER_DB_FILE: ':memory:' },
   },
+  {
+    package: '@beaver-kit/queue',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['queue'],
+    env: { BEAVER_QUEUE_DRIVER: 'redis', BEAVER_QUEUE_REDIS_URL: redis },
+  },
   { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
   { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
   { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },

@@ -42,7 +42,10 @@ function kit(driver: 'redis' | 'postgres', ns: string): Queue {
 
 /** Processes a pre-filled backlog and reports jobs/s. */
 async function processKit(q: Queue, queue: string, concurrency: number): Promise<Measurement> {
-  await q.publishBatch(queue, Array.from({ length: BACKLOG }, () => ({ payload })))
+  await q.publishBatch(
+    queue,
+    Array.from({ length: BACKLOG }, () => ({ payload })),
+  )
   let done = 0
   let finish!: () => void
   const all = new Promise<void>((r) => (finish = r))
@@ -80,12 +83,15 @@ async function latencyKit(q: Queue, queue: string): Promise<Measurement> {
 
 function deadline(p: Promise<void>): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_DEADLINE_MS)))]).finally(() => clearTimeout(timer))
+  return Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_DEADLINE_MS)))]).finally(() =>
+    clearTimeout(timer),
+  )
 }
 
 function summarize(samples: number[]): Measurement {
   const s = [...samples].sort((a, b) => a - b)
-  const at = (q: number): number => Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] as number) * 1000) / 1000
+  const at = (q: number): number =>
+    Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] as number) * 1000) / 1000
   const mean = s.reduce((a, b) => a + b, 0) / s.length
   return { opsPerSec: 1000 / mean, p50Ms: at(0.5), p99Ms: at(0.99) }
 }
@@ -136,9 +142,9 @@ async function processRedisFloor(stream: string, batch: number): Promise<Measure
   let done = 0
   const start = performance.now()
   while (done < BACKLOG) {
-    const res = (await reader.xreadgroup('GROUP', 'g', 'c', 'COUNT', batch, 'STREAMS', stream, '>')) as
-      | Array<[string, Array<[string, string[]]>]>
-      | null
+    const res = (await reader.xreadgroup('GROUP', 'g', 'c', 'COUNT', batch, 'STREAMS', stream, '>')) as Array<
+      [string, Array<[string, string[]]>]
+    > | null
     const entries = res?.[0]?.[1] ?? []
     if (entries.length === 0) continue
     for (const [, fields] of entries) JSON.parse(fields[1] as string)
@@ -162,7 +168,10 @@ async function bossQueue(queue: string): Promise<string> {
 async function processBoss(queue: string, concurrency: number): Promise<Measurement> {
   await bossQueue(queue)
   for (let i = 0; i < BACKLOG; i += 1000) {
-    await boss.insert(queue, Array.from({ length: Math.min(1000, BACKLOG - i) }, () => ({ data: payload })))
+    await boss.insert(
+      queue,
+      Array.from({ length: Math.min(1000, BACKLOG - i) }, () => ({ data: payload })),
+    )
   }
   let done = 0
   let finish!: () => void
@@ -205,10 +214,9 @@ async function processPgFloor(batch: number): Promise<Measurement> {
   await pool.query(`truncate ${floorTable}`)
   for (let i = 0; i < BACKLOG; i += 1000) {
     const n = Math.min(1000, BACKLOG - i)
-    await pool.query(
-      `insert into ${floorTable} (payload) select $1 from generate_series(1, ${n})`,
-      [JSON.stringify(payload)],
-    )
+    await pool.query(`insert into ${floorTable} (payload) select $1 from generate_series(1, ${n})`, [
+      JSON.stringify(payload),
+    ])
   }
   let done = 0
   const start = performance.now()
@@ -220,7 +228,7 @@ async function processPgFloor(batch: number): Promise<Measurement> {
     for (const row of r.rows) JSON.parse(row.payload as string)
     done += r.rowCount ?? 0
   }
-  return { opsPerSec: (BACKLOG * 1000) / ((performance.now() - start)) }
+  return { opsPerSec: (BACKLOG * 1000) / (performance.now() - start) }
 }
 
 // ---- cases -------------------------------------------------------------------------------------
@@ -266,22 +274,23 @@ const cases: BenchCase[] = [
       },
     ],
   },
-  ...[1, 50].map(
-    (c): BenchCase => ({
-      name: `redis: process, concurrency ${c}`,
-      contenders: [
-        { contender: 'beaver-kit', measure: () => processKit(kr, fresh('p'), c) },
-        { contender: 'bullmq', measure: () => processBull(fresh('bp'), c) },
-        { contender: 'floor', measure: () => processRedisFloor(fresh('fs'), c) },
-      ],
-    }),
-  ),
+  ...[1, 50].map((c): BenchCase => ({
+    name: `redis: process, concurrency ${c}`,
+    contenders: [
+      { contender: 'beaver-kit', measure: () => processKit(kr, fresh('p'), c) },
+      { contender: 'bullmq', measure: () => processBull(fresh('bp'), c) },
+      { contender: 'floor', measure: () => processRedisFloor(fresh('fs'), c) },
+    ],
+  })),
   {
     name: 'postgres: enqueue one',
     contenders: [
       { contender: 'beaver-kit', fn: () => kp.publish('enq', payload) },
       { contender: 'pg-boss', fn: () => boss.send(name('boss'), payload) },
-      { contender: 'floor', fn: () => pool.query(`insert into ${floorTable} (payload) values ($1)`, [JSON.stringify(payload)]) },
+      {
+        contender: 'floor',
+        fn: () => pool.query(`insert into ${floorTable} (payload) values ($1)`, [JSON.stringify(payload)]),
+      },
     ],
   },
   {
@@ -292,20 +301,21 @@ const cases: BenchCase[] = [
       { contender: 'pg-boss', fn: () => boss.insert(name('boss'), bossBatch) },
       {
         contender: 'floor',
-        fn: () => pool.query(`insert into ${floorTable} (payload) select $1 from generate_series(1, 100)`, [JSON.stringify(payload)]),
+        fn: () =>
+          pool.query(`insert into ${floorTable} (payload) select $1 from generate_series(1, 100)`, [
+            JSON.stringify(payload),
+          ]),
       },
     ],
   },
-  ...[1, 50].map(
-    (c): BenchCase => ({
-      name: `postgres: process, concurrency ${c}`,
-      contenders: [
-        { contender: 'beaver-kit', measure: () => processKit(kp, fresh('p'), c) },
-        { contender: 'pg-boss', measure: () => processBoss(fresh('bp'), c) },
-        { contender: 'floor', measure: () => processPgFloor(c) },
-      ],
-    }),
-  ),
+  ...[1, 50].map((c): BenchCase => ({
+    name: `postgres: process, concurrency ${c}`,
+    contenders: [
+      { contender: 'beaver-kit', measure: () => processKit(kp, fresh('p'), c) },
+      { contender: 'pg-boss', measure: () => processBoss(fresh('bp'), c) },
+      { contender: 'floor', measure: () => processPgFloor(c) },
+    ],
+  })),
   {
     name: 'postgres: enqueue-to-start latency',
     contenders: [
@@ -323,7 +333,11 @@ async function memoryPer100k(): Promise<number> {
   const n = quick ? 10_000 : 100_000
   const q = kit('redis', name('mem'))
   const before = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1])
-  for (let i = 0; i < n; i += 1000) await q.publishBatch('mem', Array.from({ length: 1000 }, () => ({ payload })))
+  for (let i = 0; i < n; i += 1000)
+    await q.publishBatch(
+      'mem',
+      Array.from({ length: 1000 }, () => ({ payload })),
+    )
   const after = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1])
   const keys = await redis.keys(`bq:{${name('mem')}/mem}:*`)
   for (let i = 0; i < keys.length; i += 1000) await redis.unlink(...keys.slice(i, i + 1000))
@@ -343,13 +357,35 @@ try {
       { goal: 'redis process c=1 ≥ 1.0x BullMQ', case: 'redis: process, concurrency 1', over: 'bullmq', target: 1 },
       { goal: 'redis process c=50 ≥ 1.0x BullMQ', case: 'redis: process, concurrency 50', over: 'bullmq', target: 1 },
       { goal: 'postgres enqueue ≥ 1.5x pg-boss', case: 'postgres: enqueue one', over: 'pg-boss', target: 1.5 },
-      { goal: 'postgres batch enqueue ≥ 1.5x pg-boss', case: 'postgres: enqueue batch of 100', over: 'pg-boss', target: 1.5 },
-      { goal: 'postgres process c=1 ≥ 1.5x pg-boss', case: 'postgres: process, concurrency 1', over: 'pg-boss', target: 1.5 },
-      { goal: 'postgres process c=50 ≥ 1.5x pg-boss', case: 'postgres: process, concurrency 50', over: 'pg-boss', target: 1.5 },
+      {
+        goal: 'postgres batch enqueue ≥ 1.5x pg-boss',
+        case: 'postgres: enqueue batch of 100',
+        over: 'pg-boss',
+        target: 1.5,
+      },
+      {
+        goal: 'postgres process c=1 ≥ 1.5x pg-boss',
+        case: 'postgres: process, concurrency 1',
+        over: 'pg-boss',
+        target: 1.5,
+      },
+      {
+        goal: 'postgres process c=50 ≥ 1.5x pg-boss',
+        case: 'postgres: process, concurrency 50',
+        over: 'pg-boss',
+        target: 1.5,
+      },
     ],
     extraGoals: (results) => {
       const lat = results.find((r) => r.case === 'postgres: enqueue-to-start latency' && r.contender === 'beaver-kit')
-      return [{ goal: 'postgres pickup p50 < 10 ms (LISTEN/NOTIFY)', value: lat?.p50Ms ?? NaN, target: 10, met: (lat?.p50Ms ?? Infinity) < 10 }]
+      return [
+        {
+          goal: 'postgres pickup p50 < 10 ms (LISTEN/NOTIFY)',
+          value: lat?.p50Ms ?? NaN,
+          target: 10,
+          met: (lat?.p50Ms ?? Infinity) < 10,
+        },
+      ]
     },
     notes: [
       `Redis memory for 100k waiting jobs (payload ${JSON.stringify(payload).length} B JSON): ${(memBytes / 1024 / 1024).toFixed(1)} MiB (${Math.round(memBytes / 100_000)} B per job), from INFO used_memory.`,

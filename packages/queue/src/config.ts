@@ -55,7 +55,7 @@ export const queueSchema = defineSchema(
       table: f.string({
         default: 'beaver_queue',
         pattern: /^[a-z_][a-z0-9_]{0,40}$/,
-        doc: 'Prefix of the queue’s tables (<table>_jobs, <table>_meta)',
+        doc: 'Prefix of the queue’s tables (<table>_jobs, <table>_migrations)',
       }),
     },
     redis: {

@@ -56,7 +56,11 @@ export function startRelay(source: RelaySource, target: RelayTarget, options: Re
       try {
         payload = source.serializer.deserialize(d.payload)
       } catch (error) {
-        await source.driver.fail(full, d, { kind: 'dead', reason: 'payload could not be deserialized for relay', error: describeError(error) })
+        await source.driver.fail(full, d, {
+          kind: 'dead',
+          reason: 'payload could not be deserialized for relay',
+          error: describeError(error),
+        })
         continue
       }
       good.push(d)
@@ -83,7 +87,13 @@ export function startRelay(source: RelaySource, target: RelayTarget, options: Re
     while (!stop.signal.aborted) {
       let deliveries: Delivery[] = []
       try {
-        deliveries = await source.driver.fetch(full, { max: batch, leaseMs, groupLimit: undefined, waitMs: pollMs, signal: stop.signal })
+        deliveries = await source.driver.fetch(full, {
+          max: batch,
+          leaseMs,
+          groupLimit: undefined,
+          waitMs: pollMs,
+          signal: stop.signal,
+        })
         if (deliveries.length > 0) await move(queue, deliveries)
         failures = 0
       } catch (error) {

@@ -7,7 +7,7 @@ import {
   type InstanceDescription,
   type InstanceOptions,
 } from '@beaver-kit/config'
-import { raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
+import { onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
 import { channels } from './channels.ts'
 import { queueSchema, type QueueSettings } from './config.ts'
 import { QueueConsumer, type ConsumeOptions, type Consumer, type ConsumerHost, type Handler } from './consumer.ts'
@@ -144,6 +144,11 @@ export function createQueue(options: QueueOptions = {}): Queue {
   let loading: Promise<QueueDriver> | undefined
   let loaded: QueueDriver | undefined
   let connectionLost = false
+  // On shutdown, consumers stop fetching and drain in the "stop accepting work" phase, while
+  // the database or Redis they acknowledge to is still open (instances close afterwards, in
+  // reverse order of creation, and the default db() is created after the queue that uses it).
+  const drain = (): Promise<unknown> => Promise.allSettled([...consumers, ...relays].map((c) => c.close()))
+  const removeDrainHook = onBeforeShutdown(drain)
 
   const onConnection = (state: 'lost' | 'restored', error?: unknown): void => {
     if ((state === 'lost') === connectionLost) return
@@ -160,7 +165,12 @@ export function createQueue(options: QueueOptions = {}): Queue {
       const def = definition ?? (await loadQueueDriver(driverName))
       const section = def.section
       const fromEnv = section ? (config as Record<string, unknown>)[section] : undefined
-      const driverSettings = { ...(typeof fromEnv === 'object' ? fromEnv : {}), ...driverOptions }
+      const defaulted = resolved.entries.find((e) => e.path === 'driver')?.source === 'default'
+      const driverSettings = {
+        ...(typeof fromEnv === 'object' ? fromEnv : {}),
+        ...(defaulted && !definition ? { followDatabase: true } : {}),
+        ...driverOptions,
+      }
       const built = await def.create(driverSettings as never, {
         now,
         settings: {
@@ -408,8 +418,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
       }),
     async close() {
       if (closed) return
-      const pending = [...consumers, ...relays].map((c) => c.close())
-      await Promise.allSettled(pending)
+      removeDrainHook()
+      await drain()
       closed = true
       const d = loaded ?? (await loading?.catch(() => undefined))
       await d?.close()

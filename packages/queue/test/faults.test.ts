@@ -28,21 +28,42 @@ describe('redis faults (own redis-server)', () => {
     const aof = await (async () => {
       await server.stop()
       const { OwnRedis } = await import('./support/servers.ts')
-      return new OwnRedis(server.port, ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]).start()
+      return new OwnRedis(server.port, [
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--dir',
+        dir,
+      ]).start()
     })()
     const events: string[] = []
     const onConnection = (m: unknown): void => void events.push((m as { state: string }).state)
     channels.connection.subscribe(onConnection)
     try {
-      await using q = createQueue({ driver: 'redis', redis: { url: aof.url }, envPrefix: false, pollInterval: '200ms', namespace: uniqueNamespace('qf') })
+      await using q = createQueue({
+        driver: 'redis',
+        redis: { url: aof.url },
+        envPrefix: false,
+        pollInterval: '200ms',
+        namespace: uniqueNamespace('qf'),
+      })
       const seen = new Set<unknown>()
       const c = await q.consume('restart', (m) => void seen.add(m.payload), { concurrency: 4 })
-      await q.publishBatch('restart', Array.from({ length: 50 }, (_, i) => ({ payload: i })))
+      await q.publishBatch(
+        'restart',
+        Array.from({ length: 50 }, (_, i) => ({ payload: i })),
+      )
       await eventually(() => expect(seen.size).toBe(50), { timeoutMs: 10_000 })
       await aof.stop()
       await eventually(() => expect(events).toContain('lost'), { timeoutMs: 10_000 })
       await aof.start()
-      await q.publishBatch('restart', Array.from({ length: 50 }, (_, i) => ({ payload: 50 + i })))
+      await q.publishBatch(
+        'restart',
+        Array.from({ length: 50 }, (_, i) => ({ payload: 50 + i })),
+      )
       await eventually(() => expect(seen.size).toBe(100), { timeoutMs: 20_000 })
       expect(events).toContain('restored')
       await c.close()
@@ -67,13 +88,24 @@ describe.runIf(pg)('postgres behind the fault proxy', () => {
       })
       const seen = new Set<unknown>()
       const c = await q.consume('proxy', (m) => void seen.add(m.payload), { concurrency: 4 })
-      await q.publishBatch('proxy', Array.from({ length: 40 }, (_, i) => ({ payload: i })))
+      await q.publishBatch(
+        'proxy',
+        Array.from({ length: 40 }, (_, i) => ({ payload: i })),
+      )
       await eventually(() => expect(seen.size).toBe(40), { timeoutMs: 10_000 })
       proxy.resetAll()
-      await q.publishBatch('proxy', Array.from({ length: 40 }, (_, i) => ({ payload: 40 + i }))).catch(async () => {
-        // The publish may have hit a reset connection: retried on a fresh one, with the same ids it stays once.
-        await q.publishBatch('proxy', Array.from({ length: 40 }, (_, i) => ({ payload: 40 + i, id: `p-${i}` })))
-      })
+      await q
+        .publishBatch(
+          'proxy',
+          Array.from({ length: 40 }, (_, i) => ({ payload: 40 + i })),
+        )
+        .catch(async () => {
+          // The publish may have hit a reset connection: retried on a fresh one, with the same ids it stays once.
+          await q.publishBatch(
+            'proxy',
+            Array.from({ length: 40 }, (_, i) => ({ payload: 40 + i, id: `p-${i}` })),
+          )
+        })
       await eventually(() => expect(seen.size).toBe(80), { timeoutMs: 20_000 })
       proxy.pause()
       await new Promise((r) => setTimeout(r, 300))

@@ -55,75 +55,84 @@ async function kill(p: Proc): Promise<void> {
 
 for (const [label, driver, url] of backends) {
   describe.runIf(url)(`loss test on ${label}`, () => {
-    it('handles 20,000 messages through two SIGKILLs with duplicates only for killed handlers', { timeout: 240_000 }, async () => {
-      const ns = uniqueNamespace('loss')
-      const options = driver === 'redis' ? { redis: { url: url as string } } : { db: { url: url as string } }
-      await using q = createQueue({ driver, envPrefix: false, namespace: ns, keepCompletedMax: 100_000, ...options })
-      for (let i = 0; i < TOTAL; i += 1000) {
-        await q.publishBatch(
-          'loss',
-          Array.from({ length: 1000 }, (_, k) => ({ payload: i + k, id: `m${i + k}` })),
-        )
-      }
-      const procs: Proc[] = []
-      const spawnOne = (n: number): Proc => {
-        const p = startWorker(driver, url as string, ns, join(dir, `${label}-${n}.log`))
-        procs.push(p)
-        return p
-      }
-      const w1 = spawnOne(1)
-      const w2 = spawnOne(2)
-      spawnOne(3)
-      const unacked = (p: Proc): number => {
-        let n = 0
-        for (const l of lines(p.log)) n += l.startsWith('S ') ? 1 : l.startsWith('A ') ? -1 : 0
-        return n
-      }
-      const acked = (): number => procs.reduce((n, p) => n + lines(p.log).filter((l) => l.startsWith('A ')).length, 0)
-      try {
-        // Kill each victim while it has handlers running: its log has starts without acks.
-        await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.15), { timeoutMs: 120_000, intervalMs: 50 })
-        await eventually(() => expect(unacked(w1)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
-        await kill(w1)
-        spawnOne(4)
-        await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.5), { timeoutMs: 120_000, intervalMs: 50 })
-        await eventually(() => expect(unacked(w2)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
-        await kill(w2)
-        spawnOne(5)
-        await eventually(async () => {
-          const counts = await q.counts('loss')
-          if (process.env.LOSS_DEBUG) console.log(label, counts, acked())
-          expect(counts.completed).toBe(TOTAL)
-        }, { timeoutMs: 180_000, intervalMs: 500 })
-      } finally {
-        for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) await kill(p)
-      }
-      const starts = new Map<string, number>()
-      const ackedIds = new Set<string>()
-      const killedUnacked = new Set<string>()
-      for (const p of procs) {
-        const own = lines(p.log)
-        const ownAcked = new Set(own.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)))
-        for (const l of own) {
-          if (l.startsWith('S ')) {
-            const id = l.slice(2)
-            starts.set(id, (starts.get(id) ?? 0) + 1)
-            if ((p === w1 || p === w2) && !ownAcked.has(id)) killedUnacked.add(id)
-          }
+    it(
+      'handles 20,000 messages through two SIGKILLs with duplicates only for killed handlers',
+      { timeout: 240_000 },
+      async () => {
+        const ns = uniqueNamespace('loss')
+        const options = driver === 'redis' ? { redis: { url: url as string } } : { db: { url: url as string } }
+        await using q = createQueue({ driver, envPrefix: false, namespace: ns, keepCompletedMax: 100_000, ...options })
+        for (let i = 0; i < TOTAL; i += 1000) {
+          await q.publishBatch(
+            'loss',
+            Array.from({ length: 1000 }, (_, k) => ({ payload: i + k, id: `m${i + k}` })),
+          )
         }
-        for (const id of ownAcked) ackedIds.add(id)
-      }
-      const duplicates = [...starts].filter(([, n]) => n > 1).map(([id]) => id)
-      // Nothing lost: the backend counts every message completed (checked above) and every one
-      // was started; an ack that landed just before its process was killed has no A line.
-      expect(starts.size).toBe(TOTAL)
-      expect(ackedIds.size).toBeGreaterThan(TOTAL - killedUnacked.size - 1)
-      // The kills really happened mid-handling.
-      expect(killedUnacked.size).toBeGreaterThan(0)
-      // Every duplicate is a message a killed process had started and not acknowledged.
-      expect(duplicates.filter((id) => !killedUnacked.has(id))).toEqual([])
-      expect(duplicates.length).toBeLessThanOrEqual(killedUnacked.size)
-      console.log(`[loss ${label}] ${TOTAL} acknowledged, ${killedUnacked.size} in flight in killed workers, ${duplicates.length} ran twice`)
-    })
+        const procs: Proc[] = []
+        const spawnOne = (n: number): Proc => {
+          const p = startWorker(driver, url as string, ns, join(dir, `${label}-${n}.log`))
+          procs.push(p)
+          return p
+        }
+        const w1 = spawnOne(1)
+        const w2 = spawnOne(2)
+        spawnOne(3)
+        const unacked = (p: Proc): number => {
+          let n = 0
+          for (const l of lines(p.log)) n += l.startsWith('S ') ? 1 : l.startsWith('A ') ? -1 : 0
+          return n
+        }
+        const acked = (): number => procs.reduce((n, p) => n + lines(p.log).filter((l) => l.startsWith('A ')).length, 0)
+        try {
+          // Kill each victim while it has handlers running: its log has starts without acks.
+          await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.15), { timeoutMs: 120_000, intervalMs: 50 })
+          await eventually(() => expect(unacked(w1)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
+          await kill(w1)
+          spawnOne(4)
+          await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.5), { timeoutMs: 120_000, intervalMs: 50 })
+          await eventually(() => expect(unacked(w2)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
+          await kill(w2)
+          spawnOne(5)
+          await eventually(
+            async () => {
+              const counts = await q.counts('loss')
+              if (process.env.LOSS_DEBUG) console.log(label, counts, acked())
+              expect(counts.completed).toBe(TOTAL)
+            },
+            { timeoutMs: 180_000, intervalMs: 500 },
+          )
+        } finally {
+          for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) await kill(p)
+        }
+        const starts = new Map<string, number>()
+        const ackedIds = new Set<string>()
+        const killedUnacked = new Set<string>()
+        for (const p of procs) {
+          const own = lines(p.log)
+          const ownAcked = new Set(own.filter((l) => l.startsWith('A ')).map((l) => l.slice(2)))
+          for (const l of own) {
+            if (l.startsWith('S ')) {
+              const id = l.slice(2)
+              starts.set(id, (starts.get(id) ?? 0) + 1)
+              if ((p === w1 || p === w2) && !ownAcked.has(id)) killedUnacked.add(id)
+            }
+          }
+          for (const id of ownAcked) ackedIds.add(id)
+        }
+        const duplicates = [...starts].filter(([, n]) => n > 1).map(([id]) => id)
+        // Nothing lost: the backend counts every message completed (checked above) and every one
+        // was started; an ack that landed just before its process was killed has no A line.
+        expect(starts.size).toBe(TOTAL)
+        expect(ackedIds.size).toBeGreaterThan(TOTAL - killedUnacked.size - 1)
+        // The kills really happened mid-handling.
+        expect(killedUnacked.size).toBeGreaterThan(0)
+        // Every duplicate is a message a killed process had started and not acknowledged.
+        expect(duplicates.filter((id) => !killedUnacked.has(id))).toEqual([])
+        expect(duplicates.length).toBeLessThanOrEqual(killedUnacked.size)
+        console.log(
+          `[loss ${label}] ${TOTAL} acknowledged, ${killedUnacked.size} in flight in killed workers, ${duplicates.length} ran twice`,
+        )
+      },
+    )
   })
 }

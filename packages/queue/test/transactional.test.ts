@@ -19,7 +19,13 @@ afterAll(async () => {
 function open(driver: 'sqlite' | 'postgres' | 'mysql', url: string): { db: Database; q: Queue; ns: string } {
   const db = createDatabase({ url, envPrefix: false })
   const ns = uniqueNamespace('qtx')
-  const q = createQueue({ driver, driverOptions: { database: db }, namespace: ns, envPrefix: false, pollInterval: '30s' })
+  const q = createQueue({
+    driver,
+    driverOptions: { database: db },
+    namespace: ns,
+    envPrefix: false,
+    pollInterval: '30s',
+  })
   opened.push(db, q)
   return { db, q, ns }
 }
@@ -48,7 +54,9 @@ for (const [label, url, driver] of targets) {
 
     it('refuses a transaction of another dialect', async () => {
       const { q } = open(driver, url as string)
-      await expect(q.publish('tx', 1, { tx: { dialect: 'other' } })).rejects.toSatisfy((e) => isQueueError(e, 'QUEUE_OPTIONS_INVALID'))
+      await expect(q.publish('tx', 1, { tx: { dialect: 'other' } })).rejects.toSatisfy((e) =>
+        isQueueError(e, 'QUEUE_OPTIONS_INVALID'),
+      )
     })
   })
 }

@@ -396,18 +396,30 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const other = await ctx.another()
     await q.publish('extend', 'x')
     const done = deferred()
+    const started = deferred()
+    let extended: unknown = 'not called'
     const c1 = await q.consume(
       'extend',
       async (_m, h) => {
-        await h.extendLease(10_000)
-        await new Promise((r) => setTimeout(r, 900))
-        done.resolve()
+        started.resolve()
+        try {
+          await h.extendLease(20_000)
+          extended = undefined
+          // Longer than the 1.5 s lease it was delivered with: only the extension keeps it here.
+          await new Promise((r) => setTimeout(r, 2500))
+        } catch (e) {
+          extended = e
+        } finally {
+          done.resolve()
+        }
       },
-      { leaseTime: 300, renewLease: false },
+      { leaseTime: 1500, renewLease: false },
     )
+    await started.promise
     const elsewhere: number[] = []
     const c2 = await other.consume('extend', (m) => void elsewhere.push(m.attempt))
     await done.promise
+    expect(extended).toBeUndefined()
     await eventually(async () => expect((await q.counts('extend')).completed).toBe(1), wait)
     await c1.close()
     await c2.close()

@@ -51,6 +51,17 @@ const steps: Steps = {
     await cache().delete(key)
     assert(value?.n === 1, `get returned ${JSON.stringify(value)}`)
   },
+  async queue() {
+    const { createQueue } = await import('@beaver-kit/queue')
+    const q = createQueue({ namespace: `smoke_${randomUUID().slice(0, 8)}` })
+    const got = new Promise<unknown>((resolve) => {
+      void q.consume('smoke', (m) => resolve(m.payload))
+    })
+    await q.publish('smoke', { n: 1 })
+    const payload = await got
+    await q.close()
+    assert((payload as { n?: number }).n === 1, `consumed ${JSON.stringify(payload)}`)
+  },
   async http() {
     const { http } = await import('@beaver-kit/http')
     const text = await withServer((url) => http().get(url).text())

@@ -26,6 +26,11 @@ export interface SqlQueueOptions {
   table?: string | undefined
   /** A database to use (never closed by the queue); transactional publish needs the same one. */
   database?: Database | undefined
+  /**
+   * Speak whatever dialect the database speaks (set when BEAVER_QUEUE_DRIVER was left at its
+   * default, so `BEAVER_DB_URL=postgres://...` alone moves the queue to PostgreSQL too).
+   */
+  followDatabase?: boolean | undefined
 }
 
 type Row = Record<string, unknown>
@@ -38,9 +43,9 @@ const PRUNE_EVERY_MS = 30_000
 
 /** The job-queue driver over @beaver-kit/database: SKIP LOCKED claims, LISTEN/NOTIFY on PostgreSQL. */
 export class SqlQueueDriver implements QueueDriver {
-  readonly name: string
+  name: string
   readonly capabilities: QueueCapabilities
-  readonly #dialect: Dialect
+  #dialect: Dialect
   readonly #options: SqlQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #table: string
@@ -99,6 +104,10 @@ export class SqlQueueDriver implements QueueDriver {
         this.#ownsDb = true
       }
       database ??= dbm.db()
+      if (this.#options.followDatabase && database.dialect !== this.#dialect) {
+        this.#dialect = database.dialect
+        this.name = database.dialect
+      }
       if (database.dialect !== this.#dialect) {
         throw new QueueError(
           'QUEUE_OPTIONS_INVALID',

@@ -5,7 +5,12 @@ import { openSync, writeSync } from 'node:fs'
 import { createQueue } from '@beaver-kit/queue'
 
 const env = process.env as Record<string, string>
-const { LOSS_DRIVER, LOSS_URL, LOSS_NS, LOSS_LOG } = env as { LOSS_DRIVER: string; LOSS_URL: string; LOSS_NS: string; LOSS_LOG: string }
+const { LOSS_DRIVER, LOSS_URL, LOSS_NS, LOSS_LOG } = env as {
+  LOSS_DRIVER: string
+  LOSS_URL: string
+  LOSS_NS: string
+  LOSS_LOG: string
+}
 const fd = openSync(LOSS_LOG, 'a')
 const q = createQueue({
   driver: LOSS_DRIVER,

@@ -38,7 +38,9 @@ export class OwnRedis {
   }
 
   async start(): Promise<this> {
-    this.#proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', ...this.args], { stdio: 'ignore' })
+    this.#proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', ...this.args], {
+      stdio: 'ignore',
+    })
     await waitForPort(this.port)
     return this
   }
