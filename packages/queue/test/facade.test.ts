@@ -17,7 +17,8 @@ import {
 } from '@beaver-kit/queue'
 import { memoryDriver } from '@beaver-kit/queue/memory'
 
-const mem = (extra: Parameters<typeof createQueue>[0] = {}) => createQueue({ driver: 'memory', envPrefix: false, ...extra })
+const mem = (extra: Parameters<typeof createQueue>[0] = {}) =>
+  createQueue({ driver: 'memory', envPrefix: false, ...extra })
 
 describe('the queue facade', () => {
   it('names the variable of a bad setting and the known drivers of a bad name', () => {
