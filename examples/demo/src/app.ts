@@ -10,11 +10,13 @@ import { http as defaultHttp, type HttpClient } from '@beaver-kit/http'
 import { randomBytes } from 'node:crypto'
 import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlSigner } from '@beaver-kit/krypto'
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
+import { createQueue, type Queue } from '@beaver-kit/queue'
 import { demoSchema } from './config.ts'
 import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { createLinkMail } from './link-mail.ts'
 import { LinkStore, type Link } from './links.ts'
 import { fetchTitle } from './titles.ts'
+import { startVisits } from './visits.ts'
 
 /** The kit instances the demo uses; each defaults to the package's default instance (env-configured). */
 export interface Deps {
@@ -25,6 +27,8 @@ export interface Deps {
   signer: UrlSigner
   /** Default: a mailer configured by BEAVER_MAIL_* (the log transport when nothing is set). */
   mailer?: Mailer
+  /** Where link visits are queued; default: a queue on `db` (or as BEAVER_QUEUE_* says). */
+  queue?: Queue
 }
 
 export interface AppOptions {
@@ -76,6 +80,12 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
 
   await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
+  const visits = await startVisits(
+    store,
+    options.deps?.queue ?? createQueue({ driverOptions: { database } }),
+    options.deps?.queue === undefined,
+    log,
+  )
 
   const background = new Set<Promise<void>>()
   const shutdownController = new AbortController()
@@ -170,7 +180,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       const code = short[1] as string
       const link = await resolveLink(code)
       if (!link) throw new HttpProblem(404, `no link ${code}`)
-      await store.recordHit(code)
+      await visits.record(code)
       res.writeHead(302, { location: link.url, 'cache-control': 'no-store' })
       res.end()
       return 302
@@ -214,6 +224,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       shutdownController.abort()
       await stopped
       await Promise.allSettled(background)
+      await visits.close()
       await mail.close()
     })())
   const removeHook = onBeforeShutdown(close)
@@ -225,6 +236,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     description: config.describe(),
     async idle() {
       while (background.size > 0) await Promise.allSettled(background)
+      await visits.idle()
     },
     async close() {
       removeHook()
