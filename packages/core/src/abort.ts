@@ -5,9 +5,20 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortReason(signal)
 }
 
-/** The reason an aborted signal carries, or a CORE_ABORTED error when it was aborted without one. */
+/**
+ * The error an aborted signal means. A reason of the caller's own (`controller.abort(err)`, or
+ * the `TimeoutError` of `AbortSignal.timeout()`, which says what happened) is returned as it is.
+ * Without one, `abort()` leaves the platform's bare `AbortError` DOMException; that becomes a
+ * `CORE_ABORTED` kit error with the DOMException as its `cause`, so every package reports an
+ * abort the same way.
+ */
 export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new CoreError('CORE_ABORTED', 'The operation was aborted')
+  const reason: unknown = signal.reason
+  if (reason === undefined) return new CoreError('CORE_ABORTED', 'The operation was aborted')
+  if (reason instanceof DOMException && reason.name === 'AbortError') {
+    return new CoreError('CORE_ABORTED', 'The operation was aborted', { cause: reason })
+  }
+  return reason
 }
 
 /**

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { isCoreError, raceAbort, retry, sleep } from '@beaver-kit/core'
+import { abortReason, isCoreError, raceAbort, retry, sleep, throwIfAborted } from '@beaver-kit/core'
 
 // A script whose only pending work is an awaited wait must not exit before the wait ends.
 function runScript(body: string): { status: number | null; stdout: string; stderr: string } {
@@ -78,16 +78,32 @@ describe('raceAbort', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
-  it('an abort without a reason is a CORE_ABORTED error, never a bare DOMException', async () => {
+  it('an abort without a reason is a CORE_ABORTED error with the DOMException as cause, never a bare DOMException', async () => {
     const ac = new AbortController()
     const p = raceAbort(new Promise(() => undefined), { signal: ac.signal })
     // AbortController.abort() with no argument sets an AbortError DOMException as the reason.
     ac.abort()
-    await expect(p).rejects.toSatisfy((e) => (e as Error).name === 'AbortError')
+    const err = await p.catch((e: unknown) => e)
+    expect(isCoreError(err, 'CORE_ABORTED')).toBe(true)
+    expect((err as Error).cause).toBe(ac.signal.reason)
+    expect(err).not.toBeInstanceOf(DOMException)
+    await expect(raceAbort(new Promise(() => undefined), { signal: AbortSignal.abort() })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE_ABORTED'),
+    )
     const bare = { aborted: true, reason: undefined } as unknown as AbortSignal
     await expect(raceAbort(new Promise(() => undefined), { signal: bare })).rejects.toSatisfy((e) =>
       isCoreError(e, 'CORE_ABORTED'),
     )
+    await expect(sleep(10, AbortSignal.abort())).rejects.toSatisfy((e) => isCoreError(e, 'CORE_ABORTED'))
+    expect(() => throwIfAborted(AbortSignal.abort())).toThrow(expect.objectContaining({ code: 'CORE_ABORTED' }))
+  })
+
+  it("a signal's own time limit (AbortSignal.timeout) keeps its TimeoutError: it says what happened", async () => {
+    const signal = AbortSignal.timeout(1)
+    await vi.advanceTimersByTimeAsync(5)
+    await vi.waitFor(() => expect(signal.aborted).toBe(true))
+    expect(abortReason(signal)).toBe(signal.reason)
+    expect((abortReason(signal) as Error).name).toBe('TimeoutError')
   })
 
   it('with neither signal nor limit it is the promise itself', async () => {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   installShutdownSignals,
@@ -158,5 +160,89 @@ describe('shutdown', () => {
     } finally {
       off()
     }
+  })
+
+  it('a failing before-hook is reported, and every resource is still closed', async () => {
+    const closed: string[] = []
+    registerForShutdown('db', { close: () => void closed.push('db') })
+    onBeforeShutdown(() => Promise.reject(new Error('server.close failed')))
+    onBeforeShutdown(() => void closed.push('other hook'))
+    const err = (await shutdown().catch((e: unknown) => e)) as ShutdownError
+    expect(err).toBeInstanceOf(ShutdownError)
+    expect(err.code).toBe('CORE_SHUTDOWN_FAILED')
+    expect(err.errors.map((e: Error) => e.message)).toEqual(['server.close failed'])
+    expect(err.message).toContain('server.close failed')
+    expect(closed).toEqual(['other hook', 'db'])
+  })
+
+  it('a before-hook that never settles is named at the deadline', async () => {
+    vi.useFakeTimers()
+    try {
+      const closed: string[] = []
+      registerForShutdown('db', { close: () => void closed.push('db') })
+      onBeforeShutdown(() => new Promise<void>(() => undefined))
+      const result = shutdown({ timeoutMs: 500 }).catch((e: unknown) => e)
+      await vi.advanceTimersByTimeAsync(499)
+      expect(closed).toEqual([])
+      await vi.advanceTimersByTimeAsync(1)
+      const err = (await result) as ShutdownError
+      expect(err.code).toBe('CORE_SHUTDOWN_TIMEOUT')
+      expect(err.details).toEqual({ pending: ['before-shutdown hooks', 'db'], timeoutMs: 500 })
+      // Out of time, the closes are still started (best effort).
+      await vi.advanceTimersByTimeAsync(0)
+      expect(closed).toEqual(['db'])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+// A script with a resource whose close hangs: the first signal starts shutdown, a second one
+// exits at once with code 1; without a second one, a clean shutdown exits 0.
+const SCRIPT = `
+import { installShutdownSignals, registerForShutdown } from '@beaver-kit/core'
+const hang = process.argv.at(-1) === 'hang'
+registerForShutdown('resource', { close: () => hang ? new Promise(() => {}) : console.log('closed') })
+installShutdownSignals()
+setInterval(() => {}, 1000)
+console.log('ready')
+`
+
+async function runSignalled(
+  mode: 'hang' | 'clean',
+  signals: NodeJS.Signals[],
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@beaver-kit/source', '--input-type=module', '--eval', SCRIPT, '--', mode],
+    { cwd: import.meta.dirname, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  child.stdout.setEncoding('utf8')
+  const ready = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk
+      if (out.includes('ready')) resolve()
+    })
+  })
+  const exited = once(child, 'exit') as Promise<[number | null]>
+  await ready
+  // Two different signals, so the kernel cannot merge them into one delivery.
+  for (const signal of signals) child.kill(signal)
+  const [code] = await exited
+  return { code, out }
+}
+
+describe('installShutdownSignals in a real process', () => {
+  it('exits 0 after a clean shutdown on SIGTERM', async () => {
+    const { code, out } = await runSignalled('clean', ['SIGTERM'])
+    expect(out).toBe('ready\nclosed\n')
+    expect(code).toBe(0)
+  })
+
+  it('exits 1 at once on a second signal while shutdown still waits for a close', async () => {
+    const { code, out } = await runSignalled('hang', ['SIGTERM', 'SIGINT'])
+    expect(out).toBe('ready\n')
+    expect(code).toBe(1)
   })
 })
