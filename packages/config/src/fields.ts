@@ -12,6 +12,8 @@ import {
   parseNumber,
   parseUrl,
 } from './parse.ts'
+import { maskJson, maskText, maskUrl } from './secrets.ts'
+import { formatBytes, formatDuration } from './units.ts'
 
 export const FIELD = Symbol.for('beaver-kit.config.field')
 
@@ -37,8 +39,13 @@ export interface Field<T, Present extends boolean = boolean, In = T> {
   readonly accepts: string
   /** Parses an env string or validates an option value. Throws ParseIssue. */
   parse(input: string | In): T
-  /** How a value prints in describe(): secrets are masked by the resolver. */
-  show(value: T): string
+  /**
+   * How a value prints in describe(): URLs, lists and JSON masked (secret fields are masked
+   * whole by the resolver), durations and sizes in the text they were given when there was one.
+   */
+  show(value: T, given?: string): string
+  /** How a rejected input is quoted in an error: masked like `show`, never its secrets. */
+  quote(input: string): string
   /** Phantom marker for inference; never set. */
   readonly __present?: Present
   readonly __input?: In
@@ -57,12 +64,17 @@ type Optional = BaseOptions & { default?: undefined; required?: false }
 type FieldOptions<In> = WithDefault<In> | Required | Optional
 type PresentOf<O> = O extends { required: true } ? true : O extends { default: NonNullable<unknown> } ? true : false
 
+interface Display<T> {
+  show?: (value: T, given?: string) => string
+  quote?: (input: string) => string
+}
+
 function make<T, In, O extends FieldOptions<In>>(
   type: FieldType,
   options: O,
   accepts: string,
   parse: (input: string | In) => T,
-  show: (value: T) => string = String,
+  display: Display<T> = {},
 ): Field<T, PresentOf<O>, In> {
   const rawDefault = options.default as In | undefined
   let parsedDefault: T | undefined
@@ -89,7 +101,8 @@ function make<T, In, O extends FieldOptions<In>>(
     aliases: options.aliases ?? [],
     accepts,
     parse,
-    show,
+    show: display.show ?? ((value: T) => String(value)),
+    quote: display.quote ?? ((input: string) => input),
   })
 }
 
@@ -124,13 +137,17 @@ export const f = {
   },
   /** Resolved to milliseconds. */
   duration<O extends FieldOptions<string | number>>(options: O) {
-    return make<number, string | number, O>('duration', options, DURATION_ACCEPTS, parseDuration, (ms) => `${ms}ms`)
+    return make<number, string | number, O>('duration', options, DURATION_ACCEPTS, parseDuration, {
+      show: (ms, given) => given ?? formatDuration(ms),
+    })
   },
   /** Resolved to a number of bytes. */
   bytes<O extends FieldOptions<string | number>>(options: O) {
-    return make<number, string | number, O>('bytes', options, BYTES_ACCEPTS, parseBytes, (b) => `${b} bytes`)
+    return make<number, string | number, O>('bytes', options, BYTES_ACCEPTS, parseBytes, {
+      show: (b, given) => given ?? formatBytes(b),
+    })
   },
-  /** An absolute URL, kept as a string; any password inside it is masked in describe(). */
+  /** An absolute URL, kept as a string; its userinfo and secret query parameters are masked in describe() and errors. */
   url<O extends FieldOptions<string> & { protocols?: readonly string[] }>(options: O) {
     const accepts = options.protocols
       ? `a URL (${options.protocols.map((p) => `${p}://`).join(', ')})`
@@ -140,7 +157,7 @@ export const f = {
       options,
       accepts,
       (input) => parseUrl(expectString(input), options.protocols),
-      maskUrl,
+      { show: maskUrl, quote: maskUrl },
     )
   },
   enum<const V extends string, O extends FieldOptions<NoInfer<V>> & { values: readonly V[] }>(options: O) {
@@ -148,7 +165,7 @@ export const f = {
       parseEnum(expectString(input), options.values),
     )
   },
-  /** A comma-separated list; options may pass an array. */
+  /** A comma-separated list; options may pass an array. Items holding URLs or `secret=value` are masked. */
   list<O extends FieldOptions<readonly string[]> & { of?: (item: string) => void }>(options: O) {
     return make<readonly string[], readonly string[], O>(
       'list',
@@ -159,10 +176,14 @@ export const f = {
         if (options.of) for (const item of items) options.of(item)
         return items
       },
-      (v) => v.join(','),
+      { show: (v) => v.map(maskText).join(','), quote: (input) => parseList(input).map(maskText).join(',') },
     )
   },
-  /** JSON, parsed without `__proto__`/`constructor` keys; `validate` may narrow or reject. */
+  /**
+   * JSON, parsed without `__proto__`/`constructor` keys; `validate` may narrow or reject.
+   * Secret-named fields and URLs inside are masked in describe() and errors; text that is not
+   * JSON is never quoted back.
+   */
   json<
     T = unknown,
     O extends FieldOptions<T> & { validate?: (value: unknown) => T } = FieldOptions<T> & {
@@ -177,7 +198,7 @@ export const f = {
         const value = typeof input === 'string' ? parseJson(input) : input
         return options.validate ? options.validate(value) : (value as T)
       },
-      (v) => JSON.stringify(v),
+      { show: (v) => JSON.stringify(maskJson(v)), quote: quoteJson },
     )
   },
 }
@@ -189,15 +210,11 @@ function describeRange(what: string, min?: number, max?: number): string {
   return what
 }
 
-/** Replaces the password of a URL with ****, leaving the rest readable. */
-export function maskUrl(value: string): string {
+function quoteJson(input: string): string {
   try {
-    const url = new URL(value)
-    if (!url.password) return value
-    url.password = '****'
-    return url.toString()
+    return JSON.stringify(maskJson(parseJson(input)))
   } catch {
-    return value
+    return `(${input.length} characters that are not JSON)`
   }
 }
 

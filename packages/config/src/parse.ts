@@ -143,7 +143,9 @@ export function parseJson(input: string): unknown {
   try {
     return JSON.parse(input, (key, value: unknown) => (FORBIDDEN_KEYS.has(key) ? undefined : value))
   } catch (err) {
-    throw new ParseIssue(`expected valid JSON (${(err as Error).message})`)
+    // JSON.parse quotes the input in its message ("hunter2" is not valid JSON): never repeat it.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1]
+    throw new ParseIssue(`expected valid JSON${at === undefined ? '' : ` (syntax error at position ${at})`}`)
   }
 }
 

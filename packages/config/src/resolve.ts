@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from './errors.ts'
 import { readEnvFiles, type EnvVars } from './dotenv.ts'
 import { ParseIssue, isForbiddenKey } from './parse.ts'
-import { listFields, type ConfigOptions, type FieldEntry, type InferConfig, type Schema, type Shape } from './schema.ts'
+import {
+  listFields,
+  type AnyField,
+  type ConfigOptions,
+  type FieldEntry,
+  type InferConfig,
+  type Schema,
+  type Shape,
+} from './schema.ts'
+import { MASK, maskJson, maskUrlsIn } from './secrets.ts'
 import { closest } from '@beaver-kit/core'
 
 export const DEFAULT_PREFIX = 'BEAVER_'
@@ -76,20 +85,23 @@ export function resolveConfig<S extends Shape>(
   for (const entry of fields) {
     const { field } = entry
     const name = prefix === undefined ? `${entry.suffix}` : `${prefix}${entry.suffix}`
-    const mask = (raw: string): string => (field.secret ? '****' : raw)
     let value: unknown
+    let given: string | undefined
     let source: ValueSource = 'unset'
+    // A value read from a file (NAME_FILE) is never printed back, secret or not.
+    let fromFile = false
 
     const optionValue = getPath(opts.options as Record<string, unknown> | undefined, entry.path)
     if (optionValue !== undefined) {
       source = 'option'
+      if (typeof optionValue === 'string') given = optionValue.trim()
       try {
         value = field.parse(optionValue as string)
       } catch (err) {
         issues.push({
           name: `option ${entry.path.join('.')}`,
-          found: mask(String(optionValue)),
-          expected: issueText(err, field.accepts),
+          found: quoteOption(field, optionValue),
+          expected: issueText(err, field, typeof optionValue === 'string' ? optionValue : undefined, field.secret),
         })
         continue
       }
@@ -98,17 +110,30 @@ export function resolveConfig<S extends Shape>(
       const found = findRaw(layers, names, issues)
       if (found) {
         source = found.source
+        fromFile = found.file !== undefined
         const raw = found.raw
-        if (field.type !== 'string' && raw.trim() === '') {
+        if (raw === '' || (field.type !== 'string' && raw.trim() === '')) {
           // An empty variable counts as unset (docker-compose passes FOO= for "no value").
           source = 'unset'
-        } else if (raw === '') {
-          source = 'unset'
         } else {
+          given = raw.trim()
           try {
             value = field.parse(raw)
           } catch (err) {
-            issues.push({ name: found.name, found: mask(raw), expected: issueText(err, field.accepts) })
+            issues.push(
+              found.file === undefined
+                ? {
+                    name: found.name,
+                    found: field.secret ? MASK : field.quote(raw),
+                    expected: issueText(err, field, raw, field.secret),
+                  }
+                : {
+                    // A file's contents are never quoted back, secret or not: only where they came from.
+                    name: `${found.name}_FILE`,
+                    found: found.file,
+                    expected: `the file holds a value that is not valid: ${issueText(err, field, raw, true)}`,
+                  },
+            )
             continue
           }
         }
@@ -116,6 +141,7 @@ export function resolveConfig<S extends Shape>(
     }
     if (source === 'unset' && field.default !== undefined) {
       value = field.default
+      given = field.defaultText
       source = 'default'
     }
     if (value === undefined && field.required) {
@@ -126,7 +152,7 @@ export function resolveConfig<S extends Shape>(
     entries.push({
       name,
       path: entry.path.join('.'),
-      value: value === undefined ? undefined : field.secret ? '****' : field.show(value),
+      value: value === undefined ? undefined : field.secret || fromFile ? MASK : field.show(value, given),
       source,
       secret: field.secret,
       doc: field.doc,
@@ -149,6 +175,8 @@ interface RawValue {
   name: string
   raw: string
   source: 'env' | 'env-file' | 'dotenv'
+  /** The file the value was read from (`NAME_FILE`). */
+  file?: string
 }
 
 function findRaw(layers: Layer[], names: string[], issues: ConfigIssue[]): RawValue | undefined {
@@ -165,7 +193,7 @@ function findRaw(layers: Layer[], names: string[], issues: ConfigIssue[]): RawVa
         try {
           // Container secrets end with a newline that is not part of the value.
           const raw = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-          return { name, raw, source: layer.source === 'env' ? 'env-file' : 'dotenv' }
+          return { name, raw, source: layer.source === 'env' ? 'env-file' : 'dotenv', file }
         } catch (err) {
           issues.push({
             name: `${name}_FILE`,
@@ -206,9 +234,30 @@ function checkUnknown(
   }
 }
 
-function issueText(err: unknown, accepts: string): string {
-  if (err instanceof ParseIssue) return err.message
-  return `${(err as Error).message ?? String(err)} (expected ${accepts})`
+// How a rejected option is quoted in an error: masked like describe(), never a secret.
+function quoteOption(field: AnyField, value: unknown): string {
+  if (field.secret) return MASK
+  if (typeof value === 'string') return field.quote(value)
+  if (Array.isArray(value)) return field.quote(value.map(String).join(','))
+  if (typeof value === 'object' && value !== null) return JSON.stringify(maskJson(value))
+  return String(value)
+}
+
+/**
+ * What a parser or a field's own validator said, with the rejected input masked wherever it is
+ * repeated: a validator may quote the value (`"redis://u:pw@h" is not an HTTP method`), and the
+ * message must not print what `found` masks. `hide` masks the input whole (secret, or from a file).
+ */
+function issueText(err: unknown, field: AnyField, raw: string | undefined, hide: boolean): string {
+  let text =
+    err instanceof ParseIssue ? err.message : `${(err as Error).message ?? String(err)} (expected ${field.accepts})`
+  if (raw === undefined) return maskUrlsIn(text)
+  const pieces = [raw.trim(), ...(field.type === 'list' ? raw.split(',').map((p) => p.trim()) : [])]
+  for (const piece of pieces.filter((p) => p.length >= 3).sort((a, b) => b.length - a.length)) {
+    const masked = hide ? MASK : field.quote(piece)
+    if (masked !== piece) text = text.split(piece).join(masked)
+  }
+  return maskUrlsIn(text)
 }
 
 function getPath(obj: Record<string, unknown> | undefined, path: readonly string[]): unknown {
@@ -238,8 +287,10 @@ function deepFreeze<T>(value: T): T {
   return value
 }
 
-/** A two-column text table of resolved settings, for start-up logs. */
+/** A text table of the settings that have a value (`name  value  [source]`), for start-up logs. */
 export function formatEntries(entries: readonly DescribedValue[]): string {
-  const width = Math.max(0, ...entries.map((e) => e.name.length))
-  return entries.map((e) => `${e.name.padEnd(width)}  ${e.value ?? '(unset)'}  [${e.source}]`).join('\n')
+  const set = entries.filter((e) => e.value !== undefined)
+  const width = Math.max(0, ...set.map((e) => e.name.length))
+  const valueWidth = Math.max(0, ...set.map((e) => (e.value as string).length))
+  return set.map((e) => `${e.name.padEnd(width)}  ${(e.value as string).padEnd(valueWidth)}  [${e.source}]`).join('\n')
 }

@@ -248,16 +248,33 @@ describe('.env files', () => {
 })
 
 describe('describe()', () => {
-  it('shows each value with its source, masks secrets and URL passwords', () => {
+  it('shows each value with its source, masks secrets and URL userinfo, and leaves unset settings out', () => {
     const resolved = resolveConfig(schema, {
       env: { BEAVER_CACHE_REDIS_URL: 'redis://user:hunter2@cache:6379/0', BEAVER_CACHE_REDIS_PASSWORD: 'topsecret' },
     })
     const text = resolved.describe()
     expect(text).not.toContain('hunter2')
     expect(text).not.toContain('topsecret')
-    expect(text).toMatch(/BEAVER_CACHE_REDIS_URL\s+redis:\/\/user:\*\*\*\*@cache:6379\/0\s+\[env\]/)
-    expect(text).toMatch(/BEAVER_CACHE_REDIS_PASSWORD\s+\*\*\*\*\s+\[env\]/)
-    expect(text).toMatch(/BEAVER_CACHE_DEFAULT_TTL\s+3600000ms\s+\[default\]/)
+    expect(text).toMatch(/^BEAVER_CACHE_REDIS_URL\s+redis:\/\/\*\*\*\*@cache:6379\/0\s+\[env\]$/m)
+    expect(text).toMatch(/^BEAVER_CACHE_REDIS_PASSWORD\s+\*\*\*\*\s+\[env\]$/m)
+    expect(text).toMatch(/^BEAVER_CACHE_DEFAULT_TTL\s+1h\s+\[default\]$/m)
+    expect(text).toMatch(/^BEAVER_CACHE_MEMORY_MAX_SIZE\s+64mb\s+\[default\]$/m)
+    expect(text).not.toMatch(/unset|BEAVER_CACHE_EXTRA/)
+  })
+
+  it('shows durations and sizes in the units they were given', () => {
+    const { entries } = resolveConfig(schema, {
+      env: { BEAVER_CACHE_DEFAULT_TTL: ' 90m ', BEAVER_CACHE_MEMORY_MAX_SIZE: '1.5gb' },
+    })
+    expect(entries.find((e) => e.path === 'defaultTtl')?.value).toBe('90m')
+    expect(entries.find((e) => e.path === 'memory.maxSize')?.value).toBe('1.5gb')
+    const fromNumbers = resolveConfig(schema, {
+      env: {},
+      options: { defaultTtl: 86_400_000, memory: { maxSize: 65_536 } },
+    })
+    expect(fromNumbers.entries.find((e) => e.path === 'defaultTtl')?.value).toBe('1d')
+    expect(fromNumbers.entries.find((e) => e.path === 'memory.maxSize')?.value).toBe('64kb')
+    expect(fromNumbers.values.defaultTtl).toBe(86_400_000)
   })
 })
 
