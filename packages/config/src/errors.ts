@@ -10,24 +10,43 @@ export interface ConfigIssue {
   found: string | undefined
   /** What is accepted, or the fix. */
   expected: string
+  /** The package the variable belongs to, when one error reports several (`validateConfiguration`). */
+  package?: string
 }
 
-/** Every problem of one configuration at once, each naming its variable and what it accepts. */
+/**
+ * Every problem of one configuration at once, each naming its variable and what it accepts.
+ * With several packages (from `validateConfiguration`) the message groups them by package.
+ */
 export class ConfigError extends BeaverError<ConfigErrorCode> {
   readonly issues: readonly ConfigIssue[]
-  constructor(title: string, issues: ConfigIssue[]) {
-    const lines = issues.map(
-      (i) => `  - ${i.name}${i.found === undefined ? '' : ` is ${JSON.stringify(i.found)}`}: ${i.expected}`,
-    )
-    super(
-      'CONFIG_INVALID',
-      `Invalid ${title} configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
-      {
-        details: { issues },
-      },
-    )
+  /** @param title the configuration's name (`cache`); undefined for several packages at once. */
+  constructor(title: string | undefined, issues: ConfigIssue[]) {
+    const count = `${issues.length} problem${issues.length === 1 ? '' : 's'}`
+    let message: string
+    if (title !== undefined) {
+      message = `Invalid ${title} configuration (${count}):\n${issues.map((i) => line(i, '  ')).join('\n')}`
+    } else {
+      const packages = [...new Set(issues.map((i) => i.package ?? 'application'))]
+      const groups = packages.map(
+        (p) =>
+          `  ${p}:\n${issues
+            .filter((i) => (i.package ?? 'application') === p)
+            .map((i) => line(i, '    '))
+            .join('\n')}`,
+      )
+      message = `Invalid configuration (${count} in ${packages.join(', ')}):\n${groups.join('\n')}`
+    }
+    super('CONFIG_INVALID', message, { details: { issues } })
     this.issues = Object.freeze(issues)
   }
+}
+
+function line(issue: ConfigIssue, indent: string): string {
+  const { name, found, expected } = issue
+  // Another kit error already names its variable first ("BEAVER_CACHE_DRIVER is ..."): say it once.
+  if (found === undefined && expected.startsWith(name)) return `${indent}- ${expected}`
+  return `${indent}- ${name}${found === undefined ? '' : ` is ${JSON.stringify(found)}`}: ${expected}`
 }
 
 export const isConfigError = errorGuard<ConfigErrorCode, ConfigError>('CONFIG_')
