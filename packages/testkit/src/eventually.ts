@@ -12,9 +12,12 @@ export interface EventuallyOptions {
 }
 
 /**
- * Polls `check` until it stops throwing (or returns a truthy value for a boolean check) within
- * a deadline; rethrows the last failure. Use instead of fixed sleeps. Works under fake timers
- * (it polls on real time).
+ * Polls `check` until it passes within a deadline, and rethrows the last failure. A check
+ * passes when it neither throws nor returns a falsy value: `() => count > 3` passes once
+ * truthy, and `false`, `0`, `''`, `null` and `NaN` are failures. `undefined` is what a check
+ * written as assertions returns (`() => { expect(x).toBe(1) }`), so it passes by not throwing;
+ * to wait for a value, compare: `async () => (await cache.get(k)) !== undefined`.
+ * Use instead of fixed sleeps. Works under fake timers (it polls on real time).
  * @example await eventually(async () => expect(await cache.get('k')).toBeUndefined())
  */
 export async function eventually<T>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<T> {
@@ -24,8 +27,9 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
   for (;;) {
     try {
       const result = await check()
-      if (result !== false) return result
-      lastError = new Error('check returned false')
+      // undefined is a check that returns nothing: it passed by not throwing.
+      if (result === undefined || result) return result
+      lastError = new Error(`check returned ${describe(result)}`)
     } catch (err) {
       lastError = err
     }
@@ -36,4 +40,8 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
     }
     await new Promise((r) => realSetTimeout(r, intervalMs))
   }
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
 }

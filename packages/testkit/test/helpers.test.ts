@@ -46,6 +46,25 @@ describe('eventually', () => {
     await expect(eventually(() => ++n >= 3, { intervalMs: 1 })).resolves.toBe(true)
     expect(n).toBe(3)
   })
+  it('treats every falsy result but undefined as a failure, as documented', async () => {
+    for (const falsy of [false, 0, '', null, Number.NaN]) {
+      let n = 0
+      await expect(eventually(() => (++n >= 3 ? 'done' : falsy), { intervalMs: 1 })).resolves.toBe('done')
+      expect(n, String(falsy)).toBe(3)
+      await expect(eventually(() => falsy, { timeoutMs: 20, intervalMs: 5 })).rejects.toThrow(
+        `gave up after 20 ms: check returned ${typeof falsy === 'string' ? '""' : String(falsy)}`,
+      )
+    }
+    // A check written as assertions returns undefined: it passes by not throwing.
+    let calls = 0
+    await expect(
+      eventually(() => {
+        calls++
+      }),
+    ).resolves.toBeUndefined()
+    expect(calls).toBe(1)
+  })
+
   it('rethrows the last failure at the deadline', async () => {
     await expect(
       eventually(
