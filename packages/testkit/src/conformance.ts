@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe } from 'vitest'
+import { afterEach, beforeEach, describe, it } from 'vitest'
 import { uniqueNamespace } from './namespace.ts'
 
 export interface ConformanceContext<Subject, Options> {
@@ -10,7 +10,19 @@ export interface ConformanceContext<Subject, Options> {
   options: Options
   /** Builds another subject on the same namespace (two processes sharing one store). */
   another(): Promise<Subject>
+  /**
+   * A case only a capable driver runs. On any other driver it is reported as **skipped with
+   * `reason`** (the summary line counts it and prints the reason), never as a pass: a case that
+   * returns early when a capability is off would be counted as passed. For a decision made
+   * inside a case, call Vitest's own `skip(reason)` from the test context.
+   * @example
+   * ctx.itIf(ctx.options.increment, 'the driver has no atomic increment')('increments', async () => { ... })
+   */
+  itIf(capable: boolean, reason: string): CaseFn
 }
+
+/** Defines one case, like Vitest's `it` without modifiers. */
+export type CaseFn = (name: string, fn: () => unknown, timeout?: number) => void
 
 export interface Disposable {
   close?(): unknown
@@ -56,6 +68,10 @@ export function defineConformanceSuite<Subject extends Disposable, Options = Rec
           extra.push(s)
           return s
         },
+        itIf: (capable, reason) =>
+          capable
+            ? (name, fn, timeout) => it(name, fn, timeout)
+            : (name, _fn, timeout) => it(name, ({ skip }) => skip(`${driver}: ${reason}`), timeout),
       })
     })
   }
