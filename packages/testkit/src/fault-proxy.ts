@@ -5,6 +5,8 @@ export interface FaultProxyOptions {
   target: { host: string; port: number }
   /** Local port for the proxy; 0 picks a free one. */
   port?: number
+  /** How long `accept()` retries to bind the port again when another process took it. Default 5 s. */
+  rebindTimeoutMs?: number
 }
 
 type Direction = 'up' | 'down'
@@ -29,6 +31,7 @@ export class FaultProxy {
   #server: net.Server
   #pipes = new Set<Pipe>()
   #port = 0
+  #rebindTimeoutMs: number
   #latencyMs = 0
   #bytesPerSecond = 0
   #drop = false
@@ -44,6 +47,7 @@ export class FaultProxy {
   constructor(options: FaultProxyOptions) {
     this.target = options.target
     this.#port = options.port ?? 0
+    this.#rebindTimeoutMs = options.rebindTimeoutMs ?? 5000
     this.#server = net.createServer((client) => this.#accept(client))
   }
 
@@ -65,13 +69,7 @@ export class FaultProxy {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject)
-      this.#server.listen(this.#port, '127.0.0.1', () => {
-        this.#server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(this.#server, this.#port)
     this.#port = (this.#server.address() as net.AddressInfo).port
     return this
   }
@@ -107,17 +105,38 @@ export class FaultProxy {
     for (const pipe of this.#pipes) pipe.downBytes = 0
   }
 
-  /** Refuse new connections (stop listening) until `accept()`; open ones are untouched. */
+  /**
+   * Refuse new connections (stop listening, so clients get ECONNREFUSED) until `accept()`;
+   * open ones are untouched.
+   */
   async refuse(): Promise<void> {
     this.#refusing = true
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
+  /**
+   * Listens again on the same port. The port was free while refusing, so another process may
+   * have taken it: the bind is retried for a while, then fails naming the port.
+   */
   async accept(): Promise<void> {
     if (!this.#refusing) return
-    this.#refusing = false
     this.#server = net.createServer((client) => this.#accept(client))
-    await this.listen()
+    const deadline = Date.now() + this.#rebindTimeoutMs
+    for (;;) {
+      try {
+        await listenOn(this.#server, this.#port)
+        break
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() >= deadline) {
+          throw new Error(
+            `FaultProxy.accept(): port ${this.#port} was taken by another process while the proxy refused connections (${(err as Error).message}); a test cannot accept() again on it`,
+            { cause: err },
+          )
+        }
+        await delay(50)
+      }
+    }
+    this.#refusing = false
   }
 
   /** Close every open connection with a FIN. */
@@ -227,6 +246,16 @@ export class FaultProxy {
       write()
     })
   }
+}
+
+function listenOn(server: net.Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,15 +1,17 @@
 import net from 'node:net'
 import { once } from 'node:events'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { eventually, startFaultProxy, type FaultProxy } from '@beaver-kit/testkit'
 
 // A target that echoes everything back, and on "BIG" sends 64 KiB.
 let echo: net.Server
 let echoPort = 0
+let echoed = ''
 beforeAll(async () => {
   echo = net.createServer((s) => {
     s.on('error', () => undefined)
     s.on('data', (d) => {
+      echoed += d.toString()
       if (d.toString() === 'BIG') s.write(Buffer.alloc(65_536, 7))
       else s.write(d)
     })
@@ -62,15 +64,30 @@ describe('FaultProxy', () => {
     expect(proxy.connections).toBe(1)
   })
 
-  it('delays traffic by the configured latency, keeping order', async () => {
-    proxy.setLatency(150)
-    const c = await open()
-    const started = Date.now()
-    c.socket.write('a')
-    c.socket.write('b')
-    await eventually(() => expect(c.received().toString()).toBe('ab'))
-    // Up and down each add the latency: at least one full round trip of it has passed.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+  // The proxy waits on setTimeout and Date: with those faked, time passes only when the test
+  // says so, so the delay is shown exactly instead of measured on a loaded machine.
+  it('delays each direction by the configured latency, keeping order (fake clock)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      proxy.setLatency(150)
+      const c = await open()
+      echoed = ''
+      c.socket.write('a')
+      c.socket.write('b')
+      await eventually(() => expect(vi.getTimerCount()).toBe(1)) // the chunk waits on the clock
+      await vi.advanceTimersByTimeAsync(149)
+      expect(vi.getTimerCount()).toBe(1)
+      expect(echoed).toBe('')
+      await vi.advanceTimersByTimeAsync(1)
+      await eventually(() => expect(echoed).toBe('ab'))
+      await eventually(() => expect(vi.getTimerCount()).toBe(1)) // the answer waits too
+      await vi.advanceTimersByTimeAsync(149)
+      expect(c.received().toString()).toBe('')
+      await vi.advanceTimersByTimeAsync(1)
+      await eventually(() => expect(c.received().toString()).toBe('ab'))
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('drops traffic silently while partitioned, and heals', async () => {
@@ -117,12 +134,42 @@ describe('FaultProxy', () => {
     await eventually(() => expect(again.received().toString()).toBe('back'))
   })
 
-  it('caps bandwidth', async () => {
-    proxy.setBandwidth(64 * 1024)
-    const c = await open()
-    const started = Date.now()
-    c.socket.write('BIG')
-    await eventually(() => expect(c.received().length).toBe(65_536), { timeoutMs: 10_000 })
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+  it('caps bandwidth: 64 KiB at 64 KiB/s takes one second of (fake) time', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      proxy.setBandwidth(64 * 1024)
+      const c = await open()
+      c.socket.write('BIG')
+      let elapsed = 0
+      for (;;) {
+        // Advance only while a chunk waits for its share of the bandwidth.
+        await eventually(() => vi.getTimerCount() > 0 || c.received().length === 65_536)
+        if (c.received().length === 65_536) break
+        await vi.advanceTimersByTimeAsync(10)
+        elapsed += 10
+      }
+      expect(elapsed).toBeGreaterThanOrEqual(1000)
+      expect(elapsed).toBeLessThan(1200)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('accept() fails naming the port when another process took it meanwhile', async () => {
+    const own = await startFaultProxy({ target: { host: '127.0.0.1', port: echoPort }, rebindTimeoutMs: 100 })
+    await own.refuse()
+    const squatter = net.createServer()
+    await new Promise<void>((resolve) => squatter.listen(own.port, '127.0.0.1', resolve))
+    try {
+      await expect(own.accept()).rejects.toThrow(`port ${own.port} was taken by another process`)
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()))
+    }
+    await own.accept()
+    const c = await connect(own.port)
+    c.socket.write('again')
+    await eventually(() => expect(c.received().toString()).toBe('again'))
+    c.socket.destroy()
+    await own.close()
   })
 })
