@@ -11,7 +11,17 @@ export type { ConfigurationCheck } from './validate.ts'
 export { parseBoolean, parseBytes, parseDuration, parseJson, parseList } from './parse.ts'
 export { formatBytes, formatDuration, toBytes, toMs } from './units.ts'
 export type { Bytes, Duration } from './units.ts'
-export { isSecretName, MASK, maskJson, maskText, maskUrl, normalizeName, SECRET_NAME_PATTERNS } from './secrets.ts'
+export {
+  isSecretName,
+  isSecretNormalized,
+  MASK,
+  maskJson,
+  maskText,
+  maskUrl,
+  maskUrlsIn,
+  normalizeName,
+  SECRET_NAME_PATTERNS,
+} from './secrets.ts'
 export { describeInstance, formatDescription } from './describe.ts'
 export type { EnvSource, InstanceDescription, InstanceOptions } from './describe.ts'
 export { renderEnvTable } from './markdown.ts'

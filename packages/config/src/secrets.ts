@@ -64,7 +64,6 @@ function isSecretParam(name: string): boolean {
   return normalized === 'key' || isSecretNormalized(normalized)
 }
 
-const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i
 const PARAM = /([?&#;])([^=&#;?]+)=([^&#;]*)/g
 
 /**
@@ -76,9 +75,10 @@ const PARAM = /([?&#;])([^=&#;?]+)=([^&#;]*)/g
  */
 export function maskUrl(value: string): string {
   let out = value
-  const scheme = SCHEME.exec(value)
-  if (scheme !== null) {
-    const start = scheme[0].length
+  // The authority follows the first "://", whatever precedes it (`syslog:tcp://u:p@host`).
+  const sep = value.indexOf('://')
+  if (sep > 0) {
+    const start = sep + 3
     const rest = value.slice(start)
     let at = -1
     const end = rest.search(/[/?#\\]/)

@@ -84,6 +84,7 @@ describe('maskUrl', () => {
       'https://s3.example/b/o?X-Amz-Credential=****&X-Amz-Signature=****',
     ],
     ['postgres://db.internal:5432/app', 'postgres://db.internal:5432/app'],
+    ['syslog:tcp://svc:pw@logs:601?level=warn', 'syslog:tcp://****@logs:601?level=warn'],
     ['https://user@host/a@b', 'https://****@b'],
     ['https://host/?email=a@b.example', 'https://host/?email=a@b.example'],
   ])('%s → %s', (input, masked) => {
