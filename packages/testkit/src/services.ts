@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { maskUrl } from '@beaver-kit/config'
 
 /** The real services the kit's tests run against. */
 export type ServiceName = 'redis' | 'postgres' | 'mariadb' | 'rabbitmq' | 'nats' | 'mqtt'
@@ -72,18 +73,8 @@ export async function requireService(name: ServiceName): Promise<string | undefi
   }
   const reason = await pending
   if (reason === undefined) return url
-  const message = `${name} is not reachable at ${redact(url)} (${reason}). Start it with \`npm run services\`, or point ${serviceEnvName(name)} at a running server.`
+  const message = `${name} is not reachable at ${maskUrl(url)} (${reason}). Start it with \`npm run services\`, or point ${serviceEnvName(name)} at a running server.`
   if (isCI()) throw new Error(`CI=true and a required service is missing: ${message}`)
   console.warn(`[testkit] skipping ${name} tests: ${message}`)
   return undefined
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '****'
-    return u.toString()
-  } catch {
-    return url
-  }
 }

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { median, renderBenchMarkdown, runBench, type BenchReport } from '@beaver-kit/testkit/bench'
+import {
+  cpuClock,
+  formatOps,
+  measureCalls,
+  median,
+  renderBenchMarkdown,
+  runBench,
+  type BenchReport,
+} from '@beaver-kit/testkit/bench'
 
 const fixed = (...ops: number[]) => {
   let i = 0
@@ -126,6 +134,80 @@ describe('runBench', () => {
     expect(maxPending).toBeLessThan(settled)
   })
 
+  it('measureCalls counts on the clock it is given (a contender in its own process may use cpuClock)', async () => {
+    let now = 0
+    let calls = 0
+    // A clock that advances 2 ms per call: exactly 500 calls per second, whatever the machine does.
+    const m = await measureCalls(
+      () => {
+        calls++
+        now += 2
+      },
+      { warmMs: 10, measureMs: 100 },
+      { clock: () => now, opsPerCall: 3 },
+    )
+    expect(m.opsPerSec).toBe(1500)
+    expect(calls).toBeGreaterThan(50)
+    const before = cpuClock()
+    let x = 0
+    for (let i = 0; i < 1e6; i++) x += Math.sqrt(i)
+    expect(x).toBeGreaterThan(0)
+    expect(cpuClock()).toBeGreaterThan(before)
+  })
+
+  it('prints progress and the table, writes results-<name>.json, and takes notes from a function', async () => {
+    vi.stubEnv('BENCH_QUICK', '')
+    const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined)
+    try {
+      const report = await runBench({
+        package: 'widget',
+        url: pathToFileURL(join(dir, 'run.ts')).href,
+        name: 'tiered',
+        script: 'bench:tiered',
+        rounds: 2,
+        cases: [
+          {
+            name: 'get',
+            contenders: [
+              { contender: 'beaver-kit', variant: 'sieve', measure: fixed(300, 300) },
+              { contender: 'beaver-kit', measure: fixed(100, 100) },
+              { contender: 'rival-lib', measure: fixed(200, 200) },
+            ],
+          },
+        ],
+        goals: [{ goal: 'get ≥ 1.0x rival-lib', case: 'get', over: 'rival-lib', target: 1 }],
+        notes: () => ['measured elsewhere'],
+      })
+      expect(report.command).toBe('npm run bench:tiered -w @beaver-kit/widget')
+      expect(report.results.find((r) => r.variant === 'sieve')).toMatchObject({ opsPerSec: 300, minOpsPerSec: 300 })
+      expect(report.goals).toEqual([{ goal: 'get ≥ 1.0x rival-lib', value: 0.5, target: 1, met: false }])
+      const written = JSON.parse(readFileSync(join(dir, 'results-tiered.json'), 'utf8')) as BenchReport
+      expect(written.notes).toEqual(['measured elsewhere'])
+      const printed = log.mock.calls.map((c) => String(c[0])).join('\n')
+      expect(printed).toMatch(/round 2\/2 {2}get\s+beaver-kit \(sieve\)\s+300 ops\/s {2}p99 0\.500 ms/)
+      expect(printed).toContain('| get ≥ 1.0x rival-lib | 0.5 | 1 | no |')
+      expect(printed).toContain('- measured elsewhere')
+    } finally {
+      log.mockRestore()
+    }
+  })
+
+  it('names what is missing: a contender without fn or measure, a goal over a contender the case lacks', async () => {
+    vi.stubEnv('BENCH_QUICK', '1')
+    const base = { package: 'widget', url: import.meta.url, print: false }
+    await expect(
+      runBench({ ...base, cases: [{ name: 'x', contenders: [{ contender: 'beaver-kit' }] }] }),
+    ).rejects.toThrow('bench case "x": contender beaver-kit has neither fn nor measure')
+    await expect(
+      runBench({
+        ...base,
+        cases: [{ name: 'x', contenders: [{ contender: 'beaver-kit', fn: () => 1 }] }],
+        goals: [{ goal: 'g', case: 'x', over: 'nobody', target: 1 }],
+      }),
+    ).rejects.toThrow('bench goal "g": case "x" lacks one of its contenders')
+  })
+
   it('refuses two contenders of a case with one label', async () => {
     await expect(
       runBench({
@@ -178,7 +260,39 @@ describe('renderBenchMarkdown', () => {
     ])
   })
 
-  it('median of an even count is the mean of the middle two', () => {
+  it('median of an even count is the mean of the middle two, and of nothing NaN', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5)
+    expect(median([])).toBeNaN()
+  })
+
+  it('formats ops/s compactly at every scale', () => {
+    expect([12_345_678, 1_234_567, 12_345, 1_234.5, 123.4, 12.34].map(formatOps)).toEqual([
+      '12.3M',
+      '1.23M',
+      '12k',
+      '1.2k',
+      '123',
+      '12.3',
+    ])
+  })
+
+  it('leaves a cell empty where a contender did not run a case, and renders one round without an s', () => {
+    const md = renderBenchMarkdown({
+      package: 'widget',
+      command: 'npm run bench -w @beaver-kit/widget',
+      node: 'v24.21.0',
+      date: '2026-12-05T10:00:00.000Z',
+      cpu: 'Xeon (2 vCPU)',
+      quick: false,
+      rounds: 1,
+      results: [
+        { case: 'a', contender: 'beaver-kit', opsPerSec: 10 },
+        { case: 'a', contender: 'rival', opsPerSec: 5 },
+        { case: 'b', contender: 'rival', opsPerSec: 5 },
+      ],
+      goals: [],
+    })
+    expect(md).toContain('1 interleaved round, median')
+    expect(md.split('\n').slice(4)).toEqual(['| a | 10.0 | 5.0 (2.00x) |', '| b |  | 5.0 |'])
   })
 })

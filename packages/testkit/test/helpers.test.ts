@@ -40,6 +40,32 @@ describe('services', () => {
   })
 })
 
+describe('requireService', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('returns the URL of a service that answers, and never prints its password', async () => {
+    const server = net.createServer((s) => s.destroy())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      vi.stubEnv('BEAVER_TEST_RABBITMQ_URL', `amqp://guest:s3cret@127.0.0.1:${port}`)
+      expect(await requireService('rabbitmq')).toBe(`amqp://guest:s3cret@127.0.0.1:${port}`)
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+    vi.stubEnv('BEAVER_TEST_NATS_URL', `nats://user:s3cret@127.0.0.1:${port}`)
+    vi.stubEnv('CI', '')
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    try {
+      expect(await requireService('nats')).toBeUndefined()
+      expect(warn.mock.calls[0]?.[0]).toContain(`nats://****@127.0.0.1:${port}`)
+      expect(warn.mock.calls[0]?.[0]).not.toContain('s3cret')
+    } finally {
+      warn.mockRestore()
+    }
+  })
+})
+
 describe('eventually', () => {
   it('polls until the check passes', async () => {
     let n = 0
