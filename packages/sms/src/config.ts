@@ -58,7 +58,7 @@ export const smsSchema = defineSchema(
       senderId: f.string({ doc: 'AWS.SNS.SMS.SenderID where the country supports one' }),
     },
     vonage: {
-      apiKey: f.string({ doc: 'Vonage API key' }),
+      apiKey: f.string({ secret: true, doc: 'Vonage API key' }),
       apiSecret: f.string({ secret: true, doc: 'Vonage API secret' }),
       signatureSecret: f.string({
         secret: true,
