@@ -74,29 +74,33 @@ describe.runIf(pg)('postgres LISTEN/NOTIFY', () => {
 })
 
 describe.runIf(pg && redis)('outbox relay', () => {
-  it('moves committed messages from PostgreSQL to Redis once, keeping ids and headers', async () => {
-    const { db, q: outbox, ns } = open('postgres', pg as string)
-    const target = createQueue({ driver: 'redis', redis: { url: redis as string }, namespace: ns, envPrefix: false })
-    opened.push(target)
-    const ids = await db.transaction(async (tx) => {
-      const list: string[] = []
-      for (let i = 0; i < 25; i++) list.push(await outbox.publish('mail', { i }, { tx, headers: { tenant: 't' } }))
-      return list
-    })
-    const seen = new Map<string, number>()
-    const headers: string[] = []
-    const c = await target.consume('mail', (m) => {
-      seen.set(m.id, (seen.get(m.id) ?? 0) + 1)
-      headers.push(m.headers.tenant ?? '')
-    })
-    const relay = await outbox.relay(target, { queues: ['mail'], batch: 10 })
-    await eventually(() => expect(seen.size).toBe(25), { timeoutMs: 10_000 })
-    await eventually(async () => expect((await outbox.counts('mail')).completed).toBe(25), { timeoutMs: 10_000 })
-    expect([...seen.keys()].sort()).toEqual([...ids].sort())
-    expect([...seen.values()].every((n) => n === 1)).toBe(true)
-    expect(headers.every((h) => h === 't')).toBe(true)
-    expect(relay.stats().relayed).toBe(25)
-    await relay.close()
-    await c.close()
-  })
+  it(
+    'moves committed messages from PostgreSQL to Redis once, keeping ids and headers',
+    { timeout: 60_000 },
+    async () => {
+      const { db, q: outbox, ns } = open('postgres', pg as string, '200ms')
+      const target = createQueue({ driver: 'redis', redis: { url: redis as string }, namespace: ns, envPrefix: false })
+      opened.push(target)
+      const ids = await db.transaction(async (tx) => {
+        const list: string[] = []
+        for (let i = 0; i < 25; i++) list.push(await outbox.publish('mail', { i }, { tx, headers: { tenant: 't' } }))
+        return list
+      })
+      const seen = new Map<string, number>()
+      const headers: string[] = []
+      const c = await target.consume('mail', (m) => {
+        seen.set(m.id, (seen.get(m.id) ?? 0) + 1)
+        headers.push(m.headers.tenant ?? '')
+      })
+      const relay = await outbox.relay(target, { queues: ['mail'], batch: 10 })
+      await eventually(() => expect(seen.size).toBe(25), { timeoutMs: 10_000 })
+      await eventually(async () => expect((await outbox.counts('mail')).completed).toBe(25), { timeoutMs: 10_000 })
+      expect([...seen.keys()].sort()).toEqual([...ids].sort())
+      expect([...seen.values()].every((n) => n === 1)).toBe(true)
+      expect(headers.every((h) => h === 't')).toBe(true)
+      expect(relay.stats().relayed).toBe(25)
+      await relay.close()
+      await c.close()
+    },
+  )
 })
