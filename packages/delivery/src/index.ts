@@ -1,4 +1,4 @@
-export { createRouter } from './router.ts'
+export { buildMembers, closeMembers, createRouter } from './router.ts'
 export type { Router, RouterOptions, RouterTarget, TargetState } from './router.ts'
 export {
   createCacheSuppressionList,
@@ -8,13 +8,26 @@ export {
 export type { SuppressionCache, SuppressionDatabase, SuppressionEntry, SuppressionList } from './suppression.ts'
 export { checkTimestamp, headerValue, safeEqual, verifyHmac, verifySvix } from './signatures.ts'
 export type { HeaderBag, Verification } from './signatures.ts'
-export { isAwsSnsUrl, parseSnsMessage, snsStringToSign, verifySnsMessage } from './sns.ts'
+export {
+  confirmSnsSubscription,
+  isAwsSnsUrl,
+  parseSnsMessage,
+  snsStringToSign,
+  verifySnsMessage,
+  verifySnsRequest,
+} from './sns.ts'
 export type { SnsMessage, SnsVerifyOptions } from './sns.ts'
 export { BodyTooLargeError, readBody, requestUrl, toNodeHandler } from './http-adapter.ts'
 export type { NodeAdapterOptions, WebhookReply, WebhookRequest } from './http-adapter.ts'
 export { createRedisTokenBucket, createTokenBucket } from './rate-limit.ts'
 export type { RedisEvalClient, SendRateLimiter, TokenBucketOptions } from './rate-limit.ts'
-export { createProviderClient } from './provider-client.ts'
-export type { ProviderClient, ProviderClientOptions, ProviderRequest, ProviderResponse } from './provider-client.ts'
+export { classifyApiFailure, createProviderClient } from './provider-client.ts'
+export type {
+  ApiFailure,
+  ProviderClient,
+  ProviderClientOptions,
+  ProviderRequest,
+  ProviderResponse,
+} from './provider-client.ts'
 export { consumeSends, createCacheLedger, createMemoryLedger, enqueueSend } from './queued.ts'
 export type { QueueLike, QueueTiming, SentLedger } from './queued.ts'

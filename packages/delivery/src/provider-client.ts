@@ -1,4 +1,4 @@
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, parseRetryAfter } from '@beaver-kit/core'
 import type { HttpClientOptions } from '@beaver-kit/http'
 
 /** One call to a provider API. */
@@ -73,4 +73,50 @@ export async function createProviderClient(options: ProviderClientOptions): Prom
     },
     close: () => client.close(),
   }
+}
+
+/** What a provider API failure means for the sender. */
+export interface ApiFailure {
+  /** `auth`: credentials refused (fail over, do not retry); `temporary`: 429, 5xx or unreachable; `rejected`: the request itself. */
+  readonly kind: 'auth' | 'temporary' | 'rejected'
+  /** The HTTP status, or the client's error code when no response came. */
+  readonly status: number | string | undefined
+  /** The first KiB of the error body (empty without a response). */
+  readonly body: string
+  /** The server's Retry-After, in ms. */
+  readonly retryAfterMs: number | undefined
+  readonly message: string
+}
+
+const UNREACHABLE = new Set([
+  'HTTP_TIMEOUT',
+  'HTTP_NETWORK',
+  'HTTP_CIRCUIT_OPEN',
+  'HTTP_RETRY_BUDGET_EXCEEDED',
+  'HTTP_BULKHEAD_FULL',
+])
+
+/**
+ * Classifies an `@beaver-kit/http` failure of a provider call: 401/403 credentials, 429 and
+ * 5xx temporary (with Retry-After), other statuses a rejection; timeouts, network failures,
+ * an open circuit and a spent retry budget temporary; anything else a rejection.
+ */
+export function classifyApiFailure(err: unknown): ApiFailure {
+  const e = err as {
+    code?: string
+    status?: number
+    bodyExcerpt?: string
+    headers?: Record<string, unknown>
+    message?: string
+  }
+  const message = e.message ?? String(err)
+  if (e.code === 'HTTP_STATUS' && typeof e.status === 'number') {
+    const s = e.status
+    const header = e.headers?.['retry-after']
+    const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : undefined)
+    const kind = s === 401 || s === 403 ? 'auth' : s === 429 || s >= 500 ? 'temporary' : 'rejected'
+    return { kind, status: s, body: e.bodyExcerpt ?? '', retryAfterMs, message }
+  }
+  const kind = e.code !== undefined && UNREACHABLE.has(e.code) ? 'temporary' : 'rejected'
+  return { kind, status: e.code, body: '', retryAfterMs: undefined, message }
 }

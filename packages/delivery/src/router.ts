@@ -132,3 +132,33 @@ export function createRouter<T extends RouterTarget>(targets: readonly T[], opti
     },
   }
 }
+
+/**
+ * Builds the members of a composite in order; when one fails to build, the ones already built
+ * are closed before the error is thrown, so a half-made set leaks no connection.
+ */
+export async function buildMembers<T extends { close(): Promise<void> }>(
+  names: readonly string[],
+  build: (name: string) => Promise<T>,
+): Promise<T[]> {
+  const members: T[] = []
+  try {
+    for (const name of names) members.push(await build(name))
+  } catch (err) {
+    await Promise.allSettled(members.map((m) => m.close()))
+    throw err
+  }
+  return members
+}
+
+/** Closes every member, all of them even when some fail; the failures come back as one AggregateError. */
+export async function closeMembers(members: ReadonlyArray<{ close(): Promise<void> }>, what: string): Promise<void> {
+  const failed = (await Promise.allSettled(members.map((m) => m.close()))).filter(
+    (r): r is PromiseRejectedResult => r.status === 'rejected',
+  )
+  if (failed.length)
+    throw new AggregateError(
+      failed.map((f) => f.reason as unknown),
+      `Closing ${what} failed`,
+    )
+}

@@ -131,3 +131,26 @@ export async function verifySnsMessage(message: SnsMessage, options: SnsVerifyOp
     ? { ok: true }
     : { ok: false, reason: 'the signature does not match' }
 }
+
+/** Parses and verifies an SNS delivery body in one step (a body that is not an SNS message fails). */
+export async function verifySnsRequest(body: string | Buffer, options: SnsVerifyOptions = {}): Promise<Verification> {
+  const message = parseSnsMessage(body)
+  if (!message) return { ok: false, reason: 'the body is not a signed SNS message' }
+  return verifySnsMessage(message, options)
+}
+
+/**
+ * Confirms a verified SubscriptionConfirmation by calling its SubscribeURL, which must pass the
+ * same URL check as certificates (an Amazon SNS host by default): a forged URL is never fetched.
+ */
+export async function confirmSnsSubscription(
+  message: SnsMessage,
+  trust: (url: URL) => boolean = isAwsSnsUrl,
+): Promise<void> {
+  if (!message.SubscribeURL) throw new Error('the SubscriptionConfirmation has no SubscribeURL')
+  const target = new URL(message.SubscribeURL)
+  if (!trust(target)) throw new Error(`the SubscribeURL ${target.origin} is not an Amazon SNS URL; not confirmed`)
+  const response = await fetch(target, { signal: AbortSignal.timeout(5000), redirect: 'error' })
+  await response.body?.cancel()
+  if (!response.ok) throw new Error(`confirming the subscription answered ${response.status}`)
+}

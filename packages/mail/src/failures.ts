@@ -1,4 +1,5 @@
-import { isNetworkErrorCode, parseRetryAfter } from '@beaver-kit/core'
+import { isNetworkErrorCode } from '@beaver-kit/core'
+import { classifyApiFailure } from '@beaver-kit/delivery'
 import { MailError, isMailError, type MailErrorCode } from './errors.ts'
 
 /**
@@ -88,52 +89,23 @@ export function smtpFailure(transport: string, err: unknown): MailError {
   })
 }
 
-const UNREACHABLE = new Set([
-  'HTTP_TIMEOUT',
-  'HTTP_NETWORK',
-  'HTTP_CIRCUIT_OPEN',
-  'HTTP_RETRY_BUDGET_EXCEEDED',
-  'HTTP_BULKHEAD_FULL',
-])
-
-/** Classifies an HTTP API failure (an `@beaver-kit/http` error) by status: 401/403 auth, 429/5xx temporary, other 4xx rejected. */
+/** Classifies an HTTP API failure (an `@beaver-kit/http` error): 401/403 auth, 429/5xx and unreachable temporary, other statuses rejected. */
 export function httpFailure(transport: string, err: unknown, describe: (body: string) => string = (b) => b): MailError {
-  const e = err as {
-    code?: string
-    status?: number
-    bodyExcerpt?: string
-    headers?: Record<string, unknown>
-    message?: string
+  const f = classifyApiFailure(err)
+  const detail = describe(f.body).slice(0, 500)
+  const extra = { cause: err, status: f.status, retryAfterMs: f.retryAfterMs }
+  if (f.body === '' && typeof f.status !== 'number') {
+    return transportError(transport, f.kind === 'temporary' ? 'MAIL_UNAVAILABLE' : 'MAIL_REJECTED', f.message, extra)
   }
-  if (e.code === 'HTTP_STATUS' && typeof e.status === 'number') {
-    const detail = describe(e.bodyExcerpt ?? '').slice(0, 500)
-    const status = e.status
-    if (status === 401 || status === 403) {
-      return transportError(
-        transport,
-        'MAIL_AUTH',
-        `the API refused the credentials (${status} ${detail}); check the API key.`,
-        { cause: err, status },
-      )
-    }
-    if (status === 429 || status >= 500) {
-      const header = e.headers?.['retry-after']
-      const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : undefined)
-      return transportError(transport, 'MAIL_UNAVAILABLE', `temporary failure ${status} ${detail}`, {
-        cause: err,
-        status,
-        retryAfterMs,
-      })
-    }
-    return transportError(transport, 'MAIL_REJECTED', `the API refused the message (${status} ${detail})`, {
-      cause: err,
-      status,
-    })
+  if (f.kind === 'auth') {
+    return transportError(
+      transport,
+      'MAIL_AUTH',
+      `the API refused the credentials (${f.status} ${detail}); check the API key.`,
+      extra,
+    )
   }
-  // Timeouts, network failures, an open circuit, a spent retry budget: the provider is unreachable now.
-  const unreachable = e.code !== undefined && UNREACHABLE.has(e.code)
-  return transportError(transport, unreachable ? 'MAIL_UNAVAILABLE' : 'MAIL_REJECTED', e.message ?? String(err), {
-    cause: err,
-    status: e.code,
-  })
+  if (f.kind === 'temporary')
+    return transportError(transport, 'MAIL_UNAVAILABLE', `temporary failure ${f.status} ${detail}`, extra)
+  return transportError(transport, 'MAIL_REJECTED', `the API refused the message (${f.status} ${detail})`, extra)
 }

@@ -345,12 +345,15 @@ export function createMailer(options: MailerOptions = {}): Mailer {
         { concurrency: workerOptions.concurrency ?? config.concurrency },
       )
     },
+    // Unobserved renders skip building the trace context at all (render is a hot path).
     render: (template, data) =>
-      traceAsync(
-        channels.render,
-        () => ({ template }),
-        () => templates.render(template, data),
-      ),
+      channels.render.hasSubscribers
+        ? traceAsync(
+            channels.render,
+            () => ({ template }),
+            () => templates.render(template, data),
+          )
+        : templates.render(template, data),
     publishTemplates: () => templates.publish(),
     sent: () => capturing('sent()'),
     expectSent(match) {

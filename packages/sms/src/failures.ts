@@ -1,4 +1,4 @@
-import { parseRetryAfter } from '@beaver-kit/core'
+import { classifyApiFailure } from '@beaver-kit/delivery'
 import { SmsError, isSmsError, type SmsErrorCode } from './errors.ts'
 
 type ProviderCode = Extract<SmsErrorCode, 'SMS_UNAVAILABLE' | 'SMS_AUTH' | 'SMS_REJECTED' | 'SMS_OPTED_OUT'>
@@ -34,65 +34,33 @@ export function retryAfterOf(error: unknown): number | undefined {
   return typeof hint === 'number' ? hint : undefined
 }
 
-const UNREACHABLE = new Set([
-  'HTTP_TIMEOUT',
-  'HTTP_NETWORK',
-  'HTTP_CIRCUIT_OPEN',
-  'HTTP_RETRY_BUDGET_EXCEEDED',
-  'HTTP_BULKHEAD_FULL',
-])
-
 /**
- * Classifies an `@beaver-kit/http` failure by status: 401/403 credentials, 429/5xx temporary
- * (with Retry-After), other 4xx a rejection; `describe` reads the provider's error body.
+ * Classifies an `@beaver-kit/http` failure: 401/403 credentials, 429/5xx and unreachable
+ * temporary (with Retry-After), other statuses a rejection; `describe` reads the provider's error body.
  */
 export function httpFailure(
   driver: string,
   err: unknown,
   describe: (body: string) => { text: string; code?: string | number | undefined; optedOut?: boolean },
 ): SmsError {
-  const e = err as {
-    code?: string
-    status?: number
-    bodyExcerpt?: string
-    headers?: Record<string, unknown>
-    message?: string
-  }
-  if (e.code === 'HTTP_STATUS' && typeof e.status === 'number') {
-    const { text, code: providerCode, optedOut } = describe(e.bodyExcerpt ?? '')
-    const status = e.status
-    if (optedOut)
-      return driverError(driver, 'SMS_OPTED_OUT', `the recipient opted out (${text})`, {
-        cause: err,
-        status,
-        providerCode,
-      })
-    if (status === 401 || status === 403) {
-      return driverError(
-        driver,
-        'SMS_AUTH',
-        `the API refused the credentials (${status} ${text}); check the account and token.`,
-        { cause: err, status, providerCode },
-      )
-    }
-    if (status === 429 || status >= 500) {
-      const header = e.headers?.['retry-after']
-      return driverError(driver, 'SMS_UNAVAILABLE', `temporary failure ${status} ${text}`, {
-        cause: err,
-        status,
-        providerCode,
-        retryAfterMs: parseRetryAfter(typeof header === 'string' ? header : undefined),
-      })
-    }
-    return driverError(driver, 'SMS_REJECTED', `the API refused the message (${status} ${text})`, {
+  const f = classifyApiFailure(err)
+  if (f.body === '' && typeof f.status !== 'number') {
+    return driverError(driver, f.kind === 'temporary' ? 'SMS_UNAVAILABLE' : 'SMS_REJECTED', f.message, {
       cause: err,
-      status,
-      providerCode,
+      status: f.status,
     })
   }
-  const unreachable = e.code !== undefined && UNREACHABLE.has(e.code)
-  return driverError(driver, unreachable ? 'SMS_UNAVAILABLE' : 'SMS_REJECTED', e.message ?? String(err), {
-    cause: err,
-    status: e.code,
-  })
+  const { text, code: providerCode, optedOut } = describe(f.body)
+  const extra = { cause: err, status: f.status, providerCode, retryAfterMs: f.retryAfterMs }
+  if (optedOut) return driverError(driver, 'SMS_OPTED_OUT', `the recipient opted out (${text})`, extra)
+  if (f.kind === 'auth')
+    return driverError(
+      driver,
+      'SMS_AUTH',
+      `the API refused the credentials (${f.status} ${text}); check the account and token.`,
+      extra,
+    )
+  if (f.kind === 'temporary')
+    return driverError(driver, 'SMS_UNAVAILABLE', `temporary failure ${f.status} ${text}`, extra)
+  return driverError(driver, 'SMS_REJECTED', `the API refused the message (${f.status} ${text})`, extra)
 }

@@ -1,4 +1,4 @@
-import { createRouter, type TargetState } from '@beaver-kit/delivery'
+import { buildMembers, closeMembers, createRouter, type TargetState } from '@beaver-kit/delivery'
 import { channels } from '../channels.ts'
 import { MailError } from '../errors.ts'
 import { shouldFailover } from '../failures.ts'
@@ -78,15 +78,7 @@ export function createFailoverTransport(
       await router.run(async (t) => t.verify?.(verifyOptions), verifyOptions)
     },
     state: () => router.state(),
-    async close() {
-      const results = await Promise.allSettled(members.map((m) => m.close()))
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed.length)
-        throw new AggregateError(
-          failed.map((f) => f.reason as unknown),
-          'Closing the failover set failed',
-        )
-    },
+    close: () => closeMembers(members, 'the failover set'),
   }
 }
 
@@ -105,13 +97,7 @@ async function buildSet(
       },
     )
   }
-  const members: MailTransport[] = []
-  try {
-    for (const name of names) members.push(await context.loadTransport(name, setting))
-  } catch (err) {
-    await Promise.allSettled(members.map((m) => m.close()))
-    throw err
-  }
+  const members = await buildMembers(names, (name) => context.loadTransport(name, setting))
   const { failures, cooldown } = context.config.breaker
   return createFailoverTransport(members, { strategy, failures, cooldownMs: cooldown })
 }

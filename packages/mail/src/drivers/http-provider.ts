@@ -2,7 +2,8 @@ import { createProviderClient, type ProviderRequest, type ProviderResponse } fro
 import type { MailConfig } from '../config.ts'
 import { MailError } from '../errors.ts'
 import { httpFailure } from '../failures.ts'
-import { plainCapabilities, type MailTransportCapabilities } from '../transport.ts'
+import { recipientsOf, type OutgoingMail } from '../message.ts'
+import { plainCapabilities, type MailTransport, type MailTransportCapabilities } from '../transport.ts'
 
 /** Settings every HTTP provider accepts from code besides its env section. */
 export interface HttpProviderExtras {
@@ -83,5 +84,28 @@ export function jsonErrorText(pick: (body: Record<string, unknown>) => string | 
     } catch {
       return body
     }
+  }
+}
+
+/**
+ * A transport that sends each message as one provider API call: `request` builds the call
+ * from the checked message, `messageId` reads the provider's id from the answer.
+ */
+export function apiTransport(
+  name: string,
+  api: ProviderApi,
+  capabilities: Partial<MailTransportCapabilities>,
+  request: (mail: OutgoingMail) => { path: string } & ProviderRequest,
+  messageId: (response: ProviderResponse) => unknown,
+): MailTransport {
+  return {
+    name,
+    capabilities: apiCapabilities(capabilities),
+    async send(mail, sendOptions) {
+      const { path, ...call } = request(mail)
+      const response = await api.post(path, { ...call, signal: sendOptions.signal })
+      return { messageId: String(messageId(response) ?? ''), accepted: recipientsOf(mail) }
+    },
+    close: () => api.close(),
   }
 }

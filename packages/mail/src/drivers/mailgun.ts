@@ -1,13 +1,7 @@
 import { formatAddress } from '../address.ts'
-import { recipientsOf, type OutgoingMail } from '../message.ts'
-import { defineMailDriver, type MailTransport } from '../transport.ts'
-import {
-  apiCapabilities,
-  jsonErrorText,
-  providerApi,
-  requireSetting,
-  type HttpProviderExtras,
-} from './http-provider.ts'
+import type { OutgoingMail } from '../message.ts'
+import { defineMailDriver } from '../transport.ts'
+import { apiTransport, jsonErrorText, providerApi, requireSetting, type HttpProviderExtras } from './http-provider.ts'
 
 /** Mailgun settings: BEAVER_MAIL_MAILGUN_* or `createMailer({ mailgun: {...} })`. */
 export interface MailgunTransportOptions extends HttpProviderExtras {
@@ -65,18 +59,12 @@ export const mailgunDriver = defineMailDriver<MailgunTransportOptions>({
       options,
       jsonErrorText((b) => (typeof b.message === 'string' ? b.message : undefined)),
     )
-    const transport: MailTransport = {
-      name: 'mailgun',
-      capabilities: apiCapabilities({ maxTags: 3 }),
-      async send(mail, sendOptions) {
-        const { body } = await api.post(`/v3/${encodeURIComponent(domain)}/messages`, {
-          body: mailgunForm(mail),
-          signal: sendOptions.signal,
-        })
-        return { messageId: String((body as { id?: unknown }).id ?? ''), accepted: recipientsOf(mail) }
-      },
-      close: () => api.close(),
-    }
-    return transport
+    return apiTransport(
+      'mailgun',
+      api,
+      { maxTags: 3 },
+      (mail) => ({ path: `/v3/${encodeURIComponent(domain)}/messages`, body: mailgunForm(mail) }),
+      (r) => (r.body as { id?: unknown } | undefined)?.id,
+    )
   },
 })

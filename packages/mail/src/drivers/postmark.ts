@@ -1,13 +1,7 @@
 import { formatAddress, type Address } from '../address.ts'
-import { recipientsOf, type OutgoingMail } from '../message.ts'
-import { defineMailDriver, type MailTransport } from '../transport.ts'
-import {
-  apiCapabilities,
-  jsonErrorText,
-  providerApi,
-  requireSetting,
-  type HttpProviderExtras,
-} from './http-provider.ts'
+import type { OutgoingMail } from '../message.ts'
+import { defineMailDriver } from '../transport.ts'
+import { apiTransport, jsonErrorText, providerApi, requireSetting, type HttpProviderExtras } from './http-provider.ts'
 
 /** Postmark settings: BEAVER_MAIL_POSTMARK_* or `createMailer({ postmark: {...} })`. */
 export interface PostmarkTransportOptions extends HttpProviderExtras {
@@ -67,18 +61,12 @@ export const postmarkDriver = defineMailDriver<PostmarkTransportOptions>({
         b.Message === undefined ? undefined : `ErrorCode ${String(b.ErrorCode)}: ${String(b.Message)}`,
       ),
     )
-    const transport: MailTransport = {
-      name: 'postmark',
-      capabilities: apiCapabilities({ maxTags: 1 }),
-      async send(mail, sendOptions) {
-        const { body } = await api.post('/email', {
-          json: postmarkBody(mail, options.messageStream ?? 'outbound'),
-          signal: sendOptions.signal,
-        })
-        return { messageId: String((body as { MessageID?: unknown }).MessageID ?? ''), accepted: recipientsOf(mail) }
-      },
-      close: () => api.close(),
-    }
-    return transport
+    return apiTransport(
+      'postmark',
+      api,
+      { maxTags: 1 },
+      (mail) => ({ path: '/email', json: postmarkBody(mail, options.messageStream ?? 'outbound') }),
+      (r) => (r.body as { MessageID?: unknown } | undefined)?.MessageID,
+    )
   },
 })

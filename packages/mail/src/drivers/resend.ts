@@ -1,13 +1,7 @@
 import { formatAddress } from '../address.ts'
-import { recipientsOf, type OutgoingMail } from '../message.ts'
-import { defineMailDriver, type MailTransport } from '../transport.ts'
-import {
-  apiCapabilities,
-  jsonErrorText,
-  providerApi,
-  requireSetting,
-  type HttpProviderExtras,
-} from './http-provider.ts'
+import type { OutgoingMail } from '../message.ts'
+import { defineMailDriver } from '../transport.ts'
+import { apiTransport, jsonErrorText, providerApi, requireSetting, type HttpProviderExtras } from './http-provider.ts'
 
 /** Resend settings: BEAVER_MAIL_RESEND_* or `createMailer({ resend: {...} })`. */
 export interface ResendTransportOptions extends HttpProviderExtras {
@@ -64,19 +58,16 @@ export const resendDriver = defineMailDriver<ResendTransportOptions>({
       options,
       jsonErrorText((b) => (b.message === undefined ? undefined : `${String(b.name)}: ${String(b.message)}`)),
     )
-    const transport: MailTransport = {
-      name: 'resend',
-      capabilities: apiCapabilities({ idempotencyKeys: true, maxTags: 50 }),
-      async send(mail, sendOptions) {
-        const { body } = await api.post('/emails', {
-          json: resendBody(mail),
-          signal: sendOptions.signal,
-          ...(mail.idempotencyKey !== undefined ? { idempotencyKey: mail.idempotencyKey } : {}),
-        })
-        return { messageId: String((body as { id?: unknown }).id ?? ''), accepted: recipientsOf(mail) }
-      },
-      close: () => api.close(),
-    }
-    return transport
+    return apiTransport(
+      'resend',
+      api,
+      { idempotencyKeys: true, maxTags: 50 },
+      (mail) => ({
+        path: '/emails',
+        json: resendBody(mail),
+        ...(mail.idempotencyKey !== undefined ? { idempotencyKey: mail.idempotencyKey } : {}),
+      }),
+      (r) => (r.body as { id?: unknown } | undefined)?.id,
+    )
   },
 })

@@ -1,13 +1,7 @@
 import type { Address } from '../address.ts'
 import type { OutgoingMail } from '../message.ts'
-import { defineMailDriver, type MailTransport } from '../transport.ts'
-import {
-  apiCapabilities,
-  jsonErrorText,
-  providerApi,
-  requireSetting,
-  type HttpProviderExtras,
-} from './http-provider.ts'
+import { defineMailDriver } from '../transport.ts'
+import { apiTransport, jsonErrorText, providerApi, requireSetting, type HttpProviderExtras } from './http-provider.ts'
 
 /** SendGrid settings: BEAVER_MAIL_SENDGRID_* or `createMailer({ sendgrid: {...} })`. */
 export interface SendgridTransportOptions extends HttpProviderExtras {
@@ -73,21 +67,12 @@ export const sendgridDriver = defineMailDriver<SendgridTransportOptions>({
       options,
       jsonErrorText((b) => (b.errors as Array<{ message?: string }> | undefined)?.map((e) => e.message).join('; ')),
     )
-    const transport: MailTransport = {
-      name: 'sendgrid',
-      capabilities: apiCapabilities({ maxTags: 10 }),
-      async send(mail, sendOptions) {
-        const { header } = await api.post('/v3/mail/send', {
-          json: sendgridBody(mail, options),
-          signal: sendOptions.signal,
-        })
-        return {
-          messageId: header('x-message-id') ?? '',
-          accepted: [...mail.to, ...mail.cc, ...mail.bcc].map((a) => a.address),
-        }
-      },
-      close: () => api.close(),
-    }
-    return transport
+    return apiTransport(
+      'sendgrid',
+      api,
+      { maxTags: 10 },
+      (mail) => ({ path: '/v3/mail/send', json: sendgridBody(mail, options) }),
+      (r) => r.header('x-message-id'),
+    )
   },
 })

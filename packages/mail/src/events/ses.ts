@@ -1,4 +1,10 @@
-import { parseSnsMessage, verifySnsMessage, type SnsMessage, type SnsVerifyOptions } from '@beaver-kit/delivery'
+import {
+  confirmSnsSubscription,
+  parseSnsMessage,
+  verifySnsRequest,
+  type SnsMessage,
+  type SnsVerifyOptions,
+} from '@beaver-kit/delivery'
 import { badPayload, timeOf, type DeliveryEvent, type DeliveryEventType, type ProviderWebhook } from './types.ts'
 
 interface SesEvent {
@@ -26,20 +32,21 @@ export type SesWebhookExtras = Pick<SnsVerifyOptions, 'trustCertificateUrl' | 'f
  * confirmation is confirmed, and the notification's message is an SES event (configuration-set
  * event publishing, or the older identity notifications).
  */
-export function sesWebhook(extras: SesWebhookExtras, confirm: (url: string) => Promise<void>): ProviderWebhook {
+export function sesWebhook(extras: SesWebhookExtras): ProviderWebhook {
   return {
-    async verify(request, settings) {
-      const message = parseSnsMessage(request.body)
-      if (!message) return { ok: false, reason: 'the body is not a signed SNS message' }
-      return verifySnsMessage(message, {
+    verify: (request, settings) =>
+      verifySnsRequest(request.body, {
         ...extras,
         topicArns: settings.sesTopicArns?.length ? settings.sesTopicArns : undefined,
-      })
-    },
+      }),
     async parse(body, _request, settings) {
       const message = parseSnsMessage(body) as SnsMessage
       if (message.Type === 'SubscriptionConfirmation') {
-        if (settings.sesConfirmSubscriptions && message.SubscribeURL) await confirm(message.SubscribeURL)
+        if (settings.sesConfirmSubscriptions) {
+          await confirmSnsSubscription(message, extras.trustCertificateUrl).catch((err: unknown) => {
+            throw badPayload('ses', `the subscription could not be confirmed: ${(err as Error).message}`, err)
+          })
+        }
         return []
       }
       if (message.Type !== 'Notification') return []

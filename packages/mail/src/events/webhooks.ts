@@ -1,5 +1,4 @@
 import {
-  isAwsSnsUrl,
   toNodeHandler,
   type NodeAdapterOptions,
   type SuppressionList,
@@ -38,19 +37,6 @@ export interface MailWebhooks {
 
 const PROVIDERS = ['ses', 'sendgrid', 'mailgun', 'postmark', 'resend'] as const
 
-async function confirmSubscription(url: string, trust: (u: URL) => boolean): Promise<void> {
-  const target = new URL(url)
-  if (!trust(target))
-    throw new MailError(
-      'MAIL_WEBHOOK_PAYLOAD',
-      `The SNS SubscribeURL ${target.origin} is not an Amazon SNS URL; not confirmed.`,
-    )
-  const response = await fetch(target, { signal: AbortSignal.timeout(5000), redirect: 'error' })
-  if (!response.ok)
-    throw new MailError('MAIL_WEBHOOK_PAYLOAD', `Confirming the SNS subscription answered ${response.status}.`)
-  await response.body?.cancel()
-}
-
 /**
  * The webhook side of a mailer: each provider's signature check, its events normalized,
  * hard bounces and complaints added to the suppression list, `beaver:mail:delivery` published
@@ -63,9 +49,8 @@ export function createMailWebhooks(
   extras: SesWebhookExtras,
 ): MailWebhooks {
   const listeners = new Set<DeliveryListener>()
-  const trust = extras.trustCertificateUrl ?? isAwsSnsUrl
   const providers: Record<WebhookProvider, ProviderWebhook> = {
-    ses: sesWebhook(extras, (url) => confirmSubscription(url, trust)),
+    ses: sesWebhook(extras),
     sendgrid: sendgridWebhook,
     mailgun: mailgunWebhook,
     postmark: postmarkWebhook,

@@ -63,6 +63,8 @@ export class TemplateRenderer {
   readonly #sources: TemplateSources
   readonly #hb: typeof Handlebars
   readonly #compiled = new Map<string, Promise<CompiledTemplate>>()
+  /** Templates whose compile finished, for the synchronous render path. */
+  readonly #ready = new Map<string, CompiledTemplate>()
   #bundle: Promise<void> | undefined
   #layouts: Readonly<Record<string, LayoutSource>> = {}
 
@@ -78,32 +80,26 @@ export class TemplateRenderer {
   }
 
   /** Renders a template's subject, html and text; text is derived from the html when the template has none. */
-  async render(name: string, data: Readonly<Record<string, unknown>> = {}): Promise<RenderedMail> {
+  render(name: string, data: Readonly<Record<string, unknown>> = {}): Promise<RenderedMail> {
     const { cache, cacheRendered, cacheTtlMs } = this.#o
     if (cache && cacheRendered) {
       const hash = createHash('sha256').update(JSON.stringify(data)).digest('base64url')
       return cache.getOrSet(this.#sources.renderKey(name, hash), () => this.#render(name, data), { ttl: cacheTtlMs })
     }
+    // A compiled template renders without waiting on anything: no await on the hot path.
+    const ready = this.#ready.get(name)
+    if (ready) {
+      try {
+        return Promise.resolve(renderWith(ready, name, data))
+      } catch (err) {
+        return Promise.reject(err as Error)
+      }
+    }
     return this.#render(name, data)
   }
 
   async #render(name: string, data: Readonly<Record<string, unknown>>): Promise<RenderedMail> {
-    const t = await this.#template(name)
-    const run = (fn: Compiled | undefined, part: string, input: unknown): string | undefined => {
-      if (!fn) return undefined
-      try {
-        return fn(input)
-      } catch (err) {
-        throw renderError(name, part, err, fn.source)
-      }
-    }
-    const subject = run(t.subject, 'subject', data)?.trim()
-    let html = run(t.html, 'html', data)
-    if (html !== undefined && t.layout?.html) html = run(t.layout.html, 'layout.html', { ...data, body: html })
-    let text = run(t.text, 'text', data)
-    if (text !== undefined && t.layout?.text) text = run(t.layout.text, 'layout.text', { ...data, body: text })
-    if (text === undefined && html !== undefined) text = htmlToText(html)
-    return Object.freeze({ subject, html, text })
+    return renderWith(await this.#template(name), name, data)
   }
 
   /** Names of every local template (directory and inline). */
@@ -119,13 +115,17 @@ export class TemplateRenderer {
   /** Forgets every compiled template and the partials, so edited files are read again. */
   reload(): void {
     this.#compiled.clear()
+    this.#ready.clear()
     this.#bundle = undefined
   }
 
   #template(name: string): Promise<CompiledTemplate> {
     let pending = this.#compiled.get(name)
     if (!pending) {
-      pending = this.#compile(name)
+      pending = this.#compile(name).then((t) => {
+        this.#ready.set(name, t)
+        return t
+      })
       this.#compiled.set(name, pending)
       // A failed compile (missing file, syntax error) is not kept: the fix is picked up at once.
       pending.catch(() => this.#compiled.delete(name))
@@ -189,6 +189,26 @@ export class TemplateRenderer {
       layout,
     }
   }
+}
+
+function run(fn: Compiled | undefined, name: string, part: string, input: unknown): string | undefined {
+  if (!fn) return undefined
+  try {
+    return fn(input)
+  } catch (err) {
+    throw renderError(name, part, err, fn.source)
+  }
+}
+
+/** One render of a compiled template: subject, html in its layout, text (or text from the html). */
+function renderWith(t: CompiledTemplate, name: string, data: Readonly<Record<string, unknown>>): RenderedMail {
+  const subject = run(t.subject, name, 'subject', data)?.trim()
+  let html = run(t.html, name, 'html', data)
+  if (html !== undefined && t.layout?.html) html = run(t.layout.html, name, 'layout.html', { ...data, body: html })
+  let text = run(t.text, name, 'text', data)
+  if (text !== undefined && t.layout?.text) text = run(t.layout.text, name, 'layout.text', { ...data, body: text })
+  if (text === undefined && html !== undefined) text = htmlToText(html)
+  return { subject, html, text }
 }
 
 /**

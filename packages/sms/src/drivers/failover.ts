@@ -1,4 +1,4 @@
-import { createRouter, type TargetState } from '@beaver-kit/delivery'
+import { buildMembers, closeMembers, createRouter, type TargetState } from '@beaver-kit/delivery'
 import { channels } from '../channels.ts'
 import { defineSmsDriver, type SmsDriver, type SmsDriverContext } from '../driver.ts'
 import { SmsError } from '../errors.ts'
@@ -70,16 +70,7 @@ export function createSmsFailover(members: readonly SmsDriver[], options: SmsFai
       await router.run(async (d) => d.verify?.(verifyOptions), verifyOptions)
     },
     state: () => router.state(),
-    async close() {
-      const failed = (await Promise.allSettled(members.map((m) => m.close()))).filter(
-        (r): r is PromiseRejectedResult => r.status === 'rejected',
-      )
-      if (failed.length)
-        throw new AggregateError(
-          failed.map((f) => f.reason as unknown),
-          'Closing the failover set failed',
-        )
-    },
+    close: () => closeMembers(members, 'the failover set'),
   }
 }
 
@@ -96,13 +87,7 @@ async function buildSet(
       { details: { field: setting } },
     )
   }
-  const members: SmsDriver[] = []
-  try {
-    for (const name of names) members.push(await context.loadDriver(name, setting))
-  } catch (err) {
-    await Promise.allSettled(members.map((m) => m.close()))
-    throw err
-  }
+  const members = await buildMembers(names, (name) => context.loadDriver(name, setting))
   return createSmsFailover(members, {
     strategy,
     failures: context.config.breaker.failures,

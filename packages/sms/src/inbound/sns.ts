@@ -1,4 +1,10 @@
-import { parseSnsMessage, verifySnsMessage, type SnsMessage, type SnsVerifyOptions } from '@beaver-kit/delivery'
+import {
+  confirmSnsSubscription,
+  parseSnsMessage,
+  verifySnsRequest,
+  type SnsMessage,
+  type SnsVerifyOptions,
+} from '@beaver-kit/delivery'
 import { SmsError } from '../errors.ts'
 import { keywordOf, type SmsProviderWebhook } from './types.ts'
 
@@ -17,20 +23,23 @@ interface TwoWaySms {
  * subscribed by HTTPS): the SNS signature is verified, subscriptions are confirmed, and each
  * notification is one inbound message.
  */
-export function snsWebhook(extras: SnsWebhookExtras, confirm: (url: string) => Promise<void>): SmsProviderWebhook {
+export function snsWebhook(extras: SnsWebhookExtras): SmsProviderWebhook {
   return {
-    async verify(request, settings) {
-      const message = parseSnsMessage(request.body)
-      if (!message) return { ok: false, reason: 'the body is not a signed SNS message' }
-      return verifySnsMessage(message, {
+    verify: (request, settings) =>
+      verifySnsRequest(request.body, {
         ...extras,
         topicArns: settings.snsTopicArns?.length ? settings.snsTopicArns : undefined,
-      })
-    },
+      }),
     async parse(request) {
       const message = parseSnsMessage(request.body) as SnsMessage
       if (message.Type === 'SubscriptionConfirmation') {
-        if (message.SubscribeURL) await confirm(message.SubscribeURL)
+        await confirmSnsSubscription(message, extras.trustCertificateUrl).catch((err: unknown) => {
+          throw new SmsError(
+            'SMS_WEBHOOK_PAYLOAD',
+            `The SNS subscription could not be confirmed: ${(err as Error).message}.`,
+            { cause: err, details: { provider: 'sns' } },
+          )
+        })
         return {}
       }
       if (message.Type !== 'Notification') return {}

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
-  isAwsSnsUrl,
   toNodeHandler,
   type NodeAdapterOptions,
   type SuppressionList,
@@ -49,19 +48,6 @@ const PROVIDERS = ['twilio', 'vonage', 'sns'] as const
 // A Twilio error code meaning the recipient opted out at the carrier or Twilio level.
 const OPTED_OUT_CODES = new Set(['21610'])
 
-async function confirm(url: string, trust: (u: URL) => boolean): Promise<void> {
-  const target = new URL(url)
-  if (!trust(target))
-    throw new SmsError(
-      'SMS_WEBHOOK_PAYLOAD',
-      `The SNS SubscribeURL ${target.origin} is not an Amazon SNS URL; not confirmed.`,
-    )
-  const response = await fetch(target, { signal: AbortSignal.timeout(5000), redirect: 'error' })
-  if (!response.ok)
-    throw new SmsError('SMS_WEBHOOK_PAYLOAD', `Confirming the SNS subscription answered ${response.status}.`)
-  await response.body?.cancel()
-}
-
 /**
  * The webhook side of the SMS facade: inbound messages and delivery-status callbacks, each
  * provider verified its own way. STOP/START words update the opt-out list; STOP, START and
@@ -76,11 +62,10 @@ export function createSmsWebhooks(
 ): SmsWebhooks {
   const inboundListeners = new Set<InboundListener>()
   const statusListeners = new Set<StatusListener>()
-  const trust = extras.trustCertificateUrl ?? isAwsSnsUrl
   const providers: Record<SmsWebhookProvider, SmsProviderWebhook> = {
     twilio: twilioWebhook,
     vonage: vonageWebhook,
-    sns: snsWebhook(extras, (url) => confirm(url, trust)),
+    sns: snsWebhook(extras),
   }
 
   async function onInbound(m: InboundSms): Promise<string | undefined> {
