@@ -222,7 +222,9 @@ npm install @beaver-kit/$name
 
 ## Quick start
 
-\`\`\`ts
+Runs as written: CI executes it (see [running the examples](../../README.md#running-the-examples)).
+
+\`\`\`ts run
 import { ${noun} } from '@beaver-kit/$name'
 import { shutdown } from '@beaver-kit/core'
 
@@ -249,6 +251,11 @@ await shutdown()
 ## Recipes
 
 ## Benchmark
+
+## Test coverage
+
+<!-- coverage:start -->
+<!-- coverage:end -->
 MD
 
 echo "scaffolded $dir: run npm install, then npm run docs -- --package $name"

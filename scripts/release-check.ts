@@ -79,6 +79,10 @@ try {
     publics.map((w) => [w.name, JSON.parse(readFileSync(join(w.dir, 'package.json'), 'utf8')) as Manifest]),
   )
   const packLog = new Log(`pack: ${publics.length} packages`)
+  for (const w of publics.filter((p) => !Object.values(STEP_PACKAGE).includes(p.name))) {
+    failed.pack.add(w.name)
+    packLog.say(`  ${w.name}: no smoke step; add one to scripts/release/consumer/smoke.ts and STEP_PACKAGE`)
+  }
   const tarballs = await pack(
     publics.map((w) => w.name),
     packLog,
