@@ -6,9 +6,10 @@ export default defineConfig({
     projects: ['packages/*/vitest.config.ts', 'examples/*/vitest.config.ts', 'scripts/vitest.config.ts'],
     reporters: ['default', new SummaryReporter()],
     // Off unless asked (`npm test -- --coverage`, `npm run coverage`); CI gates it per package
-    // with scripts/coverage.ts. Coverage is only collected by a whole-suite run from the root:
-    // `vitest run --project <name> --coverage` reports 0/0, so filter by path for one package
-    // (`npx vitest run packages/cache/ --coverage`).
+    // with scripts/coverage.ts over a whole-suite run. With `--project <name>` the include
+    // globs are read relative to that package, so these report 0/0 there: use
+    // `npx vitest run --project cache --coverage --coverage.include='src/**'` for one package
+    // (its own tests only, so at most what the whole suite measures).
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.ts', 'examples/*/src/**/*.ts'],
