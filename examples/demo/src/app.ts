@@ -1,28 +1,36 @@
 import http from 'node:http'
 import { once } from 'node:events'
+import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { onBeforeShutdown, registerForShutdown } from '@beaver-kit/core'
-import { resolveConfig, type SchemaOptions } from '@beaver-kit/config'
+import {
+  ConfigError,
+  describeInstance,
+  resolveConfig,
+  type InstanceDescription,
+  type SchemaOptions,
+} from '@beaver-kit/config'
 import { cache as defaultCache, type Cache } from '@beaver-kit/cache'
-import { db as defaultDb, type Database } from '@beaver-kit/database'
-import { http as defaultHttp, type HttpClient } from '@beaver-kit/http'
-import { randomBytes } from 'node:crypto'
+import { db as defaultDb, isDatabaseError, type Database } from '@beaver-kit/database'
 import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlSigner } from '@beaver-kit/krypto'
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
+import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { createQueue, type Queue } from '@beaver-kit/queue'
 import { demoSchema } from './config.ts'
-import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { createLinkMail } from './link-mail.ts'
-import { LinkStore, type Link } from './links.ts'
-import { fetchTitle } from './titles.ts'
-import { startVisits } from './visits.ts'
+import { LinkStore } from './links.ts'
+import { LinkResolver } from './resolver.ts'
+import { HttpProblem, readJson, sendJson } from './respond.ts'
+import { ENDPOINTS, matchRoute, type Endpoint } from './routes.ts'
+import { normalizeTarget } from './targets.ts'
+import { TitleFetcher } from './titles.ts'
+import { startVisits, type Visits } from './visits.ts'
 
 /** The kit instances the demo uses; each defaults to the package's default instance (env-configured). */
 export interface Deps {
   db: Database
   cache: Cache
-  http: HttpClient
   logger: Logger
   signer: UrlSigner
   /** Default: a mailer configured by BEAVER_MAIL_* (the log transport when nothing is set). */
@@ -41,191 +49,222 @@ export interface AppOptions {
 export interface App {
   url: string
   server: http.Server
-  /** The resolved demo configuration, secrets masked, one line per setting. */
-  description: string
+  endpoints: readonly Endpoint[]
+  /** The demo's own settings and its instances' descriptions (secrets masked), to log at start-up. */
+  describe(): InstanceDescription[]
+  /** 'ok', or 'degraded' while the cache is unreachable. */
+  readonly cacheState: 'ok' | 'degraded'
   /** Resolves when background work (title fetches) has settled. */
   idle(): Promise<void>
   close(): Promise<void>
 }
 
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url))
-const CODE = /^[A-Za-z0-9_-]{4,32}$/
 
-class HttpProblem extends Error {
-  readonly status: number
-  constructor(status: number, message: string) {
-    super(message)
-    this.status = status
-  }
+/** A database failure that means it is unreachable or overloaded: 503, try again later. */
+function isDatabaseOutage(err: unknown): boolean {
+  return isDatabaseError(err, 'DB_CONNECTION', 'DB_TIMEOUT', 'DB_NOT_READY', 'DB_AUTH')
 }
 
 /**
  * Builds and starts Beaver Links: links in the database (SQLite by default, PostgreSQL or MySQL
  * by BEAVER_DB_URL alone), resolved through the cache (memory by default, Redis or the database
- * by BEAVER_CACHE_DRIVER alone), page titles fetched with the HTTP client, signed delete URLs
- * from krypto, and every request logged with its request id in context.
+ * by BEAVER_CACHE_DRIVER alone) with the database as fallback, page titles fetched from the
+ * public internet only, signed delete URLs from krypto, and every request logged with its
+ * request id in context.
  */
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = resolveConfig(
     demoSchema,
     options.env ? { options: options.config, env: options.env } : { options: options.config },
   )
-  const { host, port } = config.values
+  const settings = config.values
   const log = (options.deps?.logger ?? defaultLogger()).for('demo')
   const database = options.deps?.db ?? defaultDb()
-  const links = (options.deps?.cache ?? defaultCache()).namespace('links')
-  const client = options.deps?.http ?? defaultHttp()
+  const cache = options.deps?.cache ?? defaultCache()
   const signer = options.deps?.signer ?? defaultSigner(log)
   const store = new LinkStore(database)
-  const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
-
-  await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
-  const visits = await startVisits(
-    store,
-    options.deps?.queue ?? createQueue({ driverOptions: { database } }),
-    options.deps?.queue === undefined,
+  const resolver = new LinkResolver(cache.namespace('links'), store, {
+    ttl: settings.linkTtl,
+    notFoundTtl: settings.notFoundTtl,
+    retryMs: settings.cacheRetry,
     log,
-  )
+  })
+  const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
+  const mailJobs = new Set<Promise<void>>()
+  const titles = new TitleFetcher({
+    timeoutMs: settings.titleTimeout,
+    concurrency: settings.titleConcurrency,
+    allow: settings.titleAllow,
+    log,
+    store: async (code, title) => {
+      await store.setTitle(code, title)
+      await resolver.forget(code)
+    },
+  })
 
-  const background = new Set<Promise<void>>()
-  const shutdownController = new AbortController()
+  const cleanUp = async (): Promise<void> => {
+    resolver.close()
+    await Promise.all([titles.close(), mail.close(), recorder?.close()])
+  }
+  let recorder: Visits | undefined
+  try {
+    await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
+    const queue = options.deps?.queue ?? createQueue({ driverOptions: { database } })
+    recorder = await startVisits(store, queue, options.deps?.queue === undefined, log)
+  } catch (err) {
+    await cleanUp()
+    throw err
+  }
+  const visits = recorder
   let baseUrl = ''
 
-  function resolveLink(code: string): Promise<Link | undefined> {
-    return links.getOrSet<Link | undefined>(code, () => store.find(code), {
-      ttl: config.values.linkTtl,
-      negativeTtl: config.values.notFoundTtl,
-    })
-  }
-
-  function fetchTitleLater(link: Link): void {
-    if (!config.values.fetchTitles) return
-    const job = withLogContext({ job: 'title', code: link.code }, async () => {
-      try {
-        const title = await fetchTitle(client, link.url, {
-          timeoutMs: config.values.titleTimeout,
-          signal: shutdownController.signal,
-        })
-        if (title === undefined) return
-        await store.setTitle(link.code, title)
-        await links.delete(link.code)
-        log.info({ title }, 'page title stored')
-      } catch (err) {
-        log.warn({ err, url: link.url }, 'could not fetch the page title')
-      }
-    })
-    background.add(job)
-    void job.finally(() => background.delete(job))
-  }
-
-  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
-    const url = new URL(req.url ?? '/', baseUrl)
-    const method = req.method ?? 'GET'
-    const path = url.pathname
-
-    if (method === 'GET' && path === '/health') {
-      const dbLatencyMs = await database.ping({ timeoutMs: 2000 })
-      return sendJson(res, 200, { status: 'ok', dbLatencyMs: Math.round(dbLatencyMs * 100) / 100 })
-    }
-
-    if (method === 'POST' && path === '/links') {
-      const body = await readJson(req)
-      const target = typeof body === 'object' && body !== null ? (body as { url?: unknown }).url : undefined
-      if (typeof target !== 'string' || !isHttpUrl(target))
-        throw new HttpProblem(400, 'body must be {"url": "http(s)://..."}')
-      const email = (body as { email?: unknown }).email
-      if (email !== undefined && (typeof email !== 'string' || !isValidAddress(email)))
-        throw new HttpProblem(400, 'email must be an address the link mail can go to')
-      // A short code is an address, not a secret: 6 random bytes, 8 URL-safe characters.
-      const link = await store.create(randomBytes(6).toString('base64url'), target)
-      log.info({ code: link.code, url: target }, 'link created')
-      fetchTitleLater(link)
-      const deleteUrl = signer.sign(new URL(`/links/${link.code}`, baseUrl), {
-        method: 'DELETE',
-        expiresIn: config.values.deleteLinkTtl,
+  async function health(res: http.ServerResponse): Promise<number> {
+    await resolver.probe(1000)
+    const cacheState = resolver.state === 'ok' ? 'ok' : 'unreachable'
+    try {
+      const latencyMs = await database.ping({ timeoutMs: 2000 })
+      const status = resolver.state === 'ok' ? 'ok' : 'degraded'
+      return sendJson(res, 200, { status, database: { status: 'ok', latencyMs }, cache: { status: cacheState } })
+    } catch (err) {
+      log.warn({ err }, 'health: the database is unreachable')
+      return sendJson(res, 503, {
+        status: 'unavailable',
+        database: { status: 'unreachable' },
+        cache: { status: cacheState },
       })
-      const shortUrl = new URL(`/${link.code}`, baseUrl).toString()
-      if (typeof email === 'string') {
-        const job = mail.linkCreated({ code: link.code, url: target, shortUrl, deleteUrl }, email)
-        background.add(job)
-        void job.finally(() => background.delete(job))
-      }
-      return sendJson(res, 201, { ...link, shortUrl, deleteUrl })
     }
+  }
 
-    if (await mail.route(req, res, path)) return res.statusCode
-    const mailOf = /^\/links\/([^/]+)\/mail$/.exec(path)
-    if (method === 'GET' && mailOf) return sendJson(res, 200, { events: await mail.events(mailOf[1] as string) })
+  async function createLink(req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
+    const body = await readJson(req)
+    const fields = typeof body === 'object' && body !== null ? (body as { url?: unknown; email?: unknown }) : {}
+    const target = normalizeTarget(fields.url)
+    if (!target.ok) throw new HttpProblem(400, target.reason)
+    const { email } = fields
+    if (email !== undefined && (typeof email !== 'string' || !isValidAddress(email)))
+      throw new HttpProblem(400, 'email must be an address the link mail can go to')
+    // A short code is an address, not a secret: 6 random bytes, 8 URL-safe characters.
+    const link = await store.create(randomBytes(6).toString('base64url'), target.url)
+    log.info({ code: link.code, host: new URL(link.url).host }, 'link created')
+    if (settings.fetchTitles) titles.start(link.code, link.url)
+    const deleteUrl = signer.sign(new URL(`/links/${link.code}`, baseUrl), {
+      method: 'DELETE',
+      expiresIn: settings.deleteLinkTtl,
+    })
+    const shortUrl = new URL(`/${link.code}`, baseUrl).href
+    if (typeof email === 'string') {
+      const job = mail.linkCreated({ code: link.code, url: link.url, shortUrl, deleteUrl }, email)
+      mailJobs.add(job)
+      void job.finally(() => mailJobs.delete(job))
+    }
+    return sendJson(res, 201, { ...link, shortUrl, deleteUrl })
+  }
 
-    const info = /^\/links\/([^/]+)$/.exec(path)
-    if (info) {
-      const code = info[1] as string
-      if (method === 'GET') {
-        const link = CODE.test(code) ? await store.find(code) : undefined
+  async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number> {
+    const method = req.method ?? 'GET'
+    const found = matchRoute(url.pathname)
+    if (!found) throw new HttpProblem(404, 'not found')
+    const { endpoint, code = '' } = found
+    if (!endpoint.methods.includes(method)) {
+      const hint = endpoint.name === 'links' ? '; GET /links/:code shows one link' : ''
+      throw new HttpProblem(405, `${endpoint.path} answers ${endpoint.methods.join(', ')}${hint}`, {
+        allow: endpoint.methods.join(', '),
+      })
+    }
+    switch (endpoint.name) {
+      case 'health':
+        return health(res)
+      case 'links':
+        return createLink(req, res)
+      case 'link': {
+        if (method === 'DELETE') {
+          const check = await signer.check(url, { method })
+          if (!check.ok) throw new HttpProblem(403, `delete URL rejected: ${check.reason}`)
+          const removed = await store.remove(code)
+          await resolver.forget(code)
+          log.info({ code, removed }, 'link deleted')
+          return sendJson(res, removed ? 200 : 404, { deleted: removed })
+        }
+        const link = await store.find(code)
         if (!link) throw new HttpProblem(404, `no link ${code}`)
         return sendJson(res, 200, link)
       }
-      if (method === 'DELETE') {
-        const check = await signer.check(url, { method })
-        if (!check.ok) throw new HttpProblem(403, `delete URL rejected: ${check.reason}`)
-        const removed = await store.remove(code)
-        await links.delete(code)
-        log.info({ code, removed }, 'link deleted')
-        return sendJson(res, removed ? 200 : 404, { deleted: removed })
+      case 'mail-events':
+        return sendJson(res, 200, { events: await mail.events(code) })
+      case 'webhook':
+        if (await mail.route(req, res, url.pathname)) return res.statusCode
+        throw new HttpProblem(404, 'no such mail provider')
+      case 'redirect': {
+        const link = await resolver.resolve(code)
+        if (!link) throw new HttpProblem(404, `no link ${code}`)
+        // Counted through the queue: the redirect does not wait for the counter update.
+        if (method === 'GET') await visits.record(code)
+        res.writeHead(302, { location: link.url, 'cache-control': 'no-store' })
+        res.end()
+        return 302
       }
     }
-
-    const short = /^\/([^/]+)$/.exec(path)
-    if (method === 'GET' && short && CODE.test(short[1] as string)) {
-      const code = short[1] as string
-      const link = await resolveLink(code)
-      if (!link) throw new HttpProblem(404, `no link ${code}`)
-      await visits.record(code)
-      res.writeHead(302, { location: link.url, 'cache-control': 'no-store' })
-      res.end()
-      return 302
-    }
-
-    throw new HttpProblem(404, 'not found')
   }
 
-  const server = http.createServer(function handleRequest(req, res) {
-    const requestId = headerValue(req.headers['x-request-id']) ?? uuidv7()
-    res.setHeader('x-request-id', requestId)
-    const started = performance.now()
-    void withLogContext({ requestId }, async () => {
-      let status: number
-      try {
-        status = await route(req, res)
-      } catch (err) {
-        status = err instanceof HttpProblem ? err.status : 500
-        if (status === 500) log.error({ err }, 'request failed')
-        if (!res.headersSent)
-          sendJson(res, status, { error: err instanceof HttpProblem ? err.message : 'internal error' })
-        else res.destroy()
-      }
-      log.info(
-        { method: req.method, path: req.url, status, ms: Math.round((performance.now() - started) * 10) / 10 },
-        'request',
-      )
-    })
-  })
-  server.listen(port, host)
-  await once(server, 'listening')
+  const server = http.createServer(
+    {
+      requestTimeout: settings.requestTimeout,
+      headersTimeout: Math.min(settings.headersTimeout, settings.requestTimeout),
+      // How often Node checks those two timeouts (its default is 30 s, longer than either).
+      connectionsCheckingInterval: Math.max(250, Math.min(settings.headersTimeout, settings.requestTimeout) / 4),
+    },
+    function handleRequest(req, res) {
+      const requestId = headerValue(req.headers['x-request-id']) ?? uuidv7()
+      res.setHeader('x-request-id', requestId)
+      const started = performance.now()
+      void withLogContext({ requestId }, async () => {
+        let status: number
+        // The path only: a query may hold a capability (the signed delete URL's sig=).
+        let path = '(unparsable)'
+        try {
+          const url = parseTarget(req.url, baseUrl)
+          path = url.pathname
+          status = await route(req, res, url)
+        } catch (err) {
+          status = err instanceof HttpProblem ? err.status : isDatabaseOutage(err) ? 503 : 500
+          if (status === 500) log.error({ err }, 'request failed')
+          if (status === 503) log.warn({ err }, 'request failed: the database is unavailable')
+          const message =
+            err instanceof HttpProblem
+              ? err.message
+              : status === 503
+                ? 'database unavailable, try again'
+                : 'internal error'
+          if (!res.headersSent) sendJson(res, status, { error: message }, err instanceof HttpProblem ? err.headers : {})
+          else res.destroy()
+        }
+        const ms = Math.round((performance.now() - started) * 10) / 10
+        log.info({ method: req.method, path, status, ms }, 'request')
+      })
+    },
+  )
+  try {
+    await resolver.probe(2000)
+    await listen(server, settings.host, settings.port)
+  } catch (err) {
+    await cleanUp()
+    throw err
+  }
   const address = server.address() as AddressInfo
-  const url = `http://${host}:${address.port}`
-  baseUrl = config.values.baseUrl ?? url
+  const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${address.port}`
+  baseUrl = settings.baseUrl ?? url
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> =>
     (closed ??= (async () => {
+      log.info('stopping: no new requests, finishing the ones in flight')
       const stopped = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
       server.closeIdleConnections()
-      shutdownController.abort()
-      await stopped
-      await Promise.allSettled(background)
-      await visits.close()
-      await mail.close()
+      resolver.close()
+      await Promise.all([stopped, titles.close(), Promise.allSettled(mailJobs)])
+      await Promise.all([visits.close(), mail.close()])
+      log.info('Beaver Links stopped')
     })())
   const removeHook = onBeforeShutdown(close)
   const unregister = registerForShutdown('demo http server', { close })
@@ -233,9 +272,22 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   return {
     url,
     server,
-    description: config.describe(),
+    endpoints: ENDPOINTS,
+    describe: () => [
+      describeInstance('demo', 'BEAVER_', config.entries, { url, cache: resolver.state }),
+      database.describe(),
+      cache.describe(),
+      titles.client.describe(),
+      signer.describe(),
+      mail.describe(),
+      visits.describe(),
+    ],
+    get cacheState() {
+      return resolver.state
+    },
     async idle() {
-      while (background.size > 0) await Promise.allSettled(background)
+      await titles.idle()
+      while (mailJobs.size > 0) await Promise.allSettled(mailJobs)
       await visits.idle()
     },
     async close() {
@@ -243,6 +295,39 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       unregister()
       await close()
     },
+  }
+}
+
+/** Listens, or fails with an error naming the setting to change when the port is taken. */
+async function listen(server: http.Server, host: string, port: number): Promise<void> {
+  server.listen(port, host)
+  try {
+    await once(server, 'listening')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err
+    const why = {
+      EADDRINUSE: 'is in use by another process',
+      EACCES: 'needs privileges',
+      EADDRNOTAVAIL: 'is not an address of this machine',
+    }
+    const setting = code === 'EADDRNOTAVAIL' ? 'BEAVER_DEMO_HOST' : 'BEAVER_DEMO_PORT'
+    throw new ConfigError('demo', [
+      {
+        name: setting,
+        found: setting === 'BEAVER_DEMO_HOST' ? host : String(port),
+        expected: `a ${setting === 'BEAVER_DEMO_HOST' ? 'host' : 'port'} to listen on: ${host}:${port} ${why[code]} (set ${setting}; port 0 picks a free one)`,
+      },
+    ])
+  }
+}
+
+/** The request target as a URL; a target no URL parser accepts (`GET http://[`) is a 400, not a crash. */
+function parseTarget(target: string | undefined, base: string): URL {
+  try {
+    return new URL(target ?? '/', base)
+  } catch {
+    throw new HttpProblem(400, 'the request target is not a valid URL')
   }
 }
 
@@ -261,41 +346,7 @@ function defaultSigner(log: Logger): UrlSigner {
   }
 }
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value)
-    return (u.protocol === 'http:' || u.protocol === 'https:') && value.length <= 2048
-  } catch {
-    return false
-  }
-}
-
 function headerValue(value: string | string[] | undefined): string | undefined {
   const v = Array.isArray(value) ? value[0] : value
   return v && /^[\w.-]{1,128}$/.test(v) ? v : undefined
-}
-
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > 16_384) throw new HttpProblem(413, 'body over 16 KiB')
-    chunks.push(chunk)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
-  } catch {
-    throw new HttpProblem(400, 'body must be JSON')
-  }
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): number {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  })
-  res.end(text)
-  return status
 }

@@ -11,7 +11,26 @@ export const demoSchema = defineSchema(
     notFoundTtl: f.duration({ default: '30s', doc: 'How long an unknown code is remembered as not found' }),
     fetchTitles: f.boolean({ default: true, doc: 'Fetch the title of each linked page in the background' }),
     titleTimeout: f.duration({ default: '5s', doc: 'Total time allowed to fetch a page title' }),
+    titleConcurrency: f.int({
+      default: 4,
+      min: 1,
+      max: 64,
+      doc: 'Most title fetches running at once; a link created beyond that gets no title',
+    }),
+    titleAllow: f.list({
+      default: [],
+      doc: 'Hosts or CIDRs title fetches may reach although private (loopback, intranet); public addresses need nothing',
+    }),
     deleteLinkTtl: f.duration({ default: '1d', doc: 'Lifetime of the signed delete URL returned on creation' }),
+    requestTimeout: f.duration({
+      default: '15s',
+      doc: 'Longest a client may take to send a whole request (408 after)',
+    }),
+    headersTimeout: f.duration({ default: '10s', doc: 'Longest a client may take to send the request headers' }),
+    cacheRetry: f.duration({
+      default: '5s',
+      doc: 'While the cache is unreachable (links come from the database), how often it is probed',
+    }),
   },
   'Beaver Links demo',
 )

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { sql, type Database } from '@beaver-kit/database'
 import { createMailer, type DeliveryEvent, type Mailer, type WebhookProvider } from '@beaver-kit/mail'
+import type { InstanceDescription } from '@beaver-kit/config'
 import type { Logger } from '@beaver-kit/logger'
 
 const PROVIDERS = new Set<string>(['ses', 'sendgrid', 'mailgun', 'postmark', 'resend'])
@@ -36,6 +37,8 @@ export interface LinkMail {
   route(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>
   /** Stops recording events, and closes the mailer when this module made it. */
   close(): Promise<void>
+  /** The mailer's settings and state, for the start-up log. */
+  describe(): InstanceDescription
 }
 
 const templates = {
@@ -152,5 +155,6 @@ export function createLinkMail(options: LinkMailOptions): LinkMail {
       stop()
       if (!options.mailer) await mailer.close()
     },
+    describe: () => mailer.describe(),
   }
 }

@@ -1,3 +1,4 @@
+import type { InstanceDescription } from '@beaver-kit/config'
 import type { Queue } from '@beaver-kit/queue'
 import type { Logger } from '@beaver-kit/logger'
 import type { LinkStore } from './links.ts'
@@ -10,6 +11,8 @@ export interface Visits {
   idle(timeoutMs?: number): Promise<void>
   /** Drains the worker; closes the queue when the demo made it. */
   close(): Promise<void>
+  /** The queue's settings and state, for the start-up log. */
+  describe(): InstanceDescription
 }
 
 const QUEUE = 'link-visits'
@@ -51,5 +54,6 @@ export async function startVisits(store: LinkStore, queue: Queue, owned: boolean
       await consumer.close()
       if (owned) await queue.close()
     },
+    describe: () => queue.describe(),
   }
 }

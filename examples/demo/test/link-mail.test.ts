@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createCache } from '@beaver-kit/cache'
 import { createDatabase } from '@beaver-kit/database'
-import { createHttpClient } from '@beaver-kit/http'
 import { createUrlSigner, generateKeyRingEntry } from '@beaver-kit/krypto'
 import { createLogger } from '@beaver-kit/logger'
 import { createMailer, type Mailer } from '@beaver-kit/mail'
@@ -32,7 +31,6 @@ async function start(): Promise<App> {
     deps: {
       db: createDatabase({ driver: 'sqlite', file: ':memory:', envPrefix: false }),
       cache: createCache({ driver: 'memory', envPrefix: false }),
-      http: createHttpClient({ envPrefix: false }),
       logger: createLogger({ envPrefix: false, outputs: [], sinks: [{ write: () => {}, format: 'json' }] }),
       signer: createUrlSigner({ envPrefix: false, keys: generateKeyRingEntry('test') }),
       mailer,

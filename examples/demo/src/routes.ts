@@ -1,0 +1,69 @@
+/** Short codes the demo makes: 8 URL-safe characters; 4-32 are accepted for links made elsewhere. */
+export const CODE = /^[A-Za-z0-9_-]{4,32}$/
+
+export type EndpointName = 'health' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
+
+export interface Endpoint {
+  name: EndpointName
+  /** The path as the README and the start-up line write it. */
+  path: string
+  /** Methods answered; HEAD wherever GET is (the same headers, no body). */
+  methods: readonly string[]
+  summary: string
+}
+
+/** Every endpoint, in matching order: listed at start-up and in the README (a test keeps them equal). */
+export const ENDPOINTS: readonly Endpoint[] = [
+  {
+    name: 'health',
+    path: '/health',
+    methods: ['GET', 'HEAD'],
+    summary: '200 {"status":"ok"} or "degraded" (cache unreachable); 503 when the database is unreachable',
+  },
+  {
+    name: 'links',
+    path: '/links',
+    methods: ['POST'],
+    summary:
+      'create a short link from {"url": "https://...", "email"?: "..."}: 201 with code, shortUrl and a signed deleteUrl; the email gets a link-created mail',
+  },
+  {
+    name: 'link',
+    path: '/links/:code',
+    methods: ['GET', 'HEAD', 'DELETE'],
+    summary: 'the link with its title and hits; DELETE only through the signed deleteUrl',
+  },
+  {
+    name: 'mail-events',
+    path: '/links/:code/mail',
+    methods: ['GET', 'HEAD'],
+    summary: 'the delivery events of the link-created mail (sent when POST /links names an "email")',
+  },
+  {
+    name: 'webhook',
+    path: '/webhooks/mail/:provider',
+    methods: ['POST'],
+    summary: "a mail provider's signed delivery webhook (ses, sendgrid, mailgun, postmark, resend); 401 unsigned",
+  },
+  {
+    name: 'redirect',
+    path: '/:code',
+    methods: ['GET', 'HEAD'],
+    summary: '302 to the link target (through the cache; from the database while the cache is down)',
+  },
+]
+
+/** The endpoint a path belongs to, with its code; undefined for no endpoint (404). */
+export function matchRoute(pathname: string): { endpoint: Endpoint; code?: string } | undefined {
+  const find = (name: EndpointName): Endpoint => ENDPOINTS.find((e) => e.name === name) as Endpoint
+  if (pathname === '/health') return { endpoint: find('health') }
+  if (pathname === '/links' || pathname === '/links/') return { endpoint: find('links') }
+  const link = /^\/links\/([^/]+)$/.exec(pathname)
+  if (link) return { endpoint: find('link'), code: link[1] as string }
+  const mail = /^\/links\/([^/]+)\/mail$/.exec(pathname)
+  if (mail) return { endpoint: find('mail-events'), code: mail[1] as string }
+  if (/^\/webhooks\/mail\/[a-z]+$/.test(pathname)) return { endpoint: find('webhook') }
+  const short = /^\/([^/]+)$/.exec(pathname)
+  if (short && CODE.test(short[1] as string)) return { endpoint: find('redirect'), code: short[1] as string }
+  return undefined
+}
