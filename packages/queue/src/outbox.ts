@@ -96,12 +96,11 @@ export function startRelay(source: RelaySource, target: RelayTarget, options: Re
         })
         if (deliveries.length > 0) await move(queue, deliveries)
         failures = 0
-      } catch (error) {
+      } catch {
         stats.failedBatches++
         failures++
         // The target (or the source) is away: give the batch back uncounted and try again later.
         if (deliveries.length > 0) await source.driver.release(full, deliveries).catch(() => undefined)
-        if (process.env.QDEBUG) console.error('relay', error)
         await new Promise((r) => setTimeout(r, backoffDelay(failures, { baseMs: 100, maxMs: 5000, jitter: 'equal' })))
       }
     }

@@ -16,7 +16,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function open(driver: 'sqlite' | 'postgres' | 'mysql', url: string): { db: Database; q: Queue; ns: string } {
+function open(
+  driver: 'sqlite' | 'postgres' | 'mysql',
+  url: string,
+  pollInterval = '30s',
+): { db: Database; q: Queue; ns: string } {
   const db = createDatabase({ url, envPrefix: false })
   const ns = uniqueNamespace('qtx')
   const q = createQueue({
@@ -24,7 +28,7 @@ function open(driver: 'sqlite' | 'postgres' | 'mysql', url: string): { db: Datab
     driverOptions: { database: db },
     namespace: ns,
     envPrefix: false,
-    pollInterval: '30s',
+    pollInterval,
   })
   opened.push(db, q)
   return { db, q, ns }
