@@ -46,3 +46,4 @@ export type {
   DriverSource,
 } from './registry.ts'
 export { closest, levenshtein } from './suggest.ts'
+export { activeTraceHeaders } from './trace-context.ts'

@@ -8,6 +8,7 @@ import { EgressRefusal } from './egress.ts'
 import { HttpNetworkError, HttpRequestError, timeoutError, type ResponseHeaders, type TimeoutPhase } from './errors.ts'
 import type { ClientSettings } from './options.ts'
 import { HttpResponse } from './response.ts'
+import { withTraceHeaders } from './trace-context.ts'
 import { safeUrl } from './url.ts'
 
 /**
@@ -41,7 +42,9 @@ export function startExchange(
   let headersMs = call.headersMs
   let bodyMs = call.bodyMs
   let clipped = false
-  let headers = hop.headers
+  // Per exchange and inside the beaver:http:request span, so a tracer's client span is the
+  // parent the server sees; a traceparent the caller set is kept.
+  let headers = settings.propagateTrace ? withTraceHeaders(hop.headers) : hop.headers
   if (call.deadlineAt !== Infinity) {
     const remaining = Math.max(1, call.deadlineAt - Date.now())
     if (remaining < headersMs) {

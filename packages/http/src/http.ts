@@ -41,7 +41,7 @@ import {
 import { Pools } from './pool.ts'
 import { followRedirects } from './redirects.ts'
 import type { HttpResponse } from './response.ts'
-import { loadOtel, otelLoadError, otelSettled, withTraceHeaders } from './trace-context.ts'
+import { loadOtel, otelLoadError, otelSettled } from './trace-context.ts'
 import { resolveTarget, safeUrl } from './url.ts'
 
 const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'x-amzn-requestid', 'x-correlation-id', 'cf-ray']
@@ -219,10 +219,8 @@ export class HttpClient implements Instance<InstanceDescription> {
     if (this.#closing !== undefined) throw closedError(`${method} ${url}`)
     const planned = planCall(this.#settings, method, url, options)
     const call = planned instanceof Promise ? await planned : planned
-    if (this.#settings.propagateTrace) {
-      if (!otelSettled()) await loadOtel()
-      call.headers = withTraceHeaders(call.headers)
-    }
+    // traceparent is added per exchange (startExchange), inside the request span when one is traced.
+    if (this.#settings.propagateTrace && !otelSettled()) await loadOtel()
     call.signal?.throwIfAborted()
     call.arm()
     let streaming = false

@@ -6,9 +6,17 @@ export const channels = defineChannels('queue', {
     'One publish or publishBatch',
     'queue, driver, count, ids (set when it resolves)',
   ),
-  handle: tracing<{ queue: string; driver: string; id: string; attempt: number; outcome?: string }>(
+  handle: tracing<{
+    queue: string
+    driver: string
+    id: string
+    attempt: number
+    outcome?: string
+    traceparent?: string | undefined
+    tracestate?: string | undefined
+  }>(
     'One handler run',
-    'queue, driver, id, attempt, outcome (completed, retry, dead, released, cancelled)',
+    'queue, driver, id, attempt, outcome (completed, retry, dead, released, cancelled), traceparent and tracestate (the W3C trace context the message was published in, if any)',
   ),
   retry: event<{ queue: string; id: string; attempt: number; delayMs: number; error: string }>(
     'A failed delivery was scheduled again',

@@ -17,6 +17,10 @@ export const queueSchema = defineSchema(
       doc: 'Scope of every queue name (letters, digits, _ and -): two namespaces never see each other',
     }),
     concurrency: f.int({ default: 10, min: 1, max: 10_000, doc: 'Handlers a consumer runs at once' }),
+    propagateTrace: f.boolean({
+      default: true,
+      doc: 'Put the active OpenTelemetry span’s W3C traceparent in the headers of published messages',
+    }),
     attempts: f.int({ default: 3, min: 1, max: 1000, doc: 'Deliveries before a failing message goes to the DLQ' }),
     backoff: {
       base: f.duration({ default: '1s', doc: 'Delay before the first retry (exponential, full jitter)' }),

@@ -368,6 +368,8 @@ export class QueueConsumer<T> implements Consumer {
       id: d.id,
       attempt: d.attempt,
       outcome: undefined as string | undefined,
+      traceparent: d.headers.traceparent,
+      tracestate: d.headers.tracestate,
     }
     try {
       await traceAsync(

@@ -7,7 +7,7 @@ import {
   type InstanceDescription,
   type InstanceOptions,
 } from '@beaver-kit/config'
-import { onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
+import { activeTraceHeaders, onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
 import { channels } from './channels.ts'
 import { queueSchema, type QueueSettings } from './config.ts'
 import { QueueConsumer, type ConsumeOptions, type Consumer, type ConsumerHost, type Handler } from './consumer.ts'
@@ -299,6 +299,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
       channels.publish,
       () => trace,
       async () => {
+        // Inside the publish span, so a tracer's producer span is what the consumer links to.
+        if (config.propagateTrace) addTraceHeaders(messages)
         const ids = await compose(layers, ctx, () => d.enqueue(messages, tx === undefined ? {} : { tx }))
         trace.ids = ids
         return ids
@@ -455,4 +457,11 @@ function checkText(option: string, value: unknown, max: number): void {
       typeof value === 'string' ? `${value.slice(0, 40)}…` : value,
     )
   }
+}
+
+/** Adds the active span's W3C trace headers to each message that carries none of its own. */
+function addTraceHeaders(messages: readonly DriverMessage[]): void {
+  const trace = activeTraceHeaders()
+  if (trace === undefined) return
+  for (const m of messages) if (m.headers.traceparent === undefined) Object.assign(m.headers, trace)
 }
