@@ -1,0 +1,6 @@
+export { createTracing } from './tracing.ts'
+export type { Tracing, TracingOptions } from './tracing.ts'
+export { tracing, initTracing, resetTracing, withPrefix } from './default.ts'
+export { TracingError, isTracingError } from './errors.ts'
+export type { TracingErrorCode } from './errors.ts'
+export { channels } from './channels.ts'
