@@ -44,6 +44,7 @@ const STEP_PACKAGE: Record<string, string> = {
   mail: '@beaver-kit/mail',
   sms: '@beaver-kit/sms',
   delivery: '@beaver-kit/delivery',
+  metrics: '@beaver-kit/metrics',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

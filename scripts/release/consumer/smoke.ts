@@ -96,6 +96,22 @@ const steps: Steps = {
     assert((await list.check(['ada@example.com', 'bob@example.com'])).size === 1, 'suppression check')
     assert(!verifySvix({ secret: 'whsec_c2VjcmV0', headers: {}, body: '{}' }).ok, 'an unsigned request verified')
   },
+  async metrics() {
+    const { createMetrics } = await import('@beaver-kit/metrics')
+    const { createCache } = await import('@beaver-kit/cache')
+    const m = createMetrics({ envPrefix: false })
+    const c = createCache({ envPrefix: false, driver: 'memory', namespace: 'smoke' })
+    await c.get('missing')
+    m.counter({ name: 'smoke_total', help: 'Smoke', labelNames: ['step'] }).inc({ step: 'metrics' })
+    const text = await m.render()
+    await c.close()
+    await m.close()
+    assert(text.includes('smoke_total{step="metrics"} 1'), 'custom counter missing from the exposition')
+    assert(
+      text.includes('beaver_cache_requests_total{driver="memory",namespace="smoke",result="miss"} 1'),
+      'kit cache metric missing',
+    )
+  },
   async 'database-kysely-missing'() {
     // Without kysely installed, the subpath must say what to install, not fail with a raw
     // ERR_MODULE_NOT_FOUND. A variable specifier keeps TypeScript from resolving the subpath.

@@ -1,0 +1,343 @@
+import dc from 'node:diagnostics_channel'
+import { observeOperations, watchChannels, type OperationOutcome } from '@beaver-kit/core'
+import type { Counter, Gauge, Histogram, HistogramDefinition, MetricDefinition } from './instruments.ts'
+
+/** How the kit metrics make their instruments (unprefixed: they are always `beaver_*`). */
+export interface KitInstruments {
+  counter<L extends string>(definition: MetricDefinition<L>): Counter<L>
+  gauge<L extends string>(definition: MetricDefinition<L>): Gauge<L>
+  histogram<L extends string>(definition: HistogramDefinition<L>): Histogram<L>
+}
+
+type Payload = Record<string, unknown>
+type Subscribe = (name: string, op: string) => () => void
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : value == null ? '' : String(value))
+const seconds = (outcome: OperationOutcome): number => outcome.durationMs / 1000
+const result = (outcome: OperationOutcome): string => (outcome.error === undefined ? 'ok' : 'error')
+
+function onEvent(name: string, handle: (message: Payload) => void): () => void {
+  const listener = (message: unknown): void => handle(message as Payload)
+  dc.subscribe(name, listener)
+  return () => dc.unsubscribe(name, listener)
+}
+
+function onOperation(name: string, finish: (ctx: Payload, outcome: OperationOutcome) => void): () => void {
+  return observeOperations<Payload>(name, { finish })
+}
+
+// Leading keyword of a statement: a bounded label (the statement itself never is one).
+const SQL_VERBS = new Set([
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'WITH',
+  'BEGIN',
+  'COMMIT',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+  'CREATE',
+  'ALTER',
+  'DROP',
+  'SET',
+  'PRAGMA',
+  'MERGE',
+  'UPSERT',
+  'REPLACE',
+  'TRUNCATE',
+  'LOCK',
+  'COPY',
+  'CALL',
+  'EXPLAIN',
+  'SHOW',
+  'VACUUM',
+  'ANALYZE',
+  'START',
+  'GRANT',
+  'REVOKE',
+])
+function sqlOperation(statement: unknown): string {
+  const match = /^\s*([a-zA-Z]+)/.exec(text(statement))
+  const verb = match?.[1]?.toUpperCase()
+  return verb !== undefined && SQL_VERBS.has(verb) ? verb : 'OTHER'
+}
+
+const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
+
+/** The per-package metrics, each built the first time a channel of its package appears. */
+function packageHandlers(m: KitInstruments): Record<string, (() => Record<string, Subscribe>) | undefined> {
+  return {
+    cache: () => {
+      const duration = m.histogram({
+        name: 'beaver_cache_operation_duration_seconds',
+        help: 'Cache operations by operation, driver, namespace and outcome',
+        labelNames: ['operation', 'driver', 'namespace', 'outcome'],
+        buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      })
+      const reads = m.counter({
+        name: 'beaver_cache_requests_total',
+        help: 'Keys read, by result (hit or miss)',
+        labelNames: ['driver', 'namespace', 'result'],
+      })
+      const evictions = m.counter({
+        name: 'beaver_cache_evictions_total',
+        help: 'Entries evicted for room',
+        labelNames: ['driver', 'namespace'],
+      })
+      const errors = m.counter({
+        name: 'beaver_cache_errors_total',
+        help: 'Store failures, including those the cache degraded around',
+        labelNames: ['operation', 'driver', 'namespace'],
+      })
+      const grace = m.counter({
+        name: 'beaver_cache_grace_total',
+        help: 'Stale values served, by reason',
+        labelNames: ['namespace', 'reason'],
+      })
+      const operation: Subscribe = (name, op) =>
+        onOperation(name, (ctx, outcome) => {
+          const driver = text(ctx.driver)
+          const namespace = text(ctx.namespace)
+          duration.observe({ operation: op, driver, namespace, outcome: result(outcome) }, seconds(outcome))
+          if (typeof ctx.hit === 'boolean') reads.inc({ driver, namespace, result: ctx.hit ? 'hit' : 'miss' })
+          else if (typeof ctx.hits === 'number' && typeof ctx.count === 'number') {
+            if (ctx.hits > 0) reads.inc({ driver, namespace, result: 'hit' }, ctx.hits)
+            if (ctx.count > ctx.hits) reads.inc({ driver, namespace, result: 'miss' }, ctx.count - ctx.hits)
+          }
+        })
+      const ignored: Subscribe = () => () => undefined
+      return {
+        '*': operation,
+        evict: (name) => onEvent(name, (e) => evictions.inc({ driver: text(e.driver), namespace: text(e.namespace) })),
+        error: (name) =>
+          onEvent(name, (e) =>
+            errors.inc({ operation: text(e.op), driver: text(e.driver), namespace: text(e.namespace) }),
+          ),
+        grace: (name) => onEvent(name, (e) => grace.inc({ namespace: text(e.namespace), reason: text(e.reason) })),
+        // Reported by the operations themselves, or progress rather than a count.
+        warm: ignored,
+        tier: ignored,
+        hybrid: ignored,
+        bus: ignored,
+      }
+    },
+    database: () => {
+      const duration = m.histogram({
+        name: 'beaver_database_query_duration_seconds',
+        help: 'Statements by driver, dialect, leading SQL keyword and outcome (never the statement or its parameters)',
+        labelNames: ['driver', 'dialect', 'operation', 'outcome'],
+        buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      })
+      const idle = m.counter({
+        name: 'beaver_database_idle_errors_total',
+        help: 'Pooled connections that failed while idle',
+        labelNames: ['driver'],
+      })
+      const replica = m.gauge({
+        name: 'beaver_database_replica_up',
+        help: '1 while a read replica is in service, 0 while taken out',
+        labelNames: ['replica'],
+      })
+      return {
+        query: (name) =>
+          onOperation(name, (ctx, outcome) =>
+            duration.observe(
+              {
+                driver: text(ctx.driver),
+                dialect: text(ctx.dialect),
+                operation: sqlOperation(ctx.statement),
+                outcome: result(outcome),
+              },
+              seconds(outcome),
+            ),
+          ),
+        idleError: (name) => onEvent(name, (e) => idle.inc({ driver: text(e.driver) })),
+        replica: (name) => onEvent(name, (e) => replica.set({ replica: text(e.replica) }, e.state === 'up' ? 1 : 0)),
+      }
+    },
+    http: () => {
+      // OpenTelemetry's http.client.request.duration, with Prometheus label names.
+      const duration = m.histogram({
+        name: 'beaver_http_client_request_duration_seconds',
+        help: 'Outgoing HTTP exchanges (each attempt and redirect hop) by method, origin, status and outcome',
+        labelNames: ['method', 'host', 'status', 'outcome'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      })
+      const retries = m.counter({
+        name: 'beaver_http_client_retries_total',
+        help: 'Retried HTTP calls, by failure code',
+        labelNames: ['method', 'host', 'code'],
+      })
+      const breaker = m.gauge({
+        name: 'beaver_http_client_breaker_state',
+        help: 'Circuit state per key: 0 closed, 1 half-open, 2 open',
+        labelNames: ['key'],
+      })
+      const denied = m.counter({
+        name: 'beaver_http_client_egress_denied_total',
+        help: 'Connections refused by the egress policy',
+        labelNames: ['host'],
+      })
+      return {
+        request: (name) =>
+          onOperation(name, (ctx) =>
+            duration.observe(
+              {
+                method: text(ctx.method),
+                host: text(ctx.host),
+                status: ctx.status ? text(ctx.status) : '',
+                outcome: text(ctx.outcome),
+              },
+              Number(ctx.durationMs) / 1000,
+            ),
+          ),
+        retry: (name) =>
+          onEvent(name, (e) => retries.inc({ method: text(e.method), host: text(e.host), code: text(e.code) })),
+        breaker: (name) => onEvent(name, (e) => breaker.set({ key: text(e.key) }, BREAKER_VALUE[text(e.to)] ?? 0)),
+        egressDenied: (name) => onEvent(name, (e) => denied.inc({ host: text(e.host) })),
+      }
+    },
+    queue: () => {
+      const published = m.counter({
+        name: 'beaver_queue_published_total',
+        help: 'Messages published',
+        labelNames: ['queue', 'driver', 'outcome'],
+      })
+      const handled = m.histogram({
+        name: 'beaver_queue_handle_duration_seconds',
+        help: 'Handler runs by queue, driver and outcome (completed, retry, dead, released, cancelled, error)',
+        labelNames: ['queue', 'driver', 'outcome'],
+        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+      })
+      const retries = m.counter({
+        name: 'beaver_queue_retries_total',
+        help: 'Deliveries scheduled again after a failure',
+        labelNames: ['queue'],
+      })
+      const dead = m.counter({
+        name: 'beaver_queue_dead_total',
+        help: 'Messages sent to the dead-letter queue',
+        labelNames: ['queue', 'reason'],
+      })
+      const leases = m.counter({
+        name: 'beaver_queue_lease_lost_total',
+        help: 'Running messages whose lease expired',
+        labelNames: ['queue'],
+      })
+      const up = m.gauge({
+        name: 'beaver_queue_connection_up',
+        help: '1 while the backend is connected',
+        labelNames: ['driver'],
+      })
+      return {
+        publish: (name) =>
+          onOperation(name, (ctx, outcome) =>
+            published.inc(
+              { queue: text(ctx.queue), driver: text(ctx.driver), outcome: result(outcome) },
+              Number(ctx.count) || 1,
+            ),
+          ),
+        handle: (name) =>
+          onOperation(name, (ctx, outcome) =>
+            handled.observe(
+              {
+                queue: text(ctx.queue),
+                driver: text(ctx.driver),
+                outcome: outcome.error === undefined ? text(ctx.outcome) || 'completed' : 'error',
+              },
+              seconds(outcome),
+            ),
+          ),
+        retry: (name) => onEvent(name, (e) => retries.inc({ queue: text(e.queue) })),
+        dead: (name) => onEvent(name, (e) => dead.inc({ queue: text(e.queue), reason: text(e.reason) })),
+        leaseLost: (name) => onEvent(name, (e) => leases.inc({ queue: text(e.queue) })),
+        connection: (name) => onEvent(name, (e) => up.set({ driver: text(e.driver) }, e.state === 'lost' ? 0 : 1)),
+      }
+    },
+    logger: () => {
+      const dropped = m.counter({
+        name: 'beaver_logger_dropped_total',
+        help: 'Log lines that could not be delivered',
+        labelNames: ['output', 'reason'],
+      })
+      const failed = m.counter({
+        name: 'beaver_logger_output_errors_total',
+        help: 'Log output write failures',
+        labelNames: ['output'],
+      })
+      return {
+        dropped: (name) =>
+          onEvent(name, (e) => dropped.inc({ output: text(e.output), reason: text(e.reason) }, Number(e.count) || 1)),
+        'output-error': (name) => onEvent(name, (e) => failed.inc({ output: text(e.output) })),
+      }
+    },
+    health: () => {
+      const status = m.gauge({
+        name: 'beaver_health_check_status',
+        help: 'Latest result of each health check: 1 for its current status (up, degraded, down), 0 for the others',
+        labelNames: ['check', 'status'],
+      })
+      return {
+        check: (name) =>
+          onEvent(name, (e) => {
+            const check = text(e.check)
+            for (const s of ['up', 'degraded', 'down']) status.set({ check, status: s }, e.status === s ? 1 : 0)
+          }),
+      }
+    },
+  }
+}
+
+/**
+ * Subscribes to every `beaver:*` channel, present and future: the packages above get their
+ * own metrics; any other package (mail, sms, krypto, one written later) is counted by the
+ * generic `beaver_operation_duration_seconds` and `beaver_events_total`. Returns the unsubscribe.
+ */
+export function subscribeKitMetrics(m: KitInstruments): () => void {
+  const off: Array<() => void> = []
+  const tables = packageHandlers(m)
+  const built = new Map<string, Record<string, Subscribe>>()
+  let generic: Record<string, Subscribe> | undefined
+  const makeGeneric = (): Record<string, Subscribe> => {
+    const duration = m.histogram({
+      name: 'beaver_operation_duration_seconds',
+      help: 'Every other kit operation, by package, operation and outcome',
+      labelNames: ['package', 'operation', 'outcome'],
+    })
+    const events = m.counter({
+      name: 'beaver_events_total',
+      help: 'Every other kit event, by package and event',
+      labelNames: ['package', 'event'],
+    })
+    return {
+      '*': (name, op) => {
+        const pkg = name.split(':')[1] ?? ''
+        const offOp = onOperation(name, (_ctx, outcome) =>
+          duration.observe({ package: pkg, operation: op, outcome: result(outcome) }, seconds(outcome)),
+        )
+        const offEvent = onEvent(name, () => events.inc({ package: pkg, event: op }))
+        return () => {
+          offOp()
+          offEvent()
+        }
+      },
+    }
+  }
+  const unwatch = watchChannels((name) => {
+    const [, pkg = '', op = ''] = name.split(':')
+    if (pkg === 'metrics') return
+    let table = built.get(pkg)
+    if (table === undefined) {
+      table = tables[pkg]?.() ?? (generic ??= makeGeneric())
+      built.set(pkg, table)
+    }
+    const subscribe = table[op] ?? table['*'] ?? (generic ??= makeGeneric())['*']
+    if (subscribe) off.push(subscribe(name, op))
+  })
+  return () => {
+    unwatch()
+    for (const fn of off.splice(0)) fn()
+  }
+}
