@@ -41,7 +41,8 @@ export function startExchange(
 ): Promise<HttpResponse> {
   let headersMs = call.headersMs
   let bodyMs = call.bodyMs
-  let clipped = false
+  // Which phase limits the deadline shortened: only their expiry is the deadline's (phase total).
+  const clipped = { headers: false, body: false }
   // Per exchange and inside the beaver:http:request span, so a tracer's client span is the
   // parent the server sees; a traceparent the caller set is kept.
   let headers = settings.propagateTrace ? withTraceHeaders(hop.headers) : hop.headers
@@ -49,11 +50,11 @@ export function startExchange(
     const remaining = Math.max(1, call.deadlineAt - Date.now())
     if (remaining < headersMs) {
       headersMs = remaining
-      clipped = true
+      clipped.headers = true
     }
     if (remaining < bodyMs) {
       bodyMs = remaining
-      clipped = true
+      clipped.body = true
     }
     if (settings.deadlineHeader !== undefined) headers = { ...headers, [settings.deadlineHeader]: String(remaining) }
   }
@@ -82,7 +83,7 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
   readonly promise: Promise<HttpResponse>
   readonly #call: Call
   readonly #hop: Hop
-  readonly #clipped: boolean
+  readonly #clipped: Readonly<{ headers: boolean; body: boolean }>
   readonly #decompress: boolean
   #headersMs = 0
   #bodyMs = 0
@@ -99,7 +100,7 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
   #encoding: string | undefined
   #stream: Readable | undefined
 
-  constructor(call: Call, hop: Hop, clipped: boolean, decompress: boolean) {
+  constructor(call: Call, hop: Hop, clipped: Readonly<{ headers: boolean; body: boolean }>, decompress: boolean) {
     this.#call = call
     this.#hop = hop
     this.#clipped = clipped
@@ -244,12 +245,12 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
     const code = (error as { code?: string }).code
     if (code === 'UND_ERR_CONNECT_TIMEOUT') return this.#timeout('connect', this.#call.connectMs, error, code)
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-      return this.#clipped
+      return this.#clipped.headers
         ? this.#timeout('total', this.#call.totalMs, error, code)
         : this.#timeout('headers', this.#headersMs, error, code)
     }
     if (code === 'UND_ERR_BODY_TIMEOUT') {
-      return this.#clipped
+      return this.#clipped.body
         ? this.#timeout('total', this.#call.totalMs, error, code)
         : this.#timeout('body', this.#bodyMs, error, code)
     }

@@ -30,17 +30,20 @@ async function stalling() {
 describe('responseType: stream', () => {
   it('the call deadline covers the body, not just the headers', async () => {
     const { s } = await stalling()
-    const c = client({ timeouts: { total: 300, body: '30s' } })
+    // Long enough for the headers on a loaded machine; the body never comes.
+    const c = client({ timeouts: { total: 2000, body: '30s' } })
     const res = await c.get(s.url, { responseType: 'stream' })
     expect(res.status).toBe(200)
     const error = (await rejection(drain(res.body))) as HttpTimeoutError
     expect(isHttpTimeoutError(error)).toBe(true)
-    expect([error.phase, error.timeoutMs]).toEqual(['total', 300])
+    expect([error.phase, error.timeoutMs]).toEqual(['total', 2000])
   })
 
   it('the idle timeout between chunks applies while streaming', async () => {
     const { s } = await stalling()
-    const c = client({ timeouts: { body: 150, total: '30s' } })
+    // The deadline shortens the headers limit (60 s > 30 s left), not the body's: a silence of
+    // 150 ms is the body's idle timeout, not the deadline.
+    const c = client({ timeouts: { body: 150, headers: '60s', total: '30s' } })
     const res = await c.get(s.url, { responseType: 'stream' })
     const error = (await rejection(drain(res.body))) as HttpTimeoutError
     expect([error.code, error.phase, error.timeoutMs]).toEqual(['HTTP_TIMEOUT', 'body', 150])
