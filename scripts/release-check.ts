@@ -39,6 +39,7 @@ const STEP_PACKAGE: Record<string, string> = {
   'database-kysely-missing': '@beaver-kit/database',
   cache: '@beaver-kit/cache',
   queue: '@beaver-kit/queue',
+  ratelimit: '@beaver-kit/ratelimit',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',
   mail: '@beaver-kit/mail',

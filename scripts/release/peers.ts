@@ -61,6 +61,13 @@ export const PEERS: PeerLine[] = [
     steps: ['queue'],
     env: { BEAVER_QUEUE_DRIVER: 'redis', BEAVER_QUEUE_REDIS_URL: redis },
   },
+  {
+    package: '@beaver-kit/ratelimit',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['ratelimit'],
+    env: { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_URL: redis },
+  },
   { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
   { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
   { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },

@@ -105,7 +105,15 @@ function slidingWindow(rule: Rule, s: State | undefined, now: number, cost: numb
   if (mode === 'refund') {
     count = Math.max(0, count - cost)
     const next: State = { kind: 'window', start, count, previous }
-    return { allowed: true, granted: 0, remaining: Math.max(0, rule.limit - weighted - count), resetMs, retryAfterMs: 0, next, ttlMs }
+    return {
+      allowed: true,
+      granted: 0,
+      remaining: Math.max(0, rule.limit - weighted - count),
+      resetMs,
+      retryAfterMs: 0,
+      next,
+      ttlMs,
+    }
   }
   const g = grant(mode, cost, rule.limit - weighted - count)
   count += g

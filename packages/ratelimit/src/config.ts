@@ -18,7 +18,10 @@ export const limiterSchema = defineSchema(
       doc: 'fixed-window, sliding-window (weighted counter), sliding-log (exact), token-bucket or gcra',
     }),
     limit: f.int({ default: 60, min: 1, max: 1_000_000_000, doc: 'Units allowed per window' }),
-    window: f.duration({ default: '1m', doc: 'The window the limit is counted over (the refill period of the buckets)' }),
+    window: f.duration({
+      default: '1m',
+      doc: 'The window the limit is counted over (the refill period of the buckets)',
+    }),
     burst: f.int({
       min: 1,
       max: 1_000_000_000,

@@ -35,7 +35,12 @@ export interface Evaluation {
  * new states are written when every limit allows, or for a single limit in a mode other than
  * `all`; otherwise nothing changes and the limits that would have allowed report granted 0.
  */
-export function evaluate(requests: readonly LimitRequest[], records: readonly StoredRecord[], now: number, mode: Mode): Evaluation {
+export function evaluate(
+  requests: readonly LimitRequest[],
+  records: readonly StoredRecord[],
+  now: number,
+  mode: Mode,
+): Evaluation {
   const results: StoreResult[] = []
   const outcomes: Array<Outcome | undefined> = []
   let all = true
@@ -43,7 +48,14 @@ export function evaluate(requests: readonly LimitRequest[], records: readonly St
     const record = records[i] as StoredRecord
     const blockedMs = record.blockedUntil - now
     if (blockedMs > 0 && (mode === 'all' || mode === 'upTo')) {
-      results.push({ allowed: false, granted: 0, remaining: 0, resetMs: blockedMs, retryAfterMs: blockedMs, blocked: true })
+      results.push({
+        allowed: false,
+        granted: 0,
+        remaining: 0,
+        resetMs: blockedMs,
+        retryAfterMs: blockedMs,
+        blocked: true,
+      })
       outcomes.push(undefined)
       all = false
       return

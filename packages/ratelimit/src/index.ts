@@ -1,5 +1,13 @@
 export { createLimiter } from './limiter.ts'
-export type { Decision, DecisionSource, LimitCallOptions, Limiter, LimiterOptions, LimitSpec, MultiDecision } from './limiter.ts'
+export type {
+  Decision,
+  DecisionSource,
+  LimitCallOptions,
+  Limiter,
+  LimiterOptions,
+  LimitSpec,
+  MultiDecision,
+} from './limiter.ts'
 export { limiter, initLimiter, resetLimiter, withPrefix } from './default.ts'
 export { RateLimitError, isRateLimitError } from './errors.ts'
 export type { RateLimitErrorCode } from './errors.ts'

@@ -94,14 +94,21 @@ const MAX_KEY = 200
 function ms(value: string | number, what: string): number {
   if (typeof value === 'number') return value
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim())
-  if (!m) throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', `${what} must be a duration such as "30s" or 1500, got "${value}"`)
+  if (!m)
+    throw new RateLimitError(
+      'RATELIMIT_OPTIONS_INVALID',
+      `${what} must be a duration such as "30s" or 1500, got "${value}"`,
+    )
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms']
   return Number(m[1]) * unit
 }
 
 function checkRule(rule: Rule, where: string): Rule {
   if (!Number.isSafeInteger(rule.windowMs) || rule.windowMs < 1) {
-    throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', `${where}: the window must be at least 1 ms, got ${rule.windowMs}`)
+    throw new RateLimitError(
+      'RATELIMIT_OPTIONS_INVALID',
+      `${where}: the window must be at least 1 ms, got ${rule.windowMs}`,
+    )
   }
   if (rule.algorithm === 'sliding-log' && rule.limit > 10_000) {
     throw new RateLimitError(
@@ -135,7 +142,10 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
   try {
     trustedList = v.trustedProxies.length > 0 ? compileTrusted(v.trustedProxies) : undefined
   } catch (error) {
-    throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', `${prefix}RATELIMIT_TRUSTED_PROXIES: ${(error as Error).message}`)
+    throw new RateLimitError(
+      'RATELIMIT_OPTIONS_INVALID',
+      `${prefix}RATELIMIT_TRUSTED_PROXIES: ${(error as Error).message}`,
+    )
   }
   const timeoutMs = v.timeout
   let closed = false
@@ -144,7 +154,8 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
   const prepare = (): Promise<void> => {
     prepared ??= raceAbort(store.ready(), {
       timeoutMs: Math.max(timeoutMs, 5000),
-      onTimeout: () => new RateLimitError('RATELIMIT_STORE_UNAVAILABLE', `The ${store.name} store was not ready within 5 s`),
+      onTimeout: () =>
+        new RateLimitError('RATELIMIT_STORE_UNAVAILABLE', `The ${store.name} store was not ready within 5 s`),
     }).catch((error: unknown) => {
       prepared = undefined
       throw error
@@ -179,7 +190,15 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     if (closed) throw new RateLimitError('RATELIMIT_CLOSED', 'This limiter is closed; create a new one.')
   }
 
-  async function run(requests: LimitRequest[], mode: Mode): Promise<{ results: StoreResult[]; source: DecisionSource }> {
+  // The memory store answers synchronously and cannot hang: no timer, no readiness wait.
+  const local = store instanceof MemoryStore ? store : undefined
+
+  async function run(
+    requests: LimitRequest[],
+    mode: Mode,
+  ): Promise<{ results: StoreResult[]; source: DecisionSource }> {
+    if (local && !channels.limit.hasSubscribers)
+      return { results: local.applySync(requests, clock(), mode), source: 'store' }
     try {
       await prepare()
       const now = clock()
@@ -190,7 +209,10 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
           raceAbort(store.apply(requests, now, mode), {
             timeoutMs,
             onTimeout: () =>
-              new RateLimitError('RATELIMIT_STORE_UNAVAILABLE', `The ${store.name} store did not answer within ${timeoutMs} ms`),
+              new RateLimitError(
+                'RATELIMIT_STORE_UNAVAILABLE',
+                `The ${store.name} store did not answer within ${timeoutMs} ms`,
+              ),
           }),
       )
       return { results, source: 'store' }
@@ -200,7 +222,14 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       }
       if (v.failPolicy === 'open') return { results: insurance.applySync(requests, clock(), mode), source: 'insurance' }
       const retry = Math.min(1000, rule.windowMs)
-      const refused = requests.map(() => ({ allowed: false, granted: 0, remaining: 0, resetMs: retry, retryAfterMs: retry, blocked: false }))
+      const refused = requests.map(() => ({
+        allowed: false,
+        granted: 0,
+        remaining: 0,
+        resetMs: retry,
+        retryAfterMs: retry,
+        blocked: false,
+      }))
       return { results: refused, source: 'unavailable' }
     }
   }
@@ -236,7 +265,8 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     },
     async limitAll(limits) {
       open()
-      if (limits.length === 0) throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', 'limitAll() needs at least one limit')
+      if (limits.length === 0)
+        throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', 'limitAll() needs at least one limit')
       const requests = limits.map((l, i) => {
         const r = checkRule(
           {
@@ -250,7 +280,9 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
         return { key: storedKey(l.key), rule: r, cost: checkCost(l.cost ?? 1, r, false) }
       })
       const { results, source } = await run(requests, 'all')
-      const decisions = results.map((r, i) => decide(r, requests[i] as LimitRequest, source, (limits[i] as LimitSpec).key))
+      const decisions = results.map((r, i) =>
+        decide(r, requests[i] as LimitRequest, source, (limits[i] as LimitSpec).key),
+      )
       const refusedBy = results.flatMap((r, i) => (r.allowed ? [] : [i]))
       return {
         allowed: refusedBy.length === 0 || v.shadow,

@@ -62,6 +62,13 @@ const steps: Steps = {
     await q.close()
     assert((payload as { n?: number }).n === 1, `consumed ${JSON.stringify(payload)}`)
   },
+  async ratelimit() {
+    const { createLimiter } = await import('@beaver-kit/ratelimit')
+    const l = createLimiter({ namespace: `smoke_${randomUUID().slice(0, 8)}`, limit: 2 })
+    const seen = [await l.limit('k'), await l.limit('k'), await l.limit('k')].map((d) => d.allowed)
+    await l.close()
+    assert(JSON.stringify(seen) === '[true,true,false]', `decisions ${JSON.stringify(seen)}`)
+  },
   async http() {
     const { http } = await import('@beaver-kit/http')
     const text = await withServer((url) => http().get(url).text())

@@ -43,7 +43,11 @@ export class DatabaseStore implements RateLimitStore {
 
   #db(): Promise<Database> {
     this.#opening ??= (async () => {
-      const dbm = await importPeer('@beaver-kit/database', () => import('@beaver-kit/database'), 'the database rate-limit store')
+      const dbm = await importPeer(
+        '@beaver-kit/database',
+        () => import('@beaver-kit/database'),
+        'the database rate-limit store',
+      )
       let database = this.#options.database
       if (!database && this.#options.url) {
         database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
@@ -109,7 +113,9 @@ export class DatabaseStore implements RateLimitStore {
     )
     if (now - this.#lastSweep > SWEEP_EVERY_MS) {
       this.#lastSweep = now
-      await db.execute(sql`DELETE FROM ${t} WHERE expires_at < ${now} AND blocked_until < ${now}`).catch(() => undefined)
+      await db
+        .execute(sql`DELETE FROM ${t} WHERE expires_at < ${now} AND blocked_until < ${now}`)
+        .catch(() => undefined)
     }
     return results
   }
