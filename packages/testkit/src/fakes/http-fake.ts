@@ -75,7 +75,8 @@ export async function startHttpFake(
       }
       requests.push(recorded)
       const next = scripted.shift()
-      Promise.resolve(next ?? route(recorded)).then(
+      // A route that throws synchronously is answered 500 like one that rejects, never left hanging.
+      new Promise<FakeResponse>((resolve) => resolve(next ?? route(recorded))).then(
         (r) => {
           const isJson = typeof r.body === 'object'
           const payload = r.body === undefined ? '' : isJson ? JSON.stringify(r.body) : String(r.body)
