@@ -1,12 +1,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import dc from 'node:diagnostics_channel'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, type Cache } from '@beaver-kit/cache'
 import { redisKey } from '../src/drivers/redis.ts'
 import { internalNamespace } from '../src/tiered/tags.ts'
+import { createRedisBus } from '../src/bus/redis.ts'
+import type { InvalidationMessage } from '../src/bus/bus.ts'
 
 const url = await requireService('redis')
 const childScript = fileURLToPath(new URL('./fixtures/child.ts', import.meta.url))
@@ -161,5 +164,41 @@ describe.runIf(url)('two processes sharing memory+redis tiers over the Redis bus
     expect(a).toBe(b)
     expect(await redis.get(counter)).toBe('1')
     await redis.del(counter, release)
+  })
+})
+
+describe.runIf(url)('a bus with a key only takes signed messages', () => {
+  it('delivers messages signed with the shared key and drops unsigned, forged and other-key ones, counted', async () => {
+    const channel = `beaver:test:${uniqueNamespace('signed')}`
+    const buses = {
+      sender: createRedisBus({ url, channel, key: 'shared secret' }),
+      receiver: createRedisBus({ url, channel, key: 'shared secret' }),
+      unkeyed: createRedisBus({ url, channel }),
+      otherKey: createRedisBus({ url, channel, key: 'another secret' }),
+    }
+    const raw = new Redis(url as string)
+    const received: InvalidationMessage[] = []
+    const dropped: unknown[] = []
+    const onBus = (m: unknown): void => void dropped.push((m as { event: string }).event)
+    dc.subscribe('beaver:cache:bus', onBus)
+    try {
+      await Promise.all(Object.values(buses).map((b) => b.ready()))
+      buses.receiver.subscribe((m) => received.push(m))
+      await buses.unkeyed.publish({ kind: 'clear', namespace: 'unsigned' })
+      await buses.otherKey.publish({ kind: 'clear', namespace: 'other-key' })
+      const forged = JSON.stringify({ o: 'x', m: { kind: 'clear', namespace: 'forged' }, s: 'A'.repeat(43) })
+      await raw.publish(channel, forged)
+      await raw.publish(channel, JSON.stringify({ o: 'x', m: { kind: 'clear', namespace: 'no-signature' } }))
+      await buses.sender.publish({ kind: 'delete', namespace: 'signed', keys: ['k'] })
+      await eventually(() => received.length === 1 && buses.receiver.rejected === 4)
+      expect(received).toEqual([{ kind: 'delete', namespace: 'signed', keys: ['k'] }])
+      expect(dropped.filter((e) => e === 'rejected').length).toBeGreaterThanOrEqual(4)
+      // Without a key a bus takes any well-formed message (the default, for trusted networks).
+      expect(buses.unkeyed.rejected).toBe(0)
+    } finally {
+      dc.unsubscribe('beaver:cache:bus', onBus)
+      for (const b of Object.values(buses)) await b.close()
+      raw.disconnect()
+    }
   })
 })

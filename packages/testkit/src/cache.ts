@@ -91,6 +91,33 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise
 }
 
 /**
+ * Writes an entry with a short TTL under `base:<attempt>`, asserts it was stored (`read()`
+ * gives `expected`) while its TTL cannot have run out yet, then polls until it is gone, and
+ * returns the key. On a loaded machine a read that comes after the TTL proves nothing either
+ * way, so the write is tried again under a fresh key; a driver that drops short-TTL writes
+ * never shows the entry and fails.
+ */
+async function expectStoredThenGone(
+  base: string,
+  ttlMs: number,
+  write: (key: string) => Promise<unknown>,
+  read: (key: string) => Promise<unknown>,
+  expected: unknown,
+): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const key = `${base}:${attempt}`
+    const start = performance.now()
+    await write(key)
+    const got = await read(key)
+    if (performance.now() - start >= ttlMs) continue
+    expect(got, 'the entry read back before its TTL ran out').toEqual(expected)
+    await eventually(async () => expect(await read(key)).not.toEqual(expected), { timeoutMs: 10_000 })
+    return key
+  }
+  throw new Error(`no write-and-read finished within the ${ttlMs} ms TTL in 20 attempts`)
+}
+
+/**
  * Runs the whole cache conformance suite for one driver.
  * @example describeCacheDriver('redis', (ns) => createCache({ driver: 'redis', namespace: ns, envPrefix: false }), { shared: true, increment: true, query: false })
  */
@@ -145,14 +172,16 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
   })
 
   it('expires entries after their TTL (polled, no fixed sleep) and reports the remaining TTL', async () => {
-    await c().set('short', 'v', { ttl: shortTtl() })
     await c().set('long', 'v', { ttl: '1h' })
-    const remaining = await c().ttl('long')
-    expect(remaining).toBeGreaterThan(3_500_000)
-    expect(remaining).toBeLessThanOrEqual(3_600_000)
-    await eventually(async () => expect(await c().get('short')).toBeUndefined(), { timeoutMs: 10_000 })
-    expect(await c().has('short')).toBe(false)
-    expect(await c().ttl('short')).toBeUndefined()
+    const short = await expectStoredThenGone(
+      'short',
+      shortTtl(),
+      (key) => c().set(key, 'v', { ttl: shortTtl() }),
+      (key) => c().get(key),
+      'v',
+    )
+    expect(await c().has(short)).toBe(false)
+    expect(await c().ttl(short)).toBeUndefined()
     expect(await c().get('long')).toBe('v')
   })
 
@@ -220,21 +249,62 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
     expect(await c().get('id')).toBeUndefined()
   })
 
-  it('does not see entries of another namespace on the same store, and shares its own', async () => {
-    if (!ctx.options.shared) {
+  it("encodes keys so no two (namespace, key) pairs share a stored entry, and clear() of a:b spares a's b:x", async () => {
+    // Pairs that a naive "<namespace><separator><key>" encoding stores under one name.
+    const pairs: Array<[string, string]> = [
+      ['users', 'admin:1'],
+      ['users:admin', '1'],
+      ['users:admin', ':1'],
+      ['a', 'b:x'],
+      ['a:b', 'x'],
+      ['a/b', 'x'],
+      ['a', 'b/x'],
+      ['a', 'b::x'],
+      ['a%2Fb', 'x'],
+      ['a', 'b#x'],
+      ['a#b', 'x'],
+    ]
+    const views = pairs.map(([ns, key]) => ({ view: c().namespace(ns), key, value: `${ns}|${key}` }))
+    for (const { view, key, value } of views) await view.set(key, value)
+    await c().set('users:admin:1', 'root|users:admin:1')
+    for (const { view, key, value } of views) expect(await view.get(key), value).toBe(value)
+    expect(await c().get('users:admin:1')).toBe('root|users:admin:1')
+    // Clearing namespace a:b removes its own key (and nested ones), never a's key b:x.
+    const nested = c().namespace('a:b:c')
+    await nested.set('x', 'a:b:c|x')
+    await c().namespace('a:b').clear()
+    expect(await c().namespace('a:b').get('x')).toBeUndefined()
+    expect(await nested.get('x')).toBeUndefined()
+    expect(await c().namespace('a').get('b:x')).toBe('a|b:x')
+    expect(await c().namespace('a').get('b::x')).toBe('a|b::x')
+    expect(await c().namespace('a/b').get('x')).toBe('a/b|x')
+    expect(await c().namespace('users').get('admin:1')).toBe('users|admin:1')
+    // Deleting one of two would-be aliases leaves the other.
+    expect(await c().namespace('users').delete('admin:1')).toBe(true)
+    expect(await c().namespace('users:admin').get('1')).toBe('users:admin|1')
+  })
+
+  if (!ctx.options.shared)
+    it('does not see the entries of another instance (an in-process store), nor another namespace', async () => {
       const other = await ctx.another()
       await c().set('mine', 1)
       expect(await other.get('mine')).toBeUndefined()
-      return
-    }
-    const same = await ctx.another()
-    await c().set('shared', 'yes')
-    if (ctx.options.shared === 'eventually')
-      await eventually(async () => expect(await same.get('shared')).toBe('yes'), { timeoutMs: 10_000 })
-    else expect(await same.get('shared')).toBe('yes')
-    const sibling = same.namespace('elsewhere')
-    expect(await sibling.get('shared')).toBeUndefined()
-  })
+      expect(await c().namespace('elsewhere').get('mine')).toBeUndefined()
+    })
+  ctx.itIf(ctx.options.shared !== false, 'an in-process store: a second instance has its own entries')(
+    ctx.options.shared === 'eventually'
+      ? 'a second instance on the same store sees its writes eventually (write-behind), and not another namespace'
+      : 'a second instance on the same store shares its entries at once, and not another namespace',
+    async () => {
+      const same = await ctx.another()
+      await c().set('shared', 'yes')
+      if (ctx.options.shared === 'eventually')
+        await eventually(async () => expect(await same.get('shared')).toBe('yes'), { timeoutMs: 10_000 })
+      else expect(await same.get('shared')).toBe('yes')
+      const sibling = same.namespace('elsewhere')
+      expect(await sibling.get('shared')).toBeUndefined()
+    },
+  )
 
   it('getOrSet: 1,000 concurrent callers of a cold key share one loader call', async () => {
     let calls = 0
@@ -283,11 +353,24 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
     // skip(): returned to the caller, never cached.
     expect(await c().getOrSet('skipped', (l) => (l.skip(), 'temporary'))).toBe('temporary')
     expect(await c().has('skipped')).toBe(false)
-    // A negative entry expires on its own TTL.
-    await c().getOrSet('brief', notFound, { negativeTtl: shortTtl() })
-    await eventually(async () => expect(await c().getOrSet('brief', () => 'found')).toBe('found'), {
-      timeoutMs: 10_000,
-    })
+    // A negative entry is remembered (the loader is not called again), then expires on its own TTL.
+    const briefCalls = new Map<string, number>()
+    const brief = (l: LoaderCtx): string | undefined => {
+      const n = (briefCalls.get(l.key) ?? 0) + 1
+      briefCalls.set(l.key, n)
+      return n === 1 ? undefined : 'found'
+    }
+    const brieflyMissing = await expectStoredThenGone(
+      'brief',
+      shortTtl(),
+      (key) => c().getOrSet(key, brief, { negativeTtl: shortTtl() }),
+      async (key) => {
+        await c().getOrSet(key, brief)
+        return briefCalls.get(key)
+      },
+      1,
+    )
+    expect(await c().get(brieflyMissing)).toBe('found')
   })
 
   it('getOrSetMany: one batch read, one loader call for the misses, results in key order', async () => {
@@ -324,22 +407,27 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
     expect(await c().has('k')).toBe(false)
   })
 
-  it('increments atomically where supported', async () => {
-    if (!ctx.options.increment) {
+  if (!ctx.options.increment)
+    it('refuses increment and decrement with CACHE_UNSUPPORTED (no atomic increment)', async () => {
       await rejectsWithCode(c().increment('n'), 'CACHE_UNSUPPORTED')
-      return
-    }
-    expect(await c().increment('n')).toBe(1)
-    expect(await c().increment('n', 10)).toBe(11)
-    expect(await c().decrement('n', 3)).toBe(8)
-    const parallel = await Promise.all(Array.from({ length: 50 }, () => c().increment('n')))
-    expect(new Set(parallel).size).toBe(50)
-    expect(await c().get('n')).toBe(58)
-    expect(await c().increment('fresh', 5, { ttl: '1h' })).toBe(5)
-    expect(await c().ttl('fresh')).toBeGreaterThan(3_000_000)
-    await c().set('text', 'abc')
-    await rejectsWithCode(c().increment('text'), 'CACHE_NOT_A_NUMBER')
-  })
+      await rejectsWithCode(c().decrement('n'), 'CACHE_UNSUPPORTED')
+      expect(await c().has('n')).toBe(false)
+    })
+  ctx.itIf(ctx.options.increment, 'no atomic increment on this driver (refused with CACHE_UNSUPPORTED)')(
+    'increments atomically',
+    async () => {
+      expect(await c().increment('n')).toBe(1)
+      expect(await c().increment('n', 10)).toBe(11)
+      expect(await c().decrement('n', 3)).toBe(8)
+      const parallel = await Promise.all(Array.from({ length: 50 }, () => c().increment('n')))
+      expect(new Set(parallel).size).toBe(50)
+      expect(await c().get('n')).toBe(58)
+      expect(await c().increment('fresh', 5, { ttl: '1h' })).toBe(5)
+      expect(await c().ttl('fresh')).toBeGreaterThan(3_000_000)
+      await c().set('text', 'abc')
+      await rejectsWithCode(c().increment('text'), 'CACHE_NOT_A_NUMBER')
+    },
+  )
 
   it('counts hits, misses, sets and deletes per namespace', async () => {
     const ns = c().namespace('stats')
@@ -353,23 +441,26 @@ export const describeCacheDriver = defineConformanceSuite<ConformanceCache, Cach
     expect(c().stats().deletes).toBeGreaterThanOrEqual(1)
   })
 
-  it('answers audit-style entries() queries where supported', async () => {
-    if (!ctx.options.query) {
+  if (!ctx.options.query)
+    it('refuses entries() queries with CACHE_UNSUPPORTED', async () => {
       await rejectsWithCode(c().entries(), 'CACHE_UNSUPPORTED')
-      return
-    }
-    const before = new Date(Date.now() - 1000)
-    await c().setMany([
-      { key: 'audit:1', value: 1 },
-      { key: 'audit:2', value: 2 },
-      { key: 'other', value: 3 },
-    ])
-    const rows = await c().entries({ prefix: 'audit:', updatedSince: before, limit: 10 })
-    expect(rows.map((r) => r.key).sort()).toEqual(['audit:1', 'audit:2'])
-    expect(rows.map((r) => r.value).sort()).toEqual([1, 2])
-    expect(await c().entries({ prefix: 'audit:', limit: 1 })).toHaveLength(1)
-    expect(await c().entries({ updatedSince: new Date(Date.now() + 60_000) })).toHaveLength(0)
-  })
+    })
+  ctx.itIf(ctx.options.query, 'no entries() queries on this driver (refused with CACHE_UNSUPPORTED)')(
+    'answers audit-style entries() queries',
+    async () => {
+      const before = new Date(Date.now() - 1000)
+      await c().setMany([
+        { key: 'audit:1', value: 1 },
+        { key: 'audit:2', value: 2 },
+        { key: 'other', value: 3 },
+      ])
+      const rows = await c().entries({ prefix: 'audit:', updatedSince: before, limit: 10 })
+      expect(rows.map((r) => r.key).sort()).toEqual(['audit:1', 'audit:2'])
+      expect(rows.map((r) => r.value).sort()).toEqual([1, 2])
+      expect(await c().entries({ prefix: 'audit:', limit: 1 })).toHaveLength(1)
+      expect(await c().entries({ updatedSince: new Date(Date.now() + 60_000) })).toHaveLength(0)
+    },
+  )
 
   it('closes idempotently and refuses calls afterwards', async () => {
     const own = await ctx.another()

@@ -43,6 +43,8 @@ export class FaultProxy {
   connections = 0
   /** Bytes discarded while dropping (lets a test wait until a write really hit the partition). */
   droppedBytes = 0
+  /** Bytes clients sent towards the target (grows with every statement or command sent through the proxy). */
+  bytesFromClients = 0
 
   constructor(options: FaultProxyOptions) {
     this.target = options.target
@@ -199,6 +201,7 @@ export class FaultProxy {
   #chains = new WeakMap<Pipe, Record<Direction, Promise<void>>>()
 
   #forward(pipe: Pipe, direction: Direction, chunk: Buffer): void {
+    if (direction === 'up') this.bytesFromClients += chunk.length
     if (this.#drop) {
       this.droppedBytes += chunk.length
       return
