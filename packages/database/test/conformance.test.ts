@@ -36,6 +36,8 @@ if (postgres) {
       locking: 'rows',
       interruptible: true,
       sleepSql: (s) => `select pg_sleep(${s})`,
+      runningSql: (marker) =>
+        `select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%${marker}%' and pid <> pg_backend_pid()`,
     }),
   )
 }
@@ -48,6 +50,8 @@ if (mariadb) {
       locking: 'rows',
       interruptible: true,
       sleepSql: (s) => `select sleep(${s})`,
+      runningSql: (marker) =>
+        `select count(*) as n from information_schema.processlist where info like '%${marker}%' and id <> connection_id()`,
     }),
   )
 }

@@ -2,6 +2,7 @@
 // suites, so nothing here restarts them: "a server restart while idle connections are pooled"
 // is the proxy resetting every open connection, and "a connection killed mid-query" is the
 // proxy resetting a connection while its statement runs.
+import dc from 'node:diagnostics_channel'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, requireService, startFaultProxy, uniqueNamespace, type FaultProxy } from '@beaver-kit/testkit'
 import { isDatabaseError, type Database } from '../src/index.ts'
@@ -16,6 +17,8 @@ const servers = [
       `select count(*)::int as n from pg_stat_activity where query like '%${marker}%' and pid <> pg_backend_pid()`,
     stop: (marker: string) =>
       `select pg_terminate_backend(pid) from pg_stat_activity where query like '%${marker}%' and pid <> pg_backend_pid()`,
+    session: 'select pg_backend_pid() as id',
+    alive: 'select count(*)::int as n from pg_stat_activity where pid = $1',
   },
   {
     name: 'mariadb',
@@ -24,6 +27,8 @@ const servers = [
     running: (marker: string) =>
       `select count(*) as n from information_schema.processlist where info like '%${marker}%' and id <> connection_id()`,
     stop: undefined,
+    session: 'select connection_id() as id',
+    alive: 'select count(*) as n from information_schema.processlist where id = ?',
   },
 ]
 
@@ -62,17 +67,27 @@ for (const server of servers) {
       if (server.stop) await direct.query(server.stop(marker))
     })
 
-    it('survives a server restart while idle connections are pooled: no crash, no dead connection handed out', async () => {
+    it('survives a server restart while idle connections are pooled: no crash, no dead connection handed out', async ({
+      onTestFinished: onFinish,
+    }) => {
       // Open three connections and leave them idle in the pool.
       await db.transaction(() => Promise.all([db.query('select 1'), db.query('select 1'), db.query('select 1')]))
       await eventually(() => expect(db.stats().idle).toBeGreaterThanOrEqual(3))
       const before = proxy.connections
+      const idleEvents: Array<{ driver: string; error: unknown }> = []
+      const onIdle = (m: unknown): void => void idleEvents.push(m as { driver: string; error: unknown })
+      dc.subscribe('beaver:database:idleError', onIdle)
+      onFinish(() => dc.unsubscribe('beaver:database:idleError', onIdle))
       proxy.resetAll()
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => db.one<{ x: number }>(`select ${i} as x`)))
       expect(results.map((r) => Number(r.x))).toEqual([0, 1, 2, 3, 4, 5])
       expect(proxy.connections).toBeGreaterThan(before)
       // The idle connections' failures were contained and counted, never thrown at the process.
       await eventually(() => expect(db.stats().idleErrors).toBeGreaterThanOrEqual(1))
+      // Each one was published on beaver:database:idleError with the driver and the error.
+      expect(idleEvents).toHaveLength(db.stats().idleErrors)
+      expect(idleEvents[0]?.driver).toBe(server.name === 'postgres' ? 'postgres' : 'mysql')
+      expect(idleEvents[0]?.error).toBeInstanceOf(Error)
     })
 
     it('fails fast with DB_CONNECTION while the server refuses connections, and recovers once it accepts', async () => {
@@ -84,6 +99,37 @@ for (const server of servers) {
       const health = await db.health()
       expect(health.ok).toBe(true)
       expect(typeof health.latencyMs).toBe('number')
+    })
+
+    it('close() waits for in-flight work up to its deadline, then destroys the connections still busy', async () => {
+      const own = testDatabase(url, { pool: { max: 2 } })
+      let release!: () => void
+      const hold = new Promise<void>((resolve) => (release = resolve))
+      let session: unknown
+      let started!: () => void
+      const inside = new Promise<void>((resolve) => (started = resolve))
+      const work = own
+        .transaction(async (tx) => {
+          session = (await tx.one<{ id: unknown }>(server.session)).id
+          started()
+          await hold
+          return (await tx.one<{ x: number }>('select 1 as x')).x
+        })
+        .then(
+          (x) => ({ x }),
+          (err: unknown) => ({ err }),
+        )
+      await inside
+      const alive = async (): Promise<number> => Number((await direct.one<{ n: number }>(server.alive, [session])).n)
+      expect(await alive()).toBe(1)
+      // The transaction never finishes by itself: close() gives up on it after 300 ms.
+      await own.close({ timeoutMs: 300 })
+      await eventually(async () => expect(await alive()).toBe(0), { timeoutMs: 10_000 })
+      release()
+      const outcome = (await work) as { x?: number; err?: unknown }
+      expect(outcome.x).toBeUndefined()
+      expect((outcome.err as { code?: string }).code).toMatch(/^DB_(CLOSED|CONNECTION)$/)
+      await own.close()
     })
 
     it('reports refused credentials as DB_AUTH', async () => {

@@ -80,6 +80,11 @@ export interface DatabaseSuiteOptions {
   interruptible: boolean
   /** A statement that takes about `seconds` on the server, for timeouts and mid-query faults. */
   sleepSql?: (seconds: number) => string
+  /**
+   * A query answering `n`: how many statements containing `marker` run on the server, the
+   * asking one excluded (pg_stat_activity, processlist): proves a cancel stopped a statement.
+   */
+  runningSql?: (marker: string) => string
   /** Runs `migrator.up()` on `dir` in a separate process; resolves with its exit code and output. */
   migrateInChild(
     namespace: string,
@@ -131,6 +136,16 @@ function everyText(err: unknown, depth = 0): string {
       parts.push(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))
   }
   return parts.join('\n')
+}
+
+/** The server's own code for a unique violation, kept as `driverCode`. */
+const UNIQUE_DRIVER_CODE: Record<Dialect, unknown> = { postgres: '23505', mysql: 1062, sqlite: 2067 }
+
+/** What a write in a read-only transaction fails with, per dialect: the kit's code and the server's own. */
+const READ_ONLY_REFUSAL: Record<Dialect, { code: string; driverCode: unknown; retryable: boolean }> = {
+  postgres: { code: 'DB_QUERY', driverCode: '25006', retryable: false },
+  mysql: { code: 'DB_QUERY', driverCode: 1792, retryable: false },
+  sqlite: { code: 'DB_QUERY', driverCode: 8, retryable: false },
 }
 
 function barrier(parties: number): () => Promise<void> {
@@ -240,9 +255,15 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
           code: string
           constraint?: string
           cause?: unknown
+          driverCode?: unknown
+          retryable?: boolean
         }
         expect(unique.code).toBe('DB_UNIQUE_VIOLATION')
-        expect(unique.cause).toBeDefined()
+        expect(unique.cause).toBeInstanceOf(Error)
+        expect({ driverCode: unique.driverCode, retryable: unique.retryable }).toEqual({
+          driverCode: UNIQUE_DRIVER_CODE[db().dialect],
+          retryable: false,
+        })
         if (db().dialect !== 'sqlite') expect(unique.constraint).toBe(`${parent}_email_key`)
         const notNull = (await rejection(
           db().execute(`insert into ${parent} (id, email) values (${p(1)}, ${p(2)})`, [3, null]),
@@ -336,44 +357,100 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
       }
     })
 
-    it('honours isolation levels and read-only transactions', async () => {
-      const table = t('iso')
+    it('refuses writes in a read-only transaction with the exact code, and leaves the row alone', async () => {
+      const table = t('ro')
       await db().exec(`create table ${table} (id integer primary key, v integer)`)
       try {
         await db().execute(`insert into ${table} (id, v) values (1, 1)`)
-        const seen = await db().transaction(
-          async (tx) => (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v,
-          { isolation: 'serializable' },
+        const err = (await rejection(
+          db().transaction((tx) => tx.execute(`update ${table} set v = 2 where id = 1`), { readOnly: true }),
+        )) as { code?: string; driverCode?: unknown; retryable?: boolean }
+        expect({ code: err.code, driverCode: err.driverCode, retryable: err.retryable }).toEqual(
+          READ_ONLY_REFUSAL[db().dialect],
         )
-        expect(seen).toBe(1)
-        await db().transaction(async (tx) => void (await tx.query(`select v from ${table}`)), {
-          isolation: 'read committed',
-        })
-        const err = await rejection(
-          db().transaction((tx) => tx.execute(`update ${table} set v = 2 where id = 1`), {
-            readOnly: true,
-            retries: 0,
-          }),
-        )
-        expect(codeOf(err)).toMatch(/^DB_/)
         expect((await db().one<{ v: number }>(`select v from ${table} where id = 1`)).v).toBe(1)
-        if (ctx.options.locking === 'rows') {
-          // Repeatable read: a snapshot taken in the transaction does not see a concurrent commit.
-          const values = await db().transaction(
-            async (tx) => {
-              const before = (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v
-              await db().execute(`update ${table} set v = 5 where id = 1`)
-              const after = (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v
-              return [before, after]
-            },
-            { isolation: 'repeatable read' },
-          )
-          expect(values).toEqual([1, 1])
-        }
       } finally {
         await drop(table)
       }
     })
+
+    /**
+     * Two transactions read row 1, then both write it. Under `isolation` the second writer
+     * either fails (serializable: a serialization failure or, where reads take shared locks, a
+     * deadlock) or succeeds on the committed value (read committed: both increments land).
+     */
+    async function lostUpdateRace(
+      table: string,
+      isolation: 'read committed' | 'serializable',
+      retries: number,
+    ): Promise<{ outcomes: Array<string | undefined>; retried: string[]; runs: number }> {
+      const bothRead = barrier(2)
+      const retried: string[] = []
+      let runs = 0
+      let firstAttempts = 0
+      const bump = () =>
+        db().transaction(
+          async (tx) => {
+            runs++
+            const v = (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v
+            // Only the first attempts meet at the barrier; a retry runs alone.
+            if (firstAttempts++ < 2) await bothRead()
+            await tx.execute(`update ${table} set v = v + 1 where id = 1 and v >= ${p(1)}`, [v])
+          },
+          { isolation, retries, onRetry: ({ error }) => void retried.push(codeOf(error) ?? 'unknown') },
+        )
+      const settled = await Promise.allSettled([bump(), bump()])
+      return {
+        outcomes: settled.map((r) => (r.status === 'fulfilled' ? 'ok' : codeOf(r.reason))).sort(),
+        retried,
+        runs,
+      }
+    }
+
+    ctx.itIf(
+      ctx.options.locking === 'rows',
+      'one writer at a time: every transaction is serializable, no row conflicts',
+    )(
+      'honours isolation levels: a real serializable conflict, retried on request; read committed lets both land',
+      async () => {
+        const table = t('iso')
+        await db().exec(`create table ${table} (id integer primary key, v integer)`)
+        try {
+          await db().execute(`insert into ${table} (id, v) values (1, 0)`)
+          const conflict = db().dialect === 'postgres' ? 'DB_SERIALIZATION' : 'DB_DEADLOCK'
+          const strict = await lostUpdateRace(table, 'serializable', 0)
+          expect(strict.outcomes).toEqual([conflict, 'ok'].sort())
+          expect((await db().one<{ v: number }>(`select v from ${table} where id = 1`)).v).toBe(1)
+          // The same conflict with { retries }: the loser runs again from the start and both land.
+          const retried = await lostUpdateRace(table, 'serializable', 3)
+          expect(retried.outcomes).toEqual(['ok', 'ok'])
+          expect(retried.retried.length).toBeGreaterThanOrEqual(1)
+          expect(new Set(retried.retried)).toEqual(new Set([conflict]))
+          expect(retried.runs).toBe(2 + retried.retried.length)
+          expect((await db().one<{ v: number }>(`select v from ${table} where id = 1`)).v).toBe(3)
+          // Read committed: the second writer waits, then updates the committed row; no failure.
+          const loose = await lostUpdateRace(table, 'read committed', 0)
+          expect(loose.outcomes).toEqual(['ok', 'ok'])
+          expect((await db().one<{ v: number }>(`select v from ${table} where id = 1`)).v).toBe(5)
+          // Read committed sees a concurrent commit between two reads; repeatable read does not.
+          const reads = (isolation: 'read committed' | 'repeatable read', next: number) =>
+            db().transaction(
+              async (tx) => {
+                const before = (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v
+                await db().execute(`update ${table} set v = ${p(1)} where id = 1`, [next])
+                const after = (await tx.one<{ v: number }>(`select v from ${table} where id = 1`)).v
+                return [before, after]
+              },
+              { isolation },
+            )
+          expect(await reads('read committed', 10)).toEqual([5, 10])
+          expect(await reads('repeatable read', 20)).toEqual([10, 10])
+          expect((await db().one<{ v: number }>(`select v from ${table} where id = 1`)).v).toBe(20)
+        } finally {
+          await drop(table)
+        }
+      },
+    )
 
     it('retries two transactions forced into a deadlock (or lock contention) to success', async () => {
       const table = t('dead')
@@ -381,7 +458,11 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
       try {
         await db().execute(`insert into ${table} (id, v) values (1, 0), (2, 0)`)
         const retried: string[] = []
-        const onRetry = ({ error }: { error: unknown }): void => void retried.push(codeOf(error) ?? 'unknown')
+        const retryable: unknown[] = []
+        const onRetry = ({ error }: { error: unknown }): void => {
+          retried.push(codeOf(error) ?? 'unknown')
+          retryable.push((error as { retryable?: unknown }).retryable)
+        }
         if (ctx.options.locking === 'rows') {
           const bothLocked = barrier(2)
           const attempts = { a: 0, b: 0 }
@@ -400,6 +481,7 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
           // At least one deadlock victim was retried (a loaded machine may produce a second one).
           expect(retried.length).toBeGreaterThanOrEqual(1)
           expect(new Set(retried)).toEqual(new Set(['DB_DEADLOCK']))
+          expect(new Set(retryable)).toEqual(new Set([true]))
           expect(attempts.a + attempts.b).toBe(2 + retried.length)
           const rows = await db().many<{ v: number }>(`select v from ${table} order by id`)
           expect(rows.map((r) => r.v)).toEqual([11, 11])
@@ -468,7 +550,43 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
           if (Number(row.id) >= 10) break
         }
         expect(Number((await db().one<{ n: number }>(`select count(*) as n from ${table}`)).n)).toBe(1200)
-        await eventually(() => expect(db().stats().waiting).toBe(0))
+        // A pool of one: a stream left early must give its connection back, or the next query
+        // times out waiting for it.
+        const single = ctx.options.create(ctx.namespace(), { pool: { max: 1, acquireTimeout: 2000 } })
+        try {
+          let seen = 0
+          for await (const row of single.stream<{ id: number }>(`select id from ${table} order by id`, [], {
+            batchSize: 50,
+          })) {
+            seen = Number(row.id)
+            if (seen >= 10) break
+          }
+          expect(seen).toBe(10)
+          expect(await single.one<{ x: number }>('select 1 as x')).toEqual({ x: 1 })
+          const stats = single.stats()
+          expect(stats.idle).toBe(stats.total)
+        } finally {
+          await single.close()
+        }
+        // An abort between batches stops the stream with the caller's reason (on every driver,
+        // SQLite included: its statements run synchronously, so this is where it can stop).
+        const controller = new AbortController()
+        const reason = new Error('enough')
+        let read = 0
+        const stopped = await rejection(
+          (async () => {
+            for await (const _row of db().stream(`select id from ${table} order by id`, [], {
+              batchSize: 20,
+              signal: controller.signal,
+            })) {
+              if (++read === 30) controller.abort(reason)
+            }
+          })(),
+        )
+        expect(stopped).toBe(reason)
+        expect(read).toBeGreaterThanOrEqual(30)
+        expect(read).toBeLessThan(1200)
+        expect(await db().one<{ x: number }>('select 1 as x')).toEqual({ x: 1 })
       } finally {
         await drop(table)
       }
@@ -498,19 +616,38 @@ export const describeDatabaseDriver = defineConformanceSuite<DatabaseUnderTest, 
       }
     })
 
-    it('rejects at once with an aborted signal, and cancels a running statement on timeout', async () => {
+    it('rejects at once with an aborted signal', async () => {
       const controller = new AbortController()
       const reason = new Error('stop')
       controller.abort(reason)
       expect(await rejection(db().query('select 1', [], { signal: controller.signal }))).toBe(reason)
-      if (!ctx.options.interruptible || !ctx.options.sleepSql) return
-      const err = (await rejection(db().query(ctx.options.sleepSql(5), [], { timeoutMs: 150 }))) as { code?: string }
+    })
+
+    const { sleepSql, runningSql } = ctx.options
+    ctx.itIf(
+      ctx.options.interruptible && sleepSql !== undefined && runningSql !== undefined,
+      'statements run synchronously in-process: nothing to cancel on a server (an abort stops a stream between batches instead)',
+    )('cancels a running statement on the server on timeout and on abort', async () => {
+      if (!sleepSql || !runningSql) throw new Error('unreachable: itIf checked sleepSql and runningSql')
+      // Each statement would run 30 s: gone within 10 s means the server stopped it.
+      const running = async (marker: string): Promise<number> =>
+        Number((await db().one<{ n: number }>(runningSql(marker))).n)
+      const timedOut = `${ctx.namespace()}_timeout`
+      const err = (await rejection(db().query(`${sleepSql(30)} /* ${timedOut} */`, [], { timeoutMs: 300 }))) as {
+        code?: string
+        details?: { phase?: string }
+      }
       expect(err.code).toBe('DB_TIMEOUT')
-      const running = new AbortController()
-      const pending = db().query(ctx.options.sleepSql(5), [], { signal: running.signal })
-      setTimeout(() => running.abort(reason), 100)
-      expect(await rejection(pending)).toBe(reason)
-      // The pool is healthy afterwards: the statements were stopped on the server.
+      expect(err.details?.phase).toBe('query')
+      await eventually(async () => expect(await running(timedOut)).toBe(0), { timeoutMs: 10_000 })
+      const aborted = `${ctx.namespace()}_abort`
+      const reason = new Error('stop')
+      const controller = new AbortController()
+      const pending = rejection(db().query(`${sleepSql(30)} /* ${aborted} */`, [], { signal: controller.signal }))
+      await eventually(async () => expect(await running(aborted)).toBe(1), { timeoutMs: 10_000 })
+      controller.abort(reason)
+      expect(await pending).toBe(reason)
+      await eventually(async () => expect(await running(aborted)).toBe(0), { timeoutMs: 10_000 })
       expect(await db().one<{ x: number }>('select 1 as x')).toEqual({ x: 1 })
     })
 

@@ -200,6 +200,7 @@ class PostgresConnection implements DriverConnection {
   release(broken = false): void {
     if (this.#released) return
     this.#released = true
+    this.#pool.returned(this)
     this.#client.release(broken || this.#broken || this.#inTransaction ? true : undefined)
   }
 }
@@ -262,13 +263,27 @@ class PostgresPool implements DatabaseDriver {
     )
   }
 
+  // Connections lent out (acquire) and clients busy with a one-off query: close() destroys the
+  // ones still out, since pg's end() would otherwise wait for them forever. The facade calls
+  // close() only once in-flight work finished or its close deadline passed.
+  readonly #lent = new Set<PostgresConnection>()
+  readonly #busy = new Set<PoolClient>()
+
   async acquire(options: DriverCallOptions): Promise<DriverConnection> {
-    return new PostgresConnection(await this.#connect(options), this)
+    const conn = new PostgresConnection(await this.#connect(options), this)
+    this.#lent.add(conn)
+    return conn
+  }
+
+  /** A lent connection came back. */
+  returned(conn: PostgresConnection): void {
+    this.#lent.delete(conn)
   }
 
   async query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#connect(options)
+      this.#busy.add(client)
       let broken: boolean | undefined
       try {
         const res =
@@ -287,7 +302,7 @@ class PostgresPool implements DatabaseDriver {
         }
         throw err
       } finally {
-        client.release(broken)
+        if (this.#busy.delete(client)) client.release(broken)
       }
     }
   }
@@ -320,6 +335,11 @@ class PostgresPool implements DatabaseDriver {
   }
 
   async close(): Promise<void> {
+    for (const conn of [...this.#lent]) conn.release(true)
+    for (const client of [...this.#busy]) {
+      this.#busy.delete(client)
+      client.release(true)
+    }
     if (!this.#pool.ended) await this.#pool.end()
   }
 }
