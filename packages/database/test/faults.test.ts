@@ -77,7 +77,7 @@ for (const server of servers) {
       const idleEvents: Array<{ driver: string; error: unknown }> = []
       const onIdle = (m: unknown): void => void idleEvents.push(m as { driver: string; error: unknown })
       dc.subscribe('beaver:database:idleError', onIdle)
-      onFinish(() => dc.unsubscribe('beaver:database:idleError', onIdle))
+      onFinish(() => void dc.unsubscribe('beaver:database:idleError', onIdle))
       proxy.resetAll()
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => db.one<{ x: number }>(`select ${i} as x`)))
       expect(results.map((r) => Number(r.x))).toEqual([0, 1, 2, 3, 4, 5])
