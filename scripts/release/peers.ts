@@ -68,6 +68,17 @@ export const PEERS: PeerLine[] = [
     steps: ['ratelimit'],
     env: { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_URL: redis },
   },
+  {
+    package: '@beaver-kit/queue',
+    peer: 'amqplib',
+    script: 'smoke',
+    steps: ['queue'],
+    env: {
+      BEAVER_QUEUE_DRIVER: 'rabbitmq',
+      BEAVER_QUEUE_RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672',
+      BEAVER_QUEUE_RABBITMQ_EXPIRES: '1m',
+    },
+  },
   { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
   { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
   { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },

@@ -9,7 +9,7 @@ export const queueSchema = defineSchema(
     driver: f.string({
       default: 'sqlite',
       minLength: 1,
-      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, or a registered driver',
+      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, or a registered driver',
     }),
     namespace: f.string({
       default: 'default',
@@ -67,6 +67,29 @@ export const queueSchema = defineSchema(
       password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
       prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every Redis key' }),
       cluster: f.boolean({ default: false, doc: 'Connect to a Redis Cluster seeded by the URL' }),
+    },
+    rabbitmq: {
+      url: f.url({
+        protocols: ['amqp', 'amqps'],
+        default: 'amqp://guest:guest@127.0.0.1:5672',
+        doc: 'RabbitMQ URL with user, password and virtual host (amqp://user:pw@host:5672/vhost)',
+      }),
+      queueType: f.enum({
+        values: ['quorum', 'classic'],
+        default: 'quorum',
+        doc: 'Type of the queues the driver declares: quorum (replicated, poison-message safe) or classic',
+      }),
+      prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every RabbitMQ queue name' }),
+      prefetch: f.int({
+        default: 0,
+        min: 0,
+        max: 65_535,
+        doc: 'Unacknowledged messages per consumer (0: the consumer’s concurrency)',
+      }),
+      expires: f.duration({
+        default: '0',
+        doc: 'Delete a queue (and its DLQ) unused for this long, for short-lived namespaces; 0 keeps it',
+      }),
     },
   },
   'queue',

@@ -549,6 +549,8 @@ export class QueueConsumer<T> implements Consumer {
     this.#stopped = true
     this.#interrupt()
     await this.#loop
+    // Before the drain: what the drain releases must not be pushed straight back to us.
+    await this.#host.driver.stopFetching?.(this.#full).catch(() => undefined)
     const pending = [...this.#running.values()].map((r) => r.done)
     if (pending.length > 0) {
       const all = Promise.allSettled(pending)

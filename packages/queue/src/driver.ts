@@ -71,6 +71,12 @@ export interface QueueCapabilities {
   extendLease: boolean
   /** Survives a process restart. */
   durable: boolean
+  /**
+   * Keeps a record of each message after it is handled: `get()` by id in any state,
+   * completed counts and `progress()`. Brokers drop a message once it is acknowledged, so
+   * theirs answer `get()` only for running and dead messages and keep no progress.
+   */
+  history: boolean
 }
 
 export interface FetchOptions {
@@ -115,6 +121,11 @@ export interface QueueDriver {
   enqueue(messages: readonly DriverMessage[], options: EnqueueOptions): Promise<string[]>
   /** Delivers up to `max` ready messages under a lease; waits up to `waitMs` for one. */
   fetch(queue: string, options: FetchOptions): Promise<Delivery[]>
+  /**
+   * Brokers that push (a subscription with prefetch) stop pushing here when a consumer of the
+   * queue closes, and give back uncounted what they held for it; the next fetch subscribes again.
+   */
+  stopFetching?(queue: string): Promise<void>
   /** Acknowledges deliveries (stale tokens are ignored). */
   complete(queue: string, deliveries: readonly Delivery[]): Promise<void>
   fail(queue: string, delivery: Delivery, failure: Failure): Promise<void>

@@ -17,6 +17,7 @@ const drivers = defineDriverRegistry<AnyDefinition>({
     postgres: () => import('./drivers/postgres.ts').then((m) => m.postgresDriver as AnyDefinition),
     mysql: () => import('./drivers/mysql.ts').then((m) => m.mysqlDriver as AnyDefinition),
     redis: () => import('./drivers/redis.ts').then((m) => m.redisDriver as AnyDefinition),
+    rabbitmq: () => import('./drivers/rabbitmq.ts').then((m) => m.rabbitmqDriver as AnyDefinition),
   },
   error: (code, message, details) => new QueueError(`QUEUE_${code}`, message, { details }),
 })

@@ -95,6 +95,7 @@ class MemoryDriver implements QueueDriver {
     transactional: false,
     extendLease: true,
     durable: false,
+    history: true,
   })
   readonly #store: MemoryQueueStore
   readonly #ctx: QueueDriverContext

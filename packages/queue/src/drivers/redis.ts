@@ -59,6 +59,7 @@ class RedisQueueDriver implements QueueDriver {
     transactional: false,
     extendLease: true,
     durable: true,
+    history: true,
   })
   readonly #options: RedisQueueOptions
   readonly #ctx: QueueDriverContext

@@ -81,6 +81,7 @@ export class SqlQueueDriver implements QueueDriver {
       transactional: true,
       extendLease: true,
       durable: true,
+      history: true,
     })
   }
 

@@ -1,0 +1,73 @@
+import type { ConfirmChannel, GetMessage, Message } from 'amqplib'
+import type { StoredMessage } from '../driver.ts'
+import { QueueError } from '../errors.ts'
+import { ENVELOPE_HEADER, decodeEnvelope, foreignEnvelope, toDeadMessage } from './broker-message.ts'
+
+/** Deliveries before this one that the broker counted (quorum: x-delivery-count; classic: the redelivered flag). */
+export function redeliveries(msg: Message): number {
+  const count = Number(msg.properties.headers?.['x-delivery-count'])
+  if (Number.isFinite(count) && count > 0) return count
+  return 'redelivered' in msg.fields && msg.fields.redelivered ? 1 : 0
+}
+
+/** A publish the broker returned as unroutable (its queue is gone). */
+export function isNotFound(r: PromiseSettledResult<void> | undefined): boolean {
+  return r?.status === 'rejected' && r.reason instanceof QueueError && r.reason.code === 'QUEUE_NOT_FOUND'
+}
+
+export function declareError(error: unknown, name: string): QueueError {
+  const text = error instanceof Error ? error.message : String(error)
+  const mismatch = /PRECONDITION_FAILED|inequivalent/i.test(text)
+  return new QueueError(
+    'QUEUE_DRIVER_UNAVAILABLE',
+    mismatch
+      ? `RabbitMQ queue "${name}" exists with other arguments (${text}); BEAVER_QUEUE_RABBITMQ_QUEUE_TYPE must match how it was declared, or delete the queue.`
+      : `Cannot declare RabbitMQ queue "${name}": ${text}`,
+    { cause: error, details: { queue: name } },
+  )
+}
+
+function deadMessage(raw: GetMessage, queue: string, now: number): StoredMessage {
+  const envelope =
+    decodeEnvelope(raw.properties.headers?.[ENVELOPE_HEADER]) ??
+    foreignEnvelope(String(raw.properties.messageId ?? ''), queue, now)
+  if (envelope.deadReason === undefined) {
+    // Dead-lettered by the broker itself: its x-death header says why.
+    const death = (raw.properties.headers?.['x-death'] as Array<{ reason?: string }> | undefined)?.[0]
+    envelope.deadReason = `dead-lettered by RabbitMQ: ${death?.reason ?? 'unknown reason'}`
+  }
+  return toDeadMessage(envelope, raw.content.toString())
+}
+
+/**
+ * Reads a DLQ without removing anything it does not take: messages are fetched
+ * unacknowledged on the channel given (which this closes); taken ones are acknowledged after
+ * `onTake` (a confirmed copy elsewhere) is done, the rest go back when the channel closes.
+ */
+export async function scanDead(
+  ch: ConfirmChannel,
+  deadQueue: string,
+  queue: string,
+  now: number,
+  visit: (m: StoredMessage) => 'take' | 'keep' | 'stop',
+  onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
+): Promise<number> {
+  try {
+    const { messageCount } = await ch.checkQueue(deadQueue)
+    const take: Array<{ raw: GetMessage; m: StoredMessage }> = []
+    for (let i = 0; i < messageCount; i++) {
+      const raw = await ch.get(deadQueue, { noAck: false })
+      if (!raw) break
+      const m = deadMessage(raw, queue, now)
+      const verdict = visit(m)
+      if (verdict === 'take') take.push({ raw, m })
+      if (verdict === 'stop') break
+    }
+    if (onTake) for (const t of take) await onTake(ch, t.m)
+    for (const t of take) ch.ack(t.raw)
+    await ch.waitForConfirms()
+    return take.length
+  } finally {
+    await ch.close().catch(() => undefined)
+  }
+}

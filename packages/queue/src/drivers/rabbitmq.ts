@@ -1,0 +1,547 @@
+import { randomUUID } from 'node:crypto'
+import type { Channel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib'
+import {
+  defineQueueDriver,
+  type Delivery,
+  type DriverMessage,
+  type Failure,
+  type FetchOptions,
+  type QueueCounts,
+  type QueueDriver,
+  type QueueDriverContext,
+  type RenewResult,
+  type StoredMessage,
+} from '../driver.ts'
+import { QueueError } from '../errors.ts'
+import {
+  ENVELOPE_HEADER,
+  decodeEnvelope,
+  delayBucket,
+  encodeEnvelope,
+  envelopeOf,
+  envelopeOfDelivery,
+  foreignEnvelope,
+  toBrokerDelivery,
+  toDeadMessage,
+  type BrokerEnvelope,
+} from './broker-message.ts'
+import { AmqpLink } from './rabbitmq-link.ts'
+import { declareError, isNotFound, redeliveries, scanDead } from './rabbitmq-messages.ts'
+
+/** Options of the rabbitmq driver (`BEAVER_QUEUE_RABBITMQ_*`). */
+export interface RabbitQueueOptions {
+  url?: string | undefined
+  /** `quorum` (default: replicated, poison-message safe) or `classic`. */
+  queueType?: 'quorum' | 'classic' | undefined
+  /** First segment of every queue name. Default `bq`. */
+  prefix?: string | undefined
+  /** Unacknowledged messages per consumer; 0 (default): the consumer's concurrency. */
+  prefetch?: number | undefined
+  /** Deletes a queue unused for this long (`x-expires`), for short-lived namespaces; 0: never. */
+  expires?: number | undefined
+}
+
+interface Subscription {
+  channel: Channel | undefined
+  consumerTag: string | undefined
+  opening: Promise<Channel> | undefined
+  buffer: ConsumeMessage[]
+  waiters: Set<() => void>
+}
+
+interface Held {
+  queue: string
+  msg: Message
+  channel: Channel
+  envelope: BrokerEnvelope
+}
+
+// A delay queue is redeclared when its last declaration is older than this, which pushes its
+// `x-expires` out: it never expires while a message published after a declaration is in it.
+const REDECLARE_DELAY_MS = 10_000
+const DELAY_QUEUE_GRACE_MS = 60_000
+
+class RabbitQueueDriver implements QueueDriver {
+  readonly name = 'rabbitmq'
+  readonly capabilities = Object.freeze({
+    delay: true,
+    priority: false,
+    dedupe: false,
+    cancel: false,
+    fairness: false,
+    transactional: false,
+    // The lease is the channel: a delivery stays unacknowledged until it is settled or the
+    // channel closes (a crashed worker), as decision 0006 says; there is no lease to extend.
+    extendLease: false,
+    durable: true,
+    history: false,
+  })
+  readonly #link: AmqpLink
+  readonly #ctx: QueueDriverContext
+  readonly #prefix: string
+  readonly #queueType: 'quorum' | 'classic'
+  readonly #prefetch: number
+  readonly #expires: number
+  readonly #declared = new Map<string, Promise<void>>()
+  readonly #delayDeclared = new Map<string, number>()
+  readonly #delays = new Map<string, Set<number>>()
+  readonly #subs = new Map<string, Subscription>()
+  readonly #held = new Map<string, Held>()
+  #publishSeq = 0
+  readonly #returned = new Set<string>()
+
+  constructor(options: RabbitQueueOptions, ctx: QueueDriverContext) {
+    this.#ctx = ctx
+    this.#prefix = options.prefix ?? 'bq'
+    this.#queueType = options.queueType ?? 'quorum'
+    this.#prefetch = options.prefetch ?? 0
+    this.#expires = options.expires ?? 0
+    this.#link = new AmqpLink(options.url ?? 'amqp://guest:guest@127.0.0.1:5672', ctx)
+    this.#link.onChannelClosed((ch) => this.#channelClosed(ch))
+  }
+
+  #main(queue: string): string {
+    return `${this.#prefix}:${queue}`
+  }
+
+  #dead(queue: string): string {
+    return `${this.#prefix}:${queue}:dead`
+  }
+
+  #delay(queue: string, ms: number): string {
+    return `${this.#prefix}:${queue}:delay:${ms}`
+  }
+
+  /** A channel the server closed: its unacknowledged messages went back to their queues. */
+  #channelClosed(ch: Channel): void {
+    for (const [token, h] of this.#held) if (h.channel === ch) this.#held.delete(token)
+    for (const sub of this.#subs.values()) {
+      if (sub.channel !== ch) continue
+      sub.channel = undefined
+      sub.opening = undefined
+      sub.consumerTag = undefined
+      sub.buffer = []
+      for (const wake of sub.waiters) wake()
+    }
+  }
+
+  #declare(queue: string): Promise<void> {
+    let p = this.#declared.get(queue)
+    if (!p) {
+      p = (async () => {
+        const ch = await this.#link.admin()
+        const expires = this.#expires > 0 ? { 'x-expires': this.#expires } : {}
+        try {
+          await ch.assertQueue(this.#dead(queue), {
+            durable: true,
+            arguments: { 'x-queue-type': this.#queueType, ...expires },
+          })
+          // Whatever the broker itself dead-letters (a reject without requeue, a quorum
+          // queue's delivery limit) lands in the same DLQ, with its x-death reason.
+          await ch.assertQueue(this.#main(queue), {
+            durable: true,
+            arguments: {
+              'x-queue-type': this.#queueType,
+              'x-dead-letter-exchange': '',
+              'x-dead-letter-routing-key': this.#dead(queue),
+              ...expires,
+            },
+          })
+        } catch (error) {
+          throw declareError(error, this.#main(queue))
+        }
+      })()
+      this.#declared.set(queue, p)
+      p.catch(() => this.#declared.delete(queue))
+    }
+    return p
+  }
+
+  async #declareDelay(queue: string, ms: number): Promise<string> {
+    const name = this.#delay(queue, ms)
+    const last = this.#delayDeclared.get(name) ?? 0
+    if (this.#ctx.now() - last > REDECLARE_DELAY_MS) {
+      const ch = await this.#link.admin()
+      try {
+        await ch.assertQueue(name, {
+          durable: true,
+          arguments: {
+            'x-queue-type': 'classic',
+            'x-message-ttl': ms,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': this.#main(queue),
+            'x-expires': ms + DELAY_QUEUE_GRACE_MS,
+          },
+        })
+      } catch (error) {
+        throw declareError(error, name)
+      }
+      this.#delayDeclared.set(name, this.#ctx.now())
+      let set = this.#delays.get(queue)
+      if (!set) this.#delays.set(queue, (set = new Set()))
+      set.add(ms)
+    }
+    return name
+  }
+
+  /** Publishes on the confirm channel; resolves when the broker has it, rejects if it was not routed. */
+  #send(ch: ConfirmChannel, target: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
+    const tag = `${++this.#publishSeq}`
+    return new Promise<void>((resolve, reject) => {
+      ch.sendToQueue(
+        target,
+        Buffer.from(payload),
+        {
+          persistent: true,
+          mandatory: true,
+          messageId: envelope.id,
+          timestamp: Math.floor(envelope.createdAt / 1000),
+          headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope), 'x-beaver-publish': tag },
+        },
+        (error: unknown) => {
+          if (this.#returned.delete(tag)) {
+            reject(new QueueError('QUEUE_NOT_FOUND', `RabbitMQ has no queue "${target}"; the message was not stored.`))
+          } else if (error) {
+            reject(
+              new QueueError('QUEUE_DRIVER_UNAVAILABLE', `RabbitMQ did not confirm a message to "${target}".`, {
+                cause: error,
+              }),
+            )
+          } else resolve()
+        },
+      )
+    })
+  }
+
+  async #publisher(): Promise<ConfirmChannel> {
+    const ch = await this.#link.publisher()
+    if (!(ch as unknown as { beaverReturns?: boolean }).beaverReturns) {
+      ;(ch as unknown as { beaverReturns?: boolean }).beaverReturns = true
+      ch.on('return', (msg: Message) => {
+        const tag = msg.properties.headers?.['x-beaver-publish'] as unknown
+        if (typeof tag === 'string' || Buffer.isBuffer(tag)) this.#returned.add(String(tag))
+      })
+    }
+    return ch
+  }
+
+  /** Publishes a copy to the queue itself, or to the delay queue its run time needs. */
+  async #publishCopy(ch: ConfirmChannel, queue: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
+    const wait = envelope.runAt - this.#ctx.now()
+    const target = wait > 0 ? await this.#declareDelay(queue, delayBucket(wait)) : this.#main(queue)
+    await this.#send(ch, target, envelope, payload)
+  }
+
+  async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
+    for (const q of new Set(messages.map((m) => m.queue))) await this.#declare(q)
+    const ch = await this.#publisher()
+    const results = await Promise.allSettled(
+      messages.map((m) => this.#publishCopy(ch, m.queue, envelopeOf(m), m.payload)),
+    )
+    const missing = messages.filter((_, i) => isNotFound(results[i]))
+    if (missing.length > 0) {
+      // The queue was deleted behind our back: declare it again and publish what bounced, once.
+      for (const q of new Set(missing.map((m) => m.queue))) {
+        this.#declared.delete(q)
+        await this.#declare(q)
+      }
+      const again = await this.#publisher()
+      await Promise.all(missing.map((m) => this.#publishCopy(again, m.queue, envelopeOf(m), m.payload)))
+    }
+    for (const r of results) if (r.status === 'rejected' && !isNotFound(r)) throw r.reason
+    return messages.map((m) => m.id)
+  }
+
+  #sub(queue: string): Subscription {
+    let sub = this.#subs.get(queue)
+    if (!sub) {
+      sub = { channel: undefined, consumerTag: undefined, opening: undefined, buffer: [], waiters: new Set() }
+      this.#subs.set(queue, sub)
+    }
+    return sub
+  }
+
+  /**
+   * The consuming channel of a queue: (re)created, with prefetch and consumer, when missing
+   * (a channel the server closed, a lost connection, a consumer stopped by stopFetching).
+   */
+  #consumer(queue: string, sub: Subscription, prefetch: number): Promise<Channel> {
+    if (sub.channel && sub.consumerTag !== undefined) return Promise.resolve(sub.channel)
+    sub.opening ??= (async () => {
+      await this.#declare(queue)
+      let ch = sub.channel
+      if (!ch) {
+        ch = await this.#link.channel()
+        await ch.prefetch(this.#prefetch > 0 ? this.#prefetch : Math.max(1, prefetch))
+        // Deliveries may arrive before consume() resolves: the buffer must take them already.
+        sub.channel = ch
+      }
+      const own = ch
+      const { consumerTag } = await ch.consume(this.#main(queue), (msg) => {
+        if (sub.channel !== own) return
+        if (!msg) {
+          // The server cancelled the consumer (its queue was deleted, a quorum leader moved):
+          // the next fetch declares the queue again and subscribes anew.
+          sub.consumerTag = undefined
+          this.#declared.delete(queue)
+          for (const wake of sub.waiters) wake()
+          return
+        }
+        sub.buffer.push(msg)
+        for (const wake of sub.waiters) wake()
+      })
+      sub.consumerTag = consumerTag
+      sub.opening = undefined
+      return ch
+    })()
+    sub.opening.catch(() => (sub.opening = undefined))
+    return sub.opening
+  }
+
+  async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
+    const sub = this.#sub(queue)
+    const ch = await this.#consumer(queue, sub, options.max)
+    if (sub.buffer.length === 0 && options.waitMs > 0 && !options.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          sub.waiters.delete(done)
+          options.signal.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, options.waitMs)
+        sub.waiters.add(done)
+        options.signal.addEventListener('abort', done, { once: true })
+      })
+    }
+    if (sub.channel !== ch) return []
+    const now = this.#ctx.now()
+    return sub.buffer.splice(0, options.max).map((msg) => {
+      const envelope =
+        decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER]) ??
+        foreignEnvelope(String(msg.properties.messageId ?? randomUUID()), queue, now)
+      const token = randomUUID()
+      this.#held.set(token, { queue, msg, channel: ch, envelope })
+      return toBrokerDelivery(envelope, msg.content.toString(), envelope.attempts + redeliveries(msg) + 1, token)
+    })
+  }
+
+  #take(d: Delivery): Held | undefined {
+    const h = this.#held.get(d.token)
+    if (h) this.#held.delete(d.token)
+    return h
+  }
+
+  #ack(h: Held): void {
+    try {
+      h.channel.ack(h.msg)
+    } catch {
+      // The channel closed meanwhile: the broker has requeued the message (at-least-once).
+    }
+  }
+
+  async complete(_queue: string, deliveries: readonly Delivery[]): Promise<void> {
+    for (const d of deliveries) {
+      const h = this.#take(d)
+      if (h) this.#ack(h)
+    }
+  }
+
+  async fail(queue: string, d: Delivery, failure: Failure): Promise<void> {
+    const h = this.#held.get(d.token)
+    if (!h) return
+    if (failure.kind !== 'cancelled') {
+      const ch = await this.#publisher()
+      if (failure.kind === 'retry') {
+        await this.#publishCopy(
+          ch,
+          queue,
+          { ...envelopeOfDelivery(d, d.attempt, failure.error), runAt: failure.runAt },
+          d.payload,
+        )
+      } else {
+        const envelope = {
+          ...envelopeOfDelivery(d, d.attempt, failure.error),
+          deadReason: failure.reason,
+          deadAt: this.#ctx.now(),
+        }
+        await this.#send(ch, this.#dead(queue), envelope, d.payload)
+      }
+    }
+    // Acknowledged only once the copy is confirmed: a crash in between redelivers the
+    // original (a duplicate at worst, never a loss).
+    if (this.#take(d)) this.#ack(h)
+  }
+
+  async release(queue: string, deliveries: readonly Delivery[]): Promise<void> {
+    const ch = await this.#publisher()
+    for (const d of deliveries) {
+      const h = this.#held.get(d.token)
+      if (!h) continue
+      // A requeue would count a delivery (x-delivery-count); a copy with the attempt taken
+      // back does not.
+      await this.#send(ch, this.#main(queue), { ...envelopeOfDelivery(d, d.attempt - 1, d.lastError) }, d.payload)
+      if (this.#take(d)) this.#ack(h)
+    }
+  }
+
+  async renew(_queue: string, deliveries: readonly Delivery[]): Promise<RenewResult> {
+    return { cancelled: [], lost: deliveries.filter((d) => !this.#held.has(d.token)).map((d) => d.id) }
+  }
+
+  async cancel(): Promise<'removed' | 'signalled' | 'none'> {
+    return 'none'
+  }
+
+  /** A count the broker can tell: 0 for a queue that was never declared. */
+  async #messageCount(name: string): Promise<number> {
+    const ch = await this.#link.channel()
+    try {
+      return (await ch.checkQueue(name)).messageCount
+    } catch {
+      return 0
+    } finally {
+      await ch.close().catch(() => undefined)
+    }
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    await this.#declare(queue)
+    const ch = await this.#link.admin()
+    const [main, dead] = await Promise.all([ch.checkQueue(this.#main(queue)), ch.checkQueue(this.#dead(queue))])
+    let delayed = 0
+    for (const ms of this.#delays.get(queue) ?? []) delayed += await this.#messageCount(this.#delay(queue, ms))
+    let active = 0
+    for (const h of this.#held.values()) if (h.queue === queue) active++
+    return { waiting: main.messageCount, active, delayed, completed: 0, failed: 0, dead: dead.messageCount }
+  }
+
+  async get(queue: string, id: string): Promise<StoredMessage | undefined> {
+    for (const h of this.#held.values()) {
+      if (h.queue === queue && h.envelope.id === id) {
+        return {
+          ...toDeadMessage(h.envelope, h.msg.content.toString()),
+          state: 'active',
+          attempt: h.envelope.attempts + redeliveries(h.msg) + 1,
+          deadReason: undefined,
+          finishedAt: undefined,
+        }
+      }
+    }
+    return (await this.listDead(queue, { limit: 10_000, offset: 0 })).find((m) => m.id === id)
+  }
+
+  async progress(): Promise<void> {
+    // Brokers keep no record of a message to attach progress to (capabilities.history false).
+  }
+
+  /** Visits the DLQ on a channel of its own (see scanDead). */
+  async #scanDead(
+    queue: string,
+    visit: (m: StoredMessage) => 'take' | 'keep' | 'stop',
+    onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
+  ): Promise<number> {
+    await this.#declare(queue)
+    return scanDead(await this.#link.confirmChannel(), this.#dead(queue), queue, this.#ctx.now(), visit, onTake)
+  }
+
+  async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
+    const all: StoredMessage[] = []
+    await this.#scanDead(queue, (m) => {
+      all.push(m)
+      return 'keep'
+    })
+    return all.reverse().slice(options.offset, options.offset + options.limit)
+  }
+
+  async replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    const wanted = ids === 'all' ? undefined : new Set(ids)
+    return this.#scanDead(
+      queue,
+      (m) => (!wanted || wanted.has(m.id) ? 'take' : 'keep'),
+      async (ch, m) => {
+        const envelope: BrokerEnvelope = {
+          ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError),
+          runAt: this.#ctx.now(),
+        }
+        await this.#send(ch, this.#main(queue), envelope, m.payload)
+      },
+    )
+  }
+
+  async purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    if (ids === 'all') {
+      await this.#declare(queue)
+      return (await (await this.#link.admin()).purgeQueue(this.#dead(queue))).messageCount
+    }
+    const wanted = new Set(ids)
+    return this.#scanDead(queue, (m) => (wanted.has(m.id) ? 'take' : 'keep'))
+  }
+
+  async queues(): Promise<string[]> {
+    return [...this.#declared.keys()]
+  }
+
+  async ping(): Promise<void> {
+    await this.#link.publisher()
+  }
+
+  async stopFetching(queue: string): Promise<void> {
+    const sub = this.#subs.get(queue)
+    await sub?.opening?.catch(() => undefined)
+    if (!sub?.channel || sub.consumerTag === undefined) return
+    const tag = sub.consumerTag
+    sub.consumerTag = undefined
+    await sub.channel.cancel(tag).catch(() => undefined)
+    await this.#giveBack(queue, sub)
+  }
+
+  /** Messages pushed to a consumer but never handed to a handler go back uncounted. */
+  async #giveBack(queue: string, sub: Subscription): Promise<void> {
+    const buffered = sub.buffer.splice(0)
+    const ch = sub.channel
+    if (buffered.length === 0 || !ch) return
+    const publisher = await this.#publisher().catch(() => undefined)
+    for (const msg of buffered) {
+      const envelope = decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER])
+      try {
+        if (!envelope || !publisher) throw new Error('requeue instead')
+        await this.#send(
+          publisher,
+          this.#main(queue),
+          { ...envelope, attempts: envelope.attempts + redeliveries(msg) },
+          msg.content.toString(),
+        )
+        ch.ack(msg)
+      } catch {
+        // A plain requeue instead (counted as a delivery by a quorum queue).
+        try {
+          ch.nack(msg, false, true)
+        } catch {
+          // The channel closed: the broker requeued it already.
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#link.closed) return
+    for (const [queue, sub] of this.#subs) await this.#giveBack(queue, sub)
+    this.#subs.clear()
+    this.#held.clear()
+    await this.#link.close()
+  }
+}
+
+/**
+ * RabbitMQ on amqplib: quorum queues, publisher confirms, a DLQ per queue (also the queue's
+ * dead-letter target), delays through per-delay TTL queues, channels recreated when the
+ * server closes them.
+ * @example createQueue({ driver: 'rabbitmq', rabbitmq: { url: 'amqp://guest:guest@127.0.0.1:5672' } })
+ */
+export const rabbitmqDriver = defineQueueDriver<RabbitQueueOptions>({
+  name: 'rabbitmq',
+  peers: ['amqplib'],
+  section: 'rabbitmq',
+  create: (options, ctx) => new RabbitQueueDriver(options, ctx),
+})

@@ -1,0 +1,149 @@
+// What the conformance suite cannot ask a broker: a crashed worker (its connection gone
+// without an ack) instead of a lease that expires; a channel the server closes; a connection
+// dropped mid-stream; a queue deleted behind the consumer's back; bad credentials.
+import { createRequire } from 'node:module'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
+import { channels, createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
+
+const url = await requireService('rabbitmq')
+const require = createRequire(import.meta.url)
+
+function rabbitQueue(amqpUrl: string, namespace: string): Queue {
+  return createQueue({
+    driver: 'rabbitmq',
+    rabbitmq: { url: amqpUrl, expires: '1m' },
+    namespace,
+    envPrefix: false,
+  })
+}
+
+const wait = { timeoutMs: 15_000 }
+
+describe.runIf(url)('rabbitmq faults', () => {
+  const opened: Queue[] = []
+  const open = (amqpUrl: string, ns: string): Queue => {
+    const q = rabbitQueue(amqpUrl, ns)
+    opened.push(q)
+    return q
+  }
+  afterEach(async () => {
+    for (const q of opened.splice(0)) await q.close()
+    vi.restoreAllMocks()
+  })
+
+  it('redelivers the message of a worker whose connection died, with the attempt counted', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
+    try {
+      const ns = uniqueNamespace('rmq')
+      const crashed = open(proxy.url(url as string), ns)
+      const other = open(url as string, ns)
+      let started!: () => void
+      const running = new Promise<void>((r) => (started = r))
+      const id = await crashed.publish('crash', 'x', { attempts: 5 })
+      await crashed.consume(
+        'crash',
+        async (_m, h) => {
+          started()
+          await new Promise((_, reject) => h.signal.addEventListener('abort', () => reject(h.signal.reason)))
+        },
+        { concurrency: 1 },
+      )
+      await running
+      proxy.closeAll()
+      const attempts: Array<{ id: string; attempt: number }> = []
+      const c2 = await other.consume('crash', (m) => void attempts.push({ id: m.id, attempt: m.attempt }))
+      await eventually(() => expect(attempts).toEqual([{ id, attempt: 2 }]), wait)
+      await c2.close()
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('keeps consuming and publishing after the connection drops, and says so on beaver:queue:connection', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
+    const states: string[] = []
+    const onConnection = (m: unknown): void => void states.push((m as { state: string }).state)
+    channels.connection.subscribe(onConnection)
+    try {
+      const q = open(proxy.url(url as string), uniqueNamespace('rmq'))
+      const seen = new Set<unknown>()
+      await q.consume('reconnect', (m) => void seen.add(m.payload), { concurrency: 4 })
+      await q.publishBatch(
+        'reconnect',
+        Array.from({ length: 20 }, (_, i) => ({ payload: i })),
+      )
+      await eventually(() => expect(seen.size).toBe(20), wait)
+      proxy.closeAll()
+      await eventually(() => expect(states).toContain('lost'), wait)
+      // A publish right after the drop either reconnects and is confirmed, or fails loudly.
+      await eventually(async () => {
+        await q.publishBatch(
+          'reconnect',
+          Array.from({ length: 20 }, (_, i) => ({ payload: 20 + i })),
+        )
+      }, wait)
+      await eventually(() => expect(seen.size).toBe(40), wait)
+      expect(states).toContain('restored')
+    } finally {
+      channels.connection.unsubscribe(onConnection)
+      await proxy.close()
+    }
+  })
+
+  it('recreates a consumer channel the server closed (a 406 on a bad acknowledgement)', async () => {
+    const { ChannelModel } = require('amqplib/lib/channel_model') as {
+      ChannelModel: { prototype: { createChannel(): Promise<unknown> } }
+    }
+    const created: Array<{ ack(m: unknown): void; once(e: string, f: () => void): void }> = []
+    const original = ChannelModel.prototype.createChannel
+    vi.spyOn(ChannelModel.prototype, 'createChannel').mockImplementation(async function (this: unknown) {
+      const ch = (await original.call(this)) as (typeof created)[number]
+      created.push(ch)
+      return ch
+    })
+    const q = open(url as string, uniqueNamespace('rmq'))
+    const seen: unknown[] = []
+    await q.consume('chan', (m) => void seen.push(m.payload))
+    // The admin channel (declarations) comes first, then the consumer's.
+    await eventually(() => expect(created).toHaveLength(2), wait)
+    const consumerChannel = created[1]
+    const closed = new Promise<void>((r) => consumerChannel?.once('close', r))
+    consumerChannel?.ack({ fields: { deliveryTag: 999_999 } })
+    await closed
+    await q.publishBatch('chan', [{ payload: 'before' }, { payload: 'after' }])
+    await eventually(() => expect(seen).toEqual(['before', 'after']), wait)
+    expect(created.length).toBeGreaterThan(2)
+  })
+
+  it('subscribes again when the queue is deleted under a running consumer', async () => {
+    const amqp = await import('amqplib')
+    const ns = uniqueNamespace('rmq')
+    const q = open(url as string, ns)
+    const seen: unknown[] = []
+    const c = await q.consume('deleted', (m) => void seen.push(m.payload))
+    await q.publish('deleted', 1)
+    await eventually(() => expect(c.stats().completed).toBe(1), wait)
+    const conn = await amqp.connect(url as string)
+    try {
+      const ch = await conn.createChannel()
+      await ch.deleteQueue(`bq:${ns}/deleted`)
+    } finally {
+      await conn.close()
+    }
+    await q.publish('deleted', 2)
+    await eventually(() => expect(seen).toEqual([1, 2]), wait)
+  })
+
+  it('names the setting when the credentials or the virtual host are wrong, without the password', async () => {
+    const bad = open('amqp://guest:wrong-secret@127.0.0.1:5672', uniqueNamespace('rmq'))
+    const error = await bad.ready().catch((e: unknown) => e)
+    expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+    expect((error as Error).message).toContain('BEAVER_QUEUE_RABBITMQ_URL')
+    expect((error as Error).message).not.toContain('wrong-secret')
+    const vhost = open('amqp://guest:guest@127.0.0.1:5672/no-such-vhost', uniqueNamespace('rmq'))
+    const e2 = await vhost.ready().catch((e: unknown) => e)
+    expect(isQueueError(e2, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+    expect((e2 as Error).message).toMatch(/virtual host.*BEAVER_QUEUE_RABBITMQ_URL/)
+  })
+})
