@@ -244,6 +244,14 @@ class RabbitQueueDriver implements QueueDriver {
       for (const q of new Set(missing.map((m) => m.queue))) {
         this.#declared.delete(q)
         await this.#declare(q)
+        // Its consumer went with it (the server's cancel notification may not have come).
+        const sub = this.#subs.get(q)
+        if (sub?.consumerTag !== undefined) {
+          const tag = sub.consumerTag
+          sub.consumerTag = undefined
+          await sub.channel?.cancel(tag).catch(() => undefined)
+          for (const wake of sub.waiters) wake()
+        }
       }
       const again = await this.#publisher()
       await Promise.all(missing.map((m) => this.#publishCopy(again, m.queue, envelopeOf(m), m.payload)))
