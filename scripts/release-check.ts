@@ -46,6 +46,7 @@ const STEP_PACKAGE: Record<string, string> = {
   sms: '@beaver-kit/sms',
   delivery: '@beaver-kit/delivery',
   metrics: '@beaver-kit/metrics',
+  health: '@beaver-kit/health',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

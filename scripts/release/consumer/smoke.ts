@@ -119,6 +119,19 @@ const steps: Steps = {
       'kit cache metric missing',
     )
   },
+  async health() {
+    const { createHealth, memoryCheck } = await import('@beaver-kit/health')
+    const h = createHealth({ envPrefix: false, kit: false })
+    h.register('memory', memoryCheck(), { probe: 'liveness' })
+    h.register('dependency', () => ({ status: 'degraded', detail: 'slow' }), { critical: false })
+    const report = await h.checkNow()
+    const live = h.probe('liveness')
+    h.drain()
+    const draining = h.probe('readiness')
+    await h.close()
+    assert(report.ok && report.status === 'degraded', `readiness was ${JSON.stringify(report)}`)
+    assert(live.ok && !draining.ok && draining.status === 'draining', 'liveness/draining wrong')
+  },
   async 'database-kysely-missing'() {
     // Without kysely installed, the subpath must say what to install, not fail with a raw
     // ERR_MODULE_NOT_FOUND. A variable specifier keeps TypeScript from resolving the subpath.
