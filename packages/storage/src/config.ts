@@ -1,0 +1,61 @@
+import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
+
+/** Every BEAVER_STORAGE_* setting: the one source of names, defaults, validation and the README table. */
+export const storageSchema = defineSchema(
+  'STORAGE',
+  {
+    driver: f.string({
+      default: 'local',
+      pattern: /^[a-z][a-z0-9-]*$/,
+      doc: 'Which driver stores files: local, memory, s3, or a name given to registerStorageDriver',
+    }),
+    namespace: f.string({
+      pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+      doc: 'Key prefix every path is stored under (folders joined by "/"); default none',
+    }),
+    maxFileSize: f.bytes({ default: '5gb', doc: 'Largest body put() accepts; a bigger stream fails and leaves nothing' }),
+    maxReadSize: f.bytes({ default: '64mb', doc: 'Largest file get() reads into memory (getStream() has no limit)' }),
+    maxPathBytes: f.int({ default: 1024, min: 16, max: 4096, doc: 'Longest path, in UTF-8 bytes, namespace included' }),
+    listPageSize: f.int({ default: 1000, min: 1, max: 1000, doc: 'Most entries one list() page asks the driver for' }),
+    defaultVisibility: f.enum({
+      values: ['private', 'public'],
+      default: 'private',
+      doc: 'Visibility of files put() without one',
+    }),
+    publicUrl: f.url({ doc: 'Base URL public files are served from (url() joins the path to it)' }),
+    signing: {
+      key: f.string({
+        secret: true,
+        minLength: 32,
+        doc: 'Secret (32+ chars) the kit signs URLs with for drivers that cannot presign (local, memory)',
+      }),
+      baseUrl: f.url({ doc: 'Where handleSignedRequest() is mounted, e.g. https://example.com/files' }),
+      expiresIn: f.duration({ default: '15m', doc: 'Lifetime of signed URLs when none is given' }),
+    },
+    local: {
+      root: f.string({ default: '.data/storage', doc: 'Folder the local driver keeps files under (created on first write)' }),
+    },
+    memory: {
+      maxBytes: f.bytes({ default: '256mb', doc: 'Most bytes the memory driver holds; a put beyond it fails' }),
+    },
+    s3: {
+      bucket: f.string({ doc: 'Bucket (required with the s3 driver)' }),
+      region: f.string({ doc: 'Region; default the AWS SDK chain (AWS_REGION...)' }),
+      endpoint: f.url({ doc: 'Endpoint of an S3-compatible store (MinIO, R2, s3rver...)' }),
+      accessKeyId: f.string({ secret: true, doc: 'Access key id; default the AWS SDK credential chain' }),
+      secretAccessKey: f.string({ secret: true, doc: 'Secret access key (with the key id)' }),
+      forcePathStyle: f.boolean({ default: false, doc: 'Bucket in the path, as most S3-compatible stores need' }),
+      partSize: f.bytes({ default: '8mb', doc: 'Multipart part size (at least 5mb); memory use is partSize x concurrency' }),
+      concurrency: f.int({ default: 4, min: 1, max: 64, doc: 'Parts uploaded at once per multipart upload' }),
+      acl: f.boolean({ default: false, doc: 'Send visibility as an object ACL too (buckets with ACLs enabled only)' }),
+      checksums: f.enum({
+        values: ['when-supported', 'when-required'],
+        default: 'when-supported',
+        doc: 'AWS SDK request checksums; when-required for stores that reject them',
+      }),
+    },
+  },
+  'storage',
+)
+
+export type StorageSettings = SchemaOptions<typeof storageSchema>

@@ -1,0 +1,276 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { lstat, mkdir, opendir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { dirname, join, resolve, sep } from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { contentTypeOf } from '../attributes.ts'
+import {
+  DEFAULT_CONTENT_TYPE,
+  defineStorageDriver,
+  type DriverPut,
+  type FileAttributes,
+  type FileStat,
+  type ListPage,
+  type StorageDriver,
+  type Visibility,
+} from '../driver.ts'
+import { StorageError } from '../errors.ts'
+import { listSorted } from '../listing.ts'
+
+/** Options of the local driver (`BEAVER_STORAGE_LOCAL_*`). */
+export interface LocalStorageOptions {
+  /** The folder files live under; default `.data/storage` in the working directory. */
+  root?: string | undefined
+}
+
+/** The kit's own folder under the root: temp files and attribute sidecars. Paths starting with it are refused. */
+const RESERVED = '.beaver'
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'EISDIR'].includes(code(err) ?? '')
+
+type Sidecar = Omit<FileAttributes, 'metadata'> & { metadata?: Record<string, string> }
+
+/**
+ * Files on the local file system under one root. Writes go to a temp file under
+ * `<root>/.beaver/tmp` and are renamed into place, so readers see the old file or the new
+ * one, never a part (not fsynced: a power cut may lose the latest write). Attributes that
+ * differ from the defaults live in `<root>/.beaver/meta/<path>.json`. No path escapes the
+ * root: the facade refuses "..", absolute paths, NUL and backslashes, and this driver
+ * resolves symlinks and refuses any path whose real location is outside the root.
+ */
+export class LocalDisk implements StorageDriver {
+  readonly name = 'local'
+  readonly capabilities = { signedUrls: false, nativeCopy: false, ranges: true, multipart: false }
+  readonly root: string
+  #realRoot: string | undefined
+
+  constructor(options: LocalStorageOptions = {}) {
+    this.root = resolve(options.root ?? '.data/storage')
+  }
+
+  async #real(): Promise<string> {
+    if (this.#realRoot) return this.#realRoot
+    await mkdir(this.root, { recursive: true })
+    this.#realRoot = await realpath(this.root)
+    return this.#realRoot
+  }
+
+  #check(key: string): void {
+    if (key === RESERVED || key.startsWith(`${RESERVED}/`))
+      throw new StorageError('STORAGE_PATH_INVALID', `The path ${JSON.stringify(key)} is refused: "${RESERVED}/" is the local disk's own folder.`, {
+        details: { path: key },
+      })
+  }
+
+  #escape(key: string): never {
+    throw new StorageError('STORAGE_PATH_ESCAPE', `The path ${JSON.stringify(key)} is refused: it resolves outside the disk's root (through a symlink).`, {
+      details: { path: key },
+    })
+  }
+
+  async #inside(key: string, real: string): Promise<void> {
+    const root = await this.#real()
+    if (real !== root && !real.startsWith(root + sep)) this.#escape(key)
+  }
+
+  /** The real location of an existing file, checked to be inside the root; undefined when missing. */
+  async #existing(key: string): Promise<string | undefined> {
+    this.#check(key)
+    const root = await this.#real()
+    let real: string
+    try {
+      real = await realpath(join(root, key))
+    } catch (err) {
+      if (missing(err) || code(err) === 'ELOOP') return undefined
+      throw err
+    }
+    await this.#inside(key, real)
+    return real
+  }
+
+  /** The folder a new file goes into, created, after checking its deepest existing ancestor is inside the root. */
+  async #folderFor(key: string, root: string): Promise<string> {
+    const folder = dirname(join(root, key))
+    let probe = folder
+    for (;;) {
+      try {
+        await this.#inside(key, await realpath(probe))
+        break
+      } catch (err) {
+        if (!missing(err)) throw err
+        probe = dirname(probe)
+      }
+    }
+    await mkdir(folder, { recursive: true })
+    await this.#inside(key, await realpath(folder))
+    return folder
+  }
+
+  #metaPath(root: string, key: string): string {
+    return join(root, RESERVED, 'meta', `${key}.json`)
+  }
+
+  async #tmp(root: string): Promise<string> {
+    const dir = join(root, RESERVED, 'tmp')
+    await mkdir(dir, { recursive: true })
+    return join(dir, randomUUID())
+  }
+
+  async put(key: string, input: DriverPut): Promise<{ size: number; multipart: false }> {
+    this.#check(key)
+    const root = await this.#real()
+    const folder = await this.#folderFor(key, root)
+    const target = join(folder, key.slice(key.lastIndexOf('/') + 1))
+    const tmp = await this.#tmp(root)
+    let size = 0
+    try {
+      input.body.on('data', (chunk: Buffer) => (size += chunk.length))
+      await pipeline(input.body, createWriteStream(tmp, { flags: 'wx' }), { signal: input.signal })
+      const { contentType, visibility, metadata, cacheControl, contentDisposition } = input.attributes
+      const sidecar: Sidecar = {
+        ...(contentType === (contentTypeOf(key) ?? DEFAULT_CONTENT_TYPE) ? {} : { contentType }),
+        ...(visibility === 'private' ? {} : { visibility }),
+        ...(metadata && Object.keys(metadata).length > 0 ? { metadata: { ...metadata } } : {}),
+        ...(cacheControl === undefined ? {} : { cacheControl }),
+        ...(contentDisposition === undefined ? {} : { contentDisposition }),
+      }
+      await this.#writeSidecar(root, key, sidecar)
+      await rename(tmp, target)
+    } catch (err) {
+      await rm(tmp, { force: true })
+      throw err
+    }
+    return { size, multipart: false }
+  }
+
+  async #writeSidecar(root: string, key: string, sidecar: Sidecar): Promise<void> {
+    const path = this.#metaPath(root, key)
+    if (Object.keys(sidecar).length === 0) {
+      await unlink(path).catch((err: unknown) => {
+        if (!missing(err)) throw err
+      })
+      return
+    }
+    await mkdir(dirname(path), { recursive: true })
+    const tmp = await this.#tmp(root)
+    await writeFile(tmp, JSON.stringify(sidecar), { flag: 'wx' })
+    await rename(tmp, path)
+  }
+
+  async #readSidecar(root: string, key: string): Promise<Sidecar> {
+    try {
+      return JSON.parse(await readFile(this.#metaPath(root, key), 'utf8')) as Sidecar
+    } catch (err) {
+      if (missing(err)) return {}
+      throw err
+    }
+  }
+
+  async getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined> {
+    const real = await this.#existing(key)
+    if (!real) return undefined
+    const s = await stat(real)
+    if (!s.isFile()) return undefined
+    const stream = createReadStream(real, {
+      ...(options.start === undefined ? {} : { start: options.start }),
+      ...(options.end === undefined ? {} : { end: options.end }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    return stream
+  }
+
+  async stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {
+    const real = await this.#existing(key)
+    if (!real) return undefined
+    const s = await stat(real)
+    if (!s.isFile()) return undefined
+    const side = await this.#readSidecar(await this.#real(), key)
+    return {
+      size: s.size,
+      lastModified: s.mtime,
+      etag: `"${Math.floor(s.mtimeMs).toString(16)}-${s.size.toString(16)}"`,
+      contentType: side.contentType ?? contentTypeOf(key) ?? DEFAULT_CONTENT_TYPE,
+      cacheControl: side.cacheControl,
+      contentDisposition: side.contentDisposition,
+      metadata: { ...side.metadata },
+      visibility: side.visibility ?? 'private',
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#check(key)
+    const root = await this.#real()
+    const path = join(root, key)
+    try {
+      await this.#inside(key, await realpath(dirname(path)))
+      const s = await lstat(path)
+      if (s.isDirectory()) return false
+      await unlink(path)
+    } catch (err) {
+      if (missing(err)) return false
+      throw err
+    }
+    await unlink(this.#metaPath(root, key)).catch((err: unknown) => {
+      if (!missing(err)) throw err
+    })
+    return true
+  }
+
+  async list(prefix: string, options: { recursive: boolean; limit: number; cursor?: string | undefined }): Promise<ListPage> {
+    const root = await this.#real()
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1)
+    if (base) this.#check(base.slice(0, -1))
+    const keys: string[] = []
+    const info = new Map<string, { size: number; lastModified: Date }>()
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let handle
+      try {
+        handle = await opendir(join(root, dir))
+      } catch (err) {
+        if (missing(err)) return
+        throw err
+      }
+      for await (const entry of handle) {
+        const key = rel + entry.name
+        if (rel === '' && entry.name === RESERVED) continue
+        if (!key.startsWith(prefix) && !prefix.startsWith(key + '/')) continue
+        if (entry.isDirectory()) {
+          // Non-recursive listings only need to know the folder exists.
+          if (!options.recursive && key.startsWith(prefix)) keys.push(`${key}/`)
+          else await walk(join(dir, entry.name), `${key}/`)
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          const s = await stat(join(root, dir, entry.name))
+          keys.push(key)
+          info.set(key, { size: s.size, lastModified: s.mtime })
+        }
+      }
+    }
+    await walk(base, base)
+    return listSorted(prefix, keys, options, (k) => info.get(k) ?? { size: 0, lastModified: new Date(0) })
+  }
+
+  async setVisibility(key: string, visibility: Visibility): Promise<boolean> {
+    const root = await this.#real()
+    if (!(await this.#existing(key))) return false
+    const side = await this.#readSidecar(root, key)
+    const { visibility: _old, ...rest } = side
+    await this.#writeSidecar(root, key, visibility === 'private' ? rest : { ...rest, visibility })
+    return true
+  }
+
+  async ready(): Promise<void> {
+    const root = await this.#real()
+    await mkdir(join(root, RESERVED, 'tmp'), { recursive: true })
+  }
+}
+
+/** The local driver, the default: `BEAVER_STORAGE_DRIVER=local`, `BEAVER_STORAGE_LOCAL_ROOT=...`. */
+export const localDriver = defineStorageDriver<LocalStorageOptions>({
+  name: 'local',
+  section: 'local',
+  create: (options) => new LocalDisk(options),
+})

@@ -1,0 +1,20 @@
+export { createStorage } from './storage.ts'
+export type { Storage, StorageOptions, PutOptions, PutResult, ListOptions, SignedUrlOptions, Body, Checksum } from './storage.ts'
+export { storage, initStorage, resetStorage, withPrefix } from './default.ts'
+export { StorageError, isStorageError } from './errors.ts'
+export type { StorageErrorCode } from './errors.ts'
+export { channels } from './channels.ts'
+export { registerStorageDriver, storageDriverNames } from './registry.ts'
+export { defineStorageDriver } from './driver.ts'
+export type {
+  FileAttributes,
+  FileStat,
+  ListEntry,
+  ListPage,
+  StorageCapabilities,
+  StorageDriver,
+  StorageDriverContext,
+  StorageDriverDefinition,
+  DriverPut,
+  Visibility,
+} from './driver.ts'
