@@ -47,6 +47,7 @@ const STEP_PACKAGE: Record<string, string> = {
   delivery: '@beaver-kit/delivery',
   metrics: '@beaver-kit/metrics',
   health: '@beaver-kit/health',
+  storage: '@beaver-kit/storage',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

@@ -111,4 +111,10 @@ export const UNTESTED: Record<string, string> = {
   '@beaver-kit/cache @aws-sdk/client-s3':
     'needs an S3 emulator in the consumer project (s3rver); covered by the cache tests',
   '@beaver-kit/cache @aws-sdk/client-dynamodb': 'needs a DynamoDB emulator (dynalite); covered by the cache tests',
+  '@beaver-kit/storage @aws-sdk/client-s3':
+    'needs an S3 emulator in the consumer project (s3rver); covered by the storage tests',
+  '@beaver-kit/storage @aws-sdk/lib-storage':
+    'multipart uploads need an S3 emulator (s3rver); covered by the storage tests',
+  '@beaver-kit/storage @aws-sdk/s3-request-presigner':
+    'presigned URLs need an S3 emulator (s3rver); covered by the storage tests',
 }

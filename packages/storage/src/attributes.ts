@@ -64,13 +64,18 @@ export function checkAttributes(path: string, attributes: FileAttributes): FileA
   let bytes = 0
   const clean: Record<string, string> = {}
   for (const [name, value] of Object.entries(metadata ?? {})) {
-    if (!NAME.test(name)) invalid(path, `metadata name ${JSON.stringify(name)} must be lowercase letters, digits and "-"`)
+    if (!NAME.test(name))
+      invalid(path, `metadata name ${JSON.stringify(name)} must be lowercase letters, digits and "-"`)
     if (typeof value !== 'string' || !HEADER_VALUE.test(value))
-      invalid(path, `metadata ${JSON.stringify(name)} must be a printable ASCII string (encode other text, e.g. with encodeURIComponent)`)
+      invalid(
+        path,
+        `metadata ${JSON.stringify(name)} must be a printable ASCII string (encode other text, e.g. with encodeURIComponent)`,
+      )
     bytes += name.length + value.length
     clean[name] = value
   }
-  if (bytes > MAX_METADATA_BYTES) invalid(path, `metadata is ${bytes} bytes; at most ${MAX_METADATA_BYTES} are kept by every driver`)
+  if (bytes > MAX_METADATA_BYTES)
+    invalid(path, `metadata is ${bytes} bytes; at most ${MAX_METADATA_BYTES} are kept by every driver`)
   return {
     ...(contentType === undefined ? {} : { contentType }),
     ...(cacheControl === undefined ? {} : { cacheControl }),

@@ -19,8 +19,13 @@ export function toReadable(path: string, body: Body): { stream: Readable; size: 
     const bytes = Buffer.from(body, 'utf8')
     return { stream: Readable.from([bytes], { objectMode: false }), size: bytes.length }
   }
-  if (body instanceof Uint8Array) return { stream: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)], { objectMode: false }), size: body.byteLength }
-  if (body instanceof ArrayBuffer) return { stream: Readable.from([Buffer.from(body)], { objectMode: false }), size: body.byteLength }
+  if (body instanceof Uint8Array)
+    return {
+      stream: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)], { objectMode: false }),
+      size: body.byteLength,
+    }
+  if (body instanceof ArrayBuffer)
+    return { stream: Readable.from([Buffer.from(body)], { objectMode: false }), size: body.byteLength }
   if (body instanceof Readable) return { stream: body, size: undefined }
   if (typeof Blob !== 'undefined' && body instanceof Blob)
     return { stream: Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>), size: body.size }
@@ -71,9 +76,13 @@ export function guardBody(
       seen += chunk.length
       if (seen > maxBytes) {
         callback(
-          new StorageError('STORAGE_TOO_LARGE', `The body of ${JSON.stringify(path)} is larger than ${maxBytes} bytes (maxFileSize); nothing was stored.`, {
-            details: { path, maxBytes },
-          }),
+          new StorageError(
+            'STORAGE_TOO_LARGE',
+            `The body of ${JSON.stringify(path)} is larger than ${maxBytes} bytes (maxFileSize); nothing was stored.`,
+            {
+              details: { path, maxBytes },
+            },
+          ),
         )
         return
       }
@@ -84,7 +93,9 @@ export function guardBody(
     },
     flush(callback: TransformCallback) {
       if (checksum && expected) {
-        const actual = hash ? hash.digest() : Buffer.from([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255])
+        const actual = hash
+          ? hash.digest()
+          : Buffer.from([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255])
         if (!actual.equals(expected)) {
           callback(
             new StorageError(

@@ -11,7 +11,10 @@ export const channels = defineChannels('storage', {
     'One upload, from the first byte read to the commit',
     'driver, namespace, bytes (when done), multipart',
   ),
-  get: tracing<Op & { stream: boolean }>('One download (get or getStream, until the stream is handed over)', 'driver, namespace, stream'),
+  get: tracing<Op & { stream: boolean }>(
+    'One download (get or getStream, until the stream is handed over)',
+    'driver, namespace, stream',
+  ),
   stat: tracing<Op>('One stat or exists', 'driver, namespace'),
   delete: tracing<Op & { count: number }>('delete or deleteMany', 'driver, namespace, count'),
   list: tracing<Op & { entries?: number }>('One page of a listing', 'driver, namespace, entries'),

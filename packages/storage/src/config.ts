@@ -13,7 +13,10 @@ export const storageSchema = defineSchema(
       pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
       doc: 'Key prefix every path is stored under (folders joined by "/"); default none',
     }),
-    maxFileSize: f.bytes({ default: '5gb', doc: 'Largest body put() accepts; a bigger stream fails and leaves nothing' }),
+    maxFileSize: f.bytes({
+      default: '5gb',
+      doc: 'Largest body put() accepts; a bigger stream fails and leaves nothing',
+    }),
     maxReadSize: f.bytes({ default: '64mb', doc: 'Largest file get() reads into memory (getStream() has no limit)' }),
     maxPathBytes: f.int({ default: 1024, min: 16, max: 4096, doc: 'Longest path, in UTF-8 bytes, namespace included' }),
     listPageSize: f.int({ default: 1000, min: 1, max: 1000, doc: 'Most entries one list() page asks the driver for' }),
@@ -33,7 +36,10 @@ export const storageSchema = defineSchema(
       expiresIn: f.duration({ default: '15m', doc: 'Lifetime of signed URLs when none is given' }),
     },
     local: {
-      root: f.string({ default: '.data/storage', doc: 'Folder the local driver keeps files under (created on first write)' }),
+      root: f.string({
+        default: '.data/storage',
+        doc: 'Folder the local driver keeps files under (created on first write)',
+      }),
     },
     memory: {
       maxBytes: f.bytes({ default: '256mb', doc: 'Most bytes the memory driver holds; a put beyond it fails' }),
@@ -45,7 +51,10 @@ export const storageSchema = defineSchema(
       accessKeyId: f.string({ secret: true, doc: 'Access key id; default the AWS SDK credential chain' }),
       secretAccessKey: f.string({ secret: true, doc: 'Secret access key (with the key id)' }),
       forcePathStyle: f.boolean({ default: false, doc: 'Bucket in the path, as most S3-compatible stores need' }),
-      partSize: f.bytes({ default: '8mb', doc: 'Multipart part size (at least 5mb); memory use is partSize x concurrency' }),
+      partSize: f.bytes({
+        default: '8mb',
+        doc: 'Multipart part size (at least 5mb); memory use is partSize x concurrency',
+      }),
       concurrency: f.int({ default: 4, min: 1, max: 64, doc: 'Parts uploaded at once per multipart upload' }),
       acl: f.boolean({ default: false, doc: 'Send visibility as an object ACL too (buckets with ACLs enabled only)' }),
       checksums: f.enum({

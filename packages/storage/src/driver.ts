@@ -28,7 +28,8 @@ export interface FileStat {
 }
 
 /** One entry of a listing: a file, or (non-recursive listings) a folder prefix ending with "/". */
-export type ListEntry = { type: 'file'; path: string; size: number; lastModified: Date } | { type: 'folder'; path: string }
+export type ListEntry =
+  { type: 'file'; path: string; size: number; lastModified: Date } | { type: 'folder'; path: string }
 
 /** What a driver's put() receives: the body as a stream of bytes and the resolved attributes. */
 export interface DriverPut {

@@ -38,7 +38,11 @@ export async function handleSigned(
       return new Response(null, { status: 201, headers: { ...(result.etag ? { etag: result.etag } : {}) } })
     }
     const stat = await storage.stat(path)
-    const headers: Record<string, string> = { 'content-type': stat.contentType, 'content-length': String(stat.size), 'last-modified': stat.lastModified.toUTCString() }
+    const headers: Record<string, string> = {
+      'content-type': stat.contentType,
+      'content-length': String(stat.size),
+      'last-modified': stat.lastModified.toUTCString(),
+    }
     if (stat.etag) headers.etag = stat.etag
     if (stat.cacheControl) headers['cache-control'] = stat.cacheControl
     if (stat.contentDisposition) headers['content-disposition'] = stat.contentDisposition
@@ -48,7 +52,8 @@ export async function handleSigned(
   } catch (err) {
     if (isStorageError(err, 'STORAGE_NOT_FOUND')) return text(404, 'Not found.')
     if (isStorageError(err, 'STORAGE_TOO_LARGE')) return text(413, 'Too large.')
-    if (isStorageError(err, 'STORAGE_PATH_INVALID', 'STORAGE_CHECKSUM_MISMATCH')) return text(400, (err as Error).message)
+    if (isStorageError(err, 'STORAGE_PATH_INVALID', 'STORAGE_CHECKSUM_MISMATCH'))
+      return text(400, (err as Error).message)
     throw err
   }
 }

@@ -1,5 +1,14 @@
 export { createStorage } from './storage.ts'
-export type { Storage, StorageOptions, PutOptions, PutResult, ListOptions, SignedUrlOptions, Body, Checksum } from './storage.ts'
+export type {
+  Storage,
+  StorageOptions,
+  PutOptions,
+  PutResult,
+  ListOptions,
+  SignedUrlOptions,
+  Body,
+  Checksum,
+} from './storage.ts'
 export { storage, initStorage, resetStorage, withPrefix } from './default.ts'
 export { StorageError, isStorageError } from './errors.ts'
 export type { StorageErrorCode } from './errors.ts'

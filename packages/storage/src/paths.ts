@@ -17,7 +17,8 @@ function refuse(path: string, why: string): never {
  */
 export function checkPath(path: unknown, maxBytes: number): string {
   if (typeof path !== 'string' || path === '') refuse(String(path), 'a path is a non-empty string')
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) refuse(path, 'absolute paths are not accepted; give it relative to the disk')
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path))
+    refuse(path, 'absolute paths are not accepted; give it relative to the disk')
   if (path.includes('\\')) refuse(path, 'backslashes are not separators here; use "/"')
   if (CONTROL.test(path)) refuse(path, 'it holds NUL or a control character')
   if (path !== path.normalize('NFC')) refuse(path, 'it is not in Unicode NFC form')

@@ -38,7 +38,8 @@ export function createUrlSigner(secret: string, baseUrl: string): UrlSigner {
       const signedMethod = url.searchParams.get('method') ?? 'GET'
       const contentType = url.searchParams.get('contentType') ?? ''
       if (!/^\d{1,12}$/.test(expires) || signature === '') invalid('it has no valid expires and signature')
-      if (signedMethod !== (method === 'HEAD' ? 'GET' : method)) invalid(`it was signed for ${signedMethod}, not ${method}`)
+      if (signedMethod !== (method === 'HEAD' ? 'GET' : method))
+        invalid(`it was signed for ${signedMethod}, not ${method}`)
       let key: string
       try {
         key = url.pathname.slice(base.pathname.length).split('/').map(decodeURIComponent).join('/')

@@ -1,6 +1,12 @@
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
-import { resolveConfig, describeInstance, toMs, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
+import {
+  resolveConfig,
+  describeInstance,
+  toMs,
+  type InstanceDescription,
+  type InstanceOptions,
+} from '@beaver-kit/config'
 import { throwIfAborted, traceAsync, type Instance } from '@beaver-kit/core'
 import { guardBody, readAll, toReadable, type Body, type Checksum } from './body.ts'
 import { channels } from './channels.ts'
@@ -122,7 +128,9 @@ export function createStorage(options: StorageOptions = {}): Storage {
   const namespace = config.namespace ?? ''
   const maxPath = config.maxPathBytes
   const signer: UrlSigner | undefined =
-    config.signing.key && config.signing.baseUrl ? createUrlSigner(config.signing.key, config.signing.baseUrl) : undefined
+    config.signing.key && config.signing.baseUrl
+      ? createUrlSigner(config.signing.key, config.signing.baseUrl)
+      : undefined
   let driverName = typeof given === 'object' ? given.name : config.driver
   if (typeof given !== 'object' && !storageDrivers.has(driverName)) throw storageDrivers.unknown(driverName)
 
@@ -135,7 +143,10 @@ export function createStorage(options: StorageOptions = {}): Storage {
       const definition = await storageDrivers.load(config.driver)
       const section = definition.section
       const sectionValues = section ? (config as unknown as Record<string, Record<string, unknown>>)[section] : {}
-      const built = await definition.create({ ...sectionValues, ...(client === undefined ? {} : { client }) }, { variable })
+      const built = await definition.create(
+        { ...sectionValues, ...(client === undefined ? {} : { client }) },
+        { variable },
+      )
       driverName = built.name
       return built
     })()
@@ -157,10 +168,14 @@ export function createStorage(options: StorageOptions = {}): Storage {
       return await fn()
     } catch (err) {
       if ((err as { code?: unknown })?.code && String((err as { code: unknown }).code).startsWith('STORAGE_')) throw err
-      throw new StorageError('STORAGE_DRIVER', `The ${driverName} storage failed on ${JSON.stringify(path)}: ${(err as Error)?.message ?? String(err)}`, {
-        cause: err,
-        details: { path, driver: driverName },
-      })
+      throw new StorageError(
+        'STORAGE_DRIVER',
+        `The ${driverName} storage failed on ${JSON.stringify(path)}: ${(err as Error)?.message ?? String(err)}`,
+        {
+          cause: err,
+          details: { path, driver: driverName },
+        },
+      )
     }
   }
 
@@ -176,11 +191,19 @@ export function createStorage(options: StorageOptions = {}): Storage {
     const known = size ?? opts.size
     if (known !== undefined && known > config.maxFileSize) {
       stream.destroy()
-      throw new StorageError('STORAGE_TOO_LARGE', `The body of ${JSON.stringify(path)} is ${known} bytes, more than maxFileSize (${config.maxFileSize}); nothing was stored.`, {
-        details: { path, maxBytes: config.maxFileSize },
-      })
+      throw new StorageError(
+        'STORAGE_TOO_LARGE',
+        `The body of ${JSON.stringify(path)} is ${known} bytes, more than maxFileSize (${config.maxFileSize}); nothing was stored.`,
+        {
+          details: { path, maxBytes: config.maxFileSize },
+        },
+      )
     }
-    const guard = guardBody(path, { maxBytes: config.maxFileSize, checksum: opts.checksum, onProgress: opts.onProgress })
+    const guard = guardBody(path, {
+      maxBytes: config.maxFileSize,
+      checksum: opts.checksum,
+      onProgress: opts.onProgress,
+    })
     // An abort fails the body itself, so every driver stops reading and commits nothing.
     const signal = opts.signal
     const onAbort = (): void => {
@@ -195,44 +218,58 @@ export function createStorage(options: StorageOptions = {}): Storage {
     // Errors of the source reach the driver through the guard; the pipeline's own promise is
     // observed so a failed source never becomes an unhandled rejection.
     pipeline(stream, guard).catch(() => undefined)
+    return traceAsync(channels.put, op, async () => {
+      const driver = await load()
+      try {
+        const result = await wrap(path, () => driver.put(k, { body: guard, size: known, attributes, signal }))
+        return { path, size: result.size, etag: result.etag, multipart: result.multipart }
+      } finally {
+        signal?.removeEventListener('abort', onAbort)
+      }
+    })
+  }
+
+  async function getStream(
+    path: string,
+    opts: { start?: number; end?: number; signal?: AbortSignal } = {},
+  ): Promise<Readable> {
+    const k = key(path)
+    const { start, end } = opts
+    if (
+      (start !== undefined && (!Number.isInteger(start) || start < 0)) ||
+      (end !== undefined && (!Number.isInteger(end) || end < (start ?? 0)))
+    )
+      throw new StorageError(
+        'STORAGE_OPTIONS_INVALID',
+        `The byte range ${start ?? 0}..${end ?? ''} of ${JSON.stringify(path)} is not valid; start and end are integers, 0 <= start <= end.`,
+        {
+          details: { path, start, end },
+        },
+      )
     return traceAsync(
-      channels.put,
-      op,
+      channels.get,
+      () => ({ ...op(), stream: true }),
       async () => {
         const driver = await load()
-        try {
-          const result = await wrap(path, () => driver.put(k, { body: guard, size: known, attributes, signal }))
-          return { path, size: result.size, etag: result.etag, multipart: result.multipart }
-        } finally {
-          signal?.removeEventListener('abort', onAbort)
-        }
+        const s = await wrap(path, () => driver.getStream(k, opts))
+        if (!s) throw notFound(path)
+        return s
       },
     )
   }
 
-  async function getStream(path: string, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): Promise<Readable> {
-    const k = key(path)
-    const { start, end } = opts
-    if ((start !== undefined && (!Number.isInteger(start) || start < 0)) || (end !== undefined && (!Number.isInteger(end) || end < (start ?? 0))))
-      throw new StorageError('STORAGE_OPTIONS_INVALID', `The byte range ${start ?? 0}..${end ?? ''} of ${JSON.stringify(path)} is not valid; start and end are integers, 0 <= start <= end.`, {
-        details: { path, start, end },
-      })
-    return traceAsync(channels.get, () => ({ ...op(), stream: true }), async () => {
-      const driver = await load()
-      const s = await wrap(path, () => driver.getStream(k, opts))
-      if (!s) throw notFound(path)
-      return s
-    })
-  }
-
   async function get(path: string, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     const k = key(path)
-    return traceAsync(channels.get, () => ({ ...op(), stream: false }), async () => {
-      const driver = await load()
-      const s = await wrap(path, () => driver.getStream(k, opts))
-      if (!s) throw notFound(path)
-      return wrap(path, () => readAll(path, s, config.maxReadSize))
-    })
+    return traceAsync(
+      channels.get,
+      () => ({ ...op(), stream: false }),
+      async () => {
+        const driver = await load()
+        const s = await wrap(path, () => driver.getStream(k, opts))
+        if (!s) throw notFound(path)
+        return wrap(path, () => readAll(path, s, config.maxReadSize))
+      },
+    )
   }
 
   async function statOf(path: string): Promise<FileStat | undefined> {
@@ -251,7 +288,9 @@ export function createStorage(options: StorageOptions = {}): Storage {
     const full = namespace ? `${namespace}/${p}` : p
     return traceAsync(channels.list, op, async () => {
       const driver = await load()
-      const page = await wrap(p, () => driver.list(full, { recursive: opts.recursive ?? true, limit, cursor: opts.cursor }))
+      const page = await wrap(p, () =>
+        driver.list(full, { recursive: opts.recursive ?? true, limit, cursor: opts.cursor }),
+      )
       return { entries: page.entries.map((e) => ({ ...e, path: unkey(e.path) })), cursor: page.cursor }
     })
   }
@@ -273,23 +312,27 @@ export function createStorage(options: StorageOptions = {}): Storage {
   async function copy(from: string, to: string, move = false): Promise<void> {
     const a = key(from)
     const b = key(to)
-    await traceAsync(channels.copy, () => ({ ...op(), move }), async () => {
-      const driver = await load()
-      if (a === b) {
-        if (!(await driver.stat(a))) throw notFound(from)
-        return
-      }
-      if (driver.copy) {
-        if (!(await wrap(from, () => driver.copy!(a, b)))) throw notFound(from)
-      } else {
-        const s = await wrap(from, () => driver.stat(a))
-        const body = s && (await wrap(from, () => driver.getStream(a, {})))
-        if (!s || !body) throw notFound(from)
-        const { size, lastModified: _l, etag: _e, ...attributes } = s
-        await wrap(to, () => driver.put(b, { body, size, attributes }))
-      }
-      if (move) await wrap(from, () => driver.delete(a))
-    })
+    await traceAsync(
+      channels.copy,
+      () => ({ ...op(), move }),
+      async () => {
+        const driver = await load()
+        if (a === b) {
+          if (!(await driver.stat(a))) throw notFound(from)
+          return
+        }
+        if (driver.copy) {
+          if (!(await wrap(from, () => driver.copy!(a, b)))) throw notFound(from)
+        } else {
+          const s = await wrap(from, () => driver.stat(a))
+          const body = s && (await wrap(from, () => driver.getStream(a, {})))
+          if (!s || !body) throw notFound(from)
+          const { size, lastModified: _l, etag: _e, ...attributes } = s
+          await wrap(to, () => driver.put(b, { body, size, attributes }))
+        }
+        if (move) await wrap(from, () => driver.delete(a))
+      },
+    )
   }
 
   const storage: Storage = {
@@ -304,7 +347,11 @@ export function createStorage(options: StorageOptions = {}): Storage {
       try {
         return JSON.parse(text) as T
       } catch (err) {
-        throw new StorageError('STORAGE_DRIVER', `${JSON.stringify(path)} is not valid JSON: ${(err as Error).message}`, { cause: err, details: { path } })
+        throw new StorageError(
+          'STORAGE_DRIVER',
+          `${JSON.stringify(path)} is not valid JSON: ${(err as Error).message}`,
+          { cause: err, details: { path } },
+        )
       }
     },
     getStream,
@@ -316,19 +363,27 @@ export function createStorage(options: StorageOptions = {}): Storage {
     exists: async (path) => (await statOf(path)) !== undefined,
     async delete(path) {
       const k = key(path)
-      return traceAsync(channels.delete, () => ({ ...op(), count: 1 }), async () => {
-        const driver = await load()
-        return wrap(path, () => driver.delete(k))
-      })
+      return traceAsync(
+        channels.delete,
+        () => ({ ...op(), count: 1 }),
+        async () => {
+          const driver = await load()
+          return wrap(path, () => driver.delete(k))
+        },
+      )
     },
     async deleteMany(paths) {
       const keys = paths.map((p) => key(p))
-      return traceAsync(channels.delete, () => ({ ...op(), count: keys.length }), async () => {
-        const driver = await load()
-        let removed = 0
-        for (let i = 0; i < keys.length; i++) if (await wrap(paths[i]!, () => driver.delete(keys[i]!))) removed++
-        return removed
-      })
+      return traceAsync(
+        channels.delete,
+        () => ({ ...op(), count: keys.length }),
+        async () => {
+          const driver = await load()
+          let removed = 0
+          for (let i = 0; i < keys.length; i++) if (await wrap(paths[i]!, () => driver.delete(keys[i]!))) removed++
+          return removed
+        },
+      )
     },
     list,
     listPage,
@@ -350,10 +405,17 @@ export function createStorage(options: StorageOptions = {}): Storage {
     url(path) {
       const k = key(path)
       if (!config.publicUrl)
-        throw new StorageError('STORAGE_UNSUPPORTED', `url(${JSON.stringify(path)}) needs a public base URL: set ${variable('PUBLIC_URL')}.`, {
-          details: { path, setting: variable('PUBLIC_URL') },
-        })
-      return new URL(k.split('/').map(encodeURIComponent).join('/'), config.publicUrl.endsWith('/') ? config.publicUrl : `${config.publicUrl}/`).href
+        throw new StorageError(
+          'STORAGE_UNSUPPORTED',
+          `url(${JSON.stringify(path)}) needs a public base URL: set ${variable('PUBLIC_URL')}.`,
+          {
+            details: { path, setting: variable('PUBLIC_URL') },
+          },
+        )
+      return new URL(
+        k.split('/').map(encodeURIComponent).join('/'),
+        config.publicUrl.endsWith('/') ? config.publicUrl : `${config.publicUrl}/`,
+      ).href
     },
     async signedUrl(path, opts = {}) {
       const k = key(path)
@@ -361,7 +423,13 @@ export function createStorage(options: StorageOptions = {}): Storage {
       const ms = opts.expiresIn === undefined ? config.signing.expiresIn : toMs(opts.expiresIn)
       const driver = await load()
       if (driver.capabilities.signedUrls && driver.signedUrl)
-        return wrap(path, () => driver.signedUrl!(k, { method, expiresInSeconds: Math.max(1, Math.round(ms / 1000)), contentType: opts.contentType }))
+        return wrap(path, () =>
+          driver.signedUrl!(k, {
+            method,
+            expiresInSeconds: Math.max(1, Math.round(ms / 1000)),
+            contentType: opts.contentType,
+          }),
+        )
       if (!signer)
         throw new StorageError(
           'STORAGE_UNSUPPORTED',
@@ -379,7 +447,11 @@ export function createStorage(options: StorageOptions = {}): Storage {
         const driver = await load()
         await driver.ready?.(opts?.signal)
       }),
-    describe: () => describeInstance('storage', envPrefix, resolved.entries, { driver: driverName, namespace: namespace || undefined }),
+    describe: () =>
+      describeInstance('storage', envPrefix, resolved.entries, {
+        driver: driverName,
+        namespace: namespace || undefined,
+      }),
     async close() {
       if (closed) return
       closed = true

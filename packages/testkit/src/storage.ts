@@ -34,7 +34,11 @@ export interface StorageSubject {
   put(
     path: string,
     body: unknown,
-    options?: Attrs & { checksum?: { algorithm: 'sha256' | 'md5' | 'crc32'; value: string }; signal?: AbortSignal; size?: number },
+    options?: Attrs & {
+      checksum?: { algorithm: 'sha256' | 'md5' | 'crc32'; value: string }
+      signal?: AbortSignal
+      size?: number
+    },
   ): Promise<{ path: string; size: number; multipart: boolean }>
   get(path: string): Promise<Buffer>
   getText(path: string): Promise<string>
@@ -45,11 +49,17 @@ export interface StorageSubject {
   delete(path: string): Promise<boolean>
   deleteMany(paths: readonly string[]): Promise<number>
   list(prefix?: string, options?: { recursive?: boolean; limit?: number }): AsyncIterable<Entry>
-  listPage(prefix?: string, options?: { recursive?: boolean; limit?: number; cursor?: string }): Promise<{ entries: Entry[]; cursor?: string | undefined }>
+  listPage(
+    prefix?: string,
+    options?: { recursive?: boolean; limit?: number; cursor?: string },
+  ): Promise<{ entries: Entry[]; cursor?: string | undefined }>
   copy(from: string, to: string): Promise<void>
   move(from: string, to: string): Promise<void>
   setVisibility(path: string, visibility: Visibility): Promise<void>
-  signedUrl(path: string, options?: { method?: 'GET' | 'PUT'; expiresIn?: number | string; contentType?: string }): Promise<string>
+  signedUrl(
+    path: string,
+    options?: { method?: 'GET' | 'PUT'; expiresIn?: number | string; contentType?: string },
+  ): Promise<string>
   handleSignedRequest(request: Request): Promise<Response>
   close(): Promise<void>
 }
@@ -207,7 +217,11 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     await s().put('src.txt', 'data', { metadata: { k: 'v' }, cacheControl: 'no-store', contentType: 'text/x-custom' })
     await s().copy('src.txt', 'dir/copy.txt')
     expect(await s().getText('dir/copy.txt')).toBe('data')
-    expect(await s().stat('dir/copy.txt')).toMatchObject({ metadata: { k: 'v' }, cacheControl: 'no-store', contentType: 'text/x-custom' })
+    expect(await s().stat('dir/copy.txt')).toMatchObject({
+      metadata: { k: 'v' },
+      cacheControl: 'no-store',
+      contentType: 'text/x-custom',
+    })
     await s().move('src.txt', 'moved.txt')
     expect(await s().exists('src.txt')).toBe(false)
     expect(await s().stat('moved.txt')).toMatchObject({ metadata: { k: 'v' }, size: 4 })
@@ -225,7 +239,21 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
   })
 
   it('refuses paths that could escape or confuse: "..", absolute, backslash, NUL, "//", overlong', async () => {
-    const bad = ['../x', 'a/../../x', '..', '/etc/passwd', 'C:/x', 'a\\..\\x', 'a\0b', 'a//b', './a', 'a/', '', 'x'.repeat(5000), 'tab\tname']
+    const bad = [
+      '../x',
+      'a/../../x',
+      '..',
+      '/etc/passwd',
+      'C:/x',
+      'a\\..\\x',
+      'a\0b',
+      'a//b',
+      './a',
+      'a/',
+      '',
+      'x'.repeat(5000),
+      'tab\tname',
+    ]
     for (const p of bad) {
       expect(await codeOf(s().put(p, 'x')), p).toBe('STORAGE_PATH_INVALID')
       expect(await codeOf(s().get(p)), p).toBe('STORAGE_PATH_INVALID')
@@ -250,10 +278,15 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     setImmediate(() => failing.destroy(new Error('client went away')))
     await expect(s().put('keep.txt', failing)).rejects.toThrow()
     expect(await s().getText('keep.txt')).toBe('old')
-    await expect(s().put('fresh.txt', Readable.from([Buffer.from('x')]).compose(async function* (src) {
-      for await (const c of src) yield c
-      throw new Error('boom')
-    }))).rejects.toThrow()
+    await expect(
+      s().put(
+        'fresh.txt',
+        Readable.from([Buffer.from('x')]).compose(async function* (src) {
+          for await (const c of src) yield c
+          throw new Error('boom')
+        }),
+      ),
+    ).rejects.toThrow()
     expect(await s().exists('fresh.txt')).toBe(false)
     const controller = new AbortController()
     const slow = new Readable({ read() {} })
@@ -273,9 +306,9 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     expect((await s().get('sum.bin')).equals(data)).toBe(true)
     await s().put('sum64.bin', data, { checksum: { algorithm: 'sha256', value: sha.toString('base64') } })
     const wrong = createHash('sha256').update('other').digest('hex')
-    expect(await codeOf(s().put('bad.bin', unknownLength(data), { checksum: { algorithm: 'sha256', value: wrong } }))).toBe(
-      'STORAGE_CHECKSUM_MISMATCH',
-    )
+    expect(
+      await codeOf(s().put('bad.bin', unknownLength(data), { checksum: { algorithm: 'sha256', value: wrong } })),
+    ).toBe('STORAGE_CHECKSUM_MISMATCH')
     expect(await codeOf(s().put('bad.bin', 'x', { checksum: { algorithm: 'crc32', value: '00000000' } }))).toBe(
       'STORAGE_CHECKSUM_MISMATCH',
     )
@@ -308,7 +341,9 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     expect(pick(b)).toEqual(pick(a))
     expect(pick(a)).toEqual({ ...attrs })
     expect(b.size).toBe(large.length)
-    const back = createHash('sha256').update(await s().get('parts.bin')).digest('hex')
+    const back = createHash('sha256')
+      .update(await s().get('parts.bin'))
+      .digest('hex')
     expect(back).toBe(createHash('sha256').update(large).digest('hex'))
   }, 60_000)
 
@@ -322,12 +357,18 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     const tampered = url.replace('file.txt', 'other.txt')
     expect((await fetchSigned(s(), native, tampered)).status).toBeGreaterThanOrEqual(400)
     const up = await s().signedUrl('signed/upload.txt', { method: 'PUT', contentType: 'text/plain' })
-    const put = await fetchSigned(s(), native, up, { method: 'PUT', body: 'uploaded', headers: { 'content-type': 'text/plain' } })
+    const put = await fetchSigned(s(), native, up, {
+      method: 'PUT',
+      body: 'uploaded',
+      headers: { 'content-type': 'text/plain' },
+    })
     expect(put.status).toBeLessThan(300)
     expect(await s().getText('signed/upload.txt')).toBe('uploaded')
     if (!native) {
       const expired = await s().signedUrl('signed/file.txt', { expiresIn: 1 })
-      await eventually(async () => expect((await fetchSigned(s(), native, expired)).status).toBe(403), { timeoutMs: 5000 })
+      await eventually(async () => expect((await fetchSigned(s(), native, expired)).status).toBe(403), {
+        timeoutMs: 5000,
+      })
       expect((await fetchSigned(s(), native, url, { method: 'PUT', body: 'x' })).status).toBe(403)
     }
   })

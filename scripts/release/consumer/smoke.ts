@@ -132,6 +132,32 @@ const steps: Steps = {
     assert(report.ok && report.status === 'degraded', `readiness was ${JSON.stringify(report)}`)
     assert(live.ok && !draining.ok && draining.status === 'draining', 'liveness/draining wrong')
   },
+  async storage() {
+    const { mkdtemp, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { createStorage } = await import('@beaver-kit/storage')
+    const root = await mkdtemp(join(tmpdir(), 'smoke-storage-'))
+    try {
+      await using files = createStorage({ envPrefix: false, local: { root } })
+      await files.put('a/b.json', '{"n":1}', { metadata: { k: 'v' } })
+      const stat = await files.stat('a/b.json')
+      const back = await files.getJson<{ n: number }>('a/b.json')
+      const escaped = await files.get('../x').then(
+        () => 'read',
+        (e: unknown) => String((e as { code?: string }).code),
+      )
+      assert(
+        back.n === 1 &&
+          stat.metadata.k === 'v' &&
+          stat.contentType === 'application/json' &&
+          escaped === 'STORAGE_PATH_INVALID',
+        `storage gave ${JSON.stringify({ back, stat, escaped })}`,
+      )
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  },
   async 'database-kysely-missing'() {
     // Without kysely installed, the subpath must say what to install, not fail with a raw
     // ERR_MODULE_NOT_FOUND. A variable specifier keeps TypeScript from resolving the subpath.

@@ -61,15 +61,23 @@ export class LocalDisk implements StorageDriver {
 
   #check(key: string): void {
     if (key === RESERVED || key.startsWith(`${RESERVED}/`))
-      throw new StorageError('STORAGE_PATH_INVALID', `The path ${JSON.stringify(key)} is refused: "${RESERVED}/" is the local disk's own folder.`, {
-        details: { path: key },
-      })
+      throw new StorageError(
+        'STORAGE_PATH_INVALID',
+        `The path ${JSON.stringify(key)} is refused: "${RESERVED}/" is the local disk's own folder.`,
+        {
+          details: { path: key },
+        },
+      )
   }
 
   #escape(key: string): never {
-    throw new StorageError('STORAGE_PATH_ESCAPE', `The path ${JSON.stringify(key)} is refused: it resolves outside the disk's root (through a symlink).`, {
-      details: { path: key },
-    })
+    throw new StorageError(
+      'STORAGE_PATH_ESCAPE',
+      `The path ${JSON.stringify(key)} is refused: it resolves outside the disk's root (through a symlink).`,
+      {
+        details: { path: key },
+      },
+    )
   }
 
   async #inside(key: string, real: string): Promise<void> {
@@ -170,7 +178,10 @@ export class LocalDisk implements StorageDriver {
     }
   }
 
-  async getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined> {
+  async getStream(
+    key: string,
+    options: { start?: number; end?: number; signal?: AbortSignal },
+  ): Promise<Readable | undefined> {
     const real = await this.#existing(key)
     if (!real) return undefined
     const s = await stat(real)
@@ -220,7 +231,10 @@ export class LocalDisk implements StorageDriver {
     return true
   }
 
-  async list(prefix: string, options: { recursive: boolean; limit: number; cursor?: string | undefined }): Promise<ListPage> {
+  async list(
+    prefix: string,
+    options: { recursive: boolean; limit: number; cursor?: string | undefined },
+  ): Promise<ListPage> {
     const root = await this.#real()
     const base = prefix.slice(0, prefix.lastIndexOf('/') + 1)
     if (base) this.#check(base.slice(0, -1))

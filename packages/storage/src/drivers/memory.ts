@@ -47,9 +47,13 @@ export class MemoryDisk implements StorageDriver {
       size += chunk.length
       if (size > room) {
         input.body.destroy()
-        throw new StorageError('STORAGE_TOO_LARGE', `The memory disk is full (maxBytes ${this.#maxBytes}); nothing was stored.`, {
-          details: { maxBytes: this.#maxBytes },
-        })
+        throw new StorageError(
+          'STORAGE_TOO_LARGE',
+          `The memory disk is full (maxBytes ${this.#maxBytes}); nothing was stored.`,
+          {
+            details: { maxBytes: this.#maxBytes },
+          },
+        )
       }
       chunks.push(chunk)
     }
@@ -80,7 +84,10 @@ export class MemoryDisk implements StorageDriver {
     return this.#files.delete(key)
   }
 
-  async list(prefix: string, options: { recursive: boolean; limit: number; cursor?: string | undefined }): Promise<ListPage> {
+  async list(
+    prefix: string,
+    options: { recursive: boolean; limit: number; cursor?: string | undefined },
+  ): Promise<ListPage> {
     const keys = [...this.#files.keys()].filter((k) => k.startsWith(prefix))
     return listSorted(prefix, keys, options, (k) => {
       const s = this.#files.get(k)!.stat
@@ -92,7 +99,10 @@ export class MemoryDisk implements StorageDriver {
     const entry = this.#files.get(from)
     if (!entry) return false
     this.#bytes += entry.bytes.length - (this.#files.get(to)?.bytes.length ?? 0)
-    this.#files.set(to, { bytes: entry.bytes, stat: { ...entry.stat, metadata: { ...entry.stat.metadata }, lastModified: new Date() } })
+    this.#files.set(to, {
+      bytes: entry.bytes,
+      stat: { ...entry.stat, metadata: { ...entry.stat.metadata }, lastModified: new Date() },
+    })
     return true
   }
 

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream'
 import { importPeer } from '@beaver-kit/core'
 import type * as s3sdk from '@aws-sdk/client-s3'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
+import type * as libStorage from '@aws-sdk/lib-storage'
+import type { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import {
   DEFAULT_CONTENT_TYPE,
   defineStorageDriver,
@@ -36,7 +38,7 @@ export interface S3StorageOptions {
 }
 
 type S3Module = typeof s3sdk
-type LibStorage = typeof import('@aws-sdk/lib-storage')
+type LibStorage = typeof libStorage
 const MIN_PART = 5 * 1024 * 1024
 /** Visibility travels in user metadata too, so stat() reports it on every bucket (ACLs are off by default on AWS). */
 const VISIBILITY = 'beaver-visibility'
@@ -74,22 +76,26 @@ export class S3Disk implements StorageDriver {
   readonly bucket: string
   readonly #s3: S3Module
   readonly #lib: LibStorage
-  readonly #presign: typeof import('@aws-sdk/s3-request-presigner').getSignedUrl
+  readonly #presign: typeof getSignedUrl
   readonly #owns: boolean
   readonly #partSize: number
   readonly #concurrency: number
   readonly #acl: boolean
 
   constructor(
-    modules: { s3: S3Module; lib: LibStorage; presign: typeof import('@aws-sdk/s3-request-presigner').getSignedUrl },
+    modules: { s3: S3Module; lib: LibStorage; presign: typeof getSignedUrl },
     options: S3StorageOptions,
     context?: StorageDriverContext,
   ) {
     const variable = (s: string): string => context?.variable(s) ?? `BEAVER_STORAGE_${s}`
     if (!options.bucket)
-      throw new StorageError('STORAGE_OPTIONS_INVALID', `The s3 storage driver needs a bucket: set ${variable('S3_BUCKET')}.`, {
-        details: { setting: variable('S3_BUCKET') },
-      })
+      throw new StorageError(
+        'STORAGE_OPTIONS_INVALID',
+        `The s3 storage driver needs a bucket: set ${variable('S3_BUCKET')}.`,
+        {
+          details: { setting: variable('S3_BUCKET') },
+        },
+      )
     if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
       const missingName = variable(options.accessKeyId === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY')
       throw new StorageError(
@@ -100,9 +106,13 @@ export class S3Disk implements StorageDriver {
     }
     const partSize = options.partSize ?? 8 * 1024 * 1024
     if (partSize < MIN_PART)
-      throw new StorageError('STORAGE_OPTIONS_INVALID', `${variable('S3_PART_SIZE')} is ${partSize} bytes; S3 needs parts of at least 5mb.`, {
-        details: { setting: variable('S3_PART_SIZE'), partSize },
-      })
+      throw new StorageError(
+        'STORAGE_OPTIONS_INVALID',
+        `${variable('S3_PART_SIZE')} is ${partSize} bytes; S3 needs parts of at least 5mb.`,
+        {
+          details: { setting: variable('S3_PART_SIZE'), partSize },
+        },
+      )
     this.#s3 = modules.s3
     this.#lib = modules.lib
     this.#presign = modules.presign
@@ -160,13 +170,17 @@ export class S3Disk implements StorageDriver {
       // lib-storage rejects with the abort's failure when AbortMultipartUpload itself fails;
       // the body's own error (size, checksum) is the one the caller must see.
       const own = (input.body as { errored?: unknown }).errored
-      throw own && (own as { code?: string }).code?.startsWith('STORAGE_') ? own : err
+      if (own && own !== err && err instanceof Error && own instanceof Error && own.cause === undefined) own.cause = err
+      throw own ?? err
     } finally {
       input.signal?.removeEventListener('abort', onAbort)
     }
   }
 
-  async getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined> {
+  async getStream(
+    key: string,
+    options: { start?: number; end?: number; signal?: AbortSignal },
+  ): Promise<Readable | undefined> {
     const { start, end } = options
     const range = start === undefined && end === undefined ? undefined : `bytes=${start ?? 0}-${end ?? ''}`
     try {
@@ -208,7 +222,10 @@ export class S3Disk implements StorageDriver {
     return true
   }
 
-  async list(prefix: string, options: { recursive: boolean; limit: number; cursor?: string | undefined }): Promise<ListPage> {
+  async list(
+    prefix: string,
+    options: { recursive: boolean; limit: number; cursor?: string | undefined },
+  ): Promise<ListPage> {
     const out = await this.client.send(
       new this.#s3.ListObjectsCommand({
         Bucket: this.bucket,
@@ -219,9 +236,12 @@ export class S3Disk implements StorageDriver {
       }),
     )
     const entries: ListEntry[] = [
-      ...(out.Contents ?? []).map(
-        (o): ListEntry => ({ type: 'file', path: o.Key ?? '', size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }),
-      ),
+      ...(out.Contents ?? []).map((o): ListEntry => ({
+        type: 'file',
+        path: o.Key ?? '',
+        size: o.Size ?? 0,
+        lastModified: o.LastModified ?? new Date(0),
+      })),
       ...(out.CommonPrefixes ?? []).map((p): ListEntry => ({ type: 'folder', path: p.Prefix ?? '' })),
     ].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
     return { entries, cursor: out.IsTruncated && entries.length > 0 ? entries[entries.length - 1]!.path : undefined }
@@ -244,10 +264,17 @@ export class S3Disk implements StorageDriver {
     }
   }
 
-  async signedUrl(key: string, options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined }): Promise<string> {
+  async signedUrl(
+    key: string,
+    options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined },
+  ): Promise<string> {
     const command =
       options.method === 'PUT'
-        ? new this.#s3.PutObjectCommand({ Bucket: this.bucket, Key: key, ...(options.contentType ? { ContentType: options.contentType } : {}) })
+        ? new this.#s3.PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...(options.contentType ? { ContentType: options.contentType } : {}),
+          })
         : new this.#s3.GetObjectCommand({ Bucket: this.bucket, Key: key })
     return this.#presign(this.client, command, { expiresIn: options.expiresInSeconds })
   }
@@ -273,7 +300,10 @@ export class S3Disk implements StorageDriver {
   }
 
   async ready(signal?: AbortSignal): Promise<void> {
-    await this.client.send(new this.#s3.HeadBucketCommand({ Bucket: this.bucket }), signal ? { abortSignal: signal } : {})
+    await this.client.send(
+      new this.#s3.HeadBucketCommand({ Bucket: this.bucket }),
+      signal ? { abortSignal: signal } : {},
+    )
   }
 
   async close(): Promise<void> {
