@@ -21,6 +21,7 @@ export {
   maskUrlsIn,
   normalizeName,
   SECRET_NAME_PATTERNS,
+  SECRET_NAME_RULES,
 } from './secrets.ts'
 export { describeInstance, formatDescription } from './describe.ts'
 export type { EnvSource, InstanceDescription, InstanceOptions } from './describe.ts'

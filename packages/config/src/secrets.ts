@@ -29,6 +29,20 @@ const EXACT = ['pass']
 /** The built-in names, for docs: a name matches when its normalized form contains or ends with one. */
 export const SECRET_NAME_PATTERNS: readonly string[] = Object.freeze([...CONTAINS, ...SUFFIXES, ...EXACT])
 
+/**
+ * The same names by how they match, for code that must rule keys out fast (the logger's
+ * redaction: a key shorter than every `contains` pattern can only match a suffix or exact name).
+ */
+export const SECRET_NAME_RULES: Readonly<{
+  contains: readonly string[]
+  suffixes: readonly string[]
+  exact: readonly string[]
+}> = Object.freeze({
+  contains: Object.freeze(CONTAINS),
+  suffixes: Object.freeze(SUFFIXES),
+  exact: Object.freeze(EXACT),
+})
+
 /** `X-Api-Key` → `xapikey`: the form names are compared in. */
 export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '')

@@ -2,8 +2,12 @@ import { defineSchema, f, type SchemaConfig, type SchemaOptions } from '@beaver-
 
 const LEVEL_VALUES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 
-/** Default key names redacted at any depth (matching is case-insensitive, see README). */
-export const DEFAULT_REDACT_KEYS = ['password', 'token', 'authorization', 'cookie', 'secret'] as const
+/**
+ * Default of `BEAVER_LOG_REDACT_KEYS`: `default` is the kit-wide secret-name rule of
+ * `@beaver-kit/config` (normalized names containing password, secret, apikey, cookie, credential,
+ * privatekey, sessionid..., or ending in token, pwd, jwt...); add names after it (`default,ssn`).
+ */
+export const DEFAULT_REDACT_KEYS = ['default'] as const
 
 /** The `BEAVER_LOG_*` settings. */
 export const logSchema = defineSchema(
@@ -39,7 +43,7 @@ export const logSchema = defineSchema(
     redact: f.list({ default: [], doc: 'Paths to censor, pino syntax: req.headers.authorization,user.*.ssn' }),
     redactKeys: f.list({
       default: [...DEFAULT_REDACT_KEYS],
-      doc: 'Key names censored at any depth, case-insensitive, also as a suffix (accessToken, x-api-token); none turns it off',
+      doc: 'Key names censored at any depth: default is the kit-wide secret-name rule (apiKey, x-api-key, passwordHash, private_key, sessionId, jwt, ...); other names match the end of the normalized key (ssn: user_ssn); none turns it off',
     }),
     censor: f.string({ default: '[REDACTED]', doc: 'What replaces a redacted value' }),
     kit: f.boolean({ default: false, doc: 'Log every beaver:* diagnostics-channel event of the kit at debug' }),

@@ -1,4 +1,5 @@
 import dc from 'node:diagnostics_channel'
+import { isSecretName, maskUrlsIn } from '@beaver-kit/config'
 import { watchChannels } from '@beaver-kit/core'
 
 interface DebugLogger {
@@ -10,8 +11,9 @@ type Ctx = Record<string, unknown>
 /**
  * Logs every `beaver:*` diagnostics-channel event of the kit at debug: one line per finished
  * operation of a tracing channel (with its duration and error) and one per plain event. Only
- * primitive fields are copied, so no client object or payload is ever serialized. The
- * logger's own channels are skipped so that a failing output cannot feed itself.
+ * primitive fields are copied, so no client object or payload is ever serialized; keys, values
+ * and secret-named fields are left out and URLs masked, so a kit log never carries a secret.
+ * The logger's own channels are skipped so that a failing output cannot feed itself.
  */
 export function watchKitChannels(log: DebugLogger): () => void {
   const undo: Array<() => void> = []
@@ -57,13 +59,33 @@ export function watchKitChannels(log: DebugLogger): () => void {
   }
 }
 
+// Fields that hold what an operation worked on rather than how it went: never logged, whatever
+// a channel publishes (a cache key may be `session:<token>`, a value anything).
+const CONTENT = new Set([
+  'key',
+  'keys',
+  'value',
+  'values',
+  'result',
+  'error',
+  'args',
+  'params',
+  'parameters',
+  'body',
+  'payload',
+  'data',
+])
+
+/** Primitive fields only, never content or secret-named ones, URLs masked. */
 function primitives(value: unknown): Ctx {
-  if (typeof value !== 'object' || value === null) return value === undefined ? {} : { value }
+  if (typeof value !== 'object' || value === null) return {}
   const out: Ctx = {}
   for (const [key, v] of Object.entries(value)) {
-    if (key === 'result' || key === 'error') continue
+    if (CONTENT.has(key) || isSecretName(key)) continue
     const t = typeof v
-    if (t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint') out[key] = t === 'bigint' ? String(v) : v
+    if (t === 'string') out[key] = maskUrlsIn(v as string)
+    else if (t === 'number' || t === 'boolean') out[key] = v
+    else if (t === 'bigint') out[key] = String(v)
   }
   return out
 }

@@ -1,42 +1,70 @@
+import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
 import { serializeError } from './serialize-error.ts'
 
 type Obj = Record<string, unknown>
 
 // pino serializes with JSON.stringify (its depth and breadth limits apply only to circular
-// values), so the walk goes as deep as any real value; this bound only keeps the stack safe.
+// values), so the walk goes as deep as any real value; past this bound (which keeps the stack
+// safe) a value is written as TRUNCATED, never unredacted.
 const MAX_DEPTH = 100
-const CACHE_LIMIT = 10_000
 const CIRCULAR = '[Circular]'
+const TRUNCATED = '[Truncated]'
 const NO_NAMES = (): boolean => false
+/** The kit-wide rule of `@beaver-kit/config` (isSecretName), named in `BEAVER_LOG_REDACT_KEYS`. */
+const KIT_RULE = 'default'
+const SLOTS = 4096
+
+const isLetter = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+const pairOf = (a: number, b: number): number => ((a & 31) << 5) | (b & 31)
 
 /**
- * The key matcher: a key matches when it ends with one of the names, case-insensitively
- * (`accessToken`, `x-api-token`, `set-cookie`, `db_password`). The length and the last character
- * rule out most keys before any lookup; decisions are cached per key (bounded).
+ * The key matcher. `default` stands for the kit-wide rule (config's `isSecretName`: a key whose
+ * normalized form, lower case letters and digits only, contains `password`, `secret`, `apikey`,
+ * `cookie`, `credential`, `privatekey`, `sessionid`... or ends with `token`, `pwd`, `jwt`...);
+ * any other name matches as the end of the normalized key (`ssn` matches `user_ssn`).
+ *
+ * It runs on every key of every line, so it decides without work where it can: a key shorter
+ * than every `contains` pattern can only match by its end, and its last two letters rule most
+ * such keys out; other decisions are kept in a direct-mapped cache checked by identity
+ * (property names are interned strings), so a known key costs no hashing.
  */
 function keyMatcher(names: readonly string[]): (key: string) => boolean {
-  const wanted = names.map((n) => n.toLowerCase()).filter((n) => n !== '' && n !== 'none')
-  if (wanted.length === 0) return NO_NAMES
-  const lastChars = new Uint8Array(128)
-  let exotic = false
-  for (const w of wanted) {
-    const c = w.charCodeAt(w.length - 1)
-    if (c < 128) lastChars[c] = lastChars[w.toUpperCase().charCodeAt(w.length - 1)] = 1
-    else exotic = true
+  const kit = names.includes(KIT_RULE)
+  const extra = names
+    .filter((n) => n !== KIT_RULE && n !== 'none')
+    .map(normalizeName)
+    .filter((n) => n !== '')
+  if (!kit && extra.length === 0) return NO_NAMES
+  const suffixes = [...extra, ...(kit ? [...SECRET_NAME_RULES.suffixes, ...SECRET_NAME_RULES.exact] : [])]
+  const decide = (key: string): boolean => {
+    const normalized = normalizeName(key)
+    return (kit && isSecretNormalized(normalized)) || extra.some((e) => normalized.endsWith(e))
   }
-  const shortest = Math.min(...wanted.map((w) => w.length))
-  const decisions = new Map<string, boolean>()
-  return function matches(key: string): boolean {
-    if (key.length < shortest) return false
-    const c = key.charCodeAt(key.length - 1)
-    if (c < 128 ? lastChars[c] === 0 : !exotic) return false
-    let hit = decisions.get(key)
-    if (hit === undefined) {
-      const lower = key.toLowerCase()
-      hit = wanted.some((w) => lower.endsWith(w))
-      if (decisions.size >= CACHE_LIMIT) decisions.clear() // an unbounded vocabulary must not grow memory
-      decisions.set(key, hit)
+  // Below `short` characters only a suffix (or exact name) can match; two-letter ends known.
+  const short = kit ? Math.min(...SECRET_NAME_RULES.contains.map((c) => c.length)) : Infinity
+  const ends = new Uint8Array(32 * 32)
+  let endsUsable = true
+  for (const s of suffixes) {
+    if (s.length < 2 || !isLetter(s.charCodeAt(s.length - 2)) || !isLetter(s.charCodeAt(s.length - 1))) {
+      endsUsable = false
+      break
     }
+    ends[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1
+  }
+  const shortest = Math.min(...suffixes.map((s) => s.length))
+  const slotKeys: Array<string | undefined> = new Array<string | undefined>(SLOTS).fill(undefined)
+  const slotHits = new Uint8Array(SLOTS)
+  return function matches(key: string): boolean {
+    const n = key.length
+    if (n < shortest && n < short) return false
+    const a = key.charCodeAt(n - 2)
+    const b = key.charCodeAt(n - 1)
+    if (endsUsable && n < short && isLetter(a) && isLetter(b) && ends[pairOf(a, b)] === 0) return false
+    const slot = (n * 0x9e5 + key.charCodeAt(0) * 0x1f3 + key.charCodeAt(n >> 1) * 0x3b + b) & (SLOTS - 1)
+    if (slotKeys[slot] === key) return slotHits[slot] === 1
+    const hit = decide(key)
+    slotKeys[slot] = key
+    slotHits[slot] = hit ? 1 : 0
     return hit
   }
 }
@@ -44,13 +72,15 @@ function keyMatcher(names: readonly string[]): (key: string) => boolean {
 /**
  * Builds the walk that runs on the fields of every line, before pino serializes them: errors
  * become plain objects (message, stack, code, details, cause chain) and keys named like a
- * secret are censored at any depth pino prints. It never mutates its input: a branch is copied
- * only when something inside it changes, so a line with nothing to change allocates nothing.
+ * secret are censored at any depth. It never mutates its input: a branch is copied only when
+ * something inside it changes, so a line with nothing to change allocates nothing.
  *
- * Walked: plain objects, arrays and class instances without `toJSON` (their own enumerable
- * fields are what JSON.stringify writes). Values with `toJSON` (Date, Buffer, URL...) and typed
- * arrays keep their own JSON form. Errors are serialized at the top level (`err`, `error`, or any
- * field), where the serialized form is walked too.
+ * It redacts what will be serialized: plain objects, arrays and class instances (their own
+ * enumerable fields, which is what JSON.stringify writes); for a value with `toJSON`, the
+ * result of `toJSON()`, walked the same way; a `URL` (or a toJSON string holding one) with its
+ * userinfo and secret-named query parameters masked. Dates and typed arrays (Buffer) keep their
+ * own form: they carry no keys. Errors are serialized at the top level (`err`, `error`, or any
+ * field), where the serialized form is walked too. Past MAX_DEPTH a value is TRUNCATED.
  */
 export function createFieldWalker(names: readonly string[], censor: unknown): (obj: Obj) => Obj {
   const matches = keyMatcher(names)
@@ -78,15 +108,43 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
   }
 
   function visitValue(value: object, depth: number): unknown {
-    if (depth >= MAX_DEPTH) return value
+    if (depth >= MAX_DEPTH) return TRUNCATED
     if (onPath(value, depth)) return CIRCULAR
     if (Array.isArray(value)) return visitArray(value, depth)
     const proto: unknown = Object.getPrototypeOf(value)
     if (proto === Object.prototype || proto === null) return visitObject(value as Obj, depth)
-    if (typeof (value as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(value)) return value
-    // Plain objects, and class instances (errors included), which serialize as their own
-    // enumerable fields: a changed one is written as a plain copy, which serializes the same.
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return visitJson(value, depth)
+    if (ArrayBuffer.isView(value)) return value
+    // Class instances (errors included) serialize as their own enumerable fields: a changed one
+    // is written as a plain copy, which serializes the same.
     return visitObject(value as Obj, depth)
+  }
+
+  // What JSON.stringify would write for a value with toJSON, redacted. The result replaces the
+  // value only when something in it changed, so a clean value is written by the serializer as
+  // it would be anyway.
+  function visitJson(value: object, depth: number): unknown {
+    if (value instanceof Date || ArrayBuffer.isView(value)) return value
+    if (value instanceof URL) {
+      const href = value.href
+      const masked = maskUrl(href)
+      return masked === href ? value : masked
+    }
+    let json: unknown
+    try {
+      json = (value as { toJSON(key: string): unknown }).toJSON('')
+    } catch {
+      return value // the serializer meets the same error and handles it as it does
+    }
+    if (typeof json === 'string') {
+      const masked = maskUrlsIn(json)
+      return masked === json ? value : masked
+    }
+    if (typeof json !== 'object' || json === null) return value
+    // The result is written as it is (JSON.stringify does not call its toJSON again).
+    path[depth] = value
+    const walked = Array.isArray(json) ? visitArray(json, depth + 1) : visitObject(json as Obj, depth + 1)
+    return walked === json ? value : walked
   }
 
   function visitObject(obj: Obj, depth: number): Obj {

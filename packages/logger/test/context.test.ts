@@ -121,13 +121,20 @@ describe('OpenTelemetry correlation', () => {
   })
 
   it('can be turned off', () => {
-    const { log, sink } = make({ otel: false })
+    const off = make({ otel: false })
+    const on = make()
     const span = trace.wrapSpanContext({
       traceId: '0af7651916cd43dd8448eb211c80319c',
       spanId: 'b7ad6b7169203331',
       traceFlags: 1,
     })
-    context.with(trace.setSpan(context.active(), span), () => log.info('x'))
-    expect(sink.records()[0]).not.toHaveProperty('trace_id')
+    // The same active span for both: only the setting differs.
+    context.with(trace.setSpan(context.active(), span), () => {
+      off.log.info('x')
+      on.log.info('x')
+    })
+    expect(on.sink.records()[0]).toMatchObject({ trace_id: '0af7651916cd43dd8448eb211c80319c' })
+    expect(off.sink.records()[0]).not.toHaveProperty('trace_id')
+    expect(off.sink.records()[0]).not.toHaveProperty('span_id')
   })
 })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,7 +43,12 @@ describe('file output', () => {
     const file = join(dir, 'app.log')
     const log = createLogger({ envPrefix: false, outputs: [`file:${file}`] })
     log.info('lonely')
-    await eventually(async () => expect(await readFile(file, 'utf8')).toContain('lonely'))
+    // Still in the batch: nothing written during this turn.
+    expect(readFileSync(file, 'utf8')).toBe('')
+    // The flush was scheduled for the end of this turn (setImmediate), before this one: once
+    // this callback runs, the line must be in the file, with no waiting beyond that turn.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(readFileSync(file, 'utf8')).toContain('"msg":"lonely"')
     await log.close()
   })
 

@@ -55,6 +55,37 @@ describe('text format', () => {
     expect(stripVTControlCharacters(colored)).toBe(formatText(line, false))
   })
 
+  it('escapes control characters and ANSI escapes in messages, scopes, keys and values', () => {
+    const forged = JSON.stringify({
+      level: 30,
+      time: 0,
+      module: 'db\x1b[2J',
+      msg: 'title \x1b]0;pwned\x07 done\n1970-01-01T00:00:00.000Z INFO  fake line\r\u009b31m\u2028',
+      'key\x1b[31m': 'value\x1b[0m\ttab',
+      plain: 'ok\u007f',
+    })
+    const text = formatText(forged, false)
+    // One line, no raw control character (C0, DEL, C1) or line separator anywhere in it.
+    expect(text.endsWith('\n')).toBe(true)
+    // eslint-disable-next-line no-control-regex -- the control characters are what is checked
+    expect(text.slice(0, -1)).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/)
+    expect(text).toBe(
+      '1970-01-01T00:00:00.000Z INFO  [db\\x1b[2J] title \\x1b]0;pwned\\x07 done\\n1970-01-01T00:00:00.000Z INFO  fake line\\r\\x9b31m\\u2028' +
+        ' key\\x1b[31m="value\\x1b[0m\\ttab" plain=ok\\x7f\n',
+    )
+    // With colours on, the only escapes are the logger's own.
+    expect(stripVTControlCharacters(formatText(forged, true))).toBe(text)
+  })
+
+  it('escapes control characters in an error message and stack, line by line', () => {
+    const sink = capture({ format: 'text' })
+    const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink] })
+    log.error(new Error('bad \x1b[31mred\x1b[0m'))
+    const out = sink.lines[0] as string
+    expect(out).not.toContain('\x1b')
+    expect(out).toContain('bad \\x1b[31mred\\x1b[0m')
+  })
+
   it('prints an error stack and its causes below the line', () => {
     const sink = capture({ format: 'text' })
     const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink] })

@@ -39,14 +39,12 @@ describe('kit visibility (BEAVER_LOG_KIT)', () => {
         level: 20,
         module: 'kit',
         channel: `beaver:${pkg}:get`,
-        key: 'user:1',
         durationMs: expect.any(Number),
         msg: `beaver:${pkg}:get done`,
       }),
-      expect.objectContaining({ channel: `beaver:${pkg}:set`, key: 'user:2', msg: `beaver:${pkg}:set done` }),
+      expect.objectContaining({ channel: `beaver:${pkg}:set`, msg: `beaver:${pkg}:set done` }),
       expect.objectContaining({
         channel: `beaver:${pkg}:set`,
-        key: 'user:3',
         err: expect.objectContaining({ message: 'down' }),
         msg: `beaver:${pkg}:set failed`,
       }),
@@ -61,6 +59,35 @@ describe('kit visibility (BEAVER_LOG_KIT)', () => {
       async () => 1,
     )
     expect(sink.lines).toHaveLength(4)
+  })
+
+  it('never carries keys, values or anything named like a secret, and masks URLs', async () => {
+    const pkg = uniqueNamespace('pkg')
+    const { log, sink } = make(true)
+    await traceAsync(
+      tracingChannel<Record<string, unknown>>(pkg, 'get'),
+      () => ({
+        namespace: 'sessions',
+        key: 'session:tok-key-secret',
+        keys: 'session:a,session:b',
+        value: 'cached-value-secret',
+        hit: true,
+        apiKey: 'api-key-secret',
+        sessionId: 'sid-secret',
+        url: 'redis://app:url-secret@cache:6379/0?token=query-secret',
+      }),
+      async () => 'result-secret',
+    )
+    eventChannel(pkg, 'evicted').publish({ key: 'user:ada@example.com', values: 3, reason: 'size' })
+    const line = sink.lines.join('')
+    expect(line).not.toMatch(/secret|ada@example\.com/)
+    const [op, event] = sink.records()
+    expect(op).toMatchObject({ namespace: 'sessions', hit: true, url: 'redis://****@cache:6379/0?token=****' })
+    for (const field of ['key', 'keys', 'value', 'apiKey', 'sessionId', 'result']) expect(op).not.toHaveProperty(field)
+    expect(event).toMatchObject({ reason: 'size' })
+    expect(event).not.toHaveProperty('key')
+    expect(event).not.toHaveProperty('values')
+    await log.close()
   })
 
   it('obeys an explicit level for the kit module, and keeps debug after setLevels() without one', async () => {

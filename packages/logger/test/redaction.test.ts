@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { createLogger, isLoggerError, withLogContext } from '../src/index.ts'
 import { createFieldWalker } from '../src/redact.ts'
@@ -66,11 +67,12 @@ describe('redaction by key name', () => {
 
   it('leaves a line without such keys byte for byte, even when a value mentions one', () => {
     const { log, sink } = make()
-    log.info({ note: 'the "password": field is gone' }, 'token talk')
-    expect(JSON.parse(sink.lines[0] as string)).toMatchObject({
-      note: 'the "password": field is gone',
-      msg: 'token talk',
-    })
+    const fields = { note: 'the "password": field is gone', list: [{ a: 1 }], url: 'https://x.example/?q=token' }
+    log.info(fields, 'token talk')
+    const line = sink.lines[0] as string
+    const { time } = JSON.parse(line) as { time: number }
+    const exact = { level: 30, time, pid: process.pid, hostname: hostname(), ...fields, msg: 'token talk' }
+    expect(line).toBe(`${JSON.stringify(exact)}\n`)
   })
 
   it('uses the configured keys and censor, and none turns it off', () => {
@@ -184,5 +186,123 @@ describe('redaction by path', () => {
       error = err
     }
     expect(isLoggerError(error, 'LOG_REDACT_INVALID')).toBe(true)
+  })
+})
+
+describe('redaction of what is actually serialized', () => {
+  it('matches normalized key names by pattern: every common spelling of a credential', () => {
+    const { log, sink } = make()
+    const secretKeys = [
+      'apiKey',
+      'x-api-key',
+      'api_key',
+      'X-API-KEY',
+      'cookies',
+      'passwordHash',
+      'password_confirmation',
+      'private_key',
+      'privateKey',
+      'credentials',
+      'jwt',
+      'sessionId',
+      'session_id',
+      'passwd',
+      'pwd',
+      'refresh_token',
+      'clientSecret',
+      'proxy-authorization',
+    ]
+    const clean = { tokenCount: 3, author: 'ada', keyboard: 'us', monkey: 'yes', id: 7 }
+    const fields = Object.fromEntries(secretKeys.map((k, i) => [k, `leak-${i}`]))
+    log.info({ ...clean, nested: { ...fields } }, 'x')
+    const line = sink.lines[0] as string
+    expect(line).not.toMatch(/leak-\d+/)
+    const rec = sink.records()[0] as { nested: Record<string, unknown> } & Record<string, unknown>
+    for (const k of secretKeys) expect(rec.nested[k], k).toBe('[REDACTED]')
+    expect(rec).toMatchObject(clean)
+  })
+
+  it('adds configured names to the kit-wide ones with "default", and keeps a plain list exact', () => {
+    const both = make({ redactKeys: ['default', 'ssn'] })
+    both.log.info({ user_ssn: '1', apiKey: 'k', plain: 'p' }, 'x')
+    expect(both.sink.records()[0]).toMatchObject({ user_ssn: '[REDACTED]', apiKey: '[REDACTED]', plain: 'p' })
+    const only = make({ redactKeys: ['ssn'] })
+    only.log.info({ SSN: '1', apiKey: 'kept' }, 'x')
+    expect(only.sink.records()[0]).toMatchObject({ SSN: '[REDACTED]', apiKey: 'kept' })
+  })
+
+  it('walks the result of toJSON: class instances and AxiosError-style errors nested in arrays', () => {
+    const { log, sink } = make()
+    class Session {
+      readonly #raw: { id: string; token: string }
+      constructor(raw: { id: string; token: string }) {
+        this.#raw = raw
+      }
+      toJSON() {
+        return { id: this.#raw.id, accessToken: this.#raw.token }
+      }
+    }
+    const axiosLike = Object.assign(new Error('Request failed with status code 401'), {
+      toJSON() {
+        return {
+          message: 'Request failed with status code 401',
+          config: { url: '/me', headers: { Authorization: 'Bearer axios-secret', Accept: 'json' } },
+        }
+      },
+    })
+    const session = new Session({ id: 's1', token: 'tojson-secret' })
+    log.info({ sessions: [session], failures: { list: [axiosLike] } }, 'x')
+    const line = sink.lines[0] as string
+    expect(line).not.toMatch(/tojson-secret|axios-secret/)
+    const rec = sink.records()[0] as {
+      sessions: unknown[]
+      failures: { list: Array<{ config: { headers: unknown } }> }
+    }
+    expect(rec.sessions).toEqual([{ id: 's1', accessToken: '[REDACTED]' }])
+    expect(rec.failures.list[0]?.config.headers).toEqual({ Authorization: '[REDACTED]', Accept: 'json' })
+    // The caller's objects are untouched.
+    expect(session.toJSON()).toEqual({ id: 's1', accessToken: 'tojson-secret' })
+  })
+
+  it('masks URL userinfo and secret-named query parameters of URL objects, and keeps a clean URL', () => {
+    const { log, sink } = make()
+    log.info(
+      {
+        db: new URL('postgres://app:url-secret@db:5432/app'),
+        link: new URL('https://example.com/reset?token=query-secret&page=2#access_token=frag-secret'),
+        list: [new URL('redis://user-token-secret@cache:6379/0')],
+        home: new URL('https://example.com/a?b=1'),
+      },
+      'x',
+    )
+    const line = sink.lines[0] as string
+    expect(line).not.toMatch(/url-secret|query-secret|frag-secret|user-token-secret/)
+    expect(sink.records()[0]).toMatchObject({
+      db: 'postgres://****@db:5432/app',
+      link: 'https://example.com/reset?token=****&page=2#access_token=****',
+      list: ['redis://****@cache:6379/0'],
+      home: 'https://example.com/a?b=1',
+    })
+  })
+
+  it('keeps dates, buffers and typed arrays in their own JSON form', () => {
+    const { log, sink } = make()
+    log.info({ when: new Date(0), bytes: Buffer.from('ab'), ints: new Uint8Array([1, 2]) }, 'x')
+    expect(sink.records()[0]).toMatchObject({
+      when: '1970-01-01T00:00:00.000Z',
+      bytes: { type: 'Buffer', data: [97, 98] },
+      ints: { 0: 1, 1: 2 },
+    })
+  })
+
+  it('censors what lies past the depth limit instead of printing it unredacted', () => {
+    const { log, sink } = make()
+    let deep: Record<string, unknown> = { password: 'too-deep-secret', note: 'bottom' }
+    for (let i = 0; i < 150; i++) deep = { level: deep }
+    log.info({ deep }, 'x')
+    const line = sink.lines[0] as string
+    expect(line).not.toContain('too-deep-secret')
+    expect(line).not.toContain('bottom')
+    expect(line).toContain('"[Truncated]"')
   })
 })

@@ -1,3 +1,4 @@
+import dc from 'node:diagnostics_channel'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -148,32 +149,75 @@ describe('syslog output', () => {
   })
 
   it('queues while the server is down, connects lazily, and delivers once it is up', async () => {
-    const server = await streamListener()
-    const url = server.url
-    await server.close()
-    const log = syslogLogger(url)
+    // Down without giving up the port: a port freed and re-bound later could be taken by
+    // another process in between.
+    const server = track(await streamListener({ down: true }))
+    const log = syslogLogger(server.url)
     log.info('queued while down')
-    const port = Number(new URL(url).port)
-    const { default: net } = await import('node:net')
-    const received: string[] = []
-    const again = net.createServer((s) => s.on('data', (d) => received.push(d.toString())))
-    await new Promise<void>((resolve) => again.listen(port, '127.0.0.1', resolve))
-    try {
-      await eventually(() => expect(received.join('')).toContain('queued while down'), { timeoutMs: 15_000 })
-      await log.close()
-    } finally {
-      await new Promise<void>((resolve) => again.close(() => resolve()))
-    }
+    await eventually(() => server.refused > 0, { timeoutMs: 15_000 })
+    expect(server.messages).toEqual([])
+    server.setDown(false)
+    await eventually(() => expect(server.messages.map((m) => m.msg).join('')).toContain('queued while down'), {
+      timeoutMs: 15_000,
+    })
+    await log.close()
+    expect(log.stats().dropped).toBe(0)
   })
 
   it('close() gives up after closeTimeout when the server never comes back, and counts the loss', async () => {
-    const server = await streamListener()
-    const url = server.url
-    await server.close()
-    const log = createLogger({ envPrefix: false, outputs: [`syslog:${url}`], syslog: { closeTimeout: '200ms' } })
+    const server = track(await streamListener({ down: true }))
+    const log = createLogger({
+      envPrefix: false,
+      outputs: [`syslog:${server.url}`],
+      syslog: { closeTimeout: '200ms' },
+    })
     log.info('nobody listens')
     await expect(log.close()).rejects.toMatchObject({ code: 'LOG_CLOSE_TIMEOUT' })
     expect(log.stats().dropped).toBe(1)
+    expect(server.messages).toEqual([])
+  })
+
+  it('drops and counts what overflows the buffer while the server is down, on beaver:logger:dropped', async () => {
+    const server = track(await streamListener({ down: true }))
+    const events: Array<{ output: string; count: number; reason: string }> = []
+    const onDropped = (message: unknown) => void events.push(message as (typeof events)[number])
+    dc.subscribe('beaver:logger:dropped', onDropped)
+    try {
+      const log = syslogLogger(server.url, { syslog: { maxBuffer: '1kb', closeTimeout: '200ms' } })
+      // Each line is ~150 bytes framed: about 6 fit in 1 KiB, the rest overflow.
+      for (let i = 0; i < 50; i++) log.info({ i, pad: 'x'.repeat(40) }, 'overflow')
+      const overflowed = log.stats().dropped
+      expect(overflowed).toBeGreaterThanOrEqual(40)
+      expect(overflowed).toBeLessThan(50)
+      const full = events.filter((e) => e.reason === 'buffer full')
+      expect(full.reduce((n, e) => n + e.count, 0)).toBe(overflowed)
+      expect(full[0]?.output).toBe(`syslog:${server.url}`)
+      // Whatever stayed queued is lost at close (the server never came back), and counted too.
+      await expect(log.close()).rejects.toMatchObject({ code: 'LOG_CLOSE_TIMEOUT' })
+      expect(log.stats().dropped).toBe(50)
+      expect(events.reduce((n, e) => n + e.count, 0)).toBe(50)
+    } finally {
+      dc.unsubscribe('beaver:logger:dropped', onDropped)
+    }
+  })
+
+  it('publishes connection failures on beaver:logger:outputError and keeps logging', async () => {
+    const server = track(await streamListener({ down: true }))
+    const errors: Array<{ output: string; error: unknown }> = []
+    const onError = (message: unknown) => void errors.push(message as (typeof errors)[number])
+    dc.subscribe('beaver:logger:outputError', onError)
+    try {
+      const log = syslogLogger(server.url)
+      expect(() => log.info('while down')).not.toThrow()
+      await eventually(() => errors.length > 0, { timeoutMs: 15_000 })
+      expect(errors[0]?.output).toBe(`syslog:${server.url}`)
+      expect((errors[0]?.error as NodeJS.ErrnoException).code).toMatch(/^(ECONNRESET|EPIPE|ECONNREFUSED)$/)
+      server.setDown(false)
+      await eventually(() => server.messages.length === 1, { timeoutMs: 15_000 })
+      await log.close()
+    } finally {
+      dc.unsubscribe('beaver:logger:outputError', onError)
+    }
   })
 
   it('does no I/O at creation', async () => {

@@ -270,7 +270,7 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
       return {
         dropped: (name) =>
           onEvent(name, (e) => dropped.inc({ output: text(e.output), reason: text(e.reason) }, Number(e.count) || 1)),
-        'output-error': (name) => onEvent(name, (e) => failed.inc({ output: text(e.output) })),
+        outputError: (name) => onEvent(name, (e) => failed.inc({ output: text(e.output) })),
       }
     },
     health: () => {

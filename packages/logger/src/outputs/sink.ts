@@ -1,4 +1,4 @@
-import { reportDropped, reportOutputError } from '../events.ts'
+import { reportDropped, reportOutputError } from '../channels.ts'
 import type { LogSink, Output } from './types.ts'
 
 /** Adapts a user's `{ write(line) }` to an output; a throwing sink is counted, never rethrown into a log call. */

@@ -7,7 +7,7 @@ import sonicBoom, { type SonicBoom as SonicBoomType } from 'sonic-boom'
 const SonicBoom = sonicBoom as unknown as typeof SonicBoomType
 type SonicBoom = SonicBoomType
 import { LoggerError } from '../errors.ts'
-import { reportDropped, reportOutputError } from '../events.ts'
+import { reportDropped, reportOutputError } from '../channels.ts'
 import { flushAtExit } from './exit.ts'
 import type { Output } from './types.ts'
 import type { WriteMode } from './spec.ts'

@@ -3,7 +3,7 @@ import net from 'node:net'
 import { hostname as osHostname } from 'node:os'
 import { backoffDelay } from '@beaver-kit/core'
 import { LoggerError } from '../errors.ts'
-import { reportDropped, reportOutputError } from '../events.ts'
+import { reportDropped, reportOutputError } from '../channels.ts'
 import type { SyslogFraming, SyslogTransport } from './spec.ts'
 import type { Output } from './types.ts'
 

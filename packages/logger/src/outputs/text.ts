@@ -23,37 +23,70 @@ export function formatText(line: string, colors: boolean): string {
   try {
     rec = JSON.parse(line) as Record<string, unknown>
   } catch {
-    return line
+    return `${escapeControl(line.endsWith('\n') ? line.slice(0, -1) : line)}\n`
   }
   const level = typeof rec.level === 'number' ? rec.level : 30
-  const label = NAMES[level] ?? String(rec.level)
-  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString() : String(rec.time ?? '')
+  const label = NAMES[level] ?? escapeControl(String(rec.level))
+  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString() : escapeControl(String(rec.time ?? ''))
   const paint = (code: string | undefined, text: string): string =>
     colors && code ? `\x1b[${code}m${text}\x1b[0m` : text
   let out = `${paint('2', time)} ${paint(COLORS[level], label)}`
   const scope = [rec.name, rec.module].filter((v) => typeof v === 'string').join('/')
-  if (scope) out += ` ${paint('1', `[${scope}]`)}`
-  if (rec.msg !== undefined) out += ` ${String(rec.msg)}`
+  if (scope) out += ` ${paint('1', `[${escapeControl(scope)}]`)}`
+  if (rec.msg !== undefined) out += ` ${escapeControl(String(rec.msg))}`
   for (const [key, value] of Object.entries(rec)) {
     if (OMIT.has(key) || value === undefined) continue
-    out += ` ${paint('2', `${key}=`)}${typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)}`
+    out += ` ${paint('2', `${escapeControl(key)}=`)}${formatValue(value)}`
   }
   out += '\n'
   if (rec.err !== undefined) out += formatError(rec.err, '    ')
   return out
 }
 
+// C0 controls (newline, carriage return and ESC included), DEL, C1 controls (CSI is U+009B)
+// and the Unicode line separators: what could forge a line or drive a terminal.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/**
+ * Text that came from a log call, made safe for a terminal and a line-oriented reader: every
+ * control character is written as an escape (`\n`, `\x1b`, `\u2028`), so a message cannot
+ * forge another line or inject terminal escapes. The logger's own colours are added after.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) =>
+      NAMED[c] ??
+      (c.charCodeAt(0) > 0xff
+        ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+        : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`),
+  )
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') {
+    if (/^[^\s"=]+$/.test(value)) return escapeControl(value)
+    return `"${escapeControl(value.replace(/\\/g, '\\\\').replace(/"/g, '\\"'))}"`
+  }
+  // JSON escapes C0 controls itself but writes DEL, C1 and U+2028 as they are.
+  return escapeControl(JSON.stringify(value))
+}
+
 function formatError(err: unknown, indent: string): string {
-  if (typeof err !== 'object' || err === null) return `${indent}${String(err)}\n`
+  if (typeof err !== 'object' || err === null) return `${indent}${escapeControl(String(err))}\n`
   const e = err as Record<string, unknown>
   const head = typeof e.stack === 'string' ? e.stack : `${String(e.type ?? 'Error')}: ${String(e.message ?? '')}`
+  // A stack is several lines by nature: each is escaped on its own.
   let out = head
     .split('\n')
-    .map((l) => `${indent}${l}`)
+    .map((l) => `${indent}${escapeControl(l)}`)
     .join('\n')
   out += '\n'
   const extra = Object.entries(e).filter(([k]) => !['type', 'message', 'stack', 'cause', 'errors'].includes(k))
-  if (extra.length > 0) out += `${indent}${extra.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}\n`
+  if (extra.length > 0)
+    out += `${indent}${extra.map(([k, v]) => `${escapeControl(k)}=${escapeControl(JSON.stringify(v))}`).join(' ')}\n`
   if (Array.isArray(e.errors)) for (const member of e.errors) out += formatError(member, `${indent}  `)
   if (e.cause !== undefined) out += `${indent}caused by:\n${formatError(e.cause, indent)}`
   return out

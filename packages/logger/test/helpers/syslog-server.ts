@@ -143,23 +143,44 @@ export interface StreamListenerOptions {
   dropAfterBytes?: number
   /** Frames separated by LF instead of octet counting. */
   framing?: 'octet-counting' | 'lf'
+  /** Start down: every connection is reset at once (the port stays held, so no other process can take it). */
+  down?: boolean
+}
+
+/** A stream listener that can play a server that is down without giving up its port. */
+export interface StreamListener extends SyslogListener {
+  partialFramesDiscarded: number
+  /** Connections reset while down. */
+  refused: number
+  /** Down: reset every new connection (and the open ones) at once; up: accept again. */
+  setDown(down: boolean): void
 }
 
 /** A TCP (or unix stream) listener with RFC 6587 framing. */
-export async function streamListener(
-  options: StreamListenerOptions = {},
-): Promise<SyslogListener & { partialFramesDiscarded: number }> {
+export async function streamListener(options: StreamListenerOptions = {}): Promise<StreamListener> {
   const sockets = new Set<net.Socket>()
-  const state = {
+  let down = options.down === true
+  const state: StreamListener = {
     url: '',
     messages: [] as SyslogMessage[],
     errors: [] as string[],
     connections: 0,
     partialFramesDiscarded: 0,
+    refused: 0,
     close: async () => undefined as void,
+    setDown(on: boolean) {
+      down = on
+      if (on) for (const s of sockets) s.resetAndDestroy()
+    },
   }
   let dropped = false
   const server = net.createServer((socket) => {
+    if (down) {
+      state.refused++
+      socket.on('error', () => undefined)
+      socket.resetAndDestroy()
+      return
+    }
     state.connections++
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
