@@ -161,8 +161,14 @@ describe.runIf(url)('hybrid failover: the store killed (fault proxy) and brought
     await c.setMany(entries)
     expect(driver.counters().queueDepth).toBe(10_000)
     await kill()
-    await expect(driver.flush()).rejects.toBeDefined()
-    expect(driver.counters().store).toBe('down')
+    const failuresBefore = driver.counters().flushFailures
+    const flushError = await driver.flush().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    // The store's own connection error (the flush is the driver's, below the facade's wrapping).
+    expect(flushError).toBeInstanceOf(Error)
+    expect(driver.counters()).toMatchObject({ store: 'down', flushFailures: failuresBefore + 1, queueDepth: 10_000 })
     // Memory still answers while the store is down.
     expect(await c.get('w1234')).toEqual({ i: 1234 })
     await proxy?.accept()
@@ -216,6 +222,86 @@ describe('hybrid over an in-process store', () => {
     expect(store.get('n', 'a')).toBeUndefined()
     await c.close()
     expect(store.get('n', 'a')).toBeInstanceOf(Uint8Array)
+  })
+
+  it('write-behind: flushes batch after batch in write order; a failed batch stays queued and is sent again, nothing after it first', async () => {
+    const store = serializedMemory(1000)
+    const log: string[] = []
+    let failSetManyIn: number | undefined
+    const setMany = store.setMany.bind(store)
+    store.setMany = (ns, entries) => {
+      if (failSetManyIn !== undefined && --failSetManyIn === 0) {
+        failSetManyIn = undefined
+        throw new Error('store refused the batch')
+      }
+      log.push(`set ${ns} ${entries.map((e) => e.key).join(',')}`)
+      return setMany(ns, entries)
+    }
+    const deleteMany = store.deleteMany.bind(store)
+    store.deleteMany = (ns, keys) => {
+      log.push(`delete ${ns} ${keys.join(',')}`)
+      return deleteMany(ns, keys)
+    }
+    const driver = new HybridDriver({
+      store,
+      memory: serializedMemory(),
+      mode: 'write-behind',
+      flushIntervalMs: 60_000,
+      batch: 3,
+    })
+    const c = createCache({ envPrefix: false, namespace: 'n', driver: asDefinition(driver) })
+    for (const k of ['a', 'b', 'c', 'd']) await c.set(k, k)
+    await c.delete('a')
+    await c.set('e', 'e')
+    await c.set('f', 'f')
+    expect(driver.counters().queueDepth).toBe(6)
+    // Batches of three, in write order (a's set was superseded by its delete).
+    await driver.flush()
+    expect(log).toEqual(['set n b,c,d', 'delete n a', 'set n e,f'])
+    log.length = 0
+    await c.set('g', 'g')
+    await c.set('h', 'h')
+    await c.delete('g')
+    await c.set('i', 'i')
+    // The batch [set h, delete g, set i] fails at its last write: h and the delete went, i did
+    // not; the whole batch stays queued and is sent again (each write is idempotent).
+    failSetManyIn = 2
+    await expect(driver.flush()).rejects.toThrow('store refused the batch')
+    expect(log).toEqual(['set n h', 'delete n g'])
+    expect(driver.counters()).toMatchObject({ queueDepth: 3, flushFailures: 1 })
+    expect(store.get('n', 'i')).toBeUndefined()
+    log.length = 0
+    await driver.flush()
+    expect(log).toEqual(['set n h', 'delete n g', 'set n i'])
+    expect(driver.counters().queueDepth).toBe(0)
+    for (const [k, present] of [
+      ['a', false],
+      ['b', true],
+      ['e', true],
+      ['g', false],
+      ['h', true],
+      ['i', true],
+    ] as const)
+      expect(store.get('n', k) !== undefined, k).toBe(present)
+    await c.close()
+  })
+
+  it('write-behind: a queued write whose TTL ran out before the flush is gone for ttl() as for get()', async () => {
+    let now = 1_000_000
+    const driver = new HybridDriver({
+      store: serializedMemory(100),
+      memory: serializedMemory(),
+      mode: 'write-behind',
+      flushIntervalMs: 60_000,
+      now: () => now,
+    })
+    await driver.set('n', 'k', new Uint8Array([1]), 100)
+    expect(driver.counters().queueDepth).toBe(1)
+    now += 40
+    expect(await driver.ttl('n', 'k')).toBe(60)
+    now += 100
+    expect(await driver.ttl('n', 'k')).toBeUndefined()
+    await driver.close()
   })
 
   it('does not keep in memory a value that expired in the store between its read and its TTL read', async () => {

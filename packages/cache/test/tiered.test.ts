@@ -1,3 +1,4 @@
+import dc from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it } from 'vitest'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
@@ -284,20 +285,67 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     async function* keys(): AsyncGenerator<string> {
       for (let i = 1; i <= 20; i++) yield `k${i}`
     }
+    // The first loads wait until three run at once (or 2 s pass): a limit of 3 must reach 3, never 4.
+    let threeRunning!: () => void
+    const gate = new Promise<void>((resolve) => (threeRunning = resolve))
+    const gateTimer = setTimeout(threeRunning, 2000)
     const result = await c.warm(
       keys(),
       async (key) => {
         running++
         most = Math.max(most, running)
-        await Promise.resolve()
+        if (running === 3) threeRunning()
+        await gate
+        await new Promise((resolve) => setImmediate(resolve))
         running--
         return key.toUpperCase()
       },
       { concurrency: 3 },
     )
+    clearTimeout(gateTimer)
     expect(result).toMatchObject({ loaded: 19, skipped: 1, failed: 0 })
-    expect(most).toBeLessThanOrEqual(3)
+    expect(most).toBe(3)
     expect(await c.get('k7')).toBe('K7')
     expect(await c.get('k1')).toBe('already')
+  })
+
+  it('preload() copies keys found in a lower tier into the top one and reports its progress', async () => {
+    const reference = (): MemoryStore =>
+      new MemoryStore({ maxItems: 100, sweepInterval: 0 }, { storage: 'reference', onEvict: () => undefined })
+    const bottom = new MemoryStore(
+      { maxItems: 100, sweepInterval: 0 },
+      { storage: 'serialized', onEvict: () => undefined },
+    )
+    const over = (): Cache =>
+      createCache({
+        envPrefix: false,
+        namespace: 'pre',
+        driver: {
+          name: 'tiered',
+          peers: [],
+          create: () =>
+            new TieredDriver({ tiers: [{ driver: reference() }, { driver: bottom }], strategy: new BasicStrategy() }),
+        },
+      })
+    const writer = over()
+    for (let i = 1; i <= 5; i++) await writer.set(`k${i}`, i)
+    // Another process: its top tier is empty, the lower tier is shared.
+    const reader = over()
+    const progress: unknown[] = []
+    const onWarm = (m: unknown): void => void progress.push(m)
+    dc.subscribe('beaver:cache:warm', onWarm)
+    try {
+      expect(await reader.preload(['k1', 'k2', 'k3', 'k4', 'k5', 'missing'])).toBe(5)
+    } finally {
+      dc.unsubscribe('beaver:cache:warm', onWarm)
+    }
+    expect(progress).toEqual([{ namespace: 'pre', loaded: 5, skipped: 0, failed: 0, requested: 6 }])
+    const topHits = (): number | undefined => reader.stats().tiers?.tiers[0]?.totals.hits
+    const before = topHits() as number
+    expect(await reader.get('k3')).toBe(3)
+    expect(topHits()).toBe(before + 1)
+    expect(await reader.preload([])).toBe(0)
+    await reader.close()
+    await writer.close()
   })
 })

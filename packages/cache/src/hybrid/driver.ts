@@ -309,7 +309,12 @@ export class HybridDriver implements CacheDriver {
 
   async ttl(ns: string, key: string): Promise<number | undefined> {
     const p = this.#queue.pending(ns, key)
-    if (p?.kind === 'set') return p.expiresAt === undefined ? Infinity : Math.max(1, p.expiresAt - this.#now())
+    if (p?.kind === 'set') {
+      // Like get(): a queued write whose TTL ran out before it was flushed is gone.
+      if (p.expiresAt === undefined) return Infinity
+      const left = p.expiresAt - this.#now()
+      return left > 0 ? left : undefined
+    }
     if (p !== undefined) return undefined
     const own = (): MaybePromise<number | undefined> => this.#memory.ttl?.(ns, key)
     if (this.#down || !this.#store.ttl) return own()

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { eventually, isCI } from '@beaver-kit/testkit'
-import { CLI, freePort, processGroup, run, SERVER } from './redis-processes.ts'
+import { CLI, processGroup, run, SERVER, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisClusterHandle {
   nodes: string[]
@@ -17,16 +17,6 @@ async function portIsFree(port: number): Promise<boolean> {
     s.once('error', () => resolve(false))
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
   })
-}
-
-/** Ports p with p and p + 10000 (the cluster bus) both free. */
-async function clusterPorts(n: number): Promise<number[]> {
-  const out: number[] = []
-  while (out.length < n) {
-    const p = await freePort()
-    if (p + 10_000 < 65_536 && !out.includes(p) && (await portIsFree(p + 10_000))) out.push(p)
-  }
-  return out
 }
 
 /** Whether redis-server is installed; prints why not (and throws with CI=true, where a skip is a failure). */
@@ -42,36 +32,37 @@ export function clusterAvailable(): boolean {
 export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const group = processGroup('beaver-cache-cluster-')
   const { dir, stop } = group
-  const ports = await clusterPorts(3)
+  const ports: number[] = []
   try {
-    for (const port of ports) {
-      const nodeDir = join(dir, String(port))
-      const args = [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--logfile',
-        `${nodeDir}.log`,
-      ]
-      group.start(args)
+    // Each node's port and its cluster bus port (port + 10000) must be free.
+    const busFree = async (p: number): Promise<boolean> => p + 10_000 < 65_536 && (await portIsFree(p + 10_000))
+    for (let i = 0; i < 3; i++) {
+      const port = await startOnFreePort(
+        group,
+        (p) => [
+          '--port',
+          String(p),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${p}.conf`,
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
+          '--logfile',
+          `${join(dir, String(p))}.log`,
+        ],
+        busFree,
+      )
+      ports.push(port)
     }
-    for (const port of ports)
-      await eventually(async () => (await run(CLI, ['-p', String(port), 'ping'])).stdout.includes('PONG'), {
-        timeoutMs: 10_000,
-      })
     await run(CLI, [
       '--cluster',
       'create',

@@ -23,11 +23,55 @@ export function freePort(): Promise<number> {
   })
 }
 
+/**
+ * Starts a redis-server of `group` on a free port and returns the port once that process (not
+ * another one) answers there. A port is free when chosen but may be taken before redis-server
+ * binds it (parallel sessions start servers too): the server then exits, and this tries again
+ * on another port, up to five times, before failing with the ports it lost.
+ * @param argsFor the arguments for a port (the function may write a config file for it)
+ * @param usable an extra check on a candidate port (the cluster bus needs port + 10000 free)
+ */
+export async function startOnFreePort(
+  group: ProcessGroup,
+  argsFor: (port: number) => readonly string[],
+  usable: (port: number) => Promise<boolean> = async () => true,
+): Promise<number> {
+  const lost: number[] = []
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort()
+    if (!(await usable(port))) continue
+    const proc = group.start(argsFor(port))
+    const exited = new Promise<'exited'>((resolve) => proc.once('exit', () => resolve('exited')))
+    const answering = (async (): Promise<'ours' | 'exited'> => {
+      for (;;) {
+        if (proc.exitCode !== null || proc.signalCode !== null) return 'exited'
+        const info = await run(CLI, ['-p', String(port), 'info', 'server']).then(
+          (r) => r.stdout,
+          () => '',
+        )
+        if (info.includes(`process_id:${proc.pid}\r`) || info.includes(`process_id:${proc.pid}\n`)) return 'ours'
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+    const outcome = await Promise.race([answering, exited, delay(10_000).then(() => 'slow' as const)])
+    if (outcome === 'ours') return port
+    if (outcome === 'slow') throw new Error(`redis-server on port ${port} did not answer within 10 s`)
+    lost.push(port)
+  }
+  throw new Error(
+    `redis-server could not bind a free port: ${lost.join(', ')} were taken by other processes between choosing and binding`,
+  )
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
 export interface ProcessGroup {
   /** The group's temp dir, removed by stop(). */
   dir: string
   /** Starts `redis-server` with these arguments as part of the group. */
-  start(args: readonly string[]): void
+  start(args: readonly string[]): ChildProcess
   /** SIGTERMs every process, waits for each to exit, removes the dir. */
   stop(): Promise<void>
 }
@@ -38,7 +82,9 @@ export function processGroup(prefix: string): ProcessGroup {
   return {
     dir,
     start(args) {
-      procs.push(spawn(SERVER, [...args], { stdio: 'ignore' }))
+      const proc = spawn(SERVER, [...args], { stdio: 'ignore' })
+      procs.push(proc)
+      return proc
     },
     async stop() {
       await Promise.all(

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from '@beaver-kit/testkit'
-import { CLI, freePort, processGroup, run } from './redis-processes.ts'
+import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisSentinelHandle {
   sentinel: string
@@ -14,20 +14,25 @@ export interface RedisSentinelHandle {
 export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
   const group = processGroup('beaver-cache-sentinel-')
   const { dir, stop } = group
-  const masterPort = await freePort()
-  const sentinelPort = await freePort()
   const name = 'beavermaster'
   try {
-    group.start(['--port', String(masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir])
-    await eventually(async () => (await run(CLI, ['-p', String(masterPort), 'ping'])).stdout.includes('PONG'), {
-      timeoutMs: 10_000,
+    const masterPort = await startOnFreePort(group, (p) => [
+      '--port',
+      String(p),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ])
+    const sentinelPort = await startOnFreePort(group, (p) => {
+      const conf = join(dir, `sentinel-${p}.conf`)
+      writeFileSync(conf, `port ${p}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`)
+      return [conf, '--sentinel']
     })
-    const conf = join(dir, 'sentinel.conf')
-    writeFileSync(
-      conf,
-      `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`,
-    )
-    group.start([conf, '--sentinel'])
     await eventually(
       async () =>
         (await run(CLI, ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name])).stdout.includes(
