@@ -1,7 +1,7 @@
 import { BeaverError, errorGuard } from '@beaver-kit/core'
 
 /** Every code a TracingError can carry; stable, so callers may switch on them. */
-export type TracingErrorCode = 'TRACING_DRIVER_UNKNOWN' | 'TRACING_DRIVER_NAME_INVALID' | 'TRACING_CLOSED'
+export type TracingErrorCode = 'TRACING_ALREADY_ACTIVE' | 'TRACING_EXPORT_FAILED' | 'TRACING_CLOSED'
 
 /** The one error class of @beaver-kit/tracing. */
 export class TracingError extends BeaverError<TracingErrorCode> {}

@@ -1,0 +1,122 @@
+import type { AsyncLocalStorage } from 'node:async_hooks'
+import dc from 'node:diagnostics_channel'
+import {
+  ROOT_CONTEXT,
+  context as api,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api'
+import { isTracingSuppressed, W3CTraceContextPropagator } from '@opentelemetry/core'
+import { observeOperations, watchChannels } from '@beaver-kit/core'
+import { finishSpan, payloadAttributes, startPlan, type SemanticOptions } from './semantics.ts'
+
+/** What `traceKitChannels` needs. */
+export interface KitSpanOptions extends SemanticOptions {
+  readonly tracer: Tracer
+  /**
+   * The storage of the registered context manager. With it, a kit span is the active context
+   * while its operation runs; without it (another context manager is registered), kit spans
+   * take their parent from the active context but are not activated themselves.
+   */
+  readonly storage: AsyncLocalStorage<Context> | undefined
+  /** `cache` or `cache:get`: left untraced. */
+  readonly exclude: readonly string[]
+  readonly queueConsumer: 'link' | 'child'
+  /** Packages whose operations are traced only when a span is already active. */
+  readonly requireParent: readonly string[]
+}
+
+const SPAN = Symbol('beaver-kit.tracing.span')
+type Carrier = Record<string, unknown> & { [SPAN]?: Span }
+const w3c = new W3CTraceContextPropagator()
+const getter = {
+  keys: (c: Carrier) => Object.keys(c),
+  get: (c: Carrier, key: string) => (typeof c[key] === 'string' ? c[key] : undefined),
+}
+
+/**
+ * Turns every `beaver:<package>:<operation>` tracing channel, present and future, into spans,
+ * and every event channel into span events on the active span. Returns the function that
+ * unsubscribes everything.
+ */
+export function traceKitChannels(options: KitSpanOptions): () => void {
+  const { tracer, storage, exclude, queueConsumer } = options
+  const excluded = new Set(exclude)
+  const needParent = new Set(options.requireParent)
+  const active = storage === undefined ? () => api.active() : () => storage.getStore() ?? ROOT_CONTEXT
+  const stops: Array<() => void> = []
+
+  function parentOf(pkg: string, op: string, payload: Carrier): { parent: Context; links?: Link[] } {
+    if (pkg !== 'queue' || op !== 'handle') return { parent: active() }
+    // A consumer never inherits whatever context the consume loop started in.
+    const producer = w3c.extract(ROOT_CONTEXT, payload, getter)
+    const sc = trace.getSpanContext(producer)
+    if (sc === undefined) return { parent: ROOT_CONTEXT }
+    return { parent: queueConsumer === 'child' ? producer : ROOT_CONTEXT, links: [{ context: sc }] }
+  }
+
+  function traceOperation(name: string, pkg: string, op: string): () => void {
+    const channel = dc.tracingChannel<unknown, Carrier>(name)
+    const orphan = needParent.has(pkg)
+    const begin = (payload: Carrier): Context => {
+      const { parent, links } = parentOf(pkg, op, payload)
+      if (isTracingSuppressed(parent)) return parent
+      if (orphan && trace.getSpanContext(parent) === undefined) return parent
+      const plan = startPlan(pkg, op, payload, options)
+      const span = tracer.startSpan(
+        plan.name,
+        { kind: plan.kind, attributes: plan.attributes, ...(links ? { links } : {}) },
+        parent,
+      )
+      payload[SPAN] = span
+      return trace.setSpan(parent, span)
+    }
+    const onStart = (payload: Carrier): void => void begin(payload)
+    if (storage !== undefined) channel.start.bindStore(storage, begin)
+    else channel.start.subscribe(onStart as (message: unknown) => void)
+    const stop = observeOperations<Carrier>(name, {
+      finish(payload, outcome) {
+        const span = payload[SPAN]
+        if (span === undefined) return
+        payload[SPAN] = undefined
+        finishSpan(span, pkg, op, payload, outcome.error)
+        span.end()
+      },
+    })
+    return () => {
+      if (storage !== undefined) channel.start.unbindStore(storage)
+      else channel.start.unsubscribe(onStart as (message: unknown) => void)
+      stop()
+    }
+  }
+
+  function traceEvent(name: string, pkg: string, op: string): () => void {
+    const onEvent = (message: unknown): void => {
+      const span = trace.getSpan(active())
+      if (span === undefined || !span.isRecording()) return
+      span.addEvent(`${pkg}.${op}`, payloadAttributes(pkg, (message ?? {}) as Carrier))
+    }
+    dc.subscribe(name, onEvent)
+    return () => {
+      dc.unsubscribe(name, onEvent)
+    }
+  }
+
+  const seen = new Set<string>()
+  const unwatch = watchChannels((name) => {
+    if (seen.has(name)) return
+    seen.add(name)
+    const [, pkg = '', op = ''] = name.split(':')
+    if (pkg === 'tracing' || excluded.has(pkg) || excluded.has(`${pkg}:${op}`)) return
+    // diagnostics_channel has no way to tell a tracing channel from an event channel by name;
+    // subscribing both ways costs nothing on the side that never publishes.
+    stops.push(traceOperation(name, pkg, op), traceEvent(name, pkg, op))
+  })
+  return function untrace() {
+    unwatch()
+    for (const stop of stops.splice(0)) stop()
+  }
+}
