@@ -104,6 +104,18 @@ export const PEERS: PeerLine[] = [
     },
   },
   { package: '@beaver-kit/sms', peer: '@aws-sdk/client-sns', script: 'smoke-peers', steps: ['sms-sns'] },
+  {
+    package: '@beaver-kit/tracing',
+    peer: '@opentelemetry/exporter-trace-otlp-proto',
+    script: 'smoke-peers',
+    steps: ['tracing-otlp-proto'],
+  },
+  {
+    package: '@beaver-kit/tracing',
+    peer: '@opentelemetry/exporter-trace-otlp-http',
+    script: 'smoke-peers',
+    steps: ['tracing-otlp-json'],
+  },
 ]
 
 /** Optional peers the check does not install, and why (each one is a gap to close). */

@@ -7,3 +7,5 @@ export { kitContextManager, KitContextManager } from './context-manager.ts'
 export { TracingError, isTracingError } from './errors.ts'
 export type { TracingErrorCode } from './errors.ts'
 export { channels } from './channels.ts'
+/** The OpenTelemetry SDK types a custom exporter or processor implements. */
+export type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace'

@@ -31,7 +31,43 @@ async function otelSpan(): Promise<<T>(fn: () => Promise<T>) => Promise<T>> {
   return (fn) => api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), fn)
 }
 
+/** Exports one span over OTLP/HTTP to a local server; resolves the path and content type it received. */
+async function otlpExport(protocol: 'http/protobuf' | 'http/json'): Promise<string> {
+  const { createServer } = await import('node:http')
+  const { createTracing } = await import('@beaver-kit/tracing')
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(`${req.url} ${req.headers['content-type']}`)
+    req.resume()
+    req.on('end', () =>
+      res.writeHead(200, { 'content-type': req.headers['content-type'] }).end(protocol === 'http/json' ? '{}' : ''),
+    )
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  const tracing = createTracing({ envPrefix: false, otlp: { endpoint: `http://127.0.0.1:${port}`, protocol } })
+  try {
+    await tracing.ready()
+    tracing.tracer.startSpan('smoke').end()
+    await tracing.flush()
+    assert(tracing.stats().exported === 1, `stats ${JSON.stringify(tracing.stats())}`)
+    return seen.join()
+  } finally {
+    await tracing.close()
+    server.close()
+  }
+}
+
 const steps: Steps = {
+  async 'tracing-otlp-proto'() {
+    const seen = await otlpExport('http/protobuf')
+    assert(seen === '/v1/traces application/x-protobuf', `received ${seen}`)
+  },
+  async 'tracing-otlp-json'() {
+    const seen = await otlpExport('http/json')
+    assert(seen === '/v1/traces application/json', `received ${seen}`)
+  },
   async 'database-kysely'() {
     const { db } = await import('@beaver-kit/database')
     const { createKysely } = await import('@beaver-kit/database/kysely')

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { retry } from '@beaver-kit/core'
 import { defineSchema, f, resolveConfig } from '@beaver-kit/config'
+import type { SpanExporter } from '@beaver-kit/tracing'
 import { assert, runSteps, withServer, type Steps } from './run.ts'
 
 const steps: Steps = {
@@ -50,6 +51,27 @@ const steps: Steps = {
     const value = await cache().get<{ n: number }>(key)
     await cache().delete(key)
     assert(value?.n === 1, `get returned ${JSON.stringify(value)}`)
+  },
+  async tracing() {
+    const { createTracing } = await import('@beaver-kit/tracing')
+    const { createCache } = await import('@beaver-kit/cache')
+    const names: string[] = []
+    const exporter: SpanExporter = {
+      export(spans, done) {
+        names.push(...spans.map((s) => s.name))
+        done({ code: 0 })
+      },
+      shutdown: async () => undefined,
+    }
+    const tracing = createTracing({ envPrefix: false, exporter })
+    const cache = createCache({ envPrefix: false, driver: 'memory' })
+    await tracing.tracer.startActiveSpan('smoke', async (span) => {
+      await cache.get('k')
+      span.end()
+    })
+    await cache.close()
+    await tracing.close()
+    assert(names.join() === 'cache.get,smoke', `exported ${names.join()}`)
   },
   async queue() {
     const { createQueue } = await import('@beaver-kit/queue')
