@@ -103,6 +103,58 @@ for (const [name, url] of [
       expect(await db.one<{ n: number }>('select 1 as n')).toEqual({ n: 1 })
     })
 
+    it('reads from the replica only with readFromReplica, and always writes to the primary', async () => {
+      const target = new URL(url as string)
+      const replica = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) } })
+      cleanup.push(() => replica.close())
+      const db = createDatabase({ url: url as string, envPrefix: false, replicaUrls: [replica.url(url as string)] })
+      cleanup.push(() => db.close())
+      const table = uniqueNamespace('cache_tbl')
+      cleanup.push(() => dropCacheTable(db, table))
+      const make = (readFromReplica: boolean) => {
+        const c = createCache({
+          envPrefix: false,
+          driver: 'database',
+          namespace: uniqueNamespace('rr'),
+          db: { database: db, table, sweepInterval: 0, readFromReplica },
+        })
+        cleanup.push(() => c.close())
+        return c
+      }
+      const onReplica = async (fn: () => Promise<unknown>): Promise<boolean> => {
+        const before = replica.bytesFromClients
+        await fn()
+        return replica.bytesFromClients > before
+      }
+      const primaryOnly = make(false)
+      expect(await onReplica(() => primaryOnly.set('k', 1))).toBe(false)
+      expect(await onReplica(async () => expect(await primaryOnly.get('k')).toBe(1))).toBe(false)
+      const fromReplica = make(true)
+      expect(await onReplica(() => fromReplica.set('k', 2))).toBe(false)
+      expect(await onReplica(async () => expect(await fromReplica.get('k')).toBe(2))).toBe(true)
+      expect(
+        await onReplica(async () => expect(await fromReplica.getMany(['k', 'none'])).toEqual([2, undefined])),
+      ).toBe(true)
+    })
+
+    it('holds keys up to its 512-character column and refuses longer ones with CACHE_KEY_INVALID', async () => {
+      const db = database()
+      const table = uniqueNamespace('cache_tbl')
+      cleanup.push(() => dropCacheTable(db, table))
+      const c = createCache({ envPrefix: false, driver: 'database', db: { database: db, table, sweepInterval: 0 } })
+      cleanup.push(() => c.close())
+      const longest = `${'é'.repeat(500)}${'🦫'.repeat(6)}`
+      expect(longest.length).toBe(512)
+      await c.set(longest, 'fits')
+      expect(await c.get(longest)).toBe('fits')
+      // Distinct from the same text one character shorter (nothing truncated).
+      expect(await c.get(longest.slice(0, 510))).toBeUndefined()
+      let caught: unknown
+      await c.set(`${longest}x`, 'too long').catch((err: unknown) => (caught = err))
+      expect(isCacheError(caught, 'CACHE_KEY_INVALID')).toBe(true)
+      expect((caught as { details?: unknown }).details).toMatchObject({ length: 513, max: 512 })
+    })
+
     it('survives a database restart (connections reset, refused, then accepted again)', async () => {
       const target = new URL(url as string)
       const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) } })
