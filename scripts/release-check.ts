@@ -40,6 +40,7 @@ const STEP_PACKAGE: Record<string, string> = {
   cache: '@beaver-kit/cache',
   queue: '@beaver-kit/queue',
   ratelimit: '@beaver-kit/ratelimit',
+  session: '@beaver-kit/session',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',
   mail: '@beaver-kit/mail',

@@ -91,6 +91,17 @@ const steps: Steps = {
     await l.close()
     assert(JSON.stringify(seen) === '[true,true,false]', `decisions ${JSON.stringify(seen)}`)
   },
+  async session() {
+    const { createSessions } = await import('@beaver-kit/session')
+    const s = createSessions()
+    const session = await s.load({ headers: {} })
+    session.set('n', 1)
+    const set: string[] = []
+    await s.commit(session, { appendHeader: (_n: string, v: string | string[]) => set.push(...[v].flat()) })
+    const again = await s.load({ headers: { cookie: (set[0] ?? '').split(';')[0] } })
+    assert(again.get('n') === 1, `session read back ${JSON.stringify(again.all())}`)
+    await s.close()
+  },
   async http() {
     const { http } = await import('@beaver-kit/http')
     const text = await withServer((url) => http().get(url).text())
