@@ -103,7 +103,13 @@ export class LocalDisk implements StorageDriver {
   /** The folder a new file goes into, created, after checking its deepest existing ancestor is inside the root. */
   async #folderFor(key: string, root: string): Promise<string> {
     const folder = dirname(join(root, key))
-    let probe = folder
+    try {
+      await this.#inside(key, await realpath(folder))
+      return folder
+    } catch (err) {
+      if (!missing(err)) throw err
+    }
+    let probe = dirname(folder)
     for (;;) {
       try {
         await this.#inside(key, await realpath(probe))
@@ -122,9 +128,14 @@ export class LocalDisk implements StorageDriver {
     return join(root, RESERVED, 'meta', `${key}.json`)
   }
 
+  #tmpReady = false
+
   async #tmp(root: string): Promise<string> {
     const dir = join(root, RESERVED, 'tmp')
-    await mkdir(dir, { recursive: true })
+    if (!this.#tmpReady) {
+      await mkdir(dir, { recursive: true })
+      this.#tmpReady = true
+    }
     return join(dir, randomUUID())
   }
 
