@@ -22,10 +22,9 @@ export const initLogger: (options?: LoggerOptions) => Logger = def.init
 export const resetLogger: () => Promise<void> = def.reset
 
 /**
- * A logger configured from `<prefix>LOG_*` instead of `BEAVER_LOG_*`.
+ * A new logger (not the default) configured from `<prefix>LOG_*` instead of `BEAVER_LOG_*`;
+ * `options` beat that environment.
  * @example
- * const audit = withPrefix('AUDIT_') // AUDIT_LOG_OUTPUTS=file:/var/log/audit.log
+ * const audit = withPrefix('AUDIT_', { name: 'audit' }) // AUDIT_LOG_OUTPUTS=file:/var/log/audit.log
  */
-export function withPrefix(prefix: string): Logger {
-  return createLogger({ envPrefix: prefix })
-}
+export const withPrefix: (prefix: string, options?: Omit<LoggerOptions, 'envPrefix'>) => Logger = def.withPrefix

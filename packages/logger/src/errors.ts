@@ -6,9 +6,11 @@ export type LoggerErrorCode =
   | 'LOG_LEVELS_INVALID'
   | 'LOG_OUTPUT_INVALID'
   | 'LOG_OUTPUT_OPEN_FAILED'
+  | 'LOG_OUTPUT_UNREACHABLE'
   | 'LOG_REDACT_INVALID'
   | 'LOG_CLOSE_TIMEOUT'
   | 'LOG_CLOSE_FAILED'
+  | 'LOG_CLOSED'
 
 /** Every error the logger throws: a `LOG_*` code, the input at fault in `details`, the fix in the message. */
 export class LoggerError extends BeaverError<LoggerErrorCode> {}

@@ -1,5 +1,11 @@
 import pino from 'pino'
-import { resolveConfig } from '@beaver-kit/config'
+import {
+  describeInstance,
+  maskUrl,
+  resolveConfig,
+  type DescribedValue,
+  type InstanceDescription,
+} from '@beaver-kit/config'
 import { logSchema, type LogSchemaOptions } from './config.ts'
 import { contextReader } from './context.ts'
 import { LoggerError } from './errors.ts'
@@ -62,6 +68,14 @@ export interface Logger {
   /** Flushes and closes every output; idempotent. Lines logged afterwards are counted as dropped. */
   close(): Promise<void>
   stats(): LoggerStats
+  /**
+   * Resolves once every output can take lines: files are open from creation, a TCP or unix
+   * syslog server must accept a connection (else `LOG_OUTPUT_UNREACHABLE`). Logging never
+   * needs it: network outputs connect on the first line.
+   */
+  ready(options?: { signal?: AbortSignal }): Promise<void>
+  /** The resolved settings (secrets and URL credentials masked) and the live state: level, outputs, dropped lines. */
+  describe(): InstanceDescription
   [Symbol.asyncDispose](): Promise<void>
 }
 
@@ -85,6 +99,8 @@ interface RootState {
   targets: Target[]
   unwatchKit: (() => void) | undefined
   closing: Promise<void> | undefined
+  envPrefix: string | false | undefined
+  entries: readonly DescribedValue[]
 }
 
 const MODULE = Symbol('beaver-kit.logger.module')
@@ -100,7 +116,7 @@ const MODULE = Symbol('beaver-kit.logger.module')
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const { sinks = [], envPrefix, env, ...schemaOptions } = options
-  const { values: config } = resolveConfig(logSchema, {
+  const { values: config, entries } = resolveConfig(logSchema, {
     options: schemaOptions,
     envPrefix,
     ...(env === undefined ? {} : { env }),
@@ -143,6 +159,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     targets,
     unwatchKit: undefined,
     closing: undefined,
+    envPrefix,
+    entries,
   }
   // Child bindings are serialized once, when the child is made: they go through the same walk.
   install(root as unknown as PinoLogger, state, prepare)
@@ -220,6 +238,21 @@ function install(
     stats(): LoggerStats {
       const outputs = state.targets.map((t) => ({ name: t.output.name, dropped: t.output.dropped }))
       return { dropped: outputs.reduce((n, o) => n + o.dropped, 0), outputs }
+    },
+    async ready(options: { signal?: AbortSignal } = {}): Promise<void> {
+      if (state.closing !== undefined) {
+        throw new LoggerError('LOG_CLOSED', 'ready() on a closed logger: create a new one', { details: {} })
+      }
+      await Promise.all(state.targets.map((t) => t.output.ready?.(options.signal)))
+    },
+    describe(): InstanceDescription {
+      const { dropped } = methods.stats()
+      return describeInstance('logger', state.envPrefix, state.entries, {
+        level: root.level,
+        outputs: state.targets.map((t) => maskUrl(t.output.name)).join(', '),
+        dropped,
+        closed: state.closing !== undefined,
+      })
     },
     [Symbol.asyncDispose](): Promise<void> {
       return methods.close()

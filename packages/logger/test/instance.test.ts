@@ -154,3 +154,73 @@ describe('pino interop', () => {
     expect(typeof log.pino.levels.values.info).toBe('number')
   })
 })
+
+describe('instance surface', () => {
+  it('describe() lists every setting with its source, URL credentials masked, and the live state', async () => {
+    const log = createLogger({
+      env: { BEAVER_LOG_LEVEL: 'warn', BEAVER_LOG_SYSLOG_APP_NAME: 'links' },
+      outputs: ['syslog:tcp://user:pw-secret@127.0.0.1:6514'],
+    })
+    const d = log.describe()
+    expect(JSON.stringify(d)).not.toMatch(/pw-secret/)
+    expect(d.package).toBe('logger')
+    expect(d.envPrefix).toBe('BEAVER_')
+    const level = d.settings.find((s) => s.name === 'BEAVER_LOG_LEVEL')
+    expect(level).toMatchObject({ value: 'warn', source: 'env' })
+    expect(d.settings.find((s) => s.name === 'BEAVER_LOG_OUTPUTS')?.source).toBe('option')
+    expect(d.state).toEqual({
+      level: 'warn',
+      outputs: 'syslog:tcp://127.0.0.1:6514',
+      dropped: 0,
+      closed: false,
+    })
+    await log.close()
+    expect(log.describe().state.closed).toBe(true)
+  })
+
+  it('never echoes the credentials of a bad output spec', () => {
+    let error: unknown
+    try {
+      createLogger({ envPrefix: false, outputs: ['syslog:tcp://user:pw-secret@127.0.0.1:6514?token=t-secret'] })
+    } catch (err) {
+      error = err
+    }
+    expect(isLoggerError(error, 'LOG_OUTPUT_INVALID')).toBe(true)
+    const e = error as Error & { details: unknown }
+    expect(`${e.message} ${JSON.stringify(e.details)}`).not.toMatch(/pw-secret|t-secret/)
+    expect(e.message).toContain('syslog:tcp://****@127.0.0.1:6514?token=****')
+  })
+
+  it('ready() resolves for local outputs, fails with LOG_OUTPUT_UNREACHABLE for an unreachable syslog server', async () => {
+    const file = join(dir, 'ready.log')
+    const local = createLogger({ envPrefix: false, outputs: [`file:${file}`, 'stdout'] })
+    await expect(local.ready()).resolves.toBeUndefined()
+    await local.close()
+    await expect(local.ready()).rejects.toMatchObject({ code: 'LOG_CLOSED' })
+    const missing = join(dir, 'no-such.sock')
+    const remote = createLogger({ envPrefix: false, outputs: [`syslog:unix://${missing}`] })
+    let error: unknown
+    try {
+      await remote.ready()
+    } catch (err) {
+      error = err
+    }
+    expect(isLoggerError(error, 'LOG_OUTPUT_UNREACHABLE')).toBe(true)
+    expect((error as Error).message).toContain(`syslog:unix://${missing} cannot be reached`)
+    const aborted = AbortSignal.abort(new Error('gave up'))
+    await expect(remote.ready({ signal: aborted })).rejects.toThrow('gave up')
+    await remote.close()
+  })
+
+  it('withPrefix takes options that beat the prefixed environment', async () => {
+    const sink = capture()
+    process.env.AUDIT_LOG_LEVEL = 'error'
+    process.env.AUDIT_LOG_NAME = 'from-env'
+    const audit = withPrefix('AUDIT_', { outputs: [], sinks: [sink], name: 'audit' })
+    audit.warn('hidden')
+    audit.error('shown')
+    expect(sink.records().map((r) => [r.name, r.msg])).toEqual([['audit', 'shown']])
+    expect(audit.describe().envPrefix).toBe('AUDIT_')
+    await audit.close()
+  })
+})

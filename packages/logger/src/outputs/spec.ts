@@ -1,4 +1,4 @@
-import { parseBytes, parseDuration } from '@beaver-kit/config'
+import { maskUrl, maskUrlsIn, parseBytes, parseDuration } from '@beaver-kit/config'
 import { LoggerError } from '../errors.ts'
 import { assertLevel, type Level } from '../levels.ts'
 
@@ -61,8 +61,10 @@ export function parseOutputSpec(text: string): OutputSpec {
   const head = q < 0 ? text : text.slice(0, q)
   const params = new URLSearchParams(q < 0 ? '' : text.slice(q + 1))
   const fail = (why: string): never => {
-    throw new LoggerError('LOG_OUTPUT_INVALID', `Log output "${text}": ${why}. Accepted: ${ACCEPTS}`, {
-      details: { output: text },
+    // The spec may carry credentials (syslog:tcp://user:pw@host): never echoed.
+    const shown = maskUrl(text)
+    throw new LoggerError('LOG_OUTPUT_INVALID', `Log output "${shown}": ${maskUrlsIn(why)}. Accepted: ${ACCEPTS}`, {
+      details: { output: shown },
     })
   }
   const take = <T>(key: string, parse: (v: string) => T): T | undefined => {

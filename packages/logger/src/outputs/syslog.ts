@@ -1,7 +1,7 @@
 import dgram from 'node:dgram'
 import net from 'node:net'
 import { hostname as osHostname } from 'node:os'
-import { backoffDelay } from '@beaver-kit/core'
+import { backoffDelay, raceAbort } from '@beaver-kit/core'
 import { LoggerError } from '../errors.ts'
 import { reportDropped, reportOutputError } from '../channels.ts'
 import type { SyslogFraming, SyslogTransport } from './spec.ts'
@@ -263,6 +263,35 @@ export class SyslogOutput implements Output {
 
   /** The network cannot be written synchronously: at a hard exit, queued syslog lines are lost. */
   flushSync(): void {}
+
+  /**
+   * UDP needs no server to be ready; a TCP or unix stream output is ready once its server takes
+   * a connection (a probe, closed at once: lines still connect lazily on their own).
+   */
+  async ready(signal?: AbortSignal): Promise<void> {
+    if (this.framing === 'datagram' || this.connected) return
+    const { transport, host, port, path } = this.options
+    const probe = transport === 'unix' ? net.connect({ path }) : net.connect({ host, port })
+    const reached = new Promise<void>((resolve, reject) => {
+      probe.once('connect', () => {
+        probe.end()
+        resolve()
+      })
+      probe.once('error', (err) =>
+        reject(
+          new LoggerError('LOG_OUTPUT_UNREACHABLE', `${this.name} cannot be reached: ${err.message}`, {
+            cause: err,
+            details: { output: this.name },
+          }),
+        ),
+      )
+    })
+    try {
+      await raceAbort(reached, { signal })
+    } finally {
+      probe.destroy()
+    }
+  }
 
   close(): Promise<void> {
     this.closing ??= this.doClose()

@@ -116,6 +116,9 @@ export class TextOutput implements Output {
   flush(): Promise<void> {
     return this.inner.flush()
   }
+  ready(signal?: AbortSignal): Promise<void> {
+    return this.inner.ready?.(signal) ?? Promise.resolve()
+  }
   flushSync(): void {
     this.inner.flushSync()
   }

@@ -18,6 +18,8 @@ export interface Output extends LineMetadata {
   flush(): Promise<void>
   flushSync(): void
   close(): Promise<void>
+  /** Resolves once the output can take lines (a network output reaches its server); absent: always ready. */
+  ready?(signal?: AbortSignal): Promise<void>
   /** Lines this output could not deliver (full buffer, write error, after close). */
   readonly dropped: number
 }
