@@ -243,7 +243,7 @@ function install(
       if (state.closing !== undefined) {
         throw new LoggerError('LOG_CLOSED', 'ready() on a closed logger: create a new one', { details: {} })
       }
-      await Promise.all(state.targets.map((t) => t.output.ready?.(options.signal)))
+      await Promise.all(state.targets.map((t) => t.output.ready?.(options.signal) ?? Promise.resolve()))
     },
     describe(): InstanceDescription {
       const { dropped } = methods.stats()
