@@ -105,7 +105,8 @@ try {
         ],
       },
       {
-        name: `s3 streamed upload ${LARGE / 1024 / 1024} MiB`,
+        name: `s3 streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
+        opsPerCall: LARGE / 1024 / 1024,
         contenders: [
           { contender: 'beaver-kit', fn: () => remote.put('large.bin', chunks()) },
           {
@@ -128,7 +129,7 @@ try {
       { goal: 's3 get 1 KiB ≥ 0.95x client-s3', case: 's3 get 1 KiB', over: '@aws-sdk/client-s3', target: 0.95 },
       {
         goal: 's3 large upload ≥ 0.95x lib-storage',
-        case: `s3 streamed upload ${LARGE / 1024 / 1024} MiB`,
+        case: `s3 streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
         over: '@aws-sdk/lib-storage',
         target: 0.95,
       },
