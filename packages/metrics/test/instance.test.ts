@@ -35,6 +35,12 @@ describe('the metrics instance surface', () => {
     expect(() => m.counter({ name: 'x_total', help: 'x' })).toThrow(expect.objectContaining({ code: 'METRICS_CLOSED' }))
   })
 
+  it('in cluster mode outside a cluster (a primary without workers) renders its own registry', async () => {
+    await using m = createMetrics({ envPrefix: false, runtime: false, kit: false, cluster: true })
+    m.counter({ name: 'solo_total', help: 'Solo' }).inc()
+    expect(await m.render()).toContain('solo_total 1')
+  })
+
   it('collects runtime metrics with the prefix and adds the default labels to every series', async () => {
     await using m = createMetrics({ prefix: 'app_', labels: { service: 'api' }, kit: false })
     m.counter({ name: 'hits_total', help: 'Hits' }).inc()

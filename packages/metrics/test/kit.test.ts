@@ -108,6 +108,41 @@ describe('kit metrics from the diagnostics channels', () => {
     expect(await sample('beaver_health_check_status{check="db",status="up"}')).toBe(0)
   })
 
+  it('turns every kit event into its counter or gauge', async () => {
+    const ev = (pkg: string, name: string, payload: object): void => eventChannel(pkg, name).publish(payload)
+    ev('cache', 'evict', { namespace: 'ev', driver: 'memory' })
+    ev('cache', 'error', { op: 'get', namespace: 'ev', driver: 'redis', error: new Error('x') })
+    ev('cache', 'grace', { namespace: 'ev', reason: 'loader failure' })
+    ev('database', 'idleError', { driver: 'pg', error: new Error('x') })
+    ev('database', 'replica', { replica: 'postgres://r1', state: 'down' })
+    ev('http', 'retry', { method: 'GET', host: 'https://a.example', code: 'HTTP_STATUS' })
+    ev('http', 'breaker', { key: 'a.example', from: 'closed', to: 'open' })
+    ev('http', 'egressDenied', { method: 'GET', host: 'http://169.254.169.254', address: '169.254.169.254' })
+    ev('queue', 'retry', { queue: 'ev' })
+    ev('queue', 'dead', { queue: 'ev', reason: 'attempts' })
+    ev('queue', 'leaseLost', { queue: 'ev' })
+    ev('queue', 'connection', { driver: 'redis', state: 'lost' })
+    ev('logger', 'dropped', { output: 'file', count: 5, reason: 'full' })
+    ev('logger', 'outputError', { output: 'file', error: new Error('x') })
+    const expected: Array<[string, number]> = [
+      ['beaver_cache_evictions_total{driver="memory",namespace="ev"}', 1],
+      ['beaver_cache_errors_total{operation="get",driver="redis",namespace="ev"}', 1],
+      ['beaver_cache_grace_total{namespace="ev",reason="loader failure"}', 1],
+      ['beaver_database_idle_errors_total{driver="pg"}', 1],
+      ['beaver_database_replica_up{replica="postgres://r1"}', 0],
+      ['beaver_http_client_retries_total{method="GET",host="https://a.example",code="HTTP_STATUS"}', 1],
+      ['beaver_http_client_breaker_state{key="a.example"}', 2],
+      ['beaver_http_client_egress_denied_total{host="http://169.254.169.254"}', 1],
+      ['beaver_queue_retries_total{queue="ev"}', 1],
+      ['beaver_queue_dead_total{queue="ev",reason="attempts"}', 1],
+      ['beaver_queue_lease_lost_total{queue="ev"}', 1],
+      ['beaver_queue_connection_up{driver="redis"}', 0],
+      ['beaver_logger_dropped_total{output="file",reason="full"}', 5],
+      ['beaver_logger_output_errors_total{output="file"}', 1],
+    ]
+    for (const [series, value] of expected) expect([series, await sample(series)]).toEqual([series, value])
+  })
+
   it('stops counting once closed', async () => {
     const other = createMetrics({ envPrefix: false, runtime: false })
     await other.close()
