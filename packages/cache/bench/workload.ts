@@ -1,20 +1,12 @@
 // The skewed workload behind the strategy test and the strategy benchmark: a seeded PRNG, a
 // Zipf sampler, and a two-tier run that reports the top tier's hit ratio.
+import { seededRandom } from '@beaver-kit/testkit'
 import { MemoryStore } from '../src/drivers/memory.ts'
 import { TieredDriver } from '../src/tiered/driver.ts'
 import type { TierStrategy } from '../src/tiered/strategy.ts'
 
 /** Deterministic PRNG (mulberry32), so a run is the same every time. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const rng = seededRandom
 
 /** Zipf(s) sampler over n ranks by inverse CDF. */
 export function zipf(n: number, s: number, random: () => number): () => number {

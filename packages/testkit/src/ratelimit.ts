@@ -7,6 +7,7 @@
 // The subject is typed structurally so the testkit does not depend on the ratelimit package.
 import { expect, it } from 'vitest'
 import { defineConformanceSuite } from './conformance.ts'
+import { seededRandom } from './random.ts'
 
 type Algorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket' | 'gcra'
 
@@ -67,18 +68,6 @@ function pick(d: ConformanceDecision): Omit<ConformanceDecision, 'source'> {
     resetMs: d.resetMs,
     retryAfterMs: d.retryAfterMs,
     blocked: d.blocked,
-  }
-}
-
-/** A small seeded generator (mulberry32), so a failing script can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -234,7 +223,7 @@ export const describeRateLimitStore = defineConformanceSuite<RateLimitSubject, {
         const rule = { algorithm, limit: 7, window: W, burst: 4 }
         const l = make(rule, c.now)
         const ref = ctx.subject().reference(rule, c.now)
-        const next = random(algorithm.length * 7919)
+        const next = seededRandom(algorithm.length * 7919)
         const keys = ['a', 'b']
         for (let step = 0; step < 120; step++) {
           c.advance(Math.floor(next() * 12_000))
