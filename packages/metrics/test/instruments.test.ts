@@ -62,6 +62,33 @@ describe('custom metrics', () => {
   })
 })
 
+describe('label values', () => {
+  it('takes numbers, leaves a missing label empty, and times with start and end labels', async () => {
+    make({ maxLabelValues: 1 })
+    const c = m.counter({ name: 'codes_total', help: 'Codes', labelNames: ['code', 'kind'] })
+    c.inc({ code: 200 })
+    c.inc({ code: 200, kind: undefined })
+    c.inc({ code: 500 })
+    const g = m.gauge({ name: 'level', help: 'Level', labelNames: ['kind'] })
+    g.dec()
+    g.labels({ kind: 'a' }).inc(2)
+    const h = m.histogram({ name: 'step_seconds', help: 'Steps', labelNames: ['step', 'result'] })
+    h.startTimer({ step: 'load' })({ result: 'ok' })
+    h.startTimer()({ step: 'save' })
+    const s = m.summary({ name: 'sizes', help: 'Sizes', labelNames: ['kind'] })
+    s.labels({ kind: 'a' }).observe(1)
+    s.startTimer({ kind: 'a' })()
+    const text = await m.render()
+    expect(text).toContain('codes_total{code="200"} 2')
+    expect(text).toContain('codes_total{code="other"} 1')
+    expect(text).toContain('level -1')
+    expect(text).toContain('level{kind="a"} 2')
+    expect(text).toContain('step_seconds_count{step="load",result="ok"} 1')
+    expect(text).toContain('step_seconds_count{step="other"} 1')
+    expect(text).toContain('sizes_count{kind="a"} 2')
+  })
+})
+
 describe('the cardinality guard', () => {
   it('keeps 100,000 distinct attacker-chosen values to the cap, records the rest as "other" and counts them', async () => {
     make({ maxLabelValues: 50 })
