@@ -22,14 +22,24 @@ type Payload = Record<string, unknown>
 // Never attributes: outcomes handled apart, and what traceSync/tracePromise put on a context.
 const SKIP = new Set(['error', 'result', 'statement', 'traceparent', 'tracestate', 'durationMs'])
 
+// Attribute names built once per (package, field), not per span.
+const names = new Map<string, Map<string, string>>()
+function attributeName(pkg: string, key: string): string {
+  let byKey = names.get(pkg)
+  if (byKey === undefined) names.set(pkg, (byKey = new Map()))
+  let name = byKey.get(key)
+  if (name === undefined) byKey.set(key, (name = `beaver.${pkg}.${key}`))
+  return name
+}
+
 /** `beaver.<pkg>.<field>` for every string, number and boolean field of a payload. */
 export function payloadAttributes(pkg: string, payload: Payload): Attributes {
   const out: Attributes = {}
-  for (const key of Object.keys(payload)) {
+  for (const key in payload) {
     if (SKIP.has(key)) continue
     const value = payload[key]
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      out[`beaver.${pkg}.${key}`] = value
+      out[attributeName(pkg, key)] = value
     }
   }
   return out
@@ -110,17 +120,21 @@ export function startPlan(pkg: string, op: string, p: Payload, options: Semantic
           },
         }
   }
+  // Generic operations: their fields are set when the span ends (and only if it records), so a
+  // span the sampler drops costs no attribute work.
   return {
     name: `${pkg}.${op}`,
     kind: pkg === 'cache' && p.driver !== 'memory' ? SpanKind.CLIENT : SpanKind.INTERNAL,
-    attributes: payloadAttributes(pkg, p),
+    attributes: NONE,
   }
 }
+const NONE: Attributes = Object.freeze({})
 
 const QUEUE_FAILED = new Set(['retry', 'dead'])
 
 /** Sets what the payload learnt while the operation ran (status, rows, hit) and the outcome. */
 export function finishSpan(span: Span, pkg: string, op: string, p: Payload, error: unknown): void {
+  if (!span.isRecording()) return
   let failed: string | undefined
   if (pkg === 'http' && op === 'request') {
     const status = Number(p.status)
