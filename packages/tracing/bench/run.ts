@@ -40,11 +40,12 @@ await db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)'
 for (let i = 1; i <= 1000; i++)
   await db.execute('INSERT INTO users (id, email) VALUES (?, ?)', [i, `u${i}@example.com`])
 const server = createServer((_req, res) => res.end('ok'))
+// Longer than any pause between rounds, so the client never reuses a socket the server is closing.
+server.keepAliveTimeout = 600_000
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
 const client = createHttpClient({
   envPrefix: false,
   baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-  retry: { maxAttempts: 1 },
 })
 
 let id = 0
