@@ -129,4 +129,6 @@ export const UNTESTED: Record<string, string> = {
     'multipart uploads need an S3 emulator (s3rver); covered by the storage tests',
   '@beaver-kit/storage @aws-sdk/s3-request-presigner':
     'presigned URLs need an S3 emulator (s3rver); covered by the storage tests',
+  '@beaver-kit/queue @aws-sdk/client-sqs':
+    'needs an SQS emulator in the consumer project (fauxqs); covered by the queue conformance suite',
 }

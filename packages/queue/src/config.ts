@@ -9,7 +9,7 @@ export const queueSchema = defineSchema(
     driver: f.string({
       default: 'sqlite',
       minLength: 1,
-      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, or a registered driver',
+      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, sqs, or a registered driver',
     }),
     namespace: f.string({
       default: 'default',
@@ -89,6 +89,20 @@ export const queueSchema = defineSchema(
       expires: f.duration({
         default: '0',
         doc: 'Delete a queue (and its DLQ) unused for this long, for short-lived namespaces; 0 keeps it',
+      }),
+    },
+    sqs: {
+      endpoint: f.url({
+        protocols: ['http', 'https'],
+        doc: 'SQS-compatible endpoint (a local server); unset: AWS for the region (credentials from the AWS environment)',
+      }),
+      region: f.string({ default: 'us-east-1', doc: 'AWS region of the queues' }),
+      prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every SQS queue name' }),
+      maxReceiveCount: f.int({
+        default: 1000,
+        min: 1,
+        max: 1000,
+        doc: 'Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind attempts',
       }),
     },
   },

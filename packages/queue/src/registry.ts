@@ -18,6 +18,7 @@ const drivers = defineDriverRegistry<AnyDefinition>({
     mysql: () => import('./drivers/mysql.ts').then((m) => m.mysqlDriver as AnyDefinition),
     redis: () => import('./drivers/redis.ts').then((m) => m.redisDriver as AnyDefinition),
     rabbitmq: () => import('./drivers/rabbitmq.ts').then((m) => m.rabbitmqDriver as AnyDefinition),
+    sqs: () => import('./drivers/sqs.ts').then((m) => m.sqsDriver as AnyDefinition),
   },
   error: (code, message, details) => new QueueError(`QUEUE_${code}`, message, { details }),
 })

@@ -1,0 +1,495 @@
+import type * as clientSqs from '@aws-sdk/client-sqs'
+import type { Message, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs'
+import { importPeer } from '@beaver-kit/core'
+import {
+  defineQueueDriver,
+  type Delivery,
+  type DriverMessage,
+  type Failure,
+  type FetchOptions,
+  type QueueCounts,
+  type QueueDriver,
+  type QueueDriverContext,
+  type RenewResult,
+  type StoredMessage,
+} from '../driver.ts'
+import { QueueError } from '../errors.ts'
+import {
+  ENVELOPE_HEADER,
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeOf,
+  envelopeOfDelivery,
+  foreignEnvelope,
+  toBrokerDelivery,
+  toDeadMessage,
+  type BrokerEnvelope,
+} from './broker-message.ts'
+
+type Sqs = typeof clientSqs
+
+/** Options of the sqs driver (`BEAVER_QUEUE_SQS_*`). */
+export interface SqsQueueOptions {
+  /** An SQS-compatible endpoint (a local server); default: AWS for the region. */
+  endpoint?: string | undefined
+  region?: string | undefined
+  /** First segment of every SQS queue name. Default `bq`. */
+  prefix?: string | undefined
+  /** Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind `attempts`. */
+  maxReceiveCount?: number | undefined
+  /** Credentials, when not from the AWS environment (a local server takes any). */
+  credentials?: SQSClientConfig['credentials']
+  /** A client to use (never closed by the queue). */
+  client?: SQSClient | undefined
+}
+
+interface Held {
+  queue: string
+  receipt: string
+  envelope: BrokerEnvelope
+  body: string
+  attempt: number
+}
+
+const MAX_DELAY_S = 900
+const BATCH = 10
+
+class SqsQueueDriver implements QueueDriver {
+  readonly name = 'sqs'
+  readonly capabilities = Object.freeze({
+    delay: true,
+    priority: false,
+    dedupe: false,
+    cancel: false,
+    fairness: false,
+    transactional: false,
+    extendLease: true,
+    durable: true,
+    history: false,
+  })
+  readonly #options: SqsQueueOptions
+  readonly #ctx: QueueDriverContext
+  readonly #prefix: string
+  #sdk: Promise<{ sqs: Sqs; client: SQSClient }> | undefined
+  readonly #urls = new Map<string, Promise<{ main: string; dead: string }>>()
+  readonly #held = new Map<string, Held>()
+  #closed = false
+
+  constructor(options: SqsQueueOptions, ctx: QueueDriverContext) {
+    this.#options = options
+    this.#ctx = ctx
+    this.#prefix = options.prefix ?? 'bq'
+  }
+
+  #client(): Promise<{ sqs: Sqs; client: SQSClient }> {
+    if (this.#closed) return Promise.reject(new QueueError('QUEUE_CLOSED', 'The sqs queue driver is closed.'))
+    this.#sdk ??= (async () => {
+      const sqs = await importPeer('@aws-sdk/client-sqs', () => import('@aws-sdk/client-sqs'), 'the sqs queue driver')
+      const o = this.#options
+      const client =
+        o.client ??
+        new sqs.SQSClient({
+          region: o.region ?? 'us-east-1',
+          ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+          ...(o.credentials ? { credentials: o.credentials } : {}),
+        })
+      return { sqs, client }
+    })()
+    this.#sdk.catch(() => (this.#sdk = undefined))
+    return this.#sdk
+  }
+
+  /** `ns/emails` → `bq_ns--emails` (SQS names allow letters, digits, `-` and `_`). */
+  #name(queue: string): string {
+    return `${this.#prefix}_${queue.replace('/', '--')}`
+  }
+
+  #queue(queue: string): Promise<{ main: string; dead: string }> {
+    let p = this.#urls.get(queue)
+    if (!p) {
+      p = (async () => {
+        const { sqs, client } = await this.#client()
+        try {
+          const dead = await client.send(new sqs.CreateQueueCommand({ QueueName: `${this.#name(queue)}-dead` }))
+          const attrs = await client.send(
+            new sqs.GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ['QueueArn'] }),
+          )
+          const main = await client.send(
+            new sqs.CreateQueueCommand({
+              QueueName: this.#name(queue),
+              Attributes: {
+                RedrivePolicy: JSON.stringify({
+                  deadLetterTargetArn: attrs.Attributes?.QueueArn,
+                  maxReceiveCount: this.#options.maxReceiveCount ?? 1000,
+                }),
+              },
+            }),
+          )
+          return { main: main.QueueUrl as string, dead: dead.QueueUrl as string }
+        } catch (error) {
+          throw sqsError(error, `create queue "${this.#name(queue)}"`)
+        }
+      })()
+      this.#urls.set(queue, p)
+      p.catch(() => this.#urls.delete(queue))
+    }
+    return p
+  }
+
+  /** Sends copies in batches of ten; a delay past SQS's 15 minutes is sent again on receipt. */
+  async #send(url: string, items: ReadonlyArray<{ envelope: BrokerEnvelope; body: string }>): Promise<void> {
+    const { sqs, client } = await this.#client()
+    const now = this.#ctx.now()
+    for (let i = 0; i < items.length; i += BATCH) {
+      const chunk = items.slice(i, i + BATCH)
+      const out = await client
+        .send(
+          new sqs.SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: chunk.map((it, k) => ({
+              Id: String(k),
+              MessageBody: it.body,
+              DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((it.envelope.runAt - now) / 1000))),
+              MessageAttributes: {
+                [ENVELOPE_HEADER]: { DataType: 'String', StringValue: encodeEnvelope(it.envelope) },
+              },
+            })),
+          }),
+        )
+        .catch((error: unknown) => {
+          throw sqsError(error, 'send messages')
+        })
+      if (out.Failed && out.Failed.length > 0) {
+        const f = out.Failed[0]
+        throw new QueueError(
+          'QUEUE_DRIVER_UNAVAILABLE',
+          `SQS refused ${out.Failed.length} message(s): ${f?.Code} ${f?.Message ?? ''}`,
+        )
+      }
+    }
+  }
+
+  async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
+    const byQueue = new Map<string, DriverMessage[]>()
+    for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m])
+    for (const [queue, list] of byQueue) {
+      const { main } = await this.#queue(queue)
+      await this.#send(
+        main,
+        list.map((m) => ({ envelope: envelopeOf(m), body: m.payload })),
+      )
+    }
+    return messages.map((m) => m.id)
+  }
+
+  async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
+    const { main } = await this.#queue(queue)
+    const { sqs, client } = await this.#client()
+    let received: Message[]
+    try {
+      const out = await client.send(
+        new sqs.ReceiveMessageCommand({
+          QueueUrl: main,
+          MaxNumberOfMessages: Math.min(BATCH, Math.max(1, options.max)),
+          WaitTimeSeconds: Math.min(20, Math.ceil(options.waitMs / 1000)),
+          VisibilityTimeout: Math.max(1, Math.ceil(options.leaseMs / 1000)),
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+        { abortSignal: options.signal },
+      )
+      received = out.Messages ?? []
+    } catch (error) {
+      if (options.signal.aborted) return []
+      throw sqsError(error, 'receive messages')
+    }
+    const now = this.#ctx.now()
+    const deliveries: Delivery[] = []
+    const early: Held[] = []
+    for (const m of received) {
+      const envelope =
+        decodeEnvelope(m.MessageAttributes?.[ENVELOPE_HEADER]?.StringValue) ??
+        foreignEnvelope(m.MessageId ?? '', queue, now)
+      const receives = Number(m.Attributes?.ApproximateReceiveCount ?? 1)
+      const held: Held = {
+        queue,
+        receipt: m.ReceiptHandle as string,
+        envelope,
+        body: m.Body ?? '',
+        attempt: envelope.attempts + receives,
+      }
+      // Delayed past SQS's 15-minute limit: not due yet, so it goes back for another delay.
+      if (envelope.runAt > now + 1000) early.push(held)
+      else {
+        this.#held.set(held.receipt, held)
+        deliveries.push(toBrokerDelivery(envelope, held.body, held.attempt, held.receipt))
+      }
+    }
+    if (early.length > 0) {
+      await this.#send(
+        main,
+        early.map((h) => ({ envelope: h.envelope, body: h.body })),
+      )
+      await this.#delete(
+        main,
+        early.map((h) => h.receipt),
+      )
+    }
+    return deliveries
+  }
+
+  async #delete(url: string, receipts: readonly string[]): Promise<void> {
+    const { sqs, client } = await this.#client()
+    for (let i = 0; i < receipts.length; i += BATCH) {
+      await client.send(
+        new sqs.DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: receipts.slice(i, i + BATCH).map((r, k) => ({ Id: String(k), ReceiptHandle: r })),
+        }),
+      )
+    }
+  }
+
+  async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {
+    const receipts = deliveries.filter((d) => this.#held.delete(d.token)).map((d) => d.token)
+    if (receipts.length > 0) await this.#delete((await this.#queue(queue)).main, receipts)
+  }
+
+  async fail(queue: string, d: Delivery, failure: Failure): Promise<void> {
+    if (!this.#held.has(d.token)) return
+    const urls = await this.#queue(queue)
+    if (failure.kind === 'retry') {
+      await this.#send(urls.main, [
+        { envelope: { ...envelopeOfDelivery(d, d.attempt, failure.error), runAt: failure.runAt }, body: d.payload },
+      ])
+    } else if (failure.kind === 'dead') {
+      const envelope = {
+        ...envelopeOfDelivery(d, d.attempt, failure.error),
+        deadReason: failure.reason,
+        deadAt: this.#ctx.now(),
+      }
+      await this.#send(urls.dead, [{ envelope, body: d.payload }])
+    }
+    // Deleted only once the copy is stored: a crash in between redelivers the original.
+    if (this.#held.delete(d.token)) await this.#delete(urls.main, [d.token])
+  }
+
+  async release(queue: string, deliveries: readonly Delivery[]): Promise<void> {
+    const urls = await this.#queue(queue)
+    const mine = deliveries.filter((d) => this.#held.has(d.token))
+    // A visibility reset would count a receive; a copy with the attempt taken back does not.
+    await this.#send(
+      urls.main,
+      mine.map((d) => ({ envelope: envelopeOfDelivery(d, d.attempt - 1, d.lastError), body: d.payload })),
+    )
+    const receipts = mine.filter((d) => this.#held.delete(d.token)).map((d) => d.token)
+    if (receipts.length > 0) await this.#delete(urls.main, receipts)
+  }
+
+  async renew(queue: string, deliveries: readonly Delivery[], leaseMs: number): Promise<RenewResult> {
+    const lost = deliveries.filter((d) => !this.#held.has(d.token)).map((d) => d.id)
+    const live = deliveries.filter((d) => this.#held.has(d.token))
+    if (live.length === 0) return { cancelled: [], lost }
+    const { sqs, client } = await this.#client()
+    const { main } = await this.#queue(queue)
+    for (let i = 0; i < live.length; i += BATCH) {
+      const chunk = live.slice(i, i + BATCH)
+      const out = await client.send(
+        new sqs.ChangeMessageVisibilityBatchCommand({
+          QueueUrl: main,
+          Entries: chunk.map((d, k) => ({
+            Id: String(k),
+            ReceiptHandle: d.token,
+            VisibilityTimeout: Math.min(43_200, Math.max(1, Math.ceil(leaseMs / 1000))),
+          })),
+        }),
+      )
+      // A receipt handle SQS no longer accepts: the message became visible and was received again.
+      for (const f of out.Failed ?? []) {
+        const d = chunk[Number(f.Id)]
+        if (d) {
+          this.#held.delete(d.token)
+          lost.push(d.id)
+        }
+      }
+    }
+    return { cancelled: [], lost }
+  }
+
+  async cancel(): Promise<'removed' | 'signalled' | 'none'> {
+    return 'none'
+  }
+
+  async counts(queue: string): Promise<QueueCounts> {
+    const { sqs, client } = await this.#client()
+    const urls = await this.#queue(queue)
+    const attrs = async (url: string): Promise<Record<string, string>> =>
+      (
+        await client.send(
+          new sqs.GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+              'ApproximateNumberOfMessagesDelayed',
+            ],
+          }),
+        )
+      ).Attributes ?? {}
+    const [main, dead] = await Promise.all([attrs(urls.main), attrs(urls.dead)])
+    return {
+      waiting: Number(main.ApproximateNumberOfMessages ?? 0),
+      active: Number(main.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(main.ApproximateNumberOfMessagesDelayed ?? 0),
+      completed: 0,
+      failed: 0,
+      dead: Number(dead.ApproximateNumberOfMessages ?? 0),
+    }
+  }
+
+  async get(queue: string, id: string): Promise<StoredMessage | undefined> {
+    for (const h of this.#held.values()) {
+      if (h.queue === queue && h.envelope.id === id) {
+        return {
+          ...toDeadMessage(h.envelope, h.body),
+          state: 'active',
+          attempt: h.attempt,
+          deadReason: undefined,
+          finishedAt: undefined,
+        }
+      }
+    }
+    return (await this.listDead(queue, { limit: 10_000, offset: 0 })).find((m) => m.id === id)
+  }
+
+  async progress(): Promise<void> {
+    // No per-message record to attach it to (capabilities.history false).
+  }
+
+  /**
+   * Reads the whole DLQ, hiding what it read for a short while, then hands each message to
+   * `take`: taken ones are deleted (after `take` stored any copy), the rest made visible again.
+   */
+  async #scanDead(
+    queue: string,
+    take: (m: StoredMessage) => boolean,
+    onTake?: (m: StoredMessage) => Promise<void>,
+  ): Promise<StoredMessage[]> {
+    const { sqs, client } = await this.#client()
+    const { dead } = await this.#queue(queue)
+    const seen: Array<{ m: StoredMessage; receipt: string }> = []
+    for (;;) {
+      const out = await client.send(
+        new sqs.ReceiveMessageCommand({
+          QueueUrl: dead,
+          MaxNumberOfMessages: BATCH,
+          VisibilityTimeout: 30,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+        }),
+      )
+      const batch = out.Messages ?? []
+      if (batch.length === 0) break
+      for (const raw of batch) {
+        const envelope =
+          decodeEnvelope(raw.MessageAttributes?.[ENVELOPE_HEADER]?.StringValue) ??
+          foreignEnvelope(raw.MessageId ?? '', queue, this.#ctx.now())
+        envelope.deadReason ??= 'moved by the SQS redrive policy (maxReceiveCount)'
+        seen.push({ m: toDeadMessage(envelope, raw.Body ?? ''), receipt: raw.ReceiptHandle as string })
+      }
+    }
+    const taken = seen.filter((s) => take(s.m))
+    for (const t of taken) await onTake?.(t.m)
+    await this.#delete(
+      dead,
+      taken.map((t) => t.receipt),
+    )
+    const kept = seen.filter((s) => !taken.includes(s))
+    for (let i = 0; i < kept.length; i += BATCH) {
+      await client.send(
+        new sqs.ChangeMessageVisibilityBatchCommand({
+          QueueUrl: dead,
+          Entries: kept
+            .slice(i, i + BATCH)
+            .map((s, k) => ({ Id: String(k), ReceiptHandle: s.receipt, VisibilityTimeout: 0 })),
+        }),
+      )
+    }
+    return taken.map((t) => t.m)
+  }
+
+  async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
+    const all: StoredMessage[] = []
+    await this.#scanDead(queue, (m) => {
+      all.push(m)
+      return false
+    })
+    all.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
+    return all.slice(options.offset, options.offset + options.limit)
+  }
+
+  async replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    const wanted = ids === 'all' ? undefined : new Set(ids)
+    const { main } = await this.#queue(queue)
+    const taken = await this.#scanDead(
+      queue,
+      (m) => !wanted || wanted.has(m.id),
+      async (m) => {
+        const envelope = { ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError), runAt: this.#ctx.now() }
+        await this.#send(main, [{ envelope, body: m.payload }])
+      },
+    )
+    return taken.length
+  }
+
+  async purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    const wanted = ids === 'all' ? undefined : new Set(ids)
+    return (await this.#scanDead(queue, (m) => !wanted || wanted.has(m.id))).length
+  }
+
+  async queues(): Promise<string[]> {
+    return [...this.#urls.keys()]
+  }
+
+  async ping(): Promise<void> {
+    const { sqs, client } = await this.#client()
+    await client.send(new sqs.ListQueuesCommand({ MaxResults: 1 })).catch((error: unknown) => {
+      throw sqsError(error, 'reach SQS')
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const sdk = await this.#sdk?.catch(() => undefined)
+    if (sdk && !this.#options.client) sdk.client.destroy()
+    this.#held.clear()
+  }
+}
+
+function sqsError(error: unknown, what: string): QueueError {
+  const e = error as { name?: string; message?: string }
+  const auth = /credential|signature|security token|AccessDenied/i.test(`${e.name} ${e.message}`)
+  return new QueueError(
+    'QUEUE_DRIVER_UNAVAILABLE',
+    `SQS could not ${what}: ${e.name ?? 'Error'}: ${e.message ?? String(error)}; ${
+      auth
+        ? 'check the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)'
+        : 'check BEAVER_QUEUE_SQS_ENDPOINT and BEAVER_QUEUE_SQS_REGION'
+    }.`,
+    { cause: error },
+  )
+}
+
+/**
+ * Amazon SQS (or a compatible server) on @aws-sdk/client-sqs: long polling, visibility
+ * timeout as the lease (renewed by the consumer's heartbeat), a DLQ per queue that is also
+ * the queue's redrive target, delays up to 15 minutes per hop, batch send and delete.
+ * @example createQueue({ driver: 'sqs', sqs: { region: 'eu-west-1' } })
+ */
+export const sqsDriver = defineQueueDriver<SqsQueueOptions>({
+  name: 'sqs',
+  peers: ['@aws-sdk/client-sqs'],
+  section: 'sqs',
+  create: (options, ctx) => new SqsQueueDriver(options, ctx),
+})
