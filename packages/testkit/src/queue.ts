@@ -262,7 +262,8 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
     const other = await q.publish('dlq', { v: 2 }, { attempts: 1 })
     // By id: a count of 1 could still be the replayed message on a broker whose counts lag.
     await eventually(async () => expect((await q.dlq('dlq').list()).map((m) => m.id)).toEqual([other]), wait)
-    expect((await q.counts('dlq')).dead).toBe(1)
+    // Broker counts are approximate for a moment after a DLQ scan gave messages back.
+    await eventually(async () => expect((await q.counts('dlq')).dead).toBe(1), wait)
     expect(await q.dlq('dlq').purge(other)).toBe(1)
     expect(await q.dlq('dlq').list()).toEqual([])
     await c.close()
