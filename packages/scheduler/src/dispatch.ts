@@ -17,7 +17,9 @@ export function dispatchTo(
   payload?: (ctx: RunContext) => unknown,
 ): ScheduleHandler {
   return async function enqueueOccurrence(ctx) {
-    const body = payload ? payload(ctx) : { schedule: ctx.schedule, dueAt: ctx.dueAt.toISOString(), trigger: ctx.trigger, token: ctx.token }
+    const body = payload
+      ? payload(ctx)
+      : { schedule: ctx.schedule, dueAt: ctx.dueAt.toISOString(), trigger: ctx.trigger, token: ctx.token }
     await target.publish(queueName, body, {
       id: `${ctx.schedule}:${ctx.trigger === 'manual' ? 'manual:' : ''}${ctx.dueAt.getTime()}`,
       headers: { 'x-schedule': ctx.schedule, 'x-fencing-token': String(ctx.token) },

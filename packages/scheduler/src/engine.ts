@@ -56,10 +56,13 @@ export class Engine {
     if (this.#stopped) return
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     // A scheduler exists to run jobs later: its timer holds the process until close().
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      void this.#tick()
-    }, Math.max(0, Math.min(delay, MAX_IDLE_MS)))
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined
+        void this.#tick()
+      },
+      Math.max(0, Math.min(delay, MAX_IDLE_MS)),
+    )
   }
 
   async #tick(): Promise<void> {
@@ -111,7 +114,8 @@ export class Engine {
     anchorEntry(entry, control.createdAt)
     entry.paused = control.paused
     // A manual trigger asked for while no instance ran still runs if it is recent.
-    entry.lastTriggerSeen = control.triggerAt !== undefined && control.triggerAt > now - this.#s.graceMs ? 0 : (control.triggerAt ?? 0)
+    entry.lastTriggerSeen =
+      control.triggerAt !== undefined && control.triggerAt > now - this.#s.graceMs ? 0 : (control.triggerAt ?? 0)
     const last = await store.lastDue(entry.name)
     entry.cursor = last ?? control.createdAt - 1
     entry.next = entry.timing.next(entry.cursor)
@@ -133,7 +137,7 @@ export class Engine {
     }
     const lateBefore = now - this.#s.graceMs
     if (first <= lateBefore) await this.#catchUp(store, entry, lateBefore)
-    for (let due = entry.timing.next(entry.cursor as number); due !== undefined && due <= now; ) {
+    for (let due = entry.timing.next(entry.cursor as number); due !== undefined && due <= now;) {
       await this.#claimAndRun(store, entry, String(due), due, 'scheduled', now)
       entry.cursor = due
       due = entry.timing.next(due)
@@ -204,14 +208,17 @@ export class Engine {
     const othersRunning = async (): Promise<boolean> =>
       entry.running > 0 || (store.distributed && (await store.running(entry.name, Date.now(), o.token)) > 0)
     try {
-      if (entry.overlap === 'skip' && (await othersRunning())) {
+      // Caught-up occurrences queue behind each other whatever the policy: skipping them as
+      // overlaps of one another would undo the catch-up.
+      const overlap = o.trigger === 'catchup' && entry.overlap === 'skip' ? 'queue' : entry.overlap
+      if (overlap === 'skip' && (await othersRunning())) {
         await store.finish(o.schedule, o.slot, o.token, { outcome: 'skipped', endedAt: Date.now(), error: undefined })
         if (channels.skipped.hasSubscribers) {
           channels.skipped.publish({ schedule: o.schedule, dueAt: o.dueAt, reason: 'overlap' })
         }
         return
       }
-      if (entry.overlap === 'queue') {
+      if (overlap === 'queue') {
         const previous = entry.chain
         let release!: () => void
         entry.chain = new Promise<void>((resolve) => (release = resolve))

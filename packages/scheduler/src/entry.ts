@@ -67,14 +67,23 @@ const instant = (value: Date | string | number | undefined, what: string, name: 
   if (value === undefined) return undefined
   const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value)
   if (!Number.isFinite(ms)) {
-    throw new SchedulerError('SCHEDULER_OPTIONS_INVALID', `${what} of schedule "${name}" is not a date: ${String(value)}.`, {
-      details: { schedule: name },
-    })
+    throw new SchedulerError(
+      'SCHEDULER_OPTIONS_INVALID',
+      `${what} of schedule "${name}" is not a date: ${String(value)}.`,
+      {
+        details: { schedule: name },
+      },
+    )
   }
   return ms
 }
 
-function oneOf<T extends string>(value: T | undefined, allowed: readonly T[], what: string, name: string): T | undefined {
+function oneOf<T extends string>(
+  value: T | undefined,
+  allowed: readonly T[],
+  what: string,
+  name: string,
+): T | undefined {
   if (value === undefined || allowed.includes(value)) return value
   throw new SchedulerError(
     'SCHEDULER_OPTIONS_INVALID',

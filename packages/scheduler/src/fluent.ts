@@ -73,9 +73,9 @@ export type EveryBuilder = Units & {
  * @example scheduler.schedule('report', every(1).day().at('09:00'), sendReport)
  * @example scheduler.schedule('purge', every('5m'), purge)
  */
-export function every(interval: Duration, options?: { anchor?: Anchor }): ReturnType<typeof intervalOf>
 export function every(count: number): EveryBuilder
-export function every(value: Duration | number, options?: { anchor?: Anchor }): EveryBuilder | IntervalSpec {
+export function every(interval: string, options?: { anchor?: Anchor }): ReturnType<typeof intervalOf>
+export function every(value: string | number, options?: { anchor?: Anchor }): EveryBuilder | IntervalSpec {
   if (typeof value === 'string') return intervalOf(value, options?.anchor ?? 'clock')
   const n = value
   if (!Number.isSafeInteger(n) || n < 1) {
@@ -99,9 +99,10 @@ export function every(value: Duration | number, options?: { anchor?: Anchor }): 
     hour: () => interval(n * 3_600_000, 'clock'),
     day: () => (one('day'), timeOfDay('*', midnight)),
     week: () => (one('week'), timeOfDay('0', midnight)),
-    ...(Object.fromEntries(
-      DAYS.map((d, i) => [d, () => (one(d), timeOfDay(String(i), midnight))]),
-    ) as Record<Weekday, () => TimeOfDaySpec>),
+    ...(Object.fromEntries(DAYS.map((d, i) => [d, () => (one(d), timeOfDay(String(i), midnight))])) as Record<
+      Weekday,
+      () => TimeOfDaySpec
+    >),
   }
   return Object.freeze(units)
 }
@@ -111,7 +112,10 @@ function intervalOf(value: Duration, anchor: Anchor): ReturnType<typeof interval
   try {
     ms = toMs(value, 'every()')
   } catch (error) {
-    throw invalid(`every("${String(value)}") is not a duration; use "30s", "5m", "1h" or "2d".`, { value, cause: error })
+    throw invalid(`every("${String(value)}") is not a duration; use "30s", "5m", "1h" or "2d".`, {
+      value,
+      cause: error,
+    })
   }
   return interval(ms, anchor)
 }

@@ -1,12 +1,5 @@
 export { createScheduler } from './scheduler.ts'
-export type {
-  ScheduledJob,
-  Scheduler,
-  SchedulerHealth,
-  SchedulerOptions,
-  ScheduleHealth,
-  When,
-} from './scheduler.ts'
+export type { ScheduledJob, Scheduler, SchedulerHealth, SchedulerOptions, ScheduleHealth, When } from './scheduler.ts'
 export { scheduler, initScheduler, resetScheduler, withPrefix } from './default.ts'
 export { SchedulerError, isSchedulerError } from './errors.ts'
 export type { SchedulerErrorCode } from './errors.ts'

@@ -19,9 +19,13 @@ const stores = defineDriverRegistry<AnyDefinition>({
     redis: () => import('./stores/redis.ts').then((m) => m.redisStore as AnyDefinition),
   },
   error: (code, message, details) =>
-    new SchedulerError(code === 'DRIVER_UNKNOWN' ? 'SCHEDULER_STORE_UNKNOWN' : 'SCHEDULER_STORE_NAME_INVALID', message, {
-      details,
-    }),
+    new SchedulerError(
+      code === 'DRIVER_UNKNOWN' ? 'SCHEDULER_STORE_UNKNOWN' : 'SCHEDULER_STORE_NAME_INVALID',
+      message,
+      {
+        details,
+      },
+    ),
 })
 
 /**

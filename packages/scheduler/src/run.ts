@@ -67,7 +67,9 @@ const waitFor = (ms: number, signal: AbortSignal): Promise<void> =>
 export async function executeRun(o: Occurrence, env: RunEnvironment): Promise<void> {
   const controller = new AbortController()
   const onShutdown = (): void =>
-    controller.abort(new SchedulerError('SCHEDULER_SHUTDOWN', `The scheduler closed while "${o.schedule}" was running.`))
+    controller.abort(
+      new SchedulerError('SCHEDULER_SHUTDOWN', `The scheduler closed while "${o.schedule}" was running.`),
+    )
   if (env.shutdown.aborted) onShutdown()
   else env.shutdown.addEventListener('abort', onShutdown, { once: true })
   const renewEvery = Math.max(250, Math.floor(env.leaseMs / 3))
@@ -92,9 +94,13 @@ export async function executeRun(o: Occurrence, env: RunEnvironment): Promise<vo
     timer = setTimeout(
       () =>
         controller.abort(
-          new SchedulerError('SCHEDULER_TIMEOUT', `"${o.schedule}" ran longer than its timeout of ${env.timeoutMs} ms.`, {
-            details: { schedule: o.schedule, timeoutMs: env.timeoutMs },
-          }),
+          new SchedulerError(
+            'SCHEDULER_TIMEOUT',
+            `"${o.schedule}" ran longer than its timeout of ${env.timeoutMs} ms.`,
+            {
+              details: { schedule: o.schedule, timeoutMs: env.timeoutMs },
+            },
+          ),
         ),
       env.timeoutMs,
     )
@@ -124,7 +130,10 @@ export async function executeRun(o: Occurrence, env: RunEnvironment): Promise<vo
         if (controller.signal.aborted) throw controller.signal.reason
         // The race stops waiting on abort: a handler that ignores its signal cannot hold the
         // schedule (or close()) forever; it goes on detached and its result is not recorded.
-        await raceSignal(Promise.resolve().then(() => env.handler(ctx)), controller.signal)
+        await raceSignal(
+          Promise.resolve().then(() => env.handler(ctx)),
+          controller.signal,
+        )
       } catch (error) {
         end = { outcome: outcomeOf(error), endedAt: 0, error: describeError(error) }
         throw error

@@ -105,7 +105,8 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   })
   const values = resolved.values
   const given = typeof storeOption === 'object' && 'claim' in storeOption ? storeOption : undefined
-  const definition = typeof storeOption === 'object' && !given ? (storeOption as SchedulerStoreDefinition<never>) : undefined
+  const definition =
+    typeof storeOption === 'object' && !given ? (storeOption as SchedulerStoreDefinition<never>) : undefined
   const name = given?.name ?? definition?.name ?? values.store
   if (!given && !definition && !hasSchedulerStore(name)) throw unknownSchedulerStore(name)
   const instance = instanceOption ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
@@ -116,7 +117,8 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
     opening ??= (async () => {
       if (given) return given
       const def = definition ?? (await loadSchedulerStore(name))
-      const section = def.section === 'db' ? { ...values.db, database } : def.section === 'redis' ? { ...values.redis, client } : {}
+      const section =
+        def.section === 'db' ? { ...values.db, database } : def.section === 'redis' ? { ...values.redis, client } : {}
       return (await def.create(section as never, { namespace: values.namespace })) as SchedulerStore
     })()
     opening.catch(() => (opening = undefined))
@@ -133,7 +135,8 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   })
   let closed = false
   let closing: Promise<void> | undefined
-  const closedError = (): SchedulerError => new SchedulerError('SCHEDULER_CLOSED', 'This scheduler is closed; create a new one.')
+  const closedError = (): SchedulerError =>
+    new SchedulerError('SCHEDULER_CLOSED', 'This scheduler is closed; create a new one.')
   const entryOf = (n: string) => {
     const entry = engine.entries.get(n)
     if (!entry) {
@@ -225,7 +228,9 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
           const expected = entry.timing.previous(now - values.grace, 1)[0]
           const anchor = entry.anchorAt ?? now
           const overdue =
-            expected !== undefined && expected >= anchor && !(lastRun && lastRun.dueAt >= expected && lastRun.outcome !== 'missed')
+            expected !== undefined &&
+            expected >= anchor &&
+            !(lastRun && lastRun.dueAt >= expected && lastRun.outcome !== 'missed')
           const paused = controls.get(entry.name)?.paused ?? entry.paused
           schedules.push({
             name: entry.name,
@@ -266,7 +271,9 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
         engine.stop()
         const drained = Promise.allSettled([...engine.active])
         let timer: ReturnType<typeof setTimeout> | undefined
-        const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), values.drainTimeout)))
+        const timedOut = new Promise<'timeout'>(
+          (resolve) => (timer = setTimeout(() => resolve('timeout'), values.drainTimeout)),
+        )
         const result = await Promise.race([drained, timedOut])
         clearTimeout(timer)
         if (result === 'timeout') engine.shutdown.abort()

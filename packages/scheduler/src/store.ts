@@ -4,7 +4,8 @@ import type { DriverDefinitionBase } from '@beaver-kit/core'
 export type RunTrigger = 'scheduled' | 'catchup' | 'manual'
 
 /** How a run ended; `running` until it does. `missed` rows record an occurrence nobody ran. */
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'timeout' | 'skipped' | 'abandoned' | 'missed' | 'cancelled'
+export type RunOutcome =
+  'running' | 'succeeded' | 'failed' | 'timeout' | 'skipped' | 'abandoned' | 'missed' | 'cancelled'
 
 /** One row of run history, as every store keeps it. */
 export interface RunRecord {

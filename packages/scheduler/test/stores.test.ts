@@ -63,7 +63,11 @@ describe.runIf(maria)('mariadb', () => sql('mysql', maria as string))
 
 const redis = await requireService('redis')
 describe.runIf(redis)('redis', () =>
-  describeSchedulerStore('redis', (namespace) => new RedisStore({ url: redis as string, prefix: 'bsched-test' }, { namespace }), {
-    scheduler,
-  }),
+  describeSchedulerStore(
+    'redis',
+    (namespace) => new RedisStore({ url: redis as string, prefix: 'bsched-test' }, { namespace }),
+    {
+      scheduler,
+    },
+  ),
 )

@@ -56,7 +56,11 @@ export interface ConformanceStore {
   lastDue(schedule: string): Promise<number | undefined>
   history(schedule: string, options: { limit: number; outcome?: Outcome }): Promise<Run[]>
   controls(): Promise<Map<string, Control>>
-  control(schedule: string, patch: { paused?: boolean; triggerAt?: number; removed?: boolean }, now: number): Promise<void>
+  control(
+    schedule: string,
+    patch: { paused?: boolean; triggerAt?: number; removed?: boolean },
+    now: number,
+  ): Promise<void>
   sweep(now: number): Promise<number>
   prune(schedule: string, before: number, keep: number): Promise<number>
   ping(): Promise<void>
@@ -74,7 +78,12 @@ interface RunContext {
 
 /** The scheduler surface the facade cases drive. */
 export interface ConformanceScheduler {
-  schedule(name: string, when: unknown, handler: (ctx: RunContext) => unknown, options?: Record<string, unknown>): unknown
+  schedule(
+    name: string,
+    when: unknown,
+    handler: (ctx: RunContext) => unknown,
+    options?: Record<string, unknown>,
+  ): unknown
   pause(name: string): Promise<void>
   resume(name: string): Promise<void>
   trigger(name: string): Promise<void>
@@ -84,7 +93,10 @@ export interface ConformanceScheduler {
 
 export interface SchedulerSuiteOptions {
   /** A scheduler over a built store (never closed by it), with test-friendly settings. */
-  scheduler(store: ConformanceStore, settings: { instance: string; grace?: string; missed?: string }): ConformanceScheduler
+  scheduler(
+    store: ConformanceStore,
+    settings: { instance: string; grace?: string; missed?: string },
+  ): ConformanceScheduler
 }
 
 const claimOf = (slot: number, extra: Partial<Claim> = {}): Claim => ({
@@ -199,7 +211,12 @@ export const describeSchedulerStore = defineConformanceSuite<ConformanceStore, S
       const first = await a.register('job', 1000)
       expect(first).toMatchObject({ paused: false, removed: false, createdAt: 1000 })
       await b.control('job', { paused: true, triggerAt: 5000, removed: true }, 9000)
-      expect((await a.controls()).get('job')).toMatchObject({ paused: true, triggerAt: 5000, removed: true, createdAt: 1000 })
+      expect((await a.controls()).get('job')).toMatchObject({
+        paused: true,
+        triggerAt: 5000,
+        removed: true,
+        createdAt: 1000,
+      })
       expect(await b.register('job', 7000)).toMatchObject({ paused: true, removed: false, createdAt: 1000 })
       await a.control('new', { paused: false }, 3000)
       expect((await b.controls()).get('new')).toMatchObject({ paused: false, createdAt: 3000 })
@@ -209,9 +226,7 @@ export const describeSchedulerStore = defineConformanceSuite<ConformanceStore, S
     it('runs each occurrence once across three schedulers sharing the store', async () => {
       const stores = [ctx.subject(), await ctx.another(), await ctx.another()]
       const seen: Array<{ due: number; token: number; instance: string }> = []
-      const schedulers = stores.map((store, i) =>
-        ctx.options.scheduler(store, { instance: `node-${i}` }),
-      )
+      const schedulers = stores.map((store, i) => ctx.options.scheduler(store, { instance: `node-${i}` }))
       try {
         for (const s of schedulers) {
           s.schedule('tick', '* * * * * *', ({ dueAt, token, instance }) => {

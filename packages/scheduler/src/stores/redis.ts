@@ -179,7 +179,15 @@ export class RedisStore implements SchedulerStore {
 
   async finish(schedule: string, slot: string, token: number, end: RunEnd): Promise<void> {
     const c = await this.#connect()
-    await c.bsFinish(this.#run(schedule, slot), `${this.#p}live:${schedule}`, token, end.outcome, end.endedAt, end.error ?? '', slot)
+    await c.bsFinish(
+      this.#run(schedule, slot),
+      `${this.#p}live:${schedule}`,
+      token,
+      end.outcome,
+      end.endedAt,
+      end.error ?? '',
+      slot,
+    )
   }
 
   async running(schedule: string, now: number, exceptToken: number): Promise<number> {
@@ -266,7 +274,12 @@ export class RedisStore implements SchedulerStore {
 
 function controlOf(raw: string): ScheduleControl {
   const c = JSON.parse(raw) as { paused?: boolean; triggerAt?: number; removed?: boolean; createdAt: number }
-  return { paused: c.paused === true, triggerAt: c.triggerAt, removed: c.removed === true, createdAt: Number(c.createdAt) }
+  return {
+    paused: c.paused === true,
+    triggerAt: c.triggerAt,
+    removed: c.removed === true,
+    createdAt: Number(c.createdAt),
+  }
 }
 
 function recordOf(row: Record<string, string>): RunRecord {

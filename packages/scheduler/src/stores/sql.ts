@@ -63,7 +63,11 @@ export class SqlStore implements SchedulerStore {
 
   #database(): Promise<Database> {
     this.#opening ??= (async () => {
-      const dbm = await importPeer('@beaver-kit/database', () => import('@beaver-kit/database'), `the ${this.name} scheduler store`)
+      const dbm = await importPeer(
+        '@beaver-kit/database',
+        () => import('@beaver-kit/database'),
+        `the ${this.name} scheduler store`,
+      )
       let database = this.#options.database
       if (!database && this.#options.url) {
         database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
@@ -77,7 +81,9 @@ export class SqlStore implements SchedulerStore {
           { details: { store: this.name, dialect: database.dialect } },
         )
       }
-      await database.migrator({ migrations: schedulerMigrations(this.#dialect, this.#t), table: `${this.#t}_migrations` }).up()
+      await database
+        .migrator({ migrations: schedulerMigrations(this.#dialect, this.#t), table: `${this.#t}_migrations` })
+        .up()
       this.#db = database
       return database
     })()
@@ -102,16 +108,18 @@ export class SqlStore implements SchedulerStore {
   }
 
   async register(schedule: string, now: number): Promise<ScheduleControl> {
-    await this.#exec(this.#insertIgnore(`${this.#t}_control`, 'ns, name, paused, removed, created_at', '?, ?, 0, 0, ?'), [
-      this.#ns,
-      schedule,
-      now,
-    ])
-    await this.#exec(`update ${this.#t}_control set removed = 0 where ns = ? and name = ? and removed <> 0`, [this.#ns, schedule])
-    const [row] = await this.#rows(`select paused, trigger_at, removed, created_at from ${this.#t}_control where ns = ? and name = ?`, [
+    await this.#exec(
+      this.#insertIgnore(`${this.#t}_control`, 'ns, name, paused, removed, created_at', '?, ?, 0, 0, ?'),
+      [this.#ns, schedule, now],
+    )
+    await this.#exec(`update ${this.#t}_control set removed = 0 where ns = ? and name = ? and removed <> 0`, [
       this.#ns,
       schedule,
     ])
+    const [row] = await this.#rows(
+      `select paused, trigger_at, removed, created_at from ${this.#t}_control where ns = ? and name = ?`,
+      [this.#ns, schedule],
+    )
     return controlOf(row as Row)
   }
 
@@ -202,23 +210,33 @@ export class SqlStore implements SchedulerStore {
   }
 
   async controls(): Promise<Map<string, ScheduleControl>> {
-    const rows = await this.#rows(`select name, paused, trigger_at, removed, created_at from ${this.#t}_control where ns = ?`, [this.#ns])
+    const rows = await this.#rows(
+      `select name, paused, trigger_at, removed, created_at from ${this.#t}_control where ns = ?`,
+      [this.#ns],
+    )
     return new Map(rows.map((row) => [String(row.name), controlOf(row)]))
   }
 
   async control(schedule: string, patch: ControlPatch, now: number): Promise<void> {
-    await this.#exec(this.#insertIgnore(`${this.#t}_control`, 'ns, name, paused, removed, created_at', '?, ?, 0, 0, ?'), [
-      this.#ns,
-      schedule,
-      now,
-    ])
+    await this.#exec(
+      this.#insertIgnore(`${this.#t}_control`, 'ns, name, paused, removed, created_at', '?, ?, 0, 0, ?'),
+      [this.#ns, schedule, now],
+    )
     const sets: string[] = []
     const params: unknown[] = []
-    if (patch.paused !== undefined) sets.push('paused = ?'), params.push(patch.paused ? 1 : 0)
-    if (patch.triggerAt !== undefined) sets.push('trigger_at = ?'), params.push(patch.triggerAt)
-    if (patch.removed !== undefined) sets.push('removed = ?'), params.push(patch.removed ? 1 : 0)
+    const add = (column: string, value: unknown): void => {
+      sets.push(`${column} = ?`)
+      params.push(value)
+    }
+    if (patch.paused !== undefined) add('paused', patch.paused ? 1 : 0)
+    if (patch.triggerAt !== undefined) add('trigger_at', patch.triggerAt)
+    if (patch.removed !== undefined) add('removed', patch.removed ? 1 : 0)
     if (sets.length === 0) return
-    await this.#exec(`update ${this.#t}_control set ${sets.join(', ')} where ns = ? and name = ?`, [...params, this.#ns, schedule])
+    await this.#exec(`update ${this.#t}_control set ${sets.join(', ')} where ns = ? and name = ?`, [
+      ...params,
+      this.#ns,
+      schedule,
+    ])
   }
 
   sweep(now: number): Promise<number> {
@@ -234,18 +252,20 @@ export class SqlStore implements SchedulerStore {
       `select due_at from ${this.#t}_runs where ns = ? and schedule = ? order by due_at desc limit 1 offset ${Math.max(0, Math.floor(keep) - 1)}`,
       [this.#ns, schedule],
     )
-    const [latest] = await this.#rows(`select max(due_at) as due from ${this.#t}_runs where ns = ? and schedule = ?`, [this.#ns, schedule])
+    const [latest] = await this.#rows(`select max(due_at) as due from ${this.#t}_runs where ns = ? and schedule = ?`, [
+      this.#ns,
+      schedule,
+    ])
     if (latest?.due === null || latest?.due === undefined) return 0
     let n = await this.#exec(
       `delete from ${this.#t}_runs where ns = ? and schedule = ? and outcome <> 'running' and due_at < ? and due_at < ?`,
       [this.#ns, schedule, before, num(latest.due)],
     )
     if (cut) {
-      n += await this.#exec(`delete from ${this.#t}_runs where ns = ? and schedule = ? and outcome <> 'running' and due_at < ?`, [
-        this.#ns,
-        schedule,
-        num(cut.due_at),
-      ])
+      n += await this.#exec(
+        `delete from ${this.#t}_runs where ns = ? and schedule = ? and outcome <> 'running' and due_at < ?`,
+        [this.#ns, schedule, num(cut.due_at)],
+      )
     }
     return n
   }
