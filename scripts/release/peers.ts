@@ -79,6 +79,13 @@ export const PEERS: PeerLine[] = [
       BEAVER_QUEUE_RABBITMQ_EXPIRES: '1m',
     },
   },
+  {
+    package: '@beaver-kit/scheduler',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['scheduler'],
+    env: { BEAVER_SCHEDULER_STORE: 'redis', BEAVER_SCHEDULER_REDIS_URL: redis },
+  },
   { package: '@beaver-kit/database', peer: 'kysely', script: 'smoke-peers', steps: ['database-kysely'] },
   { package: '@beaver-kit/logger', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['logger-otel'] },
   { package: '@beaver-kit/http', peer: '@opentelemetry/api', script: 'smoke-peers', steps: ['http-otel'] },

@@ -102,6 +102,19 @@ const steps: Steps = {
     assert(again.get('n') === 1, `session read back ${JSON.stringify(again.all())}`)
     await s.close()
   },
+  async scheduler() {
+    // The store BEAVER_SCHEDULER_STORE selects (memory by default): one manual run, recorded.
+    const { createScheduler } = await import('@beaver-kit/scheduler')
+    const s = createScheduler({ namespace: `smoke_${randomUUID().slice(0, 8)}`, pollInterval: '100ms' })
+    const ran = new Promise<string>((resolve) => {
+      s.schedule('smoke', '@yearly', ({ trigger }) => resolve(trigger))
+    })
+    await s.trigger('smoke')
+    const trigger = await ran
+    const [run] = await s.history('smoke')
+    await s.close()
+    assert(trigger === 'manual' && run?.trigger === 'manual', `ran ${trigger}, history ${JSON.stringify(run)}`)
+  },
   async http() {
     const { http } = await import('@beaver-kit/http')
     const text = await withServer((url) => http().get(url).text())
