@@ -42,6 +42,11 @@ export class PostgresListener {
     this.#ctx = ctx
   }
 
+  /** True while LISTEN is in place. */
+  get active(): boolean {
+    return this.#client !== undefined
+  }
+
   /** Resolves once LISTEN is in place (or failed: callers then simply poll). */
   listening(): Promise<void> {
     if (this.#closed || this.#client) return Promise.resolve()

@@ -55,6 +55,8 @@ export class SqlQueueDriver implements QueueDriver {
   #opening: Promise<Database> | undefined
   #listener: PostgresListener | undefined
   readonly #waiters = new Map<string, Set<() => void>>()
+  /** Wake-ups per queue so far: a fetch that saw one arrive while it looked does not sleep. */
+  readonly #wakes = new Map<string, number>()
   readonly #lastReclaim = new Map<string, number>()
   readonly #lastPrune = new Map<string, number>()
   #closed = false
@@ -130,6 +132,7 @@ export class SqlQueueDriver implements QueueDriver {
   }
 
   #wake(queue: string): void {
+    this.#wakes.set(queue, (this.#wakes.get(queue) ?? 0) + 1)
     const set = this.#waiters.get(queue)
     if (set) for (const w of set) w()
   }
@@ -275,6 +278,10 @@ export class SqlQueueDriver implements QueueDriver {
 
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
     const database = await this.#database()
+    // A commit's NOTIFY can arrive between this look and the wait below, or before LISTEN is
+    // in place: both are remembered, so the wait never sleeps through a job that is there.
+    const seen = this.#wakes.get(queue) ?? 0
+    const wasListening = this.#listener?.active ?? true
     const got = await this.#claim(database, queue, options)
     if (got.length > 0 || options.waitMs <= 0 || options.signal.aborted) return got
     const next = await database.maybeOne<{ next: unknown }>(
@@ -284,6 +291,7 @@ export class SqlQueueDriver implements QueueDriver {
     const nextAt = next?.next == null ? Infinity : Number(next.next)
     const waitMs = Math.min(options.waitMs, Math.max(1, nextAt - this.#ctx.now()))
     await this.#listener?.listening()
+    if (!wasListening && this.#listener?.active) return this.#claim(database, queue, options)
     await new Promise<void>((resolve) => {
       let set = this.#waiters.get(queue)
       if (!set) {
@@ -300,6 +308,7 @@ export class SqlQueueDriver implements QueueDriver {
       const timer = setTimeout(done, waitMs)
       waiters.add(done)
       options.signal.addEventListener('abort', done, { once: true })
+      if ((this.#wakes.get(queue) ?? 0) !== seen) done()
     })
     if (options.signal.aborted || this.#closed) return []
     return this.#claim(database, queue, options)
