@@ -17,6 +17,7 @@ import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlS
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
 import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { createQueue, type Queue } from '@beaver-kit/queue'
+import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
 import { demoSchema } from './config.ts'
 import { createLinkMail } from './link-mail.ts'
 import { LinkStore } from './links.ts'
@@ -83,6 +84,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const database = options.deps?.db ?? defaultDb()
   const cache = options.deps?.cache ?? defaultCache()
   const signer = options.deps?.signer ?? defaultSigner(log)
+  // Link creation (and with it, title fetching) per client: a sliding window on the limiter's
+  // store (memory by default; BEAVER_RATELIMIT_STORE=redis shares it between instances).
+  const creations = createLimiter({
+    namespace: 'demo-links',
+    limit: settings.linksPerMinute,
+    window: '1m',
+    ...(options.env ? { env: options.env } : {}),
+  })
   const store = new LinkStore(database)
   const resolver = new LinkResolver(cache.namespace('links'), store, {
     ttl: settings.linkTtl,
@@ -105,7 +114,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
 
   const cleanUp = async (): Promise<void> => {
     resolver.close()
-    await Promise.all([titles.close(), mail.close(), recorder?.close()])
+    await Promise.all([titles.close(), mail.close(), recorder?.close(), creations.close()])
   }
   let recorder: Visits | undefined
   try {
@@ -137,6 +146,11 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
 
   async function createLink(req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
+    const allowed = await creations.limit(creations.clientKey(req.socket.remoteAddress, req.headers))
+    const limitHeaders = rateLimitHeaders(creations, allowed)
+    if (!allowed.allowed)
+      throw new HttpProblem(429, 'too many links created from this address; retry later', limitHeaders)
+    for (const [name, value] of Object.entries(limitHeaders)) res.setHeader(name, value)
     const body = await readJson(req)
     const fields = typeof body === 'object' && body !== null ? (body as { url?: unknown; email?: unknown }) : {}
     const target = normalizeTarget(fields.url)

@@ -21,6 +21,12 @@ export const demoSchema = defineSchema(
       default: [],
       doc: 'Hosts or CIDRs title fetches may reach although private (loopback, intranet); public addresses need nothing',
     }),
+    linksPerMinute: f.int({
+      default: 30,
+      min: 1,
+      max: 100_000,
+      doc: 'Links one client (IP, or /56 for IPv6) may create per minute; past it 429 with Retry-After (also bounds title fetches per client)',
+    }),
     deleteLinkTtl: f.duration({ default: '1d', doc: 'Lifetime of the signed delete URL returned on creation' }),
     requestTimeout: f.duration({
       default: '15s',
