@@ -13,9 +13,9 @@ export function parseCookies(header: string | string[] | undefined): Map<string,
   if (text.length > 64 * 1024) return out // far past any browser's limit: a hostile header
   for (const part of text.split(';')) {
     const eq = part.indexOf('=')
-    if (eq <= 0) continue
+    if (eq < 0) continue
     const name = part.slice(0, eq).trim()
-    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim())
+    if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim())
   }
   return out
 }
