@@ -51,8 +51,6 @@ const STEP_PACKAGE: Record<string, string> = {
   health: '@beaver-kit/health',
   storage: '@beaver-kit/storage',
   tracing: '@beaver-kit/tracing',
-  'tracing-otlp-proto': '@beaver-kit/tracing',
-  'tracing-otlp-json': '@beaver-kit/tracing',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

@@ -1,10 +1,25 @@
 import { importPeer } from '@beaver-kit/core'
-import type { Redis as RedisClient, RedisOptions } from 'ioredis'
+import type { RedisOptions } from 'ioredis'
 import type { Mode } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
 import type { RateLimitStore } from '../store.ts'
 import { ALGORITHM_CODE, BLOCK_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
 import { MODE_CODE } from '../algorithms.ts'
+
+/**
+ * The ioredis client methods the store uses, written structurally so that the package's types
+ * never need ioredis installed (a memory-only user type-checks without it).
+ */
+export interface RedisStoreClient {
+  readonly status: string
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  connect(): Promise<unknown>
+  ping(): Promise<unknown>
+  del(...keys: string[]): Promise<unknown>
+  quit(): Promise<unknown>
+  disconnect(): void
+}
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -15,11 +30,11 @@ export interface RedisStoreOptions {
   prefix?: string
   /** How long one call may take before it counts as a store failure. Default 500 ms. */
   timeoutMs?: number
-  /** A client of your own (not closed by the store). */
-  client?: RedisClient
+  /** An ioredis client of your own (not closed by the store). */
+  client?: RedisStoreClient
 }
 
-type Scripted = RedisClient & {
+type Scripted = RedisStoreClient & {
   beaverLimit(numKeys: number, ...args: Array<string | number>): Promise<number[][]>
   beaverBlock(key: string, ms: number): Promise<number>
 }
@@ -59,7 +74,7 @@ export class RedisStore implements RateLimitStore {
           commandTimeout: this.#options.timeoutMs ?? 500,
           ...(this.#options.password ? { password: this.#options.password } : {}),
         }
-        client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options)
+        client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as RedisStoreClient
         client.on('error', () => undefined) // surfaced per call, through the failure policy
         this.#own = true
         // One client for the store's life: when this first attempt fails, ioredis keeps
