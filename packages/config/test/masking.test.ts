@@ -13,6 +13,7 @@ import {
   maskJson,
   maskText,
   maskUrl,
+  maskUrlsIn,
   resolveConfig,
 } from '@beaver-kit/config'
 
@@ -229,5 +230,19 @@ describe('no secret in describe() or errors', () => {
     expect(err.issues[0]?.name).toBe('BEAVER_LEAK_REPLICAS')
     expect(err.issues[0]?.found).toBe('postgres://r1/db,nope')
     expect(err.issues[0]?.expected).toMatch(/Invalid URL/)
+  })
+})
+
+describe('maskUrlsIn on hostile text', () => {
+  it('masks every URL in free text and keeps the rest', () => {
+    expect(maskUrlsIn('a redis://u:p@cache:6379 and x=https://h/?token=t; done')).toBe(
+      'a redis://****@cache:6379 and x=https://h/?token=****; done',
+    )
+  })
+
+  it('scans a long run of scheme characters once: 200,000 of them after "://" do not stall it', () => {
+    // With a scheme allowed to start inside a run, every letter restarts the scan: ~10^10 steps.
+    const text = `://${'a'.repeat(200_000)} mysql://root:pw@db`
+    expect(maskUrlsIn(text)).toBe(`://${'a'.repeat(200_000)} mysql://****@db`)
   })
 })
