@@ -14,7 +14,7 @@ import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from '.
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
 import { createPathRedactor } from './redact-paths.ts'
-import { createFieldWalker } from './redact.ts'
+import { createFieldWalker, createMessageMasker } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
 
 /** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
@@ -128,6 +128,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // when the child is made, and for the fields of every line (below).
   const prepare =
     redactPaths === undefined ? walkFields : (obj: Record<string, unknown>) => redactPaths(walkFields(obj))
+  const maskMessage = createMessageMasker(config.redactKeys)
   const readContext = contextReader(config.otel)
   // The one function pino calls per line before serializing: the context fields (the call's own
   // win), then prepare(). Doing it here rather than in a pino mixin saves a call per line.
@@ -147,6 +148,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ...(config.name === undefined ? {} : { name: config.name }),
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       formatters: { log: prepareLine },
+      ...(maskMessage === undefined ? {} : { hooks: { logMethod: maskMessage as pino.LogFnHook } }),
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
     },
     destinationFor(targets),

@@ -70,6 +70,45 @@ function keyMatcher(names: readonly string[]): (key: string) => boolean {
 }
 
 /**
+ * Whether censoring a secret-named field hides anything: a boolean (`secret: false` in a
+ * described setting, `hasPassword: true`) carries no secret, and censoring it only hides
+ * what the line says; undefined is not written at all.
+ */
+function hidesSomething(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'boolean'
+}
+
+/**
+ * A string field with the credentials of any URL in it masked (`postgres://user:****@db`,
+ * `?token=****`). Strings too short to hold a URL, or without `://`, are returned as they are
+ * without a scan past `includes`.
+ */
+export function maskUrlText(text: string): string {
+  return text.length < 10 || !text.includes('://') ? text : maskUrlsIn(text)
+}
+
+/**
+ * pino's `logMethod` hook that masks URL credentials in the string arguments of a call: the
+ * message and its interpolation values (`log.warn('fetch %s failed', url)`). Undefined when
+ * redaction is off (`BEAVER_LOG_REDACT_KEYS=none`), so such a logger pays nothing.
+ */
+export function createMessageMasker(
+  names: readonly string[],
+): ((this: unknown, args: unknown[], method: (...args: unknown[]) => void) => void) | undefined {
+  if (keyMatcher(names) === NO_NAMES) return undefined
+  return function maskMessage(this: unknown, args: unknown[], method: (...args: unknown[]) => void): void {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]
+      if (typeof arg === 'string') {
+        const masked = maskUrlText(arg)
+        if (masked !== arg) args[i] = masked
+      }
+    }
+    method.apply(this, args)
+  }
+}
+
+/**
  * Builds the walk that runs on the fields of every line, before pino serializes them: errors
  * become plain objects (message, stack, code, details, cause chain) and keys named like a
  * secret are censored at any depth. It never mutates its input: a branch is copied only when
@@ -100,8 +139,9 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     path[depth] = value
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i]
-      if (typeof v !== 'object' || v === null) continue
-      const nv = visitValue(v, depth + 1)
+      let nv: unknown = v
+      if (typeof v === 'string') nv = maskUrlText(v)
+      else if (typeof v === 'object' && v !== null) nv = visitValue(v, depth + 1)
       if (nv !== v) (out ??= value.slice())[i] = nv
     }
     return out ?? value
@@ -153,7 +193,10 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     for (const key in obj) {
       const v = obj[key]
       if (matches(key)) {
-        if (v !== undefined) (out ??= { ...obj })[key] = censor
+        if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
+      } else if (typeof v === 'string') {
+        const nv = maskUrlText(v)
+        if (nv !== v) (out ??= { ...obj })[key] = nv
       } else if (typeof v === 'object' && v !== null) {
         const nv = visitValue(v, depth + 1)
         if (nv !== v) (out ??= { ...obj })[key] = nv
@@ -168,7 +211,10 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     for (const key in obj) {
       const v = obj[key]
       if (redacting && matches(key)) {
-        if (v !== undefined) (out ??= { ...obj })[key] = censor
+        if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
+      } else if (redacting && typeof v === 'string') {
+        const nv = maskUrlText(v)
+        if (nv !== v) (out ??= { ...obj })[key] = nv
       } else if (typeof v === 'object' && v !== null) {
         let nv: unknown = v
         if (v instanceof Error) nv = serializeError(v)

@@ -285,6 +285,57 @@ describe('redaction of what is actually serialized', () => {
     })
   })
 
+  it('masks credentials of URLs inside plain string fields and messages, at any depth', () => {
+    const { log, sink } = make()
+    log.info(
+      {
+        target: 'postgres://app:str-secret@db:5432/app',
+        nested: { note: 'retrying redis://:nested-secret@cache:6379 in 1s', list: ['amqp://u:list-secret@mq'] },
+        link: 'https://example.com/reset?token=query-secret&page=2',
+        plain: 'no url here, just text: a://b is not one',
+        home: 'https://example.com/a?b=1',
+      },
+      'connecting to mysql://root:msg-secret@db:3306/app',
+    )
+    const line = sink.lines[0] as string
+    expect(line).not.toMatch(/str-secret|nested-secret|list-secret|query-secret|msg-secret/)
+    expect(sink.records()[0]).toMatchObject({
+      target: 'postgres://****@db:5432/app',
+      nested: { note: 'retrying redis://****@cache:6379 in 1s', list: ['amqp://****@mq'] },
+      link: 'https://example.com/reset?token=****&page=2',
+      plain: 'no url here, just text: a://b is not one',
+      home: 'https://example.com/a?b=1',
+      msg: 'connecting to mysql://****@db:3306/app',
+    })
+  })
+
+  it('masks a URL in a message with interpolation arguments and in a message-only line', () => {
+    const { log, sink } = make()
+    log.warn('fetch %s failed', 'https://user:arg-secret@api.example.com/x')
+    log.error('gave up on https://user:only-secret@api.example.com/x')
+    expect(sink.lines.join('')).not.toMatch(/arg-secret|only-secret/)
+    expect(sink.records().map((r) => r.msg)).toEqual([
+      'fetch https://****@api.example.com/x failed',
+      'gave up on https://****@api.example.com/x',
+    ])
+  })
+
+  it('does not censor booleans under secret-looking names: they hide nothing and say something', () => {
+    const { log, sink } = make()
+    log.info(
+      {
+        settings: [
+          { name: 'BEAVER_DB_URL', secret: true },
+          { name: 'BEAVER_DB_FILE', secret: false },
+        ],
+      },
+      'x',
+    )
+    log.info({ hasPassword: false, password: 'pw-secret', token: 0 }, 'y')
+    expect(sink.records()[0]).toMatchObject({ settings: [{ secret: true }, { secret: false }] })
+    expect(sink.records()[1]).toMatchObject({ hasPassword: false, password: '[REDACTED]', token: '[REDACTED]' })
+  })
+
   it('keeps dates, buffers and typed arrays in their own JSON form', () => {
     const { log, sink } = make()
     log.info({ when: new Date(0), bytes: Buffer.from('ab'), ints: new Uint8Array([1, 2]) }, 'x')
