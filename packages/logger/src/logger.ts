@@ -148,7 +148,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ...(config.name === undefined ? {} : { name: config.name }),
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       formatters: { log: prepareLine },
-      ...(maskMessage === undefined ? {} : { hooks: { logMethod: maskMessage as pino.LogFnHook } }),
+      ...(maskMessage === undefined
+        ? {}
+        : { hooks: { logMethod: maskMessage as NonNullable<pino.LoggerOptions['hooks']>['logMethod'] } }),
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
     },
     destinationFor(targets),
