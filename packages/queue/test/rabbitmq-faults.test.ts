@@ -5,14 +5,15 @@ import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
 import { channels, createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
+import { rabbitmqDriver } from '@beaver-kit/queue/rabbitmq'
 
 const url = await requireService('rabbitmq')
 const require = createRequire(import.meta.url)
 
-function rabbitQueue(amqpUrl: string, namespace: string): Queue {
+function rabbitQueue(amqpUrl: string, namespace: string, queueType?: 'classic' | 'quorum'): Queue {
   return createQueue({
     driver: 'rabbitmq',
-    rabbitmq: { url: amqpUrl, expires: '1m' },
+    rabbitmq: { url: amqpUrl, expires: '1m', ...(queueType ? { queueType } : {}) },
     namespace,
     envPrefix: false,
   })
@@ -22,8 +23,8 @@ const wait = { timeoutMs: 15_000 }
 
 describe.runIf(url)('rabbitmq faults', () => {
   const opened: Queue[] = []
-  const open = (amqpUrl: string, ns: string): Queue => {
-    const q = rabbitQueue(amqpUrl, ns)
+  const open = (amqpUrl: string, ns: string, queueType?: 'classic' | 'quorum'): Queue => {
+    const q = rabbitQueue(amqpUrl, ns, queueType)
     opened.push(q)
     return q
   }
@@ -152,5 +153,71 @@ describe.runIf(url)('rabbitmq faults', () => {
     const e2 = await vhost.ready().catch((e: unknown) => e)
     expect(isQueueError(e2, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
     expect((e2 as Error).message).toMatch(/virtual host.*BEAVER_QUEUE_RABBITMQ_URL/)
+  })
+
+  it('fails a publish whose confirmation the dropped connection took with it, and stores nothing', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
+    try {
+      const ns = uniqueNamespace('rmq')
+      const q = open(proxy.url(url as string), ns)
+      await q.publish('jobs', 1)
+      proxy.pause()
+      const before = proxy.bytesFromClients
+      const publishing = q.publish('jobs', 2).catch((e: unknown) => e)
+      await eventually(() => expect(proxy.bytesFromClients).toBeGreaterThan(before), wait)
+      proxy.closeAll()
+      const error = await publishing
+      expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+      expect((error as Error).message).toContain(`RabbitMQ did not confirm a message to "bq:${ns}/jobs"`)
+      const direct = open(url as string, ns)
+      expect((await direct.counts('jobs')).waiting).toBe(1)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('names the URL setting when nothing listens, without a password to mask', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
+    try {
+      await proxy.refuse()
+      const q = open(`amqp://${proxy.address}`, uniqueNamespace('rmq'))
+      const error = await q.ready().catch((e: unknown) => e)
+      expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+      expect((error as Error).message).toMatch(
+        /Cannot connect to RabbitMQ at amqp:\/\/127\.0\.0\.1:\d+.*check BEAVER_QUEUE_RABBITMQ_URL and that RabbitMQ is running/,
+      )
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('refuses a queue declared before with another type, naming the setting, each time it is asked', async () => {
+    const ns = uniqueNamespace('rmq')
+    await open(url as string, ns).publish('jobs', 1)
+    const classic = open(url as string, ns, 'classic')
+    for (let i = 0; i < 2; i++) {
+      const error = await classic.publish('jobs', 2).catch((e: unknown) => e)
+      expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `queue "bq:${ns}/jobs" exists with other arguments.*'x-queue-type'.*BEAVER_QUEUE_RABBITMQ_QUEUE_TYPE must match`,
+        ),
+      )
+    }
+  })
+
+  it('closes while it connects, and refuses work once closed', async () => {
+    const ctx = {
+      now: Date.now,
+      settings: { keepCompletedMs: 0, keepCompletedMax: 0, keepDeadMs: 0, pollIntervalMs: 50 },
+      onConnection: () => undefined,
+    }
+    const d = await rabbitmqDriver.create({ url: url as string }, ctx)
+    const pinging = d.ping().catch((e: unknown) => e)
+    await d.close()
+    expect(isQueueError(await pinging, 'QUEUE_CLOSED')).toBe(true)
+    await d.close()
+    const error = await d.ping().catch((e: unknown) => e)
+    expect(isQueueError(error, 'QUEUE_CLOSED')).toBe(true)
   })
 })
