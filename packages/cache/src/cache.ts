@@ -3,7 +3,7 @@ import type { InstanceDescription } from '@beaver-kit/config'
 import { channels } from './channels.ts'
 import { MISS } from './codec.ts'
 import type { CacheConfig } from './config.ts'
-import type { DriverEntry, MaybePromise, StoredValue } from './driver.ts'
+import type { MaybePromise, StoredValue } from './driver.ts'
 import { CacheError } from './errors.ts'
 import { keyError, nestedNamespace } from './keys.ts'
 import { getOrSet, getOrSetMany } from './loading.ts'
@@ -31,18 +31,16 @@ import {
   answerMany,
   checkKey,
   codecOf,
-  partialBatch,
   readMany,
   readOne,
-  toEntry,
   uniqueKeys,
   unsupported,
-  writeMany,
   writeValue,
   type View,
 } from './view.ts'
 import { readSync, writeSync } from './sync.ts'
 import { warm } from './warm.ts'
+import { listEntries, preloadKeys, readBatch, removeMany, storeMany } from './batch.ts'
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 
@@ -359,32 +357,12 @@ export class Cache implements Instance<InstanceDescription> {
     entries: ReadonlyArray<SetManyEntry<T>>,
     options?: Pick<SetOptions, 'ttl' | 'signal'>,
   ): Promise<void> {
-    return this.#run('setMany', entries.length, options?.signal, async (d) => {
-      const byKey = new Map<string, DriverEntry>()
-      const codec = codecOf(this.#view)
-      for (const e of entries) {
-        checkKey(this.#view, e.key)
-        const ttl = ttlMs(e.ttl ?? options?.ttl, this.#root.defaultTtlMs)
-        byKey.delete(e.key)
-        byKey.set(e.key, { key: e.key, value: codec.encode(e.value), ttlMs: ttl })
-      }
-      await writeMany(this.#view, d, [...byKey.values()])
-      this.#counters.sets += byKey.size
-    })
+    return this.#run('setMany', entries.length, options?.signal, (d) => storeMany(this.#view, d, entries, options))
   }
 
   /** Removes many keys; resolves how many existed. */
   deleteMany(keys: readonly string[], options?: OperationOptions): Promise<number> {
-    return this.#run('deleteMany', keys.length, options?.signal, async (d) => {
-      for (const key of keys) checkKey(this.#view, key)
-      const unique = [...new Set(keys)]
-      if (unique.length === 0) return 0
-      let n: number
-      if (d.deleteMany) n = await d.deleteMany(this.#ns, unique)
-      else n = (await Promise.all(unique.map(async (k) => d.delete(this.#ns, k)))).filter(Boolean).length
-      this.#counters.deletes += n
-      return n
-    })
+    return this.#run('deleteMany', keys.length, options?.signal, (d) => removeMany(this.#view, d, keys))
   }
 
   // ---- getOrSet ------------------------------------------------------------------------
@@ -443,11 +421,7 @@ export class Cache implements Instance<InstanceDescription> {
   ): Promise<Array<T | undefined>> {
     return this.#run('getOrSetMany', keys.length, options?.signal, (d, ctx) => {
       for (const key of keys) checkKey(this.#view, key)
-      return getOrSetMany(this.#view, d, keys, loader, options, ctx, async (ks) => {
-        const stored = await readMany(this.#view, d, ks)
-        if (stored.length !== ks.length) throw partialBatch(d, stored.length, ks.length)
-        return stored
-      })
+      return getOrSetMany(this.#view, d, keys, loader, options, ctx, (ks) => readBatch(this.#view, d, ks))
     })
   }
 
@@ -469,20 +443,7 @@ export class Cache implements Instance<InstanceDescription> {
    * strategy) and resolves how many were found; progress on `beaver:cache:warm`. Tiered only.
    */
   preload(keys: readonly string[], options?: OperationOptions): Promise<number> {
-    return this.#run('preload', keys.length, options?.signal, async (d) => {
-      for (const key of keys) checkKey(this.#view, key)
-      if (!d.preload) throw unsupported(this.#view, 'preload()')
-      const found = keys.length === 0 ? 0 : await d.preload(this.#ns, keys)
-      if (channels.warm.hasSubscribers)
-        channels.warm.publish({
-          namespace: this.#ns,
-          loaded: found,
-          skipped: 0,
-          failed: 0,
-          requested: keys.length,
-        })
-      return found
-    })
+    return this.#run('preload', keys.length, options?.signal, (d) => preloadKeys(this.#view, d, keys))
   }
 
   // ---- queries, stats, lifecycle -------------------------------------------------------
@@ -492,15 +453,7 @@ export class Cache implements Instance<InstanceDescription> {
    * database driver, or a tiered cache over it): `{ prefix, updatedSince, limit }`, newest first.
    */
   entries<T = unknown>(query: EntriesOptions = {}): Promise<Array<CacheEntry<T>>> {
-    return this.#run('entries', undefined, query.signal, async (d) => {
-      if (!d.entries || !d.capabilities.query) throw unsupported(this.#view, 'entries()')
-      const rows = await d.entries(this.#ns, {
-        prefix: query.prefix,
-        updatedSince: query.updatedSince,
-        limit: query.limit,
-      })
-      return rows.map((r) => toEntry<T>(this.#view, r))
-    })
+    return this.#run('entries', undefined, query.signal, (d) => listEntries<T>(this.#view, d, query))
   }
 
   /** Hits, misses, sets, deletes, evictions and errors (totals and per namespace), and the driver's own counters. */
