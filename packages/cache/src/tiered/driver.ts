@@ -12,10 +12,11 @@ import {
   type MaybePromise,
   type StoredValue,
 } from '../driver.ts'
-import type { InvalidationBus, InvalidationMessage } from '../bus/bus.ts'
+import type { InvalidationBus } from '../bus/bus.ts'
 import { coarseNow } from '../drivers/memory.ts'
 import { utf8 } from '../serializers.ts'
 import type { TierDefinition } from '../types.ts'
+import { Coherence } from './coherence.ts'
 import { encodeEnvelope, preciseNow, type Envelope } from './envelope.ts'
 import { HotEnvelope, refOf } from './hot.ts'
 import { metricsOf, type TieredMetrics } from './metrics.ts'
@@ -68,12 +69,8 @@ export class TieredDriver implements CacheDriver {
   readonly graceMs: number
   readonly #tiers: Tier[]
   readonly #writes: 'all' | 'top'
-  readonly #bus: InvalidationBus | undefined
-  readonly #ownsBus: boolean
   readonly #tags: TagTimes
-  readonly #namespaces = new Set<string>()
-  readonly #busCounters = { sent: 0, received: 0, reconnects: 0 }
-  readonly #unsubscribe: Array<() => void> = []
+  readonly #coherence: Coherence
   /** The lowest tier shared between processes (leases and tag times live there), if any. */
   readonly #shared: Tier | undefined
   /** The bottom tier: counters live there, and entries() reads it. */
@@ -88,8 +85,6 @@ export class TieredDriver implements CacheDriver {
     this.strategy = options.strategy ?? new BasicStrategy()
     this.graceMs = options.graceMs ?? 0
     this.#writes = options.writes ?? 'all'
-    this.#bus = options.bus
-    this.#ownsBus = options.ownsBus ?? false
     this.#tiers = options.tiers.map(makeTier)
     this.#shared = [...this.#tiers].reverse().find((t) => !t.local)
     this.#bottom = this.#tiers[this.#tiers.length - 1] as Tier
@@ -106,15 +101,9 @@ export class TieredDriver implements CacheDriver {
       atomicIncrement: bottom.increment !== undefined && bottom.capabilities.atomicIncrement,
       query: bottom.entries !== undefined && bottom.capabilities.query,
     })
-    if (this.#bus) {
-      this.#unsubscribe.push(this.#bus.subscribe((m) => this.#onMessage(m)))
-      this.#unsubscribe.push(
-        this.#bus.onReconnect(() => {
-          this.#busCounters.reconnects++
-          void this.#dropLocal().catch(() => undefined)
-        }),
-      )
-    }
+    this.#coherence = new Coherence(options.bus, options.ownsBus ?? false, this.#tiers, this.#tags, (tier, ns) =>
+      this.#clearTier(tier, ns),
+    )
   }
 
   /** Tier names, top first. */
@@ -313,7 +302,7 @@ export class TieredDriver implements CacheDriver {
 
   /** Writes an envelope to the tiers (bottom first, so a shared tier has it before any local one) and tells other processes. */
   async writeEnvelope(ns: string, key: string, e: Envelope): Promise<void> {
-    this.#namespaces.add(ns)
+    this.#coherence.written(ns)
     const ref = refOf(ns, key)
     const bytes = this.#tiers.some((t) => !t.byReference) ? encodeEnvelope(e) : undefined
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
@@ -325,7 +314,7 @@ export class TieredDriver implements CacheDriver {
         if (isPromise(r)) await r
       }
     }
-    await this.#publish({ kind: 'delete', namespace: ns, keys: [key] })
+    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: [key] })
   }
 
   set(ns: string, key: string, value: StoredValue, ttlMs: number | undefined): Promise<void> {
@@ -338,7 +327,7 @@ export class TieredDriver implements CacheDriver {
   }
 
   async setMany(ns: string, entries: readonly DriverEntry[]): Promise<void> {
-    this.#namespaces.add(ns)
+    this.#coherence.written(ns)
     const envs = entries.map((x) => ({ key: x.key, e: this.envelope(x.value as Uint8Array, x.ttlMs) }))
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
       if (this.#writes === 'top' && i > 0) continue
@@ -361,7 +350,7 @@ export class TieredDriver implements CacheDriver {
         }
       }
     }
-    await this.#publish({ kind: 'delete', namespace: ns, keys: entries.map((x) => x.key) })
+    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: entries.map((x) => x.key) })
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
@@ -371,7 +360,7 @@ export class TieredDriver implements CacheDriver {
       if (await tier.driver.delete(ns, key)) existed = true
       tier.residency?.remove(refOf(ns, key))
     }
-    await this.#publish({ kind: 'delete', namespace: ns, keys: [key] })
+    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: [key] })
     return existed
   }
 
@@ -385,7 +374,7 @@ export class TieredDriver implements CacheDriver {
       if (n > most) most = n
       for (const k of keys) tier.residency?.remove(refOf(ns, k))
     }
-    await this.#publish({ kind: 'delete', namespace: ns, keys })
+    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys })
     return most
   }
 
@@ -400,7 +389,7 @@ export class TieredDriver implements CacheDriver {
       tier.residency?.remove(refOf(ns, key))
     }
     const n = await (this.#bottom.driver.increment as NonNullable<CacheDriver['increment']>)(ns, key, by, ttlMs)
-    await this.#publish({ kind: 'delete', namespace: ns, keys: [key] })
+    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: [key] })
     return n
   }
 
@@ -425,7 +414,7 @@ export class TieredDriver implements CacheDriver {
 
   async clear(ns: string): Promise<void> {
     for (let i = this.#tiers.length - 1; i >= 0; i--) await this.#clearTier(this.#tiers[i] as Tier, ns)
-    await this.#publish({ kind: 'clear', namespace: ns })
+    await this.#coherence.publish({ kind: 'clear', namespace: ns })
   }
 
   async #clearTier(tier: Tier, ns: string): Promise<void> {
@@ -464,7 +453,7 @@ export class TieredDriver implements CacheDriver {
   async invalidateTags(ns: string, tags: readonly string[], mode: 'soft' | 'hard'): Promise<void> {
     if (tags.length === 0) return
     const at = await this.#tags.invalidate(ns, tags, mode)
-    await this.#publish({ kind: 'tags', namespace: ns, tags, at, mode })
+    await this.#coherence.publish({ kind: 'tags', namespace: ns, tags, at, mode })
   }
 
   /** Takes the cluster-wide lease to load `key` (an atomic increment in the shared tier); true when this process got it. */
@@ -481,47 +470,11 @@ export class TieredDriver implements CacheDriver {
     await shared.delete(internalNamespace(ns, 'lease'), key)
   }
 
-  // ---- bus -----------------------------------------------------------------------------
-
-  async #publish(m: InvalidationMessage): Promise<void> {
-    if (this.#bus === undefined) return
-    this.#busCounters.sent++
-    await this.#bus.publish(m)
-  }
-
-  #onMessage(m: InvalidationMessage): void {
-    this.#busCounters.received++
-    void this.#handle(m).catch(() => undefined)
-  }
-
-  async #handle(m: InvalidationMessage): Promise<void> {
-    if (m.kind === 'tags') {
-      this.#tags.apply(m.namespace, m.tags, m.at, m.mode)
-      return
-    }
-    for (const tier of this.#tiers) {
-      if (!tier.local) continue
-      if (m.kind === 'clear') await this.#clearTier(tier, m.namespace)
-      else
-        for (const key of m.keys) {
-          const r = tier.driver.delete(m.namespace, key)
-          if (isPromise(r)) await r
-          tier.residency?.remove(refOf(m.namespace, key))
-        }
-    }
-  }
-
-  /** After missed messages: drop everything local (it may be outdated) and every cached tag time. */
-  async #dropLocal(): Promise<void> {
-    this.#tags.clear()
-    for (const tier of this.#tiers) if (tier.local) for (const ns of this.#namespaces) await this.#clearTier(tier, ns)
-  }
-
   // ---- lifecycle and metrics -----------------------------------------------------------
 
   /** Per-tier counters (hits, misses, promotions, demotions, rejections...), totals and per namespace. */
   metrics(): TieredMetrics {
-    return metricsOf(this.strategy.name, this.#tiers, { ...this.#busCounters, rejected: this.#bus?.rejected ?? 0 })
+    return metricsOf(this.strategy.name, this.#tiers, this.#coherence.counters())
   }
 
   stats(): DriverStats {
@@ -535,7 +488,7 @@ export class TieredDriver implements CacheDriver {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const u of this.#unsubscribe) u()
+    this.#coherence.stopListening()
     const errors: unknown[] = []
     for (const t of this.#tiers) {
       try {
@@ -544,7 +497,7 @@ export class TieredDriver implements CacheDriver {
         errors.push(err)
       }
     }
-    if (this.#ownsBus) await this.#bus?.close()
+    await this.#coherence.close()
     if (errors.length > 0) throw errors[0]
   }
 }
