@@ -13,12 +13,13 @@ import type {
   Row,
 } from './driver.ts'
 import { checkDefinition } from './driver.ts'
-import { DatabaseError, isDatabaseError, wrapDriverError } from './errors.ts'
-import { beginOptions, closedError, Executor, NO_LIMITS, PinnedExecutor, type StatementRunner } from './executor.ts'
+import { DatabaseError, dialectNotLoaded, isDatabaseError, wrapDriverError } from './errors.ts'
+import { closedError, Executor, NO_LIMITS, PinnedExecutor, type StatementRunner } from './executor.ts'
 import { Migrator, type MigratorOptions } from './migrations.ts'
 import { hasDatabaseDriver, knownDialect, loadDriverDefinition, unknownDriver } from './registry.ts'
 import { isReplicaRead, ReplicaSet, type Replica } from './replicas.ts'
-import { connectionSettings } from './settings.ts'
+import { connectionSettings, describedSettings } from './settings.ts'
+import { runTransaction, transactionRetry } from './transaction.ts'
 import type { Dialect } from './sql.ts'
 import type {
   DatabaseOptions,
@@ -43,27 +44,6 @@ export interface Internals {
   wrap(err: unknown, statement: string | undefined): unknown
   settings(): ConnectionSettings
   config: SchemaConfig<typeof dbSchema>
-}
-
-// Settings that only one kind of driver reads: describe() leaves out the other kind's defaults.
-const FILE_ONLY = new Set(['file', 'busyTimeout'])
-const SERVER_ONLY = new Set([
-  'host',
-  'port',
-  'user',
-  'password',
-  'database',
-  'ssl',
-  'applicationName',
-  'statementTimeout',
-])
-
-function notLoaded(driver: string): DatabaseError {
-  return new DatabaseError(
-    'DB_NOT_READY',
-    `The dialect of database driver "${driver}" is known once its definition loads (it was registered as a loader): await db.ready() before reading db.dialect, or register the definition object.`,
-    { details: { driver } },
-  )
 }
 
 /**
@@ -112,11 +92,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
       if (!hasDatabaseDriver(this.driver)) throw unknownDriver(this.driver)
       this.#dialect = knownDialect(this.driver)
     }
-    const fileDriver = this.#dialect === 'sqlite' || this.driver === 'libsql'
-    const skip = fileDriver ? SERVER_ONLY : FILE_ONLY
-    this.#entries = resolved.entries.filter(
-      (e) => !(skip.has(e.path) && (e.source === 'default' || e.source === 'unset')),
-    )
+    this.#entries = describedSettings(resolved.entries, this.#dialect === 'sqlite' || this.driver === 'libsql')
     this.#defaultTimeoutMs = values.queryTimeout
     this.#replicas = new ReplicaSet(
       values.replicaUrls ?? [],
@@ -139,7 +115,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
 
   /** The SQL dialect of the driver: `postgres`, `mysql` or `sqlite` (libSQL too). */
   get dialect(): Dialect {
-    if (this.#dialect === undefined) throw notLoaded(this.driver)
+    if (this.#dialect === undefined) throw dialectNotLoaded(this.driver)
     return this.#dialect
   }
 
@@ -349,60 +325,22 @@ export class Database extends Executor implements Instance<InstanceDescription> 
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const { retries = 0, signal, backoff, onRetry } = options
-    if (retries === 0) return this.#transactionOnce(fn, options)
-    return retry(() => this.#transactionOnce(fn, options), {
-      ...(onRetry ? { onRetry } : {}),
-      maxAttempts: retries + 1,
-      baseMs: backoff?.baseMs ?? 20,
-      maxMs: backoff?.maxMs ?? 1000,
-      jitter: backoff?.jitter ?? 'full',
-      signal,
-      shouldRetry: (err) =>
-        isDatabaseError(err, 'DB_SERIALIZATION', 'DB_DEADLOCK') ||
-        (isDatabaseError(err) && err.retryable && err.driverCode !== undefined),
-    })
+    if ((options.retries ?? 0) === 0) return this.#transactionOnce(fn, options)
+    return retry(() => this.#transactionOnce(fn, options), transactionRetry(options))
   }
 
   async #transactionOnce<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions): Promise<T> {
     if (this.#closed) throw closedError()
     this.#inflight++
     let conn: DriverConnection | undefined
-    let broken = false
-    let tx: PinnedExecutor | undefined
+    const state = { broken: false }
     try {
       conn = await (this.#pool ?? (await this.#primary())).acquire({ signal: options.signal })
-      try {
-        await conn.begin(beginOptions(options))
-      } catch (err) {
-        broken = true
-        throw this.#wrap(err, 'BEGIN')
-      }
-      tx = new PinnedExecutor(this.#runner, this.dialect, conn, true)
-      let result: T
-      try {
-        result = await fn(tx)
-      } catch (err) {
-        try {
-          await conn.rollback()
-        } catch {
-          // The rollback failed (connection gone): the server discards the transaction with it.
-          broken = true
-        }
-        throw err
-      }
-      try {
-        await conn.commit()
-      } catch (err) {
-        broken = true
-        throw this.#wrap(err, 'COMMIT')
-      }
-      return result
+      return await runTransaction(conn, this.#runner, this.dialect, fn, options, state)
     } catch (err) {
       throw this.#wrap(err, undefined)
     } finally {
-      tx?.end()
-      conn?.release(broken)
+      conn?.release(state.broken)
       if (--this.#inflight === 0) this.#drained?.()
     }
   }

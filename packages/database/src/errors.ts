@@ -132,3 +132,12 @@ export function wrapDriverError(err: unknown, cls: ErrorClass, statement: string
       statement === undefined ? {} : { statement: statement.length > 500 ? `${statement.slice(0, 500)}…` : statement },
   })
 }
+
+/** db.dialect read before a driver registered as a loader has loaded. */
+export function dialectNotLoaded(driver: string): DatabaseError {
+  return new DatabaseError(
+    'DB_NOT_READY',
+    `The dialect of database driver "${driver}" is known once its definition loads (it was registered as a loader): await db.ready() before reading db.dialect, or register the definition object.`,
+    { details: { driver } },
+  )
+}

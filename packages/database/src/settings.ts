@@ -89,3 +89,28 @@ export function connectionSettings(
   settings.database = values.database ?? settings.database
   return settings
 }
+
+// Settings that only one kind of driver reads: describe() leaves out the other kind's defaults.
+const FILE_ONLY = new Set(['file', 'busyTimeout'])
+const SERVER_ONLY = new Set([
+  'host',
+  'port',
+  'user',
+  'password',
+  'database',
+  'ssl',
+  'applicationName',
+  'statementTimeout',
+])
+
+/**
+ * The settings `describe()` lists: those of the other kind of driver (a SQLite file for a
+ * PostgreSQL database, a port for SQLite) are left out unless someone set them.
+ */
+export function describedSettings<E extends { path: string; source: string }>(
+  entries: readonly E[],
+  fileDriver: boolean,
+): E[] {
+  const skip = fileDriver ? SERVER_ONLY : FILE_ONLY
+  return entries.filter((e) => !(skip.has(e.path) && (e.source === 'default' || e.source === 'unset')))
+}
