@@ -41,6 +41,7 @@ const STEP_PACKAGE: Record<string, string> = {
   queue: '@beaver-kit/queue',
   ratelimit: '@beaver-kit/ratelimit',
   session: '@beaver-kit/session',
+  auth: '@beaver-kit/auth',
   scheduler: '@beaver-kit/scheduler',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',

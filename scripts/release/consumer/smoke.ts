@@ -91,6 +91,20 @@ const steps: Steps = {
     await l.close()
     assert(JSON.stringify(seen) === '[true,true,false]', `decisions ${JSON.stringify(seen)}`)
   },
+  async auth() {
+    // Zero config: memory store, a random signing key; register, log in, rotate, authenticate.
+    const { createAuth } = await import('@beaver-kit/auth')
+    await using a = createAuth({ envPrefix: false, limiter: false })
+    const user = await a.register({ email: 'smoke@example.com', password: 'a long smoke passphrase' })
+    const pair = await a.login({ email: 'smoke@example.com', password: 'a long smoke passphrase' })
+    const next = await a.refresh(pair.refreshToken)
+    const reused = await a.refresh(pair.refreshToken).then(
+      () => 'accepted',
+      (e: unknown) => String((e as { code?: string }).code),
+    )
+    const who = await a.authenticate({ headers: { authorization: `Bearer ${next.accessToken}` } })
+    assert(who?.userId === user.id && reused === 'AUTH_REFRESH_REUSED', `auth gave ${JSON.stringify({ who, reused })}`)
+  },
   async session() {
     const { createSessions } = await import('@beaver-kit/session')
     const s = createSessions()

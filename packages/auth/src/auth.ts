@@ -1,0 +1,337 @@
+import { resolveConfig, describeInstance, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
+import { traceAsync, type Instance } from '@beaver-kit/core'
+import { createKrypto, generateKeyRingEntry, randomToken, type Krypto } from '@beaver-kit/krypto'
+import { createLimiter } from '@beaver-kit/ratelimit'
+import {
+  changePassword,
+  login,
+  logout,
+  logoutAll,
+  register,
+  sendVerification,
+  verifyEmail,
+  type ChangePasswordInput,
+  type LoginResult,
+  type RegisterInput,
+} from './account.ts'
+import {
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+  verifyApiKey,
+  type ApiKeyInfo,
+  type ApiKeyInput,
+  type CreatedApiKey,
+} from './api-keys.ts'
+import { channels } from './channels.ts'
+import { authSchema, type AuthSettings } from './config.ts'
+import {
+  eventEmitter,
+  publicUser,
+  type AuthDeliver,
+  type FlowContext,
+  type LoginLimiter,
+  type PublicUser,
+  type SessionSource,
+} from './context.ts'
+import { AuthError } from './errors.ts'
+import type { AuthEventSink, RequestContext } from './events.ts'
+import { bearerToken, middleware, type AuthMiddleware, type AuthRequest } from './http.ts'
+import type { BreachedPasswordCheck } from './passwords.ts'
+import { compileRoles, type RoleTable, type Subject } from './rbac.ts'
+import { requestPasswordReset, resetPassword } from './reset.ts'
+import type { AuthStore } from './store.ts'
+import { createMemoryAuthStore } from './stores/memory.ts'
+import { createSqlAuthStore } from './stores/sql.ts'
+import { rotate, verifyAccess, type Principal, type TokenPair } from './tokens.ts'
+import { checkSettings } from './settings.ts'
+
+/** Options of `createAuth`: BEAVER_AUTH_* settings plus what env cannot carry. */
+export interface AuthOptions extends AuthSettings, InstanceOptions {
+  /** A store of your own (a custom repository, or one shared by several instances); overrides `store`. */
+  storeInstance?: AuthStore
+  /** The krypto instance that signs tokens and hashes passwords; default one built from BEAVER_KRYPTO_*. */
+  krypto?: Krypto
+  /** The login rate limit; default a memory limiter from BEAVER_AUTH_RATE_LIMIT_*; `false` for none. */
+  limiter?: LoginLimiter | false
+  /** Server sessions read by `authenticate()` and ended by password changes (`@beaver-kit/session`). */
+  sessions?: SessionSource
+  /** Sends verification and reset links (your mailer). */
+  deliver?: AuthDeliver
+  /** The audit sink: every flow's event, awaited (`@beaver-kit/audit`'s record, a logger). */
+  onEvent?: AuthEventSink
+  /** Roles, their permissions and their parents. */
+  roles?: RoleTable
+  /** Refuses passwords known from breaches (a k-anonymity lookup, a local list). */
+  breachedPassword?: BreachedPasswordCheck
+  /** The clock in ms (tests). Default Date.now. */
+  now?: () => number
+}
+
+/** Accounts, tokens, API keys and roles: create with `createAuth()`, or use the default `auth()`. */
+export interface Auth extends Instance<InstanceDescription> {
+  /** `memory`, `database` or the name of a custom store. */
+  readonly store: string
+  /** Creates an account (password policy, hashed with argon2id); sends a verification link when `deliver` is set. */
+  register(input: RegisterInput, request?: RequestContext): Promise<PublicUser>
+  /** E-mail and password to a token pair; one answer (AUTH_INVALID_CREDENTIALS) for every failure. */
+  login(input: { email: string; password: string }, request?: RequestContext): Promise<LoginResult>
+  /** Spends a refresh token for a new pair; a reused one revokes its family (AUTH_REFRESH_REUSED). */
+  refresh(refreshToken: string, request?: RequestContext): Promise<TokenPair>
+  /** Ends the sign-in of a refresh token. */
+  logout(refreshToken: string, request?: RequestContext): Promise<void>
+  /** Ends every sign-in of a user (refresh families and server sessions). */
+  logoutAll(userId: string, request?: RequestContext): Promise<void>
+  /** Checks the current password, sets the new one, ends every other sign-in. */
+  changePassword(input: ChangePasswordInput, request?: RequestContext): Promise<void>
+  /** Sends a reset link if the account exists; the same answer and work either way. */
+  requestPasswordReset(email: string, request?: RequestContext): Promise<void>
+  /** Sets a new password with a single-use reset token and ends every sign-in. */
+  resetPassword(token: string, newPassword: string, request?: RequestContext): Promise<void>
+  /** Sends a new verification link to an account. */
+  sendVerification(userId: string): Promise<void>
+  /** Marks the e-mail verified with a single-use verification token. */
+  verifyEmail(token: string, request?: RequestContext): Promise<PublicUser>
+  /** The account, without its password hash. */
+  getUser(userId: string): Promise<PublicUser | undefined>
+  /** Replaces a user's roles (each must be in the roles table); new access tokens carry them. */
+  setRoles(userId: string, roles: string[], request?: RequestContext): Promise<void>
+  /** Verifies an access token (signature by kid, typ, exp, iss, aud) without touching the store. */
+  verifyAccessToken(token: string): Principal
+  /** The principal of a request: Bearer access token, Bearer API key, or server session; undefined when none is presented. */
+  authenticate(req: AuthRequest, request?: RequestContext): Promise<Principal | undefined>
+  createApiKey(userId: string, input: ApiKeyInput, request?: RequestContext): Promise<CreatedApiKey>
+  verifyApiKey(key: string, request?: RequestContext): Promise<Principal>
+  listApiKeys(userId: string): Promise<ApiKeyInfo[]>
+  revokeApiKey(userId: string, id: string, request?: RequestContext): Promise<boolean>
+  /** True when the roles (with their parents) grant the permission, and API-key scopes, if any, allow it. */
+  can(subject: Subject, permission: string): boolean
+  /** True when one of the roles is the role or inherits it. */
+  hasRole(subject: Subject, role: string): boolean
+  /** Middleware: any authenticated request (401 otherwise). */
+  requireAuth(): AuthMiddleware
+  /** Middleware: the principal has one of the roles (401 or 403 otherwise). */
+  requireRole(...roles: string[]): AuthMiddleware
+  /** Middleware: the principal has every permission (401 or 403 otherwise). */
+  requirePermission(...permissions: string[]): AuthMiddleware
+  /** The public keys of the token key set, for `/.well-known/jwks.json` (empty for HMAC keys). */
+  jwks(): { keys: object[] }
+  ready(options?: { signal?: AbortSignal }): Promise<void>
+}
+
+function kryptoFor(
+  options: AuthOptions,
+  env: Record<string, string | undefined>,
+): { krypto: Krypto; ephemeral: boolean } {
+  const source = { envPrefix: options.envPrefix, ...(options.env ? { env: options.env } : {}) }
+  const built = createKrypto(source)
+  if (built.jwt.currentKid !== undefined) return { krypto: built, ephemeral: false }
+  if (env.NODE_ENV === 'production') {
+    const prefix = options.envPrefix === false ? '' : (options.envPrefix ?? 'BEAVER_')
+    throw new AuthError(
+      'AUTH_OPTIONS_INVALID',
+      `No key signs access tokens: set ${prefix}KRYPTO_KEYS ("kid:base64", generateKeyRingEntry() makes one) or ${prefix}KRYPTO_JWT_PRIVATE_KEY, or pass krypto. Outside production a random key is used, and tokens die with the process.`,
+    )
+  }
+  return { krypto: createKrypto({ ...source, keys: [generateKeyRingEntry('ephemeral')] }), ephemeral: true }
+}
+
+/**
+ * Builds accounts and tokens from options, then `BEAVER_AUTH_*` (and `BEAVER_KRYPTO_*` for the
+ * keys and password costs), then defaults. Does no I/O; invalid configuration throws.
+ * @example
+ * await using auth = createAuth({ store: 'database', issuer: 'links', audience: 'links-api' })
+ * await auth.register({ email, password })
+ * const { accessToken, refreshToken } = await auth.login({ email, password }, { ip })
+ */
+export function createAuth(options: AuthOptions = {}): Auth {
+  const {
+    envPrefix,
+    env,
+    storeInstance,
+    krypto: givenKrypto,
+    limiter: givenLimiter,
+    sessions,
+    deliver,
+    onEvent,
+    roles: roleTable,
+    breachedPassword,
+    now = Date.now,
+    ...settings
+  } = options
+  const resolved = resolveConfig(authSchema, { options: settings, envPrefix, ...(env ? { env } : {}) })
+  const v = resolved.values
+  checkSettings(v, envPrefix)
+  const rbac = compileRoles(roleTable)
+  const own = {
+    krypto: givenKrypto === undefined,
+    store: storeInstance === undefined,
+    limiter: givenLimiter === undefined,
+  }
+  const { krypto, ephemeral } = givenKrypto
+    ? { krypto: givenKrypto, ephemeral: false }
+    : kryptoFor(options, env ?? (process.env as Record<string, string | undefined>))
+  const store =
+    storeInstance ??
+    (v.store === 'database'
+      ? createSqlAuthStore({ ...(v.db.url ? { url: v.db.url } : {}), table: v.db.table })
+      : createMemoryAuthStore())
+  const limiter =
+    givenLimiter === false
+      ? undefined
+      : (givenLimiter ??
+        createLimiter({ envPrefix: false, store: 'memory', limit: v.rateLimit.limit, window: v.rateLimit.window }))
+  let dummy: Promise<string> | undefined
+  const ctx: FlowContext = {
+    store,
+    jwt: krypto.jwt,
+    passwords: krypto.passwords,
+    rules: { minLength: v.password.minLength, maxLength: v.password.maxLength, breached: breachedPassword },
+    settings: {
+      issuer: v.issuer,
+      audience: v.audience,
+      accessTtl: v.accessTtl,
+      refreshTtl: v.refreshTtl,
+      familyTtl: v.familyTtl,
+      resetTtl: v.resetTtl,
+      verifyTtl: v.verifyTtl,
+      lockout: v.lockout,
+      apiKeyPrefix: v.apiKey.prefix,
+    },
+    limiter,
+    sessions,
+    deliver,
+    now,
+    emit: eventEmitter(onEvent, now),
+    dummyHash() {
+      dummy ??= krypto.passwords.hash(randomToken())
+      dummy.catch(() => (dummy = undefined))
+      return dummy
+    },
+  }
+  let closed = false
+  const open = (): void => {
+    if (closed) throw new AuthError('AUTH_CLOSED', 'This auth instance is closed; create a new one.')
+  }
+
+  async function principalOf(req: AuthRequest, request?: RequestContext): Promise<Principal | undefined> {
+    const token = bearerToken(req.headers)
+    if (token !== undefined) {
+      if (token.startsWith(ctx.settings.apiKeyPrefix)) return verifyApiKey(ctx, token, request)
+      return verifyAccess(ctx, token)
+    }
+    if (!sessions) return undefined
+    const session = await sessions.load({ headers: req.headers })
+    if (session.userId === undefined) return undefined
+    const user = await store.findUserById(session.userId)
+    return user && { userId: user.id, roles: [...user.roles], via: 'session', sessionId: session.id }
+  }
+
+  async function authenticate(req: AuthRequest, request?: RequestContext): Promise<Principal | undefined> {
+    open()
+    const context = request ?? { ip: req.socket?.remoteAddress }
+    if (!channels.authenticate.hasSubscribers) return principalOf(req, context)
+    return traceAsync(
+      channels.authenticate,
+      () => ({ scheme: bearerToken(req.headers) === undefined ? (sessions ? 'session' : 'none') : 'bearer' }) as const,
+      () => principalOf(req, context),
+    )
+  }
+
+  async function required(req: AuthRequest): Promise<Principal> {
+    const p = await authenticate(req)
+    if (!p) throw new AuthError('AUTH_UNAUTHENTICATED', 'Sign in first: this needs a Bearer token or a session.')
+    return p
+  }
+
+  function denied(p: Principal, what: string, req: AuthRequest): Promise<never> {
+    return ctx
+      .emit(
+        { type: 'auth.accessDenied', outcome: 'failure', userId: p.userId, reason: what },
+        { ip: req.socket?.remoteAddress },
+      )
+      .then(() => {
+        throw new AuthError('AUTH_FORBIDDEN', `This needs ${what}.`, { details: { needs: what } })
+      })
+  }
+
+  const auth: Auth = {
+    store: store.name,
+    register: (input, request) => (open(), register(ctx, input, request)),
+    login: (input, request) => (open(), login(ctx, input, request)),
+    refresh: (token, request) => (open(), rotate(ctx, token, request)),
+    logout: (token, request) => (open(), logout(ctx, token, request)),
+    logoutAll: (userId, request) => (open(), logoutAll(ctx, userId, request)),
+    changePassword: (input, request) => (open(), changePassword(ctx, input, request)),
+    requestPasswordReset: (email, request) => (open(), requestPasswordReset(ctx, email, request)),
+    resetPassword: (token, password, request) => (open(), resetPassword(ctx, token, password, request)),
+    async sendVerification(userId) {
+      open()
+      const user = await store.findUserById(userId)
+      if (!user) throw new AuthError('AUTH_USER_NOT_FOUND', 'No such user.', { details: { userId } })
+      await sendVerification(ctx, user)
+    },
+    verifyEmail: (token, request) => (open(), verifyEmail(ctx, token, request)),
+    async getUser(userId) {
+      open()
+      const user = await store.findUserById(userId)
+      return user && publicUser(user)
+    },
+    async setRoles(userId, roles, request) {
+      open()
+      const unknown = roles.filter((r) => !rbac.known(r))
+      if (unknown.length > 0)
+        throw new AuthError('AUTH_ROLE_UNKNOWN', `Unknown roles: ${unknown.join(', ')}; add them to the roles table.`)
+      if (!(await store.updateUser(userId, { roles: [...new Set(roles)] }, now())))
+        throw new AuthError('AUTH_USER_NOT_FOUND', 'No such user.', { details: { userId } })
+      await ctx.emit({ type: 'auth.rolesChange', outcome: 'success', userId, target: roles.join(',') }, request)
+    },
+    verifyAccessToken: (token) => (open(), verifyAccess(ctx, token)),
+    authenticate,
+    createApiKey: (userId, input, request) => (open(), createApiKey(ctx, userId, input, request)),
+    verifyApiKey: (key, request) => (open(), verifyApiKey(ctx, key, request)),
+    listApiKeys: (userId) => (open(), listApiKeys(ctx, userId)),
+    revokeApiKey: (userId, id, request) => (open(), revokeApiKey(ctx, userId, id, request)),
+    can: (subject, permission) => rbac.can(subject, permission),
+    hasRole: (subject, role) => rbac.has(subject, role),
+    requireAuth: () => middleware(required),
+    requireRole: (...wanted) =>
+      middleware(async (req) => {
+        const p = await required(req)
+        return wanted.some((r) => rbac.has(p, r)) ? p : denied(p, `one of the roles ${wanted.join(', ')}`, req)
+      }),
+    requirePermission: (...wanted) =>
+      middleware(async (req) => {
+        const p = await required(req)
+        const missing = wanted.filter((w) => !rbac.can(p, w))
+        return missing.length === 0 ? p : denied(p, `the permission ${missing.join(', ')}`, req)
+      }),
+    jwks: () => krypto.jwt.jwks(),
+    ready: (o = {}) =>
+      traceAsync(
+        channels.ready,
+        () => ({ store: store.name }),
+        async () => {
+          open()
+          o.signal?.throwIfAborted()
+          await store.ready()
+        },
+      ),
+    describe: () =>
+      describeInstance('auth', envPrefix, resolved.entries, {
+        store: store.name,
+        keys: ephemeral ? 'ephemeral (random, dies with the process)' : 'configured',
+        signingKid: krypto.jwt.currentKid,
+        closed,
+      }),
+    async close() {
+      if (closed) return
+      closed = true
+      if (own.store) await store.close()
+      if (own.limiter && limiter && 'close' in limiter) await (limiter as { close(): Promise<void> }).close()
+      if (own.krypto) await krypto.close()
+    },
+    [Symbol.asyncDispose]: () => auth.close(),
+  }
+  return auth
+}
