@@ -123,7 +123,12 @@ function kryptoFor(
   options: AuthOptions,
   env: Record<string, string | undefined>,
 ): { krypto: Krypto; ephemeral: boolean } {
-  const source = { envPrefix: options.envPrefix, ...(options.env ? { env: options.env } : {}) }
+  // The instance's clock drives token times too, so a fake clock in tests moves `exp` with it.
+  const source = {
+    envPrefix: options.envPrefix,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  }
   const built = createKrypto(source)
   if (built.jwt.currentKid !== undefined) return { krypto: built, ephemeral: false }
   if (env.NODE_ENV === 'production') {
@@ -211,8 +216,11 @@ export function createAuth(options: AuthOptions = {}): Auth {
   }
   let closed = false
   const open = (): void => {
-    if (closed) throw new AuthError('AUTH_CLOSED', 'This auth instance is closed; create a new one.')
+    if (closed) throw closedError()
   }
+  /** Runs a flow on an open instance; a closed one rejects (never throws synchronously from an async API). */
+  const run = <T>(flow: () => Promise<T>): Promise<T> => (closed ? Promise.reject(closedError()) : flow())
+  const closedError = (): AuthError => new AuthError('AUTH_CLOSED', 'This auth instance is closed; create a new one.')
 
   async function principalOf(req: AuthRequest, request?: RequestContext): Promise<Principal | undefined> {
     const token = bearerToken(req.headers)
@@ -257,21 +265,21 @@ export function createAuth(options: AuthOptions = {}): Auth {
 
   const auth: Auth = {
     store: store.name,
-    register: (input, request) => (open(), register(ctx, input, request)),
-    login: (input, request) => (open(), login(ctx, input, request)),
-    refresh: (token, request) => (open(), rotate(ctx, token, request)),
-    logout: (token, request) => (open(), logout(ctx, token, request)),
-    logoutAll: (userId, request) => (open(), logoutAll(ctx, userId, request)),
-    changePassword: (input, request) => (open(), changePassword(ctx, input, request)),
-    requestPasswordReset: (email, request) => (open(), requestPasswordReset(ctx, email, request)),
-    resetPassword: (token, password, request) => (open(), resetPassword(ctx, token, password, request)),
+    register: (input, request) => run(() => register(ctx, input, request)),
+    login: (input, request) => run(() => login(ctx, input, request)),
+    refresh: (token, request) => run(() => rotate(ctx, token, request)),
+    logout: (token, request) => run(() => logout(ctx, token, request)),
+    logoutAll: (userId, request) => run(() => logoutAll(ctx, userId, request)),
+    changePassword: (input, request) => run(() => changePassword(ctx, input, request)),
+    requestPasswordReset: (email, request) => run(() => requestPasswordReset(ctx, email, request)),
+    resetPassword: (token, password, request) => run(() => resetPassword(ctx, token, password, request)),
     async sendVerification(userId) {
       open()
       const user = await store.findUserById(userId)
       if (!user) throw new AuthError('AUTH_USER_NOT_FOUND', 'No such user.', { details: { userId } })
       await sendVerification(ctx, user)
     },
-    verifyEmail: (token, request) => (open(), verifyEmail(ctx, token, request)),
+    verifyEmail: (token, request) => run(() => verifyEmail(ctx, token, request)),
     async getUser(userId) {
       open()
       const user = await store.findUserById(userId)
@@ -288,10 +296,10 @@ export function createAuth(options: AuthOptions = {}): Auth {
     },
     verifyAccessToken: (token) => (open(), verifyAccess(ctx, token)),
     authenticate,
-    createApiKey: (userId, input, request) => (open(), createApiKey(ctx, userId, input, request)),
-    verifyApiKey: (key, request) => (open(), verifyApiKey(ctx, key, request)),
-    listApiKeys: (userId) => (open(), listApiKeys(ctx, userId)),
-    revokeApiKey: (userId, id, request) => (open(), revokeApiKey(ctx, userId, id, request)),
+    createApiKey: (userId, input, request) => run(() => createApiKey(ctx, userId, input, request)),
+    verifyApiKey: (key, request) => run(() => verifyApiKey(ctx, key, request)),
+    listApiKeys: (userId) => run(() => listApiKeys(ctx, userId)),
+    revokeApiKey: (userId, id, request) => run(() => revokeApiKey(ctx, userId, id, request)),
     can: (subject, permission) => rbac.can(subject, permission),
     hasRole: (subject, role) => rbac.has(subject, role),
     requireAuth: () => middleware(required),

@@ -26,8 +26,13 @@ export interface AuthSubject {
   close(): Promise<void>
 }
 
-export const cheapKrypto = (memory = '64kb', keys = [generateKeyRingEntry('k1')]) =>
-  createKrypto({ envPrefix: false, keys, password: { algorithm: 'argon2id', argon2: { memory, passes: 1 } } })
+export const cheapKrypto = (memory = '64kb', keys = [generateKeyRingEntry('k1')], now?: () => number) =>
+  createKrypto({
+    envPrefix: false,
+    keys,
+    password: { algorithm: 'argon2id', argon2: { memory, passes: 1 } },
+    ...(now ? { now } : {}),
+  })
 
 /** A subject over a store: the factory of each store's test file calls this. */
 export function authSubject(ns: string, store: AuthStore, onClose: () => Promise<void> = async () => {}): AuthSubject {
@@ -36,7 +41,7 @@ export function authSubject(ns: string, store: AuthStore, onClose: () => Promise
   const delivered: AuthMessage[] = []
   const events: AuthEvent[] = []
   const built: Auth[] = []
-  const krypto = cheapKrypto()
+  const krypto = cheapKrypto('64kb', [generateKeyRingEntry('k1')], clock.now)
   const build = (options: AuthOptions = {}): Auth => {
     const a = createAuth({
       envPrefix: false,
