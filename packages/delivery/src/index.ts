@@ -31,3 +31,19 @@ export type {
 } from './provider-client.ts'
 export { consumeSends, createCacheLedger, createMemoryLedger, enqueueSend } from './queued.ts'
 export type { QueueLike, QueueTiming, SentLedger } from './queued.ts'
+export { buildProviderSetMembers, createCompositeSender, createProviderSet, summarizeFailures } from './provider-set.ts'
+export type {
+  CompositeMember,
+  CompositeSender,
+  MemberFailure,
+  ProviderSet,
+  ProviderSetMember,
+  ProviderSetOptions,
+  ProviderSetPolicy,
+} from './provider-set.ts'
+export { withSendRetries } from './retrying.ts'
+export type { RetryableSender, SendRetryPolicy } from './retrying.ts'
+export { countOutcomes, sendEach } from './batch.ts'
+export type { BatchOutcome } from './batch.ts'
+export { awsClientConfig, classifyAwsFailure } from './aws.ts'
+export type { AwsClientSettings, AwsFailure } from './aws.ts'

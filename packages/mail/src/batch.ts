@@ -1,3 +1,4 @@
+import { countOutcomes, sendEach } from '@beaver-kit/delivery'
 import type { MailMessage } from './message.ts'
 import type { SendResult } from './send-result.ts'
 
@@ -44,33 +45,11 @@ export async function runBatch(
   signal: AbortSignal | undefined,
   send: (message: MailMessage) => Promise<SendResult>,
 ): Promise<BatchResult> {
-  const items: BatchItem[] = new Array<BatchItem>(messages.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const index = next++
-      if (index >= messages.length) return
-      const message = messages[index] as MailMessage
-      if (signal?.aborted) {
-        items[index] = { index, status: 'skipped', recipients: writtenRecipients(message) }
-        continue
-      }
-      try {
-        items[index] = { index, status: 'sent', result: await send(message) }
-      } catch (error) {
-        items[index] = { index, status: 'failed', error, recipients: writtenRecipients(message) }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker))
-  let sent = 0
-  let failed = 0
-  const accepted: string[] = []
-  for (const item of items) {
-    if (item.status === 'sent') {
-      sent++
-      accepted.push(...item.result.accepted)
-    } else if (item.status === 'failed') failed++
-  }
-  return Object.freeze({ sent, failed, skipped: items.length - sent - failed, items, accepted })
+  const outcomes = await sendEach(messages, { concurrency, signal }, send)
+  const items = outcomes.map((o): BatchItem => {
+    if (o.status === 'sent') return o
+    return { ...o, recipients: writtenRecipients(messages[o.index] as MailMessage) }
+  })
+  const accepted = items.flatMap((item) => (item.status === 'sent' ? item.result.accepted : []))
+  return Object.freeze({ ...countOutcomes(items), items, accepted })
 }

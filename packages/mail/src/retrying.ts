@@ -1,4 +1,4 @@
-import { retry } from '@beaver-kit/core'
+import { withSendRetries } from '@beaver-kit/delivery'
 import { channels } from './channels.ts'
 import { isTransient, retryAfterOf } from './failures.ts'
 import type { MailTransport } from './transport.ts'
@@ -16,32 +16,12 @@ export interface RetryPolicy {
  * transport, so a failover set retries each member before moving on.
  */
 export function withRetries(transport: MailTransport, policy: RetryPolicy): MailTransport {
-  if (transport.capabilities.retries || policy.attempts <= 1) return transport
-  return {
-    name: transport.name,
-    capabilities: Object.freeze({ ...transport.capabilities, retries: true }),
-    send: (mail, options) =>
-      retry(() => transport.send(mail, options), {
-        maxAttempts: policy.attempts,
-        baseMs: policy.baseMs,
-        maxMs: policy.maxMs,
-        signal: options.signal,
-        shouldRetry: isTransient,
-        retryAfter: retryAfterOf,
-        onRetry: ({ attempt, delayMs, error }) => {
-          if (channels.retry.hasSubscribers) {
-            channels.retry.publish({
-              transport: transport.name,
-              attempt,
-              delayMs,
-              code: (error as { code?: string }).code ?? 'UNKNOWN',
-            })
-          }
-        },
-      }),
-    ...(transport.verify
-      ? { verify: (options) => (transport.verify as NonNullable<MailTransport['verify']>)(options) }
-      : {}),
-    close: () => transport.close(),
-  }
+  return withSendRetries(transport, {
+    ...policy,
+    isTransient,
+    retryAfter: retryAfterOf,
+    onRetry: ({ sender, attempt, delayMs, code }) => {
+      if (channels.retry.hasSubscribers) channels.retry.publish({ transport: sender, attempt, delayMs, code })
+    },
+  })
 }

@@ -1,4 +1,4 @@
-import { retry } from '@beaver-kit/core'
+import { withSendRetries } from '@beaver-kit/delivery'
 import { channels } from './channels.ts'
 import type { SmsConfig } from './config.ts'
 import type { SmsDriver } from './driver.ts'
@@ -23,34 +23,19 @@ function unconfigured(): SmsDriver {
   }
 }
 
-/** The mailer's retry for a driver that does not retry by itself (a registered one). */
+/** The facade's retry for a driver that does not retry by itself (a registered one). */
 function withRetries(driver: SmsDriver, config: SmsConfig): SmsDriver {
   const { attempts, baseDelay, maxDelay } = config.retry
-  if (driver.capabilities.retries || attempts <= 1) return driver
-  return {
-    ...driver,
-    name: driver.name,
-    capabilities: Object.freeze({ ...driver.capabilities, retries: true }),
-    send: (message, options) =>
-      retry(() => driver.send(message, options), {
-        maxAttempts: attempts,
-        baseMs: baseDelay,
-        maxMs: maxDelay,
-        signal: options.signal,
-        shouldRetry: isTransient,
-        retryAfter: retryAfterOf,
-        onRetry: ({ attempt, delayMs, error }) => {
-          if (channels.retry.hasSubscribers)
-            channels.retry.publish({
-              driver: driver.name,
-              attempt,
-              delayMs,
-              code: (error as { code?: string }).code ?? 'UNKNOWN',
-            })
-        },
-      }),
-    close: () => driver.close(),
-  }
+  return withSendRetries(driver, {
+    attempts,
+    baseMs: baseDelay,
+    maxMs: maxDelay,
+    isTransient,
+    retryAfter: retryAfterOf,
+    onRetry: ({ sender, attempt, delayMs, code }) => {
+      if (channels.retry.hasSubscribers) channels.retry.publish({ driver: sender, attempt, delayMs, code })
+    },
+  })
 }
 
 /** Builds the named driver with its section's settings; composites build their members through the context. */

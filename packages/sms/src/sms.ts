@@ -2,9 +2,11 @@ import { resolveConfig, describeInstance, type InstanceDescription, type Instanc
 import { importPeer, traceAsync, throwIfAborted, type Instance } from '@beaver-kit/core'
 import {
   consumeSends,
+  countOutcomes,
   createMemoryLedger,
   createMemorySuppressionList,
   enqueueSend,
+  sendEach,
   type QueueLike,
   type QueueTiming,
   type SentLedger,
@@ -221,25 +223,13 @@ export function createSms(options: SmsOptions = {}): Sms {
         channels.sendBatch,
         () => ({ messages: messages.length, concurrency }),
         async () => {
-          const items = new Array<SmsBatchItem>(messages.length)
-          let next = 0
-          const worker = async (): Promise<void> => {
-            for (let index = next++; index < messages.length; index = next++) {
-              const m = messages[index] as SmsMessage
-              if (batchOptions.signal?.aborted) {
-                items[index] = { index, status: 'skipped', to: String(m.to) }
-                continue
-              }
-              try {
-                items[index] = { index, status: 'sent', result: await sendOne(m, batchOptions.signal) }
-              } catch (error) {
-                items[index] = { index, status: 'failed', to: String(m.to), error }
-              }
-            }
-          }
-          await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker))
-          const count = (s: SmsBatchItem['status']) => items.filter((i) => i.status === s).length
-          return Object.freeze({ sent: count('sent'), failed: count('failed'), skipped: count('skipped'), items })
+          const outcomes = await sendEach(messages, { concurrency, signal: batchOptions.signal }, (m) =>
+            sendOne(m, batchOptions.signal),
+          )
+          const items = outcomes.map((o): SmsBatchItem =>
+            o.status === 'sent' ? o : { ...o, to: String((messages[o.index] as SmsMessage).to) },
+          )
+          return Object.freeze({ ...countOutcomes(items), items })
         },
       )
     },

@@ -1,4 +1,5 @@
-import { importPeer, isNetworkErrorCode } from '@beaver-kit/core'
+import { importPeer } from '@beaver-kit/core'
+import { awsClientConfig, classifyAwsFailure } from '@beaver-kit/delivery'
 import { formatAddress } from '../address.ts'
 import { invalidField, type MailError } from '../errors.ts'
 import { transportError } from '../failures.ts'
@@ -24,24 +25,6 @@ export interface SesClient {
 }
 
 const SES_TAG = /^[A-Za-z0-9_-]{1,256}$/
-const AUTH = new Set([
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'InvalidClientTokenId',
-  'AccessDeniedException',
-  'ExpiredTokenException',
-  'SignatureDoesNotMatch',
-  'CredentialsProviderError',
-])
-const THROTTLED = new Set([
-  'TooManyRequestsException',
-  'ThrottlingException',
-  'Throttling',
-  'LimitExceededException',
-  'ServiceUnavailable',
-  'InternalFailure',
-])
-
 /** SES's message tags: a tag is a name whose value is "true"; metadata values must fit SES's tag alphabet. */
 export function sesTags(mail: OutgoingMail): Array<{ Name: string; Value: string }> {
   const tags = mail.tags.map((Name) => ({ Name, Value: 'true' }))
@@ -59,24 +42,15 @@ export function sesTags(mail: OutgoingMail): Array<{ Name: string; Value: string
 
 /** Classifies an AWS SDK failure: credentials, throttling/5xx/network (temporary), or a rejected message. */
 export function sesFailure(err: unknown): MailError {
-  const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
-  const name = e.name ?? 'Error'
-  const status = e.$metadata?.httpStatusCode
-  const message = `${name}: ${e.message ?? String(err)}`
-  if (AUTH.has(name) || status === 403)
-    return transportError('ses', 'MAIL_AUTH', `${message}; check the AWS credentials and region.`, {
+  const f = classifyAwsFailure(err)
+  const status = f.status ?? f.name
+  if (f.kind === 'auth')
+    return transportError('ses', 'MAIL_AUTH', `${f.message}; check the AWS credentials and region.`, {
       cause: err,
-      status: status ?? name,
+      status,
     })
-  if (
-    THROTTLED.has(name) ||
-    (status !== undefined && (status === 429 || status >= 500)) ||
-    (e.code !== undefined && isNetworkErrorCode(e.code)) ||
-    status === undefined
-  ) {
-    return transportError('ses', 'MAIL_UNAVAILABLE', message, { cause: err, status: status ?? name })
-  }
-  return transportError('ses', 'MAIL_REJECTED', message, { cause: err, status })
+  if (f.kind === 'temporary') return transportError('ses', 'MAIL_UNAVAILABLE', f.message, { cause: err, status })
+  return transportError('ses', 'MAIL_REJECTED', f.message, { cause: err, status: f.status })
 }
 
 /**
@@ -97,15 +71,7 @@ export const sesDriver = defineMailDriver<SesTransportOptions>({
     )
     const own = options.client === undefined
     const client: SesClient =
-      options.client ??
-      new sdk.SESv2Client({
-        ...(options.region ? { region: options.region } : {}),
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.accessKeyId && options.secretAccessKey
-          ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
-          : {}),
-        maxAttempts: context.config.retry.attempts,
-      })
+      options.client ?? new sdk.SESv2Client(awsClientConfig(options, context.config.retry.attempts))
     const transport: MailTransport = {
       name: 'ses',
       capabilities: plainCapabilities({ retries: true, maxTags: 50 }),

@@ -1,4 +1,5 @@
-import { importPeer, isNetworkErrorCode } from '@beaver-kit/core'
+import { importPeer } from '@beaver-kit/core'
+import { awsClientConfig, classifyAwsFailure } from '@beaver-kit/delivery'
 import { defineSmsDriver, type SmsDriver } from '../driver.ts'
 import type { SmsError } from '../errors.ts'
 import { driverError } from '../failures.ts'
@@ -21,47 +22,15 @@ export interface SnsClient {
   destroy(): void
 }
 
-const AUTH = new Set([
-  'InvalidClientTokenId',
-  'SignatureDoesNotMatch',
-  'AuthorizationError',
-  'AccessDenied',
-  'AccessDeniedException',
-  'ExpiredToken',
-  'UnrecognizedClientException',
-])
-const TEMPORARY = new Set([
-  'Throttling',
-  'ThrottledException',
-  'InternalError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'KMSThrottlingException',
-])
-const OPTED_OUT = new Set(['OptedOut'])
-
-/** Classifies an AWS SDK failure of Publish. */
+/** Classifies an AWS SDK failure of Publish; `OptedOut` means the number opted out at the carrier. */
 export function snsFailure(err: unknown): SmsError {
-  const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
-  const name = e.name ?? 'Error'
-  const status = e.$metadata?.httpStatusCode
-  const text = `${name}: ${e.message ?? String(err)}`
-  if (OPTED_OUT.has(name)) return driverError('sns', 'SMS_OPTED_OUT', text, { cause: err, status })
-  if (AUTH.has(name) || status === 403)
-    return driverError('sns', 'SMS_AUTH', `${text}; check the AWS credentials and region.`, {
-      cause: err,
-      status: status ?? name,
-    })
-  if (
-    TEMPORARY.has(name) ||
-    status === undefined ||
-    status === 429 ||
-    status >= 500 ||
-    (e.code !== undefined && isNetworkErrorCode(e.code))
-  ) {
-    return driverError('sns', 'SMS_UNAVAILABLE', text, { cause: err, status: status ?? name })
-  }
-  return driverError('sns', 'SMS_REJECTED', text, { cause: err, status, providerCode: name })
+  const f = classifyAwsFailure(err)
+  const status = f.status ?? f.name
+  if (f.name === 'OptedOut') return driverError('sns', 'SMS_OPTED_OUT', f.message, { cause: err, status: f.status })
+  if (f.kind === 'auth')
+    return driverError('sns', 'SMS_AUTH', `${f.message}; check the AWS credentials and region.`, { cause: err, status })
+  if (f.kind === 'temporary') return driverError('sns', 'SMS_UNAVAILABLE', f.message, { cause: err, status })
+  return driverError('sns', 'SMS_REJECTED', f.message, { cause: err, status: f.status, providerCode: f.name })
 }
 
 /**
@@ -77,15 +46,7 @@ export const snsDriver = defineSmsDriver<SnsDriverOptions>({
     const sdk = await importPeer('@aws-sdk/client-sns', () => import('@aws-sdk/client-sns'), 'the sns SMS driver')
     const own = options.client === undefined
     const client: SnsClient =
-      options.client ??
-      new sdk.SNSClient({
-        ...(options.region ? { region: options.region } : {}),
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.accessKeyId && options.secretAccessKey
-          ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
-          : {}),
-        maxAttempts: context.config.retry.attempts,
-      })
+      options.client ?? new sdk.SNSClient(awsClientConfig(options, context.config.retry.attempts))
     const attributes = (from: string | undefined): Record<string, { DataType: string; StringValue: string }> => {
       const sender = options.senderId ?? (from !== undefined && !from.startsWith('+') ? from : undefined)
       return {
