@@ -112,9 +112,15 @@ export class Cache implements Instance<InstanceDescription> {
    */
   get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
     const root = this.#root
-    if (root.syncDriver !== undefined && !channels.get.hasSubscribers && !this.#view.closed) {
+    if (root.syncDriver !== undefined && !this.#view.closed) {
+      // Observed or not, a synchronous driver answers without a promise of its own: an
+      // observer sees start and end (as traceSync publishes them), not a promise's events.
       try {
-        return Promise.resolve(readSync<T>(this.#view, key))
+        return Promise.resolve(
+          channels.get.hasSubscribers
+            ? traceSync(this.#view, 'get', () => readSync<T>(this.#view, key))
+            : readSync<T>(this.#view, key),
+        )
       } catch (err) {
         return Promise.reject(err as Error)
       }
@@ -195,14 +201,14 @@ export class Cache implements Instance<InstanceDescription> {
     const root = this.#root
     if (
       root.syncDriver !== undefined &&
-      !channels.set.hasSubscribers &&
       !this.#view.closed &&
       options?.signal === undefined &&
       options?.tags === undefined &&
       options?.grace === undefined
     ) {
       try {
-        writeSync(this.#view, key, value, options)
+        if (channels.set.hasSubscribers) traceSync(this.#view, 'set', () => writeSync(this.#view, key, value, options))
+        else writeSync(this.#view, key, value, options)
         return RESOLVED_UNDEFINED
       } catch (err) {
         return Promise.reject(err as Error)

@@ -1,4 +1,4 @@
-import { raceAbort } from '@beaver-kit/core'
+import { raceAbort, traceNow } from '@beaver-kit/core'
 import { channels, type CacheTrace } from './channels.ts'
 import type { CacheDriver } from './driver.ts'
 import { CacheError } from './errors.ts'
@@ -82,13 +82,16 @@ export function run<T>(
   })
 }
 
-/** Runs a synchronous operation inside its tracing channel (the result is never published). */
+/**
+ * Runs a synchronous operation inside its tracing channel (start and end, as `traceSync`
+ * publishes them; the result is never published).
+ */
 export function traceSync<R>(view: View, op: 'get' | 'set', fn: () => R): R {
   const ctx: CacheTrace = { op, namespace: view.ns, driver: view.root.driverName }
-  let out!: R
-  channels[op].traceSync(() => {
-    out = fn()
-    if (op === 'get') ctx.hit = out !== undefined
-  }, ctx)
-  return out
+  if (op !== 'get') return traceNow(channels[op], ctx, fn)
+  return traceNow(channels.get, ctx, (c) => {
+    const out = fn()
+    c.hit = out !== undefined
+    return out
+  })
 }

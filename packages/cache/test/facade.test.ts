@@ -325,7 +325,11 @@ describe('tracing channels', () => {
     const seen: Array<Record<string, unknown>> = []
     const handlers = {
       start: (m: unknown) => void seen.push({ ...(m as object) }),
-      end: () => undefined,
+      // An operation the memory driver answered synchronously ends here, with `result` set
+      // (to undefined: the value is never published); an asynchronous one at asyncEnd.
+      end: (m: unknown) => {
+        if ('result' in (m as object)) seen.push({ ...(m as object), phase: 'end' })
+      },
       asyncStart: () => undefined,
       asyncEnd: (m: unknown) => void seen.push({ ...(m as object), phase: 'end' }),
       error: () => undefined,

@@ -33,6 +33,7 @@ export function eventChannel(pkg: string, event: string): dc.Channel {
  * an unobserved operation pays one property read. `context` is only built when traced.
  * Unlike `tracePromise`, the resolved value is never put on the context: subscribers see what
  * the package chose to publish (keys, timings, outcome), never cached values or rows.
+ * The observed path costs the context, one `.then` and the publishes: no wrapper closures.
  */
 export function traceAsync<T, Context extends object>(
   channel: dc.TracingChannel<unknown, Context>,
@@ -40,35 +41,74 @@ export function traceAsync<T, Context extends object>(
   fn: () => Promise<T>,
 ): Promise<T> {
   if (!channel.hasSubscribers) return fn()
-  const ctx = context() as Context & { error?: unknown }
-  const settle = (): void => {
-    channel.asyncStart.publish(ctx)
-    channel.asyncEnd.publish(ctx)
-  }
-  const fail = (error: unknown): void => {
-    ctx.error = error
+  const ctx = context()
+  // runStores only when something listens to `start` or binds a store to it (tracing does):
+  // an observer of the end alone (a counter) never needs the store machinery.
+  if (!channel.start.hasSubscribers) return runObserved(channel, ctx, fn)
+  return channel.start.runStores(ctx, runObserved<T, Context>, undefined, channel, ctx, fn)
+}
+
+function runObserved<T, Context extends object>(
+  channel: dc.TracingChannel<unknown, Context>,
+  ctx: Context,
+  fn: () => Promise<T>,
+): Promise<T> {
+  let promise: Promise<T>
+  try {
+    promise = fn()
+  } catch (error) {
+    ;(ctx as { error?: unknown }).error = error
     channel.error.publish(ctx)
+    channel.end.publish(ctx)
+    throw error
   }
-  return channel.start.runStores(ctx, () => {
-    try {
-      return fn().then(
-        (value) => {
-          settle()
-          return value
-        },
-        (error: unknown) => {
-          fail(error)
-          settle()
-          throw error
-        },
-      )
-    } catch (error) {
-      fail(error)
+  channel.end.publish(ctx)
+  return promise.then(
+    (value) => {
+      channel.asyncStart.publish(ctx)
+      channel.asyncEnd.publish(ctx)
+      return value
+    },
+    (error: unknown) => {
+      ;(ctx as { error?: unknown }).error = error
+      channel.error.publish(ctx)
+      channel.asyncStart.publish(ctx)
+      channel.asyncEnd.publish(ctx)
       throw error
-    } finally {
-      channel.end.publish(ctx)
-    }
-  })
+    },
+  )
+}
+
+/**
+ * The synchronous counterpart of `traceAsync` for an operation that answers at once (a memory
+ * cache read): start and end only, as `traceSync` publishes them, with `result` set to
+ * undefined (the value is never published) so observers know the operation is over at `end`.
+ */
+export function traceNow<T, Context extends object>(
+  channel: dc.TracingChannel<unknown, Context>,
+  ctx: Context,
+  fn: (ctx: Context) => T,
+): T {
+  if (!channel.start.hasSubscribers) return runNow(channel, ctx, fn)
+  return channel.start.runStores(ctx, runNow<T, Context>, undefined, channel, ctx, fn)
+}
+
+function runNow<T, Context extends object>(
+  channel: dc.TracingChannel<unknown, Context>,
+  ctx: Context,
+  fn: (ctx: Context) => T,
+): T {
+  try {
+    const value = fn(ctx)
+    ;(ctx as { result?: unknown }).result = undefined
+    return value
+  } catch (error) {
+    ;(ctx as { error?: unknown }).error = error
+    channel.error.publish(ctx)
+    throw error
+  } finally {
+    channel.end.publish(ctx)
+  }
 }
 
 /**
@@ -186,6 +226,17 @@ export interface OperationObserver<Context extends object> {
   finish(context: Context, outcome: OperationOutcome): void
 }
 
+/** How `observeOperations` listens. */
+export interface ObserveOptions {
+  /**
+   * Read the clock at the start of every operation (default true). An observer that never
+   * reads `durationMs` (spans keep their own times) passes false and is not called at the start
+   * unless it has a `start`; its `durationMs` is then measured only when another observer timed
+   * the operation, and 0 otherwise.
+   */
+  readonly timed?: boolean
+}
+
 const STARTED = Symbol.for('beaver-kit.operation-started')
 type Timed = { [STARTED]?: number; error?: unknown; result?: unknown }
 
@@ -198,6 +249,7 @@ type Timed = { [STARTED]?: number; error?: unknown; result?: unknown }
 export function observeOperations<Context extends object>(
   name: string,
   observer: OperationObserver<Context>,
+  options: ObserveOptions = {},
 ): () => void {
   const channel = dc.tracingChannel<unknown, Context & Timed>(name)
   const done = (ctx: Context & Timed): void => {
@@ -207,20 +259,24 @@ export function observeOperations<Context extends object>(
       durationMs: started === undefined ? 0 : performance.now() - started,
     })
   }
-  const handlers: dc.TracingChannelSubscribers<Context & Timed> = {
-    start(ctx) {
-      ctx[STARTED] ??= performance.now()
-      observer.start?.(ctx)
-    },
+  // Only the events that matter: start (the clock), end (a synchronous finish) and asyncEnd;
+  // asyncStart and error would be one more call per operation for nothing.
+  const timed = options.timed !== false
+  const handlers = {
+    start:
+      timed || observer.start
+        ? (ctx: Context & Timed) => {
+            if (timed) ctx[STARTED] ??= performance.now()
+            observer.start?.(ctx)
+          }
+        : undefined,
     // traceSync sets `result` before `end`; a synchronous throw sets `error` before it. A promise
     // that settles later publishes `error` (if any) and `asyncEnd` after `end`.
-    end(ctx) {
+    end(ctx: Context & Timed) {
       if ('result' in ctx || ctx.error !== undefined) done(ctx)
     },
-    asyncStart() {},
     asyncEnd: done,
-    error() {},
-  }
+  } as dc.TracingChannelSubscribers<Context & Timed>
   channel.subscribe(handlers)
   return () => {
     channel.unsubscribe(handlers)

@@ -19,6 +19,7 @@ export {
   listChannels,
   observeOperations,
   traceAsync,
+  traceNow,
   tracing,
   tracingChannel,
   watchChannels,
@@ -28,6 +29,7 @@ export type {
   ChannelSpec,
   DeclaredChannels,
   OperationObserver,
+  ObserveOptions,
   OperationOutcome,
   TypedChannel,
 } from './channels.ts'

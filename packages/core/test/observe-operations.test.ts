@@ -1,6 +1,7 @@
 import dc from 'node:diagnostics_channel'
 import { describe, expect, it } from 'vitest'
-import { observeOperations, traceAsync, tracingChannel, type OperationOutcome } from '@beaver-kit/core'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { observeOperations, traceAsync, traceNow, tracingChannel, type OperationOutcome } from '@beaver-kit/core'
 
 type Ctx = { op: string }
 
@@ -108,5 +109,91 @@ describe('observeOperations', () => {
     expect(seen?.durationMs).toBe(0)
     stop?.()
     ch.unsubscribe(other)
+  })
+
+  it('traceNow: an operation that answers at once publishes start and end, never its value', () => {
+    const ch = tracingChannel<Ctx & { hit?: boolean }>('observe', 'now')
+    const events: string[] = []
+    const raw = {
+      start: () => void events.push('start'),
+      end: (m: unknown) => void events.push(`end result=${String('result' in (m as object))}`),
+      asyncStart: () => void events.push('asyncStart'),
+      asyncEnd: () => void events.push('asyncEnd'),
+      error: () => void events.push('error'),
+    }
+    ch.subscribe(raw)
+    const { seen, stop } = watch('beaver:observe:now')
+    const ctx: Ctx & { hit?: boolean; result?: unknown } = { op: 'hit' }
+    const value = traceNow(ch, ctx, (c) => {
+      c.hit = true
+      return 'the value'
+    })
+    expect(value).toBe('the value')
+    expect(ctx.result).toBeUndefined()
+    expect(events).toEqual(['start', 'end result=true'])
+    expect(seen.map(([op, o]) => [op, o.error])).toEqual([['hit', undefined]])
+    expect(() =>
+      traceNow(ch, { op: 'throws' }, () => {
+        throw new Error('now boom')
+      }),
+    ).toThrow('now boom')
+    expect(events.slice(2)).toEqual(['start', 'error', 'end result=false'])
+    expect((seen[1]?.[1].error as Error).message).toBe('now boom')
+    stop()
+    ch.unsubscribe(raw)
+  })
+
+  it('skips the start machinery when nothing listens to start, and runs stores bound to it otherwise', async () => {
+    const ch = tracingChannel<Ctx>('observe', 'stores')
+    const ended: string[] = []
+    const endOnly = { asyncEnd: (m: unknown) => void ended.push((m as Ctx).op) }
+    ch.subscribe(endOnly as unknown as Parameters<typeof ch.subscribe>[0])
+    expect(ch.start.hasSubscribers).toBe(false)
+    await traceAsync(
+      ch,
+      () => ({ op: 'end only' }),
+      async () => undefined,
+    )
+    expect(traceNow(ch, { op: 'now, end only' }, () => 2)).toBe(2)
+    expect(ended).toEqual(['end only'])
+    const store = new AsyncLocalStorage<string>()
+    ch.start.bindStore(store, (m) => `in ${(m as Ctx).op}`)
+    const inside = await traceAsync(
+      ch,
+      () => ({ op: 'bound' }),
+      async () => store.getStore(),
+    )
+    expect(inside).toBe('in bound')
+    expect(traceNow(ch, { op: 'bound now' }, () => store.getStore())).toBe('in bound now')
+    ch.start.unbindStore(store)
+    ch.unsubscribe(endOnly as unknown as Parameters<typeof ch.subscribe>[0])
+  })
+
+  it('timed: false reads no clock and needs no start subscription', async () => {
+    const ch = tracingChannel<Ctx>('observe', 'untimed')
+    const seen: OperationOutcome[] = []
+    const stop = observeOperations<Ctx>('beaver:observe:untimed', { finish: (_c, o) => seen.push(o) }, { timed: false })
+    expect(ch.start.hasSubscribers).toBe(false)
+    await traceAsync(
+      ch,
+      () => ({ op: 'a' }),
+      async () => {
+        await new Promise((r) => setTimeout(r, 5))
+      },
+    )
+    expect(seen[0]?.durationMs).toBe(0)
+    // Another observer's clock is shared.
+    const timed = watch('beaver:observe:untimed')
+    await traceAsync(
+      ch,
+      () => ({ op: 'b' }),
+      async () => {
+        await new Promise((r) => setTimeout(r, 5))
+      },
+    )
+    expect(seen[1]?.durationMs).toBeGreaterThan(0)
+    timed.stop()
+    stop()
+    expect(ch.hasSubscribers).toBe(false)
   })
 })

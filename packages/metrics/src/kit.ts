@@ -26,6 +26,48 @@ function onOperation(name: string, finish: (ctx: Payload, outcome: OperationOutc
   return observeOperations<Payload>(name, { finish })
 }
 
+// Past this many label sets a table stops remembering and every record goes through the guard.
+const MAX_REMEMBERED = 4096
+
+/**
+ * The bound children of one label set, made once: a hot operation then records without
+ * building a label object or passing the cardinality guard each time. Keyed by two label values
+ * in nested maps (the values are the payload's own strings, so no key string is built per call),
+ * and bounded, so labels fed from outside (a namespace, a host) cannot grow it past
+ * `MAX_REMEMBERED`.
+ */
+class Remembered<R> {
+  readonly #made = new Map<string, Map<string, R>>()
+  readonly #make: (a: string, b: string) => R
+  #size = 0
+  constructor(make: (a: string, b: string) => R) {
+    this.#make = make
+  }
+  get(a: string, b = ''): R {
+    let inner = this.#made.get(a)
+    let r = inner?.get(b)
+    if (r === undefined) {
+      r = this.#make(a, b)
+      if (this.#size < MAX_REMEMBERED) {
+        if (inner === undefined) this.#made.set(a, (inner = new Map()))
+        inner.set(b, r)
+        this.#size++
+      }
+    }
+    return r
+  }
+}
+
+/** One child per value of a label left open (an outcome): made on first use. */
+function lazyChildren<C>(make: (value: string) => C): (value: string) => C {
+  const children = new Map<string, C>()
+  return (value) => {
+    let c = children.get(value)
+    if (c === undefined) children.set(value, (c = make(value)))
+    return c
+  }
+}
+
 // Leading keyword of a statement: a bounded label (the statement itself never is one).
 const SQL_VERBS = new Set([
   'SELECT',
@@ -96,17 +138,24 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
         help: 'Stale values served, by reason',
         labelNames: ['namespace', 'reason'],
       })
-      const operation: Subscribe = (name, op) =>
-        onOperation(name, (ctx, outcome) => {
-          const driver = text(ctx.driver)
-          const namespace = text(ctx.namespace)
-          duration.observe({ operation: op, driver, namespace, outcome: result(outcome) }, seconds(outcome))
-          if (typeof ctx.hit === 'boolean') reads.inc({ driver, namespace, result: ctx.hit ? 'hit' : 'miss' })
-          else if (typeof ctx.hits === 'number' && typeof ctx.count === 'number') {
-            if (ctx.hits > 0) reads.inc({ driver, namespace, result: 'hit' }, ctx.hits)
-            if (ctx.count > ctx.hits) reads.inc({ driver, namespace, result: 'miss' }, ctx.count - ctx.hits)
+      const operation: Subscribe = (name, op) => {
+        // Per (driver, namespace): the duration by outcome and the reads by result.
+        const series = new Remembered((driver, namespace) => {
+          return {
+            took: lazyChildren((outcome) => duration.labels({ operation: op, driver, namespace, outcome })),
+            read: lazyChildren((r) => reads.labels({ driver, namespace, result: r })),
           }
         })
+        return onOperation(name, (ctx, outcome) => {
+          const s = series.get(text(ctx.driver), text(ctx.namespace))
+          s.took(result(outcome)).observe(seconds(outcome))
+          if (typeof ctx.hit === 'boolean') s.read(ctx.hit ? 'hit' : 'miss').inc()
+          else if (typeof ctx.hits === 'number' && typeof ctx.count === 'number') {
+            if (ctx.hits > 0) s.read('hit').inc(ctx.hits)
+            if (ctx.count > ctx.hits) s.read('miss').inc(ctx.count - ctx.hits)
+          }
+        })
+      }
       const ignored: Subscribe = () => () => undefined
       return {
         '*': operation,
@@ -141,18 +190,19 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
         labelNames: ['replica'],
       })
       return {
-        query: (name) =>
-          onOperation(name, (ctx, outcome) =>
-            duration.observe(
-              {
-                driver: text(ctx.driver),
-                dialect: text(ctx.dialect),
-                operation: sqlOperation(ctx.statement),
-                outcome: result(outcome),
-              },
-              seconds(outcome),
+        query: (name) => {
+          // Statements repeat (they are SQL text, never parameters): their keyword is read once each.
+          const verbs = new Remembered((statement) => sqlOperation(statement))
+          const series = new Remembered((driver, dialect) =>
+            lazyChildren((operation) =>
+              lazyChildren((outcome) => duration.labels({ driver, dialect, operation, outcome })),
             ),
-          ),
+          )
+          return onOperation(name, (ctx, outcome) => {
+            const verb = verbs.get(text(ctx.statement))
+            series.get(text(ctx.driver), text(ctx.dialect))(verb)(result(outcome)).observe(seconds(outcome))
+          })
+        },
         idleError: (name) => onEvent(name, (e) => idle.inc({ driver: text(e.driver) })),
         replica: (name) => onEvent(name, (e) => replica.set({ replica: text(e.replica) }, e.state === 'up' ? 1 : 0)),
       }

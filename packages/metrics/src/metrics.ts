@@ -21,6 +21,7 @@ import {
   type SummaryDefinition,
 } from './instruments.ts'
 import { subscribeKitMetrics } from './kit.ts'
+import { KitCounter, KitHistogram } from './kit-series.ts'
 import { createMetricsHandler, type MetricsHandler } from './handler.ts'
 
 export interface MetricsOptions extends MetricsSettings, InstanceOptions {}
@@ -185,10 +186,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     )
   }
 
+  // The kit's counters and histograms record on every kit operation: plain cells (kit-series.ts)
+  // rather than prom-client's per-call label hashing, except with OpenMetrics, whose exemplars
+  // are prom-client's.
+  function kitCounter<L extends string>(def: MetricDefinition<L>): Counter<L> {
+    if (openMetrics) return counter(def, '')
+    const labelNames = def.labelNames ?? []
+    return declare('counter', def.name, labelNames, () => {
+      const metric = new KitCounter(def.name, def.help, labelNames, def.aggregator)
+      registry.registerMetric(metric as unknown as client.Metric)
+      return wrapCounter(def.name, metric as unknown as client.Counter<L>, labelNames, context)
+    })
+  }
+  function kitHistogram<L extends string>(def: HistogramDefinition<L>): Histogram<L> {
+    if (openMetrics) return histogram(def, '')
+    const labelNames = def.labelNames ?? []
+    return declare('histogram', def.name, labelNames, () => {
+      const metric = new KitHistogram(def.name, def.help, labelNames, def.buckets, def.aggregator)
+      registry.registerMetric(metric as unknown as client.Metric)
+      return wrapDistribution(def.name, metric as unknown as client.Histogram<L>, labelNames, context, false)
+    })
+  }
   const kitInstruments = {
-    counter: <L extends string>(def: MetricDefinition<L>) => counter(def, ''),
+    counter: kitCounter,
     gauge: <L extends string>(def: MetricDefinition<L>) => gauge({ aggregator: 'max', ...def }, ''),
-    histogram: <L extends string>(def: HistogramDefinition<L>) => histogram(def, ''),
+    histogram: kitHistogram,
   }
 
   if (config.runtime) client.collectDefaultMetrics({ register: registry, prefix: config.prefix })

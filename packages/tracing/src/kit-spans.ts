@@ -27,6 +27,8 @@ export interface KitSpanOptions extends SemanticOptions {
   readonly queueConsumer: 'link' | 'child'
   /** Packages whose operations are traced only when a span is already active. */
   readonly requireParent: readonly string[]
+  /** Whether the sampler would certainly drop a span under this parent (see `certainDrop`). */
+  readonly drops?: ((parent: Context) => boolean) | undefined
 }
 
 const SPAN = Symbol('beaver-kit.tracing.span')
@@ -49,9 +51,9 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
   const active = storage === undefined ? () => api.active() : () => storage.getStore() ?? ROOT_CONTEXT
   const stops: Array<() => void> = []
 
-  function parentOf(pkg: string, op: string, payload: Carrier): { parent: Context; links?: Link[] } {
-    if (pkg !== 'queue' || op !== 'handle') return { parent: active() }
-    // A consumer never inherits whatever context the consume loop started in.
+  // A queue handler's parent: the producer's context from the message, never whatever context
+  // the consume loop started in.
+  function consumerParent(payload: Carrier): { parent: Context; links?: Link[] } {
     const producer = w3c.extract(ROOT_CONTEXT, payload, getter)
     const sc = trace.getSpanContext(producer)
     if (sc === undefined) return { parent: ROOT_CONTEXT }
@@ -61,10 +63,22 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
   function traceOperation(name: string, pkg: string, op: string): () => void {
     const channel = dc.tracingChannel<unknown, Carrier>(name)
     const orphan = needParent.has(pkg)
-    const begin = (payload: Carrier): Context => {
-      const { parent, links } = parentOf(pkg, op, payload)
-      if (isTracingSuppressed(parent)) return parent
-      if (orphan && trace.getSpanContext(parent) === undefined) return parent
+    // An operation that carries its context to another process (an HTTP call, a published
+    // message) always goes through the SDK, so that an unsampled root still propagates its
+    // sampled=0 decision downstream.
+    const drops = pkg === 'http' || pkg === 'queue' ? undefined : options.drops
+    const consumer = pkg === 'queue' && op === 'handle'
+    // Returns the context the operation runs in. When no span is made, that is the very store
+    // already active (possibly undefined), so AsyncLocalStorage.run has nothing to switch.
+    const begin = (payload: Carrier): Context | undefined => {
+      const current = storage === undefined ? api.active() : storage.getStore()
+      let parent = current ?? ROOT_CONTEXT
+      let links: Link[] | undefined
+      if (consumer) ({ parent, links } = consumerParent(payload))
+      const unchanged = consumer ? parent : current
+      if (isTracingSuppressed(parent)) return unchanged
+      if (orphan && trace.getSpanContext(parent) === undefined) return unchanged
+      if (drops?.(parent) === true) return unchanged
       const plan = startPlan(pkg, op, payload, options)
       const span = tracer.startSpan(
         plan.name,
@@ -75,17 +89,21 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
       return trace.setSpan(parent, span)
     }
     const onStart = (payload: Carrier): void => void begin(payload)
-    if (storage !== undefined) channel.start.bindStore(storage, begin)
+    if (storage !== undefined) channel.start.bindStore(storage, begin as (payload: Carrier) => Context)
     else channel.start.subscribe(onStart as (message: unknown) => void)
-    const stop = observeOperations<Carrier>(name, {
-      finish(payload, outcome) {
-        const span = payload[SPAN]
-        if (span === undefined) return
-        payload[SPAN] = undefined
-        finishSpan(span, pkg, op, payload, outcome.error)
-        span.end()
+    const stop = observeOperations<Carrier>(
+      name,
+      {
+        finish(payload, outcome) {
+          const span = payload[SPAN]
+          if (span === undefined) return
+          payload[SPAN] = undefined
+          finishSpan(span, pkg, op, payload, outcome.error)
+          span.end()
+        },
       },
-    })
+      { timed: false },
+    )
     return () => {
       if (storage !== undefined) channel.start.unbindStore(storage)
       else channel.start.unsubscribe(onStart as (message: unknown) => void)

@@ -5,6 +5,7 @@ import {
   TraceIdRatioBasedSampler,
   type Sampler,
 } from '@opentelemetry/sdk-trace'
+import { trace, TraceFlags, type Context } from '@opentelemetry/api'
 import type { SAMPLERS } from './config.ts'
 
 /** The SDK sampler for an `OTEL_TRACES_SAMPLER` name and its ratio (default 1). */
@@ -28,4 +29,21 @@ export function buildSampler(name: (typeof SAMPLERS)[number], ratio = 1): Sample
 /** The sampler's description, as describe() shows it: `parentbased_traceidratio(0.1)`. */
 export function samplerText(name: string, ratio: number | undefined): string {
   return name.endsWith('traceidratio') ? `${name}(${ratio ?? 1})` : name
+}
+
+/**
+ * For the samplers whose answer is certain before a span exists, a test that says "this span
+ * would be dropped" from its parent alone: a parent-based sampler under an unsampled parent, and
+ * any sampler that drops every root (always_off, a ratio of 0). Kit spans use it to skip the
+ * span, its ids and its context altogether. Undefined when only the SDK can tell (a ratio
+ * between 0 and 1 decides on the trace id).
+ */
+export function certainDrop(name: (typeof SAMPLERS)[number], ratio = 1): ((parent: Context) => boolean) | undefined {
+  const rootDrops = name.endsWith('always_off') || (name.endsWith('traceidratio') && !(ratio > 0))
+  if (!name.startsWith('parentbased_')) return rootDrops ? () => true : undefined
+  return (parent) => {
+    const sc = trace.getSpanContext(parent)
+    if (sc === undefined || !trace.isSpanContextValid(sc)) return rootDrops
+    return (sc.traceFlags & TraceFlags.SAMPLED) === 0
+  }
 }

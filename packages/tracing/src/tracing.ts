@@ -22,7 +22,7 @@ import { KitContextManager } from './context-manager.ts'
 import { TracingError } from './errors.ts'
 import { buildExporter, CountingExporter, otlpTracesUrl, parsePairs, type ExportStats } from './exporters.ts'
 import { traceKitChannels } from './kit-spans.ts'
-import { buildSampler, samplerText } from './sampler.ts'
+import { buildSampler, certainDrop, samplerText } from './sampler.ts'
 
 export interface TracingOptions extends Omit<TracingSettings, 'exporter'>, InstanceOptions {
   /** `otlp`, `console`, `none`, or an exporter of your own (any OpenTelemetry `SpanExporter`). */
@@ -175,6 +175,7 @@ export function createTracing(options: TracingOptions = {}): Tracing {
       exclude: c.exclude,
       queueConsumer: c.queueConsumer,
       requireParent: c.requireParent,
+      drops: certainDrop(c.sampler, c.samplerArg),
       dbStatement: c.dbStatement,
       dbStatementMaxLength: c.dbStatementMaxLength,
     })

@@ -3,7 +3,7 @@
 import { createServer, request, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api'
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace'
 import { eventually } from '@beaver-kit/testkit'
 import { createCache } from '@beaver-kit/cache'
@@ -12,6 +12,7 @@ import { createHttpClient } from '@beaver-kit/http'
 import { createLogger } from '@beaver-kit/logger'
 import { createQueue } from '@beaver-kit/queue'
 import { createTracing, traceRequests, tracingMiddleware, type Tracing, type TracingOptions } from '@beaver-kit/tracing'
+import { certainDrop } from '../src/sampler.ts'
 
 const open: Array<{ close(): Promise<void> }> = []
 afterEach(async () => {
@@ -126,6 +127,52 @@ describe('samplers', () => {
     await get(url, parentHeader('01'))
     await eventually(() => memory.getFinishedSpans().length === 2)
     expect(memory.getFinishedSpans().every((s) => s.spanContext().traceId === PARENT)).toBe(true)
+  })
+
+  it('a certain drop makes no span at all, and an HTTP call at the root still propagates sampled=0', async () => {
+    setup({ sampler: 'parentbased_traceidratio', samplerArg: 0 })
+    const cache = createCache({ driver: 'memory', envPrefix: false })
+    const client = createHttpClient({ envPrefix: false })
+    open.push(cache, client)
+    let inside: unknown = 'not run'
+    await cache.getOrSet('k', () => {
+      inside = trace.getActiveSpan()
+      return 1
+    })
+    // Not even a non-recording span: the loader runs in the caller's (empty) context.
+    expect(inside).toBeUndefined()
+    const headers: string[] = []
+    const url = await serve((req, res) => {
+      headers.push(String(req.headers.traceparent))
+      res.end()
+    })
+    await client.get(url).text()
+    expect(headers[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/)
+  })
+
+  it('certainDrop knows the samplers whose answer does not need a trace id', () => {
+    const sampled = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: PARENT,
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+    })
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: PARENT,
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.NONE,
+    })
+    const table = (name: Parameters<typeof certainDrop>[0], ratio?: number) => {
+      const drops = certainDrop(name, ratio)
+      return drops && [drops(ROOT_CONTEXT), drops(sampled), drops(unsampled)]
+    }
+    expect(table('parentbased_traceidratio', 0)).toEqual([true, false, true])
+    expect(table('parentbased_traceidratio', 0.5)).toEqual([false, false, true])
+    expect(table('parentbased_always_on')).toEqual([false, false, true])
+    expect(table('parentbased_always_off')).toEqual([true, false, true])
+    expect(table('always_off')).toEqual([true, true, true])
+    expect(table('traceidratio', 0)).toEqual([true, true, true])
+    expect(table('traceidratio', 0.5)).toBeUndefined()
+    expect(table('always_on')).toBeUndefined()
   })
 
   it('traceidratio 1 and always_off do what they say', async () => {
