@@ -28,7 +28,7 @@ const pairOf = (a: number, b: number): number => ((a & 31) << 5) | (b & 31)
  * such keys out; other decisions are kept in a direct-mapped cache checked by identity
  * (property names are interned strings), so a known key costs no hashing.
  */
-function keyMatcher(names: readonly string[]): (key: string) => boolean {
+export function keyMatcher(names: readonly string[]): (key: string) => boolean {
   const kit = names.includes(KIT_RULE)
   const extra = names
     .filter((n) => n !== KIT_RULE && n !== 'none')

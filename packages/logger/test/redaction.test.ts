@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { createLogger, isLoggerError, withLogContext } from '../src/index.ts'
+import { createLogger, createRedactor, isLoggerError, withLogContext } from '../src/index.ts'
 import { createFieldWalker } from '../src/redact.ts'
 import { capture } from './helpers/capture.ts'
 
@@ -355,5 +355,32 @@ describe('redaction of what is actually serialized', () => {
     expect(line).not.toContain('too-deep-secret')
     expect(line).not.toContain('bottom')
     expect(line).toContain('"[Truncated]"')
+  })
+})
+
+describe('createRedactor: the log redaction as a function of its own', () => {
+  it('censors secret keys at any depth and the paths, without touching the input', () => {
+    const { redact, matchesKey, censor } = createRedactor({ keys: ['default', 'ssn'], paths: ['card.number'] })
+    const input = { user: { password: 'p', user_ssn: '1', name: 'ada' }, card: { number: '4111' }, ok: 1 }
+    expect(redact(input)).toEqual({
+      user: { password: '[REDACTED]', user_ssn: '[REDACTED]', name: 'ada' },
+      card: { number: '[REDACTED]' },
+      ok: 1,
+    })
+    expect(input.user.password).toBe('p')
+    expect(censor).toBe('[REDACTED]')
+    expect([matchesKey('apiKey'), matchesKey('passwordHash'), matchesKey('name'), matchesKey('')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
+  })
+
+  it('takes a censor of its own, and none turns key redaction off', () => {
+    expect(createRedactor({ censor: '***' }).redact({ token: 't' })).toEqual({ token: '***' })
+    const off = createRedactor({ keys: ['none'] })
+    expect(off.redact({ token: 't' })).toEqual({ token: 't' })
+    expect(off.matchesKey('token')).toBe(false)
   })
 })
