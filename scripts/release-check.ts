@@ -52,6 +52,7 @@ const STEP_PACKAGE: Record<string, string> = {
   health: '@beaver-kit/health',
   storage: '@beaver-kit/storage',
   tracing: '@beaver-kit/tracing',
+  audit: '@beaver-kit/audit',
 }
 const SMOKE_TIMEOUT_MS = 60_000
 const INSTALL = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline']

@@ -105,6 +105,20 @@ const steps: Steps = {
     const who = await a.authenticate({ headers: { authorization: `Bearer ${next.accessToken}` } })
     assert(who?.userId === user.id && reused === 'AUTH_REFRESH_REUSED', `auth gave ${JSON.stringify({ who, reused })}`)
   },
+  async audit() {
+    // The store BEAVER_AUDIT_STORE selects (the database, SQLite by default): two records, a
+    // verified chain, one query page.
+    const { createAudit } = await import('@beaver-kit/audit')
+    const a = createAudit()
+    const stream = `smoke_${randomUUID().slice(0, 8)}`
+    await a.record({ stream, action: 'smoke.create', actor: 'user:1', metadata: { password: 'p' } })
+    const second = await a.record({ stream, action: 'smoke.delete', actor: 'user:1' })
+    const check = await a.verify({ stream })
+    const page = await a.query({ stream, actor: 'user:1' })
+    await a.close()
+    assert(second.seq === 2 && check.ok && check.checked === 2, `seq ${second.seq}, verify ${JSON.stringify(check)}`)
+    assert(page.records.length === 2 && JSON.stringify(page).includes('[REDACTED]'), `query ${JSON.stringify(page)}`)
+  },
   async session() {
     const { createSessions } = await import('@beaver-kit/session')
     const s = createSessions()
