@@ -56,14 +56,24 @@ describe('access tokens', () => {
   it('refuses tampered, expired, wrongly typed, foreign-audience and alg-none tokens with one code', async () => {
     let t = Date.UTC(2026, 11, 6)
     const now = () => t
-    const { a } = make({ issuer: 'me', audience: 'api', now }, cheapKrypto('64kb', [generateKeyRingEntry('k')], now))
+    const { a, krypto } = make(
+      { issuer: 'me', audience: 'api', now },
+      cheapKrypto('64kb', [generateKeyRingEntry('k')], now),
+    )
     await a.register({ email: 'ann@example.com', password: PW })
     const { accessToken } = await a.login({ email: 'ann@example.com', password: PW })
     const [h, p, s] = accessToken.split('.') as [string, string, string]
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
     const forged = Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')
+    const same = (claims: Record<string, unknown>, typ = 'at+jwt') =>
+      krypto.jwt.sign({ roles: [], sid: 'f', ...claims }, { subject: 'u', header: { typ } })
     const bad = [
+      same({ iss: 'me', aud: 'api' }, 'JWT'),
+      same({ iss: 'other', aud: 'api' }),
+      same({ iss: 'me', aud: 'other' }),
+      same({ iss: 'me', aud: 'api', roles: [1] }),
+      same({ iss: 'me', aud: 'api', sid: undefined }),
       `${h}.${forged}.${s}`,
       `${none}.${p}.`,
       'x'.repeat(5000),
@@ -73,6 +83,7 @@ describe('access tokens', () => {
     for (const token of bad)
       expect(() => a.verifyAccessToken(token)).toThrow(expect.objectContaining({ code: 'AUTH_TOKEN_INVALID' }))
     expect(a.verifyAccessToken(accessToken).roles).toEqual([])
+    expect(a.verifyAccessToken(same({ iss: 'me', aud: ['x', 'api'] }, 'application/AT+JWT')).userId).toBe('u')
     t += 16 * 60_000
     expect(() => a.verifyAccessToken(accessToken)).toThrow(expect.objectContaining({ code: 'AUTH_TOKEN_INVALID' }))
     expect(await code(a.authenticate({ headers: { authorization: `Bearer ${accessToken}` } }))).toBe(
