@@ -145,13 +145,9 @@ function rawTiming(name: string, spec: ScheduleSpec, defaultTimezone: string, an
   const timezone = spec.timezone ?? defaultTimezone
   checkTimezone(timezone, `the time zone of schedule "${name}"`)
   const expression = PRESETS[spec.expression.trim().toLowerCase()] ?? spec.expression
-  let cron: Cron
+  let shared: SharedCron
   try {
-    // "no-wildcard": a job whose seconds, minutes and hours have no * or step is a fixed-time job
-    // (a time in a DST gap runs once right after it; a repeated time runs once); the others run
-    // in elapsed time (Vixie/ISC cron), so an every-15-minutes job never stops for an hour.
-    cron = new Cron(expression, { timezone, paused: true, fixedTimeRule: 'no-wildcard' })
-    cron.nextRun(new Date(0))
+    shared = sharedCron(expression, timezone)
   } catch (error) {
     throw new SchedulerError(
       'SCHEDULER_CRON_INVALID',
@@ -161,7 +157,79 @@ function rawTiming(name: string, spec: ScheduleSpec, defaultTimezone: string, an
   }
   return {
     description: `cron "${spec.expression}" in ${timezone}`,
-    next: (after) => cron.nextRun(new Date(after))?.getTime(),
-    previous: (before, n) => cron.previousRuns(n, new Date(before + 1)).map((d) => d.getTime()),
+    next: (after) => shared.next(after),
+    previous: (before, n) => shared.previous(before, n),
   }
+}
+
+// Zones that are UTC all year: croner computes them from a fixed offset, without the Intl
+// conversions a named zone costs on every call (measured 24 µs instead of 220 µs a nextRun).
+const UTC_ZONES = new Set([
+  'utc',
+  'etc/utc',
+  'gmt',
+  'etc/gmt',
+  'etc/gmt0',
+  'etc/gmt+0',
+  'etc/gmt-0',
+  'gmt0',
+  'gmt+0',
+  'gmt-0',
+  'uct',
+  'etc/uct',
+  'universal',
+  'etc/universal',
+  'zulu',
+  'etc/zulu',
+])
+
+/** One parsed expression in one zone, shared by every schedule that has it, with its last answers kept. */
+interface SharedCron {
+  next(after: number): number | undefined
+  previous(before: number, n: number): number[]
+}
+
+const crons = new Map<string, SharedCron>()
+const MAX_SHARED = 10_000
+
+/**
+ * The occurrences of an expression in a zone. Every schedule of the same expression and zone
+ * shares one: a fleet of jobs due at the same instant asks the same question once per tick
+ * (the engine asks each schedule's next occurrence after the same cursor), and each computation
+ * in a named zone is a few Intl conversions. The last answer of each kind is kept.
+ */
+function sharedCron(expression: string, timezone: string): SharedCron {
+  const key = `${expression}\u0000${timezone}`
+  const found = crons.get(key)
+  if (found) return found
+  // "no-wildcard": a job whose seconds, minutes and hours have no * or step is a fixed-time job
+  // (a time in a DST gap runs once right after it; a repeated time runs once); the others run
+  // in elapsed time (Vixie/ISC cron), so an every-15-minutes job never stops for an hour.
+  const zone = UTC_ZONES.has(timezone.toLowerCase()) ? { utcOffset: 0 } : { timezone }
+  const cron = new Cron(expression, { ...zone, paused: true, fixedTimeRule: 'no-wildcard' })
+  cron.nextRun(new Date(0))
+  let nextAfter = NaN
+  let nextValue: number | undefined
+  let previousKey = ''
+  let previousValue: number[] = []
+  const shared: SharedCron = {
+    next(after) {
+      if (after !== nextAfter) {
+        nextValue = cron.nextRun(new Date(after))?.getTime()
+        nextAfter = after
+      }
+      return nextValue
+    },
+    previous(before, n) {
+      const k = `${before}:${n}`
+      if (k !== previousKey) {
+        previousValue = cron.previousRuns(n, new Date(before + 1)).map((d) => d.getTime())
+        previousKey = k
+      }
+      return previousValue.slice()
+    },
+  }
+  if (crons.size >= MAX_SHARED) crons.delete(crons.keys().next().value as string)
+  crons.set(key, shared)
+  return shared
 }

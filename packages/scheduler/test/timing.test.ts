@@ -89,6 +89,32 @@ describe('cron expressions, presets and the fluent builder', () => {
     expect(preview('0 0 L * *', '2026-02-01T00:00:00Z', 1)).toEqual(['2026-02-28T00:00:00.000Z'])
   })
 
+  it('gives every UTC alias the same occurrences, and keeps bounds per schedule when schedules share an expression', () => {
+    const from = '2026-03-29T00:59:58Z' // Europe's spring-forward hour: UTC has none
+    const utc = preview('0 * * * *', from, 3, { timezone: 'UTC' })
+    expect(utc).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-29T02:00:00.000Z', '2026-03-29T03:00:00.000Z'])
+    for (const zone of ['Etc/UTC', 'GMT', 'Etc/GMT', 'Zulu'])
+      expect(preview('0 * * * *', from, 3, { timezone: zone })).toEqual(utc)
+    // A named zone with DST on the same expression stays a named zone.
+    expect(preview('0 2 * * *', '2026-03-28T12:00:00Z', 1, { timezone: 'Europe/Berlin' })).toEqual([
+      '2026-03-29T01:00:00.000Z',
+    ])
+    // Same expression and zone, so one shared parse with its last answers kept: the bounds of
+    // each schedule still apply to its own occurrences only.
+    const s = createScheduler({ envPrefix: false })
+    const bounded = s.schedule('bounded', '* * * * * *', () => undefined, { endAt: new Date('2026-01-01T00:00:02Z') })
+    const open = s.schedule('open', '* * * * * *', () => undefined)
+    const start = new Date('2026-01-01T00:00:00Z')
+    expect(iso(bounded.nextRuns(5, start))).toEqual(['2026-01-01T00:00:01.000Z'])
+    expect(iso(open.nextRuns(3, start))).toEqual([
+      '2026-01-01T00:00:01.000Z',
+      '2026-01-01T00:00:02.000Z',
+      '2026-01-01T00:00:03.000Z',
+    ])
+    expect(iso(bounded.nextRuns(5, start))).toEqual(['2026-01-01T00:00:01.000Z'])
+    void s.close()
+  })
+
   it('knows the presets', () => {
     expect(presetNames()).toContain('@daily')
     expect(preview('@hourly', '2026-01-01T00:10:00Z', 1)).toEqual(['2026-01-01T01:00:00.000Z'])
