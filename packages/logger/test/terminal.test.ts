@@ -83,7 +83,7 @@ describe('text output on pipes and terminals', () => {
   })
 
   it('never colours with NO_COLOR, even on a terminal and even with FORCE_COLOR', async () => {
-    const envs = [{ NO_COLOR: '1' }, { NO_COLOR: '1', FORCE_COLOR: '1' }]
+    const envs: Array<Record<string, string>> = [{ NO_COLOR: '1' }, { NO_COLOR: '1', FORCE_COLOR: '1' }]
     const shown = await Promise.all(envs.map((env) => onTerminal({ BEAVER_LOG_OUTPUTS: 'stdout', ...env })))
     for (const text of shown) {
       expect(text).toMatch(/ WARN {2}\[term\] disk nearly full id=7/)
