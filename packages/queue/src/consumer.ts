@@ -1,77 +1,13 @@
-import { backoffDelay, raceAbort, sleep, traceAsync } from '@beaver-kit/core'
+import { backoffDelay, raceAbort, traceAsync } from '@beaver-kit/core'
 import { toMs, type Duration } from '@beaver-kit/config'
+import { AckBatch } from './ack-batch.ts'
 import { channels } from './channels.ts'
 import type { Delivery, QueueDriver } from './driver.ts'
 import { describeError, isUnrecoverable, QueueError } from './errors.ts'
+import type { ConsumeOptions, Consumer, ConsumerStats, Handler, HandlerContext } from './consumer-api.ts'
 import type { Message, Serializer } from './message.ts'
+import { LeaseHeartbeat, type RunningDelivery } from './lease-heartbeat.ts'
 import { compose, type HandleContext, type QueueMiddleware } from './middleware.ts'
-
-/** What a handler can do besides returning. */
-export interface HandlerContext {
-  /** Aborts on cancel-by-id, the message's timeout, a lost lease, or a drain that ran out of time. */
-  readonly signal: AbortSignal
-  readonly attempt: number
-  /** Records progress (any JSON value), visible in `get()` and the dashboard. */
-  progress(value: unknown): Promise<void>
-  /** Extends this delivery's lease to `ms` from now (default: the consumer's lease time). */
-  extendLease(ms?: Duration): Promise<void>
-  /** Manual mode: acknowledges the message (done). */
-  ack(): Promise<void>
-  /** Manual mode: fails the delivery; `requeue: false` sends it to the DLQ at once. */
-  nack(options?: { requeue?: boolean; delay?: Duration; error?: unknown }): Promise<void>
-}
-
-export type Handler<T> = (message: Message<T>, context: HandlerContext) => unknown
-
-/** Options of `consume()`. */
-export interface ConsumeOptions {
-  /** Handlers run at once. Default `BEAVER_QUEUE_CONCURRENCY`. */
-  concurrency?: number
-  /** Messages fetched per round trip (at most the free slots). Default: concurrency. */
-  prefetch?: number
-  /** At most this many messages of one `group` in flight across every consumer, round-robin between groups. */
-  groupConcurrency?: number
-  /** Start at most `max` handlers per `per` in this consumer. */
-  rateLimit?: { max: number; per: Duration }
-  /** `auto` (default): resolve acks, throw retries. `manual`: call `ack()`/`nack()`, the lease is renewed until then. */
-  ack?: 'auto' | 'manual'
-  /** Lease per delivery. Default `BEAVER_QUEUE_LEASE_TIME`. */
-  leaseTime?: Duration
-  /** Renew leases of running handlers automatically (default true); false: only `extendLease()` does. */
-  renewLease?: boolean
-  /** Whether a failure may be retried (default: everything but UnrecoverableError). */
-  retryIf?: (error: unknown, message: Message) => boolean
-  /** Longest idle wait between looks for work where the backend cannot push. */
-  pollInterval?: Duration
-  /** How long `close()` lets handlers finish. Default `BEAVER_QUEUE_DRAIN_TIMEOUT`. */
-  drainTimeout?: Duration
-}
-
-/** Counters of one consumer since it started. */
-export interface ConsumerStats {
-  queue: string
-  concurrency: number
-  active: number
-  paused: boolean
-  completed: number
-  retried: number
-  dead: number
-  cancelled: number
-  released: number
-}
-
-/** A running worker pool on one queue. */
-export interface Consumer extends AsyncDisposable {
-  readonly queue: string
-  /** Stops fetching; running handlers go on. */
-  pause(): void
-  resume(): void
-  /** Changes the concurrency; running handlers above the new size finish first. */
-  resize(concurrency: number): void
-  stats(): ConsumerStats
-  /** Stops fetching, lets handlers finish within the drain timeout, then aborts and releases the rest. */
-  close(options?: { timeout?: Duration }): Promise<void>
-}
 
 /** What a consumer needs from its queue. */
 export interface ConsumerHost {
@@ -84,16 +20,6 @@ export interface ConsumerHost {
   onConnection(state: 'lost' | 'restored', error?: unknown): void
   forget(consumer: Consumer): void
 }
-
-interface Running {
-  delivery: Delivery
-  controller: AbortController
-  leaseMs: number
-  settled: boolean
-  done: Promise<void>
-}
-
-const DEFAULT_ACK_RETRY_MS = 50
 
 export class QueueConsumer<T> implements Consumer {
   readonly queue: string
@@ -109,7 +35,7 @@ export class QueueConsumer<T> implements Consumer {
   readonly #renew: boolean
   readonly #rate: { max: number; perMs: number } | undefined
   readonly #starts: number[] = []
-  readonly #running = new Map<string, Running>()
+  readonly #running = new Map<string, RunningDelivery>()
   readonly #layers: ((ctx: HandleContext, next: () => Promise<void>) => Promise<void>)[]
   #concurrency: number
   #paused = false
@@ -118,9 +44,8 @@ export class QueueConsumer<T> implements Consumer {
   #fetchAbort = new AbortController()
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
-  #heartbeat: ReturnType<typeof setInterval> | undefined
-  #acks: Delivery[] = []
-  #flushing: Promise<void> | undefined
+  readonly #heartbeat: LeaseHeartbeat
+  readonly #acks: AckBatch
   #lost = false
   readonly #stats = { completed: 0, retried: 0, dead: 0, cancelled: 0, released: 0 }
 
@@ -158,12 +83,19 @@ export class QueueConsumer<T> implements Consumer {
     if (this.#leaseMs < 10) {
       throw new QueueError('QUEUE_OPTIONS_INVALID', `leaseTime must be at least 10 ms; got ${this.#leaseMs} ms.`)
     }
+    this.#heartbeat = new LeaseHeartbeat({
+      queue,
+      full,
+      driver: host.driver,
+      running: this.#running,
+      renew: this.#renew,
+      leaseMs: this.#leaseMs,
+    })
+    this.#acks = new AckBatch(host.driver, full, this.#leaseMs)
   }
 
   start(): void {
-    const every = Math.max(5, Math.min(this.#leaseMs / 3, 2000))
-    this.#heartbeat = setInterval(() => void this.#renewAll(), every)
-    this.#heartbeat.unref()
+    this.#heartbeat.start()
     this.#loop = this.#run()
   }
 
@@ -272,7 +204,13 @@ export class QueueConsumer<T> implements Consumer {
   #start(delivery: Delivery): void {
     if (this.#rate) this.#starts.push(performance.now())
     const controller = new AbortController()
-    const entry: Running = { delivery, controller, leaseMs: this.#leaseMs, settled: false, done: Promise.resolve() }
+    const entry: RunningDelivery = {
+      delivery,
+      controller,
+      leaseMs: this.#leaseMs,
+      settled: false,
+      done: Promise.resolve(),
+    }
     this.#running.set(delivery.id, entry)
     entry.done = this.#handle(entry).finally(() => {
       this.#running.delete(delivery.id)
@@ -280,7 +218,7 @@ export class QueueConsumer<T> implements Consumer {
     })
   }
 
-  async #handle(entry: Running): Promise<void> {
+  async #handle(entry: RunningDelivery): Promise<void> {
     const { delivery: d, controller } = entry
     const host = this.#host
     if (d.attempt > d.maxAttempts) {
@@ -340,11 +278,7 @@ export class QueueConsumer<T> implements Consumer {
         await host.driver.progress(this.#full, d, host.serializer.serialize(value))
       },
       extendLease: async (ms) => {
-        const leaseMs = ms === undefined ? this.#leaseMs : toMs(ms, 'extendLease')
-        entry.leaseMs = leaseMs
-        const result = await host.driver.renew(this.#full, [d], leaseMs)
-        this.#applyRenew(result)
-        if (result.lost.includes(d.id)) throw lostError(this.queue, d.id)
+        await this.#heartbeat.extend(entry, ms === undefined ? this.#leaseMs : toMs(ms, 'extendLease'))
       },
       ack: async () => {
         manualOutcome ??= this.#settle(entry, 'complete')
@@ -394,7 +328,7 @@ export class QueueConsumer<T> implements Consumer {
     }
   }
 
-  async #onFailure(entry: Running, message: Message<T>, error: unknown): Promise<string> {
+  async #onFailure(entry: RunningDelivery, message: Message<T>, error: unknown): Promise<string> {
     const { delivery: d, controller } = entry
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : error
     if (isQueueError(reason, 'QUEUE_LEASE_LOST')) return 'lost'
@@ -430,15 +364,17 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   /** Ends a delivery once: completes (batched), fails, or releases it. */
-  async #settle(entry: Running, outcome: 'complete' | 'release' | Parameters<QueueDriver['fail']>[2]): Promise<void> {
+  async #settle(
+    entry: RunningDelivery,
+    outcome: 'complete' | 'release' | Parameters<QueueDriver['fail']>[2],
+  ): Promise<void> {
     if (entry.settled) return
     entry.settled = true
     const d = entry.delivery
     const driver = this.#host.driver
     if (outcome === 'complete') {
       this.#stats.completed++
-      this.#acks.push(d)
-      await this.#flushSoon()
+      await this.#acks.add(d)
       return
     }
     if (outcome === 'release') {
@@ -474,72 +410,6 @@ export class QueueConsumer<T> implements Consumer {
     await driver.fail(this.#full, d, outcome)
   }
 
-  // Acks of one tick go to the backend in one call (one UPDATE, one script), the main reason
-  // a consumer at concurrency 50 is not 50 round trips per 50 messages.
-  #flushSoon(): Promise<void> {
-    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush())
-    return this.#flushing
-  }
-
-  async #flush(): Promise<void> {
-    const batch = this.#acks
-    this.#acks = []
-    this.#flushing = undefined
-    if (batch.length === 0) return
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#host.driver.complete(this.#full, batch)
-        return
-      } catch (error) {
-        // The backend is away: keep trying while the leases hold; after that the messages are
-        // redelivered anyway (at-least-once), so the acks are dropped rather than held forever.
-        if (attempt * DEFAULT_ACK_RETRY_MS * attempt > this.#leaseMs) throw error
-        await sleep(DEFAULT_ACK_RETRY_MS * attempt)
-      }
-    }
-  }
-
-  #applyRenew(result: { cancelled: string[]; lost: string[] }): void {
-    for (const id of result.cancelled) {
-      const r = this.#running.get(id)
-      if (r && !r.controller.signal.aborted) {
-        r.controller.abort(
-          new QueueError('QUEUE_CANCELLED', `Message ${id} on "${this.queue}" was cancelled.`, {
-            details: { queue: this.queue, id },
-          }),
-        )
-      }
-    }
-    for (const id of result.lost) {
-      const r = this.#running.get(id)
-      if (r && !r.settled) {
-        r.settled = true
-        if (channels.leaseLost.hasSubscribers) channels.leaseLost.publish({ queue: this.queue, id })
-        r.controller.abort(lostError(this.queue, id))
-      }
-    }
-  }
-
-  async #renewAll(): Promise<void> {
-    const byLease = new Map<number, Delivery[]>()
-    for (const r of this.#running.values()) {
-      if (r.settled) continue
-      // Without auto-renewal only cancellation is checked, with a renewal that keeps the
-      // lease the handler set (extendLease) rather than pushing it out.
-      const list = byLease.get(this.#renew ? r.leaseMs : -1) ?? []
-      list.push(r.delivery)
-      byLease.set(this.#renew ? r.leaseMs : -1, list)
-    }
-    for (const [leaseMs, list] of byLease) {
-      if (leaseMs < 0) continue
-      try {
-        this.#applyRenew(await this.#host.driver.renew(this.#full, list, leaseMs))
-      } catch {
-        // The backend is away; the next beat tries again, and the lease covers the gap.
-      }
-    }
-  }
-
   close(options: { timeout?: Duration } = {}): Promise<void> {
     this.#closing ??= this.#close(options.timeout === undefined ? this.#drainMs : toMs(options.timeout, 'timeout'))
     return this.#closing
@@ -570,9 +440,8 @@ export class QueueConsumer<T> implements Consumer {
         await Promise.allSettled([...this.#running.values()].map((r) => r.done))
       }
     }
-    await this.#flushing
-    await this.#flush()
-    clearInterval(this.#heartbeat)
+    await this.#acks.drain()
+    this.#heartbeat.stop()
     this.#host.forget(this)
   }
 
@@ -588,14 +457,6 @@ function positive(n: number, name: string): number {
     })
   }
   return n
-}
-
-function lostError(queue: string, id: string): QueueError {
-  return new QueueError(
-    'QUEUE_LEASE_LOST',
-    `The lease of message ${id} on "${queue}" expired before the handler finished; it may run again elsewhere. Extend it with extendLease() or raise leaseTime.`,
-    { details: { queue, id } },
-  )
 }
 
 function isQueueError(value: unknown, code: string): boolean {

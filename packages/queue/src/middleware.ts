@@ -1,5 +1,5 @@
 import type { DriverMessage } from './driver.ts'
-import type { HandlerContext } from './consumer.ts'
+import type { HandlerContext } from './consumer-api.ts'
 import type { Message } from './message.ts'
 
 /** What publish middleware sees: the messages about to be stored (headers may still change). */

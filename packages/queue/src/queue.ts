@@ -10,7 +10,8 @@ import {
 import { activeTraceHeaders, onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
 import { channels } from './channels.ts'
 import { queueSchema, type QueueSettings } from './config.ts'
-import { QueueConsumer, type ConsumeOptions, type Consumer, type ConsumerHost, type Handler } from './consumer.ts'
+import type { ConsumeOptions, Consumer, Handler } from './consumer-api.ts'
+import { QueueConsumer, type ConsumerHost } from './consumer.ts'
 import type {
   DriverMessage,
   QueueCapabilities,

@@ -12,12 +12,10 @@ import {
   type RenewResult,
   type StoredMessage,
 } from '../driver.ts'
-import { QueueError } from '../errors.ts'
 import {
   ENVELOPE_HEADER,
   decodeEnvelope,
   delayBucket,
-  encodeEnvelope,
   envelopeOf,
   envelopeOfDelivery,
   foreignEnvelope,
@@ -26,7 +24,9 @@ import {
   type BrokerEnvelope,
 } from './broker-message.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
-import { declareError, isNotFound, redeliveries, scanDead } from './rabbitmq-messages.ts'
+import { isNotFound, redeliveries, scanDead } from './rabbitmq-messages.ts'
+import { ConfirmedPublisher } from './rabbitmq-publisher.ts'
+import { RabbitTopology } from './rabbitmq-topology.ts'
 
 /** Options of the rabbitmq driver (`BEAVER_QUEUE_RABBITMQ_*`). */
 export interface RabbitQueueOptions {
@@ -56,11 +56,6 @@ interface Held {
   envelope: BrokerEnvelope
 }
 
-// A delay queue is redeclared when its last declaration is older than this, which pushes its
-// `x-expires` out: it never expires while a message published after a declaration is in it.
-const REDECLARE_DELAY_MS = 10_000
-const DELAY_QUEUE_GRACE_MS = 60_000
-
 class RabbitQueueDriver implements QueueDriver {
   readonly name = 'rabbitmq'
   readonly capabilities = Object.freeze({
@@ -78,38 +73,23 @@ class RabbitQueueDriver implements QueueDriver {
   })
   readonly #link: AmqpLink
   readonly #ctx: QueueDriverContext
-  readonly #prefix: string
-  readonly #queueType: 'quorum' | 'classic'
+  readonly #topology: RabbitTopology
+  readonly #publisher: ConfirmedPublisher
   readonly #prefetch: number
-  readonly #expires: number
-  readonly #declared = new Map<string, Promise<void>>()
-  readonly #delayDeclared = new Map<string, number>()
-  readonly #delays = new Map<string, Set<number>>()
   readonly #subs = new Map<string, Subscription>()
   readonly #held = new Map<string, Held>()
-  #publishSeq = 0
-  readonly #returned = new Set<string>()
 
   constructor(options: RabbitQueueOptions, ctx: QueueDriverContext) {
     this.#ctx = ctx
-    this.#prefix = options.prefix ?? 'bq'
-    this.#queueType = options.queueType ?? 'quorum'
     this.#prefetch = options.prefetch ?? 0
-    this.#expires = options.expires ?? 0
     this.#link = new AmqpLink(options.url ?? 'amqp://guest:guest@127.0.0.1:5672', ctx)
     this.#link.onChannelClosed((ch) => this.#channelClosed(ch))
-  }
-
-  #main(queue: string): string {
-    return `${this.#prefix}:${queue}`
-  }
-
-  #dead(queue: string): string {
-    return `${this.#prefix}:${queue}:dead`
-  }
-
-  #delay(queue: string, ms: number): string {
-    return `${this.#prefix}:${queue}:delay:${ms}`
+    this.#topology = new RabbitTopology(this.#link, ctx, {
+      prefix: options.prefix ?? 'bq',
+      queueType: options.queueType ?? 'quorum',
+      expires: options.expires ?? 0,
+    })
+    this.#publisher = new ConfirmedPublisher(this.#link)
   }
 
   /** A channel the server closed: its unacknowledged messages went back to their queues. */
@@ -125,116 +105,16 @@ class RabbitQueueDriver implements QueueDriver {
     }
   }
 
-  #declare(queue: string): Promise<void> {
-    let p = this.#declared.get(queue)
-    if (!p) {
-      p = (async () => {
-        const ch = await this.#link.admin()
-        const expires = this.#expires > 0 ? { 'x-expires': this.#expires } : {}
-        try {
-          await ch.assertQueue(this.#dead(queue), {
-            durable: true,
-            arguments: { 'x-queue-type': this.#queueType, ...expires },
-          })
-          // Whatever the broker itself dead-letters (a reject without requeue, a quorum
-          // queue's delivery limit) lands in the same DLQ, with its x-death reason.
-          await ch.assertQueue(this.#main(queue), {
-            durable: true,
-            arguments: {
-              'x-queue-type': this.#queueType,
-              'x-dead-letter-exchange': '',
-              'x-dead-letter-routing-key': this.#dead(queue),
-              ...expires,
-            },
-          })
-        } catch (error) {
-          throw declareError(error, this.#main(queue))
-        }
-      })()
-      this.#declared.set(queue, p)
-      p.catch(() => this.#declared.delete(queue))
-    }
-    return p
-  }
-
-  async #declareDelay(queue: string, ms: number): Promise<string> {
-    const name = this.#delay(queue, ms)
-    const last = this.#delayDeclared.get(name) ?? 0
-    if (this.#ctx.now() - last > REDECLARE_DELAY_MS) {
-      const ch = await this.#link.admin()
-      try {
-        await ch.assertQueue(name, {
-          durable: true,
-          arguments: {
-            'x-queue-type': 'classic',
-            'x-message-ttl': ms,
-            'x-dead-letter-exchange': '',
-            'x-dead-letter-routing-key': this.#main(queue),
-            'x-expires': ms + DELAY_QUEUE_GRACE_MS,
-          },
-        })
-      } catch (error) {
-        throw declareError(error, name)
-      }
-      this.#delayDeclared.set(name, this.#ctx.now())
-      let set = this.#delays.get(queue)
-      if (!set) this.#delays.set(queue, (set = new Set()))
-      set.add(ms)
-    }
-    return name
-  }
-
-  /** Publishes on the confirm channel; resolves when the broker has it, rejects if it was not routed. */
-  #send(ch: ConfirmChannel, target: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
-    const tag = `${++this.#publishSeq}`
-    return new Promise<void>((resolve, reject) => {
-      ch.sendToQueue(
-        target,
-        Buffer.from(payload),
-        {
-          persistent: true,
-          mandatory: true,
-          messageId: envelope.id,
-          timestamp: Math.floor(envelope.createdAt / 1000),
-          headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope), 'x-beaver-publish': tag },
-        },
-        (error: unknown) => {
-          if (this.#returned.delete(tag)) {
-            reject(new QueueError('QUEUE_NOT_FOUND', `RabbitMQ has no queue "${target}"; the message was not stored.`))
-          } else if (error) {
-            reject(
-              new QueueError('QUEUE_DRIVER_UNAVAILABLE', `RabbitMQ did not confirm a message to "${target}".`, {
-                cause: error,
-              }),
-            )
-          } else resolve()
-        },
-      )
-    })
-  }
-
-  async #publisher(): Promise<ConfirmChannel> {
-    const ch = await this.#link.publisher()
-    if (!(ch as unknown as { beaverReturns?: boolean }).beaverReturns) {
-      ;(ch as unknown as { beaverReturns?: boolean }).beaverReturns = true
-      ch.on('return', (msg: Message) => {
-        const tag = msg.properties.headers?.['x-beaver-publish'] as unknown
-        if (typeof tag === 'string' || Buffer.isBuffer(tag)) this.#returned.add(String(tag))
-      })
-    }
-    return ch
-  }
-
   /** Publishes a copy to the queue itself, or to the delay queue its run time needs. */
   async #publishCopy(ch: ConfirmChannel, queue: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
     const wait = envelope.runAt - this.#ctx.now()
-    const target = wait > 0 ? await this.#declareDelay(queue, delayBucket(wait)) : this.#main(queue)
-    await this.#send(ch, target, envelope, payload)
+    const target = wait > 0 ? await this.#topology.declareDelay(queue, delayBucket(wait)) : this.#topology.main(queue)
+    await this.#publisher.send(ch, target, envelope, payload)
   }
 
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
-    for (const q of new Set(messages.map((m) => m.queue))) await this.#declare(q)
-    const ch = await this.#publisher()
+    for (const q of new Set(messages.map((m) => m.queue))) await this.#topology.declare(q)
+    const ch = await this.#publisher.channel()
     const results = await Promise.allSettled(
       messages.map((m) => this.#publishCopy(ch, m.queue, envelopeOf(m), m.payload)),
     )
@@ -242,8 +122,8 @@ class RabbitQueueDriver implements QueueDriver {
     if (missing.length > 0) {
       // The queue was deleted behind our back: declare it again and publish what bounced, once.
       for (const q of new Set(missing.map((m) => m.queue))) {
-        this.#declared.delete(q)
-        await this.#declare(q)
+        this.#topology.forget(q)
+        await this.#topology.declare(q)
         // Its consumer went with it (the server's cancel notification may not have come).
         const sub = this.#subs.get(q)
         if (sub?.consumerTag !== undefined) {
@@ -253,7 +133,7 @@ class RabbitQueueDriver implements QueueDriver {
           for (const wake of sub.waiters) wake()
         }
       }
-      const again = await this.#publisher()
+      const again = await this.#publisher.channel()
       await Promise.all(missing.map((m) => this.#publishCopy(again, m.queue, envelopeOf(m), m.payload)))
     }
     for (const r of results) if (r.status === 'rejected' && !isNotFound(r)) throw r.reason
@@ -276,7 +156,7 @@ class RabbitQueueDriver implements QueueDriver {
   #consumer(queue: string, sub: Subscription, prefetch: number): Promise<Channel> {
     if (sub.channel && sub.consumerTag !== undefined) return Promise.resolve(sub.channel)
     sub.opening ??= (async () => {
-      await this.#declare(queue)
+      await this.#topology.declare(queue)
       let ch = sub.channel
       if (!ch) {
         ch = await this.#link.channel()
@@ -285,13 +165,13 @@ class RabbitQueueDriver implements QueueDriver {
         sub.channel = ch
       }
       const own = ch
-      const { consumerTag } = await ch.consume(this.#main(queue), (msg) => {
+      const { consumerTag } = await ch.consume(this.#topology.main(queue), (msg) => {
         if (sub.channel !== own) return
         if (!msg) {
           // The server cancelled the consumer (its queue was deleted, a quorum leader moved):
           // the next fetch declares the queue again and subscribes anew.
           sub.consumerTag = undefined
-          this.#declared.delete(queue)
+          this.#topology.forget(queue)
           for (const wake of sub.waiters) wake()
           return
         }
@@ -359,7 +239,7 @@ class RabbitQueueDriver implements QueueDriver {
     const h = this.#held.get(d.token)
     if (!h) return
     if (failure.kind !== 'cancelled') {
-      const ch = await this.#publisher()
+      const ch = await this.#publisher.channel()
       if (failure.kind === 'retry') {
         await this.#publishCopy(
           ch,
@@ -373,7 +253,7 @@ class RabbitQueueDriver implements QueueDriver {
           deadReason: failure.reason,
           deadAt: this.#ctx.now(),
         }
-        await this.#send(ch, this.#dead(queue), envelope, d.payload)
+        await this.#publisher.send(ch, this.#topology.dead(queue), envelope, d.payload)
       }
     }
     // Acknowledged only once the copy is confirmed: a crash in between redelivers the
@@ -382,13 +262,18 @@ class RabbitQueueDriver implements QueueDriver {
   }
 
   async release(queue: string, deliveries: readonly Delivery[]): Promise<void> {
-    const ch = await this.#publisher()
+    const ch = await this.#publisher.channel()
     for (const d of deliveries) {
       const h = this.#held.get(d.token)
       if (!h) continue
       // A requeue would count a delivery (x-delivery-count); a copy with the attempt taken
       // back does not.
-      await this.#send(ch, this.#main(queue), { ...envelopeOfDelivery(d, d.attempt - 1, d.lastError) }, d.payload)
+      await this.#publisher.send(
+        ch,
+        this.#topology.main(queue),
+        { ...envelopeOfDelivery(d, d.attempt - 1, d.lastError) },
+        d.payload,
+      )
       if (this.#take(d)) this.#ack(h)
     }
   }
@@ -401,24 +286,14 @@ class RabbitQueueDriver implements QueueDriver {
     return 'none'
   }
 
-  /** A count the broker can tell: 0 for a queue that was never declared. */
-  async #messageCount(name: string): Promise<number> {
-    const ch = await this.#link.channel()
-    try {
-      return (await ch.checkQueue(name)).messageCount
-    } catch {
-      return 0
-    } finally {
-      await ch.close().catch(() => undefined)
-    }
-  }
-
   async counts(queue: string): Promise<QueueCounts> {
-    await this.#declare(queue)
+    await this.#topology.declare(queue)
     const ch = await this.#link.admin()
-    const [main, dead] = await Promise.all([ch.checkQueue(this.#main(queue)), ch.checkQueue(this.#dead(queue))])
-    let delayed = 0
-    for (const ms of this.#delays.get(queue) ?? []) delayed += await this.#messageCount(this.#delay(queue, ms))
+    const [main, dead] = await Promise.all([
+      ch.checkQueue(this.#topology.main(queue)),
+      ch.checkQueue(this.#topology.dead(queue)),
+    ])
+    const delayed = await this.#topology.delayed(queue)
     let active = 0
     for (const h of this.#held.values()) if (h.queue === queue) active++
     return { waiting: main.messageCount, active, delayed, completed: 0, failed: 0, dead: dead.messageCount }
@@ -449,8 +324,15 @@ class RabbitQueueDriver implements QueueDriver {
     visit: (m: StoredMessage) => 'take' | 'keep' | 'stop',
     onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
   ): Promise<number> {
-    await this.#declare(queue)
-    return scanDead(await this.#link.confirmChannel(), this.#dead(queue), queue, this.#ctx.now(), visit, onTake)
+    await this.#topology.declare(queue)
+    return scanDead(
+      await this.#link.confirmChannel(),
+      this.#topology.dead(queue),
+      queue,
+      this.#ctx.now(),
+      visit,
+      onTake,
+    )
   }
 
   async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
@@ -472,22 +354,22 @@ class RabbitQueueDriver implements QueueDriver {
           ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError),
           runAt: this.#ctx.now(),
         }
-        await this.#send(ch, this.#main(queue), envelope, m.payload)
+        await this.#publisher.send(ch, this.#topology.main(queue), envelope, m.payload)
       },
     )
   }
 
   async purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
     if (ids === 'all') {
-      await this.#declare(queue)
-      return (await (await this.#link.admin()).purgeQueue(this.#dead(queue))).messageCount
+      await this.#topology.declare(queue)
+      return (await (await this.#link.admin()).purgeQueue(this.#topology.dead(queue))).messageCount
     }
     const wanted = new Set(ids)
     return this.#scanDead(queue, (m) => (wanted.has(m.id) ? 'take' : 'keep'))
   }
 
   async queues(): Promise<string[]> {
-    return [...this.#declared.keys()]
+    return this.#topology.queues()
   }
 
   async ping(): Promise<void> {
@@ -509,14 +391,14 @@ class RabbitQueueDriver implements QueueDriver {
     const buffered = sub.buffer.splice(0)
     const ch = sub.channel
     if (buffered.length === 0 || !ch) return
-    const publisher = await this.#publisher().catch(() => undefined)
+    const publisher = await this.#publisher.channel().catch(() => undefined)
     for (const msg of buffered) {
       const envelope = decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER])
       try {
         if (!envelope || !publisher) throw new Error('requeue instead')
-        await this.#send(
+        await this.#publisher.send(
           publisher,
-          this.#main(queue),
+          this.#topology.main(queue),
           { ...envelope, attempts: envelope.attempts + redeliveries(msg) },
           msg.content.toString(),
         )

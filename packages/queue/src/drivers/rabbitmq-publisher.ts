@@ -1,0 +1,61 @@
+import type { ConfirmChannel, Message } from 'amqplib'
+import { QueueError } from '../errors.ts'
+import { ENVELOPE_HEADER, encodeEnvelope, type BrokerEnvelope } from './broker-message.ts'
+import type { AmqpLink } from './rabbitmq-link.ts'
+
+/**
+ * Publishing with publisher confirms: a send resolves only when the broker has the message,
+ * and rejects when it was not routed (its queue is gone: `mandatory` plus the `return` event)
+ * or the confirmation never came (the channel or connection closed first).
+ */
+export class ConfirmedPublisher {
+  readonly #link: AmqpLink
+  #publishSeq = 0
+  readonly #returned = new Set<string>()
+
+  constructor(link: AmqpLink) {
+    this.#link = link
+  }
+
+  /** The link's confirm channel, with this publisher listening for returned messages. */
+  async channel(): Promise<ConfirmChannel> {
+    const ch = await this.#link.publisher()
+    if (!(ch as unknown as { beaverReturns?: boolean }).beaverReturns) {
+      ;(ch as unknown as { beaverReturns?: boolean }).beaverReturns = true
+      ch.on('return', (msg: Message) => {
+        const tag = msg.properties.headers?.['x-beaver-publish'] as unknown
+        if (typeof tag === 'string' || Buffer.isBuffer(tag)) this.#returned.add(String(tag))
+      })
+    }
+    return ch
+  }
+
+  /** Publishes on the confirm channel; resolves when the broker has it, rejects if it was not routed. */
+  send(ch: ConfirmChannel, target: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
+    const tag = `${++this.#publishSeq}`
+    return new Promise<void>((resolve, reject) => {
+      ch.sendToQueue(
+        target,
+        Buffer.from(payload),
+        {
+          persistent: true,
+          mandatory: true,
+          messageId: envelope.id,
+          timestamp: Math.floor(envelope.createdAt / 1000),
+          headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope), 'x-beaver-publish': tag },
+        },
+        (error: unknown) => {
+          if (this.#returned.delete(tag)) {
+            reject(new QueueError('QUEUE_NOT_FOUND', `RabbitMQ has no queue "${target}"; the message was not stored.`))
+          } else if (error) {
+            reject(
+              new QueueError('QUEUE_DRIVER_UNAVAILABLE', `RabbitMQ did not confirm a message to "${target}".`, {
+                cause: error,
+              }),
+            )
+          } else resolve()
+        },
+      )
+    })
+  }
+}

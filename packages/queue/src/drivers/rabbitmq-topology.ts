@@ -1,0 +1,139 @@
+import type { QueueDriverContext } from '../driver.ts'
+import type { AmqpLink } from './rabbitmq-link.ts'
+import { declareError } from './rabbitmq-messages.ts'
+
+// A delay queue is redeclared when its last declaration is older than this, which pushes its
+// `x-expires` out: it never expires while a message published after a declaration is in it.
+const REDECLARE_DELAY_MS = 10_000
+const DELAY_QUEUE_GRACE_MS = 60_000
+
+/**
+ * The broker objects behind each kit queue, their names and their declaration: the queue
+ * itself (`<prefix>:<queue>`), its DLQ (`:dead`, also its dead-letter target) and one TTL
+ * queue per delay bucket (`:delay:<ms>`) that dead-letters into the queue when a message's
+ * time has come.
+ */
+export class RabbitTopology {
+  readonly #link: AmqpLink
+  readonly #ctx: QueueDriverContext
+  readonly #prefix: string
+  readonly #queueType: 'quorum' | 'classic'
+  readonly #expires: number
+  readonly #declared = new Map<string, Promise<void>>()
+  readonly #delayDeclared = new Map<string, number>()
+  readonly #delays = new Map<string, Set<number>>()
+
+  constructor(
+    link: AmqpLink,
+    ctx: QueueDriverContext,
+    options: { prefix: string; queueType: 'quorum' | 'classic'; expires: number },
+  ) {
+    this.#link = link
+    this.#ctx = ctx
+    this.#prefix = options.prefix
+    this.#queueType = options.queueType
+    this.#expires = options.expires
+  }
+
+  main(queue: string): string {
+    return `${this.#prefix}:${queue}`
+  }
+
+  dead(queue: string): string {
+    return `${this.#prefix}:${queue}:dead`
+  }
+
+  #delay(queue: string, ms: number): string {
+    return `${this.#prefix}:${queue}:delay:${ms}`
+  }
+
+  /** The queues declared by this driver so far. */
+  queues(): string[] {
+    return [...this.#declared.keys()]
+  }
+
+  /** Declares the queue and its DLQ once (again after `forget`, or after a failed declaration). */
+  declare(queue: string): Promise<void> {
+    let p = this.#declared.get(queue)
+    if (!p) {
+      p = (async () => {
+        const ch = await this.#link.admin()
+        const expires = this.#expires > 0 ? { 'x-expires': this.#expires } : {}
+        try {
+          await ch.assertQueue(this.dead(queue), {
+            durable: true,
+            arguments: { 'x-queue-type': this.#queueType, ...expires },
+          })
+          // Whatever the broker itself dead-letters (a reject without requeue, a quorum
+          // queue's delivery limit) lands in the same DLQ, with its x-death reason.
+          await ch.assertQueue(this.main(queue), {
+            durable: true,
+            arguments: {
+              'x-queue-type': this.#queueType,
+              'x-dead-letter-exchange': '',
+              'x-dead-letter-routing-key': this.dead(queue),
+              ...expires,
+            },
+          })
+        } catch (error) {
+          throw declareError(error, this.main(queue))
+        }
+      })()
+      this.#declared.set(queue, p)
+      p.catch(() => this.#declared.delete(queue))
+    }
+    return p
+  }
+
+  /** The queue is gone on the broker (deleted behind our back): the next `declare` declares it again. */
+  forget(queue: string): void {
+    this.#declared.delete(queue)
+  }
+
+  /** Declares (or keeps alive) the delay queue of one delay bucket and returns its name. */
+  async declareDelay(queue: string, ms: number): Promise<string> {
+    const name = this.#delay(queue, ms)
+    const last = this.#delayDeclared.get(name) ?? 0
+    if (this.#ctx.now() - last > REDECLARE_DELAY_MS) {
+      const ch = await this.#link.admin()
+      try {
+        await ch.assertQueue(name, {
+          durable: true,
+          arguments: {
+            'x-queue-type': 'classic',
+            'x-message-ttl': ms,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': this.main(queue),
+            'x-expires': ms + DELAY_QUEUE_GRACE_MS,
+          },
+        })
+      } catch (error) {
+        throw declareError(error, name)
+      }
+      this.#delayDeclared.set(name, this.#ctx.now())
+      let set = this.#delays.get(queue)
+      if (!set) this.#delays.set(queue, (set = new Set()))
+      set.add(ms)
+    }
+    return name
+  }
+
+  /** Messages waiting in the queue's delay queues (one that expired counts 0). */
+  async delayed(queue: string): Promise<number> {
+    let delayed = 0
+    for (const ms of this.#delays.get(queue) ?? []) delayed += await this.#messageCount(this.#delay(queue, ms))
+    return delayed
+  }
+
+  /** A count the broker can tell: 0 for a queue that was never declared. */
+  async #messageCount(name: string): Promise<number> {
+    const ch = await this.#link.channel()
+    try {
+      return (await ch.checkQueue(name)).messageCount
+    } catch {
+      return 0
+    } finally {
+      await ch.close().catch(() => undefined)
+    }
+  }
+}
