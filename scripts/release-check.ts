@@ -45,6 +45,7 @@ const STEP_PACKAGE: Record<string, string> = {
   scheduler: '@beaver-kit/scheduler',
   http: '@beaver-kit/http',
   krypto: '@beaver-kit/krypto',
+  oauth: '@beaver-kit/oauth',
   mail: '@beaver-kit/mail',
   sms: '@beaver-kit/sms',
   delivery: '@beaver-kit/delivery',

@@ -153,6 +153,22 @@ const steps: Steps = {
     const hash = await krypto().passwords.hash('correct horse battery staple')
     assert(await krypto().passwords.verify(hash, 'correct horse battery staple'), 'password did not verify')
   },
+  async oauth() {
+    // A GitHub sign-in URL (no discovery, so no network): PKCE S256 and a browser-bound state.
+    const { createOAuth, isOAuthError } = await import('@beaver-kit/oauth')
+    const oauth = createOAuth({
+      envPrefix: false,
+      providers: { github: { clientId: 'smoke', clientSecret: 'smoke-secret', redirectUri: 'https://app.example/cb' } },
+    })
+    const { url, cookie } = await oauth.authorize('github', { returnTo: '/me' })
+    const params = new URL(url).searchParams
+    assert(params.get('code_challenge_method') === 'S256' && cookie.options.httpOnly, `authorize gave ${url}`)
+    const refused = await oauth
+      .callback('github', { params: { state: params.get('state') ?? '', code: 'c' }, binding: 'another-browser' })
+      .catch((error: unknown) => error)
+    assert(isOAuthError(refused, 'OAUTH_STATE_MISMATCH'), `a foreign binding gave ${String(refused)}`)
+    await oauth.close()
+  },
   async mail() {
     // The default transport (log outside production), or the one BEAVER_MAIL_* selects.
     const { mailer } = await import('@beaver-kit/mail')
