@@ -73,6 +73,10 @@ export function providerSchema(name: string) {
         protocols: ['http', 'https'],
         doc: 'Base URL of the user API (GitHub api.github.com, Facebook graph.facebook.com) or the userinfo URL (oauth2)',
       }),
+      tokenAuth: f.enum({
+        values: ['client_secret_basic', 'client_secret_post'],
+        doc: 'How the client authenticates at the token endpoint; default per provider (discovery-based: basic)',
+      }),
       tenant: f.string({ default: 'common', doc: 'Microsoft tenant: common, organizations, consumers or a tenant id' }),
       apiVersion: f.string({ default: 'v19.0', doc: 'Facebook Graph API version' }),
       teamId: f.string({ doc: 'Apple developer team id (the client-secret JWT issuer)' }),

@@ -19,6 +19,7 @@ export interface ProviderTransport {
     url: string,
     headers?: Record<string, string>,
     signal?: AbortSignal,
+    json?: Record<string, string>,
   ): Promise<{ status: number; body: unknown }>
   /** A fetch over the same client, for krypto's remote JWKS. */
   fetch: typeof fetch
@@ -73,9 +74,10 @@ export function createProviderTransport(
       })
       return { status: res.status, body: parseBody(await res.text()) }
     },
-    async request(method, url, headers, signal) {
+    async request(method, url, headers, signal, json) {
       const res = await client.request(method, url, {
         headers: { ...accept, ...headers },
+        ...(json ? { json } : {}),
         ...(signal ? { signal } : {}),
       })
       return { status: res.status, body: parseBody(await res.text()) }

@@ -1,7 +1,7 @@
 import { createJwt, type Jwt } from '@beaver-kit/krypto'
 import { oidcProfile, str } from '../profile.ts'
 import type { ProviderSpec } from '../types.ts'
-import { required, type ProviderInput } from './base.ts'
+import { required, withDefaults, type ProviderInput } from './base.ts'
 import { oidcProvider } from './oidc.ts'
 
 const APPLE_ISSUER = 'https://appleid.apple.com'
@@ -27,10 +27,10 @@ export function appleProvider(input: ProviderInput, now: () => number = Date.now
     now,
   })
   let cached: { secret: string; until: number } | undefined
-  const spec = oidcProvider({ issuer: APPLE_ISSUER, ...input, scopes: input.scopes ?? ['name', 'email'] }, 'apple')
+  const spec = oidcProvider(withDefaults(input, { issuer: APPLE_ISSUER, scopes: ['name', 'email'] }), 'apple')
   return {
     ...spec,
-    clientAuth: 'client_secret_post',
+    clientAuth: input.tokenAuth ?? 'client_secret_post',
     clientSecret: () => {
       const t = now()
       if (cached === undefined || t >= cached.until) {

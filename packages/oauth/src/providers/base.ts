@@ -37,7 +37,7 @@ export function baseSpec(
     clientId: required(input, 'clientId', 'a client id'),
     clientSecret: input.clientSecret,
     redirectUri: input.redirectUri,
-    clientAuth: 'client_secret_basic',
+    clientAuth: input.tokenAuth ?? 'client_secret_basic',
     authParams: {},
     scopeSeparator: ' ',
     issuerTemplate: false,
@@ -48,3 +48,13 @@ export const endpointOverrides = (input: ProviderInput): ProviderSpec['endpoints
   ...(input.authorizationUrl ? { authorization: input.authorizationUrl } : {}),
   ...(input.tokenUrl ? { token: input.tokenUrl } : {}),
 })
+
+/** The input with preset defaults where the user set nothing (an unset setting is `undefined`, which must not win). */
+export function withDefaults(input: ProviderInput, defaults: Partial<ProviderInput>): ProviderInput {
+  const out: ProviderInput = { ...input }
+  for (const [k, v] of Object.entries(defaults)) {
+    const key = k as keyof ProviderInput
+    if (out[key] === undefined) (out as Record<string, unknown>)[key] = v
+  }
+  return out
+}

@@ -17,7 +17,7 @@ export function facebookProvider(input: ProviderInput): ProviderSpec {
   const spec: ProviderSpec = {
     ...baseSpec(input, 'facebook'),
     issuer: undefined,
-    clientAuth: 'client_secret_post',
+    clientAuth: input.tokenAuth ?? 'client_secret_post',
     endpoints: {
       authorization: `https://www.facebook.com/${version}/dialog/oauth`,
       token: `${graph}/oauth/access_token`,

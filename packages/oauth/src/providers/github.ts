@@ -15,7 +15,7 @@ export function githubProvider(input: ProviderInput): ProviderSpec {
   const spec: ProviderSpec = {
     ...baseSpec(input, 'github'),
     issuer: undefined,
-    clientAuth: 'client_secret_post',
+    clientAuth: input.tokenAuth ?? 'client_secret_post',
     endpoints: {
       authorization: 'https://github.com/login/oauth/authorize',
       token: 'https://github.com/login/oauth/access_token',
@@ -60,9 +60,10 @@ export function githubProvider(input: ProviderInput): ProviderSpec {
       const auth = clientAuthentication({ ...spec, clientAuth: 'client_secret_basic' })
       const res = await transport.request(
         'DELETE',
-        `${api}/applications/${encodeURIComponent(spec.clientId)}/grant?access_token=${encodeURIComponent(token)}`,
+        `${api}/applications/${encodeURIComponent(spec.clientId)}/grant`,
         { ...GITHUB_HEADERS, ...auth.headers },
         signal,
+        { access_token: token },
       )
       if (res.status !== 204 && res.status !== 404)
         throw new OAuthError('OAUTH_PROVIDER_ERROR', `GitHub refused to revoke the grant (HTTP ${res.status})`, {

@@ -1,6 +1,6 @@
 import { oidcProfile } from '../profile.ts'
 import type { ProviderSpec } from '../types.ts'
-import { baseSpec, endpointOverrides, required, type ProviderInput } from './base.ts'
+import { baseSpec, endpointOverrides, required, withDefaults, type ProviderInput } from './base.ts'
 
 const OIDC_SCOPES = ['openid', 'email', 'profile']
 
@@ -17,7 +17,7 @@ export function oidcProvider(input: ProviderInput, type = 'oidc'): ProviderSpec 
 
 /** Google: OIDC at https://accounts.google.com; `email_verified` is reliable for Gmail and Workspace. */
 export function googleProvider(input: ProviderInput): ProviderSpec {
-  return oidcProvider({ issuer: 'https://accounts.google.com', ...input }, 'google')
+  return oidcProvider(withDefaults(input, { issuer: 'https://accounts.google.com' }), 'google')
 }
 
 /**
@@ -27,7 +27,10 @@ export function googleProvider(input: ProviderInput): ProviderSpec {
  */
 export function microsoftProvider(input: ProviderInput): ProviderSpec {
   const tenant = input.tenant ?? 'common'
-  const spec = oidcProvider({ issuer: `https://login.microsoftonline.com/${tenant}/v2.0`, ...input }, 'microsoft')
+  const spec = oidcProvider(
+    withDefaults(input, { issuer: `https://login.microsoftonline.com/${tenant}/v2.0` }),
+    'microsoft',
+  )
   return {
     ...spec,
     issuerTemplate: true,
