@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeMailTransport } from '@beaver-kit/testkit/mail'
 import { parseRawMail } from '@beaver-kit/testkit/mail-parse'
@@ -40,6 +41,25 @@ describe('smtp specifics', () => {
     await mailer.send({ from: 'app@example.com', to: 'ada@example.com', subject: 'TLS', text: 'x' })
     expect(sink.messages[0]?.secure).toBe(true)
     expect(sink.messages[0]?.user).toBe('beaver')
+  })
+
+  it('retries 421 and 454 throttling replies with backoff, and the message arrives once', async () => {
+    sink.clear()
+    sink.script({ stage: 'mail', code: 421, message: 'Too many messages, slow down' })
+    sink.script({ stage: 'mail', code: 454, message: 'Throttling failure: Maximum sending rate exceeded' })
+    const retries: Array<{ attempt: number; delayMs: number; code: string }> = []
+    const listener = (m: unknown) => retries.push(m as (typeof retries)[number])
+    diagnostics.subscribe('beaver:mail:retry', listener)
+    try {
+      await using mailer = smtpMailer()
+      const sent = await mailer.send({ from: 'app@example.com', to: 'ada@example.com', subject: 'Slow', text: 'x' })
+      expect(sent.accepted).toEqual(['ada@example.com'])
+    } finally {
+      diagnostics.unsubscribe('beaver:mail:retry', listener)
+    }
+    expect(sink.messages).toHaveLength(1)
+    expect(retries.map((r) => r.attempt)).toEqual([1, 2])
+    expect(retries.every((r) => r.code === 'MAIL_UNAVAILABLE' && r.delayMs <= 5)).toBe(true)
   })
 
   it('reports 421 after the retries as MAIL_UNAVAILABLE with the reply', async () => {

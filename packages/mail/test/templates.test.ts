@@ -2,13 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache } from '@beaver-kit/cache'
-import { uniqueNamespace } from '@beaver-kit/testkit'
-import { startKvEmulator, type KvEmulator } from '@beaver-kit/testkit/cache-servers'
 import { createMailer, isMailError, type TemplateCache } from '@beaver-kit/mail'
 
 let dir: string
-let kv: KvEmulator
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'beaver-mail-tpl-'))
   const files: Record<string, string> = {
@@ -33,11 +29,9 @@ beforeAll(async () => {
   await mkdir(join(dir, 'partials'))
   await mkdir(join(dir, 'auth'))
   for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text)
-  kv = await startKvEmulator()
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
-  await kv.stop()
 })
 
 const mailerWith = (extra: Parameters<typeof createMailer>[0] = {}) =>
@@ -170,49 +164,7 @@ describe('templates', () => {
   })
 })
 
-describe('template cache', () => {
-  const kvCache = (namespace: string) =>
-    createCache({
-      namespace,
-      env: {
-        BEAVER_CACHE_DRIVER: 'cloudflare-kv',
-        BEAVER_CACHE_CLOUDFLARE_KV_ACCOUNT_ID: kv.accountId,
-        BEAVER_CACHE_CLOUDFLARE_KV_NAMESPACE_ID: kv.namespaceId,
-        BEAVER_CACHE_CLOUDFLARE_KV_API_TOKEN: kv.apiToken,
-        BEAVER_CACHE_CLOUDFLARE_KV_API_BASE: kv.apiBase,
-      },
-    })
-
-  it('serves templates from Cloudflare KV to a worker without the files, invalidated by version', async () => {
-    const ns = uniqueNamespace('tpl')
-    await using publisherCache = kvCache(ns)
-    await using publisher = mailerWith({
-      templates: { dir, layout: 'main', cache: publisherCache as TemplateCache, version: '7' },
-    })
-    expect(await publisher.publishTemplates()).toBe(6)
-
-    // The edge worker: no directory, the same KV namespace and version.
-    await using edgeCache = kvCache(ns)
-    await using edge = createMailer({
-      envPrefix: false,
-      driver: 'memory',
-      templates: { layout: 'main', cache: edgeCache as TemplateCache, version: '7' },
-    })
-    const out = await edge.render('welcome', { user: { name: 'Ada' }, link: 'https://e.x' })
-    expect(out.subject).toBe('Welcome, Ada!')
-    expect(out.html).toContain('<a class="btn" href="https://e.x">Start</a>')
-
-    // A new version finds nothing until it is published: old copies are never served for it.
-    await using next = createMailer({
-      envPrefix: false,
-      driver: 'memory',
-      templates: { cache: edgeCache as TemplateCache, version: '8' },
-    })
-    await expect(next.render('welcome', { user: { name: 'Ada' }, link: 'x' })).rejects.toMatchObject({
-      code: 'MAIL_TEMPLATE_NOT_FOUND',
-    })
-  })
-
+describe('template cache (sources and rendered results; the cache drivers are in template-cache.test.ts)', () => {
   it('reads each source from the cache once, then renders from the compiled template', async () => {
     const calls: string[] = []
     const store = new Map<string, unknown>()

@@ -107,9 +107,29 @@ export class TemplateRenderer {
     return this.#sources.names()
   }
 
-  /** Writes every local source to the template cache (a deploy step for edge workers); returns how many templates. */
-  publish(): Promise<number> {
-    return this.#sources.publish()
+  /**
+   * Writes every local source to the template cache (a deploy step for edge workers), and the
+   * HTML of each MJML template compiled, so a worker without mjml renders it; returns how many
+   * templates. An MJML template that does not compile fails the step, naming it.
+   */
+  async publish(): Promise<number> {
+    const count = await this.#sources.publish()
+    for (const name of await this.#sources.names()) {
+      const source = await this.#sources.template(name)
+      if (source.mjml !== undefined) await this.#mjmlHtml(name, source.mjml)
+    }
+    return count
+  }
+
+  /**
+   * MJML compiled to HTML once; with a template cache, through it under the version and a hash
+   * of the MJML, so one compile serves the fleet and an edited source never meets an old result.
+   */
+  #mjmlHtml(name: string, mjml: string): Promise<string> {
+    const { cache, cacheTtlMs } = this.#o
+    if (!cache) return compileMjml(name, mjml)
+    const hash = createHash('sha256').update(mjml).digest('base64url')
+    return cache.getOrSet(this.#sources.compiledKey(name, hash), () => compileMjml(name, mjml), { ttl: cacheTtlMs })
   }
 
   /** Forgets every compiled template and the partials, so edited files are read again. */
@@ -169,7 +189,7 @@ export class TemplateRenderer {
       return Object.assign(this.#hb.compile(src, { strict, noEscape: !escape }), { source: src })
     }
     let htmlSource = source.html
-    if (source.mjml !== undefined) htmlSource = await compileMjml(name, source.mjml)
+    if (source.mjml !== undefined) htmlSource = await this.#mjmlHtml(name, source.mjml)
     const layoutName = source.mjml !== undefined ? null : source.layout === undefined ? this.#o.layout : source.layout
     let layout: CompiledTemplate['layout']
     if (layoutName) {

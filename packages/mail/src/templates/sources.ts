@@ -215,6 +215,11 @@ export class TemplateSources {
     return names.length
   }
 
+  /** The cache key of a compiled source (MJML's HTML) by the hash of what it was compiled from. */
+  compiledKey(name: string, sourceHash: string): string {
+    return this.#key(`c:${name}:${sourceHash}`)
+  }
+
   /** The cache key of one rendered result. */
   renderKey(name: string, dataHash: string): string {
     return this.#key(`r:${name}:${dataHash}`)
