@@ -125,11 +125,11 @@ export function createAudit(options: AuditOptions = {}): Audit {
   async function append(event: AuditEvent): Promise<StoredRecord> {
     const prepared = prepareEvent(event, prepareContext)
     const seal = (head: { seq: number; hash: string }) => sealRecord(prepared, head)
-    if (sync && !channels.record.hasSubscribers) return sync.appendSync(prepared.stream, seal)
+    if (sync && !channels.record.hasSubscribers) return sync.appendSync(prepared, seal)
     return traceAsync(
       channels.record,
       () => ({ store: store.name, stream: prepared.stream, action: prepared.action }),
-      () => store.append(prepared.stream, seal),
+      () => store.append(prepared, seal),
     )
   }
 

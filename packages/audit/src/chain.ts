@@ -31,3 +31,31 @@ export function hashedContent(r: Omit<StoredRecord, 'hash'>): string {
 export function recordHash(r: Omit<StoredRecord, 'hash'>): string {
   return createHash('sha256').update(hashedContent(r)).digest('hex')
 }
+
+/** A record's canonical text cut around its place in the chain: `before + prevHash + middle + seq + after`. */
+export interface HashTemplate {
+  before: string
+  middle: string
+  after: string
+}
+
+const PREV = 'p'.repeat(64)
+const SEQ = 'SEQ'
+
+/**
+ * The canonical text of a record with the hole where prevHash and seq go, so that a database
+ * can finish and hash it in the statement that takes the stream's place (PostgreSQL's
+ * sha256()): one round trip instead of a transaction. Keys are sorted, so prevHash comes
+ * before seq, and every field after them is a string, whose quotes JSON escapes: the last
+ * occurrence of each marker is the record's own, whatever metadata holds.
+ */
+export function hashTemplate(r: Omit<StoredRecord, 'hash' | 'seq' | 'prevHash'>): HashTemplate {
+  const text = hashedContent({ ...r, seq: SEQ as unknown as number, prevHash: PREV })
+  const prevAt = text.lastIndexOf(`"prevHash":"${PREV}"`) + '"prevHash":"'.length
+  const seqAt = text.lastIndexOf(`"seq":"${SEQ}"`) + '"seq":'.length
+  return {
+    before: text.slice(0, prevAt),
+    middle: text.slice(prevAt + PREV.length, seqAt),
+    after: text.slice(seqAt + SEQ.length + 2),
+  }
+}

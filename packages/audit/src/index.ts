@@ -7,7 +7,15 @@ export { channels } from './channels.ts'
 export { auditSchema } from './config.ts'
 export type { AuditSettings } from './config.ts'
 export { GENESIS_HASH, OUTCOMES } from './record.ts'
-export type { AuditChange, AuditEvent, AuditOutcome, AuditRecord, ChainPoint, StoredRecord } from './record.ts'
+export type {
+  AuditChange,
+  AuditEvent,
+  AuditOutcome,
+  AuditRecord,
+  ChainPoint,
+  PreparedRecord,
+  StoredRecord,
+} from './record.ts'
 export type { AuditPage, AuditQuery } from './query.ts'
 export type { ChainProblem, ChainProblemKind, VerifyResult } from './verify.ts'
 export type { AuditAnchor, AuditStore, PositionedRecord, StoreQuery, StreamState } from './store.ts'

@@ -6,10 +6,7 @@ import { recordHash } from './chain.ts'
 import { STREAM_NAME } from './config.ts'
 import { diffValues } from './diff.ts'
 import { AuditError } from './errors.ts'
-import { OUTCOMES, type AuditEvent, type ChainPoint, type StoredRecord } from './record.ts'
-
-/** A record before it has a place in its chain. */
-export type PreparedRecord = Omit<StoredRecord, 'seq' | 'prevHash' | 'hash'>
+import { OUTCOMES, type AuditEvent, type ChainPoint, type PreparedRecord, type StoredRecord } from './record.ts'
 
 /** Longest value of each free-text field (the SQL column sizes); longer values are cut, not refused. */
 export const FIELD_LIMITS = {
@@ -36,8 +33,10 @@ function text(value: unknown, field: keyof typeof FIELD_LIMITS): string | null {
     })
   }
   const max = FIELD_LIMITS[field]
-  // Cut at a code point, never between the halves of a surrogate pair.
-  return value.length > max ? value.slice(0, max).replace(/[\uD800-\uDBFF]$/, '') : value
+  // Cut at a code point, never between the halves of a surrogate pair; NUL (which PostgreSQL
+  // text cannot hold, and a user agent may carry) becomes U+FFFD on every store alike.
+  const cut = value.length > max ? value.slice(0, max).replace(/[\uD800-\uDBFF]$/, '') : value
+  return cut.includes('\0') ? cut.replaceAll('\0', '\uFFFD') : cut
 }
 
 function objectOrNull(value: unknown, field: string): Record<string, unknown> | null {
@@ -87,7 +86,7 @@ export function prepareEvent(event: AuditEvent, ctx: PrepareContext): PreparedRe
     throw new AuditError('AUDIT_EVENT_INVALID', 'record() takes an event object such as { action: "user.login" }')
   }
   const { action } = event
-  if (typeof action !== 'string' || action.length === 0 || action.length > 128) {
+  if (typeof action !== 'string' || action.length === 0 || action.length > 128 || action.includes('\0')) {
     throw new AuditError(
       'AUDIT_EVENT_INVALID',
       'An audit event needs an action of 1 to 128 characters, such as "link.delete"',

@@ -69,6 +69,9 @@ export interface StoredRecord extends Omit<AuditRecord, 'at'> {
   at: number
 }
 
+/** A record checked, redacted and ready, before it has a place (seq, prevHash, hash) in its chain. */
+export type PreparedRecord = Omit<StoredRecord, 'seq' | 'prevHash' | 'hash'>
+
 /** A point of a chain: a sequence number and the hash of the record there. */
 export interface ChainPoint {
   seq: number

@@ -1,4 +1,4 @@
-import type { AuditOutcome, ChainPoint, StoredRecord } from './record.ts'
+import type { AuditOutcome, ChainPoint, PreparedRecord, StoredRecord } from './record.ts'
 
 /** A signed statement that a stream's record `seq` had hash `hash` at time `at`. */
 export interface AuditAnchor {
@@ -54,10 +54,10 @@ export interface AuditStore {
   /** Connects and migrates; rejects when the backend is away. */
   ready(): Promise<void>
   /**
-   * Appends one record in one atomic step: reads the stream's head under a lock, lets `seal`
-   * make the record that follows it, writes the record and the new head.
+   * Appends one record in one atomic step: reads the stream's head (`record.stream`) under a
+   * lock, lets `seal` make the record that follows it, writes the record and the new head.
    */
-  append(stream: string, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord>
+  append(record: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord>
   /** The stream's head and checkpoint; undefined for a stream never written. */
   state(stream: string): Promise<StreamState | undefined>
   /** Records of the stream with seq > `afterSeq`, by seq, at most `limit`. */

@@ -118,9 +118,17 @@ export const describeAuditStore = defineConformanceSuite<AuditSubject, { store: 
       traceId: '0af7651916cd43dd8448eb211c80319c',
       before: { title: 'old', tags: ['a'], n: 1.5 },
       after: { title: 'new', tags: ['a', 'b'], n: 1.5, extra: null },
-      metadata: { nested: { list: [1, 'two', false, null] }, emoji: '🦫', big: 2 ** 52 },
+      // Keys that look like the record's own (a store that fills prevHash and seq in by text must not be fooled).
+      metadata: {
+        nested: { list: [1, 'two', false, null] },
+        emoji: '🦫',
+        big: 2 ** 52,
+        prevHash: 'p'.repeat(64),
+        seq: 'SEQ',
+      },
     })
-    const second = await a.record({ stream: s, action: 'link.view' })
+    const second = await a.record({ stream: s, action: 'link.view', userAgent: 'nul\u0000byte' })
+    expect(second.userAgent).toBe('nul\uFFFDbyte')
     expect(first.seq).toBe(1)
     expect(first.prevHash).toBe('0'.repeat(64))
     expect(second.seq).toBe(2)

@@ -1,4 +1,4 @@
-import { GENESIS_HASH, type ChainPoint, type StoredRecord } from '../record.ts'
+import { GENESIS_HASH, type ChainPoint, type PreparedRecord, type StoredRecord } from '../record.ts'
 import type { AuditAnchor, AuditStore, PositionedRecord, StoreQuery, StreamState } from '../store.ts'
 
 interface MemoryStream {
@@ -31,7 +31,8 @@ export class MemoryStore implements AuditStore {
   }
 
   /** Appends synchronously (the facade's fast path). */
-  appendSync(stream: string, seal: (head: ChainPoint) => StoredRecord): StoredRecord {
+  appendSync(prepared: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): StoredRecord {
+    const { stream } = prepared
     const s = this.#stream(stream)
     const record = seal(s.head)
     s.records.push({ ...record, pos: ++this.#pos })
@@ -39,8 +40,8 @@ export class MemoryStore implements AuditStore {
     return record
   }
 
-  append(stream: string, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord> {
-    return Promise.resolve(this.appendSync(stream, seal))
+  append(prepared: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord> {
+    return Promise.resolve(this.appendSync(prepared, seal))
   }
 
   state(stream: string): Promise<StreamState | undefined> {

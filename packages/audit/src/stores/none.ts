@@ -1,5 +1,5 @@
 import { AuditError } from '../errors.ts'
-import { GENESIS_HASH, type ChainPoint, type StoredRecord } from '../record.ts'
+import { GENESIS_HASH, type ChainPoint, type PreparedRecord, type StoredRecord } from '../record.ts'
 import type { AuditAnchor, AuditStore, PositionedRecord, StreamState } from '../store.ts'
 
 const notKept = (what: string): Promise<never> =>
@@ -22,14 +22,15 @@ export class NoneStore implements AuditStore {
     return Promise.resolve()
   }
 
-  appendSync(stream: string, seal: (head: ChainPoint) => StoredRecord): StoredRecord {
+  appendSync(prepared: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): StoredRecord {
+    const { stream } = prepared
     const record = seal(this.#heads.get(stream) ?? { seq: 0, hash: GENESIS_HASH })
     this.#heads.set(stream, { seq: record.seq, hash: record.hash })
     return record
   }
 
-  append(stream: string, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord> {
-    return Promise.resolve(this.appendSync(stream, seal))
+  append(prepared: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord> {
+    return Promise.resolve(this.appendSync(prepared, seal))
   }
 
   state(stream: string): Promise<StreamState | undefined> {

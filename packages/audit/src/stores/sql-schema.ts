@@ -70,5 +70,12 @@ create table if not exists ${t}_anchors (
 )${tableOptions};
 `,
     },
+    {
+      // The hash the head had before its last move: PostgreSQL appends in one statement (an
+      // upsert of the head whose RETURNING gives the new place and, from this column, the
+      // link to the previous record).
+      id: '0002_head_prev_hash',
+      up: `alter table ${t}_heads add column prev_hash ${str(64)};`,
+    },
   ]
 }
