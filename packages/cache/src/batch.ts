@@ -55,6 +55,13 @@ export async function preloadKeys(view: View, d: CacheDriver, keys: readonly str
   return found
 }
 
+/** Expired entries the whole store still holds, removed; 0 on a driver whose store expires them itself. */
+export async function purgeExpired(view: View, d: CacheDriver): Promise<number> {
+  const removed = d.purgeExpired ? await d.purgeExpired() : 0
+  view.counters.deletes += removed
+  return removed
+}
+
 /** Stored entries of the namespace, newest first, from a driver with query support. */
 export async function listEntries<T>(view: View, d: CacheDriver, query: EntriesOptions): Promise<Array<CacheEntry<T>>> {
   if (!d.entries || !d.capabilities.query) throw unsupported(view, 'entries()')

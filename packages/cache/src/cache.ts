@@ -40,7 +40,7 @@ import {
 } from './view.ts'
 import { readSync, writeSync } from './sync.ts'
 import { warm } from './warm.ts'
-import { listEntries, preloadKeys, readBatch, removeMany, storeMany } from './batch.ts'
+import { listEntries, preloadKeys, purgeExpired, readBatch, removeMany, storeMany } from './batch.ts'
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 
@@ -460,6 +460,15 @@ export class Cache implements Instance<InstanceDescription> {
    */
   entries<T = unknown>(query: EntriesOptions = {}): Promise<Array<CacheEntry<T>>> {
     return this.#run('entries', undefined, query.signal, (d) => listEntries<T>(this.#view, d, query))
+  }
+
+  /**
+   * Removes every expired entry the store still holds (all namespaces: memory and database keep
+   * them until a sweep), e.g. from a scheduled job; resolves how many. 0 where the store drops
+   * them itself (Redis, KV, DynamoDB).
+   */
+  purgeExpired(options?: OperationOptions): Promise<number> {
+    return this.#run('purgeExpired', undefined, options?.signal, (d) => purgeExpired(this.#view, d))
   }
 
   /** Hits, misses, sets, deletes, evictions and errors (totals and per namespace), and the driver's own counters. */

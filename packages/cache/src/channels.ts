@@ -44,6 +44,7 @@ export const channels = defineChannels('cache', {
   invalidateTags: op('Entries carrying tags invalidated (tiered driver)'),
   preload: op('Keys copied from lower tiers into the upper ones (tiered driver)'),
   ready: op('ready(): the driver loaded and one round trip to its store'),
+  purgeExpired: op('purgeExpired(): every expired entry the store still held removed'),
   evict: event<{ namespace: string; driver: string }>(
     'An entry evicted for room (not for expiry)',
     'namespace, driver',

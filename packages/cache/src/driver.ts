@@ -160,6 +160,11 @@ export interface CacheDriver {
   entries?(namespace: string, query: EntriesQuery): Promise<DriverRow[]>
   /** Round trip to the store, for `ready()`. */
   ping?(): Promise<void>
+  /**
+   * Removes every expired entry the store still holds, in every namespace, and resolves how
+   * many. Drivers whose store drops expired entries itself (Redis, KV, DynamoDB) leave it out.
+   */
+  purgeExpired?(): MaybePromise<number>
   /** An entry with its grace state (capability `grace`): fresh, or stale within its grace. */
   getEntry?(namespace: string, key: string): MaybePromise<EntryRead | undefined>
   /** Stores bytes with a grace and tags (capabilities `grace`, `tags`). */

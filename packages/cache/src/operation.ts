@@ -26,6 +26,7 @@ export type TracedOp =
   | 'invalidateTags'
   | 'preload'
   | 'ready'
+  | 'purgeExpired'
 
 export function checkOpen(view: View): void {
   if (view.closed || view.root.closed) throw closedError()

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import dc from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
@@ -448,5 +450,70 @@ describe('lifecycle', () => {
     })
     expect(unreachable.driverName).toBe('redis')
     await unreachable.close()
+  })
+})
+
+describe('purgeExpired()', () => {
+  const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  async function fill(c: ReturnType<typeof createCache>): Promise<void> {
+    const other = c.namespace('other')
+    await c.setMany([
+      { key: 'short-1', value: 1, ttl: '500ms' },
+      { key: 'short-2', value: 2, ttl: '500ms' },
+      { key: 'long', value: 3, ttl: '1h' },
+      { key: 'forever', value: 4, ttl: Infinity },
+    ])
+    await other.set('short-3', 5, { ttl: '500ms' })
+    // Present before they expire: a driver that dropped short-TTL writes would purge nothing.
+    expect(await c.getMany(['short-1', 'short-2', 'long', 'forever'])).toEqual([1, 2, 3, 4])
+    expect(await other.get('short-3')).toBe(5)
+    await settle(800)
+  }
+
+  it('removes every expired entry a memory cache still holds, in every namespace, and nothing else', async () => {
+    const c = createCache({ envPrefix: false, driver: 'memory', memory: { sweepInterval: 0 } })
+    await fill(c)
+    const deletes = c.stats().deletes
+    expect(await c.purgeExpired()).toBe(3)
+    expect(c.stats().deletes).toBe(deletes + 3)
+    expect(await c.purgeExpired()).toBe(0)
+    expect(await c.getMany(['short-1', 'long', 'forever'])).toEqual([undefined, 3, 4])
+    await c.close()
+  })
+
+  it('deletes expired rows of the database driver, and of each tier of a tiered cache over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beaver-purge-'))
+    try {
+      const url = `sqlite:${dir}/cache.db`
+      const db = createCache({ envPrefix: false, driver: 'database', db: { url, sweepInterval: 0 } })
+      await fill(db)
+      expect(await db.purgeExpired()).toBe(3)
+      expect(await db.getMany(['long', 'forever'])).toEqual([3, 4])
+      await db.close()
+      const tiered = createCache({
+        envPrefix: false,
+        driver: 'tiered',
+        namespace: 'tiers',
+        tiered: { tiers: ['memory', 'database'] },
+        memory: { sweepInterval: 0 },
+        db: { url, sweepInterval: 0 },
+      })
+      await fill(tiered)
+      // three expired entries in the memory tier and the same three in the database tier
+      expect(await tiered.purgeExpired()).toBe(6)
+      expect(await tiered.get('long')).toBe(3)
+      await tiered.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('resolves 0 on a driver whose store expires entries itself', async () => {
+    const c = createCache({ envPrefix: false, driver: 'redis', namespace: `purge-${process.pid}-${Date.now()}` })
+    await c.set('k', 1, { ttl: '1h' })
+    expect(await c.purgeExpired()).toBe(0)
+    expect(await c.get('k')).toBe(1)
+    await c.clear()
+    await c.close()
   })
 })

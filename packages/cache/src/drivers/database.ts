@@ -437,6 +437,11 @@ export class DatabaseStore implements CacheDriver {
     return total
   }
 
+  /** Deletes every expired row, `sweepBatch` rows per statement. */
+  purgeExpired(): Promise<number> {
+    return this.sweep(Number.MAX_SAFE_INTEGER)
+  }
+
   async ping(): Promise<void> {
     await this.db.ping()
     await this.ready()

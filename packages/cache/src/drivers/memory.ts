@@ -334,6 +334,20 @@ export class MemoryStore implements CacheDriver {
     return removed
   }
 
+  /** Removes every expired entry now (the background sweep looks at `sweepBatch` slots a time). */
+  purgeExpired(): number {
+    const now = this.#clock !== undefined ? this.#clock() : Date.now()
+    let removed = 0
+    for (let i = 0; i < this.#top; i++) {
+      const e = this.#exp[i] as number
+      if (e !== 0 && e <= now && this.#keys[i] !== undefined) {
+        this.#remove(i)
+        removed++
+      }
+    }
+    return removed
+  }
+
   close(): void {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined

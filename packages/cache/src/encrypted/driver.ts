@@ -180,6 +180,10 @@ export class EncryptedDriver implements CacheDriver {
     await this.#inner.ping?.()
   }
 
+  async purgeExpired(): Promise<number> {
+    return (await this.#inner.purgeExpired?.()) ?? 0
+  }
+
   stats(): DriverStats {
     return { encryption: { reencrypted: this.reencrypted } }
   }

@@ -443,6 +443,11 @@ export class HybridDriver implements CacheDriver {
     await this.#store.ping?.()
   }
 
+  /** Purges the memory tier and the store (where each keeps expired entries). */
+  async purgeExpired(): Promise<number> {
+    return ((await this.#memory.purgeExpired?.()) ?? 0) + ((await this.#store.purgeExpired?.()) ?? 0)
+  }
+
   /**
    * Flushes every queued write (retrying with backoff while the store is down, up to
    * `closeTimeoutMs`), then closes memory and, when owned, the store. Writes still unflushed

@@ -481,6 +481,13 @@ export class TieredDriver implements CacheDriver {
     return { tiers: this.metrics() }
   }
 
+  /** Every tier that keeps expired entries purges them; resolves the total removed. */
+  async purgeExpired(): Promise<number> {
+    let removed = 0
+    for (const t of this.#tiers) if (t.driver.purgeExpired) removed += await t.driver.purgeExpired()
+    return removed
+  }
+
   async ping(): Promise<void> {
     for (const t of this.#tiers) await t.driver.ping?.()
   }
