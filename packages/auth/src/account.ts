@@ -8,6 +8,7 @@ import { isDelayed, lockoutKeys, recordFailure } from './lockout.ts'
 import { enforcePasswordRules, loginEmail, normalizeEmail } from './passwords.ts'
 import { familyOf, startFamily, type TokenPair } from './tokens.ts'
 import type { UserRecord } from './store.ts'
+import { secondFactorPasses } from './totp.ts'
 
 /** What `register()` takes. */
 export interface RegisterInput {
@@ -15,6 +16,14 @@ export interface RegisterInput {
   password: string
   /** Roles of the new account. Default none. */
   roles?: string[]
+}
+
+/** What `login()` takes. */
+export interface LoginInput {
+  email: string
+  password: string
+  /** The second factor, when the account has TOTP on: a code from the app or a backup code. */
+  otp?: string | undefined
 }
 
 /** What `login()` gives: the account and its first token pair. */
@@ -39,6 +48,8 @@ export function register(ctx: FlowContext, input: RegisterInput, request?: Reque
         passwordHash: await ctx.passwords.hash(password),
         emailVerifiedAt: null,
         roles: [...(input.roles ?? [])],
+        totpSecret: null,
+        totpEnabledAt: null,
         createdAt: now,
         updatedAt: now,
       }
@@ -89,11 +100,7 @@ export async function verifyEmail(ctx: FlowContext, token: unknown, request?: Re
  * cost, so neither the answer nor its time tells them apart. A valid password on an outdated
  * hash is rehashed at the current parameters on the way.
  */
-export function login(
-  ctx: FlowContext,
-  input: { email: string; password: string },
-  request?: RequestContext,
-): Promise<LoginResult> {
+export function login(ctx: FlowContext, input: LoginInput, request?: RequestContext): Promise<LoginResult> {
   return traceAsync(
     channels.login,
     () => ({ store: ctx.store.name }),
@@ -143,6 +150,19 @@ export function login(
           request,
         )
         throw invalidCredentials()
+      }
+      if (user.totpEnabledAt !== null) {
+        if (input.otp === undefined) {
+          // Asked only once the password was right, so it tells nothing about unknown accounts.
+          await ctx.emit({ type: 'auth.login', outcome: 'failure', reason: 'mfa-required', userId: user.id }, request)
+          throw new AuthError('AUTH_MFA_REQUIRED', 'This account has a second factor: send the login again with otp.')
+        }
+        if (!(await secondFactorPasses(ctx, user, String(input.otp)))) {
+          // A wrong code counts like a wrong password: the lockout bounds guessing of six digits.
+          await recordFailure(ctx, keys.account, ctx.settings.lockout.threshold)
+          await ctx.emit({ type: 'auth.login', outcome: 'failure', reason: 'wrong-otp', userId: user.id }, request)
+          throw invalidCredentials()
+        }
       }
       await ctx.store.clearFailures(keys.account)
       if (newHash !== undefined) {

@@ -11,6 +11,7 @@ import {
   sendVerification,
   verifyEmail,
   type ChangePasswordInput,
+  type LoginInput,
   type LoginResult,
   type RegisterInput,
 } from './account.ts'
@@ -45,6 +46,7 @@ import { createMemoryAuthStore } from './stores/memory.ts'
 import { createSqlAuthStore } from './stores/sql.ts'
 import { rotate, verifyAccess, type Principal, type TokenPair } from './tokens.ts'
 import { checkSettings } from './settings.ts'
+import { confirmTotp, disableTotp, enrollTotp, type TotpEnrollment } from './totp.ts'
 
 /** Options of `createAuth`: BEAVER_AUTH_* settings plus what env cannot carry. */
 export interface AuthOptions extends AuthSettings, InstanceOptions {
@@ -75,7 +77,7 @@ export interface Auth extends Instance<InstanceDescription> {
   /** Creates an account (password policy, hashed with argon2id); sends a verification link when `deliver` is set. */
   register(input: RegisterInput, request?: RequestContext): Promise<PublicUser>
   /** E-mail and password to a token pair; one answer (AUTH_INVALID_CREDENTIALS) for every failure. */
-  login(input: { email: string; password: string }, request?: RequestContext): Promise<LoginResult>
+  login(input: LoginInput, request?: RequestContext): Promise<LoginResult>
   /** Spends a refresh token for a new pair; a reused one revokes its family (AUTH_REFRESH_REUSED). */
   refresh(refreshToken: string, request?: RequestContext): Promise<TokenPair>
   /** Ends the sign-in of a refresh token. */
@@ -114,6 +116,12 @@ export interface Auth extends Instance<InstanceDescription> {
   requireRole(...roles: string[]): AuthMiddleware
   /** Middleware: the principal has every permission (401 or 403 otherwise). */
   requirePermission(...permissions: string[]): AuthMiddleware
+  /** Starts TOTP enrollment: a secret (stored encrypted) and its otpauth:// URI; not required until confirmed. */
+  enrollTotp(userId: string, request?: RequestContext): Promise<TotpEnrollment>
+  /** Turns TOTP on with a first code; returns 10 single-use backup codes, shown once and stored hashed. */
+  confirmTotp(userId: string, code: string, request?: RequestContext): Promise<{ backupCodes: string[] }>
+  /** Turns TOTP off after checking the password. */
+  disableTotp(userId: string, password: string, request?: RequestContext): Promise<void>
   /** The public keys of the token key set, for `/.well-known/jwks.json` (empty for HMAC keys). */
   jwks(): { keys: object[] }
   ready(options?: { signal?: AbortSignal }): Promise<void>
@@ -189,6 +197,7 @@ export function createAuth(options: AuthOptions = {}): Auth {
   let dummy: Promise<string> | undefined
   const ctx: FlowContext = {
     store,
+    krypto,
     jwt: krypto.jwt,
     passwords: krypto.passwords,
     rules: { minLength: v.password.minLength, maxLength: v.password.maxLength, breached: breachedPassword },
@@ -314,6 +323,9 @@ export function createAuth(options: AuthOptions = {}): Auth {
         const missing = wanted.filter((w) => !rbac.can(p, w))
         return missing.length === 0 ? p : denied(p, `the permission ${missing.join(', ')}`, req)
       }),
+    enrollTotp: (userId, request) => run(() => enrollTotp(ctx, userId, request)),
+    confirmTotp: (userId, code, request) => run(() => confirmTotp(ctx, userId, code, request)),
+    disableTotp: (userId, password, request) => run(() => disableTotp(ctx, userId, password, request)),
     jwks: () => krypto.jwt.jwks(),
     ready: (o = {}) =>
       traceAsync(

@@ -1,4 +1,4 @@
-import type { Jwt, PasswordHasher } from '@beaver-kit/krypto'
+import type { Jwt, Krypto, PasswordHasher } from '@beaver-kit/krypto'
 import type { AuthEvent, AuthEventSink, RequestContext } from './events.ts'
 import { channels } from './channels.ts'
 import type { PasswordRules } from './passwords.ts'
@@ -46,6 +46,8 @@ export interface FlowSettings {
 /** @internal What every flow module shares. */
 export interface FlowContext {
   store: AuthStore
+  /** TOTP and the key ring that encrypts TOTP secrets. */
+  krypto: Krypto
   jwt: Jwt
   passwords: PasswordHasher
   rules: PasswordRules
@@ -64,6 +66,8 @@ export interface PublicUser {
   id: string
   email: string
   emailVerified: boolean
+  /** TOTP is on: login needs a code. */
+  mfa: boolean
   roles: string[]
   createdAt: number
 }
@@ -73,6 +77,7 @@ export function publicUser(u: UserRecord): PublicUser {
     id: u.id,
     email: u.email,
     emailVerified: u.emailVerifiedAt !== null,
+    mfa: u.totpEnabledAt !== null,
     roles: [...u.roles],
     createdAt: u.createdAt,
   }

@@ -19,6 +19,10 @@ export type AuthErrorCode =
   | 'AUTH_FORBIDDEN'
   | 'AUTH_USER_NOT_FOUND'
   | 'AUTH_ROLE_UNKNOWN'
+  /** The password was right and the account has TOTP on: send the login again with `otp`. */
+  | 'AUTH_MFA_REQUIRED'
+  /** TOTP enrollment called in the wrong order (already on, nothing to confirm). */
+  | 'AUTH_MFA_STATE'
 
 /** The one error class of @beaver-kit/auth. */
 export class AuthError extends BeaverError<AuthErrorCode> {}
@@ -37,7 +41,9 @@ export function statusOf(code: AuthErrorCode): number {
     case 'AUTH_EMAIL_INVALID':
       return 400
     case 'AUTH_EMAIL_TAKEN':
+    case 'AUTH_MFA_STATE':
       return 409
+    case 'AUTH_MFA_REQUIRED':
     case 'AUTH_INVALID_CREDENTIALS':
     case 'AUTH_TOKEN_INVALID':
     case 'AUTH_REFRESH_REUSED':

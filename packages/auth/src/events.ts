@@ -14,6 +14,8 @@ export type AuthEventType =
   | 'auth.apiKeyRevoke'
   | 'auth.apiKeyUse'
   | 'auth.rolesChange'
+  | 'auth.mfaEnroll'
+  | 'auth.mfaDisable'
   | 'auth.accessDenied'
 
 /**

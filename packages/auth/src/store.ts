@@ -7,12 +7,18 @@ export interface UserRecord {
   passwordHash: string
   emailVerifiedAt: number | null
   roles: string[]
+  /** The TOTP secret, encrypted with the krypto key ring; null when none is enrolled. */
+  totpSecret: string | null
+  /** When the enrolled TOTP was confirmed: from then on, login needs a code. */
+  totpEnabledAt: number | null
   createdAt: number
   updatedAt: number
 }
 
 /** The fields of an account that flows change. */
-export type UserPatch = Partial<Pick<UserRecord, 'passwordHash' | 'emailVerifiedAt' | 'roles' | 'email'>>
+export type UserPatch = Partial<
+  Pick<UserRecord, 'passwordHash' | 'emailVerifiedAt' | 'roles' | 'email' | 'totpSecret' | 'totpEnabledAt'>
+>
 
 /** One refresh token of a family, stored by the hash of the token. */
 export interface RefreshRecord {
@@ -33,10 +39,10 @@ export type RefreshUse =
   | { state: 'used' | 'revoked' | 'expired'; record: RefreshRecord }
   | { state: 'unknown' }
 
-/** A single-use token (password reset, e-mail verification), stored by its hash. */
+/** A single-use token (password reset, e-mail verification, TOTP backup code), stored by its hash. */
 export interface OneTimeRecord {
   hash: string
-  purpose: 'reset' | 'verify'
+  purpose: 'reset' | 'verify' | 'backup'
   userId: string
   expiresAt: number
 }
@@ -93,6 +99,9 @@ export interface AuthStore {
   consumeOneTime(hash: string, purpose: OneTimeRecord['purpose'], now: number): Promise<string | undefined>
   /** Deletes every token of the user for that purpose (a reset used or the password changed). */
   deleteOneTimeFor(userId: string, purpose: OneTimeRecord['purpose']): Promise<void>
+
+  /** Records the TOTP step a user just used if it is later than the last one, atomically; false for a replay. */
+  claimTotpStep(userId: string, step: number): Promise<boolean>
 
   getFailures(key: string): Promise<FailureCounter | undefined>
   /** Reads the counter (undefined if none) and writes what `next` returns, atomically. */

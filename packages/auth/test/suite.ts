@@ -2,7 +2,7 @@
 // through the facade, on a fake clock, with cheap password hashing (the costs are krypto's
 // concern and tested there). Each case registers its own accounts under its own namespace.
 import { expect, it } from 'vitest'
-import { createKrypto, generateKeyRingEntry, hashToken } from '@beaver-kit/krypto'
+import { createKrypto, generateKeyRingEntry, hashToken, type Krypto } from '@beaver-kit/krypto'
 import { defineConformanceSuite } from '@beaver-kit/testkit/conformance'
 import {
   createAuth,
@@ -25,6 +25,10 @@ export interface AuthSubject {
   ns: string
   close(): Promise<void>
 }
+
+const kryptos = new WeakMap<AuthSubject['build'], Krypto>()
+/** The krypto of a subject (its TOTP codes follow the subject's clock). */
+export const kryptoOf = (build: AuthSubject['build']): Krypto => kryptos.get(build) as Krypto
 
 export const cheapKrypto = (memory = '64kb', keys = [generateKeyRingEntry('k1')], now?: () => number) =>
   createKrypto({
@@ -59,6 +63,7 @@ export function authSubject(ns: string, store: AuthStore, onClose: () => Promise
     built.push(a)
     return a
   }
+  kryptos.set(build, krypto)
   return {
     auth: build(),
     store,
@@ -309,6 +314,46 @@ export const describeAuthStore = defineConformanceSuite<AuthSubject>('auth', (ct
     expect(await auth.revokeApiKey('someone-else', other.id)).toBe(false)
     expect(await auth.revokeApiKey(user.id, other.id)).toBe(true)
     expect((await refusal(auth.verifyApiKey(other.key))).code).toBe('AUTH_TOKEN_INVALID')
+  })
+
+  it('adds a TOTP second factor with the replay guard and single-use hashed backup codes', async () => {
+    const { auth, store, clock, build } = s()
+    const user = await auth.register({ email: email(), password: PW })
+    const { secret, uri } = await auth.enrollTotp(user.id)
+    expect(uri).toMatch(/^otpauth:\/\/totp\//)
+    const stored = await store.findUserById(user.id)
+    expect(stored?.totpSecret).not.toContain(secret)
+    await auth.login({ email: email(), password: PW }) // not required until confirmed
+    const code = (): string => kryptoOf(build).totp.code(secret)
+    expect((await refusal(auth.confirmTotp(user.id, '000000' === code() ? '111111' : '000000'))).code).toBe(
+      'AUTH_TOKEN_INVALID',
+    )
+    const { backupCodes } = await auth.confirmTotp(user.id, code())
+    expect(backupCodes).toHaveLength(10)
+    expect((await refusal(auth.enrollTotp(user.id))).code).toBe('AUTH_MFA_STATE')
+    expect((await refusal(auth.login({ email: email(), password: PW }))).code).toBe('AUTH_MFA_REQUIRED')
+    expect((await refusal(auth.login({ email: email(), password: 'wrong password!' }))).code).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    )
+    // The code used to confirm is spent: the same step is a replay.
+    expect((await refusal(auth.login({ email: email(), password: PW, otp: code() }))).code).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    )
+    clock.advance(30_000)
+    const fresh = code()
+    expect((await auth.login({ email: email(), password: PW, otp: fresh })).user.mfa).toBe(true)
+    expect((await refusal(auth.login({ email: email(), password: PW, otp: fresh }))).code).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    )
+    const backup = backupCodes[0] as string
+    await auth.login({ email: email(), password: PW, otp: backup.toUpperCase() })
+    expect((await refusal(auth.login({ email: email(), password: PW, otp: backup }))).code).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    )
+    expect((await refusal(auth.disableTotp(user.id, 'wrong password!'))).code).toBe('AUTH_INVALID_CREDENTIALS')
+    await auth.disableTotp(user.id, PW)
+    expect((await auth.login({ email: email(), password: PW })).user.mfa).toBe(false)
+    expect((await refusal(auth.confirmTotp(user.id, code()))).code).toBe('AUTH_MFA_STATE')
   })
 
   it('carries roles in access tokens and checks permissions through the hierarchy', async () => {

@@ -29,6 +29,7 @@ export function createMemoryAuthStore(options: MemoryAuthStoreOptions = {}): Aut
   const oneTime = new Map<string, OneTimeRecord>()
   const failures = new Map<string, FailureCounter>()
   const apiKeys = new Map<string, ApiKeyRecord>()
+  const totpSteps = new Map<string, number>()
 
   return {
     name: 'memory',
@@ -110,6 +111,11 @@ export function createMemoryAuthStore(options: MemoryAuthStoreOptions = {}): Aut
       for (const [h, r] of oneTime) if (r.userId === userId && r.purpose === purpose) oneTime.delete(h)
     },
 
+    async claimTotpStep(userId, step) {
+      if ((totpSteps.get(userId) ?? -1) >= step) return false
+      totpSteps.set(userId, step)
+      return true
+    },
     async getFailures(key) {
       const c = failures.get(key)
       return c && { ...c }

@@ -61,5 +61,15 @@ create table if not exists ${t}_api_keys (
 create index ${ifNot}${t}_api_keys_user on ${t}_api_keys (user_id);
 `,
     },
+    {
+      // TOTP second factor: the secret encrypted by the krypto ring, when it was confirmed, and
+      // the last step used (the replay guard). One statement per column: SQLite adds one at a time.
+      id: '0002_totp',
+      up: `
+alter table ${t}_users add column totp_secret ${key(1024)};
+alter table ${t}_users add column totp_enabled_at ${int};
+alter table ${t}_users add column totp_last_step ${int};
+`,
+    },
   ]
 }

@@ -32,6 +32,8 @@ function userOf(r: Row): UserRecord {
     passwordHash: String(r.password_hash),
     emailVerifiedAt: optNum(r.email_verified_at),
     roles: JSON.parse(String(r.roles)) as string[],
+    totpSecret: r.totp_secret === null || r.totp_secret === undefined ? null : String(r.totp_secret),
+    totpEnabledAt: optNum(r.totp_enabled_at),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   }
@@ -158,7 +160,7 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
       run(async ({ db, sql }, T) => {
         try {
           await db.execute(
-            sql`INSERT INTO ${T.users} (id, email, password_hash, email_verified_at, roles, created_at, updated_at) VALUES (${u.id}, ${u.email}, ${u.passwordHash}, ${u.emailVerifiedAt}, ${JSON.stringify(u.roles)}, ${u.createdAt}, ${u.updatedAt})`,
+            sql`INSERT INTO ${T.users} (id, email, password_hash, email_verified_at, roles, totp_secret, totp_enabled_at, created_at, updated_at) VALUES (${u.id}, ${u.email}, ${u.passwordHash}, ${u.emailVerifiedAt}, ${JSON.stringify(u.roles)}, ${u.totpSecret}, ${u.totpEnabledAt}, ${u.createdAt}, ${u.updatedAt})`,
           )
           return true
         } catch (err) {
@@ -183,6 +185,8 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
         if (patch.passwordHash !== undefined) sets.push(sql`password_hash = ${patch.passwordHash}`)
         if (patch.emailVerifiedAt !== undefined) sets.push(sql`email_verified_at = ${patch.emailVerifiedAt}`)
         if (patch.roles !== undefined) sets.push(sql`roles = ${JSON.stringify(patch.roles)}`)
+        if (patch.totpSecret !== undefined) sets.push(sql`totp_secret = ${patch.totpSecret}`)
+        if (patch.totpEnabledAt !== undefined) sets.push(sql`totp_enabled_at = ${patch.totpEnabledAt}`)
         try {
           const r = await db.execute(sql`UPDATE ${T.users} SET ${sql.join(sets)} WHERE id = ${id}`)
           return r.affectedRows > 0
@@ -267,6 +271,14 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
         await db.execute(sql`DELETE FROM ${T.oneTime} WHERE user_id = ${userId} AND purpose = ${purpose}`)
       }),
 
+    claimTotpStep: (userId, step) =>
+      run(async ({ db, sql }, T) => {
+        // The conditional UPDATE is the guard: two servers given the same code, one wins.
+        const r = await db.execute(
+          sql`UPDATE ${T.users} SET totp_last_step = ${step} WHERE id = ${userId} AND (totp_last_step IS NULL OR totp_last_step < ${step})`,
+        )
+        return r.affectedRows > 0
+      }),
     getFailures: (key) =>
       run(async ({ db, sql }, T) => {
         const r = await db.maybeOne<Row>(
