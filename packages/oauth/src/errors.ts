@@ -20,6 +20,7 @@ export type OAuthErrorCode =
   | 'OAUTH_REFRESH_UNAVAILABLE'
   | 'OAUTH_REVOKE_UNSUPPORTED'
   | 'OAUTH_TOKEN_NOT_FOUND'
+  | 'OAUTH_TOKEN_UNREADABLE'
   | 'OAUTH_LINK_CONFIRMATION_REQUIRED'
 
 /** The one error class of @beaver-kit/oauth. */
