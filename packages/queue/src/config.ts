@@ -9,7 +9,7 @@ export const queueSchema = defineSchema(
     driver: f.string({
       default: 'sqlite',
       minLength: 1,
-      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, sqs, or a registered driver',
+      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, sqs, nats, or a registered driver',
     }),
     namespace: f.string({
       default: 'default',
@@ -103,6 +103,38 @@ export const queueSchema = defineSchema(
         min: 1,
         max: 1000,
         doc: 'Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind attempts',
+      }),
+    },
+    nats: {
+      servers: f.list({
+        default: ['nats://127.0.0.1:4222'],
+        doc: 'NATS servers to connect to (comma-separated nats://host:port); the client reconnects and fails over between them',
+      }),
+      user: f.string({ doc: 'User name for user/password authentication' }),
+      password: f.string({ secret: true, doc: 'Password for user/password authentication' }),
+      token: f.string({ secret: true, doc: 'Token for token authentication' }),
+      credentials: f.string({ doc: 'Path to a .creds file (JWT and NKey seed) for decentralised authentication' }),
+      prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every stream and subject name' }),
+      storage: f.enum({
+        values: ['file', 'memory'],
+        default: 'file',
+        doc: 'Storage of the streams the driver creates: file (survives a server restart) or memory',
+      }),
+      replicas: f.int({
+        default: 1,
+        min: 1,
+        max: 5,
+        doc: 'Replicas of each stream the driver creates (a clustered JetStream)',
+      }),
+      maxDeliver: f.int({
+        default: 1000,
+        min: 1,
+        max: 100_000,
+        doc: 'Deliveries of one copy before JetStream stops and the driver moves it to the DLQ, a backstop behind attempts',
+      }),
+      duplicateWindow: f.duration({
+        default: '2m',
+        doc: 'How long a stream remembers message ids (Nats-Msg-Id): a publish with a known id inside it is stored once',
       }),
     },
   },

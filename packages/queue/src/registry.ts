@@ -19,6 +19,7 @@ const drivers = defineDriverRegistry<AnyDefinition>({
     redis: () => import('./drivers/redis.ts').then((m) => m.redisDriver as AnyDefinition),
     rabbitmq: () => import('./drivers/rabbitmq.ts').then((m) => m.rabbitmqDriver as AnyDefinition),
     sqs: () => import('./drivers/sqs.ts').then((m) => m.sqsDriver as AnyDefinition),
+    nats: () => import('./drivers/nats.ts').then((m) => m.natsDriver as AnyDefinition),
   },
   error: (code, message, details) => new QueueError(`QUEUE_${code}`, message, { details }),
 })

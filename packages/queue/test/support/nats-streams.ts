@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto'
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+
+/** A stream/subject prefix of its own per test run: the NATS server is shared with other runs. */
+export function natsTestPrefix(): string {
+  return `bqt${randomBytes(4).toString('hex')}`
+}
+
+/** Deletes every stream a test run created under its prefix. */
+export async function deleteNatsStreams(servers: string, prefix: string): Promise<number> {
+  const nc = await connect({ servers })
+  try {
+    const jsm = await jetstreamManager(nc)
+    let n = 0
+    for await (const name of jsm.streams.names(`${prefix}.>`)) {
+      if (name.startsWith(`${prefix}_`) && (await jsm.streams.delete(name))) n++
+    }
+    return n
+  } finally {
+    await nc.close()
+  }
+}
