@@ -1,6 +1,13 @@
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
 import type { StoredMessage } from '../driver.ts'
-import { ENVELOPE_HEADER, decodeEnvelope, foreignEnvelope, toDeadMessage } from './broker-message.ts'
+import {
+  ENVELOPE_HEADER,
+  decodeEnvelope,
+  foreignEnvelope,
+  toDeadMessage,
+  type BrokerEnvelope,
+} from './broker-message.ts'
+import type { NatsQueueNames } from './nats-names.ts'
 
 /** A dead message and where it sits in its stream. */
 export interface DeadEntry {
@@ -59,4 +66,37 @@ export function isNotFound(error: unknown): boolean {
     (name === 'JetStreamApiError' || name === 'StreamNotFoundError' || name === 'ConsumerNotFoundError') &&
     (code === 10059 || code === 10014 || code === 10037)
   )
+}
+
+type Publish = (subject: string, body: string, envelope: BrokerEnvelope, msgId: string) => Promise<void>
+
+/**
+ * JetStream stops delivering a copy after max_deliver and only says so in an advisory, with
+ * no DLQ of its own: this moves the message the advisory names to the DLQ with the reason.
+ * Every consuming process listens; the DLQ copy's Nats-Msg-Id stores it once.
+ */
+export async function bridgeMaxDelivered(
+  jsm: JetStreamManager,
+  queue: string,
+  n: NatsQueueNames,
+  seq: number,
+  maxDeliver: number,
+  now: number,
+  publish: Publish,
+): Promise<void> {
+  const raw = await jsm.streams.getMessage(n.stream, { seq }).catch(() => null)
+  if (!raw) return
+  const envelope = decodeEnvelope(raw.header?.get(ENVELOPE_HEADER)) ?? foreignEnvelope(`${seq}`, queue, now)
+  await publish(
+    n.dead,
+    raw.string(),
+    {
+      ...envelope,
+      attempts: envelope.attempts + maxDeliver,
+      deadReason: `attempts exhausted: JetStream delivered it max_deliver (${maxDeliver}) times without an acknowledgement`,
+      deadAt: now,
+    },
+    `${envelope.id}:dead:${n.stream}:${seq}`,
+  )
+  await jsm.streams.deleteMessage(n.stream, seq).catch(() => undefined)
 }

@@ -18,6 +18,8 @@ export interface NatsHandles {
   headers: typeof transportPkg.headers
 }
 
+const DRAIN_BOUND_MS = 5000
+
 /**
  * One NATS connection with its JetStream client and manager, opened on first use. The client
  * reconnects by itself (forever, every 250 ms to 2 s); its status events become the facade's
@@ -29,6 +31,7 @@ export class NatsLink {
   readonly #ctx: QueueDriverContext
   #open: Promise<NatsHandles> | undefined
   #closed = false
+  #connected = false
 
   constructor(options: NatsConnectOptions, ctx: QueueDriverContext) {
     this.#options = options
@@ -37,6 +40,11 @@ export class NatsLink {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** False while the client is away from every server (it reconnects by itself). */
+  get connected(): boolean {
+    return this.#connected
   }
 
   /** The servers, masked, for messages and describe(). */
@@ -101,6 +109,7 @@ export class NatsLink {
       await nc.close().catch(() => undefined)
       throw new QueueError('QUEUE_CLOSED', 'The nats queue driver is closed.')
     }
+    this.#connected = true
     void this.#watch(nc)
     let jsm: JetStreamManager
     try {
@@ -118,10 +127,16 @@ export class NatsLink {
 
   async #watch(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') this.#ctx.onConnection('lost', new Error(`disconnected from ${s.server}`))
-      else if (s.type === 'reconnect') this.#ctx.onConnection('restored')
+      if (s.type === 'disconnect') {
+        this.#connected = false
+        this.#ctx.onConnection('lost', new Error(`disconnected from ${s.server}`))
+      } else if (s.type === 'reconnect') {
+        this.#connected = true
+        this.#ctx.onConnection('restored')
+      }
     }
     // The iterator ends when the connection closes; unless close() did it, the next call reopens.
+    this.#connected = false
     if (!this.#closed) {
       this.#open = undefined
       this.#ctx.onConnection('lost', new Error('the NATS connection closed'))
@@ -133,7 +148,14 @@ export class NatsLink {
     if (this.#closed) return
     this.#closed = true
     const h = await this.#open?.catch(() => undefined)
-    if (h && !h.nc.isClosed()) await h.nc.drain().catch(() => h.nc.close())
+    if (!h || h.nc.isClosed()) return
+    // A drain cannot finish while the server is unreachable: past the bound, close outright
+    // (what was not acknowledged is redelivered after its lease).
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_BOUND_MS)))
+    await Promise.race([h.nc.drain().catch(() => undefined), bound])
+    clearTimeout(timer)
+    if (!h.nc.isClosed()) await h.nc.close().catch(() => undefined)
   }
 }
 

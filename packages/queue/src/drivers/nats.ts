@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { Consumer, JsMsg } from '@nats-io/jetstream'
 import {
   defineQueueDriver,
@@ -19,29 +18,17 @@ import {
   encodeEnvelope,
   envelopeOf,
   envelopeOfDelivery,
-  foreignEnvelope,
-  toBrokerDelivery,
-  toDeadMessage,
   type BrokerEnvelope,
 } from './broker-message.ts'
-import { MAX_DEAD_SCAN, isNotFound, scanDead, type DeadEntry } from './nats-dead.ts'
+import { MAX_DEAD_SCAN, bridgeMaxDelivered, isNotFound, scanDead, type DeadEntry } from './nats-dead.ts'
+import { NatsLeases } from './nats-leases.ts'
 import { NatsLink, type NatsHandles } from './nats-link.ts'
-import type { NatsQueueOptions } from './nats-options.ts'
-import { queueNames, queueOfStream, type NatsQueueNames } from './nats-names.ts'
 import { MoveDelayed } from './nats-mover.ts'
+import { queueNames, queueOfStream, type NatsQueueNames } from './nats-names.ts'
+import type { NatsQueueOptions } from './nats-options.ts'
+import { createStreams, ensureWorkConsumer, natsError } from './nats-streams.ts'
 
 export type { NatsQueueOptions } from './nats-options.ts'
-
-interface Held {
-  queue: string
-  msg: JsMsg
-  envelope: BrokerEnvelope
-  attempt: number
-  /** The lease: past it the driver stops its in-progress acks and JetStream redelivers. */
-  deadline: number
-  lastBeat: number
-  ackWaitMs: number
-}
 
 interface QueueState {
   names: NatsQueueNames
@@ -53,10 +40,8 @@ interface QueueState {
   advisories: { unsubscribe(): void } | undefined
 }
 
-const MS = 1_000_000
 const PUBLISH_TRIES = 3
 const PUBLISH_WINDOW = 256
-const HEARTBEAT_MS = 50
 
 class NatsQueueDriver implements QueueDriver {
   readonly name = 'nats'
@@ -78,14 +63,14 @@ class NatsQueueDriver implements QueueDriver {
   readonly #link: NatsLink
   readonly #prefix: string
   readonly #queues = new Map<string, QueueState>()
-  readonly #held = new Map<string, Held>()
-  #heartbeat: ReturnType<typeof setInterval> | undefined
+  readonly #leases: NatsLeases
 
   constructor(options: NatsQueueOptions, ctx: QueueDriverContext) {
     this.#options = options
     this.#ctx = ctx
     this.#prefix = options.prefix ?? 'bq'
     this.#link = new NatsLink(options, ctx)
+    this.#leases = new NatsLeases(ctx.now)
   }
 
   #h(): Promise<NatsHandles> {
@@ -115,37 +100,13 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   async #createStreams(n: NatsQueueNames): Promise<void> {
-    const { jsm, jetstream } = await this.#h()
-    const o = this.#options
-    const common = {
-      storage: o.storage === 'memory' ? jetstream.StorageType.Memory : jetstream.StorageType.File,
-      num_replicas: o.replicas ?? 1,
-    }
-    try {
-      await jsm.streams.add({
-        name: n.stream,
-        subjects: [n.jobs, n.delayed],
-        retention: jetstream.RetentionPolicy.Workqueue,
-        duplicate_window: (o.duplicateWindow ?? 120_000) * MS,
-        ...common,
-      })
-      await jsm.streams.add({
-        name: n.deadStream,
-        subjects: [n.dead],
-        retention: jetstream.RetentionPolicy.Limits,
-        max_age: this.#ctx.settings.keepDeadMs * MS,
-        duplicate_window: Math.min(this.#ctx.settings.keepDeadMs, 120_000) * MS,
-        ...common,
-      })
-    } catch (error) {
-      throw streamError(error, n.stream)
-    }
+    await createStreams(await this.#h(), n, this.#options, this.#ctx.settings.keepDeadMs)
   }
 
   /**
    * Publishes and resolves once the stream has stored it. A publish whose acknowledgement did
    * not come (a dropped connection) is sent again with the same Nats-Msg-Id, which the stream
-   * stores once, so retrying never duplicates.
+   * stores once, so retrying never duplicates. No stream on the subject is QUEUE_NOT_FOUND.
    */
   async #publish(subject: string, body: string, envelope: BrokerEnvelope, msgId: string): Promise<void> {
     const { js, headers } = await this.#h()
@@ -158,7 +119,16 @@ class NatsQueueDriver implements QueueDriver {
         return
       } catch (error) {
         last = error
-        // A refusal from the stream (no such subject, limits) does not get better by retrying.
+        if ((error as { name?: string }).name === 'JetStreamNotEnabled') {
+          throw new QueueError(
+            'QUEUE_NOT_FOUND',
+            `No JetStream stream takes "${subject}"; the message was not stored.`,
+            {
+              cause: error,
+            },
+          )
+        }
+        // A refusal from the stream (limits, a wrong sequence) does not get better by retrying.
         if ((error as { name?: string }).name === 'JetStreamApiError' || this.#link.closed) break
       }
     }
@@ -169,11 +139,40 @@ class NatsQueueDriver implements QueueDriver {
     )
   }
 
-  async #publishCopy(queue: string, envelope: BrokerEnvelope, body: string, msgId: string): Promise<void> {
+  /**
+   * Publishes to one of the queue's subjects. A stream deleted behind the driver's back is
+   * created again and the message sent once more.
+   */
+  async #send(
+    queue: string,
+    subject: (n: NatsQueueNames) => string,
+    body: string,
+    envelope: BrokerEnvelope,
+    msgId: string,
+  ): Promise<void> {
     const state = this.#queue(queue)
     await state.ready
-    const subject = envelope.runAt > this.#ctx.now() ? state.names.delayed : state.names.jobs
-    await this.#publish(subject, body, envelope, msgId)
+    try {
+      await this.#publish(subject(state.names), body, envelope, msgId)
+    } catch (error) {
+      if (!(error instanceof QueueError) || error.code !== 'QUEUE_NOT_FOUND') throw error
+      await this.#forget(queue, state)
+      const again = this.#queue(queue)
+      await again.ready
+      await this.#publish(subject(again.names), body, envelope, msgId)
+    }
+  }
+
+  /** Drops what the driver knows of a queue whose streams or consumers are gone. */
+  async #forget(queue: string, state: QueueState): Promise<void> {
+    if (this.#queues.get(queue) === state) this.#queues.delete(queue)
+    state.advisories?.unsubscribe()
+    await state.mover?.stop()
+  }
+
+  async #publishCopy(queue: string, envelope: BrokerEnvelope, body: string, msgId: string): Promise<void> {
+    const due = envelope.runAt <= this.#ctx.now()
+    await this.#send(queue, (n) => (due ? n.jobs : n.delayed), body, envelope, msgId)
   }
 
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
@@ -192,28 +191,10 @@ class NatsQueueDriver implements QueueDriver {
     if (state.work && state.ackWaitMs !== undefined && state.ackWaitMs <= ackWaitMs) return state.work
     const opening = (async () => {
       await state.ready
-      const { js, jsm, jetstream } = await this.#h()
-      const n = state.names
-      const info = await jsm.consumers.info(n.stream, n.work).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined
-        throw error
-      })
-      if (!info) {
-        await jsm.consumers.add(n.stream, {
-          durable_name: n.work,
-          ack_policy: jetstream.AckPolicy.Explicit,
-          ack_wait: ackWaitMs * MS,
-          max_deliver: this.#options.maxDeliver ?? 1000,
-          max_ack_pending: -1,
-          filter_subject: n.jobs,
-        })
-        state.ackWaitMs = ackWaitMs
-      } else if ((info.config.ack_wait ?? 0) > ackWaitMs * MS) {
-        await jsm.consumers.update(n.stream, n.work, { ack_wait: ackWaitMs * MS })
-        state.ackWaitMs = ackWaitMs
-      } else state.ackWaitMs = Math.round((info.config.ack_wait ?? ackWaitMs * MS) / MS)
-      this.#watchMaxDeliveries(queue, state)
-      return js.consumers.get(n.stream, n.work)
+      const h = await this.#h()
+      state.ackWaitMs = await ensureWorkConsumer(h, state.names, ackWaitMs, this.#options.maxDeliver ?? 1000)
+      this.#watchMaxDeliveries(queue, state, h)
+      return h.js.consumers.get(state.names.stream, state.names.work)
     })()
     state.work = opening
     opening.catch(() => {
@@ -222,49 +203,34 @@ class NatsQueueDriver implements QueueDriver {
     return opening
   }
 
-  /**
-   * JetStream stops delivering a copy after max_deliver and only says so in an advisory, with
-   * no DLQ of its own: the advisory is bridged here, the message moved to the DLQ with the
-   * reason. Every consuming process listens; the DLQ copy's Nats-Msg-Id stores it once.
-   */
-  #watchMaxDeliveries(queue: string, state: QueueState): void {
-    if (state.advisories) return
+  /** Listens for JetStream's max-deliveries advisory of the queue's consumer (see bridgeMaxDelivered). */
+  #watchMaxDeliveries(queue: string, state: QueueState, h: NatsHandles): void {
+    if (state.advisories || this.#link.closed) return
     const n = state.names
-    void this.#h().then(({ nc }) => {
-      if (state.advisories || this.#link.closed) return
-      state.advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${n.stream}.${n.work}`, {
-        callback: (_err, msg) => {
-          const seq = Number((msg.json() as { stream_seq?: unknown }).stream_seq)
-          if (Number.isInteger(seq)) void this.#bridgeMaxDelivered(queue, n, seq).catch(() => undefined)
-        },
-      })
+    state.advisories = h.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${n.stream}.${n.work}`, {
+      callback: (_err, msg) => {
+        const seq = Number((msg.json() as { stream_seq?: unknown }).stream_seq)
+        if (!Number.isInteger(seq)) return
+        const publish = this.#publish.bind(this)
+        const max = this.#options.maxDeliver ?? 1000
+        void bridgeMaxDelivered(h.jsm, queue, n, seq, max, this.#ctx.now(), publish).catch(() => undefined)
+      },
     })
   }
 
-  async #bridgeMaxDelivered(queue: string, n: NatsQueueNames, seq: number): Promise<void> {
-    const { jsm } = await this.#h()
-    const raw = await jsm.streams.getMessage(n.stream, { seq }).catch(() => null)
-    if (!raw) return
-    const now = this.#ctx.now()
-    const envelope = decodeEnvelope(raw.header?.get(ENVELOPE_HEADER)) ?? foreignEnvelope(`${seq}`, queue, now)
-    const max = this.#options.maxDeliver ?? 1000
-    await this.#publish(
-      n.dead,
-      raw.string(),
-      {
-        ...envelope,
-        attempts: envelope.attempts + max,
-        deadReason: `attempts exhausted: JetStream delivered it max_deliver (${max}) times without an acknowledgement`,
-        deadAt: now,
-      },
-      `${envelope.id}:dead:${n.stream}:${seq}`,
-    )
-    await jsm.streams.deleteMessage(n.stream, seq).catch(() => undefined)
+  async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
+    const state = this.#queue(queue)
+    try {
+      return await this.#fetch(queue, state, options)
+    } catch (error) {
+      // The stream or its consumer was deleted behind our back: the next fetch creates them.
+      if (isNotFound(error) || isNotFound((error as Error).cause)) await this.#forget(queue, state)
+      throw error
+    }
   }
 
-  async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
+  async #fetch(queue: string, state: QueueState, options: FetchOptions): Promise<Delivery[]> {
     const consumer = await this.#work(queue, options.leaseMs)
-    const state = this.#queue(queue)
     state.mover ??= new MoveDelayed(
       () => this.#h(),
       queue,
@@ -273,7 +239,6 @@ class NatsQueueDriver implements QueueDriver {
       (subject, body, envelope, id) => this.#publish(subject, body, envelope, id),
     )
     state.mover.start()
-    this.#startHeartbeat()
     // Wait for one message, then take what the consumer says is pending, up to max: a fetch
     // for more than is there would wait out its expiry.
     const first = await this.#pull(consumer, 1, Math.min(30_000, Math.max(1000, options.waitMs)), options.signal)
@@ -285,7 +250,7 @@ class NatsQueueDriver implements QueueDriver {
       got.push(...more)
       pending = more[more.length - 1]?.info.pending ?? 0
     }
-    return got.map((m) => this.#hold(queue, m, options.leaseMs, state.ackWaitMs ?? options.leaseMs))
+    return got.map((m) => this.#leases.hold(queue, m, options.leaseMs, state.ackWaitMs ?? options.leaseMs))
   }
 
   /**
@@ -336,45 +301,8 @@ class NatsQueueDriver implements QueueDriver {
     }
   }
 
-  #hold(queue: string, m: JsMsg, leaseMs: number, ackWaitMs: number): Delivery {
-    const now = this.#ctx.now()
-    const envelope =
-      decodeEnvelope(m.headers?.get(ENVELOPE_HEADER)) ??
-      foreignEnvelope(m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`, queue, now)
-    const token = randomUUID()
-    const attempt = envelope.attempts + m.info.deliveryCount
-    this.#held.set(token, { queue, msg: m, envelope, attempt, deadline: now + leaseMs, lastBeat: now, ackWaitMs })
-    return toBrokerDelivery(envelope, m.string(), attempt, token)
-  }
-
-  /**
-   * The work consumer's ack_wait is the shortest lease any worker asked for; a delivery with a
-   * longer lease is kept by in-progress acks (`working()`) until its own lease runs out.
-   */
-  #startHeartbeat(): void {
-    if (this.#heartbeat) return
-    this.#heartbeat = setInterval(() => {
-      const now = this.#ctx.now()
-      for (const h of this.#held.values()) {
-        if (h.deadline > now && now - h.lastBeat >= h.ackWaitMs / 3) {
-          h.lastBeat = now
-          h.msg.working()
-        }
-      }
-    }, HEARTBEAT_MS)
-    this.#heartbeat.unref()
-  }
-
-  /** A live delivery, removed from the held set; undefined when its lease ran out (it may run elsewhere). */
-  #take(d: Delivery): Held | undefined {
-    const h = this.#held.get(d.token)
-    if (!h) return undefined
-    this.#held.delete(d.token)
-    return h.deadline >= this.#ctx.now() ? h : undefined
-  }
-
   async complete(_queue: string, deliveries: readonly Delivery[]): Promise<void> {
-    const live = deliveries.map((d) => this.#take(d)).filter((h): h is Held => h !== undefined)
+    const live = deliveries.map((d) => this.#leases.take(d)).filter((h) => h !== undefined)
     // Confirmed acks: a work-queue stream drops the message once the server has the ack.
     await Promise.all(
       live.map((h) =>
@@ -386,11 +314,8 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   async fail(queue: string, d: Delivery, failure: Failure): Promise<void> {
-    const h = this.#held.get(d.token)
-    if (!h || h.deadline < this.#ctx.now()) {
-      this.#held.delete(d.token)
-      return
-    }
+    const h = this.#leases.live(d)
+    if (!h) return
     if (failure.kind === 'retry') {
       await this.#publishCopy(
         queue,
@@ -404,21 +329,16 @@ class NatsQueueDriver implements QueueDriver {
         deadReason: failure.reason,
         deadAt: this.#ctx.now(),
       }
-      const state = this.#queue(queue)
-      await state.ready
-      await this.#publish(state.names.dead, d.payload, envelope, `${d.id}:dead:${d.token}`)
+      await this.#send(queue, (n) => n.dead, d.payload, envelope, `${d.id}:dead:${d.token}`)
     }
     // Acknowledged only once the copy is stored: a crash in between redelivers the original.
-    if (this.#take(d)) await h.msg.ackAck().catch(() => undefined)
+    if (this.#leases.take(d)) await h.msg.ackAck().catch(() => undefined)
   }
 
   async release(queue: string, deliveries: readonly Delivery[]): Promise<void> {
     for (const d of deliveries) {
-      const h = this.#held.get(d.token)
-      if (!h || h.deadline < this.#ctx.now()) {
-        this.#held.delete(d.token)
-        continue
-      }
+      const h = this.#leases.live(d)
+      if (!h) continue
       // A nak would count a delivery; a copy with the attempt taken back does not.
       await this.#publishCopy(
         queue,
@@ -426,24 +346,12 @@ class NatsQueueDriver implements QueueDriver {
         d.payload,
         `${d.id}:release:${d.token}`,
       )
-      if (this.#take(d)) await h.msg.ackAck().catch(() => undefined)
+      if (this.#leases.take(d)) await h.msg.ackAck().catch(() => undefined)
     }
   }
 
   async renew(_queue: string, deliveries: readonly Delivery[], leaseMs: number): Promise<RenewResult> {
-    const now = this.#ctx.now()
-    const lost: string[] = []
-    for (const d of deliveries) {
-      const h = this.#held.get(d.token)
-      if (!h || h.deadline < now) {
-        lost.push(d.id)
-        continue
-      }
-      h.deadline = now + leaseMs
-      h.lastBeat = now
-      h.msg.working()
-    }
-    return { cancelled: [], lost }
+    return this.#leases.renew(deliveries, leaseMs, this.#link.connected)
   }
 
   async cancel(): Promise<'removed' | 'signalled' | 'none'> {
@@ -480,17 +388,8 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   async get(queue: string, id: string): Promise<StoredMessage | undefined> {
-    for (const h of this.#held.values()) {
-      if (h.queue === queue && h.envelope.id === id) {
-        return {
-          ...toDeadMessage(h.envelope, h.msg.string()),
-          state: 'active',
-          attempt: h.attempt,
-          deadReason: undefined,
-          finishedAt: undefined,
-        }
-      }
-    }
+    const active = this.#leases.active(queue, id)
+    if (active) return active
     let found: StoredMessage | undefined
     await this.#scanDead(queue, (e) => {
       if (e.message.id !== id) return 'more'
@@ -581,36 +480,13 @@ class NatsQueueDriver implements QueueDriver {
 
   async close(): Promise<void> {
     if (this.#link.closed) return
-    clearInterval(this.#heartbeat)
     for (const state of this.#queues.values()) {
       await state.mover?.stop()
       state.advisories?.unsubscribe()
     }
-    this.#held.clear()
+    this.#leases.clear()
     await this.#link.close()
   }
-}
-
-function natsError(error: unknown, what: string): QueueError {
-  if (error instanceof QueueError) return error
-  return new QueueError(
-    'QUEUE_DRIVER_UNAVAILABLE',
-    `NATS could not ${what}: ${(error as Error)?.message ?? String(error)}; check BEAVER_QUEUE_NATS_SERVERS and that the server runs JetStream.`,
-    { cause: error },
-  )
-}
-
-function streamError(error: unknown, stream: string): QueueError {
-  if (error instanceof QueueError) return error
-  const text = (error as Error)?.message ?? String(error)
-  const hint = /already in use|different configuration/i.test(text)
-    ? `the stream exists with other settings; BEAVER_QUEUE_NATS_STORAGE and BEAVER_QUEUE_NATS_REPLICAS must match it, or delete it`
-    : /replicas|peers|cluster/i.test(text)
-      ? 'BEAVER_QUEUE_NATS_REPLICAS is more than the JetStream cluster has servers'
-      : 'check that the server runs JetStream (-js) and the account may create streams'
-  return new QueueError('QUEUE_DRIVER_UNAVAILABLE', `JetStream refused the stream "${stream}": ${text}; ${hint}.`, {
-    cause: error,
-  })
 }
 
 /**
