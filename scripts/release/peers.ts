@@ -79,6 +79,20 @@ export const PEERS: PeerLine[] = [
       BEAVER_QUEUE_RABBITMQ_EXPIRES: '1m',
     },
   },
+  // NATS: both halves of the v3 client; memory streams under a prefix of their own, so the
+  // smoke leaves nothing on the server's disk (the shared server drops them when it restarts).
+  ...(['@nats-io/transport-node', '@nats-io/jetstream'] as const).map((peer) => ({
+    package: '@beaver-kit/queue',
+    peer,
+    script: 'smoke' as const,
+    steps: ['queue'],
+    env: {
+      BEAVER_QUEUE_DRIVER: 'nats',
+      BEAVER_QUEUE_NATS_SERVERS: 'nats://127.0.0.1:4222',
+      BEAVER_QUEUE_NATS_PREFIX: '{unique}',
+      BEAVER_QUEUE_NATS_STORAGE: 'memory',
+    },
+  })),
   {
     package: '@beaver-kit/scheduler',
     peer: 'ioredis',
