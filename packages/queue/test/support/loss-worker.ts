@@ -5,11 +5,11 @@ import { openSync, writeSync } from 'node:fs'
 import { createQueue } from '@beaver-kit/queue'
 
 const env = process.env as Record<string, string>
-const { LOSS_DRIVER, LOSS_URL, LOSS_NS, LOSS_LOG } = env as {
+const { LOSS_DRIVER, LOSS_NS, LOSS_LOG, LOSS_OPTIONS } = env as {
   LOSS_DRIVER: string
-  LOSS_URL: string
   LOSS_NS: string
   LOSS_LOG: string
+  LOSS_OPTIONS: string
 }
 const fd = openSync(LOSS_LOG, 'a')
 const q = createQueue({
@@ -19,7 +19,7 @@ const q = createQueue({
   pollInterval: '100ms',
   leaseTime: '5s',
   keepCompletedMax: 100_000,
-  ...(LOSS_DRIVER === 'redis' ? { redis: { url: LOSS_URL } } : { db: { url: LOSS_URL } }),
+  ...(JSON.parse(LOSS_OPTIONS) as Record<string, unknown>),
 })
 await q.consume(
   'loss',
