@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { eventually } from '@beaver-kit/testkit'
 import { createStandInQueue } from '@beaver-kit/testkit/job-queue'
+import type { QueueLike } from '@beaver-kit/delivery'
 import {
   createMailer,
   createMemoryLedger,
@@ -107,5 +109,28 @@ describe('queued sending', () => {
     await mailer.close()
     await expect(mailer.sendLater(msg)).rejects.toMatchObject({ code: 'MAIL_CLOSED' })
     await expect(mailer.startWorker()).rejects.toMatchObject({ code: 'MAIL_CLOSED' })
+  })
+})
+
+describe.runIf(queueInstalled)('queued sending on @beaver-kit/queue', () => {
+  it('publishes one job per idempotency key and the worker sends it once (memory driver)', async () => {
+    const { createQueue } = (await import('@beaver-kit/queue' as string)) as {
+      createQueue: (options: Record<string, unknown>) => QueueLike & {
+        close(): Promise<void>
+      }
+    }
+    const queue = createQueue({ envPrefix: false, driver: 'memory', retry: { base: 1, max: 5 } })
+    await using mailer = createMailer({ envPrefix: false, driver: 'memory', jobQueue: queue })
+    try {
+      const first = await mailer.sendLater({ ...msg, idempotencyKey: 'welcome/ada' })
+      const again = await mailer.sendLater({ ...msg, idempotencyKey: 'welcome/ada' })
+      expect(again.jobId).toBe(first.jobId)
+      const worker = await mailer.startWorker()
+      await eventually(() => expect(mailer.sent()).toHaveLength(1))
+      await worker.close()
+      expect(mailer.sent()[0]).toMatchObject({ subject: 'Welcome', idempotencyKey: 'welcome/ada' })
+    } finally {
+      await queue.close()
+    }
   })
 })
