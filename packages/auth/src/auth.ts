@@ -46,6 +46,7 @@ import { createMemoryAuthStore } from './stores/memory.ts'
 import { createSqlAuthStore } from './stores/sql.ts'
 import { rotate, verifyAccess, type Principal, type TokenPair } from './tokens.ts'
 import { checkSettings } from './settings.ts'
+import { confirmEmailChange, requestEmailChange } from './email-change.ts'
 import { confirmTotp, disableTotp, enrollTotp, type TotpEnrollment } from './totp.ts'
 
 /** Options of `createAuth`: BEAVER_AUTH_* settings plus what env cannot carry. */
@@ -116,6 +117,13 @@ export interface Auth extends Instance<InstanceDescription> {
   requireRole(...roles: string[]): AuthMiddleware
   /** Middleware: the principal has every permission (401 or 403 otherwise). */
   requirePermission(...permissions: string[]): AuthMiddleware
+  /** Checks the password and sends a confirmation link to the new address; nothing changes until it is confirmed. */
+  requestEmailChange(
+    input: { userId: string; password: string; newEmail: string },
+    request?: RequestContext,
+  ): Promise<void>
+  /** Sets (and marks verified) the new address of a confirmation link; the link works once. */
+  confirmEmailChange(token: string, request?: RequestContext): Promise<PublicUser>
   /** Starts TOTP enrollment: a secret (stored encrypted) and its otpauth:// URI; not required until confirmed. */
   enrollTotp(userId: string, request?: RequestContext): Promise<TotpEnrollment>
   /** Turns TOTP on with a first code; returns 10 single-use backup codes, shown once and stored hashed. */
@@ -323,6 +331,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
         const missing = wanted.filter((w) => !rbac.can(p, w))
         return missing.length === 0 ? p : denied(p, `the permission ${missing.join(', ')}`, req)
       }),
+    requestEmailChange: (input, request) => run(() => requestEmailChange(ctx, input, request)),
+    confirmEmailChange: (token, request) => run(() => confirmEmailChange(ctx, token, request)),
     enrollTotp: (userId, request) => run(() => enrollTotp(ctx, userId, request)),
     confirmTotp: (userId, code, request) => run(() => confirmTotp(ctx, userId, code, request)),
     disableTotp: (userId, password, request) => run(() => disableTotp(ctx, userId, password, request)),

@@ -9,6 +9,7 @@ export type AuthEventType =
   | 'auth.passwordResetRequest'
   | 'auth.passwordReset'
   | 'auth.emailVerify'
+  | 'auth.emailChange'
   | 'auth.lockout'
   | 'auth.apiKeyCreate'
   | 'auth.apiKeyRevoke'

@@ -316,6 +316,36 @@ export const describeAuthStore = defineConformanceSuite<AuthSubject>('auth', (ct
     expect((await refusal(auth.verifyApiKey(other.key))).code).toBe('AUTH_TOKEN_INVALID')
   })
 
+  it('changes the e-mail only through a single-use link sent to the new address', async () => {
+    const { auth, delivered, clock } = s()
+    const user = await auth.register({ email: email(), password: PW })
+    await auth.register({ email: email('taken'), password: PW })
+    expect(
+      (await refusal(auth.requestEmailChange({ userId: user.id, password: 'wrong password!', newEmail: email('new') })))
+        .code,
+    ).toBe('AUTH_INVALID_CREDENTIALS')
+    await auth.requestEmailChange({ userId: user.id, password: PW, newEmail: email('new') })
+    const link = delivered.find((m) => m.kind === 'confirm-email-change' && m.userId === user.id)
+    expect(link?.to).toBe(email('new').toLowerCase())
+    expect((await auth.getUser(user.id))?.email).toBe(email().toLowerCase())
+    expect(() => auth.verifyAccessToken(link?.token as string)).toThrow(
+      expect.objectContaining({ code: 'AUTH_TOKEN_INVALID' }),
+    )
+    const changed = await auth.confirmEmailChange(link?.token as string)
+    expect(changed).toMatchObject({ email: email('new').toLowerCase(), emailVerified: true })
+    expect((await refusal(auth.confirmEmailChange(link?.token as string))).code).toBe('AUTH_TOKEN_INVALID')
+    await auth.login({ email: email('new'), password: PW })
+    const pair = await auth.login({ email: email('new'), password: PW })
+    expect((await refusal(auth.confirmEmailChange(pair.accessToken))).code).toBe('AUTH_TOKEN_INVALID')
+    await auth.requestEmailChange({ userId: user.id, password: PW, newEmail: email('taken') })
+    const clash = delivered.filter((m) => m.kind === 'confirm-email-change' && m.userId === user.id).at(-1)
+    expect((await refusal(auth.confirmEmailChange(clash?.token as string))).code).toBe('AUTH_EMAIL_TAKEN')
+    await auth.requestEmailChange({ userId: user.id, password: PW, newEmail: email('late') })
+    const late = delivered.filter((m) => m.kind === 'confirm-email-change' && m.userId === user.id).at(-1)
+    clock.advance(3 * 86_400_000)
+    expect((await refusal(auth.confirmEmailChange(late?.token as string))).code).toBe('AUTH_TOKEN_INVALID')
+  })
+
   it('adds a TOTP second factor with the replay guard and single-use hashed backup codes', async () => {
     const { auth, store, clock, build } = s()
     const user = await auth.register({ email: email(), password: PW })
