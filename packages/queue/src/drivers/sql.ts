@@ -81,26 +81,28 @@ export class SqlQueueDriver implements QueueDriver {
         () => import('@beaver-kit/database'),
         `the ${this.name} queue driver`,
       )
-      let database = this.#options.database
-      if (!database && this.#options.url) {
-        database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
-        this.#ownsDb = true
-      }
-      database ??= dbm.db()
-      if (this.#options.followDatabase && database.dialect !== t.dialect) {
+      const follow = this.#options.followDatabase === true
+      const { database, owned } = await dbm.openStoreDatabase({
+        database: this.#options.database,
+        url: this.#options.url,
+        dialect: follow
+          ? undefined
+          : {
+              expected: t.dialect,
+              mismatch: (actual) =>
+                new QueueError(
+                  'QUEUE_OPTIONS_INVALID',
+                  `BEAVER_QUEUE_DRIVER is "${this.name}" but its database speaks ${actual}; set BEAVER_QUEUE_DB_URL (or BEAVER_DB_URL) to a ${t.dialect} database, or pick the ${actual} driver.`,
+                  { details: { driver: this.name, dialect: actual } },
+                ),
+            },
+        migrations: (dialect) => ({ migrations: queueMigrations(dialect, t.prefix), table: `${t.prefix}_migrations` }),
+      })
+      this.#ownsDb = owned
+      if (follow && database.dialect !== t.dialect) {
         t.dialect = database.dialect
         this.name = database.dialect
       }
-      if (database.dialect !== t.dialect) {
-        throw new QueueError(
-          'QUEUE_OPTIONS_INVALID',
-          `BEAVER_QUEUE_DRIVER is "${this.name}" but its database speaks ${database.dialect}; set BEAVER_QUEUE_DB_URL (or BEAVER_DB_URL) to a ${t.dialect} database, or pick the ${database.dialect === 'mysql' ? 'mysql' : database.dialect} driver.`,
-          { details: { driver: this.name, dialect: database.dialect } },
-        )
-      }
-      await database
-        .migrator({ migrations: queueMigrations(t.dialect, t.prefix), table: `${t.prefix}_migrations` })
-        .up()
       this.#db = database
       if (t.dialect === 'postgres') {
         this.#listener = new PostgresListener(database, t.prefix, (queue) => this.#wakes.wake(queue), this.#ctx)

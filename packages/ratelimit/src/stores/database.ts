@@ -48,12 +48,11 @@ export class DatabaseStore implements RateLimitStore {
         () => import('@beaver-kit/database'),
         'the database rate-limit store',
       )
-      let database = this.#options.database
-      if (!database && this.#options.url) {
-        database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
-        this.#owns = true
-      }
-      database ??= dbm.db()
+      const { database, owned } = await dbm.openStoreDatabase({
+        database: this.#options.database,
+        url: this.#options.url,
+      })
+      this.#owns = owned
       const { sql } = dbm
       await database.ready()
       const text = database.dialect === 'mysql' ? 'VARCHAR(255)' : 'TEXT'

@@ -68,22 +68,24 @@ export class SqlStore implements SchedulerStore {
         () => import('@beaver-kit/database'),
         `the ${this.name} scheduler store`,
       )
-      let database = this.#options.database
-      if (!database && this.#options.url) {
-        database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
-        this.#owns = true
-      }
-      database ??= dbm.db()
-      if (database.dialect !== this.#dialect) {
-        throw new SchedulerError(
-          'SCHEDULER_OPTIONS_INVALID',
-          `BEAVER_SCHEDULER_STORE is "${this.name}" but its database speaks ${database.dialect}; set BEAVER_SCHEDULER_DB_URL (or BEAVER_DB_URL) to a ${this.#dialect} database, or pick the ${database.dialect} store.`,
-          { details: { store: this.name, dialect: database.dialect } },
-        )
-      }
-      await database
-        .migrator({ migrations: schedulerMigrations(this.#dialect, this.#t), table: `${this.#t}_migrations` })
-        .up()
+      const { database, owned } = await dbm.openStoreDatabase({
+        database: this.#options.database,
+        url: this.#options.url,
+        dialect: {
+          expected: this.#dialect,
+          mismatch: (actual) =>
+            new SchedulerError(
+              'SCHEDULER_OPTIONS_INVALID',
+              `BEAVER_SCHEDULER_STORE is "${this.name}" but its database speaks ${actual}; set BEAVER_SCHEDULER_DB_URL (or BEAVER_DB_URL) to a ${this.#dialect} database, or pick the ${actual} store.`,
+              { details: { store: this.name, dialect: actual } },
+            ),
+        },
+        migrations: (dialect) => ({
+          migrations: schedulerMigrations(dialect, this.#t),
+          table: `${this.#t}_migrations`,
+        }),
+      })
+      this.#owns = owned
       this.#db = database
       return database
     })()
