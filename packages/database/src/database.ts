@@ -282,7 +282,11 @@ export class Database extends Executor implements Instance<InstanceDescription> 
       if (replica) return this.#onReplica(replica, text, values, call)
     }
     const pool = this.#pool
-    if (pool?.queryNow !== undefined && call === NO_LIMITS && !channels.query.hasSubscribers) {
+    if (pool?.queryNow !== undefined && call === NO_LIMITS) {
+      // Observed, the engine still answers now: inside one traced operation (a busy engine
+      // falls back to the pool in the same operation, so it is published once either way).
+      if (channels.query.hasSubscribers)
+        return this.#run(text, () => this.#runNow(text, values, pool) ?? pool.query(text, values, call), pool)
       const now = this.#runNow(text, values, pool)
       if (now !== undefined) return now
     }
