@@ -16,8 +16,11 @@ import { db as defaultDb, isDatabaseError, type Database } from '@beaver-kit/dat
 import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlSigner } from '@beaver-kit/krypto'
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
 import { isValidAddress, type Mailer } from '@beaver-kit/mail'
+import { cacheCheck, createHealth, databaseCheck, type Health } from '@beaver-kit/health'
+import { metrics as defaultMetrics, type Metrics } from '@beaver-kit/metrics'
 import { createQueue, type Queue } from '@beaver-kit/queue'
 import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
+import { traceRequests, tracing as defaultTracing, type Tracing } from '@beaver-kit/tracing'
 import { demoSchema } from './config.ts'
 import { createLinkMail } from './link-mail.ts'
 import { LinkStore } from './links.ts'
@@ -38,6 +41,15 @@ export interface Deps {
   mailer?: Mailer
   /** Where link visits are queued; default: a queue on `db` (or as BEAVER_QUEUE_* says). */
   queue?: Queue
+  /** `/metrics` and the request metrics; default: the default registry (BEAVER_METRICS_*), kit metrics on. */
+  metrics?: Metrics
+  /**
+   * `/livez` and `/readyz`; the app registers its database (critical) and cache (not critical)
+   * checks on it. Default: one made from BEAVER_HEALTH_*, closed with the app.
+   */
+  health?: Health
+  /** Spans of every request and kit operation; default: the default tracing (OTEL_* / BEAVER_TRACING_*, exporter none). */
+  tracing?: Tracing
 }
 
 export interface AppOptions {
@@ -84,6 +96,19 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const database = options.deps?.db ?? defaultDb()
   const cache = options.deps?.cache ?? defaultCache()
   const signer = options.deps?.signer ?? defaultSigner(log)
+  // Observability by environment alone: spans are made for every request and kit operation
+  // (exported only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER says where; log
+  // lines carry their trace ids either way), metrics come from the kit's channels.
+  const tracer = options.deps?.tracing ?? defaultTracing()
+  const registry = options.deps?.metrics ?? defaultMetrics()
+  const probes = options.deps?.health ?? createHealth(options.env ? { kit: false, env: options.env } : { kit: false })
+  const ownProbes = options.deps?.health === undefined
+  const unregisterChecks = [
+    probes.register('database', databaseCheck(database)),
+    // Links are served from the database while the cache is down: degraded, not unready.
+    probes.register('cache', cacheCheck(cache), { critical: false }),
+  ]
+  const requestMetrics = registry.httpServer({ route: routeTemplate })
   // Link creation (and with it, title fetching) per client: a sliding window on the limiter's
   // store (memory by default; BEAVER_RATELIMIT_STORE=redis shares it between instances).
   const creations = createLimiter({
@@ -112,9 +137,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     },
   })
 
+  const closeProbes = async (): Promise<void> => {
+    for (const unregister of unregisterChecks) unregister()
+    if (ownProbes) await probes.close()
+  }
   const cleanUp = async (): Promise<void> => {
     resolver.close()
-    await Promise.all([titles.close(), mail.close(), recorder?.close(), creations.close()])
+    await Promise.all([titles.close(), mail.close(), recorder?.close(), creations.close(), closeProbes()])
   }
   let recorder: Visits | undefined
   try {
@@ -189,6 +218,17 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     switch (endpoint.name) {
       case 'health':
         return health(res)
+      case 'livez':
+      case 'readyz': {
+        const report = probes.probe(endpoint.name === 'livez' ? 'liveness' : 'readiness')
+        return sendJson(res, report.ok ? 200 : 503, report)
+      }
+      case 'metrics': {
+        const text = await registry.render()
+        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+        res.end(method === 'HEAD' ? undefined : text)
+        return 200
+      }
       case 'links':
         return createLink(req, res)
       case 'link': {
@@ -228,38 +268,46 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       // How often Node checks those two timeouts (its default is 30 s, longer than either).
       connectionsCheckingInterval: Math.max(250, Math.min(settings.headersTimeout, settings.requestTimeout) / 4),
     },
-    function handleRequest(req, res) {
-      const requestId = headerValue(req.headers['x-request-id']) ?? uuidv7()
-      res.setHeader('x-request-id', requestId)
-      const started = performance.now()
-      void withLogContext({ requestId }, async () => {
-        let status: number
-        // The path only: a query may hold a capability (the signed delete URL's sig=).
-        let path = '(unparsable)'
-        try {
-          const url = parseTarget(req.url, baseUrl)
-          path = url.pathname
-          status = await route(req, res, url)
-        } catch (err) {
-          status = err instanceof HttpProblem ? err.status : isDatabaseOutage(err) ? 503 : 500
-          if (status === 500) log.error({ err }, 'request failed')
-          if (status === 503) log.warn({ err }, 'request failed: the database is unavailable')
-          const message =
-            err instanceof HttpProblem
-              ? err.message
-              : status === 503
-                ? 'database unavailable, try again'
-                : 'internal error'
-          if (!res.headersSent) sendJson(res, status, { error: message }, err instanceof HttpProblem ? err.headers : {})
-          else res.destroy()
-        }
-        const ms = Math.round((performance.now() - started) * 10) / 10
-        log.info({ method: req.method, path, status, ms }, 'request')
-      })
-    },
+    traceRequests(handleRequest, {
+      route: routeTemplate,
+      // Probes and scrapes every few seconds would drown the traces that matter.
+      ignore: (req) => isProbe(req.url),
+    }),
   )
+  function handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    requestMetrics(req, res)
+    const requestId = headerValue(req.headers['x-request-id']) ?? uuidv7()
+    res.setHeader('x-request-id', requestId)
+    const started = performance.now()
+    void withLogContext({ requestId }, async () => {
+      let status: number
+      // The path only: a query may hold a capability (the signed delete URL's sig=).
+      let path = '(unparsable)'
+      try {
+        const url = parseTarget(req.url, baseUrl)
+        path = url.pathname
+        status = await route(req, res, url)
+      } catch (err) {
+        status = err instanceof HttpProblem ? err.status : isDatabaseOutage(err) ? 503 : 500
+        if (status === 500) log.error({ err }, 'request failed')
+        if (status === 503) log.warn({ err }, 'request failed: the database is unavailable')
+        const message =
+          err instanceof HttpProblem
+            ? err.message
+            : status === 503
+              ? 'database unavailable, try again'
+              : 'internal error'
+        if (!res.headersSent) sendJson(res, status, { error: message }, err instanceof HttpProblem ? err.headers : {})
+        else res.destroy()
+      }
+      const ms = Math.round((performance.now() - started) * 10) / 10
+      log.info({ method: req.method, path, status, ms }, 'request')
+    })
+  }
   try {
     await resolver.probe(2000)
+    // Every check runs once before the port opens, so /readyz answers from a result at once.
+    await probes.checkNow()
     await listen(server, settings.host, settings.port)
   } catch (err) {
     await cleanUp()
@@ -277,7 +325,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       server.closeIdleConnections()
       resolver.close()
       await Promise.all([stopped, titles.close(), Promise.allSettled(mailJobs)])
-      await Promise.all([visits.close(), mail.close()])
+      await Promise.all([visits.close(), mail.close(), closeProbes()])
       log.info('Beaver Links stopped')
     })())
   const removeHook = onBeforeShutdown(close)
@@ -295,6 +343,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       signer.describe(),
       mail.describe(),
       visits.describe(),
+      registry.describe(),
+      tracer.describe(),
+      probes.describe(),
     ],
     get cacheState() {
       return resolver.state
@@ -310,6 +361,18 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       await close()
     },
   }
+}
+
+/** The route template of a request (`/links/:code`), never its raw path: a bounded metric label and span name. */
+function routeTemplate(req: http.IncomingMessage): string {
+  const target = req.url ?? '/'
+  const query = target.indexOf('?')
+  return matchRoute(query < 0 ? target : target.slice(0, query))?.endpoint.path ?? 'unmatched'
+}
+
+function isProbe(target: string | undefined): boolean {
+  const path = target?.split('?', 1)[0]
+  return path === '/livez' || path === '/readyz' || path === '/metrics'
 }
 
 /** Listens, or fails with an error naming the setting to change when the port is taken. */

@@ -1,7 +1,8 @@
 /** Short codes the demo makes: 8 URL-safe characters; 4-32 are accepted for links made elsewhere. */
 export const CODE = /^[A-Za-z0-9_-]{4,32}$/
 
-export type EndpointName = 'health' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
+export type EndpointName =
+  'health' | 'livez' | 'readyz' | 'metrics' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
 
 export interface Endpoint {
   name: EndpointName
@@ -19,6 +20,25 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/health',
     methods: ['GET', 'HEAD'],
     summary: '200 {"status":"ok"} or "degraded" (cache unreachable); 503 when the database is unreachable',
+  },
+  {
+    name: 'livez',
+    path: '/livez',
+    methods: ['GET', 'HEAD'],
+    summary: 'liveness probe (@beaver-kit/health): 200 while the process serves, also while draining',
+  },
+  {
+    name: 'readyz',
+    path: '/readyz',
+    methods: ['GET', 'HEAD'],
+    summary:
+      'readiness probe: 200 when the database check passes (cache down: 200 "degraded"); 503 when it fails or on SIGTERM (draining)',
+  },
+  {
+    name: 'metrics',
+    path: '/metrics',
+    methods: ['GET', 'HEAD'],
+    summary: 'Prometheus text: requests by route template, method and status, the kit metrics, runtime metrics',
   },
   {
     name: 'links',
@@ -57,6 +77,9 @@ export const ENDPOINTS: readonly Endpoint[] = [
 export function matchRoute(pathname: string): { endpoint: Endpoint; code?: string } | undefined {
   const find = (name: EndpointName): Endpoint => ENDPOINTS.find((e) => e.name === name) as Endpoint
   if (pathname === '/health') return { endpoint: find('health') }
+  if (pathname === '/livez') return { endpoint: find('livez') }
+  if (pathname === '/readyz') return { endpoint: find('readyz') }
+  if (pathname === '/metrics') return { endpoint: find('metrics') }
   if (pathname === '/links' || pathname === '/links/') return { endpoint: find('links') }
   const link = /^\/links\/([^/]+)$/.exec(pathname)
   if (link) return { endpoint: find('link'), code: link[1] as string }

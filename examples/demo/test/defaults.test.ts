@@ -35,7 +35,18 @@ describe('Beaver Links on embedded defaults', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ status: 'ok', database: { status: 'ok' }, cache: { status: 'ok' } })
     const described = app.describe()
-    expect(described.map((d) => d.package)).toEqual(['demo', 'database', 'cache', 'http', 'urlsigner', 'mail', 'queue'])
+    expect(described.map((d) => d.package)).toEqual([
+      'demo',
+      'database',
+      'cache',
+      'http',
+      'urlsigner',
+      'mail',
+      'queue',
+      'metrics',
+      'tracing',
+      'health',
+    ])
     expect(described[1]?.state).toMatchObject({ driver: 'sqlite' })
   })
 

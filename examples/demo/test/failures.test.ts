@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache } from '@beaver-kit/cache'
 import { createDatabase } from '@beaver-kit/database'
+import { createHealth } from '@beaver-kit/health'
 import { eventually, requireService, startFaultProxy, uniqueNamespace, type FaultProxy } from '@beaver-kit/testkit'
 import { harness, shorten, type Harness } from './helpers.ts'
 
@@ -88,10 +89,15 @@ describe.runIf(postgresUrl)('Beaver Links with the database unreachable', () => 
     const url = new URL(proxy.url(postgresUrl as string))
     url.pathname = `/${name}`
     const db = createDatabase({ envPrefix: false, url: url.href, pool: { connectTimeout: '1s', acquireTimeout: '2s' } })
-    h = await harness({ fetchTitles: false }, { db })
+    // Probes that notice at once: checks every 100 ms, down after one failure.
+    const health = createHealth({ envPrefix: false, kit: false, interval: '100ms', timeout: '1s', failureThreshold: 1 })
+    h = await harness({ fetchTitles: false }, { db, health })
+    probes = health
   })
+  let probes: ReturnType<typeof createHealth>
   afterAll(async () => {
     await h.close()
+    await probes.close()
     await proxy.close()
     await admin.exec(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     await admin.close()
@@ -117,5 +123,24 @@ describe.runIf(postgresUrl)('Beaver Links with the database unreachable', () => 
     expect(h.lines.filter((l) => l.level === 50)).toEqual([])
     await proxy.accept()
     await eventually(async () => expect((await fetch(`${h.app.url}/health`)).status).toBe(200), { timeoutMs: 15_000 })
+  })
+
+  it('fails /readyz (503, the database check down) while /livez stays 200, and recovers', async () => {
+    // The previous test took the database away and back: the check passes again first.
+    await eventually(async () => expect((await fetch(`${h.app.url}/readyz`)).status).toBe(200), { timeoutMs: 15_000 })
+    const ready = await fetch(`${h.app.url}/readyz`)
+    expect([ready.status, ready.headers.get('content-type')]).toEqual([200, 'application/json; charset=utf-8'])
+    expect(await ready.json()).toMatchObject({ probe: 'readiness', ok: true, checks: { database: { status: 'up' } } })
+    await down(proxy)
+    await eventually(async () => expect((await fetch(`${h.app.url}/readyz`)).status).toBe(503), { timeoutMs: 15_000 })
+    const failed = (await (await fetch(`${h.app.url}/readyz`)).json()) as Record<string, unknown>
+    expect(failed).toMatchObject({
+      probe: 'readiness',
+      ok: false,
+      checks: { database: { status: 'down', critical: true }, cache: { status: 'up', critical: false } },
+    })
+    expect((await fetch(`${h.app.url}/livez`)).status).toBe(200)
+    await proxy.accept()
+    await eventually(async () => expect((await fetch(`${h.app.url}/readyz`)).status).toBe(200), { timeoutMs: 15_000 })
   })
 })

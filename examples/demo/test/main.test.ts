@@ -83,12 +83,18 @@ describe('main(): start-up', () => {
         'urlsigner',
         'mail',
         'queue',
+        'metrics',
+        'tracing',
+        'health',
       ])
       expect(configuration[0]?.settings.find((s) => s.name === 'BEAVER_DEMO_PORT')?.value).toBe('0')
       expect(lines.find((l) => String(l.msg).startsWith('Beaver Links listening'))).toMatchObject({
         url: app?.url,
         endpoints: [
           'GET,HEAD /health',
+          'GET,HEAD /livez',
+          'GET,HEAD /readyz',
+          'GET,HEAD /metrics',
           'POST /links',
           'GET,HEAD,DELETE /links/:code',
           'GET,HEAD /links/:code/mail',
@@ -174,16 +180,25 @@ function startProcess(env: Record<string, string>) {
 
 describe('npm start (src/start.ts) as a process', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('logs the shutdown on %s, in order, and exits 0', async (signal) => {
-    const p = startProcess({ BEAVER_DEMO_PORT: '0' })
+    const p = startProcess({ BEAVER_DEMO_PORT: '0', BEAVER_HEALTH_DRAIN_DELAY: '1500ms' })
     await eventually(
       () => expect(p.lines().some((l) => String(l.msg).startsWith('Beaver Links listening'))).toBe(true),
       {
         timeoutMs: 30_000,
       },
     )
+    const url = String(p.lines().find((l) => String(l.msg).startsWith('Beaver Links listening'))?.url)
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
     p.child.kill(signal)
+    // Draining: not ready at once, still alive and serving until the drain delay is over.
+    await eventually(async () => expect((await fetch(`${url}/readyz`)).status).toBe(503))
+    expect((await fetch(`${url}/livez`)).status).toBe(200)
     expect(await p.exited).toBe(0)
-    const messages = p.lines().map((l) => l.msg)
+    // The probes above are logged as requests; the rest is the shutdown, in order.
+    const messages = p
+      .lines()
+      .map((l) => l.msg)
+      .filter((m) => m !== 'request')
     const tail = messages.slice(messages.indexOf('shutting down'))
     expect(tail).toEqual([
       'shutting down',
