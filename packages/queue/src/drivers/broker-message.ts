@@ -1,4 +1,4 @@
-import type { Delivery, DriverMessage, StoredMessage } from '../driver.ts'
+import type { Delivery, DriverMessage, QueueCapabilities, StoredMessage } from '../driver.ts'
 
 /**
  * What a broker message carries beside its payload: every field of a DriverMessage, the
@@ -117,6 +117,32 @@ export function toDeadMessage(e: BrokerEnvelope, payload: string): StoredMessage
     finishedAt: e.deadAt,
     progress: undefined,
   }
+}
+
+/**
+ * What every broker driver can do: delays (TTL queues, SQS delays), and no record of a message
+ * once it is acknowledged (history), hence no cancel by id, priority, dedupe or fairness.
+ */
+export function brokerCapabilities(options: { extendLease: boolean }): QueueCapabilities {
+  return Object.freeze({
+    delay: true,
+    priority: false,
+    dedupe: false,
+    cancel: false,
+    fairness: false,
+    transactional: false,
+    extendLease: options.extendLease,
+    durable: true,
+    history: false,
+  })
+}
+
+/** Most DLQ messages `get()` reads through when the message is not one this driver holds. */
+export const DEAD_LOOKUP_LIMIT = 10_000
+
+/** A delivery this driver holds (handed out, not yet settled), as `get()` shows it. */
+export function toActiveMessage(e: BrokerEnvelope, payload: string, attempt: number): StoredMessage {
+  return { ...toDeadMessage(e, payload), state: 'active', attempt, deadReason: undefined, finishedAt: undefined }
 }
 
 /**

@@ -13,14 +13,16 @@ import {
   type StoredMessage,
 } from '../driver.ts'
 import {
+  DEAD_LOOKUP_LIMIT,
   ENVELOPE_HEADER,
+  brokerCapabilities,
   decodeEnvelope,
   delayBucket,
   envelopeOf,
   envelopeOfDelivery,
   foreignEnvelope,
+  toActiveMessage,
   toBrokerDelivery,
-  toDeadMessage,
   type BrokerEnvelope,
 } from './broker-message.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
@@ -58,19 +60,9 @@ interface Held {
 
 class RabbitQueueDriver implements QueueDriver {
   readonly name = 'rabbitmq'
-  readonly capabilities = Object.freeze({
-    delay: true,
-    priority: false,
-    dedupe: false,
-    cancel: false,
-    fairness: false,
-    transactional: false,
-    // The lease is the channel: a delivery stays unacknowledged until it is settled or the
-    // channel closes (a crashed worker), as decision 0006 says; there is no lease to extend.
-    extendLease: false,
-    durable: true,
-    history: false,
-  })
+  // The lease is the channel: a delivery stays unacknowledged until it is settled or the
+  // channel closes (a crashed worker), as decision 0006 says; there is no lease to extend.
+  readonly capabilities = brokerCapabilities({ extendLease: false })
   readonly #link: AmqpLink
   readonly #ctx: QueueDriverContext
   readonly #topology: RabbitTopology
@@ -301,17 +293,10 @@ class RabbitQueueDriver implements QueueDriver {
 
   async get(queue: string, id: string): Promise<StoredMessage | undefined> {
     for (const h of this.#held.values()) {
-      if (h.queue === queue && h.envelope.id === id) {
-        return {
-          ...toDeadMessage(h.envelope, h.msg.content.toString()),
-          state: 'active',
-          attempt: h.envelope.attempts + redeliveries(h.msg) + 1,
-          deadReason: undefined,
-          finishedAt: undefined,
-        }
-      }
+      if (h.queue === queue && h.envelope.id === id)
+        return toActiveMessage(h.envelope, h.msg.content.toString(), h.envelope.attempts + redeliveries(h.msg) + 1)
     }
-    return (await this.listDead(queue, { limit: 10_000, offset: 0 })).find((m) => m.id === id)
+    return (await this.listDead(queue, { limit: DEAD_LOOKUP_LIMIT, offset: 0 })).find((m) => m.id === id)
   }
 
   async progress(): Promise<void> {

@@ -15,12 +15,15 @@ import {
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
 import {
+  DEAD_LOOKUP_LIMIT,
   ENVELOPE_HEADER,
+  brokerCapabilities,
   decodeEnvelope,
   encodeEnvelope,
   envelopeOf,
   envelopeOfDelivery,
   foreignEnvelope,
+  toActiveMessage,
   toBrokerDelivery,
   toDeadMessage,
   type BrokerEnvelope,
@@ -56,17 +59,7 @@ const BATCH = 10
 
 class SqsQueueDriver implements QueueDriver {
   readonly name = 'sqs'
-  readonly capabilities = Object.freeze({
-    delay: true,
-    priority: false,
-    dedupe: false,
-    cancel: false,
-    fairness: false,
-    transactional: false,
-    extendLease: true,
-    durable: true,
-    history: false,
-  })
+  readonly capabilities = brokerCapabilities({ extendLease: true })
   readonly #options: SqsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #prefix: string
@@ -349,17 +342,9 @@ class SqsQueueDriver implements QueueDriver {
 
   async get(queue: string, id: string): Promise<StoredMessage | undefined> {
     for (const h of this.#held.values()) {
-      if (h.queue === queue && h.envelope.id === id) {
-        return {
-          ...toDeadMessage(h.envelope, h.body),
-          state: 'active',
-          attempt: h.attempt,
-          deadReason: undefined,
-          finishedAt: undefined,
-        }
-      }
+      if (h.queue === queue && h.envelope.id === id) return toActiveMessage(h.envelope, h.body, h.attempt)
     }
-    return (await this.listDead(queue, { limit: 10_000, offset: 0 })).find((m) => m.id === id)
+    return (await this.listDead(queue, { limit: DEAD_LOOKUP_LIMIT, offset: 0 })).find((m) => m.id === id)
   }
 
   async progress(): Promise<void> {
