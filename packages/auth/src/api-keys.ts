@@ -104,6 +104,18 @@ export async function verifyApiKey(ctx: FlowContext, key: unknown, request?: Req
     )
     throw invalidToken('API key')
   }
+  if (ctx.apiKeyLimiter) {
+    const d = await ctx.apiKeyLimiter.limit(`apikey:${record.id}`)
+    if (!d.allowed) {
+      await ctx.emit(
+        { type: 'auth.apiKeyUse', outcome: 'failure', reason: 'rate-limited', userId: user.id, target: record.id },
+        request,
+      )
+      throw new AuthError('AUTH_RATE_LIMITED', 'This API key made too many requests; slow down.', {
+        details: { retryAfterMs: d.retryAfterMs },
+      })
+    }
+  }
   if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_EVERY_MS)
     await ctx.store.touchApiKey(record.id, now)
   return { userId: user.id, roles: [...user.roles], scopes: [...record.scopes], via: 'apiKey', sessionId: record.id }

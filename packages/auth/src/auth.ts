@@ -57,6 +57,8 @@ export interface AuthOptions extends AuthSettings, InstanceOptions {
   krypto?: Krypto
   /** The login rate limit; default a memory limiter from BEAVER_AUTH_RATE_LIMIT_*; `false` for none. */
   limiter?: LoginLimiter | false
+  /** The per-API-key limit; default a memory limiter of BEAVER_AUTH_API_KEY_RATE_LIMIT per minute when that is above 0. */
+  apiKeyLimiter?: LoginLimiter | false
   /** Server sessions read by `authenticate()` and ended by password changes (`@beaver-kit/session`). */
   sessions?: SessionSource
   /** Sends verification and reset links (your mailer). */
@@ -172,6 +174,7 @@ export function createAuth(options: AuthOptions = {}): Auth {
     storeInstance,
     krypto: givenKrypto,
     limiter: givenLimiter,
+    apiKeyLimiter: givenKeyLimiter,
     sessions,
     deliver,
     onEvent,
@@ -202,6 +205,14 @@ export function createAuth(options: AuthOptions = {}): Auth {
       ? undefined
       : (givenLimiter ??
         createLimiter({ envPrefix: false, store: 'memory', limit: v.rateLimit.limit, window: v.rateLimit.window }))
+  const ownKeyLimiter = givenKeyLimiter === undefined && v.apiKey.rateLimit > 0
+  const apiKeyLimiter =
+    givenKeyLimiter === false
+      ? undefined
+      : (givenKeyLimiter ??
+        (ownKeyLimiter
+          ? createLimiter({ envPrefix: false, store: 'memory', limit: v.apiKey.rateLimit, window: '1m' })
+          : undefined))
   let dummy: Promise<string> | undefined
   const ctx: FlowContext = {
     store,
@@ -221,6 +232,7 @@ export function createAuth(options: AuthOptions = {}): Auth {
       apiKeyPrefix: v.apiKey.prefix,
     },
     limiter,
+    apiKeyLimiter,
     sessions,
     deliver,
     now,
@@ -359,6 +371,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
       closed = true
       if (own.store) await store.close()
       if (own.limiter && limiter && 'close' in limiter) await (limiter as { close(): Promise<void> }).close()
+      if (ownKeyLimiter && apiKeyLimiter && 'close' in apiKeyLimiter)
+        await (apiKeyLimiter as { close(): Promise<void> }).close()
       if (own.krypto) await krypto.close()
     },
     [Symbol.asyncDispose]: () => auth.close(),

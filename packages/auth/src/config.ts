@@ -72,6 +72,12 @@ export const authSchema = defineSchema(
         pattern: /^[a-z][a-z0-9_]{0,15}$/,
         doc: 'Start of every API key, so a leaked key is found by secret scanners and grep',
       }),
+      rateLimit: f.int({
+        default: 0,
+        min: 0,
+        max: 1_000_000,
+        doc: 'Requests per minute one API key may make (0: no per-key limit)',
+      }),
     },
     db: {
       url: f.url({

@@ -53,6 +53,8 @@ export interface FlowContext {
   rules: PasswordRules
   settings: FlowSettings
   limiter: LoginLimiter | undefined
+  /** The per-API-key limit, when configured. */
+  apiKeyLimiter: LoginLimiter | undefined
   sessions: SessionSource | undefined
   deliver: AuthDeliver | undefined
   now: () => number

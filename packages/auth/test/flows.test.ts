@@ -150,6 +150,26 @@ describe('login protection', () => {
     expect(events.some((e) => e.reason === 'rate-limited' && e.ip === '198.51.100.1')).toBe(true)
   })
 
+  it('limits requests per API key when BEAVER_AUTH_API_KEY_RATE_LIMIT is set', async () => {
+    const { a, events } = make({ apiKey: { rateLimit: 2 } })
+    const user = await a.register({ email: 'ann@example.com', password: PW })
+    const one = await a.createApiKey(user.id, { name: 'one' })
+    const two = await a.createApiKey(user.id, { name: 'two' })
+    await a.verifyApiKey(one.key)
+    await a.verifyApiKey(one.key)
+    const err = await a.verifyApiKey(one.key).catch((e: AuthError) => e)
+    expect(err).toMatchObject({ code: 'AUTH_RATE_LIMITED' })
+    expect((err as AuthError).details.retryAfterMs).toBeGreaterThan(0)
+    await a.verifyApiKey(two.key)
+    expect(events.some((e) => e.type === 'auth.apiKeyUse' && e.reason === 'rate-limited' && e.target === one.id)).toBe(
+      true,
+    )
+    const { a: unlimited } = make({ apiKey: { rateLimit: 2 }, apiKeyLimiter: false })
+    const u = await unlimited.register({ email: 'bob@example.com', password: PW })
+    const k = await unlimited.createApiKey(u.id, { name: 'k' })
+    for (let i = 0; i < 4; i++) await unlimited.verifyApiKey(k.key)
+  })
+
   it('builds its own memory limiter from BEAVER_AUTH_RATE_LIMIT_* by default', async () => {
     const krypto = cheapKrypto()
     const a = createAuth({ envPrefix: false, krypto, rateLimit: { limit: 1, window: '1m' } })
