@@ -142,6 +142,12 @@ export function createAudit(options: AuditOptions = {}): Audit {
       )
     }
     const s = await pending
+    if (!s.canSign) {
+      throw new AuditError(
+        'AUDIT_NOT_SUPPORTED',
+        'The anchor key is a public key: it checks anchors but cannot sign them',
+      )
+    }
     const state = await store.state(stream)
     if (!state || state.head.seq === 0) return undefined
     const last = (await store.anchors(stream)).at(-1)

@@ -1,4 +1,5 @@
 import { afterAll } from 'vitest'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,6 +50,28 @@ const find = (stream: string, seq: number): Record<string, unknown> => {
   if (!row) throw new Error(`no row ${stream}#${seq}`)
   return row
 }
+/** A forged record that follows `prev`, correctly hashed. */
+function forgery(stream: string, seq: number, prevHash: string): StoredRecord {
+  const unsealed = {
+    id: randomUUID(),
+    stream,
+    seq,
+    at: Date.now(),
+    actor: 'user:attacker',
+    action: 'admin.grant',
+    target: 'user:attacker',
+    outcome: 'success' as const,
+    ip: null,
+    userAgent: null,
+    requestId: null,
+    traceId: null,
+    diff: null,
+    metadata: null,
+    prevHash,
+  }
+  return { ...unsealed, hash: recordHash(unsealed) }
+}
+
 const camel = (column: string): string => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
 const memoryTamper: AuditTamper = {
   set: async (stream, seq, column, value) => {
@@ -71,6 +94,11 @@ const memoryTamper: AuditTamper = {
     const row = find(stream, seq)
     row.action = action
     row.hash = recordHash(row as unknown as StoredRecord)
+  },
+  forge: async (stream, seq) => {
+    for (const r of rowsOf(stream)) if ((r.seq as number) >= seq) r.seq = (r.seq as number) + 1
+    const forged = forgery(stream, seq, String(find(stream, seq - 1).hash))
+    rowsOf(stream).push({ ...forged, pos: 0 })
   },
   setHead: async (stream, head) => {
     Object.assign(memory.unsafeHead(stream), head)
@@ -136,6 +164,23 @@ function sqlTamper(db: Database, table: string): AuditTamper {
         stream,
         seq,
       ])
+    },
+    forge: async (stream, seq) => {
+      const rows = await db.many<{ seq: number | string }>(
+        q(`select seq from ${t} where stream = ? and seq >= ? order by seq desc`),
+        [stream, seq],
+      )
+      for (const r of rows)
+        await run(`update ${t} set seq = ? where stream = ? and seq = ?`, [Number(r.seq) + 1, stream, r.seq])
+      const prev = await db.one<{ hash: string }>(q(`select hash from ${t} where stream = ? and seq = ?`), [
+        stream,
+        seq - 1,
+      ])
+      const f = forgery(stream, seq, prev.hash)
+      await run(
+        `insert into ${t} (id, stream, seq, at, actor, action, target, outcome, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [f.id, stream, seq, f.at, f.actor, f.action, f.target, f.outcome, f.prevHash, f.hash],
+      )
     },
     setHead: async (stream, head) => {
       await run(`update ${table}_heads set seq = ?, hash = ? where stream = ?`, [head.seq, head.hash, stream])

@@ -75,6 +75,11 @@ export interface AuditTamper {
   closeGap(stream: string, after: number): Promise<void>
   /** Sets action of a record and recomputes its hash, as an attacker who knows the format would. */
   rewrite(stream: string, seq: number, action: string): Promise<void>
+  /**
+   * Inserts a forged record at `seq`, chained to the record before it and correctly hashed,
+   * after moving every record from `seq` on one place up (the genuine ones keep their hashes).
+   */
+  forge(stream: string, seq: number): Promise<void>
   /** Moves the stream's head (what an attacker cutting the end off would also do). */
   setHead(stream: string, head: Point): Promise<void>
 }
@@ -221,6 +226,14 @@ export const describeAuditStore = defineConformanceSuite<AuditSubject, { store: 
     const rs = await fill(a, s, 6)
     await ctx.subject().tamper.swap(s, 3, 4)
     expect((await a.verify({ stream: s })).problem).toMatchObject({ kind: 'reordered', seq: 3, id: rs[3]?.id })
+  })
+
+  it('verify() finds a forged record inserted in the middle of the chain', async () => {
+    const a = trail()
+    const s = stream()
+    await fill(a, s, 5)
+    await ctx.subject().tamper.forge(s, 3)
+    expect((await a.verify({ stream: s })).problem).toMatchObject({ kind: 'inserted', seq: 3 })
   })
 
   it('anchors: signed heads catch a chain re-hashed to its end or cut short with its head', async () => {
