@@ -220,4 +220,56 @@ describe.runIf(url)('nats faults', () => {
       await server.destroy()
     }
   })
+
+  it('refuses a stream that exists with other settings, naming them', async () => {
+    const ns = uniqueNamespace('nats')
+    await open(url as string, ns).publish('settings', 1)
+    const other = open(url as string, ns, { storage: 'memory' })
+    const error = await other.publish('settings', 2).catch((e: unknown) => e)
+    expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+    expect((error as Error).message).toMatch(/BEAVER_QUEUE_NATS_STORAGE/)
+  })
+
+  it('says so when the server has no JetStream', async () => {
+    const server = await startOwnNats()
+    try {
+      const q = open(server.url, uniqueNamespace('nats'))
+      const error = await q.ready().catch((e: unknown) => e)
+      expect((error as Error).message).toMatch(/no JetStream.*-js/)
+    } finally {
+      await server.destroy()
+    }
+  })
+
+  it('lists, replays and purges what another program put in the DLQ stream', async () => {
+    const ns = uniqueNamespace('nats')
+    const q = open(url as string, ns)
+    await q.publish('foreign', 'own', { attempts: 1 })
+    const failing = await q.consume('foreign', () => {
+      throw new Error('no')
+    })
+    await eventually(async () => expect(await q.dlq('foreign').list()).toHaveLength(1), wait)
+    await failing.close()
+    const nc = await connect({ servers: url as string })
+    try {
+      const { jetstream } = await import('@nats-io/jetstream')
+      const subject = `${prefix}.${ns.replaceAll('_', '_5F')}_2Fforeign.dead`
+      await jetstream(nc).publish(subject, JSON.stringify('theirs'))
+    } finally {
+      await nc.close()
+    }
+    const listed = await q.dlq('foreign').list()
+    expect(listed).toHaveLength(2)
+    expect(listed[0]?.deadReason).toMatch(/another program/)
+    expect((await q.dlq('foreign').list({ limit: 1 })).map((m) => m.id)).toEqual([listed[0]?.id])
+    expect(await q.get('foreign', listed[1]?.id as string)).toMatchObject({ state: 'dead' })
+    expect(await q.dlq('foreign').purge(listed[0]?.id)).toBe(1)
+    expect(await q.dlq('foreign').replayAll()).toBe(1)
+    const seen: unknown[] = []
+    const c = await q.consume('foreign', (m) => void seen.push(m.payload))
+    await eventually(() => expect(seen).toEqual(['own']), wait)
+    await c.close()
+    expect(await q.dlq('foreign').purge()).toBe(0)
+    expect(await q.queues()).toContain('foreign')
+  })
 })
