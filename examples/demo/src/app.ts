@@ -22,6 +22,7 @@ import { createQueue, type Queue } from '@beaver-kit/queue'
 import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
 import { traceRequests, tracing as defaultTracing, type Tracing } from '@beaver-kit/tracing'
 import { demoSchema } from './config.ts'
+import { startJobs, type Jobs } from './jobs.ts'
 import { createLinkMail } from './link-mail.ts'
 import { LinkStore } from './links.ts'
 import { LinkResolver } from './resolver.ts'
@@ -65,6 +66,8 @@ export interface App {
   endpoints: readonly Endpoint[]
   /** The demo's own settings and its instances' descriptions (secrets masked), to log at start-up. */
   describe(): InstanceDescription[]
+  /** The scheduled jobs (GET /jobs): trigger, pause or read their history through `jobs.scheduler`. */
+  readonly jobs: Jobs
   /** 'ok', or 'degraded' while the cache is unreachable. */
   readonly cacheState: 'ok' | 'degraded'
   /** Resolves when background work (title fetches) has settled. */
@@ -143,18 +146,28 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
   const cleanUp = async (): Promise<void> => {
     resolver.close()
-    await Promise.all([titles.close(), mail.close(), recorder?.close(), creations.close(), closeProbes()])
+    await Promise.all([
+      titles.close(),
+      mail.close(),
+      recorder?.close(),
+      creations.close(),
+      closeProbes(),
+      scheduled?.close(),
+    ])
   }
   let recorder: Visits | undefined
+  let scheduled: Jobs | undefined
   try {
     await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
     const queue = options.deps?.queue ?? createQueue({ driverOptions: { database } })
     recorder = await startVisits(store, queue, options.deps?.queue === undefined, log)
+    scheduled = startJobs({ db: database, cache, log, env: options.env })
   } catch (err) {
     await cleanUp()
     throw err
   }
   const visits = recorder
+  const jobs = scheduled
   let baseUrl = ''
 
   async function health(res: http.ServerResponse): Promise<number> {
@@ -229,6 +242,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         res.end(method === 'HEAD' ? undefined : text)
         return 200
       }
+      case 'jobs':
+        return sendJson(res, 200, await jobs.report())
       case 'links':
         return createLink(req, res)
       case 'link': {
@@ -325,7 +340,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       server.closeIdleConnections()
       resolver.close()
       await Promise.all([stopped, titles.close(), Promise.allSettled(mailJobs)])
-      await Promise.all([visits.close(), mail.close(), closeProbes()])
+      await Promise.all([visits.close(), mail.close(), closeProbes(), jobs.close(), creations.close()])
       log.info('Beaver Links stopped')
     })())
   const removeHook = onBeforeShutdown(close)
@@ -335,6 +350,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     url,
     server,
     endpoints: ENDPOINTS,
+    jobs,
     describe: () => [
       describeInstance('demo', 'BEAVER_', config.entries, { url, cache: resolver.state }),
       database.describe(),
@@ -346,6 +362,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       registry.describe(),
       tracer.describe(),
       probes.describe(),
+      jobs.describe(),
     ],
     get cacheState() {
       return resolver.state

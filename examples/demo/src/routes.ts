@@ -2,7 +2,7 @@
 export const CODE = /^[A-Za-z0-9_-]{4,32}$/
 
 export type EndpointName =
-  'health' | 'livez' | 'readyz' | 'metrics' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
+  'health' | 'livez' | 'readyz' | 'metrics' | 'jobs' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
 
 export interface Endpoint {
   name: EndpointName
@@ -39,6 +39,13 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/metrics',
     methods: ['GET', 'HEAD'],
     summary: 'Prometheus text: requests by route template, method and status, the kit metrics, runtime metrics',
+  },
+  {
+    name: 'jobs',
+    path: '/jobs',
+    methods: ['GET', 'HEAD'],
+    summary:
+      'the scheduled jobs (expired-cache purge every 5 minutes, daily link stats at 03:00 UTC): next runs, the last 10 runs of each, the latest stats',
   },
   {
     name: 'links',
@@ -80,6 +87,7 @@ export function matchRoute(pathname: string): { endpoint: Endpoint; code?: strin
   if (pathname === '/livez') return { endpoint: find('livez') }
   if (pathname === '/readyz') return { endpoint: find('readyz') }
   if (pathname === '/metrics') return { endpoint: find('metrics') }
+  if (pathname === '/jobs') return { endpoint: find('jobs') }
   if (pathname === '/links' || pathname === '/links/') return { endpoint: find('links') }
   const link = /^\/links\/([^/]+)$/.exec(pathname)
   if (link) return { endpoint: find('link'), code: link[1] as string }

@@ -46,6 +46,7 @@ describe('Beaver Links on embedded defaults', () => {
       'metrics',
       'tracing',
       'health',
+      'scheduler',
     ])
     expect(described[1]?.state).toMatchObject({ driver: 'sqlite' })
   })

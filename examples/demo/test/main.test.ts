@@ -86,6 +86,7 @@ describe('main(): start-up', () => {
         'metrics',
         'tracing',
         'health',
+        'scheduler',
       ])
       expect(configuration[0]?.settings.find((s) => s.name === 'BEAVER_DEMO_PORT')?.value).toBe('0')
       expect(lines.find((l) => String(l.msg).startsWith('Beaver Links listening'))).toMatchObject({
@@ -95,6 +96,7 @@ describe('main(): start-up', () => {
           'GET,HEAD /livez',
           'GET,HEAD /readyz',
           'GET,HEAD /metrics',
+          'GET,HEAD /jobs',
           'POST /links',
           'GET,HEAD,DELETE /links/:code',
           'GET,HEAD /links/:code/mail',
