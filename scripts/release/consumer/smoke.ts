@@ -95,8 +95,8 @@ const steps: Steps = {
     // Zero config: memory store, a random signing key; register, log in, rotate, authenticate.
     const { createAuth } = await import('@beaver-kit/auth')
     await using a = createAuth({ envPrefix: false, limiter: false })
-    const user = await a.register({ email: 'smoke@example.com', password: 'a long smoke passphrase' })
-    const pair = await a.login({ email: 'smoke@example.com', password: 'a long smoke passphrase' })
+    const user = await a.register({ email: 'smoke@example.com', password: 'correct horse battery staple' })
+    const pair = await a.login({ email: 'smoke@example.com', password: 'correct horse battery staple' })
     const next = await a.refresh(pair.refreshToken)
     const reused = await a.refresh(pair.refreshToken).then(
       () => 'accepted',
