@@ -64,7 +64,7 @@ export interface Audit extends Instance<InstanceDescription> {
   anchor(options?: StreamOptions): Promise<AuditAnchor | undefined>
   /** Deletes records older than `olderThan`, keeping each chain verifiable from a checkpoint. */
   prune(options: { olderThan: string | number; stream?: string; signal?: AbortSignal }): Promise<PruneResult>
-  /** The records matching the filter as JSON lines or CSV, page by page. */
+  /** The records matching the filter as JSON lines or CSV, page by page, oldest first unless `order: 'desc'`. */
   export(query?: Omit<AuditQuery, 'cursor' | 'limit'>, options?: { format?: ExportFormat }): AsyncIterable<string>
   /** Every stream with records. */
   streams(): Promise<string[]>
@@ -254,7 +254,7 @@ export function createAudit(options: AuditOptions = {}): Audit {
         let cursor: string | undefined
         do {
           const sq = toStoreQuery(
-            { ...q, limit: v.maxPageSize, ...(cursor ? { cursor } : {}) },
+            { order: 'asc', ...q, limit: v.maxPageSize, ...(cursor ? { cursor } : {}) },
             v.pageSize,
             v.maxPageSize,
           )
