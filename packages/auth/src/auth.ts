@@ -40,7 +40,7 @@ import type { AuthEventSink, RequestContext } from './events.ts'
 import { bearerToken, middleware, type AuthMiddleware, type AuthRequest } from './http.ts'
 import type { BreachedPasswordCheck } from './passwords.ts'
 import { compileRoles, type RoleTable, type Subject } from './rbac.ts'
-import { requestPasswordReset, resetPassword } from './reset.ts'
+import { requestPasswordReset, requestUnlock, resetPassword, unlock } from './reset.ts'
 import type { AuthStore } from './store.ts'
 import { createMemoryAuthStore } from './stores/memory.ts'
 import { createSqlAuthStore } from './stores/sql.ts'
@@ -93,6 +93,10 @@ export interface Auth extends Instance<InstanceDescription> {
   requestPasswordReset(email: string, request?: RequestContext): Promise<void>
   /** Sets a new password with a single-use reset token and ends every sign-in. */
   resetPassword(token: string, newPassword: string, request?: RequestContext): Promise<void>
+  /** Sends an unlock link if the account exists (same answer and work either way). */
+  requestUnlock(email: string, request?: RequestContext): Promise<void>
+  /** Lifts the account's login delay with a single-use unlock token. */
+  unlock(token: string, request?: RequestContext): Promise<void>
   /** Sends a new verification link to an account. */
   sendVerification(userId: string): Promise<void>
   /** Marks the e-mail verified with a single-use verification token. */
@@ -301,6 +305,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
     logoutAll: (userId, request) => run(() => logoutAll(ctx, userId, request)),
     changePassword: (input, request) => run(() => changePassword(ctx, input, request)),
     requestPasswordReset: (email, request) => run(() => requestPasswordReset(ctx, email, request)),
+    requestUnlock: (email, request) => run(() => requestUnlock(ctx, email, request)),
+    unlock: (token, request) => run(() => unlock(ctx, token, request)),
     resetPassword: (token, password, request) => run(() => resetPassword(ctx, token, password, request)),
     async sendVerification(userId) {
       open()

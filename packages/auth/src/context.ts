@@ -6,7 +6,7 @@ import type { AuthStore, UserRecord } from './store.ts'
 
 /** How a message to a user is delivered (your mailer): verification and reset links. */
 export interface AuthMessage {
-  kind: 'verify-email' | 'reset-password' | 'confirm-email-change'
+  kind: 'verify-email' | 'reset-password' | 'confirm-email-change' | 'unlock-account'
   to: string
   userId: string
   /** The secret to put in the link; never logged by the package. */

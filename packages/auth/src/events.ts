@@ -11,6 +11,7 @@ export type AuthEventType =
   | 'auth.emailVerify'
   | 'auth.emailChange'
   | 'auth.lockout'
+  | 'auth.unlock'
   | 'auth.apiKeyCreate'
   | 'auth.apiKeyRevoke'
   | 'auth.apiKeyUse'

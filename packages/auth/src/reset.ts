@@ -83,3 +83,48 @@ export async function resetPassword(
   await ctx.store.clearFailures(`acct:${user.email}`)
   await ctx.emit({ type: 'auth.passwordReset', outcome: 'success', userId: user.id }, request)
 }
+
+const UNLOCK_PREFIX = 'ul_'
+
+/**
+ * Sends an unlock link: the way out of a delay an attacker keeps an account in. Enumeration-safe
+ * like the reset request (same answer and work for unknown accounts, delivery after the answer).
+ */
+export async function requestUnlock(ctx: FlowContext, emailInput: unknown, request?: RequestContext): Promise<void> {
+  const deliver = ctx.deliver
+  if (!deliver) throw new AuthError('AUTH_OPTIONS_INVALID', 'Unlock links need the deliver option (your mailer).')
+  const email = loginEmail(emailInput)
+  const token = randomToken({ prefix: UNLOCK_PREFIX })
+  const hash = hashToken(token)
+  const user = email === undefined ? undefined : await ctx.store.findUserByEmail(email)
+  if (!user) {
+    await ctx.emit({ type: 'auth.unlock', outcome: 'failure', reason: 'unknown-user', email: email ?? '' }, request)
+    return
+  }
+  const expiresAt = ctx.now() + ctx.settings.resetTtl
+  await ctx.store.insertOneTime({ hash, purpose: 'unlock', userId: user.id, expiresAt })
+  await ctx.emit({ type: 'auth.unlock', outcome: 'success', userId: user.id, reason: 'requested' }, request)
+  setImmediate(() => {
+    Promise.resolve()
+      .then(() => deliver({ kind: 'unlock-account', to: user.email, userId: user.id, token, expiresAt }))
+      .catch(() =>
+        ctx.emit({ type: 'auth.unlock', outcome: 'failure', userId: user.id, reason: 'delivery-failed' }, request),
+      )
+      .catch(() => undefined)
+  })
+}
+
+/** Lifts the account's login delay with a single-use unlock token (the IP counters stay). */
+export async function unlock(ctx: FlowContext, token: unknown, request?: RequestContext): Promise<void> {
+  const userId =
+    typeof token === 'string' && token.startsWith(UNLOCK_PREFIX) && token.length < 200
+      ? await ctx.store.consumeOneTime(hashToken(token), 'unlock', ctx.now())
+      : undefined
+  const user = userId === undefined ? undefined : await ctx.store.findUserById(userId)
+  if (!user) {
+    await ctx.emit({ type: 'auth.unlock', outcome: 'failure', reason: 'invalid-token' }, request)
+    throw invalidToken('unlock token')
+  }
+  await ctx.store.clearFailures(`acct:${user.email}`)
+  await ctx.emit({ type: 'auth.unlock', outcome: 'success', userId: user.id, reason: 'unlocked' }, request)
+}

@@ -42,7 +42,7 @@ export type RefreshUse =
 /** A single-use token (password reset, e-mail verification, TOTP backup code), stored by its hash. */
 export interface OneTimeRecord {
   hash: string
-  purpose: 'reset' | 'verify' | 'backup' | 'email'
+  purpose: 'reset' | 'verify' | 'backup' | 'email' | 'unlock'
   userId: string
   expiresAt: number
 }

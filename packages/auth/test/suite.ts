@@ -277,6 +277,22 @@ export const describeAuthStore = defineConformanceSuite<AuthSubject>('auth', (ct
     await a.login({ email: email(), password: PW })
   })
 
+  it('lifts an account delay with a single-use unlock link, the same answer for unknown accounts', async () => {
+    const { auth, delivered } = s()
+    const a = s().build({ lockout: { threshold: 2, baseDelay: '15m', maxDelay: '15m' } })
+    const user = await auth.register({ email: email(), password: PW })
+    await refusal(a.login({ email: email(), password: 'wrong password!' }))
+    await refusal(a.login({ email: email(), password: 'wrong password!' }))
+    expect((await refusal(a.login({ email: email(), password: PW }))).code).toBe('AUTH_INVALID_CREDENTIALS')
+    expect(await a.requestUnlock(email('nobody'))).toEqual(await a.requestUnlock(email()))
+    const link = await eventuallyFind(delivered, (m) => m.kind === 'unlock-account' && m.userId === user.id)
+    expect(delivered.filter((m) => m.kind === 'unlock-account')).toHaveLength(1)
+    expect((await refusal(a.unlock('ul_forged'))).code).toBe('AUTH_TOKEN_INVALID')
+    await a.unlock(link.token)
+    await a.login({ email: email(), password: PW })
+    expect((await refusal(a.unlock(link.token))).code).toBe('AUTH_TOKEN_INVALID')
+  })
+
   it('delays a client IP that fails across many accounts', async () => {
     const { auth, clock } = s()
     const a = s().build({ lockout: { threshold: 100, ipThreshold: 3, baseDelay: '10s' } })
