@@ -113,7 +113,10 @@ export const queueSchema = defineSchema(
       user: f.string({ doc: 'User name for user/password authentication' }),
       password: f.string({ secret: true, doc: 'Password for user/password authentication' }),
       token: f.string({ secret: true, doc: 'Token for token authentication' }),
-      credentials: f.string({ doc: 'Path to a .creds file (JWT and NKey seed) for decentralised authentication' }),
+      credentials: f.string({
+        secret: true,
+        doc: 'Path to a .creds file (JWT and NKey seed) for decentralised authentication; masked like a secret, since the path often names the account',
+      }),
       prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every stream and subject name' }),
       storage: f.enum({
         values: ['file', 'memory'],
