@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { createCache } from '@beaver-kit/cache'
 import { eventually } from '@beaver-kit/testkit'
 import { computeStats, DAILY_STATS, PURGE, type JobsReport } from '../src/jobs.ts'
 import { harness, shorten, type Harness } from './helpers.ts'
@@ -39,10 +40,13 @@ describe('Beaver Links: scheduled jobs', () => {
   })
 
   it('purges the expired not-found entries the memory cache still holds when the purge runs', async () => {
-    h = await harness({ fetchTitles: false, notFoundTtl: '200ms' })
+    // The cache's clock, moved by hand: the not-found entries expire when the test says.
+    let now = Date.now()
+    const cache = createCache({ driver: 'memory', envPrefix: false, memory: { now: () => now } })
+    h = await harness({ fetchTitles: false, notFoundTtl: '200ms' }, { cache })
     // Unknown codes are remembered as not found for notFoundTtl.
     for (const code of ['nosuch01', 'nosuch02']) expect((await fetch(`${h.app.url}/${code}`)).status).toBe(404)
-    await new Promise((r) => setTimeout(r, 400))
+    now += 1_000
     await h.app.jobs.scheduler.trigger(PURGE)
     const run = await eventually(
       async () => (await report(h as Harness)).schedules.find((s) => s.name === PURGE)?.history[0] ?? false,

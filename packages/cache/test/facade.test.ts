@@ -454,7 +454,9 @@ describe('lifecycle', () => {
 })
 
 describe('purgeExpired()', () => {
-  const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  // The drivers' clock, moved by hand: entries expire when the test says, not after a sleep.
+  let now = Date.now()
+  const clock = (): number => now
   async function fill(c: ReturnType<typeof createCache>): Promise<void> {
     const other = c.namespace('other')
     await c.setMany([
@@ -467,11 +469,11 @@ describe('purgeExpired()', () => {
     // Present before they expire: a driver that dropped short-TTL writes would purge nothing.
     expect(await c.getMany(['short-1', 'short-2', 'long', 'forever'])).toEqual([1, 2, 3, 4])
     expect(await other.get('short-3')).toBe(5)
-    await settle(800)
+    now += 1_000
   }
 
   it('removes every expired entry a memory cache still holds, in every namespace, and nothing else', async () => {
-    const c = createCache({ envPrefix: false, driver: 'memory', memory: { sweepInterval: 0 } })
+    const c = createCache({ envPrefix: false, driver: 'memory', memory: { sweepInterval: 0, now: clock } })
     await fill(c)
     const deletes = c.stats().deletes
     expect(await c.purgeExpired()).toBe(3)
@@ -485,7 +487,7 @@ describe('purgeExpired()', () => {
     const dir = mkdtempSync(join(tmpdir(), 'beaver-purge-'))
     try {
       const url = `sqlite:${dir}/cache.db`
-      const db = createCache({ envPrefix: false, driver: 'database', db: { url, sweepInterval: 0 } })
+      const db = createCache({ envPrefix: false, driver: 'database', db: { url, sweepInterval: 0, now: clock } })
       await fill(db)
       expect(await db.purgeExpired()).toBe(3)
       expect(await db.getMany(['long', 'forever'])).toEqual([3, 4])
@@ -495,8 +497,8 @@ describe('purgeExpired()', () => {
         driver: 'tiered',
         namespace: 'tiers',
         tiered: { tiers: ['memory', 'database'] },
-        memory: { sweepInterval: 0 },
-        db: { url, sweepInterval: 0 },
+        memory: { sweepInterval: 0, now: clock },
+        db: { url, sweepInterval: 0, now: clock },
       })
       await fill(tiered)
       // three expired entries in the memory tier and the same three in the database tier
