@@ -1,11 +1,55 @@
-// The bodies of the facade's batch and maintenance operations (setMany, deleteMany, preload,
-// entries, getOrSetMany's batch read): what they do with one namespace view and its driver.
-// The facade (cache.ts) runs each inside its traced, abortable operation.
+// The bodies of the facade's batch and maintenance operations (getMany's direct path, setMany,
+// deleteMany, preload, entries, purgeExpired, getOrSetMany's batch read): what they do with
+// one namespace view and its driver. The facade (cache.ts) runs each inside its traced,
+// abortable operation, except the direct path, which is what runs when nothing observes.
 import { channels } from './channels.ts'
-import type { CacheDriver, DriverEntry } from './driver.ts'
+import type { CacheDriver, DriverEntry, MaybePromise } from './driver.ts'
 import { ttlMs } from './ttl.ts'
 import type { CacheEntry, EntriesOptions, SetManyEntry, SetOptions } from './types.ts'
-import { checkKey, codecOf, partialBatch, readMany, toEntry, unsupported, writeMany, type View } from './view.ts'
+import {
+  answerMany,
+  checkKey,
+  codecOf,
+  partialBatch,
+  readMany,
+  toEntry,
+  uniqueKeys,
+  unsupported,
+  writeMany,
+  type View,
+} from './view.ts'
+
+/**
+ * getMany() when nothing observes it and no signal is given: one reaction on the driver's
+ * promise, no traced wrapper. Errors come back wrapped as the traced path wraps them.
+ */
+export function readManyDirect<T>(
+  view: View,
+  driver: CacheDriver,
+  keys: readonly string[],
+): Promise<Array<T | undefined>> {
+  const { root, ns } = view
+  let unique: readonly string[]
+  let pending: MaybePromise<readonly unknown[]>
+  try {
+    unique = uniqueKeys(view, keys)
+    pending = readMany(view, driver, unique)
+  } catch (err) {
+    return Promise.reject(root.wrap(err, 'getMany', ns) as Error)
+  }
+  return Promise.resolve(pending).then(
+    (stored) => {
+      try {
+        return answerMany<T>(view, driver, keys, unique, stored, undefined)
+      } catch (err) {
+        throw root.wrap(err, 'getMany', ns)
+      }
+    },
+    (err: unknown) => {
+      throw root.wrap(err, 'getMany', ns)
+    },
+  )
+}
 
 /** Stores many entries, the last one winning for a duplicate key, in one driver batch. */
 export async function storeMany<T>(

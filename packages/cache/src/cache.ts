@@ -3,7 +3,7 @@ import type { InstanceDescription } from '@beaver-kit/config'
 import { channels } from './channels.ts'
 import { MISS } from './codec.ts'
 import type { CacheConfig } from './config.ts'
-import type { MaybePromise, StoredValue } from './driver.ts'
+import type { StoredValue } from './driver.ts'
 import { CacheError } from './errors.ts'
 import { keyError, nestedNamespace } from './keys.ts'
 import { getOrSet, getOrSetMany } from './loading.ts'
@@ -40,7 +40,7 @@ import {
 } from './view.ts'
 import { readSync, writeSync } from './sync.ts'
 import { warm } from './warm.ts'
-import { listEntries, preloadKeys, purgeExpired, readBatch, removeMany, storeMany } from './batch.ts'
+import { listEntries, preloadKeys, purgeExpired, readBatch, readManyDirect, removeMany, storeMany } from './batch.ts'
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 
@@ -331,26 +331,7 @@ export class Cache implements Instance<InstanceDescription> {
       !root.closed
     ) {
       // Fast path, like get(): one reaction on the driver's promise, no wrapper coroutines.
-      let unique: readonly string[]
-      let pending: MaybePromise<readonly unknown[]>
-      try {
-        unique = uniqueKeys(this.#view, keys)
-        pending = readMany(this.#view, driver, unique)
-      } catch (err) {
-        return Promise.reject(root.wrap(err, 'getMany', this.#ns) as Error)
-      }
-      return Promise.resolve(pending).then(
-        (stored) => {
-          try {
-            return answerMany<T>(this.#view, driver, keys, unique, stored, undefined)
-          } catch (err) {
-            throw root.wrap(err, 'getMany', this.#ns)
-          }
-        },
-        (err: unknown) => {
-          throw root.wrap(err, 'getMany', this.#ns)
-        },
-      )
+      return readManyDirect<T>(this.#view, driver, keys)
     }
     return this.#run('getMany', keys.length, options?.signal, async (d, ctx) => {
       const unique = uniqueKeys(this.#view, keys)
