@@ -8,7 +8,7 @@ import { TieredDriver } from './driver.ts'
 import { AdaptiveStrategy, BasicStrategy, type TierStrategy } from './strategy.ts'
 
 export { TieredDriver } from './driver.ts'
-export type { TieredDriverOptions, TieredRead } from './driver.ts'
+export type { TieredDriverOptions, TieredRead } from './options.ts'
 export { AdaptiveStrategy, BasicStrategy } from './strategy.ts'
 export type { AdaptiveStrategyOptions, TierStrategy } from './strategy.ts'
 export type { TierCounters, TieredMetrics } from './metrics.ts'

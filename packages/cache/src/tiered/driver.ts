@@ -12,11 +12,10 @@ import {
   type MaybePromise,
   type StoredValue,
 } from '../driver.ts'
-import type { InvalidationBus } from '../bus/bus.ts'
 import { coarseNow } from '../drivers/memory.ts'
 import { utf8 } from '../serializers.ts'
-import type { TierDefinition } from '../types.ts'
 import { Coherence } from './coherence.ts'
+import type { TieredDriverOptions, TieredRead } from './options.ts'
 import { encodeEnvelope, preciseNow, type Envelope } from './envelope.ts'
 import { HotEnvelope, refOf } from './hot.ts'
 import { metricsOf, type TieredMetrics } from './metrics.ts'
@@ -27,31 +26,6 @@ import { internalNamespace, TagTimes } from './tags.ts'
 import { countOf, decodeRaw, isPromise, makeTier, physicalTtl, type Tier } from './tier.ts'
 
 const NO_TAGS: readonly string[] = Object.freeze([])
-
-/** Options of {@link TieredDriver}. */
-export interface TieredDriverOptions {
-  /** Built drivers, top (fastest) first; the tiered driver closes them on close. */
-  tiers: readonly TierDefinition[]
-  /** How entries move between tiers; default {@link BasicStrategy}. */
-  strategy?: TierStrategy | undefined
-  /** `all` (default): writes go to every tier (bounded ones through admission); `top`: only to the top tier, lower tiers get entries by demotion. */
-  writes?: 'all' | 'top' | undefined
-  /** How long an expired entry is kept to be served stale (grace), in ms; default 0. */
-  graceMs?: number | undefined
-  /** Carries invalidations to other processes; closed with the driver when `ownsBus`. */
-  bus?: InvalidationBus | undefined
-  ownsBus?: boolean | undefined
-  /** How long tag invalidation times read from the shared tier are trusted locally; default 60 s with a bus, 1 s without. */
-  tagsCacheMs?: number | undefined
-}
-
-/** An entry read through the tiers, with what grace and tags make of it. */
-export interface TieredRead {
-  envelope: Envelope
-  /** fresh: serve; stale: past its TTL (or soft-invalidated) but within grace. */
-  state: 'fresh' | 'stale'
-  tier: number
-}
 
 /**
  * A cache driver over any number of built tiers (memory over Redis over a database over
