@@ -13,6 +13,7 @@ import {
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
 import {
+  brokerCapabilities,
   ENVELOPE_HEADER,
   decodeEnvelope,
   encodeEnvelope,
@@ -45,19 +46,9 @@ const PUBLISH_WINDOW = 256
 
 class NatsQueueDriver implements QueueDriver {
   readonly name = 'nats'
-  readonly capabilities = Object.freeze({
-    delay: true,
-    priority: false,
-    // Nats-Msg-Id dedupes a repeated id within the duplicate window, but a dedupe key must
-    // free itself once its message completes, which a time window cannot do.
-    dedupe: false,
-    cancel: false,
-    fairness: false,
-    transactional: false,
-    extendLease: true,
-    durable: true,
-    history: false,
-  })
+  // Nats-Msg-Id dedupes a repeated id within the duplicate window, but a dedupe key must free
+  // itself once its message completes, which a time window cannot do: no dedupe, as on every broker.
+  readonly capabilities = brokerCapabilities({ extendLease: true })
   readonly #options: NatsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #link: NatsLink
