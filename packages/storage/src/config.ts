@@ -7,7 +7,7 @@ export const storageSchema = defineSchema(
     driver: f.string({
       default: 'local',
       pattern: /^[a-z][a-z0-9-]*$/,
-      doc: 'Which driver stores files: local, memory, s3, or a name given to registerStorageDriver',
+      doc: 'Which driver stores files: local, memory, s3, azure, or a name given to registerStorageDriver',
     }),
     namespace: f.string({
       pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
@@ -62,6 +62,21 @@ export const storageSchema = defineSchema(
         default: 'when-supported',
         doc: 'AWS SDK request checksums; when-required for stores that reject them',
       }),
+    },
+    azure: {
+      container: f.string({ doc: 'Blob container (required with the azure driver)' }),
+      connectionString: f.string({
+        secret: true,
+        doc: 'Storage account connection string (or account name and key below)',
+      }),
+      accountName: f.string({ doc: 'Storage account name, with its key' }),
+      accountKey: f.string({ secret: true, doc: 'Storage account key (base64), with the account name' }),
+      endpoint: f.url({ doc: 'Blob service URL; default https://<account>.blob.core.windows.net' }),
+      blockSize: f.bytes({
+        default: '4mb',
+        doc: 'Block size of staged uploads; a body up to one block is one Put Blob',
+      }),
+      concurrency: f.int({ default: 4, min: 1, max: 64, doc: 'Blocks staged at once per upload' }),
     },
   },
   'storage',

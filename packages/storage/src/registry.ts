@@ -12,6 +12,7 @@ const drivers = defineDriverRegistry<StorageDriverDefinition>({
     memory: memoryDriver as StorageDriverDefinition,
     local: () => import('./drivers/local.ts').then((m) => m.localDriver as StorageDriverDefinition),
     s3: () => import('./drivers/s3.ts').then((m) => m.s3Driver as StorageDriverDefinition),
+    azure: () => import('./drivers/azure.ts').then((m) => m.azureDriver as StorageDriverDefinition),
   },
   error: (code, message, details) => new StorageError(`STORAGE_${code}` as StorageErrorCode, message, { details }),
 })

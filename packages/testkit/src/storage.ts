@@ -73,6 +73,8 @@ export interface StorageSuiteOptions {
   multipart: boolean
   /** True when signed URLs are presigned by the backend (fetched directly); else served by handleSignedRequest. */
   nativeSignedUrls: boolean
+  /** Headers a presigned PUT needs besides content-type (Azure: `x-ms-blob-type: BlockBlob`). */
+  signedPutHeaders?: Record<string, string>
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -360,7 +362,7 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
     const put = await fetchSigned(s(), native, up, {
       method: 'PUT',
       body: 'uploaded',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...ctx.options.signedPutHeaders },
     })
     expect(put.status).toBeLessThan(300)
     expect(await s().getText('signed/upload.txt')).toBe('uploaded')
