@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/api'
 import { isTracingSuppressed, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { observeOperations, watchChannels } from '@beaver-kit/core'
+import type { RecordingGate } from './recording-gate.ts'
 import { finishSpan, payloadAttributes, startPlan, type SemanticOptions } from './semantics.ts'
 
 /** What `traceKitChannels` needs. */
@@ -29,6 +30,12 @@ export interface KitSpanOptions extends SemanticOptions {
   readonly requireParent: readonly string[]
   /** Whether the sampler would certainly drop a span under this parent (see `certainDrop`). */
   readonly drops?: ((parent: Context) => boolean) | undefined
+  /**
+   * Packages whose operations can only be recorded under a recording span (see `recordedOnlyInTrace`):
+   * their channels are subscribed through `gate`, only while a span records in this process.
+   */
+  readonly gated?: ((pkg: string) => boolean) | undefined
+  readonly gate?: RecordingGate | undefined
 }
 
 const SPAN = Symbol('beaver-kit.tracing.span')
@@ -131,7 +138,12 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
     if (pkg === 'tracing' || excluded.has(pkg) || excluded.has(`${pkg}:${op}`)) return
     // diagnostics_channel has no way to tell a tracing channel from an event channel by name;
     // subscribing both ways costs nothing on the side that never publishes.
-    stops.push(traceOperation(name, pkg, op), traceEvent(name, pkg, op))
+    const { gate, gated } = options
+    const operation = () => traceOperation(name, pkg, op)
+    // An operation that propagates its context (HTTP, queue) is never gated: an unsampled root
+    // still carries sampled=0 to the next process.
+    const gateIt = gate !== undefined && pkg !== 'http' && pkg !== 'queue' && gated?.(pkg) === true
+    stops.push(gateIt ? gate.add(operation) : operation(), traceEvent(name, pkg, op))
   })
   return function untrace() {
     unwatch()

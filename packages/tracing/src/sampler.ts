@@ -39,11 +39,33 @@ export function samplerText(name: string, ratio: number | undefined): string {
  * between 0 and 1 decides on the trace id).
  */
 export function certainDrop(name: (typeof SAMPLERS)[number], ratio = 1): ((parent: Context) => boolean) | undefined {
-  const rootDrops = name.endsWith('always_off') || (name.endsWith('traceidratio') && !(ratio > 0))
+  const rootDrops = dropsEveryRoot(name, ratio)
   if (!name.startsWith('parentbased_')) return rootDrops ? () => true : undefined
   return (parent) => {
     const sc = trace.getSpanContext(parent)
     if (sc === undefined || !trace.isSpanContextValid(sc)) return rootDrops
     return (sc.traceFlags & TraceFlags.SAMPLED) === 0
   }
+}
+
+/**
+ * Which packages' operations can only ever be recorded as children of a span recording in this
+ * process: under a parent-based sampler, those of a package traced only inside a trace
+ * (`requireParent`), and every package when the sampler drops every root; under any other sampler,
+ * every package only when it drops everything. Their channels then need no subscriber while no
+ * span records (see `RecordingGate`).
+ */
+export function recordedOnlyInTrace(
+  name: (typeof SAMPLERS)[number],
+  ratio: number | undefined,
+  requireParent: readonly string[],
+): (pkg: string) => boolean {
+  if (dropsEveryRoot(name, ratio ?? 1)) return () => true
+  if (!name.startsWith('parentbased_')) return () => false
+  const inside = new Set(requireParent)
+  return (pkg) => inside.has(pkg)
+}
+
+function dropsEveryRoot(name: (typeof SAMPLERS)[number], ratio: number): boolean {
+  return name.endsWith('always_off') || (name.endsWith('traceidratio') && !(ratio > 0))
 }

@@ -22,7 +22,12 @@ import { KitContextManager } from './context-manager.ts'
 import { TracingError } from './errors.ts'
 import { buildExporter, CountingExporter, otlpTracesUrl, parsePairs, type ExportStats } from './exporters.ts'
 import { traceKitChannels } from './kit-spans.ts'
-import { buildSampler, certainDrop, samplerText } from './sampler.ts'
+import { RecordingGate } from './recording-gate.ts'
+import { buildSampler, certainDrop, recordedOnlyInTrace, samplerText } from './sampler.ts'
+
+// How long the gated channels stay subscribed after the last recording span ended, so that
+// back-to-back traces do not subscribe and unsubscribe for each one.
+const GATE_LINGER_MS = 1000
 
 export interface TracingOptions extends Omit<TracingSettings, 'exporter'>, InstanceOptions {
   /** `otlp`, `console`, `none`, or an exporter of your own (any OpenTelemetry `SpanExporter`). */
@@ -136,6 +141,8 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   let registered = false
   const token = {}
 
+  // Kit operations that can only be recorded inside a trace listen only while a span records.
+  const gate = new RecordingGate(GATE_LINGER_MS)
   if (!c.disabled) {
     const processors: SpanProcessor[] = []
     if (counting !== undefined) {
@@ -156,7 +163,7 @@ export function createTracing(options: TracingOptions = {}): Tracing {
         resourceFromAttributes({ ...(c.serviceName ? { 'service.name': c.serviceName } : {}), ...resourcePairs }),
       ),
       sampler: buildSampler(c.sampler, c.samplerArg),
-      spanProcessors: [...processors, ...spanProcessors],
+      spanProcessors: [...processors, ...spanProcessors, gate],
     })
     let storage: KitContextManager['storage'] | undefined
     if (global) {
@@ -176,6 +183,8 @@ export function createTracing(options: TracingOptions = {}): Tracing {
       queueConsumer: c.queueConsumer,
       requireParent: c.requireParent,
       drops: certainDrop(c.sampler, c.samplerArg),
+      gate,
+      gated: recordedOnlyInTrace(c.sampler, c.samplerArg, c.requireParent),
       dbStatement: c.dbStatement,
       dbStatementMaxLength: c.dbStatementMaxLength,
     })
