@@ -6,7 +6,6 @@
 // breaker + retry-budget bookkeeping. `BENCH_QUICK=1` runs briefly and writes nothing.
 //   npm run bench -w @beaver-kit/http
 import { fork, type ChildProcess } from 'node:child_process'
-import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runBench, type BenchCase, type BenchContender, type Measurement } from '@beaver-kit/testkit/bench'
 import { request, type Dispatcher } from 'undici'
@@ -198,7 +197,6 @@ await runBench({
   },
   notes: () => [
     `Servers: node:http in their own process ("no delay": 2-byte body at once; "1 ms delay": 64 KiB after 1 ms, undici's own benchmark settings). Each network contender runs in its own process and reads the whole body; raw undici.request (floor) and undici fetch on a shared Agent, got and axios on a keep-alive http.Agent. The kit runs with its defaults: retries, breaker and deadline on, never tripping.`,
-    `1-minute load average at the end of the run: ${os.loadavg()[0]!.toFixed(1)} (a shared 2-vCPU machine).`,
   ],
 })
 

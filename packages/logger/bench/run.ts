@@ -13,7 +13,7 @@
 // defers work pays for it.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -136,7 +136,6 @@ const goals: RatioGoal[] = TARGETS.flatMap((target) => [
   { goal: `burst → ${target}: ≥ 3x winston`, case: `${BURST_CASE} → ${target}`, over: 'winston', target: 3 },
 ])
 
-const loadBefore = loadavg()
 try {
   await runBench({
     package: 'logger',
@@ -155,9 +154,6 @@ try {
     },
     notes: () => [
       'Each figure is CPU time of a child process of its own (one per contender, target and round), so a neighbour on the machine does not count against it; deferred writes are paid inside each batch.',
-      `Load average while it ran: ${loadBefore.map((n) => n.toFixed(1)).join(', ')} at the start, ${loadavg()
-        .map((n) => n.toFixed(1))
-        .join(', ')} at the end (1, 5, 15 min).`,
       '"no key redaction" is the kit with `redactKeys: [\'none\']`: the work bare pino does, so the difference is the cost of redacting secret key names at any depth.',
     ],
   })

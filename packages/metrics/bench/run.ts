@@ -153,7 +153,6 @@ const report = await runBench({
   ],
   notes: [
     'Kit metrics on: the cache and database stay on their synchronous paths when observed (core traceNow), observers subscribe only to start, end and asyncEnd, and kit counters and histograms add to plain cells found once per label set (src/kit-series.ts) instead of prom-client’s per-call label hashing. What is left on a memory cache get (well under a microsecond unobserved) is the publishes, two clock reads and the cell updates: the 5% goal is out of reach there; on SQLite and HTTP it is the same fixed cost against a longer operation.',
-    'Taken on a shared 2-core machine under load (load average 15-20 while other sessions ran tests): ratios are the median of per-round ratios, absolute figures are low and noisy.',
     'The guard costs one Set lookup per label per call; a bound child (counter.labels({...}).inc()) skips it and is prom-client’s own child.',
     quick ? 'quick run' : 'full run',
   ],

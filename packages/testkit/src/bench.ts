@@ -10,6 +10,9 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { clockReadNs, type BenchConditions } from './bench-conditions.ts'
+
+export { clockReadNs, type BenchConditions } from './bench-conditions.ts'
 
 /** `beaver-kit`, the npm name of the library users would otherwise pick, or `floor` (raw primitive). */
 export type ContenderName = 'beaver-kit' | 'floor' | (string & {})
@@ -98,6 +101,8 @@ export interface BenchReport {
   rounds: number
   results: BenchResult[]
   goals: GoalResult[]
+  /** What the machine was doing: 1-minute load average at the start and end, and what one clock read costs. */
+  conditions?: BenchConditions
   /** Other measured facts (bytes per entry, peak RSS), printed under the table. */
   notes?: string[]
 }
@@ -157,6 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const measureMs = quick ? 150 : (options.measureMs ?? 1000)
   const warmMs = quick ? 50 : (options.warmMs ?? 300)
   const print = options.print !== false
+  const loadStart = os.loadavg()[0] as number
   // perRound[caseName][label] = measurement of each round
   const perRound = new Map<string, Map<string, Measurement[]>>()
   for (const c of options.cases) {
@@ -242,6 +248,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     rounds,
     results,
     goals,
+    conditions: {
+      loadStart: round2(loadStart),
+      loadEnd: round2(os.loadavg()[0] as number),
+      clockReadNs: clockReadNs(),
+    },
     ...(notes && notes.length > 0 ? { notes } : {}),
   }
   const file = new URL(options.name ? `results-${options.name}.json` : 'results.json', options.url)
@@ -412,6 +423,7 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000
+const round2 = (n: number): number => Math.round(n * 100) / 100
 
 export function formatOps(ops: number): string {
   if (ops >= 1e6) return `${(ops / 1e6).toFixed(ops >= 1e7 ? 1 : 2)}M`
@@ -463,6 +475,13 @@ export function renderBenchMarkdown(report: BenchReport): string {
   if (report.notes && report.notes.length > 0) {
     lines.push('')
     for (const n of report.notes) lines.push(`- ${n}`)
+  }
+  const c = report.conditions
+  if (c !== undefined) {
+    lines.push('')
+    lines.push(
+      `Conditions: 1-minute load average ${c.loadStart} at the start and ${c.loadEnd} at the end (${report.cpu}); one \`performance.now()\` costs ${c.clockReadNs} ns here.`,
+    )
   }
   return lines.join('\n')
 }

@@ -69,6 +69,14 @@ describe('runBench', () => {
     expect(written.quick).toBe(false)
     expect(written.notes).toEqual(['65 B per entry'])
     expect(written.results).toHaveLength(3)
+    // The conditions it ran under: load average at both ends and the measured cost of a clock read.
+    const c = written.conditions
+    expect(c?.loadStart).toBeGreaterThanOrEqual(0)
+    expect(c?.loadEnd).toBeGreaterThanOrEqual(0)
+    expect(c?.clockReadNs).toBeGreaterThan(0)
+    expect(renderBenchMarkdown(written)).toContain(
+      `Conditions: 1-minute load average ${c?.loadStart} at the start and ${c?.loadEnd} at the end (${written.cpu}); one \`performance.now()\` costs ${c?.clockReadNs} ns here.`,
+    )
   })
 
   it('measures sync and async functions, counting opsPerCall', async () => {
