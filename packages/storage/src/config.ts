@@ -7,7 +7,7 @@ export const storageSchema = defineSchema(
     driver: f.string({
       default: 'local',
       pattern: /^[a-z][a-z0-9-]*$/,
-      doc: 'Which driver stores files: local, memory, s3, azure, or a name given to registerStorageDriver',
+      doc: 'Which driver stores files: local, memory, s3, azure, sftp, zip (read-only), or a name given to registerStorageDriver',
     }),
     namespace: f.string({
       pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
@@ -77,6 +77,50 @@ export const storageSchema = defineSchema(
         doc: 'Block size of staged uploads; a body up to one block is one Put Blob',
       }),
       concurrency: f.int({ default: 4, min: 1, max: 64, doc: 'Blocks staged at once per upload' }),
+    },
+    sftp: {
+      host: f.string({ doc: 'SFTP server host name or address (required with the sftp driver)' }),
+      port: f.int({ default: 22, min: 1, max: 65535, doc: 'SFTP server port' }),
+      username: f.string({ doc: 'User to log in as (required with the sftp driver)' }),
+      password: f.string({ secret: true, doc: 'Password, when the server takes one (else the private key)' }),
+      privateKey: f.string({
+        secret: true,
+        doc: 'Private key text, OpenSSH or PEM (BEAVER_STORAGE_SFTP_PRIVATE_KEY_FILE reads it from a file)',
+      }),
+      passphrase: f.string({ secret: true, doc: 'Passphrase of an encrypted private key' }),
+      hostFingerprint: f.string({
+        pattern: /^SHA256:[A-Za-z0-9+/]{43}$/,
+        doc: 'Host key fingerprint as ssh-keygen -lf prints it (SHA256:...); any other server key is refused',
+      }),
+      acceptAnyHostKey: f.boolean({
+        default: false,
+        doc: 'Skip the host key check (tests, trusted networks); without it HOST_FINGERPRINT is required',
+      }),
+      root: f.string({ default: '.', doc: 'Folder on the server files live under (created on first write)' }),
+      concurrency: f.int({
+        default: 8,
+        min: 1,
+        max: 64,
+        doc: 'SFTP operations in flight at once on the one connection',
+      }),
+      connectTimeout: f.duration({ default: '10s', doc: 'Longest wait for the SSH handshake' }),
+    },
+    zip: {
+      file: f.string({ doc: 'Zip archive the zip driver reads (required with the zip driver; read-only)' }),
+      maxEntries: f.int({
+        default: 10_000,
+        min: 1,
+        doc: 'Most entries an archive may hold; more is refused as a zip bomb',
+      }),
+      maxTotalSize: f.bytes({
+        default: '1gb',
+        doc: 'Most uncompressed bytes all entries may declare together; more is refused',
+      }),
+      maxRatio: f.int({
+        default: 100,
+        min: 1,
+        doc: 'Highest compression ratio of an entry over 1mb uncompressed; more is refused as a zip bomb',
+      }),
     },
   },
   'storage',

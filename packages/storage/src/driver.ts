@@ -58,6 +58,8 @@ export interface StorageCapabilities {
   ranges: boolean
   /** Uploads in parts (metadata given when the upload is created). */
   multipart: boolean
+  /** False for a read-only disk (a zip archive): put, delete, copy, move and setVisibility fail with STORAGE_READ_ONLY. Default true. */
+  writable?: boolean | undefined
 }
 
 /**

@@ -30,6 +30,10 @@ export type StorageErrorCode =
   | 'STORAGE_ABORTED'
   /** The storage was closed. */
   | 'STORAGE_CLOSED'
+  /** The disk is read-only (a zip archive opened for reading): writes are refused. */
+  | 'STORAGE_READ_ONLY'
+  /** An archive holds an entry that would escape (`../`, absolute) or exceeds a zip-bomb limit; the message names the entry. */
+  | 'STORAGE_ARCHIVE_UNSAFE'
 
 /**
  * The one error class of @beaver-kit/storage. The message says what happened, with which

@@ -13,6 +13,8 @@ const drivers = defineDriverRegistry<StorageDriverDefinition>({
     local: () => import('./drivers/local.ts').then((m) => m.localDriver as StorageDriverDefinition),
     s3: () => import('./drivers/s3.ts').then((m) => m.s3Driver as StorageDriverDefinition),
     azure: () => import('./drivers/azure.ts').then((m) => m.azureDriver as StorageDriverDefinition),
+    sftp: () => import('./drivers/sftp.ts').then((m) => m.sftpDriver as StorageDriverDefinition),
+    zip: () => import('./drivers/zip.ts').then((m) => m.zipDriver as StorageDriverDefinition),
   },
   error: (code, message, details) => new StorageError(`STORAGE_${code}` as StorageErrorCode, message, { details }),
 })

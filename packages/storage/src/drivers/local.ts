@@ -4,12 +4,9 @@ import { randomUUID } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { contentTypeOf } from '../attributes.ts'
 import {
-  DEFAULT_CONTENT_TYPE,
   defineStorageDriver,
   type DriverPut,
-  type FileAttributes,
   type FileStat,
   type ListPage,
   type StorageDriver,
@@ -17,6 +14,7 @@ import {
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
 import { listSorted } from '../listing.ts'
+import { attributesOf, fileEtag, RESERVED_FOLDER, sidecarOf, withVisibility, type Sidecar } from '../sidecar.ts'
 
 /** Options of the local driver (`BEAVER_STORAGE_LOCAL_*`). */
 export interface LocalStorageOptions {
@@ -25,14 +23,12 @@ export interface LocalStorageOptions {
 }
 
 /** The kit's own folder under the root: temp files and attribute sidecars. Paths starting with it are refused. */
-const RESERVED = '.beaver'
+const RESERVED = RESERVED_FOLDER
 
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
 }
 const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'EISDIR'].includes(code(err) ?? '')
-
-type Sidecar = Omit<FileAttributes, 'metadata'> & { metadata?: Record<string, string> }
 
 /**
  * Files on the local file system under one root. Writes go to a temp file under
@@ -149,15 +145,7 @@ export class LocalDisk implements StorageDriver {
     try {
       input.body.on('data', (chunk: Buffer) => (size += chunk.length))
       await pipeline(input.body, createWriteStream(tmp, { flags: 'wx' }), { signal: input.signal })
-      const { contentType, visibility, metadata, cacheControl, contentDisposition } = input.attributes
-      const sidecar: Sidecar = {
-        ...(contentType === (contentTypeOf(key) ?? DEFAULT_CONTENT_TYPE) ? {} : { contentType }),
-        ...(visibility === 'private' ? {} : { visibility }),
-        ...(metadata && Object.keys(metadata).length > 0 ? { metadata: { ...metadata } } : {}),
-        ...(cacheControl === undefined ? {} : { cacheControl }),
-        ...(contentDisposition === undefined ? {} : { contentDisposition }),
-      }
-      await this.#writeSidecar(root, key, sidecar)
+      await this.#writeSidecar(root, key, sidecarOf(key, input.attributes))
       await rename(tmp, target)
     } catch (err) {
       await rm(tmp, { force: true })
@@ -214,12 +202,8 @@ export class LocalDisk implements StorageDriver {
     return {
       size: s.size,
       lastModified: s.mtime,
-      etag: `"${Math.floor(s.mtimeMs).toString(16)}-${s.size.toString(16)}"`,
-      contentType: side.contentType ?? contentTypeOf(key) ?? DEFAULT_CONTENT_TYPE,
-      cacheControl: side.cacheControl,
-      contentDisposition: side.contentDisposition,
-      metadata: { ...side.metadata },
-      visibility: side.visibility ?? 'private',
+      etag: fileEtag(s.mtimeMs, s.size),
+      ...attributesOf(key, side),
     }
   }
 
@@ -281,9 +265,7 @@ export class LocalDisk implements StorageDriver {
   async setVisibility(key: string, visibility: Visibility): Promise<boolean> {
     const root = await this.#real()
     if (!(await this.#existing(key))) return false
-    const side = await this.#readSidecar(root, key)
-    const { visibility: _old, ...rest } = side
-    await this.#writeSidecar(root, key, visibility === 'private' ? rest : { ...rest, visibility })
+    await this.#writeSidecar(root, key, withVisibility(await this.#readSidecar(root, key), visibility))
     return true
   }
 
