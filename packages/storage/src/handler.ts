@@ -52,6 +52,7 @@ export async function handleSigned(
   } catch (err) {
     if (isStorageError(err, 'STORAGE_NOT_FOUND')) return text(404, 'Not found.')
     if (isStorageError(err, 'STORAGE_TOO_LARGE')) return text(413, 'Too large.')
+    if (isStorageError(err, 'STORAGE_READ_ONLY')) return text(405, 'This disk is read-only.')
     if (isStorageError(err, 'STORAGE_PATH_INVALID', 'STORAGE_CHECKSUM_MISMATCH'))
       return text(400, (err as Error).message)
     throw err
