@@ -88,7 +88,10 @@ export async function startSshd(): Promise<LocalSshd> {
       '',
     ].join('\n'),
   )
-  const fingerprint = spawnSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')]).stdout.toString().split(' ')[1] ?? ''
+  const fingerprint =
+    spawnSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')])
+      .stdout.toString()
+      .split(' ')[1] ?? ''
   let stderr = ''
   const child: ChildProcess = spawn(SSHD!, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],

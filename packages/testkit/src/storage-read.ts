@@ -143,7 +143,11 @@ export const describeReadOnlyStorageDriver = defineConformanceSuite<StorageSubje
       const second = await s().listPage('img/', { limit: 2, cursor: first.cursor! })
       expect(second.entries.map((e) => e.path)).toEqual(['img/sub/c.png'])
       expect(second.cursor).toBeUndefined()
-      expect((await s().listPage('img/sub/')).entries[0]).toMatchObject({ type: 'file', path: 'img/sub/c.png', size: 13 })
+      expect((await s().listPage('img/sub/')).entries[0]).toMatchObject({
+        type: 'file',
+        path: 'img/sub/c.png',
+        size: 13,
+      })
       expect(await paths(s().list('nothing/'))).toEqual([])
     })
 

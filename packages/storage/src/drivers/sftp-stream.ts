@@ -89,10 +89,7 @@ export function sftpWritable(sftp: SFTPWrapper, path: string): Writable {
       )
     },
     final(callback) {
-      opening.then(
-        () => closeHandle().then(() => callback(), callback),
-        callback,
-      )
+      opening.then(() => closeHandle().then(() => callback(), callback), callback)
     },
     destroy(err, callback) {
       void opening

@@ -38,9 +38,13 @@ export interface ZipStorageOptions {
 const RATIO_FLOOR = 1024 * 1024
 
 function unsafe(entry: string, why: string): StorageError {
-  return new StorageError('STORAGE_ARCHIVE_UNSAFE', `The archive's entry ${JSON.stringify(entry)} is refused: ${why}.`, {
-    details: { entry },
-  })
+  return new StorageError(
+    'STORAGE_ARCHIVE_UNSAFE',
+    `The archive's entry ${JSON.stringify(entry)} is refused: ${why}.`,
+    {
+      details: { entry },
+    },
+  )
 }
 
 function readSidecar(comment: string): Sidecar {
@@ -138,7 +142,10 @@ export class ZipDisk implements StorageDriver {
             throw unsafe(name, `the entries declare more than ${maxTotalSize} uncompressed bytes in all`)
           const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize)
           if (entry.uncompressedSize > RATIO_FLOOR && ratio > maxRatio)
-            throw unsafe(name, `it inflates ${Math.round(ratio)}x (${entry.uncompressedSize} bytes), more than ${maxRatio}x`)
+            throw unsafe(
+              name,
+              `it inflates ${Math.round(ratio)}x (${entry.uncompressedSize} bytes), more than ${maxRatio}x`,
+            )
           entries.set(name, entry)
         }
       } catch (err) {

@@ -8,7 +8,7 @@ import { isCI, uniqueNamespace } from '@beaver-kit/testkit'
 import { startFaultProxy, type FaultProxy } from '@beaver-kit/testkit/fault-proxy'
 import { startSshd, sshdUnavailable, type LocalSshd } from '@beaver-kit/testkit/sftp-server'
 import { createStorage, isStorageError, type Storage } from '@beaver-kit/storage'
-import { SftpDisk, sftpDriver, type SftpStorageOptions } from '@beaver-kit/storage/sftp'
+import { sftpDriver, type SftpDisk, type SftpStorageOptions } from '@beaver-kit/storage/sftp'
 import { zipDriver } from '@beaver-kit/storage/zip'
 
 // What the conformance suite cannot show, against the same real OpenSSH sshd: connection
@@ -124,7 +124,7 @@ describe.skipIf(unavailable)('the sftp driver against OpenSSH', () => {
   })
 
   it('writes through a temp file: a failed body leaves no temp file and the old bytes', async () => {
-    const { files, driver, close } = await disk()
+    const { files, close } = await disk()
     await files.put('keep.bin', 'old')
     const failing = new Readable({ read() {} })
     failing.push(Buffer.alloc(300_000, 1))
@@ -158,7 +158,9 @@ describe('sftp settings', () => {
     expect(await bad({})).toContain('APP_STORAGE_SFTP_HOST')
     expect(await bad({ host: 'h' })).toContain('APP_STORAGE_SFTP_USERNAME')
     expect(await bad({ host: 'h', username: 'u' })).toContain('APP_STORAGE_SFTP_PRIVATE_KEY')
-    expect(await bad({ host: 'h', username: 'u', password: 'pw-secret' })).toContain('APP_STORAGE_SFTP_HOST_FINGERPRINT')
+    expect(await bad({ host: 'h', username: 'u', password: 'pw-secret' })).toContain(
+      'APP_STORAGE_SFTP_HOST_FINGERPRINT',
+    )
     const described = JSON.stringify(
       createStorage({
         envPrefix: false,

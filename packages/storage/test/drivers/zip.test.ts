@@ -51,7 +51,10 @@ function rename(zip: Buffer, from: string, to: string): Buffer {
 
 async function refusal(zip: Buffer, limits: Record<string, number> = {}): Promise<unknown> {
   await using disk = createStorage({ driver: await openZipDisk({ buffer: zip, ...limits }), envPrefix: false })
-  return disk.list().next().catch((err: unknown) => err)
+  return disk
+    .list()
+    .next()
+    .catch((err: unknown) => err)
 }
 
 describe('the zip disk refuses hostile archives, naming the entry', () => {
@@ -85,16 +88,25 @@ describe('the zip disk refuses hostile archives, naming the entry', () => {
     const count = await refusal(five, { maxEntries: 3 })
     expect(isStorageError(count, 'STORAGE_ARCHIVE_UNSAFE')).toBe(true)
     expect((count as Error).message).toContain('5 entries, more than 3')
-    const total = await refusal(await archive([['a.bin', Buffer.alloc(600)], ['b.bin', Buffer.alloc(600)]]), {
-      maxTotalSize: 1000,
-    })
+    const total = await refusal(
+      await archive([
+        ['a.bin', Buffer.alloc(600)],
+        ['b.bin', Buffer.alloc(600)],
+      ]),
+      {
+        maxTotalSize: 1000,
+      },
+    )
     expect((total as Error).message).toContain('"b.bin"')
     const bomb = await archive([['zeros.bin', Buffer.alloc(4 * 1024 * 1024)]])
     expect(bomb.length).toBeLessThan(40_000)
     const ratio = await refusal(bomb)
     expect(isStorageError(ratio, 'STORAGE_ARCHIVE_UNSAFE')).toBe(true)
     expect((ratio as Error).message).toMatch(/"zeros\.bin".*inflates \d+x/)
-    await using allowed = createStorage({ driver: await openZipDisk({ buffer: bomb, maxRatio: 5000 }), envPrefix: false })
+    await using allowed = createStorage({
+      driver: await openZipDisk({ buffer: bomb, maxRatio: 5000 }),
+      envPrefix: false,
+    })
     expect((await allowed.stat('zeros.bin')).size).toBe(4 * 1024 * 1024)
   })
 
@@ -115,8 +127,14 @@ describe('the zip writer', () => {
   it('streams an archive onto another disk, readable by the zip disk with its attributes', async () => {
     await using target = createStorage({ driver: 'memory', envPrefix: false })
     const zip = await createZipWriter({ storage: target, path: 'exports/out.zip' })
-    await zip.add('report.json', JSON.stringify({ visits: 42 }), { metadata: { owner: 'ada' }, cacheControl: 'no-store' })
-    await zip.add('video.bin', Readable.from([Buffer.alloc(100_000, 7)]), { compress: false, contentType: 'video/x-raw' })
+    await zip.add('report.json', JSON.stringify({ visits: 42 }), {
+      metadata: { owner: 'ada' },
+      cacheControl: 'no-store',
+    })
+    await zip.add('video.bin', Readable.from([Buffer.alloc(100_000, 7)]), {
+      compress: false,
+      contentType: 'video/x-raw',
+    })
     const { size } = await zip.close()
     expect((await target.stat('exports/out.zip')).contentType).toBe('application/zip')
     expect((await target.stat('exports/out.zip')).size).toBe(size)
@@ -165,7 +183,10 @@ describe('the zip writer', () => {
 
 describe('the zip driver from the environment', () => {
   it('reads BEAVER_STORAGE_ZIP_FILE, and names the variable when it is missing', async () => {
-    await using disk = createStorage({ env: { APP_STORAGE_DRIVER: 'zip', APP_STORAGE_ZIP_FILE: fixture }, envPrefix: 'APP_' })
+    await using disk = createStorage({
+      env: { APP_STORAGE_DRIVER: 'zip', APP_STORAGE_ZIP_FILE: fixture },
+      envPrefix: 'APP_',
+    })
     expect(await disk.getText('a.txt')).toBe('héllo')
     expect(disk.describe().settings.find((s) => s.name === 'APP_STORAGE_ZIP_MAX_RATIO')?.value).toBe('100')
     await using missing = createStorage({ env: { APP_STORAGE_DRIVER: 'zip' }, envPrefix: 'APP_' })
