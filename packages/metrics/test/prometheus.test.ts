@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache } from '@beaver-kit/cache'
-import { eventually, isCI, uniqueNamespace } from '@beaver-kit/testkit'
+import { eventually, freePort, isCI, uniqueNamespace } from '@beaver-kit/testkit'
 import { createMetrics, type Metrics } from '@beaver-kit/metrics'
 
 // The real Prometheus tools (Debian package `prometheus`, installed by scripts/services.sh).
@@ -26,14 +26,6 @@ const PROM_CLIENT_RUNTIME_LINT =
 function promtool(text: string): { status: number | null; problems: string[] } {
   const r = spawnSync(PROMTOOL as string, ['check', 'metrics'], { input: text, encoding: 'utf8' })
   return { status: r.status, problems: `${r.stdout}${r.stderr}`.split('\n').filter(Boolean) }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => probe.once('listening', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 describe.runIf(PROMTOOL && PROMETHEUS)('with the real Prometheus', () => {

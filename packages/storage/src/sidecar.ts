@@ -1,4 +1,5 @@
 import { contentTypeOf } from './attributes.ts'
+import { StorageError } from './errors.ts'
 import { DEFAULT_CONTENT_TYPE, type DriverPut, type FileAttributes, type FileStat } from './driver.ts'
 
 /**
@@ -46,3 +47,13 @@ export function fileEtag(mtimeMs: number, size: number): string {
 
 /** Folder under a file-system disk's root that holds the kit's temp files and sidecars; paths into it are refused. */
 export const RESERVED_FOLDER = '.beaver'
+
+/** Refuses a key inside the disk's own folder (temp files, sidecars). */
+export function refuseReserved(key: string, disk: string): void {
+  if (key === RESERVED_FOLDER || key.startsWith(`${RESERVED_FOLDER}/`))
+    throw new StorageError(
+      'STORAGE_PATH_INVALID',
+      `The path ${JSON.stringify(key)} is refused: "${RESERVED_FOLDER}/" is the ${disk} disk's own folder.`,
+      { details: { path: key } },
+    )
+}

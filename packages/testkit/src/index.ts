@@ -1,4 +1,4 @@
-export { isCI, probe, requireService, serviceEnvName, serviceUrl } from './services.ts'
+export { freePort, isCI, probe, requireService, serviceEnvName, serviceUrl } from './services.ts'
 export type { ServiceName } from './services.ts'
 export { eventually } from './eventually.ts'
 export type { EventuallyOptions } from './eventually.ts'

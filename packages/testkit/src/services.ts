@@ -78,3 +78,12 @@ export async function requireService(name: ServiceName): Promise<string | undefi
   console.warn(`[testkit] skipping ${name} tests: ${message}`)
   return undefined
 }
+
+/** A TCP port free on 127.0.0.1 right now, for a server a test starts (sshd, Prometheus). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}

@@ -3,9 +3,8 @@
 // every read case of the full suite runs against it; every write must fail with STORAGE_READ_ONLY.
 import { createHash } from 'node:crypto'
 import { expect, it } from 'vitest'
-import { isBeaverError } from '@beaver-kit/core'
 import { defineConformanceSuite } from './conformance.ts'
-import type { StorageSubject } from './storage.ts'
+import { codeOf, type StorageSubject } from './storage.ts'
 
 /** One file a read-only subject must hold, with the attributes it was written with. */
 export interface ReadFixtureFile {
@@ -55,15 +54,6 @@ export const STORAGE_READ_FIXTURE: readonly ReadFixtureFile[] = [
 ]
 
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b))
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-  } catch (err) {
-    return isBeaverError(err) ? err.code : `not a kit error: ${String(err)}`
-  }
-  return undefined
-}
 
 async function paths(it: AsyncIterable<{ path: string }>): Promise<string[]> {
   const out: string[] = []

@@ -77,7 +77,8 @@ export interface StorageSuiteOptions {
   signedPutHeaders?: Record<string, string>
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+/** The kit error code a promise rejects with (undefined when it resolves). */
+export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
     await p
   } catch (err) {

@@ -14,7 +14,15 @@ import {
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
 import { listSorted } from '../listing.ts'
-import { attributesOf, fileEtag, RESERVED_FOLDER, sidecarOf, withVisibility, type Sidecar } from '../sidecar.ts'
+import {
+  attributesOf,
+  fileEtag,
+  RESERVED_FOLDER,
+  refuseReserved,
+  sidecarOf,
+  withVisibility,
+  type Sidecar,
+} from '../sidecar.ts'
 
 /** Options of the local driver (`BEAVER_STORAGE_LOCAL_*`). */
 export interface LocalStorageOptions {
@@ -56,14 +64,7 @@ export class LocalDisk implements StorageDriver {
   }
 
   #check(key: string): void {
-    if (key === RESERVED || key.startsWith(`${RESERVED}/`))
-      throw new StorageError(
-        'STORAGE_PATH_INVALID',
-        `The path ${JSON.stringify(key)} is refused: "${RESERVED}/" is the local disk's own folder.`,
-        {
-          details: { path: key },
-        },
-      )
+    refuseReserved(key, 'local')
   }
 
   #escape(key: string): never {

@@ -16,7 +16,15 @@ import {
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
 import { listSorted } from '../listing.ts'
-import { attributesOf, fileEtag, RESERVED_FOLDER, sidecarOf, withVisibility, type Sidecar } from '../sidecar.ts'
+import {
+  attributesOf,
+  fileEtag,
+  RESERVED_FOLDER,
+  refuseReserved,
+  sidecarOf,
+  withVisibility,
+  type Sidecar,
+} from '../sidecar.ts'
 import { call, isNoSuchFile, SftpConnection, type SftpConnectionOptions } from './sftp-connection.ts'
 import { sftpReadable, sftpWritable } from './sftp-stream.ts'
 
@@ -63,12 +71,7 @@ export class SftpDisk implements StorageDriver {
   }
 
   #check(key: string): void {
-    if (key === RESERVED_FOLDER || key.startsWith(`${RESERVED_FOLDER}/`))
-      throw new StorageError(
-        'STORAGE_PATH_INVALID',
-        `The path ${JSON.stringify(key)} is refused: "${RESERVED_FOLDER}/" is the sftp disk's own folder.`,
-        { details: { path: key } },
-      )
+    refuseReserved(key, 'sftp')
   }
 
   async #inside(sftp: SFTPWrapper, key: string, path: string): Promise<void> {
