@@ -51,10 +51,7 @@ function rename(zip: Buffer, from: string, to: string): Buffer {
 
 async function refusal(zip: Buffer, limits: Record<string, number> = {}): Promise<unknown> {
   await using disk = createStorage({ driver: await openZipDisk({ buffer: zip, ...limits }), envPrefix: false })
-  return disk
-    .list()
-    .next()
-    .catch((err: unknown) => err)
+  return disk.listPage().catch((err: unknown) => err)
 }
 
 describe('the zip disk refuses hostile archives, naming the entry', () => {
