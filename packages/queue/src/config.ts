@@ -9,7 +9,7 @@ export const queueSchema = defineSchema(
     driver: f.string({
       default: 'sqlite',
       minLength: 1,
-      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, sqs, nats, or a registered driver',
+      doc: 'Where messages live: memory, sqlite, postgres, mysql, redis, rabbitmq, sqs, nats, kafka, or a registered driver',
     }),
     namespace: f.string({
       default: 'default',
@@ -138,6 +138,39 @@ export const queueSchema = defineSchema(
       duplicateWindow: f.duration({
         default: '2m',
         doc: 'How long a stream remembers message ids (Nats-Msg-Id): a publish with a known id inside it is stored once',
+      }),
+    },
+    kafka: {
+      brokers: f.list({
+        default: ['127.0.0.1:9092'],
+        doc: 'Bootstrap brokers of the kafka driver (comma-separated host:port); the client learns the rest of the cluster from them',
+      }),
+      clientId: f.string({ default: 'beaver-queue', doc: 'Client id the brokers see in their logs and quotas' }),
+      user: f.string({ doc: 'SASL user name; SASL authentication is on when it is set' }),
+      password: f.string({ secret: true, doc: 'SASL password' }),
+      saslMechanism: f.enum({
+        values: ['plain', 'scram-sha-256', 'scram-sha-512'],
+        default: 'plain',
+        doc: 'SASL mechanism (use TLS with plain)',
+      }),
+      tls: f.boolean({ default: false, doc: 'Connect to the brokers with TLS (system CAs)' }),
+      compression: f.enum({
+        values: ['none', 'gzip'],
+        default: 'none',
+        doc: 'Compression of produced batches (kafkajs ships gzip; snappy, lz4 and zstd need codec packages)',
+      }),
+      prefix: f.string({ default: 'bq', pattern: NAME, doc: 'First segment of every topic and consumer group name' }),
+      partitions: f.int({
+        default: 3,
+        min: 1,
+        max: 1000,
+        doc: 'Partitions of each topic the driver creates: the most consumers of one queue that share its work',
+      }),
+      replicationFactor: f.int({
+        default: 1,
+        min: 1,
+        max: 7,
+        doc: 'Replicas of each topic the driver creates (3 on a production cluster)',
       }),
     },
   },

@@ -20,6 +20,7 @@ const drivers = defineDriverRegistry<AnyDefinition>({
     rabbitmq: () => import('./drivers/rabbitmq.ts').then((m) => m.rabbitmqDriver as AnyDefinition),
     sqs: () => import('./drivers/sqs.ts').then((m) => m.sqsDriver as AnyDefinition),
     nats: () => import('./drivers/nats.ts').then((m) => m.natsDriver as AnyDefinition),
+    kafka: () => import('./drivers/kafka.ts').then((m) => m.kafkaDriver as AnyDefinition),
   },
   error: (code, message, details) => new QueueError(`QUEUE_${code}`, message, { details }),
 })
