@@ -31,9 +31,19 @@ export function deadRecord(envelope: BrokerEnvelope, payload: string): OutRecord
   }
 }
 
-/** A tombstone: the message with this id was purged or replayed (a compacted dead topic drops both). */
-export function tombstone(id: string): OutRecord {
-  return { key: id, value: null, headers: {} }
+/**
+ * A tombstone: the message with this id was purged or replayed (a compacted dead topic drops
+ * both). It goes to the partition the message is on, so it is read after it: a record another
+ * producer wrote without a key is on any partition.
+ */
+export function tombstone(id: string, partition: number): OutRecord {
+  return { key: id, value: null, headers: {}, partition }
+}
+
+/** The DLQ as read: dead messages, newest first, and the partition each is on. */
+export interface DeadListing {
+  messages: StoredMessage[]
+  partitions: Map<string, number>
 }
 
 /**
@@ -41,7 +51,7 @@ export function tombstone(id: string): OutRecord {
  * own (never committed), and folds tombstones in: what is left is the queue's DLQ. Kafka keeps
  * no index by id, so every listing, lookup, replay or purge reads the whole topic.
  */
-export async function readDead(link: KafkaLink, topic: string, queue: string, now: number): Promise<StoredMessage[]> {
+export async function readDead(link: KafkaLink, topic: string, queue: string, now: number): Promise<DeadListing> {
   const admin = await link.admin()
   const ends = await admin.fetchTopicOffsets(topic).catch((error: unknown) => {
     throw kafkaError(error, `read the offsets of topic "${topic}"`)
@@ -49,8 +59,9 @@ export async function readDead(link: KafkaLink, topic: string, queue: string, no
   const remaining = new Map(
     ends.filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]),
   )
-  if (remaining.size === 0) return []
+  const partitions = new Map<string, number>()
   const found = new Map<string, StoredMessage>()
+  if (remaining.size === 0) return { messages: [], partitions }
   const consumer = await link.consumer(`${link.prefix}.scan.${randomUUID()}`, 100)
   try {
     await consumer.connect()
@@ -78,6 +89,7 @@ export async function readDead(link: KafkaLink, topic: string, queue: string, no
                 decodeEnvelope(Buffer.isBuffer(header) ? header.toString('utf8') : header) ??
                 foreignEnvelope(id, queue, now)
               found.set(id, toDeadMessage(envelope, message.value.toString('utf8')))
+              partitions.set(id, partition)
             }
             const high = remaining.get(partition)
             if (high !== undefined && Number(message.offset) + 1 >= high) remaining.delete(partition)
@@ -95,5 +107,5 @@ export async function readDead(link: KafkaLink, topic: string, queue: string, no
   } finally {
     await consumer.disconnect().catch(() => undefined)
   }
-  return [...found.values()].sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
+  return { messages: [...found.values()].sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)), partitions }
 }

@@ -6,6 +6,8 @@ import { brokerList, kafkaNames, type KafkaQueueNames, type KafkaQueueOptions } 
 
 /** One record the driver produces. */
 export interface OutRecord {
+  /** Set only where the partition must not come from the key. */
+  partition?: number
   key: string | null
   value: string | null
   headers: Record<string, string>
@@ -15,18 +17,34 @@ interface Client {
   kafkajs: typeof kafkajsPkg
   kafka: Kafka
   admin: Admin
-  producer: Producer
+}
+
+interface PendingSend {
+  topic: string
+  records: readonly OutRecord[]
+  resolve: () => void
+  reject: (error: unknown) => void
 }
 
 /**
  * The kafkajs client of one driver, made on first use: an admin for topics and offsets, and
  * one idempotent producer (acks from every in-sync replica, one request in flight, so a retried
  * batch is stored once and in order). Consumers are made per queue by the readers.
+ *
+ * Sends go out one request at a time, concurrent publishes merged into the next request, and a
+ * failed request replaces the producer (a new producer id). kafkajs takes a failed request's
+ * sequence numbers back, so the next request would reuse them: if the failed one was stored
+ * after all (its answer lost with the connection), the broker takes the next one for a retry
+ * of it and drops it while confirming it. The fault test in test/kafka-faults.test.ts shows
+ * that loss without these two rules.
  */
 export class KafkaLink {
   readonly options: KafkaQueueOptions
   readonly #topics = new Map<string, Promise<KafkaQueueNames>>()
   #client: Promise<Client> | undefined
+  #producer: Promise<Producer> | undefined
+  readonly #pending: PendingSend[] = []
+  #flushing = false
   #closed = false
 
   constructor(options: KafkaQueueOptions) {
@@ -47,18 +65,32 @@ export class KafkaLink {
       const kafkajs = await importPeer<typeof kafkajsPkg>('kafkajs', () => import('kafkajs'), 'the kafka queue driver')
       const kafka = new kafkajs.Kafka(kafkaConfig(this.options, kafkajs))
       const admin = kafka.admin()
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
       try {
         await admin.connect()
-        await producer.connect()
       } catch (error) {
-        await Promise.allSettled([admin.disconnect(), producer.disconnect()])
+        await admin.disconnect().catch(() => undefined)
         throw kafkaError(error, 'connect')
       }
-      return { kafkajs, kafka, admin, producer }
+      return { kafkajs, kafka, admin }
     })()
     this.#client.catch(() => (this.#client = undefined))
     return this.#client
+  }
+
+  #openProducer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const { kafka } = await this.#open()
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+      try {
+        await producer.connect()
+      } catch (error) {
+        await producer.disconnect().catch(() => undefined)
+        throw kafkaError(error, 'connect')
+      }
+      return producer
+    })()
+    this.#producer.catch(() => (this.#producer = undefined))
+    return this.#producer
   }
 
   async admin(): Promise<Admin> {
@@ -105,28 +137,58 @@ export class KafkaLink {
   }
 
   /** Produces records and resolves once every in-sync replica has them (acks=all); never earlier. */
-  async send(topic: string, records: readonly OutRecord[]): Promise<void> {
-    if (records.length === 0) return
-    const { producer, kafkajs } = await this.#open()
-    const compression =
-      this.options.compression === 'gzip' ? kafkajs.CompressionTypes.GZIP : kafkajs.CompressionTypes.None
-    await producer
-      .send({
-        topic,
-        acks: -1,
-        compression,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers as IHeaders })),
-      })
-      .catch((error: unknown) => {
-        throw kafkaError(error, `produce to topic "${topic}"`)
-      })
+  send(topic: string, records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ topic, records, resolve, reject })
+      void this.#flush()
+    })
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return
+    this.#flushing = true
+    try {
+      while (this.#pending.length > 0) {
+        const items = this.#pending.splice(0)
+        try {
+          const { kafkajs } = await this.#open()
+          const producer = await this.#openProducer()
+          await producer.sendBatch({
+            acks: -1,
+            compression:
+              this.options.compression === 'gzip' ? kafkajs.CompressionTypes.GZIP : kafkajs.CompressionTypes.None,
+            topicMessages: items.map((i) => ({
+              topic: i.topic,
+              messages: i.records.map((r) => ({
+                key: r.key,
+                value: r.value,
+                headers: r.headers as IHeaders,
+                ...(r.partition === undefined ? {} : { partition: r.partition }),
+              })),
+            })),
+          })
+          for (const i of items) i.resolve()
+        } catch (error) {
+          const failed = this.#producer
+          this.#producer = undefined
+          await failed?.then((p) => p.disconnect()).catch(() => undefined)
+          const topics = [...new Set(items.map((i) => i.topic))].join('", "')
+          const e = error instanceof QueueError ? error : kafkaError(error, `produce to topic "${topics}"`)
+          for (const i of items) i.reject(e)
+        }
+      }
+    } finally {
+      this.#flushing = false
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    const producer = await this.#producer?.catch(() => undefined)
     const client = await this.#client?.catch(() => undefined)
-    if (client) await Promise.allSettled([client.producer.disconnect(), client.admin.disconnect()])
+    await Promise.allSettled([producer?.disconnect(), client?.admin.disconnect()])
   }
 }
 

@@ -28,9 +28,18 @@ import { KafkaReader, type Held } from './kafka-reader.ts'
 
 export type { KafkaQueueOptions, KafkaSaslMechanism } from './kafka-options.ts'
 
-/** A record of the main or delay topic: the message key is the group, so a group's messages share a partition and its order. */
+/**
+ * A record of the main or delay topic. The key is the group, so a group's messages share a
+ * partition and keep their order; without a group it is the message id, never null: kafkajs
+ * partitions a batch again on every retry, and null keys go round-robin, so a retried batch
+ * would carry other messages under the sequence numbers the idempotent producer already used.
+ */
 function record(envelope: BrokerEnvelope, payload: string): OutRecord {
-  return { key: envelope.group ?? null, value: payload, headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope) } }
+  return {
+    key: envelope.group ?? envelope.id,
+    value: payload,
+    headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope) },
+  }
 }
 
 class KafkaQueueDriver implements QueueDriver {
@@ -168,7 +177,7 @@ class KafkaQueueDriver implements QueueDriver {
       const [main, delay] = await Promise.all([lag(names.topic, committed), lag(names.delay, committed)])
       const held = (await this.#readerOf(queue))?.activeHeld() ?? []
       const activeMain = held.filter((h) => h.topic === names.topic).length
-      const dead = await readDead(this.#link, names.dead, queue, this.#ctx.now())
+      const dead = (await readDead(this.#link, names.dead, queue, this.#ctx.now())).messages
       return {
         waiting: Math.max(0, main - activeMain),
         active: held.length,
@@ -195,13 +204,13 @@ class KafkaQueueDriver implements QueueDriver {
 
   async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
     const names = await this.#link.topics(queue)
-    const all = await readDead(this.#link, names.dead, queue, this.#ctx.now())
-    return all.slice(options.offset, options.offset + options.limit)
+    const { messages } = await readDead(this.#link, names.dead, queue, this.#ctx.now())
+    return messages.slice(options.offset, options.offset + options.limit)
   }
 
   async replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
     const names = await this.#link.topics(queue)
-    const chosen = await this.#deadChosen(queue, names.dead, ids)
+    const { chosen, partitions } = await this.#deadChosen(queue, names.dead, ids)
     const now = this.#ctx.now()
     await this.#link.send(
       names.topic,
@@ -212,26 +221,29 @@ class KafkaQueueDriver implements QueueDriver {
     // Tombstoned only once the copy is stored: a crash in between leaves it listed (replayable again).
     await this.#link.send(
       names.dead,
-      chosen.map((m) => tombstone(m.id)),
+      chosen.map((m) => tombstone(m.id, partitions.get(m.id) ?? 0)),
     )
     return chosen.length
   }
 
   async purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
     const names = await this.#link.topics(queue)
-    const chosen = await this.#deadChosen(queue, names.dead, ids)
+    const { chosen, partitions } = await this.#deadChosen(queue, names.dead, ids)
     await this.#link.send(
       names.dead,
-      chosen.map((m) => tombstone(m.id)),
+      chosen.map((m) => tombstone(m.id, partitions.get(m.id) ?? 0)),
     )
     return chosen.length
   }
 
-  async #deadChosen(queue: string, topic: string, ids: readonly string[] | 'all'): Promise<StoredMessage[]> {
-    const all = await readDead(this.#link, topic, queue, this.#ctx.now())
-    if (ids === 'all') return all
-    const wanted = new Set(ids)
-    return all.filter((m) => wanted.has(m.id))
+  async #deadChosen(
+    queue: string,
+    topic: string,
+    ids: readonly string[] | 'all',
+  ): Promise<{ chosen: StoredMessage[]; partitions: Map<string, number> }> {
+    const { messages, partitions } = await readDead(this.#link, topic, queue, this.#ctx.now())
+    const wanted = ids === 'all' ? undefined : new Set(ids)
+    return { chosen: messages.filter((m) => !wanted || wanted.has(m.id)), partitions }
   }
 
   async queues(): Promise<string[]> {

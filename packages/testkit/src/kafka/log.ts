@@ -34,7 +34,7 @@ interface ProducerPartitionState {
   /** Sequence of the last record appended. */
   lastSequence: number
   /** The last few batches' first sequence → base offset, to answer a retried batch with its first offset. */
-  recent: Array<{ baseSequence: number; baseOffset: number }>
+  recent: Array<{ baseSequence: number; lastSequence: number; baseOffset: number }>
 }
 
 /** Batches a retried produce can still be matched against (Kafka keeps the last five). */
@@ -94,7 +94,10 @@ export class PartitionLog {
     const state = this.#producers.get(producerId)
     if (!state || epoch > state.epoch) return { error: ErrorCode.NONE }
     if (epoch < state.epoch) return { error: ErrorCode.INVALID_PRODUCER_EPOCH }
-    const seen = state.recent.find((b) => b.baseSequence === baseSequence)
+    // A duplicate has the first and last sequence of a batch already appended (a retry of it).
+    const seen = state.recent.find(
+      (b) => b.baseSequence === baseSequence && b.lastSequence === baseSequence + lastOffsetDelta,
+    )
     if (seen) return { error: ErrorCode.NONE, duplicateOf: seen.baseOffset }
     if (baseSequence !== state.lastSequence + 1 || lastOffsetDelta < 0) {
       return { error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER }
@@ -111,7 +114,7 @@ export class PartitionLog {
   ): void {
     const state = this.#producers.get(producerId)
     const recent = state && state.epoch === epoch ? state.recent : []
-    recent.push({ baseSequence, baseOffset: base })
+    recent.push({ baseSequence, lastSequence: baseSequence + lastOffsetDelta, baseOffset: base })
     if (recent.length > RECENT_BATCHES) recent.shift()
     this.#producers.set(producerId, { epoch, lastSequence: baseSequence + lastOffsetDelta, recent })
   }
