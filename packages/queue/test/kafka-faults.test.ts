@@ -41,7 +41,7 @@ describe('kafka faults (testkit broker)', () => {
       // The broker tells the client to connect through the proxy (Metadata, FindCoordinator).
       behind.advertise('127.0.0.1', through.port)
       const ns = uniqueNamespace('kafka')
-      const q = open(ns, { kafka: { brokers: [through.address], retries: 8 } })
+      const q = open(ns, { kafka: { brokers: [through.address] }, driverOptions: { retries: 8 } })
       // Creates the topics first, so that the faults below hit produce requests.
       expect((await q.counts('jobs')).waiting).toBe(0)
       const confirmed: string[] = []
@@ -80,7 +80,7 @@ describe('kafka faults (testkit broker)', () => {
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: broker.port } })
     await proxy.refuse()
     try {
-      const q = open(uniqueNamespace('kafka'), { kafka: { brokers: [proxy.address], retries: 0 } })
+      const q = open(uniqueNamespace('kafka'), { kafka: { brokers: [proxy.address] }, driverOptions: { retries: 0 } })
       const error = await q.ready().catch((e: unknown) => e)
       expect(isQueueError(error, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
       expect((error as Error).message).toMatch(/Kafka could not connect.*BEAVER_QUEUE_KAFKA_BROKERS/)

@@ -192,7 +192,10 @@ describe('kafka broker', () => {
           tw.string(name).array([-1, -2, 1_750_000_000_000, 1_900_000_000_000], (pw, ts) => pw.int32(0).int64(ts)),
         ),
     )
-    const answer = r.array((tr) => tr.string() && tr.array((p) => [p.int32(), p.int16(), p.long(), p.long()]))
+    const answer = r.array((tr) => {
+      tr.string()
+      return tr.array((p) => [p.int32(), p.int16(), p.long(), p.long()])
+    })
     expect(answer[0]?.map((p) => [p[1], p[3]])).toEqual([
       [0, 2],
       [0, 0],
