@@ -1,24 +1,12 @@
 // The testkit Kafka broker at the byte level: record batches and CRC-32C, ApiVersions, topic
 // creation, produce and fetch (long polling included), list offsets, metadata, and the
 // idempotent producer's sequence checks, as a raw client sends them.
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startKafkaBroker, crc32c, decodeRecords, encodeBatch } from '../src/kafka.ts'
 import { batchCrcValid, splitBatches } from '../src/kafka/record-batch.ts'
-import { createTopic, fetchPartition, produce, RawKafkaClient } from './support/kafka-client.ts'
+import { brokerWithClients, createTopic, fetchPartition, produce, RawKafkaClient } from './support/kafka-client.ts'
 
-const broker = await startKafkaBroker({ defaultPartitions: 2 })
-afterAll(async () => {
-  await broker.close()
-})
-const clients: RawKafkaClient[] = []
-const client = async (): Promise<RawKafkaClient> => {
-  const c = await RawKafkaClient.open(broker.port)
-  clients.push(c)
-  return c
-}
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close()
-})
+const { broker, client } = await brokerWithClients({ defaultPartitions: 2 })
 let topics = 0
 const topicName = () => `t-${process.pid}-${++topics}`
 const rec = (value: string, key: string | null = null) => ({

@@ -1,24 +1,11 @@
 // The testkit Kafka broker's group coordinator at the byte level: JoinGroup, SyncGroup,
 // Heartbeat and LeaveGroup through a rebalance, members dropped by the rebalance and session
 // timeouts, FindCoordinator, and committed offsets (OffsetCommit, OffsetFetch).
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { eventually } from '../src/eventually.ts'
-import { startKafkaBroker } from '../src/kafka.ts'
-import { createTopic, RawKafkaClient } from './support/kafka-client.ts'
+import { brokerWithClients, createTopic, RawKafkaClient } from './support/kafka-client.ts'
 
-const broker = await startKafkaBroker()
-afterAll(async () => {
-  await broker.close()
-})
-const clients: RawKafkaClient[] = []
-const client = async (): Promise<RawKafkaClient> => {
-  const c = await RawKafkaClient.open(broker.port)
-  clients.push(c)
-  return c
-}
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close()
-})
+const { broker, client } = await brokerWithClients()
 let groups = 0
 const groupName = () => `g-${process.pid}-${++groups}`
 

@@ -1,6 +1,8 @@
 // A bare Kafka-protocol client for the broker's tests: frames requests (header v1) and reads
 // responses by correlation id, so each test states the bytes a real client would send.
 import { connect, type Socket } from 'node:net'
+import { afterAll, afterEach } from 'vitest'
+import { startKafkaBroker, type KafkaBroker, type KafkaBrokerOptions } from '../../src/kafka.ts'
 import { WireReader, WireWriter } from '../../src/kafka/wire.ts'
 
 export class RawKafkaClient {
@@ -140,4 +142,24 @@ export async function createTopic(
       .int32(1000),
   )
   return r.array((t) => (t.string(), t.int16()))[0] as number
+}
+
+/** A broker for the test file (closed after it) and raw clients to it (closed after each test). */
+export async function brokerWithClients(
+  options: KafkaBrokerOptions = {},
+): Promise<{ broker: KafkaBroker; client: () => Promise<RawKafkaClient> }> {
+  const broker = await startKafkaBroker(options)
+  afterAll(async () => {
+    await broker.close()
+  })
+  const clients: RawKafkaClient[] = []
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close()
+  })
+  const client = async (): Promise<RawKafkaClient> => {
+    const c = await RawKafkaClient.open(broker.port)
+    clients.push(c)
+    return c
+  }
+  return { broker, client }
 }
