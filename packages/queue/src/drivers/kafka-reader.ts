@@ -170,6 +170,9 @@ export class KafkaReader {
     for (const [key, track] of this.#tracks) {
       if (!owned.has(key)) this.#tracks.delete(key)
       else {
+        // kafkajs starts again from what the broker has committed, which may be less than this
+        // reader committed last (a commit refused during the rebalance): commit again from there.
+        track.committed = -1
         track.pending = new Set(
           [...this.#active.values()].filter((h) => `${h.topic}/${h.partition}` === key).map((h) => h.offset),
         )
@@ -271,6 +274,10 @@ export class KafkaReader {
         const type = (error as { type?: string }).type ?? ''
         if (!/REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|NOT_COORDINATOR/.test(type)) {
           throw kafkaError(error, `commit offsets of queue "${this.#queue}"`)
+        }
+        for (const o of offsets) {
+          const track = this.#tracks.get(`${o.topic}/${o.partition}`)
+          if (track) track.committed = -1
         }
       }
     })
