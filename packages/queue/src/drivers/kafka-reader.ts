@@ -226,8 +226,7 @@ export class KafkaReader {
 
   /** Settles records (handled, or copied to the delay or dead topic) and commits what became contiguous. */
   async settle(tokens: readonly string[]): Promise<void> {
-    const touched = new Set<Track>()
-    const commits: Array<{ topic: string; partition: number; offset: string }> = []
+    const touched = new Map<Track, { topic: string; partition: number }>()
     for (const token of tokens) {
       const h = this.#active.get(token)
       if (!h) continue
@@ -235,13 +234,15 @@ export class KafkaReader {
       const track = this.#tracks.get(`${h.topic}/${h.partition}`)
       if (!track) continue
       track.pending.delete(h.offset)
-      if (!touched.has(track)) {
-        touched.add(track)
-        const point = track.pending.size > 0 ? Math.min(...track.pending) : track.next
-        if (point !== undefined && point > track.committed) {
-          track.committed = point
-          commits.push({ topic: h.topic, partition: h.partition, offset: String(point) })
-        }
+      touched.set(track, { topic: h.topic, partition: h.partition })
+    }
+    // Only once every token is out of pending: the commit point is the first offset still pending.
+    const commits: Array<{ topic: string; partition: number; offset: string }> = []
+    for (const [track, where] of touched) {
+      const point = track.pending.size > 0 ? Math.min(...track.pending) : track.next
+      if (point !== undefined && point > track.committed) {
+        track.committed = point
+        commits.push({ ...where, offset: String(point) })
       }
     }
     if (commits.length > 0) await this.#commit(commits)
@@ -269,15 +270,21 @@ export class KafkaReader {
       try {
         await consumer.commitOffsets(offsets)
       } catch (error) {
-        // A rebalance took the partition: its new owner starts from the last commit and redelivers
-        // what this one could not commit (at least once). Anything else reaches the caller.
-        const type = (error as { type?: string }).type ?? ''
-        if (!/REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|NOT_COORDINATOR/.test(type)) {
-          throw kafkaError(error, `commit offsets of queue "${this.#queue}"`)
-        }
+        // Not committed: the next settle of these partitions tries again from what is settled.
         for (const o of offsets) {
           const track = this.#tracks.get(`${o.topic}/${o.partition}`)
           if (track) track.committed = -1
+        }
+        // A rebalance took the partition or is under way: the owner after it starts from the last
+        // commit and redelivers what this one could not commit (at least once). Anything else
+        // reaches the caller.
+        const e = error as { type?: string; message?: string }
+        if (
+          !/REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|NOT_COORDINATOR|rebalancing/.test(
+            `${e.type} ${e.message}`,
+          )
+        ) {
+          throw kafkaError(error, `commit offsets of queue "${this.#queue}"`)
         }
       }
     })
