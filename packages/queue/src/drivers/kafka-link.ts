@@ -36,7 +36,7 @@ interface PendingSend {
  * sequence numbers back, so the next request would reuse them: if the failed one was stored
  * after all (its answer lost with the connection), the broker takes the next one for a retry
  * of it and drops it while confirming it. The fault test in test/kafka-faults.test.ts shows
- * that loss without these two rules.
+ * that loss without these rules (and without the non-null key the driver gives every record).
  */
 export class KafkaLink {
   readonly options: KafkaQueueOptions
