@@ -3,7 +3,7 @@
 // timeouts, FindCoordinator, and committed offsets (OffsetCommit, OffsetFetch).
 import { describe, expect, it } from 'vitest'
 import { eventually } from '../src/eventually.ts'
-import { brokerWithClients, createTopic, RawKafkaClient } from './support/kafka-client.ts'
+import { brokerWithClients, createTopic, type RawKafkaClient } from './support/kafka-client.ts'
 
 const { broker, client } = await brokerWithClients()
 let groups = 0
