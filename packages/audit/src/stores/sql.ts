@@ -173,15 +173,12 @@ insert into ${t}_events (${COLUMNS}) select ${values.join(', ')} from h returnin
         () => import('@beaver-kit/database'),
         'the database audit store',
       )
-      let database = this.#options.database as Database | undefined
-      if (!database && this.#options.url) {
-        database = dbm.createDatabase({ url: this.#options.url, envPrefix: false })
-        this.#owns = true
-      }
-      database ??= dbm.db()
-      await database
-        .migrator({ migrations: auditMigrations(database.dialect, this.#t), table: `${this.#t}_migrations` })
-        .up()
+      const { database, owned } = await dbm.openStoreDatabase({
+        database: this.#options.database as Database | undefined,
+        url: this.#options.url,
+        migrations: (dialect) => ({ migrations: auditMigrations(dialect, this.#t), table: `${this.#t}_migrations` }),
+      })
+      this.#owns = owned
       this.#dialect = database.dialect
       this.#statements = this.#prepare(database.dialect)
       return database

@@ -10,6 +10,11 @@ import type {
   UserRecord,
 } from '../store.ts'
 import { authMigrations } from './sql-schema.ts'
+import { API_KEY_COLUMNS, insertOf, recordOf, REFRESH_COLUMNS, USER_COLUMNS, type Row } from './sql-rows.ts'
+
+const userOf = (r: Row): UserRecord => recordOf(USER_COLUMNS, r)
+const refreshOf = (r: Row): RefreshRecord => recordOf(REFRESH_COLUMNS, r)
+const apiKeyOf = (r: Row): ApiKeyRecord => recordOf(API_KEY_COLUMNS, r)
 
 /** Options of the database store (`BEAVER_AUTH_DB_*`). */
 export interface SqlAuthStoreOptions {
@@ -21,50 +26,7 @@ export interface SqlAuthStoreOptions {
   table?: string | undefined
 }
 
-type Row = Record<string, unknown>
 const num = (v: unknown): number => Number(v)
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
-
-function userOf(r: Row): UserRecord {
-  return {
-    id: String(r.id),
-    email: String(r.email),
-    passwordHash: String(r.password_hash),
-    emailVerifiedAt: optNum(r.email_verified_at),
-    roles: JSON.parse(String(r.roles)) as string[],
-    totpSecret: r.totp_secret === null || r.totp_secret === undefined ? null : String(r.totp_secret),
-    totpEnabledAt: optNum(r.totp_enabled_at),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  }
-}
-
-function refreshOf(r: Row): RefreshRecord {
-  return {
-    hash: String(r.hash),
-    familyId: String(r.family_id),
-    userId: String(r.user_id),
-    createdAt: num(r.created_at),
-    expiresAt: num(r.expires_at),
-    familyExpiresAt: num(r.family_expires_at),
-    usedAt: optNum(r.used_at),
-    revokedAt: optNum(r.revoked_at),
-  }
-}
-
-function apiKeyOf(r: Row): ApiKeyRecord {
-  return {
-    id: String(r.id),
-    userId: String(r.user_id),
-    name: String(r.name),
-    hash: String(r.hash),
-    scopes: JSON.parse(String(r.scopes)) as string[],
-    createdAt: num(r.created_at),
-    expiresAt: optNum(r.expires_at),
-    lastUsedAt: optNum(r.last_used_at),
-    revokedAt: optNum(r.revoked_at),
-  }
-}
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === 'DB_UNIQUE_VIOLATION'
@@ -94,13 +56,12 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
     opening ??= (async () => {
       // Loaded on first use, so a memory-only user never loads the database package.
       const dbm = await import('@beaver-kit/database')
-      let database = options.database
-      if (!database && options.url) {
-        database = dbm.createDatabase({ url: options.url, envPrefix: false })
-        owns = true
-      }
-      database ??= dbm.db()
-      await database.migrator({ migrations: authMigrations(database.dialect, t), table: `${t}_migrations` }).up()
+      const { database, owned } = await dbm.openStoreDatabase({
+        database: options.database,
+        url: options.url,
+        migrations: (dialect) => ({ migrations: authMigrations(dialect, t), table: `${t}_migrations` }),
+      })
+      owns = owned
       return { db: database, sql: dbm.sql }
     })()
     opening.catch(() => (opening = undefined))
@@ -159,9 +120,7 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
     createUser: (u) =>
       run(async ({ db, sql }, T) => {
         try {
-          await db.execute(
-            sql`INSERT INTO ${T.users} (id, email, password_hash, email_verified_at, roles, totp_secret, totp_enabled_at, created_at, updated_at) VALUES (${u.id}, ${u.email}, ${u.passwordHash}, ${u.emailVerifiedAt}, ${JSON.stringify(u.roles)}, ${u.totpSecret}, ${u.totpEnabledAt}, ${u.createdAt}, ${u.updatedAt})`,
-          )
+          await db.execute(insertOf(sql, USER_COLUMNS, T.users, u))
           return true
         } catch (err) {
           if (isUniqueViolation(err)) return false
@@ -198,9 +157,7 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
 
     insertRefresh: (r) =>
       run(async ({ db, sql }, T) => {
-        await db.execute(
-          sql`INSERT INTO ${T.refresh} (hash, family_id, user_id, created_at, expires_at, family_expires_at, used_at, revoked_at) VALUES (${r.hash}, ${r.familyId}, ${r.userId}, ${r.createdAt}, ${r.expiresAt}, ${r.familyExpiresAt}, ${r.usedAt}, ${r.revokedAt})`,
-        )
+        await db.execute(insertOf(sql, REFRESH_COLUMNS, T.refresh, r))
       }),
     findRefresh: (hash) =>
       run(async ({ db, sql }, T) => {
@@ -311,9 +268,7 @@ export function createSqlAuthStore(options: SqlAuthStoreOptions = {}): AuthStore
 
     insertApiKey: (k: ApiKeyRecord) =>
       run(async ({ db, sql }, T) => {
-        await db.execute(
-          sql`INSERT INTO ${T.apiKeys} (id, user_id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at) VALUES (${k.id}, ${k.userId}, ${k.name}, ${k.hash}, ${JSON.stringify(k.scopes)}, ${k.createdAt}, ${k.expiresAt}, ${k.lastUsedAt}, ${k.revokedAt})`,
-        )
+        await db.execute(insertOf(sql, API_KEY_COLUMNS, T.apiKeys, k))
       }),
     findApiKey: (id) =>
       run(async ({ db, sql }, T) => {
