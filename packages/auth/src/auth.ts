@@ -37,14 +37,15 @@ import {
 } from './context.ts'
 import { AuthError } from './errors.ts'
 import type { AuthEventSink, RequestContext } from './events.ts'
-import { bearerToken, middleware, type AuthMiddleware, type AuthRequest } from './http.ts'
-import type { BreachedPasswordCheck } from './passwords.ts'
-import { compileRoles, type RoleTable, type Subject } from './rbac.ts'
+import { bearerToken, middleware, type AccessRule, type AuthMiddleware, type AuthRequest } from './http.ts'
+import { loginEmail, type BreachedPasswordCheck } from './passwords.ts'
+import type { Resource } from './conditions.ts'
+import { compileRoles, permissionName, type Permit, type RoleTable, type Subject } from './rbac.ts'
 import { requestPasswordReset, requestUnlock, resetPassword, unlock } from './reset.ts'
 import type { AuthStore } from './store.ts'
 import { createMemoryAuthStore } from './stores/memory.ts'
 import { createSqlAuthStore } from './stores/sql.ts'
-import { rotate, verifyAccess, type Principal, type TokenPair } from './tokens.ts'
+import { rotate, startFamily, verifyAccess, type Principal, type TokenPair } from './tokens.ts'
 import { checkSettings } from './settings.ts'
 import { confirmEmailChange, requestEmailChange } from './email-change.ts'
 import { confirmTotp, disableTotp, enrollTotp, type TotpEnrollment } from './totp.ts'
@@ -103,6 +104,14 @@ export interface Auth extends Instance<InstanceDescription> {
   verifyEmail(token: string, request?: RequestContext): Promise<PublicUser>
   /** The account, without its password hash. */
   getUser(userId: string): Promise<PublicUser | undefined>
+  /** The account of an e-mail address (for linking a social login to it), without its password hash. */
+  findUserByEmail(email: string): Promise<PublicUser | undefined>
+  /**
+   * Signs in an account proven another way (an OAuth/OIDC login, a magic link): a new refresh
+   * family and its pair, and an `auth.login` event whose reason names `method`. The caller has
+   * done the proving; nothing here checks a password.
+   */
+  signIn(userId: string, options: { method: string }, request?: RequestContext): Promise<LoginResult>
   /** Replaces a user's roles (each must be in the roles table); new access tokens carry them. */
   setRoles(userId: string, roles: string[], request?: RequestContext): Promise<void>
   /** Verifies an access token (signature by kid, typ, exp, iss, aud) without touching the store. */
@@ -113,8 +122,21 @@ export interface Auth extends Instance<InstanceDescription> {
   verifyApiKey(key: string, request?: RequestContext): Promise<Principal>
   listApiKeys(userId: string): Promise<ApiKeyInfo[]>
   revokeApiKey(userId: string, id: string, request?: RequestContext): Promise<boolean>
-  /** True when the roles (with their parents) grant the permission, and API-key scopes, if any, allow it. */
-  can(subject: Subject, permission: string): boolean
+  /**
+   * True when the roles (with their parents) grant the permission and API-key scopes, if any,
+   * allow it. Without a resource only an unconditional grant counts; with one, conditional
+   * grants are checked on it. `can(s, 'update', 'Link', link)` is `can(s, 'link:update', link)`.
+   */
+  can(subject: Subject, permission: string, resource?: Resource): boolean
+  can(subject: Subject, action: string, type: string, resource?: Resource): boolean
+  /** The subject's access for one permission: `granted`, `allows(resource)`, and `where()` for SQL queries. */
+  permit(subject: Subject, permission: string): Permit
+  permit(subject: Subject, action: string, type: string): Permit
+  /**
+   * The principal of a request that meets the rule (one of `roles`, every one of `permissions`
+   * unconditionally); AUTH_UNAUTHENTICATED or AUTH_FORBIDDEN otherwise. The framework adapters build on it.
+   */
+  authorize(req: AuthRequest, rule?: AccessRule): Promise<Principal>
   /** True when one of the roles is the role or inherits it. */
   hasRole(subject: Subject, role: string): boolean
   /** Middleware: any authenticated request (401 otherwise). */
@@ -279,11 +301,18 @@ export function createAuth(options: AuthOptions = {}): Auth {
     )
   }
 
-  async function required(req: AuthRequest): Promise<Principal> {
+  async function authorize(req: AuthRequest, rule: AccessRule = {}): Promise<Principal> {
     const p = await authenticate(req)
     if (!p) throw new AuthError('AUTH_UNAUTHENTICATED', 'Sign in first: this needs a Bearer token or a session.')
-    return p
+    const { roles = [], permissions = [] } = rule
+    if (roles.length > 0 && !roles.some((r) => rbac.has(p, r)))
+      return denied(p, `one of the roles ${roles.join(', ')}`, req)
+    const missing = permissions.filter((w) => rbac.permit(p, w).granted !== 'all')
+    return missing.length === 0 ? p : denied(p, `the permission ${missing.join(', ')}`, req)
   }
+
+  const permitOf = (subject: Subject, name: string, type?: string): Permit =>
+    rbac.permit(subject, type === undefined ? name : permissionName(name, type))
 
   function denied(p: Principal, what: string, req: AuthRequest): Promise<never> {
     return ctx
@@ -320,6 +349,23 @@ export function createAuth(options: AuthOptions = {}): Auth {
       const user = await store.findUserById(userId)
       return user && publicUser(user)
     },
+    async findUserByEmail(email) {
+      open()
+      const normalized = loginEmail(email)
+      const user = normalized === undefined ? undefined : await store.findUserByEmail(normalized)
+      return user && publicUser(user)
+    },
+    signIn: (userId, { method }, request) =>
+      run(async () => {
+        const user = await store.findUserById(userId)
+        if (!user) throw new AuthError('AUTH_USER_NOT_FOUND', 'No such user.', { details: { userId } })
+        const { pair, familyId } = await startFamily(ctx, user)
+        await ctx.emit(
+          { type: 'auth.login', outcome: 'success', userId, target: familyId, reason: `via:${method}` },
+          request,
+        )
+        return { ...pair, user: publicUser(user) }
+      }),
     async setRoles(userId, roles, request) {
       open()
       const unknown = roles.filter((r) => !rbac.known(r))
@@ -335,20 +381,18 @@ export function createAuth(options: AuthOptions = {}): Auth {
     verifyApiKey: (key, request) => run(() => verifyApiKey(ctx, key, request)),
     listApiKeys: (userId) => run(() => listApiKeys(ctx, userId)),
     revokeApiKey: (userId, id, request) => run(() => revokeApiKey(ctx, userId, id, request)),
-    can: (subject, permission) => rbac.can(subject, permission),
+    can(subject: Subject, name: string, typeOrResource?: string | Resource, resource?: Resource): boolean {
+      const typed = typeof typeOrResource === 'string'
+      const permit = permitOf(subject, name, typed ? typeOrResource : undefined)
+      const target = typed ? resource : typeOrResource
+      return target === undefined ? permit.granted === 'all' : permit.allows(target)
+    },
+    permit: (subject: Subject, name: string, type?: string) => permitOf(subject, name, type),
+    authorize,
     hasRole: (subject, role) => rbac.has(subject, role),
-    requireAuth: () => middleware(required),
-    requireRole: (...wanted) =>
-      middleware(async (req) => {
-        const p = await required(req)
-        return wanted.some((r) => rbac.has(p, r)) ? p : denied(p, `one of the roles ${wanted.join(', ')}`, req)
-      }),
-    requirePermission: (...wanted) =>
-      middleware(async (req) => {
-        const p = await required(req)
-        const missing = wanted.filter((w) => !rbac.can(p, w))
-        return missing.length === 0 ? p : denied(p, `the permission ${missing.join(', ')}`, req)
-      }),
+    requireAuth: () => middleware((req) => authorize(req)),
+    requireRole: (...roles) => middleware((req) => authorize(req, { roles })),
+    requirePermission: (...permissions) => middleware((req) => authorize(req, { permissions })),
     requestEmailChange: (input, request) => run(() => requestEmailChange(ctx, input, request)),
     confirmEmailChange: (token, request) => run(() => confirmEmailChange(ctx, token, request)),
     enrollTotp: (userId, request) => run(() => enrollTotp(ctx, userId, request)),

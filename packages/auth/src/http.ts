@@ -9,6 +9,13 @@ export interface AuthRequest {
   socket?: { remoteAddress?: string | undefined } | undefined
 }
 
+/** What `authorize()` and the middleware ask of a principal: one of `roles` (or a role inheriting one), and every permission. */
+export interface AccessRule {
+  roles?: readonly string[]
+  /** Checked unconditionally: a grant with conditions needs the resource, so check it in the handler with `can()`. */
+  permissions?: readonly string[]
+}
+
 /** The response parts the middleware writes a refusal to (node:http's ServerResponse, Express's Response). */
 export interface AuthResponse {
   statusCode: number
@@ -33,15 +40,23 @@ export function bearerToken(headers: AuthRequest['headers']): string | undefined
   return m?.[1]
 }
 
+/** An AuthError as an HTTP answer: its status, headers and JSON body (`{ error: code, message }`); what every adapter sends. */
+export function authErrorResponse(err: AuthError): { status: number; headers: Record<string, string>; body: string } {
+  const status = statusOf(err.code)
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (status === 401) headers['www-authenticate'] = 'Bearer'
+  const retry = err.details.retryAfterMs
+  if (typeof retry === 'number') headers['retry-after'] = String(Math.ceil(retry / 1000))
+  return { status, headers, body: JSON.stringify({ error: err.code, message: err.message }) }
+}
+
 /** Writes an AuthError as a JSON problem (`{ error: code, message }`) with its status. */
 export function sendAuthError(res: AuthResponse, err: AuthError): void {
   if (res.headersSent) return
-  res.statusCode = statusOf(err.code)
-  res.setHeader('content-type', 'application/json')
-  if (res.statusCode === 401) res.setHeader('www-authenticate', 'Bearer')
-  const retry = err.details.retryAfterMs
-  if (typeof retry === 'number') res.setHeader('retry-after', String(Math.ceil(retry / 1000)))
-  res.end(JSON.stringify({ error: err.code, message: err.message }))
+  const { status, headers, body } = authErrorResponse(err)
+  res.statusCode = status
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+  res.end(body)
 }
 
 /** @internal Builds a middleware from a check that returns the principal or throws an AuthError. */

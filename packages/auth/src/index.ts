@@ -14,9 +14,10 @@ export type { ChangePasswordInput, LoginInput, LoginResult, RegisterInput } from
 export type { TotpEnrollment } from './totp.ts'
 export type { Principal, TokenPair } from './tokens.ts'
 export type { ApiKeyInfo, ApiKeyInput, CreatedApiKey } from './api-keys.ts'
-export type { RoleDefinition, RoleTable, Subject } from './rbac.ts'
-export { bearerToken, sendAuthError } from './http.ts'
-export type { AuthMiddleware, AuthRequest, AuthResponse } from './http.ts'
+export type { ConditionalGrant, Permit, RoleDefinition, RoleTable, Subject } from './rbac.ts'
+export type { Conditions, ConditionValue, FieldOperators, Resource, WhereOptions } from './conditions.ts'
+export { authErrorResponse, bearerToken, sendAuthError } from './http.ts'
+export type { AccessRule, AuthMiddleware, AuthRequest, AuthResponse } from './http.ts'
 export type { BreachedPasswordCheck } from './passwords.ts'
 export type {
   ApiKeyRecord,
