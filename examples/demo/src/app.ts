@@ -1,19 +1,19 @@
 import http from 'node:http'
-import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { onBeforeShutdown, registerForShutdown } from '@beaver-kit/core'
-import {
-  ConfigError,
-  describeInstance,
-  resolveConfig,
-  type InstanceDescription,
-  type SchemaOptions,
-} from '@beaver-kit/config'
+import { describeInstance, resolveConfig, type InstanceDescription, type SchemaOptions } from '@beaver-kit/config'
 import { cache as defaultCache, type Cache } from '@beaver-kit/cache'
 import { db as defaultDb, isDatabaseError, type Database } from '@beaver-kit/database'
-import { createUrlSigner, generateKeyRingEntry, isKryptoError, uuidv7, type UrlSigner } from '@beaver-kit/krypto'
+import {
+  createUrlSigner,
+  generateKeyRingEntry,
+  isKryptoError,
+  uuidv7,
+  type Krypto,
+  type UrlSigner,
+} from '@beaver-kit/krypto'
 import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
 import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { cacheCheck, createHealth, databaseCheck, type Health } from '@beaver-kit/health'
@@ -21,10 +21,12 @@ import { metrics as defaultMetrics, type Metrics } from '@beaver-kit/metrics'
 import { createQueue, type Queue } from '@beaver-kit/queue'
 import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
 import { traceRequests, tracing as defaultTracing, type Tracing } from '@beaver-kit/tracing'
+import { createAccounts, type Accounts } from './accounts.ts'
+import { listen } from './listen.ts'
 import { demoSchema } from './config.ts'
 import { startJobs, type Jobs } from './jobs.ts'
 import { createLinkMail } from './link-mail.ts'
-import { LinkStore } from './links.ts'
+import { LINK_COLUMNS, LinkStore } from './links.ts'
 import { LinkResolver } from './resolver.ts'
 import { HttpProblem, readJson, sendJson } from './respond.ts'
 import { ENDPOINTS, matchRoute, type Endpoint } from './routes.ts'
@@ -51,6 +53,8 @@ export interface Deps {
   health?: Health
   /** Spans of every request and kit operation; default: the default tracing (OTEL_* / BEAVER_TRACING_*, exporter none). */
   tracing?: Tracing
+  /** Access-token keys and password hashing of the accounts; default BEAVER_KRYPTO_*. */
+  krypto?: Krypto
 }
 
 export interface AppOptions {
@@ -70,6 +74,8 @@ export interface App {
   readonly jobs: Jobs
   /** 'ok', or 'degraded' while the cache is unreachable. */
   readonly cacheState: 'ok' | 'degraded'
+  /** Accounts (`accounts.auth`) and the audit trail (`accounts.audit`). */
+  readonly accounts: Accounts
   /** Resolves when background work (title fetches) has settled. */
   idle(): Promise<void>
   close(): Promise<void>
@@ -121,6 +127,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     ...(options.env ? { env: options.env } : {}),
   })
   const store = new LinkStore(database)
+  const accounts = createAccounts({
+    db: database,
+    admins: settings.admins,
+    devOidc: settings.devOidc,
+    krypto: options.deps?.krypto,
+    env: options.env,
+  })
   const resolver = new LinkResolver(cache.namespace('links'), store, {
     ttl: settings.linkTtl,
     notFoundTtl: settings.notFoundTtl,
@@ -153,6 +166,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       creations.close(),
       closeProbes(),
       scheduled?.close(),
+      accounts.close(),
     ])
   }
   let recorder: Visits | undefined
@@ -201,7 +215,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     if (email !== undefined && (typeof email !== 'string' || !isValidAddress(email)))
       throw new HttpProblem(400, 'email must be an address the link mail can go to')
     // A short code is an address, not a secret: 6 random bytes, 8 URL-safe characters.
-    const link = await store.create(randomBytes(6).toString('base64url'), target.url)
+    const owner = await accounts.principal(req)
+    const link = await store.create(randomBytes(6).toString('base64url'), target.url, owner?.userId ?? null)
+    await accounts.record(req, {
+      action: 'link.create',
+      actor: owner ? `user:${owner.userId}` : 'anonymous',
+      target: `link:${link.code}`,
+      after: { url: link.url, ownerId: link.ownerId },
+    })
     log.info({ code: link.code, host: new URL(link.url).host }, 'link created')
     if (settings.fetchTitles) titles.start(link.code, link.url)
     const deleteUrl = signer.sign(new URL(`/links/${link.code}`, baseUrl), {
@@ -215,6 +236,31 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       void job.finally(() => mailJobs.delete(job))
     }
     return sendJson(res, 201, { ...link, shortUrl, deleteUrl })
+  }
+
+  /** DELETE /links/:code: with the signed delete URL, or by a principal allowed to delete it (its owner, an admin). */
+  async function deleteLink(req: http.IncomingMessage, res: http.ServerResponse, url: URL, code: string) {
+    const signed = url.searchParams.has('sig')
+    const who = signed ? undefined : await accounts.principal(req)
+    if (signed) {
+      const check = await signer.check(url, { method: 'DELETE' })
+      if (!check.ok) throw new HttpProblem(403, `delete URL rejected: ${check.reason}`)
+    } else if (!who)
+      throw new HttpProblem(401, 'sign in (Bearer token) or use the signed deleteUrl', { 'www-authenticate': 'Bearer' })
+    // The permission's condition (owner_id = the caller, or none for admins) is part of the DELETE itself.
+    const allowed = who && accounts.auth.permit(who, 'link:delete').where({ columns: LINK_COLUMNS })
+    const removed = await store.remove(code, allowed)
+    if (!removed && who && (await store.find(code)))
+      throw new HttpProblem(403, 'only its owner or an admin deletes a link')
+    await resolver.forget(code)
+    if (removed)
+      await accounts.record(req, {
+        action: 'link.delete',
+        actor: who ? `user:${who.userId}` : 'signed-url',
+        target: `link:${code}`,
+      })
+    log.info({ code, removed }, 'link deleted')
+    return sendJson(res, removed ? 200 : 404, { deleted: removed })
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number> {
@@ -247,18 +293,17 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       case 'links':
         return createLink(req, res)
       case 'link': {
-        if (method === 'DELETE') {
-          const check = await signer.check(url, { method })
-          if (!check.ok) throw new HttpProblem(403, `delete URL rejected: ${check.reason}`)
-          const removed = await store.remove(code)
-          await resolver.forget(code)
-          log.info({ code, removed }, 'link deleted')
-          return sendJson(res, removed ? 200 : 404, { deleted: removed })
-        }
+        if (method === 'DELETE') return deleteLink(req, res, url, code)
         const link = await store.find(code)
         if (!link) throw new HttpProblem(404, `no link ${code}`)
         return sendJson(res, 200, link)
       }
+      case 'register':
+      case 'login':
+      case 'oidc':
+      case 'oidc-callback':
+      case 'audit-verify':
+        return accounts.route(endpoint.name, req, res, url)
       case 'mail-events':
         return sendJson(res, 200, { events: await mail.events(code) })
       case 'webhook':
@@ -340,7 +385,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       server.closeIdleConnections()
       resolver.close()
       await Promise.all([stopped, titles.close(), Promise.allSettled(mailJobs)])
-      await Promise.all([visits.close(), mail.close(), closeProbes(), jobs.close(), creations.close()])
+      await Promise.all([
+        visits.close(),
+        mail.close(),
+        closeProbes(),
+        jobs.close(),
+        creations.close(),
+        accounts.close(),
+      ])
       log.info('Beaver Links stopped')
     })())
   const removeHook = onBeforeShutdown(close)
@@ -351,6 +403,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     server,
     endpoints: ENDPOINTS,
     jobs,
+    accounts,
     describe: () => [
       describeInstance('demo', 'BEAVER_', config.entries, { url, cache: resolver.state }),
       database.describe(),
@@ -363,6 +416,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       tracer.describe(),
       probes.describe(),
       jobs.describe(),
+      ...accounts.describe(),
     ],
     get cacheState() {
       return resolver.state
@@ -390,30 +444,6 @@ function routeTemplate(req: http.IncomingMessage): string {
 function isProbe(target: string | undefined): boolean {
   const path = target?.split('?', 1)[0]
   return path === '/livez' || path === '/readyz' || path === '/metrics'
-}
-
-/** Listens, or fails with an error naming the setting to change when the port is taken. */
-async function listen(server: http.Server, host: string, port: number): Promise<void> {
-  server.listen(port, host)
-  try {
-    await once(server, 'listening')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err
-    const why = {
-      EADDRINUSE: 'is in use by another process',
-      EACCES: 'needs privileges',
-      EADDRNOTAVAIL: 'is not an address of this machine',
-    }
-    const setting = code === 'EADDRNOTAVAIL' ? 'BEAVER_DEMO_HOST' : 'BEAVER_DEMO_PORT'
-    throw new ConfigError('demo', [
-      {
-        name: setting,
-        found: setting === 'BEAVER_DEMO_HOST' ? host : String(port),
-        expected: `a ${setting === 'BEAVER_DEMO_HOST' ? 'host' : 'port'} to listen on: ${host}:${port} ${why[code]} (set ${setting}; port 0 picks a free one)`,
-      },
-    ])
-  }
 }
 
 /** The request target as a URL; a target no URL parser accepts (`GET http://[`) is a 400, not a crash. */

@@ -33,6 +33,14 @@ export const demoSchema = defineSchema(
       doc: 'Longest a client may take to send a whole request (408 after)',
     }),
     headersTimeout: f.duration({ default: '10s', doc: 'Longest a client may take to send the request headers' }),
+    admins: f.list({
+      default: [],
+      doc: 'E-mail addresses given the admin role when they register or first sign in (admins delete any link and read the audit trail)',
+    }),
+    devOidc: f.boolean({
+      default: true,
+      doc: 'Offer sign-in through a local OpenID Provider started on first use (GET /auth/oidc); never under NODE_ENV=production',
+    }),
     cacheRetry: f.duration({
       default: '5s',
       doc: 'While the cache is unreachable (links come from the database), how often it is probed',

@@ -1,4 +1,4 @@
-import { sql, type Database } from '@beaver-kit/database'
+import { sql, type Database, type SqlQuery } from '@beaver-kit/database'
 
 /** A short link as the API returns it. */
 export interface Link {
@@ -7,7 +7,12 @@ export interface Link {
   title: string | null
   hits: number
   createdAt: string
+  /** The account that created it; null for a link created without signing in. */
+  ownerId: string | null
 }
+
+/** The columns of the fields RBAC conditions name (`ownerId`), for `permit().where()`. */
+export const LINK_COLUMNS = { ownerId: 'owner_id', code: 'code' } as const
 
 interface LinkRow {
   code: string
@@ -15,6 +20,7 @@ interface LinkRow {
   title: string | null
   hits: number | string | bigint
   created_at: number | string | bigint
+  owner_id: string | null
 }
 
 function toLink(row: LinkRow): Link {
@@ -24,6 +30,7 @@ function toLink(row: LinkRow): Link {
     title: row.title,
     hits: Number(row.hits),
     createdAt: new Date(Number(row.created_at)).toISOString(),
+    ownerId: row.owner_id,
   }
 }
 
@@ -34,15 +41,17 @@ export class LinkStore {
     this.#db = db
   }
 
-  async create(code: string, url: string): Promise<Link> {
+  async create(code: string, url: string, ownerId: string | null = null): Promise<Link> {
     const now = Date.now()
-    await this.#db.execute(sql`INSERT INTO links (code, url, hits, created_at) VALUES (${code}, ${url}, 0, ${now})`)
-    return { code, url, title: null, hits: 0, createdAt: new Date(now).toISOString() }
+    await this.#db.execute(
+      sql`INSERT INTO links (code, url, hits, created_at, owner_id) VALUES (${code}, ${url}, 0, ${now}, ${ownerId})`,
+    )
+    return { code, url, title: null, hits: 0, createdAt: new Date(now).toISOString(), ownerId }
   }
 
   async find(code: string): Promise<Link | undefined> {
     const row = await this.#db.maybeOne<LinkRow>(
-      sql`SELECT code, url, title, hits, created_at FROM links WHERE code = ${code}`,
+      sql`SELECT code, url, title, hits, created_at, owner_id FROM links WHERE code = ${code}`,
     )
     return row && toLink(row)
   }
@@ -55,8 +64,9 @@ export class LinkStore {
     await this.#db.execute(sql`UPDATE links SET title = ${title} WHERE code = ${code}`)
   }
 
-  async remove(code: string): Promise<boolean> {
-    const result = await this.#db.execute(sql`DELETE FROM links WHERE code = ${code}`)
+  /** Deletes a link; with `allowed` (an RBAC predicate such as `owner_id = $1`), only a link it admits. */
+  async remove(code: string, allowed: SqlQuery = sql`1 = 1`): Promise<boolean> {
+    const result = await this.#db.execute(sql`DELETE FROM links WHERE code = ${code} AND ${allowed}`)
     return result.affectedRows > 0
   }
 }

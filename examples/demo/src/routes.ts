@@ -1,8 +1,20 @@
+import type { AccountEndpoint } from './accounts.ts'
+
 /** Short codes the demo makes: 8 URL-safe characters; 4-32 are accepted for links made elsewhere. */
 export const CODE = /^[A-Za-z0-9_-]{4,32}$/
 
 export type EndpointName =
-  'health' | 'livez' | 'readyz' | 'metrics' | 'jobs' | 'links' | 'link' | 'mail-events' | 'webhook' | 'redirect'
+  | 'health'
+  | 'livez'
+  | 'readyz'
+  | 'metrics'
+  | 'jobs'
+  | 'links'
+  | 'link'
+  | 'mail-events'
+  | 'webhook'
+  | AccountEndpoint
+  | 'redirect'
 
 export interface Endpoint {
   name: EndpointName
@@ -52,13 +64,14 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/links',
     methods: ['POST'],
     summary:
-      'create a short link from {"url": "https://...", "email"?: "..."}: 201 with code, shortUrl and a signed deleteUrl; the email gets a link-created mail',
+      'create a short link from {"url": "https://...", "email"?: "..."}: 201 with code, shortUrl and a signed deleteUrl; the email gets a link-created mail; with a Bearer token the link belongs to that account',
   },
   {
     name: 'link',
     path: '/links/:code',
     methods: ['GET', 'HEAD', 'DELETE'],
-    summary: 'the link with its title and hits; DELETE only through the signed deleteUrl',
+    summary:
+      'the link with its title, hits and owner; DELETE through the signed deleteUrl, or with a Bearer token of its owner or an admin (403 otherwise)',
   },
   {
     name: 'mail-events',
@@ -71,6 +84,39 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/webhooks/mail/:provider',
     methods: ['POST'],
     summary: "a mail provider's signed delivery webhook (ses, sendgrid, mailgun, postmark, resend); 401 unsigned",
+  },
+  {
+    name: 'register',
+    path: '/auth/register',
+    methods: ['POST'],
+    summary:
+      'create an account from {"email", "password"} (12 characters or more); addresses in BEAVER_DEMO_ADMINS get the admin role',
+  },
+  {
+    name: 'login',
+    path: '/auth/login',
+    methods: ['POST'],
+    summary: 'sign in with {"email", "password"}: 200 with accessToken (send as Bearer) and refreshToken',
+  },
+  {
+    name: 'oidc',
+    path: '/auth/oidc',
+    methods: ['GET'],
+    summary:
+      'development: sign in through the local OpenID Provider (any name and password); 302 there, back to the callback',
+  },
+  {
+    name: 'oidc-callback',
+    path: '/auth/oidc/callback',
+    methods: ['GET'],
+    summary: "the OpenID Provider's redirect: verifies the ID token, signs in (or creates) the account of its e-mail",
+  },
+  {
+    name: 'audit-verify',
+    path: '/admin/audit/verify',
+    methods: ['GET'],
+    summary:
+      'admins: checks the hash chain of every audit stream (links, auth); {"ok": true} or the first broken record',
   },
   {
     name: 'redirect',
@@ -94,6 +140,8 @@ export function matchRoute(pathname: string): { endpoint: Endpoint; code?: strin
   const mail = /^\/links\/([^/]+)\/mail$/.exec(pathname)
   if (mail) return { endpoint: find('mail-events'), code: mail[1] as string }
   if (/^\/webhooks\/mail\/[a-z]+$/.test(pathname)) return { endpoint: find('webhook') }
+  const fixed = ENDPOINTS.find((e) => e.path === pathname && !e.path.includes(':'))
+  if (fixed) return { endpoint: fixed }
   const short = /^\/([^/]+)$/.exec(pathname)
   if (short && CODE.test(short[1] as string)) return { endpoint: find('redirect'), code: short[1] as string }
   return undefined

@@ -47,6 +47,8 @@ describe('Beaver Links on embedded defaults', () => {
       'tracing',
       'health',
       'scheduler',
+      'auth',
+      'audit',
     ])
     expect(described[1]?.state).toMatchObject({ driver: 'sqlite' })
   })

@@ -87,6 +87,8 @@ describe('main(): start-up', () => {
         'tracing',
         'health',
         'scheduler',
+        'auth',
+        'audit',
       ])
       expect(configuration[0]?.settings.find((s) => s.name === 'BEAVER_DEMO_PORT')?.value).toBe('0')
       expect(lines.find((l) => String(l.msg).startsWith('Beaver Links listening'))).toMatchObject({
@@ -101,6 +103,11 @@ describe('main(): start-up', () => {
           'GET,HEAD,DELETE /links/:code',
           'GET,HEAD /links/:code/mail',
           'POST /webhooks/mail/:provider',
+          'POST /auth/register',
+          'POST /auth/login',
+          'GET /auth/oidc',
+          'GET /auth/oidc/callback',
+          'GET /admin/audit/verify',
           'GET,HEAD /:code',
         ],
       })
