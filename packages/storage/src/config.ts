@@ -7,7 +7,7 @@ export const storageSchema = defineSchema(
     driver: f.string({
       default: 'local',
       pattern: /^[a-z][a-z0-9-]*$/,
-      doc: 'Which driver stores files: local, memory, s3, azure, sftp, zip (read-only), or a name given to registerStorageDriver',
+      doc: 'Which driver stores files: local, memory, s3, azure, gcs, sftp, zip (read-only), or a name given to registerStorageDriver',
     }),
     namespace: f.string({
       pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
@@ -120,6 +120,18 @@ export const storageSchema = defineSchema(
         default: 100,
         min: 1,
         doc: 'Highest compression ratio of an entry over 1mb uncompressed; more is refused as a zip bomb',
+      }),
+    },
+    gcs: {
+      bucket: f.string({ doc: 'Bucket (required with the gcs driver)' }),
+      projectId: f.string({ doc: 'Google Cloud project id; default the one of the credentials' }),
+      apiEndpoint: f.url({ doc: 'JSON API endpoint; default https://storage.googleapis.com' }),
+      clientEmail: f.string({ doc: 'Service account e-mail, with its private key' }),
+      privateKey: f.string({ secret: true, doc: 'Service account private key (PEM), with the e-mail' }),
+      keyFilename: f.string({ doc: 'Path of a service account JSON key file (instead of e-mail and key)' }),
+      chunkSize: f.bytes({
+        default: '8mb',
+        doc: 'Chunk size of resumable uploads (multiple of 256kb); a body up to one chunk is one request',
       }),
     },
   },

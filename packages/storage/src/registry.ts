@@ -15,6 +15,7 @@ const drivers = defineDriverRegistry<StorageDriverDefinition>({
     azure: () => import('./drivers/azure.ts').then((m) => m.azureDriver as StorageDriverDefinition),
     sftp: () => import('./drivers/sftp.ts').then((m) => m.sftpDriver as StorageDriverDefinition),
     zip: () => import('./drivers/zip.ts').then((m) => m.zipDriver as StorageDriverDefinition),
+    gcs: () => import('./drivers/gcs.ts').then((m) => m.gcsDriver as StorageDriverDefinition),
   },
   error: (code, message, details) => new StorageError(`STORAGE_${code}` as StorageErrorCode, message, { details }),
 })

@@ -1,13 +1,21 @@
 import type { Readable } from 'node:stream'
 
-/** How a body was read: the whole of it when it fit in one block, else how many blocks were staged. */
-export type StagedBody = { size: number; blocks: 0; single: Buffer } | { size: number; blocks: number }
+/**
+ * How a body was read: `staged` blocks went to `stage`, and `last` (never staged, 1 to
+ * blockSize bytes, or the whole body when nothing was staged) is left for the commit.
+ */
+export interface StagedBody {
+  size: number
+  staged: number
+  last: Buffer
+}
 
 /**
  * Reads a body and hands it to `stage` in blocks of `blockSize` bytes, at most `concurrency`
  * in flight (reading pauses meanwhile, so memory stays near blockSize x (concurrency + 1)).
- * A body that fits in one block is never staged: it comes back whole, for a single request.
- * A failing body or block rejects after the blocks in flight settle; nothing is committed here.
+ * The last block is held back for the caller's commit, so a body that fits in one block is
+ * never staged and can go up in a single request. A failing body or block rejects after the
+ * blocks in flight settle; nothing is committed here.
  */
 export async function stageInBlocks(
   body: Readable,
@@ -45,11 +53,9 @@ export async function stageInBlocks(
         if (failure) throw failure.error
       }
     }
-    if (blocks === 0) return { size, blocks: 0, single: Buffer.concat(pending, pendingBytes) }
-    if (pendingBytes > 0) send(Buffer.concat(pending, pendingBytes))
     await Promise.all(inflight)
     if (failure) throw failure.error
-    return { size, blocks }
+    return { size, staged: blocks, last: Buffer.concat(pending, pendingBytes) }
   } catch (err) {
     // An aborted or failed body (size, checksum) is the error the caller must see, not the
     // failure of a block request it caused.

@@ -17,6 +17,7 @@ import {
 import { StorageError } from '../errors.ts'
 import { compareKeys } from '../listing.ts'
 import { fromStoredMetadata, toStoredMetadata } from '../stored-metadata.ts'
+import { orIfMissing } from '../missing.ts'
 import { stageInBlocks } from '../staged-upload.ts'
 
 /** Options of the azure driver: the `BEAVER_STORAGE_AZURE_*` settings, or a client you own. */
@@ -38,9 +39,7 @@ export interface AzureStorageOptions {
 
 type AzureModule = typeof azureSdk
 
-function status(err: unknown): number | undefined {
-  return (err as { statusCode?: number } | null)?.statusCode
-}
+const isMissing = (err: unknown): boolean => (err as { statusCode?: number } | null)?.statusCode === 404
 
 /**
  * Azure Blob Storage block blobs. A body that fits in one block is one Put Blob; a larger one is
@@ -116,11 +115,12 @@ export class AzureDisk implements StorageDriver {
         await blob.stageBlock(blockId(index), block, block.length, abortSignal ? { abortSignal } : {})
       },
     })
-    if ('single' in result) {
-      const out = await blob.upload(result.single, result.single.length, attributes)
+    if (result.staged === 0) {
+      const out = await blob.upload(result.last, result.last.length, attributes)
       return { size: result.size, etag: out.etag, multipart: false }
     }
-    const ids = Array.from({ length: result.blocks }, (_, i) => blockId(i))
+    await blob.stageBlock(blockId(result.staged), result.last, result.last.length, abortSignal ? { abortSignal } : {})
+    const ids = Array.from({ length: result.staged + 1 }, (_, i) => blockId(i))
     const out = await blob.commitBlockList(ids, attributes)
     return { size: result.size, etag: out.etag, multipart: true }
   }
@@ -132,35 +132,27 @@ export class AzureDisk implements StorageDriver {
     const { start, end } = options
     const offset = start ?? 0
     const count = end === undefined ? undefined : end - offset + 1
-    try {
-      const out = await this.container
-        .getBlobClient(key)
-        .download(offset, count, options.signal ? { abortSignal: options.signal } : {})
-      const body = out.readableStreamBody
-      return body ? Readable.from(body as AsyncIterable<Buffer>) : Readable.from([])
-    } catch (err) {
-      if (status(err) === 404) return undefined
-      throw err
-    }
+    const blob = this.container.getBlobClient(key)
+    const signal = options.signal ? { abortSignal: options.signal } : {}
+    const out = await orIfMissing(() => blob.download(offset, count, signal), undefined, isMissing)
+    if (!out) return undefined
+    const body = out.readableStreamBody
+    return body ? Readable.from(body as AsyncIterable<Buffer>) : Readable.from([])
   }
 
   async stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {
-    try {
-      const p = await this.container.getBlobClient(key).getProperties()
-      const { metadata, visibility } = fromStoredMetadata(p.metadata)
-      return {
-        size: p.contentLength ?? 0,
-        lastModified: p.lastModified ?? new Date(0),
-        etag: p.etag,
-        contentType: p.contentType ?? DEFAULT_CONTENT_TYPE,
-        cacheControl: p.cacheControl,
-        contentDisposition: p.contentDisposition,
-        metadata,
-        visibility,
-      }
-    } catch (err) {
-      if (status(err) === 404) return undefined
-      throw err
+    const p = await orIfMissing(() => this.container.getBlobClient(key).getProperties(), undefined, isMissing)
+    if (!p) return undefined
+    const { metadata, visibility } = fromStoredMetadata(p.metadata)
+    return {
+      size: p.contentLength ?? 0,
+      lastModified: p.lastModified ?? new Date(0),
+      etag: p.etag,
+      contentType: p.contentType ?? DEFAULT_CONTENT_TYPE,
+      cacheControl: p.cacheControl,
+      contentDisposition: p.contentDisposition,
+      metadata,
+      visibility,
     }
   }
 
@@ -202,14 +194,12 @@ export class AzureDisk implements StorageDriver {
 
   async copy(from: string, to: string): Promise<boolean> {
     const source = this.container.getBlobClient(from)
-    try {
-      const poller = await this.container.getBlobClient(to).beginCopyFromURL(source.url)
-      await poller.pollUntilDone()
-      return true
-    } catch (err) {
-      if (status(err) === 404) return false
-      throw err
-    }
+    const target = this.container.getBlobClient(to)
+    return orIfMissing(
+      async () => (await (await target.beginCopyFromURL(source.url)).pollUntilDone(), true),
+      false,
+      isMissing,
+    )
   }
 
   async signedUrl(
@@ -239,16 +229,12 @@ export class AzureDisk implements StorageDriver {
 
   async setVisibility(key: string, visibility: Visibility): Promise<boolean> {
     const blob = this.container.getBlobClient(key)
-    try {
-      const p = await blob.getProperties()
-      await blob.setMetadata(toStoredMetadata(fromStoredMetadata(p.metadata).metadata, visibility), {
-        conditions: { ifMatch: p.etag },
-      })
-      return true
-    } catch (err) {
-      if (status(err) === 404) return false
-      throw err
-    }
+    const p = await orIfMissing(() => blob.getProperties(), undefined, isMissing)
+    if (!p) return false
+    const stored = toStoredMetadata(fromStoredMetadata(p.metadata).metadata, visibility)
+    // Only if the blob is unchanged since it was read, so a concurrent put keeps its metadata.
+    await blob.setMetadata(stored, { conditions: { ifMatch: p.etag } })
+    return true
   }
 
   async ready(signal?: AbortSignal): Promise<void> {
