@@ -1,49 +1,107 @@
-// Starts a real Redis master and one Sentinel watching it (two redis-server processes on spare
-// local ports, in a temp dir), and stops them and removes the dir afterwards.
+// Starts a real Redis master, its replicas and the Sentinels watching it (redis-server
+// processes on spare local ports, in a temp dir), and stops them and removes the dir afterwards.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from '@beaver-kit/testkit'
 import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisSentinelHandle {
+  /** The first sentinel's address, `host:port`. */
   sentinel: string
+  /** Every sentinel's address. */
+  sentinels: string[]
   name: string
+  /** The ports of the master and its replicas as started (the master first). */
+  dataPorts: number[]
   stop(): Promise<void>
 }
 
-export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
+export interface RedisSentinelTopology {
+  /** Replicas of the master; default 0. */
+  replicas?: number
+  /** Sentinels; default 1, and the quorum is a majority of them. */
+  sentinels?: number
+  /** How long a silent master takes to be judged down; default Sentinel's own (30 s). */
+  downAfterMs?: number
+}
+
+/** The master's address as `sentinelPort`'s sentinel reports it, e.g. `127.0.0.1:6380`. */
+export async function masterAddress(sentinelPort: number, name: string): Promise<string> {
+  const { stdout } = await run(CLI, ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name])
+  return stdout.trim().split('\n').join(':')
+}
+
+export async function startRedisSentinel(topology: RedisSentinelTopology = {}): Promise<RedisSentinelHandle> {
+  const { replicas = 0, sentinels = 1, downAfterMs } = topology
   const group = processGroup('beaver-cache-sentinel-')
   const { dir, stop } = group
   const name = 'beavermaster'
+  const dataArgs = (p: number): string[] => ['--port', String(p), '--bind', '127.0.0.1', '--save', '']
   try {
-    const masterPort = await startOnFreePort(group, (p) => [
-      '--port',
-      String(p),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ])
-    const sentinelPort = await startOnFreePort(group, (p) => {
-      const conf = join(dir, `sentinel-${p}.conf`)
-      writeFileSync(conf, `port ${p}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`)
-      return [conf, '--sentinel']
-    })
-    await eventually(
-      async () =>
-        (await run(CLI, ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name])).stdout.includes(
-          String(masterPort),
-        ),
-      {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-      },
-    )
-    return { sentinel: `127.0.0.1:${sentinelPort}`, name, stop }
+    const masterPort = await startOnFreePort(group, (p) => [...dataArgs(p), '--appendonly', 'no', '--dir', dir])
+    const dataPorts = [masterPort]
+    for (let i = 0; i < replicas; i++) {
+      const port = await startOnFreePort(group, (p) => [
+        ...dataArgs(p),
+        '--dir',
+        dir,
+        '--replicaof',
+        '127.0.0.1',
+        String(masterPort),
+      ])
+      dataPorts.push(port)
+    }
+    const quorum = Math.floor(sentinels / 2) + 1
+    const sentinelPorts: number[] = []
+    for (let i = 0; i < sentinels; i++) {
+      const port = await startOnFreePort(group, (p) => {
+        const conf = join(dir, `sentinel-${p}.conf`)
+        const lines = [
+          `port ${p}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+        ]
+        if (downAfterMs !== undefined) {
+          lines.push(`sentinel down-after-milliseconds ${name} ${downAfterMs}`)
+          lines.push(`sentinel failover-timeout ${name} ${Math.max(downAfterMs * 10, 10_000)}`)
+        }
+        writeFileSync(conf, `${lines.join('\n')}\n`)
+        return [conf, '--sentinel']
+      })
+      sentinelPorts.push(port)
+    }
+    // Ready when every sentinel sees the master, every replica in sync, and the other sentinels
+    // (a failover needs a majority of them to know each other).
+    for (const port of sentinelPorts) {
+      await eventually(
+        async () => {
+          if ((await masterAddress(port, name)) !== `127.0.0.1:${masterPort}`) return false
+          const master = await run(CLI, ['-p', String(port), 'sentinel', 'master', name])
+          const field = (key: string): string | undefined => {
+            const lines = master.stdout.split('\n')
+            const at = lines.indexOf(key)
+            return at < 0 ? undefined : lines[at + 1]
+          }
+          return field('num-slaves') === String(replicas) && field('num-other-sentinels') === String(sentinels - 1)
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      )
+    }
+    for (const port of dataPorts.slice(1)) {
+      await eventually(
+        async () =>
+          (await run(CLI, ['-p', String(port), 'info', 'replication'])).stdout.includes('master_link_status:up'),
+        { timeoutMs: 20_000, intervalMs: 100 },
+      )
+    }
+    return {
+      sentinel: `127.0.0.1:${sentinelPorts[0]}`,
+      sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`),
+      name,
+      dataPorts,
+      stop,
+    }
   } catch (err) {
     await stop()
     throw err
