@@ -77,16 +77,41 @@ export async function startS3rver(bucket = 'beaver-test'): Promise<LocalS3> {
 
 /** The local Workers KV REST server: where to point the driver, its store (for assertions), and stop. */
 export interface KvEmulator {
-  /** Use as the driver's `apiBase` (stands for `https://api.cloudflare.com/client/v4`). */
+  /** Use as the driver's `apiBase` (stands for `https://api.cloudflare.com/client/v4`); the default location. */
   apiBase: string
+  /** The same API served from another edge location (see {@link KvEmulatorOptions.propagationMs}). */
+  apiBaseAt(location: string): string
   accountId: string
   namespaceId: string
   apiToken: string
-  /** Stored entries by KV key (value bytes, expiry in ms since epoch or undefined). */
-  entries: Map<string, { value: Buffer; expiresAt: number | undefined }>
+  /** The latest entry of every KV key, whatever each location sees yet (value bytes, expiry in ms since epoch or undefined). */
+  entries: Map<string, KvEntry>
   /** Requests served, by route (`GET values`, `PUT bulk`...). */
   requests: Map<string, number>
   stop(): Promise<void>
+}
+
+export interface KvEntry {
+  value: Buffer
+  expiresAt: number | undefined
+}
+
+export interface KvEmulatorOptions {
+  /**
+   * How long a write (or delete) takes to be seen at the other edge locations, in ms of `now`.
+   * The location that made it sees it at once. Default 0: one consistent store. Real KV
+   * documents up to 60 s.
+   */
+  propagationMs?: number
+  /** The emulator's clock, ms since epoch: propagation and expiry follow it. Default `Date.now`. */
+  now?: () => number
+}
+
+/** One write of a key: the entry (undefined for a delete), when, and at which location. */
+interface KvWrite {
+  entry: KvEntry | undefined
+  at: number
+  location: string
 }
 
 /**
@@ -96,22 +121,42 @@ export interface KvEmulator {
  * `expiration_ttl`, at least 60), `PUT .../bulk` (array of `{key, value, base64, expiration_ttl}`),
  * `POST .../bulk/delete` (array of keys), `GET .../keys?prefix&cursor&limit`. Bearer token
  * auth (401 with code 10000 otherwise); 404 with code 10009 for a missing key; expiry honoured.
+ * Eventual consistency is modelled per edge location: requests under `apiBaseAt(location)` see
+ * their own location's writes at once and the others' `propagationMs` later (the last write
+ * each location can see wins), as KV documents; with the default 0 every location sees every
+ * write at once, and `apiBase` is one more location.
  */
-export async function startKvEmulator(): Promise<KvEmulator> {
+export async function startKvEmulator(options: KvEmulatorOptions = {}): Promise<KvEmulator> {
+  const { propagationMs = 0, now = Date.now } = options
   const { createServer } = await import('node:http')
   const accountId = 'acc0123456789'
   const namespaceId = 'ns0123456789'
   const apiToken = 'test-token'
-  const entries = new Map<string, { value: Buffer; expiresAt: number | undefined }>()
+  const entries = new Map<string, KvEntry>()
+  const writes = new Map<string, KvWrite[]>()
   const requests = new Map<string, number>()
   const base = `/client/v4/accounts/${accountId}/storage/kv/namespaces/${namespaceId}`
-  const live = (key: string): { value: Buffer; expiresAt: number | undefined } | undefined => {
-    const e = entries.get(key)
-    if (e?.expiresAt !== undefined && e.expiresAt <= Date.now()) {
-      entries.delete(key)
-      return undefined
-    }
-    return e
+  const write = (location: string, key: string, entry: KvEntry | undefined): void => {
+    const at = now()
+    if (entry === undefined) entries.delete(key)
+    else entries.set(key, entry)
+    // Keep the latest write every location sees and those after it.
+    const before = writes.get(key) ?? []
+    const history = before.slice(
+      Math.max(
+        0,
+        before.findLastIndex((w) => w.at + propagationMs <= at),
+      ),
+    )
+    history.push({ entry, at, location })
+    writes.set(key, history)
+  }
+  /** The entry `location` sees for `key`: the last write made there or already propagated. */
+  const live = (location: string, key: string): KvEntry | undefined => {
+    const history = writes.get(key) ?? []
+    const t = now()
+    const seen = history.findLast((w) => w.location === location || w.at + propagationMs <= t)?.entry
+    return seen?.expiresAt !== undefined && seen.expiresAt <= t ? undefined : seen
   }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -128,9 +173,13 @@ export async function startKvEmulator(): Promise<KvEmulator> {
       const ok = (result: unknown, extra: Record<string, unknown> = {}): void =>
         json(200, { success: true, errors: [], messages: [], result, ...extra })
       if (req.headers.authorization !== `Bearer ${apiToken}`) return fail(401, 10000, 'Authentication error')
-      if (!url.pathname.startsWith(base))
-        return fail(404, 7003, 'Could not route to ' + url.pathname + ', perhaps your object identifier is invalid?')
-      const rest = url.pathname.slice(base.length)
+      // `/edge/<location>/client/v4/...` is the API as served at that location.
+      const edge = /^\/edge\/([^/]+)(\/.*)$/.exec(url.pathname)
+      const location = edge ? decodeURIComponent(edge[1] as string) : ''
+      const path = edge ? (edge[2] as string) : url.pathname
+      if (!path.startsWith(base))
+        return fail(404, 7003, 'Could not route to ' + path + ', perhaps your object identifier is invalid?')
+      const rest = path.slice(base.length)
       const route = `${req.method} ${rest.startsWith('/values/') ? 'values' : rest.slice(1)}`
       requests.set(route, (requests.get(route) ?? 0) + 1)
       const ttlOf = (raw: unknown): number | undefined | 'bad' => {
@@ -142,7 +191,7 @@ export async function startKvEmulator(): Promise<KvEmulator> {
         const key = decodeURIComponent(rest.slice('/values/'.length))
         if (Buffer.byteLength(key) > 512) return fail(414, 10033, 'Key name too long')
         if (req.method === 'GET') {
-          const e = live(key)
+          const e = live(location, key)
           if (!e) return fail(404, 10009, "get: 'key not found'")
           res.writeHead(200, { 'content-type': 'application/octet-stream' })
           return res.end(e.value)
@@ -155,11 +204,11 @@ export async function startKvEmulator(): Promise<KvEmulator> {
               10014,
               `Invalid expiration_ttl of ${url.searchParams.get('expiration_ttl')}. Expiration TTL must be at least 60.`,
             )
-          entries.set(key, { value: body, expiresAt: ttl === undefined ? undefined : Date.now() + ttl * 1000 })
+          write(location, key, { value: body, expiresAt: ttl === undefined ? undefined : now() + ttl * 1000 })
           return ok(null)
         }
         if (req.method === 'DELETE') {
-          entries.delete(key)
+          write(location, key, undefined)
           return ok(null)
         }
       }
@@ -179,23 +228,23 @@ export async function startKvEmulator(): Promise<KvEmulator> {
             )
         for (const it of items) {
           const ttl = ttlOf(it.expiration_ttl) as number | undefined
-          entries.set(it.key, {
+          write(location, it.key, {
             value: it.base64 ? Buffer.from(it.value, 'base64') : Buffer.from(it.value),
-            expiresAt: ttl === undefined ? undefined : Date.now() + ttl * 1000,
+            expiresAt: ttl === undefined ? undefined : now() + ttl * 1000,
           })
         }
         return ok({ successful_key_count: items.length, unsuccessful_keys: [] })
       }
       if (rest === '/bulk/delete' && req.method === 'POST') {
         const keys = JSON.parse(body.toString()) as string[]
-        for (const k of keys) entries.delete(k)
+        for (const k of keys) write(location, k, undefined)
         return ok({ successful_key_count: keys.length, unsuccessful_keys: [] })
       }
       if (rest === '/keys' && req.method === 'GET') {
         const prefix = url.searchParams.get('prefix') ?? ''
         const limit = Math.min(1000, Number(url.searchParams.get('limit') ?? 1000))
         const start = Number(url.searchParams.get('cursor') || 0)
-        const names = [...entries.keys()].filter((k) => k.startsWith(prefix) && live(k)).sort()
+        const names = [...writes.keys()].filter((k) => k.startsWith(prefix) && live(location, k)).sort()
         const page = names.slice(start, start + limit)
         const cursor = start + limit < names.length ? String(start + limit) : ''
         return ok(
@@ -210,6 +259,7 @@ export async function startKvEmulator(): Promise<KvEmulator> {
   const port = (server.address() as AddressInfo).port
   return {
     apiBase: `http://127.0.0.1:${port}/client/v4`,
+    apiBaseAt: (location) => `http://127.0.0.1:${port}/edge/${encodeURIComponent(location)}/client/v4`,
     accountId,
     namespaceId,
     apiToken,

@@ -1,11 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startKvEmulator, type KvEmulator } from '@beaver-kit/testkit/cache-servers'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { isBeaverError } from '@beaver-kit/core'
-import { createCache, type KvNamespaceBinding } from '@beaver-kit/cache'
+import { createCache, type Cache, type KvNamespaceBinding } from '@beaver-kit/cache'
 
 // A local server implementing the documented KV REST API (paths, status codes, error bodies).
+// The conformance suite runs at one location of it, where KV reads its own writes at once; the
+// propagation to other locations is tested below with a clock.
 let kv: KvEmulator
 beforeAll(async () => {
   kv = await startKvEmulator()
@@ -22,7 +24,7 @@ const options = (): { apiBase: string; accountId: string; namespaceId: string; a
 })
 
 describeCacheDriver(
-  'cloudflare-kv (REST, local KV API server)',
+  'cloudflare-kv (REST, local KV API server, one location)',
   (ns) =>
     createCache({
       envPrefix: false,
@@ -68,6 +70,74 @@ describeCacheDriver(
   })(),
   { shared: true, increment: false, query: false },
 )
+
+describe('cloudflare-kv across edge locations (emulator with 60 s propagation and a manual clock)', () => {
+  const PROPAGATION_MS = 60_000
+  let clock = 0
+  let edges: KvEmulator
+  beforeAll(async () => {
+    clock = Date.now()
+    edges = await startKvEmulator({ propagationMs: PROPAGATION_MS, now: () => clock })
+  })
+  afterAll(async () => {
+    await edges?.stop()
+  })
+  const at = (location: string, namespace: string): Cache => {
+    const c = createCache({
+      envPrefix: false,
+      namespace,
+      driver: 'cloudflare-kv',
+      cloudflareKv: { ...options(), apiBase: edges.apiBaseAt(location) },
+    })
+    opened.push(c)
+    return c
+  }
+  const opened: Cache[] = []
+  afterEach(async () => {
+    for (const c of opened.splice(0)) await c.close()
+  })
+
+  it('reads its own writes at the location that made them; another location sees them once propagated, not before', async () => {
+    const ns = uniqueNamespace('kv-edge')
+    const [here, there] = [at('here', ns), at('there', ns)]
+    await here.set('k', 'v1')
+    await here.setMany([{ key: 'bulk', value: 2 }])
+    expect(await here.getMany(['k', 'bulk'])).toEqual(['v1', 2])
+    expect(await there.getMany(['k', 'bulk'])).toEqual([undefined, undefined])
+    clock += PROPAGATION_MS - 1
+    expect(await there.get('k')).toBeUndefined()
+    clock += 1
+    expect(await there.getMany(['k', 'bulk'])).toEqual(['v1', 2])
+  })
+
+  it('serves the previous value elsewhere until an overwrite or delete propagates', async () => {
+    const ns = uniqueNamespace('kv-edge')
+    const [here, there] = [at('here', ns), at('there', ns)]
+    await here.set('k', 'old')
+    clock += PROPAGATION_MS
+    await here.set('k', 'new')
+    expect(await here.get('k')).toBe('new')
+    expect(await there.get('k')).toBe('old')
+    clock += PROPAGATION_MS
+    expect(await there.get('k')).toBe('new')
+    await there.delete('k')
+    expect(await there.get('k')).toBeUndefined()
+    expect(await here.get('k')).toBe('new')
+    clock += PROPAGATION_MS
+    expect(await here.get('k')).toBeUndefined()
+  })
+
+  it('clear() deletes what its own location lists: a write made elsewhere that has not propagated survives it', async () => {
+    const ns = uniqueNamespace('kv-edge')
+    const [here, there] = [at('here', ns), at('there', ns)]
+    await here.set('seen', 1)
+    clock += PROPAGATION_MS
+    await here.set('recent', 2)
+    await there.clear()
+    clock += PROPAGATION_MS
+    expect(await here.getMany(['seen', 'recent'])).toEqual([undefined, 2])
+  })
+})
 
 describe('cloudflare-kv specifics', () => {
   it('raises TTLs under 60 s to KV minimum, and still expires the entry at its own TTL on read', async () => {
