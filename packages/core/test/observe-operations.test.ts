@@ -1,5 +1,5 @@
 import dc from 'node:diagnostics_channel'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { observeOperations, traceAsync, traceNow, tracingChannel, type OperationOutcome } from '@beaver-kit/core'
 
@@ -170,6 +170,11 @@ describe('observeOperations', () => {
   })
 
   it('timed: false reads no clock and needs no start subscription', async () => {
+    // A fake performance clock: each operation takes exactly 5 ms of it.
+    vi.useFakeTimers({ toFake: ['performance'] })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
     const ch = tracingChannel<Ctx>('observe', 'untimed')
     const seen: OperationOutcome[] = []
     const stop = observeOperations<Ctx>('beaver:observe:untimed', { finish: (_c, o) => seen.push(o) }, { timed: false })
@@ -178,7 +183,7 @@ describe('observeOperations', () => {
       ch,
       () => ({ op: 'a' }),
       async () => {
-        await new Promise((r) => setTimeout(r, 5))
+        vi.advanceTimersByTime(5)
       },
     )
     expect(seen[0]?.durationMs).toBe(0)
@@ -188,10 +193,10 @@ describe('observeOperations', () => {
       ch,
       () => ({ op: 'b' }),
       async () => {
-        await new Promise((r) => setTimeout(r, 5))
+        vi.advanceTimersByTime(5)
       },
     )
-    expect(seen[1]?.durationMs).toBeGreaterThan(0)
+    expect(seen[1]?.durationMs).toBe(5)
     timed.stop()
     stop()
     expect(ch.hasSubscribers).toBe(false)
