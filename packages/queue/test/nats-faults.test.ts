@@ -75,10 +75,16 @@ describe.runIf(url)('nats faults', () => {
     try {
       const q = open(proxy.url(url as string), uniqueNamespace('nats'))
       const seen = new Set<unknown>()
+      // Messages from 10 on wait for the drop: the connection goes with four of them in flight.
+      const dropped = Promise.withResolvers<void>()
+      let held = 0
       await q.consume(
         'reconnect',
         async (m) => {
-          await new Promise((r) => setTimeout(r, 5))
+          if (typeof m.payload === 'number' && m.payload >= 10 && m.payload < 40) {
+            held++
+            await dropped.promise
+          }
           seen.add(m.payload)
         },
         { concurrency: 4 },
@@ -87,9 +93,10 @@ describe.runIf(url)('nats faults', () => {
         'reconnect',
         Array.from({ length: 40 }, (_, i) => ({ payload: i })),
       )
-      await eventually(() => expect(seen.size).toBeGreaterThan(5), wait)
+      await eventually(() => held === 4, wait)
       proxy.closeAll()
       await eventually(() => expect(states).toContain('lost'), wait)
+      dropped.resolve()
       // Publishes right after the drop either are confirmed (after the reconnect) or fail loudly.
       const confirmed: number[] = []
       const results = await Promise.allSettled(

@@ -8,15 +8,22 @@ export function consumerControlCases(ctx: QueueCaseContext): void {
   it('drains on close: running handlers finish and are acknowledged', async () => {
     const q = ctx.subject()
     const started = deferred()
+    const release = deferred()
     const id = await q.publish('drain', 'x')
     let finished = false
     const c = await q.consume('drain', async () => {
       started.resolve()
-      await new Promise((r) => setTimeout(r, 300))
+      await release.promise
       finished = true
     })
     await started.promise
-    await c.close({ timeout: 5000 })
+    let closed = false
+    const closing = c.close({ timeout: 5000 }).then(() => (closed = true))
+    // A broker round trip after close() began: close is still waiting for the handler.
+    await q.publish('drain-probe', 'x')
+    expect(closed).toBe(false)
+    release.resolve()
+    await closing
     expect(finished).toBe(true)
     if ((await q.capabilities()).history === false) expect(c.stats().completed).toBe(1)
     else expect((await q.get('drain', id))?.state).toBe('completed')
@@ -51,7 +58,12 @@ export function consumerControlCases(ctx: QueueCaseContext): void {
     c.pause()
     expect(c.stats().paused).toBe(true)
     await q.publish('pause', 1)
-    await new Promise((r) => setTimeout(r, 200))
+    // Bounded by a delivery: a message published after it reaches a running consumer, this one stays idle.
+    const probe = deferred()
+    const running = await q.consume('pause-probe', () => probe.resolve())
+    await q.publish('pause-probe', 'x')
+    await probe.promise
+    await running.close()
     expect(seen).toEqual([])
     c.resize(4)
     c.resume()
