@@ -357,7 +357,13 @@ describe('dispatch to @beaver-kit/queue', () => {
     const runs = await s.history('stats')
     expect(runs.map((r) => r.outcome)).toEqual(['succeeded', 'succeeded'])
     const message = await q.get('daily-stats', `stats:${runs[0]?.dueAt}`)
-    expect(message?.payload).toBeDefined()
+    // get() answers the stored message: its payload is the JSON text the queue keeps.
+    expect(JSON.parse(message?.payload as string)).toEqual({
+      schedule: 'stats',
+      dueAt: new Date(runs[0]?.dueAt as number).toISOString(),
+      trigger: 'scheduled',
+      token: expect.any(Number),
+    })
     expect((await q.counts('daily-stats')).waiting).toBe(2)
     const custom: unknown[] = []
     const handler = dispatchTo(
