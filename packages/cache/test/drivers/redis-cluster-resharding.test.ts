@@ -33,9 +33,9 @@ async function masters(): Promise<Master[]> {
 
 /** The master that serves `slot` now, asked of the cluster itself (CLUSTER SLOTS). */
 async function ownerOf(all: Master[], slot: number): Promise<Master> {
-  const ranges = (await all[0]?.client.cluster('SLOTS')) as Array<[number, number, [string, number, string]]>
+  const ranges = (await all[0]?.client.cluster('SLOTS')) ?? []
   const range = ranges.find(([from, to]) => from <= slot && slot <= to)
-  const owner = all.find((m) => m.id === range?.[2][2])
+  const owner = all.find((m) => m.id === range?.[2]?.[2])
   if (owner === undefined) throw new Error(`no master serves slot ${slot}`)
   return owner
 }
