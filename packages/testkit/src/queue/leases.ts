@@ -63,16 +63,20 @@ export function leaseCases(ctx: QueueCaseContext): void {
     await q.publish('extend', 'x')
     const done = deferred()
     const started = deferred()
+    const expired = deferred()
     let extended: unknown = 'not called'
+    const here: number[] = []
     const c1 = await q.consume(
       'extend',
-      async (_m, h) => {
+      async (m, h) => {
+        here.push(m.attempt)
         started.resolve()
         try {
           await h.extendLease(20_000)
           extended = undefined
-          // Longer than the 1.5 s lease it was delivered with: only the extension keeps it here.
-          await new Promise((r) => setTimeout(r, 2500))
+          // Held until a later message with the same 1.5 s lease, not extended, has been taken
+          // back and redelivered: this one's lease ran out too, only the extension keeps it here.
+          await expired.promise
         } catch (e) {
           extended = e
         } finally {
@@ -84,7 +88,23 @@ export function leaseCases(ctx: QueueCaseContext): void {
     await started.promise
     const elsewhere: number[] = []
     const c2 = await other.consume('extend', (m) => void elsewhere.push(m.attempt))
+    await q.publish('extend-probe', 'p', { attempts: 5 })
+    const hung = deferred()
+    const probe = await q.consume(
+      'extend-probe',
+      async (_m, h) => {
+        hung.resolve()
+        await untilAborted(h.signal).catch(() => undefined)
+      },
+      { leaseTime: 1500, renewLease: false, concurrency: 1 },
+    )
+    await hung.promise
+    const redelivered = await other.consume('extend-probe', (m) => {
+      if (m.attempt === 2) expired.resolve()
+    })
     await done.promise
+    await redelivered.close()
+    await probe.close({ timeout: 50 })
     expect(extended).toBeUndefined()
     if ((await q.capabilities()).history === false) {
       await eventually(() => expect(c1.stats().completed).toBe(1), wait)
@@ -93,6 +113,8 @@ export function leaseCases(ctx: QueueCaseContext): void {
     }
     await c1.close()
     await c2.close()
+    // Delivered once, here: an expired lease would have sent it again, here or elsewhere.
+    expect(here).toEqual([1])
     expect(elsewhere).toEqual([])
   })
 
