@@ -48,11 +48,10 @@ const redisKit = kit('fixed-window', 'redis')
 await redisKit.ready()
 const client = new Redis(REDIS_URL)
 const rlfRedis = new RateLimiterRedis({ storeClient: client, points: BIG, duration: 3600, keyPrefix: 'bench-rlf' })
-client.defineCommand('rawLimit', { lua: LIMIT_SCRIPT })
-const raw = client as Redis & { rawLimit(...args: Array<string | number>): Promise<unknown> }
+const sha = (await client.script('LOAD', LIMIT_SCRIPT)) as string
 const rawCall = (): Promise<unknown> => {
   const base = `bench-raw:{${nextKey()}}`
-  return raw.rawLimit(3, base, `${base}:b`, `${base}:q`, Date.now(), 0, 1, BIG, 3_600_000, BIG, 1)
+  return client.evalsha(sha, 3, base, `${base}:b`, `${base}:q`, Date.now(), 0, 1, BIG, 3_600_000, BIG, 1)
 }
 
 try {

@@ -34,7 +34,7 @@ export type State =
   | { kind: 'gcra'; tat: number }
   | { kind: 'log'; entries: number[] }
 
-/** The outcome of applying a cost to a key. */
+/** The outcome of applying a cost to a key (a store's result for an unblocked key, plus the next state). */
 export interface Outcome {
   allowed: boolean
   /** Units taken (0 when refused; less than the cost in `upTo` mode). */
@@ -44,6 +44,8 @@ export interface Outcome {
   resetMs: number
   /** Time until the refused cost (or one unit in `upTo` mode) would be allowed; 0 when allowed. */
   retryAfterMs: number
+  /** Always false here: a blocked key never reaches an algorithm. */
+  blocked: false
   /** The state to store (unchanged when nothing was taken). */
   next: State
   /** How long the stored state matters; after that an absent key means the same. */
@@ -69,7 +71,7 @@ function fixedWindow(rule: Rule, s: State | undefined, now: number, cost: number
     count = Math.max(0, count - cost)
     const next: State = { kind: 'window', start, count, previous: 0 }
     const remaining = Math.max(0, rule.limit - count)
-    return { allowed: true, granted: 0, remaining, resetMs, retryAfterMs: 0, next, ttlMs: resetMs }
+    return { allowed: true, granted: 0, remaining, resetMs, retryAfterMs: 0, blocked: false, next, ttlMs: resetMs }
   }
   const g = grant(mode, cost, rule.limit - count)
   count += g
@@ -80,6 +82,7 @@ function fixedWindow(rule: Rule, s: State | undefined, now: number, cost: number
     remaining: Math.max(0, rule.limit - count),
     resetMs,
     retryAfterMs: allowed ? 0 : resetMs,
+    blocked: false,
     next: { kind: 'window', start, count, previous: 0 },
     ttlMs: resetMs,
   }
@@ -111,6 +114,7 @@ function slidingWindow(rule: Rule, s: State | undefined, now: number, cost: numb
       remaining: Math.max(0, rule.limit - weighted - count),
       resetMs,
       retryAfterMs: 0,
+      blocked: false,
       next,
       ttlMs,
     }
@@ -135,6 +139,7 @@ function slidingWindow(rule: Rule, s: State | undefined, now: number, cost: numb
     remaining: Math.max(0, rule.limit - weighted - count),
     resetMs,
     retryAfterMs,
+    blocked: false,
     next: { kind: 'window', start, count, previous },
     ttlMs,
   }
@@ -161,6 +166,7 @@ function slidingLog(rule: Rule, s: State | undefined, now: number, cost: number,
       remaining: Math.max(0, rule.limit - entries.length),
       resetMs: entries.length > 0 ? (entries[0] as number) + w - now : 0,
       retryAfterMs,
+      blocked: false,
       next: { kind: 'log', entries },
       ttlMs: w,
     }
@@ -171,6 +177,7 @@ function slidingLog(rule: Rule, s: State | undefined, now: number, cost: number,
     remaining: Math.max(0, rule.limit - entries.length),
     resetMs: entries.length > 0 ? (entries[0] as number) + w - now : 0,
     retryAfterMs: 0,
+    blocked: false,
     next: { kind: 'log', entries },
     ttlMs: w,
   }
@@ -194,6 +201,7 @@ function tokenBucket(rule: Rule, s: State | undefined, now: number, cost: number
     remaining: Math.max(0, Math.floor(tokens)),
     resetMs: fullMs,
     retryAfterMs: allowed ? 0 : Math.ceil(((needed(mode, cost) - tokens) * rule.windowMs) / rule.limit),
+    blocked: false,
     next: { kind: 'bucket', tokens, updated: now },
     ttlMs: Math.max(1, fullMs),
   }
@@ -218,6 +226,7 @@ function gcra(rule: Rule, s: State | undefined, now: number, cost: number, mode:
     remaining: Math.max(0, Math.floor((now + tolerance - tat) / interval)),
     resetMs,
     retryAfterMs: allowed ? 0 : Math.ceil(tat + needed(mode, cost) * interval - tolerance - now),
+    blocked: false,
     next: { kind: 'gcra', tat },
     ttlMs: Math.max(1, resetMs),
   }

@@ -1,16 +1,16 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Decision, Limiter } from './limiter.ts'
 
-/** Options of the HTTP middleware. */
-export interface RateLimitMiddlewareOptions {
+/** Options of the HTTP middleware; `Req` is the framework's request (node:http, Fastify, Hono). */
+export interface RateLimitMiddlewareOptions<Req = IncomingMessage> {
   /** The key of a request. Default: the client address (`limiter.clientKey`). */
-  key?: (req: IncomingMessage) => string | Promise<string>
+  key?: (req: Req) => string | Promise<string>
   /** Units a request costs. Default 1. */
-  cost?: number | ((req: IncomingMessage) => number)
+  cost?: number | ((req: Req) => number)
   /** The policy name in the `RateLimit` headers. Default `default`. */
   policy?: string
   /** Requests the limit does not apply to (health checks). */
-  skip?: (req: IncomingMessage) => boolean
+  skip?: (req: Req) => boolean
 }
 
 /** The headers of a decision (IETF draft-ietf-httpapi-ratelimit-headers: `RateLimit`, `RateLimit-Policy`). */
@@ -22,6 +22,43 @@ export function rateLimitHeaders(limiter: Limiter, d: Decision, policy = 'defaul
   }
   if (!d.allowed) headers['retry-after'] = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)))
   return headers
+}
+
+/** What every adapter does with a request: the headers to set, and the problem+json body when refused. */
+export interface RateLimitAnswer {
+  headers: Record<string, string>
+  /** The RFC 9457 body of the 429, or undefined when the request may go on. */
+  refusal: string | undefined
+}
+
+/** The problem+json media type of a refusal. */
+export const PROBLEM_JSON = 'application/problem+json'
+
+/**
+ * The one core under every adapter: keys and costs the request, asks the limiter, and says
+ * what to answer. Undefined when the request is skipped.
+ */
+export async function answerRequest<Req>(
+  limiter: Limiter,
+  options: RateLimitMiddlewareOptions<Req>,
+  req: Req,
+  remoteAddress: string | undefined,
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): Promise<RateLimitAnswer | undefined> {
+  if (options.skip?.(req)) return undefined
+  const key = options.key ? await options.key(req) : limiter.clientKey(remoteAddress, headers)
+  const cost = typeof options.cost === 'function' ? options.cost(req) : (options.cost ?? 1)
+  const d = await limiter.limit(key, { cost })
+  const out = rateLimitHeaders(limiter, d, options.policy ?? 'default')
+  if (d.allowed) return { headers: out, refusal: undefined }
+  const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000))
+  const refusal = JSON.stringify({
+    type: 'about:blank',
+    title: 'Too Many Requests',
+    status: 429,
+    detail: `Rate limit exceeded; retry in ${seconds} s.`,
+  })
+  return { headers: out, refusal }
 }
 
 /**
@@ -36,32 +73,19 @@ export function rateLimit(
   limiter: Limiter,
   options: RateLimitMiddlewareOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<boolean> {
-  const policy = options.policy ?? 'default'
   return async (req, res, next) => {
     try {
-      if (options.skip?.(req)) {
+      const answer = await answerRequest(limiter, options, req, req.socket.remoteAddress, req.headers)
+      if (answer === undefined || answer.refusal === undefined) {
+        if (answer) for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value)
         next?.()
         return false
       }
-      const key = options.key ? await options.key(req) : limiter.clientKey(req.socket.remoteAddress, req.headers)
-      const cost = typeof options.cost === 'function' ? options.cost(req) : (options.cost ?? 1)
-      const d = await limiter.limit(key, { cost })
-      for (const [name, value] of Object.entries(rateLimitHeaders(limiter, d, policy))) res.setHeader(name, value)
-      if (d.allowed) {
-        next?.()
-        return false
-      }
-      const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000))
-      const body = JSON.stringify({
-        type: 'about:blank',
-        title: 'Too Many Requests',
-        status: 429,
-        detail: `Rate limit exceeded; retry in ${seconds} s.`,
-      })
+      for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value)
       res.statusCode = 429
-      res.setHeader('content-type', 'application/problem+json')
-      res.setHeader('content-length', Buffer.byteLength(body))
-      res.end(body)
+      res.setHeader('content-type', PROBLEM_JSON)
+      res.setHeader('content-length', Buffer.byteLength(answer.refusal))
+      res.end(answer.refusal)
       return true
     } catch (error) {
       if (next) {

@@ -192,6 +192,32 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
 
   // The memory store answers synchronously and cannot hang: no timer, no readiness wait.
   const local = store instanceof MemoryStore ? store : undefined
+  // A store that bounds its own calls (the Redis store's command timeout) needs no timer per call.
+  const selfTimed = store.callTimeoutMs !== undefined && store.callTimeoutMs <= timeoutMs
+  let isPrepared = false
+
+  function bounded<T>(work: Promise<T>): Promise<T> {
+    if (selfTimed) return work
+    return raceAbort(work, {
+      timeoutMs,
+      onTimeout: () =>
+        new RateLimitError(
+          'RATELIMIT_STORE_UNAVAILABLE',
+          `The ${store.name} store did not answer within ${timeoutMs} ms`,
+        ),
+    })
+  }
+
+  function storeFailed(error: unknown): void {
+    if (channels.storeError.hasSubscribers) {
+      channels.storeError.publish({ store: store.name, error, policy: v.failPolicy })
+    }
+  }
+
+  function refusedWhileAway(): StoreResult {
+    const retry = Math.min(1000, rule.windowMs)
+    return { allowed: false, granted: 0, remaining: 0, resetMs: retry, retryAfterMs: retry, blocked: false }
+  }
 
   async function run(
     requests: LimitRequest[],
@@ -201,49 +227,30 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       return { results: local.applySync(requests, clock(), mode), source: 'store' }
     try {
       await prepare()
+      isPrepared = true
       const now = clock()
       const results = await traceAsync(
         channels.limit,
         () => ({ store: store.name, keys: requests.length, cost: requests.reduce((s, r) => s + r.cost, 0) }),
-        () =>
-          raceAbort(store.apply(requests, now, mode), {
-            timeoutMs,
-            onTimeout: () =>
-              new RateLimitError(
-                'RATELIMIT_STORE_UNAVAILABLE',
-                `The ${store.name} store did not answer within ${timeoutMs} ms`,
-              ),
-          }),
+        () => bounded(store.apply(requests, now, mode)),
       )
       return { results, source: 'store' }
     } catch (error) {
-      if (channels.storeError.hasSubscribers) {
-        channels.storeError.publish({ store: store.name, error, policy: v.failPolicy })
-      }
+      storeFailed(error)
       if (v.failPolicy === 'open') return { results: insurance.applySync(requests, clock(), mode), source: 'insurance' }
-      const retry = Math.min(1000, rule.windowMs)
-      const refused = requests.map(() => ({
-        allowed: false,
-        granted: 0,
-        remaining: 0,
-        resetMs: retry,
-        retryAfterMs: retry,
-        blocked: false,
-      }))
-      return { results: refused, source: 'unavailable' }
+      return { results: requests.map(refusedWhileAway), source: 'unavailable' }
     }
   }
 
-  function decide(r: StoreResult, req: LimitRequest, source: DecisionSource, key: string): Decision {
+  function decide(r: StoreResult, key: string, limit: number, source: DecisionSource): Decision {
     const refused = !r.allowed
     if (refused && channels.denied.hasSubscribers) {
-      channels.denied.publish({ key: req.key, retryAfterMs: r.retryAfterMs, shadow: v.shadow })
+      channels.denied.publish({ key, retryAfterMs: r.retryAfterMs, shadow: v.shadow })
     }
-    void key
     return {
       allowed: r.allowed || v.shadow,
       granted: r.granted,
-      limit: req.rule.limit,
+      limit,
       remaining: r.remaining,
       resetMs: r.resetMs,
       retryAfterMs: v.shadow ? 0 : r.retryAfterMs,
@@ -253,15 +260,46 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     }
   }
 
+  /**
+   * One limit, as `limit()` asks it: on the memory store a synchronous evaluation, on a store
+   * with `applyOne` (Redis) one call with no await before it and no timer when the store times
+   * itself; the multi-limit path (arrays, tracing) only when someone traces `limit`.
+   */
+  function limitOne(key: string, cost: number, mode: Mode): Promise<Decision> {
+    const traced = channels.limit.hasSubscribers
+    if (local !== undefined && !traced) {
+      return Promise.resolve(decide(local.applyOneSync(key, rule, cost, mode, clock()), key, rule.limit, 'store'))
+    }
+    if (isPrepared && !traced && store.applyOne !== undefined) {
+      return bounded(store.applyOne(key, rule, cost, mode, clock())).then(
+        (r) => decide(r, key, rule.limit, 'store'),
+        (error: unknown) => {
+          storeFailed(error)
+          if (v.failPolicy === 'open') {
+            return decide(insurance.applyOneSync(key, rule, cost, mode, clock()), key, rule.limit, 'insurance')
+          }
+          return decide(refusedWhileAway(), key, rule.limit, 'unavailable')
+        },
+      )
+    }
+    return run([{ key, rule, cost }], mode).then(({ results, source }) =>
+      decide(results[0] as StoreResult, key, rule.limit, source),
+    )
+  }
+
   const limiter: Limiter = {
     store: store.name,
     rule,
-    async limit(key, call = {}) {
-      open()
-      const upTo = call.upTo ?? false
-      const req = { key: storedKey(key), rule, cost: checkCost(call.cost ?? 1, rule, upTo) }
-      const { results, source } = await run([req], upTo ? 'upTo' : 'all')
-      return decide(results[0] as StoreResult, req, source, key)
+    limit(key, call) {
+      try {
+        open()
+        const stored = storedKey(key)
+        if (call === undefined) return limitOne(stored, 1, 'all')
+        const upTo = call.upTo ?? false
+        return limitOne(stored, checkCost(call.cost ?? 1, rule, upTo), upTo ? 'upTo' : 'all')
+      } catch (error) {
+        return Promise.reject(error as Error)
+      }
     },
     async limitAll(limits) {
       open()
@@ -281,7 +319,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       })
       const { results, source } = await run(requests, 'all')
       const decisions = results.map((r, i) =>
-        decide(r, requests[i] as LimitRequest, source, (limits[i] as LimitSpec).key),
+        decide(r, (requests[i] as LimitRequest).key, (requests[i] as LimitRequest).rule.limit, source),
       )
       const refusedBy = results.flatMap((r, i) => (r.allowed ? [] : [i]))
       return {

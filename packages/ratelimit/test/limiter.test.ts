@@ -159,13 +159,13 @@ describe('store failure policy', () => {
       async () => {
         const target = new URL(redis as string)
         const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) || 6379 } })
-        const store = new RedisStore({ url: proxy.url(redis as string), timeoutMs: 300 })
+        const store = new RedisStore({ url: proxy.url(redis as string), timeoutMs: 2000 })
         await using l = createLimiter({
           envPrefix: false,
           namespace: uniqueNamespace('rlf'),
           limit: 100,
           storeInstance: store,
-          timeout: '300ms',
+          timeout: '2s',
         })
         try {
           expect((await l.limit('k')).source).toBe('store')

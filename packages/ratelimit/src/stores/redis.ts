@@ -1,10 +1,10 @@
+import { createHash } from 'node:crypto'
 import { importPeer } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
-import type { Mode } from '../algorithms.ts'
+import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
 import type { RateLimitStore } from '../store.ts'
 import { ALGORITHM_CODE, BLOCK_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
-import { MODE_CODE } from '../algorithms.ts'
 
 /**
  * The ioredis client methods the store uses, written structurally so that the package's types
@@ -12,10 +12,11 @@ import { MODE_CODE } from '../algorithms.ts'
  */
 export interface RedisStoreClient {
   readonly status: string
-  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void
   on(event: 'error', listener: (error: unknown) => void): unknown
   connect(): Promise<unknown>
   ping(): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  script(subcommand: 'LOAD', script: string): Promise<unknown>
   del(...keys: string[]): Promise<unknown>
   quit(): Promise<unknown>
   disconnect(): void
@@ -34,35 +35,68 @@ export interface RedisStoreOptions {
   client?: RedisStoreClient
 }
 
-type Scripted = RedisStoreClient & {
-  beaverLimit(numKeys: number, ...args: Array<string | number>): Promise<number[][]>
-  beaverBlock(key: string, ms: number): Promise<number>
+/** SHA1 of the scripts, computed once: every call is an EVALSHA, the text is sent only after NOSCRIPT. */
+const LIMIT_SHA = createHash('sha1').update(LIMIT_SCRIPT).digest('hex')
+const BLOCK_SHA = createHash('sha1').update(BLOCK_SCRIPT).digest('hex')
+
+type Reply = Array<[number, number, number, number, number, number]>
+
+function toResult(row: Reply[number]): StoreResult {
+  return {
+    allowed: row[0] === 1,
+    granted: Number(row[1]),
+    remaining: Number(row[2]),
+    resetMs: Number(row[3]),
+    retryAfterMs: Number(row[4]),
+    blocked: row[5] === 1,
+  }
+}
+
+const firstResult = (reply: unknown): StoreResult => toResult((reply as Reply)[0] as Reply[number])
+
+async function reload(
+  client: RedisStoreClient,
+  sha: string,
+  script: string,
+  numKeys: number,
+  args: Array<string | number>,
+): Promise<unknown> {
+  await client.script('LOAD', script)
+  return client.evalsha(sha, numKeys, ...args)
+}
+
+function isNoScript(error: unknown): boolean {
+  return (
+    typeof (error as { message?: unknown } | null)?.message === 'string' &&
+    (error as Error).message.startsWith('NOSCRIPT')
+  )
 }
 
 /**
- * Redis: every check is one EVALSHA of one script (ioredis reloads it on NOSCRIPT), which
- * evaluates all the limits of a call atomically. A key's state, block and sequence keys share
- * one hash tag, so each limit lives in one Cluster slot. Commands fail fast while Redis is
- * away (no offline queue), so the limiter's failure policy decides instead of a hung request.
+ * Redis: every check is one EVALSHA of one script (loaded again when Redis answers NOSCRIPT,
+ * after a restart or SCRIPT FLUSH), which evaluates all the limits of a call atomically. A
+ * key's state, block and sequence keys share one hash tag, so each limit lives in one Cluster
+ * slot. Commands fail fast while Redis is away (no offline queue), so the limiter's failure
+ * policy decides instead of a hung request.
  */
 export class RedisStore implements RateLimitStore {
   readonly name = 'redis'
+  /** The store's own client bounds each command (ioredis `commandTimeout`); a client passed in does not. */
+  readonly callTimeoutMs: number | undefined
   readonly #options: RedisStoreOptions
   readonly #prefix: string
-  #client: Promise<Scripted> | undefined
+  #client: Promise<RedisStoreClient> | undefined
+  /** The client once connected, so the hot path needs no await to reach it. */
+  #connected: RedisStoreClient | undefined
   #own = false
 
   constructor(options: RedisStoreOptions = {}) {
     this.#options = options
-    this.#prefix = options.prefix ?? 'rl'
+    this.#prefix = `${options.prefix ?? 'rl'}:{`
+    this.callTimeoutMs = options.client ? undefined : (options.timeoutMs ?? 500)
   }
 
-  #keys(key: string): [string, string, string] {
-    const base = `${this.#prefix}:{${key}}`
-    return [base, `${base}:b`, `${base}:q`]
-  }
-
-  #connect(): Promise<Scripted> {
+  #connect(): Promise<RedisStoreClient> {
     this.#client ??= (async () => {
       let client = this.#options.client
       if (!client) {
@@ -74,18 +108,54 @@ export class RedisStore implements RateLimitStore {
           commandTimeout: this.#options.timeoutMs ?? 500,
           ...(this.#options.password ? { password: this.#options.password } : {}),
         }
-        client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as RedisStoreClient
+        client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as unknown as RedisStoreClient
         client.on('error', () => undefined) // surfaced per call, through the failure policy
         this.#own = true
         // One client for the store's life: when this first attempt fails, ioredis keeps
         // reconnecting in the background while calls fail fast (no offline queue).
         await client.connect().catch(() => undefined)
       }
-      client.defineCommand('beaverLimit', { lua: LIMIT_SCRIPT })
-      client.defineCommand('beaverBlock', { numberOfKeys: 1, lua: BLOCK_SCRIPT })
-      return client as Scripted
+      this.#connected = client
+      return client
     })()
     return this.#client
+  }
+
+  /** EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) SCRIPT LOAD then the same call again. */
+  #eval(
+    client: RedisStoreClient,
+    sha: string,
+    script: string,
+    numKeys: number,
+    args: Array<string | number>,
+  ): Promise<unknown> {
+    return client.evalsha(sha, numKeys, ...args).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error
+      return reload(client, sha, script, numKeys, args)
+    })
+  }
+
+  /** One limit, the hot path of `limit()`: one EVALSHA, no arrays of requests, no await before it is sent. */
+  applyOne(key: string, rule: Rule, cost: number, mode: Mode, now: number): Promise<StoreResult> {
+    const client = this.#connected
+    if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
+    const base = this.#prefix + key + '}'
+    const args = [
+      base,
+      base + ':b',
+      base + ':q',
+      now,
+      MODE_CODE[mode],
+      ALGORITHM_CODE[rule.algorithm],
+      rule.limit,
+      rule.windowMs,
+      rule.burst,
+      cost,
+    ]
+    return client.evalsha(LIMIT_SHA, 3, ...args).then(firstResult, (error: unknown) => {
+      if (!isNoScript(error)) throw error
+      return reload(client, LIMIT_SHA, LIMIT_SCRIPT, 3, args).then(firstResult)
+    })
   }
 
   async apply(requests: readonly LimitRequest[], now: number, mode: Mode): Promise<StoreResult[]> {
@@ -93,28 +163,23 @@ export class RedisStore implements RateLimitStore {
     const keys: string[] = []
     const args: Array<string | number> = [now, MODE_CODE[mode]]
     for (const r of requests) {
-      keys.push(...this.#keys(r.key))
+      const base = this.#prefix + r.key + '}'
+      keys.push(base, base + ':b', base + ':q')
       args.push(ALGORITHM_CODE[r.rule.algorithm], r.rule.limit, r.rule.windowMs, r.rule.burst, r.cost)
     }
-    const reply = await client.beaverLimit(keys.length, ...keys, ...args)
-    return reply.map(([allowed, granted, remaining, resetMs, retryAfterMs, blocked]) => ({
-      allowed: allowed === 1,
-      granted: Number(granted),
-      remaining: Number(remaining),
-      resetMs: Number(resetMs),
-      retryAfterMs: Number(retryAfterMs),
-      blocked: blocked === 1,
-    }))
+    const reply = (await this.#eval(client, LIMIT_SHA, LIMIT_SCRIPT, keys.length, [...keys, ...args])) as Reply
+    return reply.map(toResult)
   }
 
   async block(key: string, ms: number): Promise<void> {
     const client = await this.#connect()
-    await client.beaverBlock(this.#keys(key)[1], Math.max(0, Math.ceil(ms)))
+    await this.#eval(client, BLOCK_SHA, BLOCK_SCRIPT, 1, [`${this.#prefix}${key}}:b`, Math.max(0, Math.ceil(ms))])
   }
 
   async reset(key: string): Promise<void> {
     const client = await this.#connect()
-    await client.del(...this.#keys(key))
+    const base = this.#prefix + key + '}'
+    await client.del(base, base + ':b', base + ':q')
   }
 
   async ready(): Promise<void> {
@@ -125,6 +190,7 @@ export class RedisStore implements RateLimitStore {
   async close(): Promise<void> {
     const pending = this.#client
     this.#client = undefined
+    this.#connected = undefined
     if (!pending || !this.#own) return
     const client = await pending.catch(() => undefined)
     if (client?.status === 'ready') await client.quit().catch(() => client.disconnect())
