@@ -19,7 +19,8 @@ it('Express: req.session loaded, saved and its cookie set when the response ends
     cache: createCache({ envPrefix: false }),
   })
   const app = express()
-  app.use(sessions.middleware())
+  // express-session (used by another test file) types req.session as its own: this app does not use it.
+  app.use(sessions.middleware() as unknown as express.RequestHandler)
   app.get('/count', (req, res) => {
     const session = (req as unknown as { session: Session }).session
     const n = (session.get<number>('n') ?? 0) + 1
