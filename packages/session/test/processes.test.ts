@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createCache } from '@beaver-kit/cache'
+import { generateKeyRingEntry } from '@beaver-kit/krypto'
+import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { createSessions } from '@beaver-kit/session'
+
+const redis = await requireService('redis')
+const childScript = fileURLToPath(new URL('./helpers/session-child.ts', import.meta.url))
+const stops: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop()
+})
+
+/** Another process with its own sessions on the same Redis namespace and key ring. */
+function otherProcess(
+  job: Record<string, unknown>,
+): (cmd: Record<string, unknown>) => Promise<Record<string, unknown>> {
+  const proc = spawn(process.execPath, ['--conditions=@beaver-kit/source', childScript, JSON.stringify(job)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+  const exited = once(proc, 'exit').then(([code]) => {
+    throw new Error(`the child exited with ${String(code)}: ${stderr}`)
+  })
+  exited.catch(() => undefined)
+  stops.push(() => {
+    proc.stdin.end()
+    return once(proc, 'exit')
+  })
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
+  return async (cmd) => {
+    proc.stdin.write(`${JSON.stringify(cmd)}\n`)
+    const line = await Promise.race([lines.next(), exited])
+    return JSON.parse(String(line.value)) as Record<string, unknown>
+  }
+}
+
+for (const mode of ['store', 'cookie'] as const) {
+  describe.runIf(redis)(`revokeAll() across two processes (${mode} mode, Redis)`, () => {
+    it('a user signed in in two processes is signed out in both by one revokeAll()', { timeout: 60_000 }, async () => {
+      const namespace = uniqueNamespace('sessproc')
+      const keys = [generateKeyRingEntry('k1')]
+      const a = otherProcess({ url: redis, namespace, keys, mode })
+      const b = otherProcess({ url: redis, namespace, keys, mode })
+      const [inA, inB] = await Promise.all([a({ op: 'login', userId: 'u1' }), b({ op: 'login', userId: 'u1' })])
+      const other = await a({ op: 'login', userId: 'u2' })
+      expect(await b({ op: 'whoami', cookie: inA.cookie })).toEqual({ userId: 'u1' }) // shared across processes
+
+      const cache = createCache({ envPrefix: false, driver: 'redis', redis: { url: redis }, namespace })
+      stops.push(() => cache.close())
+      const here = createSessions({ envPrefix: false, keys, mode, cache })
+      expect((await here.listSessions('u1')).length).toBe(2)
+      expect(await here.revokeAll('u1')).toBe(2)
+
+      expect(await a({ op: 'whoami', cookie: inA.cookie })).toEqual({ userId: null })
+      expect(await b({ op: 'whoami', cookie: inB.cookie })).toEqual({ userId: null })
+      expect(await a({ op: 'whoami', cookie: inB.cookie })).toEqual({ userId: null })
+      expect(await b({ op: 'whoami', cookie: other.cookie })).toEqual({ userId: 'u2' }) // another user untouched
+    })
+  })
+}
