@@ -88,6 +88,22 @@ describe('the limiter instance surface', () => {
   })
 })
 
+describe('the memory store bound', () => {
+  it('keeps at most maxKeys, giving a key used since the last pass a second chance', async () => {
+    const { MemoryStore } = await import('@beaver-kit/ratelimit')
+    const store = new MemoryStore({ maxKeys: 3 })
+    await using l = createLimiter({ envPrefix: false, algorithm: 'fixed-window', limit: 5, storeInstance: store })
+    for (const k of ['a', 'b', 'c']) await l.limit(k)
+    await l.limit('a') // a is used again: it survives the next eviction, b (older, unused) goes
+    await l.limit('d')
+    expect(store.size).toBe(3)
+    expect((await l.limit('a')).remaining).toBe(2) // its count kept
+    expect((await l.limit('b')).remaining).toBe(4) // forgotten: a fresh window
+    await store.block('default:e', 1000, Date.now())
+    expect(store.size).toBe(3)
+  })
+})
+
 describe('shadow mode', () => {
   it('lets every request through, reports the ones it would refuse, and publishes them', async () => {
     const seen: unknown[] = []
