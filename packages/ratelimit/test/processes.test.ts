@@ -37,6 +37,7 @@ async function child(job: Record<string, unknown>): Promise<() => Promise<Tally>
   const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
   const next = async (): Promise<string> => {
     const line = await Promise.race([lines.next(), exited])
+    if (line.done === true) await exited // stdout closed: the child is exiting, and says why
     return String(line.value)
   }
   expect(await next()).toBe('ready')

@@ -56,9 +56,13 @@ export class DatabaseStore implements RateLimitStore {
       const { sql } = dbm
       await database.ready()
       const text = database.dialect === 'mysql' ? 'VARCHAR(255)' : 'TEXT'
-      await database.execute(
-        sql`CREATE TABLE IF NOT EXISTS ${sql.id(this.#table)} (k ${sql.raw(text)} PRIMARY KEY, state TEXT, expires_at BIGINT NOT NULL, blocked_until BIGINT NOT NULL)`,
-      )
+      const create = () =>
+        database.execute(
+          sql`CREATE TABLE IF NOT EXISTS ${sql.id(this.#table)} (k ${sql.raw(text)} PRIMARY KEY, state TEXT, expires_at BIGINT NOT NULL, blocked_until BIGINT NOT NULL)`,
+        )
+      // Two processes creating the table at once: PostgreSQL fails the loser on its catalog's
+      // unique index even with IF NOT EXISTS; once the winner committed, a second try is a no-op.
+      await create().catch(() => create())
       return database
     })()
     this.#opening.catch(() => (this.#opening = undefined))
