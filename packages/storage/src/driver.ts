@@ -80,11 +80,11 @@ export interface StorageDriver {
   list(prefix: string, options: { recursive: boolean; limit: number; cursor?: string | undefined }): Promise<ListPage>
   /** Server-side copy with the source's attributes; present only with capabilities.nativeCopy. */
   copy?(from: string, to: string): Promise<boolean>
-  /** A presigned URL; present only with capabilities.signedUrls. */
+  /** A presigned URL; present only with capabilities.signedUrls. Undefined: this path is signed by the kit instead. */
   signedUrl?(
     key: string,
     options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined },
-  ): Promise<string>
+  ): Promise<string | undefined>
   setVisibility?(key: string, visibility: Visibility): Promise<boolean>
   ready?(signal?: AbortSignal): Promise<void>
   close?(): Promise<void>

@@ -30,10 +30,18 @@ export type StorageErrorCode =
   | 'STORAGE_ABORTED'
   /** The storage was closed. */
   | 'STORAGE_CLOSED'
-  /** The disk is read-only (a zip archive opened for reading): writes are refused. */
+  /** The disk is read-only (a zip archive opened for reading, a readOnly() wrapper): writes are refused before they reach it. */
   | 'STORAGE_READ_ONLY'
   /** An archive holds an entry that would escape (`../`, absolute) or exceeds a zip-bomb limit; the message names the entry. */
   | 'STORAGE_ARCHIVE_UNSAFE'
+  /** No disk is mounted where the path points, or the path is a mount point itself. */
+  | 'STORAGE_NOT_MOUNTED'
+  /** A validated disk refused the body (type not allowed, content not matching its type); nothing was stored. */
+  | 'STORAGE_REJECTED'
+  /** An encrypted file failed authentication: altered, truncated, reordered, or another key. */
+  | 'STORAGE_TAMPERED'
+  /** A multipart upload id is unknown, completed or aborted, or a part is missing. */
+  | 'STORAGE_UPLOAD_INVALID'
 
 /**
  * The one error class of @beaver-kit/storage. The message says what happened, with which

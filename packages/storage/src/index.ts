@@ -27,3 +27,12 @@ export type {
   DriverPut,
   Visibility,
 } from './driver.ts'
+export { mountDisks, MountDisk } from './compose/mounts.ts'
+export type { MountTable } from './compose/mounts.ts'
+export { readOnly } from './compose/read-only.ts'
+export { validated } from './compose/validation.ts'
+export type { ValidationRules } from './compose/validation.ts'
+export { cached } from './compose/cache.ts'
+export type { DiskCacheOptions } from './compose/cache.ts'
+export { encrypted } from './compose/encryption.ts'
+export type { EncryptionOptions } from './compose/encryption.ts'

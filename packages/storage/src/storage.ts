@@ -25,6 +25,7 @@ import { checkPath, checkPrefix } from './paths.ts'
 import { storageDrivers } from './registry.ts'
 import { createUrlSigner, type UrlSigner } from './signer.ts'
 import { contentTypeOf, checkAttributes } from './attributes.ts'
+import { rewriteVisibility, streamCopy } from './transfer.ts'
 
 export interface StorageOptions extends Omit<StorageSettings, 'driver'>, InstanceOptions {
   /** A driver name (`local`, `memory`, `s3`, a registered one) or a driver you built. */
@@ -321,15 +322,11 @@ export function createStorage(options: StorageOptions = {}): Storage {
           if (!(await driver.stat(a))) throw notFound(from)
           return
         }
-        if (driver.copy) {
-          if (!(await wrap(from, () => driver.copy!(a, b)))) throw notFound(from)
-        } else {
-          const s = await wrap(from, () => driver.stat(a))
-          const body = s && (await wrap(from, () => driver.getStream(a, {})))
-          if (!s || !body) throw notFound(from)
-          const { size, lastModified: _l, etag: _e, ...attributes } = s
-          await wrap(to, () => driver.put(b, { body, size, attributes }))
-        }
+        const copied = driver.copy
+          ? await wrap(from, () => driver.copy!(a, b))
+          : await wrap(from, () => streamCopy(driver, a, driver, b))
+        if (!copied) throw notFound(from)
+        // The source goes only once the copy is complete: a failed copy keeps it.
         if (move) await wrap(from, () => driver.delete(a))
       },
     )
@@ -392,15 +389,7 @@ export function createStorage(options: StorageOptions = {}): Storage {
     async setVisibility(path, visibility) {
       const k = key(path)
       const driver = await load()
-      if (driver.setVisibility) {
-        if (!(await wrap(path, () => driver.setVisibility!(k, visibility)))) throw notFound(path)
-        return
-      }
-      const s = await wrap(path, () => driver.stat(k))
-      const body = s && (await wrap(path, () => driver.getStream(k, {})))
-      if (!s || !body) throw notFound(path)
-      const { size, lastModified: _l, etag: _e, ...attributes } = s
-      await wrap(path, () => driver.put(k, { body, size, attributes: { ...attributes, visibility } }))
+      if (!(await wrap(path, () => rewriteVisibility(driver, k, visibility)))) throw notFound(path)
     },
     url(path) {
       const k = key(path)
@@ -422,14 +411,18 @@ export function createStorage(options: StorageOptions = {}): Storage {
       const method = opts.method ?? 'GET'
       const ms = opts.expiresIn === undefined ? config.signing.expiresIn : toMs(opts.expiresIn)
       const driver = await load()
-      if (driver.capabilities.signedUrls && driver.signedUrl)
-        return wrap(path, () =>
-          driver.signedUrl!(k, {
-            method,
-            expiresInSeconds: Math.max(1, Math.round(ms / 1000)),
-            contentType: opts.contentType,
-          }),
-        )
+      // A driver may presign some paths and not others (mounts): undefined means the kit signs it.
+      const presigned =
+        driver.capabilities.signedUrls && driver.signedUrl
+          ? await wrap(path, () =>
+              driver.signedUrl!(k, {
+                method,
+                expiresInSeconds: Math.max(1, Math.round(ms / 1000)),
+                contentType: opts.contentType,
+              }),
+            )
+          : undefined
+      if (presigned !== undefined) return presigned
       if (!signer)
         throw new StorageError(
           'STORAGE_UNSUPPORTED',
