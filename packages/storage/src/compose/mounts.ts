@@ -149,10 +149,14 @@ export class MountDisk implements StorageDriver {
     const below = this.#mounts.filter((m) => m !== owner && m.base.startsWith(prefix) && (!owner || m.base.startsWith(owner.base)))
     const found = new Map<string, ListEntry>()
     let bound: string | undefined
-    const shadowed = (path: string): boolean => below.some((m) => path.startsWith(m.base) && path !== m.base)
-    const add = (entry: ListEntry): void => {
+    // A disk's own files under a deeper mount point are hidden by that mount (its folder stays).
+    const shadowed = (path: string, from: Mount): boolean =>
+      this.#mounts.some(
+        (m) => m.base.length > from.base.length && m.base.startsWith(from.base) && path.startsWith(m.base) && path !== m.base,
+      )
+    const add = (entry: ListEntry, from: Mount): void => {
       if (cursor !== undefined && compareKeys(entry.path, cursor) <= 0) return
-      if (!shadowed(entry.path)) found.set(entry.path, entry)
+      if (!shadowed(entry.path, from)) found.set(entry.path, entry)
     }
     const ask = async (mount: Mount, inner: string): Promise<void> => {
       let innerCursor: string | undefined
@@ -161,7 +165,7 @@ export class MountDisk implements StorageDriver {
         else if (compareKeys(cursor, mount.base) > 0) return
       }
       const page = await mount.disk.list(inner, { ...options, cursor: innerCursor })
-      for (const entry of page.entries) add({ ...entry, path: mount.base + entry.path })
+      for (const entry of page.entries) add({ ...entry, path: mount.base + entry.path }, mount)
       if (page.cursor !== undefined) {
         const last = mount.base + page.cursor
         if (bound === undefined || compareKeys(last, bound) < 0) bound = last
