@@ -20,4 +20,8 @@ export const channels = defineChannels('storage', {
   list: tracing<Op & { entries?: number }>('One page of a listing', 'driver, namespace, entries'),
   copy: tracing<Op & { move: boolean }>('copy or move', 'driver, namespace, move'),
   ready: tracing<Op>('ready() checks the backend', 'driver, namespace'),
+  upload: tracing<Op & { step: string }>(
+    'One step of a chunked upload (initiate, part, part-url, list-parts, complete, abort, list-pending)',
+    'driver, namespace, step',
+  ),
 })

@@ -62,6 +62,42 @@ export interface StorageCapabilities {
   writable?: boolean | undefined
 }
 
+/** One uploaded part of a multipart upload. */
+export interface UploadedPart {
+  partNumber: number
+  etag: string
+  /** Bytes in the part, when known (listParts() and uploadPart() know it). */
+  size?: number | undefined
+}
+
+/** A multipart upload that was started and neither completed nor aborted. */
+export interface PendingUpload {
+  key: string
+  uploadId: string
+  initiated: Date
+}
+
+/**
+ * Multipart control of a driver (S3): uploads a client drives part by part, resumes after a
+ * crash, or sends straight from a browser with presigned part URLs. Attributes are given when
+ * the upload is created, as put() gives them, so a file reads back the same either way.
+ */
+export interface DriverUploads {
+  create(key: string, attributes: DriverPut['attributes']): Promise<string>
+  uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    part: { body: Readable | Buffer; size: number; signal?: AbortSignal | undefined },
+  ): Promise<UploadedPart>
+  partUrl(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>
+  listParts(key: string, uploadId: string): Promise<UploadedPart[]>
+  complete(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<{ etag?: string | undefined }>
+  abort(key: string, uploadId: string): Promise<void>
+  /** Every pending upload under the prefix, oldest first. */
+  listPending(prefix: string): Promise<PendingUpload[]>
+}
+
 /**
  * A storage driver: a few primitives on already checked, namespaced keys. The facade adds
  * path checks, size limits, checksums, defaults, copy fallbacks, signed URLs and tracing.
@@ -86,6 +122,8 @@ export interface StorageDriver {
     options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined },
   ): Promise<string | undefined>
   setVisibility?(key: string, visibility: Visibility): Promise<boolean>
+  /** Multipart control (initiate, parts, complete, abort, pending uploads); present where the backend has it. */
+  readonly uploads?: DriverUploads | undefined
   ready?(signal?: AbortSignal): Promise<void>
   close?(): Promise<void>
 }

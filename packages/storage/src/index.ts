@@ -9,6 +9,7 @@ export type {
   Body,
   Checksum,
 } from './storage.ts'
+export type { ChunkedUpload, ChunkedUploads, PendingChunkedUpload } from './uploads.ts'
 export { storage, initStorage, resetStorage, withPrefix } from './default.ts'
 export { StorageError, isStorageError } from './errors.ts'
 export type { StorageErrorCode } from './errors.ts'
@@ -25,6 +26,9 @@ export type {
   StorageDriverContext,
   StorageDriverDefinition,
   DriverPut,
+  DriverUploads,
+  PendingUpload,
+  UploadedPart,
   Visibility,
 } from './driver.ts'
 export { mountDisks, MountDisk } from './compose/mounts.ts'

@@ -13,6 +13,7 @@ import { channels } from './channels.ts'
 import { storageSchema, type StorageSettings } from './config.ts'
 import {
   DEFAULT_CONTENT_TYPE,
+  type DriverPut,
   type FileAttributes,
   type FileStat,
   type ListEntry,
@@ -26,6 +27,7 @@ import { storageDrivers } from './registry.ts'
 import { createUrlSigner, type UrlSigner } from './signer.ts'
 import { contentTypeOf, checkAttributes } from './attributes.ts'
 import { rewriteVisibility, streamCopy } from './transfer.ts'
+import { createChunkedUploads, type ChunkedUploads } from './uploads.ts'
 
 export interface StorageOptions extends Omit<StorageSettings, 'driver'>, InstanceOptions {
   /** A driver name (`local`, `memory`, `s3`, a registered one) or a driver you built. */
@@ -106,6 +108,8 @@ export interface Storage extends Instance<InstanceDescription> {
    * at signing.baseUrl. Refused requests get 403, missing files 404.
    */
   handleSignedRequest(request: Request): Promise<Response>
+  /** Resumable chunked uploads and their cleanup (drivers with multipart control: s3). */
+  readonly uploads: ChunkedUploads
 }
 
 /**
@@ -180,14 +184,16 @@ export function createStorage(options: StorageOptions = {}): Storage {
     }
   }
 
+  const attributesOf = (path: string, opts: FileAttributes): DriverPut['attributes'] => ({
+    ...checkAttributes(path, opts),
+    contentType: opts.contentType ?? contentTypeOf(path) ?? DEFAULT_CONTENT_TYPE,
+    visibility: opts.visibility ?? config.defaultVisibility,
+  })
+
   async function put(path: string, body: Body, opts: PutOptions = {}): Promise<PutResult> {
     const k = key(path)
     throwIfAborted(opts.signal)
-    const attributes = {
-      ...checkAttributes(path, opts),
-      contentType: opts.contentType ?? contentTypeOf(path) ?? DEFAULT_CONTENT_TYPE,
-      visibility: opts.visibility ?? config.defaultVisibility,
-    }
+    const attributes = attributesOf(path, opts)
     const { stream, size } = toReadable(path, body)
     const known = size ?? opts.size
     if (known !== undefined && known > config.maxFileSize) {
@@ -431,6 +437,17 @@ export function createStorage(options: StorageOptions = {}): Storage {
         )
       return signer.sign(k, method, Date.now() + ms, opts.contentType)
     },
+    uploads: createChunkedUploads({
+      key,
+      unkey,
+      namespace,
+      maxPathBytes: maxPath,
+      maxPartBytes: config.maxReadSize,
+      expiresInMs: config.signing.expiresIn,
+      load,
+      attributes: attributesOf,
+      op,
+    }),
     async handleSignedRequest(request) {
       const { handleSigned } = await import('./handler.ts')
       return handleSigned(request, { signer, unkey, namespace, storage })

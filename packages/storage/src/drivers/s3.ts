@@ -16,6 +16,7 @@ import {
   type Visibility,
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
+import { S3Uploads, s3Attributes, VISIBILITY } from './s3-uploads.ts'
 
 /** Options of the s3 driver: the `BEAVER_STORAGE_S3_*` settings, or a client you own. */
 export interface S3StorageOptions {
@@ -40,8 +41,6 @@ export interface S3StorageOptions {
 type S3Module = typeof s3sdk
 type LibStorage = typeof libStorage
 const MIN_PART = 5 * 1024 * 1024
-/** Visibility travels in user metadata too, so stat() reports it on every bucket (ACLs are off by default on AWS). */
-const VISIBILITY = 'beaver-visibility'
 
 /**
  * The cursor is the last path returned (as on every driver), sent as the ListObjects marker
@@ -98,6 +97,8 @@ export class S3Disk implements StorageDriver {
   readonly #partSize: number
   readonly #concurrency: number
   readonly #acl: boolean
+  /** Multipart control: resumable and browser-direct uploads, and cleanup of stale ones. */
+  readonly uploads: S3Uploads
 
   constructor(
     modules: { s3: S3Module; lib: LibStorage; presign: typeof getSignedUrl },
@@ -152,17 +153,11 @@ export class S3Disk implements StorageDriver {
           : {}),
         ...options.clientConfig,
       })
+    this.uploads = new S3Uploads(modules.s3, this.client, this.bucket, modules.presign, this.#acl)
   }
 
   async put(key: string, input: DriverPut): Promise<{ size: number; etag?: string | undefined; multipart: boolean }> {
-    const { contentType, cacheControl, contentDisposition, metadata, visibility } = input.attributes
-    const attributes = {
-      ContentType: contentType,
-      ...(cacheControl === undefined ? {} : { CacheControl: cacheControl }),
-      ...(contentDisposition === undefined ? {} : { ContentDisposition: contentDisposition }),
-      Metadata: { ...metadata, [VISIBILITY]: visibility },
-      ...(this.#acl ? { ACL: visibility === 'public' ? ('public-read' as const) : ('private' as const) } : {}),
-    }
+    const attributes = s3Attributes(input.attributes, this.#acl)
     if (input.size !== undefined && input.size <= this.#partSize) {
       // A body of known length that fits in one part is one PutObject with the same attributes,
       // read first so a failing body sends nothing (lib-storage's machinery costs ~4x here).
