@@ -62,6 +62,12 @@ export interface StorageCapabilities {
   writable?: boolean | undefined
 }
 
+/** A browser form upload: POST multipart/form-data to `url` with `fields` first, then the file as `file`. */
+export interface SignedPost {
+  url: string
+  fields: Record<string, string>
+}
+
 /** One uploaded part of a multipart upload. */
 export interface UploadedPart {
   partNumber: number
@@ -122,6 +128,11 @@ export interface StorageDriver {
     options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined },
   ): Promise<string | undefined>
   setVisibility?(key: string, visibility: Visibility): Promise<boolean>
+  /** A presigned POST policy (S3): the attributes and a size bound are part of what is signed. */
+  signedPost?(
+    key: string,
+    options: { expiresInSeconds: number; maxBytes: number; attributes: DriverPut['attributes'] },
+  ): Promise<SignedPost>
   /** Multipart control (initiate, parts, complete, abort, pending uploads); present where the backend has it. */
   readonly uploads?: DriverUploads | undefined
   ready?(signal?: AbortSignal): Promise<void>

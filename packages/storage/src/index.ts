@@ -6,6 +6,7 @@ export type {
   PutResult,
   ListOptions,
   SignedUrlOptions,
+  SignedPostOptions,
   Body,
   Checksum,
 } from './storage.ts'
@@ -28,6 +29,7 @@ export type {
   DriverPut,
   DriverUploads,
   PendingUpload,
+  SignedPost,
   UploadedPart,
   Visibility,
 } from './driver.ts'

@@ -18,6 +18,7 @@ import {
   type FileStat,
   type ListEntry,
   type ListPage,
+  type SignedPost,
   type StorageDriver,
   type Visibility,
 } from './driver.ts'
@@ -28,6 +29,7 @@ import { createUrlSigner, type UrlSigner } from './signer.ts'
 import { contentTypeOf, checkAttributes } from './attributes.ts'
 import { rewriteVisibility, streamCopy } from './transfer.ts'
 import { createChunkedUploads, type ChunkedUploads } from './uploads.ts'
+import type { ListOptions, PutOptions, PutResult, SignedPostOptions, SignedUrlOptions } from './options.ts'
 
 export interface StorageOptions extends Omit<StorageSettings, 'driver'>, InstanceOptions {
   /** A driver name (`local`, `memory`, `s3`, a registered one) or a driver you built. */
@@ -36,42 +38,6 @@ export interface StorageOptions extends Omit<StorageSettings, 'driver'>, Instanc
   client?: unknown
 }
 
-/** Options of put(). */
-export interface PutOptions extends FileAttributes {
-  /** The body's length in bytes when you know it and the body is a stream. */
-  size?: number | undefined
-  checksum?: Checksum | undefined
-  signal?: AbortSignal | undefined
-  /** Called with the bytes read from the body so far. */
-  onProgress?: ((bytes: number) => void) | undefined
-}
-
-/** What put() returns. */
-export interface PutResult {
-  path: string
-  size: number
-  etag?: string | undefined
-  /** True when the driver uploaded it in parts. */
-  multipart: boolean
-}
-
-export interface ListOptions {
-  /** Walk every level under the prefix (default), or list one level with folders. */
-  recursive?: boolean | undefined
-  /** Most entries the iterator yields (listPage(): most entries of the page, at most listPageSize). */
-  limit?: number | undefined
-  /** Continue after the page this cursor came from (listPage()'s `cursor`). */
-  cursor?: string | undefined
-  signal?: AbortSignal | undefined
-}
-
-export interface SignedUrlOptions {
-  /** Lifetime in ms or as `'15m'`; default signing.expiresIn. */
-  expiresIn?: number | string | undefined
-  /** GET downloads (default); PUT uploads (the uploader sends this content type). */
-  method?: 'GET' | 'PUT' | undefined
-  contentType?: string | undefined
-}
 
 /** A disk: create with `createStorage()`, or use the default `storage()`. Paths are relative, "/"-separated. */
 export interface Storage extends Instance<InstanceDescription> {
@@ -108,6 +74,11 @@ export interface Storage extends Instance<InstanceDescription> {
    * at signing.baseUrl. Refused requests get 403, missing files 404.
    */
   handleSignedRequest(request: Request): Promise<Response>
+  /**
+   * A browser form upload straight to the backend (S3 presigned POST policy): the attributes
+   * and a size bound (maxSize, default maxFileSize) are signed into the policy.
+   */
+  signedPost(path: string, options?: SignedPostOptions): Promise<SignedPost>
   /** Resumable chunked uploads and their cleanup (drivers with multipart control: s3). */
   readonly uploads: ChunkedUploads
 }
@@ -437,6 +408,19 @@ export function createStorage(options: StorageOptions = {}): Storage {
         )
       return signer.sign(k, method, Date.now() + ms, opts.contentType)
     },
+    async signedPost(path, opts = {}) {
+      const k = key(path)
+      const { expiresIn, maxSize, ...attributes } = opts
+      const driver = await load()
+      if (!driver.signedPost)
+        throw new StorageError('STORAGE_UNSUPPORTED', `The ${driverName} driver has no POST policies; use signedUrl(path, { method: 'PUT' }).`, {
+          details: { path, driver: driverName },
+        })
+      const ms = expiresIn === undefined ? config.signing.expiresIn : toMs(expiresIn)
+      const maxBytes = Math.min(maxSize ?? config.maxFileSize, config.maxFileSize)
+      const options = { expiresInSeconds: Math.max(1, Math.round(ms / 1000)), maxBytes, attributes: attributesOf(path, attributes) }
+      return wrap(path, () => driver.signedPost!(k, options))
+    },
     uploads: createChunkedUploads({
       key,
       unkey,
@@ -474,3 +458,4 @@ export function createStorage(options: StorageOptions = {}): Storage {
 }
 
 export type { Body, Checksum }
+export type { ListOptions, PutOptions, PutResult, SignedPostOptions, SignedUrlOptions }

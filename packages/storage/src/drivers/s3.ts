@@ -11,11 +11,13 @@ import {
   type FileStat,
   type ListEntry,
   type ListPage,
+  type SignedPost,
   type StorageDriver,
   type StorageDriverContext,
   type Visibility,
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
+import { presignPost } from './s3-post.ts'
 import { S3Uploads, s3Attributes, VISIBILITY } from './s3-uploads.ts'
 
 /** Options of the s3 driver: the `BEAVER_STORAGE_S3_*` settings, or a client you own. */
@@ -308,6 +310,13 @@ export class S3Disk implements StorageDriver {
           })
         : new this.#s3.GetObjectCommand({ Bucket: this.bucket, Key: key })
     return this.#presign(this.client, command, { expiresIn: options.expiresInSeconds })
+  }
+
+  signedPost(
+    key: string,
+    options: { expiresInSeconds: number; maxBytes: number; attributes: DriverPut['attributes'] },
+  ): Promise<SignedPost> {
+    return presignPost(this.client, this.bucket, key, options)
   }
 
   async setVisibility(key: string, visibility: Visibility): Promise<boolean> {

@@ -100,6 +100,40 @@ describe('chunked uploads on s3rver', () => {
   })
 })
 
+describe('presigned POST policy on s3rver', () => {
+  // s3rver stores a multipart/form-data POST but does not check its policy or signature (it
+  // ignores the "policy" and "AWSAccessKeyId" fields), so this proves the form and the
+  // attributes it carries, not that S3 would refuse a form outside the policy.
+  it('gives a form a browser posts straight to the bucket, with every attribute of put()', async () => {
+    const files = on(s3, uniqueNamespace('post'))
+    const post = await files.signedPost('forms/photo.png', {
+      contentType: 'image/png',
+      cacheControl: 'max-age=60',
+      metadata: { owner: 'u-9' },
+      maxSize: 1000,
+      expiresIn: '5m',
+    })
+    expect(post.fields).toMatchObject({ 'Content-Type': 'image/png', 'x-amz-meta-owner': 'u-9' })
+    const policy = JSON.parse(Buffer.from(post.fields.Policy!, 'base64').toString()) as { conditions: unknown[] }
+    expect(policy.conditions).toContainEqual(['content-length-range', 0, 1000])
+    const form = new FormData()
+    for (const [name, value] of Object.entries(post.fields)) form.append(name, value)
+    form.append('file', new Blob([Buffer.from('png bytes')], { type: 'image/png' }), 'photo.png')
+    const res = await fetch(post.url, { method: 'POST', body: form })
+    expect(res.status).toBeLessThan(300)
+    expect(await files.getText('forms/photo.png')).toBe('png bytes')
+    expect(await files.stat('forms/photo.png')).toMatchObject({
+      contentType: 'image/png',
+      cacheControl: 'max-age=60',
+      metadata: { owner: 'u-9' },
+      visibility: 'private',
+    })
+    const memory = createStorage({ driver: 'memory', envPrefix: false })
+    expect(await codeOf(memory.signedPost('a.png'))).toBe('STORAGE_UNSUPPORTED')
+    await files.close()
+  })
+})
+
 describe.runIf(moto)('chunked uploads on moto: resume, abort, cleanup', () => {
   it('resumes from the parts S3 already has, and completes with them', async () => {
     const files = on(moto!, uniqueNamespace('resume'))
