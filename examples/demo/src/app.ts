@@ -33,6 +33,8 @@ import { ENDPOINTS, matchRoute, type Endpoint } from './routes.ts'
 import { normalizeTarget } from './targets.ts'
 import { TitleFetcher } from './titles.ts'
 import { startVisits, type Visits } from './visits.ts'
+import { demoStorage, LinkQrCodes } from './qr-codes.ts'
+import type { Storage } from '@beaver-kit/storage'
 
 /** The kit instances the demo uses; each defaults to the package's default instance (env-configured). */
 export interface Deps {
@@ -55,6 +57,11 @@ export interface Deps {
   tracing?: Tracing
   /** Access-token keys and password hashing of the accounts; default BEAVER_KRYPTO_*. */
   krypto?: Krypto
+  /**
+   * Where the QR codes of links are stored (used as given, not closed); default: one made from
+   * BEAVER_STORAGE_* (the local disk under .data/storage; S3 by BEAVER_STORAGE_DRIVER=s3).
+   */
+  storage?: Storage
 }
 
 export interface AppOptions {
@@ -183,6 +190,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const visits = recorder
   const jobs = scheduled
   let baseUrl = ''
+  // Made once the address is known: kit-signed URLs point back at this server's /files.
+  let qr: LinkQrCodes
 
   async function health(res: http.ServerResponse): Promise<number> {
     await resolver.probe(1000)
@@ -230,12 +239,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       expiresIn: settings.deleteLinkTtl,
     })
     const shortUrl = new URL(`/${link.code}`, baseUrl).href
+    await qr.store(link.code, shortUrl)
+    const qrUrl = new URL(`/links/${link.code}/qr`, baseUrl).href
     if (typeof email === 'string') {
       const job = mail.linkCreated({ code: link.code, url: link.url, shortUrl, deleteUrl }, email)
       mailJobs.add(job)
       void job.finally(() => mailJobs.delete(job))
     }
-    return sendJson(res, 201, { ...link, shortUrl, deleteUrl })
+    return sendJson(res, 201, { ...link, shortUrl, qrUrl, deleteUrl })
   }
 
   /** DELETE /links/:code: with the signed delete URL, or by a principal allowed to delete it (its owner, an admin). */
@@ -252,7 +263,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     const removed = await store.remove(code, allowed)
     if (!removed && who && (await store.find(code)))
       throw new HttpProblem(403, 'only its owner or an admin deletes a link')
-    await resolver.forget(code)
+    await Promise.all([resolver.forget(code), removed ? qr.remove(code) : undefined])
     if (removed)
       await accounts.record(req, {
         action: 'link.delete',
@@ -304,6 +315,15 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       case 'oidc-callback':
       case 'audit-verify':
         return accounts.route(endpoint.name, req, res, url)
+      case 'qr': {
+        if (!(await store.find(code))) throw new HttpProblem(404, `no link ${code}`)
+        const location = await qr.url(code, new URL(`/${code}`, baseUrl).href)
+        res.writeHead(302, { location, 'cache-control': 'no-store' })
+        res.end()
+        return 302
+      }
+      case 'files':
+        return qr.serve(req, res, url)
       case 'mail-events':
         return sendJson(res, 200, { events: await mail.events(code) })
       case 'webhook':
@@ -376,6 +396,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const address = server.address() as AddressInfo
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${address.port}`
   baseUrl = settings.baseUrl ?? url
+  const storage = options.deps?.storage ?? demoStorage(options.env, baseUrl, log)
+  qr = new LinkQrCodes(storage, options.deps?.storage === undefined)
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> =>
@@ -392,6 +414,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         jobs.close(),
         creations.close(),
         accounts.close(),
+        qr.close(),
       ])
       log.info('Beaver Links stopped')
     })())
@@ -417,6 +440,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       probes.describe(),
       jobs.describe(),
       ...accounts.describe(),
+      storage.describe(),
     ],
     get cacheState() {
       return resolver.state

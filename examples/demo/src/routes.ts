@@ -11,6 +11,8 @@ export type EndpointName =
   | 'jobs'
   | 'links'
   | 'link'
+  | 'qr'
+  | 'files'
   | 'mail-events'
   | 'webhook'
   | AccountEndpoint
@@ -72,6 +74,18 @@ export const ENDPOINTS: readonly Endpoint[] = [
     methods: ['GET', 'HEAD', 'DELETE'],
     summary:
       'the link with its title, hits and owner; DELETE through the signed deleteUrl, or with a Bearer token of its owner or an admin (403 otherwise)',
+  },
+  {
+    name: 'qr',
+    path: '/links/:code/qr',
+    methods: ['GET', 'HEAD'],
+    summary: '302 to a signed URL of the QR-code PNG of the short link (stored on the local disk, or S3 by env)',
+  },
+  {
+    name: 'files',
+    path: '/files/*',
+    methods: ['GET', 'HEAD'],
+    summary: 'serves kit-signed file URLs (the QR codes on the local disk); 403 when the signature is bad or expired',
   },
   {
     name: 'mail-events',
@@ -137,6 +151,9 @@ export function matchRoute(pathname: string): { endpoint: Endpoint; code?: strin
   if (pathname === '/links' || pathname === '/links/') return { endpoint: find('links') }
   const link = /^\/links\/([^/]+)$/.exec(pathname)
   if (link) return { endpoint: find('link'), code: link[1] as string }
+  const qr = /^\/links\/([^/]+)\/qr$/.exec(pathname)
+  if (qr) return { endpoint: find('qr'), code: qr[1] as string }
+  if (pathname.startsWith('/files/')) return { endpoint: find('files') }
   const mail = /^\/links\/([^/]+)\/mail$/.exec(pathname)
   if (mail) return { endpoint: find('mail-events'), code: mail[1] as string }
   if (/^\/webhooks\/mail\/[a-z]+$/.test(pathname)) return { endpoint: find('webhook') }

@@ -32,6 +32,8 @@ export interface Harness {
 export async function harness(
   config: AppOptions['config'] = {},
   deps: Partial<Deps> & { cache?: Cache } = {},
+  // QR codes in memory unless a test says otherwise: tests write nothing under the working folder.
+  env: NodeJS.ProcessEnv = { BEAVER_STORAGE_DRIVER: 'memory' },
 ): Promise<Harness> {
   const { logger, lines } = captureLogger()
   const all: Deps = {
@@ -41,7 +43,7 @@ export async function harness(
     signer: createUrlSigner({ envPrefix: false, keys: generateKeyRingEntry('test') }),
     ...deps,
   }
-  const app = await startApp({ config: { port: 0, ...config }, env: {}, deps: all })
+  const app = await startApp({ config: { port: 0, ...config }, env, deps: all })
   return {
     app,
     deps: all,

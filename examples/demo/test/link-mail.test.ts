@@ -53,7 +53,7 @@ async function start(): Promise<App> {
   })
   app = await startApp({
     config: { port: 0, fetchTitles: false },
-    env: {},
+    env: { BEAVER_STORAGE_DRIVER: 'memory' },
     deps: {
       db: createDatabase({ driver: 'sqlite', file: ':memory:', envPrefix: false }),
       cache: createCache({ driver: 'memory', envPrefix: false }),

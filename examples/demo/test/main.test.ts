@@ -89,6 +89,7 @@ describe('main(): start-up', () => {
         'scheduler',
         'auth',
         'audit',
+        'storage',
       ])
       expect(configuration[0]?.settings.find((s) => s.name === 'BEAVER_DEMO_PORT')?.value).toBe('0')
       expect(lines.find((l) => String(l.msg).startsWith('Beaver Links listening'))).toMatchObject({
@@ -101,6 +102,8 @@ describe('main(): start-up', () => {
           'GET,HEAD /jobs',
           'POST /links',
           'GET,HEAD,DELETE /links/:code',
+          'GET,HEAD /links/:code/qr',
+          'GET,HEAD /files/*',
           'GET,HEAD /links/:code/mail',
           'POST /webhooks/mail/:provider',
           'POST /auth/register',
