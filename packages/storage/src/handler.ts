@@ -55,7 +55,6 @@ export async function handleSigned(
     if (isStorageError(err, 'STORAGE_READ_ONLY')) return text(405, 'This disk is read-only.')
     if (isStorageError(err, 'STORAGE_PATH_INVALID', 'STORAGE_CHECKSUM_MISMATCH'))
       return text(400, (err as Error).message)
-    if (isStorageError(err, 'STORAGE_READ_ONLY')) return text(403, 'This disk is read-only.')
     if (isStorageError(err, 'STORAGE_REJECTED')) return text(415, (err as Error).message)
     throw err
   }
