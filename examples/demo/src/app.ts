@@ -190,8 +190,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const visits = recorder
   const jobs = scheduled
   let baseUrl = ''
-  // Made once the address is known: kit-signed URLs point back at this server's /files.
-  let qr: LinkQrCodes
 
   async function health(res: http.ServerResponse): Promise<number> {
     await resolver.probe(1000)
@@ -396,8 +394,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const address = server.address() as AddressInfo
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${address.port}`
   baseUrl = settings.baseUrl ?? url
+  // Made once the address is known (kit-signed URLs point back at this server's /files); no
+  // request reaches the routes that use it before.
   const storage = options.deps?.storage ?? demoStorage(options.env, baseUrl, log)
-  qr = new LinkQrCodes(storage, options.deps?.storage === undefined)
+  const qr = new LinkQrCodes(storage, options.deps?.storage === undefined)
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> =>

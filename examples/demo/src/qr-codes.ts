@@ -46,7 +46,10 @@ export class LinkQrCodes {
   /** Draws the short URL as a PNG and stores it. */
   async store(code: string, shortUrl: string): Promise<void> {
     const png = await QRCode.toBuffer(shortUrl, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 256 })
-    await this.storage.put(LinkQrCodes.path(code), png, { contentType: 'image/png', cacheControl: 'private, max-age=3600' })
+    await this.storage.put(LinkQrCodes.path(code), png, {
+      contentType: 'image/png',
+      cacheControl: 'private, max-age=3600',
+    })
   }
 
   /** A signed URL of the link's PNG, drawn again first if it is missing (links made before QR codes). */

@@ -66,22 +66,30 @@ describe('Beaver Links: a QR code per link', () => {
   })
 
   it('stores on S3 by environment alone, and hands out a presigned S3 URL', async () => {
-    h = await harness({ fetchTitles: false }, {}, {
-      BEAVER_STORAGE_DRIVER: 's3',
-      BEAVER_STORAGE_S3_BUCKET: s3.bucket,
-      BEAVER_STORAGE_S3_ENDPOINT: s3.endpoint,
-      BEAVER_STORAGE_S3_REGION: s3.region,
-      BEAVER_STORAGE_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      BEAVER_STORAGE_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      BEAVER_STORAGE_S3_FORCE_PATH_STYLE: 'true',
-      BEAVER_STORAGE_S3_CHECKSUMS: 'when-required',
-    })
+    h = await harness(
+      { fetchTitles: false },
+      {},
+      {
+        BEAVER_STORAGE_DRIVER: 's3',
+        BEAVER_STORAGE_S3_BUCKET: s3.bucket,
+        BEAVER_STORAGE_S3_ENDPOINT: s3.endpoint,
+        BEAVER_STORAGE_S3_REGION: s3.region,
+        BEAVER_STORAGE_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        BEAVER_STORAGE_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        BEAVER_STORAGE_S3_FORCE_PATH_STYLE: 'true',
+        BEAVER_STORAGE_S3_CHECKSUMS: 'when-required',
+      },
+    )
     const { body } = await shorten(h.app, 'https://example.org/s3')
     const { code, qrUrl } = body as { code: string; qrUrl: string }
     const { signed, res } = await qrOf(h, qrUrl)
     expect(signed.startsWith(`${s3.endpoint}/${s3.bucket}/qr/${code}.png?`)).toBe(true)
     expect(signed).toContain('X-Amz-Signature=')
     expect(res.status).toBe(200)
-    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true)
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(0, 8)
+        .equals(PNG_SIGNATURE),
+    ).toBe(true)
   })
 })

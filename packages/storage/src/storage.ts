@@ -38,7 +38,6 @@ export interface StorageOptions extends Omit<StorageSettings, 'driver'>, Instanc
   client?: unknown
 }
 
-
 /** A disk: create with `createStorage()`, or use the default `storage()`. Paths are relative, "/"-separated. */
 export interface Storage extends Instance<InstanceDescription> {
   /** The driver's name (`local`, `s3`...); known once the driver is loaded, else the configured name. */
@@ -413,12 +412,20 @@ export function createStorage(options: StorageOptions = {}): Storage {
       const { expiresIn, maxSize, ...attributes } = opts
       const driver = await load()
       if (!driver.signedPost)
-        throw new StorageError('STORAGE_UNSUPPORTED', `The ${driverName} driver has no POST policies; use signedUrl(path, { method: 'PUT' }).`, {
-          details: { path, driver: driverName },
-        })
+        throw new StorageError(
+          'STORAGE_UNSUPPORTED',
+          `The ${driverName} driver has no POST policies; use signedUrl(path, { method: 'PUT' }).`,
+          {
+            details: { path, driver: driverName },
+          },
+        )
       const ms = expiresIn === undefined ? config.signing.expiresIn : toMs(expiresIn)
       const maxBytes = Math.min(maxSize ?? config.maxFileSize, config.maxFileSize)
-      const options = { expiresInSeconds: Math.max(1, Math.round(ms / 1000)), maxBytes, attributes: attributesOf(path, attributes) }
+      const options = {
+        expiresInSeconds: Math.max(1, Math.round(ms / 1000)),
+        maxBytes,
+        attributes: attributesOf(path, attributes),
+      }
       return wrap(path, () => driver.signedPost!(k, options))
     },
     uploads: createChunkedUploads({

@@ -6,7 +6,12 @@ import type { StorageDriver, Visibility } from './driver.ts'
  * across disks. The target commits only once the whole body arrived, so a failed copy leaves
  * no target. False when there is no source.
  */
-export async function streamCopy(source: StorageDriver, from: string, target: StorageDriver, to: string): Promise<boolean> {
+export async function streamCopy(
+  source: StorageDriver,
+  from: string,
+  target: StorageDriver,
+  to: string,
+): Promise<boolean> {
   const stat = await source.stat(from)
   const body = stat && (await source.getStream(from, {}))
   if (!stat || !body) return false

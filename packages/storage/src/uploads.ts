@@ -36,7 +36,10 @@ export interface ChunkedUploads {
   partUrl(upload: ChunkedUpload, partNumber: number, options?: { expiresIn?: number | string }): Promise<string>
   listParts(upload: ChunkedUpload): Promise<UploadedPart[]>
   /** Assembles the parts (by default every part S3 holds, from listParts) into the file. */
-  complete(upload: ChunkedUpload, parts?: readonly UploadedPart[]): Promise<{ path: string; size: number; etag?: string | undefined }>
+  complete(
+    upload: ChunkedUpload,
+    parts?: readonly UploadedPart[],
+  ): Promise<{ path: string; size: number; etag?: string | undefined }>
   abort(upload: ChunkedUpload): Promise<void>
   listPending(prefix?: string): Promise<PendingChunkedUpload[]>
   /** Aborts every pending upload under the prefix started more than `olderThan` ago; how many were aborted. */
@@ -116,9 +119,13 @@ export function createChunkedUploads(ctx: UploadsContext): ChunkedUploads {
         const uploads = await control()
         const all = parts ?? (await uploads.listParts(key, upload.uploadId))
         if (all.length === 0)
-          throw new StorageError('STORAGE_UPLOAD_INVALID', `The upload of ${JSON.stringify(upload.path)} has no parts to complete.`, {
-            details: { path: upload.path, uploadId: upload.uploadId },
-          })
+          throw new StorageError(
+            'STORAGE_UPLOAD_INVALID',
+            `The upload of ${JSON.stringify(upload.path)} has no parts to complete.`,
+            {
+              details: { path: upload.path, uploadId: upload.uploadId },
+            },
+          )
         const { etag } = await uploads.complete(key, upload.uploadId, all)
         const stat = await (await ctx.load()).stat(key)
         return { path: upload.path, size: stat?.size ?? 0, etag: etag ?? stat?.etag }

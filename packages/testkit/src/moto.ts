@@ -38,7 +38,7 @@ export async function startMotoS3(bucket = 'beaver-test'): Promise<MotoS3 | unde
     })
   } catch (err) {
     const message = `moto_server could not start (${(err as Error).message}); install it with \`pip install "moto[server]"\`.`
-    if (isCI()) throw new Error(`CI=true and a required service is missing: ${message}`)
+    if (isCI()) throw new Error(`CI=true and a required service is missing: ${message}`, { cause: err })
     console.warn(`[testkit] skipping moto tests: ${message}`)
     return undefined
   }

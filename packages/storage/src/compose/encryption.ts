@@ -59,14 +59,19 @@ class EncryptedDisk extends DiskWrapper {
   }
 
   #ringKey(kid: string, key: string): Buffer {
-    if (!this.#keys.kids.includes(kid)) throw tampered(key, `it was encrypted with key ${JSON.stringify(kid)}, which the key ring does not hold`)
+    if (!this.#keys.kids.includes(kid))
+      throw tampered(key, `it was encrypted with key ${JSON.stringify(kid)}, which the key ring does not hold`)
     return this.#keys.deriveKey(PURPOSE, { kid })
   }
 
   override async put(key: string, input: DriverPut): ReturnType<StorageDriver['put']> {
     const header = { kid: this.#keys.currentKid, segmentSize: this.#segmentSize, salt: newSalt() }
     const value = formatHeader(header)
-    const sealing = sealStream(fileKey(this.#ringKey(header.kid, key), header.salt), associated(value, key), header.segmentSize)
+    const sealing = sealStream(
+      fileKey(this.#ringKey(header.kid, key), header.salt),
+      associated(value, key),
+      header.segmentSize,
+    )
     pipeline(input.body, sealing).catch(() => undefined)
     const result = await this.disk.put(key, {
       ...input,
@@ -117,12 +122,18 @@ class EncryptedDisk extends DiskWrapper {
       end: Math.min((last + 1) * sealedSegment, stat.size) - 1,
     })
     if (!sealed) return undefined
-    const opening = openStream(key, fileKey(this.#ringKey(header.kid, key), header.salt), associated(value, key), segment, {
-      first,
-      count,
-      skip: start - first * segment,
-      length: Math.max(0, end - start + 1),
-    })
+    const opening = openStream(
+      key,
+      fileKey(this.#ringKey(header.kid, key), header.salt),
+      associated(value, key),
+      segment,
+      {
+        first,
+        count,
+        skip: start - first * segment,
+        length: Math.max(0, end - start + 1),
+      },
+    )
     pipeline(sealed, opening).catch(() => undefined)
     return opening
   }

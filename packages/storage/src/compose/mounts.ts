@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream'
-import type { DriverPut, FileStat, ListEntry, ListPage, StorageCapabilities, StorageDriver, Visibility } from '../driver.ts'
+import type {
+  DriverPut,
+  FileStat,
+  ListEntry,
+  ListPage,
+  StorageCapabilities,
+  StorageDriver,
+  Visibility,
+} from '../driver.ts'
 import { StorageError } from '../errors.ts'
 import { compareKeys } from '../listing.ts'
 import { checkPath } from '../paths.ts'
@@ -44,9 +52,13 @@ export class MountDisk implements StorageDriver {
       .map(([point, disk]) => {
         const clean = normalise(point)
         if (seen.has(clean))
-          throw new StorageError('STORAGE_OPTIONS_INVALID', `The mount point ${JSON.stringify(point)} is given twice.`, {
-            details: { mount: point },
-          })
+          throw new StorageError(
+            'STORAGE_OPTIONS_INVALID',
+            `The mount point ${JSON.stringify(point)} is given twice.`,
+            {
+              details: { mount: point },
+            },
+          )
         seen.add(clean)
         return { point: clean, base: clean === '' ? '' : `${clean}/`, disk }
       })
@@ -86,7 +98,10 @@ export class MountDisk implements StorageDriver {
     return mount.disk.put(inner, input)
   }
 
-  getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined> {
+  getStream(
+    key: string,
+    options: { start?: number; end?: number; signal?: AbortSignal },
+  ): Promise<Readable | undefined> {
     const { mount, inner } = this.#route(key)
     return mount.disk.getStream(inner, options)
   }
@@ -105,7 +120,8 @@ export class MountDisk implements StorageDriver {
   async copy(from: string, to: string): Promise<boolean> {
     const source = this.#route(from)
     const target = this.#route(to)
-    if (source.mount === target.mount && source.mount.disk.copy) return source.mount.disk.copy(source.inner, target.inner)
+    if (source.mount === target.mount && source.mount.disk.copy)
+      return source.mount.disk.copy(source.inner, target.inner)
     return streamCopy(source.mount.disk, source.inner, target.mount.disk, target.inner)
   }
 
@@ -146,13 +162,19 @@ export class MountDisk implements StorageDriver {
     const { cursor } = options
     // The mount that holds the prefix, and every mount whose point lies under the prefix.
     const owner = this.#mounts.find((m) => m.base === '' || prefix.startsWith(m.base))
-    const below = this.#mounts.filter((m) => m !== owner && m.base.startsWith(prefix) && (!owner || m.base.startsWith(owner.base)))
+    const below = this.#mounts.filter(
+      (m) => m !== owner && m.base.startsWith(prefix) && (!owner || m.base.startsWith(owner.base)),
+    )
     const found = new Map<string, ListEntry>()
     let bound: string | undefined
     // A disk's own files under a deeper mount point are hidden by that mount (its folder stays).
     const shadowed = (path: string, from: Mount): boolean =>
       this.#mounts.some(
-        (m) => m.base.length > from.base.length && m.base.startsWith(from.base) && path.startsWith(m.base) && path !== m.base,
+        (m) =>
+          m.base.length > from.base.length &&
+          m.base.startsWith(from.base) &&
+          path.startsWith(m.base) &&
+          path !== m.base,
       )
     const add = (entry: ListEntry, from: Mount): void => {
       if (cursor !== undefined && compareKeys(entry.path, cursor) <= 0) return
@@ -190,11 +212,11 @@ export class MountDisk implements StorageDriver {
   }
 
   async ready(signal?: AbortSignal): Promise<void> {
-    await Promise.all(this.#mounts.map((m) => m.disk.ready?.(signal)))
+    await Promise.all(this.#mounts.map(async (m) => m.disk.ready?.(signal)))
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#mounts.map((m) => m.disk.close?.()))
+    await Promise.all(this.#mounts.map(async (m) => m.disk.close?.()))
   }
 }
 

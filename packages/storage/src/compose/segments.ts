@@ -24,7 +24,14 @@ export function formatHeader(header: SegmentHeader): string {
 export function parseHeader(value: string, key: string): SegmentHeader {
   const [version, kid, size, salt] = value.split('.')
   const segmentSize = Number(size)
-  if (version !== VERSION || !kid || !Number.isInteger(segmentSize) || segmentSize < 1024 || segmentSize > 1 << 24 || !salt)
+  if (
+    version !== VERSION ||
+    !kid ||
+    !Number.isInteger(segmentSize) ||
+    segmentSize < 1024 ||
+    segmentSize > 1 << 24 ||
+    !salt
+  )
     throw tampered(key, 'its encryption header is malformed')
   return { kid, segmentSize, salt: Buffer.from(salt, 'base64url') }
 }
@@ -140,7 +147,11 @@ export function openStream(
     try {
       plain = open(key, aad, index, index === range.count - 1, sealed)
     } catch (err) {
-      throw tampered(path, `segment ${index} failed authentication (altered, reordered, truncated, or another key)`, err)
+      throw tampered(
+        path,
+        `segment ${index} failed authentication (altered, reordered, truncated, or another key)`,
+        err,
+      )
     }
     index++
     const start = Math.min(skip, plain.length)

@@ -31,9 +31,13 @@ function allowed(type: string, patterns: readonly string[]): boolean {
 }
 
 function rejected(key: string, why: string, details: Record<string, unknown>): StorageError {
-  return new StorageError('STORAGE_REJECTED', `The upload of ${JSON.stringify(key)} was refused: ${why}; nothing was stored.`, {
-    details: { path: key, ...details },
-  })
+  return new StorageError(
+    'STORAGE_REJECTED',
+    `The upload of ${JSON.stringify(key)} was refused: ${why}; nothing was stored.`,
+    {
+      details: { path: key, ...details },
+    },
+  )
 }
 
 /**
@@ -61,9 +65,13 @@ function validator(key: string, declared: string, rules: ValidationRules): Trans
       size += chunk.length
       if (size > maxSize) {
         done(
-          new StorageError('STORAGE_TOO_LARGE', `The upload of ${JSON.stringify(key)} is larger than ${maxSize} bytes; nothing was stored.`, {
-            details: { path: key, maxBytes: maxSize },
-          }),
+          new StorageError(
+            'STORAGE_TOO_LARGE',
+            `The upload of ${JSON.stringify(key)} is larger than ${maxSize} bytes; nothing was stored.`,
+            {
+              details: { path: key, maxBytes: maxSize },
+            },
+          ),
         )
         return
       }
@@ -103,9 +111,13 @@ class ValidatedDisk extends DiskWrapper {
       refuse(rejected(key, `${declared} is not an allowed type (${allowedTypes.join(', ')})`, { declared }))
     if (maxSize !== undefined && input.size !== undefined && input.size > maxSize)
       refuse(
-        new StorageError('STORAGE_TOO_LARGE', `The upload of ${JSON.stringify(key)} is ${input.size} bytes, more than ${maxSize}; nothing was stored.`, {
-          details: { path: key, maxBytes: maxSize },
-        }),
+        new StorageError(
+          'STORAGE_TOO_LARGE',
+          `The upload of ${JSON.stringify(key)} is ${input.size} bytes, more than ${maxSize}; nothing was stored.`,
+          {
+            details: { path: key, maxBytes: maxSize },
+          },
+        ),
       )
     const checked = validator(key, declared, this.rules)
     // The source's failure reaches the disk through the validator; the pipeline's own promise

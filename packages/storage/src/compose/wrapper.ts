@@ -26,7 +26,10 @@ export abstract class DiskWrapper implements StorageDriver {
     return this.disk.put(key, input)
   }
 
-  getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined> {
+  getStream(
+    key: string,
+    options: { start?: number; end?: number; signal?: AbortSignal },
+  ): Promise<Readable | undefined> {
     return this.disk.getStream(key, options)
   }
 

@@ -60,7 +60,11 @@ export class S3Uploads implements DriverUploads {
 
   async create(key: string, attributes: DriverPut['attributes']): Promise<string> {
     const out = await this.#client.send(
-      new this.#s3.CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: key, ...s3Attributes(attributes, this.#acl) }),
+      new this.#s3.CreateMultipartUploadCommand({
+        Bucket: this.#bucket,
+        Key: key,
+        ...s3Attributes(attributes, this.#acl),
+      }),
     )
     if (!out.UploadId) throw new StorageError('STORAGE_DRIVER', `S3 gave no upload id for ${JSON.stringify(key)}.`)
     return out.UploadId
@@ -89,7 +93,12 @@ export class S3Uploads implements DriverUploads {
   }
 
   partUrl(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
-    const command = new this.#s3.UploadPartCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId, PartNumber: partNumber })
+    const command = new this.#s3.UploadPartCommand({
+      Bucket: this.#bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+    })
     return this.#presign(this.#client, command, { expiresIn: expiresInSeconds })
   }
 
@@ -122,7 +131,9 @@ export class S3Uploads implements DriverUploads {
           Key: key,
           UploadId: uploadId,
           MultipartUpload: {
-            Parts: [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
+            Parts: [...parts]
+              .sort((a, b) => a.partNumber - b.partNumber)
+              .map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
           },
         }),
       )
@@ -132,7 +143,9 @@ export class S3Uploads implements DriverUploads {
 
   abort(key: string, uploadId: string): Promise<void> {
     return this.#send(key, uploadId, async () => {
-      await this.#client.send(new this.#s3.AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId }))
+      await this.#client.send(
+        new this.#s3.AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId }),
+      )
     })
   }
 
@@ -150,7 +163,8 @@ export class S3Uploads implements DriverUploads {
         }),
       )
       for (const u of out.Uploads ?? [])
-        if (u.Key && u.UploadId) pending.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) })
+        if (u.Key && u.UploadId)
+          pending.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) })
       keyMarker = out.IsTruncated ? out.NextKeyMarker : undefined
       idMarker = out.IsTruncated ? out.NextUploadIdMarker : undefined
     } while (keyMarker)

@@ -23,15 +23,32 @@ const keys = createKeyRing([generateKeyRingEntry('old'), generateKeyRingEntry('n
 const over = (driver: StorageDriver, namespace: string) =>
   createStorage({ driver, namespace, envPrefix: false, maxFileSize, signing })
 
-describeStorageDriver('encrypted memory', (ns) => over(encrypted(new MemoryDisk(), { keys, segmentSize: 4096 }), ns), suite)
+describeStorageDriver(
+  'encrypted memory',
+  (ns) => over(encrypted(new MemoryDisk(), { keys, segmentSize: 4096 }), ns),
+  suite,
+)
 describeStorageDriver('encrypted local', (ns) => over(encrypted(new LocalDisk({ root }), { keys }), ns), suite)
-describeStorageDriver('validated memory', (ns) => over(validated(new MemoryDisk(), { maxSize: maxFileSize, sniff: false }), ns), suite)
+describeStorageDriver(
+  'validated memory',
+  (ns) => over(validated(new MemoryDisk(), { maxSize: maxFileSize, sniff: false }), ns),
+  suite,
+)
 describeStorageDriver('cached memory', (ns) => over(cached(new MemoryDisk()), ns), suite)
-describeStorageDriver('cached local', (ns) => over(cached(new LocalDisk({ root }), { maxFileBytes: 100_000 }), ns), suite)
+describeStorageDriver(
+  'cached local',
+  (ns) => over(cached(new LocalDisk({ root }), { maxFileBytes: 100_000 }), ns),
+  suite,
+)
 // Everything under the namespace routed to the root mount, and everything to a mount of its own.
-describeStorageDriver('mounts (root)', (ns) => over(mountDisks({ '/': new MemoryDisk(), '/elsewhere': new MemoryDisk() }), ns), suite)
+describeStorageDriver(
+  'mounts (root)',
+  (ns) => over(mountDisks({ '/': new MemoryDisk(), '/elsewhere': new MemoryDisk() }), ns),
+  suite,
+)
 describeStorageDriver(
   'mounts (mounted)',
-  (ns) => over(mountDisks({ '/': new MemoryDisk(), [`/${ns}`]: new LocalDisk({ root: join(root, 'mounted', ns) }) }), ns),
+  (ns) =>
+    over(mountDisks({ '/': new MemoryDisk(), [`/${ns}`]: new LocalDisk({ root: join(root, 'mounted', ns) }) }), ns),
   suite,
 )

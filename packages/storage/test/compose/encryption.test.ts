@@ -52,12 +52,17 @@ function setup(keys = createKeyRing([newKey, oldKey])): { inner: MemoryDisk; fil
       return inner.getStream(key, o)
     },
   })
-  return { inner, requested, files: createStorage({ envPrefix: false, driver: encrypted(watched, { keys, segmentSize: SEGMENT }) }) }
+  return {
+    inner,
+    requested,
+    files: createStorage({ envPrefix: false, driver: encrypted(watched, { keys, segmentSize: SEGMENT }) }),
+  }
 }
 
 async function range(files: Storage, path: string, start: number, end?: number): Promise<Buffer> {
   const chunks: Buffer[] = []
-  for await (const c of await files.getStream(path, { start, ...(end === undefined ? {} : { end }) })) chunks.push(c as Buffer)
+  for await (const c of await files.getStream(path, { start, ...(end === undefined ? {} : { end }) }))
+    chunks.push(c as Buffer)
   return Buffer.concat(chunks)
 }
 
@@ -103,7 +108,10 @@ describe('encryption', () => {
       ['altered', flipped],
       ['truncated after a segment', good.subarray(0, 3 * SEALED)],
       ['cut inside a segment', good.subarray(0, good.length - 4)],
-      ['reordered', Buffer.concat([good.subarray(SEALED, 2 * SEALED), good.subarray(0, SEALED), good.subarray(2 * SEALED)])],
+      [
+        'reordered',
+        Buffer.concat([good.subarray(SEALED, 2 * SEALED), good.subarray(0, SEALED), good.subarray(2 * SEALED)]),
+      ],
     ]
     for (const [name, bytes] of cases) {
       await overwrite(inner, 'f.bin', bytes)
@@ -140,7 +148,10 @@ describe('encryption', () => {
     const other = setup(createKeyRing([newKey]))
     await other.inner.put('old.txt', { body: Readable.from([stored]), attributes })
     expect(await codeOf(other.files.get('old.txt'))).toBe('STORAGE_TAMPERED')
-    await other.inner.put('plain.txt', { body: Readable.from([Buffer.from('plain')]), attributes: { contentType: 'text/plain', visibility: 'private' } })
+    await other.inner.put('plain.txt', {
+      body: Readable.from([Buffer.from('plain')]),
+      attributes: { contentType: 'text/plain', visibility: 'private' },
+    })
     expect(await codeOf(other.files.get('plain.txt'))).toBe('STORAGE_TAMPERED')
     expect(await codeOf(other.files.stat('plain.txt'))).toBe('STORAGE_TAMPERED')
     await other.inner.put('bad-header.txt', {

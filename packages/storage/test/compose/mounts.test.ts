@@ -60,7 +60,11 @@ describe('mounts', () => {
     const { files, avatars } = disks('copy')
     await files.put('incoming/a.png', Buffer.alloc(200_000, 1), { contentType: 'image/png', metadata: { k: 'v' } })
     await files.copy('incoming/a.png', 'avatars/a.png')
-    expect(await files.stat('avatars/a.png')).toMatchObject({ size: 200_000, contentType: 'image/png', metadata: { k: 'v' } })
+    expect(await files.stat('avatars/a.png')).toMatchObject({
+      size: 200_000,
+      contentType: 'image/png',
+      metadata: { k: 'v' },
+    })
     await files.move('avatars/a.png', 'media/tmp/a.png')
     expect(await avatars.stat('a.png')).toBeUndefined()
     expect((await files.get('media/tmp/a.png')).equals(Buffer.alloc(200_000, 1))).toBe(true)
@@ -73,7 +77,11 @@ describe('mounts', () => {
   it('keeps the source when a cross-mount move fails', async () => {
     const files = createStorage({
       envPrefix: false,
-      driver: mountDisks({ '/': new MemoryDisk(), '/archive': readOnly(new MemoryDisk()), '/small': new MemoryDisk({ maxBytes: 10 }) }),
+      driver: mountDisks({
+        '/': new MemoryDisk(),
+        '/archive': readOnly(new MemoryDisk()),
+        '/small': new MemoryDisk({ maxBytes: 10 }),
+      }),
     })
     await files.put('doc.txt', 'a document')
     expect(await codeOf(files.move('doc.txt', 'archive/doc.txt'))).toBe('STORAGE_READ_ONLY')
@@ -91,9 +99,27 @@ describe('mounts', () => {
       body: Readable.from([Buffer.from('x')]),
       attributes: { contentType: 'image/png', visibility: 'private' },
     })
-    for (const p of ['a.txt', 'avatars/1.png', 'avatars/2.png', 'b.txt', 'media/cover.jpg', 'media/tmp/t1', 'media/tmp/t2', 'z.txt'])
+    for (const p of [
+      'a.txt',
+      'avatars/1.png',
+      'avatars/2.png',
+      'b.txt',
+      'media/cover.jpg',
+      'media/tmp/t1',
+      'media/tmp/t2',
+      'z.txt',
+    ])
       await files.put(p, p)
-    const all = ['a.txt', 'avatars/1.png', 'avatars/2.png', 'b.txt', 'media/cover.jpg', 'media/tmp/t1', 'media/tmp/t2', 'z.txt']
+    const all = [
+      'a.txt',
+      'avatars/1.png',
+      'avatars/2.png',
+      'b.txt',
+      'media/cover.jpg',
+      'media/tmp/t1',
+      'media/tmp/t2',
+      'z.txt',
+    ]
     expect(await paths(files.list())).toEqual(all.map((p) => `file:${p}`))
     expect(await paths(files.list('', { recursive: false }))).toEqual([
       'file:a.txt',

@@ -23,7 +23,15 @@ afterAll(async () => {
   await Promise.all([s3?.stop(), moto?.stop()])
 })
 
-function on(server: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string }; bucket: string }, namespace: string): Storage {
+function on(
+  server: {
+    endpoint: string
+    region: string
+    credentials: { accessKeyId: string; secretAccessKey: string }
+    bucket: string
+  },
+  namespace: string,
+): Storage {
   const client = new S3Client({
     endpoint: server.endpoint,
     region: server.region,
@@ -73,9 +81,11 @@ describe('chunked uploads on s3rver', () => {
     const done = await files.uploads.complete(upload, [p3, p1, p2])
     expect(done).toMatchObject({ path: 'videos/clip.bin', size: 10 * MiB + 1234 })
     const whole = Buffer.concat([first, second, last])
-    expect(createHash('sha256').update(await files.get('videos/clip.bin')).digest('hex')).toBe(
-      createHash('sha256').update(whole).digest('hex'),
-    )
+    expect(
+      createHash('sha256')
+        .update(await files.get('videos/clip.bin'))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(whole).digest('hex'))
     await files.put('videos/single.bin', 'one request', attrs)
     const pick = (s: Awaited<ReturnType<Storage['stat']>>) => ({
       contentType: s.contentType,
