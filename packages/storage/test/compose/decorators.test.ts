@@ -184,3 +184,27 @@ describe('cache', () => {
     expect(await files.exists('r.txt')).toBe(true)
   })
 })
+
+describe('any wrapper', () => {
+  it('rewrites the file for visibility on a disk without setVisibility, and passes ready, close and presigning through', async () => {
+    const inner = new MemoryDisk()
+    let readied = 0
+    let closed = 0
+    const { setVisibility: _none, ...plain } = through(inner, {
+      capabilities: { ...inner.capabilities, signedUrls: true },
+      signedUrl: async (key) => `https://presigned.test/${key}`,
+      ready: async () => void readied++,
+      close: async () => void closed++,
+    })
+    const files = createStorage({ envPrefix: false, driver: cached(plain) })
+    await files.put('v.txt', 'bytes', { metadata: { a: 'b' } })
+    await files.setVisibility('v.txt', 'public')
+    expect(await inner.stat('v.txt')).toMatchObject({ visibility: 'public', metadata: { a: 'b' }, size: 5 })
+    expect(await codeOf(files.setVisibility('none.txt', 'public'))).toBe('STORAGE_NOT_FOUND')
+    expect(await files.signedUrl('v.txt')).toBe('https://presigned.test/v.txt')
+    await files.ready()
+    const wrapped = cached(plain)
+    await wrapped.close?.()
+    expect([readied, closed]).toEqual([1, 1])
+  })
+})
