@@ -40,6 +40,8 @@ export interface DriverPut {
   signal?: AbortSignal | undefined
   /** Called with the bytes sent so far. */
   onProgress?: ((bytes: number) => void) | undefined
+  /** Object tags (drivers with capabilities.tags); the facade refuses them elsewhere. */
+  tags?: Readonly<Record<string, string>> | undefined
 }
 
 /** What a driver's list() returns: one page, and the cursor of the next when there is one. */
@@ -60,6 +62,8 @@ export interface StorageCapabilities {
   multipart: boolean
   /** False for a read-only disk (a zip archive): put, delete, copy, move and setVisibility fail with STORAGE_READ_ONLY. Default true. */
   writable?: boolean | undefined
+  /** Object tags set with the upload (S3 `x-amz-tagging`) and read with getTags(). */
+  tags?: boolean | undefined
 }
 
 /** A browser form upload: POST multipart/form-data to `url` with `fields` first, then the file as `file`. */
@@ -89,7 +93,7 @@ export interface PendingUpload {
  * the upload is created, as put() gives them, so a file reads back the same either way.
  */
 export interface DriverUploads {
-  create(key: string, attributes: DriverPut['attributes']): Promise<string>
+  create(key: string, attributes: DriverPut['attributes'], tags?: DriverPut['tags']): Promise<string>
   uploadPart(
     key: string,
     uploadId: string,
@@ -128,6 +132,8 @@ export interface StorageDriver {
     options: { method: 'GET' | 'PUT'; expiresInSeconds: number; contentType?: string | undefined },
   ): Promise<string | undefined>
   setVisibility?(key: string, visibility: Visibility): Promise<boolean>
+  /** The object's tags, or undefined when there is no such file; present with capabilities.tags. */
+  getTags?(key: string): Promise<Record<string, string> | undefined>
   /** A presigned POST policy (S3): the attributes and a size bound are part of what is signed. */
   signedPost?(
     key: string,

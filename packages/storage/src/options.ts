@@ -7,6 +7,11 @@ export interface PutOptions extends FileAttributes {
   size?: number | undefined
   checksum?: Checksum | undefined
   signal?: AbortSignal | undefined
+  /**
+   * Object tags (S3: at most 10, sent with the upload itself, single or multipart). A driver
+   * without tags refuses them with STORAGE_UNSUPPORTED.
+   */
+  tags?: Readonly<Record<string, string>> | undefined
   /** Called with the bytes read from the body so far. */
   onProgress?: ((bytes: number) => void) | undefined
 }

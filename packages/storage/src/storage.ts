@@ -51,6 +51,8 @@ export interface Storage extends Instance<InstanceDescription> {
   getStream(path: string, options?: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable>
   stat(path: string): Promise<FileStat>
   exists(path: string): Promise<boolean>
+  /** The object tags given to put() (drivers with tags: s3); STORAGE_UNSUPPORTED elsewhere. */
+  getTags(path: string): Promise<Record<string, string>>
   /** True when a file was removed (deleting a missing file is not an error). */
   delete(path: string): Promise<boolean>
   /** How many of the paths were removed. */
@@ -138,6 +140,10 @@ export function createStorage(options: StorageOptions = {}): Storage {
   const op = (): { driver: string; namespace: string } => ({ driver: driverName, namespace })
   const notFound = (path: string): StorageError =>
     new StorageError('STORAGE_NOT_FOUND', `No file at ${JSON.stringify(path)}.`, { details: { path } })
+  const unsupported = (path: string, what: string): StorageError =>
+    new StorageError('STORAGE_UNSUPPORTED', `The ${driverName} driver has no ${what} (${JSON.stringify(path)}).`, {
+      details: { path, driver: driverName },
+    })
   const wrap = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
@@ -198,7 +204,12 @@ export function createStorage(options: StorageOptions = {}): Storage {
     return traceAsync(channels.put, op, async () => {
       const driver = await load()
       try {
-        const result = await wrap(path, () => driver.put(k, { body: guard, size: known, attributes, signal }))
+        if (opts.tags && !driver.capabilities.tags) {
+          guard.destroy()
+          throw unsupported(path, 'object tags')
+        }
+        const tags = opts.tags
+        const result = await wrap(path, () => driver.put(k, { body: guard, size: known, attributes, signal, tags }))
         return { path, size: result.size, etag: result.etag, multipart: result.multipart }
       } finally {
         signal?.removeEventListener('abort', onAbort)
@@ -334,6 +345,14 @@ export function createStorage(options: StorageOptions = {}): Storage {
       return s
     },
     exists: async (path) => (await statOf(path)) !== undefined,
+    async getTags(path) {
+      const k = key(path)
+      const driver = await load()
+      if (!driver.capabilities.tags || !driver.getTags) throw unsupported(path, 'object tags')
+      const tags = await wrap(path, () => driver.getTags!(k))
+      if (!tags) throw notFound(path)
+      return tags
+    },
     async delete(path) {
       const k = key(path)
       return traceAsync(

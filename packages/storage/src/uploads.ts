@@ -24,7 +24,10 @@ export interface PendingChunkedUpload extends ChunkedUpload {
  * which otherwise cost storage forever. The attributes are given at `initiate`, as put() takes them.
  */
 export interface ChunkedUploads {
-  initiate(path: string, options?: FileAttributes): Promise<ChunkedUpload>
+  initiate(
+    path: string,
+    options?: FileAttributes & { tags?: Readonly<Record<string, string>> | undefined },
+  ): Promise<ChunkedUpload>
   /** Sends one part (1..10,000; every part but the last at least 5 MiB on S3). */
   uploadPart(
     upload: ChunkedUpload,
@@ -87,7 +90,8 @@ export function createChunkedUploads(ctx: UploadsContext): ChunkedUploads {
     initiate: (path, options = {}) =>
       traced('initiate', async () => {
         const key = ctx.key(path)
-        const uploadId = await (await control()).create(key, ctx.attributes(path, options))
+        const { tags, ...attributes } = options
+        const uploadId = await (await control()).create(key, ctx.attributes(path, attributes), tags)
         return { path, uploadId }
       }),
     uploadPart: (upload, partNumber, body, options = {}) =>

@@ -13,9 +13,10 @@ export const VISIBILITY = 'beaver-visibility'
  * CreateMultipartUpload (S3 ignores attributes given at completion), so a file reads back the
  * same whichever way it went up.
  */
-export function s3Attributes(attributes: DriverPut['attributes'], acl: boolean) {
+export function s3Attributes(attributes: DriverPut['attributes'], acl: boolean, tags?: DriverPut['tags']) {
   const { contentType, cacheControl, contentDisposition, metadata, visibility } = attributes
   return {
+    ...(tags && Object.keys(tags).length > 0 ? { Tagging: new URLSearchParams(tags).toString() } : {}),
     ContentType: contentType,
     ...(cacheControl === undefined ? {} : { CacheControl: cacheControl }),
     ...(contentDisposition === undefined ? {} : { ContentDisposition: contentDisposition }),
@@ -58,12 +59,12 @@ export class S3Uploads implements DriverUploads {
     }
   }
 
-  async create(key: string, attributes: DriverPut['attributes']): Promise<string> {
+  async create(key: string, attributes: DriverPut['attributes'], tags?: DriverPut['tags']): Promise<string> {
     const out = await this.#client.send(
       new this.#s3.CreateMultipartUploadCommand({
         Bucket: this.#bucket,
         Key: key,
-        ...s3Attributes(attributes, this.#acl),
+        ...s3Attributes(attributes, this.#acl, tags),
       }),
     )
     if (!out.UploadId) throw new StorageError('STORAGE_DRIVER', `S3 gave no upload id for ${JSON.stringify(key)}.`)

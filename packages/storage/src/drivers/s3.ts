@@ -89,7 +89,7 @@ function notFound(err: unknown): boolean {
  */
 export class S3Disk implements StorageDriver {
   readonly name = 's3'
-  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true }
+  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true, tags: true }
   readonly client: S3Client
   readonly bucket: string
   readonly #s3: S3Module
@@ -159,7 +159,7 @@ export class S3Disk implements StorageDriver {
   }
 
   async put(key: string, input: DriverPut): Promise<{ size: number; etag?: string | undefined; multipart: boolean }> {
-    const attributes = s3Attributes(input.attributes, this.#acl)
+    const attributes = s3Attributes(input.attributes, this.#acl, input.tags)
     if (input.size !== undefined && input.size <= this.#partSize) {
       // A body of known length that fits in one part is one PutObject with the same attributes,
       // read first so a failing body sends nothing (lib-storage's machinery costs ~4x here).
@@ -310,6 +310,16 @@ export class S3Disk implements StorageDriver {
           })
         : new this.#s3.GetObjectCommand({ Bucket: this.bucket, Key: key })
     return this.#presign(this.client, command, { expiresIn: options.expiresInSeconds })
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    try {
+      const out = await this.client.send(new this.#s3.GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }))
+      return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))
+    } catch (err) {
+      if (notFound(err)) return undefined
+      throw err
+    }
   }
 
   signedPost(

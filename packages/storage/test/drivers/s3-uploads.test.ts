@@ -182,3 +182,23 @@ describe.runIf(moto)('chunked uploads on moto: resume, abort, cleanup', () => {
     await files.close()
   }, 60_000)
 })
+
+describe.runIf(moto)('object tags on S3 (moto)', () => {
+  it('sends the same tags with a single upload, a multipart upload and a chunked upload, and reads them back', async () => {
+    const files = on(moto!, uniqueNamespace('tags'))
+    const tags = { project: 'beaver', 'cost center': 'r+d=1 / 2' }
+    await files.put('one.bin', 'small', { tags })
+    expect((await files.put('parts.bin', Readable.from([bytes(9 * MiB, 6)]), { tags })).multipart).toBe(true)
+    expect((await files.put('parts2.bin', Readable.from([bytes(9 * MiB, 7)]))).multipart).toBe(true)
+    const upload = await files.uploads.initiate('chunked.bin', { tags })
+    await files.uploads.complete(upload, [await files.uploads.uploadPart(upload, 1, 'one part')])
+    for (const path of ['one.bin', 'parts.bin', 'chunked.bin']) expect(await files.getTags(path), path).toEqual(tags)
+    expect(await files.getTags('parts2.bin')).toEqual({})
+    expect(await codeOf(files.getTags('missing.bin'))).toBe('STORAGE_NOT_FOUND')
+    const memory = createStorage({ driver: 'memory', envPrefix: false })
+    expect(await codeOf(memory.put('a.txt', 'x', { tags }))).toBe('STORAGE_UNSUPPORTED')
+    expect(await codeOf(memory.getTags('a.txt'))).toBe('STORAGE_UNSUPPORTED')
+    expect(await memory.exists('a.txt')).toBe(false)
+    await files.close()
+  }, 60_000)
+})
