@@ -17,7 +17,7 @@ function refuse(operation: string, key: string): never {
 class ReadOnlyDisk extends DiskWrapper {
   constructor(disk: StorageDriver) {
     // Every signed URL asks this disk first, so an upload URL is refused even where the kit signs.
-    super(disk, 'read-only', { signedUrls: true })
+    super(disk, 'read-only', { signedUrls: true, writable: false })
   }
 
   override async put(key: string, input: DriverPut): ReturnType<StorageDriver['put']> {
