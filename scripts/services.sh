@@ -28,6 +28,13 @@ ensure_pkg /usr/sbin/nats-server nats-server
 ensure_pkg /usr/sbin/mariadbd mariadb-server
 ensure_pkg promtool prometheus # the metrics tests check and scrape with the real Prometheus (started by the tests)
 ensure_pkg /usr/sbin/sshd openssh-server # the storage sftp tests start a real OpenSSH sshd on a spare port
+# moto's S3 server (Python) serves the multipart-control calls s3rver lacks (ListParts,
+# ListMultipartUploads, AbortMultipartUpload); the storage upload tests start it on a spare port.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "services: installing moto[server] (pip)"
+  pip install -q "moto[server]" >/dev/null 2>&1 ||
+    echo "services: could not install moto[server]; the storage upload tests fail under CI=true without moto_server" >&2
+fi
 
 start postgres 5432 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
 start redis 6379 'mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log'
