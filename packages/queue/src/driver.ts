@@ -77,6 +77,11 @@ export interface QueueCapabilities {
    * theirs answer `get()` only for running and dead messages and keep no progress.
    */
   history: boolean
+  /**
+   * Pub/sub fan-out: `publishTopic()` gives every subscribed group its own copy of each
+   * message (`subscribe(topic, group)`), consumed like a queue named `<topic>@<group>`.
+   */
+  fanOut: boolean
 }
 
 export interface FetchOptions {
@@ -141,6 +146,16 @@ export interface QueueDriver {
   /** Moves dead messages back to waiting with a fresh attempt count; resolves how many. */
   replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number>
   purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number>
+  /**
+   * Fan-out drivers: makes `queue` (the full `<namespace>/<topic>@<group>` name) receive a copy
+   * of every message published to `topic` from now on. Idempotent and durable.
+   */
+  subscribe?(topic: string, queue: string): Promise<void>
+  /**
+   * Fan-out drivers: stores one copy of each message (whose `queue` is the full topic name) in
+   * every subscribed group's queue; nothing when no group subscribed. Resolves the ids.
+   */
+  publishTopic?(topic: string, messages: readonly DriverMessage[], options: EnqueueOptions): Promise<string[]>
   /** Queue names (full) this driver holds messages for. */
   queues(): Promise<string[]>
   /** Round trip to the backend; throws when it is unreachable or misconfigured. */

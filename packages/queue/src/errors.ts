@@ -26,6 +26,15 @@ export class QueueError extends BeaverError<QueueErrorCode> {}
 /** True for a QueueError (by brand, so it works across duplicate installs), optionally of the given codes. */
 export const isQueueError = errorGuard<QueueErrorCode, QueueError>('QUEUE_')
 
+/** An option the driver cannot honour: refused, never silently ignored. */
+export function unsupported(option: string, driver: string): QueueError {
+  return new QueueError(
+    'QUEUE_UNSUPPORTED',
+    `The ${driver} queue driver cannot honour ${option}; pick a driver that supports it (see the drivers table) or drop the option.`,
+    { details: { option, driver } },
+  )
+}
+
 const UNRECOVERABLE = Symbol.for('beaver-kit.queue.unrecoverable')
 
 /**

@@ -1,4 +1,6 @@
 import type { Duration } from '@beaver-kit/config'
+import { activeTraceHeaders } from '@beaver-kit/core'
+import type { DriverMessage } from './driver.ts'
 import { QueueError } from './errors.ts'
 
 /** Turns payloads into the text a driver stores, and back. */
@@ -90,16 +92,62 @@ export function defineJob<T>(
   return Object.freeze({ queue, parse, defaults: Object.freeze(defaults) })
 }
 
-export const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,128}$/
+const NAME = '[A-Za-z0-9_.-]{1,128}'
+const PLAIN_NAME = new RegExp(`^${NAME}$`)
+/** A queue name, or `<topic>@<group>`: the queue of one consumer group of a topic. */
+const QUEUE_NAME = new RegExp(`^${NAME}(@${NAME})?$`)
 
-/** Validates a queue name: letters, digits, `_`, `-` and `.`, 1 to 128 characters. */
+/** Validates a queue name: letters, digits, `_`, `-` and `.`, 1 to 128 characters (or `<topic>@<group>`). */
 export function checkQueueName(name: unknown): string {
-  if (typeof name !== 'string' || !QUEUE_NAME.test(name)) {
+  return checkName('Queue name', QUEUE_NAME, name, ' (or "<topic>@<group>" for a topic subscription)')
+}
+
+/** Validates a topic or consumer group name: letters, digits, `_`, `-` and `.`, 1 to 128 characters. */
+export function checkTopicName(kind: 'Topic' | 'Group', name: unknown): string {
+  return checkName(`${kind} name`, PLAIN_NAME, name, '')
+}
+
+/** The queue a consumer group of a topic consumes: `<topic>@<group>`, valid wherever a queue name is. */
+export function topicQueueName(topic: string, group: string): string {
+  return `${checkTopicName('Topic', topic)}@${checkTopicName('Group', group)}`
+}
+
+function checkName(what: string, pattern: RegExp, name: unknown, also: string): string {
+  if (typeof name !== 'string' || !pattern.test(name)) {
     throw new QueueError(
       'QUEUE_OPTIONS_INVALID',
-      `Queue name ${JSON.stringify(name)} is invalid; use 1 to 128 letters, digits, "_", "-" or ".".`,
+      `${what} ${JSON.stringify(name)} is invalid; use 1 to 128 letters, digits, "_", "-" or "."${also}.`,
       { details: { queue: typeof name === 'string' ? name.slice(0, 200) : typeof name } },
     )
   }
   return name
+}
+
+/** A publish option with a value it cannot take. */
+export function invalid(option: string, accepts: string, got: unknown): QueueError {
+  return new QueueError(
+    'QUEUE_OPTIONS_INVALID',
+    `Publish option ${option} must be ${accepts}; got ${JSON.stringify(got)}.`,
+    {
+      details: { option },
+    },
+  )
+}
+
+/** A string option of 1 to `max` characters. */
+export function checkText(option: string, value: unknown, max: number): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw invalid(
+      option,
+      `a string of 1 to ${max} characters`,
+      typeof value === 'string' ? `${value.slice(0, 40)}…` : value,
+    )
+  }
+}
+
+/** Adds the active span's W3C trace headers to each message that carries none of its own. */
+export function addTraceHeaders(messages: readonly DriverMessage[]): void {
+  const trace = activeTraceHeaders()
+  if (trace === undefined) return
+  for (const m of messages) if (m.headers.traceparent === undefined) Object.assign(m.headers, trace)
 }

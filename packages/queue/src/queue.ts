@@ -7,7 +7,7 @@ import {
   type InstanceDescription,
   type InstanceOptions,
 } from '@beaver-kit/config'
-import { activeTraceHeaders, onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
+import { onBeforeShutdown, raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
 import { channels } from './channels.ts'
 import { queueSchema, type QueueSettings } from './config.ts'
 import type { ConsumeOptions, Consumer, Handler } from './consumer-api.ts'
@@ -20,9 +20,14 @@ import type {
   QueueDriverDefinition,
   StoredMessage,
 } from './driver.ts'
-import { QueueError } from './errors.ts'
+import { QueueError, unsupported } from './errors.ts'
 import {
+  addTraceHeaders,
   checkQueueName,
+  checkText,
+  checkTopicName,
+  invalid,
+  topicQueueName,
   jsonSerializer,
   type BatchItem,
   type JobDefinition,
@@ -83,6 +88,23 @@ export interface Queue extends Instance<InstanceDescription> {
     items: readonly BatchItem<T>[],
     options?: { tx?: unknown },
   ): Promise<string[]>
+  /**
+   * Publishes to a topic: every consumer group subscribed to it gets its own copy (drivers with
+   * `capabilities().fanOut`); no group subscribed, no copy. Resolves the id the copies share.
+   */
+  publishTopic<T>(topic: string | JobDefinition<T>, payload: T, options?: PublishOptions): Promise<string>
+  /**
+   * Subscribes a consumer group to a topic and starts a worker pool on the group's queue
+   * (`<topic>@<group>`): each message reaches every group once, and the consumers of one group
+   * compete for it. The subscription is durable: messages published while no consumer runs wait.
+   * @example await q.subscribe('orders', 'billing', async (m) => bill(m.payload))
+   */
+  subscribe<T>(
+    topic: string | JobDefinition<T>,
+    group: string,
+    handler: Handler<T>,
+    options?: ConsumeOptions,
+  ): Promise<Consumer>
   /** Starts a worker pool on a queue; resolves once the driver is loaded and the options checked. */
   consume<T>(queue: string | JobDefinition<T>, handler: Handler<T>, options?: ConsumeOptions): Promise<Consumer>
   publisher<T>(job: JobDefinition<T>): TypedPublisher<T>
@@ -266,19 +288,22 @@ export function createQueue(options: QueueOptions = {}): Queue {
     target: string | JobDefinition<T>,
     items: readonly BatchItem<T>[],
     tx: unknown,
+    fanOut = false,
   ): Promise<string[]> {
     const job = typeof target === 'string' ? undefined : target
-    const queueName = checkQueueName(job ? job.queue : target)
+    const queueName = fanOut ? checkTopicName('Topic', job ? job.queue : target) : checkQueueName(job ? job.queue : target)
     const d = await driver()
     const caps = d.capabilities
     if (tx !== undefined && !caps.transactional) throw unsupported('tx (transactional publish)', driverName)
+    const publishTopic = fanOut ? d.publishTopic?.bind(d) : undefined
+    if (fanOut && (!caps.fanOut || !publishTopic)) throw unsupported('publishTopic (pub/sub fan-out)', driverName)
     const messages = items.map((item) => {
       const { payload, ...o } = item
       const value = job?.parse ? job.parse(payload) : payload
       return toDriverMessage(queueName, value, { ...job?.defaults, ...o }, caps)
     })
     if (messages.length === 0) return []
-    if (config.maxWaiting > 0) {
+    if (config.maxWaiting > 0 && !fanOut) {
       const counts = await d.counts(full(queueName))
       if (counts.waiting + counts.delayed + messages.length > config.maxWaiting) {
         throw new QueueError(
@@ -302,7 +327,10 @@ export function createQueue(options: QueueOptions = {}): Queue {
       async () => {
         // Inside the publish span, so a tracer's producer span is what the consumer links to.
         if (config.propagateTrace) addTraceHeaders(messages)
-        const ids = await compose(layers, ctx, () => d.enqueue(messages, tx === undefined ? {} : { tx }))
+        const options = tx === undefined ? {} : { tx }
+        const ids = await compose(layers, ctx, () =>
+          publishTopic ? publishTopic(full(queueName), messages, options) : d.enqueue(messages, options),
+        )
         trace.ids = ids
         return ids
       },
@@ -334,6 +362,20 @@ export function createQueue(options: QueueOptions = {}): Queue {
       return id as string
     },
     publishBatch: (target, items, o = {}) => publishMany(target, items, o.tx),
+    async publishTopic(target, payload, o = {}) {
+      const { tx, ...rest } = o
+      const [id] = await publishMany(target, [{ ...rest, payload }], tx, true)
+      return id as string
+    },
+    async subscribe(target, group, handler, o = {}) {
+      const job = typeof target === 'string' ? undefined : target
+      const topic = checkTopicName('Topic', job ? job.queue : target)
+      const groupQueue = topicQueueName(topic, group)
+      const d = await driver()
+      if (!d.capabilities.fanOut || !d.subscribe) throw unsupported('subscribe (pub/sub fan-out)', driverName)
+      await d.subscribe(full(topic), full(groupQueue))
+      return q.consume(job ? { ...job, queue: groupQueue } : groupQueue, handler, o)
+    },
     async consume(target, handler, o = {}) {
       const job = typeof target === 'string' ? undefined : target
       const queueName = checkQueueName(job ? job.queue : target)
@@ -430,39 +472,4 @@ export function createQueue(options: QueueOptions = {}): Queue {
     [Symbol.asyncDispose]: () => q.close(),
   }
   return q
-}
-
-function invalid(option: string, accepts: string, got: unknown): QueueError {
-  return new QueueError(
-    'QUEUE_OPTIONS_INVALID',
-    `Publish option ${option} must be ${accepts}; got ${JSON.stringify(got)}.`,
-    {
-      details: { option },
-    },
-  )
-}
-
-function unsupported(option: string, driver: string): QueueError {
-  return new QueueError(
-    'QUEUE_UNSUPPORTED',
-    `The ${driver} queue driver cannot honour ${option}; pick a driver that supports it (see the drivers table) or drop the option.`,
-    { details: { option, driver } },
-  )
-}
-
-function checkText(option: string, value: unknown, max: number): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw invalid(
-      option,
-      `a string of 1 to ${max} characters`,
-      typeof value === 'string' ? `${value.slice(0, 40)}…` : value,
-    )
-  }
-}
-
-/** Adds the active span's W3C trace headers to each message that carries none of its own. */
-function addTraceHeaders(messages: readonly DriverMessage[]): void {
-  const trace = activeTraceHeaders()
-  if (trace === undefined) return
-  for (const m of messages) if (m.headers.traceparent === undefined) Object.assign(m.headers, trace)
 }

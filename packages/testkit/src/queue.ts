@@ -5,6 +5,7 @@ import { consumerControlCases } from './queue/consumer-control.ts'
 import { dedupeAndCancelCases } from './queue/dedupe-cancel.ts'
 import { deliveryCases } from './queue/delivery.ts'
 import { failureCases } from './queue/failures.ts'
+import { fanOutCases } from './queue/fan-out.ts'
 import { leaseCases } from './queue/leases.ts'
 import type { ConformanceQueue, QueueSuiteOptions } from './queue/subject.ts'
 
@@ -21,4 +22,5 @@ export const describeQueueDriver = defineConformanceSuite<ConformanceQueue, Queu
   dedupeAndCancelCases(ctx)
   leaseCases(ctx)
   consumerControlCases(ctx)
+  fanOutCases(ctx)
 })

@@ -123,7 +123,7 @@ export function toDeadMessage(e: BrokerEnvelope, payload: string): StoredMessage
  * What every broker driver can do: delays (TTL queues, SQS delays), and no record of a message
  * once it is acknowledged (history), hence no cancel by id, priority, dedupe or fairness.
  */
-export function brokerCapabilities(options: { extendLease: boolean }): QueueCapabilities {
+export function brokerCapabilities(options: { extendLease: boolean; fanOut: boolean }): QueueCapabilities {
   return Object.freeze({
     delay: true,
     priority: false,
@@ -134,6 +134,7 @@ export function brokerCapabilities(options: { extendLease: boolean }): QueueCapa
     extendLease: options.extendLease,
     durable: true,
     history: false,
+    fanOut: options.fanOut,
   })
 }
 

@@ -12,6 +12,7 @@ import {
   type StoredMessage,
 } from '../driver.ts'
 import { Heap } from '../heap.ts'
+import { publishGroupCopies } from './fan-out.ts'
 
 /** Options of the memory driver. */
 export interface MemoryQueueOptions {
@@ -67,6 +68,8 @@ function readyBefore(a: Entry, b: Entry): boolean {
  */
 export class MemoryQueueStore {
   readonly queues = new Map<string, MemoryQueueState>()
+  /** Topic (full name) to the group queues subscribed to it. */
+  readonly topics = new Map<string, Set<string>>()
   seq = 0
 
   state(queue: string): MemoryQueueState {
@@ -96,6 +99,7 @@ class MemoryDriver implements QueueDriver {
     extendLease: true,
     durable: false,
     history: true,
+    fanOut: true,
   })
   readonly #store: MemoryQueueStore
   readonly #ctx: QueueDriverContext
@@ -150,6 +154,17 @@ class MemoryDriver implements QueueDriver {
       ids.push(msg.id)
     }
     return ids
+  }
+
+  async subscribe(topic: string, queue: string): Promise<void> {
+    let groups = this.#store.topics.get(topic)
+    if (!groups) this.#store.topics.set(topic, (groups = new Set()))
+    groups.add(queue)
+  }
+
+  publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    const groups = [...(this.#store.topics.get(topic) ?? [])]
+    return publishGroupCopies(groups, messages, {}, (copies) => this.enqueue(copies))
   }
 
   #maintain(s: MemoryQueueState): void {

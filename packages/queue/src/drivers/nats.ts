@@ -48,7 +48,7 @@ class NatsQueueDriver implements QueueDriver {
   readonly name = 'nats'
   // Nats-Msg-Id dedupes a repeated id within the duplicate window, but a dedupe key must free
   // itself once its message completes, which a time window cannot do: no dedupe, as on every broker.
-  readonly capabilities = brokerCapabilities({ extendLease: true })
+  readonly capabilities = brokerCapabilities({ extendLease: true, fanOut: false })
   readonly #options: NatsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #link: NatsLink

@@ -30,16 +30,26 @@ export class ConfirmedPublisher {
     return ch
   }
 
-  /** Publishes on the confirm channel; resolves when the broker has it, rejects if it was not routed. */
-  send(ch: ConfirmChannel, target: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
+  /**
+   * Publishes on the confirm channel; resolves when the broker has it, rejects if it was not
+   * routed. To a topic's `exchange`, a message no group queue is bound to is dropped by design.
+   */
+  send(
+    ch: ConfirmChannel,
+    target: string,
+    envelope: BrokerEnvelope,
+    payload: string,
+    exchange?: string,
+  ): Promise<void> {
     const tag = `${++this.#publishSeq}`
     return new Promise<void>((resolve, reject) => {
-      ch.sendToQueue(
-        target,
+      ch.publish(
+        exchange ?? '',
+        exchange === undefined ? target : '',
         Buffer.from(payload),
         {
           persistent: true,
-          mandatory: true,
+          mandatory: exchange === undefined,
           messageId: envelope.id,
           timestamp: Math.floor(envelope.createdAt / 1000),
           headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope), 'x-beaver-publish': tag },

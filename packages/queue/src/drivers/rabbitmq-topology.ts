@@ -11,7 +11,8 @@ const DELAY_QUEUE_GRACE_MS = 60_000
  * The broker objects behind each kit queue, their names and their declaration: the queue
  * itself (`<prefix>:<queue>`), its DLQ (`:dead`, also its dead-letter target) and one TTL
  * queue per delay bucket (`:delay:<ms>`) that dead-letters into the queue when a message's
- * time has come.
+ * time has come. A topic is a fanout exchange (`<prefix>:topic:<topic>`) with one bound queue
+ * per consumer group, and its own delay queues that dead-letter into the exchange.
  */
 export class RabbitTopology {
   readonly #link: AmqpLink
@@ -22,6 +23,9 @@ export class RabbitTopology {
   readonly #declared = new Map<string, Promise<void>>()
   readonly #delayDeclared = new Map<string, number>()
   readonly #delays = new Map<string, Set<number>>()
+  readonly #exchanges = new Map<string, Promise<string>>()
+  /** Group queue to the topics it is bound to, to bind again when the queue is declared again. */
+  readonly #bindings = new Map<string, Set<string>>()
 
   constructor(
     link: AmqpLink,
@@ -41,6 +45,10 @@ export class RabbitTopology {
 
   dead(queue: string): string {
     return `${this.#prefix}:${queue}:dead`
+  }
+
+  exchange(topic: string): string {
+    return `${this.#prefix}:topic:${topic}`
   }
 
   #delay(queue: string, ms: number): string {
@@ -75,6 +83,9 @@ export class RabbitTopology {
               ...expires,
             },
           })
+          for (const topic of this.#bindings.get(queue) ?? []) {
+            await ch.bindQueue(this.main(queue), await this.declareTopic(topic), '')
+          }
         } catch (error) {
           throw declareError(error, this.main(queue))
         }
@@ -90,9 +101,53 @@ export class RabbitTopology {
     this.#declared.delete(queue)
   }
 
+  /** Declares a topic's fanout exchange once; resolves its name. */
+  declareTopic(topic: string): Promise<string> {
+    let p = this.#exchanges.get(topic)
+    if (!p) {
+      const name = this.exchange(topic)
+      p = (async () => {
+        const ch = await this.#link.admin()
+        try {
+          await ch.assertExchange(name, 'fanout', { durable: true })
+        } catch (error) {
+          throw declareError(error, name)
+        }
+        return name
+      })()
+      this.#exchanges.set(topic, p)
+      p.catch(() => this.#exchanges.delete(topic))
+    }
+    return p
+  }
+
+  /** Binds a group's queue to its topic's exchange (durable: the broker keeps the binding). */
+  async bind(topic: string, queue: string): Promise<void> {
+    let topics = this.#bindings.get(queue)
+    if (!topics) this.#bindings.set(queue, (topics = new Set()))
+    topics.add(topic)
+    this.forget(queue)
+    await this.declare(queue)
+  }
+
   /** Declares (or keeps alive) the delay queue of one delay bucket and returns its name. */
-  async declareDelay(queue: string, ms: number): Promise<string> {
-    const name = this.#delay(queue, ms)
+  declareDelay(queue: string, ms: number): Promise<string> {
+    return this.#declareTtl(this.#delay(queue, ms), ms, '', this.main(queue), queue)
+  }
+
+  /** A topic's delay queue of one bucket: due messages go through the exchange to every group. */
+  async declareTopicDelay(topic: string, ms: number): Promise<string> {
+    const exchange = await this.declareTopic(topic)
+    return this.#declareTtl(`${exchange}:delay:${ms}`, ms, exchange, '', undefined)
+  }
+
+  async #declareTtl(
+    name: string,
+    ms: number,
+    deadLetterExchange: string,
+    deadLetterKey: string,
+    queue: string | undefined,
+  ): Promise<string> {
     const last = this.#delayDeclared.get(name) ?? 0
     if (this.#ctx.now() - last > REDECLARE_DELAY_MS) {
       const ch = await this.#link.admin()
@@ -102,8 +157,8 @@ export class RabbitTopology {
           arguments: {
             'x-queue-type': 'classic',
             'x-message-ttl': ms,
-            'x-dead-letter-exchange': '',
-            'x-dead-letter-routing-key': this.main(queue),
+            'x-dead-letter-exchange': deadLetterExchange,
+            ...(deadLetterKey === '' ? {} : { 'x-dead-letter-routing-key': deadLetterKey }),
             'x-expires': ms + DELAY_QUEUE_GRACE_MS,
           },
         })
@@ -111,9 +166,11 @@ export class RabbitTopology {
         throw declareError(error, name)
       }
       this.#delayDeclared.set(name, this.#ctx.now())
-      let set = this.#delays.get(queue)
-      if (!set) this.#delays.set(queue, (set = new Set()))
-      set.add(ms)
+      if (queue !== undefined) {
+        let set = this.#delays.get(queue)
+        if (!set) this.#delays.set(queue, (set = new Set()))
+        set.add(ms)
+      }
     }
     return name
   }

@@ -62,7 +62,7 @@ class RabbitQueueDriver implements QueueDriver {
   readonly name = 'rabbitmq'
   // The lease is the channel: a delivery stays unacknowledged until it is settled or the
   // channel closes (a crashed worker), as decision 0006 says; there is no lease to extend.
-  readonly capabilities = brokerCapabilities({ extendLease: false })
+  readonly capabilities = brokerCapabilities({ extendLease: false, fanOut: true })
   readonly #link: AmqpLink
   readonly #ctx: QueueDriverContext
   readonly #topology: RabbitTopology
@@ -132,6 +132,25 @@ class RabbitQueueDriver implements QueueDriver {
     return messages.map((m) => m.id)
   }
 
+  async subscribe(topic: string, queue: string): Promise<void> {
+    await this.#topology.bind(topic, queue)
+  }
+
+  async publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    const exchange = await this.#topology.declareTopic(topic)
+    const ch = await this.#publisher.channel()
+    await Promise.all(
+      messages.map(async (m) => {
+        const wait = m.runAt - this.#ctx.now()
+        const envelope = envelopeOf(m)
+        if (wait <= 0) return this.#publisher.send(ch, '', envelope, m.payload, exchange)
+        const delayQueue = await this.#topology.declareTopicDelay(topic, delayBucket(wait))
+        return this.#publisher.send(ch, delayQueue, envelope, m.payload)
+      }),
+    )
+    return messages.map((m) => m.id)
+  }
+
   #sub(queue: string): Subscription {
     let sub = this.#subs.get(queue)
     if (!sub) {
@@ -197,9 +216,13 @@ class RabbitQueueDriver implements QueueDriver {
     if (sub.channel !== ch) return []
     const now = this.#ctx.now()
     return sub.buffer.splice(0, options.max).map((msg) => {
-      const envelope =
-        decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER]) ??
-        foreignEnvelope(String(msg.properties.messageId ?? randomUUID()), queue, now)
+      // A topic's copy carries the topic's name: it is this group queue's message now.
+      const decoded = decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER])
+      const envelope = decoded
+        ? decoded.queue === queue
+          ? decoded
+          : { ...decoded, queue }
+        : foreignEnvelope(String(msg.properties.messageId ?? randomUUID()), queue, now)
       const token = randomUUID()
       this.#held.set(token, { queue, msg, channel: ch, envelope })
       return toBrokerDelivery(envelope, msg.content.toString(), envelope.attempts + redeliveries(msg) + 1, token)

@@ -14,6 +14,7 @@ import {
   type StoredMessage,
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
+import { publishGroupCopies } from './fan-out.ts'
 import * as scripts from './redis-scripts.ts'
 
 /** Options of the redis driver (`BEAVER_QUEUE_REDIS_*`). */
@@ -60,6 +61,7 @@ class RedisQueueDriver implements QueueDriver {
     extendLease: true,
     durable: true,
     history: true,
+    fanOut: true,
   })
   readonly #options: RedisQueueOptions
   readonly #ctx: QueueDriverContext
@@ -190,6 +192,20 @@ class RedisQueueDriver implements QueueDriver {
       }
     }
     return messages.map((m) => ids.get(m) as string)
+  }
+
+  async subscribe(topic: string, queue: string): Promise<void> {
+    const client = await this.#connect()
+    await client.sadd(`${this.#prefix}:topic:${topic}`, queue)
+  }
+
+  // Each group's copy is one script call on that queue's slot, so a failure part-way leaves
+  // some groups without it: publish rejects, and publishing again with the same id stores the
+  // missing copies only (an id is stored once per queue).
+  async publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    const client = await this.#connect()
+    const groups = (await client.smembers(`${this.#prefix}:topic:${topic}`)).sort()
+    return publishGroupCopies(groups, messages, {}, (copies) => this.enqueue(copies))
   }
 
   async #claim(

@@ -50,6 +50,7 @@ create index if not exists ${t}_jobs_active on ${t}_jobs (queue, lease_until) wh
 create index if not exists ${t}_jobs_finished on ${t}_jobs (queue, state, finished_at) where finished_at is not null;
 `,
       },
+      topicsMigration(t, 'text'),
     ]
   }
   if (dialect === 'mysql') {
@@ -89,6 +90,7 @@ create table if not exists ${t}_jobs (
 ) engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin;
 `,
       },
+      topicsMigration(t, 'varchar(200)', ' engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin'),
     ]
   }
   return [
@@ -127,5 +129,20 @@ create index if not exists ${t}_jobs_active on ${t}_jobs (queue, lease_until) wh
 create index if not exists ${t}_jobs_finished on ${t}_jobs (queue, state, finished_at) where finished_at is not null;
 `,
     },
+    topicsMigration(t, 'text'),
   ]
+}
+
+/** Fan-out: which group queues a topic copies each message to (one row per subscription). */
+function topicsMigration(t: string, name: string, tableOptions = ''): QueueMigration {
+  return {
+    id: '0002_topics',
+    up: `
+create table if not exists ${t}_topics (
+  topic ${name} not null,
+  queue ${name} not null,
+  primary key (topic, queue)
+)${tableOptions};
+`,
+  }
 }

@@ -14,6 +14,7 @@ import type {
   StoredMessage,
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
+import { publishGroupCopies } from './fan-out.ts'
 import { claimJobs } from './sql-claim.ts'
 import { insertJobs } from './sql-insert.ts'
 import { countJobs, getJob, listDeadJobs, listQueues, purgeDeadJobs, replayDeadJobs } from './sql-inspection.ts'
@@ -70,6 +71,7 @@ export class SqlQueueDriver implements QueueDriver {
       extendLease: true,
       durable: true,
       history: true,
+      fanOut: true,
     })
   }
 
@@ -137,6 +139,33 @@ export class SqlQueueDriver implements QueueDriver {
       if (tx === undefined) this.#wakes.wake(queue)
     }
     return messages.map((m) => ids.get(m) as string)
+  }
+
+  async subscribe(topic: string, queue: string): Promise<void> {
+    const database = await this.#database()
+    const t = this.#t
+    const insert =
+      t.dialect === 'postgres'
+        ? `insert into ${t.prefix}_topics (topic, queue) values ($1, $2) on conflict do nothing`
+        : `insert ${t.dialect === 'mysql' ? 'ignore' : 'or ignore'} into ${t.prefix}_topics (topic, queue) values (?, ?)`
+    await database.query(insert, [topic, queue])
+  }
+
+  async publishTopic(topic: string, messages: readonly DriverMessage[], options: EnqueueOptions): Promise<string[]> {
+    const database = await this.#database()
+    const t = this.#t
+    const rows = await database.many<{ queue: string }>(
+      t.q(`select queue from ${t.prefix}_topics where topic = ? order by queue`),
+      [topic],
+    )
+    const groups = rows.map((r) => String(r.queue))
+    // Every group gets its copy or none does: one transaction (the caller's, when given).
+    if (options.tx !== undefined) return publishGroupCopies(groups, messages, options, (c, o) => this.enqueue(c, o))
+    const ids = await database.transaction((tx) =>
+      publishGroupCopies(groups, messages, { tx }, (c, o) => this.enqueue(c, o)),
+    )
+    for (const queue of groups) this.#wakes.wake(queue)
+    return ids
   }
 
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {

@@ -59,7 +59,7 @@ const BATCH = 10
 
 class SqsQueueDriver implements QueueDriver {
   readonly name = 'sqs'
-  readonly capabilities = brokerCapabilities({ extendLease: true })
+  readonly capabilities = brokerCapabilities({ extendLease: true, fanOut: false })
   readonly #options: SqsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #prefix: string

@@ -71,6 +71,13 @@ export interface ConformanceQueue {
       rateLimit?: { max: number; per: Duration }
     },
   ): Promise<ConformanceConsumer>
+  publishTopic(topic: string, payload: unknown, options?: PublishOpts): Promise<string>
+  subscribe(
+    topic: string,
+    group: string,
+    handler: (m: ConformanceMessage, ctx: ConformanceHandlerContext) => unknown,
+    options?: { concurrency?: number },
+  ): Promise<ConformanceConsumer>
   cancel(queue: string, id: string): Promise<'removed' | 'signalled' | 'none'>
   get(queue: string, id: string): Promise<Stored | undefined>
   counts(
@@ -92,6 +99,8 @@ export interface ConformanceQueue {
     extendLease: boolean
     /** False for brokers: no record of a message once it is acknowledged (get() of a completed one, progress). */
     history?: boolean
+    /** Pub/sub fan-out: publishTopic() and subscribe(topic, group). */
+    fanOut?: boolean
   }>
   health(): Promise<{ ok: boolean }>
   close(): Promise<void>
