@@ -7,7 +7,10 @@ import { importPeer } from '@beaver-kit/core'
 import { maskUrl } from '@beaver-kit/config'
 import type { QueueDriverContext } from '../driver.ts'
 import { QueueError } from '../errors.ts'
+import { ENVELOPE_HEADER, encodeEnvelope, type BrokerEnvelope } from './broker-message.ts'
 import type { NatsConnectOptions } from './nats-options.ts'
+
+const PUBLISH_TRIES = 3
 
 export interface NatsHandles {
   nc: NatsConnection
@@ -50,6 +53,42 @@ export class NatsLink {
   /** The servers, masked, for messages and describe(). */
   get servers(): string {
     return serverList(this.#options.servers).map(maskUrl).join(', ')
+  }
+
+  /**
+   * Publishes and resolves once the stream has stored it. A publish whose acknowledgement did
+   * not come (a dropped connection) is sent again with the same Nats-Msg-Id, which the stream
+   * stores once, so retrying never duplicates. No stream on the subject is QUEUE_NOT_FOUND.
+   */
+  async publish(subject: string, body: string, envelope: BrokerEnvelope, msgId: string): Promise<void> {
+    const { js, headers } = await this.handles()
+    const h = headers()
+    h.set(ENVELOPE_HEADER, encodeEnvelope(envelope))
+    let last: unknown
+    for (let attempt = 1; attempt <= PUBLISH_TRIES; attempt++) {
+      try {
+        await js.publish(subject, body, { msgID: msgId, headers: h, timeout: 5000 })
+        return
+      } catch (error) {
+        last = error
+        if ((error as { name?: string }).name === 'JetStreamNotEnabled') {
+          throw new QueueError(
+            'QUEUE_NOT_FOUND',
+            `No JetStream stream takes "${subject}"; the message was not stored.`,
+            {
+              cause: error,
+            },
+          )
+        }
+        // A refusal from the stream (limits, a wrong sequence) does not get better by retrying.
+        if ((error as { name?: string }).name === 'JetStreamApiError' || this.#closed) break
+      }
+    }
+    throw new QueueError(
+      'QUEUE_DRIVER_UNAVAILABLE',
+      `JetStream did not acknowledge a message to "${subject}" (${(last as Error)?.message ?? String(last)}); it may not be stored.`,
+      { cause: last },
+    )
   }
 
   handles(): Promise<NatsHandles> {

@@ -16,7 +16,6 @@ import {
   brokerCapabilities,
   ENVELOPE_HEADER,
   decodeEnvelope,
-  encodeEnvelope,
   envelopeOf,
   envelopeOfDelivery,
   type BrokerEnvelope,
@@ -24,10 +23,12 @@ import {
 import { MAX_DEAD_SCAN, bridgeMaxDelivered, isNotFound, scanDead, type DeadEntry } from './nats-dead.ts'
 import { NatsLeases } from './nats-leases.ts'
 import { NatsLink, type NatsHandles } from './nats-link.ts'
-import { MoveDelayed } from './nats-mover.ts'
+import { moveDelayed } from './nats-mover.ts'
 import { queueNames, queueOfStream, type NatsQueueNames } from './nats-names.ts'
 import type { NatsQueueOptions } from './nats-options.ts'
+import type { PullLoop } from './nats-pull-loop.ts'
 import { createStreams, ensureWorkConsumer, natsError } from './nats-streams.ts'
+import { NatsTopics } from './nats-topics.ts'
 
 export type { NatsQueueOptions } from './nats-options.ts'
 
@@ -37,24 +38,25 @@ interface QueueState {
   /** The work consumer's ack_wait; lowered (never raised) to the shortest lease asked for. */
   ackWaitMs: number | undefined
   work: Promise<Consumer> | undefined
-  mover: MoveDelayed | undefined
+  /** The delay mover, and a topic group's relay, while this process consumes the queue. */
+  loops: PullLoop[] | undefined
   advisories: { unsubscribe(): void } | undefined
 }
 
-const PUBLISH_TRIES = 3
 const PUBLISH_WINDOW = 256
 
 class NatsQueueDriver implements QueueDriver {
   readonly name = 'nats'
   // Nats-Msg-Id dedupes a repeated id within the duplicate window, but a dedupe key must free
   // itself once its message completes, which a time window cannot do: no dedupe, as on every broker.
-  readonly capabilities = brokerCapabilities({ extendLease: true, fanOut: false })
+  readonly capabilities = brokerCapabilities({ extendLease: true, fanOut: true })
   readonly #options: NatsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #link: NatsLink
   readonly #prefix: string
   readonly #queues = new Map<string, QueueState>()
   readonly #leases: NatsLeases
+  readonly #topics: NatsTopics
 
   constructor(options: NatsQueueOptions, ctx: QueueDriverContext) {
     this.#options = options
@@ -62,6 +64,7 @@ class NatsQueueDriver implements QueueDriver {
     this.#prefix = options.prefix ?? 'bq'
     this.#link = new NatsLink(options, ctx)
     this.#leases = new NatsLeases(ctx.now)
+    this.#topics = new NatsTopics(() => this.#h(), options, this.#prefix)
   }
 
   #h(): Promise<NatsHandles> {
@@ -78,7 +81,7 @@ class NatsQueueDriver implements QueueDriver {
         ready: this.#createStreams(names),
         ackWaitMs: undefined,
         work: undefined,
-        mover: undefined,
+        loops: undefined,
         advisories: undefined,
       }
       const own = state
@@ -95,42 +98,6 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   /**
-   * Publishes and resolves once the stream has stored it. A publish whose acknowledgement did
-   * not come (a dropped connection) is sent again with the same Nats-Msg-Id, which the stream
-   * stores once, so retrying never duplicates. No stream on the subject is QUEUE_NOT_FOUND.
-   */
-  async #publish(subject: string, body: string, envelope: BrokerEnvelope, msgId: string): Promise<void> {
-    const { js, headers } = await this.#h()
-    const h = headers()
-    h.set(ENVELOPE_HEADER, encodeEnvelope(envelope))
-    let last: unknown
-    for (let attempt = 1; attempt <= PUBLISH_TRIES; attempt++) {
-      try {
-        await js.publish(subject, body, { msgID: msgId, headers: h, timeout: 5000 })
-        return
-      } catch (error) {
-        last = error
-        if ((error as { name?: string }).name === 'JetStreamNotEnabled') {
-          throw new QueueError(
-            'QUEUE_NOT_FOUND',
-            `No JetStream stream takes "${subject}"; the message was not stored.`,
-            {
-              cause: error,
-            },
-          )
-        }
-        // A refusal from the stream (limits, a wrong sequence) does not get better by retrying.
-        if ((error as { name?: string }).name === 'JetStreamApiError' || this.#link.closed) break
-      }
-    }
-    throw new QueueError(
-      'QUEUE_DRIVER_UNAVAILABLE',
-      `JetStream did not acknowledge a message to "${subject}" (${(last as Error)?.message ?? String(last)}); it may not be stored.`,
-      { cause: last },
-    )
-  }
-
-  /**
    * Publishes to one of the queue's subjects. A stream deleted behind the driver's back is
    * created again and the message sent once more.
    */
@@ -144,13 +111,13 @@ class NatsQueueDriver implements QueueDriver {
     const state = this.#queue(queue)
     await state.ready
     try {
-      await this.#publish(subject(state.names), body, envelope, msgId)
+      await this.#link.publish(subject(state.names), body, envelope, msgId)
     } catch (error) {
       if (!(error instanceof QueueError) || error.code !== 'QUEUE_NOT_FOUND') throw error
       await this.#forget(queue, state)
       const again = this.#queue(queue)
       await again.ready
-      await this.#publish(subject(again.names), body, envelope, msgId)
+      await this.#link.publish(subject(again.names), body, envelope, msgId)
     }
   }
 
@@ -158,7 +125,7 @@ class NatsQueueDriver implements QueueDriver {
   async #forget(queue: string, state: QueueState): Promise<void> {
     if (this.#queues.get(queue) === state) this.#queues.delete(queue)
     state.advisories?.unsubscribe()
-    await state.mover?.stop()
+    for (const loop of state.loops ?? []) await loop.stop()
   }
 
   async #publishCopy(queue: string, envelope: BrokerEnvelope, body: string, msgId: string): Promise<void> {
@@ -172,6 +139,15 @@ class NatsQueueDriver implements QueueDriver {
         messages.slice(i, i + PUBLISH_WINDOW).map((m) => this.#publishCopy(m.queue, envelopeOf(m), m.payload, m.id)),
       )
     }
+    return messages.map((m) => m.id)
+  }
+
+  subscribe(topic: string, queue: string): Promise<void> {
+    return this.#topics.subscribe(topic, queue)
+  }
+
+  async publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    await this.#topics.publish(topic, messages, (...args) => this.#link.publish(...args))
     return messages.map((m) => m.id)
   }
 
@@ -202,7 +178,7 @@ class NatsQueueDriver implements QueueDriver {
       callback: (_err, msg) => {
         const seq = Number((msg.json() as { stream_seq?: unknown }).stream_seq)
         if (!Number.isInteger(seq)) return
-        const publish = this.#publish.bind(this)
+        const publish = this.#link.publish.bind(this.#link)
         const max = this.#options.maxDeliver ?? 1000
         void bridgeMaxDelivered(h.jsm, queue, n, seq, max, this.#ctx.now(), publish).catch(() => undefined)
       },
@@ -222,14 +198,11 @@ class NatsQueueDriver implements QueueDriver {
 
   async #fetch(queue: string, state: QueueState, options: FetchOptions): Promise<Delivery[]> {
     const consumer = await this.#work(queue, options.leaseMs)
-    state.mover ??= new MoveDelayed(
-      () => this.#h(),
-      queue,
-      state.names,
-      this.#ctx.now,
-      (subject, body, envelope, id) => this.#publish(subject, body, envelope, id),
-    )
-    state.mover.start()
+    state.loops ??= [
+      moveDelayed(() => this.#h(), queue, state.names, this.#ctx.now, (...args) => this.#link.publish(...args)),
+      ...this.#topics.relay(queue, this.#ctx.now, (...args) => this.#publishCopy(...args)),
+    ]
+    for (const loop of state.loops) loop.start()
     // Wait for one message, then take what the consumer says is pending, up to max: a fetch
     // for more than is there would wait out its expiry.
     const first = await this.#pull(consumer, 1, Math.min(30_000, Math.max(1000, options.waitMs)), options.signal)
@@ -287,7 +260,7 @@ class NatsQueueDriver implements QueueDriver {
         continue
       }
       const copy = { ...envelope, attempts: envelope.attempts + m.info.deliveryCount - 1 }
-      await this.#publish(m.subject, m.string(), copy, `${envelope.id}:back:${m.info.streamSequence}:${m.seq}`)
+      await this.#link.publish(m.subject, m.string(), copy, `${envelope.id}:back:${m.info.streamSequence}:${m.seq}`)
       m.ack()
     }
   }
@@ -430,7 +403,7 @@ class NatsQueueDriver implements QueueDriver {
     for (const e of await this.#selectDead(queue, ids)) {
       const m = e.message
       const envelope = { ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError), runAt: this.#ctx.now() }
-      await this.#publish(state.names.jobs, m.payload, envelope, `${m.id}:replay:${state.names.deadStream}:${e.seq}`)
+      await this.#link.publish(state.names.jobs, m.payload, envelope, `${m.id}:replay:${state.names.deadStream}:${e.seq}`)
       if (await jsm.streams.deleteMessage(state.names.deadStream, e.seq).catch(() => false)) n++
     }
     return n
@@ -466,13 +439,13 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   async stopFetching(queue: string): Promise<void> {
-    await this.#queues.get(queue)?.mover?.stop()
+    for (const loop of this.#queues.get(queue)?.loops ?? []) await loop.stop()
   }
 
   async close(): Promise<void> {
     if (this.#link.closed) return
     for (const state of this.#queues.values()) {
-      await state.mover?.stop()
+      for (const loop of state.loops ?? []) await loop.stop()
       state.advisories?.unsubscribe()
     }
     this.#leases.clear()

@@ -7,7 +7,7 @@ export function natsTestPrefix(): string {
   return `bqt${randomBytes(4).toString('hex')}`
 }
 
-/** Deletes every stream a test run created under its prefix. */
+/** Deletes every stream a test run created under its prefix (queues, their DLQs, topics). */
 export async function deleteNatsStreams(servers: string, prefix: string): Promise<number> {
   const nc = await connect({ servers })
   try {
@@ -15,6 +15,10 @@ export async function deleteNatsStreams(servers: string, prefix: string): Promis
     let n = 0
     for await (const name of jsm.streams.names(`${prefix}.>`)) {
       if (name.startsWith(`${prefix}_`) && (await jsm.streams.delete(name))) n++
+    }
+    // Topic streams (fan-out) have subjects of their own, outside the queues'.
+    for await (const name of jsm.streams.names(`${prefix}-topic.>`)) {
+      if (name.startsWith(`${prefix}-topic_`) && (await jsm.streams.delete(name))) n++
     }
     return n
   } finally {
