@@ -28,6 +28,7 @@ ensure_pkg /usr/sbin/nats-server nats-server
 ensure_pkg /usr/sbin/mariadbd mariadb-server
 ensure_pkg promtool prometheus # the metrics tests check and scrape with the real Prometheus (started by the tests)
 ensure_pkg /usr/sbin/sshd openssh-server # the storage sftp tests start a real OpenSSH sshd on a spare port
+ensure_pkg /usr/bin/chromium chromium # the queue dashboard test drives a real headless Chromium (playwright-core)
 # moto's S3 server (Python) serves the multipart-control calls s3rver lacks (ListParts,
 # ListMultipartUploads, AbortMultipartUpload); the storage upload tests start it on a spare port.
 if ! command -v moto_server >/dev/null 2>&1; then
