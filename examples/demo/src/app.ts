@@ -19,10 +19,12 @@ import { isValidAddress, type Mailer } from '@beaver-kit/mail'
 import { cacheCheck, createHealth, databaseCheck, type Health } from '@beaver-kit/health'
 import { metrics as defaultMetrics, type Metrics } from '@beaver-kit/metrics'
 import { createQueue, type Queue } from '@beaver-kit/queue'
+import type { DashboardHandler } from '@beaver-kit/queue/dashboard'
 import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
 import { traceRequests, tracing as defaultTracing, type Tracing } from '@beaver-kit/tracing'
 import { createAccounts, type Accounts } from './accounts.ts'
 import { listen } from './listen.ts'
+import { adminDashboard, serveDashboard } from './admin.ts'
 import { demoSchema } from './config.ts'
 import { startJobs, type Jobs } from './jobs.ts'
 import { createLinkMail } from './link-mail.ts'
@@ -178,10 +180,12 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
   let recorder: Visits | undefined
   let scheduled: Jobs | undefined
+  let dashboard: DashboardHandler | undefined
   try {
     await database.migrator({ dir: MIGRATIONS, table: 'beaver_links_migrations' }).up()
     const queue = options.deps?.queue ?? createQueue({ driverOptions: { database } })
     recorder = await startVisits(store, queue, options.deps?.queue === undefined, log)
+    dashboard = adminDashboard(queue, settings.adminPassword)
     scheduled = startJobs({ db: database, cache, log, env: options.env })
   } catch (err) {
     await cleanUp()
@@ -299,6 +303,9 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       }
       case 'jobs':
         return sendJson(res, 200, await jobs.report())
+      case 'admin-queues':
+        if (!dashboard) throw new HttpProblem(404, 'the queue dashboard is off; set BEAVER_DEMO_ADMIN_PASSWORD')
+        return serveDashboard(dashboard, req, res)
       case 'links':
         return createLink(req, res)
       case 'link': {

@@ -27,6 +27,10 @@ export const demoSchema = defineSchema(
       max: 100_000,
       doc: 'Links one client (IP, or /56 for IPv6) may create per minute; past it 429 with Retry-After (also bounds title fetches per client)',
     }),
+    adminPassword: f.string({
+      secret: true,
+      doc: 'Password of the queue dashboard at /admin/queues (HTTP Basic, any user name); unset: no dashboard',
+    }),
     deleteLinkTtl: f.duration({ default: '1d', doc: 'Lifetime of the signed delete URL returned on creation' }),
     requestTimeout: f.duration({
       default: '15s',

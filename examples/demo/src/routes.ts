@@ -9,6 +9,7 @@ export type EndpointName =
   | 'readyz'
   | 'metrics'
   | 'jobs'
+  | 'admin-queues'
   | 'links'
   | 'link'
   | 'qr'
@@ -60,6 +61,13 @@ export const ENDPOINTS: readonly Endpoint[] = [
     methods: ['GET', 'HEAD'],
     summary:
       'the scheduled jobs (expired-cache purge every 5 minutes, daily link stats at 03:00 UTC): next runs, the last 10 runs of each, the latest stats',
+  },
+  {
+    name: 'admin-queues',
+    path: '/admin/queues',
+    methods: ['GET', 'HEAD', 'POST'],
+    summary:
+      'the queue dashboard (@beaver-kit/queue/dashboard): counts, throughput, dead letters with retry and purge; HTTP Basic auth with BEAVER_DEMO_ADMIN_PASSWORD, 404 while that is unset',
   },
   {
     name: 'links',
@@ -148,6 +156,7 @@ export function matchRoute(pathname: string): { endpoint: Endpoint; code?: strin
   if (pathname === '/readyz') return { endpoint: find('readyz') }
   if (pathname === '/metrics') return { endpoint: find('metrics') }
   if (pathname === '/jobs') return { endpoint: find('jobs') }
+  if (pathname === '/admin/queues' || pathname.startsWith('/admin/queues/')) return { endpoint: find('admin-queues') }
   if (pathname === '/links' || pathname === '/links/') return { endpoint: find('links') }
   const link = /^\/links\/([^/]+)$/.exec(pathname)
   if (link) return { endpoint: find('link'), code: link[1] as string }

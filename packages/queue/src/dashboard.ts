@@ -9,9 +9,10 @@ export interface DashboardOptions {
   queue: Pick<Queue, 'queues' | 'counts' | 'dlq'>
   /**
    * Decides whether a request may see and act: return true to allow. Required, unless
-   * `allowUnauthenticated` says on purpose that anyone who reaches the handler may.
+   * `allowUnauthenticated` says on purpose that anyone who reaches the handler may. A refusal
+   * answers 401; the check may set headers on `res` first (`WWW-Authenticate` for Basic auth).
    */
-  auth?: ((req: IncomingMessage) => boolean | Promise<boolean>) | undefined
+  auth?: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined
   /** Serve without an auth check (a dashboard behind your own gate). Default false. */
   allowUnauthenticated?: boolean | undefined
   /**
@@ -93,7 +94,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
           ? full.pathname
           : basePath
     ).replace(/\/+$/, '')
-    if (auth !== undefined && !(await auth(req))) return send(res, 401, JSON_TYPE, JSON.stringify({ error: 'unauthorized' }))
+    if (auth !== undefined && !(await auth(req, res))) return send(res, 401, JSON_TYPE, JSON.stringify({ error: 'unauthorized' }))
     const method = req.method ?? 'GET'
     if (method === 'GET' || method === 'HEAD') {
       if (path === '' || path === '/') return send(res, 200, 'text/html; charset=utf-8', dashboardHtml(mount, title, refreshMs))
