@@ -70,7 +70,10 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     )
   }
   if (!Number.isInteger(refreshMs) || refreshMs < 200) {
-    throw new QueueError('QUEUE_OPTIONS_INVALID', `Dashboard refreshMs must be an integer of at least 200; got ${refreshMs}.`)
+    throw new QueueError(
+      'QUEUE_OPTIONS_INVALID',
+      `Dashboard refreshMs must be an integer of at least 200; got ${refreshMs}.`,
+    )
   }
   const basePath = (options.basePath ?? '').replace(/\/+$/, '')
   const extra = [...(options.queues ?? [])]
@@ -94,10 +97,12 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
           ? full.pathname
           : basePath
     ).replace(/\/+$/, '')
-    if (auth !== undefined && !(await auth(req, res))) return send(res, 401, JSON_TYPE, JSON.stringify({ error: 'unauthorized' }))
+    if (auth !== undefined && !(await auth(req, res)))
+      return send(res, 401, JSON_TYPE, JSON.stringify({ error: 'unauthorized' }))
     const method = req.method ?? 'GET'
     if (method === 'GET' || method === 'HEAD') {
-      if (path === '' || path === '/') return send(res, 200, 'text/html; charset=utf-8', dashboardHtml(mount, title, refreshMs))
+      if (path === '' || path === '/')
+        return send(res, 200, 'text/html; charset=utf-8', dashboardHtml(mount, title, refreshMs))
       if (path === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', dashboardJs)
       if (path === '/app.css') return send(res, 200, 'text/css; charset=utf-8', dashboardCss)
       if (path === '/api/queues') return sendJson(res, await listQueues())

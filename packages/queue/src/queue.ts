@@ -291,7 +291,9 @@ export function createQueue(options: QueueOptions = {}): Queue {
     fanOut = false,
   ): Promise<string[]> {
     const job = typeof target === 'string' ? undefined : target
-    const queueName = fanOut ? checkTopicName('Topic', job ? job.queue : target) : checkQueueName(job ? job.queue : target)
+    const queueName = fanOut
+      ? checkTopicName('Topic', job ? job.queue : target)
+      : checkQueueName(job ? job.queue : target)
     const d = await driver()
     const caps = d.capabilities
     if (tx !== undefined && !caps.transactional) throw unsupported('tx (transactional publish)', driverName)

@@ -13,7 +13,8 @@ import { createDashboard } from '@beaver-kit/queue/dashboard'
 const CHROMIUM = '/usr/bin/chromium'
 const present = existsSync(CHROMIUM)
 if (!present && isCI()) throw new Error(`CI=true and ${CHROMIUM} is missing: install it (scripts/services.sh does).`)
-if (!present) console.warn(`[queue] skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`)
+if (!present)
+  console.warn(`[queue] skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`)
 
 const wait = { timeoutMs: 15_000 }
 

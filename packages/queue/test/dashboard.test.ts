@@ -53,7 +53,9 @@ describe('queue dashboard handler', () => {
     })
     const base = await serve(dashboard)
     expect((await fetch(`${base}/admin/queues/`)).status).toBe(401)
-    expect((await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: 'Bearer x' } })).status).toBe(401)
+    expect((await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization: 'Bearer x' } })).status).toBe(
+      401,
+    )
     const page = await fetch(`${base}/admin/queues`, { headers: admin })
     expect(page.status).toBe(200)
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")

@@ -199,7 +199,13 @@ class NatsQueueDriver implements QueueDriver {
   async #fetch(queue: string, state: QueueState, options: FetchOptions): Promise<Delivery[]> {
     const consumer = await this.#work(queue, options.leaseMs)
     state.loops ??= [
-      moveDelayed(() => this.#h(), queue, state.names, this.#ctx.now, (...args) => this.#link.publish(...args)),
+      moveDelayed(
+        () => this.#h(),
+        queue,
+        state.names,
+        this.#ctx.now,
+        (...args) => this.#link.publish(...args),
+      ),
       ...this.#topics.relay(queue, this.#ctx.now, (...args) => this.#publishCopy(...args)),
     ]
     for (const loop of state.loops) loop.start()
@@ -403,7 +409,12 @@ class NatsQueueDriver implements QueueDriver {
     for (const e of await this.#selectDead(queue, ids)) {
       const m = e.message
       const envelope = { ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError), runAt: this.#ctx.now() }
-      await this.#link.publish(state.names.jobs, m.payload, envelope, `${m.id}:replay:${state.names.deadStream}:${e.seq}`)
+      await this.#link.publish(
+        state.names.jobs,
+        m.payload,
+        envelope,
+        `${m.id}:replay:${state.names.deadStream}:${e.seq}`,
+      )
       if (await jsm.streams.deleteMessage(state.names.deadStream, e.seq).catch(() => false)) n++
     }
     return n
