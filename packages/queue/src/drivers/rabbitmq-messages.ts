@@ -39,10 +39,16 @@ function deadMessage(raw: GetMessage, queue: string, now: number): StoredMessage
   return toDeadMessage(envelope, raw.content.toString())
 }
 
+// How long a DLQ read waits for the broker to make what it gave back visible again.
+const SETTLE_MS = 5000
+
 /**
  * Reads a DLQ without removing anything it does not take: messages are fetched
  * unacknowledged on the channel given (which this closes); taken ones are acknowledged after
  * `onTake` (a confirmed copy elsewhere) is done, the rest go back when the channel closes.
+ * A quorum queue applies that return a moment after the close (a Raft command), so a read
+ * right after would see fewer messages: the scan resolves only once the queue holds again at
+ * least what it held minus what was taken (bounded; other processes may take some meanwhile).
  */
 export async function scanDead(
   ch: ConfirmChannel,
@@ -51,23 +57,38 @@ export async function scanDead(
   now: number,
   visit: (m: StoredMessage) => 'take' | 'keep' | 'stop',
   onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
+  check?: () => Promise<number>,
 ): Promise<number> {
-  try {
-    const { messageCount } = await ch.checkQueue(deadQueue)
-    const take: Array<{ raw: GetMessage; m: StoredMessage }> = []
-    for (let i = 0; i < messageCount; i++) {
-      const raw = await ch.get(deadQueue, { noAck: false })
-      if (!raw) break
-      const m = deadMessage(raw, queue, now)
-      const verdict = visit(m)
-      if (verdict === 'take') take.push({ raw, m })
-      if (verdict === 'stop') break
+  const { expected, fetched, taken } = await (async () => {
+    let fetched = 0
+    try {
+      const { messageCount } = await ch.checkQueue(deadQueue)
+      const take: Array<{ raw: GetMessage; m: StoredMessage }> = []
+      for (let i = 0; i < messageCount; i++) {
+        const raw = await ch.get(deadQueue, { noAck: false })
+        if (!raw) break
+        fetched++
+        const m = deadMessage(raw, queue, now)
+        const verdict = visit(m)
+        if (verdict === 'take') take.push({ raw, m })
+        if (verdict === 'stop') break
+      }
+      if (onTake) for (const t of take) await onTake(ch, t.m)
+      for (const t of take) ch.ack(t.raw)
+      await ch.waitForConfirms()
+      return { expected: messageCount, fetched, taken: take.length }
+    } finally {
+      await ch.close().catch(() => undefined)
     }
-    if (onTake) for (const t of take) await onTake(ch, t.m)
-    for (const t of take) ch.ack(t.raw)
-    await ch.waitForConfirms()
-    return take.length
-  } finally {
-    await ch.close().catch(() => undefined)
+  })()
+  if (check && fetched > taken) await settled(check, expected - taken)
+  return taken
+}
+
+/** Waits until `count()` reaches `atLeast`, looking again after 5, 10, 20 ... ms, for at most SETTLE_MS. */
+async function settled(count: () => Promise<number>, atLeast: number): Promise<void> {
+  const until = Date.now() + SETTLE_MS
+  for (let pause = 5; (await count()) < atLeast && Date.now() < until; pause = Math.min(100, pause * 2)) {
+    await new Promise((resolve) => setTimeout(resolve, pause))
   }
 }

@@ -333,14 +333,9 @@ class RabbitQueueDriver implements QueueDriver {
     onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
   ): Promise<number> {
     await this.#topology.declare(queue)
-    return scanDead(
-      await this.#link.confirmChannel(),
-      this.#topology.dead(queue),
-      queue,
-      this.#ctx.now(),
-      visit,
-      onTake,
-    )
+    const dead = this.#topology.dead(queue)
+    const count = async (): Promise<number> => (await (await this.#link.admin()).checkQueue(dead)).messageCount
+    return scanDead(await this.#link.confirmChannel(), dead, queue, this.#ctx.now(), visit, onTake, count)
   }
 
   async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
