@@ -100,6 +100,7 @@ describe('main(): start-up', () => {
           'GET,HEAD /readyz',
           'GET,HEAD /metrics',
           'GET,HEAD /jobs',
+          'GET,HEAD,POST /admin/queues',
           'POST /links',
           'GET,HEAD,DELETE /links/:code',
           'GET,HEAD /links/:code/qr',
