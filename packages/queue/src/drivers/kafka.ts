@@ -46,7 +46,7 @@ class KafkaQueueDriver implements QueueDriver {
   readonly name = 'kafka'
   // No lease per message: a record is redelivered when its consumer leaves the group (crash,
   // session timeout), not after a time, so extendLease is false.
-  readonly capabilities = brokerCapabilities({ extendLease: false })
+  readonly capabilities = brokerCapabilities({ extendLease: false, fanOut: false })
   readonly #link: KafkaLink
   readonly #ctx: QueueDriverContext
   readonly #readers = new Map<string, Promise<KafkaReader>>()
