@@ -144,4 +144,20 @@ export const UNTESTED: Record<string, string> = {
     'presigned URLs need an S3 emulator (s3rver); covered by the storage tests',
   '@beaver-kit/queue @aws-sdk/client-sqs':
     'needs an SQS emulator in the consumer project (fauxqs); covered by the queue conformance suite',
+  '@beaver-kit/queue kafkajs':
+    'needs a Kafka broker in the consumer project (the testkit broker); covered by the queue conformance suite on kafkajs 2.2',
+  '@beaver-kit/auth fastify':
+    'a framework adapter; covered by the auth tests in a real Fastify 5 server at the installed version only',
+  '@beaver-kit/auth hono':
+    'a framework adapter; covered by the auth tests in a real Hono 4 server at the installed version only',
+  '@beaver-kit/storage @aws-sdk/s3-presigned-post':
+    'needs an S3 emulator (s3rver); covered by the storage tests (a real form POST) at the installed version only',
+  '@beaver-kit/storage @azure/storage-blob':
+    'needs Azurite in the consumer project; covered by the storage conformance suite at the installed version only',
+  '@beaver-kit/storage @google-cloud/storage':
+    "needs a Cloud Storage server (testkit's JSON API server); covered by the storage conformance suite at the installed version only",
+  '@beaver-kit/storage ssh2':
+    'needs an SSH server (OpenSSH, started by the storage tests); covered by the storage conformance suite at the installed version only',
+  '@beaver-kit/storage yauzl': 'the zip driver; covered by the storage tests at the installed version only',
+  '@beaver-kit/storage yazl': 'the zip writer; covered by the storage tests at the installed version only',
 }
