@@ -103,6 +103,23 @@ try {
           { contender: 'floor', fn: () => pgPlain(event()) },
         ],
       },
+      {
+        // Eight callers at once (one pool of the database package's default size): on one
+        // stream every append waits for the previous one's commit (the head row lock), where
+        // plain INSERTs commit side by side; streams are independent chains.
+        name: 'postgres append, 8 at a time',
+        concurrency: 8,
+        latency: true,
+        contenders: [
+          { contender: 'beaver-kit', variant: 'one stream', fn: () => pgTrail.record(event()) },
+          {
+            contender: 'beaver-kit',
+            variant: '8 streams',
+            fn: () => pgTrail.record({ ...event(), stream: `bench-${n % 8}` }),
+          },
+          { contender: 'floor', fn: () => pgPlain(event()) },
+        ],
+      },
     ],
     goals: [
       {
@@ -119,7 +136,8 @@ try {
       },
     ],
     notes: [
-      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: one statement, the hash computed by sha256() in it; SQLite: a BEGIN IMMEDIATE transaction of three statements). floor: one autocommitted INSERT of the same row (same columns and indexes) through the same @beaver-kit/database.',
+      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: one call of the store’s PL/pgSQL append function, its plans kept per connection and the hash computed by sha256() in it; SQLite: a BEGIN IMMEDIATE transaction of three statements). floor: one autocommitted INSERT of the same row (same columns, the same query indexes; not the chain’s unique (stream, seq) key) through the same @beaver-kit/database.',
+      'Every commit waits for its WAL flush (PostgreSQL synchronous_commit on, fsync on; SQLite WAL with the database package’s defaults), on a disk shared with other sessions: when the flush dominates, ratios move toward 1; on a quiet machine the statement’s own cost shows.',
       `Load average when the run started: ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} vCPUs.`,
       'SQLite is a file in the temp directory (the database package’s defaults: WAL); PostgreSQL runs on the same 2 vCPUs as the bench, shared with other sessions’ work.',
     ],
@@ -129,6 +147,7 @@ try {
   for (const db of [sqlite, pg]) {
     for (const t of ['events', 'heads', 'anchors', 'migrations', 'plain'])
       await db.exec(`drop table if exists ${table}_${t}`)
+    if (db.dialect === 'postgres') await db.exec(`drop function if exists ${table}_append`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

@@ -15,6 +15,8 @@ const databases: Array<{ db: Database; table: string }> = []
 afterAll(async () => {
   for (const { db, table } of databases) {
     for (const t of ['events', 'heads', 'anchors', 'migrations']) await db.execute(`drop table if exists ${table}_${t}`)
+    // PostgreSQL's append function (migration 0003) goes with its tables.
+    if (db.dialect === 'postgres') await db.execute(`drop function if exists ${table}_append`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

@@ -77,5 +77,43 @@ create table if not exists ${t}_anchors (
       id: '0002_head_prev_hash',
       up: `alter table ${t}_heads add column prev_hash ${str(64)};`,
     },
+    ...(dialect === 'postgres' ? [appendFunction(t)] : []),
   ]
+}
+
+/**
+ * PostgreSQL's append as a function: the head row upserted (its row lock queues the stream's
+ * writers; ON CONFLICT DO UPDATE always works on the latest committed version), the new hash
+ * computed by sha256() over the record's canonical text with the previous hash and seq put in,
+ * and the record inserted, in one call and one autocommitted transaction. The same work as one
+ * CTE statement, but PL/pgSQL keeps both inner statements' plans per connection, where the
+ * statement was parsed and planned again on every append (most of its cost when commits are
+ * cheap).
+ */
+function appendFunction(t: string): AuditMigration {
+  const sha = (prev: string, seq: string): string =>
+    `encode(sha256(convert_to(p_before || ${prev} || p_middle || ${seq} || p_after, 'UTF8')), 'hex')`
+  return {
+    id: '0003_append_function',
+    up: `
+create or replace function ${t}_append(
+  p_stream text, p_before text, p_middle text, p_after text, p_genesis text,
+  p_id text, p_at bigint, p_actor text, p_action text, p_target text, p_outcome text, p_ip text,
+  p_user_agent text, p_request_id text, p_trace_id text, p_diff text, p_metadata text,
+  out o_seq bigint, out o_prev_hash text, out o_hash text
+) language plpgsql as $$
+begin
+  insert into ${t}_heads as h0 (stream, seq, hash, base_seq, base_hash, prev_hash)
+  values (p_stream, 1, ${sha('p_genesis', "'1'")}, 0, p_genesis, p_genesis)
+  on conflict (stream) do update
+    set prev_hash = h0.hash, seq = h0.seq + 1, hash = ${sha('h0.hash', '(h0.seq + 1)::text')}
+  returning h0.seq, h0.prev_hash, h0.hash into o_seq, o_prev_hash, o_hash;
+  insert into ${t}_events (id, stream, seq, at, actor, action, target, outcome, ip, user_agent, request_id,
+    trace_id, diff, metadata, prev_hash, hash)
+  values (p_id, p_stream, o_seq, p_at, p_actor, p_action, p_target, p_outcome, p_ip, p_user_agent, p_request_id,
+    p_trace_id, p_diff, p_metadata, o_prev_hash, o_hash);
+end
+$$;
+`,
+  }
 }

@@ -78,7 +78,7 @@ interface Statements {
   lockHead: string[]
   insert: string
   updateHead: string
-  /** PostgreSQL: the whole append as one statement. */
+  /** PostgreSQL: the whole append as one call of the store's append function. */
   appendOne?: string
 }
 
@@ -140,30 +140,16 @@ export class SqlStore implements AuditStore {
     }
   }
 
-  // One statement, autocommitted: the head row is upserted (its row lock queues concurrent
-  // writers of the stream, and ON CONFLICT DO UPDATE always works on the latest committed
-  // version), the new hash is computed by sha256() over the record's canonical text with the
-  // previous hash and seq put in, and the record is inserted from what the upsert returned.
+  // One call, autocommitted: the `<table>_append` function of migration 0003 (see
+  // sql-schema.ts) moves the head and inserts the record; its parameters are the stream, the
+  // record's canonical text around the hole for prevHash and seq, the genesis hash, then the
+  // record's own fields in COLUMNS order.
   #appendStatement(): string {
-    const t = this.#t
-    const sha = (prev: string, seq: string): string =>
-      `encode(sha256(convert_to($2::text || ${prev} || $3::text || ${seq} || $4::text, 'UTF8')), 'hex')`
-    const cols = COLUMNS.split(', ')
-    const values = cols.map((c) => {
-      if (c === 'seq') return 'h.seq'
-      if (c === 'prev_hash') return 'h.prev_hash'
-      if (c === 'hash') return 'h.hash'
-      if (c === 'stream') return '$1::text'
-      const n = 6 + cols.filter((x) => !['seq', 'prev_hash', 'hash', 'stream'].includes(x)).indexOf(c)
-      return c === 'at' ? `$${n}::bigint` : `$${n}::text`
-    })
-    return `with h as (
-  insert into ${t}_heads as h0 (stream, seq, hash, base_seq, base_hash, prev_hash)
-  values ($1::text, 1, ${sha('$5::text', "'1'")}, 0, $5::text, $5::text)
-  on conflict (stream) do update set prev_hash = h0.hash, seq = h0.seq + 1, hash = ${sha('h0.hash', '(h0.seq + 1)::text')}
-  returning seq, hash, prev_hash
-)
-insert into ${t}_events (${COLUMNS}) select ${values.join(', ')} from h returning seq, prev_hash, hash`
+    const own = COLUMNS.split(', ').filter((c) => !['stream', 'seq', 'prev_hash', 'hash'].includes(c))
+    const args = ['text', 'text', 'text', 'text', 'text', ...own.map((c) => (c === 'at' ? 'bigint' : 'text'))]
+    return `select o_seq as seq, o_prev_hash as prev_hash, o_hash as hash from ${this.#t}_append(${args
+      .map((type, i) => `$${i + 1}::${type}`)
+      .join(', ')})`
   }
 
   #database(): Promise<Database> {
