@@ -104,6 +104,10 @@ export const queueSchema = defineSchema(
         max: 1000,
         doc: 'Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind attempts',
       }),
+      fifo: f.boolean({
+        default: false,
+        doc: 'FIFO queues (<name>.fifo): the messages of one group run one at a time in publish order; no delays',
+      }),
     },
     nats: {
       servers: f.list({

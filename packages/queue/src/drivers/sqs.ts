@@ -7,6 +7,7 @@ import {
   type DriverMessage,
   type Failure,
   type FetchOptions,
+  type QueueCapabilities,
   type QueueCounts,
   type QueueDriver,
   type QueueDriverContext,
@@ -25,9 +26,11 @@ import {
   foreignEnvelope,
   toActiveMessage,
   toBrokerDelivery,
-  toDeadMessage,
   type BrokerEnvelope,
 } from './broker-message.ts'
+import { scanDeadLetters } from './sqs-dead.ts'
+import { sqsError } from './sqs-errors.ts'
+import { FIFO_ATTRIBUTES, FIFO_SUFFIX, fifoFields, type FifoSend } from './sqs-fifo.ts'
 
 type Sqs = typeof clientSqs
 
@@ -40,6 +43,11 @@ export interface SqsQueueOptions {
   prefix?: string | undefined
   /** Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind `attempts`. */
   maxReceiveCount?: number | undefined
+  /**
+   * FIFO queues (`<name>.fifo`): `group` is the MessageGroupId, so the messages of one group
+   * run one at a time, in publish order, across every consumer; no delays.
+   */
+  fifo?: boolean | undefined
   /** Credentials, when not from the AWS environment (a local server takes any). */
   credentials?: SQSClientConfig['credentials']
   /** A client to use (never closed by the queue). */
@@ -59,10 +67,11 @@ const BATCH = 10
 
 class SqsQueueDriver implements QueueDriver {
   readonly name = 'sqs'
-  readonly capabilities = brokerCapabilities({ extendLease: true, fanOut: false })
+  readonly capabilities: QueueCapabilities
   readonly #options: SqsQueueOptions
   readonly #ctx: QueueDriverContext
   readonly #prefix: string
+  readonly #fifo: boolean
   #sdk: Promise<{ sqs: Sqs; client: SQSClient }> | undefined
   readonly #urls = new Map<string, Promise<{ main: string; dead: string }>>()
   readonly #held = new Map<string, Held>()
@@ -72,6 +81,12 @@ class SqsQueueDriver implements QueueDriver {
     this.#options = options
     this.#ctx = ctx
     this.#prefix = options.prefix ?? 'bq'
+    this.#fifo = options.fifo === true
+    // SQS refuses DelaySeconds per message on a FIFO queue; retries wait out their backoff invisible instead.
+    this.capabilities = Object.freeze({
+      ...brokerCapabilities({ extendLease: true, fanOut: false }),
+      delay: !this.#fifo,
+    })
   }
 
   #client(): Promise<{ sqs: Sqs; client: SQSClient }> {
@@ -102,15 +117,20 @@ class SqsQueueDriver implements QueueDriver {
     if (!p) {
       p = (async () => {
         const { sqs, client } = await this.#client()
+        const suffix = this.#fifo ? FIFO_SUFFIX : ''
+        const fifo = this.#fifo ? FIFO_ATTRIBUTES : {}
         try {
-          const dead = await client.send(new sqs.CreateQueueCommand({ QueueName: `${this.#name(queue)}-dead` }))
+          const dead = await client.send(
+            new sqs.CreateQueueCommand({ QueueName: `${this.#name(queue)}-dead${suffix}`, Attributes: { ...fifo } }),
+          )
           const attrs = await client.send(
             new sqs.GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ['QueueArn'] }),
           )
           const main = await client.send(
             new sqs.CreateQueueCommand({
-              QueueName: this.#name(queue),
+              QueueName: `${this.#name(queue)}${suffix}`,
               Attributes: {
+                ...fifo,
                 RedrivePolicy: JSON.stringify({
                   deadLetterTargetArn: attrs.Attributes?.QueueArn,
                   maxReceiveCount: this.#options.maxReceiveCount ?? 1000,
@@ -120,7 +140,7 @@ class SqsQueueDriver implements QueueDriver {
           )
           return { main: main.QueueUrl as string, dead: dead.QueueUrl as string }
         } catch (error) {
-          throw sqsError(error, `create queue "${this.#name(queue)}"`)
+          throw sqsError(error, `create queue "${this.#name(queue)}${suffix}"`)
         }
       })()
       this.#urls.set(queue, p)
@@ -129,8 +149,15 @@ class SqsQueueDriver implements QueueDriver {
     return p
   }
 
-  /** Sends copies in batches of ten; a delay past SQS's 15 minutes is sent again on receipt. */
-  async #send(url: string, items: ReadonlyArray<{ envelope: BrokerEnvelope; body: string }>): Promise<void> {
+  /**
+   * Sends in batches of ten; a delay past SQS's 15 minutes is sent again on receipt. `kind`
+   * sets a FIFO queue's group and deduplication ids (see fifoFields).
+   */
+  async #send(
+    url: string,
+    items: ReadonlyArray<{ envelope: BrokerEnvelope; body: string }>,
+    kind: FifoSend = 'copy',
+  ): Promise<void> {
     const { sqs, client } = await this.#client()
     const now = this.#ctx.now()
     for (let i = 0; i < items.length; i += BATCH) {
@@ -142,7 +169,9 @@ class SqsQueueDriver implements QueueDriver {
             Entries: chunk.map((it, k) => ({
               Id: String(k),
               MessageBody: it.body,
-              DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((it.envelope.runAt - now) / 1000))),
+              ...(this.#fifo
+                ? fifoFields(it.envelope, kind)
+                : { DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((it.envelope.runAt - now) / 1000))) }),
               MessageAttributes: {
                 [ENVELOPE_HEADER]: { DataType: 'String', StringValue: encodeEnvelope(it.envelope) },
               },
@@ -170,6 +199,7 @@ class SqsQueueDriver implements QueueDriver {
       await this.#send(
         main,
         list.map((m) => ({ envelope: envelopeOf(m), body: m.payload })),
+        'fresh',
       )
     }
     return messages.map((m) => m.id)
@@ -178,20 +208,33 @@ class SqsQueueDriver implements QueueDriver {
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
     const { main } = await this.#queue(queue)
     const { sqs, client } = await this.#client()
-    let received: Message[]
-    try {
+    const receive = async (max: number, waitMs: number): Promise<Message[]> => {
       const out = await client.send(
         new sqs.ReceiveMessageCommand({
           QueueUrl: main,
-          MaxNumberOfMessages: Math.min(BATCH, Math.max(1, options.max)),
-          WaitTimeSeconds: Math.min(20, Math.ceil(options.waitMs / 1000)),
+          MaxNumberOfMessages: max,
+          WaitTimeSeconds: Math.min(20, Math.ceil(waitMs / 1000)),
           VisibilityTimeout: Math.max(1, Math.ceil(options.leaseMs / 1000)),
           MessageAttributeNames: ['All'],
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         }),
         { abortSignal: options.signal },
       )
-      received = out.Messages ?? []
+      return out.Messages ?? []
+    }
+    const max = Math.min(BATCH, Math.max(1, options.max))
+    let received: Message[]
+    try {
+      if (this.#fifo) {
+        // One message per receive: SQS may hand several of one group to one receive, and the
+        // consumer would run them side by side. One in flight locks its group, so each further
+        // receive takes the head of another group.
+        received = await receive(1, options.waitMs)
+        if (received.length > 0 && max > 1) {
+          const more = await Promise.all(Array.from({ length: max - 1 }, () => receive(1, 0)))
+          received.push(...more.flat())
+        }
+      } else received = await receive(max, options.waitMs)
     } catch (error) {
       if (options.signal.aborted) return []
       throw sqsError(error, 'receive messages')
@@ -212,7 +255,7 @@ class SqsQueueDriver implements QueueDriver {
         attempt: envelope.attempts + receives,
       }
       // Delayed past SQS's 15-minute limit: not due yet, so it goes back for another delay.
-      if (envelope.runAt > now + 1000) early.push(held)
+      if (!this.#fifo && envelope.runAt > now + 1000) early.push(held)
       else {
         this.#held.set(held.receipt, held)
         deliveries.push(toBrokerDelivery(envelope, held.body, held.attempt, held.receipt))
@@ -243,6 +286,22 @@ class SqsQueueDriver implements QueueDriver {
     }
   }
 
+  /** Sets the visibility timeout of received messages (whole seconds, 0 to 12 hours). */
+  async #visibility(url: string, receipts: readonly string[], seconds: number): Promise<void> {
+    const { sqs, client } = await this.#client()
+    const timeout = Math.min(43_200, Math.max(0, Math.ceil(seconds)))
+    for (let i = 0; i < receipts.length; i += BATCH) {
+      await client.send(
+        new sqs.ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: receipts
+            .slice(i, i + BATCH)
+            .map((r, k) => ({ Id: String(k), ReceiptHandle: r, VisibilityTimeout: timeout })),
+        }),
+      )
+    }
+  }
+
   async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {
     const receipts = deliveries.filter((d) => this.#held.delete(d.token)).map((d) => d.token)
     if (receipts.length > 0) await this.#delete((await this.#queue(queue)).main, receipts)
@@ -251,6 +310,14 @@ class SqsQueueDriver implements QueueDriver {
   async fail(queue: string, d: Delivery, failure: Failure): Promise<void> {
     if (!this.#held.has(d.token)) return
     const urls = await this.#queue(queue)
+    if (failure.kind === 'retry' && this.#fifo) {
+      // A copy would go behind the group's later messages: the message itself waits out its
+      // backoff invisible, keeping its place (the next receive counts the attempt; the error of
+      // this one is not kept, SQS cannot rewrite a message).
+      this.#held.delete(d.token)
+      await this.#visibility(urls.main, [d.token], (failure.runAt - this.#ctx.now()) / 1000)
+      return
+    }
     if (failure.kind === 'retry') {
       await this.#send(urls.main, [
         { envelope: { ...envelopeOfDelivery(d, d.attempt, failure.error), runAt: failure.runAt }, body: d.payload },
@@ -261,7 +328,7 @@ class SqsQueueDriver implements QueueDriver {
         deadReason: failure.reason,
         deadAt: this.#ctx.now(),
       }
-      await this.#send(urls.dead, [{ envelope, body: d.payload }])
+      await this.#send(urls.dead, [{ envelope, body: d.payload }], 'dead')
     }
     // Deleted only once the copy is stored: a crash in between redelivers the original.
     if (this.#held.delete(d.token)) await this.#delete(urls.main, [d.token])
@@ -270,6 +337,12 @@ class SqsQueueDriver implements QueueDriver {
   async release(queue: string, deliveries: readonly Delivery[]): Promise<void> {
     const urls = await this.#queue(queue)
     const mine = deliveries.filter((d) => this.#held.has(d.token))
+    if (this.#fifo) {
+      // Made visible again in its place; SQS counts the receive, so its next attempt counts one more.
+      const receipts = mine.filter((d) => this.#held.delete(d.token)).map((d) => d.token)
+      await this.#visibility(urls.main, receipts, 0)
+      return
+    }
     // A visibility reset would count a receive; a copy with the attempt taken back does not.
     await this.#send(
       urls.main,
@@ -351,10 +424,7 @@ class SqsQueueDriver implements QueueDriver {
     // No per-message record to attach it to (capabilities.history false).
   }
 
-  /**
-   * Reads the whole DLQ, hiding what it read for a short while, then hands each message to
-   * `take`: taken ones are deleted (after `take` stored any copy), the rest made visible again.
-   */
+  /** Reads the whole DLQ and settles what `take` takes (see scanDeadLetters). */
   async #scanDead(
     queue: string,
     take: (m: StoredMessage) => boolean,
@@ -362,45 +432,28 @@ class SqsQueueDriver implements QueueDriver {
   ): Promise<StoredMessage[]> {
     const { sqs, client } = await this.#client()
     const { dead } = await this.#queue(queue)
-    const seen: Array<{ m: StoredMessage; receipt: string }> = []
-    for (;;) {
-      const out = await client.send(
-        new sqs.ReceiveMessageCommand({
-          QueueUrl: dead,
-          MaxNumberOfMessages: BATCH,
-          VisibilityTimeout: 30,
-          WaitTimeSeconds: 0,
-          MessageAttributeNames: ['All'],
-        }),
-      )
-      const batch = out.Messages ?? []
-      if (batch.length === 0) break
-      for (const raw of batch) {
-        const envelope =
-          decodeEnvelope(raw.MessageAttributes?.[ENVELOPE_HEADER]?.StringValue) ??
-          foreignEnvelope(raw.MessageId ?? '', queue, this.#ctx.now())
-        envelope.deadReason ??= 'moved by the SQS redrive policy (maxReceiveCount)'
-        seen.push({ m: toDeadMessage(envelope, raw.Body ?? ''), receipt: raw.ReceiptHandle as string })
-      }
-    }
-    const taken = seen.filter((s) => take(s.m))
-    for (const t of taken) await onTake?.(t.m)
-    await this.#delete(
-      dead,
-      taken.map((t) => t.receipt),
+    return scanDeadLetters(
+      {
+        receive: async () =>
+          (
+            await client.send(
+              new sqs.ReceiveMessageCommand({
+                QueueUrl: dead,
+                MaxNumberOfMessages: BATCH,
+                VisibilityTimeout: 30,
+                WaitTimeSeconds: 0,
+                MessageAttributeNames: ['All'],
+              }),
+            )
+          ).Messages ?? [],
+        remove: (receipts) => this.#delete(dead, receipts),
+        giveBack: (receipts) => this.#visibility(dead, receipts, 0),
+      },
+      queue,
+      this.#ctx.now(),
+      take,
+      onTake,
     )
-    const kept = seen.filter((s) => !taken.includes(s))
-    for (let i = 0; i < kept.length; i += BATCH) {
-      await client.send(
-        new sqs.ChangeMessageVisibilityBatchCommand({
-          QueueUrl: dead,
-          Entries: kept
-            .slice(i, i + BATCH)
-            .map((s, k) => ({ Id: String(k), ReceiptHandle: s.receipt, VisibilityTimeout: 0 })),
-        }),
-      )
-    }
-    return taken.map((t) => t.m)
   }
 
   async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
@@ -450,20 +503,6 @@ class SqsQueueDriver implements QueueDriver {
     if (sdk && !this.#options.client) sdk.client.destroy()
     this.#held.clear()
   }
-}
-
-function sqsError(error: unknown, what: string): QueueError {
-  const e = error as { name?: string; message?: string }
-  const auth = /credential|signature|security token|AccessDenied/i.test(`${e.name} ${e.message}`)
-  return new QueueError(
-    'QUEUE_DRIVER_UNAVAILABLE',
-    `SQS could not ${what}: ${e.name ?? 'Error'}: ${e.message ?? String(error)}; ${
-      auth
-        ? 'check the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)'
-        : 'check BEAVER_QUEUE_SQS_ENDPOINT and BEAVER_QUEUE_SQS_REGION'
-    }.`,
-    { cause: error },
-  )
 }
 
 /**

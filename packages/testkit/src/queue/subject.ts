@@ -112,6 +112,13 @@ export interface QueueSuiteOptions {
   timeoutMs?: number
   /** A job definition whose `parse` always throws, for the undecodable-payload case. */
   rejectingJob: (queue: string) => { queue: string }
+  /**
+   * Contract points the driver's backend cannot keep by design, each with why; the cases that
+   * check them are reported as skipped with that reason. `retryLastError`: a retry's handler
+   * sees the previous attempt's error; `releaseUncounted`: a delivery released at shutdown comes
+   * back without an attempt counted.
+   */
+  cannot?: Partial<Record<'retryLastError' | 'releaseUncounted', string>> | undefined
 }
 
 export type Caps = Awaited<ReturnType<ConformanceQueue['capabilities']>>
