@@ -152,6 +152,28 @@ describe('templates', () => {
     })
   })
 
+  it('finds the helpers a template calls wherever they are: partials (named or dynamic), layouts, blocks, subexpressions', async () => {
+    // Each template gets only the helpers it names; a helper reached through a partial or a
+    // layout must still be there.
+    await using mailer = createMailer({
+      envPrefix: false,
+      driver: 'memory',
+      templates: {
+        inline: {
+          named: { subject: 'S', html: '{{> loud}}', layout: 'framed' },
+          dynamic: { subject: 'S', html: '{{> (lookup . "which")}}', text: 'T' },
+          nested: { subject: '{{truncate (shout name) 3}}', html: '{{#if (eq name "ada")}}{{shout name}}{{/if}}' },
+        },
+        partials: { loud: '<b>{{shout name}}</b>', plain: '<i>{{name}}</i>' },
+        layouts: { framed: { html: '<div>{{uppercase "x"}}{{{body}}}</div>' } },
+        helpers: { shout: (value: unknown) => `${String(value).toUpperCase()}!` },
+      },
+    })
+    expect((await mailer.render('named', { name: 'ada' })).html).toBe('<div>X<b>ADA!</b></div>')
+    expect((await mailer.render('dynamic', { name: 'ada', which: 'loud' })).html).toBe('<b>ADA!</b>')
+    expect(await mailer.render('nested', { name: 'ada' })).toMatchObject({ subject: 'AD…', html: 'ADA!' })
+  })
+
   it('compiles MJML once into HTML, and refuses invalid MJML', async () => {
     await using mailer = mailerWith()
     const out = await mailer.render('news', { name: 'Ada & co' })

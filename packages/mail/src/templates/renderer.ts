@@ -62,6 +62,10 @@ export class TemplateRenderer {
   readonly #o: TemplateOptions
   readonly #sources: TemplateSources
   readonly #hb: typeof Handlebars
+  /** The kit's and the caller's helpers, handed to each template that names them (see #helpersOf). */
+  readonly #helpers: Readonly<Record<string, Handlebars.HelperDelegate>>
+  /** Helper names the partials use: any template that calls a partial gets them too. */
+  #partialHelpers: readonly string[] = []
   readonly #compiled = new Map<string, Promise<CompiledTemplate>>()
   /** Templates whose compile finished, for the synchronous render path. */
   readonly #ready = new Map<string, CompiledTemplate>()
@@ -73,10 +77,9 @@ export class TemplateRenderer {
     this.#sources = new TemplateSources(options)
     this.#hb = Handlebars.create()
     const settings: HelperSettings = { locale: 'en-US', timeZone: 'UTC', ...options.helperSettings }
-    this.#hb.registerHelper({ ...builtinHelpers(settings), ...options.helpers } as Record<
-      string,
-      Handlebars.HelperDelegate
-    >)
+    // Not registered on the environment: Handlebars wraps every registered helper again on
+    // each top-level call, so seven unused helpers cost more than the kit's whole render path.
+    this.#helpers = { ...builtinHelpers(settings), ...options.helpers } as Record<string, Handlebars.HelperDelegate>
   }
 
   /** Renders a template's subject, html and text; text is derived from the html when the template has none. */
@@ -156,7 +159,16 @@ export class TemplateRenderer {
   #loadBundle(): Promise<void> {
     return (this.#bundle ??= this.#sources.bundle().then(
       (bundle) => {
-        for (const [partial, source] of Object.entries(bundle.partials)) this.#hb.registerPartial(partial, source)
+        const used = new Set<string>()
+        for (const [partial, source] of Object.entries(bundle.partials)) {
+          this.#hb.registerPartial(partial, source)
+          try {
+            namesIn(this.#hb.parse(source), this.#helpers, used)
+          } catch {
+            // A partial that does not parse fails the template that calls it, with Handlebars' message.
+          }
+        }
+        this.#partialHelpers = [...used]
         this.#layouts = bundle.layouts
       },
       (err: unknown) => {
@@ -164,6 +176,21 @@ export class TemplateRenderer {
         throw err
       },
     ))
+  }
+
+  /**
+   * The helpers a source names (and those of every partial when it calls one), or undefined
+   * for none: only these are passed to its render. Over-counting is harmless (a path that only
+   * shares a helper's name); an unnamed helper cannot be called.
+   */
+  #helpersOf(source: string): Record<string, Handlebars.HelperDelegate> | undefined {
+    const used = new Set<string>()
+    const callsPartial = namesIn(this.#hb.parse(source), this.#helpers, used)
+    if (callsPartial) for (const name of this.#partialHelpers) used.add(name)
+    if (used.size === 0) return undefined
+    const helpers: Record<string, Handlebars.HelperDelegate> = {}
+    for (const name of used) helpers[name] = this.#helpers[name] as Handlebars.HelperDelegate
+    return helpers
   }
 
   async #compile(name: string): Promise<CompiledTemplate> {
@@ -186,7 +213,10 @@ export class TemplateRenderer {
           },
         )
       }
-      return Object.assign(this.#hb.compile(src, { strict, noEscape: !escape }), { source: src })
+      const template = this.#hb.compile(src, { strict, noEscape: !escape })
+      const helpers = this.#helpersOf(src)
+      const fn = helpers ? (data: unknown) => template(data, { helpers }) : (data: unknown) => template(data)
+      return Object.assign(fn, { source: src })
     }
     let htmlSource = source.html
     if (source.mjml !== undefined) htmlSource = await this.#mjmlHtml(name, source.mjml)
@@ -209,6 +239,30 @@ export class TemplateRenderer {
       layout,
     }
   }
+}
+
+/**
+ * Adds to `used` every name in the tree that is one of `helpers` (any path expression's head:
+ * helpers are called by a one-part path); returns whether the tree calls a partial.
+ */
+function namesIn(node: unknown, helpers: Readonly<Record<string, unknown>>, used: Set<string>): boolean {
+  if (typeof node !== 'object' || node === null) return false
+  const n = node as { type?: unknown; parts?: unknown; original?: unknown }
+  let partial = n.type === 'PartialStatement' || n.type === 'PartialBlockStatement'
+  if (n.type === 'PathExpression') {
+    for (const name of [n.original, Array.isArray(n.parts) ? n.parts[0] : undefined]) {
+      if (typeof name === 'string' && Object.hasOwn(helpers, name)) used.add(name)
+    }
+  }
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'loc') continue
+    if (Array.isArray(value)) {
+      for (const item of value) partial = namesIn(item, helpers, used) || partial
+    } else if (typeof value === 'object' && value !== null) {
+      partial = namesIn(value, helpers, used) || partial
+    }
+  }
+  return partial
 }
 
 function run(fn: Compiled | undefined, name: string, part: string, input: unknown): string | undefined {
