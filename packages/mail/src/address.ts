@@ -30,8 +30,25 @@ export function isValidAddress(address: string): boolean {
   return domain.split('.').every((label) => LABEL.test(label))
 }
 
+// Checked address strings, so the sender and a list's regulars are parsed once, not per
+// message; bounded (cleared when full), and only valid inputs are kept.
+const parsed = new Map<string, Address>()
+const PARSED_MAX = 1024
+
 /** Parses one address input, naming `field` in the error when it is not a valid mailbox. */
 export function parseAddress(input: AddressInput, field: string): Address {
+  if (typeof input === 'string') {
+    const known = parsed.get(input)
+    if (known) return known
+    const address = parseUncached(input, field)
+    if (parsed.size >= PARSED_MAX) parsed.clear()
+    parsed.set(input, address)
+    return address
+  }
+  return parseUncached(input, field)
+}
+
+function parseUncached(input: AddressInput, field: string): Address {
   let name: string | undefined
   let address: string
   if (typeof input === 'string') {

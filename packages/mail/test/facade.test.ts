@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemorySuppressionList } from '@beaver-kit/delivery'
+import { memoryDriver } from '@beaver-kit/mail/memory'
 import {
   createMailer,
   defineMailDriver,
@@ -167,6 +168,16 @@ describe('the message model', () => {
     const b = await mailer.send({ ...ok, idempotencyKey: 'k-1' })
     expect(b.messageId).toBe(a.messageId)
     expect(mailer.sent()).toHaveLength(1)
+  })
+
+  it('the memory transport keeps the newest maxMessages, and still answers the kept idempotency keys', async () => {
+    const transport = await memoryDriver.create({ maxMessages: 3 }, {} as never)
+    await using mailer = memory({ transport })
+    for (let i = 0; i < 8; i++) await mailer.send({ ...ok, subject: `n${i}`, idempotencyKey: `k-${i}` })
+    expect(mailer.sent().map((m) => m.subject)).toEqual(['n5', 'n6', 'n7'])
+    const kept = mailer.sent()[0]?.messageId
+    expect((await mailer.send({ ...ok, subject: 'again', idempotencyKey: 'k-5' })).messageId).toBe(kept)
+    expect(mailer.sent().map((m) => m.subject)).toEqual(['n5', 'n6', 'n7'])
   })
 
   it('sent() on a transport that keeps nothing says what is needed', async () => {

@@ -57,14 +57,17 @@ export const memoryDriver = defineMailDriver<{ maxMessages?: number }>({
   peers: [],
   create(options) {
     const max = options.maxMessages ?? 10_000
+    // Trimmed to the newest `max` only when it reaches twice that, so keeping a message costs
+    // the same at 10 or 10,000 kept (slicing on every send made each send copy the whole list).
     let kept: CapturedMail[] = []
+    let byKey = new Map<string, CapturedMail>()
+    const newest = (): CapturedMail[] => (kept.length > max ? kept.slice(-max) : kept.slice())
     const transport: CapturingTransport = {
       name: 'memory',
       // retries: nothing here fails for a while, so the mailer has nothing to retry.
       capabilities: plainCapabilities({ retries: true, idempotencyKeys: true, maxTags: Infinity }),
       async send(mail) {
-        const existing =
-          mail.idempotencyKey === undefined ? undefined : kept.find((k) => k.idempotencyKey === mail.idempotencyKey)
+        const existing = mail.idempotencyKey === undefined ? undefined : byKey.get(mail.idempotencyKey)
         if (existing) return { messageId: existing.messageId, accepted: recipientsOf(existing) }
         const captured: CapturedMail = Object.freeze({
           ...mail,
@@ -72,12 +75,17 @@ export const memoryDriver = defineMailDriver<{ maxMessages?: number }>({
           sentAt: new Date(),
         })
         kept.push(captured)
-        if (kept.length > max) kept = kept.slice(-max)
+        if (mail.idempotencyKey !== undefined) byKey.set(mail.idempotencyKey, captured)
+        if (kept.length >= max * 2) {
+          kept = kept.slice(-max)
+          byKey = new Map(kept.flatMap((k) => (k.idempotencyKey === undefined ? [] : [[k.idempotencyKey, k] as const])))
+        }
         return { messageId: captured.messageId, accepted: recipientsOf(mail) }
       },
-      sent: () => kept.slice(),
+      sent: newest,
       clear() {
         kept = []
+        byKey = new Map()
       },
       async close() {},
     }
