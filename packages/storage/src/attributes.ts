@@ -83,3 +83,37 @@ export function checkAttributes(path: string, attributes: FileAttributes): FileA
     metadata: clean,
   }
 }
+
+/** Most tags a file may carry: S3's and Azure's limit, so every driver keeps the same set. */
+export const MAX_TAGS = 10
+// What S3 and Azure blob index tags both accept: letters, digits, space and + - = . _ : /
+const TAG_TEXT = /^[\p{L}\p{N} +\-=._:/]*$/u
+
+/**
+ * Checks object tags so every driver with tags stores them as given: at most 10, names of
+ * 1 to 128 characters and values of at most 256, written with letters, digits, space and
+ * `+ - = . _ : /` (what S3 object tags and Azure blob index tags both accept).
+ */
+export function checkTags(
+  path: string,
+  tags: Readonly<Record<string, string>>,
+  operation = 'put',
+): Record<string, string> {
+  const bad = (why: string): never => {
+    throw new StorageError('STORAGE_OPTIONS_INVALID', `${operation}(${JSON.stringify(path)}): ${why}.`, {
+      details: { path },
+    })
+  }
+  if (typeof tags !== 'object' || tags === null) bad('tags must be an object of string values')
+  const entries = Object.entries(tags)
+  if (entries.length > MAX_TAGS) bad(`${entries.length} tags given; at most ${MAX_TAGS} are kept by every driver`)
+  const clean: Record<string, string> = {}
+  for (const [name, value] of entries) {
+    if ([...name].length < 1 || [...name].length > 128 || !TAG_TEXT.test(name))
+      bad(`tag name ${JSON.stringify(name)} must be 1 to 128 letters, digits, spaces or + - = . _ : /`)
+    if (typeof value !== 'string' || [...value].length > 256 || !TAG_TEXT.test(value))
+      bad(`tag ${JSON.stringify(name)} must be a string of at most 256 letters, digits, spaces or + - = . _ : /`)
+    clean[name] = value
+  }
+  return clean
+}

@@ -19,6 +19,7 @@ export const channels = defineChannels('storage', {
   delete: tracing<Op & { count: number }>('delete or deleteMany', 'driver, namespace, count'),
   list: tracing<Op & { entries?: number }>('One page of a listing', 'driver, namespace, entries'),
   copy: tracing<Op & { move: boolean }>('copy or move', 'driver, namespace, move'),
+  tags: tracing<Op & { write: boolean }>('getTags (write false) or setTags (write true)', 'driver, namespace, write'),
   ready: tracing<Op>('ready() checks the backend', 'driver, namespace'),
   upload: tracing<Op & { step: string }>(
     'One step of a chunked upload (initiate, part, part-url, list-parts, complete, abort, list-pending)',

@@ -25,6 +25,8 @@ export interface FileStat {
   contentDisposition?: string | undefined
   metadata: Record<string, string>
   visibility: Visibility
+  /** Object tags, on drivers with capabilities.tags (empty when the file has none); absent elsewhere. */
+  tags?: Record<string, string> | undefined
 }
 
 /** One entry of a listing: a file, or (non-recursive listings) a folder prefix ending with "/". */
@@ -62,7 +64,10 @@ export interface StorageCapabilities {
   multipart: boolean
   /** False for a read-only disk (a zip archive): put, delete, copy, move and setVisibility fail with STORAGE_READ_ONLY. Default true. */
   writable?: boolean | undefined
-  /** Object tags set with the upload (S3 `x-amz-tagging`) and read with getTags(). */
+  /**
+   * Object tags: set with the upload, replaced with setTags(), read by stat() and getTags()
+   * (S3 object tagging, Azure blob index tags, a GCS metadata entry, the local sidecar, memory).
+   */
   tags?: boolean | undefined
 }
 
@@ -134,6 +139,8 @@ export interface StorageDriver {
   setVisibility?(key: string, visibility: Visibility): Promise<boolean>
   /** The object's tags, or undefined when there is no such file; present with capabilities.tags. */
   getTags?(key: string): Promise<Record<string, string> | undefined>
+  /** Replaces every tag of the file; false when there is no such file. Present with capabilities.tags. */
+  setTags?(key: string, tags: Readonly<Record<string, string>>): Promise<boolean>
   /** A presigned POST policy (S3): the attributes and a size bound are part of what is signed. */
   signedPost?(
     key: string,

@@ -8,8 +8,9 @@ export interface PutOptions extends FileAttributes {
   checksum?: Checksum | undefined
   signal?: AbortSignal | undefined
   /**
-   * Object tags (S3: at most 10, sent with the upload itself, single or multipart). A driver
-   * without tags refuses them with STORAGE_UNSUPPORTED.
+   * Object tags (at most 10; names 1-128 and values up to 256 letters, digits, spaces or
+   * `+ - = . _ : /`), stored with the upload itself, single or multipart. A driver without
+   * tags refuses them with STORAGE_UNSUPPORTED.
    */
   tags?: Readonly<Record<string, string>> | undefined
   /** Called with the bytes read from the body so far. */

@@ -6,10 +6,14 @@ import { DEFAULT_CONTENT_TYPE, type DriverPut, type FileAttributes, type FileSta
  * The attributes a file-system-like disk (local, sftp, zip) keeps beside the bytes: only those
  * that differ from what the path alone implies, so a plain file needs no sidecar at all.
  */
-export type Sidecar = Omit<FileAttributes, 'metadata'> & { metadata?: Record<string, string> }
+export type Sidecar = Omit<FileAttributes, 'metadata'> & {
+  metadata?: Record<string, string>
+  /** Object tags (disks with tags), kept only when there are some. */
+  tags?: Record<string, string>
+}
 
-/** The sidecar of a put: the attributes that differ from the defaults (empty when none do). */
-export function sidecarOf(key: string, attributes: DriverPut['attributes']): Sidecar {
+/** The sidecar of a put: the attributes (and tags) that differ from the defaults (empty when none do). */
+export function sidecarOf(key: string, attributes: DriverPut['attributes'], tags?: DriverPut['tags']): Sidecar {
   const { contentType, visibility, metadata, cacheControl, contentDisposition } = attributes
   return {
     ...(contentType === (contentTypeOf(key) ?? DEFAULT_CONTENT_TYPE) ? {} : { contentType }),
@@ -17,7 +21,14 @@ export function sidecarOf(key: string, attributes: DriverPut['attributes']): Sid
     ...(metadata && Object.keys(metadata).length > 0 ? { metadata: { ...metadata } } : {}),
     ...(cacheControl === undefined ? {} : { cacheControl }),
     ...(contentDisposition === undefined ? {} : { contentDisposition }),
+    ...(tags && Object.keys(tags).length > 0 ? { tags: { ...tags } } : {}),
   }
+}
+
+/** A sidecar with new tags (dropped when there are none). */
+export function withTags(sidecar: Sidecar, tags: Readonly<Record<string, string>>): Sidecar {
+  const { tags: _old, ...rest } = sidecar
+  return Object.keys(tags).length === 0 ? rest : { ...rest, tags: { ...tags } }
 }
 
 /** A sidecar with a new visibility (dropped when private, the default). */

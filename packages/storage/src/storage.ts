@@ -26,7 +26,7 @@ import { StorageError } from './errors.ts'
 import { checkPath, checkPrefix } from './paths.ts'
 import { storageDrivers } from './registry.ts'
 import { createUrlSigner, type UrlSigner } from './signer.ts'
-import { contentTypeOf, checkAttributes } from './attributes.ts'
+import { contentTypeOf, checkAttributes, checkTags } from './attributes.ts'
 import { rewriteVisibility, streamCopy } from './transfer.ts'
 import { createChunkedUploads, type ChunkedUploads } from './uploads.ts'
 import type { ListOptions, PutOptions, PutResult, SignedPostOptions, SignedUrlOptions } from './options.ts'
@@ -51,8 +51,10 @@ export interface Storage extends Instance<InstanceDescription> {
   getStream(path: string, options?: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable>
   stat(path: string): Promise<FileStat>
   exists(path: string): Promise<boolean>
-  /** The object tags given to put() (drivers with tags: s3); STORAGE_UNSUPPORTED elsewhere. */
+  /** The file's object tags (drivers with tags: s3, azure, gcs, local, memory); STORAGE_UNSUPPORTED elsewhere. */
   getTags(path: string): Promise<Record<string, string>>
+  /** Replaces every tag of the file (`{}` removes them); STORAGE_NOT_FOUND when missing, STORAGE_UNSUPPORTED without tags. */
+  setTags(path: string, tags: Readonly<Record<string, string>>): Promise<void>
   /** True when a file was removed (deleting a missing file is not an error). */
   delete(path: string): Promise<boolean>
   /** How many of the paths were removed. */
@@ -170,6 +172,7 @@ export function createStorage(options: StorageOptions = {}): Storage {
     const k = key(path)
     throwIfAborted(opts.signal)
     const attributes = attributesOf(path, opts)
+    const tags = opts.tags === undefined ? undefined : checkTags(path, opts.tags)
     const { stream, size } = toReadable(path, body)
     const known = size ?? opts.size
     if (known !== undefined && known > config.maxFileSize) {
@@ -204,11 +207,10 @@ export function createStorage(options: StorageOptions = {}): Storage {
     return traceAsync(channels.put, op, async () => {
       const driver = await load()
       try {
-        if (opts.tags && !driver.capabilities.tags) {
+        if (tags && !driver.capabilities.tags) {
           guard.destroy()
           throw unsupported(path, 'object tags')
         }
-        const tags = opts.tags
         const result = await wrap(path, () => driver.put(k, { body: guard, size: known, attributes, signal, tags }))
         return { path, size: result.size, etag: result.etag, multipart: result.multipart }
       } finally {
@@ -265,7 +267,10 @@ export function createStorage(options: StorageOptions = {}): Storage {
     return traceAsync(channels.stat, op, async () => {
       const driver = await load()
       const s = await wrap(path, () => driver.stat(k))
-      return s && { path, ...s }
+      if (!s) return undefined
+      // Tags are part of stat() exactly where the driver declares them.
+      const { tags, ...rest } = s
+      return driver.capabilities.tags && tags ? { path, ...rest, tags } : { path, ...rest }
     })
   }
 
@@ -347,11 +352,30 @@ export function createStorage(options: StorageOptions = {}): Storage {
     exists: async (path) => (await statOf(path)) !== undefined,
     async getTags(path) {
       const k = key(path)
-      const driver = await load()
-      if (!driver.capabilities.tags || !driver.getTags) throw unsupported(path, 'object tags')
-      const tags = await wrap(path, () => driver.getTags!(k))
-      if (!tags) throw notFound(path)
-      return tags
+      return traceAsync(
+        channels.tags,
+        () => ({ ...op(), write: false }),
+        async () => {
+          const driver = await load()
+          if (!driver.capabilities.tags || !driver.getTags) throw unsupported(path, 'object tags')
+          const tags = await wrap(path, () => driver.getTags!(k))
+          if (!tags) throw notFound(path)
+          return tags
+        },
+      )
+    },
+    async setTags(path, tags) {
+      const k = key(path)
+      const clean = checkTags(path, tags, 'setTags')
+      await traceAsync(
+        channels.tags,
+        () => ({ ...op(), write: true }),
+        async () => {
+          const driver = await load()
+          if (!driver.capabilities.tags || !driver.setTags) throw unsupported(path, 'object tags')
+          if (!(await wrap(path, () => driver.setTags!(k, clean)))) throw notFound(path)
+        },
+      )
     },
     async delete(path) {
       const k = key(path)

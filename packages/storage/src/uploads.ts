@@ -5,6 +5,7 @@ import { channels } from './channels.ts'
 import type { DriverPut, DriverUploads, FileAttributes, StorageDriver, UploadedPart } from './driver.ts'
 import { StorageError } from './errors.ts'
 import { checkPrefix } from './paths.ts'
+import { checkTags } from './attributes.ts'
 
 /** A multipart upload in progress: what a client keeps (in a database, in the browser) to resume it. */
 export interface ChunkedUpload {
@@ -91,7 +92,13 @@ export function createChunkedUploads(ctx: UploadsContext): ChunkedUploads {
       traced('initiate', async () => {
         const key = ctx.key(path)
         const { tags, ...attributes } = options
-        const uploadId = await (await control()).create(key, ctx.attributes(path, attributes), tags)
+        const checked = tags === undefined ? undefined : checkTags(path, tags, 'initiate')
+        const driver = await control()
+        if (checked && !(await ctx.load()).capabilities.tags)
+          throw new StorageError('STORAGE_UNSUPPORTED', `This driver has no object tags (${JSON.stringify(path)}).`, {
+            details: { path },
+          })
+        const uploadId = await driver.create(key, ctx.attributes(path, attributes), checked)
         return { path, uploadId }
       }),
     uploadPart: (upload, partNumber, body, options = {}) =>

@@ -25,6 +25,7 @@ interface Stat {
   contentDisposition?: string | undefined
   metadata: Record<string, string>
   visibility: Visibility
+  tags?: Record<string, string> | undefined
 }
 type Entry = { type: 'file'; path: string; size: number } | { type: 'folder'; path: string }
 
@@ -38,6 +39,7 @@ export interface StorageSubject {
       checksum?: { algorithm: 'sha256' | 'md5' | 'crc32'; value: string }
       signal?: AbortSignal
       size?: number
+      tags?: Record<string, string>
     },
   ): Promise<{ path: string; size: number; multipart: boolean }>
   get(path: string): Promise<Buffer>
@@ -46,6 +48,8 @@ export interface StorageSubject {
   getStream(path: string, options?: { start?: number; end?: number }): Promise<Readable>
   stat(path: string): Promise<Stat>
   exists(path: string): Promise<boolean>
+  getTags(path: string): Promise<Record<string, string>>
+  setTags(path: string, tags: Record<string, string>): Promise<void>
   delete(path: string): Promise<boolean>
   deleteMany(paths: readonly string[]): Promise<number>
   list(prefix?: string, options?: { recursive?: boolean; limit?: number }): AsyncIterable<Entry>
@@ -75,6 +79,12 @@ export interface StorageSuiteOptions {
   nativeSignedUrls: boolean
   /** Headers a presigned PUT needs besides content-type (Azure: `x-ms-blob-type: BlockBlob`). */
   signedPutHeaders?: Record<string, string>
+  /**
+   * True when the driver has object tags (the tags case round-trips them and the parity case
+   * compares them); false when it must refuse them with STORAGE_UNSUPPORTED; `{ skip }` when
+   * the server under test cannot show them (the case is reported skipped with that reason).
+   */
+  tags: boolean | { skip: string }
 }
 
 /** The kit error code a promise rejects with (undefined when it resolves). */
@@ -326,9 +336,10 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
       metadata: { origin: 'camera-7', checksum: 'abc123' },
       visibility: 'public' as const,
     }
+    const tags = ctx.options.tags === true ? { tags: { source: 'camera 7', 'batch:id': 'a+b=c/d' } } : {}
     const large = bytes(ctx.options.multipartBytes)
-    const single = await s().put('one.bin', 'small body', attrs)
-    const parts = await s().put('parts.bin', unknownLength(large), attrs)
+    const single = await s().put('one.bin', 'small body', { ...attrs, ...tags })
+    const parts = await s().put('parts.bin', unknownLength(large), { ...attrs, ...tags })
     expect(single.multipart).toBe(false)
     expect(parts.multipart).toBe(ctx.options.multipart)
     expect(parts.size).toBe(large.length)
@@ -340,15 +351,59 @@ export const describeStorageDriver = defineConformanceSuite<StorageSubject, Stor
       contentDisposition: x.contentDisposition,
       metadata: x.metadata,
       visibility: x.visibility,
+      ...(ctx.options.tags === true ? { tags: x.tags } : {}),
     })
     expect(pick(b)).toEqual(pick(a))
-    expect(pick(a)).toEqual({ ...attrs })
+    expect(pick(a)).toEqual({ ...attrs, ...tags })
     expect(b.size).toBe(large.length)
     const back = createHash('sha256')
       .update(await s().get('parts.bin'))
       .digest('hex')
     expect(back).toBe(createHash('sha256').update(large).digest('hex'))
   }, 60_000)
+
+  const tagsOption = ctx.options.tags
+  ctx.itIf(typeof tagsOption !== 'object', typeof tagsOption === 'object' ? tagsOption.skip : '')(
+    'object tags: stored with the upload, read by stat() and getTags(), replaced by setTags(), copied; refused where the driver has none',
+    async () => {
+      if (tagsOption === false) {
+        expect(await codeOf(s().put('t/x.txt', 'x', { tags: { a: 'b' } }))).toBe('STORAGE_UNSUPPORTED')
+        expect(await s().exists('t/x.txt')).toBe(false)
+        await s().put('t/y.txt', 'y')
+        expect(await codeOf(s().getTags('t/y.txt'))).toBe('STORAGE_UNSUPPORTED')
+        expect(await codeOf(s().setTags('t/y.txt', { a: 'b' }))).toBe('STORAGE_UNSUPPORTED')
+        expect((await s().stat('t/y.txt')).tags).toBeUndefined()
+        return
+      }
+      const tags = { project: 'beaver', 'cost center': 'r+d=1 / 2' }
+      await s().put('t/one.txt', 'one', { tags, metadata: { a: 'b' } })
+      expect((await s().stat('t/one.txt')).tags).toEqual(tags)
+      expect(await s().getTags('t/one.txt')).toEqual(tags)
+      await s().put('t/plain.txt', 'p')
+      expect((await s().stat('t/plain.txt')).tags).toEqual({})
+      expect(await s().getTags('t/plain.txt')).toEqual({})
+      await s().setTags('t/one.txt', { stage: 'done' })
+      expect(await s().getTags('t/one.txt')).toEqual({ stage: 'done' })
+      expect(await s().stat('t/one.txt')).toMatchObject({ metadata: { a: 'b' }, tags: { stage: 'done' } })
+      expect(await s().getText('t/one.txt')).toBe('one')
+      await s().copy('t/one.txt', 't/copy.txt')
+      expect((await s().stat('t/copy.txt')).tags).toEqual({ stage: 'done' })
+      await s().setVisibility('t/copy.txt', 'public')
+      expect(await s().stat('t/copy.txt')).toMatchObject({ visibility: 'public', tags: { stage: 'done' } })
+      await s().setTags('t/one.txt', {})
+      expect((await s().stat('t/one.txt')).tags).toEqual({})
+      await s().put('t/copy.txt', 'over')
+      expect(await s().getTags('t/copy.txt')).toEqual({})
+      expect(await codeOf(s().setTags('t/missing.txt', { a: 'b' }))).toBe('STORAGE_NOT_FOUND')
+      expect(await codeOf(s().getTags('t/missing.txt'))).toBe('STORAGE_NOT_FOUND')
+      const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v']))
+      expect(await codeOf(s().put('t/bad.txt', 'x', { tags: eleven }))).toBe('STORAGE_OPTIONS_INVALID')
+      expect(await codeOf(s().put('t/bad.txt', 'x', { tags: { 'a#b': 'v' } }))).toBe('STORAGE_OPTIONS_INVALID')
+      expect(await codeOf(s().setTags('t/plain.txt', { ok: 'semi;colon' }))).toBe('STORAGE_OPTIONS_INVALID')
+      expect(await s().exists('t/bad.txt')).toBe(false)
+      expect(await s().getTags('t/plain.txt')).toEqual({})
+    },
+  )
 
   it('signs download and upload URLs that grant exactly one method on one path', async () => {
     const native = ctx.options.nativeSignedUrls

@@ -17,6 +17,12 @@ export interface DiskCacheOptions {
 }
 
 type Stat = Omit<FileStat, 'path'>
+/** A copy a caller may change without changing the cached entry. */
+const copyStat = (stat: Stat): Stat => ({
+  ...stat,
+  metadata: { ...stat.metadata },
+  ...(stat.tags ? { tags: { ...stat.tags } } : {}),
+})
 interface Entry {
   /** null: known to be missing. */
   stat: Stat | null
@@ -27,7 +33,7 @@ interface Entry {
 /**
  * A bounded in-process LRU in front of a built disk: stat (and exists) answers, missing files
  * included, and the bytes of small files. Every write through this disk (put, delete, copy,
- * move, visibility) drops the entries it touches before and after it runs, and a read that
+ * move, visibility, tags) drops the entries it touches before and after it runs, and a read that
  * raced a write never stores what it read. Writes by other processes show once ttlMs passed.
  */
 class CachedDisk extends DiskWrapper {
@@ -106,11 +112,11 @@ class CachedDisk extends DiskWrapper {
 
   override async stat(key: string): Promise<Stat | undefined> {
     const hit = this.#get(key)
-    if (hit) return hit.stat ? { ...hit.stat, metadata: { ...hit.stat.metadata } } : undefined
+    if (hit) return hit.stat ? copyStat(hit.stat) : undefined
     const began = this.#sequence
     const stat = await this.disk.stat(key)
     this.#set(key, began, { stat: stat ?? null })
-    return stat && { ...stat, metadata: { ...stat.metadata } }
+    return stat && copyStat(stat)
   }
 
   override async getStream(
@@ -152,6 +158,10 @@ class CachedDisk extends DiskWrapper {
 
   override setVisibility(key: string, visibility: Visibility): Promise<boolean> {
     return this.#writing(key, () => super.setVisibility(key, visibility))
+  }
+
+  override setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    return this.#writing(key, () => super.setTags(key, tags))
   }
 
   override async close(): Promise<void> {

@@ -11,7 +11,7 @@ function refuse(operation: string, key: string): never {
 }
 
 /**
- * A built disk that can be read but not changed: put, delete, copy, move, visibility and
+ * A built disk that can be read but not changed: put, delete, copy, move, visibility, tags and
  * upload URLs fail with STORAGE_READ_ONLY, before anything reaches the disk.
  */
 class ReadOnlyDisk extends DiskWrapper {
@@ -35,6 +35,10 @@ class ReadOnlyDisk extends DiskWrapper {
 
   override async setVisibility(key: string): Promise<boolean> {
     return refuse('setVisibility', key)
+  }
+
+  override async setTags(key: string): Promise<boolean> {
+    return refuse('setTags', key)
   }
 
   override async signedUrl(...[key, options]: Parameters<DiskWrapper['signedUrl']>): Promise<string | undefined> {

@@ -59,6 +59,14 @@ export abstract class DiskWrapper implements StorageDriver {
     return rewriteVisibility(this.disk, key, visibility)
   }
 
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    return this.disk.getTags?.(key)
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    return (await this.disk.setTags?.(key, tags)) ?? false
+  }
+
   async ready(signal?: AbortSignal): Promise<void> {
     await this.disk.ready?.(signal)
   }

@@ -51,7 +51,7 @@ const isMissing = (err: unknown): boolean => (err as { statusCode?: number } | n
  */
 export class AzureDisk implements StorageDriver {
   readonly name = 'azure'
-  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true }
+  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true, tags: true }
   readonly container: ContainerClient
   readonly #sdk: AzureModule
   readonly #service: BlobServiceClient
@@ -102,6 +102,8 @@ export class AzureDisk implements StorageDriver {
         ...(contentDisposition === undefined ? {} : { blobContentDisposition: contentDisposition }),
       },
       metadata: toStoredMetadata(metadata, visibility),
+      // Blob index tags go with the same request that creates the blob (Put Blob or Put Block List).
+      ...(input.tags && Object.keys(input.tags).length > 0 ? { tags: { ...input.tags } } : {}),
       ...(abortSignal ? { abortSignal } : {}),
     }
     // Block ids must have one length within a blob; a random upload id keeps concurrent uploads apart.
@@ -144,6 +146,9 @@ export class AzureDisk implements StorageDriver {
     const p = await orIfMissing(() => this.container.getBlobClient(key).getProperties(), undefined, isMissing)
     if (!p) return undefined
     const { metadata, visibility } = fromStoredMetadata(p.metadata)
+    // The properties say how many index tags there are: the tags cost a request only then.
+    const tags = p.tagCount ? await this.getTags(key) : {}
+    if (!tags) return undefined
     return {
       size: p.contentLength ?? 0,
       lastModified: p.lastModified ?? new Date(0),
@@ -153,7 +158,21 @@ export class AzureDisk implements StorageDriver {
       contentDisposition: p.contentDisposition,
       metadata,
       visibility,
+      tags,
     }
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    const out = await orIfMissing(() => this.container.getBlobClient(key).getTags(), undefined, isMissing)
+    return out && { ...out.tags }
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    return orIfMissing(
+      async () => (await this.container.getBlobClient(key).setTags({ ...tags }), true),
+      false,
+      isMissing,
+    )
   }
 
   async delete(key: string): Promise<boolean> {
@@ -195,8 +214,12 @@ export class AzureDisk implements StorageDriver {
   async copy(from: string, to: string): Promise<boolean> {
     const source = this.container.getBlobClient(from)
     const target = this.container.getBlobClient(to)
+    // Copy Blob does not carry index tags over by itself: they are read and given to the copy.
+    const tags = await this.getTags(from)
+    if (!tags) return false
+    const options = Object.keys(tags).length > 0 ? { tags } : {}
     return orIfMissing(
-      async () => (await (await target.beginCopyFromURL(source.url)).pollUntilDone(), true),
+      async () => (await (await target.beginCopyFromURL(source.url, options)).pollUntilDone(), true),
       false,
       isMissing,
     )

@@ -40,6 +40,14 @@ type GcsModule = typeof gcsSdk
 const CHUNK_MULTIPLE = 256 * 1024
 /** Visibility travels in custom metadata, as on S3 (bucket-level uniform access is the common setting). */
 const VISIBILITY = 'beaver-visibility'
+/**
+ * GCS has no object tags, so they are one custom metadata entry, URL-encoded as S3 sends them
+ * (ASCII, so it is a valid header value where GCS serves metadata as x-goog-meta-* headers).
+ * "_" never appears in a kit metadata name, so the entry cannot meet one.
+ */
+const TAGS = 'beaver_tags'
+const encodeTags = (tags: Readonly<Record<string, string>>): string | null =>
+  Object.keys(tags).length === 0 ? null : new URLSearchParams(tags).toString()
 
 /** The client's ApiError carries the HTTP status as `code`. */
 const isMissing = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 404
@@ -54,7 +62,7 @@ const isMissing = (err: unknown): boolean => (err as { code?: unknown } | null)?
  */
 export class GcsDisk implements StorageDriver {
   readonly name = 'gcs'
-  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true }
+  readonly capabilities = { signedUrls: true, nativeCopy: true, ranges: true, multipart: true, tags: true }
   readonly client: GcsClient
   readonly bucket: Bucket
   readonly #chunkSize: number
@@ -106,7 +114,11 @@ export class GcsDisk implements StorageDriver {
       contentType,
       ...(cacheControl === undefined ? {} : { cacheControl }),
       ...(contentDisposition === undefined ? {} : { contentDisposition }),
-      metadata: { ...metadata, [VISIBILITY]: visibility },
+      metadata: {
+        ...metadata,
+        [VISIBILITY]: visibility,
+        ...(input.tags && Object.keys(input.tags).length > 0 ? { [TAGS]: encodeTags(input.tags) } : {}),
+      },
     }
     const file = this.bucket.file(key)
     let session: string | undefined
@@ -209,9 +221,11 @@ export class GcsDisk implements StorageDriver {
     const [m] = found
     const metadata: Record<string, string> = {}
     let visibility: Visibility = 'private'
+    let tags: Record<string, string> = {}
     for (const [name, value] of Object.entries(m.metadata ?? {})) {
       if (value === null || value === undefined) continue
       if (name === VISIBILITY) visibility = value === 'public' ? 'public' : 'private'
+      else if (name === TAGS) tags = Object.fromEntries(new URLSearchParams(String(value)))
       else metadata[name] = String(value)
     }
     return {
@@ -223,7 +237,18 @@ export class GcsDisk implements StorageDriver {
       contentDisposition: m.contentDisposition,
       metadata,
       visibility,
+      tags,
     }
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    return (await this.stat(key))?.tags
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    // PATCH replaces the one entry (null removes it); the other metadata stays as it is.
+    const patch = { metadata: { [TAGS]: encodeTags(tags) } }
+    return orIfMissing(async () => (await this.bucket.file(key).setMetadata(patch), true), false, isMissing)
   }
 
   async delete(key: string): Promise<boolean> {

@@ -20,6 +20,7 @@ import {
   RESERVED_FOLDER,
   refuseReserved,
   sidecarOf,
+  withTags,
   withVisibility,
   type Sidecar,
 } from '../sidecar.ts'
@@ -48,7 +49,7 @@ const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'EISDIR'].inclu
  */
 export class LocalDisk implements StorageDriver {
   readonly name = 'local'
-  readonly capabilities = { signedUrls: false, nativeCopy: false, ranges: true, multipart: false }
+  readonly capabilities = { signedUrls: false, nativeCopy: false, ranges: true, multipart: false, tags: true }
   readonly root: string
   #realRoot: string | undefined
 
@@ -146,7 +147,7 @@ export class LocalDisk implements StorageDriver {
     try {
       input.body.on('data', (chunk: Buffer) => (size += chunk.length))
       await pipeline(input.body, createWriteStream(tmp, { flags: 'wx' }), { signal: input.signal })
-      await this.#writeSidecar(root, key, sidecarOf(key, input.attributes))
+      await this.#writeSidecar(root, key, sidecarOf(key, input.attributes, input.tags))
       await rename(tmp, target)
     } catch (err) {
       await rm(tmp, { force: true })
@@ -205,7 +206,19 @@ export class LocalDisk implements StorageDriver {
       lastModified: s.mtime,
       etag: fileEtag(s.mtimeMs, s.size),
       ...attributesOf(key, side),
+      tags: { ...side.tags },
     }
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    return (await this.stat(key))?.tags
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    const root = await this.#real()
+    if (!(await this.stat(key))) return false
+    await this.#writeSidecar(root, key, withTags(await this.#readSidecar(root, key), tags))
+    return true
   }
 
   async delete(key: string): Promise<boolean> {

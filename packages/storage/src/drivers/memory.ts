@@ -13,7 +13,7 @@ import { listSorted } from '../listing.ts'
 
 interface Entry {
   bytes: Buffer
-  stat: Omit<FileStat, 'path'>
+  stat: Omit<FileStat, 'path'> & { tags: Record<string, string> }
 }
 
 /** Options of the memory driver (`BEAVER_STORAGE_MEMORY_*`). */
@@ -29,7 +29,7 @@ export interface MemoryStorageOptions {
  */
 export class MemoryDisk implements StorageDriver {
   readonly name = 'memory'
-  readonly capabilities = { signedUrls: false, nativeCopy: true, ranges: true, multipart: false }
+  readonly capabilities = { signedUrls: false, nativeCopy: true, ranges: true, multipart: false, tags: true }
   readonly #files = new Map<string, Entry>()
   readonly #maxBytes: number
   #bytes = 0
@@ -61,7 +61,8 @@ export class MemoryDisk implements StorageDriver {
     const etag = `"${createHash('md5').update(bytes).digest('hex')}"`
     const { metadata, ...rest } = input.attributes
     this.#bytes += size - (this.#files.get(key)?.bytes.length ?? 0)
-    this.#files.set(key, { bytes, stat: { ...rest, metadata: { ...metadata }, size, etag, lastModified: new Date() } })
+    const stat = { ...rest, metadata: { ...metadata }, tags: { ...input.tags }, size, etag, lastModified: new Date() }
+    this.#files.set(key, { bytes, stat })
     return { size, etag, multipart: false }
   }
 
@@ -74,7 +75,19 @@ export class MemoryDisk implements StorageDriver {
 
   async stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {
     const entry = this.#files.get(key)
-    return entry && { ...entry.stat, metadata: { ...entry.stat.metadata } }
+    return entry && { ...entry.stat, metadata: { ...entry.stat.metadata }, tags: { ...entry.stat.tags } }
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    const entry = this.#files.get(key)
+    return entry && { ...entry.stat.tags }
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    const entry = this.#files.get(key)
+    if (!entry) return false
+    entry.stat = { ...entry.stat, tags: { ...tags } }
+    return true
   }
 
   async delete(key: string): Promise<boolean> {
@@ -101,7 +114,12 @@ export class MemoryDisk implements StorageDriver {
     this.#bytes += entry.bytes.length - (this.#files.get(to)?.bytes.length ?? 0)
     this.#files.set(to, {
       bytes: entry.bytes,
-      stat: { ...entry.stat, metadata: { ...entry.stat.metadata }, lastModified: new Date() },
+      stat: {
+        ...entry.stat,
+        metadata: { ...entry.stat.metadata },
+        tags: { ...entry.stat.tags },
+        lastModified: new Date(),
+      },
     })
     return true
   }

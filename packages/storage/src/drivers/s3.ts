@@ -232,6 +232,9 @@ export class S3Disk implements StorageDriver {
     try {
       const head = await this.client.send(new this.#s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }))
       const { [VISIBILITY]: visibility, ...metadata } = head.Metadata ?? {}
+      // HEAD says how many tags there are (x-amz-tagging-count): the tags cost a request only then.
+      const tags = head.TagCount ? await this.getTags(key) : {}
+      if (!tags) return undefined
       return {
         size: head.ContentLength ?? 0,
         lastModified: head.LastModified ?? new Date(0),
@@ -241,6 +244,7 @@ export class S3Disk implements StorageDriver {
         contentDisposition: head.ContentDisposition,
         metadata,
         visibility: visibility === 'public' ? 'public' : 'private',
+        tags,
       }
     } catch (err) {
       if (notFound(err)) return undefined
@@ -318,6 +322,27 @@ export class S3Disk implements StorageDriver {
       return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))
     } catch (err) {
       if (notFound(err)) return undefined
+      throw err
+    }
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    const entries = Object.entries(tags)
+    try {
+      // No tags is DeleteObjectTagging: the explicit call (moto fails an empty TagSet with a 500).
+      if (entries.length === 0)
+        await this.client.send(new this.#s3.DeleteObjectTaggingCommand({ Bucket: this.bucket, Key: key }))
+      else
+        await this.client.send(
+          new this.#s3.PutObjectTaggingCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Tagging: { TagSet: entries.map(([Key, Value]) => ({ Key, Value })) },
+          }),
+        )
+      return true
+    } catch (err) {
+      if (notFound(err)) return false
       throw err
     }
   }

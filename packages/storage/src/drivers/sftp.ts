@@ -22,6 +22,7 @@ import {
   RESERVED_FOLDER,
   refuseReserved,
   sidecarOf,
+  withTags,
   withVisibility,
   type Sidecar,
 } from '../sidecar.ts'
@@ -46,7 +47,14 @@ const { dirname, join } = posix
  */
 export class SftpDisk implements StorageDriver {
   readonly name = 'sftp'
-  readonly capabilities = { signedUrls: false, nativeCopy: false, ranges: true, multipart: false, writable: true }
+  readonly capabilities = {
+    signedUrls: false,
+    nativeCopy: false,
+    ranges: true,
+    multipart: false,
+    writable: true,
+    tags: true,
+  }
   readonly connection: SftpConnection
   readonly #rootOption: string
   #root: Promise<string> | undefined
@@ -207,7 +215,7 @@ export class SftpDisk implements StorageDriver {
       try {
         input.body.on('data', (chunk: Buffer) => (size += chunk.length))
         await pipeline(input.body, sftpWritable(sftp, tmp), { signal: input.signal })
-        await this.#writeSidecar(sftp, root, key, sidecarOf(key, input.attributes))
+        await this.#writeSidecar(sftp, root, key, sidecarOf(key, input.attributes, input.tags))
         await this.#replace(sftp, tmp, target)
       } catch (err) {
         input.body.destroy()
@@ -261,6 +269,7 @@ export class SftpDisk implements StorageDriver {
         lastModified: new Date(s.mtime * 1000),
         etag: fileEtag(s.mtime * 1000, s.size),
         ...attributesOf(key, side),
+        tags: { ...side.tags },
       }
     }, true)
   }
@@ -320,6 +329,20 @@ export class SftpDisk implements StorageDriver {
       }
       await walk(base)
       return listSorted(prefix, keys, options, (k) => info.get(k) ?? { size: 0, lastModified: new Date(0) })
+    }, true)
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    return (await this.stat(key))?.tags
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    this.#check(key)
+    return this.connection.run(async (sftp) => {
+      if (!(await this.#existing(sftp, key))) return false
+      const root = await this.#real(sftp)
+      await this.#writeSidecar(sftp, root, key, withTags(await this.#readSidecar(sftp, root, key), tags))
+      return true
     }, true)
   }
 

@@ -18,7 +18,7 @@ afterAll(() => rm(root, { recursive: true, force: true }))
 
 const signing = { key: 'k'.repeat(40), baseUrl: 'http://files.test/signed' }
 const maxFileSize = 1024 * 1024
-const suite = { maxFileSize, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false }
+const suite = { maxFileSize, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false, tags: true }
 const keys = createKeyRing([generateKeyRingEntry('old'), generateKeyRingEntry('now')].reverse())
 const over = (driver: StorageDriver, namespace: string) =>
   createStorage({ driver, namespace, envPrefix: false, maxFileSize, signing })
@@ -33,6 +33,23 @@ describeStorageDriver(
   'validated memory',
   (ns) => over(validated(new MemoryDisk(), { maxSize: maxFileSize, sniff: false }), ns),
   suite,
+)
+// A driver without object tags (a third-party one, say): tags are refused with a typed error,
+// directly and through mounts.
+class TaglessMemory extends MemoryDisk {
+  override readonly capabilities = { ...new MemoryDisk().capabilities, tags: false }
+  override async stat(key: string): ReturnType<MemoryDisk['stat']> {
+    const stat = await super.stat(key)
+    if (!stat) return undefined
+    const { tags: _none, ...rest } = stat
+    return rest
+  }
+}
+describeStorageDriver('memory without tags', (ns) => over(new TaglessMemory(), ns), { ...suite, tags: false })
+describeStorageDriver(
+  'mounts (without tags)',
+  (ns) => over(mountDisks({ '/': new MemoryDisk(), [`/${ns}`]: new TaglessMemory() }), ns),
+  { ...suite, tags: false },
 )
 describeStorageDriver('cached memory', (ns) => over(cached(new MemoryDisk()), ns), suite)
 describeStorageDriver(

@@ -29,5 +29,6 @@ describeStorageDriver(
     multipart: true,
     nativeSignedUrls: true,
     signedPutHeaders: { 'x-ms-blob-type': 'BlockBlob' },
+    tags: true,
   },
 )

@@ -32,5 +32,5 @@ describeStorageDriver(
         chunkSize: 256 * KiB,
       },
     }),
-  { maxFileSize: 2048 * KiB, multipartBytes: 1000 * KiB + 3, multipart: true, nativeSignedUrls: true },
+  { maxFileSize: 2048 * KiB, multipartBytes: 1000 * KiB + 3, multipart: true, nativeSignedUrls: true, tags: true },
 )

@@ -17,5 +17,5 @@ describeStorageDriver(
   'local',
   (namespace) =>
     createStorage({ driver: 'local', local: { root }, namespace, envPrefix: false, maxFileSize: 1024 * 1024, signing }),
-  { maxFileSize: 1024 * 1024, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false },
+  { maxFileSize: 1024 * 1024, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false, tags: true },
 )

@@ -28,5 +28,13 @@ describeStorageDriver(
         checksums: 'when-required',
       },
     }),
-  { maxFileSize: 12 * 1024 * 1024, multipartBytes: 11 * 1024 * 1024, multipart: true, nativeSignedUrls: true },
+  {
+    maxFileSize: 12 * 1024 * 1024,
+    multipartBytes: 11 * 1024 * 1024,
+    multipart: true,
+    nativeSignedUrls: true,
+    // s3rver keeps tags set by PutObjectTagging, but ignores x-amz-tagging on PutObject and
+    // CreateMultipartUpload and sends no x-amz-tagging-count: the whole suite runs on moto too.
+    tags: { skip: 's3rver ignores x-amz-tagging on uploads; the tags case runs on moto (s3-moto.test.ts)' },
+  },
 )

@@ -36,5 +36,5 @@ if (!unavailable)
           root: sshd!.root,
         },
       }),
-    { maxFileSize: 1024 * 1024, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false },
+    { maxFileSize: 1024 * 1024, multipartBytes: 300_000, multipart: false, nativeSignedUrls: false, tags: true },
   )
