@@ -12,6 +12,7 @@ import { StorageError } from '../errors.ts'
 import { compareKeys } from '../listing.ts'
 import { checkPath } from '../paths.ts'
 import { rewriteVisibility, streamCopy } from '../transfer.ts'
+import { MountUploads } from './mount-uploads.ts'
 
 /** Mount points ("/", "/avatars", "media/tmp") and the built disk behind each. */
 export type MountTable = Readonly<Record<string, StorageDriver>>
@@ -45,6 +46,8 @@ export class MountDisk implements StorageDriver {
   readonly capabilities: StorageCapabilities
   /** Deepest first, so the first match is the one a path belongs to. */
   readonly #mounts: Mount[]
+  /** Multipart control routed by path; present when some mounted disk has it. */
+  readonly uploads: MountUploads | undefined
 
   constructor(table: MountTable) {
     const seen = new Set<string>()
@@ -72,7 +75,32 @@ export class MountDisk implements StorageDriver {
       nativeCopy: true,
       ranges: disks.every((c) => c.ranges),
       multipart: disks.some((c) => c.multipart),
+      tags: disks.some((c) => c.tags === true),
     }
+    this.uploads = this.#mounts.some((m) => m.disk.uploads)
+      ? new MountUploads(
+          (key) => {
+            const { mount, inner } = this.#route(key)
+            return { disk: mount.disk, point: mount.point, base: mount.base, inner }
+          },
+          (prefix) => this.#reach(prefix),
+        )
+      : undefined
+  }
+
+  /**
+   * Every mount a prefix reaches, with the prefix on that disk: the mount holding the prefix,
+   * and each mount whose point lies under it (asked for everything).
+   */
+  #reach(prefix: string): { disk: StorageDriver; point: string; base: string; inner: string }[] {
+    const owner = this.#mounts.find((m) => m.base === '' || prefix.startsWith(m.base))
+    const below = this.#mounts.filter(
+      (m) => m !== owner && m.base.startsWith(prefix) && (!owner || m.base.startsWith(owner.base)),
+    )
+    return [
+      ...(owner ? [{ ...owner, inner: prefix.slice(owner.base.length) }] : []),
+      ...below.map((m) => ({ ...m, inner: '' })),
+    ]
   }
 
   /** The mount a key belongs to and the key on that disk. */
@@ -93,9 +121,33 @@ export class MountDisk implements StorageDriver {
     )
   }
 
-  put(key: string, input: DriverPut): ReturnType<StorageDriver['put']> {
+  async put(key: string, input: DriverPut): ReturnType<StorageDriver['put']> {
     const { mount, inner } = this.#route(key)
+    if (input.tags && !mount.disk.capabilities.tags) {
+      input.body.destroy()
+      throw this.#noTags(key, mount)
+    }
     return mount.disk.put(inner, input)
+  }
+
+  #noTags(key: string, mount: Mount): StorageError {
+    return new StorageError(
+      'STORAGE_UNSUPPORTED',
+      `The ${mount.disk.name} disk mounted at "/${mount.point}" has no object tags (${JSON.stringify(key)}).`,
+      { details: { path: key, driver: mount.disk.name, mount: `/${mount.point}` } },
+    )
+  }
+
+  async getTags(key: string): Promise<Record<string, string> | undefined> {
+    const { mount, inner } = this.#route(key)
+    if (!mount.disk.capabilities.tags || !mount.disk.getTags) throw this.#noTags(key, mount)
+    return mount.disk.getTags(inner)
+  }
+
+  async setTags(key: string, tags: Readonly<Record<string, string>>): Promise<boolean> {
+    const { mount, inner } = this.#route(key)
+    if (!mount.disk.capabilities.tags || !mount.disk.setTags) throw this.#noTags(key, mount)
+    return mount.disk.setTags(inner, tags)
   }
 
   getStream(
@@ -106,9 +158,13 @@ export class MountDisk implements StorageDriver {
     return mount.disk.getStream(inner, options)
   }
 
-  stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {
+  async stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {
     const { mount, inner } = this.#route(key)
-    return mount.disk.stat(inner)
+    const stat = await mount.disk.stat(inner)
+    if (!stat || mount.disk.capabilities.tags) return stat
+    // Tags are in stat() exactly where the disk holding the file has them.
+    const { tags: _none, ...rest } = stat
+    return rest
   }
 
   delete(key: string): Promise<boolean> {

@@ -92,6 +92,31 @@ describe('mounts', () => {
     expect(await files.exists('small/big.txt')).toBe(false)
   })
 
+  it('carries tags across mounts, and refuses to move a tagged file to a disk without tags', async () => {
+    const tagless = new MemoryDisk()
+    Object.defineProperty(tagless, 'capabilities', { value: { ...tagless.capabilities, tags: false } })
+    const files = createStorage({
+      envPrefix: false,
+      driver: mountDisks({
+        '/': new MemoryDisk(),
+        '/local': new LocalDisk({ root: join(root, 'tags') }),
+        '/plain': tagless,
+      }),
+    })
+    await files.put('doc.txt', 'tagged', { tags: { project: 'beaver' } })
+    await files.copy('doc.txt', 'local/doc.txt')
+    expect(await files.getTags('local/doc.txt')).toEqual({ project: 'beaver' })
+    expect(await codeOf(files.move('doc.txt', 'plain/doc.txt'))).toBe('STORAGE_UNSUPPORTED')
+    expect(await files.exists('plain/doc.txt')).toBe(false)
+    expect(await files.getTags('doc.txt')).toEqual({ project: 'beaver' })
+    await files.setTags('doc.txt', {})
+    await files.move('doc.txt', 'plain/doc.txt')
+    expect(await files.getText('plain/doc.txt')).toBe('tagged')
+    expect(await codeOf(files.getTags('plain/doc.txt'))).toBe('STORAGE_UNSUPPORTED')
+    expect(await codeOf(files.put('plain/x.txt', 'x', { tags: { a: 'b' } }))).toBe('STORAGE_UNSUPPORTED')
+    expect(await files.exists('plain/x.txt')).toBe(false)
+  })
+
   it('lists across mounts in byte order, mount points as folders, page by page', async () => {
     const { files, main } = disks('list')
     // A file the root disk holds under a mount point is hidden by the mount.
