@@ -51,6 +51,8 @@ export class CacheRoot {
   /** The driver when it answers hot entries synchronously (`peek`). */
   peekDriver: CacheDriver | undefined
   codec: Codec | undefined
+  /** The driver keeps values by reference (codec.byReference), read on the sync hot path. */
+  byReference = false
   closed = false
   /** The view createCache() returned: closing it closes the driver. */
   rootView: object | undefined = undefined
@@ -155,6 +157,7 @@ export class CacheRoot {
     }
     this.codec = new Codec(this.#serializer as Serializer, driver.capabilities, this.config.maxEntrySize)
     this.driver = driver
+    this.byReference = this.codec.byReference
     if (driver.capabilities.sync) this.syncDriver = driver
     if (driver.peek !== undefined) this.peekDriver = driver
     return driver

@@ -1,3 +1,4 @@
+import { NEGATIVE } from './driver.ts'
 import { CacheError } from './errors.ts'
 import { keyError } from './keys.ts'
 import { closedError } from './root.ts'
@@ -26,9 +27,14 @@ export function readSync<T>(view: View, key: string): T | undefined {
   if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
     throw keyError(key, root.maxKeyLength)
   const stored = d.get(view.ns, key)
-  if (stored === undefined) {
+  // By reference (the memory driver's default), a stored value is the caller's value.
+  if (stored === undefined || stored === NEGATIVE) {
     view.counters.misses++
     return undefined
+  }
+  if (root.byReference) {
+    view.counters.hits++
+    return stored as T
   }
   return answer<T>(view, stored)
 }

@@ -133,6 +133,12 @@ export interface BenchOptions {
 
 export const isQuick = (): boolean => process.env.BENCH_QUICK === '1'
 
+/**
+ * `BENCH_ONLY=<text>` runs only the cases whose name contains the text (and the goals on them),
+ * for profiling one case; like a quick run, such a partial run writes nothing.
+ */
+export const onlyCases = (): string | undefined => process.env.BENCH_ONLY || undefined
+
 /** The label of a contender in tables: `beaver-kit`, `beaver-kit (sieve)`. */
 export function contenderLabel(ref: ContenderRef): string {
   if (typeof ref === 'string') return ref
@@ -156,7 +162,9 @@ export function cpuLabel(): string {
  *   { contender: 'floor', fn: () => map.get('k') },
  * ] }], goals: [{ goal: 'get hit ≥ 1.0x lru-cache', case: 'get hit', over: 'lru-cache', target: 1 }] })
  */
-export async function runBench(options: BenchOptions): Promise<BenchReport> {
+export async function runBench(allOptions: BenchOptions): Promise<BenchReport> {
+  const only = onlyCases()
+  const options = only === undefined ? allOptions : selectCases(allOptions, only)
   const quick = isQuick()
   const rounds = quick ? 1 : (options.rounds ?? 5)
   const measureMs = quick ? 150 : (options.measureMs ?? 1000)
@@ -256,13 +264,28 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     ...(notes && notes.length > 0 ? { notes } : {}),
   }
   const file = new URL(options.name ? `results-${options.name}.json` : 'results.json', options.url)
-  // A quick run is a smoke check: it never overwrites the measured figures the README shows.
-  if (!quick) writeFileSync(fileURLToPath(file), `${JSON.stringify(report, null, 2)}\n`)
+  // A quick or partial run is a smoke check: it never overwrites the measured figures the README shows.
+  if (!quick && only === undefined) writeFileSync(fileURLToPath(file), `${JSON.stringify(report, null, 2)}\n`)
   if (print) {
     console.log(`\n${renderBenchMarkdown(report)}`)
     if (quick) console.log('\n(BENCH_QUICK=1: results not written)')
+    else if (only !== undefined) console.log(`\n(BENCH_ONLY=${only}: results not written)`)
   }
   return report
+}
+
+/** The options with only the cases whose name contains `text`, and their goals. */
+function selectCases(options: BenchOptions, text: string): BenchOptions {
+  const cases = options.cases.filter((c) => c.name.includes(text))
+  if (cases.length === 0) throw new Error(`BENCH_ONLY=${text}: no case of ${options.package} has that in its name`)
+  const names = new Set(cases.map((c) => c.name))
+  return {
+    ...options,
+    cases,
+    goals: (options.goals ?? []).filter((g) => names.has(g.case)),
+    extraGoals: undefined,
+    notes: undefined,
+  }
 }
 
 async function measureFn(
