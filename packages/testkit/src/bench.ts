@@ -134,8 +134,8 @@ export interface BenchOptions {
 export const isQuick = (): boolean => process.env.BENCH_QUICK === '1'
 
 /**
- * `BENCH_ONLY=<text>` runs only the cases whose name contains the text (and the goals on them),
- * for profiling one case; like a quick run, such a partial run writes nothing.
+ * `BENCH_ONLY=<text>` runs only the cases whose name contains the text (`a|b`: either), and the
+ * goals on them, for profiling one case; like a quick run, such a partial run writes nothing.
  */
 export const onlyCases = (): string | undefined => process.env.BENCH_ONLY || undefined
 
@@ -276,7 +276,8 @@ export async function runBench(allOptions: BenchOptions): Promise<BenchReport> {
 
 /** The options with only the cases whose name contains `text`, and their goals. */
 function selectCases(options: BenchOptions, text: string): BenchOptions {
-  const cases = options.cases.filter((c) => c.name.includes(text))
+  const parts = text.split('|')
+  const cases = options.cases.filter((c) => parts.some((part) => c.name.includes(part)))
   if (cases.length === 0) throw new Error(`BENCH_ONLY=${text}: no case of ${options.package} has that in its name`)
   const names = new Set(cases.map((c) => c.name))
   return {
