@@ -42,6 +42,7 @@ import { loginEmail, type BreachedPasswordCheck } from './passwords.ts'
 import type { Resource } from './conditions.ts'
 import { compileRoles, permissionName, type Permit, type RoleTable, type Subject } from './rbac.ts'
 import { requestPasswordReset, requestUnlock, resetPassword, unlock } from './reset.ts'
+import { completeSignUp, requestSignUp } from './sign-up.ts'
 import type { AuthStore } from './store.ts'
 import { createMemoryAuthStore } from './stores/memory.ts'
 import { createSqlAuthStore } from './stores/sql.ts'
@@ -80,6 +81,14 @@ export interface Auth extends Instance<InstanceDescription> {
   readonly store: string
   /** Creates an account (password policy, hashed with argon2id); sends a verification link when `deliver` is set. */
   register(input: RegisterInput, request?: RequestContext): Promise<PublicUser>
+  /**
+   * Enumeration-safe sign-up: the same answer and work whether the e-mail has an account or
+   * not; mails a link that creates the account (`completeSignUp`), or an "account exists" note
+   * with a reset link. Needs `deliver` and the krypto key ring.
+   */
+  requestSignUp(input: RegisterInput, request?: RequestContext): Promise<void>
+  /** Creates the account of a sign-up link (its e-mail verified); the link works once. */
+  completeSignUp(token: string, request?: RequestContext): Promise<PublicUser>
   /** E-mail and password to a token pair; one answer (AUTH_INVALID_CREDENTIALS) for every failure. */
   login(input: LoginInput, request?: RequestContext): Promise<LoginResult>
   /** Spends a refresh token for a new pair; a reused one revokes its family (AUTH_REFRESH_REUSED). */
@@ -328,6 +337,8 @@ export function createAuth(options: AuthOptions = {}): Auth {
   const auth: Auth = {
     store: store.name,
     register: (input, request) => run(() => register(ctx, input, request)),
+    requestSignUp: (input, request) => run(() => requestSignUp(ctx, input, request)),
+    completeSignUp: (token, request) => run(() => completeSignUp(ctx, token, request)),
     login: (input, request) => run(() => login(ctx, input, request)),
     refresh: (token, request) => run(() => rotate(ctx, token, request)),
     logout: (token, request) => run(() => logout(ctx, token, request)),

@@ -25,7 +25,7 @@ export const authSchema = defineSchema(
     resetTtl: f.duration({ default: '1h', doc: 'Lifetime of a password-reset token' }),
     verifyTtl: f.duration({
       default: '2d',
-      doc: 'Lifetime of an e-mail verification token',
+      doc: 'Lifetime of an e-mail verification token and of a requestSignUp() link',
     }),
     password: {
       minLength: f.int({ default: 12, min: 8, max: 128, doc: 'Shortest password accepted, in characters' }),

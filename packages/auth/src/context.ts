@@ -4,9 +4,20 @@ import { channels } from './channels.ts'
 import type { PasswordRules } from './passwords.ts'
 import type { AuthStore, UserRecord } from './store.ts'
 
-/** How a message to a user is delivered (your mailer): verification and reset links. */
+/**
+ * How a message to a user is delivered (your mailer): verification and reset links. From
+ * `requestSignUp()`: `complete-sign-up` (the link that creates the account; `userId` is the id
+ * it will have) or `account-exists` (the address has an account: say so, and offer the
+ * `token`, a password reset token for `resetPassword()`).
+ */
 export interface AuthMessage {
-  kind: 'verify-email' | 'reset-password' | 'confirm-email-change' | 'unlock-account'
+  kind:
+    | 'verify-email'
+    | 'reset-password'
+    | 'confirm-email-change'
+    | 'unlock-account'
+    | 'complete-sign-up'
+    | 'account-exists'
   to: string
   userId: string
   /** The secret to put in the link; never logged by the package. */

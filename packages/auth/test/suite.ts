@@ -83,7 +83,7 @@ export function authSubject(ns: string, store: AuthStore, onClose: () => Promise
 const PW = 'correct horse battery staple'
 const PW2 = 'another long passphrase here'
 
-async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string; details: unknown }> {
+export async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string; details: unknown }> {
   const err = await p.then(
     () => {
       throw new Error('expected a refusal')
@@ -416,7 +416,7 @@ export const describeAuthStore = defineConformanceSuite<AuthSubject>('auth', (ct
   })
 })
 
-async function eventuallyFind<T>(list: T[], match: (item: T) => boolean): Promise<T> {
+export async function eventuallyFind<T>(list: T[], match: (item: T) => boolean): Promise<T> {
   for (let i = 0; i < 200; i++) {
     const found = list.find(match)
     if (found) return found
