@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -77,6 +77,41 @@ describe('runBench', () => {
     expect(renderBenchMarkdown(written)).toContain(
       `Conditions: 1-minute load average ${c?.loadStart} at the start and ${c?.loadEnd} at the end (${written.cpu}); one \`performance.now()\` costs ${c?.clockReadNs} ns here.`,
     )
+  })
+
+  it('BENCH_ONLY runs only the cases whose name contains one of its alternatives, their goals, and writes nothing', async () => {
+    vi.stubEnv('BENCH_QUICK', '')
+    vi.stubEnv('BENCH_ONLY', 'get|del')
+    const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+    const ran: string[] = []
+    const contenders = (name: string) => [
+      { contender: 'beaver-kit', measure: fixed(200), setup: () => void ran.push(name) },
+      { contender: 'floor', measure: fixed(100) },
+    ]
+    const report = await runBench({
+      package: 'widget',
+      url: pathToFileURL(join(dir, 'run.ts')).href,
+      rounds: 2,
+      print: false,
+      cases: ['get hit', 'set', 'del'].map((name) => ({ name, contenders: contenders(name) })),
+      goals: [
+        { goal: 'get ≥ 1x floor', case: 'get hit', over: 'floor', target: 1 },
+        { goal: 'set ≥ 1x floor', case: 'set', over: 'floor', target: 1 },
+      ],
+      extraGoals: () => [{ goal: 'computed over the whole run', value: 1, target: 1, met: true }],
+    })
+    expect(ran).toEqual(['get hit', 'del', 'get hit', 'del'])
+    expect(report.goals).toEqual([{ goal: 'get ≥ 1x floor', value: 2, target: 1, met: true }])
+    expect(existsSync(join(dir, 'results.json'))).toBe(false)
+    vi.stubEnv('BENCH_ONLY', 'nothing like it')
+    await expect(
+      runBench({
+        package: 'widget',
+        url: import.meta.url,
+        print: false,
+        cases: [{ name: 'get', contenders: contenders('get') }],
+      }),
+    ).rejects.toThrow('BENCH_ONLY=nothing like it: no case of widget has that in its name')
   })
 
   it('measures sync and async functions, counting opsPerCall', async () => {
