@@ -5,18 +5,14 @@ import dc from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { isConfigError } from '@beaver-kit/config'
-import { importPeer, isCoreError, listChannels, shutdown } from '@beaver-kit/core'
+import { importPeer, isCoreError, shutdown } from '@beaver-kit/core'
 import {
   cache,
   cacheDriverNames,
-  channels,
   createCache,
   defineCacheDriver,
   initCache,
   isCacheError,
-  jsonSerializer,
-  msgpackSerializer,
-  rawSerializer,
   registerCacheDriver,
   resetCache,
   withPrefix,
@@ -279,142 +275,6 @@ describe('getOrSet details', () => {
       dc.unsubscribe('beaver:cache:error', onError)
       await c.close()
     }
-  })
-})
-
-describe('tracing channels', () => {
-  it('declares every channel once, camelCase, and the README Diagnostics section lists exactly them', () => {
-    const declared = listChannels(channels).map((c) => c.name)
-    expect(new Set(declared).size).toBe(declared.length)
-    for (const name of declared) expect(name).toMatch(/^beaver:cache:[a-z][a-zA-Z]*$/)
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-    const section = readme.slice(readme.indexOf('<!-- channels:start -->'), readme.indexOf('<!-- channels:end -->'))
-    expect([...section.matchAll(/`(beaver:cache:[a-zA-Z]+)`/g)].map((m) => m[1])).toEqual(declared)
-  })
-
-  it('traces the synchronous memory path too (getSync/setSync), without the value', () => {
-    const c = createCache({ envPrefix: false, namespace: 'sync' })
-    const seen: Array<Record<string, unknown>> = []
-    const handlers = {
-      start: () => undefined,
-      end: (m: unknown) => void seen.push({ ...(m as object) }),
-      asyncStart: () => undefined,
-      asyncEnd: () => undefined,
-      error: () => undefined,
-    }
-    dc.tracingChannel('beaver:cache:get').subscribe(handlers)
-    dc.tracingChannel('beaver:cache:set').subscribe(handlers)
-    try {
-      c.setSync('k', 'secret-value')
-      expect(c.getSync('k')).toBe('secret-value')
-      expect(c.getSync('none')).toBeUndefined()
-    } finally {
-      dc.tracingChannel('beaver:cache:get').unsubscribe(handlers)
-      dc.tracingChannel('beaver:cache:set').unsubscribe(handlers)
-    }
-    expect(seen.map((m) => [m.op, m.namespace, m.hit])).toEqual([
-      ['set', 'sync', undefined],
-      ['get', 'sync', true],
-      ['get', 'sync', false],
-    ])
-    // Neither the value nor the key is published (keys may hold tokens).
-    expect(JSON.stringify(seen)).not.toContain('secret-value')
-    expect(seen.every((m) => !('key' in m))).toBe(true)
-  })
-
-  it('publishes every operation on beaver:cache:<op> with namespace, driver, key and hit, never the value', async () => {
-    const c = createCache({ envPrefix: false, namespace: 'traced' })
-    const seen: Array<Record<string, unknown>> = []
-    const handlers = {
-      start: (m: unknown) => void seen.push({ ...(m as object) }),
-      // An operation the memory driver answered synchronously ends here, with `result` set
-      // (to undefined: the value is never published); an asynchronous one at asyncEnd.
-      end: (m: unknown) => {
-        if ('result' in (m as object)) seen.push({ ...(m as object), phase: 'end' })
-      },
-      asyncStart: () => undefined,
-      asyncEnd: (m: unknown) => void seen.push({ ...(m as object), phase: 'end' }),
-      error: () => undefined,
-    }
-    const ops = ['set', 'get', 'getMany', 'getOrSet', 'delete', 'clear']
-    for (const op of ops) dc.tracingChannel(`beaver:cache:${op}`).subscribe(handlers)
-    try {
-      await c.set('k', { secret: 'value' })
-      await c.get('k')
-      await c.getMany(['k', 'x'])
-      await c.getOrSet('g', () => 1)
-      await c.delete('k')
-      await c.clear()
-    } finally {
-      for (const op of ops) dc.tracingChannel(`beaver:cache:${op}`).unsubscribe(handlers)
-      await c.close()
-    }
-    expect(seen.map((m) => `${m.op as string}${m.phase ? ':end' : ''}`)).toEqual(ops.flatMap((op) => [op, `${op}:end`]))
-    expect(seen.find((m) => m.op === 'get' && m.phase)).toEqual({
-      op: 'get',
-      namespace: 'traced',
-      driver: 'memory',
-      hit: true,
-      phase: 'end',
-    })
-    expect(seen.find((m) => m.op === 'getMany' && m.phase)).toEqual({
-      op: 'getMany',
-      namespace: 'traced',
-      driver: 'memory',
-      count: 2,
-      hits: 1,
-      phase: 'end',
-    })
-    expect(JSON.stringify(seen)).not.toContain('value')
-  })
-})
-
-describe('serializers', () => {
-  it('json round-trips special numbers and rejects what it cannot store', () => {
-    const v = { nan: Number.NaN, inf: -Infinity, negZero: -0, big: -5n, when: new Date(Number.NaN) }
-    const back = jsonSerializer.deserialize(jsonSerializer.serialize(v)) as typeof v
-    expect(back.nan).toBeNaN()
-    expect(back.inf).toBe(-Infinity)
-    expect(Object.is(back.negZero, -0)).toBe(true)
-    expect(back.big).toBe(-5n)
-    expect(Number.isNaN(back.when.getTime())).toBe(true)
-    const cyclic: Record<string, unknown> = {}
-    cyclic.self = cyclic
-    expect(code(() => jsonSerializer.serialize(cyclic))).toBe('CACHE_SERIALIZE')
-    expect(code(() => jsonSerializer.serialize(() => 1))).toBe('CACHE_SERIALIZE')
-    expect(code(() => jsonSerializer.deserialize(Buffer.from('{nope')))).toBe('CACHE_DESERIALIZE')
-    expect(new TextDecoder().decode(jsonSerializer.serialize({ plain: [1, 'a'] }))).toBe('{"plain":[1,"a"]}')
-  })
-
-  it('json reads the same values from text as from bytes (tags found past a "$" that is not one); msgpack and raw read bytes only', async () => {
-    const v = { price: '$5', at: new Date(7), tagLike: { $t: 'mine', v: 1 }, ids: new Set(['$t']) }
-    const text = jsonSerializer.serializeText?.(v) as string
-    expect(jsonSerializer.deserializeText?.(text)).toEqual(v)
-    expect(jsonSerializer.deserializeText?.(text)).toEqual(jsonSerializer.deserialize(jsonSerializer.serialize(v)))
-    expect(jsonSerializer.deserializeText?.('{"plain":"$$ no tag"}')).toEqual({ plain: '$$ no tag' })
-    expect(code(() => jsonSerializer.deserializeText?.('{nope'))).toBe('CACHE_DESERIALIZE')
-    expect(rawSerializer.deserializeText).toBeUndefined()
-    expect((await msgpackSerializer()).deserializeText).toBeUndefined()
-  })
-
-  it('raw stores bytes only; msgpack round-trips rich values (a Map reads back as an object)', async () => {
-    expect(rawSerializer.deserialize(rawSerializer.serialize(Buffer.from('hi')))).toEqual(Buffer.from('hi'))
-    expect(code(() => rawSerializer.serialize('text'))).toBe('CACHE_SERIALIZE')
-    expect(code(() => rawSerializer.serialize(new Uint8Array(0)))).toBe('CACHE_SERIALIZE')
-    const mp = await msgpackSerializer()
-    const v = {
-      d: new Date(5),
-      s: new Set([1]),
-      b: 2n ** 70n,
-      u: new Uint8Array([1, 2]),
-      nested: { list: [1, 'two', null] },
-    }
-    expect(mp.deserialize(mp.serialize(v))).toEqual(v)
-    expect(mp.deserialize(mp.serialize({ m: new Map([['a', 1]]) }))).toEqual({ m: { a: 1 } })
-    const c = createCache({ envPrefix: false, serializer: 'msgpack', memory: { storage: 'serialized' } })
-    await c.set('v', v)
-    expect(await c.get('v')).toEqual(v)
-    await c.close()
   })
 })
 
