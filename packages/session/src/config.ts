@@ -9,6 +9,11 @@ export const sessionsSchema = defineSchema(
       default: 'store',
       doc: 'store: data in a kit cache, a sealed id in the cookie; cookie: the data itself sealed in the cookie (stateless)',
     }),
+    store: f.enum({
+      values: ['cache', 'redis'],
+      default: 'cache',
+      doc: 'Where the store mode and the per-user index keep sessions: cache (a kit cache, the default cache() unless given) or redis (directly: a save is one round trip)',
+    }),
     keys: f.list({
       secret: true,
       doc: 'Key ring sealing the cookies (krypto format `kid:base64key`, current first); unset: a random key per process, refused when NODE_ENV=production',
@@ -30,12 +35,19 @@ export const sessionsSchema = defineSchema(
     namespace: f.string({
       default: 'session',
       pattern: /^[A-Za-z0-9_-]{1,64}$/,
-      doc: 'Cache namespace of the store mode and of the per-user index',
+      doc: 'Cache namespace (or Redis key prefix) of the store mode and of the per-user index',
     }),
     maxCookieBytes: f.bytes({
       default: '16kb',
       doc: 'Largest sealed session the cookie mode writes (split into 3,800-byte cookies); larger is an error',
     }),
+    redis: {
+      url: f.url({
+        protocols: ['redis', 'rediss'],
+        default: 'redis://127.0.0.1:6379',
+        doc: 'Redis of the redis store (its key prefix is the namespace)',
+      }),
+    },
   },
   'session',
 )

@@ -8,13 +8,14 @@ import { sessionsSchema, type SessionsSettings } from './config.ts'
 import { CHUNK, parseCookies, serializeCookie, type CookieAttributes } from './cookies.ts'
 import { SessionError } from './errors.ts'
 import { newSessionId, Session, type SessionHost } from './session.ts'
+import { RedisSessionStore } from './redis-store.ts'
 import { CacheSessionStore, type SessionInfo, type SessionRecord, type SessionStore } from './store.ts'
 
-export interface SessionsOptions extends SessionsSettings, InstanceOptions {
+export interface SessionsOptions extends Omit<SessionsSettings, 'store'>, InstanceOptions {
   /** The cache of the store mode and the per-user index (default: the default `cache()`). */
   cache?: Cache
-  /** A store of your own; overrides `cache`. */
-  store?: SessionStore
+  /** `cache` (default), `redis` (a `RedisSessionStore` on `redis.url`), or a store of your own. */
+  store?: SessionsSettings['store'] | SessionStore
   /** Milliseconds since the epoch (tests). */
   clock?: () => number
 }
@@ -65,7 +66,9 @@ interface CookieState {
  * http.createServer(async (req, res) => { const s = await sessions.load(req); ...; await sessions.commit(s, res) })
  */
 export function createSessions(options: SessionsOptions = {}): Sessions {
-  const { envPrefix, env, cache, store: givenStore, clock = Date.now, ...settings } = options
+  const { envPrefix, env, cache, store: storeOption, clock = Date.now, ...rest } = options
+  const givenStore = typeof storeOption === 'object' ? storeOption : undefined
+  const settings: SessionsSettings = typeof storeOption === 'string' ? { ...rest, store: storeOption } : rest
   const resolved = resolveConfig(sessionsSchema, { options: settings, envPrefix, ...(env ? { env } : {}) })
   const v = resolved.values
   const prefix = envPrefix === false ? '' : (envPrefix ?? 'BEAVER_')
@@ -94,7 +97,12 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   }
   const cookieName = v.cookieName ?? (v.secure && v.path === '/' && !v.domain ? '__Host-sid' : 'sid')
   const aad = { associatedData: cookieName }
-  const store: SessionStore = givenStore ?? new CacheSessionStore((cache ?? defaultCache()).namespace(v.namespace))
+  const ownStore =
+    givenStore === undefined && v.store === 'redis'
+      ? new RedisSessionStore({ url: v.redis.url, prefix: v.namespace })
+      : undefined
+  const store: SessionStore =
+    givenStore ?? ownStore ?? new CacheSessionStore((cache ?? defaultCache()).namespace(v.namespace))
   const maxChunks = Math.max(1, Math.ceil(v.maxCookieBytes / CHUNK))
   const cookieState = new WeakMap<Session, CookieState>()
   const rejected = { tampered: 0, expired: 0, revoked: 0, unknown: 0 }
@@ -177,23 +185,20 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
             session.reissue = true
             return
           }
-          await store.withLock(`s:${session.previousId ?? session.id}`, async () => {
-            const current = await store.get(session.previousId ?? session.id)
-            if (!current && !session.isNew && !session.previousId) {
-              session.destroyed = true // revoked or expired while this request ran
-              return
-            }
-            const data = { ...(current?.data ?? session.record.data) }
-            for (const [k, c] of session.changes) {
-              if (c) data[k] = c.value
-              else delete data[k]
-            }
-            const record = { ...session.record, data, lastSeen: now }
-            await store.set(record, lifetime(record, now))
-            if (session.previousId) await store.delete(session.previousId)
-            session.replace(record)
-            session.changes.clear()
+          const record = { ...session.record, data: session.all(), lastSeen: now }
+          const saved = await store.save({
+            record,
+            previousId: session.previousId,
+            changes: session.changes,
+            isNew: session.isNew,
+            ttlMs: lifetime(record, now),
           })
+          if (!saved) {
+            session.destroyed = true // revoked or expired while this request ran
+            return
+          }
+          session.replace(record)
+          session.changes.clear()
           if (session.userId && session.touched) {
             const r = session.record
             await store.indexUser(
@@ -338,11 +343,13 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     stats: () => ({ rejected: { ...rejected } }),
     ready: async () => {
       open()
-      await (cache ?? (givenStore ? undefined : defaultCache()))?.ready()
+      if (ownStore) await ownStore.ready()
+      else await (cache ?? (givenStore ? undefined : defaultCache()))?.ready()
     },
     describe: () => describeInstance('session', envPrefix, resolved.entries, { mode: v.mode, cookieName, closed }),
     async close() {
       closed = true
+      await ownStore?.close()
     },
     [Symbol.asyncDispose]: () => sessions.close(),
   }

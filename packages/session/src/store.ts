@@ -25,21 +25,56 @@ export interface SessionInfo {
   ip?: string | undefined
 }
 
+/** A changed key of a request: its new value, or undefined when the request deleted it. */
+export type SessionChange = { value: unknown } | undefined
+
+/** What one request's save writes: its changed keys, merged into what is stored when it saves. */
+export interface SessionSave {
+  /** The record as the request holds it (with its new id after regenerate()): everything but the data is written as is. */
+  record: SessionRecord
+  /** The id the session was loaded under, when regenerate() gave it a new one: its data is the base, then it is deleted. */
+  previousId?: string | undefined
+  changes: ReadonlyMap<string, SessionChange>
+  /** No stored session came with the request: nothing has to exist under the id. */
+  isNew: boolean
+  ttlMs: number
+}
+
 /**
  * Where sessions and the per-user index live. `@beaver-kit/auth` builds on this interface;
- * the kit's implementation is on any `@beaver-kit/cache` (memory, Redis, database).
+ * the kit's implementations are on any `@beaver-kit/cache` (memory, Redis, database) and,
+ * for one round trip per save, on Redis directly (`RedisSessionStore`).
  */
 export interface SessionStore {
   get(id: string): Promise<SessionRecord | undefined>
+  /** Writes the whole record (what it held before is gone). */
   set(record: SessionRecord, ttlMs: number): Promise<void>
   delete(id: string): Promise<void>
-  /** Runs `fn` holding the key's lock (across processes where the cache increments atomically). */
-  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>
+  /**
+   * Merges the request's changed keys into the stored data and writes the rest of the record,
+   * atomically with respect to other saves of the session, so parallel requests that change
+   * different keys keep both changes. Resolves false, writing nothing, when a session that
+   * existed is gone (revoked or expired while the request ran).
+   */
+  save(save: SessionSave): Promise<boolean>
   listUser(userId: string): Promise<SessionInfo[]>
   indexUser(userId: string, info: SessionInfo, ttlMs: number): Promise<void>
   unindexUser(userId: string, ids: readonly string[]): Promise<void>
   generation(userId: string): Promise<number>
   bumpGeneration(userId: string): Promise<number>
+}
+
+/** `data` with the changes applied (a new object). */
+export function mergeChanges(
+  data: Readonly<Record<string, unknown>>,
+  changes: ReadonlyMap<string, SessionChange>,
+): Record<string, unknown> {
+  const out = { ...data }
+  for (const [k, c] of changes) {
+    if (c) out[k] = c.value
+    else delete out[k]
+  }
+  return out
 }
 
 const LOCK_TTL = '10s'
@@ -64,6 +99,19 @@ export class CacheSessionStore implements SessionStore {
 
   async delete(id: string): Promise<void> {
     await this.#cache.delete(`s:${id}`)
+  }
+
+  /** Read, merge and write under the session's lock (a cache has no merge of its own). */
+  save({ record, previousId, changes, isNew, ttlMs }: SessionSave): Promise<boolean> {
+    const loadedAs = previousId ?? record.id
+    return this.withLock(`s:${loadedAs}`, async () => {
+      const current = await this.get(loadedAs)
+      if (!current && !isNew && !previousId) return false
+      const data = mergeChanges(current?.data ?? record.data, changes)
+      await this.set({ ...record, data }, ttlMs)
+      if (previousId) await this.delete(previousId)
+      return true
+    })
   }
 
   /**

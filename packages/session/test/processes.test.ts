@@ -40,20 +40,31 @@ function otherProcess(
   }
 }
 
-for (const mode of ['store', 'cookie'] as const) {
-  describe.runIf(redis)(`revokeAll() across two processes (${mode} mode, Redis)`, () => {
+for (const [mode, store] of [
+  ['store', 'cache'],
+  ['cookie', 'cache'],
+  ['store', 'redis'],
+  ['cookie', 'redis'],
+] as const) {
+  describe.runIf(redis)(`revokeAll() across two processes (${mode} mode, Redis ${store})`, () => {
     it('a user signed in in two processes is signed out in both by one revokeAll()', { timeout: 60_000 }, async () => {
       const namespace = uniqueNamespace('sessproc')
       const keys = [generateKeyRingEntry('k1')]
-      const a = otherProcess({ url: redis, namespace, keys, mode })
-      const b = otherProcess({ url: redis, namespace, keys, mode })
+      const a = otherProcess({ url: redis, namespace, keys, mode, store })
+      const b = otherProcess({ url: redis, namespace, keys, mode, store })
       const [inA, inB] = await Promise.all([a({ op: 'login', userId: 'u1' }), b({ op: 'login', userId: 'u1' })])
       const other = await a({ op: 'login', userId: 'u2' })
       expect(await b({ op: 'whoami', cookie: inA.cookie })).toEqual({ userId: 'u1' }) // shared across processes
 
       const cache = createCache({ envPrefix: false, driver: 'redis', redis: { url: redis }, namespace })
-      stops.push(() => cache.close())
-      const here = createSessions({ envPrefix: false, keys, mode, cache })
+      const here =
+        store === 'redis'
+          ? createSessions({ envPrefix: false, keys, mode, store, redis: { url: redis }, namespace })
+          : createSessions({ envPrefix: false, keys, mode, cache })
+      stops.push(async () => {
+        await here.close()
+        await cache.close()
+      })
       expect((await here.listSessions('u1')).length).toBe(2)
       expect(await here.revokeAll('u1')).toBe(2)
 

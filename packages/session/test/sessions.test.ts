@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyRingEntry } from '@beaver-kit/krypto'
-import { channels, createSessions, type Sessions, type SessionsOptions } from '@beaver-kit/session'
+import { channels, createSessions, RedisSessionStore, type Sessions, type SessionsOptions } from '@beaver-kit/session'
 
 const redis = await requireService('redis')
 const pg = await requireService('postgres')
@@ -61,14 +61,32 @@ async function request<T>(
   return out
 }
 
-const caches: Array<[string, () => Cache]> = [
-  ['memory', () => createCache({ envPrefix: false, namespace: uniqueNamespace('sess') })],
+/** Where a backend keeps sessions: a kit cache, or a store of its own (closed by the cleanups). */
+type Backend = Pick<SessionsOptions, 'cache' | 'store'>
+const fromCache = (makeCache: () => Cache) => (): Backend => {
+  const cache = makeCache()
+  cleanups.push(() => cache.close())
+  return { cache }
+}
+const backends: Array<[string, () => Backend]> = [
+  ['memory cache', fromCache(() => createCache({ envPrefix: false, namespace: uniqueNamespace('sess') }))],
 ]
-if (redis)
-  caches.push([
-    'redis',
-    () => createCache({ envPrefix: false, driver: 'redis', redis: { url: redis }, namespace: uniqueNamespace('sess') }),
+if (redis) {
+  backends.push([
+    'redis cache',
+    fromCache(() =>
+      createCache({ envPrefix: false, driver: 'redis', redis: { url: redis }, namespace: uniqueNamespace('sess') }),
+    ),
   ])
+  backends.push([
+    'redis store',
+    () => {
+      const store = new RedisSessionStore({ url: redis, prefix: uniqueNamespace('sess') })
+      cleanups.push(() => store.close())
+      return { store }
+    },
+  ])
+}
 for (const [name, url] of [
   ['sqlite', `sqlite:${join(dir, 'sessions.db')}`],
   ['postgres', pg],
@@ -83,26 +101,24 @@ for (const [name, url] of [
     await dropCacheTable(db, table)
     await db.close()
   })
-  caches.push([
-    name,
-    () =>
+  backends.push([
+    `${name} cache`,
+    fromCache(() =>
       createCache({
         envPrefix: false,
         driver: 'database',
         db: { database: shared(), table, sweepInterval: 0 },
         namespace: uniqueNamespace('sess'),
       }),
+    ),
   ])
 }
 
-for (const [name, makeCache] of caches) {
+for (const [name, backend] of backends) {
   for (const mode of ['store', 'cookie'] as const) {
-    describe(`sessions (${mode} mode) on the ${name} cache`, () => {
-      const make = (extra: Partial<SessionsOptions> = {}): Sessions => {
-        const cache = makeCache()
-        cleanups.push(() => cache.close())
-        return createSessions({ envPrefix: false, mode, keys, cache, ...extra })
-      }
+    describe(`sessions (${mode} mode) on the ${name}`, () => {
+      const make = (extra: Partial<SessionsOptions> = {}): Sessions =>
+        createSessions({ envPrefix: false, mode, keys, ...backend(), ...extra })
 
       it('round-trips data through the cookie, secure by default, and sets nothing for an empty session', async () => {
         const s = make()
@@ -149,7 +165,7 @@ for (const [name, makeCache] of caches) {
             envPrefix: false,
             mode,
             keys: [generateKeyRingEntry('k1')],
-            cache: makeCache(),
+            ...backend(),
           })
           expect((await other.load({ headers: { cookie: `__Host-sid=${good}` } })).isNew).toBe(true)
         } finally {
@@ -234,6 +250,32 @@ for (const [name, makeCache] of caches) {
           await Promise.all([s.commit(a, response()), s.commit(b, response())])
           expect(await request(s, jar, (session) => session.all())).toEqual({ base: 0, fromA: 1, fromB: 2 })
         })
+
+        it('a request that deletes a key and one that sets another both land; a revoked session is not written back', async () => {
+          const s = make()
+          const jar = new Jar()
+          await request(s, jar, async (session) => {
+            await session.login('u-merge')
+            session.set('keep', 1)
+            session.set('drop', 2)
+          })
+          const header = jar.header()
+          const a = await s.load({ headers: { cookie: header } })
+          const b = await s.load({ headers: { cookie: header } })
+          a.delete('drop')
+          b.set('added', 3)
+          await Promise.all([s.commit(a, response()), s.commit(b, response())])
+          expect(await request(s, jar, (session) => session.all())).toEqual({ keep: 1, added: 3 })
+
+          const late = await s.load({ headers: { cookie: header } })
+          expect(await s.revokeAll('u-merge')).toBe(1)
+          late.set('after', 4)
+          const res = response()
+          await s.commit(late, res)
+          expect(res.set.some((c) => c.includes('Max-Age=0'))).toBe(true) // the cookie is cleared
+          expect(await s.store.get(late.id)).toBeUndefined()
+          expect((await s.load({ headers: { cookie: header } })).isNew).toBe(true)
+        })
       } else {
         it('splits a large sealed session across cookies and refuses one over the limit', async () => {
           const s = make({ maxCookieBytes: '12kb' })
@@ -251,6 +293,31 @@ for (const [name, makeCache] of caches) {
 }
 
 describe('configuration', () => {
+  it.runIf(redis)(
+    'BEAVER_SESSION_STORE=redis keeps sessions on BEAVER_SESSION_REDIS_URL, and close() ends it',
+    async () => {
+      const namespace = uniqueNamespace('sessenv')
+      const s = createSessions({
+        env: {
+          BEAVER_SESSION_STORE: 'redis',
+          BEAVER_SESSION_REDIS_URL: redis as string,
+          BEAVER_SESSION_NAMESPACE: namespace,
+        },
+        keys,
+      })
+      await s.ready()
+      const jar = new Jar()
+      const id = await request(s, jar, (session) => (session.set('n', 1), session.id))
+      expect(s.store).toBeInstanceOf(RedisSessionStore)
+      expect(await request(s, jar, (session) => session.get('n'))).toBe(1)
+      const reader = new RedisSessionStore({ url: redis as string, prefix: namespace })
+      cleanups.push(() => reader.close())
+      expect((await reader.get(id))?.data).toEqual({ n: 1 })
+      await s.close()
+      await expect(s.load({ headers: {} })).rejects.toMatchObject({ code: 'SESSION_CLOSED' })
+    },
+  )
+
   it('refuses to run without keys in production, naming the variable', () => {
     expect(() => createSessions({ env: { NODE_ENV: 'production' } })).toThrow(
       expect.objectContaining({

@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto'
+import { importPeer } from '@beaver-kit/core'
+import type { RedisOptions } from 'ioredis'
+import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, type SessionStore } from './store.ts'
+
+/**
+ * The ioredis client methods the store uses, written structurally so that the package's types
+ * never need ioredis installed. A `Redis` or a `Cluster` fits.
+ */
+export interface RedisSessionClient {
+  readonly status: string
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  connect(): Promise<unknown>
+  ping(): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  script(subcommand: 'LOAD', script: string): Promise<unknown>
+  hgetall(key: string): Promise<Record<string, string>>
+  hvals(key: string): Promise<string[]>
+  get(key: string): Promise<string | null>
+  incr(key: string): Promise<number>
+  del(...keys: string[]): Promise<unknown>
+  quit(): Promise<unknown>
+  disconnect(): void
+}
+
+/** Options of `RedisSessionStore`. */
+export interface RedisSessionStoreOptions {
+  /** Default `redis://127.0.0.1:6379`. */
+  url?: string | undefined
+  /** First segment of every key. Default `session`. */
+  prefix?: string | undefined
+  /** An ioredis `Redis` or `Cluster` of your own (not closed by the store). */
+  client?: RedisSessionClient | undefined
+}
+
+// A session is a hash: `@m` holds the record without its data (JSON), `d:<key>` each data key
+// (JSON), so a save writes only the fields a request changed. Every script touches the keys of
+// one hash tag (the session id, or the user id): one Cluster slot.
+const META = '@m'
+const DATA = 'd:'
+
+/**
+ * The save: KEYS[1] the session. ARGV: must exist (1/0), ttl ms, the meta JSON, the number of
+ * fields to set, then field/value pairs, then the fields to delete. A session that must exist
+ * and is gone (revoked, expired) is left alone: 0.
+ */
+const SAVE_SCRIPT = /* lua */ `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], '${META}', ARGV[3])
+local sets = tonumber(ARGV[4])
+local i = 5
+for _ = 1, sets do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for j = i, #ARGV do redis.call('HDEL', KEYS[1], ARGV[j]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
+/** The whole record: the old hash goes first. ARGV as the save's, without the deletions. */
+const REPLACE_SCRIPT = /* lua */ `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '${META}', ARGV[3])
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
+/**
+ * The per-user index: KEYS[1] a hash id → info JSON, KEYS[2] a sorted set id → last seen.
+ * ARGV: id, info JSON, last seen, cutoff (entries seen before it are dropped), ttl ms.
+ * The sorted set finds the stale entries without reading every info.
+ */
+const INDEX_SCRIPT = /* lua */ `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+for _, id in ipairs(stale) do redis.call('HDEL', KEYS[1], id) end
+if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+`
+
+/** KEYS as the index's; ARGV the ids to drop. */
+const UNINDEX_SCRIPT = /* lua */ `
+for _, id in ipairs(ARGV) do
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 1
+`
+
+const sha = (script: string): string => createHash('sha1').update(script).digest('hex')
+const SCRIPTS = {
+  save: { text: SAVE_SCRIPT, sha: sha(SAVE_SCRIPT) },
+  replace: { text: REPLACE_SCRIPT, sha: sha(REPLACE_SCRIPT) },
+  index: { text: INDEX_SCRIPT, sha: sha(INDEX_SCRIPT) },
+  unindex: { text: UNINDEX_SCRIPT, sha: sha(UNINDEX_SCRIPT) },
+} as const
+type Script = (typeof SCRIPTS)[keyof typeof SCRIPTS]
+
+function isNoScript(error: unknown): boolean {
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === 'string' && message.startsWith('NOSCRIPT')
+}
+
+type Meta = Omit<SessionRecord, 'id' | 'data'>
+
+function metaOf(record: SessionRecord): string {
+  const meta: Meta = {
+    userId: record.userId,
+    created: record.created,
+    lastSeen: record.lastSeen,
+    generation: record.generation,
+    device: record.device,
+    ip: record.ip,
+  }
+  return JSON.stringify(meta)
+}
+
+/**
+ * Sessions on Redis, without a cache between: a load is one HGETALL and a save one EVALSHA
+ * that checks the session still exists and writes only the changed keys, so parallel requests
+ * lose nothing and no lock is taken. Scripts go by their SHA1 (computed once) and are sent
+ * again only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH). Keys:
+ * `<prefix>:s:{<id>}`, and per user `<prefix>:u:{<user>}`, `<prefix>:ul:{<user>}`,
+ * `<prefix>:g:{<user>}`: Cluster-safe.
+ * @example
+ * const sessions = createSessions({ store: new RedisSessionStore({ url: 'redis://127.0.0.1:6379' }) })
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #options: RedisSessionStoreOptions
+  readonly #prefix: string
+  #client: Promise<RedisSessionClient> | undefined
+  #own = false
+
+  constructor(options: RedisSessionStoreOptions = {}) {
+    this.#options = options
+    this.#prefix = options.prefix ?? 'session'
+  }
+
+  #connect(): Promise<RedisSessionClient> {
+    this.#client ??= (async () => {
+      const given = this.#options.client
+      if (given) return given
+      const { Redis } = await importPeer('ioredis', () => import('ioredis'), 'the Redis session store')
+      const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 }
+      const client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as unknown as RedisSessionClient
+      client.on('error', () => undefined) // each command rejects with its own error
+      this.#own = true
+      await client.connect().catch(() => undefined) // ioredis keeps reconnecting; commands wait for it
+      return client
+    })()
+    return this.#client
+  }
+
+  async #eval(script: Script, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const client = await this.#connect()
+    try {
+      return await client.evalsha(script.sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      await client.script('LOAD', script.text)
+      return client.evalsha(script.sha, keys.length, ...keys, ...args)
+    }
+  }
+
+  #session(id: string): string {
+    return `${this.#prefix}:s:{${id}}`
+  }
+
+  #user(kind: 'u' | 'ul' | 'g', userId: string): string {
+    return `${this.#prefix}:${kind}:{${userId}}`
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const client = await this.#connect()
+    const hash = await client.hgetall(this.#session(id))
+    const meta = hash[META]
+    if (meta === undefined) return undefined
+    const data: Record<string, unknown> = {}
+    for (const field in hash) {
+      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(hash[field] as string)
+    }
+    return { ...(JSON.parse(meta) as Meta), id, data }
+  }
+
+  async set(record: SessionRecord, ttlMs: number): Promise<void> {
+    const args: Array<string | number> = [0, ttl(ttlMs), metaOf(record), 0]
+    let sets = 0
+    for (const k in record.data) {
+      args.push(DATA + k, JSON.stringify(record.data[k]))
+      sets++
+    }
+    args[3] = sets
+    await this.#eval(SCRIPTS.replace, [this.#session(record.id)], args)
+  }
+
+  async delete(id: string): Promise<void> {
+    const client = await this.#connect()
+    await client.del(this.#session(id))
+  }
+
+  async save({ record, previousId, changes, isNew, ttlMs }: SessionSave): Promise<boolean> {
+    if (previousId !== undefined) {
+      // A new id (login): a new key in another slot, so no one script spans both. The data
+      // stored under the old id is the base; the old key goes once the new one is written.
+      const current = await this.get(previousId)
+      await this.set({ ...record, data: mergeChanges(current?.data ?? record.data, changes) }, ttlMs)
+      await this.delete(previousId)
+      return true
+    }
+    const args: Array<string | number> = [isNew ? 0 : 1, ttl(ttlMs), metaOf(record), 0]
+    const deletions: string[] = []
+    let sets = 0
+    for (const [k, c] of changes) {
+      if (c) {
+        args.push(DATA + k, JSON.stringify(c.value))
+        sets++
+      } else deletions.push(DATA + k)
+    }
+    args[3] = sets
+    for (const d of deletions) args.push(d)
+    return (await this.#eval(SCRIPTS.save, [this.#session(record.id)], args)) === 1
+  }
+
+  async listUser(userId: string): Promise<SessionInfo[]> {
+    const client = await this.#connect()
+    const values = await client.hvals(this.#user('u', userId))
+    return values.map((v) => JSON.parse(v) as SessionInfo).sort((a, b) => b.lastSeen - a.lastSeen)
+  }
+
+  async indexUser(userId: string, info: SessionInfo, ttlMs: number): Promise<void> {
+    const keys = [this.#user('u', userId), this.#user('ul', userId)]
+    await this.#eval(SCRIPTS.index, keys, [
+      info.id,
+      JSON.stringify(info),
+      info.lastSeen,
+      Date.now() - ttlMs,
+      ttl(ttlMs),
+    ])
+  }
+
+  async unindexUser(userId: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#eval(SCRIPTS.unindex, [this.#user('u', userId), this.#user('ul', userId)], ids)
+  }
+
+  async generation(userId: string): Promise<number> {
+    const client = await this.#connect()
+    return Number((await client.get(this.#user('g', userId))) ?? 0)
+  }
+
+  async bumpGeneration(userId: string): Promise<number> {
+    const client = await this.#connect()
+    return client.incr(this.#user('g', userId))
+  }
+
+  /** Connects and pings; rejects when Redis is away. */
+  async ready(): Promise<void> {
+    const client = await this.#connect()
+    await client.ping()
+  }
+
+  async close(): Promise<void> {
+    const pending = this.#client
+    this.#client = undefined
+    if (!pending || !this.#own) return
+    const client = await pending.catch(() => undefined)
+    if (client?.status === 'ready') await client.quit().catch(() => client.disconnect())
+    else client?.disconnect()
+  }
+}
+
+/** PEXPIRE takes whole positive ms. */
+function ttl(ms: number): number {
+  return Math.max(1, Math.ceil(ms))
+}
