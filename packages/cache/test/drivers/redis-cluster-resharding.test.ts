@@ -5,10 +5,10 @@ import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, type Cache } from '@beaver-kit/cache'
 import { keySlot } from '@beaver-kit/cache/redis'
-import { clusterAvailable, startRedisCluster } from '../helpers/redis-cluster.ts'
-import { useRedisProcesses } from '../helpers/redis-processes.ts'
+import { startRedisCluster } from '@beaver-kit/testkit/redis-cluster'
+import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
 
-const withCluster = clusterAvailable()
+const withCluster = redisServersAvailable('cache tests')
 const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
 const opened: Array<{ close(): unknown }> = []
 afterEach(async () => {

@@ -5,11 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { eventually, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
-import { clusterAvailable } from '../helpers/redis-cluster.ts'
-import { CLI, run } from '../helpers/redis-processes.ts'
+import { CLI, redisServersAvailable, run } from '@beaver-kit/testkit/redis-processes'
 import { masterAddress, startRedisSentinel, type RedisSentinelHandle } from '../helpers/redis-sentinel.ts'
 
-const withRedisServer = clusterAvailable()
+const withRedisServer = redisServersAvailable('cache tests')
 const opened: Array<{ close(): unknown }> = []
 afterEach(async () => {
   for (const c of opened.splice(0).reverse()) await c.close()

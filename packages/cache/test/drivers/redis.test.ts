@@ -4,8 +4,8 @@ import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@b
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
-import { clusterAvailable, startRedisCluster } from '../helpers/redis-cluster.ts'
-import { useRedisProcesses } from '../helpers/redis-processes.ts'
+import { startRedisCluster } from '@beaver-kit/testkit/redis-cluster'
+import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
 import { startRedisSentinel } from '../helpers/redis-sentinel.ts'
 
 const url = await requireService('redis')
@@ -255,7 +255,7 @@ describe.runIf(url)('redis driver', () => {
   })
 })
 
-const withCluster = clusterAvailable()
+const withCluster = redisServersAvailable('cache tests')
 const cluster = useRedisProcesses(withCluster, startRedisCluster, 'the Redis Cluster')
 
 describe.runIf(withCluster)('redis cluster (three real nodes)', () => {

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from '@beaver-kit/testkit'
-import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
+import { CLI, processGroup, run, startOnFreePort } from '@beaver-kit/testkit/redis-processes'
 
 export interface RedisSentinelHandle {
   /** The first sentinel's address, `host:port`. */

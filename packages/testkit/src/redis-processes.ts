@@ -1,26 +1,30 @@
-// What the cluster and sentinel helpers share: the redis binaries, free local ports, and a
-// group of redis-server processes in one temp dir that is stopped and removed as a whole.
+// Private redis-server processes for tests that need their own (a Cluster, Sentinels, a server
+// to kill and restart), never the shared one: the redis binaries, free local ports, and a group
+// of processes in one temp dir that is stopped and removed as a whole.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll } from 'vitest'
+import { eventually } from './eventually.ts'
+import { freePort, isCI } from './services.ts'
 
 export const run = promisify(execFile)
 export const SERVER = process.env.BEAVER_TEST_REDIS_SERVER ?? '/usr/bin/redis-server'
 export const CLI = process.env.BEAVER_TEST_REDIS_CLI ?? '/usr/bin/redis-cli'
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
+/**
+ * Whether redis-server and redis-cli are installed; prints why not, naming `who` (and throws
+ * with CI=true, where a skip is a failure).
+ */
+export function redisServersAvailable(who: string): boolean {
+  if (existsSync(SERVER) && existsSync(CLI)) return true
+  const reason = `redis-server/redis-cli not found at ${SERVER} / ${CLI}`
+  if (isCI())
+    throw new Error(`CI=true and the tests that start their own redis-server processes cannot run (${who}): ${reason}`)
+  console.warn(`[${who}] skipping the tests that start their own redis-server processes: ${reason}`)
+  return false
 }
 
 /**
@@ -122,5 +126,80 @@ export function useRedisProcesses<H extends { stop(): Promise<void> }>(
   return () => {
     if (handle === undefined) throw new Error(`${what} did not start`)
     return handle
+  }
+}
+
+/** One private redis-server to kill and start again (a restart mid-test). */
+export interface RedisServerHandle {
+  port: number
+  url: string
+  /** SIGKILLs the server (no shutdown save) and waits for it to exit. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and dir; resolves once it has loaded its data and answers. */
+  restart(): Promise<void>
+  /** Kills it and removes its dir. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a private redis-server on a free port. With `appendOnly`, every write is fsync'd to an
+ * append-only file in its dir, so a SIGKILL loses nothing and `restart()` comes back with it all.
+ */
+export async function startRedisServer(options: { appendOnly?: boolean } = {}): Promise<RedisServerHandle> {
+  const group = processGroup('beaver-redis-')
+  const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  const argsFor = (p: number): string[] => [
+    '--port',
+    String(p),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    group.dir,
+    '--save',
+    '',
+    ...persistence,
+  ]
+  let current: ChildProcess | undefined
+  const tracked: ProcessGroup = {
+    ...group,
+    start(args) {
+      current = group.start(args)
+      return current
+    },
+  }
+  try {
+    const port = await startOnFreePort(tracked, argsFor)
+    const kill = async (): Promise<void> => {
+      const proc = current
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+      const exited = new Promise((resolve) => proc.once('exit', resolve))
+      proc.kill('SIGKILL')
+      await exited
+    }
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      kill,
+      async restart() {
+        tracked.start(argsFor(port))
+        await eventually(
+          async () => {
+            const info = await run(CLI, ['-p', String(port), 'info', 'persistence']).then(
+              (r) => r.stdout,
+              () => '',
+            )
+            return info.includes('loading:0')
+          },
+          { timeoutMs: 20_000, intervalMs: 50 },
+        )
+      },
+      async stop() {
+        await kill()
+        await group.stop()
+      },
+    }
+  } catch (error) {
+    await group.stop()
+    throw error
   }
 }

@@ -1,10 +1,9 @@
 // Starts a real three-node Redis Cluster (three redis-server processes on spare local ports,
 // in a temp dir) for the tests, and stops it and removes the dir afterwards.
-import { existsSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { eventually, isCI } from '@beaver-kit/testkit'
-import { CLI, processGroup, run, SERVER, startOnFreePort } from './redis-processes.ts'
+import { eventually } from './eventually.ts'
+import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisClusterHandle {
   nodes: string[]
@@ -19,18 +18,9 @@ async function portIsFree(port: number): Promise<boolean> {
   })
 }
 
-/** Whether redis-server is installed; prints why not (and throws with CI=true, where a skip is a failure). */
-export function clusterAvailable(): boolean {
-  if (existsSync(SERVER) && existsSync(CLI)) return true
-  const reason = `redis-server/redis-cli not found at ${SERVER} / ${CLI}`
-  if (isCI()) throw new Error(`CI=true and the Redis Cluster tests cannot run: ${reason}`)
-  console.warn(`[cache tests] skipping Redis Cluster tests: ${reason}`)
-  return false
-}
-
-/** Starts the cluster; call only when clusterAvailable(). */
+/** Starts the cluster; call only when redisServersAvailable(). */
 export async function startRedisCluster(): Promise<RedisClusterHandle> {
-  const group = processGroup('beaver-cache-cluster-')
+  const group = processGroup('beaver-redis-cluster-')
   const { dir, stop } = group
   const ports: number[] = []
   try {
