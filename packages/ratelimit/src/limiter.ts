@@ -4,7 +4,7 @@ import { raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
 import type { Algorithm, Mode, Rule } from './algorithms.ts'
 import { channels } from './channels.ts'
 import { limiterSchema, type LimiterSettings } from './config.ts'
-import { RateLimitError } from './errors.ts'
+import { isRateLimitError, RateLimitError } from './errors.ts'
 import type { LimitRequest, StoreResult } from './evaluate.ts'
 import type { RateLimitStore } from './store.ts'
 import { MemoryStore } from './stores/memory.ts'
@@ -236,6 +236,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       )
       return { results, source: 'store' }
     } catch (error) {
+      if (isRateLimitError(error, 'RATELIMIT_OPTIONS_INVALID')) throw error // a usage error, not the store away
       storeFailed(error)
       if (v.failPolicy === 'open') return { results: insurance.applySync(requests, clock(), mode), source: 'insurance' }
       return { results: requests.map(refusedWhileAway), source: 'unavailable' }

@@ -3,6 +3,7 @@ import { importPeer } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
+import { RateLimitError } from '../errors.ts'
 import type { RateLimitStore } from '../store.ts'
 import { ALGORITHM_CODE, BLOCK_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
 
@@ -16,7 +17,7 @@ export interface RedisStoreClient {
   connect(): Promise<unknown>
   ping(): Promise<unknown>
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
-  script(subcommand: 'LOAD', script: string): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   del(...keys: string[]): Promise<unknown>
   quit(): Promise<unknown>
   disconnect(): void
@@ -31,8 +32,15 @@ export interface RedisStoreOptions {
   prefix?: string
   /** How long one call may take before it counts as a store failure. Default 500 ms. */
   timeoutMs?: number
-  /** An ioredis client of your own (not closed by the store). */
+  /** An ioredis `Redis` or `Cluster` of your own (not closed by the store). */
   client?: RedisStoreClient
+  /**
+   * What shares a Redis Cluster slot. `key` (default): each key's state is in its own slot, so
+   * keys spread over the cluster; a `limitAll()` whose keys fall in different slots is refused.
+   * `namespace`: every key of a limiter namespace is in one slot, so any `limitAll()` is atomic,
+   * at the cost of one node carrying the whole namespace. Standalone Redis is the same either way.
+   */
+  slot?: 'key' | 'namespace'
 }
 
 /** SHA1 of the scripts, computed once: every call is an EVALSHA, the text is sent only after NOSCRIPT. */
@@ -54,22 +62,38 @@ function toResult(row: Reply[number]): StoreResult {
 
 const firstResult = (reply: unknown): StoreResult => toResult((reply as Reply)[0] as Reply[number])
 
-async function reload(
+/**
+ * After NOSCRIPT: EVAL with the text runs the script on the node that owns the keys and leaves
+ * it in that node's cache, so a Cluster node that never saw it learns it in the same round trip.
+ */
+function reload(
   client: RedisStoreClient,
-  sha: string,
   script: string,
   numKeys: number,
   args: Array<string | number>,
 ): Promise<unknown> {
-  await client.script('LOAD', script)
-  return client.evalsha(sha, numKeys, ...args)
+  return client.eval(script, numKeys, ...args).catch(crossSlot)
+}
+
+function messageOf(error: unknown): string | undefined {
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === 'string' ? message : undefined
 }
 
 function isNoScript(error: unknown): boolean {
-  return (
-    typeof (error as { message?: unknown } | null)?.message === 'string' &&
-    (error as Error).message.startsWith('NOSCRIPT')
-  )
+  return messageOf(error)?.startsWith('NOSCRIPT') === true
+}
+
+/** A script whose keys span Cluster slots is a usage error, not the store being away. */
+function crossSlot(error: unknown): never {
+  if (messageOf(error)?.startsWith('CROSSSLOT')) {
+    throw new RateLimitError(
+      'RATELIMIT_OPTIONS_INVALID',
+      "limitAll() keys fall in different Redis Cluster slots, so they cannot be limited atomically; create the RedisStore with slot: 'namespace' to keep a namespace's keys in one slot",
+      { cause: error },
+    )
+  }
+  throw error
 }
 
 /**
@@ -85,6 +109,7 @@ export class RedisStore implements RateLimitStore {
   readonly callTimeoutMs: number | undefined
   readonly #options: RedisStoreOptions
   readonly #prefix: string
+  readonly #namespaceSlot: boolean
   #client: Promise<RedisStoreClient> | undefined
   /** The client once connected, so the hot path needs no await to reach it. */
   #connected: RedisStoreClient | undefined
@@ -93,6 +118,7 @@ export class RedisStore implements RateLimitStore {
   constructor(options: RedisStoreOptions = {}) {
     this.#options = options
     this.#prefix = `${options.prefix ?? 'rl'}:{`
+    this.#namespaceSlot = options.slot === 'namespace'
     this.callTimeoutMs = options.client ? undefined : (options.timeoutMs ?? 500)
   }
 
@@ -130,16 +156,26 @@ export class RedisStore implements RateLimitStore {
     args: Array<string | number>,
   ): Promise<unknown> {
     return client.evalsha(sha, numKeys, ...args).catch((error: unknown) => {
-      if (!isNoScript(error)) throw error
-      return reload(client, sha, script, numKeys, args)
+      if (!isNoScript(error)) return crossSlot(error)
+      return reload(client, script, numKeys, args)
     })
+  }
+
+  /**
+   * The first segment of a key's Redis keys, its hash tag included: `rl:{ns:key}` (a slot per
+   * key) or `rl:{ns}:key` (a slot per namespace; the stored key always starts `ns:`).
+   */
+  #base(key: string): string {
+    if (!this.#namespaceSlot) return this.#prefix + key + '}'
+    const colon = key.indexOf(':')
+    return this.#prefix + key.slice(0, colon) + '}' + key.slice(colon)
   }
 
   /** One limit, the hot path of `limit()`: one EVALSHA, no arrays of requests, no await before it is sent. */
   applyOne(key: string, rule: Rule, cost: number, mode: Mode, now: number): Promise<StoreResult> {
     const client = this.#connected
     if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
-    const base = this.#prefix + key + '}'
+    const base = this.#namespaceSlot ? this.#base(key) : this.#prefix + key + '}'
     const args = [
       base,
       base + ':b',
@@ -154,7 +190,7 @@ export class RedisStore implements RateLimitStore {
     ]
     return client.evalsha(LIMIT_SHA, 3, ...args).then(firstResult, (error: unknown) => {
       if (!isNoScript(error)) throw error
-      return reload(client, LIMIT_SHA, LIMIT_SCRIPT, 3, args).then(firstResult)
+      return reload(client, LIMIT_SCRIPT, 3, args).then(firstResult)
     })
   }
 
@@ -163,7 +199,7 @@ export class RedisStore implements RateLimitStore {
     const keys: string[] = []
     const args: Array<string | number> = [now, MODE_CODE[mode]]
     for (const r of requests) {
-      const base = this.#prefix + r.key + '}'
+      const base = this.#base(r.key)
       keys.push(base, base + ':b', base + ':q')
       args.push(ALGORITHM_CODE[r.rule.algorithm], r.rule.limit, r.rule.windowMs, r.rule.burst, r.cost)
     }
@@ -173,12 +209,13 @@ export class RedisStore implements RateLimitStore {
 
   async block(key: string, ms: number): Promise<void> {
     const client = await this.#connect()
-    await this.#eval(client, BLOCK_SHA, BLOCK_SCRIPT, 1, [`${this.#prefix}${key}}:b`, Math.max(0, Math.ceil(ms))])
+    await this.#eval(client, BLOCK_SHA, BLOCK_SCRIPT, 1, [`${this.#base(key)}:b`, Math.max(0, Math.ceil(ms))])
   }
 
   async reset(key: string): Promise<void> {
     const client = await this.#connect()
-    const base = this.#prefix + key + '}'
+    const base = this.#base(key)
+    // The three share the hash tag, so one DEL stays in one Cluster slot.
     await client.del(base, base + ':b', base + ':q')
   }
 
