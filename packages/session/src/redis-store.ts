@@ -13,7 +13,7 @@ export interface RedisSessionClient {
   connect(): Promise<unknown>
   ping(): Promise<unknown>
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
-  script(subcommand: 'LOAD', script: string): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   hgetall(key: string): Promise<Record<string, string>>
   hvals(key: string): Promise<string[]>
   get(key: string): Promise<string | null>
@@ -38,34 +38,26 @@ export interface RedisSessionStoreOptions {
 // one hash tag (the session id, or the user id): one Cluster slot.
 const META = '@m'
 const DATA = 'd:'
+/** The save script's first argument: write, write only if the session exists, or replace it. */
+const CREATE = 0
+const MERGE = 1
+const REPLACE = 2
 
 /**
- * The save: KEYS[1] the session. ARGV: must exist (1/0), ttl ms, the meta JSON, the number of
- * fields to set, then field/value pairs, then the fields to delete. A session that must exist
- * and is gone (revoked, expired) is left alone: 0.
+ * The save: KEYS[1] the session. ARGV: what to do (0 write, 1 write only if it exists,
+ * 2 replace), ttl ms, the number of fields to set (the meta field first), the field/value
+ * pairs, then the fields to delete. A session that must exist and is gone (revoked, expired)
+ * is left alone: 0. Fields go in runs of 500 pairs, within Lua's stack for unpack().
  */
 const SAVE_SCRIPT = /* lua */ `
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], '${META}', ARGV[3])
-local sets = tonumber(ARGV[4])
-local i = 5
-for _ = 1, sets do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  i = i + 2
+if ARGV[1] == '2' then redis.call('DEL', KEYS[1]) end
+local last = 3 + 2 * tonumber(ARGV[3])
+for from = 4, last, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, from, math.min(last, from + 999)))
 end
-for j = i, #ARGV do redis.call('HDEL', KEYS[1], ARGV[j]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`
-
-/** The whole record: the old hash goes first. ARGV as the save's, without the deletions. */
-const REPLACE_SCRIPT = /* lua */ `
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '${META}', ARGV[3])
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  i = i + 2
+for from = last + 1, #ARGV, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, from, math.min(#ARGV, from + 999)))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
@@ -100,7 +92,6 @@ return 1
 const sha = (script: string): string => createHash('sha1').update(script).digest('hex')
 const SCRIPTS = {
   save: { text: SAVE_SCRIPT, sha: sha(SAVE_SCRIPT) },
-  replace: { text: REPLACE_SCRIPT, sha: sha(REPLACE_SCRIPT) },
   index: { text: INDEX_SCRIPT, sha: sha(INDEX_SCRIPT) },
   unindex: { text: UNINDEX_SCRIPT, sha: sha(UNINDEX_SCRIPT) },
 } as const
@@ -129,7 +120,7 @@ function metaOf(record: SessionRecord): string {
  * Sessions on Redis, without a cache between: a load is one HGETALL and a save one EVALSHA
  * that checks the session still exists and writes only the changed keys, so parallel requests
  * lose nothing and no lock is taken. Scripts go by their SHA1 (computed once) and are sent
- * again only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH). Keys:
+ * again (EVAL) only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH). Keys:
  * `<prefix>:s:{<id>}`, and per user `<prefix>:u:{<user>}`, `<prefix>:ul:{<user>}`,
  * `<prefix>:g:{<user>}`: Cluster-safe.
  * @example
@@ -139,6 +130,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #options: RedisSessionStoreOptions
   readonly #prefix: string
   #client: Promise<RedisSessionClient> | undefined
+  /** The client once made, so the hot paths reach it without awaiting a promise. */
+  #connected: RedisSessionClient | undefined
   #own = false
 
   constructor(options: RedisSessionStoreOptions = {}) {
@@ -149,26 +142,27 @@ export class RedisSessionStore implements SessionStore {
   #connect(): Promise<RedisSessionClient> {
     this.#client ??= (async () => {
       const given = this.#options.client
-      if (given) return given
+      if (given) return (this.#connected = given)
       const { Redis } = await importPeer('ioredis', () => import('ioredis'), 'the Redis session store')
       const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 }
       const client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as unknown as RedisSessionClient
       client.on('error', () => undefined) // each command rejects with its own error
       this.#own = true
       await client.connect().catch(() => undefined) // ioredis keeps reconnecting; commands wait for it
-      return client
+      return (this.#connected = client)
     })()
     return this.#client
   }
 
   async #eval(script: Script, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    const client = await this.#connect()
+    const client = this.#connected ?? (await this.#connect())
     try {
       return await client.evalsha(script.sha, keys.length, ...keys, ...args)
     } catch (error) {
       if (!isNoScript(error)) throw error
-      await client.script('LOAD', script.text)
-      return client.evalsha(script.sha, keys.length, ...keys, ...args)
+      // EVAL runs it on the node that owns the keys and leaves it in that node's cache: a
+      // Cluster node that never saw the script learns it in the same round trip.
+      return client.eval(script.text, keys.length, ...keys, ...args)
     }
   }
 
@@ -181,7 +175,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    const client = await this.#connect()
+    const client = this.#connected ?? (await this.#connect())
     const hash = await client.hgetall(this.#session(id))
     const meta = hash[META]
     if (meta === undefined) return undefined
@@ -193,14 +187,10 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async set(record: SessionRecord, ttlMs: number): Promise<void> {
-    const args: Array<string | number> = [0, ttl(ttlMs), metaOf(record), 0]
-    let sets = 0
-    for (const k in record.data) {
-      args.push(DATA + k, JSON.stringify(record.data[k]))
-      sets++
-    }
-    args[3] = sets
-    await this.#eval(SCRIPTS.replace, [this.#session(record.id)], args)
+    const args: Array<string | number> = [REPLACE, ttl(ttlMs), 1, META, metaOf(record)]
+    for (const k in record.data) args.push(DATA + k, JSON.stringify(record.data[k]))
+    args[2] = (args.length - 3) / 2
+    await this.#eval(SCRIPTS.save, [this.#session(record.id)], args)
   }
 
   async delete(id: string): Promise<void> {
@@ -217,17 +207,14 @@ export class RedisSessionStore implements SessionStore {
       await this.delete(previousId)
       return true
     }
-    const args: Array<string | number> = [isNew ? 0 : 1, ttl(ttlMs), metaOf(record), 0]
-    const deletions: string[] = []
-    let sets = 0
+    const args: Array<string | number> = [isNew ? CREATE : MERGE, ttl(ttlMs), 1, META, metaOf(record)]
+    let deletions: string[] | undefined
     for (const [k, c] of changes) {
-      if (c) {
-        args.push(DATA + k, JSON.stringify(c.value))
-        sets++
-      } else deletions.push(DATA + k)
+      if (c) args.push(DATA + k, JSON.stringify(c.value))
+      else (deletions ??= []).push(DATA + k)
     }
-    args[3] = sets
-    for (const d of deletions) args.push(d)
+    args[2] = (args.length - 3) / 2
+    if (deletions) for (const d of deletions) args.push(d)
     return (await this.#eval(SCRIPTS.save, [this.#session(record.id)], args)) === 1
   }
 
@@ -272,6 +259,7 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     const pending = this.#client
     this.#client = undefined
+    this.#connected = undefined
     if (!pending || !this.#own) return
     const client = await pending.catch(() => undefined)
     if (client?.status === 'ready') await client.quit().catch(() => client.disconnect())

@@ -55,6 +55,9 @@ export interface HeaderTarget {
   appendHeader(name: string, value: string | string[]): unknown
 }
 
+/** Most store-mode cookies whose id is remembered (about 200 bytes each). */
+const OPENED_IDS_MAX = 10_000
+
 interface CookieState {
   chunks: number
 }
@@ -112,6 +115,15 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     rejected[reason]++
     if (channels.rejected.hasSubscribers) channels.rejected.publish({ reason })
   }
+  // Store mode: the ids of recently opened cookies, so a returning browser's cookie is not
+  // decrypted again (AES-GCM is the largest CPU cost of a load). Only cookies that opened under
+  // this instance's key ring get in; the store is still asked on every load, so a revoked id
+  // stays revoked. Bounded: the oldest go first.
+  const openedIds = new Map<string, string>()
+  const rememberId = (sealed: string, id: string): void => {
+    if (openedIds.size >= OPENED_IDS_MAX) openedIds.delete(openedIds.keys().next().value as string)
+    openedIds.set(sealed, id)
+  }
   const lifetime = (r: SessionRecord, now: number): number => Math.min(v.ttl, r.created + v.absolute - now)
 
   function fresh(): SessionRecord {
@@ -132,11 +144,14 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       sealed = m[2] as string
       for (let i = 1; i < count; i++) sealed += cookies.get(`${cookieName}.${i}`) ?? ''
     } else state.chunks = 1
-    let opened: string
-    try {
-      opened = ring.decryptString(sealed, aad)
-    } catch {
-      return (reject('tampered'), undefined)
+    let opened = v.mode === 'store' ? openedIds.get(sealed) : undefined
+    if (opened === undefined) {
+      try {
+        opened = ring.decryptString(sealed, aad)
+      } catch {
+        return (reject('tampered'), undefined)
+      }
+      if (v.mode === 'store') rememberId(sealed, opened)
     }
     let record: SessionRecord | undefined
     if (v.mode === 'store') {
