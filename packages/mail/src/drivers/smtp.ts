@@ -2,9 +2,10 @@ import type { ConnectionOptions } from 'node:tls'
 import { raceAbort } from '@beaver-kit/core'
 import { MailError } from '../errors.ts'
 import { smtpFailure } from '../failures.ts'
-import { loadNodemailer, toNodemailer, type NodemailerAddress } from '../mime.ts'
+import { toNodemailer } from '../mime.ts'
 import { recipientsOf } from '../message.ts'
 import { defineMailDriver, plainCapabilities, type MailTransport } from '../transport.ts'
+import { loadSmtpModules, SmtpPool, type MimeNode } from './smtp-pool.ts'
 
 /** SMTP settings: BEAVER_MAIL_SMTP_* or `createMailer({ smtp: {...} })`. */
 export interface SmtpTransportOptions {
@@ -26,8 +27,6 @@ export interface SmtpTransportOptions {
   /** More TLS options (a `ca` for a private certificate authority); code only. */
   tls?: ConnectionOptions | undefined
 }
-
-const text = (a: string | NodemailerAddress): string => (typeof a === 'string' ? a : a.address)
 
 /** The nodemailer transport options for these settings (exported for the benchmark's like-for-like pool). */
 export function nodemailerOptions(o: SmtpTransportOptions): Record<string, unknown> {
@@ -67,46 +66,73 @@ export function nodemailerOptions(o: SmtpTransportOptions): Record<string, unkno
   }
 }
 
+const built = (node: MimeNode): Promise<Buffer> =>
+  new Promise((resolve, reject) => node.build((err, message) => (err ? reject(err) : resolve(message))))
+
 /**
- * SMTP through nodemailer's transport: pooled connections, STARTTLS or TLS, authentication,
- * DKIM signing. Reply codes become the kit's errors: 4xx (421, 450, 451, 452, 454) temporary
- * and retried by the mailer, 530/534/535 credentials, other 5xx a rejected message.
+ * SMTP through nodemailer's SMTP client: pooled connections, STARTTLS or TLS, authentication,
+ * DKIM signing. Each message is composed once by nodemailer's MailComposer into one buffer
+ * (DKIM-signed when configured, Bcc kept out of the headers and in the envelope) and handed to
+ * the kit's pool of nodemailer connections, which writes it in one piece: nodemailer's own
+ * pool streams every MIME chunk to the socket separately, a system call each. Reply codes
+ * become the kit's errors: 4xx (421, 450, 451, 452, 454) temporary and retried by the mailer,
+ * 530/534/535 credentials, other 5xx a rejected message.
  */
 export const smtpDriver = defineMailDriver<SmtpTransportOptions>({
   name: 'smtp',
   peers: ['nodemailer'],
   section: 'smtp',
   async create(options) {
-    const settings = nodemailerOptions(options)
-    const nodemailer = await loadNodemailer('the smtp mail transport')
-    const transporter = nodemailer.createTransport(settings)
+    const {
+      auth,
+      dkim,
+      pool,
+      maxConnections,
+      maxMessages,
+      disableFileAccess: _file,
+      disableUrlAccess: _url,
+      ...connection
+    } = nodemailerOptions(options)
+    const modules = await loadSmtpModules('the smtp mail transport')
+    const signer = dkim ? new modules.DKIM(dkim as Record<string, unknown>) : undefined
+    const connections = new SmtpPool(modules, {
+      connection,
+      auth: auth as { user: string; pass: string } | undefined,
+      maxConnections: maxConnections as number,
+      // Unpooled: a connection per message, as nodemailer's plain transport does.
+      maxMessages: pool === false ? 1 : (maxMessages as number),
+    })
     const transport: MailTransport = {
       name: 'smtp',
       capabilities: plainCapabilities({ maxTags: Infinity }),
       async send(mail, sendOptions) {
+        const { signal } = sendOptions
         try {
-          const info = await raceAbort(transporter.sendMail(toNodemailer(mail, true)), { signal: sendOptions.signal })
+          const node = new modules.MailComposer({ ...toNodemailer(mail, true) }).compile()
+          if (signer) node.processFunc((input) => signer.sign(input))
+          const message = await built(node)
+          const info = await raceAbort(connections.send(node.getEnvelope(), message, signal), { signal })
           return {
-            messageId: info.messageId,
-            accepted: (info.accepted ?? recipientsOf(mail)).map(text),
-            rejected: (info.rejected ?? []).map(text),
+            messageId: node.messageId(),
+            accepted: info.accepted ?? recipientsOf(mail),
+            rejected: info.rejected ?? [],
             response: info.response,
           }
         } catch (err) {
-          if (sendOptions.signal?.aborted) throw err
+          if (signal?.aborted) throw err
           throw smtpFailure('smtp', err)
         }
       },
       async verify(verifyOptions) {
         try {
-          await raceAbort(transporter.verify(), { signal: verifyOptions.signal })
+          await raceAbort(connections.verify(), { signal: verifyOptions.signal })
         } catch (err) {
           if (verifyOptions.signal?.aborted) throw err
           throw smtpFailure('smtp', err)
         }
       },
       async close() {
-        transporter.close()
+        connections.close()
       },
     }
     return transport
