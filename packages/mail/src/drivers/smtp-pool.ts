@@ -1,4 +1,5 @@
 import { importPeer } from '@beaver-kit/core'
+import type { MimeTree, QuotedPrintable } from './smtp-compose.ts'
 
 // The parts of nodemailer's SMTP client and MIME composer the kit uses, stated here so that any
 // nodemailer from 6.9 on fits (the same modules, at the same paths, since 6.0).
@@ -24,7 +25,7 @@ interface SmtpConnection {
   once(event: 'end', listener: () => void): void
 }
 type SmtpConnectionClass = new (options: Record<string, unknown>) => SmtpConnection
-export interface MimeNode {
+export interface MimeNode extends MimeTree {
   messageId(): string
   getEnvelope(): SmtpEnvelope
   processFunc(fn: (input: unknown) => unknown): void
@@ -38,18 +39,20 @@ export interface SmtpModules {
   SMTPConnection: SmtpConnectionClass
   MailComposer: MailComposerClass
   DKIM: DkimClass
+  qp: QuotedPrintable
 }
 
 const defaultOf = <T>(mod: unknown): T => ((mod as { default?: T }).default ?? mod) as T
 
 export async function loadSmtpModules(neededBy: string): Promise<SmtpModules> {
-  const [connection, composer, dkim] = await importPeer(
+  const [connection, composer, dkim, qp] = await importPeer(
     'nodemailer',
     () =>
       Promise.all([
         import('nodemailer/lib/smtp-connection') as Promise<unknown>,
         import('nodemailer/lib/mail-composer') as Promise<unknown>,
         import('nodemailer/lib/dkim') as Promise<unknown>,
+        import('nodemailer/lib/qp') as Promise<unknown>,
       ]),
     neededBy,
   )
@@ -57,6 +60,7 @@ export async function loadSmtpModules(neededBy: string): Promise<SmtpModules> {
     SMTPConnection: defaultOf<SmtpConnectionClass>(connection),
     MailComposer: defaultOf<MailComposerClass>(composer),
     DKIM: defaultOf<DkimClass>(dkim),
+    qp: defaultOf<QuotedPrintable>(qp),
   }
 }
 

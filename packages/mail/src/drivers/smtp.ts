@@ -5,6 +5,7 @@ import { smtpFailure } from '../failures.ts'
 import { toNodemailer } from '../mime.ts'
 import { recipientsOf } from '../message.ts'
 import { defineMailDriver, plainCapabilities, type MailTransport } from '../transport.ts'
+import { writeMime } from './smtp-compose.ts'
 import { loadSmtpModules, SmtpPool, type MimeNode } from './smtp-pool.ts'
 
 /** SMTP settings: BEAVER_MAIL_SMTP_* or `createMailer({ smtp: {...} })`. */
@@ -109,8 +110,10 @@ export const smtpDriver = defineMailDriver<SmtpTransportOptions>({
         const { signal } = sendOptions
         try {
           const node = new modules.MailComposer({ ...toNodemailer(mail, true) }).compile()
+          let message: Buffer | undefined
           if (signer) node.processFunc((input) => signer.sign(input))
-          const message = await built(node)
+          else message = writeMime(node, modules.qp)
+          message ??= await built(node)
           const info = await raceAbort(connections.send(node.getEnvelope(), message, signal), { signal })
           return {
             messageId: node.messageId(),
