@@ -14,6 +14,7 @@ import {
   type StoredMessage,
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
+import { keepFreshLeases } from './claim-lease.ts'
 import { publishGroupCopies } from './fan-out.ts'
 import * as scripts from './redis-scripts.ts'
 
@@ -252,7 +253,13 @@ class RedisQueueDriver implements QueueDriver {
         token,
       })
     }
-    return { deliveries, next }
+    return {
+      deliveries: await keepFreshLeases(deliveries, now, options.leaseMs, this.#ctx.now, {
+        renew: (held, leaseMs) => this.renew(queue, held, leaseMs),
+        release: (held) => this.release(queue, held),
+      }),
+      next,
+    }
   }
 
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {

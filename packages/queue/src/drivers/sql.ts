@@ -14,6 +14,7 @@ import type {
   StoredMessage,
 } from '../driver.ts'
 import { QueueError } from '../errors.ts'
+import { keepFreshLeases } from './claim-lease.ts'
 import { publishGroupCopies } from './fan-out.ts'
 import { claimJobs } from './sql-claim.ts'
 import { insertJobs } from './sql-insert.ts'
@@ -191,9 +192,13 @@ export class SqlQueueDriver implements QueueDriver {
   }
 
   async #claim(database: Database, queue: string, options: FetchOptions): Promise<Delivery[]> {
-    const now = this.#ctx.now()
-    await this.#maintenance.run(database, queue, now)
-    return claimJobs(database, this.#t, queue, options, now)
+    await this.#maintenance.run(database, queue, this.#ctx.now())
+    const claimedAt = this.#ctx.now()
+    const got = await claimJobs(database, this.#t, queue, options, claimedAt)
+    return keepFreshLeases(got, claimedAt, options.leaseMs, this.#ctx.now, {
+      renew: (held, leaseMs) => this.renew(queue, held, leaseMs),
+      release: (held) => this.release(queue, held),
+    })
   }
 
   async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {
