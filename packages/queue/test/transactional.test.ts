@@ -65,14 +65,73 @@ for (const [label, url, driver] of targets) {
   })
 }
 
+interface PgPoolLike {
+  connect(): Promise<unknown>
+}
+
+/**
+ * The database as the queue's LISTEN sees it: the first connection it asks for fails, the
+ * second is handed over only once `release()` is called.
+ */
+function listenFailsFirst(db: Database): { db: Database; retried: Promise<void>; release: () => void } {
+  let asked = 0
+  let retried!: () => void
+  let release!: () => void
+  const retriedP = new Promise<void>((r) => (retried = r))
+  const released = new Promise<void>((r) => (release = r))
+  const pool = (native: PgPoolLike): PgPoolLike =>
+    new Proxy(native, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target)
+        if (prop !== 'connect') return typeof value === 'function' ? (value as () => unknown).bind(target) : value
+        return async () => {
+          asked++
+          if (asked === 1) throw new Error('connection refused (test)')
+          retried()
+          await released
+          return target.connect()
+        }
+      },
+    })
+  const proxied = new Proxy(db, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target)
+      if (prop === 'native') return async () => pool(await target.native<PgPoolLike>())
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value
+    },
+  })
+  return { db: proxied, retried: retriedP, release }
+}
+
 describe.runIf(pg)('postgres LISTEN/NOTIFY', () => {
   it('wakes an idle consumer on commit, long before its 30 s poll', async () => {
     const { db, q } = open('postgres', pg as string)
     const seen: unknown[] = []
     const c = await q.consume('notify', (m) => void seen.push(m.payload))
-    await new Promise((r) => setTimeout(r, 200))
     await db.transaction((tx) => q.publish('notify', 'hello', { tx }))
     await eventually(() => expect(seen).toEqual(['hello']), { timeoutMs: 5000 })
+    await c.close()
+  })
+
+  it('finds a commit made while LISTEN was being retried, long before its 30 s poll', async () => {
+    const db = createDatabase({ url: pg as string, envPrefix: false })
+    opened.push(db)
+    const listen = listenFailsFirst(db)
+    const q = createQueue({
+      driver: 'postgres',
+      driverOptions: { database: listen.db },
+      namespace: uniqueNamespace('qtx'),
+      envPrefix: false,
+      pollInterval: '30s',
+    })
+    opened.push(q)
+    const seen: unknown[] = []
+    const c = await q.consume('notify', (m) => void seen.push(m.payload))
+    // The first LISTEN failed and its retry is on its way: a commit now notifies nobody.
+    await listen.retried
+    await db.transaction((tx) => q.publish('notify', 'missed', { tx }))
+    listen.release()
+    await eventually(() => expect(seen).toEqual(['missed']), { timeoutMs: 5000 })
     await c.close()
   })
 })

@@ -22,12 +22,16 @@ interface PgPool {
 /**
  * One LISTEN connection per PostgreSQL queue driver, taken from the database's own pool
  * (`db.native()`): an idle worker wakes within milliseconds of a commit instead of polling.
- * A lost connection is reopened with backoff; meanwhile consumers fall back to polling.
+ * A lost connection (or a first connect that failed) is reopened with backoff; meanwhile
+ * consumers fall back to polling. No notification reaches a session before its LISTEN, so each
+ * time LISTEN is in place `onListen` runs: waiting fetches look again for what was committed
+ * while nobody listened, instead of sleeping through it until their poll.
  */
 export class PostgresListener {
   readonly #db: Database
   readonly #channel: string
   readonly #onNotify: (queue: string) => void
+  readonly #onListen: () => void
   readonly #ctx: QueueDriverContext
   #client: ListenClient | undefined
   #connecting: Promise<void> | undefined
@@ -35,16 +39,17 @@ export class PostgresListener {
   #failures = 0
   #retry: ReturnType<typeof setTimeout> | undefined
 
-  constructor(db: Database, channel: string, onNotify: (queue: string) => void, ctx: QueueDriverContext) {
+  constructor(
+    db: Database,
+    channel: string,
+    handlers: { onNotify: (queue: string) => void; onListen: () => void },
+    ctx: QueueDriverContext,
+  ) {
     this.#db = db
     this.#channel = channel
-    this.#onNotify = onNotify
+    this.#onNotify = handlers.onNotify
+    this.#onListen = handlers.onListen
     this.#ctx = ctx
-  }
-
-  /** True while LISTEN is in place. */
-  get active(): boolean {
-    return this.#client !== undefined
   }
 
   /** Resolves once LISTEN is in place (or failed: callers then simply poll). */
@@ -82,6 +87,7 @@ export class PostgresListener {
       this.#client = c
       if (this.#failures > 0) this.#ctx.onConnection('restored')
       this.#failures = 0
+      this.#onListen()
     } catch {
       client?.release(true)
       this.#failures++

@@ -6,20 +6,23 @@
 export class WakeBoard {
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #wakes = new Map<string, number>()
+  /** Wake-ups of every queue at once. */
+  #everyQueue = 0
 
   /** Wake-ups of a queue so far: pass it to `wait` to not sleep through one that came since. */
   seen(queue: string): number {
-    return this.#wakes.get(queue) ?? 0
+    return this.#everyQueue + (this.#wakes.get(queue) ?? 0)
   }
 
   wake(queue: string): void {
-    this.#wakes.set(queue, this.seen(queue) + 1)
+    this.#wakes.set(queue, (this.#wakes.get(queue) ?? 0) + 1)
     const set = this.#waiters.get(queue)
     if (set) for (const w of set) w()
   }
 
-  /** Ends every wait (on close). */
+  /** Wakes every queue: on close, and when LISTEN is (back) in place after commits it may have missed. */
   wakeAll(): void {
+    this.#everyQueue++
     for (const set of this.#waiters.values()) for (const w of set) w()
   }
 

@@ -108,7 +108,12 @@ export class SqlQueueDriver implements QueueDriver {
       }
       this.#db = database
       if (t.dialect === 'postgres') {
-        this.#listener = new PostgresListener(database, t.prefix, (queue) => this.#wakes.wake(queue), this.#ctx)
+        this.#listener = new PostgresListener(
+          database,
+          t.prefix,
+          { onNotify: (queue) => this.#wakes.wake(queue), onListen: () => this.#wakes.wakeAll() },
+          this.#ctx,
+        )
       }
       return database
     })()
@@ -172,10 +177,11 @@ export class SqlQueueDriver implements QueueDriver {
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
     const database = await this.#database()
     const t = this.#t
-    // A commit's NOTIFY can arrive between this look and the wait below, or before LISTEN is
-    // in place: both are remembered, so the wait never sleeps through a job that is there.
+    // A commit's NOTIFY can arrive between this look and the wait below: it is counted, so the
+    // wait does not sleep through it. A commit before LISTEN was in place sends nothing this
+    // session hears; LISTEN coming into place (first, or back after a failure) counts as a
+    // wake-up of every queue, so the fetch looks again after it.
     const seen = this.#wakes.seen(queue)
-    const wasListening = this.#listener?.active ?? true
     const got = await this.#claim(database, queue, options)
     if (got.length > 0 || options.waitMs <= 0 || options.signal.aborted) return got
     const next = await database.maybeOne<{ next: unknown }>(
@@ -185,7 +191,6 @@ export class SqlQueueDriver implements QueueDriver {
     const nextAt = next?.next == null ? Infinity : Number(next.next)
     const waitMs = Math.min(options.waitMs, Math.max(1, nextAt - this.#ctx.now()))
     await this.#listener?.listening()
-    if (!wasListening && this.#listener?.active) return this.#claim(database, queue, options)
     await this.#wakes.wait(queue, seen, waitMs, options.signal)
     if (options.signal.aborted || this.#closed) return []
     return this.#claim(database, queue, options)
