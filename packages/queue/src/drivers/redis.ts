@@ -162,7 +162,11 @@ class RedisQueueDriver implements QueueDriver {
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
     const client = await this.#connect()
     const byQueue = new Map<string, DriverMessage[]>()
-    for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m])
+    for (const m of messages) {
+      const list = byQueue.get(m.queue)
+      if (list) list.push(m)
+      else byQueue.set(m.queue, [m])
+    }
     const ids = new Map<DriverMessage, string>()
     for (const [queue, list] of byQueue) {
       if (!this.#known.has(queue)) {

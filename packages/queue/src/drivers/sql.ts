@@ -133,7 +133,11 @@ export class SqlQueueDriver implements QueueDriver {
     }
     const run: Queryable = tx ?? database
     const byQueue = new Map<string, DriverMessage[]>()
-    for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m])
+    for (const m of messages) {
+      const list = byQueue.get(m.queue)
+      if (list) list.push(m)
+      else byQueue.set(m.queue, [m])
+    }
     const ids = new Map<DriverMessage, string>()
     for (const [queue, list] of byQueue) {
       // One multi-row INSERT per 500 messages keeps every statement under the parameter limits.
