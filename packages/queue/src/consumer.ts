@@ -43,6 +43,9 @@ export class QueueConsumer<T> implements Consumer {
   #stopped = false
   #fetchAbort = new AbortController()
   #wake: (() => void) | undefined
+  #wakeSoon: ReturnType<typeof setImmediate> | undefined
+  /** Deliveries whose handler returned and whose ack is queued: their slots are free. */
+  #acking = 0
   #loop: Promise<void> | undefined
   readonly #heartbeat: LeaseHeartbeat
   readonly #acks: AckBatch
@@ -118,7 +121,7 @@ export class QueueConsumer<T> implements Consumer {
     return {
       queue: this.queue,
       concurrency: this.#concurrency,
-      active: this.#running.size,
+      active: this.#running.size - this.#acking,
       paused: this.#paused,
       ...this.#stats,
     }
@@ -128,6 +131,16 @@ export class QueueConsumer<T> implements Consumer {
     const wake = this.#wake
     this.#wake = undefined
     wake?.()
+  }
+
+  // Wakes the loop at the next turn of the event loop, before the ack batch's own send: every
+  // handler that finished in this turn has freed its slot and queued its ack by then, so one
+  // fetch carries all the acks and claims for all the slots.
+  #kickSoon(): void {
+    this.#wakeSoon ??= setImmediate(() => {
+      this.#wakeSoon = undefined
+      this.#kick()
+    })
   }
 
   // Wakes the loop and cuts a long fetch short, so pause/resize/close take effect now.
@@ -157,7 +170,7 @@ export class QueueConsumer<T> implements Consumer {
   async #run(): Promise<void> {
     let failures = 0
     while (!this.#stopped) {
-      const free = this.#concurrency - this.#running.size
+      const free = this.#concurrency - this.#running.size + this.#acking
       if (this.#paused || free <= 0) {
         await this.#idle()
         continue
@@ -169,20 +182,30 @@ export class QueueConsumer<T> implements Consumer {
       }
       if (this.#fetchAbort.signal.aborted) this.#fetchAbort = new AbortController()
       let deliveries: Delivery[]
+      const driver = this.#host.driver
+      const acks = driver.completeAndFetch ? this.#acks.take() : undefined
       try {
-        deliveries = await this.#host.driver.fetch(this.#full, {
+        const options = {
           max: Math.min(free, room, this.#options.prefetch ?? this.#concurrency),
           leaseMs: this.#leaseMs,
           groupLimit: this.#options.groupConcurrency,
           waitMs: this.#pollMs,
           signal: this.#fetchAbort.signal,
-        })
+        }
+        // With acks to send, one round trip acknowledges them and claims, without waiting for
+        // work: the acks must not wait on an idle queue. Nothing claimed: the next turn waits.
+        deliveries =
+          acks && driver.completeAndFetch
+            ? await driver.completeAndFetch(this.#full, acks.deliveries, { ...options, waitMs: 0 })
+            : await driver.fetch(this.#full, options)
+        acks?.sent()
         if (this.#lost) {
           this.#lost = false
           this.#host.onConnection('restored')
         }
         failures = 0
       } catch (error) {
+        acks?.failed()
         if (this.#stopped) break
         if (!this.#lost) {
           this.#lost = true
@@ -316,7 +339,7 @@ export class QueueConsumer<T> implements Consumer {
               if (manualDone) await manualDone
             })
             await raceAbort(run, { signal: controller.signal })
-            if (!this.#manual) await this.#settle(entry, 'complete')
+            if (!this.#manual) await this.#settle(entry, 'complete', true)
             trace.outcome = 'completed'
           } catch (error) {
             trace.outcome = await this.#onFailure(entry, message, error)
@@ -363,10 +386,14 @@ export class QueueConsumer<T> implements Consumer {
     return { kind: 'retry', runAt: this.#host.now() + delayMs, error }
   }
 
-  /** Ends a delivery once: completes (batched), fails, or releases it. */
+  /**
+   * Ends a delivery once: completes (batched), fails, or releases it. `handlerDone`: the
+   * handler has returned, so its slot is free while the ack is on its way.
+   */
   async #settle(
     entry: RunningDelivery,
     outcome: 'complete' | 'release' | Parameters<QueueDriver['fail']>[2],
+    handlerDone = false,
   ): Promise<void> {
     if (entry.settled) return
     entry.settled = true
@@ -374,7 +401,14 @@ export class QueueConsumer<T> implements Consumer {
     const driver = this.#host.driver
     if (outcome === 'complete') {
       this.#stats.completed++
-      await this.#acks.add(d)
+      if (!handlerDone) return this.#acks.add(d)
+      this.#acking++
+      this.#kickSoon()
+      try {
+        await this.#acks.add(d)
+      } finally {
+        this.#acking--
+      }
       return
     }
     if (outcome === 'release') {
@@ -441,6 +475,7 @@ export class QueueConsumer<T> implements Consumer {
       }
     }
     await this.#acks.drain()
+    clearImmediate(this.#wakeSoon)
     this.#heartbeat.stop()
     this.#host.forget(this)
   }

@@ -133,6 +133,12 @@ export interface QueueDriver {
   stopFetching?(queue: string): Promise<void>
   /** Acknowledges deliveries (stale tokens are ignored). */
   complete(queue: string, deliveries: readonly Delivery[]): Promise<void>
+  /**
+   * Optional: acknowledges `completed` and claims up to `options.max` ready messages in one
+   * round trip, without waiting for work (`options.waitMs` is 0): a job queue's "finish one,
+   * take the next". Without it the consumer completes and fetches in two calls.
+   */
+  completeAndFetch?(queue: string, completed: readonly Delivery[], options: FetchOptions): Promise<Delivery[]>
   fail(queue: string, delivery: Delivery, failure: Failure): Promise<void>
   /** Gives a delivery back without counting the attempt (drain, shutdown). */
   release(queue: string, deliveries: readonly Delivery[]): Promise<void>

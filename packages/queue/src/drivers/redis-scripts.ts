@@ -47,6 +47,17 @@ local function held(id, tk)
   local v = redis.call('HMGET', j, 'st', 'tk')
   return v[1] == 'active' and v[2] == tk, j
 end
+local function complete(id, tk, now)
+  local ok, j = held(id, tk)
+  if ok then
+    redis.call('ZREM', P .. 'active', id)
+    ungroup(j)
+    undedupe(j, id)
+    redis.call('HSET', j, 'st', 'completed', 'fa', now)
+    redis.call('HDEL', j, 'tk')
+    redis.call('ZADD', P .. 'done', now, id)
+  end
+end
 `
 
 /** ARGV: now, then per message 13 fields. Returns the id each message resolved to. */
@@ -81,12 +92,14 @@ return out
 `
 
 /**
- * ARGV: now, max, leaseUntil, token, groupLimit ('' for none), keepCompletedMs, keepCompletedMax, keepDeadMs.
- * Promotes due delayed messages, reclaims expired leases, claims up to max. Returns
- * [nextDelayedAt, job fields...] with 15 fields per job.
+ * ARGV: now, max, leaseUntil, token, groupLimit ('' for none), keepCompletedMs, keepCompletedMax,
+ * keepDeadMs, prune (1 or 0), then id, token pairs of deliveries to complete first.
+ * Completes those, promotes due delayed messages, reclaims expired leases, claims up to max.
+ * Returns [nextDelayedAt, job fields...] with 15 fields per job.
  */
 export const claimScript = `${common}
 local now, max, lease, tk, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+for i = 10, #ARGV, 2 do complete(ARGV[i], ARGV[i + 1], now) end
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do towait(id, false) end
 if #due > 0 then redis.call('ZREM', P .. 'delayed', unpack(due)) end
@@ -101,7 +114,7 @@ for _, id in ipairs(expired) do
   towait(id, true)
 end
 if #expired > 0 then redis.call('ZREM', P .. 'active', unpack(expired)) end
-if tonumber(ARGV[9] or '0') == 1 then
+if ARGV[9] == '1' then
   prune('done', now - tonumber(ARGV[6]), tonumber(ARGV[7]))
   prune('cancelled', now - tonumber(ARGV[6]), tonumber(ARGV[7]))
   prune('dead', now - tonumber(ARGV[8]), 1000000000)
@@ -146,18 +159,7 @@ return out
 /** ARGV: now, then id, token pairs. */
 export const completeScript = `${common}
 local now = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
-  local id = ARGV[i]
-  local ok, j = held(id, ARGV[i + 1])
-  if ok then
-    redis.call('ZREM', P .. 'active', id)
-    ungroup(j)
-    undedupe(j, id)
-    redis.call('HSET', j, 'st', 'completed', 'fa', now)
-    redis.call('HDEL', j, 'tk')
-    redis.call('ZADD', P .. 'done', now, id)
-  end
-end
+for i = 2, #ARGV, 2 do complete(ARGV[i], ARGV[i + 1], now) end
 return 1
 `
 

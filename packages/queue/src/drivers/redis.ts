@@ -217,6 +217,7 @@ class RedisQueueDriver implements QueueDriver {
     client: Scripted,
     queue: string,
     options: FetchOptions,
+    completed: readonly Delivery[] = [],
   ): Promise<{ deliveries: Delivery[]; next: number }> {
     const now = this.#ctx.now()
     const token = randomUUID()
@@ -233,6 +234,7 @@ class RedisQueueDriver implements QueueDriver {
       this.#ctx.settings.keepCompletedMax,
       this.#ctx.settings.keepDeadMs,
       prune ? 1 : 0,
+      ...completed.flatMap((d) => [d.id, d.token]),
     )) as string[]
     const next = out[0] ? Number(out[0]) : Infinity
     const deliveries: Delivery[] = []
@@ -291,6 +293,11 @@ class RedisQueueDriver implements QueueDriver {
     }
     if (options.signal.aborted || this.#closed) return []
     return (await this.#claim(client, queue, options)).deliveries
+  }
+
+  async completeAndFetch(queue: string, completed: readonly Delivery[], options: FetchOptions): Promise<Delivery[]> {
+    const client = await this.#connect()
+    return (await this.#claim(client, queue, options, completed)).deliveries
   }
 
   async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {

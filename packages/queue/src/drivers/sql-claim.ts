@@ -9,7 +9,8 @@ const SET_ACTIVE = `state = 'active', attempt = attempt + 1, lease_until = ?, to
 /**
  * Claims up to `options.max` ready messages of a queue for one lease (`FOR UPDATE SKIP LOCKED`
  * where the database has it), highest priority first, then oldest; fairly across groups
- * when `options.groupLimit` is set.
+ * when `options.groupLimit` is set. On PostgreSQL without groups, `completed` deliveries are
+ * completed by the same statement (the caller completes them itself anywhere else).
  */
 export async function claimJobs(
   database: Database,
@@ -17,6 +18,7 @@ export async function claimJobs(
   queue: string,
   options: FetchOptions,
   now: number,
+  completed: readonly Delivery[] = [],
 ): Promise<Delivery[]> {
   const token = randomUUID()
   const lease = now + options.leaseMs
@@ -26,12 +28,19 @@ export async function claimJobs(
   if (options.groupLimit !== undefined) {
     rows = await claimFair(database, t, queue, options, now, lease, token)
   } else if (t.dialect === 'postgres') {
+    // A data-modifying WITH runs to completion whether or not the claim reads it; the rows it
+    // completes are active, the claim takes waiting ones: they never meet.
+    const held = completed.length > 0 ? t.held(completed) : undefined
+    const done = held
+      ? `with done as (update ${t.jobs} set state = 'completed', finished_at = ?, dedupe_key = null, token = null, lease_until = null
+           where queue = ? and state = 'active' and ${held.where}) `
+      : ''
     rows = (
       await database.query(
         t.q(
-          `update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked) returning ${COLUMNS}`,
+          `${done}update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked) returning ${COLUMNS}`,
         ),
-        [lease, token, queue, now, options.max],
+        [...(held ? [now, queue, ...held.values] : []), lease, token, queue, now, options.max],
       )
     ).rows
   } else if (t.dialect === 'sqlite') {

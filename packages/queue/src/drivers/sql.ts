@@ -200,10 +200,26 @@ export class SqlQueueDriver implements QueueDriver {
     return this.#claim(database, queue, options)
   }
 
-  async #claim(database: Database, queue: string, options: FetchOptions): Promise<Delivery[]> {
+  async completeAndFetch(queue: string, completed: readonly Delivery[], options: FetchOptions): Promise<Delivery[]> {
+    const database = await this.#database()
+    // One statement on PostgreSQL (a commit less per batch); elsewhere, and for fair claims
+    // (their own transaction), the two calls it saves the consumer from making.
+    if (this.#t.dialect === 'postgres' && options.groupLimit === undefined) {
+      return this.#claim(database, queue, options, completed)
+    }
+    await this.complete(queue, completed)
+    return this.#claim(database, queue, options)
+  }
+
+  async #claim(
+    database: Database,
+    queue: string,
+    options: FetchOptions,
+    completed: readonly Delivery[] = [],
+  ): Promise<Delivery[]> {
     await this.#maintenance.run(database, queue, this.#ctx.now())
     const claimedAt = this.#ctx.now()
-    const got = await claimJobs(database, this.#t, queue, options, claimedAt)
+    const got = await claimJobs(database, this.#t, queue, options, claimedAt, completed)
     return keepFreshLeases(got, claimedAt, options.leaseMs, this.#ctx.now, {
       renew: (held, leaseMs) => this.renew(queue, held, leaseMs),
       release: (held) => this.release(queue, held),
