@@ -29,7 +29,9 @@ export async function claimJobs(
     rows = await claimFair(database, t, queue, options, now, lease, token)
   } else if (t.dialect === 'postgres') {
     // A data-modifying WITH runs to completion whether or not the claim reads it; the rows it
-    // completes are active, the claim takes waiting ones: they never meet.
+    // completes are active, the claim takes waiting ones: they never meet. `seq = any(array(...))`
+    // and not `seq in (...)`: the planner joined the IN list by hashing a scan of the whole
+    // table (every waiting and kept row, on every claim); the array is looked up in the key.
     const held = completed.length > 0 ? t.held(completed) : undefined
     const done = held
       ? `with done as (update ${t.jobs} set state = 'completed', finished_at = ?, dedupe_key = null, token = null, lease_until = null
@@ -38,7 +40,7 @@ export async function claimJobs(
     rows = (
       await database.query(
         t.q(
-          `${done}update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked) returning ${COLUMNS}`,
+          `${done}update ${t.jobs} set ${SET_ACTIVE} where seq = any(array(select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked)) returning ${COLUMNS}`,
         ),
         [...(held ? [now, queue, ...held.values] : []), lease, token, queue, now, options.max],
       )
