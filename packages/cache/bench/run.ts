@@ -57,11 +57,25 @@ for (const k of keys) {
   await manager.set(k, value, TTL)
 }
 
-// Every evict-heavy set is a new key into a full cache, so every one evicts.
+// Every evict-heavy set is a new key into a full cache, so every one evicts. It writes into
+// caches of its own: into the ones the get cases read, it would push their keys out, and
+// from the second round on "get hit" would measure misses (all of them for an LRU).
 const fresh = Array.from({ length: 1 << 18 }, (_, i) => `fresh:${i}`)
 let f = 0
 const nextFresh = (): string => fresh[f++ & ((1 << 18) - 1)] as string
 const evictMap = new Map(map)
+const evictOurs = createCache({ envPrefix: false, namespace: 'bench', memory: { maxItems: N, sweepInterval: 0 } })
+const evictOursLru = createCache({
+  envPrefix: false,
+  namespace: 'bench',
+  memory: { maxItems: N, sweepInterval: 0, policy: 'lru' },
+})
+const evictLru = new LRUCache<string, object>({ max: N, ttl: TTL })
+for (const k of keys) {
+  evictOurs.setSync(k, value, { ttl: TTL })
+  evictOursLru.setSync(k, value, { ttl: TTL })
+  evictLru.set(k, value)
+}
 
 // The floor of the memory cases is a bare Map (awaited for the async API); of the Redis
 // cases, the raw ioredis call with JSON.parse/stringify.
@@ -121,9 +135,9 @@ const memoryCases: BenchCase[] = [
   {
     name: 'memory evict-heavy set (sync)',
     contenders: [
-      { contender: 'beaver-kit', variant: 'sieve', fn: () => ours.setSync(nextFresh(), value, { ttl: TTL }) },
-      { contender: 'beaver-kit', variant: 'lru', fn: () => oursLru.setSync(nextFresh(), value, { ttl: TTL }) },
-      { contender: 'lru-cache', variant: 'ttl', fn: () => lruTtl.set(nextFresh(), value) },
+      { contender: 'beaver-kit', variant: 'sieve', fn: () => evictOurs.setSync(nextFresh(), value, { ttl: TTL }) },
+      { contender: 'beaver-kit', variant: 'lru', fn: () => evictOursLru.setSync(nextFresh(), value, { ttl: TTL }) },
+      { contender: 'lru-cache', variant: 'ttl', fn: () => evictLru.set(nextFresh(), value) },
       {
         contender: 'floor',
         fn: () => {
@@ -384,6 +398,9 @@ try {
       })),
     ],
     extraGoals: (): GoalResult[] => {
+      // The get-hit cases measured hits to the end (nothing else wrote into their caches).
+      const missing = keys.filter((k) => ours.getSync(k) === undefined || lruTtl.get(k) === undefined)
+      if (missing.length > 0) throw new Error(`bench: ${missing.length} keys of the get-hit cases were evicted`)
       const perKey = (label: string): number => {
         const c = loaderCalls.get(label) as { calls: number; keys: number }
         return c.keys === 0 ? Number.NaN : c.calls / c.keys
@@ -421,7 +438,15 @@ try {
 } finally {
   await redisCache.clear().catch(() => undefined)
   await redisStampede.clear().catch(() => undefined)
-  await Promise.all([ours.close(), oursLru.close(), stampedeCache.close(), redisCache.close(), redisStampede.close()])
+  await Promise.all([
+    ours.close(),
+    oursLru.close(),
+    evictOurs.close(),
+    evictOursLru.close(),
+    stampedeCache.close(),
+    redisCache.close(),
+    redisStampede.close(),
+  ])
   await bento.disconnect()
   await manager.disconnect()
   await raw.quit().catch(() => raw.disconnect())
