@@ -27,20 +27,12 @@ import { cloudflareKvDriver } from '@beaver-kit/cache/cloudflare-kv'
 import { tieredDriver } from '@beaver-kit/cache/tiered'
 import { hybridDriver } from '@beaver-kit/cache/hybrid'
 import { encryptedDriver } from '@beaver-kit/cache/encrypted'
+import { code } from './helpers/error-code.ts'
 
 afterEach(async () => {
   vi.useRealTimers()
   await resetCache()
 })
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
-}
 
 describe('configuration from the environment', () => {
   it('builds the default instance from BEAVER_CACHE_* and honours a prefix', async () => {

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createCache, jsonSerializer, msgpackSerializer, rawSerializer } from '@beaver-kit/cache'
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
-}
+import { code } from './helpers/error-code.ts'
 
 describe('serializers', () => {
   it('json round-trips special numbers and rejects what it cannot store', () => {

@@ -4,15 +4,7 @@ import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { eventually } from '@beaver-kit/testkit'
 import { createCache, isCacheError } from '@beaver-kit/cache'
 import { MemoryStore } from '../../src/drivers/memory.ts'
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-  return undefined
-}
+import { code } from '../helpers/error-code.ts'
 
 describeCacheDriver('memory (by reference)', (ns) => createCache({ envPrefix: false, namespace: ns }), {
   shared: false,
