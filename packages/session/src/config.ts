@@ -37,6 +37,14 @@ export const sessionsSchema = defineSchema(
       pattern: /^[A-Za-z0-9_-]{1,64}$/,
       doc: 'Cache namespace (or Redis key prefix) of the store mode and of the per-user index',
     }),
+    compress: f.boolean({
+      default: false,
+      doc: 'Cookie mode: deflate the session before sealing it (when smaller). Off by default: where an attacker can put data into a session beside a secret and watch the cookie size, compression leaks how well they match',
+    }),
+    maxDataBytes: f.bytes({
+      default: '64kb',
+      doc: 'Cookie mode: largest session (as JSON) written or, after inflating, read; bounds what a cookie can cost to open',
+    }),
     maxCookieBytes: f.bytes({
       default: '16kb',
       doc: 'Largest sealed session the cookie mode writes (split into 3,800-byte cookies); larger is an error',

@@ -5,6 +5,7 @@ import { traceAsync, type Instance } from '@beaver-kit/core'
 import { createKeyRing, generateKeyRingEntry, type KeyRing } from '@beaver-kit/krypto'
 import { channels } from './channels.ts'
 import { sessionsSchema, type SessionsSettings } from './config.ts'
+import { cookiePayload } from './cookie-payload.ts'
 import { CHUNK, parseCookies, serializeCookie, type CookieAttributes } from './cookies.ts'
 import { SessionError } from './errors.ts'
 import { newSessionId, Session, type SessionHost } from './session.ts'
@@ -120,6 +121,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   // this instance's key ring get in; the store is still asked on every load, so a revoked id
   // stays revoked. Bounded: the oldest go first.
   const openedIds = new Map<string, string>()
+  const payload = cookiePayload({ compress: v.compress, maxDataBytes: v.maxDataBytes })
   const rememberId = (sealed: string, id: string): void => {
     if (openedIds.size >= OPENED_IDS_MAX) openedIds.delete(openedIds.keys().next().value as string)
     openedIds.set(sealed, id)
@@ -144,25 +146,28 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       sealed = m[2] as string
       for (let i = 1; i < count; i++) sealed += cookies.get(`${cookieName}.${i}`) ?? ''
     } else state.chunks = 1
-    let opened = v.mode === 'store' ? openedIds.get(sealed) : undefined
-    if (opened === undefined) {
-      try {
-        opened = ring.decryptString(sealed, aad)
-      } catch {
-        return (reject('tampered'), undefined)
-      }
-      if (v.mode === 'store') rememberId(sealed, opened)
-    }
     let record: SessionRecord | undefined
     if (v.mode === 'store') {
-      record = await store.get(opened)
+      let id = openedIds.get(sealed)
+      if (id === undefined) {
+        try {
+          id = ring.decryptString(sealed, aad)
+        } catch {
+          return (reject('tampered'), undefined)
+        }
+        rememberId(sealed, id)
+      }
+      record = await store.get(id)
       if (!record) return (reject('unknown'), undefined)
     } else {
+      let opened: Buffer
       try {
-        record = JSON.parse(opened) as SessionRecord
+        opened = ring.decrypt(sealed, aad)
       } catch {
         return (reject('tampered'), undefined)
       }
+      record = payload.decode(opened)
+      if (!record) return (reject('tampered'), undefined)
     }
     const now = clock()
     if (record.created + v.absolute <= now || record.lastSeen + v.ttl <= now) return (reject('expired'), undefined)
@@ -239,7 +244,14 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       const now = clock()
       const maxAge = lifetime(session.record, now) / 1000
       if (v.mode === 'store') return [serializeCookie(cookieName, ring.encrypt(session.id, aad), maxAge, attributes)]
-      const sealed = ring.encrypt(JSON.stringify(session.record), aad)
+      const plaintext = payload.encode(session.record)
+      if (plaintext.jsonBytes > v.maxDataBytes) {
+        throw new SessionError(
+          'SESSION_TOO_LARGE',
+          `The session's data is over ${prefix}SESSION_MAX_DATA_BYTES (${v.maxDataBytes}); keep less in a cookie session or use the store mode`,
+        )
+      }
+      const sealed = ring.encrypt(plaintext.bytes, aad)
       const count = Math.ceil(sealed.length / CHUNK)
       if (count > maxChunks) {
         throw new SessionError(

@@ -6,8 +6,8 @@ import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSessions, RedisSessionStore } from '@beaver-kit/session'
-import { describeSessions, Jar, keys, request, type Backend } from './helpers/session-cases.ts'
+import { createSessions, RedisSessionStore, type Sessions, type SessionsOptions } from '@beaver-kit/session'
+import { describeSessions, Jar, keys, request, response, type Backend } from './helpers/session-cases.ts'
 
 const redis = await requireService('redis')
 const pg = await requireService('postgres')
@@ -71,6 +71,52 @@ for (const [name, url] of [
 }
 
 for (const [name, backend] of backends) describeSessions(name, backend)
+
+describe('cookie compression (cookie mode)', () => {
+  const make = (extra: Partial<SessionsOptions> = {}): Sessions => {
+    const cache = createCache({ envPrefix: false, namespace: uniqueNamespace('sesszip') })
+    cleanups.push(() => cache.close())
+    return createSessions({ envPrefix: false, mode: 'cookie', keys, cache, ...extra })
+  }
+
+  it('deflates a session before sealing it: 20 kB of text fits one cookie, and reads back', async () => {
+    const text = 'lorem ipsum dolor sit amet '.repeat(800)
+    const jar = new Jar()
+    const zipped = make({ compress: true, maxCookieBytes: '32kb' })
+    await request(zipped, jar, (session) => session.set('notes', text))
+    expect([...jar.cookies.keys()]).toEqual(['__Host-sid'])
+    expect((jar.cookies.get('__Host-sid') as string).length).toBeLessThan(1000)
+    expect(await request(zipped, jar, (session) => session.get('notes'))).toBe(text)
+    // A reader with compression off still opens a deflated cookie; what it writes takes eight.
+    const plain = make({ compress: false, maxCookieBytes: '32kb' })
+    expect(await request(plain, jar, (session) => session.get('notes'))).toBe(text)
+    await request(plain, jar, (session) => session.set('notes', `${text}.`))
+    expect(jar.cookies.size).toBe(8)
+    expect(await request(zipped, jar, (session) => session.get('notes'))).toBe(`${text}.`)
+  })
+
+  it('refuses to inflate past BEAVER_SESSION_MAX_DATA_BYTES: the cookie is no session, counted, never thrown', async () => {
+    const jar = new Jar()
+    const writer = make({ compress: true, maxDataBytes: '2mb' })
+    await request(writer, jar, (session) => session.set('zeros', '0'.repeat(1_500_000)))
+    expect((jar.cookies.get('__Host-sid') as string).length).toBeLessThan(3800) // 1.5 MB deflates to about 2 kB
+    const reader = make({ compress: true, maxDataBytes: '64kb' })
+    const session = await reader.load({ headers: { cookie: jar.header() } })
+    expect(session.isNew).toBe(true)
+    expect(reader.stats().rejected.tampered).toBe(1)
+    expect(await request(writer, jar, (s) => (s.get('zeros') as string).length)).toBe(1_500_000)
+  })
+
+  it('refuses to write a session whose JSON is over the bound, however well it compresses', async () => {
+    const s = make({ compress: true, maxDataBytes: '64kb' })
+    const session = await s.load({ headers: {} })
+    session.set('zeros', '0'.repeat(100_000))
+    await expect(s.commit(session, response())).rejects.toMatchObject({
+      code: 'SESSION_TOO_LARGE',
+      message: expect.stringContaining('SESSION_MAX_DATA_BYTES'),
+    })
+  })
+})
 
 describe('configuration', () => {
   it.runIf(redis)(
