@@ -117,13 +117,16 @@ export class SmtpPool {
   /** Sends on the next free connection; an abort while the message still waits takes it out of the queue. */
   send(envelope: SmtpEnvelope, message: Buffer, signal?: AbortSignal): Promise<SmtpSendInfo> {
     if (this.#closed) return Promise.reject(closedError())
+    if (signal?.aborted) return Promise.reject(signal.reason as Error)
     return new Promise((resolve, reject) => {
       const job: Job = { envelope, message, resolve, reject }
       this.#queue.push(job)
       if (signal) {
         const onAbort = (): void => {
           const at = this.#queue.indexOf(job)
-          if (at >= 0) this.#queue.splice(at, 1)
+          if (at < 0) return // on a connection already: it goes out, as a started send cannot be taken back
+          this.#queue.splice(at, 1)
+          job.reject(signal.reason)
         }
         signal.addEventListener('abort', onAbort, { once: true })
         const settle = (): void => signal.removeEventListener('abort', onAbort)

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls'
-import { raceAbort } from '@beaver-kit/core'
+import { raceAbort, throwIfAborted } from '@beaver-kit/core'
 import { MailError } from '../errors.ts'
 import { smtpFailure } from '../failures.ts'
 import { toNodemailer } from '../mime.ts'
@@ -109,6 +109,8 @@ export const smtpDriver = defineMailDriver<SmtpTransportOptions>({
       async send(mail, sendOptions) {
         const { signal } = sendOptions
         try {
+          // Checked here as well as by the mailer: a retry or a failover may come after the abort.
+          throwIfAborted(signal)
           const node = new modules.MailComposer({ ...toNodemailer(mail, true) }).compile()
           let message: Buffer | undefined
           if (signer) node.processFunc((input) => signer.sign(input))
