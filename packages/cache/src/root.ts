@@ -1,4 +1,4 @@
-import { isBeaverError, isNetworkErrorCode } from '@beaver-kit/core'
+import { isBeaverError, isNetworkErrorCode, publishCounters, type CounterSource } from '@beaver-kit/core'
 import {
   DEFAULT_PREFIX,
   describeInstance,
@@ -62,6 +62,13 @@ export class CacheRoot {
   #serializer: Serializer | undefined
   #loading: Promise<CacheDriver> | undefined
   #closing: Promise<void> | undefined
+  // The counters per namespace, read by metrics when scraped (nothing is observed per operation).
+  readonly #published: CounterSource = () =>
+    Array.from(this.counters, ([namespace, c]) => ({
+      labels: { driver: this.driverName, namespace },
+      counts: { ...c },
+    }))
+  readonly #unpublish: () => void
 
   constructor(options: CacheOptions) {
     this.#options = options
@@ -106,6 +113,7 @@ export class CacheRoot {
         this.#loading.catch(() => undefined)
       } else this.#adopt(made)
     }
+    this.#unpublish = publishCounters('cache', this.#published)
   }
 
   /** The full name of a setting under this cache's env prefix: `variable('S3_BUCKET')`. */
@@ -249,6 +257,7 @@ export class CacheRoot {
 
   async #close(): Promise<void> {
     this.closed = true
+    this.#unpublish()
     this.lifetime.abort(closedError())
     const driver = this.driver ?? (await this.#loading?.catch(() => undefined))
     this.syncDriver = undefined

@@ -33,6 +33,8 @@ export type {
   OperationOutcome,
   TypedChannel,
 } from './channels.ts'
+export { publishCounters, readCounters, watchRetiredCounters } from './counters.ts'
+export type { CounterReading, CounterSource, RetiredCounters } from './counters.ts'
 export { importPeer } from './peer.ts'
 export { backoffDelay, parseRetryAfter, retry } from './backoff.ts'
 export type { BackoffOptions, RetryInfo, RetryOptions } from './backoff.ts'

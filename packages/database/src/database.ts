@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { describeInstance, resolveConfig, type InstanceDescription, type SchemaConfig } from '@beaver-kit/config'
-import { retry, traceAsync, type Instance } from '@beaver-kit/core'
+import { publishCounters, retry, traceAsync, type CounterSource, type Instance } from '@beaver-kit/core'
 import { channels, type QueryEvent } from './channels.ts'
 import { dbSchema } from './config.ts'
 import type {
@@ -69,6 +69,16 @@ export class Database extends Executor implements Instance<InstanceDescription> 
   #closed = false
   #closing: Promise<void> | undefined
   #idleErrors = 0
+  // Statements run and failed, read by metrics when scraped (nothing is observed per statement).
+  #statements = 0
+  #failures = 0
+  readonly #published: CounterSource = () => [
+    {
+      labels: { driver: this.driver, dialect: this.#dialect ?? '' },
+      counts: { statements: this.#statements, failures: this.#failures },
+    },
+  ]
+  readonly #unpublish: () => void
   readonly #defaultTimeoutMs: number
   readonly #runner: StatementRunner
 
@@ -111,6 +121,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
       run: (text, fn) => this.#run(text, fn),
       wrap: (err, statement) => this.#wrap(err, statement),
     }
+    this.#unpublish = publishCounters('database', this.#published)
   }
 
   /** The SQL dialect of the driver: `postgres`, `mysql` or `sqlite` (libSQL too). */
@@ -193,13 +204,20 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     text: string,
     values: readonly unknown[],
     target: Pick<DatabaseDriver, 'queryNow'> | DriverConnection,
+    counted = true,
   ): Promise<DriverResult> | undefined {
     try {
       const result = (
         target as { queryNow(text: string, values: readonly unknown[]): DriverResult | undefined }
       ).queryNow(text, values)
-      return result === undefined ? undefined : Promise.resolve(result)
+      if (result === undefined) return undefined
+      if (counted) this.#statements++
+      return Promise.resolve(result)
     } catch (err) {
+      if (counted) {
+        this.#statements++
+        this.#failures++
+      }
       return Promise.reject(this.#wrap(err, text))
     }
   }
@@ -217,10 +235,13 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     // One then() for accounting and error mapping: this is the hot path of every statement.
     return pending.then(
       (result) => {
+        this.#statements++
         if (--this.#inflight === 0 && this.#drained) this.#drained()
         return result
       },
       (err: unknown) => {
+        this.#statements++
+        this.#failures++
         if (--this.#inflight === 0 && this.#drained) this.#drained()
         throw this.#wrap(err, text, pool)
       },
@@ -286,7 +307,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
       // Observed, the engine still answers now: inside one traced operation (a busy engine
       // falls back to the pool in the same operation, so it is published once either way).
       if (channels.query.hasSubscribers)
-        return this.#run(text, () => this.#runNow(text, values, pool) ?? pool.query(text, values, call), pool)
+        return this.#run(text, () => this.#runNow(text, values, pool, false) ?? pool.query(text, values, call), pool)
       const now = this.#runNow(text, values, pool)
       if (now !== undefined) return now
     }
@@ -298,11 +319,13 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     if (this.#closed) throw closedError()
     const call = this.#callOptions(options)
     this.#inflight++
+    this.#statements++
     let conn: DriverConnection | undefined
     try {
       conn = await (this.#pool ?? (await this.#primary())).acquire(call)
       yield* conn.stream(text, values, { ...call, batchSize: options.batchSize ?? 500 })
     } catch (err) {
+      this.#failures++
       throw this.#wrap(err, text)
     } finally {
       conn?.release()
@@ -447,6 +470,8 @@ export class Database extends Executor implements Instance<InstanceDescription> 
       })
       clearTimeout(timer)
     }
+    // After the drain, so the statements that were in flight are in the last reading.
+    this.#unpublish()
     const pools = [this.#opening, ...replicaPools].filter((p): p is Promise<DatabaseDriver> => p !== undefined)
     const results = await Promise.allSettled(pools.map(async (p) => (await p).close()))
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')

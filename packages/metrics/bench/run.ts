@@ -152,7 +152,7 @@ const report = await runBench({
     onOffGoal('http client GET, local server'),
   ],
   notes: [
-    'Kit metrics on: the cache and database stay on their synchronous paths when observed (core traceNow), observers subscribe only to start, end and asyncEnd, and kit counters and histograms add to plain cells found once per label set (src/kit-series.ts) instead of prom-client’s per-call label hashing. What is left on a memory cache get (well under a microsecond unobserved) is the publishes, two clock reads and the cell updates: the 5% goal is out of reach there; on SQLite and HTTP it is the same fixed cost against a longer operation.',
+    'Kit metrics on: cache reads and database statements are counted by the instances themselves and read when scraped (src/kit-sources.ts), so an operation pays nothing for its count; their durations are timed for up to 100 operations per second and operation (BEAVER_METRICS_TIMED_PER_SECOND), the channel unsubscribed for the rest of each second (src/kit-sampling.ts). HTTP client requests are timed every time from their channel.',
     'The guard costs one Set lookup per label per call; a bound child (counter.labels({...}).inc()) skips it and is prom-client’s own child.',
     quick ? 'quick run' : 'full run',
   ],

@@ -33,6 +33,12 @@ export const metricsSchema = defineSchema(
       default: true,
       doc: 'Count every kit operation from its beaver:* diagnostics channels (cache, database, http, queue, ...)',
     }),
+    timedPerSecond: f.int({
+      default: 100,
+      min: 0,
+      max: 1_000_000_000,
+      doc: 'Cache operations and database statements timed per second and operation for the duration histograms (all of them below that rate; 0 times none). Their counts are exact either way: read from the instances when scraped',
+    }),
     maxLabelValues: f.int({
       default: 500,
       min: 1,

@@ -1,12 +1,17 @@
 import dc from 'node:diagnostics_channel'
 import { observeOperations, watchChannels, type OperationOutcome } from '@beaver-kit/core'
 import type { Counter, Gauge, Histogram, HistogramDefinition, MetricDefinition } from './instruments.ts'
+import { PackageCounters, type SourcedSeries } from './kit-sources.ts'
 
 /** How the kit metrics make their instruments (unprefixed: they are always `beaver_*`). */
 export interface KitInstruments {
   counter<L extends string>(definition: MetricDefinition<L>): Counter<L>
   gauge<L extends string>(definition: MetricDefinition<L>): Gauge<L>
   histogram<L extends string>(definition: HistogramDefinition<L>): Histogram<L>
+  /** A counter computed when scraped from the instances' own counts. */
+  sourced<L extends string>(definition: MetricDefinition<L>, collect: () => Iterable<SourcedSeries>): void
+  /** Observes the operations of a hot channel within the timing budget (kit-sampling.ts). */
+  timed(name: string, finish: (ctx: Payload, outcome: OperationOutcome) => void): () => void
 }
 
 type Payload = Record<string, unknown>
@@ -109,25 +114,54 @@ function sqlOperation(statement: unknown): string {
 const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /** The per-package metrics, each built the first time a channel of its package appears. */
-function packageHandlers(m: KitInstruments): Record<string, (() => Record<string, Subscribe>) | undefined> {
+function packageHandlers(
+  m: KitInstruments,
+  closers: Array<() => void>,
+): Record<string, (() => Record<string, Subscribe>) | undefined> {
   return {
     cache: () => {
+      // Reads and evictions are the caches' own counters, read when scraped: a cache read pays
+      // nothing for them. The durations are timed within the budget (all below its rate).
+      const counters = new PackageCounters('cache')
+      closers.push(() => counters.close())
       const duration = m.histogram({
         name: 'beaver_cache_operation_duration_seconds',
-        help: 'Cache operations by operation, driver, namespace and outcome',
+        help: 'Cache operations by operation, driver, namespace and outcome (up to BEAVER_METRICS_TIMED_PER_SECOND timed per second and operation: for rates use the counters)',
         labelNames: ['operation', 'driver', 'namespace', 'outcome'],
         buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       })
-      const reads = m.counter({
-        name: 'beaver_cache_requests_total',
-        help: 'Keys read, by result (hit or miss)',
-        labelNames: ['driver', 'namespace', 'result'],
-      })
-      const evictions = m.counter({
-        name: 'beaver_cache_evictions_total',
-        help: 'Entries evicted for room',
-        labelNames: ['driver', 'namespace'],
-      })
+      m.sourced(
+        {
+          name: 'beaver_cache_requests_total',
+          help: 'Keys read, by result (hit or miss)',
+          labelNames: ['driver', 'namespace', 'result'],
+        },
+        function* () {
+          for (const { labels, counts } of counters.read()) {
+            yield [{ ...labels, result: 'hit' }, counts.hits ?? 0]
+            yield [{ ...labels, result: 'miss' }, counts.misses ?? 0]
+          }
+        },
+      )
+      m.sourced(
+        {
+          name: 'beaver_cache_writes_total',
+          help: 'Keys written or removed, by operation (set or delete)',
+          labelNames: ['driver', 'namespace', 'operation'],
+        },
+        function* () {
+          for (const { labels, counts } of counters.read()) {
+            yield [{ ...labels, operation: 'set' }, counts.sets ?? 0]
+            yield [{ ...labels, operation: 'delete' }, counts.deletes ?? 0]
+          }
+        },
+      )
+      m.sourced(
+        { name: 'beaver_cache_evictions_total', help: 'Entries evicted for room', labelNames: ['driver', 'namespace'] },
+        function* () {
+          for (const { labels, counts } of counters.read()) yield [labels, counts.evictions ?? 0]
+        },
+      )
       const errors = m.counter({
         name: 'beaver_cache_errors_total',
         help: 'Store failures, including those the cache degraded around',
@@ -139,33 +173,24 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
         labelNames: ['namespace', 'reason'],
       })
       const operation: Subscribe = (name, op) => {
-        // Per (driver, namespace): the duration by outcome and the reads by result.
-        const series = new Remembered((driver, namespace) => {
-          return {
-            took: lazyChildren((outcome) => duration.labels({ operation: op, driver, namespace, outcome })),
-            read: lazyChildren((r) => reads.labels({ driver, namespace, result: r })),
-          }
-        })
-        return onOperation(name, (ctx, outcome) => {
-          const s = series.get(text(ctx.driver), text(ctx.namespace))
-          s.took(result(outcome)).observe(seconds(outcome))
-          if (typeof ctx.hit === 'boolean') s.read(ctx.hit ? 'hit' : 'miss').inc()
-          else if (typeof ctx.hits === 'number' && typeof ctx.count === 'number') {
-            if (ctx.hits > 0) s.read('hit').inc(ctx.hits)
-            if (ctx.count > ctx.hits) s.read('miss').inc(ctx.count - ctx.hits)
-          }
+        // Per (driver, namespace): the duration by outcome.
+        const series = new Remembered((driver, namespace) =>
+          lazyChildren((outcome) => duration.labels({ operation: op, driver, namespace, outcome })),
+        )
+        return m.timed(name, (ctx, outcome) => {
+          series.get(text(ctx.driver), text(ctx.namespace))(result(outcome)).observe(seconds(outcome))
         })
       }
       const ignored: Subscribe = () => () => undefined
       return {
         '*': operation,
-        evict: (name) => onEvent(name, (e) => evictions.inc({ driver: text(e.driver), namespace: text(e.namespace) })),
         error: (name) =>
           onEvent(name, (e) =>
             errors.inc({ operation: text(e.op), driver: text(e.driver), namespace: text(e.namespace) }),
           ),
         grace: (name) => onEvent(name, (e) => grace.inc({ namespace: text(e.namespace), reason: text(e.reason) })),
-        // Reported by the operations themselves, or progress rather than a count.
+        // Counted by the cache itself, reported by the operations themselves, or progress rather than a count.
+        evict: ignored,
         warm: ignored,
         tier: ignored,
         hybrid: ignored,
@@ -173,9 +198,28 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
       }
     },
     database: () => {
+      // Statements are counted by each database itself, read when scraped; durations are timed
+      // within the budget (all of them below its rate).
+      const counters = new PackageCounters('database')
+      closers.push(() => counters.close())
+      m.sourced(
+        {
+          name: 'beaver_database_queries_total',
+          help: 'Statements run, by driver, dialect and outcome (ok or error)',
+          labelNames: ['driver', 'dialect', 'outcome'],
+        },
+        function* () {
+          for (const { labels, counts } of counters.read()) {
+            const statements = counts.statements ?? 0
+            const failures = counts.failures ?? 0
+            yield [{ ...labels, outcome: 'ok' }, statements - failures]
+            yield [{ ...labels, outcome: 'error' }, failures]
+          }
+        },
+      )
       const duration = m.histogram({
         name: 'beaver_database_query_duration_seconds',
-        help: 'Statements by driver, dialect, leading SQL keyword and outcome (never the statement or its parameters)',
+        help: 'Statements by driver, dialect, leading SQL keyword and outcome, never the statement or its parameters (up to BEAVER_METRICS_TIMED_PER_SECOND timed per second: for rates use beaver_database_queries_total)',
         labelNames: ['driver', 'dialect', 'operation', 'outcome'],
         buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       })
@@ -198,7 +242,7 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
               lazyChildren((outcome) => duration.labels({ driver, dialect, operation, outcome })),
             ),
           )
-          return onOperation(name, (ctx, outcome) => {
+          return m.timed(name, (ctx, outcome) => {
             const verb = verbs.get(text(ctx.statement))
             series.get(text(ctx.driver), text(ctx.dialect))(verb)(result(outcome)).observe(seconds(outcome))
           })
@@ -347,7 +391,7 @@ function packageHandlers(m: KitInstruments): Record<string, (() => Record<string
  */
 export function subscribeKitMetrics(m: KitInstruments): () => void {
   const off: Array<() => void> = []
-  const tables = packageHandlers(m)
+  const tables = packageHandlers(m, off)
   const built = new Map<string, Record<string, Subscribe>>()
   let generic: Record<string, Subscribe> | undefined
   const makeGeneric = (): Record<string, Subscribe> => {

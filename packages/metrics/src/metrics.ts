@@ -20,8 +20,11 @@ import {
   type Summary,
   type SummaryDefinition,
 } from './instruments.ts'
-import { subscribeKitMetrics } from './kit.ts'
+import { subscribeKitMetrics, type KitInstruments } from './kit.ts'
 import { KitCounter, KitHistogram } from './kit-series.ts'
+import { TimingBudget } from './kit-sampling.ts'
+import { SourcedCounter, type SourcedSeries } from './kit-sources.ts'
+import { CardinalityGuard } from './guard.ts'
 import { createMetricsHandler, type MetricsHandler } from './handler.ts'
 
 export interface MetricsOptions extends MetricsSettings, InstanceOptions {}
@@ -207,10 +210,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       return wrapDistribution(def.name, metric as unknown as client.Histogram<L>, labelNames, context, false)
     })
   }
-  const kitInstruments = {
+  // A counter read from the instances when scraped; past the guard's cap a label value is
+  // recorded as `other` and counted once in the overflow counter (it is met again every scrape).
+  function kitSourced<L extends string>(def: MetricDefinition<L>, collect: () => Iterable<SourcedSeries>): void {
+    const labelNames = def.labelNames ?? []
+    declare('counter', def.name, labelNames, () => {
+      const guard = new CardinalityGuard(labelNames, config.maxLabelValues, (label, first) => {
+        if (first) context.overflow(def.name, label, true)
+      })
+      const metric = new SourcedCounter(def.name, def.help, labelNames, collect, guard, def.aggregator)
+      registry.registerMetric(metric as unknown as client.Metric)
+      return metric
+    })
+  }
+  const timing = new TimingBudget(config.timedPerSecond)
+  const kitInstruments: KitInstruments = {
     counter: kitCounter,
     gauge: <L extends string>(def: MetricDefinition<L>) => gauge({ aggregator: 'max', ...def }, ''),
     histogram: kitHistogram,
+    sourced: kitSourced,
+    timed: (name, finish) => timing.observe(name, finish),
   }
 
   if (config.runtime) client.collectDefaultMetrics({ register: registry, prefix: config.prefix })
@@ -254,6 +273,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (closed) return
       closed = true
       unsubscribe()
+      timing.close()
       leaveCluster()
     },
     [Symbol.asyncDispose]: () => metrics.close(),

@@ -110,7 +110,6 @@ describe('kit metrics from the diagnostics channels', () => {
 
   it('turns every kit event into its counter or gauge', async () => {
     const ev = (pkg: string, name: string, payload: object): void => eventChannel(pkg, name).publish(payload)
-    ev('cache', 'evict', { namespace: 'ev', driver: 'memory' })
     ev('cache', 'error', { op: 'get', namespace: 'ev', driver: 'redis', error: new Error('x') })
     ev('cache', 'grace', { namespace: 'ev', reason: 'loader failure' })
     ev('database', 'idleError', { driver: 'pg', error: new Error('x') })
@@ -125,7 +124,6 @@ describe('kit metrics from the diagnostics channels', () => {
     ev('logger', 'dropped', { output: 'file', count: 5, reason: 'full' })
     ev('logger', 'outputError', { output: 'file', error: new Error('x') })
     const expected: Array<[string, number]> = [
-      ['beaver_cache_evictions_total{driver="memory",namespace="ev"}', 1],
       ['beaver_cache_errors_total{operation="get",driver="redis",namespace="ev"}', 1],
       ['beaver_cache_grace_total{namespace="ev",reason="loader failure"}', 1],
       ['beaver_database_idle_errors_total{driver="pg"}', 1],
