@@ -27,8 +27,12 @@ function onEvent(name: string, handle: (message: Payload) => void): () => void {
   return () => dc.unsubscribe(name, listener)
 }
 
-function onOperation(name: string, finish: (ctx: Payload, outcome: OperationOutcome) => void): () => void {
-  return observeOperations<Payload>(name, { finish })
+function onOperation(
+  name: string,
+  finish: (ctx: Payload, outcome: OperationOutcome) => void,
+  options: { timed?: boolean } = {},
+): () => void {
+  return observeOperations<Payload>(name, { finish }, options)
 }
 
 // Past this many label sets a table stops remembering and every record goes through the guard.
@@ -275,18 +279,24 @@ function packageHandlers(
         labelNames: ['host'],
       })
       return {
-        request: (name) =>
-          onOperation(name, (ctx) =>
-            duration.observe(
-              {
-                method: text(ctx.method),
-                host: text(ctx.host),
-                status: ctx.status ? text(ctx.status) : '',
-                outcome: text(ctx.outcome),
-              },
-              Number(ctx.durationMs) / 1000,
-            ),
-          ),
+        request: (name) => {
+          // Per (method, origin), then per status and outcome: children made once, no label object per call.
+          const series = new Remembered((method, host) =>
+            lazyChildren((status) => lazyChildren((outcome) => duration.labels({ method, host, status, outcome }))),
+          )
+          // The client times each exchange itself (durationMs): no clock read of ours.
+          return onOperation(
+            name,
+            (ctx) =>
+              series
+                .get(
+                  text(ctx.method),
+                  text(ctx.host),
+                )(ctx.status ? text(ctx.status) : '')(text(ctx.outcome))
+                .observe(Number(ctx.durationMs) / 1000),
+            { timed: false },
+          )
+        },
         retry: (name) =>
           onEvent(name, (e) => retries.inc({ method: text(e.method), host: text(e.host), code: text(e.code) })),
         breaker: (name) => onEvent(name, (e) => breaker.set({ key: text(e.key) }, BREAKER_VALUE[text(e.to)] ?? 0)),
