@@ -110,7 +110,8 @@ await runBench({
   notes: [
     'Spans go through the SDK BatchSpanProcessor to an exporter that drops them, so export I/O is not measured.',
     'floor is the same kit operation with no tracing at all; @opentelemetry/api wraps it in tracer.startActiveSpan.',
-    'ratio 0: outside a sampled trace the cache and database channels have no subscriber at all (they subscribe only while a span records); under an unsampled parent the kit decides a certain drop before any span, id or context is made; HTTP and queue operations still go through the SDK so sampled=0 propagates.',
+    'ratio 0: outside a sampled trace the cache, database and HTTP client channels have no subscriber at all (they subscribe only while a span records); under an unsampled parent the kit decides a certain drop before any span, id or context is made, and an HTTP call forwards that parent’s traceparent (sampled=0); queue operations still go through the SDK.',
+    '100%: span start plans (name, kind, attributes) are made once per channel and remembered per statement and per origin (no URL parsing or regular expression per span); the recording gate arms at most one timer per second instead of one per span.',
   ],
 })
 await Promise.all([cache.close(), db.close(), client.close()])

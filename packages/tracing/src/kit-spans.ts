@@ -12,7 +12,7 @@ import {
 import { isTracingSuppressed, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { observeOperations, watchChannels } from '@beaver-kit/core'
 import type { RecordingGate } from './recording-gate.ts'
-import { finishSpan, payloadAttributes, startPlan, type SemanticOptions } from './semantics.ts'
+import { finishSpan, payloadAttributes, planner, type SemanticOptions } from './semantics.ts'
 
 /** What `traceKitChannels` needs. */
 export interface KitSpanOptions extends SemanticOptions {
@@ -70,11 +70,13 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
   function traceOperation(name: string, pkg: string, op: string): () => void {
     const channel = dc.tracingChannel<unknown, Carrier>(name)
     const orphan = needParent.has(pkg)
-    // An operation that carries its context to another process (an HTTP call, a published
-    // message) always goes through the SDK, so that an unsampled root still propagates its
-    // sampled=0 decision downstream.
-    const drops = pkg === 'http' || pkg === 'queue' ? undefined : options.drops
+    // A published message always goes through the SDK: its trace context travels in the message
+    // and a consumer links to it. An HTTP call the sampler certainly drops makes no span either:
+    // its `traceparent` is then the active context's (an unsampled caller's, forwarded with its
+    // sampled=0, as W3C Trace Context asks), and at a dropped root there is no trace to carry.
+    const drops = pkg === 'queue' ? undefined : options.drops
     const consumer = pkg === 'queue' && op === 'handle'
+    const plan = planner(pkg, op, options)
     // Returns the context the operation runs in. When no span is made, that is the very store
     // already active (possibly undefined), so AsyncLocalStorage.run has nothing to switch.
     const begin = (payload: Carrier): Context | undefined => {
@@ -86,12 +88,8 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
       if (isTracingSuppressed(parent)) return unchanged
       if (orphan && trace.getSpanContext(parent) === undefined) return unchanged
       if (drops?.(parent) === true) return unchanged
-      const plan = startPlan(pkg, op, payload, options)
-      const span = tracer.startSpan(
-        plan.name,
-        { kind: plan.kind, attributes: plan.attributes, ...(links ? { links } : {}) },
-        parent,
-      )
+      const { name: spanName, kind, attributes } = plan(payload)
+      const span = tracer.startSpan(spanName, links ? { kind, attributes, links } : { kind, attributes }, parent)
       payload[SPAN] = span
       return trace.setSpan(parent, span)
     }
@@ -140,9 +138,10 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
     // subscribing both ways costs nothing on the side that never publishes.
     const { gate, gated } = options
     const operation = () => traceOperation(name, pkg, op)
-    // An operation that propagates its context (HTTP, queue) is never gated: an unsampled root
-    // still carries sampled=0 to the next process.
-    const gateIt = gate !== undefined && pkg !== 'http' && pkg !== 'queue' && gated?.(pkg) === true
+    // A queue is never gated: a consumer continues (or links to) a trace begun in another
+    // process, with no span recording in this one. An HTTP call is: outside a recording span it
+    // would make no span, and its traceparent comes from the active context anyway.
+    const gateIt = gate !== undefined && pkg !== 'queue' && gated?.(pkg) === true
     stops.push(gateIt ? gate.add(operation) : operation(), traceEvent(name, pkg, op))
   })
   return function untrace() {

@@ -20,6 +20,7 @@ export class RecordingGate implements SpanProcessor {
   #undo: Array<() => void> = []
   #subscribed = false
   #recording = 0
+  #started = 0
   #timer: NodeJS.Timeout | undefined
 
   constructor(lingerMs: number) {
@@ -47,14 +48,13 @@ export class RecordingGate implements SpanProcessor {
     }
   }
 
+  // Spans start and end back to back (a loop of traced reads): the gate arms at most one timer
+  // per linger period instead of one per span. `#started` counts starts; a timer that finds a
+  // start since it was armed and nothing recording now arms again, so the gate closes between
+  // one and two lingers after the last span ended.
   onStart(): void {
-    if (this.#recording++ > 0) return
-    if (this.#timer !== undefined) {
-      // Still open from the last trace: keep it.
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-      return
-    }
+    this.#started++
+    if (this.#recording++ > 0 || this.#subscribed) return
     this.#subscribed = true
     this.#undo = this.#subscriptions.map((subscribe) => subscribe())
   }
@@ -62,14 +62,18 @@ export class RecordingGate implements SpanProcessor {
   onEnd(): void {
     if (--this.#recording > 0) return
     this.#recording = 0
-    this.#timer = setTimeout(() => this.#close(), this.#lingerMs)
-    this.#timer.unref()
+    if (this.#timer === undefined && this.#subscribed) this.#arm()
   }
 
-  #close(): void {
-    this.#timer = undefined
-    if (this.#recording > 0) return
-    this.#unsubscribe()
+  #arm(): void {
+    const startedThen = this.#started
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#recording > 0) return
+      if (this.#started !== startedThen) this.#arm()
+      else this.#unsubscribe()
+    }, this.#lingerMs)
+    this.#timer.unref()
   }
 
   #unsubscribe(): void {

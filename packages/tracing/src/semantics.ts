@@ -32,6 +32,20 @@ function attributeName(pkg: string, key: string): string {
   return name
 }
 
+/** Sets `beaver.<pkg>.<field>` on `span` for every string, number and boolean field of a payload. */
+function setPayloadAttributes(span: Span, byKey: Map<string, string>, pkg: string, payload: Payload): void {
+  for (const key in payload) {
+    const value = payload[key]
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue
+    let name = byKey.get(key)
+    if (name === undefined) {
+      if (SKIP.has(key)) continue
+      byKey.set(key, (name = `beaver.${pkg}.${key}`))
+    }
+    span.setAttribute(name, value)
+  }
+}
+
 /** `beaver.<pkg>.<field>` for every string, number and boolean field of a payload. */
 export function payloadAttributes(pkg: string, payload: Payload): Attributes {
   const out: Attributes = {}
@@ -61,72 +75,114 @@ function serverOf(origin: string): Attributes {
   }
 }
 
-/** Name, kind and start attributes of the span of one kit operation. */
-export function startPlan(pkg: string, op: string, p: Payload, options: SemanticOptions): StartPlan {
+// Past this many entries a plan cache stops remembering (origins and statements may come from
+// outside): later ones are computed each time.
+const MAX_PLANS = 1024
+
+/** A bounded memo of what is derived from one string (an origin, a statement). */
+function remembered<T>(make: (key: string) => T): (key: string) => T {
+  const made = new Map<string, T>()
+  return (key) => {
+    let value = made.get(key)
+    if (value === undefined) {
+      value = make(key)
+      if (made.size < MAX_PLANS) made.set(key, value)
+    }
+    return value
+  }
+}
+
+/** Builds the start of one kit operation's span from its payload. */
+export type Planner = (payload: Payload) => StartPlan
+
+/**
+ * The planner of one channel, made once per channel: what depends only on the package and the
+ * operation is computed here, and what is derived from an origin or a statement is remembered
+ * per value, so a span's start costs no URL parsing, no regular expression and no name building.
+ */
+export function planner(pkg: string, op: string, options: SemanticOptions): Planner {
   if (pkg === 'http' && op === 'request') {
-    const method = String(p.method)
-    const attempt = Number(p.attempt)
-    return {
-      name: method,
-      kind: SpanKind.CLIENT,
-      attributes: {
-        'http.request.method': method,
-        ...serverOf(String(p.host)),
-        'url.full': `${String(p.host)}${String(p.route)}`,
-        ...(attempt > 1 ? { 'http.request.resend_count': attempt - 1 } : {}),
-      },
+    const servers = remembered(serverOf)
+    return (p) => {
+      const method = String(p.method)
+      const host = String(p.host)
+      const attempt = Number(p.attempt)
+      const attributes: Attributes = { 'http.request.method': method, ...servers(host) }
+      attributes['url.full'] = `${host}${String(p.route)}`
+      if (attempt > 1) attributes['http.request.resend_count'] = attempt - 1
+      return { name: method, kind: SpanKind.CLIENT, attributes }
     }
   }
   if (pkg === 'database' && op === 'query') {
-    const statement = String(p.statement ?? '')
-    const operation = /^\s*\(?\s*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase()
-    const system = DB_SYSTEMS[String(p.dialect)] ?? String(p.dialect)
-    return {
-      name: operation ?? system,
-      kind: SpanKind.CLIENT,
-      attributes: {
-        'db.system.name': system,
-        ...(operation === undefined ? {} : { 'db.operation.name': operation }),
-        ...(options.dbStatement ? { 'db.query.text': cut(statement, options.dbStatementMaxLength) } : {}),
-        'beaver.database.driver': String(p.driver),
-      },
+    // Per driver, dialect and statement: the name and the attributes, shared (the SDK copies them).
+    const plans = new Map<unknown, Map<unknown, (statement: string) => StartPlan>>()
+    const plansOf = (driver: string, dialect: string): ((statement: string) => StartPlan) => {
+      const system = DB_SYSTEMS[dialect] ?? dialect
+      return remembered((statement) => {
+        const operation = /^\s*\(?\s*([A-Za-z]+)/.exec(statement)?.[1]?.toUpperCase()
+        return {
+          name: operation ?? system,
+          kind: SpanKind.CLIENT,
+          attributes: Object.freeze({
+            'db.system.name': system,
+            ...(operation === undefined ? {} : { 'db.operation.name': operation }),
+            ...(options.dbStatement ? { 'db.query.text': cut(statement, options.dbStatementMaxLength) } : {}),
+            'beaver.database.driver': driver,
+          }),
+        }
+      })
+    }
+    return (p) => {
+      let byDialect = plans.get(p.driver)
+      if (byDialect === undefined) {
+        byDialect = new Map()
+        if (plans.size < MAX_PLANS) plans.set(p.driver, byDialect)
+      }
+      let byStatement = byDialect.get(p.dialect)
+      if (byStatement === undefined) {
+        byStatement = plansOf(String(p.driver), String(p.dialect))
+        if (byDialect.size < MAX_PLANS) byDialect.set(p.dialect, byStatement)
+      }
+      return byStatement(typeof p.statement === 'string' ? p.statement : '')
     }
   }
-  if (pkg === 'queue' && (op === 'publish' || op === 'handle')) {
-    const queue = String(p.queue)
-    const count = Number(p.count ?? 1)
-    return op === 'publish'
-      ? {
-          name: `publish ${queue}`,
-          kind: SpanKind.PRODUCER,
-          attributes: {
-            'messaging.system': String(p.driver),
-            'messaging.destination.name': queue,
-            'messaging.operation.type': 'send',
-            'messaging.operation.name': 'publish',
-            ...(count > 1 ? { 'messaging.batch.message_count': count } : {}),
-          },
-        }
-      : {
-          name: `process ${queue}`,
-          kind: SpanKind.CONSUMER,
-          attributes: {
-            'messaging.system': String(p.driver),
-            'messaging.destination.name': queue,
-            'messaging.operation.type': 'process',
-            'messaging.operation.name': 'process',
-            'messaging.message.id': String(p.id),
-            'beaver.queue.attempt': Number(p.attempt),
-          },
-        }
-  }
+  if (pkg === 'queue' && (op === 'publish' || op === 'handle')) return (p) => queuePlan(op, p)
   // Generic operations: their fields are set when the span ends (and only if it records), so a
   // span the sampler drops costs no attribute work.
-  return {
-    name: `${pkg}.${op}`,
-    kind: pkg === 'cache' && p.driver !== 'memory' ? SpanKind.CLIENT : SpanKind.INTERNAL,
-    attributes: NONE,
-  }
+  const name = `${pkg}.${op}`
+  const internal: StartPlan = { name, kind: SpanKind.INTERNAL, attributes: NONE }
+  if (pkg !== 'cache') return () => internal
+  const client: StartPlan = { name, kind: SpanKind.CLIENT, attributes: NONE }
+  return (p) => (p.driver === 'memory' ? internal : client)
+}
+
+function queuePlan(op: 'publish' | 'handle', p: Payload): StartPlan {
+  const queue = String(p.queue)
+  const count = Number(p.count ?? 1)
+  return op === 'publish'
+    ? {
+        name: `publish ${queue}`,
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': String(p.driver),
+          'messaging.destination.name': queue,
+          'messaging.operation.type': 'send',
+          'messaging.operation.name': 'publish',
+          ...(count > 1 ? { 'messaging.batch.message_count': count } : {}),
+        },
+      }
+    : {
+        name: `process ${queue}`,
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': String(p.driver),
+          'messaging.destination.name': queue,
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.message.id': String(p.id),
+          'beaver.queue.attempt': Number(p.attempt),
+        },
+      }
 }
 const NONE: Attributes = Object.freeze({})
 
@@ -153,7 +209,9 @@ export function finishSpan(span: Span, pkg: string, op: string, p: Payload, erro
       if (QUEUE_FAILED.has(p.outcome)) failed = p.outcome
     }
   } else {
-    span.setAttributes(payloadAttributes(pkg, p))
+    let byKey = names.get(pkg)
+    if (byKey === undefined) names.set(pkg, (byKey = new Map()))
+    setPayloadAttributes(span, byKey, pkg, p)
   }
   if (error !== undefined) {
     span.recordException(error instanceof Error ? error : String(error))

@@ -1,5 +1,6 @@
 // Kit operations as spans, in one process: the server middleware, samplers, log correlation,
 // span events from event channels, exclusions, errors and the queue's child mode.
+import dc from 'node:diagnostics_channel'
 import { createServer, request, type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -129,8 +130,8 @@ describe('samplers', () => {
     expect(memory.getFinishedSpans().every((s) => s.spanContext().traceId === PARENT)).toBe(true)
   })
 
-  it('a certain drop makes no span at all, and an HTTP call at the root still propagates sampled=0', async () => {
-    setup({ sampler: 'parentbased_traceidratio', samplerArg: 0 })
+  it('a certain drop makes no span at all; an HTTP call forwards an unsampled caller’s trace with sampled=0', async () => {
+    const { memory } = setup({ sampler: 'parentbased_traceidratio', samplerArg: 0 })
     const cache = createCache({ driver: 'memory', envPrefix: false })
     const client = createHttpClient({ envPrefix: false })
     open.push(cache, client)
@@ -146,8 +147,50 @@ describe('samplers', () => {
       headers.push(String(req.headers.traceparent))
       res.end()
     })
+    // At the root: no span, not even the channel observed, and no trace to carry.
+    expect(dc.tracingChannel('beaver:http:request').hasSubscribers).toBe(false)
     await client.get(url).text()
-    expect(headers[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/)
+    expect(headers).toEqual(['undefined'])
+    // Inside an unsampled caller's request: its trace goes on, still unsampled, through the
+    // server span the middleware made (which does not record either).
+    let serverSpan: string | undefined
+    const front = await serve(
+      traceRequests(async (_req, res) => {
+        serverSpan = trace.getActiveSpan()?.spanContext().spanId
+        res.end(await client.get(url).text())
+      }),
+    )
+    await get(front, parentHeader('00'))
+    expect(headers[1]).toBe(`00-${PARENT}-${serverSpan}-00`)
+    expect(memory.getFinishedSpans()).toEqual([])
+    // Inside a sampled caller's request: the client span records and is the parent downstream.
+    await get(front, parentHeader('01'))
+    await eventually(() => memory.getFinishedSpans().length === 2)
+    const clientSpan = memory.getFinishedSpans().find((s) => s.kind === SpanKind.CLIENT)
+    expect(headers[2]).toBe(`00-${PARENT}-${clientSpan?.spanContext().spanId}-01`)
+  })
+
+  it('under a ratio between 0 and 1 an unsampled caller’s HTTP call makes no span and forwards its trace', async () => {
+    const { memory } = setup({ sampler: 'parentbased_traceidratio', samplerArg: 0.5 })
+    const client = createHttpClient({ envPrefix: false })
+    open.push(client)
+    const headers: string[] = []
+    const url = await serve((req, res) => {
+      headers.push(String(req.headers.traceparent))
+      res.end()
+    })
+    // The channel is observed (a root may be sampled), but this call's parent is certainly dropped.
+    expect(dc.tracingChannel('beaver:http:request').hasSubscribers).toBe(true)
+    let serverSpan: string | undefined
+    const front = await serve(
+      traceRequests(async (_req, res) => {
+        serverSpan = trace.getActiveSpan()?.spanContext().spanId
+        res.end(await client.get(url).text())
+      }),
+    )
+    await get(front, parentHeader('00'))
+    expect(headers).toEqual([`00-${PARENT}-${serverSpan}-00`])
+    expect(memory.getFinishedSpans()).toEqual([])
   })
 
   it('certainDrop knows the samplers whose answer does not need a trace id', () => {
