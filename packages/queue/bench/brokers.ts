@@ -1,0 +1,239 @@
+// Side-by-side benchmark of @beaver-kit/queue's broker drivers against the raw client doing the
+// same work with the same guarantees, on the shared harness (@beaver-kit/testkit/bench):
+//   rabbitmq: publish with publisher confirms (amqplib ConfirmChannel, sendToQueue + confirm
+//             callback, to a quorum queue as the driver declares), consume + ack (prefetch = c)
+//   nats:     JetStream publish awaiting the PubAck (msgID set, as the driver does), pull consume
+//             on a durable consumer with confirmed acks (ackAck), as the driver acknowledges
+// at concurrency 1 and 50. Consume cases drain a pre-filled backlog with an empty handler.
+// Run: npm run bench:brokers -w @beaver-kit/queue   (BENCH_QUICK=1 for a short smoke run)
+import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import amqp from 'amqplib'
+import { connect as natsConnect } from '@nats-io/transport-node'
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { runBench, isQuick, type BenchCase, type Measurement } from '@beaver-kit/testkit/bench'
+import { createQueue, type Queue } from '@beaver-kit/queue'
+
+const AMQP = process.env.BEAVER_TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+const NATS = process.env.BEAVER_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
+const quick = isQuick()
+/** Backlog a consume case drains: fewer at concurrency 1, so a round stays within seconds. */
+const backlogFor = (concurrency: number): number => (quick ? 1000 : concurrency === 1 ? 3000 : 10_000)
+const DRAIN_DEADLINE_MS = quick ? 5000 : 30_000
+const payload = { to: 'ada@example.com', n: 1 }
+const body = Buffer.from(JSON.stringify(payload))
+const run = randomUUID().slice(0, 8)
+const closers: Array<() => Promise<unknown>> = []
+
+// ---- the kit -----------------------------------------------------------------------------------
+function kit(driver: 'rabbitmq' | 'nats'): Queue {
+  const q = createQueue({
+    driver,
+    envPrefix: false,
+    namespace: `bench_${run}_${driver}`,
+    ...(driver === 'rabbitmq' ? { rabbitmq: { url: AMQP, expires: '10m' } } : { nats: { servers: [NATS] } }),
+  })
+  closers.push(() => q.close())
+  return q
+}
+
+/** Resolves when `all` does, or after the deadline (what was done by then is reported). */
+async function deadline(all: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_DEADLINE_MS)))])
+  clearTimeout(timer)
+}
+
+/** Counts handled messages and resolves once `backlog` were. */
+function counter(backlog: number): { tick: () => void; all: Promise<void>; done: () => number } {
+  let n = 0
+  let finish!: () => void
+  const all = new Promise<void>((r) => (finish = r))
+  return {
+    tick: () => {
+      if (++n === backlog) finish()
+    },
+    all,
+    done: () => n,
+  }
+}
+
+async function consumeKit(q: Queue, queue: string, concurrency: number): Promise<Measurement> {
+  const backlog = backlogFor(concurrency)
+  await q.publishBatch(
+    queue,
+    Array.from({ length: backlog }, () => ({ payload })),
+  )
+  const count = counter(backlog)
+  const start = performance.now()
+  const c = await q.consume(queue, count.tick, { concurrency })
+  await deadline(count.all)
+  const ms = performance.now() - start
+  const handled = count.done()
+  await c.close()
+  return { opsPerSec: (handled * 1000) / ms }
+}
+
+// ---- raw amqplib -------------------------------------------------------------------------------
+const amqpConn = await amqp.connect(AMQP)
+closers.push(() => amqpConn.close())
+const confirm = await amqpConn.createConfirmChannel()
+const quorum = { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-expires': 600_000 } }
+const rawPubQueue = `bench_${run}_raw_pub`
+await confirm.assertQueue(rawPubQueue, quorum)
+
+function amqpPublish(ch: amqp.ConfirmChannel, queue: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.sendToQueue(queue, body, { persistent: true, contentType: 'application/json' }, (error) =>
+      error ? reject(error as Error) : resolve(),
+    )
+  })
+}
+
+async function consumeAmqp(queue: string, concurrency: number): Promise<Measurement> {
+  await confirm.assertQueue(queue, quorum)
+  const backlog = backlogFor(concurrency)
+  for (let i = 0; i < backlog; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, backlog - i) }, () => amqpPublish(confirm, queue)))
+  }
+  const ch = await amqpConn.createChannel()
+  await ch.prefetch(concurrency)
+  const count = counter(backlog)
+  const start = performance.now()
+  const { consumerTag } = await ch.consume(queue, (m) => {
+    if (!m) return
+    JSON.parse(m.content.toString())
+    ch.ack(m)
+    count.tick()
+  })
+  await deadline(count.all)
+  const ms = performance.now() - start
+  await ch.cancel(consumerTag)
+  await ch.close()
+  await confirm.deleteQueue(queue)
+  return { opsPerSec: (count.done() * 1000) / ms }
+}
+
+// ---- raw JetStream -----------------------------------------------------------------------------
+const nc = await natsConnect({ servers: NATS })
+closers.push(() => nc.close())
+const js = jetstream(nc)
+const jsm = await jetstreamManager(nc)
+const rawStream = `bench_${run}_raw`
+const rawSubject = (what: string): string => `bench_${run}.raw.${what}`
+await jsm.streams.add({
+  name: rawStream,
+  subjects: [`bench_${run}.raw.>`],
+  retention: RetentionPolicy.Workqueue,
+  storage: StorageType.File,
+})
+closers.push(() => jsm.streams.delete(rawStream))
+
+async function consumeJetStream(what: string, concurrency: number): Promise<Measurement> {
+  const subject = rawSubject(what)
+  const backlog = backlogFor(concurrency)
+  for (let i = 0; i < backlog; i += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, backlog - i) }, () => js.publish(subject, body, { msgID: randomUUID() })),
+    )
+  }
+  await jsm.consumers.add(rawStream, {
+    durable_name: what,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: subject,
+    max_ack_pending: -1,
+  })
+  const consumer = await js.consumers.get(rawStream, what)
+  const count = counter(backlog)
+  const start = performance.now()
+  const messages = await consumer.consume({ max_messages: Math.max(concurrency, 64) })
+  let inFlight = 0
+  let slot: (() => void) | undefined
+  const loop = (async () => {
+    for await (const m of messages) {
+      JSON.parse(m.string())
+      inFlight++
+      void m.ackAck().then(() => {
+        inFlight--
+        count.tick()
+        slot?.()
+      })
+      if (inFlight >= concurrency) await new Promise<void>((r) => (slot = r))
+    }
+  })()
+  await deadline(count.all)
+  const ms = performance.now() - start
+  messages.stop()
+  await loop
+  await jsm.consumers.delete(rawStream, what)
+  return { opsPerSec: (count.done() * 1000) / ms }
+}
+
+// ---- cases -------------------------------------------------------------------------------------
+const rabbit = kit('rabbitmq')
+const nats = kit('nats')
+await rabbit.ready()
+await nats.ready()
+let fresh = 0
+const next = (what: string): string => `${what}${++fresh}`
+
+const cases: BenchCase[] = []
+for (const c of [1, 50]) {
+  cases.push({
+    name: `rabbitmq: publish with confirms, concurrency ${c}`,
+    concurrency: c,
+    contenders: [
+      { contender: 'beaver-kit', fn: () => rabbit.publish('pub', payload) },
+      { contender: 'amqplib', fn: () => amqpPublish(confirm, rawPubQueue) },
+    ],
+  })
+  cases.push({
+    name: `nats: publish with PubAck, concurrency ${c}`,
+    concurrency: c,
+    contenders: [
+      { contender: 'beaver-kit', fn: () => nats.publish('pub', payload) },
+      { contender: 'nats', fn: () => js.publish(rawSubject('pub'), body, { msgID: randomUUID() }) },
+    ],
+  })
+}
+for (const c of [1, 50]) {
+  cases.push({
+    name: `rabbitmq: consume + ack, concurrency ${c}`,
+    contenders: [
+      { contender: 'beaver-kit', measure: () => consumeKit(rabbit, next('c'), c) },
+      { contender: 'amqplib', measure: () => consumeAmqp(`bench_${run}_${next('raw_c')}`, c) },
+    ],
+  })
+  cases.push({
+    name: `nats: consume + ack, concurrency ${c}`,
+    contenders: [
+      { contender: 'beaver-kit', measure: () => consumeKit(nats, next('c'), c) },
+      { contender: 'nats', measure: () => consumeJetStream(next('c'), c) },
+    ],
+  })
+}
+
+const goals = cases.map((k) => ({
+  goal: `${k.name} ≥ 0.9x raw`,
+  case: k.name,
+  over: k.name.startsWith('rabbitmq') ? 'amqplib' : 'nats',
+  target: 0.9,
+}))
+
+try {
+  await runBench({
+    package: 'queue',
+    url: import.meta.url,
+    name: 'brokers',
+    script: 'bench:brokers',
+    rounds: 3,
+    cases,
+    goals,
+    notes: [
+      `Brokers on this machine: RabbitMQ 3.10 (quorum queues, one node) and nats-server 2.9.10 (JetStream, file storage), both on loopback. Consume cases drain a backlog of ${backlogFor(1)} messages at concurrency 1 and ${backlogFor(50)} at 50 with an empty handler (ops/s: handled ÷ time to drain); publish cases keep c publishes in flight.`,
+      'Raw clients: amqplib ConfirmChannel (sendToQueue with the confirm callback; consume with prefetch c and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
+    ],
+  })
+} finally {
+  for (const close of closers.reverse()) await close().catch(() => undefined)
+}
