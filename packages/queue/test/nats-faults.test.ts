@@ -4,9 +4,10 @@
 // the DLQ; a stream deleted behind the driver's back; bad credentials; idempotent publish.
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
-import { channels, createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
+import { createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
+import { expectRedeliveryAfterCut, hang, trackQueues, watchConnection } from './support/broker-faults.ts'
 import { deleteNatsStreams, natsTestPrefix } from './support/nats-streams.ts'
 import { startOwnNats } from './support/nats-server.ts'
 
@@ -22,56 +23,26 @@ function natsQueue(servers: string, namespace: string, nats: Record<string, unkn
   return createQueue({ driver: 'nats', nats: { servers: [servers], prefix, ...nats }, namespace, envPrefix: false })
 }
 
-const hang = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
-
 describe.runIf(url)('nats faults', () => {
-  const opened: Queue[] = []
-  const open = (servers: string, ns: string, nats?: Record<string, unknown>): Queue => {
-    const q = natsQueue(servers, ns, nats)
-    opened.push(q)
-    return q
-  }
-  afterEach(async () => {
-    for (const q of opened.splice(0)) await q.close()
-  })
+  const { open, closeAll } = trackQueues(natsQueue)
 
   it('redelivers the message of a worker cut off from the server, with the attempt counted', async () => {
-    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(new URL(url as string).port) } })
-    try {
-      const ns = uniqueNamespace('nats')
-      const cut = open(proxy.url(url as string), ns)
-      const other = open(url as string, ns)
-      let started!: () => void
-      const running = new Promise<void>((r) => (started = r))
-      const id = await cut.publish('crash', 'x', { attempts: 5 })
-      await cut.consume(
-        'crash',
-        async (_m, h) => {
-          started()
-          await hang(h.signal)
-        },
-        { concurrency: 1, leaseTime: 1000 },
-      )
-      await running
+    await expectRedeliveryAfterCut({
+      url: url as string,
+      open: (u, ns) => open(u, ns),
       // No reconnect either: the worker is gone as far as the server can tell.
-      const refusing = proxy.refuse()
-      proxy.closeAll()
-      await refusing
-      const attempts: Array<{ id: string; attempt: number }> = []
-      const c2 = await other.consume('crash', (m) => void attempts.push({ id: m.id, attempt: m.attempt }))
-      await eventually(() => expect(attempts).toEqual([{ id, attempt: 2 }]), wait)
-      await c2.close()
-    } finally {
-      await proxy.close()
-    }
+      cut: async (proxy) => {
+        const refusing = proxy.refuse()
+        proxy.closeAll()
+        await refusing
+      },
+      leaseTime: 1000,
+    })
   })
 
   it('loses nothing when the connection drops under a consumer and a publisher, and says so on beaver:queue:connection', async () => {
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(new URL(url as string).port) } })
-    const states: string[] = []
-    const onConnection = (m: unknown): void => void states.push((m as { state: string }).state)
-    channels.connection.subscribe(onConnection)
+    const { states, stop } = watchConnection()
     try {
       const q = open(proxy.url(url as string), uniqueNamespace('nats'))
       const seen = new Set<unknown>()
@@ -111,7 +82,7 @@ describe.runIf(url)('nats faults', () => {
         for (const n of confirmed) expect(seen.has(n)).toBe(true)
       }, wait)
     } finally {
-      channels.connection.unsubscribe(onConnection)
+      stop()
       await proxy.close()
     }
   })
@@ -136,7 +107,7 @@ describe.runIf(url)('nats faults', () => {
       expect(typeof id).toBe('string')
       await eventually(() => expect(seen.has('after')).toBe(true), wait)
     } finally {
-      for (const q of opened.splice(0)) await q.close()
+      await closeAll()
       await server.destroy()
     }
   })

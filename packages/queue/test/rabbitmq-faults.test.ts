@@ -4,8 +4,9 @@
 import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { eventually, requireService, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
-import { channels, createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
+import { createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
 import { rabbitmqDriver } from '@beaver-kit/queue/rabbitmq'
+import { expectRedeliveryAfterCut, trackQueues, watchConnection } from './support/broker-faults.ts'
 
 const url = await requireService('rabbitmq')
 const require = createRequire(import.meta.url)
@@ -22,50 +23,22 @@ function rabbitQueue(amqpUrl: string, namespace: string, queueType?: 'classic' |
 const wait = { timeoutMs: 15_000 }
 
 describe.runIf(url)('rabbitmq faults', () => {
-  const opened: Queue[] = []
-  const open = (amqpUrl: string, ns: string, queueType?: 'classic' | 'quorum'): Queue => {
-    const q = rabbitQueue(amqpUrl, ns, queueType)
-    opened.push(q)
-    return q
-  }
-  afterEach(async () => {
-    for (const q of opened.splice(0)) await q.close()
+  const { open } = trackQueues(rabbitQueue)
+  afterEach(() => {
     vi.restoreAllMocks()
   })
 
   it('redelivers the message of a worker whose connection died, with the attempt counted', async () => {
-    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
-    try {
-      const ns = uniqueNamespace('rmq')
-      const crashed = open(proxy.url(url as string), ns)
-      const other = open(url as string, ns)
-      let started!: () => void
-      const running = new Promise<void>((r) => (started = r))
-      const id = await crashed.publish('crash', 'x', { attempts: 5 })
-      await crashed.consume(
-        'crash',
-        async (_m, h) => {
-          started()
-          await new Promise((_, reject) => h.signal.addEventListener('abort', () => reject(h.signal.reason)))
-        },
-        { concurrency: 1 },
-      )
-      await running
-      proxy.closeAll()
-      const attempts: Array<{ id: string; attempt: number }> = []
-      const c2 = await other.consume('crash', (m) => void attempts.push({ id: m.id, attempt: m.attempt }))
-      await eventually(() => expect(attempts).toEqual([{ id, attempt: 2 }]), wait)
-      await c2.close()
-    } finally {
-      await proxy.close()
-    }
+    await expectRedeliveryAfterCut({
+      url: url as string,
+      open: (u, ns) => open(u, ns),
+      cut: async (proxy) => proxy.closeAll(),
+    })
   })
 
   it('keeps consuming and publishing after the connection drops, and says so on beaver:queue:connection', async () => {
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: 5672 } })
-    const states: string[] = []
-    const onConnection = (m: unknown): void => void states.push((m as { state: string }).state)
-    channels.connection.subscribe(onConnection)
+    const { states, stop } = watchConnection()
     try {
       const q = open(proxy.url(url as string), uniqueNamespace('rmq'))
       const seen = new Set<unknown>()
@@ -87,7 +60,7 @@ describe.runIf(url)('rabbitmq faults', () => {
       await eventually(() => expect(seen.size).toBe(40), wait)
       expect(states).toContain('restored')
     } finally {
-      channels.connection.unsubscribe(onConnection)
+      stop()
       await proxy.close()
     }
   })
