@@ -22,6 +22,7 @@ const backends: Array<[string, string, string | undefined]> = [
   ['mariadb', 'mysql', await requireService('mariadb')],
   ['redis', 'redis', await requireService('redis')],
   ['nats', 'nats', await requireService('nats')],
+  ['rabbitmq', 'rabbitmq', await requireService('rabbitmq')],
 ]
 // NATS streams under a prefix of their own, deleted afterwards: the server is shared.
 const natsPrefix = natsTestPrefix()
@@ -34,6 +35,8 @@ afterAll(async () => {
 function driverOptions(driver: string, url: string): Record<string, unknown> {
   if (driver === 'redis') return { redis: { url } }
   if (driver === 'nats') return { nats: { servers: [url], prefix: natsPrefix } }
+  // Queues of a namespace nobody uses any more go after a while: the server is shared.
+  if (driver === 'rabbitmq') return { rabbitmq: { url, expires: '10m' } }
   return { db: { url } }
 }
 
