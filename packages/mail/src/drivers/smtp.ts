@@ -67,6 +67,12 @@ export function nodemailerOptions(o: SmtpTransportOptions): Record<string, unkno
   }
 }
 
+async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(chunks)
+}
+
 const built = (node: MimeNode): Promise<Buffer> =>
   new Promise((resolve, reject) => node.build((err, message) => (err ? reject(err) : resolve(message))))
 
@@ -112,10 +118,14 @@ export const smtpDriver = defineMailDriver<SmtpTransportOptions>({
           // Checked here as well as by the mailer: a retry or a failover may come after the abort.
           throwIfAborted(signal)
           const node = new modules.MailComposer({ ...toNodemailer(mail, true) }).compile()
-          let message: Buffer | undefined
-          if (signer) node.processFunc((input) => signer.sign(input))
-          else message = writeMime(node, modules.qp)
-          message ??= await built(node)
+          let message = writeMime(node, modules.qp)
+          if (message === undefined) {
+            if (signer) node.processFunc((input) => signer.sign(input))
+            message = await built(node)
+          } else if (signer) {
+            // The same bytes nodemailer's writer would hand its signer, signed as one piece.
+            message = await readAll(signer.sign(message) as AsyncIterable<Buffer | string>)
+          }
           const info = await raceAbort(connections.send(node.getEnvelope(), message, signal), { signal })
           return {
             messageId: node.messageId(),
