@@ -18,6 +18,7 @@ import {
   type SmsDriver,
 } from '@beaver-kit/sms'
 import { createSmsFailover } from '@beaver-kit/sms/failover'
+import { memoryDriver } from '@beaver-kit/sms/memory'
 
 let twilio: TwilioFake
 let vonage: VonageFake
@@ -88,6 +89,16 @@ describe('the SMS facade', () => {
     await l.send(msg)
     expect(() => l.sent()).toThrow(expect.objectContaining({ code: 'SMS_UNSUPPORTED' }))
     expect(() => l.clearSent()).toThrow(expect.objectContaining({ code: 'SMS_UNSUPPORTED' }))
+  })
+
+  it('memory keeps the newest maxMessages, and still answers the kept idempotency keys', async () => {
+    const driverInstance = await memoryDriver.create({ maxMessages: 3 }, {} as never)
+    await using s = createSms({ envPrefix: false, driverInstance })
+    for (let i = 0; i < 8; i++) await s.send({ ...msg, body: `n${i}`, idempotencyKey: `k-${i}` })
+    expect(s.sent().map((m) => m.body)).toEqual(['n5', 'n6', 'n7'])
+    const kept = s.sent()[0]?.messageId
+    expect((await s.send({ ...msg, body: 'again', idempotencyKey: 'k-5' })).messageId).toBe(kept)
+    expect(s.sent().map((m) => m.body)).toEqual(['n5', 'n6', 'n7'])
   })
 
   it('batches: per-message outcome, an abort skips the rest', async () => {

@@ -37,16 +37,16 @@ export const memoryDriver = defineSmsDriver<{ maxMessages?: number }>({
   peers: [],
   create(options) {
     const max = options.maxMessages ?? 10_000
+    // Trimmed to the newest `max` only when it reaches twice that, so keeping a message costs
+    // the same at 10 or 10,000 kept (slicing on every send copied the whole list each time).
     let kept: CapturedSms[] = []
+    let byKey = new Map<string, CapturedSms>()
     const driver: CapturingSmsDriver = {
       name: 'memory',
       // Nothing here fails for a while, so there is nothing to retry.
       capabilities: Object.freeze({ retries: true, idempotencyKeys: true }),
       async send(message) {
-        const seen =
-          message.idempotencyKey === undefined
-            ? undefined
-            : kept.find((k) => k.idempotencyKey === message.idempotencyKey)
+        const seen = message.idempotencyKey === undefined ? undefined : byKey.get(message.idempotencyKey)
         if (seen) return { messageId: seen.messageId, status: 'queued' }
         const captured: CapturedSms = Object.freeze({
           ...message,
@@ -54,12 +54,17 @@ export const memoryDriver = defineSmsDriver<{ maxMessages?: number }>({
           sentAt: new Date(),
         })
         kept.push(captured)
-        if (kept.length > max) kept = kept.slice(-max)
+        if (message.idempotencyKey !== undefined) byKey.set(message.idempotencyKey, captured)
+        if (kept.length >= max * 2) {
+          kept = kept.slice(-max)
+          byKey = new Map(kept.flatMap((k) => (k.idempotencyKey === undefined ? [] : [[k.idempotencyKey, k] as const])))
+        }
         return { messageId: captured.messageId, status: 'queued' }
       },
-      sent: () => kept.slice(),
+      sent: () => (kept.length > max ? kept.slice(-max) : kept.slice()),
       clear() {
         kept = []
+        byKey = new Map()
       },
       async close() {},
     }
