@@ -33,10 +33,12 @@ function attributeName(pkg: string, key: string): string {
 }
 
 /** Sets `beaver.<pkg>.<field>` on `span` for every string, number and boolean field of a payload. */
-function setPayloadAttributes(span: Span, byKey: Map<string, string>, pkg: string, payload: Payload): void {
+function setPayloadAttributes(span: Span, byKey: Map<string, string>, pkg: string, op: string, payload: Payload): void {
   for (const key in payload) {
     const value = payload[key]
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue
+    // The operation the channel is named for is the span's name already (`cache.get`).
+    if (key === 'op' && value === op) continue
     let name = byKey.get(key)
     if (name === undefined) {
       if (SKIP.has(key)) continue
@@ -211,7 +213,7 @@ export function finishSpan(span: Span, pkg: string, op: string, p: Payload, erro
   } else {
     let byKey = names.get(pkg)
     if (byKey === undefined) names.set(pkg, (byKey = new Map()))
-    setPayloadAttributes(span, byKey, pkg, p)
+    setPayloadAttributes(span, byKey, pkg, op, p)
   }
   if (error !== undefined) {
     span.recordException(error instanceof Error ? error : String(error))

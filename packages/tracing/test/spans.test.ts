@@ -94,6 +94,13 @@ describe('HTTP server middleware', () => {
       .filter((s) => s.name === 'cache.get')
       .map((s) => s.parentSpanContext?.spanId ?? 'root')
     expect(parents.sort()).toEqual([users?.spanContext().spanId, boom?.spanContext().spanId, 'root'].sort())
+    // The payload's fields as attributes, but not the operation: it is the span's name.
+    const read = memory.getFinishedSpans().find((s) => s.name === 'cache.get')
+    expect(Object.keys(read?.attributes ?? {}).sort()).toEqual([
+      'beaver.cache.driver',
+      'beaver.cache.hit',
+      'beaver.cache.namespace',
+    ])
   })
 
   it('runs the rest of a Connect/Express chain inside the span and names it by the matched route', async () => {
