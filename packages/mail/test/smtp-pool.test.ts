@@ -64,6 +64,20 @@ describe('smtp pool', () => {
     expect(subjects()).toEqual(['first', 'after'])
   })
 
+  it('answers the Message-ID the message carries, with a new id and a new boundary per message', async () => {
+    await using mailer = pooled()
+    const a = await mailer.send({ ...message('a'), html: '<b>a</b>' })
+    const b = await mailer.send({ ...message('b'), html: '<b>b</b>' })
+    const [first, second] = sink.messages.map((m) => m.raw.toString('latin1'))
+    expect(first).toContain(`\r\nMessage-ID: ${a.messageId}\r\n`)
+    expect(second).toContain(`\r\nMessage-ID: ${b.messageId}\r\n`)
+    expect(a.messageId).toMatch(/^<[^@<>]+@example\.com>$/)
+    expect(a.messageId).not.toBe(b.messageId)
+    const boundary = (raw: string | undefined) => /boundary="([^"]+)"/.exec(raw ?? '')?.[1]
+    expect(boundary(first)).toBeDefined()
+    expect(boundary(first)).not.toBe(boundary(second))
+  })
+
   it('renews a connection after maxMessages, and opens one per message when pooling is off', async () => {
     const before = proxy.connections
     {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
 import { raceAbort, throwIfAborted } from '@beaver-kit/core'
 import { MailError } from '../errors.ts'
@@ -67,6 +68,9 @@ export function nodemailerOptions(o: SmtpTransportOptions): Record<string, unkno
   }
 }
 
+// A Message-ID needs an ASCII domain; an internationalized one is left to nodemailer (punycode).
+const ASCII_DOMAIN = /^[A-Za-z0-9.-]+$/
+
 async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
@@ -117,7 +121,14 @@ export const smtpDriver = defineMailDriver<SmtpTransportOptions>({
         try {
           // Checked here as well as by the mailer: a retry or a failover may come after the abort.
           throwIfAborted(signal)
-          const node = new modules.MailComposer({ ...toNodemailer(mail, true) }).compile()
+          // The boundary and Message-ID from pooled random UUIDs: nodemailer draws fresh random
+          // bytes from the system for each, several calls per message.
+          const domain = mail.from.address.slice(mail.from.address.lastIndexOf('@') + 1)
+          const node = new modules.MailComposer({
+            ...toNodemailer(mail, true),
+            baseBoundary: randomUUID().replaceAll('-', ''),
+            ...(ASCII_DOMAIN.test(domain) ? { messageId: `<${randomUUID()}@${domain}>` } : {}),
+          }).compile()
           let message = writeMime(node, modules.qp)
           if (message === undefined) {
             if (signer) node.processFunc((input) => signer.sign(input))
