@@ -124,6 +124,11 @@ export interface StorageDriver {
   put(key: string, input: DriverPut): Promise<{ size: number; etag?: string | undefined; multipart: boolean }>
   /** The bytes (of a range: start..end inclusive), or undefined when there is no such file. */
   getStream(key: string, options: { start?: number; end?: number; signal?: AbortSignal }): Promise<Readable | undefined>
+  /**
+   * The whole file in one buffer, or undefined when there is no such file; optional (get()
+   * reads getStream() otherwise). A file over maxBytes fails with STORAGE_TOO_LARGE.
+   */
+  read?(key: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<Buffer | undefined>
   stat(key: string): Promise<Omit<FileStat, 'path'> | undefined>
   /** True when a file was removed. */
   delete(key: string): Promise<boolean>

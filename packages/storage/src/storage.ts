@@ -8,7 +8,7 @@ import {
   type InstanceOptions,
 } from '@beaver-kit/config'
 import { throwIfAborted, traceAsync, type Instance } from '@beaver-kit/core'
-import { guardBody, readAll, toReadable, type Body, type Checksum } from './body.ts'
+import { BufferedBody, checkDigest, guardBody, readAll, toReadable, type Body, type Checksum } from './body.ts'
 import { channels } from './channels.ts'
 import { storageSchema, type StorageSettings } from './config.ts'
 import {
@@ -185,11 +185,27 @@ export function createStorage(options: StorageOptions = {}): Storage {
         },
       )
     }
-    const guard = guardBody(path, {
-      maxBytes: config.maxFileSize,
-      checksum: opts.checksum,
-      onProgress: opts.onProgress,
-    })
+    // A body whole in memory is checked at once and goes to the driver as it is (a driver may
+    // write its bytes in one go); any other body streams through the guard.
+    let guard: Readable
+    if (stream instanceof BufferedBody) {
+      if (opts.checksum) checkDigest(path, opts.checksum, stream.bytes ?? Buffer.alloc(0))
+      stream.onConsume(opts.onProgress)
+      // An abort before any driver listens must not become an uncaught 'error' event: the
+      // driver sees the destroyed body (or the signal) and rejects with the abort itself.
+      stream.on('error', () => undefined)
+      guard = stream
+    } else {
+      const checked = guardBody(path, {
+        maxBytes: config.maxFileSize,
+        checksum: opts.checksum,
+        onProgress: opts.onProgress,
+      })
+      // Errors of the source reach the driver through the guard; the pipeline's own promise is
+      // observed so a failed source never becomes an unhandled rejection.
+      pipeline(stream, checked).catch(() => undefined)
+      guard = checked
+    }
     // An abort fails the body itself, so every driver stops reading and commits nothing.
     const signal = opts.signal
     const onAbort = (): void => {
@@ -201,9 +217,6 @@ export function createStorage(options: StorageOptions = {}): Storage {
       )
     }
     signal?.addEventListener('abort', onAbort, { once: true })
-    // Errors of the source reach the driver through the guard; the pipeline's own promise is
-    // observed so a failed source never becomes an unhandled rejection.
-    pipeline(stream, guard).catch(() => undefined)
     return traceAsync(channels.put, op, async () => {
       const driver = await load()
       try {
@@ -255,6 +268,11 @@ export function createStorage(options: StorageOptions = {}): Storage {
       () => ({ ...op(), stream: false }),
       async () => {
         const driver = await load()
+        if (driver.read) {
+          const bytes = await wrap(path, () => driver.read!(k, { maxBytes: config.maxReadSize, signal: opts.signal }))
+          if (!bytes) throw notFound(path)
+          return bytes
+        }
         const s = await wrap(path, () => driver.getStream(k, opts))
         if (!s) throw notFound(path)
         return wrap(path, () => readAll(path, s, config.maxReadSize))

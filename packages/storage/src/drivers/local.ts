@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { lstat, mkdir, opendir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { constants, createReadStream, createWriteStream } from 'node:fs'
+import { lstat, mkdir, open, opendir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -14,6 +14,7 @@ import {
 } from '../driver.ts'
 import { StorageError } from '../errors.ts'
 import { listSorted } from '../listing.ts'
+import { takeBytes, tooLargeToRead } from '../body.ts'
 import {
   attributesOf,
   fileEtag,
@@ -34,6 +35,16 @@ export interface LocalStorageOptions {
 /** The kit's own folder under the root: temp files and attribute sidecars. Paths starting with it are refused. */
 const RESERVED = RESERVED_FOLDER
 
+/** Like Promise.all, but waits for every promise before rejecting (no write is left running behind a failure). */
+async function settleAll<T extends readonly unknown[]>(
+  promises: { [K in keyof T]: Promise<T[K]> },
+): Promise<{ [K in keyof T]: T[K] }> {
+  const settled = await Promise.allSettled(promises)
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { [K in keyof T]: T[K] }
+}
+
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code
 }
@@ -42,7 +53,9 @@ const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'EISDIR'].inclu
 /**
  * Files on the local file system under one root. Writes go to a temp file under
  * `<root>/.beaver/tmp` and are renamed into place, so readers see the old file or the new
- * one, never a part (not fsynced: a power cut may lose the latest write). Attributes that
+ * one, never a part (not fsynced: a power cut may lose the latest write). A body put() got
+ * whole (a string or bytes) is written with one writeFile, and get() reads a file with one
+ * open, fstat and read, so small files cost little more than node:fs itself. Attributes that
  * differ from the defaults live in `<root>/.beaver/meta/<path>.json`. No path escapes the
  * root: the facade refuses "..", absolute paths, NUL and backslashes, and this driver
  * resolves symlinks and refuses any path whose real location is outside the root.
@@ -140,15 +153,23 @@ export class LocalDisk implements StorageDriver {
   async put(key: string, input: DriverPut): Promise<{ size: number; multipart: false }> {
     this.#check(key)
     const root = await this.#real()
-    const folder = await this.#folderFor(key, root)
-    const target = join(folder, key.slice(key.lastIndexOf('/') + 1))
     const tmp = await this.#tmp(root)
-    let size = 0
-    try {
+    const bytes = takeBytes(input.body)
+    let size = bytes?.length ?? 0
+    const write = async (): Promise<void> => {
+      if (bytes) return writeFile(tmp, bytes, { flag: 'wx', ...(input.signal ? { signal: input.signal } : {}) })
       input.body.on('data', (chunk: Buffer) => (size += chunk.length))
       await pipeline(input.body, createWriteStream(tmp, { flags: 'wx' }), { signal: input.signal })
-      await this.#writeSidecar(root, key, sidecarOf(key, input.attributes, input.tags))
-      await rename(tmp, target)
+    }
+    try {
+      // The target folder's check runs beside the write; the sidecar changes only once the whole
+      // body is in the temp file (a failed body keeps the old file's attributes), and the rename
+      // commits only once both succeeded.
+      const [folder] = await settleAll([
+        this.#folderFor(key, root),
+        write().then(() => this.#writeSidecar(root, key, sidecarOf(key, input.attributes, input.tags))),
+      ])
+      await rename(tmp, join(folder, key.slice(key.lastIndexOf('/') + 1)))
     } catch (err) {
       await rm(tmp, { force: true })
       throw err
@@ -193,6 +214,30 @@ export class LocalDisk implements StorageDriver {
       ...(options.signal ? { signal: options.signal } : {}),
     })
     return stream
+  }
+
+  /** One open, one fstat and one read of exactly the file's size (get() of a small file costs what readFile does, plus the root check). */
+  async read(key: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<Buffer | undefined> {
+    const real = await this.#existing(key)
+    if (!real) return undefined
+    options.signal?.throwIfAborted()
+    // Non-blocking, so a FIFO under the root cannot hold a thread: only a regular file is read.
+    const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+    try {
+      const s = await handle.stat()
+      if (!s.isFile()) return undefined
+      if (s.size > options.maxBytes) throw tooLargeToRead(key, options.maxBytes)
+      const bytes = Buffer.allocUnsafe(s.size)
+      let at = 0
+      while (at < s.size) {
+        const { bytesRead } = await handle.read(bytes, at, s.size - at, at)
+        if (bytesRead === 0) break
+        at += bytesRead
+      }
+      return at === s.size ? bytes : bytes.subarray(0, at)
+    } finally {
+      await handle.close()
+    }
   }
 
   async stat(key: string): Promise<Omit<FileStat, 'path'> | undefined> {

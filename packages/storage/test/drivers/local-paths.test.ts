@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -70,6 +71,35 @@ describe('the local disk keeps every path inside its root', () => {
     await expect(disk.put('f.bin', failing)).rejects.toThrow()
     expect(await readdir(join(root, '.beaver', 'tmp'))).toEqual([])
     expect(await disk.exists('f.bin')).toBe(false)
+  })
+
+  it('writes a whole body at once and reads a file in one go, with the same checks as streaming', async () => {
+    const seen: number[] = []
+    await disk.put('whole.txt', 'x'.repeat(3000), { onProgress: (n) => seen.push(n), metadata: { a: 'b' } })
+    expect(seen).toEqual([3000])
+    expect((await disk.get('whole.txt')).toString()).toBe('x'.repeat(3000))
+    expect(await disk.stat('whole.txt')).toMatchObject({ size: 3000, metadata: { a: 'b' } })
+    await disk.put('whole.txt', new Uint8Array([1, 2, 3]))
+    expect([...(await disk.get('whole.txt'))]).toEqual([1, 2, 3])
+    expect((await disk.stat('whole.txt')).metadata).toEqual({})
+    await disk.put('empty.txt', '')
+    expect((await disk.get('empty.txt')).length).toBe(0)
+    // A folder, a FIFO (opened without blocking) and a file past maxReadSize are never read.
+    await disk.put('dir/inner.txt', 'i')
+    expect(await codeOf(disk.get('dir'))).toBe('STORAGE_NOT_FOUND')
+    execFileSync('mkfifo', [join(root, 'pipe')])
+    expect(await codeOf(disk.get('pipe'))).toBe('STORAGE_NOT_FOUND')
+    await using small = createStorage({ driver: 'local', local: { root }, envPrefix: false, maxReadSize: 2999 })
+    expect(await codeOf(small.get('big.txt'))).toBe('STORAGE_NOT_FOUND')
+    await small.put('big.txt', 'y'.repeat(3000))
+    expect(await codeOf(small.get('big.txt'))).toBe('STORAGE_TOO_LARGE')
+    // Aborted once the call started: the whole body is no longer written at once, and nothing is stored.
+    const controller = new AbortController()
+    const pending = codeOf(disk.put('never.txt', 'n', { signal: controller.signal }))
+    controller.abort(new Error('cancelled'))
+    expect(await pending).toBe('STORAGE_ABORTED')
+    expect(await disk.exists('never.txt')).toBe(false)
+    expect(await readdir(join(root, '.beaver', 'tmp'))).toEqual([])
   })
 
   it('refuses a path through a file, naming the path', async () => {
