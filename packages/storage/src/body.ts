@@ -155,8 +155,7 @@ function expectedDigest(path: string, checksum: Checksum): Buffer {
   return expected
 }
 
-const crcBytes = (crc: number): Buffer =>
-  Buffer.from([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255])
+const crcBytes = (crc: number): Buffer => Buffer.from([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255])
 
 function mismatch(path: string, checksum: Checksum, actual: Buffer): StorageError {
   return new StorageError(

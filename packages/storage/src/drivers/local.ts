@@ -36,9 +36,9 @@ export interface LocalStorageOptions {
 const RESERVED = RESERVED_FOLDER
 
 /** Like Promise.all, but waits for every promise before rejecting (no write is left running behind a failure). */
-async function settleAll<T extends readonly unknown[]>(
-  promises: { [K in keyof T]: Promise<T[K]> },
-): Promise<{ [K in keyof T]: T[K] }> {
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<{
+  [K in keyof T]: T[K]
+}> {
   const settled = await Promise.allSettled(promises)
   const failed = settled.find((r) => r.status === 'rejected')
   if (failed) throw failed.reason
@@ -217,7 +217,10 @@ export class LocalDisk implements StorageDriver {
   }
 
   /** One open, one fstat and one read of exactly the file's size (get() of a small file costs what readFile does, plus the root check). */
-  async read(key: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<Buffer | undefined> {
+  async read(
+    key: string,
+    options: { maxBytes: number; signal?: AbortSignal | undefined },
+  ): Promise<Buffer | undefined> {
     const real = await this.#existing(key)
     if (!real) return undefined
     options.signal?.throwIfAborted()
