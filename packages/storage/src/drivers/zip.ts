@@ -1,4 +1,5 @@
-import { Transform, type Readable } from 'node:stream'
+import { PassThrough, Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { importPeer } from '@beaver-kit/core'
 import type * as yauzl from 'yauzl'
 import type { Entry, ZipFile } from 'yauzl'
@@ -26,12 +27,44 @@ export interface ZipStorageOptions {
   file?: string | undefined
   /** Or the archive's bytes. */
   buffer?: Buffer | undefined
+  /**
+   * Or an archive on another disk, read through byte ranges (the central directory, then each
+   * entry as it is read), never downloaded whole: `{ storage: files, path: 'exports/a.zip' }`.
+   */
+  from?: ZipSource | undefined
   /** Most entries the archive may hold; default 10,000. */
   maxEntries?: number | undefined
   /** Most uncompressed bytes all entries may declare together; default 1 GiB. */
   maxTotalSize?: number | undefined
   /** Highest uncompressed/compressed ratio of an entry over 1 MiB uncompressed; default 100. */
   maxRatio?: number | undefined
+}
+
+/** An archive held by another storage: what a zip disk needs of it (a `Storage` has both). */
+export interface ZipSource {
+  storage: {
+    stat(path: string): Promise<{ size: number }>
+    getStream(path: string, options: { start?: number; end?: number }): Promise<Readable>
+  }
+  path: string
+}
+
+/**
+ * yauzl's random-access reader over ranged reads of another storage. yauzl asks for a stream
+ * synchronously, so each range is a pass-through filled once the storage answers.
+ */
+function rangeReader(module: Yauzl, source: ZipSource): yauzl.RandomAccessReader {
+  class StorageRangeReader extends module.RandomAccessReader {
+    override _readStreamForRange(start: number, end: number): Readable {
+      const out = new PassThrough()
+      source.storage
+        .getStream(source.path, { start, end: end - 1 })
+        .then((body) => pipeline(body, out))
+        .catch((err: unknown) => out.destroy(err as Error))
+      return out
+    }
+  }
+  return new StorageRangeReader()
 }
 
 /** Entries up to this many uncompressed bytes skip the ratio check (they cannot amplify much). */
@@ -82,20 +115,24 @@ export class ZipDisk implements StorageDriver {
   readonly name = 'zip'
   readonly capabilities = { signedUrls: false, nativeCopy: false, ranges: true, multipart: false, writable: false }
   readonly #yauzl: Yauzl
-  readonly #source: { file: string } | { buffer: Buffer }
+  readonly #source: { file: string } | { buffer: Buffer } | { from: ZipSource }
   readonly #limits: { maxEntries: number; maxTotalSize: number; maxRatio: number }
   #index: Promise<{ zip: ZipFile; entries: Map<string, Entry> }> | undefined
 
   constructor(yauzlModule: Yauzl, options: ZipStorageOptions, context?: StorageDriverContext) {
     const variable = (s: string): string => context?.variable(s) ?? `BEAVER_STORAGE_${s}`
-    if (options.file === undefined && options.buffer === undefined)
+    if (options.file === undefined && options.buffer === undefined && options.from === undefined)
       throw new StorageError(
         'STORAGE_OPTIONS_INVALID',
         `The zip storage driver needs an archive: set ${variable('ZIP_FILE')}.`,
         { details: { setting: variable('ZIP_FILE') } },
       )
     this.#yauzl = yauzlModule
-    this.#source = options.buffer ? { buffer: options.buffer } : { file: options.file! }
+    this.#source = options.buffer
+      ? { buffer: options.buffer }
+      : options.from
+        ? { from: options.from }
+        : { file: options.file! }
     this.#limits = {
       maxEntries: options.maxEntries ?? 10_000,
       maxTotalSize: options.maxTotalSize ?? 1024 * 1024 * 1024,
@@ -115,10 +152,13 @@ export class ZipDisk implements StorageDriver {
     const options = { autoClose: false, lazyEntries: true, strictFileNames: false }
     let zip: ZipFile
     try {
-      zip =
-        'buffer' in this.#source
-          ? await this.#yauzl.fromBufferPromise(this.#source.buffer, options)
-          : await this.#yauzl.openPromise(this.#source.file, options)
+      const source = this.#source
+      if ('buffer' in source) zip = await this.#yauzl.fromBufferPromise(source.buffer, options)
+      else if ('file' in source) zip = await this.#yauzl.openPromise(source.file, options)
+      else {
+        const { size } = await source.from.storage.stat(source.from.path)
+        zip = await this.#yauzl.fromRandomAccessReaderPromise(rangeReader(this.#yauzl, source.from), size, options)
+      }
     } catch (err) {
       throw this.#yauzlError(err)
     }
@@ -264,8 +304,8 @@ export const zipDriver = defineStorageDriver<ZipStorageOptions>({
 
 /**
  * A zip disk built from options, for an archive that is not a file named in the environment
- * (bytes fetched from another disk, an upload): give it to createStorage as the driver.
- * @example await using archive = createStorage({ driver: await openZipDisk({ buffer: await files.get('a.zip') }) })
+ * (on another disk, read through ranges; bytes of an upload): give it to createStorage as the driver.
+ * @example await using archive = createStorage({ driver: await openZipDisk({ from: { storage: files, path: 'a.zip' } }) })
  */
 export async function openZipDisk(options: ZipStorageOptions): Promise<StorageDriver> {
   return new ZipDisk(await loadYauzl(), options)

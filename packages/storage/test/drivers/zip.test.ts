@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startS3rver } from '@beaver-kit/testkit/cache-servers'
 import { describeReadOnlyStorageDriver, STORAGE_READ_FIXTURE } from '@beaver-kit/testkit/storage-read'
 import { createStorage, isStorageError } from '@beaver-kit/storage'
 import { createZipWriter, openZipDisk } from '@beaver-kit/storage/zip'
@@ -143,6 +144,66 @@ describe('the zip writer', () => {
     expect(await read.stat('report.json')).toMatchObject({ metadata: { owner: 'ada' }, cacheControl: 'no-store' })
     expect(await read.stat('video.bin')).toMatchObject({ size: 100_000, contentType: 'video/x-raw' })
   })
+
+  it('reads an archive on another disk through byte ranges, never downloading it whole', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 255
+    const s3 = await startS3rver('beaver-zip-ranges')
+    try {
+      const holders = [
+        createStorage({ driver: 'local', envPrefix: false, local: { root: join(dir, 'holder') } }),
+        createStorage({
+          driver: 's3',
+          envPrefix: false,
+          s3: {
+            bucket: s3.bucket,
+            endpoint: s3.endpoint,
+            region: s3.region,
+            accessKeyId: s3.credentials.accessKeyId,
+            secretAccessKey: s3.credentials.secretAccessKey,
+            forcePathStyle: true,
+            checksums: 'when-required',
+          },
+        }),
+      ]
+      for (const holder of holders) {
+        const zip = await createZipWriter({ storage: holder, path: 'exports/a.zip' })
+        await zip.add('big.bin', big, { compress: false })
+        await zip.add('notes/small.txt', 'small text', { metadata: { owner: 'ada' } })
+        const { size } = await zip.close()
+        // Every byte the zip disk asks the holder for is counted.
+        let fetched = 0
+        const counted = {
+          stat: (path: string) => holder.stat(path),
+          async getStream(path: string, options: { start?: number; end?: number }) {
+            fetched += (options.end ?? size - 1) - (options.start ?? 0) + 1
+            return holder.getStream(path, options)
+          },
+        }
+        await using archive = createStorage({
+          driver: await openZipDisk({ from: { storage: counted, path: 'exports/a.zip' } }),
+          envPrefix: false,
+        })
+        expect(await archive.getText('notes/small.txt'), holder.driver).toBe('small text')
+        expect(await archive.stat('notes/small.txt')).toMatchObject({ size: 10, metadata: { owner: 'ada' } })
+        const range: Buffer[] = []
+        for await (const chunk of await archive.getStream('big.bin', { start: 1_000_000, end: 1_000_099 }))
+          range.push(chunk as Buffer)
+        expect(Buffer.concat(range).equals(big.subarray(1_000_000, 1_000_100))).toBe(true)
+        expect(fetched, holder.driver).toBeLessThan(100_000)
+        expect((await archive.get('big.bin')).equals(big)).toBe(true)
+        await holder.close()
+      }
+      await using empty = createStorage({ driver: 'memory', envPrefix: false })
+      await using gone = createStorage({
+        driver: await openZipDisk({ from: { storage: empty, path: 'missing.zip' } }),
+        envPrefix: false,
+      })
+      expect(await gone.exists('x').catch((err: unknown) => (err as { code?: string }).code)).toBe('STORAGE_NOT_FOUND')
+    } finally {
+      await s3.stop()
+    }
+  }, 60_000)
 
   it('stores nothing when aborted or when an entry body fails, and refuses bad entry paths', async () => {
     await using target = createStorage({ driver: 'memory', envPrefix: false })
