@@ -4,9 +4,10 @@
 // base64url and JSON only, no claim checks). Then refresh rotation per second on PostgreSQL.
 // `npm run bench -w @beaver-kit/auth`; BENCH_QUICK=1 for a smoke run.
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto'
+import os from 'node:os'
 import { createVerifier } from 'fast-jwt'
 import * as jose from 'jose'
-import { isQuick, runBench, type BenchCase } from '@beaver-kit/testkit/bench'
+import { runBench, type BenchCase } from '@beaver-kit/testkit/bench'
 import { serviceUrl } from '@beaver-kit/testkit'
 import { createDatabase, sql } from '@beaver-kit/database'
 import { createKrypto } from '@beaver-kit/krypto'
@@ -95,6 +96,7 @@ cases.push({
   ],
 })
 
+const loadAtStart = os.loadavg()[0]?.toFixed(1)
 try {
   await runBench({
     package: 'auth',
@@ -127,11 +129,7 @@ try {
       'One token for everyone: signed by the kit (HS256, kid k1, typ at+jwt, sub, roles, sid, iss, aud, iat, exp, jti); the kit, jose and fast-jwt check signature, exp, iss and aud (the kit and jose also typ); the floor checks the HMAC only.',
       'authenticate() also reads the Authorization header and is async (one promise per call); verifyAccessToken() is the synchronous check alone.',
       'Refresh rotation: 8 chains rotated 8 at a time on the local PostgreSQL through @beaver-kit/database (pg pool), each rotation 4 statements.',
-      ...(isQuick()
-        ? []
-        : [
-            'Taken on a shared 2-core machine under load from other sessions: ratios are more telling than absolute figures.',
-          ]),
+      `Load average when the run started: ${loadAtStart} on ${os.availableParallelism()} vCPUs, shared with other sessions: ratios are more telling than absolute figures.`,
     ],
   })
 } finally {
