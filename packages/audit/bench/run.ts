@@ -33,8 +33,8 @@ const event = () => {
 
 const PLAIN = `(id, stream, seq, at, actor, action, target, outcome, ip, user_agent, request_id, trace_id, diff, metadata, prev_hash, hash)`
 
-async function plainTable(db: Database): Promise<(e: ReturnType<typeof event>) => Promise<unknown>> {
-  const t = `${table}_plain`
+async function plainTable(db: Database, prefix = table): Promise<(e: ReturnType<typeof event>) => Promise<unknown>> {
+  const t = `${prefix}_plain`
   const text = db.dialect === 'postgres' ? 'text' : 'text'
   const pos = db.dialect === 'postgres' ? 'pos bigserial primary key' : 'pos integer primary key autoincrement'
   await db.exec(
@@ -70,16 +70,25 @@ async function plainTable(db: Database): Promise<(e: ReturnType<typeof event>) =
 const sqlite = createDatabase({ url: `sqlite:${join(dir, 'bench.db')}`, envPrefix: false })
 const pg = createDatabase({ url: PG_URL, envPrefix: false })
 const trails: Audit[] = []
-const trailOn = (database: Database): Audit => {
-  const a = createAudit({ envPrefix: false, store: 'database', database, db: { table }, stream: 'bench' })
+const trailOn = (database: Database, prefix = table): Audit => {
+  const a = createAudit({ envPrefix: false, store: 'database', database, db: { table: prefix }, stream: 'bench' })
   trails.push(a)
   return a
 }
 const sqliteTrail = trailOn(sqlite)
 const pgTrail = trailOn(pg)
-await Promise.all([sqliteTrail.ready(), pgTrail.ready()])
+// The same server with commits that do not wait for their WAL flush (synchronous_commit off,
+// for these connections only): what each statement costs, without the disk in the way.
+const noFlush = createDatabase({
+  url: `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c synchronous_commit=off')}`,
+  envPrefix: false,
+})
+const noFlushTable = `${table}_nf`
+const noFlushTrail = trailOn(noFlush, noFlushTable)
+await Promise.all([sqliteTrail.ready(), pgTrail.ready(), noFlushTrail.ready()])
 const sqlitePlain = await plainTable(sqlite)
 const pgPlain = await plainTable(pg)
+const noFlushPlain = await plainTable(noFlush, noFlushTable)
 
 try {
   await runBench({
@@ -101,6 +110,14 @@ try {
         contenders: [
           { contender: 'beaver-kit', fn: () => pgTrail.record(event()) },
           { contender: 'floor', fn: () => pgPlain(event()) },
+        ],
+      },
+      {
+        name: 'postgres append, 1 at a time, no flush wait',
+        latency: true,
+        contenders: [
+          { contender: 'beaver-kit', fn: () => noFlushTrail.record(event()) },
+          { contender: 'floor', fn: () => noFlushPlain(event()) },
         ],
       },
       {
@@ -136,18 +153,23 @@ try {
       },
     ],
     notes: [
-      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: one call of the store’s PL/pgSQL append function, its plans kept per connection and the hash computed by sha256() in it; SQLite: a BEGIN IMMEDIATE transaction of three statements). floor: one autocommitted INSERT of the same row (same columns, the same query indexes; not the chain’s unique (stream, seq) key) through the same @beaver-kit/database.',
-      'Every commit waits for its WAL flush (PostgreSQL synchronous_commit on, fsync on; SQLite WAL with the database package’s defaults), on a disk shared with other sessions: when the flush dominates, ratios move toward 1; on a quiet machine the statement’s own cost shows.',
+      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: one call of the store’s PL/pgSQL append function, its plans kept per connection and the hash computed by sha256() in it, appends that arrive while a stream’s call is in flight grouped into its next call; SQLite: a BEGIN IMMEDIATE transaction of three statements). floor: one autocommitted INSERT of the same row (same columns, the same query indexes; not the chain’s unique (stream, seq) key) through the same @beaver-kit/database.',
+      'Every commit waits for its WAL flush (PostgreSQL synchronous_commit on, fsync on; SQLite WAL with the database package’s defaults), on a disk shared with other sessions: when the flush dominates, ratios move toward 1 and rounds spread widely. “no flush wait” is the same comparison on connections with synchronous_commit off: the statements’ own cost.',
       `Load average when the run started: ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} vCPUs.`,
       'SQLite is a file in the temp directory (the database package’s defaults: WAL); PostgreSQL runs on the same 2 vCPUs as the bench, shared with other sessions’ work.',
     ],
   })
 } finally {
   for (const a of trails) await a.close()
-  for (const db of [sqlite, pg]) {
+  for (const [db, prefix] of [
+    [sqlite, table],
+    [pg, table],
+    [noFlush, noFlushTable],
+  ] as const) {
     for (const t of ['events', 'heads', 'anchors', 'migrations', 'plain'])
-      await db.exec(`drop table if exists ${table}_${t}`)
-    if (db.dialect === 'postgres') await db.exec(`drop function if exists ${table}_append`)
+      await db.exec(`drop table if exists ${prefix}_${t}`)
+    if (db.dialect === 'postgres')
+      for (const f of ['append', 'append_batch']) await db.exec(`drop function if exists ${prefix}_${f}`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

@@ -16,7 +16,8 @@ afterAll(async () => {
   for (const { db, table } of databases) {
     for (const t of ['events', 'heads', 'anchors', 'migrations']) await db.execute(`drop table if exists ${table}_${t}`)
     // PostgreSQL's append function (migration 0003) goes with its tables.
-    if (db.dialect === 'postgres') await db.execute(`drop function if exists ${table}_append`)
+    if (db.dialect === 'postgres')
+      for (const f of ['append', 'append_batch']) await db.execute(`drop function if exists ${table}_${f}`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

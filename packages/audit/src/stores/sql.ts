@@ -2,9 +2,9 @@ import { importPeer } from '@beaver-kit/core'
 import type { Database, Dialect, Queryable } from '@beaver-kit/database'
 import { canonicalJson } from '../canonical.ts'
 import { AuditError } from '../errors.ts'
-import { hashTemplate } from '../chain.ts'
 import { GENESIS_HASH, type AuditOutcome, type ChainPoint, type PreparedRecord, type StoredRecord } from '../record.ts'
 import type { AuditAnchor, AuditStore, PositionedRecord, StoreQuery, StreamState } from '../store.ts'
+import { createBatchAppender, type BatchAppender } from './pg-batch.ts'
 import { auditMigrations } from './sql-schema.ts'
 
 /** Options of the database store (`BEAVER_AUDIT_DB_*`). */
@@ -74,12 +74,18 @@ function params(r: StoredRecord): unknown[] {
   ]
 }
 
+/** The record's own fields, in COLUMNS order without stream, seq and the hashes. */
+function ownFields(prepared: PreparedRecord): unknown[] {
+  const row = params({ ...prepared, seq: 0, prevHash: '', hash: '' })
+  return [row[0], ...row.slice(3, 14)]
+}
+
 interface Statements {
   lockHead: string[]
   insert: string
   updateHead: string
-  /** PostgreSQL: the whole append as one call of the store's append function. */
-  appendOne?: string
+  /** PostgreSQL: appends grouped per stream, each group one call of the store's append function. */
+  batch?: BatchAppender
 }
 
 /**
@@ -133,23 +139,11 @@ export class SqlStore implements AuditStore {
         : // The no-op DO UPDATE locks the row (PostgreSQL) and returns it in the same statement.
           [`${insertHead} on conflict (stream) do update set stream = excluded.stream returning seq, hash`]
     return {
-      ...(dialect === 'postgres' ? { appendOne: this.#appendStatement() } : {}),
+      ...(dialect === 'postgres' ? { batch: createBatchAppender(t, ownFields) } : {}),
       lockHead: lockHead.map((s) => this.#q(s)),
       insert: this.#q(`insert into ${t}_events (${COLUMNS}) values (${values})`),
       updateHead: this.#q(`update ${t}_heads set seq = ?, hash = ? where stream = ?`),
     }
-  }
-
-  // One call, autocommitted: the `<table>_append` function of migration 0003 (see
-  // sql-schema.ts) moves the head and inserts the record; its parameters are the stream, the
-  // record's canonical text around the hole for prevHash and seq, the genesis hash, then the
-  // record's own fields in COLUMNS order.
-  #appendStatement(): string {
-    const own = COLUMNS.split(', ').filter((c) => !['stream', 'seq', 'prev_hash', 'hash'].includes(c))
-    const args = ['text', 'text', 'text', 'text', 'text', ...own.map((c) => (c === 'at' ? 'bigint' : 'text'))]
-    return `select o_seq as seq, o_prev_hash as prev_hash, o_hash as hash from ${this.#t}_append(${args
-      .map((type, i) => `$${i + 1}::${type}`)
-      .join(', ')})`
   }
 
   #database(): Promise<Database> {
@@ -186,7 +180,7 @@ export class SqlStore implements AuditStore {
     const db = await this.#database()
     const s = this.#statements as Statements
     const { stream } = prepared
-    if (s.appendOne !== undefined) return this.#appendOne(db, s.appendOne, prepared, seal)
+    if (s.batch !== undefined) return s.batch.append(db, prepared, seal)
     return db.transaction(
       async (tx) => {
         const [upsert, select] = s.lockHead as [string, string | undefined]
@@ -201,31 +195,6 @@ export class SqlStore implements AuditStore {
       // Only the database is touched, so a deadlock or serialization failure is safe to retry.
       { retries: 5 },
     )
-  }
-
-  async #appendOne(
-    db: Database,
-    statement: string,
-    prepared: PreparedRecord,
-    seal: (head: ChainPoint) => StoredRecord,
-  ): Promise<StoredRecord> {
-    const { before, middle, after } = hashTemplate(prepared)
-    const row = params({ ...prepared, seq: 0, prevHash: '', hash: '' })
-    // The record's own fields, in COLUMNS order without stream, seq and the hashes.
-    const own = [row[0], ...row.slice(3, 14)]
-    const [written] = (await db.query(statement, [prepared.stream, before, middle, after, GENESIS_HASH, ...own])).rows
-    const head = { seq: Number((written as Row).seq) - 1, hash: String((written as Row).prev_hash) }
-    const record = seal(head)
-    if (record.hash !== String((written as Row).hash)) {
-      // Never expected (the text and the hash are the same bytes on both sides); said loudly
-      // rather than leaving a record verify() would call altered without a reason.
-      throw new AuditError(
-        'AUDIT_STORE_UNAVAILABLE',
-        `PostgreSQL hashed record #${record.seq} of ${prepared.stream} differently from the kit; check that the database encoding is UTF8`,
-        { details: { stream: prepared.stream, seq: record.seq } },
-      )
-    }
-    return record
   }
 
   async state(stream: string): Promise<StreamState | undefined> {

@@ -1,0 +1,122 @@
+import type { Database } from '@beaver-kit/database'
+import { hashTemplate } from '../chain.ts'
+import { AuditError } from '../errors.ts'
+import { GENESIS_HASH, type ChainPoint, type PreparedRecord, type StoredRecord } from '../record.ts'
+
+/** Most records one call chains and writes; the rest wait for the next call. */
+export const MAX_BATCH = 256
+
+/** The record's own fields, in the order of the append function's arrays after the hash template. */
+export type OwnFields = (prepared: PreparedRecord) => unknown[]
+
+/** Appends records to PostgreSQL through the batch append function, grouped per stream. */
+export interface BatchAppender {
+  append(db: Database, prepared: PreparedRecord, seal: (head: ChainPoint) => StoredRecord): Promise<StoredRecord>
+}
+
+interface Job {
+  prepared: PreparedRecord
+  seal: (head: ChainPoint) => StoredRecord
+  resolve: (record: StoredRecord) => void
+  reject: (err: unknown) => void
+}
+
+type Row = Record<string, unknown>
+
+/**
+ * PostgreSQL appends, grouped per stream. A stream's first append goes at once; appends that
+ * arrive while it is in flight wait and go together in the next call, of `<table>_append_batch`
+ * (migration 0004): one round trip and one commit for all of them, where each would otherwise
+ * wait for the previous one's commit on the head row lock. A stream has at most one call in
+ * flight from this store, so the order of the chain is the order of arrival here; writers in
+ * other processes still queue on the head row lock. When the database refuses a batch, each of
+ * its records is tried alone, so one bad record fails only its own `record()`.
+ */
+export function createBatchAppender(table: string, ownFields: OwnFields): BatchAppender {
+  // The columns after the stream and the genesis hash: the hash template, then the own fields.
+  const types = ['text', 'text', 'text', 'text', 'bigint', ...Array.from({ length: 10 }, () => 'text')]
+  const returned = 'select o_seq as seq, o_prev_hash as prev_hash, o_hash as hash from'
+  const batchStatement = `${returned} ${table}_append_batch($1::text, $2::text, ${types
+    .map((type, i) => `$${i + 3}::${type}[]`)
+    .join(', ')}) order by o_seq`
+  // Migration 0003's function takes the stream, the template, the genesis hash, then the fields.
+  const single = ['text', 'text', 'text', 'text', 'text', ...types.slice(3)]
+  const singleStatement = `${returned} ${table}_append(${single.map((type, i) => `$${i + 1}::${type}`).join(', ')})`
+  const queues = new Map<string, Job[]>()
+
+  async function call(db: Database, stream: string, jobs: readonly Job[]): Promise<Row[]> {
+    if (jobs.length === 1) {
+      const { prepared } = jobs[0] as Job
+      const { before, middle, after } = hashTemplate(prepared)
+      const values = [stream, before, middle, after, GENESIS_HASH, ...ownFields(prepared)]
+      return (await db.query(singleStatement, values)).rows
+    }
+    const columns: unknown[][] = types.map(() => [])
+    for (const { prepared } of jobs) {
+      const { before, middle, after } = hashTemplate(prepared)
+      ;[before, middle, after, ...ownFields(prepared)].forEach((value, i) => (columns[i] as unknown[]).push(value))
+    }
+    return (await db.query(batchStatement, [stream, GENESIS_HASH, ...columns])).rows
+  }
+
+  function settle(job: Job, written: Row | undefined): void {
+    try {
+      if (!written) throw new Error('the append function returned fewer rows than records')
+      const record = job.seal({ seq: Number(written.seq) - 1, hash: String(written.prev_hash) })
+      if (record.hash !== String(written.hash)) {
+        // Never expected (the text and the hash are the same bytes on both sides); said loudly
+        // rather than leaving a record verify() would call altered without a reason.
+        throw new AuditError(
+          'AUDIT_STORE_UNAVAILABLE',
+          `PostgreSQL hashed record #${record.seq} of ${record.stream} differently from the kit; check that the database encoding is UTF8`,
+          { details: { stream: record.stream, seq: record.seq } },
+        )
+      }
+      job.resolve(record)
+    } catch (err) {
+      job.reject(err)
+    }
+  }
+
+  async function write(db: Database, stream: string, jobs: readonly Job[]): Promise<void> {
+    let rows: Row[]
+    try {
+      rows = await call(db, stream, jobs)
+    } catch (err) {
+      if (jobs.length === 1) return (jobs[0] as Job).reject(err)
+      for (const job of jobs) await write(db, stream, [job])
+      return
+    }
+    jobs.forEach((job, i) => settle(job, rows[i]))
+  }
+
+  async function drain(db: Database, stream: string, first: Job): Promise<void> {
+    const waiting = queues.get(stream) as Job[]
+    let batch = [first]
+    while (batch.length > 0) {
+      await write(db, stream, batch)
+      // The callers of a batch just answered often append again at once, a few promise turns
+      // later: one event-loop turn lets them join the records already waiting, so that the
+      // batches stay whole (without it, eight callers settle into batches of seven and one,
+      // in turn). A lone caller does not wait for it.
+      if (batch.length > 1) await new Promise((resolve) => setImmediate(resolve))
+      batch = waiting.splice(0, MAX_BATCH)
+    }
+    queues.delete(stream)
+  }
+
+  return {
+    append(db, prepared, seal) {
+      return new Promise((resolve, reject) => {
+        const job: Job = { prepared, seal, resolve, reject }
+        const waiting = queues.get(prepared.stream)
+        if (waiting) {
+          waiting.push(job)
+          return
+        }
+        queues.set(prepared.stream, [])
+        void drain(db, prepared.stream, job)
+      })
+    },
+  }
+}
