@@ -32,6 +32,9 @@ import type {
   TransactionOptions,
 } from './types.ts'
 
+/** A query event published by a synchronous answer: `result` (always undefined) marks it over at `end`. */
+type NowEvent = QueryEvent & { result?: undefined }
+
 /** Internal bridge for the migrator and the Kysely dialect; not part of the public API. */
 export const INTERNAL = Symbol('beaver-kit.db.internal')
 
@@ -204,31 +207,33 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     text: string,
     values: readonly unknown[],
     target: Pick<DatabaseDriver, 'queryNow'> | DriverConnection,
-    counted = true,
   ): Promise<DriverResult> | undefined {
     try {
       const result = (
         target as { queryNow(text: string, values: readonly unknown[]): DriverResult | undefined }
       ).queryNow(text, values)
       if (result === undefined) return undefined
-      if (counted) this.#statements++
+      this.#statements++
       return Promise.resolve(result)
     } catch (err) {
-      if (counted) {
-        this.#statements++
-        this.#failures++
-      }
+      this.#statements++
+      this.#failures++
       return Promise.reject(this.#wrap(err, text))
     }
   }
 
   /** Runs one statement with in-flight accounting, tracing and error mapping. */
-  #run(text: string, fn: () => Promise<DriverResult>, pool?: DatabaseDriver): Promise<DriverResult> {
+  #run(
+    text: string,
+    fn: () => Promise<DriverResult>,
+    pool?: DatabaseDriver,
+    traced = channels.query.hasSubscribers,
+  ): Promise<DriverResult> {
     if (this.#closed && this.#inflight === 0) return Promise.reject(closedError())
     this.#inflight++
     let pending: Promise<DriverResult>
     try {
-      pending = channels.query.hasSubscribers ? this.#traced(text, fn, pool) : fn()
+      pending = traced ? this.#traced(text, fn, pool) : fn()
     } catch (err) {
       pending = Promise.reject(err)
     }
@@ -273,6 +278,77 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     )
   }
 
+  /**
+   * A traced statement the engine may answer at once (SQLite): published as a synchronous
+   * operation (start, then end with `result` set, as `traceSync` publishes it) when the engine
+   * answers, so tracing adds no promise turn to the query. When the engine is busy (a
+   * transaction holds it), the same operation goes on through the pool and ends with
+   * asyncStart and asyncEnd: it is published once either way.
+   */
+  #tracedNow(
+    text: string,
+    values: readonly unknown[],
+    pool: DatabaseDriver,
+    call: DriverCallOptions,
+  ): Promise<DriverResult> {
+    const event: NowEvent = { statement: text, driver: this.driver, dialect: this.dialect }
+    const start = channels.query.start
+    if (!start.hasSubscribers) return this.#answerNow(event, text, values, pool, call)
+    return start.runStores(event, this.#answerNow, this, event, text, values, pool, call)
+  }
+
+  #answerNow(
+    event: NowEvent,
+    text: string,
+    values: readonly unknown[],
+    pool: DatabaseDriver,
+    call: DriverCallOptions,
+  ): Promise<DriverResult> {
+    const channel = channels.query
+    const started = performance.now()
+    let result: DriverResult | undefined
+    try {
+      result = (pool as Required<Pick<DatabaseDriver, 'queryNow'>>).queryNow(text, values)
+    } catch (err) {
+      const error = this.#wrap(err, text, pool)
+      event.durationMs = performance.now() - started
+      event.error = error
+      this.#statements++
+      this.#failures++
+      channel.error.publish(event)
+      channel.end.publish(event)
+      return Promise.reject(error)
+    }
+    if (result !== undefined) {
+      event.rowCount = result.rowCount
+      event.durationMs = performance.now() - started
+      event.result = undefined
+      this.#statements++
+      channel.end.publish(event)
+      return Promise.resolve(result)
+    }
+    // Busy: the operation is not over at its end event (no result, no error); it ends when the
+    // pool answers, in the context it started in.
+    channel.end.publish(event)
+    return this.#run(text, () => pool.query(text, values, call), pool, false).then(
+      (answered) => {
+        event.rowCount = answered.rowCount
+        event.durationMs = performance.now() - started
+        channel.asyncStart.publish(event)
+        channel.asyncEnd.publish(event)
+        return answered
+      },
+      (error: unknown) => {
+        event.durationMs = performance.now() - started
+        event.error = error
+        channel.error.publish(event)
+        channel.asyncStart.publish(event)
+        channel.asyncEnd.publish(event)
+        throw error
+      },
+    )
+  }
+
   #wrap(err: unknown, statement: string | undefined, pool = this.#pool): unknown {
     if (isDatabaseError(err)) return err
     const cls = pool?.classify(err)
@@ -304,10 +380,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     }
     const pool = this.#pool
     if (pool?.queryNow !== undefined && call === NO_LIMITS) {
-      // Observed, the engine still answers now: inside one traced operation (a busy engine
-      // falls back to the pool in the same operation, so it is published once either way).
-      if (channels.query.hasSubscribers)
-        return this.#run(text, () => this.#runNow(text, values, pool, false) ?? pool.query(text, values, call), pool)
+      if (channels.query.hasSubscribers) return this.#tracedNow(text, values, pool, call)
       const now = this.#runNow(text, values, pool)
       if (now !== undefined) return now
     }
