@@ -89,7 +89,11 @@ export function traceKitChannels(options: KitSpanOptions): () => void {
       if (orphan && trace.getSpanContext(parent) === undefined) return unchanged
       if (drops?.(parent) === true) return unchanged
       const { name: spanName, kind, attributes } = plan(payload)
-      const span = tracer.startSpan(spanName, links ? { kind, attributes, links } : { kind, attributes }, parent)
+      // The samplers the kit builds (OTEL_TRACES_SAMPLER) never read attributes: they are set
+      // once the span records, checked by the SDK once, where startSpan would check them before
+      // and again after sampling; a span the sampler drops costs no attribute work at all.
+      const span = tracer.startSpan(spanName, links ? { kind, links } : { kind }, parent)
+      if (span.isRecording()) span.setAttributes(attributes)
       payload[SPAN] = span
       return trace.setSpan(parent, span)
     }
