@@ -1,5 +1,18 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs'
-import { lstat, mkdir, open, opendir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import {
+  access,
+  lstat,
+  mkdir,
+  open,
+  opendir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { dirname, join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -164,11 +177,16 @@ export class LocalDisk implements StorageDriver {
     try {
       // The target folder's check runs beside the write; the sidecar changes only once the whole
       // body is in the temp file (a failed body keeps the old file's attributes), and the rename
-      // commits only once both succeeded.
-      const [folder] = await settleAll([
+      // commits only once both succeeded. Without attributes, whether an old sidecar exists is
+      // asked beside the write too, so the usual put removes nothing and waits for no removal.
+      const sidecar = sidecarOf(key, input.attributes, input.tags)
+      const plain = Object.keys(sidecar).length === 0
+      const [folder, , stale] = await settleAll([
         this.#folderFor(key, root),
-        write().then(() => this.#writeSidecar(root, key, sidecarOf(key, input.attributes, input.tags))),
+        plain ? write() : write().then(() => this.#writeSidecar(root, key, sidecar)),
+        plain ? this.#hasSidecar(root, key) : Promise.resolve(false),
       ])
+      if (stale) await this.#writeSidecar(root, key, {})
       await rename(tmp, join(folder, key.slice(key.lastIndexOf('/') + 1)))
     } catch (err) {
       await rm(tmp, { force: true })
@@ -189,6 +207,16 @@ export class LocalDisk implements StorageDriver {
     const tmp = await this.#tmp(root)
     await writeFile(tmp, JSON.stringify(sidecar), { flag: 'wx' })
     await rename(tmp, path)
+  }
+
+  async #hasSidecar(root: string, key: string): Promise<boolean> {
+    try {
+      await access(this.#metaPath(root, key))
+      return true
+    } catch (err) {
+      if (missing(err)) return false
+      throw err
+    }
   }
 
   async #readSidecar(root: string, key: string): Promise<Sidecar> {
