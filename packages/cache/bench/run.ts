@@ -355,6 +355,12 @@ function hitRatios(): Record<string, number> {
   }
 }
 
+// The get-hit cases measured hits to the end: nothing else wrote into their caches.
+function checkHitsKept(): void {
+  const missing = keys.filter((k) => ours.getSync(k) === undefined || lruTtl.get(k) === undefined)
+  if (missing.length > 0) throw new Error(`bench: ${missing.length} keys of the get-hit cases were evicted`)
+}
+
 const heap = heapPerEntry()
 const hits = hitRatios()
 
@@ -398,9 +404,7 @@ try {
       })),
     ],
     extraGoals: (): GoalResult[] => {
-      // The get-hit cases measured hits to the end (nothing else wrote into their caches).
-      const missing = keys.filter((k) => ours.getSync(k) === undefined || lruTtl.get(k) === undefined)
-      if (missing.length > 0) throw new Error(`bench: ${missing.length} keys of the get-hit cases were evicted`)
+      checkHitsKept()
       const perKey = (label: string): number => {
         const c = loaderCalls.get(label) as { calls: number; keys: number }
         return c.keys === 0 ? Number.NaN : c.calls / c.keys
