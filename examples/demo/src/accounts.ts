@@ -1,5 +1,6 @@
 import type http from 'node:http'
 import type { InstanceDescription } from '@beaver-kit/config'
+import type { Cache } from '@beaver-kit/cache'
 import type { Database } from '@beaver-kit/database'
 import { createAudit, type Audit, type AuditEvent } from '@beaver-kit/audit'
 import {
@@ -15,6 +16,7 @@ import {
 } from '@beaver-kit/auth'
 import { randomToken, type Krypto } from '@beaver-kit/krypto'
 import { isBeaverError } from '@beaver-kit/core'
+import { createSessions, type Sessions } from '@beaver-kit/session'
 import type { OAuth } from '@beaver-kit/oauth'
 import type { DevOidc } from './dev-oidc.ts'
 import { HttpProblem, readJson, sendJson } from './respond.ts'
@@ -33,6 +35,8 @@ export const ROLES: RoleTable = {
 
 export interface AccountsOptions {
   db: Database
+  /** Where browser sessions live (their own namespace): the demo's cache, unless BEAVER_SESSION_* says otherwise. */
+  cache: Cache
   /** Addresses that get the admin role when they register or first sign in. */
   admins: readonly string[]
   /** Start the local OpenID Provider on the first GET /auth/oidc (never under NODE_ENV=production). */
@@ -46,19 +50,21 @@ export interface AccountsOptions {
 export interface Accounts {
   readonly auth: Auth
   readonly audit: Audit
+  /** Browser sessions: a sign-in sets the cookie, and `principal()` reads it when no Bearer token comes. */
+  readonly sessions: Sessions
   /** The signed-in principal of a request; undefined when it presents nothing; 401 for a bad token. */
   principal(req: http.IncomingMessage): Promise<Principal | undefined>
   /** The principal of a request allowed to `permission` without condition, or 401/403. */
   authorize(req: http.IncomingMessage, permission: string): Promise<Principal>
   /** Appends to the `links` stream of the trail, with the request's address and user agent. */
   record(req: http.IncomingMessage, event: AuditEvent): Promise<void>
-  /** POST /auth/register, POST /auth/login, GET /auth/oidc, GET /auth/oidc/callback, GET /admin/audit/verify. */
+  /** POST /auth/register, /auth/login and /auth/logout, GET /auth/oidc and /auth/oidc/callback, GET /admin/audit/verify. */
   route(name: AccountEndpoint, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number>
   describe(): InstanceDescription[]
   close(): Promise<void>
 }
 
-export type AccountEndpoint = 'register' | 'login' | 'oidc' | 'oidc-callback' | 'audit-verify'
+export type AccountEndpoint = 'register' | 'login' | 'logout' | 'oidc' | 'oidc-callback' | 'audit-verify'
 
 /** An AuthError as the demo's HttpProblem (same status, message and headers); anything else as it is. */
 function problemOf(err: unknown): unknown {
@@ -76,11 +82,16 @@ const requestContext = (req: http.IncomingMessage) => ({
 /** Builds accounts (tables in the demo's database), the audit trail (same database) and, in development, OIDC sign-in. */
 export function createAccounts(options: AccountsOptions): Accounts {
   const { db, env = {} } = options
+  // From BEAVER_SESSION_* of the real environment when none is given: BEAVER_SESSION_KEYS is
+  // then required under NODE_ENV=production (sessions must survive a restart). First, so that
+  // refusal leaves nothing open.
+  const sessions = createSessions({ cache: options.cache, ...(options.env ? { env: options.env } : {}) })
   const audit = createAudit({ env, store: 'database', database: db, db: { table: 'demo_audit' } })
   const store = createSqlAuthStore({ database: db, table: 'demo_auth' })
   const auth = createAuth({
     env,
     storeInstance: store,
+    sessions,
     ...(options.krypto ? { krypto: options.krypto } : {}),
     issuer: 'beaver-links',
     audience: 'beaver-links',
@@ -89,7 +100,8 @@ export function createAccounts(options: AccountsOptions): Accounts {
   })
   const admins = new Set(options.admins.map((a) => a.toLowerCase()))
   const rolesFor = (email: string): string[] => (admins.has(email.toLowerCase()) ? ['admin'] : ['member'])
-  const devOidc = options.devOidc && env.NODE_ENV !== 'production'
+  // The real environment's NODE_ENV when none is given: the local provider signs anyone in.
+  const devOidc = options.devOidc && (options.env ?? process.env).NODE_ENV !== 'production'
   let oidc: Promise<{ op: DevOidc; oauth: OAuth }> | undefined
 
   function startOidc(redirectUri: string): Promise<{ op: DevOidc; oauth: OAuth }> {
@@ -151,7 +163,20 @@ export function createAccounts(options: AccountsOptions): Accounts {
       (await auth.findUserByEmail(email)) ??
       (await auth.register({ email, password: randomToken(), roles: rolesFor(email) }, requestContext(req)))
     const pair = await auth.signIn(user.id, { method: 'oidc:local' }, requestContext(req))
-    return sendJson(res, 200, pair, { 'set-cookie': result.clearCookie })
+    res.appendHeader('set-cookie', result.clearCookie)
+    await startSession(req, res, user.id)
+    return sendJson(res, 200, pair)
+  }
+
+  /** A new session id for the user (never the one the request came with: fixation), its cookie on `res`. */
+  async function startSession(req: http.IncomingMessage, res: http.ServerResponse, userId: string): Promise<void> {
+    const session = await sessions.load(req)
+    const device = req.headers['user-agent']?.slice(0, 200)
+    await session.login(userId, {
+      ...(device ? { device } : {}),
+      ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}),
+    })
+    await sessions.commit(session, res)
   }
 
   async function handle(
@@ -172,7 +197,17 @@ export function createAccounts(options: AccountsOptions): Accounts {
         const { email, password } = await body(req)
         if (typeof email !== 'string' || typeof password !== 'string')
           throw new HttpProblem(400, 'send {"email": "...", "password": "..."}')
-        return sendJson(res, 200, await auth.login({ email, password }, requestContext(req)))
+        const signedIn = await auth.login({ email, password }, requestContext(req))
+        await startSession(req, res, signedIn.user.id)
+        return sendJson(res, 200, signedIn)
+      }
+      case 'logout': {
+        // Ends the browser session (its record and cookie); tokens end with their expiry or refresh family.
+        const session = await sessions.load(req)
+        const signedIn = session.userId !== undefined
+        session.destroy()
+        await sessions.commit(session, res)
+        return sendJson(res, 200, { signedOut: signedIn })
       }
       case 'oidc': {
         if (!devOidc) throw new HttpProblem(404, 'OIDC sign-in runs in development only (BEAVER_DEMO_DEV_OIDC)')
@@ -204,17 +239,18 @@ export function createAccounts(options: AccountsOptions): Accounts {
   return {
     auth,
     audit,
+    sessions,
     principal,
     authorize,
     async record(req, event) {
       await audit.record({ stream: 'links', ...requestContext(req), ...event })
     },
     route: (name, req, res, url) => handle(name, req, res, url).catch((err: unknown) => Promise.reject(problemOf(err))),
-    describe: () => [auth.describe(), audit.describe()],
+    describe: () => [auth.describe(), audit.describe(), sessions.describe()],
     async close() {
       const started = await oidc?.catch(() => undefined)
       await Promise.all([auth.close(), started?.oauth.close(), started?.op.close()])
-      await Promise.all([store.close(), audit.close()])
+      await Promise.all([store.close(), audit.close(), sessions.close()])
     },
   }
 }

@@ -1,26 +1,18 @@
 import http from 'node:http'
-import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { onBeforeShutdown, registerForShutdown } from '@beaver-kit/core'
 import { describeInstance, resolveConfig, type InstanceDescription, type SchemaOptions } from '@beaver-kit/config'
 import { cache as defaultCache, type Cache } from '@beaver-kit/cache'
-import { db as defaultDb, isDatabaseError, type Database } from '@beaver-kit/database'
-import {
-  createUrlSigner,
-  generateKeyRingEntry,
-  isKryptoError,
-  uuidv7,
-  type Krypto,
-  type UrlSigner,
-} from '@beaver-kit/krypto'
-import { logger as defaultLogger, withLogContext, type Logger } from '@beaver-kit/logger'
-import { isValidAddress, type Mailer } from '@beaver-kit/mail'
+import { db as defaultDb, type Database } from '@beaver-kit/database'
+import type { Krypto, UrlSigner } from '@beaver-kit/krypto'
+import { logger as defaultLogger, type Logger } from '@beaver-kit/logger'
+import type { Mailer } from '@beaver-kit/mail'
 import { cacheCheck, createHealth, databaseCheck, type Health } from '@beaver-kit/health'
 import { metrics as defaultMetrics, type Metrics } from '@beaver-kit/metrics'
 import { createQueue, type Queue } from '@beaver-kit/queue'
 import type { DashboardHandler } from '@beaver-kit/queue/dashboard'
-import { createLimiter, rateLimitHeaders } from '@beaver-kit/ratelimit'
+import { createLimiter } from '@beaver-kit/ratelimit'
 import { traceRequests, tracing as defaultTracing, type Tracing } from '@beaver-kit/tracing'
 import { createAccounts, type Accounts } from './accounts.ts'
 import { listen } from './listen.ts'
@@ -28,11 +20,13 @@ import { adminDashboard, serveDashboard } from './admin.ts'
 import { demoSchema } from './config.ts'
 import { startJobs, type Jobs } from './jobs.ts'
 import { createLinkMail } from './link-mail.ts'
-import { LINK_COLUMNS, LinkStore } from './links.ts'
+import { LinkStore } from './links.ts'
+import { linkRoutes } from './link-routes.ts'
 import { LinkResolver } from './resolver.ts'
-import { HttpProblem, readJson, sendJson } from './respond.ts'
+import { HttpProblem, sendJson } from './respond.ts'
+import { handleRequests, isProbe, routeTemplate } from './request-handler.ts'
 import { ENDPOINTS, matchRoute, type Endpoint } from './routes.ts'
-import { normalizeTarget } from './targets.ts'
+import { defaultSigner } from './signer.ts'
 import { TitleFetcher } from './titles.ts'
 import { startVisits, type Visits } from './visits.ts'
 import { demoStorage, LinkQrCodes } from './qr-codes.ts'
@@ -92,11 +86,6 @@ export interface App {
 
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url))
 
-/** A database failure that means it is unreachable or overloaded: 503, try again later. */
-function isDatabaseOutage(err: unknown): boolean {
-  return isDatabaseError(err, 'DB_CONNECTION', 'DB_TIMEOUT', 'DB_NOT_READY', 'DB_AUTH')
-}
-
 /**
  * Builds and starts Beaver Links: links in the database (SQLite by default, PostgreSQL or MySQL
  * by BEAVER_DB_URL alone), resolved through the cache (memory by default, Redis or the database
@@ -138,6 +127,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const store = new LinkStore(database)
   const accounts = createAccounts({
     db: database,
+    cache,
     admins: settings.admins,
     devOidc: settings.devOidc,
     krypto: options.deps?.krypto,
@@ -194,6 +184,24 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const visits = recorder
   const jobs = scheduled
   let baseUrl = ''
+  let qr: LinkQrCodes | undefined = undefined
+  const links = linkRoutes({
+    store,
+    resolver,
+    accounts,
+    signer,
+    creations,
+    titles,
+    mail,
+    visits,
+    log,
+    fetchTitles: settings.fetchTitles,
+    deleteLinkTtl: settings.deleteLinkTtl,
+    mailJobs,
+    baseUrl: () => baseUrl,
+    // Made once the server listens; no request reaches a link route before.
+    qr: () => qr as LinkQrCodes,
+  })
 
   async function health(res: http.ServerResponse): Promise<number> {
     await resolver.probe(1000)
@@ -210,70 +218,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         cache: { status: cacheState },
       })
     }
-  }
-
-  async function createLink(req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
-    const allowed = await creations.limit(creations.clientKey(req.socket.remoteAddress, req.headers))
-    const limitHeaders = rateLimitHeaders(creations, allowed)
-    if (!allowed.allowed)
-      throw new HttpProblem(429, 'too many links created from this address; retry later', limitHeaders)
-    for (const [name, value] of Object.entries(limitHeaders)) res.setHeader(name, value)
-    const body = await readJson(req)
-    const fields = typeof body === 'object' && body !== null ? (body as { url?: unknown; email?: unknown }) : {}
-    const target = normalizeTarget(fields.url)
-    if (!target.ok) throw new HttpProblem(400, target.reason)
-    const { email } = fields
-    if (email !== undefined && (typeof email !== 'string' || !isValidAddress(email)))
-      throw new HttpProblem(400, 'email must be an address the link mail can go to')
-    // A short code is an address, not a secret: 6 random bytes, 8 URL-safe characters.
-    const owner = await accounts.principal(req)
-    const link = await store.create(randomBytes(6).toString('base64url'), target.url, owner?.userId ?? null)
-    await accounts.record(req, {
-      action: 'link.create',
-      actor: owner ? `user:${owner.userId}` : 'anonymous',
-      target: `link:${link.code}`,
-      after: { url: link.url, ownerId: link.ownerId },
-    })
-    log.info({ code: link.code, host: new URL(link.url).host }, 'link created')
-    if (settings.fetchTitles) titles.start(link.code, link.url)
-    const deleteUrl = signer.sign(new URL(`/links/${link.code}`, baseUrl), {
-      method: 'DELETE',
-      expiresIn: settings.deleteLinkTtl,
-    })
-    const shortUrl = new URL(`/${link.code}`, baseUrl).href
-    await qr.store(link.code, shortUrl)
-    const qrUrl = new URL(`/links/${link.code}/qr`, baseUrl).href
-    if (typeof email === 'string') {
-      const job = mail.linkCreated({ code: link.code, url: link.url, shortUrl, deleteUrl }, email)
-      mailJobs.add(job)
-      void job.finally(() => mailJobs.delete(job))
-    }
-    return sendJson(res, 201, { ...link, shortUrl, qrUrl, deleteUrl })
-  }
-
-  /** DELETE /links/:code: with the signed delete URL, or by a principal allowed to delete it (its owner, an admin). */
-  async function deleteLink(req: http.IncomingMessage, res: http.ServerResponse, url: URL, code: string) {
-    const signed = url.searchParams.has('sig')
-    const who = signed ? undefined : await accounts.principal(req)
-    if (signed) {
-      const check = await signer.check(url, { method: 'DELETE' })
-      if (!check.ok) throw new HttpProblem(403, `delete URL rejected: ${check.reason}`)
-    } else if (!who)
-      throw new HttpProblem(401, 'sign in (Bearer token) or use the signed deleteUrl', { 'www-authenticate': 'Bearer' })
-    // The permission's condition (owner_id = the caller, or none for admins) is part of the DELETE itself.
-    const allowed = who && accounts.auth.permit(who, 'link:delete').where({ columns: LINK_COLUMNS })
-    const removed = await store.remove(code, allowed)
-    if (!removed && who && (await store.find(code)))
-      throw new HttpProblem(403, 'only its owner or an admin deletes a link')
-    await Promise.all([resolver.forget(code), removed ? qr.remove(code) : undefined])
-    if (removed)
-      await accounts.record(req, {
-        action: 'link.delete',
-        actor: who ? `user:${who.userId}` : 'signed-url',
-        target: `link:${code}`,
-      })
-    log.info({ code, removed }, 'link deleted')
-    return sendJson(res, removed ? 200 : 404, { deleted: removed })
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number> {
@@ -307,45 +251,35 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         if (!dashboard) throw new HttpProblem(404, 'the queue dashboard is off; set BEAVER_DEMO_ADMIN_PASSWORD')
         return serveDashboard(dashboard, req, res)
       case 'links':
-        return createLink(req, res)
-      case 'link': {
-        if (method === 'DELETE') return deleteLink(req, res, url, code)
-        const link = await store.find(code)
-        if (!link) throw new HttpProblem(404, `no link ${code}`)
-        return sendJson(res, 200, link)
-      }
+        return links.create(req, res)
+      case 'link':
+        return method === 'DELETE' ? links.remove(req, res, url, code) : links.show(res, code)
       case 'register':
       case 'login':
+      case 'logout':
       case 'oidc':
       case 'oidc-callback':
       case 'audit-verify':
         return accounts.route(endpoint.name, req, res, url)
-      case 'qr': {
-        if (!(await store.find(code))) throw new HttpProblem(404, `no link ${code}`)
-        const location = await qr.url(code, new URL(`/${code}`, baseUrl).href)
-        res.writeHead(302, { location, 'cache-control': 'no-store' })
-        res.end()
-        return 302
-      }
+      case 'qr':
+        return links.qrCode(res, code)
       case 'files':
-        return qr.serve(req, res, url)
+        return (qr as LinkQrCodes).serve(req, res, url)
       case 'mail-events':
         return sendJson(res, 200, { events: await mail.events(code) })
       case 'webhook':
         if (await mail.route(req, res, url.pathname)) return res.statusCode
         throw new HttpProblem(404, 'no such mail provider')
-      case 'redirect': {
-        const link = await resolver.resolve(code)
-        if (!link) throw new HttpProblem(404, `no link ${code}`)
-        // Counted through the queue: the redirect does not wait for the counter update.
-        if (method === 'GET') await visits.record(code)
-        res.writeHead(302, { location: link.url, 'cache-control': 'no-store' })
-        res.end()
-        return 302
-      }
+      case 'redirect':
+        return links.redirect(req, res, code)
     }
   }
 
+  const handle = handleRequests(route, log, () => baseUrl)
+  const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    requestMetrics(req, res)
+    handle(req, res)
+  }
   const server = http.createServer(
     {
       requestTimeout: settings.requestTimeout,
@@ -359,36 +293,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       ignore: (req) => isProbe(req.url),
     }),
   )
-  function handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    requestMetrics(req, res)
-    const requestId = headerValue(req.headers['x-request-id']) ?? uuidv7()
-    res.setHeader('x-request-id', requestId)
-    const started = performance.now()
-    void withLogContext({ requestId }, async () => {
-      let status: number
-      // The path only: a query may hold a capability (the signed delete URL's sig=).
-      let path = '(unparsable)'
-      try {
-        const url = parseTarget(req.url, baseUrl)
-        path = url.pathname
-        status = await route(req, res, url)
-      } catch (err) {
-        status = err instanceof HttpProblem ? err.status : isDatabaseOutage(err) ? 503 : 500
-        if (status === 500) log.error({ err }, 'request failed')
-        if (status === 503) log.warn({ err }, 'request failed: the database is unavailable')
-        const message =
-          err instanceof HttpProblem
-            ? err.message
-            : status === 503
-              ? 'database unavailable, try again'
-              : 'internal error'
-        if (!res.headersSent) sendJson(res, status, { error: message }, err instanceof HttpProblem ? err.headers : {})
-        else res.destroy()
-      }
-      const ms = Math.round((performance.now() - started) * 10) / 10
-      log.info({ method: req.method, path, status, ms }, 'request')
-    })
-  }
   try {
     await resolver.probe(2000)
     // Every check runs once before the port opens, so /readyz answers from a result at once.
@@ -404,7 +308,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // Made once the address is known (kit-signed URLs point back at this server's /files); no
   // request reaches the routes that use it before.
   const storage = options.deps?.storage ?? demoStorage(options.env, baseUrl, log)
-  const qr = new LinkQrCodes(storage, options.deps?.storage === undefined)
+  const linkQr = new LinkQrCodes(storage, options.deps?.storage === undefined)
+  qr = linkQr
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> =>
@@ -421,7 +326,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         jobs.close(),
         creations.close(),
         accounts.close(),
-        qr.close(),
+        linkQr.close(),
       ])
       log.info('Beaver Links stopped')
     })())
@@ -463,45 +368,4 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       await close()
     },
   }
-}
-
-/** The route template of a request (`/links/:code`), never its raw path: a bounded metric label and span name. */
-function routeTemplate(req: http.IncomingMessage): string {
-  const target = req.url ?? '/'
-  const query = target.indexOf('?')
-  return matchRoute(query < 0 ? target : target.slice(0, query))?.endpoint.path ?? 'unmatched'
-}
-
-function isProbe(target: string | undefined): boolean {
-  const path = target?.split('?', 1)[0]
-  return path === '/livez' || path === '/readyz' || path === '/metrics'
-}
-
-/** The request target as a URL; a target no URL parser accepts (`GET http://[`) is a 400, not a crash. */
-function parseTarget(target: string | undefined, base: string): URL {
-  try {
-    return new URL(target ?? '/', base)
-  } catch {
-    throw new HttpProblem(400, 'the request target is not a valid URL')
-  }
-}
-
-/** The signer from BEAVER_URLSIGNER_KEYS / BEAVER_KRYPTO_KEYS, or with a key made at start-up. */
-function defaultSigner(log: Logger): UrlSigner {
-  const signer = createUrlSigner()
-  try {
-    signer.sign('/probe')
-    return signer
-  } catch (err) {
-    if (!isKryptoError(err, 'KRYPTO_KEYS_MISSING')) throw err
-    log.warn(
-      'no BEAVER_URLSIGNER_KEYS set: delete URLs are signed with a key made at start-up and die with the process',
-    )
-    return createUrlSigner({ keys: generateKeyRingEntry('ephemeral') })
-  }
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value
-  return v && /^[\w.-]{1,128}$/.test(v) ? v : undefined
 }

@@ -118,7 +118,14 @@ export const ENDPOINTS: readonly Endpoint[] = [
     name: 'login',
     path: '/auth/login',
     methods: ['POST'],
-    summary: 'sign in with {"email", "password"}: 200 with accessToken (send as Bearer) and refreshToken',
+    summary:
+      'sign in with {"email", "password"}: 200 with accessToken (send as Bearer) and refreshToken, and a session cookie (`@beaver-kit/session`) that signs the browser in',
+  },
+  {
+    name: 'logout',
+    path: '/auth/logout',
+    methods: ['POST'],
+    summary: 'ends the browser session: its record and its cookie; 200 {"signedOut": true|false}',
   },
   {
     name: 'oidc',

@@ -49,6 +49,7 @@ describe('Beaver Links on embedded defaults', () => {
       'scheduler',
       'auth',
       'audit',
+      'session',
       'storage',
     ])
     expect(described[1]?.state).toMatchObject({ driver: 'sqlite' })

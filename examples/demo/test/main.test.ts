@@ -89,6 +89,7 @@ describe('main(): start-up', () => {
         'scheduler',
         'auth',
         'audit',
+        'session',
         'storage',
       ])
       expect(configuration[0]?.settings.find((s) => s.name === 'BEAVER_DEMO_PORT')?.value).toBe('0')
@@ -109,6 +110,7 @@ describe('main(): start-up', () => {
           'POST /webhooks/mail/:provider',
           'POST /auth/register',
           'POST /auth/login',
+          'POST /auth/logout',
           'GET /auth/oidc',
           'GET /auth/oidc/callback',
           'GET /admin/audit/verify',
