@@ -216,12 +216,6 @@ try {
         target: 1,
       },
       {
-        goal: 'smtp 2 KiB ≥ 0.7x raw pipelined SMTP',
-        case: `smtp ${TOTAL} msgs, 2 KiB text, pool of 5`,
-        over: 'floor',
-        target: 0.7,
-      },
-      {
         goal: 'template overhead < 10% (≥ 0.91x Handlebars direct)',
         case: 'template render (subject, html in a layout, text)',
         over: 'handlebars',
