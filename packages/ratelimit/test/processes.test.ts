@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDatabase, sql } from '@beaver-kit/database'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { startLineChild } from '@beaver-kit/testkit/line-child'
 
 const redis = await requireService('redis')
 const pg = await requireService('postgres')
@@ -25,26 +23,12 @@ interface Tally {
 
 /** Starts a child limiter; resolves once it is connected, with a function that fires its requests. */
 async function child(job: Record<string, unknown>): Promise<() => Promise<Tally>> {
-  const proc = spawn(process.execPath, ['--conditions=@beaver-kit/source', childScript, JSON.stringify(job)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-  const exited = once(proc, 'exit').then(([code]) => {
-    throw new Error(`the child exited with ${String(code)}: ${stderr}`)
-  })
-  exited.catch(() => undefined)
-  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
-  const next = async (): Promise<string> => {
-    const line = await Promise.race([lines.next(), exited])
-    if (line.done === true) await exited // stdout closed: the child is exiting, and says why
-    return String(line.value)
-  }
-  expect(await next()).toBe('ready')
+  const proc = startLineChild(childScript, job)
+  expect(await proc.next()).toBe('ready')
   return async () => {
-    proc.stdin.write('go\n')
-    const tally = JSON.parse(await next()) as Tally
-    proc.stdin.end()
+    proc.send('go')
+    const tally = JSON.parse(await proc.next()) as Tally
+    await proc.end()
     return tally
   }
 }

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createCache } from '@beaver-kit/cache'
 import { generateKeyRingEntry } from '@beaver-kit/krypto'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { startLineChild } from '@beaver-kit/testkit/line-child'
 import { createSessions } from '@beaver-kit/session'
 
 const redis = await requireService('redis')
@@ -19,24 +17,11 @@ afterEach(async () => {
 function otherProcess(
   job: Record<string, unknown>,
 ): (cmd: Record<string, unknown>) => Promise<Record<string, unknown>> {
-  const proc = spawn(process.execPath, ['--conditions=@beaver-kit/source', childScript, JSON.stringify(job)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-  const exited = once(proc, 'exit').then(([code]) => {
-    throw new Error(`the child exited with ${String(code)}: ${stderr}`)
-  })
-  exited.catch(() => undefined)
-  stops.push(() => {
-    proc.stdin.end()
-    return once(proc, 'exit')
-  })
-  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
+  const proc = startLineChild(childScript, job)
+  stops.push(() => proc.end())
   return async (cmd) => {
-    proc.stdin.write(`${JSON.stringify(cmd)}\n`)
-    const line = await Promise.race([lines.next(), exited])
-    return JSON.parse(String(line.value)) as Record<string, unknown>
+    proc.send(JSON.stringify(cmd))
+    return JSON.parse(await proc.next()) as Record<string, unknown>
   }
 }
 
