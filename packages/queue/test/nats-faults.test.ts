@@ -40,6 +40,29 @@ describe.runIf(url)('nats faults', () => {
     })
   })
 
+  it('gives back, uncounted, the message pulled ahead for a consumer too busy to start it', async () => {
+    const ns = uniqueNamespace('nats')
+    const busy = open(url as string, ns)
+    const other = open(url as string, ns)
+    await busy.publishBatch('ahead', [{ payload: 1 }, { payload: 2 }])
+    const started = Promise.withResolvers<void>()
+    // A backlog: while 1 runs, 2 is pulled ahead for this consumer, which never gets to it.
+    await busy.consume(
+      'ahead',
+      async (m, h) => {
+        if (m.payload !== 1) throw new Error('the busy consumer started the message it pulled ahead')
+        started.resolve()
+        await hang(h.signal)
+      },
+      { concurrency: 1, leaseTime: 1000 },
+    )
+    await started.promise
+    const seen: unknown[] = []
+    await other.consume('ahead', (m) => void seen.push([m.payload, m.attempt]))
+    // Held past half of ack_wait it goes back as a copy, before JetStream would count a redelivery.
+    await eventually(() => expect(seen).toEqual([[2, 1]]), wait)
+  })
+
   it('loses nothing when the connection drops under a consumer and a publisher, and says so on beaver:queue:connection', async () => {
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(new URL(url as string).port) } })
     const { states, stop } = watchConnection()

@@ -26,6 +26,7 @@ import { NatsLink, type NatsHandles } from './nats-link.ts'
 import { moveDelayed } from './nats-mover.ts'
 import { queueNames, queueOfStream, type NatsQueueNames } from './nats-names.ts'
 import type { NatsQueueOptions } from './nats-options.ts'
+import { PullAhead } from './nats-pull-ahead.ts'
 import type { PullLoop } from './nats-pull-loop.ts'
 import { createStreams, ensureWorkConsumer, natsError } from './nats-streams.ts'
 import { NatsTopics } from './nats-topics.ts'
@@ -41,6 +42,8 @@ interface QueueState {
   /** The delay mover, and a topic group's relay, while this process consumes the queue. */
   loops: PullLoop[] | undefined
   advisories: { unsubscribe(): void } | undefined
+  /** The next pull, in flight while this process's handlers run. */
+  ahead: PullAhead
 }
 
 const PUBLISH_WINDOW = 256
@@ -83,6 +86,7 @@ class NatsQueueDriver implements QueueDriver {
         work: undefined,
         loops: undefined,
         advisories: undefined,
+        ahead: new PullAhead(),
       }
       const own = state
       state.ready.catch(() => {
@@ -125,6 +129,7 @@ class NatsQueueDriver implements QueueDriver {
   async #forget(queue: string, state: QueueState): Promise<void> {
     if (this.#queues.get(queue) === state) this.#queues.delete(queue)
     state.advisories?.unsubscribe()
+    void state.ahead.stop(() => Promise.resolve())
     for (const loop of state.loops ?? []) await loop.stop()
   }
 
@@ -209,9 +214,13 @@ class NatsQueueDriver implements QueueDriver {
       ...this.#topics.relay(queue, this.#ctx.now, (...args) => this.#publishCopy(...args)),
     ]
     for (const loop of state.loops) loop.start()
-    // Wait for one message, then take what the consumer says is pending, up to max: a fetch
-    // for more than is there would wait out its expiry.
-    const first = await this.#pull(consumer, 1, Math.min(30_000, Math.max(1000, options.waitMs)), options.signal)
+    // Wait for one message (the pull sent ahead, or a new one), then take what the consumer
+    // says is pending, up to max: a fetch for more than is there would wait out its expiry.
+    const expires = Math.min(30_000, Math.max(1000, options.waitMs))
+    let first = await state.ahead.take(options.signal)
+    // Sent ahead, it waited here while its ack_wait ran: the lease starts now, so does the server's.
+    if (first?.length) for (const m of first) m.working()
+    else first = await this.#pull(consumer, 1, expires, options.signal)
     const got = [...first]
     let pending = first[0]?.info.pending ?? 0
     while (got.length > 0 && got.length < options.max && pending > 0 && !options.signal.aborted) {
@@ -219,6 +228,15 @@ class NatsQueueDriver implements QueueDriver {
       if (more.length === 0) break
       got.push(...more)
       pending = more[more.length - 1]?.info.pending ?? 0
+    }
+    // A backlog: the next message is pulled while these run (see PullAhead).
+    if (pending > 0 && got.length > 0 && !options.signal.aborted) {
+      const ackWaitMs = state.ackWaitMs ?? options.leaseMs
+      state.ahead.start(
+        (signal) => this.#pull(consumer, 1, expires, signal),
+        Math.min(expires, ackWaitMs / 2),
+        (messages) => this.#giveBack(messages),
+      )
     }
     return got.map((m) => this.#leases.hold(queue, m, options.leaseMs, state.ackWaitMs ?? options.leaseMs))
   }
@@ -450,12 +468,15 @@ class NatsQueueDriver implements QueueDriver {
   }
 
   async stopFetching(queue: string): Promise<void> {
-    for (const loop of this.#queues.get(queue)?.loops ?? []) await loop.stop()
+    const state = this.#queues.get(queue)
+    await state?.ahead.stop((messages) => this.#giveBack(messages))
+    for (const loop of state?.loops ?? []) await loop.stop()
   }
 
   async close(): Promise<void> {
     if (this.#link.closed) return
     for (const state of this.#queues.values()) {
+      await state.ahead.stop((messages) => this.#giveBack(messages))
       for (const loop of state.loops ?? []) await loop.stop()
       state.advisories?.unsubscribe()
     }
