@@ -5,6 +5,7 @@
 //   nats:     JetStream publish awaiting the PubAck (msgID set, as the driver does), pull consume
 //             on a durable consumer with confirmed acks (ackAck), as the driver acknowledges
 // at concurrency 1 and 50. Consume cases drain a pre-filled backlog with an empty handler.
+// Also the outbox relay's throughput: messages committed on PostgreSQL moved to RabbitMQ.
 // Run: npm run bench:brokers -w @beaver-kit/queue   (BENCH_QUICK=1 for a short smoke run)
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
@@ -16,6 +17,9 @@ import { createQueue, type Queue } from '@beaver-kit/queue'
 
 const AMQP = process.env.BEAVER_TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 const NATS = process.env.BEAVER_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
+const PG = process.env.BEAVER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+/** Messages one outbox relay measurement moves. */
+const RELAYED = isQuick() ? 1000 : 5000
 const quick = isQuick()
 /** Backlog a consume case drains: fewer at concurrency 1, so a round stays within seconds. */
 const backlogFor = (concurrency: number): number => (quick ? 1000 : concurrency === 1 ? 3000 : 10_000)
@@ -72,6 +76,24 @@ async function consumeKit(q: Queue, queue: string, concurrency: number): Promise
   const handled = count.done()
   await c.close()
   return { opsPerSec: (handled * 1000) / ms }
+}
+
+/** Fills the outbox on PostgreSQL, then relays it to RabbitMQ (batches of 100) and reports messages/s. */
+async function relayOutbox(outbox: Queue, target: Queue, queue: string): Promise<Measurement> {
+  for (let i = 0; i < RELAYED; i += 1000) {
+    await outbox.publishBatch(
+      queue,
+      Array.from({ length: Math.min(1000, RELAYED - i) }, () => ({ payload })),
+    )
+  }
+  const start = performance.now()
+  const relay = await outbox.relay(target, { queues: [queue], batch: 100 })
+  const until = start + DRAIN_DEADLINE_MS
+  while (relay.stats().relayed < RELAYED && performance.now() < until) await new Promise((r) => setTimeout(r, 5))
+  const ms = performance.now() - start
+  const { relayed } = relay.stats()
+  await relay.close()
+  return { opsPerSec: (relayed * 1000) / ms }
 }
 
 // ---- raw amqplib -------------------------------------------------------------------------------
@@ -172,6 +194,8 @@ async function consumeJetStream(what: string, concurrency: number): Promise<Meas
 // ---- cases -------------------------------------------------------------------------------------
 const rabbit = kit('rabbitmq')
 const nats = kit('nats')
+const outbox = createQueue({ driver: 'postgres', envPrefix: false, namespace: `bench_${run}_outbox`, db: { url: PG } })
+closers.push(() => outbox.close())
 await rabbit.ready()
 await nats.ready()
 let fresh = 0
@@ -213,7 +237,12 @@ for (const c of [1, 50]) {
   })
 }
 
-const goals = cases.map((k) => ({
+cases.push({
+  name: 'outbox relay: PostgreSQL to RabbitMQ, batches of 100',
+  contenders: [{ contender: 'beaver-kit', measure: () => relayOutbox(outbox, rabbit, next('relay')) }],
+})
+
+const goals = cases.slice(0, -1).map((k) => ({
   goal: `${k.name} ≥ 0.9x raw`,
   case: k.name,
   over: k.name.startsWith('rabbitmq') ? 'amqplib' : 'nats',
@@ -231,6 +260,7 @@ try {
     goals,
     notes: [
       `Brokers on this machine: RabbitMQ 3.10 (quorum queues, one node) and nats-server 2.9.10 (JetStream, file storage), both on loopback. Consume cases drain a backlog of ${backlogFor(1)} messages at concurrency 1 and ${backlogFor(50)} at 50 with an empty handler (ops/s: handled ÷ time to drain); publish cases keep c publishes in flight.`,
+      `Outbox relay: ${RELAYED} messages committed in the postgres driver's table, moved by relay() to the rabbitmq driver (publisher confirms) in batches of 100, each batch acknowledged on PostgreSQL after RabbitMQ confirmed it; ops/s: messages moved ÷ time from start to the last.`,
       'Raw clients: amqplib ConfirmChannel (sendToQueue with the confirm callback; consume with prefetch c and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
     ],
   })
