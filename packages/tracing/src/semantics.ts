@@ -190,6 +190,10 @@ const NONE: Attributes = Object.freeze({})
 
 const QUEUE_FAILED = new Set(['retry', 'dead'])
 
+// What a beaver:cache:* operation publishes besides its `op` (the span's name): CacheTrace.
+const CACHE_FIELDS = ['namespace', 'driver', 'count', 'hit', 'hits', 'loaded'] as const
+const CACHE_ATTRIBUTES = CACHE_FIELDS.map((field) => `beaver.cache.${field}`)
+
 /** Sets what the payload learnt while the operation ran (status, rows, hit) and the outcome. */
 export function finishSpan(span: Span, pkg: string, op: string, p: Payload, error: unknown): void {
   if (!span.isRecording()) return
@@ -209,6 +213,13 @@ export function finishSpan(span: Span, pkg: string, op: string, p: Payload, erro
     if (typeof p.outcome === 'string') {
       span.setAttribute('beaver.queue.outcome', p.outcome)
       if (QUEUE_FAILED.has(p.outcome)) failed = p.outcome
+    }
+  } else if (pkg === 'cache') {
+    // The fields of CacheTrace, read by name: the commonest spans skip enumerating the payload.
+    for (let i = 0; i < CACHE_FIELDS.length; i++) {
+      const value = p[CACHE_FIELDS[i] as string]
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+        span.setAttribute(CACHE_ATTRIBUTES[i] as string, value)
     }
   } else {
     let byKey = names.get(pkg)
