@@ -51,6 +51,7 @@ create index if not exists ${t}_jobs_finished on ${t}_jobs (queue, state, finish
 `,
       },
       topicsMigration(t, 'text'),
+      dedupePartialMigration(t),
     ]
   }
   if (dialect === 'mysql') {
@@ -130,7 +131,24 @@ create index if not exists ${t}_jobs_finished on ${t}_jobs (queue, state, finish
 `,
     },
     topicsMigration(t, 'text'),
+    dedupePartialMigration(t),
   ]
+}
+
+/**
+ * PostgreSQL and SQLite: the dedupe index holds only keyed messages. Most messages have no key,
+ * and every insert, claim and completion of one put a null entry in it (a claim or completion
+ * rewrites every index entry of its row); ON CONFLICT without a target still honours it.
+ * MariaDB has no partial indexes and keeps the full one.
+ */
+function dedupePartialMigration(t: string): QueueMigration {
+  return {
+    id: '0003_dedupe_partial',
+    up: `
+drop index if exists ${t}_jobs_dedupe;
+create unique index if not exists ${t}_jobs_dedupe on ${t}_jobs (queue, dedupe_key) where dedupe_key is not null;
+`,
+  }
 }
 
 /** Fan-out: which group queues a topic copies each message to (one row per subscription). */
