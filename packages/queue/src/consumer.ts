@@ -403,7 +403,9 @@ export class QueueConsumer<T> implements Consumer {
       this.#stats.completed++
       if (!handlerDone) return this.#acks.add(d)
       this.#acking++
-      this.#kickSoon()
+      // No other handler runs, so none can add its ack this turn: fetch at once.
+      if (this.#running.size === this.#acking) this.#kick()
+      else this.#kickSoon()
       try {
         await this.#acks.add(d)
       } finally {

@@ -93,6 +93,11 @@ function sqlBackend(definition: typeof sqliteDriver, url: string): Build {
     const database = createDatabase({ url, envPrefix: false })
     closers.push(() => database.close())
     const table = uniqueNamespace('bq_lease')
+    // The servers are shared: the tables go once the drivers closed.
+    closers.push(async () => {
+      for (const name of ['jobs', 'topics', 'migrations'])
+        await database.execute(`drop table if exists ${table}_${name}`)
+    })
     const ctx = context(clock.now)
     const slow = await definition.create(
       { database: slowClaims(database, () => clock.advance(2 * LEASE_MS)), table },
@@ -110,8 +115,15 @@ function sqlBackend(definition: typeof sqliteDriver, url: string): Build {
 async function redisBackend(url: string): Promise<Build> {
   const { Redis: RedisClient } = await import('ioredis')
   return async (clock) => {
+    const prefix = uniqueNamespace('bq_lease')
     const client: Redis = new RedisClient(url)
     closers.push(() => client.quit())
+    closers.push(async () => {
+      const keys: string[] = []
+      for await (const batch of client.scanStream({ match: `${prefix}:*` }) as AsyncIterable<string[]>)
+        keys.push(...batch)
+      if (keys.length > 0) await client.del(...keys)
+    })
     // The driver defines its scripts on the client it is given; its claim is sent two leases late.
     let claim: ((...args: unknown[]) => Promise<unknown>) | undefined
     Object.defineProperty(client, 'bqClaim', {
@@ -126,7 +138,6 @@ async function redisBackend(url: string): Promise<Build> {
         }
       },
     })
-    const prefix = uniqueNamespace('bq_lease')
     const ctx = context(clock.now)
     const slow = await redisDriver.create({ client, prefix }, ctx)
     const other = await redisDriver.create({ url, prefix }, ctx)
