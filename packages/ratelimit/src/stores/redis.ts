@@ -147,7 +147,7 @@ export class RedisStore implements RateLimitStore {
     return this.#client
   }
 
-  /** EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) SCRIPT LOAD then the same call again. */
+  /** EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) the same call as EVAL with the text. */
   #eval(
     client: RedisStoreClient,
     sha: string,
