@@ -282,7 +282,8 @@ class RedisQueueDriver implements QueueDriver {
     }
     options.signal.addEventListener('abort', onAbort, { once: true })
     try {
-      await blocker.blpop(`${this.#key(queue)}mark`, Math.max(0.01, waitMs / 1000))
+      // An abort while the blocker was being found fired before the listener: do not block.
+      if (!options.signal.aborted) await blocker.blpop(`${this.#key(queue)}mark`, Math.max(0.01, waitMs / 1000))
     } catch (error) {
       if (!broken) throw error
     } finally {

@@ -44,7 +44,8 @@ export class WakeBoard {
       const timer = setTimeout(done, ms)
       waiters.add(done)
       signal.addEventListener('abort', done, { once: true })
-      if (this.seen(queue) !== seen) done()
+      // An abort that came before the wait (a close while the fetch looked) fires no event.
+      if (this.seen(queue) !== seen || signal.aborted) done()
     })
   }
 }
