@@ -1,6 +1,6 @@
 // One worker process of the loss test: consumes in manual-ack mode and writes, synchronously
-// (so the lines survive SIGKILL), `S <id>` when a handler starts and `A <id>` once its
-// acknowledgement reached the backend.
+// (so the lines survive SIGKILL), `S <id>` when a handler starts and `A <id>` once its ack()
+// resolved (the backend answered it; on RabbitMQ, the frame was written to the socket).
 import { openSync, writeSync } from 'node:fs'
 import { createQueue } from '@beaver-kit/queue'
 
