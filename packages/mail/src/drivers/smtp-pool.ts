@@ -44,15 +44,29 @@ export interface SmtpModules {
 
 const defaultOf = <T>(mod: unknown): T => ((mod as { default?: T }).default ?? mod) as T
 
+/**
+ * One of nodemailer's `lib/<name>` modules: a subpath its `exports` map names (nodemailer 7+),
+ * or, in the versions without an `exports` map (6.9), the folder's index.js, since ESM does not
+ * resolve a directory import.
+ */
+async function nodemailerModule(name: string): Promise<unknown> {
+  try {
+    return await import(`nodemailer/lib/${name}`)
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_UNSUPPORTED_DIR_IMPORT') throw err
+    return import(`nodemailer/lib/${name}/index.js`)
+  }
+}
+
 export async function loadSmtpModules(neededBy: string): Promise<SmtpModules> {
   const [connection, composer, dkim, qp] = await importPeer(
     'nodemailer',
     () =>
       Promise.all([
-        import('nodemailer/lib/smtp-connection') as Promise<unknown>,
-        import('nodemailer/lib/mail-composer') as Promise<unknown>,
-        import('nodemailer/lib/dkim') as Promise<unknown>,
-        import('nodemailer/lib/qp') as Promise<unknown>,
+        nodemailerModule('smtp-connection'),
+        nodemailerModule('mail-composer'),
+        nodemailerModule('dkim'),
+        nodemailerModule('qp'),
       ]),
     neededBy,
   )
