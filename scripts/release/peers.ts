@@ -69,6 +69,13 @@ export const PEERS: PeerLine[] = [
     env: { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_URL: redis },
   },
   {
+    package: '@beaver-kit/session',
+    peer: 'ioredis',
+    script: 'smoke',
+    steps: ['session'],
+    env: { BEAVER_SESSION_STORE: 'redis', BEAVER_SESSION_REDIS_URL: redis, BEAVER_SESSION_NAMESPACE: '{unique}' },
+  },
+  {
     package: '@beaver-kit/queue',
     peer: 'amqplib',
     script: 'smoke',
