@@ -1,7 +1,7 @@
-import { performance } from 'node:perf_hooks'
 import { describeInstance, resolveConfig, type InstanceDescription, type SchemaConfig } from '@beaver-kit/config'
-import { publishCounters, retry, traceAsync, type CounterSource, type Instance } from '@beaver-kit/core'
-import { channels, type QueryEvent } from './channels.ts'
+import { publishCounters, retry, type CounterSource, type Instance } from '@beaver-kit/core'
+import { channels } from './channels.ts'
+import { traceStatement, traceStatementNow, type StatementTracing } from './query-tracing.ts'
 import { dbSchema } from './config.ts'
 import type {
   ConnectionSettings,
@@ -31,9 +31,6 @@ import type {
   Transaction,
   TransactionOptions,
 } from './types.ts'
-
-/** A query event published by a synchronous answer: `result` (always undefined) marks it over at `end`. */
-type NowEvent = QueryEvent & { result?: undefined }
 
 /** Internal bridge for the migrator and the Kysely dialect; not part of the public API. */
 export const INTERNAL = Symbol('beaver-kit.db.internal')
@@ -233,7 +230,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     this.#inflight++
     let pending: Promise<DriverResult>
     try {
-      pending = traced ? this.#traced(text, fn, pool) : fn()
+      pending = traced ? traceStatement(this.#tracing, text, fn, pool) : fn()
     } catch (err) {
       pending = Promise.reject(err)
     }
@@ -253,100 +250,16 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     )
   }
 
-  /**
-   * Publishes on `beaver:database:query`: subscribers get the statement, timing, row count and
-   * the kit error, never parameters or row data.
-   */
-  #traced(text: string, fn: () => Promise<DriverResult>, pool: DatabaseDriver | undefined): Promise<DriverResult> {
-    const event: QueryEvent = { statement: text, driver: this.driver, dialect: this.dialect }
-    const start = performance.now()
-    return traceAsync(
-      channels.query,
-      () => event,
-      () =>
-        fn().then(
-          (result) => {
-            event.rowCount = result.rowCount
-            event.durationMs = performance.now() - start
-            return result
-          },
-          (err: unknown) => {
-            event.durationMs = performance.now() - start
-            throw this.#wrap(err, text, pool)
-          },
-        ),
-    )
-  }
-
-  /**
-   * A traced statement the engine may answer at once (SQLite): published as a synchronous
-   * operation (start, then end with `result` set, as `traceSync` publishes it) when the engine
-   * answers, so tracing adds no promise turn to the query. When the engine is busy (a
-   * transaction holds it), the same operation goes on through the pool and ends with
-   * asyncStart and asyncEnd: it is published once either way.
-   */
-  #tracedNow(
-    text: string,
-    values: readonly unknown[],
-    pool: DatabaseDriver,
-    call: DriverCallOptions,
-  ): Promise<DriverResult> {
-    const event: NowEvent = { statement: text, driver: this.driver, dialect: this.dialect }
-    const start = channels.query.start
-    if (!start.hasSubscribers) return this.#answerNow(event, text, values, pool, call)
-    return start.runStores(event, this.#answerNow, this, event, text, values, pool, call)
-  }
-
-  #answerNow(
-    event: NowEvent,
-    text: string,
-    values: readonly unknown[],
-    pool: DatabaseDriver,
-    call: DriverCallOptions,
-  ): Promise<DriverResult> {
-    const channel = channels.query
-    const started = performance.now()
-    let result: DriverResult | undefined
-    try {
-      result = (pool as Required<Pick<DatabaseDriver, 'queryNow'>>).queryNow(text, values)
-    } catch (err) {
-      const error = this.#wrap(err, text, pool)
-      event.durationMs = performance.now() - started
-      event.error = error
+  /** What the traced paths (query-tracing.ts) need of this database. */
+  readonly #tracing: StatementTracing = {
+    driver: () => this.driver,
+    dialect: () => this.dialect,
+    wrap: (err, text, pool) => this.#wrap(err, text, pool),
+    counted: (failed) => {
       this.#statements++
-      this.#failures++
-      channel.error.publish(event)
-      channel.end.publish(event)
-      return Promise.reject(error)
-    }
-    if (result !== undefined) {
-      event.rowCount = result.rowCount
-      event.durationMs = performance.now() - started
-      event.result = undefined
-      this.#statements++
-      channel.end.publish(event)
-      return Promise.resolve(result)
-    }
-    // Busy: the operation is not over at its end event (no result, no error); it ends when the
-    // pool answers, in the context it started in.
-    channel.end.publish(event)
-    return this.#run(text, () => pool.query(text, values, call), pool, false).then(
-      (answered) => {
-        event.rowCount = answered.rowCount
-        event.durationMs = performance.now() - started
-        channel.asyncStart.publish(event)
-        channel.asyncEnd.publish(event)
-        return answered
-      },
-      (error: unknown) => {
-        event.durationMs = performance.now() - started
-        event.error = error
-        channel.error.publish(event)
-        channel.asyncStart.publish(event)
-        channel.asyncEnd.publish(event)
-        throw error
-      },
-    )
+      if (failed) this.#failures++
+    },
+    runUntraced: (text, fn, pool) => this.#run(text, fn, pool, false),
   }
 
   #wrap(err: unknown, statement: string | undefined, pool = this.#pool): unknown {
@@ -380,7 +293,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     }
     const pool = this.#pool
     if (pool?.queryNow !== undefined && call === NO_LIMITS) {
-      if (channels.query.hasSubscribers) return this.#tracedNow(text, values, pool, call)
+      if (channels.query.hasSubscribers) return traceStatementNow(this.#tracing, text, values, pool, call)
       const now = this.#runNow(text, values, pool)
       if (now !== undefined) return now
     }
