@@ -3,7 +3,7 @@ import { toMs, type Duration } from '@beaver-kit/config'
 import { AckBatch } from './ack-batch.ts'
 import { channels } from './channels.ts'
 import type { Delivery, QueueDriver } from './driver.ts'
-import { describeError, isUnrecoverable, QueueError } from './errors.ts'
+import { describeError, isQueueError, isUnrecoverable, QueueError } from './errors.ts'
 import type { ConsumeOptions, Consumer, ConsumerStats, Handler, HandlerContext } from './consumer-api.ts'
 import type { Message, Serializer } from './message.ts'
 import { LeaseHeartbeat, type RunningDelivery } from './lease-heartbeat.ts'
@@ -494,8 +494,4 @@ function positive(n: number, name: string): number {
     })
   }
   return n
-}
-
-function isQueueError(value: unknown, code: string): boolean {
-  return value instanceof QueueError && value.code === code
 }

@@ -1,5 +1,5 @@
 import type * as clientSqs from '@aws-sdk/client-sqs'
-import type { Message, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs'
+import type { Message, SQSClient } from '@aws-sdk/client-sqs'
 import { importPeer } from '@beaver-kit/core'
 import {
   defineQueueDriver,
@@ -30,29 +30,14 @@ import {
 } from './broker-message.ts'
 import { scanDeadLetters } from './sqs-dead.ts'
 import { sqsError } from './sqs-errors.ts'
-import { FIFO_ATTRIBUTES, FIFO_SUFFIX, fifoFields, type FifoSend } from './sqs-fifo.ts'
+import { fifoFields, type FifoSend } from './sqs-fifo.ts'
+import { createQueuePair } from './sqs-topology.ts'
+
+import type { SqsQueueOptions } from './sqs-options.ts'
+
+export type { SqsQueueOptions } from './sqs-options.ts'
 
 type Sqs = typeof clientSqs
-
-/** Options of the sqs driver (`BEAVER_QUEUE_SQS_*`). */
-export interface SqsQueueOptions {
-  /** An SQS-compatible endpoint (a local server); default: AWS for the region. */
-  endpoint?: string | undefined
-  region?: string | undefined
-  /** First segment of every SQS queue name. Default `bq`. */
-  prefix?: string | undefined
-  /** Receives before SQS itself moves a message to the DLQ (redrive policy), a backstop behind `attempts`. */
-  maxReceiveCount?: number | undefined
-  /**
-   * FIFO queues (`<name>.fifo`): `group` is the MessageGroupId, so the messages of one group
-   * run one at a time, in publish order, across every consumer; no delays.
-   */
-  fifo?: boolean | undefined
-  /** Credentials, when not from the AWS environment (a local server takes any). */
-  credentials?: SQSClientConfig['credentials']
-  /** A client to use (never closed by the queue). */
-  client?: SQSClient | undefined
-}
 
 interface Held {
   queue: string
@@ -117,31 +102,7 @@ class SqsQueueDriver implements QueueDriver {
     if (!p) {
       p = (async () => {
         const { sqs, client } = await this.#client()
-        const suffix = this.#fifo ? FIFO_SUFFIX : ''
-        const fifo = this.#fifo ? FIFO_ATTRIBUTES : {}
-        try {
-          const dead = await client.send(
-            new sqs.CreateQueueCommand({ QueueName: `${this.#name(queue)}-dead${suffix}`, Attributes: { ...fifo } }),
-          )
-          const attrs = await client.send(
-            new sqs.GetQueueAttributesCommand({ QueueUrl: dead.QueueUrl, AttributeNames: ['QueueArn'] }),
-          )
-          const main = await client.send(
-            new sqs.CreateQueueCommand({
-              QueueName: `${this.#name(queue)}${suffix}`,
-              Attributes: {
-                ...fifo,
-                RedrivePolicy: JSON.stringify({
-                  deadLetterTargetArn: attrs.Attributes?.QueueArn,
-                  maxReceiveCount: this.#options.maxReceiveCount ?? 1000,
-                }),
-              },
-            }),
-          )
-          return { main: main.QueueUrl as string, dead: dead.QueueUrl as string }
-        } catch (error) {
-          throw sqsError(error, `create queue "${this.#name(queue)}${suffix}"`)
-        }
+        return createQueuePair(sqs, client, this.#name(queue), this.#fifo, this.#options.maxReceiveCount ?? 1000)
       })()
       this.#urls.set(queue, p)
       p.catch(() => this.#urls.delete(queue))
