@@ -1,6 +1,6 @@
 // The testkit Kafka broker's group coordinator at the byte level: JoinGroup, SyncGroup,
 // Heartbeat and LeaveGroup through a rebalance, members dropped by the rebalance and session
-// timeouts, FindCoordinator, and committed offsets (OffsetCommit, OffsetFetch).
+// timeouts, FindCoordinator, DescribeGroups, and committed offsets (OffsetCommit, OffsetFetch).
 import { describe, expect, it } from 'vitest'
 import { eventually } from '../src/eventually.ts'
 import { brokerWithClients, createTopic, type RawKafkaClient } from './support/kafka-client.ts'
@@ -67,6 +67,34 @@ const sync = async (
 const heartbeat = async (c: RawKafkaClient, group: string, generation: number, memberId: string): Promise<number> =>
   (await c.request(12, 0, (w) => w.string(group).int32(generation).string(memberId))).int16()
 
+interface Described {
+  error: number
+  group: string
+  state: string
+  type: string
+  protocol: string
+  members: Array<[string, string, string, string, string]>
+}
+
+const describeGroups = async (c: RawKafkaClient, ...ids: string[]): Promise<Described[]> =>
+  (await c.request(15, 0, (w) => w.array(ids, (gw, id) => gw.string(id)))).array((g) => ({
+    error: g.int16(),
+    group: g.string(),
+    state: g.string(),
+    type: g.string(),
+    protocol: g.string(),
+    members: g.array(
+      (m) =>
+        [m.string(), m.string(), m.string(), m.bytes().toString(), m.bytes().toString()] as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ],
+    ),
+  }))
+
 const leave = async (c: RawKafkaClient, group: string, memberId: string): Promise<number> =>
   (await c.request(13, 0, (w) => w.string(group).string(memberId))).int16()
 
@@ -113,6 +141,42 @@ describe('kafka broker groups', () => {
     expect(await sync(a, g, 2, first.memberId)).toEqual([27, ''])
     expect((await join(a, g, first.memberId)).generation).toBe(3)
     expect(await leave(a, g, first.memberId)).toBe(0)
+  })
+
+  it('describes a group in each state, as kafkajs admin.setOffsets reads it', async () => {
+    const a = await client()
+    const b = await client()
+    const g = groupName()
+    const unknown = { error: 0, group: g, state: 'Dead', type: '', protocol: '', members: [] }
+    expect(await describeGroups(a, g)).toEqual([unknown])
+    const first = await join(a, g)
+    const [joined] = await describeGroups(b, g)
+    // Before the leader's sync: listed without metadata or assignment, and no protocol yet.
+    expect(joined).toMatchObject({ state: 'CompletingRebalance', type: 'consumer', protocol: '' })
+    expect(joined?.members).toEqual([[first.memberId, expect.any(String), '/127.0.0.1', '', '']])
+    await sync(a, g, 1, first.memberId, [[first.memberId, 'p0']])
+    const [stable] = await describeGroups(b, g, `${g}-other`)
+    expect(stable).toMatchObject({ error: 0, group: g, state: 'Stable', protocol: 'range' })
+    expect(stable?.members.map((m) => [m[0], m[3], m[4]])).toEqual([[first.memberId, 'meta', 'p0']])
+    const pending = join(b, g)
+    await eventually(async () => expect(await heartbeat(a, g, 1, first.memberId)).toBe(27))
+    const c = await client() // b's connection is held by its join
+    expect((await describeGroups(c, g))[0]?.state).toBe('PreparingRebalance')
+    const second = await Promise.all([join(a, g, first.memberId), pending])
+    for (const m of second) await leave(a, g, m.memberId)
+    // No member left: Empty while the group has offsets, Dead as an unknown group otherwise.
+    expect((await describeGroups(b, g))[0]).toEqual(unknown)
+    const topic = `described-${process.pid}-${groups}`
+    await createTopic(a, topic, 1)
+    await a.request(8, 2, (w) =>
+      w
+        .string(g)
+        .int32(-1)
+        .string('')
+        .int64(-1)
+        .array([topic], (tw, name) => tw.string(name).array([0], (pw, p) => pw.int32(p).int64(1).nullableString(''))),
+    )
+    expect((await describeGroups(b, g))[0]).toEqual({ ...unknown, state: 'Empty', type: 'consumer' })
   })
 
   it('refuses unknown members, inconsistent protocols and session timeouts out of range', async () => {

@@ -24,6 +24,8 @@ export interface BrokerState {
 export interface RequestContext {
   version: number
   clientId: string
+  /** The client's address as Kafka reports it in DescribeGroups (`/127.0.0.1`). */
+  clientHost: string
   state: BrokerState
 }
 
@@ -198,7 +200,7 @@ const findCoordinator: Handler = (r, { state }) => {
   return new WireWriter().int16(ErrorCode.NONE).int32(state.nodeId).string(host).int32(port)
 }
 
-const joinGroup: Handler = async (r, { state, clientId }) => {
+const joinGroup: Handler = async (r, { state, clientId, clientHost }) => {
   const groupId = r.string()
   const sessionTimeoutMs = r.int32()
   const rebalanceTimeoutMs = r.int32()
@@ -211,6 +213,7 @@ const joinGroup: Handler = async (r, { state, clientId }) => {
     rebalanceTimeoutMs,
     memberId,
     clientId,
+    clientHost,
     protocolType,
     protocols,
   })
@@ -241,6 +244,26 @@ const heartbeat: Handler = (r, { state }) => {
 const leaveGroup: Handler = (r, { state }) => {
   const groupId = r.string()
   return new WireWriter().int16(state.groups.leave(groupId, r.string()))
+}
+
+const describeGroups: Handler = (r, { state }) => {
+  const groupIds = r.array((g) => g.string())
+  return new WireWriter().array(groupIds, (w, groupId) => {
+    const g = state.groups.describe(groupId)
+    w.int16(g.error)
+      .string(groupId)
+      .string(g.state)
+      .string(g.protocolType)
+      .string(g.protocol)
+      .array(g.members, (mw, m) =>
+        mw
+          .string(m.memberId)
+          .string(m.clientId)
+          .string(m.clientHost)
+          .nullableBytes(m.metadata)
+          .nullableBytes(m.assignment),
+      )
+  })
 }
 
 const offsetCommit: Handler = (r, { state }) => {
@@ -294,6 +317,7 @@ export const apis: Record<number, ApiDefinition> = {
   12: { name: 'Heartbeat', minVersion: 0, maxVersion: 0, handle: heartbeat },
   13: { name: 'LeaveGroup', minVersion: 0, maxVersion: 0, handle: leaveGroup },
   14: { name: 'SyncGroup', minVersion: 0, maxVersion: 0, handle: syncGroup },
+  15: { name: 'DescribeGroups', minVersion: 0, maxVersion: 0, handle: describeGroups },
   18: { name: 'ApiVersions', minVersion: 0, maxVersion: 2, handle: apiVersions },
   19: { name: 'CreateTopics', minVersion: 0, maxVersion: 0, handle: createTopics },
   22: { name: 'InitProducerId', minVersion: 0, maxVersion: 0, handle: initProducerId },

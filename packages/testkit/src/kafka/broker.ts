@@ -127,6 +127,7 @@ export class KafkaBroker {
     // One request at a time per connection, answered in order, as Kafka does.
     let queue = Promise.resolve()
     const state = this.#state()
+    const clientHost = `/${socket.remoteAddress ?? ''}`
     socket.on('data', (chunk) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
       while (pending.length >= 4) {
@@ -138,14 +139,14 @@ export class KafkaBroker {
         if (pending.length < 4 + size) break
         const frame = pending.subarray(4, 4 + size)
         pending = pending.subarray(4 + size)
-        queue = queue.then(() => this.#answer(socket, frame, state))
+        queue = queue.then(() => this.#answer(socket, frame, state, clientHost))
       }
     })
     socket.on('error', () => socket.destroy())
     socket.on('close', () => this.#sockets.delete(socket))
   }
 
-  async #answer(socket: Socket, frame: Buffer, state: BrokerState): Promise<void> {
+  async #answer(socket: Socket, frame: Buffer, state: BrokerState, clientHost: string): Promise<void> {
     if (socket.destroyed) return
     let body: WireWriter | undefined
     let correlationId: number
@@ -163,7 +164,7 @@ export class KafkaBroker {
         return
       } else {
         this.requests.set(api.name, (this.requests.get(api.name) ?? 0) + 1)
-        body = await api.handle(r, { version, clientId, state })
+        body = await api.handle(r, { version, clientId, clientHost, state })
       }
     } catch {
       socket.destroy()

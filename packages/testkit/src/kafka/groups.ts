@@ -1,5 +1,5 @@
 // The group coordinator: consumer-group membership (JoinGroup, SyncGroup, Heartbeat,
-// LeaveGroup with session timeouts) and committed offsets, after the group protocol the Kafka
+// LeaveGroup with session timeouts, DescribeGroups) and committed offsets, after the group protocol the Kafka
 // documentation describes. Simplifications, on purpose: no initial rebalance delay (an empty
 // group completes its first join at once), no static membership, offsets never expire.
 import { randomUUID } from 'node:crypto'
@@ -11,6 +11,8 @@ export interface JoinRequest {
   rebalanceTimeoutMs: number
   memberId: string
   clientId: string
+  /** The member's address as Kafka reports it (`/127.0.0.1`). */
+  clientHost: string
   protocolType: string
   protocols: Array<{ name: string; metadata: Buffer }>
 }
@@ -24,9 +26,19 @@ export interface JoinResult {
   members: Array<{ memberId: string; metadata: Buffer }>
 }
 
+/** A group as DescribeGroups reports it. */
+export interface GroupDescription {
+  error: number
+  state: GroupState | 'Dead'
+  protocolType: string
+  protocol: string
+  members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>
+}
+
 interface Member {
   id: string
   clientId: string
+  clientHost: string
   sessionTimeoutMs: number
   rebalanceTimeoutMs: number
   protocols: Array<{ name: string; metadata: Buffer }>
@@ -36,10 +48,10 @@ interface Member {
   expiry: ReturnType<typeof setTimeout> | undefined
 }
 
-type State = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable'
+type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable'
 
 class Group {
-  state: State = 'Empty'
+  state: GroupState = 'Empty'
   generation = 0
   protocolType = ''
   protocol = ''
@@ -82,6 +94,7 @@ export class GroupCoordinator {
     const member: Member = g.members.get(id) ?? {
       id,
       clientId: req.clientId,
+      clientHost: req.clientHost,
       sessionTimeoutMs: req.sessionTimeoutMs,
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       protocols: req.protocols,
@@ -228,6 +241,34 @@ export class GroupCoordinator {
       if (g.members.get(m.id) === m && this.#groups.get(groupId) === g) this.#remove(g, m)
     }, m.sessionTimeoutMs)
     m.expiry.unref()
+  }
+
+  /**
+   * DescribeGroups: a group nobody joined and nothing committed to is `Dead`, as Kafka reports
+   * an unknown group (no error); members' metadata and assignments only once `Stable`, as Kafka
+   * gives them (before that they are empty).
+   */
+  describe(groupId: string): GroupDescription {
+    const g = this.#groups.get(groupId)
+    if (!g || (g.members.size === 0 && g.offsets.size === 0)) {
+      return { error: ErrorCode.NONE, state: 'Dead', protocolType: '', protocol: '', members: [] }
+    }
+    const stable = g.state === 'Stable'
+    return {
+      error: ErrorCode.NONE,
+      state: g.state,
+      protocolType: g.protocolType,
+      protocol: stable ? g.protocol : '',
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.id,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable
+          ? (m.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0))
+          : Buffer.alloc(0),
+        assignment: stable ? m.assignment : Buffer.alloc(0),
+      })),
+    }
   }
 
   /** Checks who may commit: a member of the current generation, or anyone outside group management (generation -1). */
