@@ -2,7 +2,14 @@ import type * as kafkajsPkg from 'kafkajs'
 import type { Admin, Consumer, IHeaders, Kafka, KafkaConfig, Producer, SASLOptions } from 'kafkajs'
 import { importPeer } from '@beaver-kit/core'
 import { QueueError } from '../errors.ts'
-import { brokerList, kafkaNames, type KafkaQueueNames, type KafkaQueueOptions } from './kafka-options.ts'
+import {
+  brokerList,
+  kafkaNames,
+  kafkaTopicNames,
+  type KafkaQueueNames,
+  type KafkaQueueOptions,
+  type KafkaTopicNames,
+} from './kafka-options.ts'
 
 /** One record the driver produces. */
 export interface OutRecord {
@@ -40,7 +47,7 @@ interface PendingSend {
  */
 export class KafkaLink {
   readonly options: KafkaQueueOptions
-  readonly #topics = new Map<string, Promise<KafkaQueueNames>>()
+  readonly #topics = new Map<string, Promise<unknown>>()
   #client: Promise<Client> | undefined
   #producer: Promise<Producer> | undefined
   readonly #pending: PendingSend[] = []
@@ -109,29 +116,40 @@ export class KafkaLink {
 
   /** The queue's topics, created on first use (an existing topic is kept as it is). */
   topics(queue: string): Promise<KafkaQueueNames> {
-    let p = this.#topics.get(queue)
+    return this.#created(`queue ${queue}`, () => {
+      const names = kafkaNames(this.prefix, queue)
+      return { names, topics: [names.topic, names.delay, names.dead], what: `queue "${queue}"` }
+    })
+  }
+
+  /** A pub/sub topic's two topics, created on first use. */
+  fanTopics(topic: string): Promise<KafkaTopicNames> {
+    return this.#created(`topic ${topic}`, () => {
+      const names = kafkaTopicNames(this.prefix, topic)
+      return { names, topics: [names.topic, names.delay], what: `topic "${topic}"` }
+    })
+  }
+
+  #created<N>(key: string, plan: () => { names: N; topics: string[]; what: string }): Promise<N> {
+    let p = this.#topics.get(key) as Promise<N> | undefined
     if (!p) {
       p = (async () => {
-        const names = kafkaNames(this.prefix, queue)
+        const { names, topics, what } = plan()
         const admin = await this.admin()
         const numPartitions = this.options.partitions ?? 3
         const replicationFactor = this.options.replicationFactor ?? 1
         await admin
           .createTopics({
             waitForLeaders: true,
-            topics: [names.topic, names.delay, names.dead].map((topic) => ({
-              topic,
-              numPartitions,
-              replicationFactor,
-            })),
+            topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor })),
           })
           .catch((error: unknown) => {
-            throw kafkaError(error, `create the topics of queue "${queue}"`)
+            throw kafkaError(error, `create the topics of ${what}`)
           })
         return names
       })()
-      this.#topics.set(queue, p)
-      p.catch(() => this.#topics.delete(queue))
+      this.#topics.set(key, p)
+      p.catch(() => this.#topics.delete(key))
     }
     return p
   }

@@ -41,6 +41,16 @@ export interface KafkaQueueNames {
   dead: string
   /** Consumer group of every worker of the queue. */
   group: string
+  /** A topic's group queue (`<topic>@<group>`, made by `subscribe`): the topic's two topics it also reads. */
+  fanOut?: KafkaTopicNames | undefined
+}
+
+/** The Kafka topics of one pub/sub topic: every subscribed group's consumer group reads both. */
+export interface KafkaTopicNames {
+  /** Where `publishTopic` writes messages due now. */
+  topic: string
+  /** Where it writes delayed ones, held by each group's reader until due. */
+  delay: string
 }
 
 /**
@@ -50,6 +60,15 @@ export interface KafkaQueueNames {
 export function kafkaNames(prefix: string, queue: string): KafkaQueueNames {
   const topic = `${prefix}.${encodeName(queue)}`
   return { topic, delay: `${topic}.delay`, dead: `${topic}.dead`, group: topic }
+}
+
+/**
+ * `ns/orders` → `bq.ns_2Forders.topic` and `….topic-delay`: apart from the topics of a queue of
+ * the same name (a queue's own names end in no suffix, `.delay` or `.dead`).
+ */
+export function kafkaTopicNames(prefix: string, topic: string): KafkaTopicNames {
+  const base = `${prefix}.${encodeName(topic)}`
+  return { topic: `${base}.topic`, delay: `${base}.topic-delay` }
 }
 
 /** The queue of a main topic this driver created, or undefined for any other topic. */

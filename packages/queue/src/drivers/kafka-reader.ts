@@ -78,7 +78,10 @@ export class KafkaReader {
     })
     try {
       await consumer.connect()
-      await consumer.subscribe({ topics: [this.#names.topic, this.#names.delay], fromBeginning: true })
+      const { topic, delay, fanOut } = this.#names
+      // A group queue's topic offsets were committed when it subscribed, so fromBeginning is for its own topics.
+      const topics = [topic, delay, ...(fanOut ? [fanOut.topic, fanOut.delay] : [])]
+      await consumer.subscribe({ topics, fromBeginning: true })
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.#batch(p) })
     } catch (error) {
       await consumer.disconnect().catch(() => undefined)
@@ -126,9 +129,11 @@ export class KafkaReader {
     if (this.#active.has(token)) return
     track.pending.add(offset)
     const header = m.headers?.[ENVELOPE_HEADER]
-    const envelope =
-      decodeEnvelope(Buffer.isBuffer(header) ? header.toString('utf8') : header) ??
-      foreignEnvelope(`${topic}-${partition}-${offset}`, this.#queue, this.#now())
+    const decoded = decodeEnvelope(Buffer.isBuffer(header) ? header.toString('utf8') : header)
+    // A topic's message names the topic: from here on it is this group queue's (retries, DLQ).
+    const envelope = decoded
+      ? { ...decoded, queue: this.#queue }
+      : foreignEnvelope(`${topic}-${partition}-${offset}`, this.#queue, this.#now())
     const held: Held = { token, topic, partition, offset, envelope, payload: m.value?.toString('utf8') ?? '' }
     if (envelope.runAt > this.#now()) {
       this.#delayed.push(held)

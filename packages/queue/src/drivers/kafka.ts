@@ -23,8 +23,9 @@ import {
 } from './broker-message.ts'
 import { deadRecord, readDead, tombstone } from './kafka-dead.ts'
 import { KafkaLink, kafkaError, type OutRecord } from './kafka-link.ts'
-import { queueOfTopic, type KafkaQueueOptions } from './kafka-options.ts'
+import { queueOfTopic, type KafkaQueueNames, type KafkaQueueOptions } from './kafka-options.ts'
 import { KafkaReader, type Held } from './kafka-reader.ts'
+import { startGroupAtEnd } from './kafka-subscribe.ts'
 
 export type { KafkaQueueOptions, KafkaSaslMechanism } from './kafka-options.ts'
 
@@ -46,10 +47,12 @@ class KafkaQueueDriver implements QueueDriver {
   readonly name = 'kafka'
   // No lease per message: a record is redelivered when its consumer leaves the group (crash,
   // session timeout), not after a time, so extendLease is false.
-  readonly capabilities = brokerCapabilities({ extendLease: false, fanOut: false })
+  readonly capabilities = brokerCapabilities({ extendLease: false, fanOut: true })
   readonly #link: KafkaLink
   readonly #ctx: QueueDriverContext
   readonly #readers = new Map<string, Promise<KafkaReader>>()
+  /** Group queue → its topic, for the group queues subscribed through this driver. */
+  readonly #subscribed = new Map<string, Promise<string>>()
 
   constructor(options: KafkaQueueOptions, ctx: QueueDriverContext) {
     this.#link = new KafkaLink(options)
@@ -63,6 +66,11 @@ class KafkaQueueDriver implements QueueDriver {
   }
 
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
+    for (const [queue, { due, later }] of this.#split(messages)) await this.#produce(queue, due, later)
+    return messages.map((m) => m.id)
+  }
+
+  #split(messages: readonly DriverMessage[]): Map<string, { due: OutRecord[]; later: OutRecord[] }> {
     const now = this.#ctx.now()
     const byQueue = new Map<string, { due: OutRecord[]; later: OutRecord[] }>()
     for (const m of messages) {
@@ -70,8 +78,44 @@ class KafkaQueueDriver implements QueueDriver {
       byQueue.set(m.queue, entry)
       ;(m.runAt > now ? entry.later : entry.due).push(record(envelopeOf(m), m.payload))
     }
-    for (const [queue, { due, later }] of byQueue) await this.#produce(queue, due, later)
+    return byQueue
+  }
+
+  /**
+   * A topic is a Kafka topic (and one for its delayed messages) that every group reads with a
+   * consumer group of its own, started at the end when the group subscribes. The group queue's
+   * own topics hold its retries, dead messages and replays, so they stay the group's.
+   */
+  async subscribe(topic: string, queue: string): Promise<void> {
+    let done = this.#subscribed.get(queue)
+    if (!done) {
+      done = (async () => {
+        const fan = await this.#link.fanTopics(topic)
+        const names = await this.#link.topics(queue)
+        await startGroupAtEnd(this.#link, names.group, [fan.topic, fan.delay])
+        return topic
+      })()
+      this.#subscribed.set(queue, done)
+      done.catch(() => this.#subscribed.delete(queue))
+    }
+    await done
+  }
+
+  /** Written once to the topic: nothing is stored per group, so no subscribed group costs a copy. */
+  async publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    const fan = await this.#link.fanTopics(topic)
+    for (const { due, later } of this.#split(messages).values()) {
+      await this.#link.send(fan.topic, due)
+      await this.#link.send(fan.delay, later)
+    }
     return messages.map((m) => m.id)
+  }
+
+  /** The queue's topics, with its topic's two when it is a group queue subscribed here. */
+  async #names(queue: string): Promise<KafkaQueueNames> {
+    const names = await this.#link.topics(queue)
+    const topic = await this.#subscribed.get(queue)
+    return topic === undefined ? names : { ...names, fanOut: await this.#link.fanTopics(topic) }
   }
 
   /** The queue's reader, started on first fetch; a stopping one is awaited and replaced. */
@@ -85,7 +129,7 @@ class KafkaQueueDriver implements QueueDriver {
       if (this.#readers.get(queue) === existing) this.#readers.delete(queue)
     }
     const started = (async () => {
-      const names = await this.#link.topics(queue)
+      const names = await this.#names(queue)
       const reader = new KafkaReader(this.#link, queue, names, this.#ctx.now, this.#link.options.bufferSize ?? 256)
       await reader.start()
       return reader
@@ -160,7 +204,7 @@ class KafkaQueueDriver implements QueueDriver {
    * the group's lag on the main and delay topics, less what this process is handling (`active`).
    */
   async counts(queue: string): Promise<QueueCounts> {
-    const names = await this.#link.topics(queue)
+    const names = await this.#names(queue)
     const admin = await this.#link.admin()
     const lag = async (topic: string, committed: Map<string, number>): Promise<number> => {
       const ends = await admin.fetchTopicOffsets(topic)
@@ -170,13 +214,17 @@ class KafkaQueueDriver implements QueueDriver {
       }, 0)
     }
     try {
-      const offsets = await admin.fetchOffsets({ groupId: names.group, topics: [names.topic, names.delay] })
+      const mains = [names.topic, ...(names.fanOut ? [names.fanOut.topic] : [])]
+      const delays = [names.delay, ...(names.fanOut ? [names.fanOut.delay] : [])]
+      const offsets = await admin.fetchOffsets({ groupId: names.group, topics: [...mains, ...delays] })
       const committed = new Map(
         offsets.flatMap((t) => t.partitions.map((p) => [`${t.topic}/${p.partition}`, Number(p.offset)] as const)),
       )
-      const [main, delay] = await Promise.all([lag(names.topic, committed), lag(names.delay, committed)])
+      const sum = async (topics: string[]) =>
+        (await Promise.all(topics.map((t) => lag(t, committed)))).reduce((a, b) => a + b, 0)
+      const [main, delay] = await Promise.all([sum(mains), sum(delays)])
       const held = (await this.#readerOf(queue))?.activeHeld() ?? []
-      const activeMain = held.filter((h) => h.topic === names.topic).length
+      const activeMain = held.filter((h) => mains.includes(h.topic)).length
       const dead = (await readDead(this.#link, names.dead, queue, this.#ctx.now())).messages
       return {
         waiting: Math.max(0, main - activeMain),
