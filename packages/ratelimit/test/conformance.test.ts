@@ -22,7 +22,9 @@ afterAll(async () => {
 
 function subject(namespace: string, store: RateLimitStore, shared = false): RateLimitSubject {
   const limiters: Array<{ close(): Promise<void> }> = []
-  const build = (rule: LimiterRule, clock: () => number, on: RateLimitStore) => {
+  // The reference has a memory store of its own (store: 'memory', keys unprefixed), the path a
+  // default limiter takes; the stores under test are shared (storeInstance, keys namespaced).
+  const build = (rule: LimiterRule, clock: () => number, on: RateLimitStore | undefined) => {
     const l = createLimiter({
       envPrefix: false,
       namespace,
@@ -30,7 +32,7 @@ function subject(namespace: string, store: RateLimitStore, shared = false): Rate
       limit: rule.limit,
       window: rule.window,
       ...(rule.burst ? { burst: rule.burst } : {}),
-      storeInstance: on,
+      ...(on ? { storeInstance: on } : { store: 'memory' }),
       failPolicy: 'closed',
       timeout: '10s',
       clock,
@@ -40,7 +42,7 @@ function subject(namespace: string, store: RateLimitStore, shared = false): Rate
   }
   return {
     make: (rule, clock) => build(rule, clock, store),
-    reference: (rule, clock) => build(rule, clock, new MemoryStore()),
+    reference: (rule, clock) => build(rule, clock, undefined),
     async close() {
       for (const l of limiters) await l.close()
       if (!shared) await store.close()

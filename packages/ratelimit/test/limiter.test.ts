@@ -86,6 +86,33 @@ describe('the limiter instance surface', () => {
     expect((await a.limit('x')).allowed).toBe(false)
     expect((await b.limit('x')).allowed).toBe(true)
   })
+
+  it('meets one counter per key through every operation on a memory store of its own (keys kept unprefixed)', async () => {
+    const seen: unknown[] = []
+    const listen = (m: unknown): void => void seen.push(m)
+    channels.denied.subscribe(listen)
+    try {
+      await using l = createLimiter({ envPrefix: false, namespace: 'own', algorithm: 'fixed-window', limit: 5 })
+      const long = 'k'.repeat(500)
+      for (const key of ['k', long]) {
+        expect((await l.limit(key)).remaining).toBe(4)
+        await l.penalty(key, 2)
+        expect((await l.limit(key)).remaining).toBe(1)
+        await l.refund(key, 1)
+        const all = await l.limitAll([{ key }, { key: `${key}:other` }])
+        expect(all.decisions.map((d) => d.remaining)).toEqual([1, 4])
+        await l.block(key, '1m')
+        expect(await l.limit(key)).toMatchObject({ allowed: false, blocked: true })
+        await l.reset(key)
+        expect((await l.limit(key)).remaining).toBe(4)
+      }
+      expect((await l.limit(`${long}x`)).remaining).toBe(4) // a long key is hashed, not cut
+      // Observers see the namespaced key whatever the store holds.
+      expect(seen).toContainEqual(expect.objectContaining({ key: 'own:k' }))
+    } finally {
+      channels.denied.unsubscribe(listen)
+    }
+  })
 })
 
 describe('the memory store bound', () => {
