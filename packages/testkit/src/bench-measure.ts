@@ -50,8 +50,8 @@ export async function measureCalls(
       const { calls, ms } = await runSettledFor(fn, options.settle, measureMs, clock)
       return { opsPerSec: (calls * opsPerCall * 1000) / ms }
     }
-    runSyncFor(fn, warmMs, clock)
-    const { calls, ms } = runSyncFor(fn, measureMs, clock)
+    await runSyncFor(fn, warmMs, clock)
+    const { calls, ms } = await runSyncFor(fn, measureMs, clock)
     return { opsPerSec: (calls * opsPerCall * 1000) / ms }
   }
   const concurrency = options.concurrency ?? 1
@@ -67,28 +67,33 @@ export async function measureCalls(
 }
 
 // Sync calls run in batches that grow until a batch takes ~1 ms, so the clock is read rarely.
-function runSyncFor(fn: () => unknown, forMs: number, clock: () => number): { calls: number; ms: number } {
-  let batch = 1
-  let calls = 0
-  const start = clock()
-  let now = start
-  while (now - start < forMs) {
-    const t0 = now
+function runSyncFor(fn: () => unknown, forMs: number, clock: () => number): Promise<{ calls: number; ms: number }> {
+  return runBatchesFor(forMs, 1, clock, (batch) => {
     for (let i = 0; i < batch; i++) fn()
-    calls += batch
-    now = clock()
-    if (now - t0 < 1 && batch < 1 << 24) batch *= 2
-  }
-  return { calls, ms: now - start }
+  })
 }
 
 // As runSyncFor, but each batch is followed by `settle()` inside the measured time, and batches
 // grow to ~10 ms: a settle that waits an event-loop turn must not be what is measured.
-async function runSettledFor(
+function runSettledFor(
   fn: () => unknown,
   settle: () => Promise<void>,
   forMs: number,
   clock: () => number,
+): Promise<{ calls: number; ms: number }> {
+  return runBatchesFor(forMs, 10, clock, (batch) => {
+    for (let i = 0; i < batch; i++) fn()
+    return settle()
+  })
+}
+
+// Runs `step(batch)` until `forMs` has passed, doubling the batch while one takes under
+// `batchMs`. A step that returns nothing is not awaited, so a sync loop adds no microtask.
+async function runBatchesFor(
+  forMs: number,
+  batchMs: number,
+  clock: () => number,
+  step: (batch: number) => Promise<void> | void,
 ): Promise<{ calls: number; ms: number }> {
   let batch = 1
   let calls = 0
@@ -96,12 +101,11 @@ async function runSettledFor(
   let now = start
   while (now - start < forMs) {
     const t0 = now
-    for (let i = 0; i < batch; i++) fn()
-    await settle()
+    const pending = step(batch)
+    if (pending) await pending
     calls += batch
     now = clock()
-    // Batches of ~10 ms, so a settle() that waits a turn or more is a small share of each.
-    if (now - t0 < 10 && batch < 1 << 24) batch *= 2
+    if (now - t0 < batchMs && batch < 1 << 24) batch *= 2
   }
   return { calls, ms: now - start }
 }
