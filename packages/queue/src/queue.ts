@@ -355,6 +355,11 @@ export function createQueue(options: QueueOptions = {}): Queue {
     forget: (c) => consumers.delete(c),
   })
 
+  function checkConsumeOptions(d: QueueDriver, o: ConsumeOptions): void {
+    if (o.groupConcurrency !== undefined && !d.capabilities.fairness) throw unsupported('groupConcurrency', driverName)
+    if (o.renewLease === false && !d.capabilities.extendLease) throw unsupported('renewLease: false', driverName)
+  }
+
   const q: Queue = {
     driver: driverName,
     namespace,
@@ -375,6 +380,8 @@ export function createQueue(options: QueueOptions = {}): Queue {
       const groupQueue = topicQueueName(topic, group)
       const d = await driver()
       if (!d.capabilities.fanOut || !d.subscribe) throw unsupported('subscribe (pub/sub fan-out)', driverName)
+      // Before the subscription, which is durable: a refused option leaves no group behind.
+      checkConsumeOptions(d, o)
       await d.subscribe(full(topic), full(groupQueue))
       return q.consume(job ? { ...job, queue: groupQueue } : groupQueue, handler, o)
     },
@@ -382,9 +389,7 @@ export function createQueue(options: QueueOptions = {}): Queue {
       const job = typeof target === 'string' ? undefined : target
       const queueName = checkQueueName(job ? job.queue : target)
       const d = await driver()
-      if (o.groupConcurrency !== undefined && !d.capabilities.fairness)
-        throw unsupported('groupConcurrency', driverName)
-      if (o.renewLease === false && !d.capabilities.extendLease) throw unsupported('renewLease: false', driverName)
+      checkConsumeOptions(d, o)
       const consumer = new QueueConsumer(host(d), queueName, full(queueName), handler, job?.parse, o)
       consumers.add(consumer)
       consumer.start()
