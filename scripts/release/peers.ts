@@ -132,6 +132,8 @@ export const PEERS: PeerLine[] = [
     },
   },
   { package: '@beaver-kit/sms', peer: '@aws-sdk/client-sns', script: 'smoke-peers', steps: ['sms-sns'] },
+  // The sqs queue driver's pub/sub fan-out (publishTopic through SNS); @aws-sdk/client-sqs itself is UNTESTED below.
+  { package: '@beaver-kit/queue', peer: '@aws-sdk/client-sns', script: 'smoke-peers', steps: ['queue-sns'] },
 ]
 
 /** Optional peers the check does not install, and why (each one is a gap to close). */

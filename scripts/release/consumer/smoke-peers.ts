@@ -151,11 +151,16 @@ async function smtpServer(): Promise<{ port: number; accepted: () => number; clo
 }
 
 /** A local HTTP endpoint answering every request with `reply`; resolves its URL and the bodies it got. */
-async function endpoint(reply: {
+interface Reply {
   status: number
   type: string
   body: string
-}): Promise<{ url: string; bodies: string[]; close: () => void }> {
+}
+
+/** A local HTTP endpoint answering every request with `reply` (or what it returns for the request body). */
+async function endpoint(
+  reply: Reply | ((body: string) => Reply),
+): Promise<{ url: string; bodies: string[]; close: () => void }> {
   const { createServer } = await import('node:http')
   const bodies: string[] = []
   const server = createServer((req, res) => {
@@ -163,8 +168,9 @@ async function endpoint(reply: {
     req.on('data', (c: Buffer) => (body += c.toString()))
     req.on('end', () => {
       bodies.push(body)
-      res.writeHead(reply.status, { 'content-type': reply.type })
-      res.end(reply.body)
+      const r = typeof reply === 'function' ? reply(body) : reply
+      res.writeHead(r.status, { 'content-type': r.type })
+      res.end(r.body)
     })
   })
   server.listen(0, '127.0.0.1')
@@ -258,6 +264,39 @@ Object.assign(steps, {
       assert(
         sent.messageId === 'smoke-sns-1' && (sns.bodies[0] ?? '').includes('Action=Publish'),
         `sns sent ${sns.bodies[0]}`,
+      )
+    } finally {
+      sns.close()
+    }
+  },
+  async 'queue-sns'() {
+    // The sqs queue driver's fan-out: CreateTopic, then PublishBatch (SNS's query protocol).
+    const arn = 'arn:aws:sns:us-east-1:000000000000:bq_smoke--orders'
+    const ns = 'http://sns.amazonaws.com/doc/2010-03-31/'
+    const meta = '<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>'
+    const sns = await endpoint((body) => ({
+      status: 200,
+      type: 'text/xml',
+      body: body.includes('Action=CreateTopic')
+        ? `<CreateTopicResponse xmlns="${ns}"><CreateTopicResult><TopicArn>${arn}</TopicArn></CreateTopicResult>${meta}</CreateTopicResponse>`
+        : `<PublishBatchResponse xmlns="${ns}"><PublishBatchResult><Successful><member><Id>0</Id><MessageId>m1</MessageId></member></Successful><Failed/></PublishBatchResult>${meta}</PublishBatchResponse>`,
+    }))
+    const { createQueue } = await import('@beaver-kit/queue')
+    try {
+      await using q = createQueue({
+        envPrefix: false,
+        driver: 'sqs',
+        namespace: 'smoke',
+        sqs: { endpoint: sns.url, region: 'us-east-1' },
+        driverOptions: { credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } },
+      })
+      const id = await q.publishTopic('orders', { n: 1 })
+      const published = sns.bodies.find((b) => b.includes('Action=PublishBatch')) ?? ''
+      assert(
+        sns.bodies[0]?.includes('Name=bq_smoke--orders') === true &&
+          published.includes(encodeURIComponent(arn)) &&
+          published.includes(id),
+        `sns got ${sns.bodies.join(' | ')}`,
       )
     } finally {
       sns.close()

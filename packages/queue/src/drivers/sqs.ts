@@ -28,10 +28,12 @@ import {
   toBrokerDelivery,
   type BrokerEnvelope,
 } from './broker-message.ts'
+import { BATCH, changeVisibility, deleteBatch, sendBatch } from './sqs-batch.ts'
 import { scanDeadLetters } from './sqs-dead.ts'
 import { sqsError } from './sqs-errors.ts'
 import { fifoFields, type FifoSend } from './sqs-fifo.ts'
-import { createQueuePair } from './sqs-topology.ts'
+import { SnsFanOut } from './sqs-fan-out.ts'
+import { allowTopicToSend, awsName, createQueuePair } from './sqs-topology.ts'
 
 import type { SqsQueueOptions } from './sqs-options.ts'
 
@@ -48,7 +50,6 @@ interface Held {
 }
 
 const MAX_DELAY_S = 900
-const BATCH = 10
 
 class SqsQueueDriver implements QueueDriver {
   readonly name = 'sqs'
@@ -60,6 +61,7 @@ class SqsQueueDriver implements QueueDriver {
   #sdk: Promise<{ sqs: Sqs; client: SQSClient }> | undefined
   readonly #urls = new Map<string, Promise<{ main: string; dead: string }>>()
   readonly #held = new Map<string, Held>()
+  readonly #fanOut: SnsFanOut
   #closed = false
 
   constructor(options: SqsQueueOptions, ctx: QueueDriverContext) {
@@ -69,9 +71,10 @@ class SqsQueueDriver implements QueueDriver {
     this.#fifo = options.fifo === true
     // SQS refuses DelaySeconds per message on a FIFO queue; retries wait out their backoff invisible instead.
     this.capabilities = Object.freeze({
-      ...brokerCapabilities({ extendLease: true, fanOut: false }),
+      ...brokerCapabilities({ extendLease: true, fanOut: true }),
       delay: !this.#fifo,
     })
+    this.#fanOut = new SnsFanOut(options, this.#fifo)
   }
 
   #client(): Promise<{ sqs: Sqs; client: SQSClient }> {
@@ -92,9 +95,9 @@ class SqsQueueDriver implements QueueDriver {
     return this.#sdk
   }
 
-  /** `ns/emails` → `bq_ns--emails` (SQS names allow letters, digits, `-` and `_`). */
+  /** `ns/emails` → `bq_ns--emails` (see awsName for the names AWS would refuse). */
   #name(queue: string): string {
-    return `${this.#prefix}_${queue.replace('/', '--')}`
+    return awsName(this.#prefix, queue)
   }
 
   #queue(queue: string): Promise<{ main: string; dead: string }> {
@@ -121,35 +124,18 @@ class SqsQueueDriver implements QueueDriver {
   ): Promise<void> {
     const { sqs, client } = await this.#client()
     const now = this.#ctx.now()
-    for (let i = 0; i < items.length; i += BATCH) {
-      const chunk = items.slice(i, i + BATCH)
-      const out = await client
-        .send(
-          new sqs.SendMessageBatchCommand({
-            QueueUrl: url,
-            Entries: chunk.map((it, k) => ({
-              Id: String(k),
-              MessageBody: it.body,
-              ...(this.#fifo
-                ? fifoFields(it.envelope, kind)
-                : { DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((it.envelope.runAt - now) / 1000))) }),
-              MessageAttributes: {
-                [ENVELOPE_HEADER]: { DataType: 'String', StringValue: encodeEnvelope(it.envelope) },
-              },
-            })),
-          }),
-        )
-        .catch((error: unknown) => {
-          throw sqsError(error, 'send messages')
-        })
-      if (out.Failed && out.Failed.length > 0) {
-        const f = out.Failed[0]
-        throw new QueueError(
-          'QUEUE_DRIVER_UNAVAILABLE',
-          `SQS refused ${out.Failed.length} message(s): ${f?.Code} ${f?.Message ?? ''}`,
-        )
-      }
-    }
+    await sendBatch(
+      sqs,
+      client,
+      url,
+      items.map((it) => ({
+        MessageBody: it.body,
+        ...(this.#fifo
+          ? fifoFields(it.envelope, kind)
+          : { DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((it.envelope.runAt - now) / 1000))) }),
+        MessageAttributes: { [ENVELOPE_HEADER]: { DataType: 'String', StringValue: encodeEnvelope(it.envelope) } },
+      })),
+    )
   }
 
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
@@ -163,6 +149,33 @@ class SqsQueueDriver implements QueueDriver {
         'fresh',
       )
     }
+    return messages.map((m) => m.id)
+  }
+
+  /**
+   * Fan-out through SNS: the topic `ns/orders` is the SNS topic `bq_ns--orders`, and the group
+   * queue `ns/orders@billing` (an SQS queue with its DLQ, as any queue) is subscribed to it with
+   * raw delivery. SNS has no per-message delay: a delayed message reaches each group at once and
+   * that group's consumer sends it back to its queue with the delay (as past SQS's 15 minutes).
+   */
+  async subscribe(topic: string, queue: string): Promise<void> {
+    if (this.#closed) throw new QueueError('QUEUE_CLOSED', 'The sqs queue driver is closed.')
+    const [topicArn, urls, { sqs, client }] = await Promise.all([
+      this.#fanOut.topicArn(this.#name(topic)),
+      this.#queue(queue),
+      this.#client(),
+    ])
+    const queueArn = await allowTopicToSend(sqs, client, urls.main, topicArn)
+    await this.#fanOut.subscribe(topicArn, queueArn)
+  }
+
+  async publishTopic(topic: string, messages: readonly DriverMessage[]): Promise<string[]> {
+    if (this.#closed) throw new QueueError('QUEUE_CLOSED', 'The sqs queue driver is closed.')
+    const topicArn = await this.#fanOut.topicArn(this.#name(topic))
+    await this.#fanOut.publish(
+      topicArn,
+      messages.map((m) => ({ envelope: envelopeOf(m), body: m.payload })),
+    )
     return messages.map((m) => m.id)
   }
 
@@ -204,9 +217,9 @@ class SqsQueueDriver implements QueueDriver {
     const deliveries: Delivery[] = []
     const early: Held[] = []
     for (const m of received) {
-      const envelope =
-        decodeEnvelope(m.MessageAttributes?.[ENVELOPE_HEADER]?.StringValue) ??
-        foreignEnvelope(m.MessageId ?? '', queue, now)
+      const decoded = decodeEnvelope(m.MessageAttributes?.[ENVELOPE_HEADER]?.StringValue)
+      // A topic's copy names the topic: from here on it is this group queue's (retries, DLQ).
+      const envelope = decoded ? { ...decoded, queue } : foreignEnvelope(m.MessageId ?? '', queue, now)
       const receives = Number(m.Attributes?.ApproximateReceiveCount ?? 1)
       const held: Held = {
         queue,
@@ -237,30 +250,12 @@ class SqsQueueDriver implements QueueDriver {
 
   async #delete(url: string, receipts: readonly string[]): Promise<void> {
     const { sqs, client } = await this.#client()
-    for (let i = 0; i < receipts.length; i += BATCH) {
-      await client.send(
-        new sqs.DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: receipts.slice(i, i + BATCH).map((r, k) => ({ Id: String(k), ReceiptHandle: r })),
-        }),
-      )
-    }
+    await deleteBatch(sqs, client, url, receipts)
   }
 
-  /** Sets the visibility timeout of received messages (whole seconds, 0 to 12 hours). */
   async #visibility(url: string, receipts: readonly string[], seconds: number): Promise<void> {
     const { sqs, client } = await this.#client()
-    const timeout = Math.min(43_200, Math.max(0, Math.ceil(seconds)))
-    for (let i = 0; i < receipts.length; i += BATCH) {
-      await client.send(
-        new sqs.ChangeMessageVisibilityBatchCommand({
-          QueueUrl: url,
-          Entries: receipts
-            .slice(i, i + BATCH)
-            .map((r, k) => ({ Id: String(k), ReceiptHandle: r, VisibilityTimeout: timeout })),
-        }),
-      )
-    }
+    await changeVisibility(sqs, client, url, receipts, seconds)
   }
 
   async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {
@@ -462,6 +457,7 @@ class SqsQueueDriver implements QueueDriver {
     this.#closed = true
     const sdk = await this.#sdk?.catch(() => undefined)
     if (sdk && !this.#options.client) sdk.client.destroy()
+    await this.#fanOut.close()
     this.#held.clear()
   }
 }
@@ -469,12 +465,14 @@ class SqsQueueDriver implements QueueDriver {
 /**
  * Amazon SQS (or a compatible server) on @aws-sdk/client-sqs: long polling, visibility
  * timeout as the lease (renewed by the consumer's heartbeat), a DLQ per queue that is also
- * the queue's redrive target, delays up to 15 minutes per hop, batch send and delete.
+ * the queue's redrive target, delays up to 15 minutes per hop, batch send and delete; pub/sub
+ * fan-out through an SNS topic per topic, with each group's queue subscribed to it.
  * @example createQueue({ driver: 'sqs', sqs: { region: 'eu-west-1' } })
  */
 export const sqsDriver = defineQueueDriver<SqsQueueOptions>({
   name: 'sqs',
-  peers: ['@aws-sdk/client-sqs'],
+  // client-sns is loaded only by publishTopic/subscribe (pub/sub fan-out through SNS).
+  peers: ['@aws-sdk/client-sqs', '@aws-sdk/client-sns'],
   section: 'sqs',
   create: (options, ctx) => new SqsQueueDriver(options, ctx),
 })
