@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Database } from '@beaver-kit/database'
 import type { Delivery, FetchOptions } from '../driver.ts'
-import { COLUMNS, sortRows, toDelivery, type Row } from './sql-rows.ts'
+import { CLAIM_COLUMNS, sortRows, toDelivery, type Row } from './sql-rows.ts'
 import type { JobsTable } from './sql-table.ts'
 
 const SET_ACTIVE = `state = 'active', attempt = attempt + 1, lease_until = ?, token = ?`
@@ -40,7 +40,7 @@ export async function claimJobs(
     rows = (
       await database.query(
         t.q(
-          `${done}update ${t.jobs} set ${SET_ACTIVE} where seq = any(array(select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked)) returning ${COLUMNS}`,
+          `${done}update ${t.jobs} set ${SET_ACTIVE} where seq = any(array(select seq from ${t.jobs} where ${ready} ${order} limit ? for update skip locked)) returning ${CLAIM_COLUMNS}`,
         ),
         [...(held ? [now, queue, ...held.values] : []), lease, token, queue, now, options.max],
       )
@@ -48,7 +48,7 @@ export async function claimJobs(
   } else if (t.dialect === 'sqlite') {
     rows = (
       await database.query(
-        `update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from ${t.jobs} where ${ready} ${order} limit ?) returning ${COLUMNS}`,
+        `update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from ${t.jobs} where ${ready} ${order} limit ?) returning ${CLAIM_COLUMNS}`,
         [lease, token, queue, now, options.max],
       )
     ).rows
@@ -63,12 +63,12 @@ export async function claimJobs(
         const seqs = picked.map((r) => r.seq)
         const marks = seqs.map(() => '?').join(', ')
         await tx.execute(`update ${t.jobs} set ${SET_ACTIVE} where seq in (${marks})`, [lease, token, ...seqs])
-        return tx.many(`select ${COLUMNS} from ${t.jobs} where seq in (${marks})`, seqs)
+        return tx.many(`select ${CLAIM_COLUMNS} from ${t.jobs} where seq in (${marks})`, seqs)
       },
       { retries: 3 },
     )
   }
-  return sortRows(rows).map(toDelivery)
+  return sortRows(rows).map((r) => toDelivery(r, queue, token))
 }
 
 // Fair claims rank each group's ready messages (row_number per group) and take rank 1 of
@@ -100,7 +100,7 @@ async function claimFair(
   if (t.dialect === 'sqlite') {
     return (
       await database.query(
-        `update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from (${pick})) returning ${COLUMNS}`,
+        `update ${t.jobs} set ${SET_ACTIVE} where seq in (select seq from (${pick})) returning ${CLAIM_COLUMNS}`,
         [lease, token, ...params],
       )
     ).rows
@@ -116,15 +116,14 @@ async function claimFair(
         const marks = seqs.map(() => '?').join(', ')
         if (t.dialect === 'postgres') {
           return (
-            await tx.query(t.q(`update ${t.jobs} set ${SET_ACTIVE} where seq in (${marks}) returning ${COLUMNS}`), [
-              lease,
-              token,
-              ...seqs,
-            ])
+            await tx.query(
+              t.q(`update ${t.jobs} set ${SET_ACTIVE} where seq in (${marks}) returning ${CLAIM_COLUMNS}`),
+              [lease, token, ...seqs],
+            )
           ).rows
         }
         await tx.execute(`update ${t.jobs} set ${SET_ACTIVE} where seq in (${marks})`, [lease, token, ...seqs])
-        return tx.many(`select ${COLUMNS} from ${t.jobs} where seq in (${marks})`, seqs)
+        return tx.many(`select ${CLAIM_COLUMNS} from ${t.jobs} where seq in (${marks})`, seqs)
       } finally {
         if (t.dialect === 'mysql') await tx.query(`select release_lock(?)`, [`${t.prefix}:${queue}`.slice(0, 64)])
       }

@@ -7,14 +7,22 @@ export type Row = Record<string, unknown>
 export const COLUMNS =
   'seq, id, queue, state, priority, run_at, attempt, max_attempts, backoff_base, backoff_max, timeout_ms, group_key, dedupe_key, payload, headers, token, last_error, dead_reason, progress, created_at, finished_at'
 
+/**
+ * What a claim reads back: what a delivery needs and its sort keys. The queue and token are the
+ * claim's own, and the state, finish and progress columns say nothing about an active message.
+ */
+export const CLAIM_COLUMNS =
+  'seq, id, priority, run_at, attempt, max_attempts, backoff_base, backoff_max, timeout_ms, group_key, dedupe_key, payload, headers, last_error, created_at'
+
 function text(v: unknown): string | undefined {
   return v === null || v === undefined ? undefined : String(v)
 }
 
-export function toDelivery(r: Row): Delivery {
+/** A row as a delivery; a claim passes the queue and token it claimed with (CLAIM_COLUMNS has neither). */
+export function toDelivery(r: Row, queue = String(r.queue), token = String(r.token)): Delivery {
   return {
     id: String(r.id),
-    queue: String(r.queue),
+    queue,
     payload: String(r.payload),
     headers: r.headers == null ? {} : (JSON.parse(String(r.headers)) as Record<string, string>),
     priority: Number(r.priority),
@@ -27,7 +35,7 @@ export function toDelivery(r: Row): Delivery {
     dedupeKey: text(r.dedupe_key),
     createdAt: Number(r.created_at),
     attempt: Number(r.attempt),
-    token: String(r.token),
+    token,
     lastError: text(r.last_error),
   }
 }

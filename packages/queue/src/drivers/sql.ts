@@ -143,7 +143,7 @@ export class SqlQueueDriver implements QueueDriver {
       // One multi-row INSERT per 500 messages keeps every statement under the parameter limits.
       for (let i = 0; i < list.length; i += 500) {
         const chunk = list.slice(i, i + 500)
-        const found = await insertJobs(run, this.#t, queue, chunk)
+        const found = await insertJobs(run, this.#t, queue, chunk, tx === undefined)
         for (const m of chunk) ids.set(m, found.get(m) as string)
       }
       if (tx === undefined) this.#wakes.wake(queue)
