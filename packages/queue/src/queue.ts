@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import {
   describeInstance,
   resolveConfig,
@@ -34,6 +33,7 @@ import {
   type PublishOptions,
   type Serializer,
 } from './message.ts'
+import { newMessageId } from './message-id.ts'
 import { compose, type PublishContext, type QueueMiddleware } from './middleware.ts'
 import { startRelay, type Relay, type RelayOptions } from './outbox.ts'
 import { hasQueueDriver, loadQueueDriver, unknownQueueDriver } from './registry.ts'
@@ -263,7 +263,7 @@ export function createQueue(options: QueueOptions = {}): Queue {
     for (const [k, v] of Object.entries(headers)) {
       if (typeof v !== 'string') throw invalid(`headers.${k}`, 'a string', v)
     }
-    const id = o.id ?? randomUUID()
+    const id = o.id ?? newMessageId(t)
     checkText('id', id, 200)
     if (o.dedupeKey !== undefined) checkText('dedupeKey', o.dedupeKey, 200)
     if (o.group !== undefined) checkText('group', o.group, 200)
