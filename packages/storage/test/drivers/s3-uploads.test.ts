@@ -111,11 +111,10 @@ describe('chunked uploads on s3rver', () => {
 })
 
 describe('presigned POST policy on s3rver', () => {
-  // s3rver stores a multipart/form-data POST but does not check its policy or signature (it
-  // ignores the "policy" and "AWSAccessKeyId" fields), so this proves the form and the
-  // attributes it carries, not that S3 would refuse a form outside the policy. moto 5.2.1 does
-  // not either: its POST handler stores "key" and "file" without reading the policy (a body over
-  // content-length-range, another key, another Content-Type and a bad signature all got 204).
+  // s3rver stores a multipart/form-data POST but does not check its policy or signature, so
+  // this proves the form and the attributes it carries on a real S3 implementation; that a form
+  // outside the policy is refused is proven in s3-post.test.ts, on testkit's endpoint that
+  // enforces the policy as AWS documents it (moto 5.2.1 does not check policies either).
   it('gives a form a browser posts straight to the bucket, with every attribute of put()', async () => {
     const files = on(s3, uniqueNamespace('post'))
     const post = await files.signedPost('forms/photo.png', {
