@@ -2,9 +2,11 @@
 //   local: put and get of 1 KiB files against node:fs writeFile/readFile (the floor), and a
 //   streamed upload and download of LARGE bytes against node:fs streams (createWriteStream /
 //   createReadStream through pipeline), with the peak RSS of the kit's large transfers
-//   s3 (s3rver started here): put and get of 1 KiB against raw @aws-sdk/client-s3, and a
-//   streamed upload of LARGE bytes (multipart, 8 MiB parts) against raw @aws-sdk/lib-storage;
-//   peak RSS during the kit's large uploads is reported (bounded by part size x concurrency).
+//   s3 (s3rver started here): put and get of 1 KiB against raw @aws-sdk/client-s3, a streamed
+//   upload of LARGE bytes (multipart, 8 MiB parts, 4 at once) against raw @aws-sdk/lib-storage
+//   and a streamed download of LARGE bytes against a raw GetObject body; the peak RSS during
+//   each large transfer is reported per contender (bounded by part size x (concurrency + 1)).
+// LARGE is 256 MiB, the issue's file (16 MiB with BENCH_QUICK=1).
 // Run: npm run bench -w @beaver-kit/storage   (BENCH_QUICK=1 for a short smoke run that writes nothing)
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -20,8 +22,10 @@ import { createStorage } from '@beaver-kit/storage'
 
 const QUICK = isQuick()
 const KiB = Buffer.alloc(1024, 7)
-const LARGE = (QUICK ? 16 : 64) * 1024 * 1024
+const LARGE = (QUICK ? 16 : 256) * 1024 * 1024
+const MIB = LARGE / 1024 / 1024
 const PART = 8 * 1024 * 1024
+const CONCURRENCY = 4
 const root = await mkdtemp(join(tmpdir(), 'beaver-storage-bench-'))
 const s3 = await startS3rver('bench')
 const clientConfig = {
@@ -35,7 +39,12 @@ const clientConfig = {
 const client = new S3Client(clientConfig)
 
 const local = createStorage({ envPrefix: false, driver: 'local', local: { root: join(root, 'kit') } })
-const remote = createStorage({ envPrefix: false, driver: 's3', client, s3: { bucket: s3.bucket, partSize: PART } })
+const remote = createStorage({
+  envPrefix: false,
+  driver: 's3',
+  client,
+  s3: { bucket: s3.bucket, partSize: PART, concurrency: CONCURRENCY },
+})
 const rawDir = join(root, 'raw')
 await writeFile(join(root, 'seed'), '')
 await local.put('seed/1k.bin', KiB)
@@ -62,18 +71,33 @@ const rssBefore = process.memoryUsage().rss
 const sink = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() })
 await local.put('seed/large.bin', chunks())
 await pipeline(chunks(), createWriteStream(join(rawDir, 'large.bin')))
-// Peak RSS growth while one large local transfer runs, above the level before it, per contender.
-const peaks = new Map<string, number>()
+await remote.put('seed/large.bin', chunks())
+await new Upload({
+  client,
+  partSize: PART,
+  queueSize: CONCURRENCY,
+  params: { Bucket: s3.bucket, Key: 'raw/large.bin', Body: chunks() },
+}).done()
+/** Per contender of a large transfer: the highest RSS seen while one ran, and its growth over the level just before. */
+const peaks = new Map<string, { rss: number; growth: number }>()
 async function measured(who: string, run: () => Promise<unknown>): Promise<void> {
   const before = process.memoryUsage().rss
-  const sample = (): void => void peaks.set(who, Math.max(peaks.get(who) ?? 0, process.memoryUsage().rss - before))
+  const sample = (): void => {
+    const rss = process.memoryUsage().rss
+    const seen = peaks.get(who) ?? { rss: 0, growth: 0 }
+    peaks.set(who, { rss: Math.max(seen.rss, rss), growth: Math.max(seen.growth, rss - before) })
+  }
   const timer = setInterval(sample, 10)
   try {
     await run()
   } finally {
     clearInterval(timer)
+    sample()
   }
 }
+const mib = (bytes: number | undefined): number => Math.round((bytes ?? 0) / 1024 / 1024)
+const peakOf = (who: string): string =>
+  `${mib(peaks.get(who)?.rss)} MiB (+${mib(peaks.get(who)?.growth)} MiB over the level before it)`
 
 async function readBody(body: unknown): Promise<number> {
   let total = 0
@@ -105,8 +129,8 @@ try {
         ],
       },
       {
-        name: `local streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
-        opsPerCall: LARGE / 1024 / 1024,
+        name: `local streamed upload ${MIB} MiB (MiB/s)`,
+        opsPerCall: MIB,
         contenders: [
           { contender: 'beaver-kit', fn: () => measured('kit', () => local.put('large-up.bin', chunks())) },
           {
@@ -116,8 +140,8 @@ try {
         ],
       },
       {
-        name: `local streamed download ${LARGE / 1024 / 1024} MiB (MiB/s)`,
-        opsPerCall: LARGE / 1024 / 1024,
+        name: `local streamed download ${MIB} MiB (MiB/s)`,
+        opsPerCall: MIB,
         contenders: [
           {
             contender: 'beaver-kit',
@@ -151,19 +175,39 @@ try {
         ],
       },
       {
-        name: `s3 streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
-        opsPerCall: LARGE / 1024 / 1024,
+        name: `s3 streamed upload ${MIB} MiB (MiB/s)`,
+        opsPerCall: MIB,
         contenders: [
-          { contender: 'beaver-kit', fn: () => remote.put('large.bin', chunks()) },
+          { contender: 'beaver-kit', fn: () => measured('s3 kit up', () => remote.put('large.bin', chunks())) },
           {
             contender: '@aws-sdk/lib-storage',
             fn: () =>
-              new Upload({
-                client,
-                partSize: PART,
-                queueSize: 4,
-                params: { Bucket: s3.bucket, Key: 'raw-large.bin', Body: chunks() },
-              }).done(),
+              measured('s3 raw up', () =>
+                new Upload({
+                  client,
+                  partSize: PART,
+                  queueSize: CONCURRENCY,
+                  params: { Bucket: s3.bucket, Key: 'raw-large.bin', Body: chunks() },
+                }).done(),
+              ),
+          },
+        ],
+      },
+      {
+        name: `s3 streamed download ${MIB} MiB (MiB/s)`,
+        opsPerCall: MIB,
+        contenders: [
+          {
+            contender: 'beaver-kit',
+            fn: () => measured('s3 kit down', async () => pipeline(await remote.getStream('seed/large.bin'), sink())),
+          },
+          {
+            contender: '@aws-sdk/client-s3',
+            fn: () =>
+              measured('s3 raw down', async () => {
+                const out = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'raw/large.bin' }))
+                await pipeline(out.Body as Readable, sink())
+              }),
           },
         ],
       },
@@ -173,13 +217,13 @@ try {
       { goal: 'local get 1 KiB ≥ 0.95x node:fs', case: 'local get 1 KiB', over: 'floor', target: 0.95 },
       {
         goal: 'local streamed upload ≥ 0.95x node:fs streams',
-        case: `local streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
+        case: `local streamed upload ${MIB} MiB (MiB/s)`,
         over: 'node:fs streams',
         target: 0.95,
       },
       {
         goal: 'local streamed download ≥ 0.95x node:fs streams',
-        case: `local streamed download ${LARGE / 1024 / 1024} MiB (MiB/s)`,
+        case: `local streamed download ${MIB} MiB (MiB/s)`,
         over: 'node:fs streams',
         target: 0.95,
       },
@@ -187,14 +231,22 @@ try {
       { goal: 's3 get 1 KiB ≥ 0.95x client-s3', case: 's3 get 1 KiB', over: '@aws-sdk/client-s3', target: 0.95 },
       {
         goal: 's3 large upload ≥ 0.95x lib-storage',
-        case: `s3 streamed upload ${LARGE / 1024 / 1024} MiB (MiB/s)`,
+        case: `s3 streamed upload ${MIB} MiB (MiB/s)`,
         over: '@aws-sdk/lib-storage',
+        target: 0.95,
+      },
+      {
+        goal: 's3 large download ≥ 0.95x client-s3',
+        case: `s3 streamed download ${MIB} MiB (MiB/s)`,
+        over: '@aws-sdk/client-s3',
         target: 0.95,
       },
     ],
     notes: () => [
-      `peak RSS growth during one ${LARGE / 1024 / 1024} MiB local transfer: beaver-kit ${Math.round((peaks.get('kit') ?? 0) / 1024 / 1024)} MiB, node:fs streams ${Math.round((peaks.get('fs') ?? 0) / 1024 / 1024)} MiB (the source allocates 1 MiB chunks; neither holds the file)`,
-      `peak RSS during the run: ${Math.round(peakRss / 1024 / 1024)} MiB (${Math.round(rssBefore / 1024 / 1024)} MiB before); large uploads are ${LARGE / 1024 / 1024} MiB in ${PART / 1024 / 1024} MiB parts, 4 at once`,
+      `peak RSS during one ${MIB} MiB local transfer: beaver-kit ${peakOf('kit')}, node:fs streams ${peakOf('fs')} (the source allocates 1 MiB chunks; neither holds the file)`,
+      `peak RSS during one ${MIB} MiB S3 upload (${PART / 1024 / 1024} MiB parts, ${CONCURRENCY} at once; bound on the uploading side: part size x (concurrency + 1) = ${mib(PART * (CONCURRENCY + 1))} MiB, plus what s3rver, in the same process, buffers): beaver-kit ${peakOf('s3 kit up')}, @aws-sdk/lib-storage ${peakOf('s3 raw up')}`,
+      `peak RSS during one ${MIB} MiB S3 download: beaver-kit ${peakOf('s3 kit down')}, @aws-sdk/client-s3 ${peakOf('s3 raw down')}`,
+      `peak RSS during the run: ${mib(peakRss)} MiB (${mib(rssBefore)} MiB before)`,
       'S3 figures are against s3rver on loopback (a file-system server in the same process), so they compare request overhead, not network throughput',
     ],
   })

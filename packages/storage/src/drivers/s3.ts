@@ -16,6 +16,7 @@ import {
   type StorageDriverContext,
   type Visibility,
 } from '../driver.ts'
+import { takeBytes } from '../body.ts'
 import { StorageError } from '../errors.ts'
 import { presignPost } from './s3-post.ts'
 import { S3Uploads, s3Attributes, VISIBILITY } from './s3-uploads.ts'
@@ -162,8 +163,9 @@ export class S3Disk implements StorageDriver {
     const attributes = s3Attributes(input.attributes, this.#acl, input.tags)
     if (input.size !== undefined && input.size <= this.#partSize) {
       // A body of known length that fits in one part is one PutObject with the same attributes,
-      // read first so a failing body sends nothing (lib-storage's machinery costs ~4x here).
-      const body = await collect(input.body, this.#partSize)
+      // read first so a failing body sends nothing (lib-storage's machinery costs ~4x here);
+      // bytes given whole to put() are taken as they are, without streaming them.
+      const body = takeBytes(input.body) ?? (await collect(input.body, this.#partSize))
       const out = await this.client.send(
         new this.#s3.PutObjectCommand({
           Bucket: this.bucket,
