@@ -67,6 +67,27 @@ describe('kafka fan-out (testkit broker)', () => {
     await c.close()
   })
 
+  it('sets a new group’s start once when two processes subscribe it at the same moment', async () => {
+    const ns = uniqueNamespace('kfan')
+    const a = open(ns)
+    const b = open(ns)
+    await a.publishTopic('signup', 'before')
+    const described = broker.requests.get('DescribeGroups') ?? 0
+    const seen: unknown[] = []
+    const consumers = await Promise.all([
+      a.subscribe('signup', 'welcome', (m) => void seen.push(m.payload)),
+      b.subscribe('signup', 'welcome', (m) => void seen.push(m.payload)),
+    ])
+    // The group was checked for other members before seeking (what kafkajs setOffsets checks);
+    // the later subscribe may find the offsets already set and describe nothing.
+    expect((broker.requests.get('DescribeGroups') ?? 0) - described).toBeGreaterThanOrEqual(1)
+    const sent = Array.from({ length: 10 }, (_, i) => `after-${i}`)
+    for (const p of sent) await b.publishTopic('signup', p)
+    await eventually(() => expect(seen.length).toBe(sent.length), wait)
+    expect([...seen].sort()).toEqual([...sent].sort())
+    await Promise.all(consumers.map((c) => c.close()))
+  })
+
   it('holds a delayed topic message in each group until it is due', async () => {
     const ns = uniqueNamespace('kfan')
     const q = open(ns)

@@ -1,4 +1,8 @@
+import type { Admin, Consumer } from 'kafkajs'
 import { kafkaError, type KafkaLink } from './kafka-link.ts'
+
+/** How long a subscribe waits for another process setting the same new group's offsets. */
+const SUBSCRIBE_LIMIT_MS = 30_000
 
 /**
  * Starts a group queue's consumer group at the current end of its topic's topics, on the
@@ -9,7 +13,9 @@ import { kafkaError, type KafkaLink } from './kafka-link.ts'
  * Done as kafkajs `admin.setOffsets` does it (a short-lived member of the group that checks the
  * group has no other member with DescribeGroups, seeks with commits, and leaves after one fetch
  * round), in one join for both topics and with a short fetch wait: `setOffsets` takes one topic
- * per join and its consumer idles `maxWaitTimeInMs` (5 s) before that round ends.
+ * per join and its consumer idles `maxWaitTimeInMs` (5 s) before that round ends. A group with
+ * members is another process doing the same: this one waits for the offsets to appear; the
+ * rounds repeat until every partition has one (two members each seek only their own partitions).
  */
 export async function startGroupAtEnd(link: KafkaLink, group: string, topics: readonly string[]): Promise<void> {
   const admin = await link.admin()
@@ -22,42 +28,63 @@ export async function startGroupAtEnd(link: KafkaLink, group: string, topics: re
       }))
       .filter((t) => t.partitions.length > 0)
   }
+  const deadline = Date.now() + SUBSCRIBE_LIMIT_MS
   try {
-    const missing = await unset()
-    if (missing.length === 0) return
-    const seeks = (
-      await Promise.all(
-        missing.map(async ({ topic, partitions }) =>
-          (await admin.fetchTopicOffsets(topic))
-            .filter((p) => partitions.includes(p.partition))
-            .map((p) => ({ topic, partition: p.partition, offset: p.high })),
-        ),
-      )
-    ).flat()
-    const consumer = await link.consumer(group, 100)
-    try {
-      await consumer.connect()
-      await consumer.subscribe({ topics: [...topics], fromBeginning: true })
-      const { state } = await consumer.describeGroup()
-      // Members already: another process subscribed this group at the same moment and set them.
-      if (state !== 'Empty' && state !== 'Dead') {
-        if ((await unset()).length === 0) return
-        throw new Error(
-          `consumer group "${group}" is ${state} with members, and has no offsets on ${topics.join(', ')}`,
-        )
+    while ((await unset()).length > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(`the offsets of consumer group "${group}" were not set within ${SUBSCRIBE_LIMIT_MS} ms`)
       }
-      await new Promise<void>((resolve, reject) => {
-        // Seeks are committed (autoCommit) at the start of the first fetch round, before FETCH.
-        consumer.on(consumer.events.FETCH, () => void consumer.stop().then(resolve, reject))
-        consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(reject)
-        consumer.pause(topics.map((topic) => ({ topic })))
-        for (const seek of seeks) consumer.seek(seek)
-      })
-    } finally {
-      await consumer.disconnect().catch(() => undefined)
+      const consumer = await link.consumer(group, 100)
+      try {
+        await consumer.connect()
+        await consumer.subscribe({ topics: [...topics], fromBeginning: true })
+        const { state } = await consumer.describeGroup()
+        if (state === 'Empty' || state === 'Dead') await seekToEnd(consumer, admin, topics, await unset(), deadline)
+      } finally {
+        await consumer.disconnect().catch(() => undefined)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    if ((await unset()).length > 0) throw new Error(`the offsets of consumer group "${group}" were not committed`)
   } catch (error) {
     throw kafkaError(error, `start consumer group "${group}" at the end of topics "${topics.join('", "')}"`)
   }
+}
+
+/** Joins, seeks the partitions given to their end offsets (committed at the first fetch round), and leaves. */
+async function seekToEnd(
+  consumer: Consumer,
+  admin: Admin,
+  topics: readonly string[],
+  missing: Array<{ topic: string; partitions: number[] }>,
+  deadline: number,
+): Promise<void> {
+  if (missing.length === 0) return
+  const seeks = (
+    await Promise.all(
+      missing.map(async ({ topic, partitions }) =>
+        (await admin.fetchTopicOffsets(topic))
+          .filter((p) => partitions.includes(p.partition))
+          .map((p) => ({ topic, partition: p.partition, offset: p.high })),
+      ),
+    )
+  ).flat()
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => done(new Error('no fetch round while seeking the group to the end')),
+      Math.max(0, deadline - Date.now()),
+    )
+    function done(error?: unknown): void {
+      clearTimeout(timer)
+      if (error === undefined) resolve()
+      else reject(error instanceof Error ? error : new Error(String(error)))
+    }
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) done(e.payload.error)
+    })
+    // Seeks are committed (autoCommit) at the start of the first fetch round, before FETCH.
+    consumer.on(consumer.events.FETCH, () => void consumer.stop().then(() => done(), done))
+    consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(done)
+    consumer.pause(topics.map((topic) => ({ topic })))
+    for (const seek of seeks) consumer.seek(seek)
+  })
 }
