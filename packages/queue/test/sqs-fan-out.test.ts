@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { ListSubscriptionsByTopicCommand, ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns'
-import { eventually, uniqueNamespace } from '@beaver-kit/testkit'
+import { eventually, startFaultProxy, uniqueNamespace } from '@beaver-kit/testkit'
 import { createQueue, isQueueError, type Queue } from '@beaver-kit/queue'
 import { sqsDriver } from '@beaver-kit/queue/sqs'
 import { awsName } from '../src/drivers/sqs-topology.ts'
@@ -116,6 +116,34 @@ describe('sqs fan-out through SNS (fauxqs)', () => {
     expect(got.a).toEqual(sent)
     expect(got.b).toEqual(sent)
     await Promise.all(consumers.map((c) => c.close()))
+  })
+
+  it('names the endpoint setting when SNS cannot be reached, and creates the topic once it can', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: server.port } })
+    try {
+      await proxy.refuse()
+      const ns = uniqueNamespace('sfan')
+      const q = createQueue({
+        driver: 'sqs',
+        sqs: { endpoint: `http://${proxy.address}` },
+        driverOptions: { credentials },
+        namespace: ns,
+        envPrefix: false,
+      })
+      opened.push(q)
+      const notPublished = await q.publishTopic('orders', 1).catch((e: unknown) => e)
+      expect(isQueueError(notPublished, 'QUEUE_DRIVER_UNAVAILABLE')).toBe(true)
+      expect((notPublished as Error).message).toMatch(/could not create SNS topic.*BEAVER_QUEUE_SQS_ENDPOINT/)
+      // A failed creation is not remembered: once SNS answers, subscribe and publish work.
+      await proxy.accept()
+      const got = Promise.withResolvers<unknown>()
+      const c = await q.subscribe('orders', 'billing', (m) => got.resolve(m.payload))
+      await q.publishTopic('orders', 2)
+      expect(await got.promise).toBe(2)
+      await c.close()
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('refuses a consumer option SQS cannot honour before subscribing, so no group is left behind', async () => {
