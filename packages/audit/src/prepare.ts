@@ -36,7 +36,16 @@ function text(value: unknown, field: keyof typeof FIELD_LIMITS): string | null {
   // Cut at a code point, never between the halves of a surrogate pair; NUL (which PostgreSQL
   // text cannot hold, and a user agent may carry) becomes U+FFFD on every store alike.
   const cut = value.length > max ? value.slice(0, max).replace(/[\uD800-\uDBFF]$/, '') : value
-  return cut.includes('\0') ? cut.replaceAll('\0', '\uFFFD') : cut
+  return wellFormed(cut.includes('\0') ? cut.replaceAll('\0', '\uFFFD') : cut)
+}
+
+/**
+ * A lone surrogate as U+FFFD. UTF-8 cannot hold one, so every driver stores U+FFFD in its place
+ * while the hash, over JSON's `\ud800` escape, covered the surrogate: verify() would then call
+ * the untouched record altered. Replaced here, before hashing, the record is what is stored.
+ */
+function wellFormed(value: string): string {
+  return value.isWellFormed() ? value : value.toWellFormed()
 }
 
 function objectOrNull(value: unknown, field: string): Record<string, unknown> | null {
@@ -85,13 +94,14 @@ export function prepareEvent(event: AuditEvent, ctx: PrepareContext): PreparedRe
   if (typeof event !== 'object' || event === null) {
     throw new AuditError('AUDIT_EVENT_INVALID', 'record() takes an event object such as { action: "user.login" }')
   }
-  const { action } = event
-  if (typeof action !== 'string' || action.length === 0 || action.length > 128 || action.includes('\0')) {
+  const { action: given } = event
+  if (typeof given !== 'string' || given.length === 0 || given.length > 128 || given.includes('\0')) {
     throw new AuditError(
       'AUDIT_EVENT_INVALID',
       'An audit event needs an action of 1 to 128 characters, such as "link.delete"',
     )
   }
+  const action = wellFormed(given)
   const stream = event.stream ?? ctx.defaultStream
   if (typeof stream !== 'string' || !STREAM_NAME.test(stream)) {
     throw new AuditError(

@@ -134,6 +134,10 @@ export const describeAuditStore = defineConformanceSuite<AuditSubject, { store: 
     })
     const second = await a.record({ stream: s, action: 'link.view', userAgent: 'nul\u0000byte' })
     expect(second.userAgent).toBe('nul\uFFFDbyte')
+    // A lone surrogate cannot be stored as UTF-8 (drivers write U+FFFD): the record keeps and
+    // hashes U+FFFD, so that what is stored is what was hashed.
+    const third = await a.record({ stream: s, action: 'link.view', actor: 'ada\uD800x', target: '\uDC00' })
+    expect([third.actor, third.target]).toEqual(['ada\uFFFDx', '\uFFFD'])
     expect(first.seq).toBe(1)
     expect(first.prevHash).toBe('0'.repeat(64))
     expect(second.seq).toBe(2)
@@ -145,8 +149,8 @@ export const describeAuditStore = defineConformanceSuite<AuditSubject, { store: 
       { path: 'title', before: 'old', after: 'new' },
     ])
     const { records } = await a.query({ stream: s, order: 'asc' })
-    expect(records).toEqual([first, second])
-    expect(await a.verify({ stream: s })).toMatchObject({ ok: true, checked: 2, head: { seq: 2, hash: second.hash } })
+    expect(records).toEqual([first, second, third])
+    expect(await a.verify({ stream: s })).toMatchObject({ ok: true, checked: 3, head: { seq: 3, hash: third.hash } })
   })
 
   it('censors secrets in before/after and metadata before hashing, keeping that they changed', async () => {
