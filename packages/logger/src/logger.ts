@@ -14,7 +14,7 @@ import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from '.
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
 import { createPathRedactor } from './redact-paths.ts'
-import { createFieldWalker, createMessageMasker } from './redact.ts'
+import { createFieldWalker, createLineMasker } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
 
 /** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
@@ -122,13 +122,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...(env === undefined ? {} : { env }),
   })
   const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
-  const walkFields = createFieldWalker(config.redactKeys, config.censor)
+  // URL credentials are masked in the serialized line (maskLine), so the walk skips strings.
+  const walkFields = createFieldWalker(config.redactKeys, config.censor, { strings: false })
   const redactPaths = createPathRedactor(config.redact, config.censor)
   // Errors serialized, secret keys censored, then the configured paths: for child bindings once,
   // when the child is made, and for the fields of every line (below).
   const prepare =
     redactPaths === undefined ? walkFields : (obj: Record<string, unknown>) => redactPaths(walkFields(obj))
-  const maskMessage = createMessageMasker(config.redactKeys)
+  const maskLine = createLineMasker(config.redactKeys)
   const readContext = contextReader(config.otel)
   // The one function pino calls per line before serializing: the context fields (the call's own
   // win), then prepare(). Doing it here rather than in a pino mixin saves a call per line.
@@ -148,9 +149,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ...(config.name === undefined ? {} : { name: config.name }),
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       formatters: { log: prepareLine },
-      ...(maskMessage === undefined
-        ? {}
-        : { hooks: { logMethod: maskMessage as NonNullable<pino.LoggerOptions['hooks']>['logMethod'] } }),
+      ...(maskLine === undefined ? {} : { hooks: { streamWrite: maskLine } }),
       serializers: { err: serializeErrorValue, error: serializeErrorValue },
     },
     destinationFor(targets),

@@ -1,4 +1,5 @@
 import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
+import { maskUrlsInLine } from './line-urls.ts'
 import { serializeError } from './serialize-error.ts'
 
 type Obj = Record<string, unknown>
@@ -88,24 +89,22 @@ export function maskUrlText(text: string): string {
 }
 
 /**
- * pino's `logMethod` hook that masks URL credentials in the string arguments of a call: the
- * message and its interpolation values (`log.warn('fetch %s failed', url)`). Undefined when
- * redaction is off (`BEAVER_LOG_REDACT_KEYS=none`), so such a logger pays nothing.
+ * pino's `streamWrite` hook that masks URL credentials in every string of a serialized line
+ * (see `maskUrlsInLine`). Undefined when redaction is off (`BEAVER_LOG_REDACT_KEYS=none`), so
+ * such a logger pays nothing.
  */
-export function createMessageMasker(
-  names: readonly string[],
-): ((this: unknown, args: unknown[], method: (...args: unknown[]) => void) => void) | undefined {
-  if (keyMatcher(names) === NO_NAMES) return undefined
-  return function maskMessage(this: unknown, args: unknown[], method: (...args: unknown[]) => void): void {
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i]
-      if (typeof arg === 'string') {
-        const masked = maskUrlText(arg)
-        if (masked !== arg) args[i] = masked
-      }
-    }
-    method.apply(this, args)
-  }
+export function createLineMasker(names: readonly string[]): ((line: string) => string) | undefined {
+  return keyMatcher(names) === NO_NAMES ? undefined : maskUrlsInLine
+}
+
+/** Options of `createFieldWalker()`. */
+export interface FieldWalkerOptions {
+  /**
+   * Mask URL credentials in string fields during the walk. The logger passes false: it masks
+   * the serialized line instead (`createLineMasker`), one scan per line instead of one per string.
+   * Default true.
+   */
+  strings?: boolean
 }
 
 /**
@@ -121,9 +120,14 @@ export function createMessageMasker(
  * own form: they carry no keys. Errors are serialized at the top level (`err`, `error`, or any
  * field), where the serialized form is walked too. Past MAX_DEPTH a value is TRUNCATED.
  */
-export function createFieldWalker(names: readonly string[], censor: unknown): (obj: Obj) => Obj {
+export function createFieldWalker(
+  names: readonly string[],
+  censor: unknown,
+  options: FieldWalkerOptions = {},
+): (obj: Obj) => Obj {
   const matches = keyMatcher(names)
   const redacting = matches !== NO_NAMES
+  const maskStrings = redacting && options.strings !== false
   // The containers being walked, index = depth: a value already on it is a cycle, replaced by
   // "[Circular]" as pino's safe serializer would print it, so the copy holds no path back to an
   // uncensored original. The walk never re-enters itself, so one stack serves.
@@ -140,8 +144,8 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i]
       let nv: unknown = v
-      if (typeof v === 'string') nv = maskUrlText(v)
-      else if (typeof v === 'object' && v !== null) nv = visitValue(v, depth + 1)
+      if (typeof v === 'object' && v !== null) nv = visitValue(v, depth + 1)
+      else if (maskStrings && typeof v === 'string') nv = maskUrlText(v)
       if (nv !== v) (out ??= value.slice())[i] = nv
     }
     return out ?? value
@@ -194,11 +198,11 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
       const v = obj[key]
       if (matches(key)) {
         if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
-      } else if (typeof v === 'string') {
-        const nv = maskUrlText(v)
-        if (nv !== v) (out ??= { ...obj })[key] = nv
       } else if (typeof v === 'object' && v !== null) {
         const nv = visitValue(v, depth + 1)
+        if (nv !== v) (out ??= { ...obj })[key] = nv
+      } else if (maskStrings && typeof v === 'string') {
+        const nv = maskUrlText(v)
         if (nv !== v) (out ??= { ...obj })[key] = nv
       }
     }
@@ -212,7 +216,7 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
       const v = obj[key]
       if (redacting && matches(key)) {
         if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
-      } else if (redacting && typeof v === 'string') {
+      } else if (maskStrings && typeof v === 'string') {
         const nv = maskUrlText(v)
         if (nv !== v) (out ??= { ...obj })[key] = nv
       } else if (typeof v === 'object' && v !== null) {
