@@ -1,6 +1,7 @@
 import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
 import { maskUrlsInLine } from './line-urls.ts'
 import { serializeError } from './serialize-error.ts'
+import { createShapeCache } from './shape-guard.ts'
 
 type Obj = Record<string, unknown>
 
@@ -128,6 +129,9 @@ export function createFieldWalker(
   const matches = keyMatcher(names)
   const redacting = matches !== NO_NAMES
   const maskStrings = redacting && options.strings !== false
+  // A guard proves only what keys a line holds, not what its strings say: without string
+  // masking in the walk (the logger masks the serialized line), clean shapes are remembered.
+  const shapes = redacting && !maskStrings ? createShapeCache(matches) : undefined
   // The containers being walked, index = depth: a value already on it is a cycle, replaced by
   // "[Circular]" as pino's safe serializer would print it, so the copy holds no path back to an
   // uncensored original. The walk never re-enters itself, so one stack serves.
@@ -187,15 +191,18 @@ export function createFieldWalker(
     if (typeof json !== 'object' || json === null) return value
     // The result is written as it is (JSON.stringify does not call its toJSON again).
     path[depth] = value
-    const walked = Array.isArray(json) ? visitArray(json, depth + 1) : visitObject(json as Obj, depth + 1)
+    const walked = Array.isArray(json) ? visitArray(json, depth + 1) : visitObject(json as Obj, depth + 1, true)
     return walked === json ? value : walked
   }
 
-  function visitObject(obj: Obj, depth: number): Obj {
+  // `json`: obj is what a toJSON returned, which JSON.stringify writes without calling its toJSON.
+  function visitObject(obj: Obj, depth: number, json = false): unknown {
     let out: Obj | undefined
     path[depth] = obj
     for (const key in obj) {
       const v = obj[key]
+      // JSON.stringify writes what a toJSON method returns, even on a plain object.
+      if (key === 'toJSON' && !json && typeof v === 'function') return visitJson(obj, depth)
       if (matches(key)) {
         if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
       } else if (typeof v === 'object' && v !== null) {
@@ -211,6 +218,7 @@ export function createFieldWalker(
 
   /** The fields of one line: top-level errors always serialized, secrets censored. */
   return function walkFields(obj: Obj): Obj {
+    if (shapes !== undefined && shapes.proves(obj)) return obj
     let out: Obj | undefined
     for (const key in obj) {
       const v = obj[key]
@@ -230,6 +238,7 @@ export function createFieldWalker(
       }
     }
     if (path.length !== 0) path.length = 0 // keeps no reference to a logged value
+    if (out === undefined && shapes !== undefined) shapes.learn(obj)
     return out ?? obj
   }
 }

@@ -379,6 +379,10 @@ describe('createRedactor: the log redaction as a function of its own', () => {
 
   it('takes a censor of its own, and none turns key redaction off', () => {
     expect(createRedactor({ censor: '***' }).redact({ token: 't' })).toEqual({ token: '***' })
+    // No serialized line to mask here: the redactor masks URL credentials in the strings themselves.
+    expect(createRedactor().redact({ db: { url: 'postgres://app:pw@db/x' } })).toEqual({
+      db: { url: 'postgres://****@db/x' },
+    })
     const off = createRedactor({ keys: ['none'] })
     expect(off.redact({ token: 't' })).toEqual({ token: 't' })
     expect(off.matchesKey('token')).toBe(false)
