@@ -1,8 +1,9 @@
 // Pub/sub fan-out on the kafka driver beyond the conformance cases: each subscribed group gets
 // every message once from one record per message, a group starts at the end of the topic when
 // it subscribes (its offsets set through DescribeGroups and a seek, as kafkajs setOffsets does)
-// and keeps what is published while it has no consumer, a second process subscribing the same
-// group does not move its offsets, and delayed topic messages wait. Against the testkit broker.
+// and keeps what is published while it has no consumer, counted by any process, a second process
+// subscribing the same group does not move its offsets, and delayed topic messages wait.
+// Against the testkit broker.
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually, uniqueNamespace } from '@beaver-kit/testkit'
 import { startKafkaBroker } from '@beaver-kit/testkit/kafka'
@@ -57,6 +58,11 @@ describe('kafka fan-out (testkit broker)', () => {
     await (await q.subscribe('events', 'late', () => undefined)).close()
     await q.publishTopic('events', 'while-away-1')
     await q.publishTopic('events', 'while-away-2')
+    // A process that never subscribed (a dashboard) counts the group's backlog from its offsets;
+    // a group nobody subscribed has none.
+    const dashboard = open(ns, 1)
+    expect(await dashboard.counts('events@late')).toMatchObject({ waiting: 2, active: 0 })
+    expect(await dashboard.counts('events@nobody')).toMatchObject({ waiting: 0 })
     // Another process subscribing the same group does not move its start.
     const other = open(ns, 1)
     const seen: unknown[] = []

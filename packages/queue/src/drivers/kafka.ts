@@ -51,7 +51,7 @@ class KafkaQueueDriver implements QueueDriver {
   readonly #link: KafkaLink
   readonly #ctx: QueueDriverContext
   readonly #readers = new Map<string, Promise<KafkaReader>>()
-  /** Group queue → its topic, for the group queues subscribed through this driver. */
+  /** Group queue → its topic, for the group queues known to be subscribed (here or by another process). */
   readonly #subscribed = new Map<string, Promise<string>>()
 
   constructor(options: KafkaQueueOptions, ctx: QueueDriverContext) {
@@ -111,11 +111,30 @@ class KafkaQueueDriver implements QueueDriver {
     return messages.map((m) => m.id)
   }
 
-  /** The queue's topics, with its topic's two when it is a group queue subscribed here. */
+  /**
+   * The queue's topics, with its topic's two when it is a subscribed group queue: subscribed
+   * here, or (another process did it) the group has offsets on the topic. A group queue is named
+   * `<ns>/<topic>@<group>` by the facade, and no other queue name holds an `@`, so any process
+   * (a dashboard, a worker after a restart) counts and reads it without subscribing again; one
+   * nobody subscribed does not read the topic (it would from its beginning).
+   */
   async #names(queue: string): Promise<KafkaQueueNames> {
     const names = await this.#link.topics(queue)
-    const topic = await this.#subscribed.get(queue)
-    return topic === undefined ? names : { ...names, fanOut: await this.#link.fanTopics(topic) }
+    const at = queue.lastIndexOf('@')
+    if (at < 0) return names
+    const topic = queue.slice(0, at)
+    if (!this.#subscribed.has(queue)) {
+      const fan = await this.#link.fanTopics(topic)
+      const admin = await this.#link.admin()
+      const offsets = await admin
+        .fetchOffsets({ groupId: names.group, topics: [fan.topic] })
+        .catch((error: unknown) => {
+          throw kafkaError(error, `read the offsets of group queue "${queue}"`)
+        })
+      if (!offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0))) return names
+      this.#subscribed.set(queue, Promise.resolve(topic))
+    }
+    return { ...names, fanOut: await this.#link.fanTopics(topic) }
   }
 
   /** The queue's reader, started on first fetch; a stopping one is awaited and replaced. */
