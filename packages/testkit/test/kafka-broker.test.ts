@@ -52,7 +52,8 @@ describe('kafka broker', () => {
     const r = await c.request(18, 2)
     expect(r.int16()).toBe(0)
     const keys = r.array((k) => [k.int16(), k.int16(), k.int16()])
-    expect(keys.map((k) => k[0])).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 19, 22])
+    expect(keys.map((k) => k[0])).toEqual([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 18, 19, 22])
+    expect(keys.find((k) => k[0] === 15)).toEqual([15, 0, 0]) // DescribeGroups v0 only
     expect(r.int32()).toBe(0) // throttle_time_ms (v1+)
     const v0 = await c.request(18, 0)
     expect(v0.int16()).toBe(0)
