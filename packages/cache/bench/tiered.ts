@@ -86,6 +86,15 @@ const ours = createCache({
   redis: { url: REDIS_URL },
   memory: { maxItems: N * 2, sweepInterval: 0 },
 })
+// The same with a copy per L1 hit (BEAVER_CACHE_MEMORY_STORAGE=serialized): like bentocache's default.
+const oursCopies = createCache({
+  envPrefix: false,
+  namespace: `${NS}:copies`,
+  driver: 'tiered',
+  tiered: { tiers: ['memory', 'redis'] },
+  redis: { url: REDIS_URL },
+  memory: { maxItems: N * 2, sweepInterval: 0, storage: 'serialized' },
+})
 // L1 miss + L2 hit: a 16-entry top tier in front of 10,000 keys read round-robin.
 const oursCold = createCache({
   envPrefix: false,
@@ -103,6 +112,16 @@ const bentoHit = new BentoCache({
       .useL2Layer(bentoRedis(redis)),
   },
   prefix: `${NS}-bento-hit`,
+})
+// bentocache with values by reference in its L1 (serialize: false): like the kit's default.
+const bentoShared = new BentoCache({
+  default: 'c',
+  stores: {
+    c: bentostore()
+      .useL1Layer(bentoMemory({ maxItems: N * 2, serialize: false }))
+      .useL2Layer(bentoRedis(redis)),
+  },
+  prefix: `${NS}-bento-shared`,
 })
 const bentoCold = new BentoCache({
   default: 'c',
@@ -132,6 +151,8 @@ const managerCold = createCacheManager({
 for (const k of keys) {
   await ours.set(k, value, { ttl: TTL })
   await oursCold.set(k, value, { ttl: TTL })
+  await oursCopies.set(k, value, { ttl: TTL })
+  await bentoShared.set({ key: k, value, ttl: TTL })
   await bentoHit.set({ key: k, value, ttl: TTL })
   await bentoCold.set({ key: k, value, ttl: TTL })
   await managerHit.set(k, value, TTL)
@@ -140,6 +161,8 @@ for (const k of keys) {
 }
 for (const k of keys) {
   await ours.get(k)
+  await oursCopies.get(k)
+  await bentoShared.get({ key: k })
   await bentoHit.get({ key: k })
   await managerHit.get(k)
 }
@@ -174,7 +197,17 @@ try {
         name: 'tiered L1 hit (memory over Redis)',
         contenders: [
           { contender: 'beaver-kit', fn: async () => do_not_optimize(await ours.get(nextKey())) },
+          {
+            contender: 'beaver-kit',
+            variant: 'copies',
+            fn: async () => do_not_optimize(await oursCopies.get(nextKey())),
+          },
           { contender: 'bentocache', fn: async () => do_not_optimize(await bentoHit.get({ key: nextKey() })) },
+          {
+            contender: 'bentocache',
+            variant: 'shared',
+            fn: async () => do_not_optimize(await bentoShared.get({ key: nextKey() })),
+          },
           { contender: 'cache-manager', fn: async () => do_not_optimize(await managerHit.get(nextKey())) },
         ],
       },
@@ -238,12 +271,17 @@ try {
       `Top-tier hit ratio, Zipf(0.9) over 100,000 keys, top tier 1,000 entries: ${Object.entries(ratios)
         .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
         .join(', ')}.`,
+      "L1 hit: beaver-kit's default memory storage (reference) hands every hit the value its first hit decoded, bentocache's default L1 (serialize: true) parses per hit; the like-for-like pairs are beaver-kit (copies, BEAVER_CACHE_MEMORY_STORAGE=serialized) against bentocache, and beaver-kit against bentocache (shared, serialize: false).",
       'floor: raw ioredis GET + JSON.parse (SET PX + JSON.stringify for the set case) on the same client.',
       "bentocache's own Redis driver cannot load in this workspace (it resolves ioredis from the root), so its L2 is an equivalent small driver on the same ioredis client; cache-manager's second tier is a small Keyv store over ioredis (@keyv/redis needs keyv 5).",
     ],
   })
 } finally {
   await ours.clear()
+  await oursCopies.clear()
+  await oursCopies.close()
+  await bentoShared.clear()
+  await bentoShared.disconnectAll()
   await oursCold.clear()
   await ours.close()
   await oursCold.close()

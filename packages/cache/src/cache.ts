@@ -28,6 +28,7 @@ import type {
 } from './types.ts'
 import {
   answer,
+  answerHot,
   answerMany,
   checkKey,
   codecOf,
@@ -135,13 +136,12 @@ export class Cache implements Instance<InstanceDescription> {
     ) {
       if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
         return Promise.reject(keyError(key, root.maxKeyLength))
-      const codec = codecOf(this.#view)
       let pending: unknown
       try {
         if (root.peekDriver !== undefined) {
-          // A hot tier's fresh entry: decoded here, no promise of the driver.
-          const hot = root.peekDriver.peek?.(this.#ns, key, codec.textReads)
-          if (hot !== undefined) return Promise.resolve(answer<T>(this.#view, hot))
+          // A hot tier's fresh entry: decoded here (or once, when shared), no promise of the driver.
+          const hot = root.peekDriver.peek?.(this.#ns, key)
+          if (hot !== undefined) return Promise.resolve(answerHot<T>(this.#view, hot))
         }
         pending = readOne(this.#view, driver, key)
       } catch (err) {

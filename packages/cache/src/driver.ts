@@ -137,11 +137,16 @@ export interface CacheDriver {
   /** `getMany` answering text, like {@link CacheDriver.getText}. */
   getManyText?(namespace: string, keys: readonly string[]): MaybePromise<Array<string | undefined>>
   /**
-   * A fresh entry answered synchronously from a hot tier (the tiered driver's memory tier), as
-   * text when `asText`; undefined means "ask get()", not "missing". The facade's get() tries it
-   * first, so an L1 hit costs no promise of the driver.
+   * A fresh entry answered synchronously from a hot tier (the tiered driver's memory tier);
+   * undefined means "ask get()", not "missing". The facade's get() tries it first, so an L1
+   * hit costs no promise of the driver.
    */
-  peek?(namespace: string, key: string, asText: boolean): Uint8Array | string | undefined
+  peek?(namespace: string, key: string): HotEntry | undefined
+  /**
+   * The entries `peek` answers keep the value the facade decoded from them, and every later
+   * hit gets that same object (the memory tier under `BEAVER_CACHE_MEMORY_STORAGE=reference`).
+   */
+  readonly sharesDecoded?: boolean
   setMany?(namespace: string, entries: readonly DriverEntry[]): MaybePromise<void>
   /** Resolves the number of keys that existed. */
   deleteMany?(namespace: string, keys: readonly string[]): MaybePromise<number>
@@ -178,6 +183,19 @@ export interface CacheDriver {
   preload?(namespace: string, keys: readonly string[]): Promise<number>
   /** Driver-specific counters for the cache's `stats()`. */
   stats?(): DriverStats
+}
+
+/**
+ * An entry of a hot tier as `peek` answers it: the serializer's bytes, with room for the facade
+ * to keep their UTF-8 text or, when the driver shares decoded values, what it decoded.
+ */
+export interface HotEntry {
+  readonly payload: Uint8Array
+  /** The payload as UTF-8, kept by the first reader whose serializer reads text. */
+  text: string | undefined
+  /** The value `decodedBy` (the facade's codec) decoded from the payload, when values are shared. */
+  value: unknown
+  decodedBy: unknown
 }
 
 /** How a composite asks for an inner driver (a tier, the hybrid store, the encrypted inner driver). */

@@ -53,6 +53,8 @@ export class CacheRoot {
   codec: Codec | undefined
   /** The driver keeps values by reference (codec.byReference), read on the sync hot path. */
   byReference = false
+  /** The peek driver's entries keep what the codec decoded (driver.sharesDecoded). */
+  sharedHot = false
   closed = false
   /** The view createCache() returned: closing it closes the driver. */
   rootView: object | undefined = undefined
@@ -168,6 +170,7 @@ export class CacheRoot {
     this.byReference = this.codec.byReference
     if (driver.capabilities.sync) this.syncDriver = driver
     if (driver.peek !== undefined) this.peekDriver = driver
+    this.sharedHot = driver.sharesDecoded === true
     return driver
   }
 

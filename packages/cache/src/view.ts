@@ -1,9 +1,10 @@
 // What a namespace view does with stored values: key checks, decoding and counting answers,
 // batch reads and writes. Shared by the facade's methods and the loading functions.
 import { MISS, type Codec } from './codec.ts'
-import type { CacheDriver, DriverEntry, DriverRow, MaybePromise } from './driver.ts'
+import type { CacheDriver, DriverEntry, DriverRow, HotEntry, MaybePromise } from './driver.ts'
 import { CacheError } from './errors.ts'
 import { keyError } from './keys.ts'
+import { utf8 } from './serializers.ts'
 import { ttlMs } from './ttl.ts'
 import type { CacheRoot } from './root.ts'
 import type { CacheTrace } from './channels.ts'
@@ -41,6 +42,27 @@ export function unsupported(view: View, what: string): CacheError {
 export function answer<T>(view: View, stored: unknown): T | undefined {
   const codec = codecOf(view)
   const value = codec.absent(stored) ? MISS : codec.decode(stored)
+  if (value === MISS) {
+    view.counters.misses++
+    return undefined
+  }
+  view.counters.hits++
+  return value as T
+}
+
+/**
+ * A hot tier's entry as the caller's value, counted: decoded once and kept on the entry when
+ * the driver shares decoded values (every hit then gets the same object), else decoded per hit.
+ */
+export function answerHot<T>(view: View, hot: HotEntry): T | undefined {
+  const codec = codecOf(view)
+  let value: unknown
+  if (hot.decodedBy === codec) value = hot.value
+  else if (view.root.sharedHot) {
+    value = codec.decode(codec.textReads ? utf8(hot.payload) : hot.payload)
+    hot.value = value
+    hot.decodedBy = codec
+  } else value = codec.decode(codec.textReads ? (hot.text ??= utf8(hot.payload)) : hot.payload)
   if (value === MISS) {
     view.counters.misses++
     return undefined

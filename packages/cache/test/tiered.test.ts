@@ -205,15 +205,23 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     expect(await other.get('a')).toBe('o')
   })
 
-  it('answers L1 hits on the fast path with copies, counts them, and sees overwrites, deletes and close', async () => {
-    const c = make()
+  it('answers L1 hits on the fast path with copies (serialized memory storage), counts them, and sees overwrites, deletes and close', async () => {
+    const c = (cache = createCache({
+      envPrefix: false,
+      namespace: uniqueNamespace('copies'),
+      driver: 'tiered',
+      tiered: { tiers: ['memory', 'memory'] },
+      memory: { storage: 'serialized' },
+    }))
     await c.set('k', { n: 1 })
     await c.ready()
     const first = await c.get<{ n: number }>('k')
     const second = await c.get<{ n: number }>('k')
     expect(first).toEqual({ n: 1 })
     expect(first).not.toBe(second)
-    expect(c.stats().hits).toBe(2)
+    first!.n = 99
+    expect(await c.get('k')).toEqual({ n: 1 })
+    expect(c.stats().hits).toBe(3)
     await c.set('k', { n: 2 })
     expect(await c.get('k')).toEqual({ n: 2 })
     await c.delete('k')
@@ -223,6 +231,36 @@ describe('grace, timeouts, tags (memory over memory)', () => {
     const err = await c.get('k').catch((e: unknown) => e)
     expect(isBeaverError(err, 'CACHE_CLOSED')).toBe(true)
     cache = undefined
+  })
+
+  it('shares the value decoded on the first L1 hit with later hits by default (memory storage reference), never the object given to set', async () => {
+    const c = make()
+    const given = { n: 1, list: [1, 2] }
+    await c.set('k', given)
+    await c.ready()
+    given.n = 2 // after set: not seen, the tier holds the serialized value
+    const first = await c.get<{ n: number; list: number[] }>('k')
+    expect(first).toEqual({ n: 1, list: [1, 2] })
+    expect(first).not.toBe(given)
+    expect(await c.get('k')).toBe(first)
+    expect(c.stats().hits).toBe(2)
+    // An overwrite, a delete and a tag invalidation each drop the shared value.
+    await c.set('k', { n: 3 })
+    const third = await c.get<{ n: number }>('k')
+    expect(third).toEqual({ n: 3 })
+    expect(third).not.toBe(first)
+    await c.set('t', { v: 1 }, { tags: ['team'], ttl: '1h' })
+    expect(await c.get('t')).toEqual({ v: 1 }) // learns the tag's times (read through the tiers)
+    const tagged = await c.get('t')
+    expect(await c.get('t')).toBe(tagged)
+    await c.invalidateTags(['team'])
+    expect(await c.get('t')).toBeUndefined()
+    await c.delete('k')
+    expect(await c.get('k')).toBeUndefined()
+    // A negative entry stays a miss when shared.
+    expect(await c.getOrSet('absent', () => undefined, { negativeTtl: '1h' })).toBeUndefined()
+    expect(await c.get('absent')).toBeUndefined()
+    expect(await c.get('absent')).toBeUndefined()
   })
 
   it('L1 hits on the fast path keep the strategy and residency informed: a key read often survives the CLOCK', async () => {

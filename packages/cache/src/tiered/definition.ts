@@ -88,6 +88,8 @@ export const tieredDriver = defineCacheDriver<TieredCreateOptions>({
       graceMs: options.grace,
       bus,
       ownsBus: typeof options.bus !== 'object',
+      // BEAVER_CACHE_MEMORY_STORAGE decides for the memory tier as for the memory driver.
+      sharesDecoded: context.config.memory.storage === 'reference',
     })
     slot.tiered = tiered
     for (const p of pending) tiered.onTierEvict(p.index, p.ns, p.key)

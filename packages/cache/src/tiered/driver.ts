@@ -13,7 +13,6 @@ import {
   type StoredValue,
 } from '../driver.ts'
 import { coarseNow } from '../drivers/memory.ts'
-import { utf8 } from '../serializers.ts'
 import { Coherence } from './coherence.ts'
 import type { TieredDriverOptions, TieredRead } from './options.ts'
 import { encodeEnvelope, preciseNow, type Envelope } from './envelope.ts'
@@ -41,6 +40,8 @@ export class TieredDriver implements CacheDriver {
   readonly capabilities: CacheDriverCapabilities
   readonly strategy: TierStrategy
   readonly graceMs: number
+  /** Hits of the hot top tier share the value the facade decoded (see {@link TieredDriverOptions.sharesDecoded}). */
+  readonly sharesDecoded: boolean
   readonly #tiers: Tier[]
   readonly #writes: 'all' | 'top'
   readonly #tags: TagTimes
@@ -65,6 +66,7 @@ export class TieredDriver implements CacheDriver {
     this.#tags = new TagTimes(this.#shared, options.tagsCacheMs ?? (options.bus ? 60_000 : 1_000))
     const top = this.#tiers[0] as Tier
     this.#hotTop = top.driver.capabilities.sync && top.byReference
+    this.sharesDecoded = this.#hotTop && options.sharesDecoded === true
     this.#placement = new Placement(this.#tiers, this.strategy, this.#writes, this.#hotTop)
     const bottom = this.#bottom.driver
     const shared = this.#shared?.driver
@@ -174,7 +176,7 @@ export class TieredDriver implements CacheDriver {
    * path. Counts the hit and records the access like `read` does. Undefined means "ask
    * `get`" (missing, stale, tags not known yet, or tier events observed), not "missing".
    */
-  peek(ns: string, key: string, asText: boolean): Uint8Array | string | undefined {
+  peek(ns: string, key: string): HotEnvelope | undefined {
     if (!this.#hotTop || channels.tier.hasSubscribers) return undefined
     const top = this.#tiers[0] as Tier
     const e = top.driver.get(ns, key)
@@ -189,7 +191,7 @@ export class TieredDriver implements CacheDriver {
       else e.mark = res.touchMark(e.ref)
     }
     countOf(top, ns).hits++
-    return asText ? (e.text ??= utf8(e.payload)) : e.payload
+    return e
   }
 
   get(ns: string, key: string): MaybePromise<StoredValue | undefined> {

@@ -1,3 +1,4 @@
+import type { HotEntry } from '../driver.ts'
 import type { Envelope } from './envelope.ts'
 import type { ResidencyMark } from './residency.ts'
 
@@ -6,7 +7,7 @@ import type { ResidencyMark } from './residency.ts'
  * needs, worked out once per write instead of on every hit, so an L1 hit builds no string and
  * hashes nothing.
  */
-export class HotEnvelope implements Envelope {
+export class HotEnvelope implements Envelope, HotEntry {
   readonly payload: Uint8Array
   readonly freshUntil: number
   readonly staleUntil: number
@@ -18,6 +19,10 @@ export class HotEnvelope implements Envelope {
   hash: number | undefined
   /** The payload as UTF-8 text, kept by the first reader that decodes text (the json serializer). */
   text: string | undefined
+  /** What the facade decoded from the payload, kept when the tier shares decoded values. */
+  value: unknown
+  /** The facade codec that decoded `value`. */
+  decodedBy: unknown
   /** The top tier's residency mark of this entry, kept by the first hit. */
   mark: ResidencyMark | undefined = undefined
 
@@ -29,7 +34,10 @@ export class HotEnvelope implements Envelope {
     this.tags = e.tags
     this.ref = ref
     this.hash = e instanceof HotEnvelope && e.ref === ref ? e.hash : undefined
-    this.text = e instanceof HotEnvelope ? e.text : undefined
+    const same = e instanceof HotEnvelope
+    this.text = same ? e.text : undefined
+    this.value = same ? e.value : undefined
+    this.decodedBy = same ? e.decodedBy : undefined
   }
 }
 

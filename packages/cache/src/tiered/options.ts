@@ -17,6 +17,12 @@ export interface TieredDriverOptions {
   /** Carries invalidations to other processes; closed with the driver when `ownsBus`. */
   bus?: InvalidationBus | undefined
   ownsBus?: boolean | undefined
+  /**
+   * Hits of a synchronous by-reference top tier (memory) hand every caller the one value decoded
+   * on the first hit, as the memory driver hands out what it keeps: no decoding per hit, but a
+   * mutation of a value read is seen by later reads in this process. Default false (a copy per hit).
+   */
+  sharesDecoded?: boolean | undefined
   /** How long tag invalidation times read from the shared tier are trusted locally; default 60 s with a bus, 1 s without. */
   tagsCacheMs?: number | undefined
 }
