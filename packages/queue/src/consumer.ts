@@ -93,6 +93,7 @@ export class QueueConsumer<T> implements Consumer {
       running: this.#running,
       renew: this.#renew,
       leaseMs: this.#leaseMs,
+      now: host.now,
     })
     this.#acks = new AckBatch(host.driver, full, this.#leaseMs)
   }
@@ -231,6 +232,9 @@ export class QueueConsumer<T> implements Consumer {
       delivery,
       controller,
       leaseMs: this.#leaseMs,
+      // With renewLease: false the handler keeps its own lease (extendLease), and a lease it lets
+      // run out is a loss the consumer learns of from the backend, as before.
+      heldUntil: this.#renew ? delivery.leaseUntil : undefined,
       settled: false,
       done: Promise.resolve(),
     }

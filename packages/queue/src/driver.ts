@@ -30,6 +30,12 @@ export interface Delivery extends DriverMessage {
   token: string
   /** The error of the previous attempt, if it failed. */
   lastError: string | undefined
+  /**
+   * When the lease it was handed out with ends, on the queue's clock, dated from before the
+   * claim's round trip (so never after the backend's own). Job drivers set it and the consumer
+   * stops counting on a lease past it; a broker that keeps leases itself leaves it out.
+   */
+  leaseUntil?: number | undefined
 }
 
 /** Message states a driver reports. */

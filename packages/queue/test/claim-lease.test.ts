@@ -171,6 +171,8 @@ for (const [label, build] of backends) {
       // Each message is held by exactly one worker, and the slow one's lease is really its own.
       expect([...slowGot, ...otherGot].map((d) => d.id).sort()).toEqual(['m1', 'm2'])
       expect(otherGot).toEqual([])
+      // The consumer counts on the lease the renewal wrote, not on the claim's, long over.
+      for (const d of slowGot) expect(d.leaseUntil).toBe(clock.now() + LEASE_MS)
       await slow.complete(queue, slowGot)
       expect(await other.counts(queue)).toMatchObject({ completed: 2, active: 0, waiting: 0 })
     })

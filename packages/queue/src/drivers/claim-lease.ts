@@ -38,6 +38,7 @@ export async function keepFreshLeases(
       const gone = new Set(lost)
       held = held.filter((d) => !gone.has(d.id))
     }
+    for (const d of held) d.leaseUntil = since + leaseMs
   }
   return held
 }

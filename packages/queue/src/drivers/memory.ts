@@ -441,7 +441,14 @@ class MemoryDriver implements QueueDriver {
 }
 
 function toDelivery(e: Entry): Delivery {
-  return { ...e.msg, headers: { ...e.msg.headers }, attempt: e.attempt, token: e.token, lastError: e.lastError }
+  return {
+    ...e.msg,
+    headers: { ...e.msg.headers },
+    attempt: e.attempt,
+    token: e.token,
+    lastError: e.lastError,
+    leaseUntil: e.leaseUntil,
+  }
 }
 
 function toStored(e: Entry, now: number): StoredMessage {

@@ -257,6 +257,7 @@ class RedisQueueDriver implements QueueDriver {
         createdAt: Number(f[12]),
         lastError: f[13] ? String(f[13]) : undefined,
         token,
+        leaseUntil: now + options.leaseMs,
       })
     }
     return {

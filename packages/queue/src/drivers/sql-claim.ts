@@ -68,7 +68,11 @@ export async function claimJobs(
       { retries: 3 },
     )
   }
-  return sortRows(rows).map((r) => toDelivery(r, queue, token))
+  return sortRows(rows).map((r) => {
+    const d = toDelivery(r, queue, token)
+    d.leaseUntil = lease
+    return d
+  })
 }
 
 // Fair claims rank each group's ready messages (row_number per group) and take rank 1 of
