@@ -10,6 +10,7 @@ import {
   type KafkaQueueOptions,
   type KafkaTopicNames,
 } from './kafka-options.ts'
+import { stopIdleRequestChecks } from './kafka-request-queue.ts'
 
 /** One record the driver produces. */
 export interface OutRecord {
@@ -70,6 +71,7 @@ export class KafkaLink {
     if (this.#closed) return Promise.reject(new QueueError('QUEUE_CLOSED', 'The kafka queue driver is closed.'))
     this.#client ??= (async () => {
       const kafkajs = await importPeer<typeof kafkajsPkg>('kafkajs', () => import('kafkajs'), 'the kafka queue driver')
+      stopIdleRequestChecks()
       const kafka = new kafkajs.Kafka(kafkaConfig(this.options, kafkajs))
       const admin = kafka.admin()
       try {
