@@ -48,19 +48,92 @@ export function envelopeOf(msg: DriverMessage, attempts = 0, lastError?: string)
   }
 }
 
+/**
+ * The envelope as it travels: short keys, and a field left out where it holds the value the
+ * decoder puts back (no headers, priority 0, due at creation, 3 attempts, backoff 1 s to 5 min,
+ * no timeout, none counted yet). A broker parses, stores and hands back every byte of it with
+ * every message, and the full form was most of a small message's header.
+ */
 export function encodeEnvelope(e: BrokerEnvelope): string {
-  return JSON.stringify(e)
+  const wire: WireEnvelope = { i: e.id, q: e.queue, c: e.createdAt }
+  for (const _ in e.headers) {
+    wire.h = e.headers
+    break
+  }
+  if (e.priority !== 0) wire.p = e.priority
+  if (e.runAt !== e.createdAt) wire.r = e.runAt
+  if (e.maxAttempts !== WIRE_DEFAULTS.maxAttempts) wire.m = e.maxAttempts
+  if (e.backoffBaseMs !== WIRE_DEFAULTS.backoffBaseMs) wire.b = e.backoffBaseMs
+  if (e.backoffMaxMs !== WIRE_DEFAULTS.backoffMaxMs) wire.x = e.backoffMaxMs
+  if (e.timeoutMs !== 0) wire.t = e.timeoutMs
+  if (e.group !== undefined) wire.g = e.group
+  if (e.attempts !== 0) wire.a = e.attempts
+  if (e.lastError !== undefined) wire.e = e.lastError
+  if (e.deadReason !== undefined) wire.d = e.deadReason
+  if (e.deadAt !== undefined) wire.z = e.deadAt
+  return JSON.stringify(wire)
 }
 
-/** Reads an envelope; undefined for a message published by something else than the kit. */
+/** The values a field left out of the wire form stands for. */
+const WIRE_DEFAULTS = { maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 300_000 } as const
+
+/** The wire form of an envelope (see encodeEnvelope). */
+interface WireEnvelope {
+  i: string
+  q: string
+  c: number
+  h?: Record<string, string>
+  p?: number
+  r?: number
+  m?: number
+  b?: number
+  x?: number
+  t?: number
+  g?: string
+  a?: number
+  e?: string
+  d?: string
+  z?: number
+}
+
+function fromWire(w: WireEnvelope): BrokerEnvelope {
+  return {
+    id: w.i,
+    queue: w.q,
+    headers: w.h ?? {},
+    priority: w.p ?? 0,
+    runAt: w.r ?? w.c,
+    maxAttempts: w.m ?? WIRE_DEFAULTS.maxAttempts,
+    backoffBaseMs: w.b ?? WIRE_DEFAULTS.backoffBaseMs,
+    backoffMaxMs: w.x ?? WIRE_DEFAULTS.backoffMaxMs,
+    timeoutMs: w.t ?? 0,
+    group: w.g,
+    createdAt: w.c,
+    attempts: w.a ?? 0,
+    lastError: w.e,
+    deadReason: w.d,
+    deadAt: w.z,
+  }
+}
+
+/**
+ * Reads an envelope (the wire form, or the full form earlier versions wrote); undefined for a
+ * message published by something else than the kit.
+ */
 export function decodeEnvelope(text: unknown): BrokerEnvelope | undefined {
   if (typeof text !== 'string' && !Buffer.isBuffer(text)) return undefined
+  let e: unknown
   try {
-    const e = JSON.parse(String(text)) as BrokerEnvelope
-    return typeof e === 'object' && e !== null && typeof e.id === 'string' ? e : undefined
+    e = JSON.parse(String(text))
   } catch {
     return undefined
   }
+  if (typeof e !== 'object' || e === null) return undefined
+  const wire = e as Partial<WireEnvelope> & Partial<BrokerEnvelope>
+  if (typeof wire.i === 'string' && typeof wire.q === 'string' && typeof wire.c === 'number') {
+    return fromWire(wire as WireEnvelope)
+  }
+  return typeof wire.id === 'string' ? (wire as BrokerEnvelope) : undefined
 }
 
 /** A message published by another program (no envelope): the kit's defaults, attempts from the broker. */

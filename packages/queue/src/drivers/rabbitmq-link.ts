@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream'
 import type * as amqplib from 'amqplib'
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { importPeer } from '@beaver-kit/core'
@@ -24,6 +25,9 @@ export class AmqpLink {
   #lost = false
   #closed = false
   readonly #channelWatchers = new Set<(channel: Channel) => void>()
+  /** The open connection's socket, while writes to it are being gathered (see gatherWrites). */
+  #socket: Writable | undefined
+  #gathering = false
 
   constructor(url: string, ctx: QueueDriverContext) {
     this.#url = url
@@ -50,7 +54,9 @@ export class AmqpLink {
       this.#amqp ??= await importPeer('amqplib', () => import('amqplib'), 'the rabbitmq queue driver')
       const conn = await this.#amqp.connect(this.#url, { clientProperties: { connection_name: 'beaver-kit queue' } })
       conn.on('error', () => undefined)
+      this.#socket = socketOf(conn)
       conn.on('close', (error: unknown) => {
+        this.#socket = undefined
         this.#conn = undefined
         this.#publisher = undefined
         this.#admin = undefined
@@ -72,6 +78,27 @@ export class AmqpLink {
       if (error instanceof QueueError) throw error
       throw connectError(error, this.#url)
     }
+  }
+
+  /**
+   * Gathers the frames written in this turn of the event loop into one socket write. amqplib
+   * writes each frame (a publish, an ack) with a write call of its own, from an immediate; on
+   * loopback each is a system call that also wakes the broker, which at a few thousand
+   * messages a second cost more than everything else the client does. The socket is corked
+   * now and uncorked at the turn after amqplib's immediate has written (an immediate queued
+   * by an immediate runs at the next turn), so nothing waits longer than one turn.
+   */
+  gatherWrites(): void {
+    const socket = this.#socket
+    if (this.#gathering || !socket) return
+    this.#gathering = true
+    socket.cork()
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#gathering = false
+        socket.uncork()
+      }),
+    )
   }
 
   /** A channel that tells the watchers when it closes. */
@@ -121,6 +148,15 @@ export class AmqpLink {
     const conn = await this.#conn?.catch(() => undefined)
     await conn?.close().catch(() => undefined)
   }
+}
+
+/**
+ * The socket under an amqplib connection (`ChannelModel.connection.stream`, not in its types);
+ * undefined if a version lays it out otherwise, and writes then go out one by one as before.
+ */
+function socketOf(conn: ChannelModel): Writable | undefined {
+  const stream = (conn as unknown as { connection?: { stream?: unknown } }).connection?.stream
+  return stream instanceof Writable ? stream : undefined
 }
 
 function connectError(error: unknown, url: string): QueueError {

@@ -11,7 +11,7 @@ import type { AmqpLink } from './rabbitmq-link.ts'
 export class ConfirmedPublisher {
   readonly #link: AmqpLink
   #publishSeq = 0
-  readonly #returned = new Set<string>()
+  readonly #returned = new Set<number>()
 
   constructor(link: AmqpLink) {
     this.#link = link
@@ -23,8 +23,8 @@ export class ConfirmedPublisher {
     if (!(ch as unknown as { beaverReturns?: boolean }).beaverReturns) {
       ;(ch as unknown as { beaverReturns?: boolean }).beaverReturns = true
       ch.on('return', (msg: Message) => {
-        const tag = msg.properties.headers?.['x-beaver-publish'] as unknown
-        if (typeof tag === 'string' || Buffer.isBuffer(tag)) this.#returned.add(String(tag))
+        const tag = publishTagOf(msg.properties.headers?.[ENVELOPE_HEADER])
+        if (tag !== undefined) this.#returned.add(tag)
       })
     }
     return ch
@@ -41,7 +41,8 @@ export class ConfirmedPublisher {
     payload: string,
     exchange?: string,
   ): Promise<void> {
-    const tag = `${++this.#publishSeq}`
+    const tag = ++this.#publishSeq
+    this.#link.gatherWrites()
     return new Promise<void>((resolve, reject) => {
       ch.publish(
         exchange ?? '',
@@ -52,7 +53,9 @@ export class ConfirmedPublisher {
           mandatory: exchange === undefined,
           messageId: envelope.id,
           timestamp: Math.floor(envelope.createdAt / 1000),
-          headers: { [ENVELOPE_HEADER]: encodeEnvelope(envelope), 'x-beaver-publish': tag },
+          // The publish tag rides in the envelope (one header, not two): a returned message
+          // is matched to its publish by it.
+          headers: { [ENVELOPE_HEADER]: `{"k":${tag},${encodeEnvelope(envelope).slice(1)}` },
         },
         (error: unknown) => {
           if (this.#returned.delete(tag)) {
@@ -67,5 +70,16 @@ export class ConfirmedPublisher {
         },
       )
     })
+  }
+}
+
+/** The publish tag a returned message's envelope carries (see send). */
+function publishTagOf(header: unknown): number | undefined {
+  if (typeof header !== 'string' && !Buffer.isBuffer(header)) return undefined
+  try {
+    const tag = (JSON.parse(String(header)) as { k?: unknown }).k
+    return typeof tag === 'number' ? tag : undefined
+  } catch {
+    return undefined
   }
 }
