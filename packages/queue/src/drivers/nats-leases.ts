@@ -17,6 +17,8 @@ export interface Held {
   attempt: number
   /** The lease: past it no in-progress ack is sent and JetStream redelivers the message. */
   deadline: number
+  /** When this process took the delivery (its handler started). */
+  since: number
   lastBeat: number
   ackWaitMs: number
 }
@@ -45,7 +47,16 @@ export class NatsLeases {
       foreignEnvelope(m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`, queue, now)
     const token = randomUUID()
     const attempt = envelope.attempts + m.info.deliveryCount
-    this.#held.set(token, { queue, msg: m, envelope, attempt, deadline: now + leaseMs, lastBeat: now, ackWaitMs })
+    this.#held.set(token, {
+      queue,
+      msg: m,
+      envelope,
+      attempt,
+      deadline: now + leaseMs,
+      since: now,
+      lastBeat: now,
+      ackWaitMs,
+    })
     this.#start()
     return toBrokerDelivery(envelope, m.string(), attempt, token)
   }

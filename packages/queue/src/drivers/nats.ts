@@ -26,7 +26,7 @@ import { NatsLink, type NatsHandles } from './nats-link.ts'
 import { moveDelayed } from './nats-mover.ts'
 import { queueNames, queueOfStream, type NatsQueueNames } from './nats-names.ts'
 import type { NatsQueueOptions } from './nats-options.ts'
-import { PullAhead } from './nats-pull-ahead.ts'
+import { PullAhead, aheadSize, ema, pullInto, pullMessages } from './nats-pull-ahead.ts'
 import type { PullLoop } from './nats-pull-loop.ts'
 import { createStreams, ensureWorkConsumer, natsError } from './nats-streams.ts'
 import { NatsTopics } from './nats-topics.ts'
@@ -44,10 +44,11 @@ interface QueueState {
   advisories: { unsubscribe(): void } | undefined
   /** The next pull, in flight while this process's handlers run. */
   ahead: PullAhead
+  /** Moving average of how long a delivery is held until it completes (ms); undefined until one did. */
+  handleMs: number | undefined
 }
 
 const PUBLISH_WINDOW = 256
-
 class NatsQueueDriver implements QueueDriver {
   readonly name = 'nats'
   // Nats-Msg-Id dedupes a repeated id within the duplicate window, but a dedupe key must free
@@ -87,6 +88,7 @@ class NatsQueueDriver implements QueueDriver {
         loops: undefined,
         advisories: undefined,
         ahead: new PullAhead(),
+        handleMs: undefined,
       }
       const own = state
       state.ready.catch(() => {
@@ -214,66 +216,44 @@ class NatsQueueDriver implements QueueDriver {
       ...this.#topics.relay(queue, this.#ctx.now, (...args) => this.#publishCopy(...args)),
     ]
     for (const loop of state.loops) loop.start()
-    // Wait for one message (the pull sent ahead, or a new one), then take what the consumer
-    // says is pending, up to max: a fetch for more than is there would wait out its expiry.
+    // Wait for one message (pulled ahead, or a new one), then take what the consumer says is
+    // pending, up to max: a fetch for more than is there would wait out its expiry.
     const expires = Math.min(30_000, Math.max(1000, options.waitMs))
-    let first = await state.ahead.take(options.signal)
-    // Sent ahead, it waited here while its ack_wait ran: the lease starts now, so does the server's.
+    let first = await state.ahead.take(options.max, options.signal)
+    // Sent ahead, they waited here while their ack_wait ran: the lease starts now, so does the server's.
     if (first?.length) for (const m of first) m.working()
-    else first = await this.#pull(consumer, 1, expires, options.signal)
+    else first = await pullMessages(consumer, 1, expires, options.signal, this.#giveBackLater)
     const got = [...first]
-    let pending = first[0]?.info.pending ?? 0
+    // While messages pulled ahead wait (or are on their way), they are the next ones: what
+    // the server counts as pending does not count them.
+    let pending = state.ahead.busy ? 0 : (first[first.length - 1]?.info.pending ?? 0)
     while (got.length > 0 && got.length < options.max && pending > 0 && !options.signal.aborted) {
-      const more = await this.#pull(consumer, Math.min(options.max - got.length, pending), 1000, options.signal)
+      const more = await pullMessages(
+        consumer,
+        Math.min(options.max - got.length, pending),
+        1000,
+        options.signal,
+        this.#giveBackLater,
+      )
       if (more.length === 0) break
       got.push(...more)
       pending = more[more.length - 1]?.info.pending ?? 0
     }
-    // A backlog: the next message is pulled while these run (see PullAhead).
+    // A backlog: the next messages are pulled while these run (see PullAhead).
     if (pending > 0 && got.length > 0 && !options.signal.aborted) {
-      const ackWaitMs = state.ackWaitMs ?? options.leaseMs
+      const holdMs = Math.min(expires, (state.ackWaitMs ?? options.leaseMs) / 2)
+      const size = Math.min(pending, aheadSize(state.handleMs, holdMs))
       state.ahead.start(
-        (signal) => this.#pull(consumer, 1, expires, signal),
-        Math.min(expires, ackWaitMs / 2),
+        (signal, onMessage) => pullInto(consumer, size, expires, signal, onMessage),
+        holdMs,
         (messages) => this.#giveBack(messages),
       )
     }
     return got.map((m) => this.#leases.hold(queue, m, options.leaseMs, state.ackWaitMs ?? options.leaseMs))
   }
 
-  /**
-   * One pull request. An abort resolves at once with nothing; what the request still brings
-   * is given back uncounted when it arrives.
-   */
-  async #pull(consumer: Consumer, max: number, expires: number, signal: AbortSignal): Promise<JsMsg[]> {
-    if (signal.aborted) return []
-    const got: JsMsg[] = []
-    let iterator
-    try {
-      iterator = await consumer.fetch({ max_messages: max, expires })
-    } catch (error) {
-      throw natsError(error, 'fetch messages')
-    }
-    const reading = (async () => {
-      for await (const m of iterator) got.push(m)
-    })()
-    let aborted = false
-    const onAbort = (): void => void (aborted = true)
-    await Promise.race([
-      reading,
-      new Promise<void>((resolve) => {
-        signal.addEventListener('abort', () => (onAbort(), resolve()), { once: true })
-        void reading.finally(resolve).catch(() => undefined)
-      }),
-    ]).catch((error: unknown) => {
-      throw natsError(error, 'fetch messages')
-    })
-    if (aborted) {
-      void reading.finally(() => this.#giveBack(got)).catch(() => undefined)
-      return []
-    }
-    return got
-  }
+  /** Gives back in the background (what a cut-short pull brings after its abort). */
+  readonly #giveBackLater = (messages: readonly JsMsg[]): void => void this.#giveBack(messages).catch(() => undefined)
 
   /** Messages nobody started go back with their delivery taken back (a copy, then an ack). */
   async #giveBack(messages: readonly JsMsg[]): Promise<void> {
@@ -289,8 +269,14 @@ class NatsQueueDriver implements QueueDriver {
     }
   }
 
-  async complete(_queue: string, deliveries: readonly Delivery[]): Promise<void> {
+  async complete(queue: string, deliveries: readonly Delivery[]): Promise<void> {
     const live = deliveries.map((d) => this.#leases.take(d)).filter((h) => h !== undefined)
+    const state = this.#queues.get(queue)
+    if (state && live.length > 0) {
+      // How long a delivery is held, handler and ack batching included: sizes the pull ahead.
+      const now = this.#ctx.now()
+      for (const h of live) state.handleMs = ema(state.handleMs, Math.max(0, now - h.since))
+    }
     // Confirmed acks: a work-queue stream drops the message once the server has the ack.
     await Promise.all(
       live.map((h) =>
