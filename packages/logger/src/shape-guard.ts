@@ -19,6 +19,9 @@ type Guard = (value: Obj) => boolean
 const MAX_GUARDS = 64
 const MAX_PER_FIRST_KEY = 4
 const MAX_NODES = 256
+// Below this many keys in all, the walk costs what a guard does (and a string message's empty
+// fields would pay a lookup on every line): such shapes are not remembered.
+const MIN_KEYS = 8
 const MAX_DEPTH = 12
 const MAX_KEY_LENGTH = 128
 const PENDING = 16
@@ -46,7 +49,7 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
   let misses = 0
   const pending: Shape[] = []
 
-  function describe(value: object, depth: number, budget: { nodes: number }): Shape | undefined {
+  function describe(value: object, depth: number, budget: { nodes: number; keys: number }): Shape | undefined {
     if (depth > MAX_DEPTH || --budget.nodes < 0) return undefined
     if (isArray(value)) {
       let element: Shape | null = null
@@ -74,20 +77,23 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
       }
       keys.push(key)
       fields.push(field)
+      budget.keys++
     }
     return { kind: 'object', keys, fields }
   }
 
   return {
     proves(fields) {
+      if (count === 0) return false
       const guards = byFirstKey.get(firstKey(fields))
       if (guards !== undefined) for (const guard of guards) if (guard(fields)) return true
       return false
     },
     learn(fields) {
       if (count >= MAX_GUARDS || ++misses % SAMPLE !== 0) return
-      const shape = describe(fields, 0, { nodes: MAX_NODES })
-      if (shape === undefined || shape.kind !== 'object') return
+      const budget = { nodes: MAX_NODES, keys: 0 }
+      const shape = describe(fields, 0, budget)
+      if (shape === undefined || shape.kind !== 'object' || budget.keys < MIN_KEYS) return
       const seen = pending.findIndex((p) => sameShape(p, shape))
       if (seen === -1) {
         if (pending.push(shape) > PENDING) pending.shift()
