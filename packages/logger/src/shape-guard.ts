@@ -157,19 +157,20 @@ function compileGuard(shape: Shape): Guard {
       `if (getPrototype(${x}) !== OBJECT_PROTO) return false;\n` +
       `let ${n} = 0;\n` +
       `for (const key in ${x}) {\n` +
-      `if (key !== K[${list}][${n}]) return false;\n` +
+      `if (key !== k${list}[${n}]) return false;\n` +
       `const v = ${x}[key];\n` +
-      `if (typeof v === 'object' && v !== null && O[${list}][${n}] === 0) return false;\n` +
+      `if (typeof v === 'object' && v !== null && o${list}[${n}] === 0) return false;\n` +
       `${n}++;\n}\n` +
       `if (${n} !== ${s.keys.length}) return false;\n`
     s.fields.forEach((field, j) => {
       if (field === null) return
       const v = `v${vars++}`
-      code += `const ${v} = ${x}[K[${list}][${j}]];\nif (typeof ${v} === 'object' && ${v} !== null) {\n${emit(field, v)}}\n`
+      code += `const ${v} = ${x}[k${list}[${j}]];\nif (typeof ${v} === 'object' && ${v} !== null) {\n${emit(field, v)}}\n`
     })
     return code
   }
   const body = emit(shape, 'x0')
+  const lists = keyLists.map((_, i) => `const k${i} = K[${i}], o${i} = O[${i}];\n`).join('')
   // The one place the logger compiles code: see the comment above for why and what goes in it.
   const factory = new Function(
     'K',
@@ -177,7 +178,7 @@ function compileGuard(shape: Shape): Guard {
     'OBJECT_PROTO',
     'getPrototype',
     'isArray',
-    `return function guard(x0) {\n${body}return true;\n}`,
+    `${lists}return function guard(x0) {\n${body}return true;\n}`,
   ) as (
     keys: string[][],
     objectAt: Uint8Array[],
