@@ -53,7 +53,7 @@ export const storageSchema = defineSchema(
       forcePathStyle: f.boolean({ default: false, doc: 'Bucket in the path, as most S3-compatible stores need' }),
       partSize: f.bytes({
         default: '8mb',
-        doc: 'Multipart part size (at least 5mb); memory use is partSize x concurrency',
+        doc: 'Multipart part size (at least 5mb); an upload holds at most partSize x (concurrency + 2) in memory',
       }),
       concurrency: f.int({ default: 4, min: 1, max: 64, doc: 'Parts uploaded at once per multipart upload' }),
       acl: f.boolean({ default: false, doc: 'Send visibility as an object ACL too (buckets with ACLs enabled only)' }),

@@ -31,7 +31,7 @@ export interface S3StorageOptions {
   forcePathStyle?: boolean | undefined
   /** Part size of multipart uploads (at least 5 MiB); default 8 MiB. Bodies up to one part go up in one PutObject. */
   partSize?: number | undefined
-  /** Parts in flight per upload; default 4. Memory held by one upload is about partSize x (concurrency + 1). */
+  /** Parts in flight per upload; default 4. One upload holds at most partSize x (concurrency + 2) in memory (measured by the bench). */
   concurrency?: number | undefined
   /** Also send visibility as a canned ACL (public-read/private); only for buckets with ACLs enabled. */
   acl?: boolean | undefined
@@ -86,7 +86,8 @@ function notFound(err: unknown): boolean {
  * carries every attribute (content type, cache-control, disposition, metadata), so a file
  * reads back the same whichever way it went up. A failed or aborted body aborts the multipart
  * upload (no orphaned parts) and no object is created. Memory is bounded by part size x
- * (concurrency + 1), whatever the body's length.
+ * (concurrency + 2), whatever the body's length: the parts in flight, the one being cut from
+ * the body, and the chunks it is cut from.
  */
 export class S3Disk implements StorageDriver {
   readonly name = 's3'
