@@ -1,4 +1,5 @@
 import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
+import { checkRedisNode } from '@beaver-kit/core'
 import { ALGORITHMS } from './algorithms.ts'
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -58,6 +59,20 @@ export const limiterSchema = defineSchema(
       url: f.url({ protocols: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis URL' }),
       password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
       prefix: f.string({ default: 'rl', pattern: NAME, doc: 'First segment of every Redis key' }),
+      mode: f.enum({
+        values: ['standalone', 'cluster'],
+        default: 'standalone',
+        doc: 'Redis topology: one server, or a Cluster (seeded by CLUSTER_NODES or the URL)',
+      }),
+      clusterNodes: f.list({
+        of: checkRedisNode,
+        doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster; the URL gives user and password)',
+      }),
+      slot: f.enum({
+        values: ['key', 'namespace'],
+        default: 'key',
+        doc: 'What shares a Cluster slot: each key (keys spread; a limitAll() across slots is refused) or each namespace (any limitAll() is atomic)',
+      }),
     },
     db: {
       url: f.url({

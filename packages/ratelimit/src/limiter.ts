@@ -136,6 +136,12 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     { algorithm: v.algorithm, limit: v.limit, windowMs: v.window, burst: v.burst ?? v.limit },
     `${prefix}RATELIMIT_* (or the options)`,
   )
+  if (!storeInstance && v.store === 'redis' && v.redis.mode !== 'cluster' && (v.redis.clusterNodes?.length ?? 0) > 0) {
+    throw new RateLimitError(
+      'RATELIMIT_OPTIONS_INVALID',
+      `${prefix}RATELIMIT_REDIS_CLUSTER_NODES (redis.clusterNodes) is set but ${prefix}RATELIMIT_REDIS_MODE is standalone: set the mode to cluster, or remove the nodes`,
+    )
+  }
   const store = storeInstance ?? buildStore(v)
   const insurance = new MemoryStore({ maxKeys: v.maxKeys })
   let trustedList

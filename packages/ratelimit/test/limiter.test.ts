@@ -54,6 +54,27 @@ describe('the limiter instance surface', () => {
     expect(() => createLimiter({ envPrefix: false, algorithm: 'sliding-log', limit: 20_000 })).toThrow(/at most 10000/)
   })
 
+  it('names the variable of a bad Redis Cluster node list, and nodes given without the cluster mode', () => {
+    const cluster = { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_MODE: 'cluster' }
+    expect(() =>
+      createLimiter({ env: { ...cluster, BEAVER_RATELIMIT_REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2' } }),
+    ).toThrow(/BEAVER_RATELIMIT_REDIS_CLUSTER_NODES[\s\S]*"10\.0\.0\.2" is not host:port/)
+    expect(() =>
+      createLimiter({
+        env: { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_CLUSTER_NODES: '10.0.0.1:7000' },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'RATELIMIT_OPTIONS_INVALID',
+        message: expect.stringMatching(
+          /BEAVER_RATELIMIT_REDIS_CLUSTER_NODES.*BEAVER_RATELIMIT_REDIS_MODE is standalone/,
+        ),
+      }),
+    )
+    const l = createLimiter({ env: { ...cluster, BEAVER_RATELIMIT_REDIS_CLUSTER_NODES: '10.0.0.1:7000,[::1]:7001' } })
+    expect(l.store).toBe('redis') // nothing connects before first use
+  })
+
   it('keeps the Redis password out of describe()', () => {
     const l = createLimiter({
       envPrefix: false,

@@ -96,6 +96,34 @@ describe.runIf(withCluster)('ratelimit on a real three-node Redis Cluster', () =
     expect(failures).toEqual([]) // not counted as the store being away
   })
 
+  it('runs on the Cluster from BEAVER_RATELIMIT_* alone: mode, seed nodes and slot', async () => {
+    const client = clusterClient()
+    const namespace = uniqueNamespace('rlc')
+    const env = {
+      BEAVER_RATELIMIT_STORE: 'redis',
+      BEAVER_RATELIMIT_REDIS_MODE: 'cluster',
+      BEAVER_RATELIMIT_REDIS_CLUSTER_NODES: cluster().nodes.slice(0, 2).join(','), // seeds: it finds the third
+      BEAVER_RATELIMIT_NAMESPACE: namespace,
+      BEAVER_RATELIMIT_ALGORITHM: 'fixed-window',
+      BEAVER_RATELIMIT_LIMIT: '2',
+      BEAVER_RATELIMIT_FAIL_POLICY: 'closed',
+      BEAVER_RATELIMIT_TIMEOUT: '5s',
+    }
+    await using limiter = createLimiter({ env })
+    await limiter.ready()
+    for (let i = 0; i < 60; i++) expect(await limiter.limit(`user:${i}`)).toMatchObject({ source: 'store' })
+    expect(await limiter.limit('user:0')).toMatchObject({ source: 'store', allowed: true, remaining: 0 })
+    expect(await limiter.limit('user:0')).toMatchObject({ source: 'store', allowed: false, remaining: 0 })
+    await client.ping()
+    await eventually(() => client.nodes('master').length === 3)
+    const perMaster = await Promise.all(client.nodes('master').map((n) => n.keys(`rl:{${namespace}:*`)))
+    expect(perMaster.every((keys) => keys.length > 0)).toBe(true)
+
+    await using together = createLimiter({ env: { ...env, BEAVER_RATELIMIT_REDIS_SLOT: 'namespace' } })
+    expect(await together.limitAll([{ key: 'a' }, { key: 'b' }])).toMatchObject({ allowed: true })
+    expect(await client.exists(`rl:{${namespace}}:a`, `rl:{${namespace}}:b`)).toBe(2)
+  })
+
   it('a master that lost its scripts (SCRIPT FLUSH) answers the same call through EVAL', async () => {
     const namespace = uniqueNamespace('rlc')
     await using limiter = createLimiter({

@@ -1,4 +1,5 @@
 import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
+import { checkRedisNode } from '@beaver-kit/core'
 
 /** Every BEAVER_SESSION_* setting: the one source of names, defaults, validation and the README table. */
 export const sessionsSchema = defineSchema(
@@ -54,6 +55,15 @@ export const sessionsSchema = defineSchema(
         protocols: ['redis', 'rediss'],
         default: 'redis://127.0.0.1:6379',
         doc: 'Redis of the redis store (its key prefix is the namespace)',
+      }),
+      mode: f.enum({
+        values: ['standalone', 'cluster'],
+        default: 'standalone',
+        doc: 'Redis topology of the redis store: one server, or a Cluster (seeded by CLUSTER_NODES or the URL)',
+      }),
+      clusterNodes: f.list({
+        of: checkRedisNode,
+        doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster; the URL gives user and password)',
       }),
     },
   },

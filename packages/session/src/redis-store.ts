@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, type SessionStore } from './store.ts'
 
@@ -31,6 +31,11 @@ export interface RedisSessionStoreOptions {
   prefix?: string | undefined
   /** An ioredis `Redis` or `Cluster` of your own (not closed by the store). */
   client?: RedisSessionClient | undefined
+  /**
+   * Make an ioredis `Cluster` instead of a `Redis`, seeded by `nodes` (`host:port`) or, when
+   * there are none, by the URL's host; the URL's user and password go to every node.
+   */
+  cluster?: { nodes?: readonly string[] | undefined } | undefined
 }
 
 // A session is a hash: `@m` holds the record without its data (JSON), `d:<key>` each data key
@@ -129,33 +134,33 @@ function metaOf(record: SessionRecord): string {
 export class RedisSessionStore implements SessionStore {
   readonly #options: RedisSessionStoreOptions
   readonly #prefix: string
-  #client: Promise<RedisSessionClient> | undefined
-  /** The client once made, so the hot paths reach it without awaiting a promise. */
-  #connected: RedisSessionClient | undefined
-  #own = false
+  readonly #client: LazyClient<RedisSessionClient>
 
   constructor(options: RedisSessionStoreOptions = {}) {
     this.#options = options
     this.#prefix = options.prefix ?? 'session'
+    this.#client = new LazyClient(options.client, () => this.#makeClient())
+  }
+
+  async #makeClient(): Promise<RedisSessionClient> {
+    const { Redis, Cluster } = await importPeer('ioredis', () => import('ioredis'), 'the Redis session store')
+    // Commands wait for a reconnect (the offline queue), through one retry each.
+    const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 }
+    const url = this.#options.url ?? 'redis://127.0.0.1:6379'
+    if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisSessionClient
+    const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
+    return new Cluster(nodes, {
+      lazyConnect: true,
+      redisOptions: { ...credentials, ...options },
+    }) as unknown as RedisSessionClient
   }
 
   #connect(): Promise<RedisSessionClient> {
-    this.#client ??= (async () => {
-      const given = this.#options.client
-      if (given) return (this.#connected = given)
-      const { Redis } = await importPeer('ioredis', () => import('ioredis'), 'the Redis session store')
-      const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 }
-      const client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as unknown as RedisSessionClient
-      client.on('error', () => undefined) // each command rejects with its own error
-      this.#own = true
-      await client.connect().catch(() => undefined) // ioredis keeps reconnecting; commands wait for it
-      return (this.#connected = client)
-    })()
-    return this.#client
+    return this.#client.get()
   }
 
   async #eval(script: Script, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    const client = this.#connected ?? (await this.#connect())
+    const client = this.#client.current ?? (await this.#connect())
     try {
       return await client.evalsha(script.sha, keys.length, ...keys, ...args)
     } catch (error) {
@@ -175,7 +180,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    const client = this.#connected ?? (await this.#connect())
+    const client = this.#client.current ?? (await this.#connect())
     const hash = await client.hgetall(this.#session(id))
     const meta = hash[META]
     if (meta === undefined) return undefined
@@ -256,14 +261,8 @@ export class RedisSessionStore implements SessionStore {
     await client.ping()
   }
 
-  async close(): Promise<void> {
-    const pending = this.#client
-    this.#client = undefined
-    this.#connected = undefined
-    if (!pending || !this.#own) return
-    const client = await pending.catch(() => undefined)
-    if (client?.status === 'ready') await client.quit().catch(() => client.disconnect())
-    else client?.disconnect()
+  close(): Promise<void> {
+    return this.#client.close()
   }
 }
 

@@ -101,10 +101,20 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   }
   const cookieName = v.cookieName ?? (v.secure && v.path === '/' && !v.domain ? '__Host-sid' : 'sid')
   const aad = { associatedData: cookieName }
-  const ownStore =
-    givenStore === undefined && v.store === 'redis'
-      ? new RedisSessionStore({ url: v.redis.url, prefix: v.namespace })
-      : undefined
+  const redisStoreWanted = givenStore === undefined && v.store === 'redis'
+  if (redisStoreWanted && v.redis.mode !== 'cluster' && (v.redis.clusterNodes?.length ?? 0) > 0) {
+    throw new SessionError(
+      'SESSION_OPTIONS_INVALID',
+      `${prefix}SESSION_REDIS_CLUSTER_NODES (redis.clusterNodes) is set but ${prefix}SESSION_REDIS_MODE is standalone: set the mode to cluster, or remove the nodes`,
+    )
+  }
+  const ownStore = redisStoreWanted
+    ? new RedisSessionStore({
+        url: v.redis.url,
+        prefix: v.namespace,
+        ...(v.redis.mode === 'cluster' ? { cluster: { nodes: v.redis.clusterNodes } } : {}),
+      })
+    : undefined
   const store: SessionStore =
     givenStore ?? ownStore ?? new CacheSessionStore((cache ?? defaultCache()).namespace(v.namespace))
   const maxChunks = Math.max(1, Math.ceil(v.maxCookieBytes / CHUNK))

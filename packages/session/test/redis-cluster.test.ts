@@ -44,6 +44,34 @@ describe.runIf(withCluster)('sessions on a real three-node Redis Cluster', () =>
     expect(await s.listSessions('spread-user')).toEqual([])
   })
 
+  it('runs on the Cluster from BEAVER_SESSION_* alone: the redis store seeded by the node list', async () => {
+    const namespace = uniqueNamespace('sessc')
+    const s = createSessions({
+      keys,
+      env: {
+        BEAVER_SESSION_STORE: 'redis',
+        BEAVER_SESSION_REDIS_MODE: 'cluster',
+        BEAVER_SESSION_REDIS_CLUSTER_NODES: cluster().nodes.slice(0, 2).join(','), // seeds: it finds the third
+        BEAVER_SESSION_NAMESPACE: namespace,
+      },
+    })
+    try {
+      await s.ready()
+      const jars = Array.from({ length: 30 }, () => new Jar())
+      for (const jar of jars) await request(s, jar, (session) => session.set('n', 1))
+      for (const jar of jars) await request(s, jar, (session) => session.set('n', (session.get<number>('n') ?? 0) + 1))
+      expect(await request(s, jars[7] as Jar, (session) => session.get('n'))).toBe(2)
+      const client = clusterClient()
+      await client.ping()
+      await eventually(() => client.nodes('master').length === 3)
+      const perMaster = await Promise.all(client.nodes('master').map((n) => n.keys(`${namespace}:s:*`)))
+      expect(perMaster.every((k) => k.length > 0)).toBe(true)
+      expect(perMaster.flat()).toHaveLength(30)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('a master that lost its scripts (SCRIPT FLUSH) still saves, in the same call', async () => {
     const s = createSessions({ envPrefix: false, keys, store: store() })
     const jar = new Jar()

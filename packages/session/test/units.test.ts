@@ -65,6 +65,24 @@ describe('a session', () => {
 })
 
 describe('sessions', () => {
+  it('names the variable of a bad Redis Cluster node list, and nodes given without the cluster mode', () => {
+    const env = { BEAVER_SESSION_STORE: 'redis', BEAVER_SESSION_REDIS_MODE: 'cluster' }
+    expect(() =>
+      createSessions({ keys, env: { ...env, BEAVER_SESSION_REDIS_CLUSTER_NODES: 'cache-1:7000,cache-2:port' } }),
+    ).toThrow(/BEAVER_SESSION_REDIS_CLUSTER_NODES[\s\S]*"cache-2:port" is not host:port/)
+    expect(() =>
+      createSessions({
+        keys,
+        env: { BEAVER_SESSION_STORE: 'redis', BEAVER_SESSION_REDIS_CLUSTER_NODES: 'cache-1:7000' },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'SESSION_OPTIONS_INVALID',
+        message: expect.stringMatching(/BEAVER_SESSION_REDIS_CLUSTER_NODES.*BEAVER_SESSION_REDIS_MODE is standalone/),
+      }),
+    )
+  })
+
   it('refuses a bad key ring naming the variable, and work after close', async () => {
     expect(() => createSessions({ env: { BEAVER_SESSION_KEYS: 'not-a-key' } })).toThrow(
       expect.objectContaining({

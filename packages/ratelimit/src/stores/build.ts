@@ -13,6 +13,8 @@ export function buildStore(v: Resolved): RateLimitStore {
       ...(v.redis?.url ? { url: v.redis.url } : {}),
       ...(v.redis?.password ? { password: v.redis.password } : {}),
       ...(v.redis?.prefix ? { prefix: v.redis.prefix } : {}),
+      ...(v.redis?.mode === 'cluster' ? { cluster: { nodes: v.redis.clusterNodes ?? [] } } : {}),
+      ...(v.redis?.slot ? { slot: v.redis.slot } : {}),
       timeoutMs: v.timeout,
     })
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
@@ -34,6 +34,11 @@ export interface RedisStoreOptions {
   timeoutMs?: number
   /** An ioredis `Redis` or `Cluster` of your own (not closed by the store). */
   client?: RedisStoreClient
+  /**
+   * Make an ioredis `Cluster` instead of a `Redis`, seeded by `nodes` (`host:port`) or, when
+   * there are none, by the URL's host; the URL's user and password go to every node.
+   */
+  cluster?: { nodes?: readonly string[] }
   /**
    * What shares a Redis Cluster slot. `key` (default): each key's state is in its own slot, so
    * keys spread over the cluster; a `limitAll()` whose keys fall in different slots is refused.
@@ -110,41 +115,38 @@ export class RedisStore implements RateLimitStore {
   readonly #options: RedisStoreOptions
   readonly #prefix: string
   readonly #namespaceSlot: boolean
-  #client: Promise<RedisStoreClient> | undefined
-  /** The client once connected, so the hot path needs no await to reach it. */
-  #connected: RedisStoreClient | undefined
-  #own = false
+  readonly #client: LazyClient<RedisStoreClient>
 
   constructor(options: RedisStoreOptions = {}) {
     this.#options = options
     this.#prefix = `${options.prefix ?? 'rl'}:{`
     this.#namespaceSlot = options.slot === 'namespace'
     this.callTimeoutMs = options.client ? undefined : (options.timeoutMs ?? 500)
+    // One client for the store's life: calls fail fast while it reconnects (no offline queue).
+    this.#client = new LazyClient(options.client, () => this.#makeClient())
+  }
+
+  async #makeClient(): Promise<RedisStoreClient> {
+    const { Redis, Cluster } = await importPeer('ioredis', () => import('ioredis'), 'the redis rate-limit store')
+    const options: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.#options.timeoutMs ?? 500,
+      ...(this.#options.password ? { password: this.#options.password } : {}),
+    }
+    const url = this.#options.url ?? 'redis://127.0.0.1:6379'
+    if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisStoreClient
+    const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
+    return new Cluster(nodes, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      redisOptions: { ...credentials, ...options },
+    }) as unknown as RedisStoreClient
   }
 
   #connect(): Promise<RedisStoreClient> {
-    this.#client ??= (async () => {
-      let client = this.#options.client
-      if (!client) {
-        const { Redis } = await importPeer('ioredis', () => import('ioredis'), 'the redis rate-limit store')
-        const options: RedisOptions = {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          commandTimeout: this.#options.timeoutMs ?? 500,
-          ...(this.#options.password ? { password: this.#options.password } : {}),
-        }
-        client = new Redis(this.#options.url ?? 'redis://127.0.0.1:6379', options) as unknown as RedisStoreClient
-        client.on('error', () => undefined) // surfaced per call, through the failure policy
-        this.#own = true
-        // One client for the store's life: when this first attempt fails, ioredis keeps
-        // reconnecting in the background while calls fail fast (no offline queue).
-        await client.connect().catch(() => undefined)
-      }
-      this.#connected = client
-      return client
-    })()
-    return this.#client
+    return this.#client.get()
   }
 
   /** EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) the same call as EVAL with the text. */
@@ -173,7 +175,7 @@ export class RedisStore implements RateLimitStore {
 
   /** One limit, the hot path of `limit()`: one EVALSHA, no arrays of requests, no await before it is sent. */
   applyOne(key: string, rule: Rule, cost: number, mode: Mode, now: number): Promise<StoreResult> {
-    const client = this.#connected
+    const client = this.#client.current
     if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
     const base = this.#namespaceSlot ? this.#base(key) : this.#prefix + key + '}'
     const args = [
@@ -224,13 +226,7 @@ export class RedisStore implements RateLimitStore {
     await client.ping()
   }
 
-  async close(): Promise<void> {
-    const pending = this.#client
-    this.#client = undefined
-    this.#connected = undefined
-    if (!pending || !this.#own) return
-    const client = await pending.catch(() => undefined)
-    if (client?.status === 'ready') await client.quit().catch(() => client.disconnect())
-    else client?.disconnect()
+  close(): Promise<void> {
+    return this.#client.close()
   }
 }
