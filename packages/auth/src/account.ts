@@ -16,6 +16,11 @@ export interface RegisterInput {
   password: string
   /** Roles of the new account. Default none. */
   roles?: string[]
+  /**
+   * `register()` only: the caller has proved the address another way (an OIDC provider's
+   * verified e-mail), so the account starts verified and no verification mail is sent.
+   */
+  emailVerified?: boolean
 }
 
 /** What `login()` takes. */
@@ -46,7 +51,7 @@ export function register(ctx: FlowContext, input: RegisterInput, request?: Reque
         id: uuidv7(),
         email,
         passwordHash: await ctx.passwords.hash(password),
-        emailVerifiedAt: null,
+        emailVerifiedAt: input.emailVerified === true ? now : null,
         roles: [...(input.roles ?? [])],
         totpSecret: null,
         totpEnabledAt: null,
@@ -61,7 +66,7 @@ export function register(ctx: FlowContext, input: RegisterInput, request?: Reque
         )
       }
       await ctx.emit({ type: 'auth.register', outcome: 'success', userId: user.id }, request)
-      if (ctx.deliver) await sendVerification(ctx, user)
+      if (ctx.deliver && user.emailVerifiedAt === null) await sendVerification(ctx, user)
       return publicUser(user)
     },
   )

@@ -141,6 +141,14 @@ export const describeAuthStore = defineConformanceSuite<AuthSubject>('auth', (ct
     expect((await auth.getUser(user.id))?.emailVerified).toBe(true)
   })
 
+  it('starts an account verified, with no verification mail, when the caller proved the address', async () => {
+    const { auth, delivered } = s()
+    const user = await auth.register({ email: email(), password: PW, emailVerified: true })
+    expect(user.emailVerified).toBe(true)
+    expect((await auth.getUser(user.id))?.emailVerified).toBe(true)
+    expect(delivered.filter((m) => m.userId === user.id)).toEqual([])
+  })
+
   it('rehashes a password transparently when the hashing parameters change', async () => {
     const { auth, store, build } = s()
     const user = await auth.register({ email: email(), password: PW })
