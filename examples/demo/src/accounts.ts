@@ -17,7 +17,9 @@ import {
 import { randomToken, type Krypto } from '@beaver-kit/krypto'
 import { isBeaverError } from '@beaver-kit/core'
 import { createSessions, type Sessions } from '@beaver-kit/session'
+import type { Mailer } from '@beaver-kit/mail'
 import type { OAuth } from '@beaver-kit/oauth'
+import { accountMail, readForm, tokenPage } from './account-mail.ts'
 import type { DevOidc } from './dev-oidc.ts'
 import { HttpProblem, readJson, sendJson } from './respond.ts'
 
@@ -43,6 +45,10 @@ export interface AccountsOptions {
   devOidc: boolean
   /** Signing keys and password hashing; default BEAVER_KRYPTO_* (a key made at start-up outside production). */
   krypto?: Krypto | undefined
+  /** Sends the sign-up and password mails (the demo's mailer). */
+  mailer: Mailer
+  /** The public URL the mails' links start with, known once the server listens. */
+  baseUrl: () => string
   env?: NodeJS.ProcessEnv | undefined
 }
 
@@ -58,13 +64,26 @@ export interface Accounts {
   authorize(req: http.IncomingMessage, permission: string): Promise<Principal>
   /** Appends to the `links` stream of the trail, with the request's address and user agent. */
   record(req: http.IncomingMessage, event: AuditEvent): Promise<void>
-  /** POST /auth/register, /auth/login and /auth/logout, GET /auth/oidc and /auth/oidc/callback, GET /admin/audit/verify. */
+  /**
+   * POST /auth/register (and the page and POST of its mailed link), /auth/reset, /auth/login
+   * and /auth/logout, GET /auth/oidc and /auth/oidc/callback, GET /admin/audit/verify.
+   */
   route(name: AccountEndpoint, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<number>
   describe(): InstanceDescription[]
   close(): Promise<void>
 }
 
-export type AccountEndpoint = 'register' | 'login' | 'logout' | 'oidc' | 'oidc-callback' | 'audit-verify'
+export type AccountEndpoint =
+  'register' | 'register-complete' | 'reset' | 'login' | 'logout' | 'oidc' | 'oidc-callback' | 'audit-verify'
+
+/**
+ * What POST /auth/register answers, for an address with an account and for one without alike:
+ * the owner of the address learns which it was, by mail; the caller does not.
+ */
+export const SIGN_UP_ANSWER = {
+  status: 'check-your-mail',
+  message: 'If this address can sign up, a link to finish has been sent to it.',
+} as const
 
 /** An AuthError as the demo's HttpProblem (same status, message and headers); anything else as it is. */
 function problemOf(err: unknown): unknown {
@@ -97,6 +116,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     audience: 'beaver-links',
     roles: ROLES,
     onEvent: auditSink(audit, { stream: 'auth' }),
+    deliver: accountMail({ mailer: options.mailer, baseUrl: options.baseUrl, env: options.env }),
   })
   const admins = new Set(options.admins.map((a) => a.toLowerCase()))
   const rolesFor = (email: string): string[] => (admins.has(email.toLowerCase()) ? ['admin'] : ['member'])
@@ -161,7 +181,11 @@ export function createAccounts(options: AccountsOptions): Accounts {
     if (!email || !emailVerified) throw new HttpProblem(403, 'the provider gave no verified e-mail address')
     const user =
       (await auth.findUserByEmail(email)) ??
-      (await auth.register({ email, password: randomToken(), roles: rolesFor(email) }, requestContext(req)))
+      (await auth.register(
+        // The provider vouched for the address: the account starts verified, no mail.
+        { email, password: randomToken(), roles: rolesFor(email), emailVerified: true },
+        requestContext(req),
+      ))
     const pair = await auth.signIn(user.id, { method: 'oidc:local' }, requestContext(req))
     res.appendHeader('set-cookie', result.clearCookie)
     await startSession(req, res, user.id)
@@ -187,11 +211,24 @@ export function createAccounts(options: AccountsOptions): Accounts {
   ): Promise<number> {
     switch (name) {
       case 'register': {
+        // Enumeration-safe: the same answer and work whether the address has an account or not
+        // (register() would answer 409 for a taken one); the mail says which, to its owner only.
         const { email, password } = await body(req)
         if (typeof email !== 'string' || typeof password !== 'string')
           throw new HttpProblem(400, 'send {"email": "...", "password": "..."}')
-        const user = await auth.register({ email, password, roles: rolesFor(email) }, requestContext(req))
-        return sendJson(res, 201, user)
+        await auth.requestSignUp({ email, password, roles: rolesFor(email) }, requestContext(req))
+        return sendJson(res, 202, SIGN_UP_ANSWER)
+      }
+      case 'register-complete':
+      case 'reset': {
+        if (req.method === 'GET') return sendPage(res, tokenPage(name === 'reset' ? 'reset' : 'sign-up', tokenOf(url)))
+        const { token, password } = await readForm(req)
+        if (typeof token !== 'string') throw new HttpProblem(400, 'send the "token" of the mailed link')
+        if (name === 'register-complete')
+          return sendJson(res, 201, await auth.completeSignUp(token, requestContext(req)))
+        if (typeof password !== 'string') throw new HttpProblem(400, 'send {"token": "...", "password": "..."}')
+        await auth.resetPassword(token, password, requestContext(req))
+        return sendJson(res, 200, { reset: true })
       }
       case 'login': {
         const { email, password } = await body(req)
@@ -226,6 +263,24 @@ export function createAccounts(options: AccountsOptions): Accounts {
         return sendJson(res, 200, { ok: streams.every((s) => s.ok), streams })
       }
     }
+  }
+
+  const tokenOf = (url: URL): string => {
+    const token = url.searchParams.get('token')
+    if (!token) throw new HttpProblem(400, 'open the link from the mail: it carries a token')
+    return token
+  }
+
+  function sendPage(res: http.ServerResponse, html: string): number {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      // The token is in this page's URL: never sent on as a Referer, and nothing runs here.
+      'referrer-policy': 'no-referrer',
+      'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    })
+    res.end(html)
+    return 200
   }
 
   async function authorize(req: http.IncomingMessage, permission: string): Promise<Principal> {

@@ -125,12 +125,16 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     ...(options.env ? { env: options.env } : {}),
   })
   const store = new LinkStore(database)
+  const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
+  let baseUrl = ''
   const accounts = createAccounts({
     db: database,
     cache,
     admins: settings.admins,
     devOidc: settings.devOidc,
     krypto: options.deps?.krypto,
+    mailer: mail.mailer,
+    baseUrl: () => baseUrl,
     env: options.env,
   })
   const resolver = new LinkResolver(cache.namespace('links'), store, {
@@ -139,7 +143,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     retryMs: settings.cacheRetry,
     log,
   })
-  const mail = createLinkMail({ db: database, log, mailer: options.deps?.mailer, env: options.env })
   const mailJobs = new Set<Promise<void>>()
   const titles = new TitleFetcher({
     timeoutMs: settings.titleTimeout,
@@ -183,7 +186,6 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   }
   const visits = recorder
   const jobs = scheduled
-  let baseUrl = ''
   let qr: LinkQrCodes | undefined = undefined
   const links = linkRoutes({
     store,
@@ -255,6 +257,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       case 'link':
         return method === 'DELETE' ? links.remove(req, res, url, code) : links.show(res, code)
       case 'register':
+      case 'register-complete':
+      case 'reset':
       case 'login':
       case 'logout':
       case 'oidc':

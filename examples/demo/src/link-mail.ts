@@ -29,6 +29,8 @@ export interface LinkMailEvent {
 }
 
 export interface LinkMail {
+  /** The mailer it sends with (the accounts' mails go through it too). */
+  readonly mailer: Mailer
   /** Sends the "link created" mail in the background; resolves when it is sent (or failed and was logged). */
   linkCreated(link: CreatedLink, to: string): Promise<void>
   /** The delivery events recorded for a link's mail, oldest first. */
@@ -93,6 +95,7 @@ export function createLinkMail(options: LinkMailOptions): LinkMail {
   })
 
   return {
+    mailer,
     async linkCreated(link, to) {
       try {
         const sent = await mailer.send({

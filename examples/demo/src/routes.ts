@@ -112,7 +112,21 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/auth/register',
     methods: ['POST'],
     summary:
-      'create an account from {"email", "password"} (12 characters or more); addresses in BEAVER_DEMO_ADMINS get the admin role',
+      'sign up with {"email", "password"} (12 characters or more): 202 and the same body for a new and a taken address; the link to finish goes by mail',
+  },
+  {
+    name: 'register-complete',
+    path: '/auth/register/complete',
+    methods: ['GET', 'POST'],
+    summary:
+      'the mailed sign-up link: GET shows a button, POST {"token"} creates the account (201; addresses in BEAVER_DEMO_ADMINS get the admin role); a used link is 401',
+  },
+  {
+    name: 'reset',
+    path: '/auth/reset',
+    methods: ['GET', 'POST'],
+    summary:
+      'the password link of the "you already have an account" mail: GET shows a form, POST {"token", "password"} sets a new password',
   },
   {
     name: 'login',

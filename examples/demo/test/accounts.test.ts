@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { sql } from '@beaver-kit/database'
 import { createKrypto, generateKeyRingEntry } from '@beaver-kit/krypto'
 import { signInAt } from '@beaver-kit/testkit/oauth-servers'
-import { harness, shorten, type Harness } from './helpers.ts'
+import { harness, mailedToken, shorten, signUp, type Harness } from './helpers.ts'
 
 const PW = 'a long enough passphrase'
 const open: Harness[] = []
@@ -32,7 +32,7 @@ async function post(h: Harness, path: string, body: unknown, token?: string) {
 }
 
 async function account(h: Harness, email: string): Promise<string> {
-  expect((await post(h, '/auth/register', { email, password: PW })).status).toBe(201)
+  await signUp(h, email, PW)
   const login = await post(h, '/auth/login', { email, password: PW })
   expect(login.status).toBe(200)
   return login.body.accessToken as string
@@ -134,11 +134,78 @@ describe('accounts, link ownership and the audit trail', () => {
     expect(logins.records[0]?.metadata).toMatchObject({ reason: 'via:oidc:local' })
   })
 
+  it('signs up without telling whether an address has an account: the same answer, the owner told by mail', async () => {
+    const h = await start()
+    await signUp(h, 'ann@example.com', PW)
+    const register = async (email: string, password: string) => {
+      const res = await fetch(`${h.app.url}/auth/register`, {
+        method: 'POST',
+        body: JSON.stringify({ email, password }),
+      })
+      return { status: res.status, body: await res.text() }
+    }
+    const taken = await register('ann@example.com', 'another long passphrase')
+    const fresh = await register('newbie@example.com', PW)
+    expect(taken.status).toBe(202)
+    expect(fresh).toEqual(taken)
+    // Nothing exists for the new address until its link is followed: no sign-in, no squatting.
+    expect((await post(h, '/auth/login', { email: 'newbie@example.com', password: PW })).status).toBe(401)
+
+    // The taken address's owner is told by mail, with a password link; the caller's password changed nothing.
+    const reset = await mailedToken(h, 'ann@example.com', '/auth/reset')
+    expect(
+      (await post(h, '/auth/login', { email: 'ann@example.com', password: 'another long passphrase' })).status,
+    ).toBe(401)
+
+    // The new address's link: GET only shows a button (a mail scanner following it creates nothing) ...
+    const token = await mailedToken(h, 'newbie@example.com', '/auth/register/complete')
+    const page = await fetch(`${h.app.url}/auth/register/complete?token=${encodeURIComponent(token)}`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer')
+    expect(await page.text()).toContain('<form method="post" action="/auth/register/complete">')
+    expect((await post(h, '/auth/login', { email: 'newbie@example.com', password: PW })).status).toBe(401)
+    // ... the page's form (url-encoded) creates the account, which then signs in.
+    const form = await fetch(`${h.app.url}/auth/register/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    })
+    expect(form.status).toBe(201)
+    expect(await form.json()).toMatchObject({ email: 'newbie@example.com', roles: ['member'] })
+    expect((await post(h, '/auth/login', { email: 'newbie@example.com', password: PW })).status).toBe(200)
+    // A link works once; a forged one never.
+    expect((await post(h, '/auth/register/complete', { token })).status).toBe(401)
+    const at = token.length >> 1
+    const forged = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
+    expect((await post(h, '/auth/register/complete', { token: forged })).status).toBe(401)
+
+    // The owner of the taken address uses the mailed link to set a new password.
+    expect((await post(h, '/auth/reset', { token: reset, password: 'a brand new passphrase' })).body).toEqual({
+      reset: true,
+    })
+    expect(
+      (await post(h, '/auth/login', { email: 'ann@example.com', password: 'a brand new passphrase' })).status,
+    ).toBe(200)
+    expect((await post(h, '/auth/reset', { token: reset, password: 'yet another passphrase' })).status).toBe(401)
+
+    // Every step is in the auth trail, the taken address as a failure the caller never saw.
+    const signUps = await h.app.accounts.audit.query({ stream: 'auth', action: 'auth.register', order: 'asc' })
+    expect(signUps.records.map((r) => [r.outcome, (r.metadata as { reason?: string } | null)?.reason])).toContainEqual([
+      'failure',
+      'email-taken',
+    ])
+  })
+
   it('refuses bad account requests plainly', async () => {
     const h = await start()
     expect((await post(h, '/auth/register', { email: 'x@example.com' })).status).toBe(400)
     expect((await post(h, '/auth/register', { email: 'x@example.com', password: 'short' })).status).toBe(400)
     expect((await post(h, '/auth/login', { email: 1 })).status).toBe(400)
+    expect((await post(h, '/auth/register/complete', {})).status).toBe(400)
+    expect((await post(h, '/auth/reset', { token: 'pr_x' })).status).toBe(400)
+    const noToken = await fetch(`${h.app.url}/auth/register/complete`)
+    expect(noToken.status).toBe(400)
+    await noToken.body?.cancel()
     const early = await fetch(`${h.app.url}/auth/oidc/callback?code=x&state=y`)
     expect(early.status).toBe(400)
     await early.body?.cancel()

@@ -5,7 +5,10 @@ import { createCache, type Cache } from '@beaver-kit/cache'
 import { createDatabase } from '@beaver-kit/database'
 import { createUrlSigner, generateKeyRingEntry } from '@beaver-kit/krypto'
 import { createLogger } from '@beaver-kit/logger'
+import { createMailer, type Mailer } from '@beaver-kit/mail'
+import { eventually } from '@beaver-kit/testkit'
 import { startApp, type App, type AppOptions, type Deps } from '../src/app.ts'
+import { linkMailTemplates } from '../src/link-mail.ts'
 
 export type Line = Record<string, unknown>
 
@@ -23,12 +26,12 @@ export function captureLogger(): { logger: Deps['logger']; lines: Line[] } {
 
 export interface Harness {
   app: App
-  deps: Deps
+  deps: Deps & { mailer: Mailer }
   lines: Line[]
   close(): Promise<void>
 }
 
-/** The app on explicit instances (SQLite in memory, memory cache, a logger that captures). */
+/** The app on explicit instances (SQLite in memory, memory cache, a memory mailer, a logger that captures). */
 export async function harness(
   config: AppOptions['config'] = {},
   deps: Partial<Deps> & { cache?: Cache } = {},
@@ -36,11 +39,12 @@ export async function harness(
   env: NodeJS.ProcessEnv = { BEAVER_STORAGE_DRIVER: 'memory' },
 ): Promise<Harness> {
   const { logger, lines } = captureLogger()
-  const all: Deps = {
+  const all: Deps & { mailer: Mailer } = {
     db: createDatabase({ driver: 'sqlite', file: ':memory:', envPrefix: false }),
     cache: createCache({ driver: 'memory', envPrefix: false }),
     logger,
     signer: createUrlSigner({ envPrefix: false, keys: generateKeyRingEntry('test') }),
+    mailer: createMailer({ envPrefix: false, driver: 'memory', templates: { inline: linkMailTemplates } }),
     ...deps,
   }
   const app = await startApp({ config: { port: 0, ...config }, env, deps: all })
@@ -50,7 +54,7 @@ export async function harness(
     lines,
     async close() {
       await app.close()
-      await Promise.all([all.cache.close(), all.db.close(), all.logger.close()])
+      await Promise.all([all.cache.close(), all.db.close(), all.logger.close(), all.mailer.close()])
     },
   }
 }
@@ -93,4 +97,33 @@ export async function shorten(
 ): Promise<{ status: number; body: Record<string, string> }> {
   const res = await fetch(`${app.url}/links`, { method: 'POST', headers, body: JSON.stringify({ url }) })
   return { status: res.status, body: (await res.json()) as Record<string, string> }
+}
+
+/** The token in the link of the newest mail to `to` that links to `path`, once it is sent (sign-up mails go after the answer). */
+export async function mailedToken(h: Harness, to: string, path: string): Promise<string> {
+  let token = ''
+  await eventually(
+    () => {
+      const mail = h.deps.mailer
+        .sent()
+        .filter((m) => m.to.some((r) => r.address === to) && m.text?.includes(path))
+        .at(-1)
+      const found = mail?.text?.match(/[?&]token=([^\s&]+)/)?.[1]
+      if (!found) throw new Error(`no mail to ${to} linking to ${path} yet`)
+      token = decodeURIComponent(found)
+    },
+    { timeoutMs: 5000 },
+  )
+  return token
+}
+
+/** Signs up as a user does: POST /auth/register, then the mailed link's token to POST /auth/register/complete. */
+export async function signUp(h: Harness, email: string, password: string): Promise<{ id: string; email: string }> {
+  const asked = await fetch(`${h.app.url}/auth/register`, { method: 'POST', body: JSON.stringify({ email, password }) })
+  if (asked.status !== 202) throw new Error(`POST /auth/register answered ${asked.status}: ${await asked.text()}`)
+  await asked.body?.cancel()
+  const token = await mailedToken(h, email, '/auth/register/complete')
+  const done = await fetch(`${h.app.url}/auth/register/complete`, { method: 'POST', body: JSON.stringify({ token }) })
+  if (done.status !== 201) throw new Error(`POST /auth/register/complete answered ${done.status}: ${await done.text()}`)
+  return (await done.json()) as { id: string; email: string }
 }

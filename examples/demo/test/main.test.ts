@@ -109,6 +109,8 @@ describe('main(): start-up', () => {
           'GET,HEAD /links/:code/mail',
           'POST /webhooks/mail/:provider',
           'POST /auth/register',
+          'GET,POST /auth/register/complete',
+          'GET,POST /auth/reset',
           'POST /auth/login',
           'POST /auth/logout',
           'GET /auth/oidc',

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createKrypto, generateKeyRingEntry } from '@beaver-kit/krypto'
-import { harness, type Harness } from './helpers.ts'
+import { harness, signUp, type Harness } from './helpers.ts'
 
 const PW = 'a long enough passphrase'
 const open: Harness[] = []
@@ -39,7 +39,7 @@ async function post(h: Harness, path: string, body: unknown, cookie?: string) {
 describe('Beaver Links: browser sessions (@beaver-kit/session)', () => {
   it('a sign-in sets a secure session cookie that signs the browser in; logout ends it', async () => {
     const h = await start()
-    expect((await post(h, '/auth/register', { email: 'sam@example.com', password: PW })).status).toBe(201)
+    await signUp(h, 'sam@example.com', PW)
     const login = await post(h, '/auth/login', { email: 'sam@example.com', password: PW })
     expect(login.status).toBe(200)
     expect(login.setCookies).toHaveLength(1)
@@ -67,7 +67,7 @@ describe('Beaver Links: browser sessions (@beaver-kit/session)', () => {
 
   it('a cookie planted before sign-in is replaced (fixation), and a wrong password sets no cookie', async () => {
     const h = await start()
-    await post(h, '/auth/register', { email: 'fix@example.com', password: PW })
+    await signUp(h, 'fix@example.com', PW)
     const refused = await post(h, '/auth/login', { email: 'fix@example.com', password: `${PW}!` })
     expect(refused.status).toBe(401)
     expect(refused.setCookies).toEqual([])
