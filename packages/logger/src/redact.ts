@@ -148,7 +148,7 @@ export function createFieldWalker(
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i]
       let nv: unknown = v
-      if (typeof v === 'object' && v !== null) nv = visitValue(v, depth + 1)
+      if ((typeof v === 'object' && v !== null) || typeof v === 'function') nv = visitValue(v, depth + 1)
       else if (maskStrings && typeof v === 'string') nv = maskUrlText(v)
       if (nv !== v) (out ??= value.slice())[i] = nv
     }
@@ -156,6 +156,10 @@ export function createFieldWalker(
   }
 
   function visitValue(value: object, depth: number): unknown {
+    // A function is left out of JSON, unless it has a toJSON: then what that returns is written.
+    if (typeof value === 'function') {
+      return typeof (value as { toJSON?: unknown }).toJSON === 'function' ? visitJson(value, depth) : value
+    }
     if (depth >= MAX_DEPTH) return TRUNCATED
     if (onPath(value, depth)) return CIRCULAR
     if (Array.isArray(value)) return visitArray(value, depth)
@@ -205,7 +209,7 @@ export function createFieldWalker(
       if (key === 'toJSON' && !json && typeof v === 'function') return visitJson(obj, depth)
       if (matches(key)) {
         if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
-      } else if (typeof v === 'object' && v !== null) {
+      } else if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
         const nv = visitValue(v, depth + 1)
         if (nv !== v) (out ??= { ...obj })[key] = nv
       } else if (maskStrings && typeof v === 'string') {

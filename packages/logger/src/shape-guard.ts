@@ -4,7 +4,8 @@
 // compiled guard gives that proof at a fraction of a walk's cost: it compares every key of every
 // nested object with the remembered list (so a key added later, or an extra secret key behind
 // the same first keys, fails it), checks that every object is still a plain one (no class with
-// a toJSON of its own) and that no field that held a primitive now holds an object. Whatever
+// a toJSON of its own), that no field that held a primitive now holds an object, and that no
+// function (which JSON writes through its toJSON, if it has one) has appeared. Whatever
 // fails a guard goes through the full walk; a guard never censors anything itself.
 
 type Obj = Record<string, unknown>
@@ -55,6 +56,7 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
       let element: Shape | null = null
       for (let i = 0; i < value.length; i++) {
         const v: unknown = value[i]
+        if (typeof v === 'function') return undefined
         if (typeof v !== 'object' || v === null) continue
         const s = describe(v, depth + 1, budget)
         if (s === undefined || (element !== null && !sameShape(element, s))) return undefined
@@ -69,6 +71,7 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
       // A secret-named key (kept when its value is a boolean) or a toJSON method: always walked.
       if (key.length > MAX_KEY_LENGTH || key === 'toJSON' || secret(key)) return undefined
       const v = (value as Obj)[key]
+      if (typeof v === 'function') return undefined
       let field: Shape | null = null
       if (typeof v === 'object' && v !== null) {
         const s = describe(v, depth + 1, budget)
@@ -146,8 +149,8 @@ function compileGuard(shape: Shape): Guard {
       const e = `e${vars++}`
       const each =
         s.element === null
-          ? `if (typeof ${e} === 'object' && ${e} !== null) return false;\n`
-          : `if (typeof ${e} === 'object' && ${e} !== null) {\n${emit(s.element, e)}}\n`
+          ? `if (typeof ${e} === 'object' ? ${e} !== null : typeof ${e} === 'function') return false;\n`
+          : `if (typeof ${e} === 'function') return false;\nif (typeof ${e} === 'object' && ${e} !== null) {\n${emit(s.element, e)}}\n`
       return `if (!isArray(${x})) return false;\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) {\nconst ${e} = ${x}[${i}];\n${each}}\n`
     }
     const list = keyLists.push(s.keys) - 1
@@ -159,7 +162,7 @@ function compileGuard(shape: Shape): Guard {
       `for (const key in ${x}) {\n` +
       `if (key !== k${list}[${n}]) return false;\n` +
       `const v = ${x}[key];\n` +
-      `if (typeof v === 'object' && v !== null && o${list}[${n}] === 0) return false;\n` +
+      `if (typeof v === 'object' ? v !== null && o${list}[${n}] === 0 : typeof v === 'function') return false;\n` +
       `${n}++;\n}\n` +
       `if (${n} !== ${s.keys.length}) return false;\n`
     s.fields.forEach((field, j) => {

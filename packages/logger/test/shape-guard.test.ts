@@ -46,6 +46,11 @@ describe('remembered clean shapes', () => {
         user: Object.assign(Object.create({ toJSON: () => ({ password: 'p' }) }) as object, line().user),
       },
       'a null-prototype object': { ...line(), user: Object.assign(Object.create(null) as object, line().user) },
+      'a function where a primitive was': {
+        ...line(),
+        note: Object.assign(() => 1, { toJSON: () => ({ token: 't' }) }),
+      },
+      'a function in an array': { ...line(), items: [{ id: 1, tags: [() => 1] }] },
     }
     for (const [name, value] of Object.entries(variants)) expect(cache.proves(value), name).toBe(false)
   })
@@ -102,6 +107,13 @@ describe('what the walk always did, kept', () => {
     expect(sink.lines.join('')).not.toMatch(/method-secret|self-secret/)
     expect(sink.records()[0]).toMatchObject({ conn: { host: 'db', password: '[REDACTED]' } })
     expect(sink.records()[1]).toMatchObject({ self: { password: '[REDACTED]' } })
+    // JSON leaves a function out, unless it has a toJSON: then it writes what that returns.
+    const fn = Object.assign(() => 1, { toJSON: () => ({ apiKey: 'fn-secret' }) })
+    log.info({ a: { fn, plain: () => 2 }, list: [fn] }, 'x')
+    expect(sink.lines[2]).not.toContain('fn-secret')
+    expect(sink.records()[2]).toEqual(
+      expect.objectContaining({ a: { fn: { apiKey: '[REDACTED]' } }, list: [{ apiKey: '[REDACTED]' }] }),
+    )
   })
 
   it('censors secrets behind getters, inherited keys and __proto__ keys, and writes BigInt fields', () => {
