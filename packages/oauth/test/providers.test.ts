@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createOAuth, type OAuth, type OAuthOptions } from '@beaver-kit/oauth'
 import {
@@ -129,6 +131,46 @@ describe('GitHub (local server following its documented OAuth and REST endpoints
         details: { error: 'incorrect_client_credentials' },
       },
     )
+  })
+
+  it('gives each provider its own circuit breaker: one whose token endpoint is down fails fast, another signs in', async () => {
+    // A port nothing listens on, on the same host as the working provider.
+    const free = createServer()
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve))
+    const { port } = free.address() as AddressInfo
+    await new Promise((resolve) => free.close(resolve))
+    const endpoints = { authorizationUrl: `${gh.url}/login/oauth/authorize`, apiUrl: gh.url, redirectUri: REDIRECT }
+    const oauth = make({
+      providers: {
+        github: {
+          clientId: gh.clientId,
+          clientSecret: gh.clientSecret,
+          tokenUrl: `${gh.url}/login/oauth/access_token`,
+          ...endpoints,
+        },
+        down: {
+          type: 'github',
+          clientId: 'other',
+          clientSecret: 'other',
+          tokenUrl: `http://127.0.0.1:${port}/token`,
+          ...endpoints,
+        },
+      },
+    })
+    const codes: unknown[] = []
+    for (let i = 0; i < 6; i++) {
+      const err = await oauth
+        .refresh('down', 'any')
+        .catch((e: unknown) => e as { code: string; cause?: { code?: string } })
+      expect(err).toMatchObject({ code: 'OAUTH_TOKEN_REQUEST_FAILED' })
+      codes.push((err as { cause?: { code?: string } }).cause?.code)
+    }
+    // Five refused connections in a row trip the provider's breaker (http's default); the sixth
+    // is refused before any connection is tried.
+    expect(codes.slice(0, 5)).not.toContain('HTTP_CIRCUIT_OPEN')
+    expect(codes[5]).toBe('HTTP_CIRCUIT_OPEN')
+    gh.signInAs('583231')
+    expect((await signIn(oauth, 'github')).profile.id).toBe('583231')
   })
 
   it('a generic oauth2 provider maps the user API with mapProfile', async () => {
