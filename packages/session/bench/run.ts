@@ -177,6 +177,7 @@ try {
     notes: [
       'Each request loads a session, changes a counter and saves it; 64 users, 16 requests in flight, over keep-alive loopback HTTP from the same process (the client costs every contender the same).',
       'The kit in store mode merges changed keys (no lost updates): the redis store in one EVALSHA that checks the session still exists, a kit cache (any driver; here Redis) under a per-session lock (four round trips); express-session overwrites the whole session. floor: the same server without sessions.',
+      'The same work on both sides of the store goal: one counter per session, a 24 h TTL refreshed by each save, a Set-Cookie only for a new session, two Redis round trips per request (the kit HGETALL + EVALSHA, connect-redis GET + SET EX). The id cookie: express-session checks its HMAC on every request; the kit opens its sealed (AES-GCM) id once per cookie and remembers it (bounded), a revoked id still refused because the store is asked every time. Clients: connect-redis 9 on node-redis, the kit on ioredis with auto-pipelining (both write the commands of concurrent requests together).',
       'Redis runs on the same 2 vCPUs as the bench.',
     ],
   })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer, LazyClient, redisClusterSeeds } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, type SessionStore } from './store.ts'
 
@@ -7,10 +7,7 @@ import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, t
  * The ioredis client methods the store uses, written structurally so that the package's types
  * never need ioredis installed. A `Redis` or a `Cluster` fits.
  */
-export interface RedisSessionClient {
-  readonly status: string
-  on(event: 'error', listener: (error: unknown) => void): unknown
-  connect(): Promise<unknown>
+export interface RedisSessionClient extends LifecycleClient {
   ping(): Promise<unknown>
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
@@ -19,8 +16,6 @@ export interface RedisSessionClient {
   get(key: string): Promise<string | null>
   incr(key: string): Promise<number>
   del(...keys: string[]): Promise<unknown>
-  quit(): Promise<unknown>
-  disconnect(): void
 }
 
 /** Options of `RedisSessionStore`. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer, LazyClient, redisClusterSeeds } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
@@ -11,16 +11,11 @@ import { ALGORITHM_CODE, BLOCK_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
  * The ioredis client methods the store uses, written structurally so that the package's types
  * never need ioredis installed (a memory-only user type-checks without it).
  */
-export interface RedisStoreClient {
-  readonly status: string
-  on(event: 'error', listener: (error: unknown) => void): unknown
-  connect(): Promise<unknown>
+export interface RedisStoreClient extends LifecycleClient {
   ping(): Promise<unknown>
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   del(...keys: string[]): Promise<unknown>
-  quit(): Promise<unknown>
-  disconnect(): void
 }
 
 /** Options of the Redis store. */
