@@ -28,6 +28,7 @@ export class AmqpLink {
   /** The open connection's socket, while writes to it are being gathered (see gatherWrites). */
   #socket: Writable | undefined
   #gathering = false
+  #framesThisTurn = 0
 
   constructor(url: string, ctx: QueueDriverContext) {
     this.#url = url
@@ -81,16 +82,22 @@ export class AmqpLink {
   }
 
   /**
-   * Gathers the frames written in this turn of the event loop into one socket write. amqplib
+   * Gathers the `frames` written in this turn of the event loop into one socket write. amqplib
    * writes each frame (a publish, an ack) with a write call of its own, from an immediate; on
    * loopback each is a system call that also wakes the broker, which at a few thousand
    * messages a second cost more than everything else the client does. The socket is corked
    * now and uncorked at the turn after amqplib's immediate has written (an immediate queued
    * by an immediate runs at the next turn), so nothing waits longer than one turn.
    */
-  gatherWrites(): void {
+  gatherWrites(frames = 1): void {
     const socket = this.#socket
     if (this.#gathering || !socket) return
+    // A lone frame (one publish or one ack in the turn, as at concurrency 1) has nothing to
+    // be gathered with: it goes out at once. Corked from the second on, which amqplib still
+    // holds in its channel buffers until its immediate.
+    if (this.#framesThisTurn === 0) setImmediate(() => (this.#framesThisTurn = 0))
+    this.#framesThisTurn += frames
+    if (this.#framesThisTurn < 2) return
     this.#gathering = true
     socket.cork()
     setImmediate(() =>

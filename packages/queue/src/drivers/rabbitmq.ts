@@ -244,7 +244,7 @@ class RabbitQueueDriver implements QueueDriver {
   }
 
   async complete(_queue: string, deliveries: readonly Delivery[]): Promise<void> {
-    this.#link.gatherWrites()
+    this.#link.gatherWrites(deliveries.length)
     for (const d of deliveries) {
       const h = this.#take(d)
       if (h) this.#ack(h)

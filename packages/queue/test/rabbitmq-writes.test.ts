@@ -1,0 +1,81 @@
+// amqplib writes every frame (a publish, an ack) to its socket with a write call of its own; on
+// loopback each is a system call that also wakes the broker. The driver gathers the frames of
+// one turn of the event loop into one write, and leaves a lone frame (concurrency 1) alone so
+// it waits for nothing. Counted on the connection's socket, which the link reaches the same
+// way (amqplib does not type it).
+import type { ChannelModel } from 'amqplib'
+import { Writable } from 'node:stream'
+import { afterAll, describe, expect, it } from 'vitest'
+import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { envelopeOf } from '../src/drivers/broker-message.ts'
+import { AmqpLink } from '../src/drivers/rabbitmq-link.ts'
+import { ConfirmedPublisher } from '../src/drivers/rabbitmq-publisher.ts'
+
+const url = await requireService('rabbitmq')
+const ctx = {
+  now: Date.now,
+  settings: { keepCompletedMs: 0, keepCompletedMax: 0, keepDeadMs: 0, pollIntervalMs: 50 },
+  onConnection: () => undefined,
+}
+
+/** Counts the write calls (single or gathered) that reach the socket under the link. */
+function countWrites(conn: ChannelModel): { calls: () => number } {
+  const socket = (conn as unknown as { connection: { stream: Writable } }).connection.stream
+  expect(socket).toBeInstanceOf(Writable)
+  let calls = 0
+  const write = socket._write.bind(socket)
+  const writev = socket._writev?.bind(socket)
+  socket._write = (chunk, encoding, callback) => {
+    calls++
+    write(chunk, encoding, callback)
+  }
+  if (writev) {
+    socket._writev = (chunks, callback) => {
+      calls++
+      writev(chunks, callback)
+    }
+  }
+  return { calls: () => calls }
+}
+
+describe.runIf(url)('rabbitmq socket writes', () => {
+  const link = new AmqpLink(url as string, ctx)
+  const queue = `${uniqueNamespace('writes')}:q`
+  afterAll(async () => {
+    await (await link.admin()).deleteQueue(queue).catch(() => undefined)
+    await link.close()
+  })
+
+  const message = (i: number) =>
+    envelopeOf({
+      id: `m${i}`,
+      queue,
+      payload: '{}',
+      headers: {},
+      priority: 0,
+      runAt: 0,
+      maxAttempts: 3,
+      backoffBaseMs: 1000,
+      backoffMaxMs: 300_000,
+      timeoutMs: 0,
+      group: undefined,
+      dedupeKey: undefined,
+      createdAt: 0,
+    })
+
+  it('sends 50 confirmed publishes of one turn in a few writes, and a lone one at once', async () => {
+    const conn = await link.connection()
+    await (await link.admin()).assertQueue(queue, { durable: true, arguments: { 'x-expires': 60_000 } })
+    const publisher = new ConfirmedPublisher(link)
+    const ch = await publisher.channel()
+    const writes = countWrites(conn)
+    await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.send(ch, queue, message(i), '{}')))
+    // 50 frames, each its own write without gathering; a confirm that needed a second turn
+    // may add one or two.
+    expect(writes.calls()).toBeLessThanOrEqual(5)
+    const before = writes.calls()
+    await publisher.send(ch, queue, message(50), '{}')
+    expect(writes.calls() - before).toBe(1)
+    expect((await (await link.admin()).checkQueue(queue)).messageCount).toBe(51)
+  })
+})
