@@ -344,7 +344,30 @@ async function memoryPer100k(): Promise<number> {
   return ((after - before) * 100_000) / n
 }
 
+/** Bytes the jobs table (heap, TOAST and indexes) grows by per 100k waiting jobs, on a table of its own. */
+async function postgresBytesPer100k(): Promise<number> {
+  const n = quick ? 10_000 : 100_000
+  const table = `bench_${run}_size`
+  const q = createQueue({ driver: 'postgres', envPrefix: false, namespace: name('size'), db: { url: PG, table } })
+  try {
+    await q.ready()
+    const size = async (): Promise<number> =>
+      Number((await pool.query(`select pg_total_relation_size($1) as bytes`, [`${table}_jobs`])).rows[0].bytes)
+    const before = await size()
+    for (let i = 0; i < n; i += 1000)
+      await q.publishBatch(
+        'size',
+        Array.from({ length: 1000 }, () => ({ payload })),
+      )
+    return ((await size()) - before) * (100_000 / n)
+  } finally {
+    await q.close()
+    for (const t of ['jobs', 'topics', 'migrations']) await pool.query(`drop table if exists ${table}_${t}`)
+  }
+}
+
 const memBytes = await memoryPer100k()
+const pgBytes = await postgresBytesPer100k()
 try {
   await runBench({
     package: 'queue',
@@ -389,6 +412,7 @@ try {
     },
     notes: [
       `Redis memory for 100k waiting jobs (payload ${JSON.stringify(payload).length} B JSON): ${(memBytes / 1024 / 1024).toFixed(1)} MiB (${Math.round(memBytes / 100_000)} B per job), from INFO used_memory.`,
+      `PostgreSQL storage for 100k waiting jobs (same payload): ${(pgBytes / 1024 / 1024).toFixed(1)} MiB (${Math.round(pgBytes / 100_000)} B per job), the growth of pg_total_relation_size of a jobs table of its own (heap and indexes).`,
       `Process cases drain a backlog of ${BACKLOG} jobs with an empty handler; latency cases publish one message at a time to an idle consumer (ops/s column: 1 / mean latency).`,
       'BullMQ and the kit both keep the last 1,000 completed jobs; pg-boss runs with useListenNotify and a notify queue, batchSize 50 for c=50.',
     ],
