@@ -231,10 +231,13 @@ export class SqlQueueDriver implements QueueDriver {
     const database = await this.#database()
     const t = this.#t
     const held = t.held(deliveries)
+    // On PostgreSQL the token alone says "active" (see claimJobs): the partial active index
+    // keeps entries of finished rows until vacuum, and the planner would read them all.
+    const active = t.dialect === 'postgres' ? '' : `state = 'active' and `
     await database.execute(
       t.q(
         `update ${t.jobs} set state = 'completed', finished_at = ?, dedupe_key = null, token = null, lease_until = null
-         where queue = ? and state = 'active' and ${held.where}`,
+         where queue = ? and ${active}${held.where}`,
       ),
       [this.#ctx.now(), queue, ...held.values],
     )
