@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { AuthDeliver, AuthMessage } from '@beaver-kit/auth'
 import type { Mailer } from '@beaver-kit/mail'
-import { HttpProblem, MAX_BODY } from './respond.ts'
+import { HttpProblem, readBody } from './respond.ts'
 
 const DEFAULT_FROM = 'Beaver Links <accounts@beaver-links.local>'
 
@@ -81,14 +81,7 @@ export function tokenPage(kind: 'sign-up' | 'reset', token: string): string {
 
 /** A form's fields: the JSON body an API client sends, or the url-encoded body of the page's form. */
 export async function readForm(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_BODY) throw new HttpProblem(413, `body over ${MAX_BODY / 1024} KiB`)
-    chunks.push(chunk)
-  }
-  const text = Buffer.concat(chunks).toString('utf8')
+  const text = await readBody(req)
   if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
     return Object.fromEntries(new URLSearchParams(text))
   try {

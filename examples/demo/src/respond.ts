@@ -14,8 +14,8 @@ export class HttpProblem extends Error {
 /** Largest request body read. */
 export const MAX_BODY = 16_384
 
-/** The request body as JSON, at most MAX_BODY bytes. */
-export async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The request body as text, at most MAX_BODY bytes. */
+export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -23,8 +23,14 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new HttpProblem(413, `body over ${MAX_BODY / 1024} KiB`)
     chunks.push(chunk)
   }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The request body as JSON, at most MAX_BODY bytes. */
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req)
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    return JSON.parse(text) as unknown
   } catch {
     throw new HttpProblem(400, 'body must be JSON')
   }
