@@ -30,16 +30,14 @@ export async function claimJobs(
   } else if (t.dialect === 'postgres') {
     // A data-modifying WITH runs to completion whether or not the claim reads it; the rows it
     // completes are active, the claim takes waiting ones: they never meet. It finds them by
-    // (queue, id) and checks the token, which only an active row holds (every other state
-    // change clears it): with "state = 'active'" the planner took the partial active index,
-    // whose entries for rows claimed and completed since the last vacuum it read each time (1,500
-    // of them after 1,500 claims, and the heap blocks behind them). `seq = any(array(...))`
+    // (queue, id) and token (see JobsTable.activeCheck: with "state = 'active'" it read 1,500
+    // stale entries of the active index and 88 heap blocks after 1,500 claims, not 100 and 4). `seq = any(array(...))`
     // and not `seq in (...)`: the planner joined the IN list by hashing a scan of the whole
     // table (every waiting and kept row, on every claim); the array is looked up in the key.
     const held = completed.length > 0 ? t.held(completed) : undefined
     const done = held
       ? `with done as (update ${t.jobs} set state = 'completed', finished_at = ?, dedupe_key = null, token = null, lease_until = null
-           where queue = ? and ${held.where}) `
+           where queue = ? and ${t.activeCheck}${held.where}) `
       : ''
     rows = (
       await database.query(

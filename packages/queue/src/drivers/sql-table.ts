@@ -33,6 +33,16 @@ export class JobsTable {
     return text.replace(/\?/g, () => `$${++n}`)
   }
 
+  /**
+   * The "still active" check of a statement that finds held rows by token (`held()`), with its
+   * `and`. Only an active row holds a token (every other state change clears it), so PostgreSQL
+   * goes without it: there the planner took it for a reason to read the partial active index,
+   * which keeps the entries of rows claimed and finished since the last vacuum, and read them all.
+   */
+  get activeCheck(): string {
+    return this.dialect === 'postgres' ? '' : `state = 'active' and `
+  }
+
   /** `(token = ? and id in (...)) or ...`: deliveries of one fetch share a token. */
   held(deliveries: readonly Delivery[]): { where: string; values: unknown[] } {
     const byToken = new Map<string, string[]>()

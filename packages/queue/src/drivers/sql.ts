@@ -231,13 +231,10 @@ export class SqlQueueDriver implements QueueDriver {
     const database = await this.#database()
     const t = this.#t
     const held = t.held(deliveries)
-    // On PostgreSQL the token alone says "active" (see claimJobs): the partial active index
-    // keeps entries of finished rows until vacuum, and the planner would read them all.
-    const active = t.dialect === 'postgres' ? '' : `state = 'active' and `
     await database.execute(
       t.q(
         `update ${t.jobs} set state = 'completed', finished_at = ?, dedupe_key = null, token = null, lease_until = null
-         where queue = ? and ${active}${held.where}`,
+         where queue = ? and ${t.activeCheck}${held.where}`,
       ),
       [this.#ctx.now(), queue, ...held.values],
     )
@@ -274,7 +271,7 @@ export class SqlQueueDriver implements QueueDriver {
     await database.execute(
       t.q(
         `update ${t.jobs} set state = 'waiting', attempt = attempt - 1, token = null, lease_until = null
-         where queue = ? and state = 'active' and ${held.where}`,
+         where queue = ? and ${t.activeCheck}${held.where}`,
       ),
       [queue, ...held.values],
     )
@@ -287,7 +284,7 @@ export class SqlQueueDriver implements QueueDriver {
     const database = await this.#database()
     const t = this.#t
     const held = t.held(deliveries)
-    const update = t.q(`update ${t.jobs} set lease_until = ? where queue = ? and state = 'active' and ${held.where}`)
+    const update = t.q(`update ${t.jobs} set lease_until = ? where queue = ? and ${t.activeCheck}${held.where}`)
     const params = [this.#ctx.now() + leaseMs, queue, ...held.values]
     let rows: Row[]
     if (t.dialect === 'mysql') {
