@@ -322,34 +322,44 @@ export class QueueConsumer<T> implements Consumer {
         await manualOutcome
       },
     }
-    const ctx: HandleContext = { queue: this.queue, driver: host.driverName, message, context }
-    const trace = {
-      queue: this.queue,
-      driver: host.driverName,
-      id: d.id,
-      attempt: d.attempt,
-      outcome: undefined as string | undefined,
-      traceparent: d.headers.traceparent,
-      tracestate: d.headers.tracestate,
+    const handle = async (): Promise<void> => {
+      await this.#handler(message, context)
+      if (manualDone) await manualDone
+    }
+    // Without middleware or anyone tracing, no context or trace record is built per message.
+    const runOnce = async (): Promise<string> => {
+      try {
+        const run =
+          this.#layers.length === 0
+            ? handle()
+            : compose(this.#layers, { queue: this.queue, driver: host.driverName, message, context }, handle)
+        await raceAbort(run, { signal: controller.signal })
+        if (!this.#manual) await this.#settle(entry, 'complete', true)
+        return 'completed'
+      } catch (error) {
+        return this.#onFailure(entry, message, error)
+      }
     }
     try {
-      await traceAsync(
-        channels.handle,
-        () => trace,
-        async () => {
-          try {
-            const run = compose(this.#layers, ctx, async () => {
-              await this.#handler(message, context)
-              if (manualDone) await manualDone
-            })
-            await raceAbort(run, { signal: controller.signal })
-            if (!this.#manual) await this.#settle(entry, 'complete', true)
-            trace.outcome = 'completed'
-          } catch (error) {
-            trace.outcome = await this.#onFailure(entry, message, error)
-          }
-        },
-      )
+      if (!channels.handle.hasSubscribers) await runOnce()
+      else {
+        const trace = {
+          queue: this.queue,
+          driver: host.driverName,
+          id: d.id,
+          attempt: d.attempt,
+          outcome: undefined as string | undefined,
+          traceparent: d.headers.traceparent,
+          tracestate: d.headers.tracestate,
+        }
+        await traceAsync(
+          channels.handle,
+          () => trace,
+          async () => {
+            trace.outcome = await runOnce()
+          },
+        )
+      }
     } finally {
       if (timer) clearTimeout(timer)
     }

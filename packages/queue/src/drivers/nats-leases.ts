@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { JsMsg } from '@nats-io/jetstream'
 import type { Delivery, RenewResult, StoredMessage } from '../driver.ts'
 import {
@@ -34,6 +33,7 @@ const HEARTBEAT_MS = 50
 export class NatsLeases {
   readonly #now: () => number
   readonly #held = new Map<string, Held>()
+  #deliveries = 0
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor(now: () => number) {
@@ -45,7 +45,8 @@ export class NatsLeases {
     const envelope =
       decodeEnvelope(m.headers?.get(ENVELOPE_HEADER)) ??
       foreignEnvelope(m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`, queue, now)
-    const token = randomUUID()
+    // Tokens name deliveries held by this driver instance only: a counter is enough.
+    const token = `${++this.#deliveries}`
     const attempt = envelope.attempts + m.info.deliveryCount
     this.#held.set(token, {
       queue,

@@ -70,6 +70,7 @@ class RabbitQueueDriver implements QueueDriver {
   readonly #prefetch: number
   readonly #subs = new Map<string, Subscription>()
   readonly #held = new Map<string, Held>()
+  #deliveries = 0
 
   constructor(options: RabbitQueueOptions, ctx: QueueDriverContext) {
     this.#ctx = ctx
@@ -223,7 +224,8 @@ class RabbitQueueDriver implements QueueDriver {
           ? decoded
           : { ...decoded, queue }
         : foreignEnvelope(String(msg.properties.messageId ?? randomUUID()), queue, now)
-      const token = randomUUID()
+      // Tokens name deliveries held by this driver instance only: a counter is enough.
+      const token = `${++this.#deliveries}`
       this.#held.set(token, { queue, msg, channel: ch, envelope })
       return toBrokerDelivery(envelope, msg.content.toString(), envelope.attempts + redeliveries(msg) + 1, token)
     })
