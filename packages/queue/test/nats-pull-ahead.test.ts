@@ -7,7 +7,8 @@ import type { JsMsg } from '@nats-io/jetstream'
 import { PullAhead, aheadSize, type PullInto } from '../src/drivers/nats-pull-ahead.ts'
 
 const msg = (n: number): JsMsg => ({ seq: n }) as unknown as JsMsg
-const seqs = (ms: readonly JsMsg[] | undefined): number[] | undefined => ms?.map((m) => m.seq)
+const seqs = (taken: { messages: readonly JsMsg[] } | undefined): number[] | undefined =>
+  taken?.messages.map((m) => m.seq)
 
 /** A pull the test drives: deliver() hands messages over, end() closes the request. */
 function fakePull(): { pull: PullInto; deliver: (...ns: number[]) => void; end: () => void; aborted: () => boolean } {
@@ -31,16 +32,23 @@ function fakePull(): { pull: PullInto; deliver: (...ns: number[]) => void; end: 
 }
 
 const never = new AbortController().signal
+/** The driver's clock, moved by hand. */
+const clock = { t: 1000, now: (): number => clock.t }
 
 describe('nats pull ahead', () => {
   it('hands out what arrived, at most max at a time, and is free again once all was taken', async () => {
-    const ahead = new PullAhead()
+    const ahead = new PullAhead(clock.now)
     const f = fakePull()
     const given: number[] = []
     ahead.start(f.pull, 10_000, async (ms) => void given.push(...ms.map((m) => m.seq)))
     const first = ahead.take(2, never)
+    clock.t = 2000
     f.deliver(1, 2, 3)
-    expect(seqs(await first)).toEqual([1, 2])
+    clock.t = 2500
+    const taken = await first
+    expect(seqs(taken)).toEqual([1, 2])
+    // JetStream's ack_wait runs from the arrival: the driver times in-progress acks from it.
+    expect(taken?.since).toBe(2000)
     f.end()
     expect(ahead.busy).toBe(true)
     expect(seqs(await ahead.take(2, never))).toEqual([3])
@@ -50,7 +58,7 @@ describe('nats pull ahead', () => {
   })
 
   it('gives back what the consumer did not take within the hold time, and what comes after', async () => {
-    const ahead = new PullAhead()
+    const ahead = new PullAhead(clock.now)
     const f = fakePull()
     const given: number[] = []
     ahead.start(f.pull, 50, async (ms) => void given.push(...ms.map((m) => m.seq)))
@@ -64,7 +72,7 @@ describe('nats pull ahead', () => {
   })
 
   it('stop() gives back everything that arrived, and anything the request still brings', async () => {
-    const ahead = new PullAhead()
+    const ahead = new PullAhead(clock.now)
     const f = fakePull()
     const given: number[] = []
     ahead.start(f.pull, 10_000, async (ms) => void given.push(...ms.map((m) => m.seq)))
@@ -76,13 +84,13 @@ describe('nats pull ahead', () => {
   })
 
   it('an aborted take while nothing arrived cuts the pull short', async () => {
-    const ahead = new PullAhead()
+    const ahead = new PullAhead(clock.now)
     const f = fakePull()
     ahead.start(f.pull, 10_000, async () => undefined)
     const controller = new AbortController()
     const taking = ahead.take(5, controller.signal)
     controller.abort()
-    expect(await taking).toEqual([])
+    expect((await taking)?.messages).toEqual([])
     expect(f.aborted()).toBe(true)
   })
 

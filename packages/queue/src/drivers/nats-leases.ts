@@ -40,7 +40,12 @@ export class NatsLeases {
     this.#now = now
   }
 
-  hold(queue: string, m: JsMsg, leaseMs: number, ackWaitMs: number): Delivery {
+  /**
+   * Takes a delivery for a handler. `beatFrom`: when it reached this process, for one that
+   * waited pulled ahead; its first in-progress ack is due a third of ack_wait after that (the
+   * server's ack_wait runs from then), so one whose handler is quick sends none.
+   */
+  hold(queue: string, m: JsMsg, leaseMs: number, ackWaitMs: number, beatFrom?: number): Delivery {
     const now = this.#now()
     const envelope =
       decodeEnvelope(m.headers?.get(ENVELOPE_HEADER)) ??
@@ -55,7 +60,7 @@ export class NatsLeases {
       attempt,
       deadline: now + leaseMs,
       since: now,
-      lastBeat: now,
+      lastBeat: Math.min(now, beatFrom ?? now),
       ackWaitMs,
     })
     this.#start()

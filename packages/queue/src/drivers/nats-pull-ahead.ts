@@ -3,6 +3,12 @@ import { natsError } from './nats-streams.ts'
 
 type GiveBack = (messages: readonly JsMsg[]) => Promise<void>
 
+/** Messages taken from a pull ahead, and when the first of its messages arrived (JetStream's ack_wait has run since). */
+export interface Taken {
+  messages: JsMsg[]
+  since: number
+}
+
 /** One pull request, delivering each message as it comes (`onMessage`), resolving once over. */
 export type PullInto = (signal: AbortSignal, onMessage: (m: JsMsg) => void) => Promise<void>
 
@@ -17,6 +23,8 @@ interface Pending {
   controller: AbortController
   /** Gives back what arrived when the consumer has not taken it in time. */
   expiry: ReturnType<typeof setTimeout> | undefined
+  /** When the first message of this pull arrived (the driver's clock). */
+  firstArrival: number | undefined
   /** Wakes a take() waiting for the first message. */
   wake: (() => void) | undefined
   stopped: boolean
@@ -32,7 +40,12 @@ interface Pending {
  * sit on work another could do.
  */
 export class PullAhead {
+  readonly #now: () => number
   #pending: Pending | undefined
+
+  constructor(now: () => number) {
+    this.#now = now
+  }
 
   /** True while a pull is in flight or holds messages not taken yet. */
   get busy(): boolean {
@@ -50,6 +63,7 @@ export class PullAhead {
       error: undefined,
       controller,
       expiry: undefined,
+      firstArrival: undefined,
       wake: undefined,
       stopped: false,
     }
@@ -60,6 +74,7 @@ export class PullAhead {
         return
       }
       pending.arrived.push(m)
+      pending.firstArrival ??= this.#now()
       if (!pending.expiry) {
         pending.expiry = setTimeout(() => void this.#stopPending(pending, giveBack), holdMs)
         pending.expiry.unref()
@@ -89,7 +104,7 @@ export class PullAhead {
    * yet; undefined when none is busy. An abort of `signal` cuts a pull still waiting short:
    * [] then. A pull that failed throws here.
    */
-  async take(max: number, signal: AbortSignal): Promise<JsMsg[] | undefined> {
+  async take(max: number, signal: AbortSignal): Promise<Taken | undefined> {
     const pending = this.#pending
     if (!pending) return undefined
     if (pending.arrived.length === 0 && !pending.over) {
@@ -106,14 +121,14 @@ export class PullAhead {
         signal.removeEventListener('abort', abort)
       }
     }
-    if (this.#pending !== pending) return []
+    if (this.#pending !== pending) return { messages: [], since: this.#now() }
     const taken = pending.arrived.splice(0, max)
     if (pending.arrived.length === 0 && (pending.over || taken.length === 0)) {
       this.#pending = undefined
       clearTimeout(pending.expiry)
       if (taken.length === 0 && pending.error !== undefined) throw pending.error
     }
-    return taken
+    return { messages: taken, since: pending.firstArrival ?? this.#now() }
   }
 
   /**

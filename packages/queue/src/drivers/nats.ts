@@ -87,7 +87,7 @@ class NatsQueueDriver implements QueueDriver {
         work: undefined,
         loops: undefined,
         advisories: undefined,
-        ahead: new PullAhead(),
+        ahead: new PullAhead(this.#ctx.now),
         handleMs: undefined,
       }
       const own = state
@@ -219,10 +219,13 @@ class NatsQueueDriver implements QueueDriver {
     // Wait for one message (pulled ahead, or a new one), then take what the consumer says is
     // pending, up to max: a fetch for more than is there would wait out its expiry.
     const expires = Math.min(30_000, Math.max(1000, options.waitMs))
-    let first = await state.ahead.take(options.max, options.signal)
-    // Sent ahead, they waited here while their ack_wait ran: the lease starts now, so does the server's.
-    if (first?.length) for (const m of first) m.working()
-    else first = await pullMessages(consumer, 1, expires, options.signal, this.#giveBackLater)
+    const ahead = await state.ahead.take(options.max, options.signal)
+    // Pulled ahead, they waited here while their ack_wait ran: their in-progress acks are
+    // timed from when they came, not from now (see NatsLeases.hold).
+    const beatFrom = ahead?.messages.length ? ahead.since : undefined
+    const first = ahead?.messages.length
+      ? ahead.messages
+      : await pullMessages(consumer, 1, expires, options.signal, this.#giveBackLater)
     const got = [...first]
     // While messages pulled ahead wait (or are on their way), they are the next ones: what
     // the server counts as pending does not count them.
@@ -249,7 +252,10 @@ class NatsQueueDriver implements QueueDriver {
         (messages) => this.#giveBack(messages),
       )
     }
-    return got.map((m) => this.#leases.hold(queue, m, options.leaseMs, state.ackWaitMs ?? options.leaseMs))
+    const ackWaitMs = state.ackWaitMs ?? options.leaseMs
+    return got.map((m, i) =>
+      this.#leases.hold(queue, m, options.leaseMs, ackWaitMs, i < first.length ? beatFrom : undefined),
+    )
   }
 
   /** Gives back in the background (what a cut-short pull brings after its abort). */
