@@ -118,6 +118,22 @@ describe('tier strategies', () => {
     }
     expect(isBeaverError(caught, 'CACHE_DESERIALIZE')).toBe(true)
   })
+
+  it('an envelope without tags has the documented bytes (the pooled-Buffer path), read back from a Buffer or a Uint8Array', () => {
+    const e = { payload: new Uint8Array([7, 8]), freshUntil: 1.5e12, staleUntil: Infinity, createdAt: 99.25, tags: [] }
+    const bytes = encodeEnvelope(e)
+    const expected = new Uint8Array(30)
+    const view = new DataView(expected.buffer)
+    expected.set([0xb7, 0x01])
+    view.setFloat64(2, 1.5e12)
+    view.setFloat64(10, Infinity)
+    view.setFloat64(18, 99.25)
+    view.setUint16(26, 0)
+    expected.set([7, 8], 28)
+    expect([...bytes]).toEqual([...expected])
+    expect(decodeEnvelope(Buffer.from(bytes))).toEqual({ ...e, payload: Buffer.from([7, 8]) })
+    expect(decodeEnvelope(new Uint8Array(bytes))).toEqual({ ...e, payload: new Uint8Array([7, 8]) })
+  })
 })
 
 describe('grace, timeouts, tags (memory over memory)', () => {

@@ -36,8 +36,22 @@ const decoder = new TextDecoder()
  * none), a big-endian uint16 tag count, each tag as uint16 length + UTF-8, then the payload.
  */
 export function encodeEnvelope(e: Envelope): Uint8Array {
+  const payload = e.payload
+  if (e.tags.length === 0) {
+    // The common case, as a Buffer from the pool: a small Uint8Array's `.buffer` (for a
+    // DataView) copies it off the heap first, and the Redis driver takes a Buffer as it is.
+    const out = Buffer.allocUnsafe(HEADER + payload.byteLength)
+    out[0] = MAGIC
+    out[1] = VERSION
+    out.writeDoubleBE(e.freshUntil, 2)
+    out.writeDoubleBE(e.staleUntil, 10)
+    out.writeDoubleBE(e.createdAt, 18)
+    out.writeUInt16BE(0, 26)
+    out.set(payload, HEADER)
+    return out
+  }
   const tags = e.tags.map((t) => encoder.encode(t))
-  let size = HEADER + e.payload.byteLength
+  let size = HEADER + payload.byteLength
   for (const t of tags) size += 2 + t.byteLength
   const out = new Uint8Array(size)
   const view = new DataView(out.buffer)
@@ -53,7 +67,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
     out.set(t, at + 2)
     at += 2 + t.byteLength
   }
-  out.set(e.payload, at)
+  out.set(payload, at)
   return out
 }
 
