@@ -7,6 +7,7 @@ import type { ChannelModel } from 'amqplib'
 import { Writable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { isQueueError } from '@beaver-kit/queue'
 import { envelopeOf } from '../src/drivers/broker-message.ts'
 import { AmqpLink } from '../src/drivers/rabbitmq-link.ts'
 import { ConfirmedPublisher } from '../src/drivers/rabbitmq-publisher.ts'
@@ -41,6 +42,8 @@ function countWrites(conn: ChannelModel): { calls: () => number } {
 describe.runIf(url)('rabbitmq socket writes', () => {
   const link = new AmqpLink(url as string, ctx)
   const queue = `${uniqueNamespace('writes')}:q`
+  // One per link, as in the driver: it listens for returns on the link's confirm channel.
+  const publisher = new ConfirmedPublisher(link)
   afterAll(async () => {
     await (await link.admin()).deleteQueue(queue).catch(() => undefined)
     await link.close()
@@ -66,7 +69,6 @@ describe.runIf(url)('rabbitmq socket writes', () => {
   it('sends 50 confirmed publishes of one turn in a few writes, and a lone one at once', async () => {
     const conn = await link.connection()
     await (await link.admin()).assertQueue(queue, { durable: true, arguments: { 'x-expires': 60_000 } })
-    const publisher = new ConfirmedPublisher(link)
     const ch = await publisher.channel()
     const writes = countWrites(conn)
     await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.send(ch, queue, message(i), '{}')))
@@ -77,5 +79,17 @@ describe.runIf(url)('rabbitmq socket writes', () => {
     await publisher.send(ch, queue, message(50), '{}')
     expect(writes.calls() - before).toBe(1)
     expect((await (await link.admin()).checkQueue(queue)).messageCount).toBe(51)
+  })
+
+  it('matches a message returned as unroutable to its publish by the tag in its envelope', async () => {
+    const ch = await publisher.channel()
+    const sends = [
+      publisher.send(ch, `${queue}-missing`, message(1), '{}'),
+      publisher.send(ch, queue, message(2), '{}'),
+    ]
+    const [missing, routed] = await Promise.allSettled(sends)
+    expect(missing?.status).toBe('rejected')
+    expect(isQueueError((missing as PromiseRejectedResult).reason, 'QUEUE_NOT_FOUND')).toBe(true)
+    expect(routed?.status).toBe('fulfilled')
   })
 })

@@ -54,8 +54,9 @@ export class ConfirmedPublisher {
           messageId: envelope.id,
           timestamp: Math.floor(envelope.createdAt / 1000),
           // The publish tag rides in the envelope (one header, not two): a returned message
-          // is matched to its publish by it.
-          headers: { [ENVELOPE_HEADER]: `{"k":${tag},${encodeEnvelope(envelope).slice(1)}` },
+          // is matched to its publish by it. A byte array, not a string: amqplib encodes a
+          // string table value at about twice the cost (~5 µs of a publish's ~35 µs of CPU).
+          headers: { [ENVELOPE_HEADER]: Buffer.from(`{"k":${tag},${encodeEnvelope(envelope).slice(1)}`) },
         },
         (error: unknown) => {
           if (this.#returned.delete(tag)) {
