@@ -22,7 +22,8 @@ afterAll(async () => {
     for (const t of ['events', 'heads', 'anchors', 'migrations']) await db.execute(`drop table if exists ${table}_${t}`)
     // PostgreSQL's append function (migration 0003) goes with its tables.
     if (db.dialect === 'postgres')
-      for (const f of ['append', 'append_batch']) await db.execute(`drop function if exists ${table}_${f}`)
+      for (const f of ['append', 'append_batch', 'append_after', 'append_after_batch'])
+        await db.execute(`drop function if exists ${table}_${f}`)
   }
   for (const db of opened) await db.close()
   rmSync(dir, { recursive: true, force: true })
@@ -54,5 +55,63 @@ describe.each(targets)('concurrent writers on %s', (_name, url) => {
     expect(records.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 45 }, (_, i) => i + 1))
     expect(await trails[1]?.verify({ stream: 'race' })).toMatchObject({ ok: true, checked: 45, head: { seq: 45 } })
     for (const t of trails) await t.close()
+  })
+})
+
+// PostgreSQL: a trail chains its next records after the head its last append left, and the
+// database writes them only if that head is still there. Another writer moving it in between
+// must send them through the functions that chain after the head as it is.
+describe.runIf(pg)('appends after a known head on postgres', () => {
+  it('writes after its own head, and after the real one when another trail moved it', async () => {
+    const table = `audit_known_${Math.random().toString(36).slice(2, 10)}`
+    const a = createDatabase({ url: pg as string, envPrefix: false })
+    const b = createDatabase({ url: pg as string, envPrefix: false })
+    opened.push(a, b)
+    tables.push({ db: a, table })
+    // The statements trail A sends, to see which append function each record went through.
+    const sent: string[] = []
+    const watched = new Proxy(a, {
+      get(target, key) {
+        if (key === 'query')
+          return (text: string, values?: readonly unknown[]) => {
+            sent.push(text)
+            return target.query(text, values)
+          }
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const trailA = createAudit({ envPrefix: false, database: watched, db: { table } })
+    const trailB = createAudit({ envPrefix: false, database: b, db: { table } })
+    await trailA.ready()
+    const through = (): string[] =>
+      sent.filter((text) => text.includes(`${table}_append`)).map((text) => /_append\w*/.exec(text)?.[0] ?? '')
+    await trailA.record({ stream: 's', action: 'a1' })
+    await trailA.record({ stream: 's', action: 'a2' })
+    expect(through()).toEqual(['_append', '_append_after'])
+    // Four at once: the first alone, the three that waited for it in one call after its head.
+    await Promise.all([3, 4, 5, 6].map((n) => trailA.record({ stream: 's', action: `a${n}` })))
+    expect(through().slice(2)).toEqual(['_append_after', '_append_after_batch'])
+    for (const n of [7, 8]) await trailB.record({ stream: 's', action: `b${n}` })
+    sent.length = 0
+    const moved = await trailA.record({ stream: 's', action: 'a9' })
+    // Its known head (#6) had moved: nothing written there, then chained after #8.
+    expect(through()).toEqual(['_append_after', '_append'])
+    expect(moved).toMatchObject({ seq: 9 })
+    const next = await trailA.record({ stream: 's', action: 'a10' })
+    expect(next).toMatchObject({ seq: 10, prevHash: moved.hash })
+    expect(await trailB.verify({ stream: 's' })).toMatchObject({ ok: true, checked: 10, head: { seq: 10 } })
+    const rows = await b.many<{ seq: number; action: string }>(
+      `select seq, action from ${table}_events where stream = 's' order by pos`,
+    )
+    expect(rows.map((r) => `${r.seq}:${r.action}`)).toEqual(
+      ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b7', 'b8', 'a9', 'a10'].map((action, i) => `${i + 1}:${action}`),
+    )
+    const [head] = await b.many<{ seq: number; prev_hash: string }>(
+      `select seq, prev_hash from ${table}_heads where stream = 's'`,
+    )
+    expect(head).toMatchObject({ seq: 10, prev_hash: moved.hash })
+    await trailA.close()
+    await trailB.close()
   })
 })

@@ -29,8 +29,11 @@ type Row = Record<string, unknown>
  * (migration 0004): one round trip and one commit for all of them, where each would otherwise
  * wait for the previous one's commit on the head row lock. A stream has at most one call in
  * flight from this store, so the order of the chain is the order of arrival here; writers in
- * other processes still queue on the head row lock. When the database refuses a batch, each of
- * its records is tried alone, so one bad record fails only its own `record()`.
+ * other processes still queue on the head row lock. Once a call has shown where the stream's head
+ * is, the next records are chained here after it and written by `<table>_append_after`
+ * (migration 0006) only if the head has not moved; when it has, they go through the functions
+ * that chain after the head as it is. When the database refuses a batch, each of its records is
+ * tried alone, so one bad record fails only its own `record()`.
  */
 export function createBatchAppender(table: string, ownFields: OwnFields): BatchAppender {
   // The columns after the stream and the genesis hash: the hash template, then the own fields.
@@ -42,7 +45,39 @@ export function createBatchAppender(table: string, ownFields: OwnFields): BatchA
   // Migration 0003's function takes the stream, the template, the genesis hash, then the fields.
   const single = ['text', 'text', 'text', 'text', 'text', ...types.slice(3)]
   const singleStatement = `${returned} ${table}_append(${single.map((type, i) => `$${i + 1}::${type}`).join(', ')})`
+  // After a known head (migration 0006): the stream, the head, then the own fields and the hash.
+  const afterTypes = ['text', 'bigint', 'text', ...types.slice(3), 'text']
+  const afterStatement = (suffix: string, array: string): string =>
+    `select ${table}_append_after${suffix}(${afterTypes.map((type, i) => `$${i + 1}::${type}${i < 3 ? '' : array}`).join(', ')}) as written`
+  const afterOne = afterStatement('', '')
+  const afterBatch = afterStatement('_batch', '[]')
   const queues = new Map<string, Job[]>()
+  // Where this store's last append left each stream: the next records are chained here and
+  // written only if the head is still there (another writer moving it costs one round trip).
+  const heads = new Map<string, ChainPoint>()
+
+  /** The records chained after `head` and written, or undefined when the head has moved. */
+  async function appendAfter(
+    db: Database,
+    stream: string,
+    head: ChainPoint,
+    jobs: readonly Job[],
+  ): Promise<StoredRecord[] | undefined> {
+    const records: StoredRecord[] = []
+    const columns: unknown[][] = afterTypes.slice(3).map(() => [])
+    let place = head
+    for (const { prepared, seal } of jobs) {
+      const record = seal(place)
+      records.push(record)
+      place = { seq: record.seq, hash: record.hash }
+      ;[...ownFields(prepared), record.hash].forEach((value, i) => (columns[i] as unknown[]).push(value))
+    }
+    const { rows } =
+      jobs.length === 1
+        ? await db.query(afterOne, [stream, head.seq, head.hash, ...columns.map((column) => column[0])])
+        : await db.query(afterBatch, [stream, head.seq, head.hash, ...columns])
+    return rows[0]?.written === true ? records : undefined
+  }
 
   async function call(db: Database, stream: string, jobs: readonly Job[]): Promise<Row[]> {
     if (jobs.length === 1) {
@@ -59,7 +94,7 @@ export function createBatchAppender(table: string, ownFields: OwnFields): BatchA
     return (await db.query(batchStatement, [stream, GENESIS_HASH, ...columns])).rows
   }
 
-  function settle(job: Job, written: Row | undefined): void {
+  function settle(job: Job, written: Row | undefined): boolean {
     try {
       if (!written) throw new Error('the append function returned fewer rows than records')
       const record = job.seal({ seq: Number(written.seq) - 1, hash: String(written.prev_hash) })
@@ -73,21 +108,37 @@ export function createBatchAppender(table: string, ownFields: OwnFields): BatchA
         )
       }
       job.resolve(record)
+      return true
     } catch (err) {
       job.reject(err)
+      return false
     }
   }
 
   async function write(db: Database, stream: string, jobs: readonly Job[]): Promise<void> {
+    const head = heads.get(stream)
+    heads.delete(stream)
     let rows: Row[]
     try {
+      if (head !== undefined) {
+        const records = await appendAfter(db, stream, head, jobs)
+        if (records !== undefined) {
+          const last = records[records.length - 1] as StoredRecord
+          heads.set(stream, { seq: last.seq, hash: last.hash })
+          jobs.forEach((job, i) => job.resolve(records[i] as StoredRecord))
+          return
+        }
+      }
       rows = await call(db, stream, jobs)
     } catch (err) {
       if (jobs.length === 1) return (jobs[0] as Job).reject(err)
       for (const job of jobs) await write(db, stream, [job])
       return
     }
-    jobs.forEach((job, i) => settle(job, rows[i]))
+    const settled = jobs.map((job, i) => settle(job, rows[i])).every(Boolean)
+    const last = rows[jobs.length - 1]
+    // The head is known only when every record came back as the kit chained it.
+    if (settled && last) heads.set(stream, { seq: Number(last.seq), hash: String(last.hash) })
   }
 
   async function drain(db: Database, stream: string, first: Job): Promise<void> {
