@@ -175,7 +175,8 @@ try {
     for (const t of ['events', 'heads', 'anchors', 'migrations', 'plain'])
       await db.exec(`drop table if exists ${prefix}_${t}`)
     if (db.dialect === 'postgres')
-      for (const f of ['append', 'append_batch']) await db.exec(`drop function if exists ${prefix}_${f}`)
+      for (const f of ['append', 'append_batch', 'append_after', 'append_after_batch'])
+        await db.exec(`drop function if exists ${prefix}_${f}`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

@@ -17,7 +17,8 @@ afterAll(async () => {
     for (const t of ['events', 'heads', 'anchors', 'migrations']) await db.execute(`drop table if exists ${table}_${t}`)
     // PostgreSQL's append function (migration 0003) goes with its tables.
     if (db.dialect === 'postgres')
-      for (const f of ['append', 'append_batch']) await db.execute(`drop function if exists ${table}_${f}`)
+      for (const f of ['append', 'append_batch', 'append_after', 'append_after_batch'])
+        await db.execute(`drop function if exists ${table}_${f}`)
     await db.close()
   }
   rmSync(dir, { recursive: true, force: true })

@@ -17,7 +17,8 @@ afterAll(async () => {
     for (const table of tables) {
       for (const t of ['events', 'heads', 'anchors', 'migrations'])
         await db.execute(`drop table if exists ${table}_${t}`)
-      for (const f of ['append', 'append_batch', 'refuse']) await db.execute(`drop function if exists ${table}_${f}`)
+      for (const f of ['append', 'append_batch', 'append_after', 'append_after_batch', 'refuse'])
+        await db.execute(`drop function if exists ${table}_${f}`)
     }
   }
   for (const d of opened) await d.close()
