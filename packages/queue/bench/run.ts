@@ -239,6 +239,8 @@ closers.push(() => boss.stop({ graceful: false }))
 
 const kr = kit('redis', name('kr'))
 const kp = kit('postgres', name('kp'))
+// The enqueue cases leave their messages behind (nothing consumes them): the table is shared.
+closers.push(() => pool.query(`delete from beaver_queue_jobs where queue like $1`, [`${name('kp')}/%`]))
 await kr.ready()
 await kp.ready()
 const bq = bull(name('bull'))
