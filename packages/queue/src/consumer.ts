@@ -8,6 +8,10 @@ import type { ConsumeOptions, Consumer, ConsumerStats, Handler, HandlerContext }
 import type { Message, Serializer } from './message.ts'
 import { LeaseHeartbeat, type RunningDelivery } from './lease-heartbeat.ts'
 import { compose, type HandleContext, type QueueMiddleware } from './middleware.ts'
+import { retryOrDead } from './retry-policy.ts'
+import { StartWindow } from './start-window.ts'
+
+const NO_RATE_LIMIT = { room: Infinity, waitMs: 0 }
 
 /** What a consumer needs from its queue. */
 export interface ConsumerHost {
@@ -33,8 +37,7 @@ export class QueueConsumer<T> implements Consumer {
   readonly #drainMs: number
   readonly #manual: boolean
   readonly #renew: boolean
-  readonly #rate: { max: number; perMs: number } | undefined
-  readonly #starts: number[] = []
+  readonly #rate: StartWindow | undefined
   readonly #running = new Map<string, RunningDelivery>()
   readonly #layers: ((ctx: HandleContext, next: () => Promise<void>) => Promise<void>)[]
   #concurrency: number
@@ -77,10 +80,10 @@ export class QueueConsumer<T> implements Consumer {
     if (options.groupConcurrency !== undefined) positive(options.groupConcurrency, 'groupConcurrency')
     if (options.prefetch !== undefined) positive(options.prefetch, 'prefetch')
     if (options.rateLimit) {
-      this.#rate = {
-        max: positive(options.rateLimit.max, 'rateLimit.max'),
-        perMs: toMs(options.rateLimit.per, 'rateLimit.per'),
-      }
+      this.#rate = new StartWindow(
+        positive(options.rateLimit.max, 'rateLimit.max'),
+        toMs(options.rateLimit.per, 'rateLimit.per'),
+      )
     }
     this.#layers = host.middleware.flatMap((m) => (m.handle ? [m.handle.bind(m)] : []))
     if (this.#leaseMs < 10) {
@@ -160,14 +163,6 @@ export class QueueConsumer<T> implements Consumer {
     })
   }
 
-  #rateRoom(): { room: number; waitMs: number } {
-    if (!this.#rate) return { room: Infinity, waitMs: 0 }
-    const now = performance.now()
-    while (this.#starts.length > 0 && (this.#starts[0] as number) <= now - this.#rate.perMs) this.#starts.shift()
-    const room = this.#rate.max - this.#starts.length
-    return { room, waitMs: room > 0 ? 0 : (this.#starts[0] as number) + this.#rate.perMs - now }
-  }
-
   async #run(): Promise<void> {
     let failures = 0
     while (!this.#stopped) {
@@ -176,7 +171,7 @@ export class QueueConsumer<T> implements Consumer {
         await this.#idle()
         continue
       }
-      const { room, waitMs } = this.#rateRoom()
+      const { room, waitMs } = this.#rate?.room() ?? NO_RATE_LIMIT
       if (room <= 0) {
         await this.#idle(Math.max(1, waitMs))
         continue
@@ -226,7 +221,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #start(delivery: Delivery): void {
-    if (this.#rate) this.#starts.push(performance.now())
+    this.#rate?.started()
     const controller = new AbortController()
     const entry: RunningDelivery = {
       delivery,
@@ -317,7 +312,7 @@ export class QueueConsumer<T> implements Consumer {
         manualOutcome ??=
           options.requeue === false
             ? this.#settle(entry, { kind: 'dead', reason: 'nacked without requeue', error })
-            : this.#settle(entry, this.#retryOrDead(d, error, options.delay))
+            : this.#settle(entry, retryOrDead(d, error, options.delay, this.#host.now()))
         resolveManual?.()
         await manualOutcome
       },
@@ -380,24 +375,10 @@ export class QueueConsumer<T> implements Consumer {
     const text = describeError(reason)
     const retryable = !isUnrecoverable(reason) && (this.#options.retryIf?.(reason, message) ?? true)
     const failure = retryable
-      ? this.#retryOrDead(d, text, undefined)
+      ? retryOrDead(d, text, undefined, this.#host.now())
       : ({ kind: 'dead', reason: 'unrecoverable error', error: text } as const)
     await this.#settle(entry, failure)
     return failure.kind
-  }
-
-  #retryOrDead(
-    d: Delivery,
-    error: string,
-    delay: Duration | undefined,
-  ): { kind: 'retry'; runAt: number; error: string } | { kind: 'dead'; reason: string; error: string } {
-    if (d.attempt >= d.maxAttempts)
-      return { kind: 'dead', reason: `attempts exhausted (${d.attempt} of ${d.maxAttempts})`, error }
-    const delayMs =
-      delay === undefined
-        ? Math.round(backoffDelay(d.attempt, { baseMs: d.backoffBaseMs, maxMs: d.backoffMaxMs }))
-        : toMs(delay, 'nack delay')
-    return { kind: 'retry', runAt: this.#host.now() + delayMs, error }
   }
 
   /**

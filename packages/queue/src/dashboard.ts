@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { dashboardCss, dashboardHtml, dashboardJs } from './dashboard-page.ts'
 import { QueueError, isQueueError } from './errors.ts'
-import type { Queue } from './queue.ts'
+import type { Queue } from './queue-api.ts'
 
 /** Options of `createDashboard()`. */
 export interface DashboardOptions {

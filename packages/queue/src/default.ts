@@ -1,5 +1,6 @@
 import { defineDefaultInstance } from '@beaver-kit/core'
-import { createQueue, type Queue, type QueueOptions } from './queue.ts'
+import { createQueue } from './queue.ts'
+import type { Queue, QueueOptions } from './queue-api.ts'
 
 const slot = defineDefaultInstance<Queue, QueueOptions>('queue', createQueue)
 

@@ -1,5 +1,5 @@
 export { createQueue } from './queue.ts'
-export type { DeadLetters, Queue, QueueHealth, QueueOptions, TypedPublisher } from './queue.ts'
+export type { DeadLetters, Queue, QueueHealth, QueueOptions, TypedPublisher } from './queue-api.ts'
 export { queue, initQueue, resetQueue, withPrefix } from './default.ts'
 export { QueueError, isQueueError, UnrecoverableError, isUnrecoverable } from './errors.ts'
 export type { QueueErrorCode } from './errors.ts'
