@@ -128,21 +128,8 @@ const updateHead =
   if not found then${upsertHead(t, false)(before, middle, after, into).replaceAll('\n  ', '\n    ')}
   end if;`
 
-const AFTER_ARGS = [
-  'p_id',
-  'p_at',
-  'p_actor',
-  'p_action',
-  'p_target',
-  'p_outcome',
-  'p_ip',
-  'p_user_agent',
-  'p_request_id',
-  'p_trace_id',
-  'p_diff',
-  'p_metadata',
-  'p_hashes',
-]
+// The batch function's record arguments after the hash template, then each record's hash.
+const AFTER_ARGS = [...BATCH_ARGS.slice(3), 'p_hashes']
 
 /**
  * Migration 0006: records chained by the kit after a head it knows (the one its last append
