@@ -23,6 +23,8 @@ const MAX_IDLE_MS = 60_000
 export class Engine {
   readonly entries = new Map<string, Entry>()
   readonly active = new Set<Promise<void>>()
+  /** Claims sent and not answered yet: a run one of them starts must be drained by close() too. */
+  readonly #claims = new Set<Promise<unknown>>()
   readonly shutdown = new AbortController()
   #timer: ReturnType<typeof setTimeout> | undefined
   #ticking = false
@@ -50,6 +52,16 @@ export class Engine {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
+  }
+
+  /**
+   * Resolves once no claim is in flight. A claim answered after stop() still starts its run
+   * (the store has marked the occurrence running), and that run is in `active` by then, so
+   * close() waits for this before it waits for the runs: otherwise the process could exit with
+   * the occurrence left running in history and no instance to abandon it.
+   */
+  async claimsSettled(): Promise<void> {
+    while (this.#claims.size > 0) await Promise.allSettled([...this.#claims])
   }
 
   #arm(delay: number): void {
@@ -189,7 +201,7 @@ export class Engine {
     now: number,
   ): Promise<void> {
     if (this.shutdown.signal.aborted || this.#stopped) return
-    const token = await store.claim({
+    const claim = store.claim({
       schedule: entry.name,
       slot,
       dueAt,
@@ -198,6 +210,13 @@ export class Engine {
       now,
       leaseMs: this.#s.leaseMs,
     })
+    this.#claims.add(claim)
+    let token: number | undefined
+    try {
+      token = await claim
+    } finally {
+      this.#claims.delete(claim)
+    }
     if (token === undefined) return
     const occurrence: Occurrence = { schedule: entry.name, slot, dueAt, trigger, token }
     const run = this.#start(store, entry, occurrence).finally(() => this.active.delete(run))

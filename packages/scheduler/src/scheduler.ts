@@ -269,6 +269,7 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
         closed = true
         removeHook()
         engine.stop()
+        await engine.claimsSettled()
         const drained = Promise.allSettled([...engine.active])
         let timer: ReturnType<typeof setTimeout> | undefined
         const timedOut = new Promise<'timeout'>(

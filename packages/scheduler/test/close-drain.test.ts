@@ -1,0 +1,45 @@
+import { expect, it } from 'vitest'
+import { createScheduler, type ClaimRequest } from '@beaver-kit/scheduler'
+import { MemoryStore } from '@beaver-kit/scheduler/memory'
+
+// A store whose next claim waits until the test lets it through: the claim is in flight when
+// close() starts, and is answered after it.
+class HeldClaimStore extends MemoryStore {
+  #hold: Promise<void> | undefined
+  #held: (() => void) | undefined
+  release: () => void = () => undefined
+  readonly claimed = new Promise<void>((resolve) => (this.#held = resolve))
+
+  constructor() {
+    super()
+    this.#hold = new Promise<void>((resolve) => (this.release = resolve))
+  }
+
+  override async claim(request: ClaimRequest): Promise<number | undefined> {
+    const hold = this.#hold
+    if (hold) {
+      this.#hold = undefined
+      this.#held?.()
+      await hold
+    }
+    return super.claim(request)
+  }
+}
+
+it('close() waits for a run whose claim was in flight when it began, so no occurrence is left running', async () => {
+  const store = new HeldClaimStore()
+  const s = createScheduler({ store, envPrefix: false, pollInterval: '50ms' })
+  let finished = false
+  s.schedule('tick', '* * * * * *', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    finished = true
+  })
+  await store.claimed
+  const closing = s.close()
+  store.release()
+  await closing
+  // Before the fix close() resolved with the claim still out; the run then started unawaited.
+  expect(finished).toBe(true)
+  const [run] = await store.history('tick', { limit: 1 })
+  expect(run).toMatchObject({ outcome: 'succeeded' })
+}, 10_000)
