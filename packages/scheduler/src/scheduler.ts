@@ -269,13 +269,15 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
         closed = true
         removeHook()
         engine.stop()
-        await engine.claimsSettled()
-        const drained = Promise.allSettled([...engine.active])
         let timer: ReturnType<typeof setTimeout> | undefined
         const timedOut = new Promise<'timeout'>(
           (resolve) => (timer = setTimeout(() => resolve('timeout'), values.drainTimeout)),
         )
-        const result = await Promise.race([drained, timedOut])
+        // Claims in flight first (a run one of them starts joins engine.active), all within the
+        // drain timeout: a store that does not answer must not hold close() past it.
+        const claimed = await Promise.race([engine.claimsSettled(), timedOut])
+        const result =
+          claimed === 'timeout' ? claimed : await Promise.race([Promise.allSettled([...engine.active]), timedOut])
         clearTimeout(timer)
         if (result === 'timeout') engine.shutdown.abort()
         await Promise.allSettled([...engine.active])

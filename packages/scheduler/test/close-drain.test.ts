@@ -43,3 +43,13 @@ it('close() waits for a run whose claim was in flight when it began, so no occur
   const [run] = await store.history('tick', { limit: 1 })
   expect(run).toMatchObject({ outcome: 'succeeded' })
 }, 10_000)
+
+it('close() still ends within the drain timeout when a claim is never answered', async () => {
+  const store = new HeldClaimStore()
+  const s = createScheduler({ store, envPrefix: false, pollInterval: '50ms', drainTimeout: '200ms' })
+  s.schedule('tick', '* * * * * *', () => undefined)
+  await store.claimed
+  // Without the bound, close() waits for the claim forever and the test times out.
+  await expect(s.close()).resolves.toBeUndefined()
+  store.release()
+}, 10_000)
