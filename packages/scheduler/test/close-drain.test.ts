@@ -30,15 +30,24 @@ it('close() waits for a run whose claim was in flight when it began, so no occur
   const store = new HeldClaimStore()
   const s = createScheduler({ store, envPrefix: false, pollInterval: '50ms' })
   let finished = false
+  let started = (): void => undefined
+  const running = new Promise<void>((resolve) => (started = resolve))
+  let finish = (): void => undefined
+  const mayFinish = new Promise<void>((resolve) => (finish = resolve))
   s.schedule('tick', '* * * * * *', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    started()
+    await mayFinish
     finished = true
   })
   await store.claimed
-  const closing = s.close()
+  let closed = false
+  const closing = s.close().then(() => void (closed = true))
   store.release()
-  await closing
+  await running
   // Before the fix close() resolved with the claim still out; the run then started unawaited.
+  expect(closed).toBe(false)
+  finish()
+  await closing
   expect(finished).toBe(true)
   const [run] = await store.history('tick', { limit: 1 })
   expect(run).toMatchObject({ outcome: 'succeeded' })

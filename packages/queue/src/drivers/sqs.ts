@@ -154,7 +154,7 @@ class SqsQueueDriver implements QueueDriver {
 
   /**
    * Fan-out through SNS: the topic `ns/orders` is the SNS topic `bq_ns--orders`, and the group
-   * queue `ns/orders@billing` (an SQS queue with its DLQ, as any queue) is subscribed to it with
+   * queue `ns/orders@billing` (an SQS queue with its DLQ, like every other queue) is subscribed to it with
    * raw delivery. SNS has no per-message delay: a delayed message reaches each group at once and
    * that group's consumer sends it back to its queue with the delay (as past SQS's 15 minutes).
    */
