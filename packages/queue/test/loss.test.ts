@@ -3,7 +3,7 @@
 // may run twice only if a killed process had started it without its acknowledgement landing
 // (on RabbitMQ, whose acks nothing answers, anything a killed process had started).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -102,20 +102,19 @@ for (const [label, driver, url] of backends) {
         const w1 = spawnOne(1)
         const w2 = spawnOne(2)
         spawnOne(3)
-        const unacked = (p: Proc): number => {
-          let n = 0
-          for (const l of lines(p.log)) n += l.startsWith('S ') ? 1 : l.startsWith('A ') ? -1 : 0
-          return n
-        }
+        const holding = (p: Proc): number => lines(p.log).filter((l) => l.startsWith('H ')).length
         const acked = (): number => procs.reduce((n, p) => n + lines(p.log).filter((l) => l.startsWith('A ')).length, 0)
         try {
-          // Kill each victim while it has handlers running: its log has starts without acks.
+          // Kill each victim while it has handlers running: once its hold file exists, handlers
+          // it starts never ack and say so with an H line, so the SIGKILL lands mid-handling.
           await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.15), { timeoutMs: 120_000, intervalMs: 50 })
-          await eventually(() => expect(unacked(w1)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
+          writeFileSync(`${w1.log}.hold`, '')
+          await eventually(() => expect(holding(w1)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
           await kill(w1)
           spawnOne(4)
           await eventually(() => expect(acked()).toBeGreaterThan(TOTAL * 0.5), { timeoutMs: 120_000, intervalMs: 50 })
-          await eventually(() => expect(unacked(w2)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
+          writeFileSync(`${w2.log}.hold`, '')
+          await eventually(() => expect(holding(w2)).toBeGreaterThan(0), { timeoutMs: 60_000, intervalMs: 5 })
           await kill(w2)
           spawnOne(5)
           await eventually(
