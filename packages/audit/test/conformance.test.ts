@@ -188,6 +188,11 @@ function sqlTamper(db: Database, table: string): AuditTamper {
     },
     setHead: async (stream, head) => {
       await run(`update ${table}_heads set seq = ?, hash = ? where stream = ?`, [head.seq, head.hash, stream])
+      if (db.dialect !== 'sqlite') return
+      // SQLite keeps the head in the records' forward links too: the new last record links
+      // nowhere, and the one before it links to the head's hash.
+      await run(`update ${t} set next_hash = null where stream = ? and seq = ?`, [stream, head.seq])
+      await run(`update ${t} set next_hash = ? where stream = ? and seq = ?`, [head.hash, stream, head.seq - 1])
     },
   }
 }

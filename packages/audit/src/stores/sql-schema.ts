@@ -1,5 +1,6 @@
 import type { Dialect } from '@beaver-kit/database'
 import { pgAppendMigrations } from './pg-append-sql.ts'
+import { sqliteLinkMigrations } from './sqlite-chain.ts'
 
 /** One migration of the audit tables, for the database package's migrator. */
 export interface AuditMigration {
@@ -79,5 +80,6 @@ create table if not exists ${t}_anchors (
       up: `alter table ${t}_heads add column prev_hash ${str(64)};`,
     },
     ...(dialect === 'postgres' ? pgAppendMigrations(t) : []),
+    ...(dialect === 'sqlite' ? sqliteLinkMigrations(t) : []),
   ]
 }

@@ -6,6 +6,7 @@ import { GENESIS_HASH, type AuditOutcome, type ChainPoint, type PreparedRecord, 
 import type { AuditAnchor, AuditStore, PositionedRecord, StoreQuery, StreamState } from '../store.ts'
 import { createBatchAppender, type BatchAppender } from './pg-batch.ts'
 import { auditMigrations } from './sql-schema.ts'
+import { SqliteChain } from './sqlite-chain.ts'
 
 /** Options of the database store (`BEAVER_AUDIT_DB_*`). */
 export interface SqlStoreOptions {
@@ -86,6 +87,8 @@ interface Statements {
   updateHead: string
   /** PostgreSQL: appends grouped per stream, each group one call of the store's append function. */
   batch?: BatchAppender
+  /** SQLite: records linked forward from the one before, without a head row per append. */
+  chain?: SqliteChain
 }
 
 /**
@@ -140,6 +143,7 @@ export class SqlStore implements AuditStore {
           [`${insertHead} on conflict (stream) do update set stream = excluded.stream returning seq, hash`]
     return {
       ...(dialect === 'postgres' ? { batch: createBatchAppender(t, ownFields) } : {}),
+      ...(dialect === 'sqlite' ? { chain: new SqliteChain({ table: t, columns: COLUMNS, params }) } : {}),
       lockHead: lockHead.map((s) => this.#q(s)),
       insert: this.#q(`insert into ${t}_events (${COLUMNS}) values (${values})`),
       updateHead: this.#q(`update ${t}_heads set seq = ?, hash = ? where stream = ?`),
@@ -181,6 +185,7 @@ export class SqlStore implements AuditStore {
     const s = this.#statements as Statements
     const { stream } = prepared
     if (s.batch !== undefined) return s.batch.append(db, prepared, seal)
+    if (s.chain !== undefined) return s.chain.append(db, prepared, seal)
     return db.transaction(
       async (tx) => {
         const [upsert, select] = s.lockHead as [string, string | undefined]
@@ -198,6 +203,9 @@ export class SqlStore implements AuditStore {
   }
 
   async state(stream: string): Promise<StreamState | undefined> {
+    const db = await this.#database()
+    const chain = this.#statements?.chain
+    if (chain !== undefined) return chain.state(db, stream)
     const [row] = await this.#rows(`select seq, hash, base_seq, base_hash from ${this.#t}_heads where stream = ?`, [
       stream,
     ])
@@ -288,6 +296,7 @@ export class SqlStore implements AuditStore {
           String(cut.hash),
           stream,
         ])
+        await s.chain?.pruned(tx, stream, seq)
         return affectedRows
       },
       { retries: 5 },
