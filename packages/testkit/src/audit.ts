@@ -224,6 +224,32 @@ export const describeAuditStore = defineConformanceSuite<AuditSubject, { store: 
     expect((await a.verify({ stream: s3 })).problem).toMatchObject({ kind: 'deleted', seq: 3 })
   })
 
+  it('verify() finds the last record altered and re-hashed, and a stream emptied', async () => {
+    const a = trail()
+    const s = stream()
+    await fill(a, s, 4)
+    // No record after it links to it: only what the store keeps of the head can tell.
+    await ctx.subject().tamper.rewrite(s, 4, 'forged.action')
+    expect((await a.verify({ stream: s })).problem).toMatchObject({ kind: 'altered', seq: 4 })
+
+    const s2 = stream('.emptied')
+    await fill(a, s2, 3)
+    for (const seq of [3, 2, 1]) await ctx.subject().tamper.remove(s2, seq)
+    expect((await a.verify({ stream: s2 })).problem).toMatchObject({ kind: 'deleted', seq: 1 })
+  })
+
+  it('keeps a cut-off tail visible after new records chain on, from this trail and a fresh one', async () => {
+    const a = trail()
+    const s = stream()
+    await fill(a, s, 4)
+    await ctx.subject().tamper.remove(s, 4)
+    await a.record({ stream: s, action: 'after.cut' })
+    await trail().record({ stream: s, action: 'after.cut' })
+    const result = await a.verify({ stream: s })
+    expect(result.problem).toMatchObject({ kind: 'deleted', seq: 4 })
+    expect(result.head.seq).toBe(6)
+  })
+
   it('verify() finds a swapped pair of records', async () => {
     const a = trail()
     const s = stream()
