@@ -38,6 +38,9 @@ describe('the local disk keeps every path inside its root', () => {
     await symlink(outside, join(root, 'link'))
     expect(await codeOf(disk.get('link/secret.txt'))).toBe('STORAGE_PATH_ESCAPE')
     expect(await codeOf(disk.stat('link/secret.txt'))).toBe('STORAGE_PATH_ESCAPE')
+    expect(await codeOf(disk.exists('link/secret.txt'))).toBe('STORAGE_PATH_ESCAPE')
+    expect(await codeOf(disk.getStream('link/secret.txt'))).toBe('STORAGE_PATH_ESCAPE')
+    expect(await codeOf(disk.getStream('link/secret.txt', { start: 0, end: 2 }))).toBe('STORAGE_PATH_ESCAPE')
     expect(await codeOf(disk.put('link/planted.txt', 'x'))).toBe('STORAGE_PATH_ESCAPE')
     expect(await codeOf(disk.put('link/deep/er/planted.txt', 'x'))).toBe('STORAGE_PATH_ESCAPE')
     expect(await codeOf(disk.delete('link/secret.txt'))).toBe('STORAGE_PATH_ESCAPE')
@@ -51,6 +54,7 @@ describe('the local disk keeps every path inside its root', () => {
   it('refuses a symlinked file that points outside, and replaces (never follows) it on write', async () => {
     await symlink(join(outside, 'secret.txt'), join(root, 'file-link'))
     expect(await codeOf(disk.get('file-link'))).toBe('STORAGE_PATH_ESCAPE')
+    expect(await codeOf(disk.getStream('file-link'))).toBe('STORAGE_PATH_ESCAPE')
     await disk.put('file-link', 'mine')
     expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret')
     expect(await disk.getText('file-link')).toBe('mine')
@@ -60,6 +64,14 @@ describe('the local disk keeps every path inside its root', () => {
     await disk.put('real/a.txt', 'inside')
     await symlink(join(root, 'real'), join(root, 'alias'))
     expect(await disk.getText('alias/a.txt')).toBe('inside')
+    await symlink(join(root, 'real', 'a.txt'), join(root, 'file-alias'))
+    expect(await disk.getText('file-alias')).toBe('inside')
+    const streamed: Buffer[] = []
+    for await (const chunk of await disk.getStream('alias/a.txt', { start: 1, end: 3 })) streamed.push(chunk as Buffer)
+    expect(Buffer.concat(streamed).toString()).toBe('nsi')
+    expect(await disk.stat('alias/a.txt')).toMatchObject({ size: 6 })
+    await disk.put('alias/b.txt', 'through the alias')
+    expect(await readFile(join(root, 'real', 'b.txt'), 'utf8')).toBe('through the alias')
   })
 
   it('refuses its own folder, and leaves no temp file after a failed write', async () => {
