@@ -1,12 +1,12 @@
-import { closeSync, constants, open, read, readlinkSync, write, writeSync } from 'node:fs'
+import { closeSync, constants, open, openSync, read, readlinkSync, write, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 
 // The local driver's descriptor-level file access. Each await on node:fs is a round trip through
 // libuv's thread pool (tens of microseconds on a busy 2-core machine, more than the syscall), so
 // the calls that do not wait on a disk run on the calling thread: fstat and close of a descriptor
 // already open (a local file system neither reads nor flushes for them), readlink under
-// /proc/self/fd (procfs answers from memory), and the write of a small body (a copy into the
-// page cache; the disk gets it later, as with any unsynced write). Opening, reading,
+// /proc/self/fd (procfs answers from memory), and the creation and write of a small temp file
+// (a copy into the page cache; the disk gets it later, as with any unsynced write). Opening, reading,
 // writing and renaming, which may wait on the disk, stay in the pool.
 
 /** open(2) through the thread pool, resolving to the descriptor. */
@@ -60,16 +60,20 @@ export async function readExactly(fd: number, size: number): Promise<Buffer> {
   return at === size ? bytes : bytes.subarray(0, at)
 }
 
-/** Bodies up to this size are written on the calling thread (a copy into the page cache, like a log line). */
+/**
+ * Bodies up to this size are written on the calling thread: creating a file in the disk's own
+ * temp folder and copying a few pages into the page cache, as a synchronous log line does. The
+ * rename that commits the file, and every larger write, go through the pool.
+ */
 const SMALL_WRITE = 16 * 1024
 
 /** Creates `path` (which must not exist) holding `bytes`: one open, the writes, and a close. */
 export async function writeNewFile(path: string, bytes: Buffer): Promise<void> {
-  const fd = await openFd(path, CREATE_FLAGS, 0o666)
+  const small = bytes.length <= SMALL_WRITE
+  const fd = small ? openSync(path, CREATE_FLAGS, 0o666) : await openFd(path, CREATE_FLAGS, 0o666)
   try {
     let at = 0
-    // A small body goes into the page cache at once on this thread: one copy, no pool round trip.
-    if (bytes.length <= SMALL_WRITE) while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at)
+    if (small) while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at)
     while (at < bytes.length) {
       const { bytesWritten } = await writeFd(fd, bytes, at, bytes.length - at)
       at += bytesWritten
