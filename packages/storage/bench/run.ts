@@ -11,7 +11,7 @@
 // LARGE is 256 MiB, the issue's file (16 MiB with BENCH_QUICK=1).
 // Run: npm run bench -w @beaver-kit/storage   (BENCH_QUICK=1 for a short smoke run that writes nothing)
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -143,6 +143,16 @@ try {
           {
             contender: 'floor',
             fn: () => writeFile(join(rawDir, `${n++ & 1023}.bin`), KiB),
+          },
+          {
+            // The floor of an atomic write: a new file renamed over the old one, which frees an
+            // inode each time where writeFile above rewrites one in place.
+            contender: 'node:fs temp + rename',
+            fn: async () => {
+              const temp = join(rawDir, `.tmp-${n++}`)
+              await writeFile(temp, KiB, { flag: 'wx' })
+              await rename(temp, join(rawDir, `${n & 1023}.bin`))
+            },
           },
         ],
       },
