@@ -129,7 +129,8 @@ export class LocalDisk implements StorageDriver {
     try {
       fd = await openFd(path, READ_FLAGS)
     } catch (err) {
-      if (missing(err) || code(err) === 'ELOOP') return undefined
+      // ENXIO: a socket, which is no file, as a folder or a FIFO is not.
+      if (missing(err) || code(err) === 'ELOOP' || code(err) === 'ENXIO') return undefined
       throw err
     }
     if (this.#descriptorPaths) {

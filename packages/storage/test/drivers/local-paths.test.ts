@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -101,6 +102,12 @@ describe('the local disk keeps every path inside its root', () => {
     expect(await codeOf(disk.get('dir'))).toBe('STORAGE_NOT_FOUND')
     execFileSync('mkfifo', [join(root, 'pipe')])
     expect(await codeOf(disk.get('pipe'))).toBe('STORAGE_NOT_FOUND')
+    expect(await disk.exists('pipe')).toBe(false)
+    const socket = createServer()
+    await new Promise<void>((done) => socket.listen(join(root, 'sock'), done))
+    expect(await codeOf(disk.get('sock'))).toBe('STORAGE_NOT_FOUND')
+    expect(await disk.exists('sock')).toBe(false)
+    await new Promise((done) => socket.close(done))
     await using small = createStorage({ driver: 'local', local: { root }, envPrefix: false, maxReadSize: 2999 })
     expect(await codeOf(small.get('big.txt'))).toBe('STORAGE_NOT_FOUND')
     await small.put('big.txt', 'y'.repeat(3000))
