@@ -195,7 +195,8 @@ export class MemoryStore implements CacheDriver {
       this.#remove(i)
       return undefined
     }
-    if (this.#lru) this.#toFront(i)
+    // `=== true`: one comparison where a bare boolean field is tested against every falsy kind.
+    if (this.#lru === true) this.#toFront(i)
     else this.#visited[i] = 1
     return this.#vals[i]
   }

@@ -33,6 +33,23 @@ describe('memory driver', () => {
     await c.close()
   })
 
+  it('getSync: a negatively cached key is a counted miss, and a closed namespace view refuses while its parent answers', async () => {
+    const c = createCache({ envPrefix: false })
+    expect(await c.getOrSet('absent', () => undefined, { negativeTtl: '1h' })).toBeUndefined()
+    c.setSync('present', 0)
+    const before = c.stats()
+    expect(c.getSync('absent')).toBeUndefined()
+    expect(c.getSync('present')).toBe(0)
+    expect(c.stats().misses).toBe(before.misses + 1)
+    expect(c.stats().hits).toBe(before.hits + 1)
+    const view = c.namespace('v')
+    view.setSync('k', 'v')
+    await view.close()
+    expect(code(() => view.getSync('k'))).toBe('CACHE_CLOSED')
+    expect(c.getSync('present')).toBe(0)
+    await c.close()
+  })
+
   it('keeps values by reference by default, and copies them in serialized mode', async () => {
     const byRef = createCache({ envPrefix: false })
     const copy = createCache({ envPrefix: false, memory: { storage: 'serialized' } })
