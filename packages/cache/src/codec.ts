@@ -5,6 +5,9 @@ import type { Serializer } from './serializers.ts'
 /** What `decode` answers for a negative entry ("known missing"). */
 export const MISS: unique symbol = Symbol('miss')
 const EMPTY = new Uint8Array(0)
+// Module-local, so V8 folds it to the symbol: compared through the import's cell, `stored ===
+// NEGATIVE` was a call of the generic StrictEqual builtin on every memory hit (see sync.ts).
+const negative = NEGATIVE
 
 /**
  * Values to and from what one driver stores, decided once when the driver is adopted: kept by
@@ -37,7 +40,7 @@ export class Codec {
 
   /** Stored form → value, or MISS for a negative entry. */
   decode(stored: unknown): unknown {
-    if (this.byReference) return stored === NEGATIVE ? MISS : stored
+    if (this.byReference === true) return stored === negative ? MISS : stored
     const serializer = this.serializer
     if (typeof stored === 'string') {
       // A text read (getText/getManyText/peek): the UTF-8 decoding of the stored bytes.
