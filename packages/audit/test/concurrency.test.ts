@@ -64,38 +64,44 @@ describe.each(targets)('concurrent writers on %s', (_name, url) => {
 // record only if that record is still the stream's last; the others' appends in between send it
 // through a BEGIN IMMEDIATE transaction that chains after the head as the rows give it.
 describe('concurrent processes on one sqlite file', () => {
-  it('three processes appending to one stream, in turns then all at once: one chain that verifies', async () => {
-    const url = `sqlite:${join(dir, 'processes.db')}`
-    const table = 'audit_processes'
-    const stream = 'race'
-    const db = createDatabase({ url, envPrefix: false })
-    opened.push(db)
-    const trail = createAudit({ envPrefix: false, database: db, db: { table } })
-    await trail.ready() // migrated once, before the children open the file
-    const script = fileURLToPath(new URL('./helpers/sqlite-writer.ts', import.meta.url))
-    const children = [0, 1].map(() => startLineChild(script, { url, table, stream }))
-    for (const child of children) expect(await child.next()).toBe('ready')
-    const append = async (who: number, n: number): Promise<number[]> => {
-      if (who === 2) {
-        const seqs: number[] = []
-        for (let i = 0; i < n; i++) seqs.push((await trail.record({ stream, action: 'w', metadata: { i } })).seq)
-        return seqs
+  // Three processes starting from source and waiting on each other's fsyncs and on SQLite's
+  // busy handler (which sleeps up to 100 ms a try): half a minute on a loaded machine.
+  it(
+    'three processes appending to one stream, in turns then all at once: one chain that verifies',
+    { timeout: 120_000 },
+    async () => {
+      const url = `sqlite:${join(dir, 'processes.db')}`
+      const table = 'audit_processes'
+      const stream = 'race'
+      const db = createDatabase({ url, envPrefix: false })
+      opened.push(db)
+      const trail = createAudit({ envPrefix: false, database: db, db: { table } })
+      await trail.ready() // migrated once, before the children open the file
+      const script = fileURLToPath(new URL('./helpers/sqlite-writer.ts', import.meta.url))
+      const children = [0, 1].map(() => startLineChild(script, { url, table, stream }))
+      for (const child of children) expect(await child.next()).toBe('ready')
+      const append = async (who: number, n: number): Promise<number[]> => {
+        if (who === 2) {
+          const seqs: number[] = []
+          for (let i = 0; i < n; i++) seqs.push((await trail.record({ stream, action: 'w', metadata: { i } })).seq)
+          return seqs
+        }
+        const child = children[who] as (typeof children)[0]
+        child.send(String(n))
+        return JSON.parse(await child.next()) as number[]
       }
-      const child = children[who] as (typeof children)[0]
-      child.send(String(n))
-      return JSON.parse(await child.next()) as number[]
-    }
-    // In turns: every append after the first finds the head its process last left moved by another.
-    const turns: number[] = []
-    for (let round = 0; round < 3; round++) for (const who of [2, 0, 1]) turns.push(...(await append(who, 1)))
-    expect(turns).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
-    // All at once: the three race for the file's write lock.
-    const raced = await Promise.all([0, 1, 2].map((who) => append(who, 40)))
-    await Promise.all(children.map((c) => c.end()))
-    expect(raced.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i + 10))
-    expect(await trail.verify({ stream })).toMatchObject({ ok: true, checked: 129, head: { seq: 129 } })
-    await trail.close()
-  })
+      // In turns: every append after the first finds the head its process last left moved by another.
+      const turns: number[] = []
+      for (let round = 0; round < 3; round++) for (const who of [2, 0, 1]) turns.push(...(await append(who, 1)))
+      expect(turns).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+      // All at once: the three race for the file's write lock.
+      const raced = await Promise.all([0, 1, 2].map((who) => append(who, 20)))
+      await Promise.all(children.map((c) => c.end()))
+      expect(raced.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 10))
+      expect(await trail.verify({ stream })).toMatchObject({ ok: true, checked: 69, head: { seq: 69 } })
+      await trail.close()
+    },
+  )
 })
 
 // PostgreSQL: a trail chains its next records after the head its last append left, and the
