@@ -5,26 +5,38 @@ import type { StoredRecord } from './record.ts'
 /** Version of the hashed form; a future change of what is hashed gets a new one. */
 const FORMAT = 1
 
-/** What a record's hash covers: every field but the hash itself, in canonical JSON. */
+/** The hashed fields, sorted as canonical JSON sorts keys (UTF-16 code units); `v` sorts last. */
+const FIELDS = [
+  'action',
+  'actor',
+  'at',
+  'diff',
+  'id',
+  'ip',
+  'metadata',
+  'outcome',
+  'prevHash',
+  'requestId',
+  'seq',
+  'stream',
+  'target',
+  'traceId',
+  'userAgent',
+] as const
+
+/**
+ * What a record's hash covers: every field but the hash itself, and the format version `v`,
+ * in canonical JSON. Written field by field in their sorted order, which is the text
+ * `canonicalJson({ v, ...fields })` gives, without building that object and sorting its keys
+ * on every append (a third of an append's client CPU).
+ */
 export function hashedContent(r: Omit<StoredRecord, 'hash'>): string {
-  return canonicalJson({
-    v: FORMAT,
-    id: r.id,
-    stream: r.stream,
-    seq: r.seq,
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    target: r.target,
-    outcome: r.outcome,
-    ip: r.ip,
-    userAgent: r.userAgent,
-    requestId: r.requestId,
-    traceId: r.traceId,
-    diff: r.diff,
-    metadata: r.metadata,
-    prevHash: r.prevHash,
-  })
+  let text = '{'
+  for (const field of FIELDS) {
+    const value = r[field]
+    if (value !== undefined) text += `"${field}":${canonicalJson(value)},`
+  }
+  return `${text}"v":${FORMAT}}`
 }
 
 /**

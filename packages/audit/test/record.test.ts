@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { withLogContext } from '@beaver-kit/logger'
 import {
@@ -95,6 +96,41 @@ describe('record()', () => {
     expect(r.metadata).toEqual({ card: { number: '***', brand: 'visa' } })
     const same = await a.record({ action: 'noop', before: { a: 1 }, after: { a: 1 } })
     expect(same.diff).toEqual([])
+  })
+
+  it('hashes the canonical JSON of every field and the format version (hashes pinned: a change breaks stored chains)', () => {
+    const record = {
+      id: '0190c2a4-1d2e-7000-8000-000000000001',
+      stream: 'golden',
+      seq: 7,
+      at: 1767225600123,
+      actor: 'user:1',
+      action: 'document.update',
+      target: 'document:\u00e9\ud83e\uddab',
+      outcome: 'success' as const,
+      ip: '203.0.113.9',
+      userAgent: 'UA "quoted" \\ back',
+      requestId: 'req-1',
+      traceId: null,
+      diff: [{ path: 'title', before: 'a', after: 'b' }],
+      metadata: { z: 1, a: [true, null, 2.5], é: { y: 'x' } },
+      prevHash: 'a'.repeat(64),
+    }
+    const text = (r: Omit<StoredRecord, 'hash'>): string => canonicalJson({ v: 1, ...r })
+    expect(recordHash(record)).toBe(hash('sha256', text(record), 'hex'))
+    expect(recordHash(record)).toBe('ad034462c132902ac51ffe0d48edec70a8a076d7824fac95da1f6d09c16a4268')
+    const sparse = {
+      ...record,
+      actor: null,
+      target: null,
+      diff: null,
+      metadata: null,
+      ip: null,
+      userAgent: null,
+      requestId: null,
+    }
+    expect(recordHash(sparse)).toBe(hash('sha256', text(sparse), 'hex'))
+    expect(recordHash(sparse)).toBe('b9f75652d735231ccfe68b8c8addfdc05532f3c66b92d2a8ce4e9ebe4149e666')
   })
 
   it('writes JSON lines a third party can check: each hash recomputes and links', async () => {
