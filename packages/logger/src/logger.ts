@@ -14,8 +14,9 @@ import { moduleLevel, parseModuleLevels, type Level, type ModuleLevels } from '.
 import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
 import { createPathRedactor } from './redact-paths.ts'
-import { createFieldWalker, createLineMasker } from './redact.ts'
+import { createFieldWalker, createMessageMasker } from './redact.ts'
 import { serializeError } from './serialize-error.ts'
+import { maskUrlText } from './url-text.ts'
 
 /** A log method: `log.info('text')`, `log.info({ userId }, 'text')`, `log.error(err)`. */
 export interface LogFn {
@@ -101,6 +102,8 @@ interface RootState {
   closing: Promise<void> | undefined
   envPrefix: string | false | undefined
   entries: readonly DescribedValue[]
+  /** pino's msg serializer that masks URL credentials; undefined when redaction is off. */
+  maskMessage: ((msg: unknown) => unknown) | undefined
 }
 
 const MODULE = Symbol('beaver-kit.logger.module')
@@ -122,14 +125,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...(env === undefined ? {} : { env }),
   })
   const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
-  // URL credentials are masked in the serialized line (maskLine), so the walk skips strings.
-  const walkFields = createFieldWalker(config.redactKeys, config.censor, { strings: false })
+  // Secret keys are censored and URL credentials masked where text enters a line: the fields
+  // and context by this walk (every line), bindings by it too (once, when a child is made), the
+  // message by pino's msg serializer (maskMessage) after interpolation and prefixing.
+  const walkFields = createFieldWalker(config.redactKeys, config.censor)
   const redactPaths = createPathRedactor(config.redact, config.censor)
   // Errors serialized, secret keys censored, then the configured paths: for child bindings once,
   // when the child is made, and for the fields of every line (below).
   const prepare =
     redactPaths === undefined ? walkFields : (obj: Record<string, unknown>) => redactPaths(walkFields(obj))
-  const maskLine = createLineMasker(config.redactKeys)
+  const maskMessage = createMessageMasker(config.redactKeys, walkFields)
   const readContext = contextReader(config.otel)
   // The one function pino calls per line before serializing: the context fields (the call's own
   // win), then prepare(). Doing it here rather than in a pino mixin saves a call per line.
@@ -146,11 +151,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const root = pino(
     {
       level: config.level,
-      ...(config.name === undefined ? {} : { name: config.name }),
+      ...(config.name === undefined
+        ? {}
+        : { name: maskMessage === undefined ? config.name : maskUrlText(config.name) }),
       timestamp: config.time === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
       formatters: { log: prepareLine },
-      ...(maskLine === undefined ? {} : { hooks: { streamWrite: maskLine } }),
-      serializers: { err: serializeErrorValue, error: serializeErrorValue },
+      serializers: {
+        err: serializeErrorValue,
+        error: serializeErrorValue,
+        ...(maskMessage === undefined ? {} : { msg: maskMessage }),
+      },
     },
     destinationFor(targets),
   )
@@ -164,6 +174,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     closing: undefined,
     envPrefix,
     entries,
+    maskMessage,
   }
   // Child bindings are serialized once, when the child is made: they go through the same walk.
   install(root as unknown as PinoLogger, state, prepare)
@@ -200,7 +211,7 @@ function install(
 
   const methods = {
     child(this: PinoLogger, bindings: Record<string, unknown>, options?: pino.ChildLoggerOptions): PinoLogger {
-      return pinoChild.call(this, prepare(bindings), options)
+      return pinoChild.call(this, prepare(bindings), keepMasking(options, state.maskMessage))
     },
     setBindings(this: PinoLogger, bindings: Record<string, unknown>): void {
       pinoSetBindings.call(this, prepare(bindings))
@@ -215,7 +226,7 @@ function install(
         const known = state.modules.get(module)
         if (known) return known
       }
-      const log = pinoChild.call(this, { module }, { level: levelOf(module) })
+      const log = pinoChild.call(this, prepare({ module }), { level: levelOf(module) })
       Object.defineProperty(log, MODULE, { value: module })
       if (this === root) state.modules.set(module, log)
       else state.extraModules.add(new WeakRef(log))
@@ -272,6 +283,17 @@ function install(
       return this
     },
   })
+}
+
+// A child's own msg serializer (pino merges a child's serializers over its parent's) would
+// replace the one that masks the message: the masking runs on what it returns instead.
+function keepMasking(
+  options: pino.ChildLoggerOptions | undefined,
+  maskMessage: ((msg: unknown) => unknown) | undefined,
+): pino.ChildLoggerOptions | undefined {
+  const own = options?.serializers?.msg
+  if (own === undefined || maskMessage === undefined) return options
+  return { ...options, serializers: { ...options?.serializers, msg: (msg: unknown) => maskMessage(own(msg)) } }
 }
 
 // Kit visibility logs through the `kit` module at debug whatever the root level, unless a rule

@@ -1,7 +1,7 @@
 import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
-import { maskUrlsInLine } from './line-urls.ts'
 import { serializeError } from './serialize-error.ts'
 import { createShapeCache } from './shape-guard.ts'
+import { maskUrlText } from './url-text.ts'
 
 type Obj = Record<string, unknown>
 
@@ -81,31 +81,32 @@ function hidesSomething(value: unknown): boolean {
 }
 
 /**
- * A string field with the credentials of any URL in it masked (`postgres://user:****@db`,
- * `?token=****`). Strings too short to hold a URL, or without `://`, are returned as they are
- * without a scan past `includes`.
+ * pino's serializer of the message (`serializers.msg`): it sees the message as it is written,
+ * after interpolation (`log.warn('%s://%s failed', scheme, authority)`), a child's `msgPrefix`
+ * and pino's fallback to an error's message, so each is masked once, where it enters the line.
+ * Undefined when redaction is off (`BEAVER_LOG_REDACT_KEYS=none`), so such a logger pays nothing.
  */
-export function maskUrlText(text: string): string {
-  return text.length < 10 || !text.includes('://') ? text : maskUrlsIn(text)
+export function createMessageMasker(
+  names: readonly string[],
+  walk: (obj: Obj) => Obj,
+): ((msg: unknown) => unknown) | undefined {
+  if (keyMatcher(names) === NO_NAMES) return undefined
+  return function maskMessage(msg: unknown): unknown {
+    if (typeof msg === 'string') return maskUrlText(msg)
+    // A non-string message (`log.info({}, { url })`) is written as JSON: walked like a field.
+    if (typeof msg === 'object' && msg !== null) return walk({ msg }).msg
+    return msg
+  }
 }
 
 /**
- * pino's `streamWrite` hook that masks URL credentials in every string of a serialized line
- * (see `maskUrlsInLine`). Undefined when redaction is off (`BEAVER_LOG_REDACT_KEYS=none`), so
- * such a logger pays nothing.
+ * A copy of `obj` with the key `from` written as `to` (a key holding a URL with credentials, as a
+ * map keyed by connection URL has), in the same place and with `value`.
  */
-export function createLineMasker(names: readonly string[]): ((line: string) => string) | undefined {
-  return keyMatcher(names) === NO_NAMES ? undefined : maskUrlsInLine
-}
-
-/** Options of `createFieldWalker()`. */
-export interface FieldWalkerOptions {
-  /**
-   * Mask URL credentials in string fields during the walk. The logger passes false: it masks
-   * the serialized line instead (`createLineMasker`), one scan per line instead of one per string.
-   * Default true.
-   */
-  strings?: boolean
+function renamed(obj: Obj, from: string, to: string, value: unknown): Obj {
+  const out = Object.fromEntries(Object.entries(obj).map(([k, v]) => (k === from ? [to, value] : [k, v]))) as Obj
+  out[to] = value // also when `from` was inherited, which the entries leave out
+  return out
 }
 
 /**
@@ -117,21 +118,15 @@ export interface FieldWalkerOptions {
  * It redacts what will be serialized: plain objects, arrays and class instances (their own
  * enumerable fields, which is what JSON.stringify writes); for a value with `toJSON`, the
  * result of `toJSON()`, walked the same way; a `URL` (or a toJSON string holding one) with its
- * userinfo and secret-named query parameters masked. Dates and typed arrays (Buffer) keep their
+ * userinfo and secret-named query parameters masked, and the same for every string and key that
+ * holds a URL. Dates and typed arrays (Buffer) keep their
  * own form: they carry no keys. Errors are serialized at the top level (`err`, `error`, or any
  * field), where the serialized form is walked too. Past MAX_DEPTH a value is TRUNCATED.
  */
-export function createFieldWalker(
-  names: readonly string[],
-  censor: unknown,
-  options: FieldWalkerOptions = {},
-): (obj: Obj) => Obj {
+export function createFieldWalker(names: readonly string[], censor: unknown): (obj: Obj) => Obj {
   const matches = keyMatcher(names)
   const redacting = matches !== NO_NAMES
-  const maskStrings = redacting && options.strings !== false
-  // A guard proves only what keys a line holds, not what its strings say: without string
-  // masking in the walk (the logger masks the serialized line), clean shapes are remembered.
-  const shapes = redacting && !maskStrings ? createShapeCache(matches) : undefined
+  const shapes = redacting ? createShapeCache(matches) : undefined
   // The containers being walked, index = depth: a value already on it is a cycle, replaced by
   // "[Circular]" as pino's safe serializer would print it, so the copy holds no path back to an
   // uncensored original. The walk never re-enters itself, so one stack serves.
@@ -149,7 +144,7 @@ export function createFieldWalker(
       const v: unknown = value[i]
       let nv: unknown = v
       if ((typeof v === 'object' && v !== null) || typeof v === 'function') nv = visitValue(v, depth + 1)
-      else if (maskStrings && typeof v === 'string') nv = maskUrlText(v)
+      else if (typeof v === 'string') nv = maskUrlText(v)
       if (nv !== v) (out ??= value.slice())[i] = nv
     }
     return out ?? value
@@ -207,14 +202,16 @@ export function createFieldWalker(
       const v = obj[key]
       // JSON.stringify writes what a toJSON method returns, even on a plain object.
       if (key === 'toJSON' && !json && typeof v === 'function') return visitJson(obj, depth)
+      const name = maskUrlText(key)
+      if (name !== key) out = renamed(out ?? obj, key, name, v)
       if (matches(key)) {
-        if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
+        if (hidesSomething(v)) (out ??= { ...obj })[name] = censor
       } else if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
         const nv = visitValue(v, depth + 1)
-        if (nv !== v) (out ??= { ...obj })[key] = nv
-      } else if (maskStrings && typeof v === 'string') {
+        if (nv !== v) (out ??= { ...obj })[name] = nv
+      } else if (typeof v === 'string') {
         const nv = maskUrlText(v)
-        if (nv !== v) (out ??= { ...obj })[key] = nv
+        if (nv !== v) (out ??= { ...obj })[name] = nv
       }
     }
     return out ?? obj
@@ -226,11 +223,16 @@ export function createFieldWalker(
     let out: Obj | undefined
     for (const key in obj) {
       const v = obj[key]
+      let name = key
+      if (redacting) {
+        name = maskUrlText(key)
+        if (name !== key) out = renamed(out ?? obj, key, name, v)
+      }
       if (redacting && matches(key)) {
-        if (hidesSomething(v)) (out ??= { ...obj })[key] = censor
-      } else if (maskStrings && typeof v === 'string') {
+        if (hidesSomething(v)) (out ??= { ...obj })[name] = censor
+      } else if (redacting && typeof v === 'string') {
         const nv = maskUrlText(v)
-        if (nv !== v) (out ??= { ...obj })[key] = nv
+        if (nv !== v) (out ??= { ...obj })[name] = nv
       } else if (typeof v === 'object' && v !== null) {
         let nv: unknown = v
         if (v instanceof Error) nv = serializeError(v)
@@ -238,7 +240,7 @@ export function createFieldWalker(
           path[0] = obj
           nv = visitValue(nv as object, 1)
         }
-        if (nv !== v) (out ??= { ...obj })[key] = nv
+        if (nv !== v) (out ??= { ...obj })[name] = nv
       }
     }
     if (path.length !== 0) path.length = 0 // keeps no reference to a logged value

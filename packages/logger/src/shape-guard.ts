@@ -1,12 +1,16 @@
+import { SHORTEST_URL } from './url-text.ts'
+
 // Clean shapes, remembered: most log calls pass objects built the same way every time (one call
 // site, one object literal), and once such an object has been walked and found to hold no
 // secret-named key, the next one needs only a proof that it is built exactly the same way. A
 // compiled guard gives that proof at a fraction of a walk's cost: it compares every key of every
 // nested object with the remembered list (so a key added later, or an extra secret key behind
 // the same first keys, fails it), checks that every object is still a plain one (no class with
-// a toJSON of its own), that no field that held a primitive now holds an object, and that no
-// function (which JSON writes through its toJSON, if it has one) has appeared. Whatever
-// fails a guard goes through the full walk; a guard never censors anything itself.
+// a toJSON of its own), that no field that held a primitive now holds an object, that no
+// function (which JSON writes through its toJSON, if it has one) has appeared, and that no string
+// holds `//` (a URL, whose credentials the walk masks; `//` rather than `://` because V8 scans
+// for two characters the way memchr does). Whatever fails a guard goes through the full walk; a
+// guard never censors or masks anything itself.
 
 type Obj = Record<string, unknown>
 
@@ -140,6 +144,8 @@ function sameShape(a: Shape, b: Shape): boolean {
  * the keys, which come from logged data, stay in an array the code reads, never in its text.
  */
 function compileGuard(shape: Shape): Guard {
+  const noUrl = (v: string): string =>
+    `if (typeof ${v} === 'string' && ${v}.length >= SHORTEST_URL && ${v}.includes('//')) return false;\n`
   const keyLists: string[][] = []
   const objectAt: Uint8Array[] = []
   let vars = 0
@@ -151,7 +157,7 @@ function compileGuard(shape: Shape): Guard {
         s.element === null
           ? `if (typeof ${e} === 'object' ? ${e} !== null : typeof ${e} === 'function') return false;\n`
           : `if (typeof ${e} === 'function') return false;\nif (typeof ${e} === 'object' && ${e} !== null) {\n${emit(s.element, e)}}\n`
-      return `if (!isArray(${x})) return false;\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) {\nconst ${e} = ${x}[${i}];\n${each}}\n`
+      return `if (!isArray(${x})) return false;\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) {\nconst ${e} = ${x}[${i}];\n${noUrl(e)}${each}}\n`
     }
     const list = keyLists.push(s.keys) - 1
     objectAt.push(Uint8Array.from(s.fields, (f) => (f === null ? 0 : 1)))
@@ -162,6 +168,7 @@ function compileGuard(shape: Shape): Guard {
       `for (const key in ${x}) {\n` +
       `if (key !== k${list}[${n}]) return false;\n` +
       `const v = ${x}[key];\n` +
+      noUrl('v') +
       `if (typeof v === 'object' ? v !== null && o${list}[${n}] === 0 : typeof v === 'function') return false;\n` +
       `${n}++;\n}\n` +
       `if (${n} !== ${s.keys.length}) return false;\n`
@@ -181,6 +188,7 @@ function compileGuard(shape: Shape): Guard {
     'OBJECT_PROTO',
     'getPrototype',
     'isArray',
+    'SHORTEST_URL',
     `${lists}return function guard(x0) {\n${body}return true;\n}`,
   ) as (
     keys: string[][],
@@ -188,6 +196,7 @@ function compileGuard(shape: Shape): Guard {
     proto: unknown,
     get: typeof getPrototype,
     arr: typeof isArray,
+    shortestUrl: number,
   ) => Guard
-  return factory(keyLists, objectAt, OBJECT_PROTO, getPrototype, isArray)
+  return factory(keyLists, objectAt, OBJECT_PROTO, getPrototype, isArray, SHORTEST_URL)
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../src/index.ts'
-import { maskUrlsInLine } from '../src/line-urls.ts'
 import { capture } from './helpers/capture.ts'
 
 function make() {
@@ -9,7 +8,7 @@ function make() {
   return { log, sink }
 }
 
-describe('URL credentials masked in the serialized line', () => {
+describe('URL credentials masked wherever text enters a line', () => {
   it('masks a URL among escaped quotes and backslashes, and keeps the line valid JSON', () => {
     const { log, sink } = make()
     const tricky = 'say "hi" \\ then postgres://u:esc-secret@db/app "quoted" \\'
@@ -50,12 +49,55 @@ describe('URL credentials masked in the serialized line', () => {
     expect(sink.records()[0]).toMatchObject({ upstream: 'https://****@up', conn: 'postgres://****@db' })
   })
 
-  it('returns a line without credentials as the same string, and masks each URL of a line', () => {
-    const clean = '{"a":"https://example.com/x?page=2","b":"c://d"}\n'
-    expect(maskUrlsInLine(clean)).toBe(clean)
-    expect(maskUrlsInLine('{"a":"no url"}\n')).toBe('{"a":"no url"}\n')
-    expect(maskUrlsInLine('{"a":"s3://k:s1@b","n":1,"b":"x https://u:s2@h/?token=t y"}\n')).toBe(
-      '{"a":"s3://****@b","n":1,"b":"x https://****@h/?token=**** y"}\n',
-    )
+  it('writes strings without credentials as they are, and masks each URL of a string', () => {
+    const { log, sink } = make()
+    log.info({ a: 'https://example.com/x?page=2', b: 'c://d', c: 'a://b@' }, 'no url')
+    log.info({ a: 's3://k:s1@b', n: 1, b: 'x https://u:s2@h/?token=t y' }, 'x')
+    expect(sink.records()[0]).toMatchObject({ a: 'https://example.com/x?page=2', b: 'c://d', c: 'a://****@' })
+    expect(sink.records()[1]).toMatchObject({ a: 's3://****@b', n: 1, b: 'x https://****@h/?token=**** y' })
+  })
+
+  it("masks the message pino takes from an error, a child's msgPrefix and JSON interpolation", () => {
+    const { log, sink } = make()
+    log.error(new Error('connect postgres://app:err-secret@db failed'))
+    log.error({ err: new Error('connect redis://:key-secret@cache failed') })
+    log.child({}, { msgPrefix: 'https:' }).info('//u:prefix-secret@api.example.com down')
+    log.info('sent %j', { to: 'amqp://u:json-secret@mq' })
+    log.info({}, { url: 'nats://u:object-secret@n' } as unknown as string)
+    expect(sink.lines.join('')).not.toMatch(/err-secret|key-secret|prefix-secret|json-secret|object-secret/)
+    expect(sink.records().map((r) => r.msg)).toEqual([
+      'connect postgres://****@db failed',
+      'connect redis://****@cache failed',
+      'https://****@api.example.com down',
+      'sent {"to":"amqp://****@mq"}',
+      { url: 'nats://****@n' },
+    ])
+  })
+
+  it("masks a module name, the logger's name and what a child's own msg serializer returns", () => {
+    const sink = capture()
+    const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink], name: 'svc ftp://u:name-secret@f' })
+    log.for('mod redis://u:module-secret@r').info('x')
+    const serializers = { msg: (m: unknown) => `${String(m)} via ldap://u:own-secret@l` }
+    log.child({}, { serializers } as Parameters<typeof log.child>[1]).info('y')
+    expect(sink.lines.join('')).not.toMatch(/name-secret|module-secret|own-secret/)
+    expect(sink.records()[0]).toMatchObject({ name: 'svc ftp://****@f', module: 'mod redis://****@r' })
+    expect(sink.records()[1]?.msg).toBe('y via ldap://****@l')
+  })
+
+  it('masks URLs in strings of a line whose shape a guard proves clean', () => {
+    const { log, sink } = make()
+    const fields = (note: string) => ({ a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: { i: [note] }, note })
+    for (let i = 0; i < 64; i++) log.info(fields('clean'), 'warm')
+    log.info(fields('smtp://u:guard-secret@mail'), 'x')
+    expect(sink.lines.at(-1)).not.toContain('guard-secret')
+    expect(sink.records().at(-1)).toMatchObject({ note: 'smtp://****@mail', h: { i: ['smtp://****@mail'] } })
+  })
+
+  it('writes nothing masked when redaction is off', () => {
+    const sink = capture()
+    const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink], redactKeys: ['none'] })
+    log.info({ a: 'redis://u:p@r' }, 'postgres://u:p@db')
+    expect(sink.records()[0]).toMatchObject({ a: 'redis://u:p@r', msg: 'postgres://u:p@db' })
   })
 })
