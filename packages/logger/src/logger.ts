@@ -15,6 +15,7 @@ import { buildTargets, destinationFor, type Target } from './outputs/build.ts'
 import type { LogSink } from './outputs/types.ts'
 import { createPathRedactor } from './redact-paths.ts'
 import { createFieldWalker, createMessageMasker } from './redact.ts'
+import { maskUrlsInObjectJson, maskUrlsInRedactingChild } from './json-urls.ts'
 import { serializeError } from './serialize-error.ts'
 import { maskUrlText } from './url-text.ts'
 
@@ -127,8 +128,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const levels = withKitRule(parseModuleLevels(config.levels), config.kit)
   // Secret keys are censored and URL credentials masked where text enters a line: the fields
   // and context by this walk (every line), bindings by it too (once, when a child is made), the
-  // message by pino's msg serializer (maskMessage) after interpolation and prefixing.
-  const walkFields = createFieldWalker(config.redactKeys, config.censor)
+  // message by pino's msg serializer (maskMessage) after interpolation and prefixing, and what is
+  // nested in an object field by pino's stringify (maskUrlsInObjectJson), on the JSON it builds.
+  const walkFields = createFieldWalker(config.redactKeys, config.censor, { nestedStrings: false })
   const redactPaths = createPathRedactor(config.redact, config.censor)
   // Errors serialized, secret keys censored, then the configured paths: for child bindings once,
   // when the child is made, and for the fields of every line (below).
@@ -176,6 +178,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     entries,
     maskMessage,
   }
+  if (maskMessage !== undefined) maskUrlsInObjectJson(root)
   // Child bindings are serialized once, when the child is made: they go through the same walk.
   install(root as unknown as PinoLogger, state, prepare)
   const logger = root as unknown as Logger
@@ -211,7 +214,9 @@ function install(
 
   const methods = {
     child(this: PinoLogger, bindings: Record<string, unknown>, options?: pino.ChildLoggerOptions): PinoLogger {
-      return pinoChild.call(this, prepare(bindings), keepMasking(options, state.maskMessage))
+      const child = pinoChild.call(this, prepare(bindings), keepMasking(options, state.maskMessage))
+      if (options?.redact !== undefined && state.maskMessage !== undefined) maskUrlsInRedactingChild(child, this)
+      return child
     },
     setBindings(this: PinoLogger, bindings: Record<string, unknown>): void {
       pinoSetBindings.call(this, prepare(bindings))

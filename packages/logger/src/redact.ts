@@ -109,6 +109,16 @@ function renamed(obj: Obj, from: string, to: string, value: unknown): Obj {
   return out
 }
 
+/** Options of `createFieldWalker()`. */
+export interface FieldWalkerOptions {
+  /**
+   * Mask URL credentials in strings and keys below the top level. The logger passes false: pino
+   * writes those through its stringify, which masks the JSON it builds (`maskUrlsInObjectJson`),
+   * and lines are then proven clean by shape. Default true (`createRedactor()`: no JSON follows).
+   */
+  nestedStrings?: boolean
+}
+
 /**
  * Builds the walk that runs on the fields of every line, before pino serializes them: errors
  * become plain objects (message, stack, code, details, cause chain) and keys named like a
@@ -119,14 +129,21 @@ function renamed(obj: Obj, from: string, to: string, value: unknown): Obj {
  * enumerable fields, which is what JSON.stringify writes); for a value with `toJSON`, the
  * result of `toJSON()`, walked the same way; a `URL` (or a toJSON string holding one) with its
  * userinfo and secret-named query parameters masked, and the same for every string and key that
- * holds a URL. Dates and typed arrays (Buffer) keep their
+ * holds a URL (below the top level, only with `nestedStrings`). Dates and typed arrays (Buffer) keep their
  * own form: they carry no keys. Errors are serialized at the top level (`err`, `error`, or any
  * field), where the serialized form is walked too. Past MAX_DEPTH a value is TRUNCATED.
  */
-export function createFieldWalker(names: readonly string[], censor: unknown): (obj: Obj) => Obj {
+export function createFieldWalker(
+  names: readonly string[],
+  censor: unknown,
+  options: FieldWalkerOptions = {},
+): (obj: Obj) => Obj {
   const matches = keyMatcher(names)
   const redacting = matches !== NO_NAMES
-  const shapes = redacting ? createShapeCache(matches) : undefined
+  const nestedStrings = options.nestedStrings !== false
+  // A guard checks keys and top-level strings only: shapes are remembered when the serializer
+  // masks what is nested.
+  const shapes = redacting && !nestedStrings ? createShapeCache(matches) : undefined
   // The containers being walked, index = depth: a value already on it is a cycle, replaced by
   // "[Circular]" as pino's safe serializer would print it, so the copy holds no path back to an
   // uncensored original. The walk never re-enters itself, so one stack serves.
@@ -144,7 +161,7 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
       const v: unknown = value[i]
       let nv: unknown = v
       if ((typeof v === 'object' && v !== null) || typeof v === 'function') nv = visitValue(v, depth + 1)
-      else if (typeof v === 'string') nv = maskUrlText(v)
+      else if (nestedStrings && typeof v === 'string') nv = maskUrlText(v)
       if (nv !== v) (out ??= value.slice())[i] = nv
     }
     return out ?? value
@@ -202,14 +219,14 @@ export function createFieldWalker(names: readonly string[], censor: unknown): (o
       const v = obj[key]
       // JSON.stringify writes what a toJSON method returns, even on a plain object.
       if (key === 'toJSON' && !json && typeof v === 'function') return visitJson(obj, depth)
-      const name = maskUrlText(key)
+      const name = nestedStrings ? maskUrlText(key) : key
       if (name !== key) out = renamed(out ?? obj, key, name, v)
       if (matches(key)) {
         if (hidesSomething(v)) (out ??= { ...obj })[name] = censor
       } else if ((typeof v === 'object' && v !== null) || typeof v === 'function') {
         const nv = visitValue(v, depth + 1)
         if (nv !== v) (out ??= { ...obj })[name] = nv
-      } else if (typeof v === 'string') {
+      } else if (nestedStrings && typeof v === 'string') {
         const nv = maskUrlText(v)
         if (nv !== v) (out ??= { ...obj })[name] = nv
       }

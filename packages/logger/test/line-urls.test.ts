@@ -94,6 +94,17 @@ describe('URL credentials masked wherever text enters a line', () => {
     expect(sink.records().at(-1)).toMatchObject({ note: 'smtp://****@mail', h: { i: ['smtp://****@mail'] } })
   })
 
+  it("masks what a child made with pino's own redact option writes", () => {
+    const { log, sink } = make()
+    const options = { redact: ['a.secret'] } as Parameters<typeof log.child>[1]
+    log.child({}, options).info({ a: { secret: 1, url: 'redis://u:a-secret@c' }, b: { url: 'ws://u:b-secret@s' } }, 'x')
+    expect(sink.lines[0]).not.toMatch(/a-secret|b-secret/)
+    expect(sink.records()[0]).toMatchObject({
+      a: { secret: '[Redacted]', url: 'redis://****@c' },
+      b: { url: 'ws://****@s' },
+    })
+  })
+
   it('writes nothing masked when redaction is off', () => {
     const sink = capture()
     const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink], redactKeys: ['none'] })
