@@ -155,7 +155,7 @@ try {
     notes: () => [
       'Each figure is CPU time of a child process of its own (one per contender, target and round), so a neighbour on the machine does not count against it; deferred writes are paid inside each batch.',
       '"no key redaction" is the kit with `redactKeys: [\'none\']`: the work bare pino does, so the difference is the cost of redacting secret key names at any depth.',
-      'pino runs without `redact` except in "redaction of 2 paths" (the same two paths as the kit): its `redact` takes explicit paths and cannot name secret keys at any depth, so in every other case pino writes the object as it is while the kit checks every key at every depth and masks URL credentials in the line.',
+      'pino runs without `redact` except in "redaction of 2 paths" (the same two paths as the kit): its `redact` takes explicit paths and cannot name secret keys at any depth, so in every other case pino writes the object as it is while the kit checks every key at every depth and masks URL credentials in every string it writes.',
     ],
   })
 } finally {
