@@ -17,7 +17,7 @@ type Stringify = (value: unknown, safe?: unknown) => string | undefined
  * of every nested string before serializing costs ~15 ns a string. Top-level string fields and the
  * message are not written through it: the field walk and the msg serializer mask those.
  */
-export function maskUrlsInObjectJson(log: pino.Logger): void {
+export function maskUrlsInObjectJson(log: object): void {
   const target = log as unknown as Record<symbol, unknown>
   const stringify = target[stringifySym] as Stringify
   target[stringifySym] = function stringifyMasked(value: unknown, safe?: unknown): string | undefined {
@@ -30,7 +30,7 @@ export function maskUrlsInObjectJson(log: pino.Logger): void {
  * The same for a child made with pino's own `redact` option, for which pino puts back its own
  * stringify and serializes the redacted fields through stringifiers of their own.
  */
-export function maskUrlsInRedactingChild(child: pino.Logger, parent: pino.Logger): void {
+export function maskUrlsInRedactingChild(child: object, parent: object): void {
   const target = child as unknown as Record<symbol, unknown>
   target[stringifySym] = (parent as unknown as Record<symbol, unknown>)[stringifySym]
   const stringifiers = target[stringifiersSym] as Record<symbol | string, Stringify | undefined>
