@@ -215,13 +215,19 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
             session.reissue = true
             return
           }
-          const record = { ...session.record, data: session.all(), lastSeen: now }
+          // The idle timeout is renewed as in cookie mode: when less than half of it was left
+          // (touched), or when the session or its id is new. Otherwise only the data changed,
+          // and a store may leave the rest (lastSeen, expiry) as stored: cheaper saves.
+          const touch = session.touched || session.isNew || session.previousId !== undefined
+          const record = { ...session.record, data: session.all(), lastSeen: touch ? now : session.record.lastSeen }
           const saved = await store.save({
             record,
             previousId: session.previousId,
             changes: session.changes,
             isNew: session.isNew,
-            ttlMs: lifetime(record, now),
+            // What is left until the idle timeout (from lastSeen) or the absolute one.
+            ttlMs: Math.min(record.lastSeen + v.ttl, record.created + v.absolute) - now,
+            touch,
           })
           if (!saved) {
             session.destroyed = true // revoked or expired while this request ran

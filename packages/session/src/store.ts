@@ -37,7 +37,13 @@ export interface SessionSave {
   changes: ReadonlyMap<string, SessionChange>
   /** No stored session came with the request: nothing has to exist under the id. */
   isNew: boolean
+  /** How long the saved session may live from now. */
   ttlMs: number
+  /**
+   * False when only the data changed: the session was not renewed (its lastSeen is as loaded),
+   * so a store may leave the stored lastSeen, metadata and expiry as they are. Default true.
+   */
+  touch?: boolean | undefined
 }
 
 /**

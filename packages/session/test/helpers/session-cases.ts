@@ -165,6 +165,29 @@ export function describeSessions(name: string, backend: () => Backend): void {
         expect(s.stats().rejected.expired + s.stats().rejected.unknown).toBeGreaterThan(0)
       })
 
+      it('renews an active session once less than half the idle timeout is left: a fresh cookie Max-Age', async () => {
+        let now = Date.now()
+        const s = make({ ttl: '1h', absolute: '1d', clock: () => now })
+        const jar = new Jar()
+        const visit = async (): Promise<string[]> => {
+          const session = await s.load({ headers: { cookie: jar.header() } })
+          session.set('n', (session.get<number>('n') ?? 0) + 1)
+          const res = response()
+          await s.commit(session, res)
+          jar.take(res.set)
+          return res.set
+        }
+        await visit()
+        now += 20 * 60_000 // 40 min of the idle timeout left: not renewed
+        const early = await visit()
+        if (mode === 'store') expect(early).toEqual([]) // the id did not change: no cookie to send
+        now += 20 * 60_000 // 20 min left since the last renewal (at creation): renewed
+        const renewed = await visit()
+        expect(renewed[0]).toMatch(/; Max-Age=3600;/)
+        now += 55 * 60_000 // 55 min after the renewal: alive, and its cookie has not expired
+        expect(await request(s, jar, (session) => session.get('n'))).toBe(3)
+      })
+
       it('destroy() clears the cookie and the stored session', async () => {
         const s = make()
         const jar = new Jar()
