@@ -36,8 +36,15 @@ export type {
 export { publishCounters, readCounters, watchRetiredCounters } from './counters.ts'
 export type { CounterReading, CounterSource, RetiredCounters } from './counters.ts'
 export { importPeer } from './peer.ts'
-export { checkRedisNode, LazyClient, parseRedisNode, redisClusterSeeds } from './lazy-client.ts'
-export type { LifecycleClient, RedisNode } from './lazy-client.ts'
+export {
+  checkRedisNode,
+  LazyClient,
+  parseRedisNode,
+  redisClusterSeeds,
+  redisSentinelOptions,
+  redisTopologyProblem,
+} from './lazy-client.ts'
+export type { LifecycleClient, RedisNode, RedisTopologySettings } from './lazy-client.ts'
 export { backoffDelay, parseRetryAfter, retry } from './backoff.ts'
 export type { BackoffOptions, RetryInfo, RetryOptions } from './backoff.ts'
 export { abortReason, raceAbort, sleep, throwIfAborted } from './abort.ts'

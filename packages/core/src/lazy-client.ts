@@ -1,6 +1,6 @@
 // The lifecycle of a client that a store is either given (the user's: reused, never closed) or
 // makes for itself on first use (its own: connected once, closed by close()), and the one
-// reading of a Redis Cluster seed list. The Redis stores of ratelimit and session share them;
+// reading of a Redis Cluster seed list and of Sentinel settings. The Redis stores of ratelimit and session share them;
 // ioredis stays those packages' optional peer: core only sees the client's shape.
 
 /** What the lifecycle needs of a client: ioredis's `Redis` and `Cluster` fit. */
@@ -105,4 +105,52 @@ export function redisClusterSeeds(
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
   }
+}
+
+/**
+ * What an ioredis `Redis` takes to find its master through Sentinel: the sentinels, the name of
+ * the master group they watch, and the URL's user, password and db number for the master (its
+ * host and port come from the sentinels).
+ */
+export function redisSentinelOptions(
+  url: string,
+  sentinels: readonly string[],
+  name: string,
+): { sentinels: RedisNode[]; name: string; username?: string; password?: string; db?: number } {
+  const u = new URL(url)
+  const db = Number(u.pathname.replace(/^\//, '') || 0)
+  return {
+    sentinels: sentinels.map(parseRedisNode),
+    name,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db > 0 ? { db } : {}),
+  }
+}
+
+/** The Redis topology settings of a package's env schema (`<PREFIX><PKG>_REDIS_*`). */
+export interface RedisTopologySettings {
+  mode?: 'standalone' | 'cluster' | 'sentinel' | undefined
+  clusterNodes?: readonly string[] | undefined
+  sentinels?: readonly string[] | undefined
+}
+
+/**
+ * Why a package's Redis topology settings do not fit together (nodes of one mode set under
+ * another, or Sentinel without sentinels), naming the variables under `envName` (for example
+ * `BEAVER_SESSION_REDIS_`); undefined when they fit.
+ */
+export function redisTopologyProblem(redis: RedisTopologySettings, envName: string): string | undefined {
+  const mode = redis.mode ?? 'standalone'
+  const has = (list: readonly string[] | undefined): boolean => (list?.length ?? 0) > 0
+  if (mode !== 'cluster' && has(redis.clusterNodes)) {
+    return `${envName}CLUSTER_NODES (redis.clusterNodes) is set but ${envName}MODE is ${mode}: set the mode to cluster, or remove the nodes`
+  }
+  if (mode !== 'sentinel' && has(redis.sentinels)) {
+    return `${envName}SENTINELS (redis.sentinels) is set but ${envName}MODE is ${mode}: set the mode to sentinel, or remove the sentinels`
+  }
+  if (mode === 'sentinel' && !has(redis.sentinels)) {
+    return `${envName}MODE is sentinel but ${envName}SENTINELS (redis.sentinels) is empty: list the sentinels as host:port, comma-separated`
+  }
+  return undefined
 }

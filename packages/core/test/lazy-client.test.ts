@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { LazyClient, parseRedisNode, redisClusterSeeds, type LifecycleClient } from '@beaver-kit/core'
+import {
+  LazyClient,
+  parseRedisNode,
+  redisClusterSeeds,
+  redisSentinelOptions,
+  redisTopologyProblem,
+  type LifecycleClient,
+} from '@beaver-kit/core'
 
 /** A client that records what the lifecycle did to it. */
 function fakeClient(connects: 'ok' | 'fail' = 'ok'): LifecycleClient & { calls: string[]; listeners: number } {
@@ -86,5 +93,39 @@ describe('Redis nodes', () => {
       password: 'p@ss',
     })
     expect(redisClusterSeeds('redis://[::1]', [])).toEqual({ nodes: [{ host: '::1', port: 6379 }] })
+  })
+
+  it('finds a master through Sentinel with the URL’s user, password and db for the master', () => {
+    expect(redisSentinelOptions('redis://u:p%40ss@ignored:1/3', ['s1:26379', '[::1]:26380'], 'main')).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'main',
+      username: 'u',
+      password: 'p@ss',
+      db: 3,
+    })
+    expect(redisSentinelOptions('redis://127.0.0.1:6379', ['s1:26379'], 'mymaster')).toEqual({
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'mymaster',
+    })
+    expect(() => redisSentinelOptions('redis://h', ['s1'], 'm')).toThrow(/"s1" is not host:port/)
+  })
+
+  it('says which Redis topology settings do not fit together, naming the variables', () => {
+    const at = 'BEAVER_X_REDIS_'
+    expect(redisTopologyProblem({}, at)).toBeUndefined()
+    expect(redisTopologyProblem({ mode: 'cluster', clusterNodes: ['a:1'] }, at)).toBeUndefined()
+    expect(redisTopologyProblem({ mode: 'sentinel', sentinels: ['a:1'] }, at)).toBeUndefined()
+    expect(redisTopologyProblem({ clusterNodes: ['a:1'] }, at)).toMatch(
+      /^BEAVER_X_REDIS_CLUSTER_NODES \(redis.clusterNodes\) is set but BEAVER_X_REDIS_MODE is standalone/,
+    )
+    expect(redisTopologyProblem({ mode: 'cluster', sentinels: ['a:1'] }, at)).toMatch(
+      /^BEAVER_X_REDIS_SENTINELS \(redis.sentinels\) is set but BEAVER_X_REDIS_MODE is cluster: set the mode to sentinel/,
+    )
+    expect(redisTopologyProblem({ mode: 'sentinel', sentinels: [] }, at)).toMatch(
+      /^BEAVER_X_REDIS_MODE is sentinel but BEAVER_X_REDIS_SENTINELS \(redis.sentinels\) is empty/,
+    )
   })
 })

@@ -60,13 +60,22 @@ export const limiterSchema = defineSchema(
       password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
       prefix: f.string({ default: 'rl', pattern: NAME, doc: 'First segment of every Redis key' }),
       mode: f.enum({
-        values: ['standalone', 'cluster'],
+        values: ['standalone', 'cluster', 'sentinel'],
         default: 'standalone',
-        doc: 'Redis topology: one server, or a Cluster (seeded by CLUSTER_NODES or the URL)',
+        doc: 'Redis topology: one server, a Cluster (seeded by CLUSTER_NODES or the URL), or a master found through SENTINELS',
       }),
       clusterNodes: f.list({
         of: checkRedisNode,
         doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster; the URL gives user and password)',
+      }),
+      sentinels: f.list({
+        of: checkRedisNode,
+        doc: "Sentinel addresses as host:port, comma-separated (mode sentinel; the URL gives the master's user, password and db)",
+      }),
+      sentinelName: f.string({
+        default: 'mymaster',
+        pattern: /^[A-Za-z0-9._-]{1,128}$/,
+        doc: 'Name of the master group the sentinels watch (mode sentinel)',
       }),
       slot: f.enum({
         values: ['key', 'namespace'],

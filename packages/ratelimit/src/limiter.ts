@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describeInstance, resolveConfig, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
-import { raceAbort, traceAsync, type Instance } from '@beaver-kit/core'
+import { raceAbort, redisTopologyProblem, traceAsync, type Instance } from '@beaver-kit/core'
 import type { Algorithm, Mode, Rule } from './algorithms.ts'
 import { channels } from './channels.ts'
 import { limiterSchema, type LimiterSettings } from './config.ts'
@@ -136,12 +136,9 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     { algorithm: v.algorithm, limit: v.limit, windowMs: v.window, burst: v.burst ?? v.limit },
     `${prefix}RATELIMIT_* (or the options)`,
   )
-  if (!storeInstance && v.store === 'redis' && v.redis.mode !== 'cluster' && (v.redis.clusterNodes?.length ?? 0) > 0) {
-    throw new RateLimitError(
-      'RATELIMIT_OPTIONS_INVALID',
-      `${prefix}RATELIMIT_REDIS_CLUSTER_NODES (redis.clusterNodes) is set but ${prefix}RATELIMIT_REDIS_MODE is standalone: set the mode to cluster, or remove the nodes`,
-    )
-  }
+  const topologyProblem =
+    !storeInstance && v.store === 'redis' && redisTopologyProblem(v.redis, `${prefix}RATELIMIT_REDIS_`)
+  if (topologyProblem) throw new RateLimitError('RATELIMIT_OPTIONS_INVALID', topologyProblem)
   const store = storeInstance ?? buildStore(v)
   const insurance = new MemoryStore({ maxKeys: v.maxKeys })
   let trustedList

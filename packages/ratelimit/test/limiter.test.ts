@@ -75,6 +75,24 @@ describe('the limiter instance surface', () => {
     expect(l.store).toBe('redis') // nothing connects before first use
   })
 
+  it('names the variable of a bad Sentinel list, and sentinels without the sentinel mode (or the reverse)', () => {
+    const env = { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_MODE: 'sentinel' }
+    expect(() =>
+      createLimiter({ env: { ...env, BEAVER_RATELIMIT_REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2' } }),
+    ).toThrow(/BEAVER_RATELIMIT_REDIS_SENTINELS[\s\S]*"10\.0\.0\.2" is not host:port/)
+    expect(() => createLimiter({ env })).toThrow(
+      expect.objectContaining({
+        code: 'RATELIMIT_OPTIONS_INVALID',
+        message: expect.stringMatching(/BEAVER_RATELIMIT_REDIS_MODE is sentinel but BEAVER_RATELIMIT_REDIS_SENTINELS/),
+      }),
+    )
+    expect(() =>
+      createLimiter({ env: { BEAVER_RATELIMIT_STORE: 'redis', BEAVER_RATELIMIT_REDIS_SENTINELS: '10.0.0.1:26379' } }),
+    ).toThrow(/BEAVER_RATELIMIT_REDIS_SENTINELS.*BEAVER_RATELIMIT_REDIS_MODE is standalone/)
+    const l = createLimiter({ env: { ...env, BEAVER_RATELIMIT_REDIS_SENTINELS: '10.0.0.1:26379,[::1]:26380' } })
+    expect(l.store).toBe('redis') // nothing connects before first use
+  })
+
   it('keeps the Redis password out of describe()', () => {
     const l = createLimiter({
       envPrefix: false,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer, LazyClient, redisClusterSeeds, type LifecycleClient } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds, redisSentinelOptions, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, type SessionStore } from './store.ts'
 
@@ -32,6 +32,11 @@ export interface RedisSessionStoreOptions {
    * there are none, by the URL's host; the URL's user and password go to every node.
    */
   cluster?: { nodes?: readonly string[] | undefined } | undefined
+  /**
+   * Find the master through Sentinel: the sentinels (`host:port`) and the name of the master
+   * group they watch (default `mymaster`); the URL gives the master's user, password and db.
+   */
+  sentinel?: { nodes: readonly string[]; name?: string | undefined } | undefined
 }
 
 // A session is a hash: `@m` holds the record without its data (JSON), `@e` is there from the
@@ -165,6 +170,11 @@ export class RedisSessionStore implements SessionStore {
     // syscalls on both sides, which on a busy Redis is most of what a load or a save costs.
     const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: true }
     const url = this.#options.url ?? 'redis://127.0.0.1:6379'
+    const { sentinel } = this.#options
+    if (sentinel) {
+      const found = redisSentinelOptions(url, sentinel.nodes, sentinel.name ?? 'mymaster')
+      return new Redis({ ...found, ...options }) as unknown as RedisSessionClient
+    }
     if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisSessionClient
     const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
     return new Cluster(nodes, {

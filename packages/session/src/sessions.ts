@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { cache as defaultCache, type Cache } from '@beaver-kit/cache'
 import { describeInstance, resolveConfig, type InstanceDescription, type InstanceOptions } from '@beaver-kit/config'
-import { traceAsync, type Instance } from '@beaver-kit/core'
+import { redisTopologyProblem, traceAsync, type Instance } from '@beaver-kit/core'
 import { createKeyRing, generateKeyRingEntry, type KeyRing } from '@beaver-kit/krypto'
 import { channels } from './channels.ts'
 import { sessionsSchema, type SessionsSettings } from './config.ts'
@@ -102,17 +102,16 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   const cookieName = v.cookieName ?? (v.secure && v.path === '/' && !v.domain ? '__Host-sid' : 'sid')
   const aad = { associatedData: cookieName }
   const redisStoreWanted = givenStore === undefined && v.store === 'redis'
-  if (redisStoreWanted && v.redis.mode !== 'cluster' && (v.redis.clusterNodes?.length ?? 0) > 0) {
-    throw new SessionError(
-      'SESSION_OPTIONS_INVALID',
-      `${prefix}SESSION_REDIS_CLUSTER_NODES (redis.clusterNodes) is set but ${prefix}SESSION_REDIS_MODE is standalone: set the mode to cluster, or remove the nodes`,
-    )
-  }
+  const topologyProblem = redisStoreWanted && redisTopologyProblem(v.redis, `${prefix}SESSION_REDIS_`)
+  if (topologyProblem) throw new SessionError('SESSION_OPTIONS_INVALID', topologyProblem)
   const ownStore = redisStoreWanted
     ? new RedisSessionStore({
         url: v.redis.url,
         prefix: v.namespace,
         ...(v.redis.mode === 'cluster' ? { cluster: { nodes: v.redis.clusterNodes } } : {}),
+        ...(v.redis.mode === 'sentinel'
+          ? { sentinel: { nodes: v.redis.sentinels ?? [], name: v.redis.sentinelName } }
+          : {}),
       })
     : undefined
   const store: SessionStore =

@@ -5,6 +5,7 @@ import {
   CacheSessionStore,
   createSessions,
   initSessions,
+  RedisSessionStore,
   resetSessions,
   sessions,
   withPrefix,
@@ -81,6 +82,27 @@ describe('sessions', () => {
         message: expect.stringMatching(/BEAVER_SESSION_REDIS_CLUSTER_NODES.*BEAVER_SESSION_REDIS_MODE is standalone/),
       }),
     )
+  })
+
+  it('names the variable of a bad Sentinel list, and sentinels without the sentinel mode (or the reverse)', () => {
+    const env = { BEAVER_SESSION_STORE: 'redis', BEAVER_SESSION_REDIS_MODE: 'sentinel' }
+    expect(() => createSessions({ keys, env: { ...env, BEAVER_SESSION_REDIS_SENTINELS: 's-1:26379,s-2' } })).toThrow(
+      /BEAVER_SESSION_REDIS_SENTINELS[\s\S]*"s-2" is not host:port/,
+    )
+    expect(() => createSessions({ keys, env: { ...env, BEAVER_SESSION_REDIS_SENTINEL_NAME: 'my master' } })).toThrow(
+      /BEAVER_SESSION_REDIS_SENTINEL_NAME/,
+    )
+    expect(() => createSessions({ keys, env })).toThrow(
+      expect.objectContaining({
+        code: 'SESSION_OPTIONS_INVALID',
+        message: expect.stringMatching(/BEAVER_SESSION_REDIS_MODE is sentinel but BEAVER_SESSION_REDIS_SENTINELS/),
+      }),
+    )
+    expect(() =>
+      createSessions({ keys, env: { BEAVER_SESSION_STORE: 'redis', BEAVER_SESSION_REDIS_SENTINELS: 's-1:26379' } }),
+    ).toThrow(/BEAVER_SESSION_REDIS_SENTINELS.*BEAVER_SESSION_REDIS_MODE is standalone/)
+    const s = createSessions({ keys, env: { ...env, BEAVER_SESSION_REDIS_SENTINELS: 's-1:26379,[::1]:26380' } })
+    expect(s.store).toBeInstanceOf(RedisSessionStore) // nothing connects before first use
   })
 
   it('refuses a bad key ring naming the variable, and work after close', async () => {

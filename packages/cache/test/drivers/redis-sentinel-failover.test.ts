@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { eventually, uniqueNamespace } from '@beaver-kit/testkit'
 import { createCache, isCacheError, type Cache } from '@beaver-kit/cache'
 import { CLI, redisServersAvailable, run } from '@beaver-kit/testkit/redis-processes'
-import { masterAddress, startRedisSentinel, type RedisSentinelHandle } from '../helpers/redis-sentinel.ts'
+import { masterAddress, startRedisSentinel, type RedisSentinelHandle } from '@beaver-kit/testkit/redis-sentinel'
 
 const withRedisServer = redisServersAvailable('cache tests')
 const opened: Array<{ close(): unknown }> = []

@@ -6,7 +6,7 @@ import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startRedisCluster } from '@beaver-kit/testkit/redis-cluster'
 import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { startRedisSentinel } from '../helpers/redis-sentinel.ts'
+import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []

@@ -14,6 +14,14 @@ export function buildStore(v: Resolved): RateLimitStore {
       ...(v.redis?.password ? { password: v.redis.password } : {}),
       ...(v.redis?.prefix ? { prefix: v.redis.prefix } : {}),
       ...(v.redis?.mode === 'cluster' ? { cluster: { nodes: v.redis.clusterNodes ?? [] } } : {}),
+      ...(v.redis?.mode === 'sentinel'
+        ? {
+            sentinel: {
+              nodes: v.redis.sentinels ?? [],
+              ...(v.redis.sentinelName ? { name: v.redis.sentinelName } : {}),
+            },
+          }
+        : {}),
       ...(v.redis?.slot ? { slot: v.redis.slot } : {}),
       timeoutMs: v.timeout,
     })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { importPeer, LazyClient, redisClusterSeeds, type LifecycleClient } from '@beaver-kit/core'
+import { importPeer, LazyClient, redisClusterSeeds, redisSentinelOptions, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
 import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
@@ -34,6 +34,11 @@ export interface RedisStoreOptions {
    * there are none, by the URL's host; the URL's user and password go to every node.
    */
   cluster?: { nodes?: readonly string[] }
+  /**
+   * Find the master through Sentinel: the sentinels (`host:port`) and the name of the master
+   * group they watch (default `mymaster`); the URL gives the master's user, password and db.
+   */
+  sentinel?: { nodes: readonly string[]; name?: string }
   /**
    * What shares a Redis Cluster slot. `key` (default): each key's state is in its own slot, so
    * keys spread over the cluster; a `limitAll()` whose keys fall in different slots is refused.
@@ -131,6 +136,11 @@ export class RedisStore implements RateLimitStore {
       ...(this.#options.password ? { password: this.#options.password } : {}),
     }
     const url = this.#options.url ?? 'redis://127.0.0.1:6379'
+    const { sentinel } = this.#options
+    if (sentinel) {
+      const found = redisSentinelOptions(url, sentinel.nodes, sentinel.name ?? 'mymaster')
+      return new Redis({ ...found, ...options }) as unknown as RedisStoreClient
+    }
     if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisStoreClient
     const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
     return new Cluster(nodes, {

@@ -1,9 +1,10 @@
 // Starts a real Redis master, its replicas and the Sentinels watching it (redis-server
 // processes on spare local ports, in a temp dir), and stops them and removes the dir afterwards.
+// Call only when redisServersAvailable().
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { eventually } from '@beaver-kit/testkit'
-import { CLI, processGroup, run, startOnFreePort } from '@beaver-kit/testkit/redis-processes'
+import { eventually } from './eventually.ts'
+import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisSentinelHandle {
   /** The first sentinel's address, `host:port`. */
@@ -33,7 +34,7 @@ export async function masterAddress(sentinelPort: number, name: string): Promise
 
 export async function startRedisSentinel(topology: RedisSentinelTopology = {}): Promise<RedisSentinelHandle> {
   const { replicas = 0, sentinels = 1, downAfterMs } = topology
-  const group = processGroup('beaver-cache-sentinel-')
+  const group = processGroup('beaver-sentinel-')
   const { dir, stop } = group
   const name = 'beavermaster'
   const dataArgs = (p: number): string[] => ['--port', String(p), '--bind', '127.0.0.1', '--save', '']

@@ -1,0 +1,43 @@
+// The Redis rate-limit store through a real Sentinel (a private master and sentinel,
+// redis-server processes): configured from BEAVER_RATELIMIT_* alone, it asks the sentinel for
+// the master and keeps its counters there.
+import { afterAll, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import { uniqueNamespace } from '@beaver-kit/testkit'
+import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
+import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { createLimiter } from '@beaver-kit/ratelimit'
+
+const withSentinel = redisServersAvailable('ratelimit tests')
+const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
+const clients: Redis[] = []
+afterAll(async () => {
+  for (const c of clients) await c.quit()
+})
+
+describe.runIf(withSentinel)('limits on Redis found through Sentinel', () => {
+  it('runs from BEAVER_RATELIMIT_* alone: the sentinels and the master name', async () => {
+    const handle = sentinel()
+    const namespace = uniqueNamespace('rls')
+    await using limiter = createLimiter({
+      env: {
+        BEAVER_RATELIMIT_STORE: 'redis',
+        BEAVER_RATELIMIT_REDIS_MODE: 'sentinel',
+        BEAVER_RATELIMIT_REDIS_SENTINELS: handle.sentinels.join(','),
+        BEAVER_RATELIMIT_REDIS_SENTINEL_NAME: handle.name,
+        BEAVER_RATELIMIT_NAMESPACE: namespace,
+        BEAVER_RATELIMIT_ALGORITHM: 'fixed-window',
+        BEAVER_RATELIMIT_LIMIT: '2',
+        BEAVER_RATELIMIT_FAIL_POLICY: 'closed',
+        BEAVER_RATELIMIT_TIMEOUT: '5s',
+      },
+    })
+    await limiter.ready()
+    expect(await limiter.limit('user:1')).toMatchObject({ source: 'store', allowed: true, remaining: 1 })
+    expect(await limiter.limit('user:1')).toMatchObject({ source: 'store', allowed: true, remaining: 0 })
+    expect(await limiter.limit('user:1')).toMatchObject({ source: 'store', allowed: false })
+    const master = new Redis({ host: '127.0.0.1', port: handle.dataPorts[0] as number })
+    clients.push(master)
+    expect((await master.keys(`rl:{${namespace}*`)).length).toBeGreaterThan(0)
+  })
+})

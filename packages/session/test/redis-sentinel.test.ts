@@ -1,0 +1,41 @@
+// The Redis session store through a real Sentinel (a private master and sentinel, redis-server
+// processes): configured from BEAVER_SESSION_* alone, it asks the sentinel for the master and
+// keeps its sessions there.
+import { afterAll, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import { uniqueNamespace } from '@beaver-kit/testkit'
+import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
+import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { createSessions } from '@beaver-kit/session'
+import { Jar, keys, request } from './helpers/session-cases.ts'
+
+const withSentinel = redisServersAvailable('session tests')
+const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
+const clients: Redis[] = []
+afterAll(async () => {
+  for (const c of clients) await c.quit()
+})
+
+describe.runIf(withSentinel)('sessions on Redis found through Sentinel', () => {
+  it('runs from BEAVER_SESSION_* alone: the sentinels and the master name', async () => {
+    const handle = sentinel()
+    const namespace = uniqueNamespace('sesss')
+    await using s = createSessions({
+      keys,
+      env: {
+        BEAVER_SESSION_STORE: 'redis',
+        BEAVER_SESSION_REDIS_MODE: 'sentinel',
+        BEAVER_SESSION_REDIS_SENTINELS: handle.sentinels.join(','),
+        BEAVER_SESSION_REDIS_SENTINEL_NAME: handle.name,
+        BEAVER_SESSION_NAMESPACE: namespace,
+      },
+    })
+    await s.ready()
+    const jar = new Jar()
+    const id = await request(s, jar, (session) => (session.set('n', 1), session.id))
+    expect(await request(s, jar, (session) => (session.set('n', 2), session.get('n')))).toBe(2)
+    const master = new Redis({ host: '127.0.0.1', port: handle.dataPorts[0] as number })
+    clients.push(master)
+    expect(await master.hget(`${namespace}:s:{${id}}`, 'd:n')).toBe('2')
+  })
+})
