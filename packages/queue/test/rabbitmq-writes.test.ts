@@ -8,7 +8,7 @@ import { Writable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { isQueueError } from '@beaver-kit/queue'
-import { envelopeOf } from '../src/drivers/broker-message.ts'
+import { ENVELOPE_HEADER, decodeEnvelope, envelopeOf } from '../src/drivers/broker-message.ts'
 import { AmqpLink } from '../src/drivers/rabbitmq-link.ts'
 import { ConfirmedPublisher } from '../src/drivers/rabbitmq-publisher.ts'
 
@@ -91,5 +91,28 @@ describe.runIf(url)('rabbitmq socket writes', () => {
     expect(missing?.status).toBe('rejected')
     expect(isQueueError((missing as PromiseRejectedResult).reason, 'QUEUE_NOT_FOUND')).toBe(true)
     expect(routed?.status).toBe('fulfilled')
+  })
+
+  it('carries each publish its own envelope, though every publish shares one headers object', async () => {
+    const own = `${queue}-envelopes`
+    const admin = await link.admin()
+    await admin.assertQueue(own, { durable: true, arguments: { 'x-expires': 60_000 } })
+    const ch = await publisher.channel()
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        publisher.send(ch, own, { ...message(i), queue: own, maxAttempts: i + 1 }, `{"n":${i}}`),
+      ),
+    )
+    const seen: Array<{ id: string | undefined; maxAttempts: number | undefined; body: string }> = []
+    for (let i = 0; i < 20; i++) {
+      const got = await admin.get(own, { noAck: true })
+      if (!got) break
+      const envelope = decodeEnvelope(got.properties.headers?.[ENVELOPE_HEADER])
+      seen.push({ id: envelope?.id, maxAttempts: envelope?.maxAttempts, body: got.content.toString() })
+    }
+    expect(seen).toEqual(
+      Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, maxAttempts: i + 1, body: `{"n":${i}}` })),
+    )
+    await admin.deleteQueue(own)
   })
 })
