@@ -10,9 +10,9 @@ export function redeliveries(msg: Message): number {
   return 'redelivered' in msg.fields && msg.fields.redelivered ? 1 : 0
 }
 
-/** A publish the broker returned as unroutable (its queue is gone). */
-export function isNotFound(r: PromiseSettledResult<void> | undefined): boolean {
-  return r?.status === 'rejected' && r.reason instanceof QueueError && r.reason.code === 'QUEUE_NOT_FOUND'
+/** The error of a publish the broker returned as unroutable (its queue is gone). */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof QueueError && error.code === 'QUEUE_NOT_FOUND'
 }
 
 export function declareError(error: unknown, name: string): QueueError {

@@ -21,6 +21,8 @@ export class RabbitTopology {
   readonly #queueType: 'quorum' | 'classic'
   readonly #expires: number
   readonly #declared = new Map<string, Promise<void>>()
+  /** The queues whose declaration is done (and not forgotten since). */
+  readonly #ready = new Set<string>()
   readonly #delayDeclared = new Map<string, number>()
   readonly #delays = new Map<string, Set<number>>()
   readonly #exchanges = new Map<string, Promise<string>>()
@@ -90,15 +92,29 @@ export class RabbitTopology {
           throw declareError(error, this.main(queue))
         }
       })()
-      this.#declared.set(queue, p)
-      p.catch(() => this.#declared.delete(queue))
+      const declaring = p
+      this.#declared.set(queue, declaring)
+      declaring.then(
+        () => {
+          if (this.#declared.get(queue) === declaring) this.#ready.add(queue)
+        },
+        () => {
+          if (this.#declared.get(queue) === declaring) this.#declared.delete(queue)
+        },
+      )
     }
     return p
+  }
+
+  /** Whether `declare(queue)` is done: a publish to it need not wait a turn for it. */
+  isDeclared(queue: string): boolean {
+    return this.#ready.has(queue)
   }
 
   /** The queue is gone on the broker (deleted behind our back): the next `declare` declares it again. */
   forget(queue: string): void {
     this.#declared.delete(queue)
+    this.#ready.delete(queue)
   }
 
   /** Declares a topic's fanout exchange once; resolves its name. */

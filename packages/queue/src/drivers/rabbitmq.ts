@@ -99,38 +99,58 @@ class RabbitQueueDriver implements QueueDriver {
   }
 
   /** Publishes a copy to the queue itself, or to the delay queue its run time needs. */
-  async #publishCopy(ch: ConfirmChannel, queue: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
+  #publishCopy(ch: ConfirmChannel, queue: string, envelope: BrokerEnvelope, payload: string): Promise<void> {
     const wait = envelope.runAt - this.#ctx.now()
-    const target = wait > 0 ? await this.#topology.declareDelay(queue, delayBucket(wait)) : this.#topology.main(queue)
-    await this.#publisher.send(ch, target, envelope, payload)
+    if (wait <= 0) return this.#publisher.send(ch, this.#topology.main(queue), envelope, payload)
+    return this.#topology
+      .declareDelay(queue, delayBucket(wait))
+      .then((target) => this.#publisher.send(ch, target, envelope, payload))
   }
 
   async enqueue(messages: readonly DriverMessage[]): Promise<string[]> {
-    for (const q of new Set(messages.map((m) => m.queue))) await this.#topology.declare(q)
-    const ch = await this.#publisher.channel()
-    const results = await Promise.allSettled(
-      messages.map((m) => this.#publishCopy(ch, m.queue, envelopeOf(m), m.payload)),
-    )
-    const missing = messages.filter((_, i) => isNotFound(results[i]))
-    if (missing.length > 0) {
-      // The queue was deleted behind our back: declare it again and publish what bounced, once.
-      for (const q of new Set(missing.map((m) => m.queue))) {
-        this.#topology.forget(q)
-        await this.#topology.declare(q)
-        // Its consumer went with it (the server's cancel notification may not have come).
-        const sub = this.#subs.get(q)
-        if (sub?.consumerTag !== undefined) {
-          const tag = sub.consumerTag
-          sub.consumerTag = undefined
-          await sub.channel?.cancel(tag).catch(() => undefined)
-          for (const wake of sub.waiters) wake()
-        }
+    const ch = this.#publisher.open
+    const [one] = messages
+    if (messages.length === 1 && one && ch && this.#topology.isDeclared(one.queue)) {
+      // The usual publish, one message to a declared queue on an open channel: sent in this
+      // turn, with one promise between the caller and the broker's confirm.
+      try {
+        await this.#publishCopy(ch, one.queue, envelopeOf(one), one.payload)
+      } catch (error) {
+        if (!isNotFound(error)) throw error
+        await this.#republish(messages)
       }
-      const again = await this.#publisher.channel()
-      await Promise.all(missing.map((m) => this.#publishCopy(again, m.queue, envelopeOf(m), m.payload)))
+      return [one.id]
     }
-    for (const r of results) if (r.status === 'rejected' && !isNotFound(r)) throw r.reason
+    for (const q of new Set(messages.map((m) => m.queue))) await this.#topology.declare(q)
+    const channel = await this.#publisher.channel()
+    const results = await Promise.allSettled(
+      messages.map((m) => this.#publishCopy(channel, m.queue, envelopeOf(m), m.payload)),
+    )
+    const missing = messages.filter((_, i) => {
+      const r = results[i]
+      return r?.status === 'rejected' && isNotFound(r.reason)
+    })
+    if (missing.length > 0) await this.#republish(missing)
+    for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason
     return messages.map((m) => m.id)
+  }
+
+  /** The queue was deleted behind our back: declares it again and publishes what bounced, once. */
+  async #republish(missing: readonly DriverMessage[]): Promise<void> {
+    for (const q of new Set(missing.map((m) => m.queue))) {
+      this.#topology.forget(q)
+      await this.#topology.declare(q)
+      // Its consumer went with it (the server's cancel notification may not have come).
+      const sub = this.#subs.get(q)
+      if (sub?.consumerTag !== undefined) {
+        const tag = sub.consumerTag
+        sub.consumerTag = undefined
+        await sub.channel?.cancel(tag).catch(() => undefined)
+        for (const wake of sub.waiters) wake()
+      }
+    }
+    const again = await this.#publisher.channel()
+    await Promise.all(missing.map((m) => this.#publishCopy(again, m.queue, envelopeOf(m), m.payload)))
   }
 
   async subscribe(topic: string, queue: string): Promise<void> {
