@@ -1,9 +1,10 @@
-import { backoffDelay, raceAbort, traceAsync } from '@beaver-kit/core'
+import { backoffDelay, traceAsync } from '@beaver-kit/core'
 import { toMs, type Duration } from '@beaver-kit/config'
 import { AckBatch } from './ack-batch.ts'
 import { channels } from './channels.ts'
 import type { Delivery, QueueDriver } from './driver.ts'
 import { describeError, isQueueError, isUnrecoverable, QueueError } from './errors.ts'
+import { HandlerAbort } from './handler-abort.ts'
 import type { ConsumeOptions, Consumer, ConsumerStats, Handler, HandlerContext } from './consumer-api.ts'
 import type { Message, Serializer } from './message.ts'
 import { LeaseHeartbeat, type RunningDelivery } from './lease-heartbeat.ts'
@@ -222,10 +223,9 @@ export class QueueConsumer<T> implements Consumer {
 
   #start(delivery: Delivery): void {
     this.#rate?.started()
-    const controller = new AbortController()
     const entry: RunningDelivery = {
       delivery,
-      controller,
+      abort: new HandlerAbort(),
       leaseMs: this.#leaseMs,
       // With renewLease: false the handler keeps its own lease (extendLease), and a lease it lets
       // run out is a loss the consumer learns of from the backend, as before.
@@ -241,7 +241,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   async #handle(entry: RunningDelivery): Promise<void> {
-    const { delivery: d, controller } = entry
+    const { delivery: d, abort } = entry
     const host = this.#host
     if (d.attempt > d.maxAttempts) {
       // Delivered more often than allowed: its handler crashed (or hung past the lease) every time.
@@ -279,7 +279,7 @@ export class QueueConsumer<T> implements Consumer {
     let timer: ReturnType<typeof setTimeout> | undefined
     if (d.timeoutMs > 0) {
       timer = setTimeout(() => {
-        controller.abort(
+        abort.abort(
           new QueueError(
             'QUEUE_TIMEOUT',
             `The handler of message ${d.id} on "${this.queue}" ran past its ${d.timeoutMs} ms timeout.`,
@@ -294,7 +294,9 @@ export class QueueConsumer<T> implements Consumer {
     let resolveManual: (() => void) | undefined
     const manualDone = this.#manual ? new Promise<void>((resolve) => (resolveManual = resolve)) : undefined
     const context: HandlerContext = {
-      signal: controller.signal,
+      get signal() {
+        return abort.signal
+      },
       attempt: d.attempt,
       progress: async (value) => {
         await host.driver.progress(this.#full, d, host.serializer.serialize(value))
@@ -328,7 +330,7 @@ export class QueueConsumer<T> implements Consumer {
           this.#layers.length === 0
             ? handle()
             : compose(this.#layers, { queue: this.queue, driver: host.driverName, message, context }, handle)
-        await raceAbort(run, { signal: controller.signal })
+        await abort.race(run)
         if (!this.#manual) await this.#settle(entry, 'complete', true)
         return 'completed'
       } catch (error) {
@@ -361,8 +363,8 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   async #onFailure(entry: RunningDelivery, message: Message<T>, error: unknown): Promise<string> {
-    const { delivery: d, controller } = entry
-    const reason: unknown = controller.signal.aborted ? controller.signal.reason : error
+    const { delivery: d, abort } = entry
+    const reason: unknown = abort.aborted ? abort.reason : error
     if (isQueueError(reason, 'QUEUE_LEASE_LOST')) return 'lost'
     if (isQueueError(reason, 'QUEUE_CLOSED')) {
       await this.#settle(entry, 'release')
@@ -398,11 +400,13 @@ export class QueueConsumer<T> implements Consumer {
       this.#stats.completed++
       if (!handlerDone) return this.#acks.add(d)
       this.#acking++
-      // No other handler runs, so none can add its ack this turn: fetch at once.
-      if (this.#running.size === this.#acking) this.#kick()
+      // No other handler runs, so none can add its ack this turn: fetch at once, and send the
+      // ack at once unless that fetch carries it (completeAndFetch).
+      const alone = this.#running.size === this.#acking
+      if (alone) this.#kick()
       else this.#kickSoon()
       try {
-        await this.#acks.add(d)
+        await this.#acks.add(d, alone && !driver.completeAndFetch)
       } finally {
         this.#acking--
       }
@@ -467,7 +471,7 @@ export class QueueConsumer<T> implements Consumer {
           'QUEUE_CLOSED',
           `The consumer of "${this.queue}" closed before the handler finished.`,
         )
-        for (const r of this.#running.values()) r.controller.abort(reason)
+        for (const r of this.#running.values()) r.abort.abort(reason)
         await Promise.allSettled([...this.#running.values()].map((r) => r.done))
       }
     }

@@ -1,11 +1,13 @@
 import { channels } from './channels.ts'
 import type { Delivery, QueueDriver, RenewResult } from './driver.ts'
 import { QueueError } from './errors.ts'
+import type { HandlerAbort } from './handler-abort.ts'
 
 /** A delivery whose handler is running in a consumer. */
 export interface RunningDelivery {
   delivery: Delivery
-  controller: AbortController
+  /** Aborts the handler (its signal, and the consumer's wait on it). */
+  abort: HandlerAbort
   /** The lease each renewal asks for (the consumer's lease time, or what extendLease set). */
   leaseMs: number
   /**
@@ -96,8 +98,8 @@ export class LeaseHeartbeat {
     }
     for (const id of result.cancelled) {
       const r = this.#running.get(id)
-      if (r && !r.controller.signal.aborted) {
-        r.controller.abort(
+      if (r && !r.abort.aborted) {
+        r.abort.abort(
           new QueueError('QUEUE_CANCELLED', `Message ${id} on "${this.#queue}" was cancelled.`, {
             details: { queue: this.#queue, id },
           }),
@@ -116,7 +118,7 @@ export class LeaseHeartbeat {
     r.settled = true
     const id = r.delivery.id
     if (channels.leaseLost.hasSubscribers) channels.leaseLost.publish({ queue: this.#queue, id })
-    r.controller.abort(lostError(this.#queue, id))
+    r.abort.abort(lostError(this.#queue, id))
   }
 
   /** Deliveries whose counted lease ran out: another worker may hold them now. */
