@@ -40,9 +40,17 @@ export class AckBatch {
     this.#leaseMs = leaseMs
   }
 
-  /** Queues a completion; resolves when the batch it joined was sent. */
-  add(d: Delivery): Promise<void> {
+  /**
+   * Queues a completion; resolves when the batch it joined was sent. `alone`: no other
+   * completion can join it (no other handler runs), so with nothing queued it goes at once.
+   */
+  add(d: Delivery, alone = false): Promise<void> {
     let batch = this.#current
+    if (!batch && alone) {
+      const sending = this.#complete([d])
+      this.#track(sending)
+      return sending
+    }
     if (!batch) {
       let resolve!: () => void
       let reject!: (error: unknown) => void
@@ -87,9 +95,16 @@ export class AckBatch {
   }
 
   #send(batch: Batch): void {
-    const sending = this.#complete(batch.deliveries).then(batch.resolve, batch.reject)
+    this.#track(this.#complete(batch.deliveries).then(batch.resolve, batch.reject))
+  }
+
+  /** Keeps a send for `drain()` until it settled. */
+  #track(sending: Promise<void>): void {
     this.#sending.add(sending)
-    void sending.finally(() => this.#sending.delete(sending))
+    const forget = (): void => {
+      this.#sending.delete(sending)
+    }
+    sending.then(forget, forget)
   }
 
   async #complete(deliveries: readonly Delivery[]): Promise<void> {
