@@ -49,6 +49,8 @@ interface Subscription {
   opening: Promise<Channel> | undefined
   buffer: ConsumeMessage[]
   waiters: Set<() => void>
+  /** The fetch signals that wake the waiters when they abort (see #wakeOnAbort). */
+  watched: WeakSet<AbortSignal>
 }
 
 interface Held {
@@ -175,7 +177,14 @@ class RabbitQueueDriver implements QueueDriver {
   #sub(queue: string): Subscription {
     let sub = this.#subs.get(queue)
     if (!sub) {
-      sub = { channel: undefined, consumerTag: undefined, opening: undefined, buffer: [], waiters: new Set() }
+      sub = {
+        channel: undefined,
+        consumerTag: undefined,
+        opening: undefined,
+        buffer: [],
+        waiters: new Set(),
+        watched: new WeakSet(),
+      }
       this.#subs.set(queue, sub)
     }
     return sub
@@ -220,18 +229,19 @@ class RabbitQueueDriver implements QueueDriver {
 
   async fetch(queue: string, options: FetchOptions): Promise<Delivery[]> {
     const sub = this.#sub(queue)
-    const ch = await this.#consumer(queue, sub, options.max)
+    // Subscribed already (the usual case): no await, so a fetch costs one turn less.
+    const ch =
+      sub.channel && sub.consumerTag !== undefined ? sub.channel : await this.#consumer(queue, sub, options.max)
     if (sub.buffer.length === 0 && options.waitMs > 0 && !options.signal.aborted) {
+      this.#wakeOnAbort(sub, options.signal)
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer)
           sub.waiters.delete(done)
-          options.signal.removeEventListener('abort', done)
           resolve()
         }
         const timer = setTimeout(done, options.waitMs)
         sub.waiters.add(done)
-        options.signal.addEventListener('abort', done, { once: true })
       })
     }
     if (sub.channel !== ch) return []
@@ -249,6 +259,23 @@ class RabbitQueueDriver implements QueueDriver {
       this.#held.set(token, { queue, msg, channel: ch, envelope })
       return toBrokerDelivery(envelope, msg.content.toString(), envelope.attempts + redeliveries(msg) + 1, token)
     })
+  }
+
+  /**
+   * Wakes the queue's waiting fetches when `signal` aborts. A consumer passes the same signal
+   * to every fetch until it aborts it, so one listener per signal does, instead of adding and
+   * removing one per fetch (~1 µs each on an EventTarget, at every message at concurrency 1).
+   */
+  #wakeOnAbort(sub: Subscription, signal: AbortSignal): void {
+    if (sub.watched.has(signal)) return
+    sub.watched.add(signal)
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const wake of sub.waiters) wake()
+      },
+      { once: true },
+    )
   }
 
   #take(d: Delivery): Held | undefined {
