@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createStorage, isStorageError, type Storage } from '@beaver-kit/storage'
+import type { Storage } from '@beaver-kit/storage'
+import { codeOf, makeLocalFixture, removeLocalFixture } from './local-fixture.ts'
 import type * as LocalFiles from '../../src/drivers/local-files.ts'
 
 // Where /proc/self/fd cannot say where a descriptor is (off Linux, /proc masked), the local
@@ -12,33 +12,15 @@ vi.mock('../../src/drivers/local-files.ts', async (importOriginal) => ({
   descriptorPathsWork: () => Promise.resolve(false),
 }))
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-  } catch (err) {
-    return isStorageError(err) ? err.code : `other: ${String(err)}`
-  }
-  return undefined
-}
-
 describe('the local disk without descriptor paths (realpath first)', () => {
   let base = ''
   let root = ''
   let outside = ''
   let disk: Storage
   beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), 'beaver-local-noproc-'))
-    root = join(base, 'root')
-    outside = join(base, 'outside')
-    await mkdir(root, { recursive: true })
-    await mkdir(outside, { recursive: true })
-    await writeFile(join(outside, 'secret.txt'), 'top secret')
-    disk = createStorage({ driver: 'local', local: { root }, envPrefix: false })
+    ;({ base, root, outside, disk } = await makeLocalFixture('beaver-local-noproc-'))
   })
-  afterEach(async () => {
-    await disk.close()
-    await rm(base, { recursive: true, force: true })
-  })
+  afterEach(() => removeLocalFixture({ base, disk }))
 
   it('refuses links that point outside and follows those that stay inside', async () => {
     await symlink(outside, join(root, 'link'))

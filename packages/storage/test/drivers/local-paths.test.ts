@@ -1,20 +1,11 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { readdir, readFile, symlink } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createStorage, isStorageError, type Storage } from '@beaver-kit/storage'
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-  } catch (err) {
-    return isStorageError(err) ? err.code : `other: ${String(err)}`
-  }
-  return undefined
-}
+import { codeOf, makeLocalFixture, removeLocalFixture } from './local-fixture.ts'
 
 describe('the local disk keeps every path inside its root', () => {
   let base = ''
@@ -22,18 +13,9 @@ describe('the local disk keeps every path inside its root', () => {
   let outside = ''
   let disk: Storage
   beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), 'beaver-local-'))
-    root = join(base, 'root')
-    outside = join(base, 'outside')
-    await mkdir(root, { recursive: true })
-    await mkdir(outside, { recursive: true })
-    await writeFile(join(outside, 'secret.txt'), 'top secret')
-    disk = createStorage({ driver: 'local', local: { root }, envPrefix: false })
+    ;({ base, root, outside, disk } = await makeLocalFixture('beaver-local-'))
   })
-  afterEach(async () => {
-    await disk.close()
-    await rm(base, { recursive: true, force: true })
-  })
+  afterEach(() => removeLocalFixture({ base, disk }))
 
   it('refuses a symlinked folder that points outside, for reads, writes, deletes and listings', async () => {
     await symlink(outside, join(root, 'link'))
