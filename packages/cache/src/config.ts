@@ -1,4 +1,4 @@
-import { defineSchema, f, type SchemaConfig, type SchemaOptions } from '@beaver-kit/config'
+import { defineSchema, f, redisTopologyFields, type SchemaConfig, type SchemaOptions } from '@beaver-kit/config'
 
 /**
  * Every `BEAVER_CACHE_*` setting, resolved once by `createCache`: the main settings first, then
@@ -77,14 +77,7 @@ export const cacheSchema = defineSchema(
         default: 'redis://127.0.0.1:6379',
         doc: 'Redis URL (user, password and db number may be in it)',
       }),
-      mode: f.enum({
-        values: ['standalone', 'cluster', 'sentinel'],
-        default: 'standalone',
-        doc: 'Redis topology: one server, a Cluster (seeded by CLUSTER_NODES or the URL), or Sentinel',
-      }),
-      clusterNodes: f.list({ doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster)' }),
-      sentinels: f.list({ doc: 'Sentinel addresses as host:port, comma-separated (mode sentinel)' }),
-      sentinelName: f.string({ default: 'mymaster', doc: 'Name of the master group the sentinels watch' }),
+      ...redisTopologyFields(),
       username: f.string({ doc: 'Redis ACL user (overrides the URL)' }),
       password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
       tls: f.boolean({ default: false, doc: 'Use TLS (also implied by rediss://)' }),

@@ -357,6 +357,7 @@ describe('the one CACHE schema: every setting resolved once, misspelt names caug
       'sieve',
       'json',
       'standalone',
+      '127.0.0.1:6379',
     ]
     const extra = ['1s', '1', 'true', 'sixteen-chars-secret', 'x']
     const fields = listFields(cacheSchema)

@@ -1,4 +1,5 @@
 export { f } from './fields.ts'
+export { redisTopologyFields } from './redis-topology.ts'
 export type { Field, FieldType } from './fields.ts'
 export { defineSchema, isSchema, listFields, toEnvSegment } from './schema.ts'
 export type { ConfigOptions, InferConfig, Schema, SchemaConfig, SchemaOptions, Shape } from './schema.ts'

@@ -1,5 +1,4 @@
-import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
-import { checkRedisNode } from '@beaver-kit/core'
+import { defineSchema, f, redisTopologyFields, type SchemaOptions } from '@beaver-kit/config'
 import { ALGORITHMS } from './algorithms.ts'
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -59,24 +58,7 @@ export const limiterSchema = defineSchema(
       url: f.url({ protocols: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis URL' }),
       password: f.string({ secret: true, doc: 'Redis password (overrides the URL)' }),
       prefix: f.string({ default: 'rl', pattern: NAME, doc: 'First segment of every Redis key' }),
-      mode: f.enum({
-        values: ['standalone', 'cluster', 'sentinel'],
-        default: 'standalone',
-        doc: 'Redis topology: one server, a Cluster (seeded by CLUSTER_NODES or the URL), or a master found through SENTINELS',
-      }),
-      clusterNodes: f.list({
-        of: checkRedisNode,
-        doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster; the URL gives user and password)',
-      }),
-      sentinels: f.list({
-        of: checkRedisNode,
-        doc: "Sentinel addresses as host:port, comma-separated (mode sentinel; the URL gives the master's user, password and db)",
-      }),
-      sentinelName: f.string({
-        default: 'mymaster',
-        pattern: /^[A-Za-z0-9._-]{1,128}$/,
-        doc: 'Name of the master group the sentinels watch (mode sentinel)',
-      }),
+      ...redisTopologyFields(),
       slot: f.enum({
         values: ['key', 'namespace'],
         default: 'key',

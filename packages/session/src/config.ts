@@ -1,5 +1,4 @@
-import { defineSchema, f, type SchemaOptions } from '@beaver-kit/config'
-import { checkRedisNode } from '@beaver-kit/core'
+import { defineSchema, f, redisTopologyFields, type SchemaOptions } from '@beaver-kit/config'
 
 /** Every BEAVER_SESSION_* setting: the one source of names, defaults, validation and the README table. */
 export const sessionsSchema = defineSchema(
@@ -56,24 +55,7 @@ export const sessionsSchema = defineSchema(
         default: 'redis://127.0.0.1:6379',
         doc: 'Redis of the redis store (its key prefix is the namespace)',
       }),
-      mode: f.enum({
-        values: ['standalone', 'cluster', 'sentinel'],
-        default: 'standalone',
-        doc: 'Redis topology of the redis store: one server, a Cluster (seeded by CLUSTER_NODES or the URL), or a master found through SENTINELS',
-      }),
-      clusterNodes: f.list({
-        of: checkRedisNode,
-        doc: 'Cluster seed nodes as host:port, comma-separated (mode cluster; the URL gives user and password)',
-      }),
-      sentinels: f.list({
-        of: checkRedisNode,
-        doc: "Sentinel addresses as host:port, comma-separated (mode sentinel; the URL gives the master's user, password and db)",
-      }),
-      sentinelName: f.string({
-        default: 'mymaster',
-        pattern: /^[A-Za-z0-9._-]{1,128}$/,
-        doc: 'Name of the master group the sentinels watch (mode sentinel)',
-      }),
+      ...redisTopologyFields(),
     },
   },
   'session',

@@ -1,6 +1,6 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { isUtf8 } from 'node:buffer'
-import { importPeer } from '@beaver-kit/core'
+import { importPeer, parseRedisNode } from '@beaver-kit/core'
 import { channels } from '../channels.ts'
 import { CacheError } from '../errors.ts'
 import { defineCacheDriver, storeCapabilities, type CacheDriver, type DriverEntry } from '../driver.ts'
@@ -71,13 +71,6 @@ export function redisKey(namespace: string, key: string): string {
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&')
-}
-
-function hostPort(text: string): { host: string; port: number } {
-  const t = text.trim().replace(/^rediss?:\/\//, '')
-  const i = t.lastIndexOf(':')
-  if (i <= 0) return { host: t, port: 6379 }
-  return { host: t.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(t.slice(i + 1)) }
 }
 
 /** The Redis hash slot of a key (CRC16/XMODEM of the key or its `{hash tag}`, mod 16384). */
@@ -404,7 +397,7 @@ export async function createRedisClient(options: RedisCacheOptions): Promise<Red
     case 'cluster': {
       const seeds =
         options.clusterNodes && options.clusterNodes.length > 0
-          ? options.clusterNodes.map(hostPort)
+          ? options.clusterNodes.map(parseRedisNode)
           : [{ host: url.hostname, port: Number(url.port) || 6379 }]
       return new Cluster(seeds, {
         lazyConnect: true,
@@ -422,7 +415,7 @@ export async function createRedisClient(options: RedisCacheOptions): Promise<Red
       return new Redis({
         ...common,
         db,
-        sentinels: options.sentinels.map(hostPort),
+        sentinels: options.sentinels.map(parseRedisNode),
         name: options.sentinelName ?? 'mymaster',
         ...options.connection,
       })
