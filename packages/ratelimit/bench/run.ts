@@ -3,13 +3,13 @@
 //           against rate-limiter-flexible's RateLimiterMemory (a fixed window) and a bare Map
 //           counter (the floor)
 //   redis:  limit() at 16 in flight, kit (fixed window) against RateLimiterRedis on the same
-//           ioredis and the raw EVALSHA of the kit's own script (the floor)
+//           ioredis and the raw EVALSHA of the kit's own fixed-window script (the floor)
 // Run: npm run bench -w @beaver-kit/ratelimit   (BENCH_QUICK=1 for a smoke run that writes nothing)
 import { Redis } from 'ioredis'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import { isQuick, runBench } from '@beaver-kit/testkit/bench'
 import { createLimiter, type Algorithm } from '@beaver-kit/ratelimit'
-import { LIMIT_SCRIPT } from '../src/redis-script.ts'
+import { FIXED_WINDOW_SCRIPT } from '../src/redis-script.ts'
 
 const REDIS_URL = process.env.BEAVER_TEST_REDIS_URL || 'redis://127.0.0.1:6379'
 const KEYS = Array.from({ length: 1024 }, (_, i) => `user:${i}`)
@@ -48,10 +48,12 @@ const redisKit = kit('fixed-window', 'redis')
 await redisKit.ready()
 const client = new Redis(REDIS_URL)
 const rlfRedis = new RateLimiterRedis({ storeClient: client, points: BIG, duration: 3600, keyPrefix: 'bench-rlf' })
-const sha = (await client.script('LOAD', LIMIT_SCRIPT)) as string
+const sha = (await client.script('LOAD', FIXED_WINDOW_SCRIPT)) as string
 const rawCall = (): Promise<unknown> => {
   const base = `bench-raw:{${nextKey()}}`
-  return client.evalsha(sha, 3, base, `${base}:b`, `${base}:q`, Date.now(), 0, 1, BIG, 3_600_000, BIG, 1)
+  const now = Date.now()
+  const start = Math.floor(now / 3_600_000) * 3_600_000
+  return client.evalsha(sha, 2, base, `${base}:b`, start, start + 3_600_000 - now, 0, BIG, 1)
 }
 
 try {
@@ -105,7 +107,7 @@ try {
     ],
     notes: [
       'Every call is allowed (limit 10^9 per hour over 1,024 keys): the figures are the cost of a decision.',
-      'rate-limiter-flexible counts a fixed window; the kit rows name their algorithm. floor (memory): a Map of window counters; floor (redis): EVALSHA of the kit’s own script through the same ioredis client, without the limiter around it.',
+      'rate-limiter-flexible counts a fixed window; the kit rows name their algorithm. floor (memory): a Map of window counters; floor (redis): EVALSHA of the kit’s own fixed-window script through the same ioredis client, without the limiter around it.',
       'Redis runs on the same 2 vCPUs as the bench.',
       'Memory keys: a limiter’s own memory store holds one namespace, so its Map keys are the caller’s keys as given (no per-call concatenation to hash); rate-limiter-flexible prefixes every key with its keyPrefix (default rlflx:), as a kit limiter on a shared store (storeInstance) prefixes its namespace.',
     ],

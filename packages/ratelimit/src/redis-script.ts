@@ -209,3 +209,49 @@ export const BLOCK_SCRIPT = /* lua */ `
 if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) else redis.call('DEL', KEYS[1]) end
 return 1
 `
+
+/**
+ * The hot path of `limit()` on a fixed window: one key's check without the general script's
+ * machinery (no per-algorithm closures, no tables of results, no multi-limit bookkeeping). It
+ * reads and writes the same state as the general script (hash fields s, n, p; the block key),
+ * so either script continues what the other wrote. The caller computes the decision from the
+ * count it returns with the same function the memory store runs (algorithms.ts), so only the
+ * write is decided here, with the same grant rule.
+ *
+ * KEYS: state key, block key. ARGV: window start, ms to the window's end, mode, limit, cost.
+ * Reply: the window's count before this call (nothing written when refused in mode all), or
+ * minus the block's remaining ms when the key is blocked.
+ *
+ * A write in the same window adds to n (HINCRBY) and leaves the expiry alone: the window's first
+ * write set it to the window's end, which every later write of that window would set again.
+ */
+export const FIXED_WINDOW_SCRIPT = /* lua */ `
+local mode = tonumber(ARGV[3])
+if mode < 2 then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return -blocked end
+end
+local k = KEYS[1]
+local start = tonumber(ARGV[1])
+local h = redis.call('HMGET', k, 's', 'n')
+local count = 0
+local same = h[1] and tonumber(h[1]) == start
+if same then count = tonumber(h[2]) end
+local cost = tonumber(ARGV[5])
+local after
+if mode == 3 then after = math.max(0, count - cost)
+elseif mode == 2 then after = count + cost
+else
+  local available = tonumber(ARGV[4]) - count
+  if mode == 1 then after = count + math.min(cost, math.max(0, available))
+  elseif cost <= available then after = count + cost
+  else return count end
+end
+if not same then
+  redis.call('HSET', k, 's', start, 'n', after, 'p', 0)
+  redis.call('PEXPIRE', k, ARGV[2])
+elseif after ~= count then
+  redis.call('HINCRBY', k, 'n', after - count)
+end
+return count
+`

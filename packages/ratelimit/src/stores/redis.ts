@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import { importPeer, LazyClient, redisClusterSeeds, redisSentinelOptions, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
-import { MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
+import { apply as applyAlgorithm, MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
 import { RateLimitError } from '../errors.ts'
 import type { RateLimitStore } from '../store.ts'
-import { ALGORITHM_CODE, BLOCK_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
+import { ALGORITHM_CODE, BLOCK_SCRIPT, FIXED_WINDOW_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
 
 /**
  * The ioredis client methods the store uses, written structurally so that the package's types
@@ -51,6 +51,7 @@ export interface RedisStoreOptions {
 /** SHA1 of the scripts, computed once: every call is an EVALSHA, the text is sent only after NOSCRIPT. */
 const LIMIT_SHA = createHash('sha1').update(LIMIT_SCRIPT).digest('hex')
 const BLOCK_SHA = createHash('sha1').update(BLOCK_SCRIPT).digest('hex')
+const FIXED_WINDOW_SHA = createHash('sha1').update(FIXED_WINDOW_SCRIPT).digest('hex')
 
 type Reply = Array<[number, number, number, number, number, number]>
 
@@ -66,6 +67,27 @@ function toResult(row: Reply[number]): StoreResult {
 }
 
 const firstResult = (reply: unknown): StoreResult => toResult((reply as Reply)[0] as Reply[number])
+
+function blockedResult(ms: number): StoreResult {
+  return { allowed: false, granted: 0, remaining: 0, resetMs: ms, retryAfterMs: ms, blocked: true }
+}
+
+/**
+ * The decision of FIXED_WINDOW_SCRIPT's reply (the window's count before the call, or minus the
+ * block's ms), made by the same function as on the memory store from the same state.
+ */
+function fixedWindowResult(
+  reply: unknown,
+  rule: Rule,
+  start: number,
+  now: number,
+  cost: number,
+  mode: Mode,
+): StoreResult {
+  const count = Number(reply)
+  if (count < 0) return blockedResult(-count)
+  return applyAlgorithm(rule, { kind: 'window', start, count, previous: 0 }, now, cost, mode)
+}
 
 /**
  * After NOSCRIPT: EVAL with the text runs the script on the node that owns the keys and leaves
@@ -102,8 +124,9 @@ function crossSlot(error: unknown): never {
 }
 
 /**
- * Redis: every check is one EVALSHA of one script (loaded again when Redis answers NOSCRIPT,
- * after a restart or SCRIPT FLUSH), which evaluates all the limits of a call atomically. A
+ * Redis: every check is one EVALSHA (the script sent again when Redis answers NOSCRIPT, after
+ * a restart or SCRIPT FLUSH): a fixed window's limit() runs its own small script, everything
+ * else the general one, which evaluates all the limits of a call atomically. A
  * key's state, block and sequence keys share one hash tag, so each limit lives in one Cluster
  * slot. Commands fail fast while Redis is away (no offline queue), so the limiter's failure
  * policy decides instead of a hung request.
@@ -183,6 +206,7 @@ export class RedisStore implements RateLimitStore {
     const client = this.#client.current
     if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
     const base = this.#namespaceSlot ? this.#base(key) : this.#prefix + key + '}'
+    if (rule.algorithm === 'fixed-window') return this.#fixedWindow(client, base, rule, cost, mode, now)
     const args = [
       base,
       base + ':b',
@@ -198,6 +222,24 @@ export class RedisStore implements RateLimitStore {
     return client.evalsha(LIMIT_SHA, 3, ...args).then(firstResult, (error: unknown) => {
       if (!isNoScript(error)) throw error
       return reload(client, LIMIT_SCRIPT, 3, args).then(firstResult)
+    })
+  }
+
+  /** A fixed window's check through its own small script (FIXED_WINDOW_SCRIPT). */
+  #fixedWindow(
+    client: RedisStoreClient,
+    base: string,
+    rule: Rule,
+    cost: number,
+    mode: Mode,
+    now: number,
+  ): Promise<StoreResult> {
+    const start = Math.floor(now / rule.windowMs) * rule.windowMs
+    const args = [base, base + ':b', start, start + rule.windowMs - now, MODE_CODE[mode], rule.limit, cost]
+    const decide = (reply: unknown): StoreResult => fixedWindowResult(reply, rule, start, now, cost, mode)
+    return client.evalsha(FIXED_WINDOW_SHA, 2, ...args).then(decide, (error: unknown) => {
+      if (!isNoScript(error)) throw error
+      return reload(client, FIXED_WINDOW_SCRIPT, 2, args).then(decide)
     })
   }
 

@@ -1,0 +1,104 @@
+// The fixed-window limit() runs its own small Redis script: it must continue the state and the
+// blocks that the general script wrote (a limiter deployed before it, or limitAll(), refund()
+// and penalty(), which still run the general script), and leave state the general script reads.
+import { describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
+import { createLimiter, RedisStore } from '@beaver-kit/ratelimit'
+
+const redis = await requireService('redis')
+const W = 60_000
+
+describe.runIf(redis)('fixed-window state on Redis across the two scripts', () => {
+  const setup = (now: { t: number }) => {
+    const namespace = uniqueNamespace('rlst')
+    const prefix = uniqueNamespace('rlp')
+    const store = new RedisStore({ url: redis as string, prefix, timeoutMs: 10_000 })
+    const l = createLimiter({
+      envPrefix: false,
+      namespace,
+      algorithm: 'fixed-window',
+      limit: 5,
+      window: W,
+      failPolicy: 'closed',
+      storeInstance: store,
+      clock: () => now.t,
+    })
+    const admin = new Redis(redis as string)
+    const state = (key: string) => `${prefix}:{${namespace}:${key}}`
+    return {
+      l,
+      admin,
+      state,
+      async close() {
+        await l.close()
+        await store.close()
+        const keys = await admin.keys(`${prefix}:*`)
+        if (keys.length > 0) await admin.del(...keys)
+        admin.disconnect()
+      },
+    }
+  }
+
+  it('continues a window the general script wrote, and leaves one it continues', async () => {
+    const now = { t: 1_700_000_000_000 - (1_700_000_000_000 % W) + 20_000 } // 20 s into a window
+    const start = now.t - 20_000
+    const s = setup(now)
+    try {
+      await s.l.limit('warm') // the first call connects through the general path; limit() then runs the small script
+      // What the deployed script stored: the hash s, n, p, expiring at the window's end.
+      await s.admin.hset(s.state('a'), 's', start, 'n', 3, 'p', 0)
+      await s.admin.pexpire(s.state('a'), 40_000)
+      expect(await s.l.limit('a')).toMatchObject({ allowed: true, granted: 1, remaining: 1, resetMs: 40_000 })
+      expect(await s.admin.hgetall(s.state('a'))).toEqual({ s: String(start), n: '4', p: '0' })
+      // penalty() runs the general script on what the small one wrote, and limit() sees it.
+      await s.l.penalty('a', 1)
+      expect(await s.l.limit('a')).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 40_000 })
+      await s.l.refund('a', 2)
+      now.t += 10_000
+      expect(await s.l.limit('a', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0, resetMs: 30_000 })
+      // The window's first write set the expiry to its end; later writes in it keep that.
+      const ttl = await s.admin.pttl(s.state('a'))
+      expect(ttl).toBeGreaterThan(0)
+      expect(ttl).toBeLessThanOrEqual(40_000)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('starts a fresh window over a previous one, expiring at its end', async () => {
+    const now = { t: 1_700_000_000_000 - (1_700_000_000_000 % W) + 45_000 }
+    const start = now.t - 45_000
+    const s = setup(now)
+    try {
+      await s.l.limit('warm') // the first call connects through the general path; limit() then runs the small script
+      await s.admin.hset(s.state('b'), 's', start - W, 'n', 5, 'p', 0)
+      await s.admin.pexpire(s.state('b'), 60_000)
+      expect(await s.l.limit('b')).toMatchObject({ allowed: true, remaining: 4, resetMs: 15_000 })
+      expect(await s.admin.hgetall(s.state('b'))).toEqual({ s: String(start), n: '1', p: '0' })
+      const ttl = await s.admin.pttl(s.state('b'))
+      expect(ttl).toBeGreaterThan(10_000)
+      expect(ttl).toBeLessThanOrEqual(15_000)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('refuses a key blocked by a block key the general script (or an older limiter) set', async () => {
+    const now = { t: Date.now() }
+    const s = setup(now)
+    try {
+      await s.l.limit('warm') // the first call connects through the general path; limit() then runs the small script
+      await s.admin.set(`${s.state('c')}:b`, '1', 'PX', 30_000)
+      const d = await s.l.limit('c')
+      expect(d).toMatchObject({ allowed: false, granted: 0, remaining: 0, blocked: true })
+      expect(d.retryAfterMs).toBeGreaterThan(25_000)
+      expect(d.retryAfterMs).toBeLessThanOrEqual(30_000)
+      expect(await s.admin.exists(s.state('c'))).toBe(0) // a refusal writes nothing
+      await s.l.block('c', 0)
+      expect(await s.l.limit('c')).toMatchObject({ allowed: true, remaining: 4, blocked: false })
+    } finally {
+      await s.close()
+    }
+  })
+})
