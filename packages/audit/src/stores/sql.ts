@@ -263,7 +263,9 @@ export class SqlStore implements AuditStore {
       stream,
       at,
     ])
-    const cut = young?.seq === null || young?.seq === undefined ? state.head.seq : Number(young.seq) - 1
+    let cut = young?.seq === null || young?.seq === undefined ? state.head.seq : Number(young.seq) - 1
+    const chain = this.#statements?.chain
+    if (chain !== undefined) cut = await chain.prunable(await this.#database(), stream, cut)
     if (cut <= state.base.seq) return undefined
     const [row] = await this.#rows(`select seq, hash from ${this.#t}_events where stream = ? and seq = ?`, [
       stream,
@@ -287,6 +289,8 @@ export class SqlStore implements AuditStore {
         )
         const [head] = await this.#rows(`select base_seq from ${this.#t}_heads where stream = ?`, [stream], tx)
         if (!cut || Number(head?.base_seq ?? 0) >= seq) return 0
+        // The newest record became this stream's since olderPrefix() looked: a later prune takes it.
+        if (s.chain !== undefined && (await s.chain.prunable(tx, stream, seq)) < seq) return 0
         const { affectedRows } = await tx.execute(
           this.#q(`delete from ${this.#t}_events where stream = ? and seq <= ?`),
           [stream, seq],

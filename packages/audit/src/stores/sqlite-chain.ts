@@ -14,14 +14,62 @@ import type { StreamState } from '../store.ts'
 
 type Row = Record<string, unknown>
 
-/** Migration 0007 (SQLite): the forward link and the trigger that sets it. */
+// The events table's columns after 0007, in table order, as 0001 and 0007 made them on SQLite.
+const EVENT_COLUMNS = `
+  id text not null,
+  stream text not null,
+  seq integer not null,
+  at integer not null,
+  actor text,
+  action text not null,
+  target text,
+  outcome text not null,
+  ip text,
+  user_agent text,
+  request_id text,
+  trace_id text,
+  diff text,
+  metadata text,
+  prev_hash text not null,
+  hash text not null,
+  next_hash text`
+
+/**
+ * Migrations 0007 and 0008 (SQLite). 0007: the forward link and the trigger that sets it.
+ * 0008: `pos` without AUTOINCREMENT (SQLite cannot drop it in place, so the table is rebuilt
+ * in the migration's transaction, rows, indexes and trigger as they were). AUTOINCREMENT keeps
+ * `pos` from being reused by writing the table's counter row in `sqlite_sequence` with every
+ * insert: one WAL page more per append. A rowid is reused only when the largest one is
+ * deleted, and prune() never deletes the table's newest record (`SqliteChain.prunable`), so `pos`
+ * stays a position no later record takes.
+ */
 export function sqliteLinkMigrations(t: string): Array<{ id: string; up: string }> {
+  const columns = EVENT_COLUMNS.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
   return [
     {
       id: '0007_sqlite_forward_links',
       up: `
 alter table ${t}_events add column next_hash text;
 create trigger if not exists ${t}_events_link after insert on ${t}_events begin
+  update ${t}_events set next_hash = new.hash where stream = new.stream and seq = new.seq - 1;
+end;
+`,
+    },
+    {
+      id: '0008_sqlite_pos_without_autoincrement',
+      up: `
+create table ${t}_events_rebuilt (
+  pos integer primary key,${EVENT_COLUMNS}
+);
+insert into ${t}_events_rebuilt (pos, ${columns}) select pos, ${columns} from ${t}_events order by pos;
+drop table ${t}_events;
+alter table ${t}_events_rebuilt rename to ${t}_events;
+create unique index ${t}_events_chain on ${t}_events (stream, seq);
+create index ${t}_events_actor on ${t}_events (actor, pos);
+create index ${t}_events_target on ${t}_events (target, pos);
+create index ${t}_events_action on ${t}_events (action, pos);
+create index ${t}_events_at on ${t}_events (stream, at);
+create trigger ${t}_events_link after insert on ${t}_events begin
   update ${t}_events set next_hash = new.hash where stream = new.stream and seq = new.seq - 1;
 end;
 `,
@@ -188,6 +236,19 @@ export class SqliteChain {
       stream,
       seq + 1,
     ])
+  }
+
+  /**
+   * The last place up to which a prune of `stream` may cut, given the cut it wants: before the
+   * table's newest record when that record is the stream's and the cut would take it. Without
+   * AUTOINCREMENT (0008) the next record would take that record's `pos` again, and a reader
+   * paging by cursor past it would miss the new one; kept, it goes with a later prune.
+   */
+  async prunable(db: Queryable, stream: string, cut: number): Promise<number> {
+    const [newest] = (await db.query(`select stream, seq from ${this.#t}_events order by pos desc limit 1`, []))
+      .rows as Row[]
+    if (newest === undefined || String(newest.stream) !== stream) return cut
+    return Math.min(cut, Number(newest.seq) - 1)
   }
 
   /** Forgets the heads this trail remembers (the store closed). */
