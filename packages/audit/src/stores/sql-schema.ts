@@ -11,8 +11,9 @@ export interface AuditMigration {
 // The audit store owns its tables and migrates them itself (through @beaver-kit/database's
 // migrator, in its own `<table>_migrations` history). `<t>_events` holds the records; the
 // unique (stream, seq) key means two writers can never both land the same place of a chain,
-// and `pos` (auto-increment) is the query order and cursor. `<t>_heads` holds one row per
-// stream: the last seq and hash, locked by every append, and the retention checkpoint (base).
+// and `pos` (auto-increment; on SQLite a plain rowid from 0008) is the query order and cursor.
+// `<t>_heads` holds one row per stream: the last seq and hash, locked by every append, and the
+// retention checkpoint (base).
 export function auditMigrations(dialect: Dialect, t: string): AuditMigration[] {
   const pos =
     dialect === 'postgres'

@@ -44,7 +44,9 @@ const EVENT_COLUMNS = `
  * stays a position no later record takes.
  */
 export function sqliteLinkMigrations(t: string): Array<{ id: string; up: string }> {
-  const columns = EVENT_COLUMNS.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
+  const columns = EVENT_COLUMNS.split(',')
+    .map((c) => c.trim().split(' ')[0])
+    .join(', ')
   return [
     {
       id: '0007_sqlite_forward_links',
