@@ -1,5 +1,8 @@
 // Side-by-side benchmark of @beaver-kit/storage on the kit's one harness (@beaver-kit/testkit/bench):
-//   local: put and get of 1 KiB files against node:fs writeFile/readFile (the floor), and a
+//   local: put of 1 KiB files against the same atomic write done with node:fs (writeFile to a
+//   temp name, then rename: readers see the old file or the new one, never a part), which is
+//   the goal's contender, with a plain writeFile (rewrites the file in place, no such guarantee)
+//   shown as the floor; get of 1 KiB against readFile (the floor), and a
 //   streamed upload and download of LARGE bytes against node:fs streams (createWriteStream /
 //   createReadStream through pipeline), with the peak RSS of the kit's large transfers
 //   s3 (s3rver started here): put and get of 1 KiB against raw @aws-sdk/client-s3, a streamed
@@ -134,19 +137,25 @@ try {
   await runBench({
     package: 'storage',
     url: import.meta.url,
-    rounds: 5,
+    // The 1 KiB ratios of single rounds spread wide (s3 put 0.73-1.42x over the 5 rounds of one
+    // run at load 11-13: s3rver runs in this process, on a shared 2-core machine); a goal is the
+    // median of per-round ratios, and 9 rounds make that median steadier than 5.
+    rounds: 9,
     cases: [
       {
         name: 'local put 1 KiB',
         contenders: [
           { contender: 'beaver-kit', fn: () => local.put(`put/${n++ & 1023}.bin`, KiB) },
           {
+            // Not like for like, shown for what atomicity costs: writeFile rewrites the file in
+            // place (a reader can see it empty or half written, a crash can leave it so).
             contender: 'floor',
             fn: () => writeFile(join(rawDir, `${n++ & 1023}.bin`), KiB),
           },
           {
-            // The floor of an atomic write: a new file renamed over the old one, which frees an
-            // inode each time where writeFile above rewrites one in place.
+            // The same guarantee as the kit's put, by hand: a new file renamed over the old one,
+            // which frees an inode each time where writeFile above rewrites one in place. Like
+            // the kit, no fsync (the README says a put is atomic, not durable).
             contender: 'node:fs temp + rename',
             fn: async () => {
               const temp = join(rawDir, `.tmp-${n++}`)
@@ -242,7 +251,12 @@ try {
       },
     ],
     goals: [
-      { goal: 'local put 1 KiB ≥ 0.95x node:fs', case: 'local put 1 KiB', over: 'floor', target: 0.95 },
+      {
+        goal: 'local put 1 KiB ≥ 0.95x node:fs atomic write (temp + rename)',
+        case: 'local put 1 KiB',
+        over: 'node:fs temp + rename',
+        target: 0.95,
+      },
       { goal: 'local get 1 KiB ≥ 0.95x node:fs', case: 'local get 1 KiB', over: 'floor', target: 0.95 },
       {
         goal: 'local streamed upload ≥ 0.95x node:fs streams',
