@@ -5,6 +5,7 @@
  * with 17 significant digits so they round-trip exactly: a decision is the same as on the
  * memory and SQL stores. The clock is the caller's (ARGV), which keeps the fake-clock
  * conformance suite meaningful; processes sharing a Redis need synchronized clocks (NTP).
+ * (The fixed and sliding windows' `limit()` runs a smaller script of its own, at the end.)
  *
  * KEYS, per limit: state key, block key, sequence key (sliding-log members).
  * ARGV: now, mode (0 all, 1 upTo, 2 force, 3 refund), then per limit: algorithm code, limit,
@@ -254,4 +255,48 @@ elseif after ~= count then
   redis.call('HINCRBY', k, 'n', after - count)
 end
 return count
+`
+
+/**
+ * The hot path of `limit()` on a sliding window, as FIXED_WINDOW_SCRIPT is for a fixed one: the
+ * same hash (s, n, p) as the general script, the count applied here with the same grant rule
+ * over the weighted previous window, the decision made by the caller from the state returned.
+ *
+ * KEYS: state key, block key. ARGV: window start, window ms, ms since the window started, mode,
+ * limit, cost. Reply: {count, previous} of this window before the call (nothing written when
+ * refused in mode all), or minus the block's remaining ms when the key is blocked.
+ */
+export const SLIDING_WINDOW_SCRIPT = /* lua */ `
+local mode = tonumber(ARGV[4])
+if mode < 2 then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return -blocked end
+end
+local k = KEYS[1]
+local start, w, elapsed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local h = redis.call('HMGET', k, 's', 'n', 'p')
+local count, previous = 0, 0
+local same = false
+if h[1] then
+  local s = tonumber(h[1])
+  if s == start then count = tonumber(h[2]); previous = tonumber(h[3]); same = true
+  elseif s == start - w then previous = tonumber(h[2]) end
+end
+local cost = tonumber(ARGV[6])
+local after
+if mode == 3 then after = math.max(0, count - cost)
+elseif mode == 2 then after = count + cost
+else
+  local available = tonumber(ARGV[5]) - math.floor((previous * (w - elapsed)) / w) - count
+  if mode == 1 then after = count + math.min(cost, math.max(0, available))
+  elseif cost <= available then after = count + cost
+  else return { count, previous } end
+end
+if not same then
+  redis.call('HSET', k, 's', start, 'n', after, 'p', previous)
+  redis.call('PEXPIRE', k, 2 * w - elapsed)
+elseif after ~= count then
+  redis.call('HINCRBY', k, 'n', after - count)
+end
+return { count, previous }
 `

@@ -1,4 +1,4 @@
-// The fixed-window limit() runs its own small Redis script: it must continue the state and the
+// A fixed or sliding window's limit() runs its own small Redis script: it must continue the state and the
 // blocks that the general script wrote (a limiter deployed before it, or limitAll(), refund()
 // and penalty(), which still run the general script), and leave state the general script reads.
 import { describe, expect, it } from 'vitest'
@@ -9,15 +9,15 @@ import { createLimiter, RedisStore } from '@beaver-kit/ratelimit'
 const redis = await requireService('redis')
 const W = 60_000
 
-describe.runIf(redis)('fixed-window state on Redis across the two scripts', () => {
-  const setup = (now: { t: number }) => {
+describe.runIf(redis)('window state on Redis across the small scripts and the general one', () => {
+  const setup = (now: { t: number }, algorithm: 'fixed-window' | 'sliding-window' = 'fixed-window') => {
     const namespace = uniqueNamespace('rlst')
     const prefix = uniqueNamespace('rlp')
     const store = new RedisStore({ url: redis as string, prefix, timeoutMs: 10_000 })
     const l = createLimiter({
       envPrefix: false,
       namespace,
-      algorithm: 'fixed-window',
+      algorithm,
       limit: 5,
       window: W,
       failPolicy: 'closed',
@@ -97,6 +97,31 @@ describe.runIf(redis)('fixed-window state on Redis across the two scripts', () =
       expect(await s.admin.exists(s.state('c'))).toBe(0) // a refusal writes nothing
       await s.l.block('c', 0)
       expect(await s.l.limit('c')).toMatchObject({ allowed: true, remaining: 4, blocked: false })
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('sliding window: weighs in the previous window the general script wrote, and continues this one', async () => {
+    const now = { t: 1_700_000_000_000 - (1_700_000_000_000 % W) + 30_000 } // half-way: the previous counts half
+    const start = now.t - 30_000
+    const s = setup(now, 'sliding-window')
+    try {
+      await s.l.limit('warm')
+      await s.admin.hset(s.state('d'), 's', start - W, 'n', 4, 'p', 1)
+      await s.admin.pexpire(s.state('d'), 90_000)
+      // previous 4 weighs floor(4 * 30/60) = 2: 5 - 2 - 1 = 2 left
+      expect(await s.l.limit('d')).toMatchObject({ allowed: true, remaining: 2, resetMs: 30_000 })
+      expect(await s.admin.hgetall(s.state('d'))).toEqual({ s: String(start), n: '1', p: '4' })
+      const ttl = await s.admin.pttl(s.state('d'))
+      expect(ttl).toBeGreaterThan(80_000)
+      expect(ttl).toBeLessThanOrEqual(90_000)
+      await s.l.penalty('d', 1) // the general script on what the small one wrote
+      expect(await s.l.limit('d', { cost: 2, upTo: true })).toMatchObject({ allowed: true, granted: 1, remaining: 0 })
+      expect(await s.admin.hgetall(s.state('d'))).toEqual({ s: String(start), n: '3', p: '4' })
+      expect(await s.l.limit('d')).toMatchObject({ allowed: false, blocked: false })
+      await s.admin.set(`${s.state('d')}:b`, '1', 'PX', 30_000)
+      expect(await s.l.limit('d')).toMatchObject({ allowed: false, blocked: true })
     } finally {
       await s.close()
     }

@@ -5,7 +5,13 @@ import { apply as applyAlgorithm, MODE_CODE, type Mode, type Rule } from '../alg
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
 import { RateLimitError } from '../errors.ts'
 import type { RateLimitStore } from '../store.ts'
-import { ALGORITHM_CODE, BLOCK_SCRIPT, FIXED_WINDOW_SCRIPT, LIMIT_SCRIPT } from '../redis-script.ts'
+import {
+  ALGORITHM_CODE,
+  BLOCK_SCRIPT,
+  FIXED_WINDOW_SCRIPT,
+  LIMIT_SCRIPT,
+  SLIDING_WINDOW_SCRIPT,
+} from '../redis-script.ts'
 
 /**
  * The ioredis client methods the store uses, written structurally so that the package's types
@@ -52,6 +58,7 @@ export interface RedisStoreOptions {
 const LIMIT_SHA = createHash('sha1').update(LIMIT_SCRIPT).digest('hex')
 const BLOCK_SHA = createHash('sha1').update(BLOCK_SCRIPT).digest('hex')
 const FIXED_WINDOW_SHA = createHash('sha1').update(FIXED_WINDOW_SCRIPT).digest('hex')
+const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW_SCRIPT).digest('hex')
 
 type Reply = Array<[number, number, number, number, number, number]>
 
@@ -73,20 +80,17 @@ function blockedResult(ms: number): StoreResult {
 }
 
 /**
- * The decision of FIXED_WINDOW_SCRIPT's reply (the window's count before the call, or minus the
- * block's ms), made by the same function as on the memory store from the same state.
+ * The decision of a window script's reply: the window's count before the call (and, from the
+ * sliding window's, the previous window's count), or minus the block's ms; made by the same
+ * function as on the memory store from the same state.
  */
-function fixedWindowResult(
-  reply: unknown,
-  rule: Rule,
-  start: number,
-  now: number,
-  cost: number,
-  mode: Mode,
-): StoreResult {
-  const count = Number(reply)
-  if (count < 0) return blockedResult(-count)
-  return applyAlgorithm(rule, { kind: 'window', start, count, previous: 0 }, now, cost, mode)
+function windowResult(reply: unknown, rule: Rule, start: number, now: number, cost: number, mode: Mode): StoreResult {
+  if (typeof reply === 'number') {
+    if (reply < 0) return blockedResult(-reply)
+    return applyAlgorithm(rule, { kind: 'window', start, count: reply, previous: 0 }, now, cost, mode)
+  }
+  const [count, previous] = reply as [number, number]
+  return applyAlgorithm(rule, { kind: 'window', start, count, previous }, now, cost, mode)
 }
 
 /**
@@ -206,7 +210,9 @@ export class RedisStore implements RateLimitStore {
     const client = this.#client.current
     if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
     const base = this.#namespaceSlot ? this.#base(key) : this.#prefix + key + '}'
-    if (rule.algorithm === 'fixed-window') return this.#fixedWindow(client, base, rule, cost, mode, now)
+    if (rule.algorithm === 'fixed-window' || rule.algorithm === 'sliding-window') {
+      return this.#window(client, base, rule, cost, mode, now)
+    }
     const args = [
       base,
       base + ':b',
@@ -225,8 +231,8 @@ export class RedisStore implements RateLimitStore {
     })
   }
 
-  /** A fixed window's check through its own small script (FIXED_WINDOW_SCRIPT). */
-  #fixedWindow(
+  /** A fixed or sliding window's check through its own small script (FIXED_/SLIDING_WINDOW_SCRIPT). */
+  #window(
     client: RedisStoreClient,
     base: string,
     rule: Rule,
@@ -234,12 +240,17 @@ export class RedisStore implements RateLimitStore {
     mode: Mode,
     now: number,
   ): Promise<StoreResult> {
-    const start = Math.floor(now / rule.windowMs) * rule.windowMs
-    const args = [base, base + ':b', start, start + rule.windowMs - now, MODE_CODE[mode], rule.limit, cost]
-    const decide = (reply: unknown): StoreResult => fixedWindowResult(reply, rule, start, now, cost, mode)
-    return client.evalsha(FIXED_WINDOW_SHA, 2, ...args).then(decide, (error: unknown) => {
+    const w = rule.windowMs
+    const start = Math.floor(now / w) * w
+    const fixed = rule.algorithm === 'fixed-window'
+    const script = fixed ? FIXED_WINDOW_SCRIPT : SLIDING_WINDOW_SCRIPT
+    const args = fixed
+      ? [base, base + ':b', start, start + w - now, MODE_CODE[mode], rule.limit, cost]
+      : [base, base + ':b', start, w, now - start, MODE_CODE[mode], rule.limit, cost]
+    const decide = (reply: unknown): StoreResult => windowResult(reply, rule, start, now, cost, mode)
+    return client.evalsha(fixed ? FIXED_WINDOW_SHA : SLIDING_WINDOW_SHA, 2, ...args).then(decide, (error: unknown) => {
       if (!isNoScript(error)) throw error
-      return reload(client, FIXED_WINDOW_SCRIPT, 2, args).then(decide)
+      return reload(client, script, 2, args).then(decide)
     })
   }
 
