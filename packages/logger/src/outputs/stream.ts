@@ -122,9 +122,18 @@ export class StreamOutput implements Output {
     }).unref()
   }
 
+  // The end-of-turn tail: what is buffered goes to the descriptor, as pino's own batches do,
+  // without the fsync that sonic-boom's flushSync() adds (an fsync every turn made each turn
+  // wait for the disk, and on /dev/null or a pipe throw an error it then swallows). In buffered
+  // mode flush() writes synchronously; in async mode it starts the write.
   private flushQuietly(): void {
-    if (this.options.mode === 'async') this.sonic.flush()
-    else this.flushSync()
+    if (this.destroyed || this.broken || this.pendingBytes() === 0) return
+    this.sonic.flush()
+  }
+
+  // sonic-boom's type declarations omit the count of bytes it holds.
+  private pendingBytes(): number {
+    return (this.sonic as unknown as { _len: number })._len
   }
 
   flushSync(): void {
