@@ -1,12 +1,19 @@
 // The four contenders of bench/run.ts, each built the way its users would build it, writing
 // to the same destination in the same mode where the library has one.
+//
+// Each contender imports its own library when it is built, so the child process measuring it
+// holds what that library's users would load (the kit's child neither loads nor compiles
+// winston, pino's child not the kit), and no contender's modules weigh on another's heap.
 import { createWriteStream } from 'node:fs'
-import pino from 'pino'
-import sonicBoom, { type SonicBoom as SonicBoomType } from 'sonic-boom'
-import winston from 'winston'
-import { createLogger, type LoggerOptions } from '../src/index.ts'
+import type pino from 'pino'
+import type { SonicBoom as SonicBoomType } from 'sonic-boom'
+import type winston from 'winston'
+import type { LoggerOptions } from '../src/index.ts'
 
-const SonicBoom = sonicBoom as unknown as typeof SonicBoomType
+// sonic-boom is CommonJS: its named export is invisible to ESM, and its typings mistype the default.
+async function loadSonicBoom(): Promise<typeof SonicBoomType> {
+  return (await import('sonic-boom')).default as unknown as typeof SonicBoomType
+}
 
 export type ContenderName = 'beaver-kit' | 'kit-no-keys' | 'pino' | 'winston' | 'floor'
 type Cases = Record<string, () => void>
@@ -79,6 +86,7 @@ async function endSonic(stream: SonicBoomType): Promise<void> {
 }
 
 async function kit(dest: string, options: LoggerOptions): Promise<Contender> {
+  const { createLogger } = await import('../src/index.ts')
   const log = createLogger({ envPrefix: false, outputs: [`file:${dest}`], ...options })
   const redacting = createLogger({ envPrefix: false, outputs: [`file:${dest}`], redact: REDACT, ...options })
   return {
@@ -97,6 +105,8 @@ export const contenders: Record<ContenderName, (dest: string) => Promise<Contend
   // redaction of secret keys at any depth costs.
   'kit-no-keys': (dest) => kit(dest, { redactKeys: ['none'] }),
   async pino(dest) {
+    const { default: pino } = await import('pino')
+    const SonicBoom = await loadSonicBoom()
     const stream = new SonicBoom({ dest, sync: true, minLength: BATCH })
     const log = pino(stream)
     const redacting = pino({ redact: { paths: REDACT, censor: '[REDACTED]' } }, stream)
@@ -107,6 +117,7 @@ export const contenders: Record<ContenderName, (dest: string) => Promise<Contend
     }
   },
   async winston(dest) {
+    const { default: winston } = await import('winston')
     const stream = createWriteStream(dest, { flags: 'a' })
     const redact2 = winston.format((info) => {
       const i = info as Record<string, { ssn?: unknown; number?: unknown } | undefined>
@@ -150,6 +161,7 @@ export const contenders: Record<ContenderName, (dest: string) => Promise<Contend
     }
   },
   async floor(dest) {
+    const SonicBoom = await loadSonicBoom()
     const stream = new SonicBoom({ dest, sync: true, minLength: BATCH })
     const pid = process.pid
     const line = (obj: object, msg: string) =>

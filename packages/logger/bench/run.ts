@@ -140,9 +140,14 @@ try {
   await runBench({
     package: 'logger',
     url: import.meta.url,
-    rounds: 3,
+    // Seven short rounds rather than three long ones: a round's ratio pairs two processes run
+    // seconds apart, and what differs between two processes (a neighbour's load, where the JIT
+    // got to) swung one contender's figure by up to 2x across three rounds, which a median of
+    // seven cancels better than longer windows do. The warm-up stays at 150 ms: a case reaches
+    // its steady speed after 125-200 ms of CPU. Each case still logs 10,000-80,000 lines a round.
+    rounds: 7,
     warmMs: 150,
-    measureMs: 500,
+    measureMs: 100,
     cases,
     goals,
     extraGoals: (results): GoalResult[] => {
