@@ -1,6 +1,6 @@
 import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
 import { serializeError } from './serialize-error.ts'
-import { createShapeCache } from './shape-guard.ts'
+import { createShapeCache, mayRemember } from './shape-guard.ts'
 import { maskUrlText } from './url-text.ts'
 
 type Obj = Record<string, unknown>
@@ -238,8 +238,11 @@ export function createFieldWalker(
   return function walkFields(obj: Obj): Obj {
     if (shapes !== undefined && shapes.proves(obj)) return obj
     let out: Obj | undefined
+    let keys = 0
+    let nested = false
     for (const key in obj) {
       const v = obj[key]
+      keys++
       let name = key
       if (redacting) {
         name = maskUrlText(key)
@@ -251,6 +254,7 @@ export function createFieldWalker(
         const nv = maskUrlText(v)
         if (nv !== v) (out ??= { ...obj })[name] = nv
       } else if (typeof v === 'object' && v !== null) {
+        nested = true
         let nv: unknown = v
         if (v instanceof Error) nv = serializeError(v)
         if (redacting) {
@@ -261,7 +265,7 @@ export function createFieldWalker(
       }
     }
     if (path.length !== 0) path.length = 0 // keeps no reference to a logged value
-    if (out === undefined && shapes !== undefined) shapes.learn(obj)
+    if (out === undefined && shapes !== undefined && mayRemember(keys, nested)) shapes.learn(obj)
     return out ?? obj
   }
 }

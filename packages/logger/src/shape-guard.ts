@@ -50,6 +50,15 @@ export interface ShapeCache {
   learn(fields: Obj): void
 }
 
+/**
+ * Whether a clean line could ever get a guard, from what the walk saw of its top level: a flat
+ * line with fewer than MIN_KEYS keys never does, so the walk need not tell the cache about it
+ * (a small flat object, the commonest line, then pays no sampling and no description).
+ */
+export function mayRemember(topLevelKeys: number, nested: boolean): boolean {
+  return nested || topLevelKeys >= MIN_KEYS
+}
+
 export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
   const byFirstKey = new Map<string, Guard[]>()
   let count = 0
