@@ -1,7 +1,8 @@
 // Side-by-side benchmark of @beaver-kit/queue's broker drivers against the raw client doing the
 // same work with the same guarantees, on the shared harness (@beaver-kit/testkit/bench):
 //   rabbitmq: publish with publisher confirms (amqplib ConfirmChannel, sendToQueue + confirm
-//             callback, to a quorum queue as the driver declares), consume + ack (prefetch = c)
+//             callback, to a quorum queue as the driver declares), consume + ack (prefetch = c + 1, as
+//             the driver sets it)
 //   nats:     JetStream publish awaiting the PubAck (msgID set, as the driver does), pull consume
 //             on a durable consumer with confirmed acks (ackAck), as the driver acknowledges
 // at concurrency 1 and 50. Consume cases drain a pre-filled backlog with an empty handler.
@@ -119,7 +120,8 @@ async function consumeAmqp(queue: string, concurrency: number): Promise<Measurem
     await Promise.all(Array.from({ length: Math.min(500, backlog - i) }, () => amqpPublish(confirm, queue)))
   }
   const ch = await amqpConn.createChannel()
-  await ch.prefetch(concurrency)
+  // As the driver sets it by default: one message beyond the handlers is at hand.
+  await ch.prefetch(concurrency + 1)
   const count = counter(backlog)
   const start = performance.now()
   const { consumerTag } = await ch.consume(queue, (m) => {
@@ -261,8 +263,8 @@ try {
     notes: [
       `Brokers on this machine: RabbitMQ 3.10 (quorum queues, one node) and nats-server 2.9.10 (JetStream, file storage), both on loopback. Consume cases drain a backlog of ${backlogFor(1)} messages at concurrency 1 and ${backlogFor(50)} at 50 with an empty handler (ops/s: handled ÷ time to drain); publish cases keep c publishes in flight.`,
       `Outbox relay: ${RELAYED} messages committed in the postgres driver's table, moved by relay() to the rabbitmq driver (publisher confirms) in batches of 100, each batch acknowledged on PostgreSQL after RabbitMQ confirmed it; ops/s: messages moved ÷ time from start to the last.`,
-      'Raw clients: amqplib ConfirmChannel (sendToQueue with the confirm callback; consume with prefetch c and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
-      'Where the sides differ: the raw JetStream consume() buffers max(c, 64) messages (64 at c=1, where amqplib has prefetch c) and counts a message once its ack is confirmed, holding its slot until then; the kit runs at most c handlers, counts a message when its handler ran, awaits its confirmed acks beside the next handlers, and pulls ahead up to 64 messages while handlers are short (never holding one past half of ack_wait). The kit publishes more per message (its envelope header; RabbitMQ: mandatory, messageId, timestamp), connects to NATS with noAsyncTraces (the raw client keeps the default), and gathers the RabbitMQ frames of one event-loop turn into one socket write (amqplib writes each).',
+      'Raw clients: amqplib ConfirmChannel (sendToQueue with the confirm callback; consume with prefetch c + 1, as the kit sets it, and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
+      'Where the sides differ: the raw JetStream consume() buffers max(c, 64) messages (64 at c=1, where amqplib has prefetch c + 1) and counts a message once its ack is confirmed, holding its slot until then; the kit runs at most c handlers, counts a message when its handler ran, awaits its confirmed acks beside the next handlers, and pulls ahead up to 64 messages while handlers are short (never holding one past half of ack_wait). The kit publishes more per message (its envelope header; RabbitMQ: mandatory, messageId, timestamp), connects to NATS with noAsyncTraces (the raw client keeps the default), and gathers the RabbitMQ frames of one event-loop turn into one socket write (amqplib writes each).',
     ],
   })
 } finally {

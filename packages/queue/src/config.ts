@@ -84,7 +84,7 @@ export const queueSchema = defineSchema(
         default: 0,
         min: 0,
         max: 65_535,
-        doc: 'Unacknowledged messages per consumer (0: the consumer’s concurrency)',
+        doc: 'Unacknowledged messages per consumer (0: the consumer’s concurrency plus one)',
       }),
       expires: f.duration({
         default: '0',

@@ -37,7 +37,10 @@ export interface RabbitQueueOptions {
   queueType?: 'quorum' | 'classic' | undefined
   /** First segment of every queue name. Default `bq`. */
   prefix?: string | undefined
-  /** Unacknowledged messages per consumer; 0 (default): the consumer's concurrency. */
+  /**
+   * Unacknowledged messages per consumer; 0 (default): the consumer's concurrency plus one, so
+   * the next message is at hand when a handler finishes instead of one round trip away.
+   */
   prefetch?: number | undefined
   /** Deletes a queue unused for this long (`x-expires`), for short-lived namespaces; 0: never. */
   expires?: number | undefined
@@ -201,7 +204,11 @@ class RabbitQueueDriver implements QueueDriver {
       let ch = sub.channel
       if (!ch) {
         ch = await this.#link.channel()
-        await ch.prefetch(this.#prefetch > 0 ? this.#prefetch : Math.max(1, prefetch))
+        // One beyond the handlers: while they run, the broker already sends the message the
+        // next free slot takes, so a slot does not idle for the ack's round trip to the broker
+        // and the next delivery's way back (every message at concurrency 1). It waits in the
+        // buffer, which stopFetching gives back uncounted.
+        await ch.prefetch(this.#prefetch > 0 ? this.#prefetch : Math.max(1, prefetch) + 1)
         // Deliveries may arrive before consume() resolves: the buffer must take them already.
         sub.channel = ch
       }
