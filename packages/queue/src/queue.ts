@@ -25,6 +25,8 @@ import { hasQueueDriver, loadQueueDriver, unknownQueueDriver } from './registry.
 import type { Queue, QueueOptions } from './queue-api.ts'
 
 const MAX_PRIORITY = 1_000_000
+/** Namespaced queue names kept for reuse; past this many (names made on the fly) the cache starts over. */
+const MAX_KEPT_NAMES = 1000
 
 /**
  * Builds a queue from options, then `BEAVER_QUEUE_*`, then defaults. Does no I/O; invalid
@@ -54,7 +56,18 @@ export function createQueue(options: QueueOptions = {}): Queue {
   const driverName = definition?.name ?? config.driver
   if (!definition && !hasQueueDriver(driverName)) throw unknownQueueDriver(driverName)
   const namespace = config.namespace
-  const full = (queue: string): string => `${namespace}/${checkQueueName(queue)}`
+  // The namespaced names already made: a publish looks its queue up by name (the driver's maps,
+  // the broker's routing key), and a string made afresh each time is flattened and hashed again.
+  const fullNames = new Map<string, string>()
+  const full = (queue: string): string => {
+    let name = fullNames.get(queue)
+    if (name === undefined) {
+      name = `${namespace}/${checkQueueName(queue)}`
+      if (fullNames.size >= MAX_KEPT_NAMES) fullNames.clear()
+      fullNames.set(queue, name)
+    }
+    return name
+  }
   const middleware: QueueMiddleware[] = []
   /** The publish hooks of `middleware`, in order (kept as middleware is added, not per publish). */
   const publishLayers: ((ctx: PublishContext, next: () => Promise<string[]>) => Promise<string[]>)[] = []

@@ -52,10 +52,14 @@ export function envelopeOf(msg: DriverMessage, attempts = 0, lastError?: string)
  * The envelope as it travels: short keys, and a field left out where it holds the value the
  * decoder puts back (no headers, priority 0, due at creation, 3 attempts, backoff 1 s to 5 min,
  * no timeout, none counted yet). A broker parses, stores and hands back every byte of it with
- * every message, and the full form was most of a small message's header.
+ * every message, and the full form was most of a small message's header. `publishTag` goes
+ * first, as `k`, for a RabbitMQ publish (see ConfirmedPublisher.send).
  */
-export function encodeEnvelope(e: BrokerEnvelope): string {
-  const wire: WireEnvelope = { i: e.id, q: e.queue, c: e.createdAt }
+export function encodeEnvelope(e: BrokerEnvelope, publishTag?: number): string {
+  const wire: WireEnvelope =
+    publishTag === undefined
+      ? { i: e.id, q: e.queue, c: e.createdAt }
+      : { k: publishTag, i: e.id, q: e.queue, c: e.createdAt }
   for (const _ in e.headers) {
     wire.h = e.headers
     break
@@ -79,6 +83,8 @@ const WIRE_DEFAULTS = { maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 300_0
 
 /** The wire form of an envelope (see encodeEnvelope). */
 interface WireEnvelope {
+  /** A RabbitMQ publish's tag, to match a returned message to its publish (decoding ignores it). */
+  k?: number
   i: string
   q: string
   c: number

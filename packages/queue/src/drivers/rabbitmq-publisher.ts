@@ -68,7 +68,7 @@ export class ConfirmedPublisher {
     // The publish tag rides in the envelope (one header, not two): a returned message is
     // matched to its publish by it. A byte array, not a string: amqplib encodes a string
     // table value at about twice the cost.
-    headers[ENVELOPE_HEADER] = Buffer.from(`{"k":${tag},${encodeEnvelope(envelope).slice(1)}`)
+    headers[ENVELOPE_HEADER] = Buffer.from(encodeEnvelope(envelope, tag))
     return new Promise<void>((resolve, reject) => {
       const options = {
         persistent: true,

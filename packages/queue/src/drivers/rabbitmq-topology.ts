@@ -6,6 +6,8 @@ import { declareError } from './rabbitmq-messages.ts'
 // `x-expires` out: it never expires while a message published after a declaration is in it.
 const REDECLARE_DELAY_MS = 10_000
 const DELAY_QUEUE_GRACE_MS = 60_000
+/** Queue names kept for reuse (see main); past this many the cache starts over. */
+const MAX_KEPT_NAMES = 1000
 
 /**
  * The broker objects behind each kit queue, their names and their declaration: the queue
@@ -28,6 +30,7 @@ export class RabbitTopology {
   readonly #exchanges = new Map<string, Promise<string>>()
   /** Group queue to the topics it is bound to, to bind again when the queue is declared again. */
   readonly #bindings = new Map<string, Set<string>>()
+  readonly #mainNames = new Map<string, string>()
 
   constructor(
     link: AmqpLink,
@@ -42,7 +45,14 @@ export class RabbitTopology {
   }
 
   main(queue: string): string {
-    return `${this.#prefix}:${queue}`
+    // Every publish routes by this name: the same string each time, hashed once.
+    let name = this.#mainNames.get(queue)
+    if (name === undefined) {
+      name = `${this.#prefix}:${queue}`
+      if (this.#mainNames.size >= MAX_KEPT_NAMES) this.#mainNames.clear()
+      this.#mainNames.set(queue, name)
+    }
+    return name
   }
 
   dead(queue: string): string {
