@@ -5,7 +5,7 @@
  * with 17 significant digits so they round-trip exactly: a decision is the same as on the
  * memory and SQL stores. The clock is the caller's (ARGV), which keeps the fake-clock
  * conformance suite meaningful; processes sharing a Redis need synchronized clocks (NTP).
- * (The fixed and sliding windows' `limit()` runs a smaller script of its own, at the end.)
+ * (`limit()` of every algorithm but the sliding log runs a smaller script of its own, at the end.)
  *
  * KEYS, per limit: state key, block key, sequence key (sliding-log members).
  * ARGV: now, mode (0 all, 1 upTo, 2 force, 3 refund), then per limit: algorithm code, limit,
@@ -299,4 +299,77 @@ elseif after ~= count then
   redis.call('HINCRBY', k, 'n', after - count)
 end
 return { count, previous }
+`
+
+/**
+ * The hot path of `limit()` on a token bucket: the general script's bucket (hash fields t, u)
+ * without its machinery. The tokens are computed and written here with the same arithmetic
+ * (17 significant digits stored); the caller decides from the fields returned as stored.
+ *
+ * KEYS: state key, block key. ARGV: now, mode, limit, window ms, burst, cost.
+ * Reply: {t, u} as stored before the call (nil when absent; nothing written when refused in
+ * mode all), or minus the block's remaining ms when the key is blocked.
+ */
+export const TOKEN_BUCKET_SCRIPT = /* lua */ `
+local mode = tonumber(ARGV[2])
+if mode < 2 then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return -blocked end
+end
+local k = KEYS[1]
+local now, limit, w, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local h = redis.call('HMGET', k, 't', 'u')
+local tokens = capacity
+if h[1] then tokens = math.min(capacity, tonumber(h[1]) + ((now - tonumber(h[2])) * limit) / w) end
+if mode == 3 then tokens = math.min(capacity, tokens + cost)
+else
+  local available = math.floor(tokens)
+  local g = cost
+  if mode == 1 then g = math.min(cost, math.max(0, available))
+  elseif mode == 0 and cost > available then
+    if cost ~= 0 then return h end
+    g = 0
+  end
+  tokens = tokens - g
+end
+redis.call('HSET', k, 't', string.format('%.17g', tokens), 'u', now)
+redis.call('PEXPIRE', k, math.max(1, math.ceil(((capacity - tokens) * w) / limit)))
+return h
+`
+
+/**
+ * The hot path of `limit()` on GCRA: the general script's theoretical arrival time (hash field
+ * a) without its machinery, computed and written with the same arithmetic.
+ *
+ * KEYS: state key, block key. ARGV: now, mode, limit, window ms, burst, cost.
+ * Reply: {a} as stored before the call (nil when absent; nothing written when refused in mode
+ * all), or minus the block's remaining ms when the key is blocked.
+ */
+export const GCRA_SCRIPT = /* lua */ `
+local mode = tonumber(ARGV[2])
+if mode < 2 then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return -blocked end
+end
+local k = KEYS[1]
+local now, limit, w, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local interval = w / limit
+local stored = redis.call('HGET', k, 'a')
+local tat = now
+if stored then tat = tonumber(stored) end
+tat = math.max(tat, now)
+if mode == 3 then tat = math.max(now, tat - cost * interval)
+else
+  local available = math.floor((now + burst * interval - tat) / interval)
+  local g = cost
+  if mode == 1 then g = math.min(cost, math.max(0, available))
+  elseif mode == 0 and cost > available then
+    if cost ~= 0 then return { stored } end
+    g = 0
+  end
+  tat = tat + g * interval
+end
+redis.call('HSET', k, 'a', string.format('%.17g', tat))
+redis.call('PEXPIRE', k, math.max(1, math.ceil(tat - now)))
+return { stored }
 `

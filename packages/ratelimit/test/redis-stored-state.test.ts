@@ -1,16 +1,16 @@
-// A fixed or sliding window's limit() runs its own small Redis script: it must continue the state and the
+// limit() runs its algorithm's own small Redis script (all but the sliding log's): it must continue the state and the
 // blocks that the general script wrote (a limiter deployed before it, or limitAll(), refund()
 // and penalty(), which still run the general script), and leave state the general script reads.
 import { describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
-import { createLimiter, RedisStore } from '@beaver-kit/ratelimit'
+import { createLimiter, RedisStore, type Algorithm } from '@beaver-kit/ratelimit'
 
 const redis = await requireService('redis')
 const W = 60_000
 
-describe.runIf(redis)('window state on Redis across the small scripts and the general one', () => {
-  const setup = (now: { t: number }, algorithm: 'fixed-window' | 'sliding-window' = 'fixed-window') => {
+describe.runIf(redis)('state on Redis across the small scripts and the general one', () => {
+  const setup = (now: { t: number }, algorithm: Algorithm = 'fixed-window') => {
     const namespace = uniqueNamespace('rlst')
     const prefix = uniqueNamespace('rlp')
     const store = new RedisStore({ url: redis as string, prefix, timeoutMs: 10_000 })
@@ -124,6 +124,31 @@ describe.runIf(redis)('window state on Redis across the small scripts and the ge
       expect(await s.l.limit('d')).toMatchObject({ allowed: false, blocked: true })
     } finally {
       await s.close()
+    }
+  })
+
+  it('token bucket and GCRA: continue the fields the general script stored, to the last digit', async () => {
+    const now = { t: 1_700_000_000_000 }
+    const bucket = setup(now, 'token-bucket') // 5 per minute: a token every 12 s
+    const meter = setup(now, 'gcra')
+    try {
+      await bucket.l.limit('warm')
+      await meter.l.limit('warm')
+      await bucket.admin.hset(bucket.state('e'), 't', '2.5', 'u', now.t - 10_000)
+      // 2.5 + 10 s of refill (0.8333...) = 3.333...; one taken leaves 2.333... (2 whole)
+      expect(await bucket.l.limit('e')).toMatchObject({ allowed: true, remaining: 2 })
+      expect(await bucket.admin.hgetall(bucket.state('e'))).toEqual({ t: '2.3333333333333335', u: String(now.t) })
+      await bucket.l.penalty('e', 1) // the general script on what the small one wrote: 1.333... left
+      expect(await bucket.l.limit('e')).toMatchObject({ allowed: true, remaining: 0 })
+      expect(await bucket.l.limit('e')).toMatchObject({ allowed: false, remaining: 0 })
+      await meter.admin.hset(meter.state('f'), 'a', now.t + 12_000) // one unit spent, 12 s each
+      expect(await meter.l.limit('f')).toMatchObject({ allowed: true, remaining: 3, resetMs: 24_000 })
+      expect(await meter.admin.hget(meter.state('f'), 'a')).toBe(String(now.t + 24_000))
+      await meter.l.penalty('f', 3)
+      expect(await meter.l.limit('f')).toMatchObject({ allowed: false, retryAfterMs: 12_000 })
+    } finally {
+      await bucket.close()
+      await meter.close()
     }
   })
 })

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { importPeer, LazyClient, redisClusterSeeds, redisSentinelOptions, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
-import { apply as applyAlgorithm, MODE_CODE, type Mode, type Rule } from '../algorithms.ts'
+import { apply as applyAlgorithm, MODE_CODE, type Algorithm, type Mode, type Rule, type State } from '../algorithms.ts'
 import type { LimitRequest, StoreResult } from '../evaluate.ts'
 import { RateLimitError } from '../errors.ts'
 import type { RateLimitStore } from '../store.ts'
@@ -9,8 +9,10 @@ import {
   ALGORITHM_CODE,
   BLOCK_SCRIPT,
   FIXED_WINDOW_SCRIPT,
+  GCRA_SCRIPT,
   LIMIT_SCRIPT,
   SLIDING_WINDOW_SCRIPT,
+  TOKEN_BUCKET_SCRIPT,
 } from '../redis-script.ts'
 
 /**
@@ -57,8 +59,22 @@ export interface RedisStoreOptions {
 /** SHA1 of the scripts, computed once: every call is an EVALSHA, the text is sent only after NOSCRIPT. */
 const LIMIT_SHA = createHash('sha1').update(LIMIT_SCRIPT).digest('hex')
 const BLOCK_SHA = createHash('sha1').update(BLOCK_SCRIPT).digest('hex')
-const FIXED_WINDOW_SHA = createHash('sha1').update(FIXED_WINDOW_SCRIPT).digest('hex')
-const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW_SCRIPT).digest('hex')
+
+/** The small script of each algorithm's limit() (the sliding log has none: the general script). */
+interface SmallScript {
+  script: string
+  sha: string
+}
+const SMALL_SCRIPTS = new Map<Algorithm, SmallScript>(
+  (
+    [
+      ['fixed-window', FIXED_WINDOW_SCRIPT],
+      ['sliding-window', SLIDING_WINDOW_SCRIPT],
+      ['token-bucket', TOKEN_BUCKET_SCRIPT],
+      ['gcra', GCRA_SCRIPT],
+    ] as const
+  ).map(([algorithm, script]) => [algorithm, { script, sha: createHash('sha1').update(script).digest('hex') }]),
+)
 
 type Reply = Array<[number, number, number, number, number, number]>
 
@@ -79,18 +95,40 @@ function blockedResult(ms: number): StoreResult {
   return { allowed: false, granted: 0, remaining: 0, resetMs: ms, retryAfterMs: ms, blocked: true }
 }
 
-/**
- * The decision of a window script's reply: the window's count before the call (and, from the
- * sliding window's, the previous window's count), or minus the block's ms; made by the same
- * function as on the memory store from the same state.
- */
-function windowResult(reply: unknown, rule: Rule, start: number, now: number, cost: number, mode: Mode): StoreResult {
-  if (typeof reply === 'number') {
-    if (reply < 0) return blockedResult(-reply)
-    return applyAlgorithm(rule, { kind: 'window', start, count: reply, previous: 0 }, now, cost, mode)
+/** The state a small script's reply carries, as the memory store keeps it. */
+function replyState(reply: unknown, rule: Rule, start: number): State | undefined {
+  switch (rule.algorithm) {
+    case 'fixed-window':
+      return { kind: 'window', start, count: reply as number, previous: 0 }
+    case 'sliding-window': {
+      const [count, previous] = reply as [number, number]
+      return { kind: 'window', start, count, previous }
+    }
+    case 'token-bucket': {
+      const [tokens, updated] = reply as [string | null, string | null]
+      return tokens === null ? undefined : { kind: 'bucket', tokens: Number(tokens), updated: Number(updated) }
+    }
+    default: {
+      const [tat] = reply as [string | null]
+      return tat === null ? undefined : { kind: 'gcra', tat: Number(tat) }
+    }
   }
-  const [count, previous] = reply as [number, number]
-  return applyAlgorithm(rule, { kind: 'window', start, count, previous }, now, cost, mode)
+}
+
+/**
+ * The decision of a small script's reply: the key's state before the call, or minus the
+ * block's ms; made by the same function as on the memory store from the same state.
+ */
+function smallScriptResult(
+  reply: unknown,
+  rule: Rule,
+  start: number,
+  now: number,
+  cost: number,
+  mode: Mode,
+): StoreResult {
+  if (typeof reply === 'number' && reply < 0) return blockedResult(-reply)
+  return applyAlgorithm(rule, replyState(reply, rule, start), now, cost, mode)
 }
 
 /**
@@ -129,8 +167,8 @@ function crossSlot(error: unknown): never {
 
 /**
  * Redis: every check is one EVALSHA (the script sent again when Redis answers NOSCRIPT, after
- * a restart or SCRIPT FLUSH): a fixed window's limit() runs its own small script, everything
- * else the general one, which evaluates all the limits of a call atomically. A
+ * a restart or SCRIPT FLUSH): limit() runs its algorithm's small script (all but the sliding
+ * log), everything else the general one, which evaluates all the limits of a call atomically. A
  * key's state, block and sequence keys share one hash tag, so each limit lives in one Cluster
  * slot. Commands fail fast while Redis is away (no offline queue), so the limiter's failure
  * policy decides instead of a hung request.
@@ -210,9 +248,8 @@ export class RedisStore implements RateLimitStore {
     const client = this.#client.current
     if (client === undefined) return this.apply([{ key, rule, cost }], now, mode).then((r) => r[0] as StoreResult)
     const base = this.#namespaceSlot ? this.#base(key) : this.#prefix + key + '}'
-    if (rule.algorithm === 'fixed-window' || rule.algorithm === 'sliding-window') {
-      return this.#window(client, base, rule, cost, mode, now)
-    }
+    const small = SMALL_SCRIPTS.get(rule.algorithm)
+    if (small !== undefined) return this.#small(client, small, base, rule, cost, mode, now)
     const args = [
       base,
       base + ':b',
@@ -231,9 +268,10 @@ export class RedisStore implements RateLimitStore {
     })
   }
 
-  /** A fixed or sliding window's check through its own small script (FIXED_/SLIDING_WINDOW_SCRIPT). */
-  #window(
+  /** One limit through its algorithm's small script (redis-script.ts: FIXED_WINDOW_SCRIPT and the next ones). */
+  #small(
     client: RedisStoreClient,
+    { script, sha }: SmallScript,
     base: string,
     rule: Rule,
     cost: number,
@@ -242,13 +280,14 @@ export class RedisStore implements RateLimitStore {
   ): Promise<StoreResult> {
     const w = rule.windowMs
     const start = Math.floor(now / w) * w
-    const fixed = rule.algorithm === 'fixed-window'
-    const script = fixed ? FIXED_WINDOW_SCRIPT : SLIDING_WINDOW_SCRIPT
-    const args = fixed
-      ? [base, base + ':b', start, start + w - now, MODE_CODE[mode], rule.limit, cost]
-      : [base, base + ':b', start, w, now - start, MODE_CODE[mode], rule.limit, cost]
-    const decide = (reply: unknown): StoreResult => windowResult(reply, rule, start, now, cost, mode)
-    return client.evalsha(fixed ? FIXED_WINDOW_SHA : SLIDING_WINDOW_SHA, 2, ...args).then(decide, (error: unknown) => {
+    const block = base + ':b'
+    const m = MODE_CODE[mode]
+    let args: Array<string | number>
+    if (rule.algorithm === 'fixed-window') args = [base, block, start, start + w - now, m, rule.limit, cost]
+    else if (rule.algorithm === 'sliding-window') args = [base, block, start, w, now - start, m, rule.limit, cost]
+    else args = [base, block, now, m, rule.limit, w, rule.burst, cost]
+    const decide = (reply: unknown): StoreResult => smallScriptResult(reply, rule, start, now, cost, mode)
+    return client.evalsha(sha, 2, ...args).then(decide, (error: unknown) => {
       if (!isNoScript(error)) throw error
       return reload(client, script, 2, args).then(decide)
     })
