@@ -63,7 +63,7 @@ const visit = (session: Session): number => {
   return n
 }
 
-// The kit, store mode: on Redis directly (the redis store: a data-only save is one HSET), and on a
+// The kit, store mode: on Redis directly (the redis store: a save is one EVALSHA), and on a
 // kit cache with the Redis driver (any cache works; a save takes the session's lock).
 const kitRedis = createSessions({
   envPrefix: false,
@@ -176,8 +176,8 @@ try {
     ],
     notes: [
       'Each request loads a session, changes a counter and saves it; 64 users, 16 requests in flight, over keep-alive loopback HTTP from the same process (the client costs every contender the same).',
-      'The kit in store mode merges changed keys (no lost updates): the redis store in one HSET whose answer shows whether the session still exists (a script only to create, renew or delete keys), a kit cache (any driver; here Redis) under a per-session lock (four round trips); express-session overwrites the whole session. floor: the same server without sessions.',
-      'The same work on both sides of the store goal: one counter per session, a 24 h TTL refreshed by each save, a Set-Cookie only for a new session, two Redis round trips per request (the kit HGETALL + HSET, connect-redis GET + SET EX); the kit renews the idle timeout (PEXPIRE, a new cookie) once less than half is left, connect-redis sets the TTL with every SET (and express-session, rolling: false, sends no new cookie). The id cookie: express-session checks its HMAC on every request; the kit opens its sealed (AES-GCM) id once per cookie and remembers it (bounded), a revoked id still refused because the store is asked every time. Clients: connect-redis 9 on node-redis, the kit on ioredis with auto-pipelining (both write the commands of concurrent requests together).',
+      'The kit in store mode merges changed keys (no lost updates): the redis store in one EVALSHA that writes only into a session that still exists, a kit cache (any driver; here Redis) under a per-session lock (four round trips); express-session overwrites the whole session. floor: the same server without sessions.',
+      'The same work on both sides of the store goal: one counter per session, a 24 h TTL refreshed by each save, a Set-Cookie only for a new session, two Redis round trips per request (the kit HGETALL + EVALSHA, connect-redis GET + SET EX); the kit renews the idle timeout (PEXPIRE, a new cookie) once less than half is left, connect-redis sets the TTL with every SET (and express-session, rolling: false, sends no new cookie). The id cookie: express-session checks its HMAC on every request; the kit opens its sealed (AES-GCM) id once per cookie and remembers it (bounded), a revoked id still refused because the store is asked every time. Clients: connect-redis 9 on node-redis, the kit on ioredis with auto-pipelining (both write the commands of concurrent requests together).',
       'Redis runs on the same 2 vCPUs as the bench.',
     ],
   })

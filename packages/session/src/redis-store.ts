@@ -12,7 +12,6 @@ export interface RedisSessionClient extends LifecycleClient {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   hgetall(key: string): Promise<Record<string, string>>
-  hset(key: string, ...fieldsAndValues: string[]): Promise<number>
   hvals(key: string): Promise<string[]>
   get(key: string): Promise<string | null>
   incr(key: string): Promise<number>
@@ -39,30 +38,36 @@ export interface RedisSessionStoreOptions {
   sentinel?: { nodes: readonly string[]; name?: string | undefined } | undefined
 }
 
-// A session is a hash: `@m` holds the record without its data (JSON), `@e` is there from the
-// session's creation on (see save()), `d:<key>` each data key (JSON), so a save writes only the
-// fields a request changed. Every script touches the keys of one hash tag (the session id, or
-// the user id): one Cluster slot.
+// A session is a hash: `@m` holds the record without its data (JSON), `d:<key>` each data key
+// (JSON), so a save writes only the fields a request changed. Every script touches the keys of
+// one hash tag (the session id, or the user id): one Cluster slot.
 const META = '@m'
-const LIVE = '@e'
 const DATA = 'd:'
-/** The save script's first argument: write, write only if the session exists, or replace it. */
+/**
+ * The save script's first argument: write (a new session), write only if the session exists
+ * and renew its expiry, replace it, or write only if it exists and leave its expiry alone.
+ */
 const CREATE = 0
 const MERGE = 1
 const REPLACE = 2
+const KEEP = 3
 
 /**
- * The save: KEYS[1] the session. ARGV: what to do (0 write, 1 write only if it exists,
- * 2 replace), ttl ms, the number of fields to set (the meta field first), the field/value
- * pairs, then the fields to delete. A session that must exist and is gone (revoked, expired)
- * is left alone: 0. Fields go in runs of 500 pairs, within Lua's stack for unpack(). The
- * existence check is the PEXPIRE itself (0 when there is no key; a later HSET keeps the TTL):
- * each call from Lua costs Redis about as much as a command from a client.
+ * The save: KEYS[1] the session. ARGV: what to do (see CREATE...KEEP), ttl ms, the number of
+ * fields to set, the field/value pairs, then the fields to delete. A session that must exist
+ * and is gone (revoked, expired) is left alone: 0. Fields go in runs of 500 pairs, within
+ * Lua's stack for unpack(). For MERGE the existence check is the PEXPIRE itself (0 when there
+ * is no key): each call from Lua costs Redis about as much as a command from a client. Every
+ * write that can create the hash sets its expiry in the same script, so no command leaves a
+ * session hash without a TTL behind, whatever happens to the client between commands.
  */
 const SAVE_SCRIPT = /* lua */ `
-if ARGV[1] == '1' then
+local mode = ARGV[1]
+if mode == '1' then
   if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 0 then return 0 end
-elseif ARGV[1] == '2' then
+elseif mode == '3' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+elseif mode == '2' then
   redis.call('DEL', KEYS[1])
 end
 local last = 3 + 2 * tonumber(ARGV[3])
@@ -72,7 +77,7 @@ end
 for from = last + 1, #ARGV, 1000 do
   redis.call('HDEL', KEYS[1], unpack(ARGV, from, math.min(#ARGV, from + 999)))
 end
-if ARGV[1] ~= '1' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if mode == '0' or mode == '2' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `
 
@@ -102,23 +107,11 @@ if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 1
 `
 
-/**
- * After a plain HSET found no `@e` (it created the field): KEYS[1] the session. A session
- * written before `@e` existed still has its meta and is kept (it has `@e` now); else the HSET
- * made a hash of a session that was gone (revoked or expired while the request ran): deleted.
- */
-const CHECK_SCRIPT = /* lua */ `
-if redis.call('HEXISTS', KEYS[1], '@m') == 1 then return 1 end
-redis.call('DEL', KEYS[1])
-return 0
-`
-
 const sha = (script: string): string => createHash('sha1').update(script).digest('hex')
 const SCRIPTS = {
   save: { text: SAVE_SCRIPT, sha: sha(SAVE_SCRIPT) },
   index: { text: INDEX_SCRIPT, sha: sha(INDEX_SCRIPT) },
   unindex: { text: UNINDEX_SCRIPT, sha: sha(UNINDEX_SCRIPT) },
-  check: { text: CHECK_SCRIPT, sha: sha(CHECK_SCRIPT) },
 } as const
 type Script = (typeof SCRIPTS)[keyof typeof SCRIPTS]
 
@@ -142,10 +135,10 @@ function metaOf(record: SessionRecord): string {
 }
 
 /**
- * Sessions on Redis, without a cache between: a load is one HGETALL, a save that only changes
- * data one HSET (see #saveData), and a save that creates, renews or deletes keys one EVALSHA
- * that checks the session still exists; both write only the changed keys, so parallel requests
- * lose nothing and no lock is taken. Scripts go by their SHA1 (computed once) and are sent
+ * Sessions on Redis, without a cache between: a load is one HGETALL, a save one EVALSHA that
+ * checks the session still exists (or creates it with its expiry) and writes only the changed
+ * keys, so parallel requests lose nothing, no lock is taken, and no command leaves a hash
+ * without a TTL. Scripts go by their SHA1 (computed once) and are sent
  * again (EVAL) only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH). Keys:
  * `<prefix>:s:{<id>}`, and per user `<prefix>:u:{<user>}`, `<prefix>:ul:{<user>}`,
  * `<prefix>:g:{<user>}`: Cluster-safe.
@@ -220,7 +213,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async set(record: SessionRecord, ttlMs: number): Promise<void> {
-    const args: Array<string | number> = [REPLACE, ttl(ttlMs), 1, META, metaOf(record), LIVE, '1']
+    const args: Array<string | number> = [REPLACE, ttl(ttlMs), 1, META, metaOf(record)]
     for (const k in record.data) args.push(DATA + k, JSON.stringify(record.data[k]))
     args[2] = (args.length - 3) / 2
     await this.#eval(SCRIPTS.save, [this.#session(record.id)], args)
@@ -240,11 +233,11 @@ export class RedisSessionStore implements SessionStore {
       await this.delete(previousId)
       return true
     }
-    if (!isNew && touch === false) {
-      const saved = await this.#saveData(record.id, changes)
-      if (saved !== undefined) return saved
-    }
-    const args: Array<string | number> = [isNew ? CREATE : MERGE, ttl(ttlMs), 1, META, metaOf(record), LIVE, '1']
+    // Only data changed (the session was not renewed): its meta and expiry stay as they are.
+    const keep = !isNew && touch === false
+    const args: Array<string | number> = keep
+      ? [KEEP, 0, 0]
+      : [isNew ? CREATE : MERGE, ttl(ttlMs), 1, META, metaOf(record)]
     let deletions: string[] | undefined
     for (const [k, c] of changes) {
       if (c) args.push(DATA + k, JSON.stringify(c.value))
@@ -253,27 +246,6 @@ export class RedisSessionStore implements SessionStore {
     args[2] = (args.length - 3) / 2
     if (deletions) for (const d of deletions) args.push(d)
     return (await this.#eval(SCRIPTS.save, [this.#session(record.id)], args)) === 1
-  }
-
-  /**
-   * Only data changed (the session was not renewed): one plain HSET with `@e`, which Redis runs
-   * in a fraction of a script call's cost. HSET answers how many fields it created: fewer than
-   * it wrote means `@e` was there, so the session exists (the common case, done). If it created
-   * `@e` the session was gone (or predates `@e`): the check script keeps or deletes the hash, so
-   * a revoked session is never written back (a hash without `@m` is never loaded meanwhile).
-   * Undefined when a key is deleted (an HDEL too: the script does both at once).
-   */
-  async #saveData(id: string, changes: SessionSave['changes']): Promise<boolean | undefined> {
-    const args = [LIVE, '1']
-    for (const [k, c] of changes) {
-      if (!c) return undefined
-      args.push(DATA + k, JSON.stringify(c.value))
-    }
-    const key = this.#session(id)
-    const client = this.#client.current ?? (await this.#connect())
-    const created = await client.hset(key, ...args)
-    if (created < args.length / 2) return true
-    return (await this.#eval(SCRIPTS.check, [key], [])) === 1
   }
 
   async listUser(userId: string): Promise<SessionInfo[]> {

@@ -1,6 +1,8 @@
 // What the Redis store sends for each kind of save, on the shared Redis: a save that only
-// changes data is one plain HSET that leaves the expiry alone, and a session revoked while
-// such a save was in flight is not written back (no hash is left behind).
+// changes data is one EVALSHA that leaves the expiry alone, a session revoked while such a
+// save was in flight is not written back (no hash is left behind), and after every single
+// command the store sends no session key is left without a TTL (a client that dies between
+// two commands leaks nothing).
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
@@ -35,7 +37,7 @@ describe.runIf(url)('the Redis session store, command by command', () => {
   const make = (client: RedisSessionClient, prefix: string) =>
     createSessions({ envPrefix: false, keys, store: new RedisSessionStore({ client, prefix }) })
 
-  it('saves a data-only change with one HSET: no script, the expiry left as it was', async () => {
+  it('saves a data-only change with one EVALSHA, the expiry left as it was', async () => {
     const prefix = uniqueNamespace('sessr')
     const { client, sent, raw } = countingClient()
     const s = make(client, prefix)
@@ -45,7 +47,7 @@ describe.runIf(url)('the Redis session store, command by command', () => {
     await raw.pexpire(key, 5_000_000) // marked, so a renewal would show
     sent.clear()
     expect(await request(s, jar, (session) => (session.set('n', 2), session.set('m', 'x'), session.get('n')))).toBe(2)
-    expect(Object.fromEntries(sent)).toEqual({ hgetall: 1, hset: 1 })
+    expect(Object.fromEntries(sent)).toEqual({ hgetall: 1, evalsha: 1 })
     expect(await raw.pttl(key)).toBeLessThanOrEqual(5_000_000)
     expect(await raw.pttl(key)).toBeGreaterThan(4_000_000)
     expect(await request(s, jar, (session) => session.all())).toEqual({ n: 2, m: 'x' })
@@ -71,17 +73,74 @@ describe.runIf(url)('the Redis session store, command by command', () => {
     await s.close()
   })
 
-  it('keeps a session stored before the marker field existed (its meta is there)', async () => {
+  it('leaves no session key without a TTL after any single command, even when a late save meets a revoked session', async () => {
+    const prefix = uniqueNamespace('sessr')
+    const raw = new Redis(url as string)
+    const inspector = new Redis(url as string)
+    opened.push({ close: () => raw.quit() }, { close: () => inspector.quit() })
+    // What a client that died right after this command would leave: every key of the store
+    // but the per-user generation counters (kept for good: they revoke sealed cookies).
+    const withoutTtl: string[] = []
+    let commands = 0
+    const inspect = async (command: string): Promise<void> => {
+      commands++
+      for (const key of await inspector.keys(`${prefix}:*`)) {
+        if (key.startsWith(`${prefix}:g:`)) continue
+        if ((await inspector.pttl(key)) === -1) withoutTtl.push(`${key} after ${command}`)
+      }
+    }
+    const client = new Proxy(raw, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver)
+        if (typeof value !== 'function' || typeof name !== 'string') return value
+        return async (...args: unknown[]) => {
+          try {
+            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+          } finally {
+            await inspect(name)
+          }
+        }
+      },
+    }) as unknown as RedisSessionClient
+    let now = Date.now()
+    const s = createSessions({
+      envPrefix: false,
+      keys,
+      ttl: '1h',
+      clock: () => now,
+      store: new RedisSessionStore({ client, prefix }),
+    })
+    const jar = new Jar()
+    await request(s, jar, (session) => session.set('n', 1)) // created
+    await request(s, jar, async (session) => {
+      await session.login('u-ttl') // a new id, the user index
+      session.set('a', 1)
+    })
+    await request(s, jar, (session) => (session.set('n', 2), session.delete('a'))) // data only
+    now += 40 * 60_000
+    await request(s, jar, (session) => session.set('n', 3)) // renewed
+    const late = await s.load({ headers: { cookie: jar.header() } })
+    expect(await s.revokeAll('u-ttl')).toBe(1)
+    late.set('b', 2) // a data-only save of a session that is gone: the window of the leak
+    const res = response()
+    await s.commit(late, res)
+    expect(res.set.some((c) => c.includes('Max-Age=0'))).toBe(true)
+    expect(await raw.exists(`${prefix}:s:{${late.id}}`)).toBe(0)
+    expect(commands).toBeGreaterThan(10)
+    expect(withoutTtl).toEqual([])
+    await s.close()
+  })
+
+  it('loads and saves a session stored by the previous release (with its marker field)', async () => {
     const prefix = uniqueNamespace('sessr')
     const { client, raw } = countingClient()
     const s = make(client, prefix)
     const jar = new Jar()
     const id = await request(s, jar, (session) => (session.set('n', 1), session.id))
     const key = `${prefix}:s:{${id}}`
-    await raw.hdel(key, '@e') // as a session written by the previous release
+    await raw.hset(key, '@e', '1') // the previous release marked every session with it
     expect(await request(s, jar, (session) => (session.set('n', 2), session.isNew))).toBe(false)
-    expect(await raw.hget(key, '@e')).toBe('1')
-    expect(await request(s, jar, (session) => session.get('n'))).toBe(2)
+    expect(await request(s, jar, (session) => session.all())).toEqual({ n: 2 })
     await s.close()
   })
 })
