@@ -1,6 +1,7 @@
 // The Redis topology settings every package with a Redis store declares the same way
-// (`<PREFIX><PKG>_REDIS_MODE`, `_CLUSTER_NODES`, `_SENTINELS`, `_SENTINEL_NAME`), so the names,
-// defaults, docs and the host:port check of each address are written once.
+// (`<PREFIX><PKG>_REDIS_MODE`, `_CLUSTER_NODES`, `_SENTINELS`, `_SENTINEL_NAME`,
+// `_SENTINEL_PASSWORD`), so the names, defaults, docs, secrecy and the host:port check of each
+// address are written once.
 import { checkRedisNode } from '@beaver-kit/core'
 import { f } from './fields.ts'
 
@@ -26,6 +27,11 @@ export function redisTopologyFields() {
       default: 'mymaster',
       pattern: /^[A-Za-z0-9._-]{1,128}$/,
       doc: 'Name of the master group the sentinels watch (mode sentinel)',
+    }),
+    sentinelPassword: f.string({
+      secret: true,
+      minLength: 1,
+      doc: "Password the sentinels themselves require (their requirepass; mode sentinel; the master's is in the URL)",
     }),
   }
 }

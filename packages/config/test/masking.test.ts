@@ -14,6 +14,7 @@ import {
   maskText,
   maskUrl,
   maskUrlsIn,
+  redisTopologyFields,
   resolveConfig,
 } from '@beaver-kit/config'
 
@@ -230,6 +231,30 @@ describe('no secret in describe() or errors', () => {
     expect(err.issues[0]?.name).toBe('BEAVER_LEAK_REPLICAS')
     expect(err.issues[0]?.found).toBe('postgres://r1/db,nope')
     expect(err.issues[0]?.expected).toMatch(/Invalid URL/)
+  })
+})
+
+describe('the shared Redis topology fields', () => {
+  const topology = defineSchema('TOPO', { redis: { ...redisTopologyFields() } })
+
+  it("read the sentinels' own password, and never show it in describe() or in an error", () => {
+    const env = {
+      BEAVER_TOPO_REDIS_MODE: 'sentinel',
+      BEAVER_TOPO_REDIS_SENTINELS: '127.0.0.1:26379',
+      BEAVER_TOPO_REDIS_SENTINEL_PASSWORD: 'sentinel-hunter2',
+    }
+    const { describe: text, values, entries } = resolveConfig(topology, { env })
+    expect(values.redis.sentinelPassword).toBe('sentinel-hunter2')
+    const out = text()
+    expect(out).toContain('BEAVER_TOPO_REDIS_SENTINEL_PASSWORD')
+    expect(out).not.toContain('hunter2')
+    expect(JSON.stringify(entries)).not.toContain('hunter2')
+    const beside = errorOf(() => resolveConfig(topology, { env: { ...env, BEAVER_TOPO_REDIS_MODE: 'hunter2-mode' } }))
+    expect(beside.message).toContain('BEAVER_TOPO_REDIS_MODE')
+    expect(beside.message).not.toContain('sentinel-hunter2')
+    const own = errorOf(() => resolveConfig(topology, { env: {}, options: { redis: { sentinelPassword: '' } } }))
+    expect(own.issues[0]?.name).toBe('option redis.sentinelPassword')
+    expect(JSON.stringify(own.issues)).not.toContain('hunter2')
   })
 })
 

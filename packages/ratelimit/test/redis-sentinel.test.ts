@@ -1,6 +1,7 @@
 // The Redis rate-limit store through a real Sentinel (a private master and sentinel,
 // redis-server processes): configured from BEAVER_RATELIMIT_* alone, it asks the sentinel for
-// the master and keeps its counters there.
+// the master and keeps its counters there; with sentinels that require a password, that
+// password from BEAVER_RATELIMIT_REDIS_SENTINEL_PASSWORD (never shown by describe()).
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
@@ -10,6 +11,12 @@ import { createLimiter } from '@beaver-kit/ratelimit'
 
 const withSentinel = redisServersAvailable('ratelimit tests')
 const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
+const sentinelPassword = 'sentinel-pw-of-the-ratelimit-tests'
+const guarded = useRedisProcesses(
+  withSentinel,
+  () => startRedisSentinel({ password: sentinelPassword }),
+  'the Redis Sentinel with a password',
+)
 const clients: Redis[] = []
 afterAll(async () => {
   for (const c of clients) await c.quit()
@@ -39,5 +46,35 @@ describe.runIf(withSentinel)('limits on Redis found through Sentinel', () => {
     const master = new Redis({ host: '127.0.0.1', port: handle.dataPorts[0] as number })
     clients.push(master)
     expect((await master.keys(`rl:{${namespace}*`)).length).toBeGreaterThan(0)
+  })
+})
+
+describe.runIf(withSentinel)('limits through sentinels that require a password', () => {
+  it("takes the sentinels' password from BEAVER_RATELIMIT_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
+    const handle = guarded()
+    const [host, port] = handle.sentinel.split(':')
+    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
+    stranger.on('error', () => {}) // its refusal is what the next line expects
+    clients.push(stranger)
+    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    const namespace = uniqueNamespace('rls')
+    await using limiter = createLimiter({
+      env: {
+        BEAVER_RATELIMIT_STORE: 'redis',
+        BEAVER_RATELIMIT_REDIS_MODE: 'sentinel',
+        BEAVER_RATELIMIT_REDIS_SENTINELS: handle.sentinels.join(','),
+        BEAVER_RATELIMIT_REDIS_SENTINEL_NAME: handle.name,
+        BEAVER_RATELIMIT_REDIS_SENTINEL_PASSWORD: sentinelPassword,
+        BEAVER_RATELIMIT_NAMESPACE: namespace,
+        BEAVER_RATELIMIT_ALGORITHM: 'fixed-window',
+        BEAVER_RATELIMIT_LIMIT: '1',
+        BEAVER_RATELIMIT_FAIL_POLICY: 'closed',
+        BEAVER_RATELIMIT_TIMEOUT: '5s',
+      },
+    })
+    expect(JSON.stringify(limiter.describe())).not.toContain(sentinelPassword)
+    await limiter.ready()
+    expect(await limiter.limit('user:1')).toMatchObject({ source: 'store', allowed: true })
+    expect(await limiter.limit('user:1')).toMatchObject({ source: 'store', allowed: false })
   })
 })

@@ -33,9 +33,10 @@ export interface RedisSessionStoreOptions {
   cluster?: { nodes?: readonly string[] | undefined } | undefined
   /**
    * Find the master through Sentinel: the sentinels (`host:port`) and the name of the master
-   * group they watch (default `mymaster`); the URL gives the master's user, password and db.
+   * group they watch (default `mymaster`), and the password the sentinels themselves require
+   * (their `requirepass`); the URL gives the master's user, password and db.
    */
-  sentinel?: { nodes: readonly string[]; name?: string | undefined } | undefined
+  sentinel?: { nodes: readonly string[]; name?: string | undefined; password?: string | undefined } | undefined
 }
 
 // A session is a hash: `@m` holds the record without its data (JSON), `d:<key>` each data key
@@ -166,7 +167,8 @@ export class RedisSessionStore implements SessionStore {
     const { sentinel } = this.#options
     if (sentinel) {
       const found = redisSentinelOptions(url, sentinel.nodes, sentinel.name ?? 'mymaster')
-      return new Redis({ ...found, ...options }) as unknown as RedisSessionClient
+      const auth = sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }
+      return new Redis({ ...found, ...auth, ...options }) as unknown as RedisSessionClient
     }
     if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisSessionClient
     const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)

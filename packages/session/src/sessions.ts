@@ -110,7 +110,13 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
         prefix: v.namespace,
         ...(v.redis.mode === 'cluster' ? { cluster: { nodes: v.redis.clusterNodes } } : {}),
         ...(v.redis.mode === 'sentinel'
-          ? { sentinel: { nodes: v.redis.sentinels ?? [], name: v.redis.sentinelName } }
+          ? {
+              sentinel: {
+                nodes: v.redis.sentinels ?? [],
+                name: v.redis.sentinelName,
+                password: v.redis.sentinelPassword,
+              },
+            }
           : {}),
       })
     : undefined

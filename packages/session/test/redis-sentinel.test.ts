@@ -1,6 +1,7 @@
 // The Redis session store through a real Sentinel (a private master and sentinel, redis-server
 // processes): configured from BEAVER_SESSION_* alone, it asks the sentinel for the master and
-// keeps its sessions there.
+// keeps its sessions there; with sentinels that require a password, that password from
+// BEAVER_SESSION_REDIS_SENTINEL_PASSWORD (never shown by describe()).
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
@@ -11,6 +12,12 @@ import { Jar, keys, request } from './helpers/session-cases.ts'
 
 const withSentinel = redisServersAvailable('session tests')
 const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
+const sentinelPassword = 'sentinel-pw-of-the-session-tests'
+const guarded = useRedisProcesses(
+  withSentinel,
+  () => startRedisSentinel({ password: sentinelPassword }),
+  'the Redis Sentinel with a password',
+)
 const clients: Redis[] = []
 afterAll(async () => {
   for (const c of clients) await c.quit()
@@ -37,5 +44,35 @@ describe.runIf(withSentinel)('sessions on Redis found through Sentinel', () => {
     const master = new Redis({ host: '127.0.0.1', port: handle.dataPorts[0] as number })
     clients.push(master)
     expect(await master.hget(`${namespace}:s:{${id}}`, 'd:n')).toBe('2')
+  })
+})
+
+describe.runIf(withSentinel)('sessions through sentinels that require a password', () => {
+  it("takes the sentinels' password from BEAVER_SESSION_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
+    const handle = guarded()
+    const [host, port] = handle.sentinel.split(':')
+    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
+    stranger.on('error', () => {}) // its refusal is what the next line expects
+    clients.push(stranger)
+    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    const namespace = uniqueNamespace('sesss')
+    await using s = createSessions({
+      keys,
+      env: {
+        BEAVER_SESSION_STORE: 'redis',
+        BEAVER_SESSION_REDIS_MODE: 'sentinel',
+        BEAVER_SESSION_REDIS_SENTINELS: handle.sentinels.join(','),
+        BEAVER_SESSION_REDIS_SENTINEL_NAME: handle.name,
+        BEAVER_SESSION_REDIS_SENTINEL_PASSWORD: sentinelPassword,
+        BEAVER_SESSION_NAMESPACE: namespace,
+      },
+    })
+    expect(JSON.stringify(s.describe())).not.toContain(sentinelPassword)
+    await s.ready()
+    const jar = new Jar()
+    const id = await request(s, jar, (session) => (session.set('n', 1), session.id))
+    const master = new Redis({ host: '127.0.0.1', port: handle.dataPorts[0] as number })
+    clients.push(master)
+    expect(await master.hget(`${namespace}:s:{${id}}`, 'd:n')).toBe('1')
   })
 })

@@ -34,11 +34,13 @@ export function redisServersAvailable(who: string): boolean {
  * on another port, up to five times, before failing with the ports it lost.
  * @param argsFor the arguments for a port (the function may write a config file for it)
  * @param usable an extra check on a candidate port (the cluster bus needs port + 10000 free)
+ * @param password what the process requires of its clients (`requirepass`), if anything
  */
 export async function startOnFreePort(
   group: ProcessGroup,
   argsFor: (port: number) => readonly string[],
   usable: (port: number) => Promise<boolean> = async () => true,
+  password?: string,
 ): Promise<number> {
   const lost: number[] = []
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -49,7 +51,7 @@ export async function startOnFreePort(
     const answering = (async (): Promise<'ours' | 'exited'> => {
       for (;;) {
         if (proc.exitCode !== null || proc.signalCode !== null) return 'exited'
-        const info = await run(CLI, ['-p', String(port), 'info', 'server']).then(
+        const info = await run(CLI, [...cliAuth(password), '-p', String(port), 'info', 'server']).then(
           (r) => r.stdout,
           () => '',
         )
@@ -65,6 +67,11 @@ export async function startOnFreePort(
   throw new Error(
     `redis-server could not bind a free port: ${lost.join(', ')} were taken by other processes between choosing and binding`,
   )
+}
+
+/** redis-cli's arguments to authenticate with `password`, if any. */
+export function cliAuth(password: string | undefined): string[] {
+  return password === undefined ? [] : ['-a', password, '--no-auth-warning']
 }
 
 function delay(ms: number): Promise<void> {

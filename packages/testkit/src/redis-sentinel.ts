@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from './eventually.ts'
-import { CLI, processGroup, run, startOnFreePort } from './redis-processes.ts'
+import { CLI, cliAuth, processGroup, run, startOnFreePort } from './redis-processes.ts'
 
 export interface RedisSentinelHandle {
   /** The first sentinel's address, `host:port`. */
@@ -24,16 +24,25 @@ export interface RedisSentinelTopology {
   sentinels?: number
   /** How long a silent master takes to be judged down; default Sentinel's own (30 s). */
   downAfterMs?: number
+  /** A password the sentinels require of their clients (`requirepass`); default none. */
+  password?: string
 }
 
 /** The master's address as `sentinelPort`'s sentinel reports it, e.g. `127.0.0.1:6380`. */
-export async function masterAddress(sentinelPort: number, name: string): Promise<string> {
-  const { stdout } = await run(CLI, ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name])
+export async function masterAddress(sentinelPort: number, name: string, password?: string): Promise<string> {
+  const { stdout } = await run(CLI, [
+    ...cliAuth(password),
+    '-p',
+    String(sentinelPort),
+    'sentinel',
+    'get-master-addr-by-name',
+    name,
+  ])
   return stdout.trim().split('\n').join(':')
 }
 
 export async function startRedisSentinel(topology: RedisSentinelTopology = {}): Promise<RedisSentinelHandle> {
-  const { replicas = 0, sentinels = 1, downAfterMs } = topology
+  const { replicas = 0, sentinels = 1, downAfterMs, password } = topology
   const group = processGroup('beaver-sentinel-')
   const { dir, stop } = group
   const name = 'beavermaster'
@@ -55,21 +64,27 @@ export async function startRedisSentinel(topology: RedisSentinelTopology = {}): 
     const quorum = Math.floor(sentinels / 2) + 1
     const sentinelPorts: number[] = []
     for (let i = 0; i < sentinels; i++) {
-      const port = await startOnFreePort(group, (p) => {
-        const conf = join(dir, `sentinel-${p}.conf`)
-        const lines = [
-          `port ${p}`,
-          'bind 127.0.0.1',
-          `dir ${dir}`,
-          `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
-        ]
-        if (downAfterMs !== undefined) {
-          lines.push(`sentinel down-after-milliseconds ${name} ${downAfterMs}`)
-          lines.push(`sentinel failover-timeout ${name} ${Math.max(downAfterMs * 10, 10_000)}`)
-        }
-        writeFileSync(conf, `${lines.join('\n')}\n`)
-        return [conf, '--sentinel']
-      })
+      const port = await startOnFreePort(
+        group,
+        (p) => {
+          const conf = join(dir, `sentinel-${p}.conf`)
+          const lines = [
+            `port ${p}`,
+            'bind 127.0.0.1',
+            `dir ${dir}`,
+            `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+          ]
+          if (password !== undefined) lines.push(`requirepass ${password}`)
+          if (downAfterMs !== undefined) {
+            lines.push(`sentinel down-after-milliseconds ${name} ${downAfterMs}`)
+            lines.push(`sentinel failover-timeout ${name} ${Math.max(downAfterMs * 10, 10_000)}`)
+          }
+          writeFileSync(conf, `${lines.join('\n')}\n`)
+          return [conf, '--sentinel']
+        },
+        undefined,
+        password,
+      )
       sentinelPorts.push(port)
     }
     // Ready when every sentinel sees the master, every replica in sync, and the other sentinels
@@ -77,8 +92,8 @@ export async function startRedisSentinel(topology: RedisSentinelTopology = {}): 
     for (const port of sentinelPorts) {
       await eventually(
         async () => {
-          if ((await masterAddress(port, name)) !== `127.0.0.1:${masterPort}`) return false
-          const master = await run(CLI, ['-p', String(port), 'sentinel', 'master', name])
+          if ((await masterAddress(port, name, password)) !== `127.0.0.1:${masterPort}`) return false
+          const master = await run(CLI, [...cliAuth(password), '-p', String(port), 'sentinel', 'master', name])
           const field = (key: string): string | undefined => {
             const lines = master.stdout.split('\n')
             const at = lines.indexOf(key)

@@ -16,6 +16,8 @@ export interface RedisCacheOptions {
   /** Sentinel addresses, `host:port`. */
   sentinels?: readonly string[] | undefined
   sentinelName?: string | undefined
+  /** The password the sentinels themselves require (their `requirepass`). */
+  sentinelPassword?: string | undefined
   username?: string | undefined
   password?: string | undefined
   tls?: boolean | undefined
@@ -417,6 +419,7 @@ export async function createRedisClient(options: RedisCacheOptions): Promise<Red
         db,
         sentinels: options.sentinels.map(parseRedisNode),
         name: options.sentinelName ?? 'mymaster',
+        ...(options.sentinelPassword ? { sentinelPassword: options.sentinelPassword } : {}),
         ...options.connection,
       })
     }

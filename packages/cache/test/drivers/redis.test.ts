@@ -310,6 +310,12 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
 })
 
 const sentinel = useRedisProcesses(withCluster, startRedisSentinel, 'the Redis Sentinel')
+const sentinelPassword = 'sentinel-pw-of-the-cache-tests'
+const guarded = useRedisProcesses(
+  withCluster,
+  () => startRedisSentinel({ password: sentinelPassword }),
+  'the Redis Sentinel with a password',
+)
 
 describe.runIf(withCluster)('redis driver through Sentinel (a real master and sentinel)', () => {
   it('finds the master through the sentinel from env-style options alone', async () => {
@@ -330,6 +336,31 @@ describe.runIf(withCluster)('redis driver through Sentinel (a real master and se
     expect(await c.increment('n', 3)).toBe(3)
     await c.clear()
     expect(await c.get('a')).toBeUndefined()
+  })
+
+  it("takes the sentinels' own password from BEAVER_CACHE_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
+    const handle = guarded()
+    const [host, port] = handle.sentinel.split(':')
+    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
+    stranger.on('error', () => {}) // its refusal is what the next line expects
+    opened.push({ close: () => stranger.quit() })
+    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    const c = createCache({
+      env: {
+        BEAVER_CACHE_DRIVER: 'redis',
+        BEAVER_CACHE_REDIS_MODE: 'sentinel',
+        BEAVER_CACHE_REDIS_SENTINELS: handle.sentinels.join(','),
+        BEAVER_CACHE_REDIS_SENTINEL_NAME: handle.name,
+        BEAVER_CACHE_REDIS_SENTINEL_PASSWORD: sentinelPassword,
+      },
+      namespace: uniqueNamespace('cache'),
+    })
+    opened.push(c)
+    expect(JSON.stringify(c.describe())).not.toContain(sentinelPassword)
+    await c.ready()
+    await c.set('a', { via: 'a guarded sentinel' })
+    expect(await c.get('a')).toEqual({ via: 'a guarded sentinel' })
+    await c.clear()
   })
 
   it('refuses mode sentinel without sentinels', async () => {

@@ -19,6 +19,7 @@ export function buildStore(v: Resolved): RateLimitStore {
             sentinel: {
               nodes: v.redis.sentinels ?? [],
               ...(v.redis.sentinelName ? { name: v.redis.sentinelName } : {}),
+              ...(v.redis.sentinelPassword ? { password: v.redis.sentinelPassword } : {}),
             },
           }
         : {}),

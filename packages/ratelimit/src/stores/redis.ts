@@ -44,9 +44,10 @@ export interface RedisStoreOptions {
   cluster?: { nodes?: readonly string[] }
   /**
    * Find the master through Sentinel: the sentinels (`host:port`) and the name of the master
-   * group they watch (default `mymaster`); the URL gives the master's user, password and db.
+   * group they watch (default `mymaster`), and the password the sentinels themselves require
+   * (their `requirepass`); the URL gives the master's user, password and db.
    */
-  sentinel?: { nodes: readonly string[]; name?: string }
+  sentinel?: { nodes: readonly string[]; name?: string; password?: string }
   /**
    * What shares a Redis Cluster slot. `key` (default): each key's state is in its own slot, so
    * keys spread over the cluster; a `limitAll()` whose keys fall in different slots is refused.
@@ -204,7 +205,8 @@ export class RedisStore implements RateLimitStore {
     const { sentinel } = this.#options
     if (sentinel) {
       const found = redisSentinelOptions(url, sentinel.nodes, sentinel.name ?? 'mymaster')
-      return new Redis({ ...found, ...options }) as unknown as RedisStoreClient
+      const auth = sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }
+      return new Redis({ ...found, ...auth, ...options }) as unknown as RedisStoreClient
     }
     if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisStoreClient
     const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
