@@ -98,7 +98,9 @@ async function relayOutbox(outbox: Queue, target: Queue, queue: string): Promise
 }
 
 // ---- raw amqplib -------------------------------------------------------------------------------
-const amqpConn = await amqp.connect(AMQP)
+// TCP_NODELAY, as the kit's connection sets it: with Nagle (amqplib's default) an ack waits for
+// the broker's delayed TCP ack whenever the next message is already prefetched.
+const amqpConn = await amqp.connect(AMQP, { noDelay: true })
 closers.push(() => amqpConn.close())
 const confirm = await amqpConn.createConfirmChannel()
 const quorum = { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-expires': 600_000 } }
@@ -267,7 +269,7 @@ try {
     notes: [
       `Brokers on this machine: RabbitMQ 3.10 (quorum queues, one node) and nats-server 2.9.10 (JetStream, file storage), both on loopback. Consume cases drain a backlog of ${backlogFor(1)} messages at concurrency 1 and ${backlogFor(50)} at 50 with an empty handler (ops/s: handled ÷ time to drain); publish cases keep c publishes in flight.`,
       `Outbox relay: ${RELAYED} messages committed in the postgres driver's table, moved by relay() to the rabbitmq driver (publisher confirms) in batches of 100, each batch acknowledged on PostgreSQL after RabbitMQ confirmed it; ops/s: messages moved ÷ time from start to the last.`,
-      'Raw clients: amqplib ConfirmChannel (sendToQueue of the payload encoded as JSON per message, with the confirm callback; consume with prefetch c + 1, as the kit sets it, and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
+      'Raw clients: amqplib with TCP_NODELAY as the kit sets it, a ConfirmChannel (sendToQueue of the payload encoded as JSON per message, with the confirm callback; consume with prefetch c + 1, as the kit sets it, and ack) and @nats-io/jetstream (publish awaiting the PubAck with a msgID; consume() on a durable pull consumer, at most c confirmed acks in flight).',
       'Where the sides differ: the raw JetStream consume() buffers max(c, 64) messages (64 at c=1, where amqplib has prefetch c + 1) and counts a message once its ack is confirmed, holding its slot until then; the kit runs at most c handlers, counts a message when its handler ran, awaits its confirmed acks beside the next handlers, and pulls ahead up to 64 messages while handlers are short (never holding one past half of ack_wait). The kit publishes more per message (its envelope header; RabbitMQ: mandatory, messageId, timestamp), connects to NATS with noAsyncTraces (the raw client keeps the default), and gathers the RabbitMQ frames of one event-loop turn into one socket write (amqplib writes each).',
     ],
   })

@@ -53,7 +53,13 @@ export class AmqpLink {
   async #open(): Promise<ChannelModel> {
     try {
       this.#amqp ??= await importPeer('amqplib', () => import('amqplib'), 'the rabbitmq queue driver')
-      const conn = await this.#amqp.connect(this.#url, { clientProperties: { connection_name: 'beaver-kit queue' } })
+      // noDelay: frames of one turn are gathered already (gatherWrites), so Nagle's algorithm
+      // has nothing left to batch, and an ack held for the broker's delayed TCP ack stalled a
+      // consumer whose next message was already prefetched (amqplib leaves Nagle on).
+      const conn = await this.#amqp.connect(this.#url, {
+        clientProperties: { connection_name: 'beaver-kit queue' },
+        noDelay: true,
+      })
       conn.on('error', () => undefined)
       this.#socket = socketOf(conn)
       conn.on('close', (error: unknown) => {
