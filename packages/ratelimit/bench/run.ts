@@ -109,6 +109,7 @@ try {
       'Every call is allowed (limit 10^9 per hour over 1,024 keys): the figures are the cost of a decision.',
       'rate-limiter-flexible counts a fixed window; the kit rows name their algorithm. floor (memory): a Map of window counters; floor (redis): EVALSHA of the kit’s own fixed-window script through the same ioredis client, without the limiter around it.',
       'Redis runs on the same 2 vCPUs as the bench.',
+      'The kit’s Redis store makes its own ioredis client, which pipelines the commands of one event-loop turn (enableAutoPipelining); RateLimiterRedis and the floor get a plain ioredis client, as rate-limiter-flexible’s documentation sets it up.',
       'Memory keys: a limiter’s own memory store holds one namespace, so its Map keys are the caller’s keys as given (no per-call concatenation to hash); rate-limiter-flexible prefixes every key with its keyPrefix (default rlflx:), as a kit limiter on a shared store (storeInstance) prefixes its namespace.',
     ],
   })

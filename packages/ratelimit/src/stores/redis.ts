@@ -194,9 +194,11 @@ export class RedisStore implements RateLimitStore {
 
   async #makeClient(): Promise<RedisStoreClient> {
     const { Redis, Cluster } = await importPeer('ioredis', () => import('ioredis'), 'the redis rate-limit store')
+    // Auto-pipelining: the checks issued in one event-loop turn go out in one socket write.
     const options: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
       commandTimeout: this.#options.timeoutMs ?? 500,
       ...(this.#options.password ? { password: this.#options.password } : {}),
@@ -213,6 +215,7 @@ export class RedisStore implements RateLimitStore {
     return new Cluster(nodes, {
       lazyConnect: true,
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       redisOptions: { ...credentials, ...options },
     }) as unknown as RedisStoreClient
   }
