@@ -25,6 +25,7 @@ import {
   toBrokerDelivery,
   type BrokerEnvelope,
 } from './broker-message.ts'
+import { AckRunsByChannel } from './rabbitmq-ack-runs.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
 import { isNotFound, redeliveries, scanDead } from './rabbitmq-messages.ts'
 import { ConfirmedPublisher } from './rabbitmq-publisher.ts'
@@ -75,6 +76,8 @@ class RabbitQueueDriver implements QueueDriver {
   readonly #prefetch: number
   readonly #subs = new Map<string, Subscription>()
   readonly #held = new Map<string, Held>()
+  /** Each consumer channel's outstanding deliveries (see AckRuns). */
+  readonly #runs = new AckRunsByChannel()
   #deliveries = 0
 
   constructor(options: RabbitQueueOptions, ctx: QueueDriverContext) {
@@ -223,6 +226,7 @@ class RabbitQueueDriver implements QueueDriver {
           for (const wake of sub.waiters) wake()
           return
         }
+        this.#runs.delivered(own, msg)
         sub.buffer.push(msg)
         for (const wake of sub.waiters) wake()
       })
@@ -294,16 +298,23 @@ class RabbitQueueDriver implements QueueDriver {
   #ack(h: Held): void {
     try {
       h.channel.ack(h.msg)
+      this.#runs.settledApart(h.channel, h.msg)
     } catch {
       // The channel closed meanwhile: the broker has requeued the message (at-least-once).
     }
   }
 
   async complete(_queue: string, deliveries: readonly Delivery[]): Promise<void> {
-    this.#link.gatherWrites(deliveries.length)
-    for (const d of deliveries) {
-      const h = this.#take(d)
-      if (h) this.#ack(h)
+    const taken = deliveries.flatMap((d) => this.#take(d) ?? [])
+    const channel = taken[0]?.channel
+    if (!channel) return
+    // A batch spanning a channel recreated meanwhile acknowledges the other one's on their own.
+    for (const h of taken) if (h.channel !== channel) this.#ack(h)
+    const msgs = taken.flatMap((h) => (h.channel === channel ? [h.msg] : []))
+    try {
+      this.#link.gatherWrites(this.#runs.ack(channel, msgs))
+    } catch {
+      // The channel closed meanwhile: the broker has requeued the messages (at-least-once).
     }
   }
 
@@ -463,10 +474,12 @@ class RabbitQueueDriver implements QueueDriver {
           msg.content.toString(),
         )
         ch.ack(msg)
+        this.#runs.settledApart(ch, msg)
       } catch {
         // A plain requeue instead (counted as a delivery by a quorum queue).
         try {
           ch.nack(msg, false, true)
+          this.#runs.settledApart(ch, msg)
         } catch {
           // The channel closed: the broker requeued it already.
         }
