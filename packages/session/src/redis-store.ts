@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { importPeer, LazyClient, redisClusterSeeds, redisSentinelOptions, type LifecycleClient } from '@beaver-kit/core'
 import type { RedisOptions } from 'ioredis'
+import { turnWrites } from './turn-writes.ts'
 import { mergeChanges, type SessionInfo, type SessionRecord, type SessionSave, type SessionStore } from './store.ts'
 
 /**
@@ -150,6 +151,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #options: RedisSessionStoreOptions
   readonly #prefix: string
   readonly #client: LazyClient<RedisSessionClient>
+  /** On the store's own `Redis` (not a Cluster, not a client passed in): see turnWrites. */
+  #batch: (() => void) | undefined
 
   constructor(options: RedisSessionStoreOptions = {}) {
     this.#options = options
@@ -159,22 +162,29 @@ export class RedisSessionStore implements SessionStore {
 
   async #makeClient(): Promise<RedisSessionClient> {
     const { Redis, Cluster } = await importPeer('ioredis', () => import('ioredis'), 'the Redis session store')
-    // Commands wait for a reconnect (the offline queue), through one retry each. Commands of
-    // concurrent requests issued in one tick go out in one write (auto-pipelining): fewer
-    // syscalls on both sides, which on a busy Redis is most of what a load or a save costs.
-    const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: true }
+    // Commands wait for a reconnect (the offline queue), through one retry each. The commands
+    // of the requests handled in one event-loop turn go out in one write: fewer syscalls on
+    // both sides, which on a busy Redis is most of what a load or a save costs. A Redis is
+    // corked per turn (turnWrites), a Cluster (a socket per node) auto-pipelines.
+    const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 }
     const url = this.#options.url ?? 'redis://127.0.0.1:6379'
     const { sentinel } = this.#options
     if (sentinel) {
       const found = redisSentinelOptions(url, sentinel.nodes, sentinel.name ?? 'mymaster')
       const auth = sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }
-      return new Redis({ ...found, ...auth, ...options }) as unknown as RedisSessionClient
+      const redis = new Redis({ ...found, ...auth, ...options })
+      this.#batch = turnWrites(redis)
+      return redis as unknown as RedisSessionClient
     }
-    if (!this.#options.cluster) return new Redis(url, options) as unknown as RedisSessionClient
+    if (!this.#options.cluster) {
+      const redis = new Redis(url, options)
+      this.#batch = turnWrites(redis)
+      return redis as unknown as RedisSessionClient
+    }
     const { nodes, ...credentials } = redisClusterSeeds(url, this.#options.cluster.nodes)
     return new Cluster(nodes, {
       lazyConnect: true,
-      redisOptions: { ...credentials, ...options },
+      redisOptions: { ...credentials, ...options, enableAutoPipelining: true },
     }) as unknown as RedisSessionClient
   }
 
@@ -184,6 +194,7 @@ export class RedisSessionStore implements SessionStore {
 
   async #eval(script: Script, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     const client = this.#client.current ?? (await this.#connect())
+    this.#batch?.()
     try {
       return await client.evalsha(script.sha, keys.length, ...keys, ...args)
     } catch (error) {
@@ -204,6 +215,7 @@ export class RedisSessionStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const client = this.#client.current ?? (await this.#connect())
+    this.#batch?.()
     const hash = await client.hgetall(this.#session(id))
     const meta = hash[META]
     if (meta === undefined) return undefined

@@ -3,11 +3,12 @@
 // save was in flight is not written back (no hash is left behind), and after every single
 // command the store sends no session key is left without a TTL (a client that dies between
 // two commands leaks nothing).
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { Redis } from 'ioredis'
 import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { createSessions, RedisSessionStore, type RedisSessionClient } from '@beaver-kit/session'
 import { Jar, keys, request, response } from './helpers/session-cases.ts'
+import { turnWrites } from '../src/turn-writes.ts'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): Promise<unknown> }> = []
@@ -129,6 +130,35 @@ describe.runIf(url)('the Redis session store, command by command', () => {
     expect(commands).toBeGreaterThan(10)
     expect(withoutTtl).toEqual([])
     await s.close()
+  })
+
+  it('sends the commands of one event-loop turn in one write (the store corks its own client per turn)', async () => {
+    const raw = new Redis(url as string, { enableAutoPipelining: false })
+    opened.push({ close: () => raw.quit() })
+    await raw.ping()
+    const batch = turnWrites(raw)
+    const write = vi.spyOn(raw.stream, '_write')
+    const writev = vi.spyOn(raw.stream, '_writev')
+    const key = `${uniqueNamespace('sessr')}:turn`
+    const sent = Array.from({ length: 10 }, (_, i) => (batch(), raw.hset(key, `f${i}`, String(i))))
+    expect(write.mock.calls.length + writev.mock.calls.length).toBe(0) // held until the turn ends
+    expect(await Promise.all(sent)).toEqual(Array(10).fill(1))
+    expect(write.mock.calls.length + writev.mock.calls.length).toBe(1)
+    batch() // a later turn corks again
+    expect(await raw.del(key)).toBe(1)
+    expect(write.mock.calls.length + writev.mock.calls.length).toBe(2)
+  })
+
+  it('corks only a connected client (before that, ioredis queues the commands itself)', async () => {
+    let corks = 0
+    const client = { status: 'connecting', stream: { cork: () => corks++, uncork: () => {} } }
+    const batch = turnWrites(client)
+    batch()
+    expect(corks).toBe(0)
+    client.status = 'ready'
+    batch()
+    batch()
+    expect(corks).toBe(1)
   })
 
   it('loads and saves a session stored by the previous release (with its marker field)', async () => {
