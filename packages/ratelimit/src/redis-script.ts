@@ -212,6 +212,20 @@ return 1
 `
 
 /**
+ * How each small script starts: the mode from ARGV[modeArg] (MODE_CODE), and for a check (all,
+ * upTo; not a penalty's force or a refund) minus the block's remaining ms when the key is
+ * blocked; `k` is the state key.
+ */
+const smallScriptStart = (modeArg: number): string => `
+local mode = tonumber(ARGV[${modeArg}])
+if mode < 2 then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return -blocked end
+end
+local k = KEYS[1]
+`
+
+/**
  * The hot path of `limit()` on a fixed window: one key's check without the general script's
  * machinery (no per-algorithm closures, no tables of results, no multi-limit bookkeeping). It
  * reads and writes the same state as the general script (hash fields s, n, p; the block key),
@@ -226,14 +240,7 @@ return 1
  * A write in the same window adds to n (HINCRBY) and leaves the expiry alone: the window's first
  * write set it to the window's end, which every later write of that window would set again.
  */
-export const FIXED_WINDOW_SCRIPT = /* lua */ `
-local mode = tonumber(ARGV[3])
-if mode < 2 then
-  local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return -blocked end
-end
-local k = KEYS[1]
-local start = tonumber(ARGV[1])
+export const FIXED_WINDOW_SCRIPT = /* lua */ `${smallScriptStart(3)}local start = tonumber(ARGV[1])
 local h = redis.call('HMGET', k, 's', 'n')
 local count = 0
 local same = h[1] and tonumber(h[1]) == start
@@ -266,14 +273,7 @@ return count
  * limit, cost. Reply: {count, previous} of this window before the call (nothing written when
  * refused in mode all), or minus the block's remaining ms when the key is blocked.
  */
-export const SLIDING_WINDOW_SCRIPT = /* lua */ `
-local mode = tonumber(ARGV[4])
-if mode < 2 then
-  local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return -blocked end
-end
-local k = KEYS[1]
-local start, w, elapsed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+export const SLIDING_WINDOW_SCRIPT = /* lua */ `${smallScriptStart(4)}local start, w, elapsed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local h = redis.call('HMGET', k, 's', 'n', 'p')
 local count, previous = 0, 0
 local same = false
@@ -310,14 +310,7 @@ return { count, previous }
  * Reply: {t, u} as stored before the call (nil when absent; nothing written when refused in
  * mode all), or minus the block's remaining ms when the key is blocked.
  */
-export const TOKEN_BUCKET_SCRIPT = /* lua */ `
-local mode = tonumber(ARGV[2])
-if mode < 2 then
-  local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return -blocked end
-end
-local k = KEYS[1]
-local now, limit, w, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+export const TOKEN_BUCKET_SCRIPT = /* lua */ `${smallScriptStart(2)}local now, limit, w, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local h = redis.call('HMGET', k, 't', 'u')
 local tokens = capacity
 if h[1] then tokens = math.min(capacity, tonumber(h[1]) + ((now - tonumber(h[2])) * limit) / w) end
@@ -345,14 +338,7 @@ return h
  * Reply: {a} as stored before the call (nil when absent; nothing written when refused in mode
  * all), or minus the block's remaining ms when the key is blocked.
  */
-export const GCRA_SCRIPT = /* lua */ `
-local mode = tonumber(ARGV[2])
-if mode < 2 then
-  local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return -blocked end
-end
-local k = KEYS[1]
-local now, limit, w, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+export const GCRA_SCRIPT = /* lua */ `${smallScriptStart(2)}local now, limit, w, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local interval = w / limit
 local stored = redis.call('HGET', k, 'a')
 local tat = now

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
 import { createLimiter } from '@beaver-kit/ratelimit'
 
 const withSentinel = redisServersAvailable('ratelimit tests')
@@ -29,9 +29,7 @@ describe.runIf(withSentinel)('limits on Redis found through Sentinel', () => {
     await using limiter = createLimiter({
       env: {
         BEAVER_RATELIMIT_STORE: 'redis',
-        BEAVER_RATELIMIT_REDIS_MODE: 'sentinel',
-        BEAVER_RATELIMIT_REDIS_SENTINELS: handle.sentinels.join(','),
-        BEAVER_RATELIMIT_REDIS_SENTINEL_NAME: handle.name,
+        ...sentinelEnv('BEAVER_RATELIMIT_', handle),
         BEAVER_RATELIMIT_NAMESPACE: namespace,
         BEAVER_RATELIMIT_ALGORITHM: 'fixed-window',
         BEAVER_RATELIMIT_LIMIT: '2',
@@ -52,19 +50,12 @@ describe.runIf(withSentinel)('limits on Redis found through Sentinel', () => {
 describe.runIf(withSentinel)('limits through sentinels that require a password', () => {
   it("takes the sentinels' password from BEAVER_RATELIMIT_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
     const handle = guarded()
-    const [host, port] = handle.sentinel.split(':')
-    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
-    stranger.on('error', () => {}) // its refusal is what the next line expects
-    clients.push(stranger)
-    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    expect(await sentinelAnswerWithoutPassword(handle)).toMatch(/^NOAUTH/)
     const namespace = uniqueNamespace('rls')
     await using limiter = createLimiter({
       env: {
         BEAVER_RATELIMIT_STORE: 'redis',
-        BEAVER_RATELIMIT_REDIS_MODE: 'sentinel',
-        BEAVER_RATELIMIT_REDIS_SENTINELS: handle.sentinels.join(','),
-        BEAVER_RATELIMIT_REDIS_SENTINEL_NAME: handle.name,
-        BEAVER_RATELIMIT_REDIS_SENTINEL_PASSWORD: sentinelPassword,
+        ...sentinelEnv('BEAVER_RATELIMIT_', handle, sentinelPassword),
         BEAVER_RATELIMIT_NAMESPACE: namespace,
         BEAVER_RATELIMIT_ALGORITHM: 'fixed-window',
         BEAVER_RATELIMIT_LIMIT: '1',

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
 import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
 import { createSessions } from '@beaver-kit/session'
 import { Jar, keys, request } from './helpers/session-cases.ts'
 
@@ -31,9 +31,7 @@ describe.runIf(withSentinel)('sessions on Redis found through Sentinel', () => {
       keys,
       env: {
         BEAVER_SESSION_STORE: 'redis',
-        BEAVER_SESSION_REDIS_MODE: 'sentinel',
-        BEAVER_SESSION_REDIS_SENTINELS: handle.sentinels.join(','),
-        BEAVER_SESSION_REDIS_SENTINEL_NAME: handle.name,
+        ...sentinelEnv('BEAVER_SESSION_', handle),
         BEAVER_SESSION_NAMESPACE: namespace,
       },
     })
@@ -50,20 +48,13 @@ describe.runIf(withSentinel)('sessions on Redis found through Sentinel', () => {
 describe.runIf(withSentinel)('sessions through sentinels that require a password', () => {
   it("takes the sentinels' password from BEAVER_SESSION_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
     const handle = guarded()
-    const [host, port] = handle.sentinel.split(':')
-    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
-    stranger.on('error', () => {}) // its refusal is what the next line expects
-    clients.push(stranger)
-    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    expect(await sentinelAnswerWithoutPassword(handle)).toMatch(/^NOAUTH/)
     const namespace = uniqueNamespace('sesss')
     await using s = createSessions({
       keys,
       env: {
         BEAVER_SESSION_STORE: 'redis',
-        BEAVER_SESSION_REDIS_MODE: 'sentinel',
-        BEAVER_SESSION_REDIS_SENTINELS: handle.sentinels.join(','),
-        BEAVER_SESSION_REDIS_SENTINEL_NAME: handle.name,
-        BEAVER_SESSION_REDIS_SENTINEL_PASSWORD: sentinelPassword,
+        ...sentinelEnv('BEAVER_SESSION_', handle, sentinelPassword),
         BEAVER_SESSION_NAMESPACE: namespace,
       },
     })

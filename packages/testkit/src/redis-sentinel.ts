@@ -41,6 +41,29 @@ export async function masterAddress(sentinelPort: number, name: string, password
   return stdout.trim().split('\n').join(':')
 }
 
+/**
+ * What the first sentinel answers a client that gives no password when asked for the master:
+ * `NOAUTH ...` when the sentinels require one (redis-cli prints a server's error and exits 0).
+ */
+export async function sentinelAnswerWithoutPassword(handle: RedisSentinelHandle): Promise<string> {
+  const port = handle.sentinel.slice(handle.sentinel.lastIndexOf(':') + 1)
+  const { stdout } = await run(CLI, ['-p', port, 'sentinel', 'get-master-addr-by-name', handle.name])
+  return stdout.trim()
+}
+
+/**
+ * The `<envPrefix>REDIS_*` settings that point a package's Redis client at these sentinels
+ * (`envPrefix` such as `BEAVER_SESSION_`), with the sentinels' password when given.
+ */
+export function sentinelEnv(envPrefix: string, handle: RedisSentinelHandle, password?: string): Record<string, string> {
+  return {
+    [`${envPrefix}REDIS_MODE`]: 'sentinel',
+    [`${envPrefix}REDIS_SENTINELS`]: handle.sentinels.join(','),
+    [`${envPrefix}REDIS_SENTINEL_NAME`]: handle.name,
+    ...(password === undefined ? {} : { [`${envPrefix}REDIS_SENTINEL_PASSWORD`]: password }),
+  }
+}
+
 export async function startRedisSentinel(topology: RedisSentinelTopology = {}): Promise<RedisSentinelHandle> {
   const { replicas = 0, sentinels = 1, downAfterMs, password } = topology
   const group = processGroup('beaver-sentinel-')

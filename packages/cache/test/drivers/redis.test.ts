@@ -6,7 +6,7 @@ import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startRedisCluster } from '@beaver-kit/testkit/redis-cluster'
 import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []
@@ -340,19 +340,9 @@ describe.runIf(withCluster)('redis driver through Sentinel (a real master and se
 
   it("takes the sentinels' own password from BEAVER_CACHE_REDIS_SENTINEL_PASSWORD, and never shows it", async () => {
     const handle = guarded()
-    const [host, port] = handle.sentinel.split(':')
-    const stranger = new Redis({ host: host as string, port: Number(port), lazyConnect: true })
-    stranger.on('error', () => {}) // its refusal is what the next line expects
-    opened.push({ close: () => stranger.quit() })
-    await expect(stranger.call('SENTINEL', 'get-master-addr-by-name', handle.name)).rejects.toThrow(/NOAUTH/)
+    expect(await sentinelAnswerWithoutPassword(handle)).toMatch(/^NOAUTH/)
     const c = createCache({
-      env: {
-        BEAVER_CACHE_DRIVER: 'redis',
-        BEAVER_CACHE_REDIS_MODE: 'sentinel',
-        BEAVER_CACHE_REDIS_SENTINELS: handle.sentinels.join(','),
-        BEAVER_CACHE_REDIS_SENTINEL_NAME: handle.name,
-        BEAVER_CACHE_REDIS_SENTINEL_PASSWORD: sentinelPassword,
-      },
+      env: { BEAVER_CACHE_DRIVER: 'redis', ...sentinelEnv('BEAVER_CACHE_', handle, sentinelPassword) },
       namespace: uniqueNamespace('cache'),
     })
     opened.push(c)
