@@ -47,9 +47,10 @@ const floorMemory = (key: string): boolean => {
 const redisKit = kit('fixed-window', 'redis')
 await redisKit.ready()
 const client = new Redis(REDIS_URL)
-// The kit's own client pipelines the commands of one event-loop turn; the floor and the second
-// RateLimiterRedis row get a client set the same way, so the goals compare like with like.
-const pipelined = new Redis(REDIS_URL, { enableAutoPipelining: true })
+// The kit's own client pipelines the commands of one event-loop turn and bounds each command
+// (500 ms); the floor and the second RateLimiterRedis row get a client set the same way, so the
+// goals compare like with like.
+const pipelined = new Redis(REDIS_URL, { enableAutoPipelining: true, commandTimeout: 500 })
 const rlfOptions = { points: BIG, duration: 3600, keyPrefix: 'bench-rlf' }
 const rlfRedis = new RateLimiterRedis({ storeClient: client, ...rlfOptions })
 const rlfPipelined = new RateLimiterRedis({ storeClient: pipelined, ...rlfOptions })
@@ -119,7 +120,7 @@ try {
       'Every call is allowed (limit 10^9 per hour over 1,024 keys): the figures are the cost of a decision.',
       'rate-limiter-flexible counts a fixed window; the kit rows name their algorithm. floor (memory): a Map of window counters; floor (redis): EVALSHA of the kit’s own fixed-window script through the same ioredis client, without the limiter around it.',
       'Redis runs on the same 2 vCPUs as the bench.',
-      'The kit’s Redis store makes its own ioredis client, which pipelines the commands of one event-loop turn (enableAutoPipelining). The floor and the goal’s RateLimiterRedis get a client set the same way; RateLimiterRedis on a plain ioredis client, as rate-limiter-flexible’s documentation sets it up, is the other row.',
+      'The kit’s Redis store makes its own ioredis client, which pipelines the commands of one event-loop turn (enableAutoPipelining) and bounds each command (commandTimeout 500 ms, a timer per command). The floor and the goal’s RateLimiterRedis get a client set the same way; RateLimiterRedis on a plain ioredis client, as rate-limiter-flexible’s documentation sets it up, is the other row.',
       'Memory keys: a limiter’s own memory store holds one namespace, so its Map keys are the caller’s keys as given (no per-call concatenation to hash); rate-limiter-flexible prefixes every key with its keyPrefix (default rlflx:), as a kit limiter on a shared store (storeInstance) prefixes its namespace.',
     ],
   })
