@@ -1,7 +1,8 @@
 // What the conformance suite cannot ask RabbitMQ about delivery: messages another producer
 // sent, messages the broker dead-lettered itself, settling a delivery twice or after it was
-// lost, what counts() reads from delay queues and unacknowledged deliveries, prefetch below
-// the concurrency, prefetched messages given back on close, and its own queue naming.
+// lost, what counts() reads from delay queues and unacknowledged deliveries, the default
+// prefetch (one beyond the handlers) and prefetch below the concurrency, prefetched messages
+// given back on close, and its own queue naming.
 import type { Channel, ChannelModel } from 'amqplib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, requireService, uniqueNamespace } from '@beaver-kit/testkit'
@@ -158,6 +159,33 @@ describe.runIf(url)('rabbitmq delivery', () => {
     await eventually(async () => {
       expect(started).toBe(2)
       expect((await q.counts('jobs')).waiting).toBe(4)
+    }, wait)
+    release()
+    await eventually(() => expect(c.stats().completed).toBe(6), wait)
+  })
+
+  it('by default takes one message beyond its running handlers (prefetch: concurrency + 1)', async () => {
+    const ns = uniqueNamespace('rmq')
+    const q = open(ns)
+    await q.publishBatch(
+      'jobs',
+      Array.from({ length: 6 }, (_, i) => ({ payload: i })),
+    )
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let started = 0
+    const c = await q.consume(
+      'jobs',
+      async () => {
+        started++
+        await gate
+      },
+      { concurrency: 2 },
+    )
+    // Two running, one waiting in the consumer's buffer for the next free slot, three left.
+    await eventually(async () => {
+      expect(started).toBe(2)
+      expect((await q.counts('jobs')).waiting).toBe(3)
     }, wait)
     release()
     await eventually(() => expect(c.stats().completed).toBe(6), wait)
