@@ -26,8 +26,9 @@ import {
   type BrokerEnvelope,
 } from './broker-message.ts'
 import { AckRunsByChannel } from './rabbitmq-ack-runs.ts'
+import { RabbitDeadLetters } from './rabbitmq-dead-letters.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
-import { isNotFound, redeliveries, scanDead } from './rabbitmq-messages.ts'
+import { isNotFound, redeliveries } from './rabbitmq-messages.ts'
 import { ConfirmedPublisher } from './rabbitmq-publisher.ts'
 import { RabbitTopology } from './rabbitmq-topology.ts'
 
@@ -73,6 +74,7 @@ class RabbitQueueDriver implements QueueDriver {
   readonly #ctx: QueueDriverContext
   readonly #topology: RabbitTopology
   readonly #publisher: ConfirmedPublisher
+  readonly #deadLetters: RabbitDeadLetters
   readonly #prefetch: number
   readonly #subs = new Map<string, Subscription>()
   readonly #held = new Map<string, Held>()
@@ -91,6 +93,7 @@ class RabbitQueueDriver implements QueueDriver {
       expires: options.expires ?? 0,
     })
     this.#publisher = new ConfirmedPublisher(this.#link)
+    this.#deadLetters = new RabbitDeadLetters(this.#link, this.#topology, this.#publisher, ctx)
   }
 
   /** A channel the server closed: its unacknowledged messages went back to their queues. */
@@ -394,49 +397,16 @@ class RabbitQueueDriver implements QueueDriver {
     // Brokers keep no record of a message to attach progress to (capabilities.history false).
   }
 
-  /** Visits the DLQ on a channel of its own (see scanDead). */
-  async #scanDead(
-    queue: string,
-    visit: (m: StoredMessage) => 'take' | 'keep' | 'stop',
-    onTake?: (ch: ConfirmChannel, m: StoredMessage) => Promise<void>,
-  ): Promise<number> {
-    await this.#topology.declare(queue)
-    const dead = this.#topology.dead(queue)
-    const count = async (): Promise<number> => (await (await this.#link.admin()).checkQueue(dead)).messageCount
-    return scanDead(await this.#link.confirmChannel(), dead, queue, this.#ctx.now(), visit, onTake, count)
+  listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
+    return this.#deadLetters.list(queue, options)
   }
 
-  async listDead(queue: string, options: { limit: number; offset: number }): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = []
-    await this.#scanDead(queue, (m) => {
-      all.push(m)
-      return 'keep'
-    })
-    return all.reverse().slice(options.offset, options.offset + options.limit)
+  replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    return this.#deadLetters.replay(queue, ids)
   }
 
-  async replayDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
-    const wanted = ids === 'all' ? undefined : new Set(ids)
-    return this.#scanDead(
-      queue,
-      (m) => (!wanted || wanted.has(m.id) ? 'take' : 'keep'),
-      async (ch, m) => {
-        const envelope: BrokerEnvelope = {
-          ...envelopeOf({ ...m, dedupeKey: undefined }, 0, m.lastError),
-          runAt: this.#ctx.now(),
-        }
-        await this.#publisher.send(ch, this.#topology.main(queue), envelope, m.payload)
-      },
-    )
-  }
-
-  async purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
-    if (ids === 'all') {
-      await this.#topology.declare(queue)
-      return (await (await this.#link.admin()).purgeQueue(this.#topology.dead(queue))).messageCount
-    }
-    const wanted = new Set(ids)
-    return this.#scanDead(queue, (m) => (wanted.has(m.id) ? 'take' : 'keep'))
+  purgeDead(queue: string, ids: readonly string[] | 'all'): Promise<number> {
+    return this.#deadLetters.purge(queue, ids)
   }
 
   async queues(): Promise<string[]> {
