@@ -138,9 +138,12 @@ describe.runIf(url)('rabbitmq delivery', () => {
     await eventually(async () => expect(await q.counts('later')).toMatchObject({ waiting: 0, delayed: 3 }), wait)
   })
 
-  it('takes no more unacknowledged messages than its prefetch, whatever the concurrency', async () => {
-    const ns = uniqueNamespace('rmq')
-    const q = open(ns, { rabbitmq: { prefetch: 2 } })
+  /**
+   * Six messages to a consumer whose handlers all hold until released: once `running` handlers
+   * started, `left` must be waiting on the queue (the rest were pushed into its buffer); then
+   * every message completes.
+   */
+  const holdSix = async (q: Queue, concurrency: number, running: number, left: number): Promise<void> => {
     await q.publishBatch(
       'jobs',
       Array.from({ length: 6 }, (_, i) => ({ payload: i })),
@@ -154,41 +157,23 @@ describe.runIf(url)('rabbitmq delivery', () => {
         started++
         await gate
       },
-      { concurrency: 8 },
+      { concurrency },
     )
     await eventually(async () => {
-      expect(started).toBe(2)
-      expect((await q.counts('jobs')).waiting).toBe(4)
+      expect(started).toBe(running)
+      expect((await q.counts('jobs')).waiting).toBe(left)
     }, wait)
     release()
     await eventually(() => expect(c.stats().completed).toBe(6), wait)
+  }
+
+  it('takes no more unacknowledged messages than its prefetch, whatever the concurrency', async () => {
+    await holdSix(open(uniqueNamespace('rmq'), { rabbitmq: { prefetch: 2 } }), 8, 2, 4)
   })
 
   it('by default takes one message beyond its running handlers (prefetch: concurrency + 1)', async () => {
-    const ns = uniqueNamespace('rmq')
-    const q = open(ns)
-    await q.publishBatch(
-      'jobs',
-      Array.from({ length: 6 }, (_, i) => ({ payload: i })),
-    )
-    let release!: () => void
-    const gate = new Promise<void>((r) => (release = r))
-    let started = 0
-    const c = await q.consume(
-      'jobs',
-      async () => {
-        started++
-        await gate
-      },
-      { concurrency: 2 },
-    )
     // Two running, one waiting in the consumer's buffer for the next free slot, three left.
-    await eventually(async () => {
-      expect(started).toBe(2)
-      expect((await q.counts('jobs')).waiting).toBe(3)
-    }, wait)
-    release()
-    await eventually(() => expect(c.stats().completed).toBe(6), wait)
+    await holdSix(open(uniqueNamespace('rmq')), 2, 2, 3)
   })
 
   it('gives prefetched messages back uncounted when its consumer closes', async () => {

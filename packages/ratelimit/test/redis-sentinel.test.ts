@@ -5,18 +5,13 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
-import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { redisServersAvailable } from '@beaver-kit/testkit/redis-processes'
+import { sentinelAnswerWithoutPassword, sentinelEnv, useSentinelSets } from '@beaver-kit/testkit/redis-sentinel'
 import { createLimiter } from '@beaver-kit/ratelimit'
 
 const withSentinel = redisServersAvailable('ratelimit tests')
-const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
 const sentinelPassword = 'sentinel-pw-of-the-ratelimit-tests'
-const guarded = useRedisProcesses(
-  withSentinel,
-  () => startRedisSentinel({ password: sentinelPassword }),
-  'the Redis Sentinel with a password',
-)
+const { open: sentinel, guarded } = useSentinelSets(withSentinel, sentinelPassword)
 const clients: Redis[] = []
 afterAll(async () => {
   for (const c of clients) await c.quit()

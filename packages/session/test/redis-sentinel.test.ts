@@ -5,19 +5,14 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { uniqueNamespace } from '@beaver-kit/testkit'
-import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { redisServersAvailable } from '@beaver-kit/testkit/redis-processes'
+import { sentinelAnswerWithoutPassword, sentinelEnv, useSentinelSets } from '@beaver-kit/testkit/redis-sentinel'
 import { createSessions } from '@beaver-kit/session'
 import { Jar, keys, request } from './helpers/session-cases.ts'
 
 const withSentinel = redisServersAvailable('session tests')
-const sentinel = useRedisProcesses(withSentinel, startRedisSentinel, 'the Redis Sentinel')
 const sentinelPassword = 'sentinel-pw-of-the-session-tests'
-const guarded = useRedisProcesses(
-  withSentinel,
-  () => startRedisSentinel({ password: sentinelPassword }),
-  'the Redis Sentinel with a password',
-)
+const { open: sentinel, guarded } = useSentinelSets(withSentinel, sentinelPassword)
 const clients: Redis[] = []
 afterAll(async () => {
   for (const c of clients) await c.quit()

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from './eventually.ts'
-import { CLI, cliAuth, processGroup, run, startOnFreePort } from './redis-processes.ts'
+import { CLI, cliAuth, processGroup, run, startOnFreePort, useRedisProcesses } from './redis-processes.ts'
 
 export interface RedisSentinelHandle {
   /** The first sentinel's address, `host:port`. */
@@ -144,5 +144,20 @@ export async function startRedisSentinel(topology: RedisSentinelTopology = {}): 
   } catch (err) {
     await stop()
     throw err
+  }
+}
+
+/**
+ * For a test file that checks a package through Sentinel: a sentinel set whose sentinels need
+ * no password (`open`) and one whose sentinels require `password` (`guarded`), each started once
+ * before the file's tests when `available` and stopped after them.
+ */
+export function useSentinelSets(
+  available: boolean,
+  password: string,
+): { open: () => RedisSentinelHandle; guarded: () => RedisSentinelHandle } {
+  return {
+    open: useRedisProcesses(available, startRedisSentinel, 'the Redis Sentinel'),
+    guarded: useRedisProcesses(available, () => startRedisSentinel({ password }), 'the Redis Sentinel with a password'),
   }
 }

@@ -6,7 +6,7 @@ import { keySlot, redisDriver, RedisStore } from '@beaver-kit/cache/redis'
 import { describeCacheDriver } from '@beaver-kit/testkit/cache'
 import { startRedisCluster } from '@beaver-kit/testkit/redis-cluster'
 import { redisServersAvailable, useRedisProcesses } from '@beaver-kit/testkit/redis-processes'
-import { sentinelAnswerWithoutPassword, sentinelEnv, startRedisSentinel } from '@beaver-kit/testkit/redis-sentinel'
+import { sentinelAnswerWithoutPassword, sentinelEnv, useSentinelSets } from '@beaver-kit/testkit/redis-sentinel'
 
 const url = await requireService('redis')
 const opened: Array<{ close(): unknown }> = []
@@ -309,13 +309,8 @@ describe.runIf(withCluster)('redis driver on a real three-node Cluster', () => {
   })
 })
 
-const sentinel = useRedisProcesses(withCluster, startRedisSentinel, 'the Redis Sentinel')
 const sentinelPassword = 'sentinel-pw-of-the-cache-tests'
-const guarded = useRedisProcesses(
-  withCluster,
-  () => startRedisSentinel({ password: sentinelPassword }),
-  'the Redis Sentinel with a password',
-)
+const { open: sentinel, guarded } = useSentinelSets(withCluster, sentinelPassword)
 
 describe.runIf(withCluster)('redis driver through Sentinel (a real master and sentinel)', () => {
   it('finds the master through the sentinel from env-style options alone', async () => {
