@@ -127,13 +127,24 @@ async function lease(
   const leaseMs = optionalMs(options?.lease, root.config.lease, 'lease')
   if (leaseMs <= 0) return { held: false }
   const since = Date.now()
+  const written = async (): Promise<{ found: unknown } | undefined> => {
+    const e = await d.getEntry!(ns, key)
+    return e !== undefined && !e.stale && e.createdAt >= since - 1 ? { found: value(root.codec as Codec, e.value) } : undefined
+  }
   for (let round = 1; ; round++) {
-    if (await d.acquireLease(ns, key, leaseMs)) return { held: true }
+    if (await d.acquireLease(ns, key, leaseMs)) {
+      if (round === 1) return { held: true }
+      // The holder may have written its value and let the lease go since this process last
+      // looked: then that value is the answer, and loading again would be a second load.
+      const found = await written()
+      if (found === undefined) return { held: true }
+      await d.releaseLease?.(ns, key).catch(() => undefined)
+      return { held: false, value: found }
+    }
     // Another process loads it: wait for its value (or for its lease to lapse).
     await sleep(Math.min(200, 10 * round), signal)
-    const e = await d.getEntry(ns, key)
-    if (e !== undefined && !e.stale && e.createdAt >= since - 1)
-      return { held: false, value: { found: value(root.codec as Codec, e.value) } }
+    const found = await written()
+    if (found !== undefined) return { held: false, value: found }
     if (Date.now() - since > leaseMs) return { held: false }
   }
 }
