@@ -52,6 +52,19 @@ describe('file output', () => {
     await log.close()
   })
 
+  for (const mode of ['buffered', 'async'] as const) {
+    it(`has a partial batch in the file once flush() resolves, within the turn that logged it (${mode} mode)`, async () => {
+      const file = join(dir, 'app.log')
+      const log = createLogger({ envPrefix: false, outputs: [`file:${file}?mode=${mode}`] })
+      // Two full 4 KiB batches and a partial one; no event-loop turn passes before flush().
+      for (let i = 0; i < 120; i++) log.info({ i }, 'x'.repeat(40))
+      expect(readFileSync(file, 'utf8').split('\n').filter(Boolean).length).toBeLessThan(120)
+      await log.flush()
+      expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(120)
+      await log.close()
+    })
+  }
+
   it('creates missing directories and fails at creation when the path cannot be opened', async () => {
     const nested = join(dir, 'a', 'b', 'app.log')
     const log = createLogger({ envPrefix: false, outputs: [`file:${nested}`] })

@@ -27,7 +27,7 @@ export interface StreamOutputOptions {
   maxFiles?: number | undefined
 }
 
-// sonic-boom refuses a batch larger than its maxWrite (16 KiB).
+// The largest batch: sonic-boom's maxWrite (16 KiB), the cap it put on its own batches.
 const MAX_BATCH = 16 * 1024 - 1
 
 /**
@@ -35,6 +35,13 @@ const MAX_BATCH = 16 * 1024 - 1
  * synchronously in batches of `buffer` bytes and the rest at the end of the current event-loop
  * turn: measured faster than both pino's sync and async modes on a burst (see README), and a
  * line is never older than one turn. Files rotate by size and/or time and keep `maxFiles`.
+ *
+ * The batch is gathered here, not in sonic-boom (which is given `minLength: 0` and one write per
+ * batch): sonic-boom measures the UTF-8 length of its whole pending chunk on every write, which
+ * flattens the chunk again for each line (~700 ns a line at 4 KiB batches against ~170 ns for
+ * appending here and handing over whole batches). The batch is measured in UTF-16 code units,
+ * which is bytes for ASCII (non-ASCII text makes a batch up to 3x that in bytes, which sonic-boom
+ * writes whole all the same).
  */
 export class StreamOutput implements Output {
   readonly name: string
@@ -45,6 +52,10 @@ export class StreamOutput implements Output {
   private closed = false
   private closing: Promise<void> | undefined
   private tailScheduled = false
+  /** Lines accepted but not yet handed to sonic-boom, and their length in UTF-16 code units. */
+  private pending = ''
+  private pendingLength = 0
+  private readonly batch: number
   private size = 0
   private rotationTimer: NodeJS.Timeout | undefined
   private pruning: Promise<void> = Promise.resolve()
@@ -57,14 +68,14 @@ export class StreamOutput implements Output {
     const { target, mode } = options
     this.path = typeof target === 'object' ? target.path : undefined
     this.name = this.path === undefined ? (target as string) : `file:${this.path}`
-    const minLength = mode === 'sync' ? 0 : Math.min(options.buffer, MAX_BATCH)
+    this.batch = Math.min(options.buffer, MAX_BATCH)
     try {
       this.sonic = new SonicBoom({
         ...(this.path === undefined ? { fd: target === 'stdout' ? 1 : 2 } : { dest: this.path, mkdir: true }),
         // Always opened synchronously, so that a line logged right before process.exit() has a
         // file to go to; async mode switches to asynchronous writes just below.
         sync: true,
-        minLength,
+        minLength: 0,
       })
       if (mode === 'async') (this.sonic as unknown as { sync: boolean }).sync = false
     } catch (err) {
@@ -102,41 +113,44 @@ export class StreamOutput implements Output {
 
   private writeBatched(line: string): void {
     if (this.closed) return this.dropAfterClose()
-    this.sonic.write(line)
-    if (!this.tailScheduled) this.scheduleTail()
+    this.pending += line
+    if ((this.pendingLength += line.length) >= this.batch) this.handOver()
+    else if (!this.tailScheduled) this.scheduleTail()
   }
 
   private writeCounting(line: string): void {
     if (this.closed) return this.dropAfterClose()
-    this.sonic.write(line)
+    this.pending += line
+    this.pendingLength += line.length
     this.size += Buffer.byteLength(line)
     if (this.size >= (this.options.maxSize as number)) this.rotate()
+    else if (this.pendingLength >= this.batch) this.handOver()
     else if (!this.tailScheduled) this.scheduleTail()
+  }
+
+  // The batch goes to sonic-boom, which writes it at once (synchronously in buffered mode; in
+  // async mode it starts the write, or queues the batch behind the one in flight).
+  private handOver(): void {
+    const batch = this.pending
+    this.pending = ''
+    this.pendingLength = 0
+    if (this.destroyed || this.broken) return
+    this.sonic.write(batch)
   }
 
   private scheduleTail(): void {
     this.tailScheduled = true
     setImmediate(() => {
       this.tailScheduled = false
-      if (!this.closed) this.flushQuietly()
+      // The end-of-turn tail: what is gathered goes to the descriptor, as pino's own batches do,
+      // without the fsync that sonic-boom's flushSync() adds (an fsync every turn made each turn
+      // wait for the disk, and on /dev/null or a pipe threw an error it then swallowed).
+      if (!this.closed && this.pendingLength > 0) this.handOver()
     }).unref()
   }
 
-  // The end-of-turn tail: what is buffered goes to the descriptor, as pino's own batches do,
-  // without the fsync that sonic-boom's flushSync() adds (an fsync every turn made each turn
-  // wait for the disk, and on /dev/null or a pipe throw an error it then swallows). In buffered
-  // mode flush() writes synchronously; in async mode it starts the write.
-  private flushQuietly(): void {
-    if (this.destroyed || this.broken || this.pendingBytes() === 0) return
-    this.sonic.flush()
-  }
-
-  // sonic-boom's type declarations omit the count of bytes it holds.
-  private pendingBytes(): number {
-    return (this.sonic as unknown as { _len: number })._len
-  }
-
   flushSync(): void {
+    if (this.pendingLength > 0) this.handOver()
     if (this.destroyed || this.broken) return
     try {
       this.sonic.flushSync()
@@ -147,6 +161,7 @@ export class StreamOutput implements Output {
   }
 
   flush(): Promise<void> {
+    if (this.pendingLength > 0) this.handOver()
     if (this.destroyed || this.broken) return this.pruning
     return new Promise<void>((resolve, reject) => {
       this.sonic.flush((err?: Error) => (err ? reject(err) : resolve()))
@@ -233,6 +248,7 @@ export class StreamOutput implements Output {
     if (this.rotationTimer) clearTimeout(this.rotationTimer)
     this.closed = true
     this.unregisterExit()
+    if (this.pendingLength > 0) this.handOver()
     await this.pruning
     if (this.destroyed) return
     if (this.broken) {
