@@ -2,8 +2,8 @@
 // has the same shape and every README table is rendered the same way (`npm run docs`).
 //
 // Rules (../shared/anchors/performance-anchors.md §1): contenders run in the same process
-// and run, interleaved over several rounds (the order rotates and reverses each round, so no
-// contender always runs warm or cold), and goals are the median of per-round ratios, which
+// and run, interleaved over several rounds (in pairs, an order and its reverse, each pair
+// rotated one further, so no contender always runs warm or cold), and goals are the median of per-round ratios, which
 // cancels most of the drift of a shared 2-core machine. `BENCH_QUICK=1` runs every case once,
 // briefly, as a smoke check.
 import { writeFileSync } from 'node:fs'
@@ -296,9 +296,17 @@ async function measureFn(
   return measureCalls(fn, { warmMs, measureMs }, { ...c, settle: contender.settle })
 }
 
+/**
+ * The order of a case's contenders in a round. Rounds go in pairs, an order and its reverse, and
+ * each pair starts one contender further on, so every contender runs first (right after the
+ * previous case's work, such as a large file's writeback) as often as the others over the rounds.
+ * Shifting by one every round and reversing the odd ones instead gives two contenders the same
+ * order every round: the first one always ran first.
+ */
 function rotate<T>(list: readonly T[], round: number): T[] {
   const n = list.length
-  const shifted = list.map((_, i) => list[(i + round) % n] as T)
+  const shift = Math.floor(round / 2)
+  const shifted = list.map((_, i) => list[(i + shift) % n] as T)
   return round % 2 === 1 ? shifted.reverse() : shifted
 }
 

@@ -45,8 +45,8 @@ describe('runBench', () => {
       extraGoals: () => [{ goal: 'bytes per entry ≤ 70', value: 65, target: 70, met: true }],
       notes: ['65 B per entry'],
     })
-    // Round 1 in declared order, round 2 rotated by one and reversed, round 3 rotated by two.
-    expect(order).toEqual(['kit', 'rival', 'floor', 'kit', 'floor', 'rival', 'floor', 'kit', 'rival'])
+    // Round 1 in declared order, round 2 its reverse, round 3 rotated by one.
+    expect(order).toEqual(['kit', 'rival', 'floor', 'floor', 'rival', 'kit', 'rival', 'floor', 'kit'])
     const kit = report.results.find((r) => r.contender === 'beaver-kit')
     expect(kit).toEqual({
       case: 'get',
@@ -77,6 +77,29 @@ describe('runBench', () => {
     expect(renderBenchMarkdown(written)).toContain(
       `Conditions: 1-minute load average ${c?.loadStart} at the start and ${c?.loadEnd} at the end (${written.cpu}); one \`performance.now()\` costs ${c?.clockReadNs} ns here.`,
     )
+  })
+
+  it('runs each of two contenders first in half the rounds (the slot right after the previous case)', async () => {
+    vi.stubEnv('BENCH_QUICK', '')
+    const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+    const order: string[] = []
+    await runBench({
+      package: 'widget',
+      url: pathToFileURL(join(dir, 'run.ts')).href,
+      rounds: 4,
+      print: false,
+      cases: [
+        {
+          name: 'put',
+          contenders: [
+            { contender: 'beaver-kit', measure: fixed(100), setup: () => void order.push('kit') },
+            { contender: 'rival-lib', measure: fixed(100), setup: () => void order.push('rival') },
+          ],
+        },
+      ],
+    })
+    // Rotating by one and reversing every other round gave [kit, rival] in every round.
+    expect(order).toEqual(['kit', 'rival', 'rival', 'kit', 'rival', 'kit', 'kit', 'rival'])
   })
 
   it('BENCH_ONLY runs only the cases whose name contains one of its alternatives, their goals, and writes nothing', async () => {
