@@ -60,24 +60,31 @@ describe.each(targets)('concurrent writers on %s', (_name, url) => {
   })
 })
 
-// SQLite across processes: each process keeps the head its last append left and writes its next
-// record only if that record is still the stream's last; the others' appends in between send it
-// through a BEGIN IMMEDIATE transaction that chains after the head as the rows give it.
-describe('concurrent processes on one sqlite file', () => {
+// Across processes: each process keeps the head its last append left and writes its next record
+// only if that head is still the stream's (SQLite: its record is still the last; PostgreSQL: the
+// head row is still there); the others' appends in between send it through the path that chains
+// after the head as the database has it (SQLite: a BEGIN IMMEDIATE transaction; PostgreSQL: the
+// append function, under the head row's lock).
+const processTargets: Array<[string, string | undefined]> = [
+  ['one sqlite file', `sqlite:${join(dir, 'processes.db')}`],
+  ['postgres', pg],
+]
+describe.each(processTargets)('concurrent processes on %s', (name, url) => {
   // Three processes starting from source and waiting on each other's fsyncs and on SQLite's
   // busy handler (which sleeps up to 100 ms a try): half a minute on a loaded machine.
-  it(
+  it.runIf(url)(
     'three processes appending to one stream, in turns then all at once: one chain that verifies',
     { timeout: 120_000 },
     async () => {
-      const url = `sqlite:${join(dir, 'processes.db')}`
-      const table = 'audit_processes'
+      const table =
+        name === 'postgres' ? `audit_processes_${Math.random().toString(36).slice(2, 10)}` : 'audit_processes'
       const stream = 'race'
-      const db = createDatabase({ url, envPrefix: false })
+      const db = createDatabase({ url: url as string, envPrefix: false })
       opened.push(db)
+      if (name === 'postgres') tables.push({ db, table })
       const trail = createAudit({ envPrefix: false, database: db, db: { table } })
-      await trail.ready() // migrated once, before the children open the file
-      const script = fileURLToPath(new URL('./helpers/sqlite-writer.ts', import.meta.url))
+      await trail.ready() // migrated once, before the children open the database
+      const script = fileURLToPath(new URL('./helpers/writer.ts', import.meta.url))
       const children = [0, 1].map(() => startLineChild(script, { url, table, stream }))
       for (const child of children) expect(await child.next()).toBe('ready')
       const append = async (who: number, n: number): Promise<number[]> => {
@@ -94,7 +101,7 @@ describe('concurrent processes on one sqlite file', () => {
       const turns: number[] = []
       for (let round = 0; round < 3; round++) for (const who of [2, 0, 1]) turns.push(...(await append(who, 1)))
       expect(turns).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
-      // All at once: the three race for the file's write lock.
+      // All at once: the three race for the stream's head (on SQLite, for the file's write lock).
       const raced = await Promise.all([0, 1, 2].map((who) => append(who, 20)))
       await Promise.all(children.map((c) => c.end()))
       expect(raced.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 10))

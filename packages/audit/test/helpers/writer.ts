@@ -1,7 +1,7 @@
-// A second process for the SQLite concurrency test: opens the database file named in argv and
-// prints "ready"; then each line on stdin is a number of records to append to the stream one
-// after another (racing the other processes for the file's write lock), answered with their
-// seqs as JSON. It closes when stdin does.
+// Another process for the concurrency tests: opens the database (a SQLite file or a server)
+// named in argv and prints "ready"; then each line on stdin is a number of records to append to
+// the stream one after another (racing the other processes for the stream's head), answered
+// with their seqs as JSON. It closes when stdin does.
 import { createInterface } from 'node:readline'
 import { createDatabase } from '@beaver-kit/database'
 import { createAudit } from '@beaver-kit/audit'
