@@ -61,6 +61,14 @@ export function createBatchAppender(table: string, ownFields: OwnFields): BatchA
     head: ChainPoint,
     jobs: readonly Job[],
   ): Promise<StoredRecord[] | undefined> {
+    if (jobs.length === 1) {
+      // One record (the common case, one append at a time): its values as they are, no columns.
+      const { prepared, seal } = jobs[0] as Job
+      const record = seal(head)
+      const values = [stream, head.seq, head.hash, ...ownFields(prepared), record.hash]
+      const { rows } = await db.query(afterOne, values)
+      return rows[0]?.written === true ? [record] : undefined
+    }
     const records: StoredRecord[] = []
     const columns: unknown[][] = Array.from({ length: 13 }, () => [])
     let place = head
@@ -70,10 +78,7 @@ export function createBatchAppender(table: string, ownFields: OwnFields): BatchA
       place = { seq: record.seq, hash: record.hash }
       ;[...ownFields(prepared), record.hash].forEach((value, i) => (columns[i] as unknown[]).push(value))
     }
-    const { rows } =
-      jobs.length === 1
-        ? await db.query(afterOne, [stream, head.seq, head.hash, ...columns.map((column) => column[0])])
-        : await db.query(afterBatch, [stream, head.seq, head.hash, ...columns])
+    const { rows } = await db.query(afterBatch, [stream, head.seq, head.hash, ...columns])
     return rows[0]?.written === true ? records : undefined
   }
 

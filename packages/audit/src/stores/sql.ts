@@ -75,10 +75,22 @@ function params(r: StoredRecord): unknown[] {
   ]
 }
 
-/** The record's own fields, in COLUMNS order without stream, seq and the hashes. */
-function ownFields(prepared: PreparedRecord): unknown[] {
-  const row = params({ ...prepared, seq: 0, prevHash: '', hash: '' })
-  return [row[0], ...row.slice(3, 14)]
+/** The record's own fields, in COLUMNS order without stream, seq and the hashes (as params() writes them). */
+function ownFields(p: PreparedRecord): unknown[] {
+  return [
+    p.id,
+    p.at,
+    p.actor,
+    p.action,
+    p.target,
+    p.outcome,
+    p.ip,
+    p.userAgent,
+    p.requestId,
+    p.traceId,
+    p.diff === null ? null : canonicalJson(p.diff),
+    p.metadata === null ? null : canonicalJson(p.metadata),
+  ]
 }
 
 interface Statements {
