@@ -63,6 +63,7 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
   const byFirstKey = new Map<string, Guard[]>()
   let count = 0
   let misses = 0
+  let last: Guard | undefined
   const pending: Shape[] = []
 
   function describe(value: object, depth: number, budget: { nodes: number; keys: number }): Shape | undefined {
@@ -103,8 +104,18 @@ export function createShapeCache(secret: (key: string) => boolean): ShapeCache {
   return {
     proves(fields) {
       if (count === 0) return false
+      // A call site logs the same shape line after line: the guard that proved the last line
+      // is tried first (a guard of another shape fails at its first key), before the lookup.
+      if (last !== undefined && last(fields)) return true
       const guards = byFirstKey.get(firstKey(fields))
-      if (guards !== undefined) for (const guard of guards) if (guard(fields)) return true
+      if (guards !== undefined) {
+        for (const guard of guards) {
+          if (guard !== last && guard(fields)) {
+            last = guard
+            return true
+          }
+        }
+      }
       return false
     },
     learn(fields) {
@@ -153,49 +164,52 @@ function sameShape(a: Shape, b: Shape): boolean {
  * monomorphic property access: an interpreted check of the same shape costs as much as the walk
  * it replaces. The generated text holds only structure (variable names, indexes and counts);
  * the keys, which come from logged data, stay in an array the code reads, never in its text.
+ *
+ * Each object is checked in three steps, in the order that keeps them cheap: a loop over its
+ * keys that only compares them with the remembered list; a load of each remembered field by its
+ * (remembered, so constant at each site) key, which lets the JIT check the object's hidden class
+ * once and makes the prototype check after it a constant; then each value's type. Reading the
+ * values inside the key loop, with their expected kinds in a table, cost twice as much.
  */
 function compileGuard(shape: Shape): Guard {
   const noUrl = (v: string): string =>
-    `if (typeof ${v} === 'string' && ${v}.length >= SHORTEST_URL && ${v}.includes('//')) return false;\n`
+    `else if (typeof ${v} === 'string' && ${v}.length >= SHORTEST_URL && ${v}.includes('//')) return false;\n`
   const keyLists: string[][] = []
-  const objectAt: Uint8Array[] = []
   let vars = 0
+  // A value in a slot whose remembered shape is `s` (null: a primitive). Only the top level
+  // checks strings for a URL: what is nested goes through the masking stringify.
+  function emitValue(s: Shape | null, v: string, top: boolean): string {
+    const url = top ? noUrl(v) : ''
+    if (s === null) return `if (typeof ${v} === 'object' ? ${v} !== null : typeof ${v} === 'function') return false;\n${url}`
+    return `if (typeof ${v} === 'object') {\nif (${v} !== null) {\n${emit(s, v)}}\n}\nelse if (typeof ${v} === 'function') return false;\n${url}`
+  }
   function emit(s: Shape, x: string): string {
     if (s.kind === 'array') {
       const i = `i${vars++}`
       const e = `e${vars++}`
-      const each =
-        s.element === null
-          ? `if (typeof ${e} === 'object' ? ${e} !== null : typeof ${e} === 'function') return false;\n`
-          : `if (typeof ${e} === 'function') return false;\nif (typeof ${e} === 'object' && ${e} !== null) {\n${emit(s.element, e)}}\n`
-      return `if (!isArray(${x})) return false;\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) {\nconst ${e} = ${x}[${i}];\n${each}}\n`
+      return `if (!isArray(${x})) return false;\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) {\nconst ${e} = ${x}[${i}];\n${emitValue(s.element, e, false)}}\n`
     }
     const list = keyLists.push(s.keys) - 1
-    objectAt.push(Uint8Array.from(s.fields, (f) => (f === null ? 0 : 1)))
     const n = `n${vars++}`
     let code =
-      `if (getPrototype(${x}) !== OBJECT_PROTO) return false;\n` +
       `let ${n} = 0;\n` +
-      `for (const key in ${x}) {\n` +
-      `if (key !== k${list}[${n}]) return false;\n` +
-      `const v = ${x}[key];\n` +
-      (x === 'x0' ? noUrl('v') : '') +
-      `if (typeof v === 'object' ? v !== null && o${list}[${n}] === 0 : typeof v === 'function') return false;\n` +
-      `${n}++;\n}\n` +
+      `for (const key in ${x}) {\nif (key !== k${list}[${n}]) return false;\n${n}++;\n}\n` +
       `if (${n} !== ${s.keys.length}) return false;\n`
+    const values = s.fields.map(() => `v${vars++}`)
+    values.forEach((v, j) => {
+      code += `const ${v} = ${x}[k${list}[${j}]];\n`
+    })
+    code += `if (getPrototype(${x}) !== OBJECT_PROTO) return false;\n`
     s.fields.forEach((field, j) => {
-      if (field === null) return
-      const v = `v${vars++}`
-      code += `const ${v} = ${x}[k${list}[${j}]];\nif (typeof ${v} === 'object' && ${v} !== null) {\n${emit(field, v)}}\n`
+      code += emitValue(field, values[j] as string, x === 'x0')
     })
     return code
   }
   const body = emit(shape, 'x0')
-  const lists = keyLists.map((_, i) => `const k${i} = K[${i}], o${i} = O[${i}];\n`).join('')
+  const lists = keyLists.map((_, i) => `const k${i} = K[${i}];\n`).join('')
   // The one place the logger compiles code: see the comment above for why and what goes in it.
   const factory = new Function(
     'K',
-    'O',
     'OBJECT_PROTO',
     'getPrototype',
     'isArray',
@@ -203,11 +217,10 @@ function compileGuard(shape: Shape): Guard {
     `${lists}return function guard(x0) {\n${body}return true;\n}`,
   ) as (
     keys: string[][],
-    objectAt: Uint8Array[],
     proto: unknown,
     get: typeof getPrototype,
     arr: typeof isArray,
     shortestUrl: number,
   ) => Guard
-  return factory(keyLists, objectAt, OBJECT_PROTO, getPrototype, isArray, SHORTEST_URL)
+  return factory(keyLists, OBJECT_PROTO, getPrototype, isArray, SHORTEST_URL)
 }

@@ -51,6 +51,12 @@ describe('remembered clean shapes', () => {
         note: Object.assign(() => 1, { toJSON: () => ({ token: 't' }) }),
       },
       'a function in an array': { ...line(), items: [{ id: 1, tags: [() => 1] }] },
+      'an array with the same keys where an object was': {
+        ...line(),
+        user: Object.assign([], line().user),
+      },
+      'a URL string where an object was, at the top level': { ...line(), user: 'postgres://app:p@db' },
+      'a URL string where a string was, at the top level': { ...line(), note: 'postgres://app:p@db' },
     }
     for (const [name, value] of Object.entries(variants)) expect(cache.proves(value), name).toBe(false)
   })
@@ -85,10 +91,12 @@ describe('remembered clean shapes', () => {
     log.info({ ...line(), user: { ...line().user, apiToken: 'deep-secret' } }, 'x')
     log.info({ ...line(), items: [{ id: 1, tags: [{ cookie: 'tag-secret' }] }] }, 'x')
     log.info({ ...line(), note: 'postgres://app:url-secret@db' }, 'x')
+    log.info({ ...line(), user: 'postgres://app:slot-secret@db' }, 'x')
     const text = sink.lines.slice(64).join('')
-    expect(text).not.toMatch(/extra-secret|deep-secret|tag-secret|url-secret/)
+    expect(text).not.toMatch(/extra-secret|deep-secret|tag-secret|url-secret|slot-secret/)
     expect(sink.records()[64]).toMatchObject({ password: '[REDACTED]' })
     expect(sink.records()[67]).toMatchObject({ note: 'postgres://****@db' })
+    expect(sink.records()[68]).toMatchObject({ user: 'postgres://****@db' })
   })
 })
 
