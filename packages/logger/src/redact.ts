@@ -1,6 +1,6 @@
 import { isSecretNormalized, maskUrl, maskUrlsIn, normalizeName, SECRET_NAME_RULES } from '@beaver-kit/config'
 import { serializeError } from './serialize-error.ts'
-import { createShapeCache, mayRemember } from './shape-guard.ts'
+import { createShapeCache } from './shape-guard.ts'
 import { maskUrlText } from './url-text.ts'
 
 type Obj = Record<string, unknown>
@@ -236,13 +236,10 @@ export function createFieldWalker(
 
   /** The fields of one line: top-level errors always serialized, secrets censored. */
   return function walkFields(obj: Obj): Obj {
-    if (shapes !== undefined && shapes.proves(obj)) return obj
     let out: Obj | undefined
-    let keys = 0
     let nested = false
     for (const key in obj) {
       const v = obj[key]
-      keys++
       let name = key
       if (redacting) {
         name = maskUrlText(key)
@@ -254,6 +251,10 @@ export function createFieldWalker(
         const nv = maskUrlText(v)
         if (nv !== v) (out ??= { ...obj })[name] = nv
       } else if (typeof v === 'object' && v !== null) {
+        // What is nested is what costs: at the first nested value, a remembered shape may prove
+        // the whole line clean (its guard checks the keys walked so far too). A line without
+        // one (a message, a small flat object: the commonest lines) never pays for the lookup.
+        if (!nested && out === undefined && shapes !== undefined && shapes.proves(obj)) return obj
         nested = true
         let nv: unknown = v
         if (v instanceof Error) nv = serializeError(v)
@@ -265,7 +266,7 @@ export function createFieldWalker(
       }
     }
     if (path.length !== 0) path.length = 0 // keeps no reference to a logged value
-    if (out === undefined && shapes !== undefined && mayRemember(keys, nested)) shapes.learn(obj)
+    if (out === undefined && shapes !== undefined && nested) shapes.learn(obj)
     return out ?? obj
   }
 }

@@ -26,8 +26,9 @@ type Guard = (value: Obj) => boolean
 const MAX_GUARDS = 64
 const MAX_PER_FIRST_KEY = 4
 const MAX_NODES = 256
-// Below this many keys in all, the walk costs what a guard does (and a string message's empty
-// fields would pay a lookup on every line): such shapes are not remembered.
+// Below this many keys in all, the walk costs what a guard does: such shapes are not remembered.
+// The field walk asks for a guard only at a line's first nested object, and tells the cache only
+// of lines that have one: a flat line never pays a lookup.
 const MIN_KEYS = 8
 const MAX_DEPTH = 12
 const MAX_KEY_LENGTH = 128
@@ -48,15 +49,6 @@ const isArray = Array.isArray
 export interface ShapeCache {
   proves(fields: Obj): boolean
   learn(fields: Obj): void
-}
-
-/**
- * Whether a clean line could ever get a guard, from what the walk saw of its top level: a flat
- * line with fewer than MIN_KEYS keys never does, so the walk need not tell the cache about it
- * (a small flat object, the commonest line, then pays no sampling and no description).
- */
-export function mayRemember(topLevelKeys: number, nested: boolean): boolean {
-  return nested || topLevelKeys >= MIN_KEYS
 }
 
 export function createShapeCache(secret: (key: string) => boolean): ShapeCache {

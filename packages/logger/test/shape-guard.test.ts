@@ -100,6 +100,29 @@ describe('remembered clean shapes', () => {
   })
 })
 
+describe('a shape asked for at the first nested value', () => {
+  it('still censors and masks flat fields before and after it once the shape is remembered', () => {
+    const sink = capture()
+    const log = createLogger({ envPrefix: false, outputs: [], sinks: [sink] })
+    const fields = () => ({ id: 1, name: 'ada', meta: { a: 1, b: 2, c: 3, d: 4, e: 5 }, tail: 'x' })
+    for (let i = 0; i < 64; i++) log.info(fields(), 'warm')
+    log.info({ ...fields(), name: 'postgres://app:before-secret@db' }, 'x')
+    log.info({ password: 'first-secret', ...fields() }, 'x')
+    log.info({ ...fields(), tail: 'redis://u:after-secret@r' }, 'x')
+    log.info({ ...fields(), apiToken: 'after-key-secret' }, 'x')
+    log.info({ ...fields(), meta: { ...fields().meta, e: 'ws://u:nested-secret@s' } }, 'x')
+    const text = sink.lines.slice(64).join('')
+    expect(text).not.toMatch(/before-secret|first-secret|after-secret|after-key-secret|nested-secret/)
+    expect(sink.records().slice(64)).toMatchObject([
+      { name: 'postgres://****@db' },
+      { password: '[REDACTED]' },
+      { tail: 'redis://****@r' },
+      { apiToken: '[REDACTED]' },
+      { meta: { e: 'ws://****@s' } },
+    ])
+  })
+})
+
 describe('what the walk always did, kept', () => {
   it('censors what a toJSON method of a plain object returns', () => {
     const sink = capture()
