@@ -43,8 +43,8 @@ const isArray = Array.isArray
 
 /**
  * The guards of one logger. `proves(fields)` is true when the fields are built exactly like a
- * line already found clean; `learn(fields)` is told of a line the walk found clean, and compiles
- * a guard for a shape seen twice among sampled lines.
+ * line already found clean; `learn(fields)` is told of a line with a nested object that the walk
+ * found clean, and compiles a guard for a shape seen twice among sampled lines.
  */
 export interface ShapeCache {
   proves(fields: Obj): boolean
