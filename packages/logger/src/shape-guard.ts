@@ -172,7 +172,8 @@ function compileGuard(shape: Shape): Guard {
   // checks strings for a URL: what is nested goes through the masking stringify.
   function emitValue(s: Shape | null, v: string, top: boolean): string {
     const url = top ? noUrl(v) : ''
-    if (s === null) return `if (typeof ${v} === 'object' ? ${v} !== null : typeof ${v} === 'function') return false;\n${url}`
+    if (s === null)
+      return `if (typeof ${v} === 'object' ? ${v} !== null : typeof ${v} === 'function') return false;\n${url}`
     return `if (typeof ${v} === 'object') {\nif (${v} !== null) {\n${emit(s, v)}}\n}\nelse if (typeof ${v} === 'function') return false;\n${url}`
   }
   function emit(s: Shape, x: string): string {
@@ -207,12 +208,6 @@ function compileGuard(shape: Shape): Guard {
     'isArray',
     'SHORTEST_URL',
     `${lists}return function guard(x0) {\n${body}return true;\n}`,
-  ) as (
-    keys: string[][],
-    proto: unknown,
-    get: typeof getPrototype,
-    arr: typeof isArray,
-    shortestUrl: number,
-  ) => Guard
+  ) as (keys: string[][], proto: unknown, get: typeof getPrototype, arr: typeof isArray, shortestUrl: number) => Guard
   return factory(keyLists, OBJECT_PROTO, getPrototype, isArray, SHORTEST_URL)
 }
