@@ -55,24 +55,8 @@ function fromRow(row: Row): StoredRecord {
 
 /** The canonical JSON text a record's diff and metadata are stored as, so reading them back gives the same value. */
 function params(r: StoredRecord): unknown[] {
-  return [
-    r.id,
-    r.stream,
-    r.seq,
-    r.at,
-    r.actor,
-    r.action,
-    r.target,
-    r.outcome,
-    r.ip,
-    r.userAgent,
-    r.requestId,
-    r.traceId,
-    r.diff === null ? null : canonicalJson(r.diff),
-    r.metadata === null ? null : canonicalJson(r.metadata),
-    r.prevHash,
-    r.hash,
-  ]
+  const [id, ...rest] = ownFields(r)
+  return [id, r.stream, r.seq, ...rest, r.prevHash, r.hash]
 }
 
 /** The record's own fields, in COLUMNS order without stream, seq and the hashes (as params() writes them). */
