@@ -93,6 +93,22 @@ describe.runIf(url)('rabbitmq socket writes', () => {
     expect(routed?.status).toBe('fulfilled')
   })
 
+  it('publishes persistent with the envelope as its one property: no messageId or timestamp beside it', async () => {
+    const own = `${queue}-properties`
+    const admin = await link.admin()
+    await admin.assertQueue(own, { durable: true, arguments: { 'x-expires': 60_000 } })
+    const ch = await publisher.channel()
+    await publisher.send(ch, own, { ...message(7), queue: own, createdAt: 1_700_000_000_123 }, '{}')
+    const got = await admin.get(own, { noAck: true })
+    expect(got && got.properties.deliveryMode).toBe(2)
+    // The id and the creation time travel in the envelope only (what the driver reads back).
+    expect(got && got.properties.messageId).toBeUndefined()
+    expect(got && got.properties.timestamp).toBeUndefined()
+    const envelope = decodeEnvelope(got && got.properties.headers?.[ENVELOPE_HEADER])
+    expect({ id: envelope?.id, createdAt: envelope?.createdAt }).toEqual({ id: 'm7', createdAt: 1_700_000_000_123 })
+    await admin.deleteQueue(own)
+  })
+
   it('carries each publish its own envelope, though every publish shares one headers object', async () => {
     const own = `${queue}-envelopes`
     const admin = await link.admin()

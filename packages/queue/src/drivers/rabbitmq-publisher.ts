@@ -22,6 +22,14 @@ export class ConfirmedPublisher {
    * it) would send no envelope rather than another message's.
    */
   readonly #headers: Record<string, Buffer | undefined> = { [ENVELOPE_HEADER]: undefined }
+  /**
+   * The options of every publish, one object per routing (amqplib reads them, never writes):
+   * persistent, and `mandatory` to a queue, so that a queue gone is reported (see send). No
+   * messageId or timestamp: the envelope carries the id and the creation time already, and
+   * the broker parsed, stored and handed back both again with every message.
+   */
+  readonly #toQueue = { persistent: true, mandatory: true, headers: this.#headers }
+  readonly #toExchange = { persistent: true, mandatory: false, headers: this.#headers }
 
   constructor(link: AmqpLink) {
     this.#link = link
@@ -70,19 +78,12 @@ export class ConfirmedPublisher {
     // table value at about twice the cost.
     headers[ENVELOPE_HEADER] = Buffer.from(encodeEnvelope(envelope, tag))
     return new Promise<void>((resolve, reject) => {
-      const options = {
-        persistent: true,
-        mandatory: exchange === undefined,
-        messageId: envelope.id,
-        timestamp: Math.floor(envelope.createdAt / 1000),
-        headers,
-      }
       try {
         ch.publish(
           exchange ?? '',
           exchange === undefined ? target : '',
           Buffer.from(payload),
-          options,
+          exchange === undefined ? this.#toQueue : this.#toExchange,
           (error: unknown) => {
             if (this.#returned.delete(tag)) {
               reject(
