@@ -30,6 +30,7 @@ import { RabbitDeadLetters } from './rabbitmq-dead-letters.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
 import { isNotFound, redeliveries } from './rabbitmq-messages.ts'
 import { ConfirmedPublisher } from './rabbitmq-publisher.ts'
+import { FetchWaiters } from './rabbitmq-waiters.ts'
 import { RabbitTopology } from './rabbitmq-topology.ts'
 
 /** Options of the rabbitmq driver (`BEAVER_QUEUE_RABBITMQ_*`). */
@@ -53,7 +54,7 @@ interface Subscription {
   consumerTag: string | undefined
   opening: Promise<Channel> | undefined
   buffer: ConsumeMessage[]
-  waiters: Set<() => void>
+  waiters: FetchWaiters
   /** The fetch signals that wake the waiters when they abort (see #wakeOnAbort). */
   watched: WeakSet<AbortSignal>
 }
@@ -105,7 +106,7 @@ class RabbitQueueDriver implements QueueDriver {
       sub.opening = undefined
       sub.consumerTag = undefined
       sub.buffer = []
-      for (const wake of sub.waiters) wake()
+      sub.waiters.wakeAll()
     }
   }
 
@@ -157,7 +158,7 @@ class RabbitQueueDriver implements QueueDriver {
         const tag = sub.consumerTag
         sub.consumerTag = undefined
         await sub.channel?.cancel(tag).catch(() => undefined)
-        for (const wake of sub.waiters) wake()
+        sub.waiters.wakeAll()
       }
     }
     const again = await this.#publisher.channel()
@@ -191,7 +192,7 @@ class RabbitQueueDriver implements QueueDriver {
         consumerTag: undefined,
         opening: undefined,
         buffer: [],
-        waiters: new Set(),
+        waiters: new FetchWaiters(),
         watched: new WeakSet(),
       }
       this.#subs.set(queue, sub)
@@ -226,12 +227,12 @@ class RabbitQueueDriver implements QueueDriver {
           // the next fetch declares the queue again and subscribes anew.
           sub.consumerTag = undefined
           this.#topology.forget(queue)
-          for (const wake of sub.waiters) wake()
+          sub.waiters.wakeAll()
           return
         }
         this.#runs.delivered(own, msg)
         sub.buffer.push(msg)
-        for (const wake of sub.waiters) wake()
+        sub.waiters.wakeAll()
       })
       sub.consumerTag = consumerTag
       sub.opening = undefined
@@ -248,15 +249,7 @@ class RabbitQueueDriver implements QueueDriver {
       sub.channel && sub.consumerTag !== undefined ? sub.channel : await this.#consumer(queue, sub, options.max)
     if (sub.buffer.length === 0 && options.waitMs > 0 && !options.signal.aborted) {
       this.#wakeOnAbort(sub, options.signal)
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer)
-          sub.waiters.delete(done)
-          resolve()
-        }
-        const timer = setTimeout(done, options.waitMs)
-        sub.waiters.add(done)
-      })
+      await sub.waiters.wait(options.waitMs)
     }
     if (sub.channel !== ch) return []
     const now = this.#ctx.now()
@@ -286,7 +279,7 @@ class RabbitQueueDriver implements QueueDriver {
     signal.addEventListener(
       'abort',
       () => {
-        for (const wake of sub.waiters) wake()
+        sub.waiters.wakeAll()
       },
       { once: true },
     )
