@@ -93,19 +93,40 @@ describe.runIf(url)('rabbitmq socket writes', () => {
     expect(routed?.status).toBe('fulfilled')
   })
 
-  it('publishes persistent with the envelope as its one property: no messageId or timestamp beside it', async () => {
+  it('publishes persistent, with the job id as message_id and its creation second as timestamp beside the envelope', async () => {
     const own = `${queue}-properties`
     const admin = await link.admin()
     await admin.assertQueue(own, { durable: true, arguments: { 'x-expires': 60_000 } })
     const ch = await publisher.channel()
+    // Two publishes through the one options object: each carries its own id and time.
     await publisher.send(ch, own, { ...message(7), queue: own, createdAt: 1_700_000_000_123 }, '{}')
-    const got = await admin.get(own, { noAck: true })
-    expect(got && got.properties.deliveryMode).toBe(2)
-    // The id and the creation time travel in the envelope only (what the driver reads back).
-    expect(got && got.properties.messageId).toBeUndefined()
-    expect(got && got.properties.timestamp).toBeUndefined()
-    const envelope = decodeEnvelope(got && got.properties.headers?.[ENVELOPE_HEADER])
-    expect({ id: envelope?.id, createdAt: envelope?.createdAt }).toEqual({ id: 'm7', createdAt: 1_700_000_000_123 })
+    await publisher.send(ch, own, { ...message(8), queue: own, createdAt: 1_700_000_005_999 }, '{}')
+    const seen = []
+    for (let i = 0; i < 2; i++) {
+      const got = await admin.get(own, { noAck: true })
+      if (!got) throw new Error('a published message is missing')
+      const envelope = decodeEnvelope(got.properties.headers?.[ENVELOPE_HEADER])
+      seen.push({
+        persistent: got.properties.deliveryMode,
+        messageId: got.properties.messageId as unknown,
+        timestamp: got.properties.timestamp as unknown,
+        envelope: { id: envelope?.id, createdAt: envelope?.createdAt },
+      })
+    }
+    expect(seen).toEqual([
+      {
+        persistent: 2,
+        messageId: 'm7',
+        timestamp: 1_700_000_000,
+        envelope: { id: 'm7', createdAt: 1_700_000_000_123 },
+      },
+      {
+        persistent: 2,
+        messageId: 'm8',
+        timestamp: 1_700_000_005,
+        envelope: { id: 'm8', createdAt: 1_700_000_005_999 },
+      },
+    ])
     await admin.deleteQueue(own)
   })
 

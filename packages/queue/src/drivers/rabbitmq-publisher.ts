@@ -23,13 +23,26 @@ export class ConfirmedPublisher {
    */
   readonly #headers: Record<string, Buffer | undefined> = { [ENVELOPE_HEADER]: undefined }
   /**
-   * The options of every publish, one object per routing (amqplib reads them, never writes):
-   * persistent, and `mandatory` to a queue, so that a queue gone is reported (see send). No
-   * messageId or timestamp: the envelope carries the id and the creation time already, and
-   * the broker parsed, stored and handed back both again with every message.
+   * The options of every publish, one object per routing, filled in for each publish as the
+   * headers are (amqplib encodes them in publish(), before it returns): persistent, `mandatory`
+   * to a queue so that a queue gone is reported (see send), and the standard `message_id` and
+   * `timestamp` properties, which the driver does not read back (the envelope has both) but
+   * other AMQP consumers, the management UI and tracing tools do.
    */
-  readonly #toQueue = { persistent: true, mandatory: true, headers: this.#headers }
-  readonly #toExchange = { persistent: true, mandatory: false, headers: this.#headers }
+  readonly #toQueue = {
+    persistent: true,
+    mandatory: true,
+    messageId: '',
+    timestamp: 0,
+    headers: this.#headers,
+  }
+  readonly #toExchange = {
+    persistent: true,
+    mandatory: false,
+    messageId: '',
+    timestamp: 0,
+    headers: this.#headers,
+  }
 
   constructor(link: AmqpLink) {
     this.#link = link
@@ -77,13 +90,16 @@ export class ConfirmedPublisher {
     // matched to its publish by it. A byte array, not a string: amqplib encodes a string
     // table value at about twice the cost.
     headers[ENVELOPE_HEADER] = Buffer.from(encodeEnvelope(envelope, tag))
+    const options = exchange === undefined ? this.#toQueue : this.#toExchange
+    options.messageId = envelope.id
+    options.timestamp = Math.floor(envelope.createdAt / 1000)
     return new Promise<void>((resolve, reject) => {
       try {
         ch.publish(
           exchange ?? '',
           exchange === undefined ? target : '',
           Buffer.from(payload),
-          exchange === undefined ? this.#toQueue : this.#toExchange,
+          options,
           (error: unknown) => {
             if (this.#returned.delete(tag)) {
               reject(
