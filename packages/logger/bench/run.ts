@@ -140,12 +140,15 @@ try {
   await runBench({
     package: 'logger',
     url: import.meta.url,
-    // Seven short rounds rather than three long ones: a round's ratio pairs two processes run
-    // seconds apart, and what differs between two processes (a neighbour's load, where the JIT
-    // got to) swung one contender's figure by up to 2x across three rounds, which a median of
-    // seven cancels better than longer windows do. The warm-up stays at 150 ms: a case reaches
-    // its steady speed after 125-200 ms of CPU. Each case still logs 10,000-80,000 lines a round.
-    rounds: 7,
+    // Eleven short rounds rather than three long ones: a round's ratio pairs two processes run
+    // seconds apart, and what differs between two processes swings one contender's figure by up
+    // to 2x. To a file, most of that is the kernel: writing the lines (fs.writeSync of the
+    // batch) is 40-48% of a process's CPU time on the 1 KiB object, for pino and the kit alike,
+    // and a process lands in a fast or a slow state (175-210k vs 100-135k lines/s in one run of
+    // six back-to-back processes with the same code). With seven rounds a median could still
+    // fall on the slow state of one side; eleven make that rarer. The warm-up stays at 150 ms: a
+    // case reaches its steady speed after 125-200 ms of CPU. Each case logs 10,000-80,000 lines a round.
+    rounds: 11,
     warmMs: 150,
     measureMs: 100,
     cases,
