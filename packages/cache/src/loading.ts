@@ -129,7 +129,9 @@ async function lease(
   const since = Date.now()
   const written = async (): Promise<{ found: unknown } | undefined> => {
     const e = await d.getEntry!(ns, key)
-    return e !== undefined && !e.stale && e.createdAt >= since - 1 ? { found: value(root.codec as Codec, e.value) } : undefined
+    return e !== undefined && !e.stale && e.createdAt >= since - 1
+      ? { found: value(root.codec as Codec, e.value) }
+      : undefined
   }
   for (let round = 1; ; round++) {
     if (await d.acquireLease(ns, key, leaseMs)) {
