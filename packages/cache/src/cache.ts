@@ -214,6 +214,33 @@ export class Cache implements Instance<InstanceDescription> {
         return Promise.reject(err as Error)
       }
     }
+    const driver = root.driver
+    if (
+      driver !== undefined &&
+      options?.signal === undefined &&
+      options?.tags === undefined &&
+      options?.grace === undefined &&
+      !channels.set.hasSubscribers &&
+      !this.#view.closed &&
+      !root.closed
+    ) {
+      // Async fast path, as get's: one reaction on the driver's promise, no wrapper coroutines.
+      let pending: unknown
+      try {
+        checkKey(this.#view, key)
+        pending = driver.set(this.#ns, key, codecOf(this.#view).encode(value), ttlMs(options?.ttl, root.defaultTtlMs))
+      } catch (err) {
+        return Promise.reject(root.wrap(err, 'set', this.#ns) as Error)
+      }
+      return Promise.resolve(pending).then(
+        () => {
+          this.#counters.sets++
+        },
+        (err: unknown) => {
+          throw root.wrap(err, 'set', this.#ns)
+        },
+      )
+    }
     return this.#run('set', undefined, options?.signal, async (d) => {
       checkKey(this.#view, key)
       const ttl = ttlMs(options?.ttl, root.defaultTtlMs)

@@ -57,6 +57,11 @@ export class Coherence {
     this.#namespaces.add(ns)
   }
 
+  /** Whether there is a bus to tell (no promise to await per write without one). */
+  get publishes(): boolean {
+    return this.#bus !== undefined
+  }
+
   async publish(m: InvalidationMessage): Promise<void> {
     if (this.#bus === undefined) return
     this.#counters.sent++

@@ -284,13 +284,15 @@ export class TieredDriver implements CacheDriver {
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
       if (this.#writes === 'top' && i > 0) continue
       const tier = this.#tiers[i] as Tier
-      if (!(await this.#placement.place(i, ref, ns, key, e, bytes)) && tier.residency?.has(ref) === false) {
+      // A synchronous tier is written without a promise (one await less per tier and write).
+      const placed = this.#placement.placeSync(i, ref, ns, key, e) ?? this.#placement.place(i, ref, ns, key, e, bytes)
+      if (!(isPromise(placed) ? await placed : placed) && tier.residency?.has(ref) === false) {
         // Left out of a bounded tier: make sure no older copy stays there.
         const r = tier.driver.delete(ns, key)
         if (isPromise(r)) await r
       }
     }
-    await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: [key] })
+    if (this.#coherence.publishes) await this.#coherence.publish({ kind: 'delete', namespace: ns, keys: [key] })
   }
 
   set(ns: string, key: string, value: StoredValue, ttlMs: number | undefined): Promise<void> {
