@@ -20,7 +20,7 @@ export interface OutputErrorEvent {
  */
 export const channels = defineChannels('logger', {
   dropped: event<DroppedEvent>(
-    'Lines an output could not deliver, counted in stats() (buffer full, closed, close timeout)',
+    'Lines an output could not deliver, counted in stats() (buffer full, closed, close timeout, broken pipe)',
     'output, count, reason',
   ),
   outputError: event<OutputErrorEvent>(

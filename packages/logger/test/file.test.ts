@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import dc from 'node:diagnostics_channel'
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -153,5 +155,41 @@ describe('file output', () => {
     expect(first).toBe(join(dir, 'app.2026-03-04T05-06-07.089Z.log'))
     await writeFile(first, '')
     expect(rotatedName(file, when)).toBe(join(dir, 'app.2026-03-04T05-06-07.089Z.1.log'))
+  })
+  it('counts as dropped the lines gathered, and the batch being written, when the reader of a pipe goes away (EPIPE)', async () => {
+    const fifo = join(dir, 'pipe.log')
+    execFileSync('mkfifo', [fifo])
+    // The reading end, opened first (non-blocking), so that the logger's open for writing succeeds.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    const dropped: Array<{ count: number; reason: string }> = []
+    const errors: unknown[] = []
+    const onDropped = (m: unknown): void => void dropped.push(m as { count: number; reason: string })
+    const onError = (m: unknown): void => void errors.push(m)
+    dc.subscribe('beaver:logger:dropped', onDropped)
+    dc.subscribe('beaver:logger:outputError', onError)
+    try {
+      const log = createLogger({ envPrefix: false, outputs: [`file:${fifo}?mode=buffered`] })
+      log.info('first')
+      await log.flush()
+      const got = Buffer.alloc(4096)
+      expect(JSON.parse(got.toString('utf8', 0, readSync(reader, got)).trim()).msg).toBe('first')
+      closeSync(reader)
+      for (let i = 0; i < 5; i++) log.info({ i }, 'gathered')
+      // The batch goes to the pipe, which has no reader any more: all five are lost and counted.
+      await log.flush()
+      expect(errors).toHaveLength(1)
+      expect((errors[0] as { error: NodeJS.ErrnoException }).error.code).toBe('EPIPE')
+      expect(log.stats().dropped).toBe(5)
+      log.info('after')
+      expect(log.stats().dropped).toBe(6)
+      expect(dropped).toEqual([
+        { output: `file:${fifo}`, count: 5, reason: 'broken' },
+        { output: `file:${fifo}`, count: 1, reason: 'broken' },
+      ])
+      await log.close()
+    } finally {
+      dc.unsubscribe('beaver:logger:dropped', onDropped)
+      dc.unsubscribe('beaver:logger:outputError', onError)
+    }
   })
 })

@@ -55,6 +55,9 @@ export class StreamOutput implements Output {
   /** Lines accepted but not yet handed to sonic-boom, and their length in UTF-16 code units. */
   private pending = ''
   private pendingLength = 0
+  private pendingLines = 0
+  /** Lines of the batch being written right now (counted as dropped when that write breaks the output). */
+  private handingLines = 0
   private readonly batch: number
   private size = 0
   private rotationTimer: NodeJS.Timeout | undefined
@@ -114,6 +117,7 @@ export class StreamOutput implements Output {
   private writeBatched(line: string): void {
     if (this.closed) return this.dropAfterClose()
     this.pending += line
+    this.pendingLines++
     if ((this.pendingLength += line.length) >= this.batch) this.handOver()
     else if (!this.tailScheduled) this.scheduleTail()
   }
@@ -122,6 +126,7 @@ export class StreamOutput implements Output {
     if (this.closed) return this.dropAfterClose()
     this.pending += line
     this.pendingLength += line.length
+    this.pendingLines++
     this.size += Buffer.byteLength(line)
     if (this.size >= (this.options.maxSize as number)) this.rotate()
     else if (this.pendingLength >= this.batch) this.handOver()
@@ -132,10 +137,21 @@ export class StreamOutput implements Output {
   // async mode it starts the write, or queues the batch behind the one in flight).
   private handOver(): void {
     const batch = this.pending
+    const lines = this.pendingLines
     this.pending = ''
     this.pendingLength = 0
-    if (this.destroyed || this.broken) return
+    this.pendingLines = 0
+    if (this.destroyed || this.broken) return this.drop(lines, this.broken ? 'broken' : 'closed')
+    // A synchronous write that breaks the output (EPIPE) reports it inside this call.
+    this.handingLines = lines
     this.sonic.write(batch)
+    this.handingLines = 0
+  }
+
+  private drop(lines: number, reason: string): void {
+    if (lines === 0) return
+    this.dropped += lines
+    reportDropped(this.name, lines, reason)
   }
 
   private scheduleTail(): void {
@@ -224,17 +240,22 @@ export class StreamOutput implements Output {
   }
 
   private dropAfterClose(): void {
-    this.dropped++
-    reportDropped(this.name, 1, 'closed')
+    this.drop(1, 'closed')
   }
 
   private onError(err: NodeJS.ErrnoException): void {
     if (err.code === 'EPIPE') {
       // The reader went away (stdout piped to `head`): stop writing rather than throwing forever.
+      // Lines gathered here and the batch whose write failed are counted as dropped, as is
+      // every line after (what sonic-boom had queued in async mode is lost uncounted).
       this.broken = true
-      this.write = () => {
-        this.dropped++
-      }
+      this.write = () => this.drop(1, 'broken')
+      const lost = this.pendingLines + this.handingLines
+      this.pending = ''
+      this.pendingLength = 0
+      this.pendingLines = 0
+      this.handingLines = 0
+      this.drop(lost, 'broken')
     }
     reportOutputError(this.name, err)
   }
