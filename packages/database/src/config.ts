@@ -41,6 +41,10 @@ export const dbSchema = defineSchema(
       default: 0,
       doc: 'Server-side statement_timeout for PostgreSQL sessions (0 = none)',
     }),
+    preparedStatements: f.boolean({
+      default: true,
+      doc: 'PostgreSQL: statements asked to be prepared (prepare: true) are named and kept per connection; false behind a pooler in transaction mode that does not keep them (PgBouncer before 1.21)',
+    }),
     closeTimeout: f.duration({
       default: '10s',
       doc: 'How long close() waits for in-flight work before closing anyway',

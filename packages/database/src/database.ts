@@ -14,7 +14,7 @@ import type {
 } from './driver.ts'
 import { checkDefinition } from './driver.ts'
 import { DatabaseError, dialectNotLoaded, isDatabaseError, wrapDriverError } from './errors.ts'
-import { closedError, Executor, NO_LIMITS, PinnedExecutor, type StatementRunner } from './executor.ts'
+import { closedError, Executor, NO_LIMITS, PinnedExecutor, PREPARED, type StatementRunner } from './executor.ts'
 import { Migrator, type MigratorOptions } from './migrations.ts'
 import { hasDatabaseDriver, knownDialect, loadDriverDefinition, unknownDriver } from './registry.ts'
 import { isReplicaRead, ReplicaSet, type Replica } from './replicas.ts'
@@ -80,6 +80,8 @@ export class Database extends Executor implements Instance<InstanceDescription> 
   ]
   readonly #unpublish: () => void
   readonly #defaultTimeoutMs: number
+  /** `BEAVER_DB_PREPARED_STATEMENTS`: whether `prepare: true` reaches the driver. */
+  readonly #prepared: boolean
   readonly #runner: StatementRunner
 
   /** @internal Use `createDatabase()`. */
@@ -104,6 +106,7 @@ export class Database extends Executor implements Instance<InstanceDescription> 
     }
     this.#entries = describedSettings(resolved.entries, this.#dialect === 'sqlite' || this.driver === 'libsql')
     this.#defaultTimeoutMs = values.queryTimeout
+    this.#prepared = values.preparedStatements
     this.#replicas = new ReplicaSet(
       values.replicaUrls ?? [],
       (url) => connectionSettings(values, url, this.driver),
@@ -191,9 +194,16 @@ export class Database extends Executor implements Instance<InstanceDescription> 
   }
 
   #callOptions(options: QueryOptions): DriverCallOptions {
+    // Only PostgreSQL's driver names statements; the others keep NO_LIMITS and their fast paths.
+    const prepare =
+      options.prepare === true && this.#prepared && (this.#dialect === undefined || this.#dialect === 'postgres')
     if (options.signal === undefined && options.timeoutMs === undefined && this.#defaultTimeoutMs === 0)
-      return NO_LIMITS
-    return { signal: options.signal, timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs }
+      return prepare ? PREPARED : NO_LIMITS
+    return {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
+      ...(prepare ? { prepare } : {}),
+    }
   }
 
   /**

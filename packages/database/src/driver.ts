@@ -20,6 +20,8 @@ export interface DriverCallOptions {
   signal?: AbortSignal | undefined
   /** Cancel the statement on the server after this many ms (0 or undefined: no limit). */
   timeoutMs?: number | undefined
+  /** Keep the statement prepared on the connection (`QueryOptions.prepare`); drivers that always do ignore it. */
+  prepare?: boolean | undefined
 }
 
 /** Transaction settings as the driver receives them. */

@@ -17,6 +17,9 @@ const NO_OPTIONS: QueryOptions = Object.freeze({})
 /** The call options of a statement with no signal and no timeout: the fast paths check for this object. */
 export const NO_LIMITS: DriverCallOptions = Object.freeze({})
 
+/** The call options of a statement kept prepared on its connection, with no signal and no timeout. */
+export const PREPARED: DriverCallOptions = Object.freeze({ prepare: true })
+
 type Args = [SqlQuery | string, (readonly unknown[] | QueryOptions | undefined)?, QueryOptions?]
 type Resolved = [text: string, values: readonly unknown[], options: QueryOptions]
 

@@ -12,6 +12,14 @@ export interface QueryOptions {
   timeoutMs?: number | undefined
   /** `false` keeps a read on the primary even when replicas are configured (read-your-writes). */
   replica?: boolean | undefined
+  /**
+   * PostgreSQL: send the statement as a named prepared statement, parsed and planned once per
+   * connection and then only bound and run (for a statement the application runs often, with
+   * the same text). Needs session-level connections: not behind a pooler in transaction mode
+   * that does not track prepared statements. MySQL/MariaDB and SQLite always keep their
+   * parameterised statements prepared; there it changes nothing.
+   */
+  prepare?: boolean | undefined
 }
 
 /** What `query()` resolves to. */

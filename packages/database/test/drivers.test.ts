@@ -123,6 +123,42 @@ describe.runIf(postgres)('a driver registered under a name of its own, on the re
   })
 })
 
+describe.runIf(postgres)('prepared statements on PostgreSQL', () => {
+  it('keeps a statement asked to be prepared on its connection, by a name of its text, and runs it with new values', async () => {
+    const d = createDatabase({ env: {}, url: postgres as string, pool: { max: 1 } })
+    try {
+      const text = 'select $1::int * 2 as n, $2::text as tag'
+      const prepared = (): Promise<string[]> =>
+        d
+          .many<{ statement: string }>('select statement from pg_prepared_statements')
+          .then((rows) => rows.map((r) => r.statement))
+      expect(await d.one(text, [20, 'a'], { prepare: true })).toEqual({ n: 40, tag: 'a' })
+      expect(await d.one(text, [21, 'b'], { prepare: true })).toEqual({ n: 42, tag: 'b' })
+      // One connection: the statement is there once, and a statement not asked to be is not.
+      expect(await d.one('select $1::int + 1 as n', [1])).toEqual({ n: 2 })
+      expect(await prepared()).toEqual([text])
+      // In a transaction, with a timeout, and as another text: each its own name.
+      await d.transaction(async (tx) => {
+        expect(await tx.one(text, [1, 'c'], { prepare: true, timeoutMs: 5000 })).toEqual({ n: 2, tag: 'c' })
+        expect(await tx.one('select $1::int as n', [7], { prepare: true })).toEqual({ n: 7 })
+      })
+      expect((await prepared()).sort()).toEqual(['select $1::int as n', text].sort())
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('sends them unnamed with preparedStatements off (behind a pooler that does not keep them)', async () => {
+    const d = createDatabase({ env: {}, url: postgres as string, pool: { max: 1 }, preparedStatements: false })
+    try {
+      expect(await d.one('select $1::int * 2 as n', [21], { prepare: true })).toEqual({ n: 42 })
+      expect(await d.many('select statement from pg_prepared_statements')).toEqual([])
+    } finally {
+      await d.close()
+    }
+  })
+})
+
 describe('SQL scripts and migration files', () => {
   it('splits statements at top-level semicolons only', () => {
     expect(

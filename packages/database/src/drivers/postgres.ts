@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg'
 import type * as pgNs from 'pg'
@@ -113,6 +114,25 @@ function sslOption(mode: ConnectionSettings['ssl']): PoolConfig['ssl'] {
 
 let cursorSeq = 0
 
+/** Names of the statements kept prepared, by text: the same text always gets the same name. */
+const statementNames = new Map<string, string>()
+
+/**
+ * The statement as pg sends it: its text, or (`prepare`) a named statement that pg parses once
+ * per connection and then only binds and runs. The name comes from the text, so two texts never
+ * share one (pg refuses a known name with another text).
+ */
+function statement(text: string, values: readonly unknown[], options: DriverCallOptions): string | pgNs.QueryConfig {
+  if (options.prepare !== true) return text
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    if (statementNames.size >= 1000) statementNames.clear()
+    name = `beaver_${createHash('sha256').update(text).digest('base64url').slice(0, 32)}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values: values as unknown[] }
+}
+
 class PostgresConnection implements DriverConnection {
   readonly #client: PoolClient
   readonly #pool: PostgresPool
@@ -125,13 +145,15 @@ class PostgresConnection implements DriverConnection {
   }
 
   async query(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<DriverResult> {
-    return toResult(await this.#run(text, values, options))
+    return toResult(await this.#run(text, values, options, true))
   }
 
-  #run(text: string, values: readonly unknown[], options: DriverCallOptions): Promise<QueryResult> {
+  /** Runs one statement; `named`: as a prepared statement when the call asks for it (`query()` only). */
+  #run(text: string, values: readonly unknown[], options: DriverCallOptions, named = false): Promise<QueryResult> {
     const client = this.#client
+    const sent = named ? statement(text, values, options) : text
     return cancellable(
-      () => client.query(text, values as unknown[]).catch((err: unknown) => this.#fail(err)),
+      () => client.query(sent, values as unknown[]).catch((err: unknown) => this.#fail(err)),
       options,
       {
         cancel: () => this.#pool.cancelBackend(client),
@@ -286,10 +308,11 @@ class PostgresPool implements DatabaseDriver {
       this.#busy.add(client)
       let broken: boolean | undefined
       try {
+        const sent = statement(text, values, options)
         const res =
           !options.signal && !options.timeoutMs
-            ? await client.query(text, values as unknown[])
-            : await cancellable(() => client.query(text, values as unknown[]), options, {
+            ? await client.query(sent, values as unknown[])
+            : await cancellable(() => client.query(sent, values as unknown[]), options, {
                 cancel: () => this.cancelBackend(client),
                 destroy: () => (broken = true),
               })
