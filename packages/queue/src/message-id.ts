@@ -29,3 +29,11 @@ export function newMessageId(nowMs: number): string {
   }
   return id
 }
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** The time in ms a UUIDv7 id shows (as newMessageId made it); undefined for any other id. */
+export function messageIdTime(id: string): number | undefined {
+  if (!UUID_V7.test(id)) return undefined
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
+}

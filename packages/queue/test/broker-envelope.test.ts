@@ -1,9 +1,17 @@
 // The envelope every broker message carries in a header: a broker parses, stores and hands
 // back each of its bytes with every message, so fields holding the decoder's defaults are left
 // out; whatever is left out must come back exactly, and envelopes in the older full form
-// (messages still waiting in a queue) must still read.
+// (messages still waiting in a queue) must still read. A fresh message with every default and an
+// id the kit made says nothing its id and queue do not, and may travel with no envelope at all.
 import { describe, expect, it } from 'vitest'
-import { decodeEnvelope, encodeEnvelope, type BrokerEnvelope } from '../src/drivers/broker-message.ts'
+import {
+  bareEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  isBareEnvelope,
+  type BrokerEnvelope,
+} from '../src/drivers/broker-message.ts'
+import { newMessageId } from '../src/message-id.ts'
 
 const fresh: BrokerEnvelope = {
   id: 'm-1',
@@ -65,5 +73,35 @@ describe('broker envelope', () => {
     for (const text of ['not json', '42', 'null', '{"q":"x"}', '{"i":"a","q":"b"}', undefined, 7]) {
       expect(decodeEnvelope(text)).toBeUndefined()
     }
+  })
+
+  it('sends a fresh message with every default and a kit-made id bare, and reads it back whole', () => {
+    const createdAt = 1_800_000_000_123
+    const bare = { ...fresh, id: newMessageId(createdAt), runAt: createdAt, createdAt }
+    expect(isBareEnvelope(bare)).toBe(true)
+    expect(bareEnvelope(bare.id, 'ns/emails')).toEqual(bare)
+  })
+
+  it('keeps the envelope for anything a message id and queue cannot say', () => {
+    const createdAt = 1_800_000_000_123
+    const bare = { ...fresh, id: newMessageId(createdAt), runAt: createdAt, createdAt }
+    const differing: Partial<BrokerEnvelope>[] = [
+      { id: 'job-42' },
+      { id: newMessageId(createdAt + 1) },
+      { headers: { traceparent: '00-abc-def-01' } },
+      { priority: 1 },
+      { runAt: createdAt + 60_000 },
+      { maxAttempts: 5 },
+      { backoffBaseMs: 250 },
+      { backoffMaxMs: 60_000 },
+      { timeoutMs: 1000 },
+      { group: 'g' },
+      { attempts: 1 },
+      { lastError: 'boom' },
+      { deadReason: 'attempts exhausted' },
+      { deadAt: createdAt },
+    ]
+    for (const change of differing) expect(isBareEnvelope({ ...bare, ...change }), JSON.stringify(change)).toBe(false)
+    expect(bareEnvelope('job-42', 'ns/emails')).toBeUndefined()
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createQueue } from '@beaver-kit/queue'
-import { newMessageId } from '../src/message-id.ts'
+import { messageIdTime, newMessageId } from '../src/message-id.ts'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -20,5 +20,13 @@ describe('message ids', () => {
     expect(id).toMatch(UUID_V7)
     expect(id.slice(0, 13)).toBe('01a3185c-5000')
     await q.close()
+  })
+
+  it('show the time they were made, which other ids do not', () => {
+    expect(messageIdTime(newMessageId(1_800_000_000_123))).toBe(1_800_000_000_123)
+    expect(messageIdTime(newMessageId(0))).toBe(0)
+    for (const id of ['job-42', '', crypto.randomUUID(), newMessageId(1).toUpperCase(), `${newMessageId(1)}x`]) {
+      expect(messageIdTime(id)).toBeUndefined()
+    }
   })
 })

@@ -69,6 +69,39 @@ describe.runIf(url)('rabbitmq delivery', () => {
     expect(seen[0]?.id).toMatch(/^[0-9a-f-]{36}$/)
   })
 
+  it('publishes a fresh message with every default bare, and reads its id and creation time back to the ms', async () => {
+    const ns = uniqueNamespace('rmq')
+    // A creation time with milliseconds, which the AMQP timestamp (seconds) cannot hold.
+    const createdAt = Math.floor(Date.now() / 1000) * 1000 - 5000 + 123
+    const q = open(ns, { now: () => createdAt })
+    const [first, second] = await q.publishBatch('bare', [{ payload: { n: 1 } }, { payload: { n: 2 } }])
+    const got = await raw.get(`bq:${ns}/bare`, { noAck: true })
+    if (!got) throw new Error('the published message is missing')
+    // What other AMQP consumers see: no envelope, the id and the creation second.
+    expect(got.properties.headers?.['x-beaver-envelope']).toBeUndefined()
+    expect(got.properties).toMatchObject({ messageId: first, timestamp: Math.floor(createdAt / 1000), deliveryMode: 2 })
+    const d = await openDriver()
+    const [delivery] = await eventually(async () => {
+      const list = await d.fetch(`${ns}/bare`, fetchOnce())
+      expect(list.length).toBe(1)
+      return list
+    }, wait)
+    expect(delivery).toMatchObject({
+      id: second,
+      queue: `${ns}/bare`,
+      payload: '{"n":2}',
+      headers: {},
+      createdAt,
+      runAt: createdAt,
+      attempt: 1,
+      maxAttempts: 3,
+      backoffBaseMs: 1000,
+      backoffMaxMs: 300_000,
+      timeoutMs: 0,
+    })
+    await d.complete(`${ns}/bare`, [delivery as NonNullable<typeof delivery>])
+  })
+
   it('lists what RabbitMQ dead-lettered itself with its x-death reason', async () => {
     const ns = uniqueNamespace('rmq')
     const q = open(ns)

@@ -10,7 +10,9 @@ import { requireService, uniqueNamespace } from '@beaver-kit/testkit'
 import { isQueueError } from '@beaver-kit/queue'
 import { ENVELOPE_HEADER, decodeEnvelope, envelopeOf } from '../src/drivers/broker-message.ts'
 import { AmqpLink } from '../src/drivers/rabbitmq-link.ts'
+import { kitEnvelopeOf } from '../src/drivers/rabbitmq-messages.ts'
 import { ConfirmedPublisher } from '../src/drivers/rabbitmq-publisher.ts'
+import { newMessageId } from '../src/message-id.ts'
 
 const url = await requireService('rabbitmq')
 const ctx = {
@@ -151,5 +153,75 @@ describe.runIf(url)('rabbitmq socket writes', () => {
       Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, maxAttempts: i + 1, body: `{"n":${i}}` })),
     )
     await admin.deleteQueue(own)
+  })
+
+  /** A fresh message with every default and a kit-made id: what a plain publish() sends. */
+  const bare = (createdAt: number, to = queue) => ({
+    ...message(0),
+    id: newMessageId(createdAt),
+    queue: to,
+    runAt: createdAt,
+    createdAt,
+  })
+
+  it('sends a fresh message with every default without the envelope, and reads the envelope back from the rest', async () => {
+    const own = `${queue}-bare`
+    const admin = await link.admin()
+    await admin.assertQueue(own, { durable: true, arguments: { 'x-expires': 60_000 } })
+    const ch = await publisher.channel()
+    const plain = bare(1_700_000_000_123, own)
+    const fiveAttempts = { ...bare(1_700_000_005_999, own), maxAttempts: 5 }
+    await publisher.send(ch, own, plain, '{"n":1}')
+    await publisher.send(ch, own, fiveAttempts, '{"n":2}')
+    const seen = []
+    for (let i = 0; i < 2; i++) {
+      const got = await admin.get(own, { noAck: true })
+      if (!got) throw new Error('a published message is missing')
+      seen.push({
+        hasEnvelope: got.properties.headers?.[ENVELOPE_HEADER] !== undefined,
+        persistent: got.properties.deliveryMode,
+        messageId: got.properties.messageId as unknown,
+        timestamp: got.properties.timestamp as unknown,
+        envelope: kitEnvelopeOf(got.properties, own),
+      })
+    }
+    expect(seen).toEqual([
+      { hasEnvelope: false, persistent: 2, messageId: plain.id, timestamp: 1_700_000_000, envelope: plain },
+      {
+        hasEnvelope: true,
+        persistent: 2,
+        messageId: fiveAttempts.id,
+        timestamp: 1_700_000_005,
+        envelope: fiveAttempts,
+      },
+    ])
+    await admin.deleteQueue(own)
+  })
+
+  it('takes a message with a UUIDv7 message_id but another timestamp for a foreign one', () => {
+    const id = newMessageId(1_700_000_000_123)
+    expect(kitEnvelopeOf({ messageId: id, timestamp: 1_700_000_000, headers: {} } as never, queue)?.id).toBe(id)
+    expect(kitEnvelopeOf({ messageId: id, timestamp: 1_700_000_001, headers: {} } as never, queue)).toBeUndefined()
+    expect(kitEnvelopeOf({ messageId: id, headers: {} } as never, queue)).toBeUndefined()
+  })
+
+  it('matches a bare message returned as unroutable to its publish by its message_id, an id sent twice at once too', async () => {
+    const ch = await publisher.channel()
+    let t = Date.now()
+    for (const sameId of [false, true]) {
+      for (const routedFirst of [false, true]) {
+        // An id sent twice at once: the second carries the envelope, and is matched by its tag.
+        const lostOne = bare(++t)
+        const storedOne = sameId ? lostOne : bare(++t)
+        const missing = () => publisher.send(ch, `${queue}-missing`, lostOne, '{}')
+        const routed = () => publisher.send(ch, queue, storedOne, '{}')
+        const sends = routedFirst ? [routed(), missing()].reverse() : [missing(), routed()]
+        const [lost, stored] = await Promise.allSettled(sends)
+        const how = JSON.stringify({ sameId, routedFirst })
+        expect(lost?.status, how).toBe('rejected')
+        expect(isQueueError((lost as PromiseRejectedResult).reason, 'QUEUE_NOT_FOUND'), how).toBe(true)
+        expect(stored?.status, how).toBe('fulfilled')
+      }
+    }
   })
 })

@@ -1,4 +1,5 @@
 import type { Delivery, DriverMessage, QueueCapabilities, StoredMessage } from '../driver.ts'
+import { messageIdTime } from '../message-id.ts'
 
 /**
  * What a broker message carries beside its payload: every field of a DriverMessage, the
@@ -76,6 +77,54 @@ export function encodeEnvelope(e: BrokerEnvelope, publishTag?: number): string {
   if (e.deadReason !== undefined) wire.d = e.deadReason
   if (e.deadAt !== undefined) wire.z = e.deadAt
   return JSON.stringify(wire)
+}
+
+/**
+ * Whether an envelope says nothing beyond its message id and the queue it is published to: a
+ * fresh message (no attempts, no error) with every default (see WIRE_DEFAULTS; no headers,
+ * priority, delay, timeout or group), whose id is a UUIDv7 showing its creation time, as the
+ * kit makes them. Such a message may travel without the envelope: `bareEnvelope` gives it back
+ * from the id and the queue it is read from.
+ */
+export function isBareEnvelope(e: BrokerEnvelope): boolean {
+  for (const _ in e.headers) return false
+  return (
+    e.attempts === 0 &&
+    e.runAt === e.createdAt &&
+    e.priority === 0 &&
+    e.maxAttempts === WIRE_DEFAULTS.maxAttempts &&
+    e.backoffBaseMs === WIRE_DEFAULTS.backoffBaseMs &&
+    e.backoffMaxMs === WIRE_DEFAULTS.backoffMaxMs &&
+    e.timeoutMs === 0 &&
+    e.group === undefined &&
+    e.lastError === undefined &&
+    e.deadReason === undefined &&
+    e.deadAt === undefined &&
+    messageIdTime(e.id) === e.createdAt
+  )
+}
+
+/**
+ * The envelope of a message sent without one (see isBareEnvelope): the defaults, created at the
+ * time its UUIDv7 id shows; undefined when the id is not a UUIDv7.
+ */
+export function bareEnvelope(id: string, queue: string): BrokerEnvelope | undefined {
+  const createdAt = messageIdTime(id)
+  if (createdAt === undefined) return undefined
+  return {
+    id,
+    queue,
+    headers: {},
+    priority: 0,
+    runAt: createdAt,
+    maxAttempts: WIRE_DEFAULTS.maxAttempts,
+    backoffBaseMs: WIRE_DEFAULTS.backoffBaseMs,
+    backoffMaxMs: WIRE_DEFAULTS.backoffMaxMs,
+    timeoutMs: 0,
+    group: undefined,
+    createdAt,
+    attempts: 0,
+  }
 }
 
 /** The values a field left out of the wire form stands for. */

@@ -1,7 +1,29 @@
-import type { ConfirmChannel, GetMessage, Message } from 'amqplib'
+import type { ConfirmChannel, GetMessage, Message, MessageProperties } from 'amqplib'
 import type { StoredMessage } from '../driver.ts'
 import { QueueError } from '../errors.ts'
-import { ENVELOPE_HEADER, decodeEnvelope, foreignEnvelope, toDeadMessage } from './broker-message.ts'
+import {
+  ENVELOPE_HEADER,
+  bareEnvelope,
+  decodeEnvelope,
+  foreignEnvelope,
+  toDeadMessage,
+  type BrokerEnvelope,
+} from './broker-message.ts'
+
+/**
+ * The kit's envelope of a message read from `queue`: its envelope header, or for a message
+ * published without one (a fresh message with every default, see isBareEnvelope) its
+ * message_id, a UUIDv7 showing the creation time in the second its timestamp says; undefined
+ * for a message another program sent.
+ */
+export function kitEnvelopeOf(properties: MessageProperties, queue: string): BrokerEnvelope | undefined {
+  const header: unknown = properties.headers?.[ENVELOPE_HEADER]
+  if (header !== undefined) return decodeEnvelope(header)
+  const id: unknown = properties.messageId
+  if (typeof id !== 'string') return undefined
+  const bare = bareEnvelope(id, queue)
+  return bare && Math.floor(bare.createdAt / 1000) === properties.timestamp ? bare : undefined
+}
 
 /** Deliveries before this one that the broker counted (quorum: x-delivery-count; classic: the redelivered flag). */
 export function redeliveries(msg: Message): number {
@@ -29,8 +51,7 @@ export function declareError(error: unknown, name: string): QueueError {
 
 function deadMessage(raw: GetMessage, queue: string, now: number): StoredMessage {
   const envelope =
-    decodeEnvelope(raw.properties.headers?.[ENVELOPE_HEADER]) ??
-    foreignEnvelope(String(raw.properties.messageId ?? ''), queue, now)
+    kitEnvelopeOf(raw.properties, queue) ?? foreignEnvelope(String(raw.properties.messageId ?? ''), queue, now)
   if (envelope.deadReason === undefined) {
     // Dead-lettered by the broker itself: its x-death header says why.
     const death = (raw.properties.headers?.['x-death'] as Array<{ reason?: string }> | undefined)?.[0]

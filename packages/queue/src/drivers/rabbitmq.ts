@@ -14,9 +14,7 @@ import {
 } from '../driver.ts'
 import {
   DEAD_LOOKUP_LIMIT,
-  ENVELOPE_HEADER,
   brokerCapabilities,
-  decodeEnvelope,
   delayBucket,
   envelopeOf,
   envelopeOfDelivery,
@@ -28,7 +26,7 @@ import {
 import { AckRunsByChannel } from './rabbitmq-ack-runs.ts'
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.ts'
 import { AmqpLink } from './rabbitmq-link.ts'
-import { isNotFound, redeliveries } from './rabbitmq-messages.ts'
+import { isNotFound, kitEnvelopeOf, redeliveries } from './rabbitmq-messages.ts'
 import { ConfirmedPublisher } from './rabbitmq-publisher.ts'
 import { FetchWaiters } from './rabbitmq-waiters.ts'
 import { RabbitTopology } from './rabbitmq-topology.ts'
@@ -255,7 +253,7 @@ class RabbitQueueDriver implements QueueDriver {
     const now = this.#ctx.now()
     return sub.buffer.splice(0, options.max).map((msg) => {
       // A topic's copy carries the topic's name: it is this group queue's message now.
-      const decoded = decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER])
+      const decoded = kitEnvelopeOf(msg.properties, queue)
       const envelope = decoded
         ? decoded.queue === queue
           ? decoded
@@ -427,7 +425,7 @@ class RabbitQueueDriver implements QueueDriver {
     if (buffered.length === 0 || !ch) return
     const publisher = await this.#publisher.channel().catch(() => undefined)
     for (const msg of buffered) {
-      const envelope = decodeEnvelope(msg.properties.headers?.[ENVELOPE_HEADER])
+      const envelope = kitEnvelopeOf(msg.properties, queue)
       try {
         if (!envelope || !publisher) throw new Error('requeue instead')
         await this.#publisher.send(
