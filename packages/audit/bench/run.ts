@@ -47,24 +47,28 @@ async function plainTable(db: Database, prefix = table): Promise<(e: ReturnType<
   // The same row the kit writes, without the chain (a random id, the metadata as JSON text,
   // and fixed strings where the kit has hashes).
   return (e) =>
-    db.execute(insert, [
-      randomUUID(),
-      'bench',
-      ++seq,
-      Date.now(),
-      e.actor,
-      e.action,
-      e.target,
-      'success',
-      e.ip,
-      e.userAgent,
-      e.requestId,
-      null,
-      null,
-      canonicalJson(e.metadata),
-      '0'.repeat(64),
-      'f'.repeat(64),
-    ])
+    db.execute(
+      insert,
+      [
+        randomUUID(),
+        'bench',
+        ++seq,
+        Date.now(),
+        e.actor,
+        e.action,
+        e.target,
+        'success',
+        e.ip,
+        e.userAgent,
+        e.requestId,
+        null,
+        null,
+        canonicalJson(e.metadata),
+        '0'.repeat(64),
+        'f'.repeat(64),
+      ],
+      { prepare: true },
+    )
 }
 
 const sqlite = createDatabase({ url: `sqlite:${join(dir, 'bench.db')}`, envPrefix: false })
@@ -159,7 +163,7 @@ try {
       },
     ],
     notes: [
-      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: statements prepared once per connection: the first append of a stream in a process is one call of a PL/pgSQL function of the store that computes the hash with sha256(); the next ones are chained by the kit after the head it last left and written by one statement that moves the head row only if it is still there and inserts the record; appends that arrive while a stream’s call is in flight grouped into its next call; SQLite: once the trail knows a stream’s head, one autocommitted INSERT that writes only if that head is still the last record, a trigger linking the previous record forward to it in the same statement; otherwise a BEGIN IMMEDIATE transaction). floor: one autocommitted INSERT of the same row (same columns, the same query indexes; not the chain’s unique (stream, seq) key) through the same @beaver-kit/database, sent as its statements go by default (on PostgreSQL unnamed, parsed on every call; the kit asks for prepare: true). On SQLite both tables’ pos is a plain INTEGER PRIMARY KEY (the kit’s since its migration 0008: prune() keeps the newest record, so no position is reused).',
+      'beaver-kit: record() of one event — validation, redaction of the metadata, canonical JSON, SHA-256, and the stream head row locked and moved with the insert (PostgreSQL: statements prepared once per connection: the first append of a stream in a process is one call of a PL/pgSQL function of the store that computes the hash with sha256(); the next ones are chained by the kit after the head it last left and written by one statement that moves the head row only if it is still there and inserts the record; appends that arrive while a stream’s call is in flight grouped into its next call; SQLite: once the trail knows a stream’s head, one autocommitted INSERT that writes only if that head is still the last record, a trigger linking the previous record forward to it in the same statement; otherwise a BEGIN IMMEDIATE transaction). floor: one autocommitted INSERT of the same row (same columns, the same query indexes; not the chain’s unique (stream, seq) key) through the same @beaver-kit/database, prepared as the kit’s statements are (prepare: true: on PostgreSQL a named statement parsed once per connection). On SQLite both tables’ pos is a plain INTEGER PRIMARY KEY (the kit’s since its migration 0008: prune() keeps the newest record, so no position is reused).',
       'Every commit waits for its WAL flush (PostgreSQL synchronous_commit on, fsync on; SQLite WAL with the database package’s defaults), on a disk shared with other sessions: when the flush dominates, ratios move toward 1 and rounds spread widely. “no flush wait” is the same comparison on connections with synchronous_commit off: the statements’ own cost.',
       `Load average when the run started: ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} vCPUs.`,
       'SQLite is a file in the temp directory (the database package’s defaults: WAL); PostgreSQL runs on the same 2 vCPUs as the bench, shared with other sessions’ work.',
