@@ -193,6 +193,12 @@ export async function runBench(allOptions: BenchOptions): Promise<BenchReport> {
         } finally {
           await contender.teardown?.()
         }
+        if (!(m.opsPerSec > 0) || !Number.isFinite(m.opsPerSec)) {
+          // A ratio over a contender that did nothing is Infinity, and a goal over it "met".
+          throw new Error(
+            `bench case "${c.name}": ${label} measured ${m.opsPerSec} ops/s in round ${round + 1}: it did no work; fix the contender (a ratio over it means nothing)`,
+          )
+        }
         const list = byLabel.get(label) ?? []
         list.push(m)
         byLabel.set(label, list)

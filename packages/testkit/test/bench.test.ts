@@ -274,6 +274,28 @@ describe('runBench', () => {
     ).rejects.toThrow('bench goal "g": case "x" lacks one of its contenders')
   })
 
+  it('refuses a contender that did no work in a round (a goal over it would read Infinity, met)', async () => {
+    vi.stubEnv('BENCH_QUICK', '')
+    await expect(
+      runBench({
+        package: 'widget',
+        url: import.meta.url,
+        rounds: 2,
+        print: false,
+        cases: [
+          {
+            name: 'drain',
+            contenders: [
+              { contender: 'beaver-kit', measure: fixed(100) },
+              { contender: 'rival-lib', measure: fixed(50, 0) },
+            ],
+          },
+        ],
+        goals: [{ goal: 'g', case: 'drain', over: 'rival-lib', target: 1 }],
+      }),
+    ).rejects.toThrow('bench case "drain": rival-lib measured 0 ops/s in round 2: it did no work')
+  })
+
   it('refuses two contenders of a case with one label', async () => {
     await expect(
       runBench({
