@@ -5,7 +5,7 @@ import { MISS } from './codec.ts'
 import type { CacheConfig } from './config.ts'
 import type { StoredValue } from './driver.ts'
 import { CacheError } from './errors.ts'
-import { keyError, nestedNamespace } from './keys.ts'
+import { nestedNamespace } from './keys.ts'
 import { getOrSet, getOrSetMany } from './loading.ts'
 import { run, traceSync } from './operation.ts'
 import { CacheRoot } from './root.ts'
@@ -28,7 +28,6 @@ import type {
 } from './types.ts'
 import {
   answer,
-  answerHot,
   answerMany,
   checkKey,
   codecOf,
@@ -41,9 +40,8 @@ import {
 } from './view.ts'
 import { readSync, writeSync } from './sync.ts'
 import { warm } from './warm.ts'
+import { fastGet, fastSet } from './fast-path.ts'
 import { listEntries, preloadKeys, purgeExpired, readBatch, readManyDirect, removeMany, storeMany } from './batch.ts'
-
-const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
 
 /**
  * One cache API over every driver: typed values through a serializer, namespaces on one
@@ -112,49 +110,8 @@ export class Cache implements Instance<InstanceDescription> {
    * the driver.
    */
   get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
-    const root = this.#root
-    if (root.syncDriver !== undefined && !this.#view.closed) {
-      // Observed or not, a synchronous driver answers without a promise of its own: an
-      // observer sees start and end (as traceSync publishes them), not a promise's events.
-      try {
-        return Promise.resolve(
-          channels.get.hasSubscribers
-            ? traceSync(this.#view, 'get', () => readSync<T>(this.#view, key))
-            : readSync<T>(this.#view, key),
-        )
-      } catch (err) {
-        return Promise.reject(err as Error)
-      }
-    }
-    const driver = root.driver
-    if (
-      driver !== undefined &&
-      options?.signal === undefined &&
-      !channels.get.hasSubscribers &&
-      !this.#view.closed &&
-      !root.closed
-    ) {
-      if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
-        return Promise.reject(keyError(key, root.maxKeyLength))
-      let pending: unknown
-      try {
-        if (root.peekDriver !== undefined) {
-          // A hot tier's fresh entry: decoded here (or once, when shared), no promise of the driver.
-          const hot = root.peekDriver.peek?.(this.#ns, key)
-          if (hot !== undefined) return Promise.resolve(answerHot<T>(this.#view, hot))
-        }
-        pending = readOne(this.#view, driver, key)
-      } catch (err) {
-        return Promise.reject(root.wrap(err, 'get', this.#ns) as Error)
-      }
-      // Async fast path: one reaction on the driver's promise, no wrapper coroutines.
-      return Promise.resolve(pending).then(
-        (stored) => answer<T>(this.#view, stored),
-        (err: unknown) => {
-          throw root.wrap(err, 'get', this.#ns)
-        },
-      )
-    }
+    const fast = fastGet<T>(this.#view, key, options)
+    if (fast !== undefined) return fast
     return this.#run('get', undefined, options?.signal, async (d, ctx) => {
       checkKey(this.#view, key)
       const value = answer<T>(this.#view, await readOne(this.#view, d, key))
@@ -198,49 +155,9 @@ export class Cache implements Instance<InstanceDescription> {
    * the entry carries them in every tier.
    */
   set<T = unknown>(key: string, value: T, options?: SetOptions): Promise<void> {
+    const fast = fastSet(this.#view, key, value, options)
+    if (fast !== undefined) return fast
     const root = this.#root
-    if (
-      root.syncDriver !== undefined &&
-      !this.#view.closed &&
-      options?.signal === undefined &&
-      options?.tags === undefined &&
-      options?.grace === undefined
-    ) {
-      try {
-        if (channels.set.hasSubscribers) traceSync(this.#view, 'set', () => writeSync(this.#view, key, value, options))
-        else writeSync(this.#view, key, value, options)
-        return RESOLVED_UNDEFINED
-      } catch (err) {
-        return Promise.reject(err as Error)
-      }
-    }
-    const driver = root.driver
-    if (
-      driver !== undefined &&
-      options?.signal === undefined &&
-      options?.tags === undefined &&
-      options?.grace === undefined &&
-      !channels.set.hasSubscribers &&
-      !this.#view.closed &&
-      !root.closed
-    ) {
-      // Async fast path, as get's: one reaction on the driver's promise, no wrapper coroutines.
-      let pending: unknown
-      try {
-        checkKey(this.#view, key)
-        pending = driver.set(this.#ns, key, codecOf(this.#view).encode(value), ttlMs(options?.ttl, root.defaultTtlMs))
-      } catch (err) {
-        return Promise.reject(root.wrap(err, 'set', this.#ns) as Error)
-      }
-      return Promise.resolve(pending).then(
-        () => {
-          this.#counters.sets++
-        },
-        (err: unknown) => {
-          throw root.wrap(err, 'set', this.#ns)
-        },
-      )
-    }
     return this.#run('set', undefined, options?.signal, async (d) => {
       checkKey(this.#view, key)
       const ttl = ttlMs(options?.ttl, root.defaultTtlMs)
