@@ -1,4 +1,5 @@
 import { channels } from './channels.ts'
+import type { CacheDriver } from './driver.ts'
 import { keyError } from './keys.ts'
 import { traceSync } from './operation.ts'
 import { readSync, writeSync } from './sync.ts'
@@ -12,6 +13,22 @@ import { answer, answerHot, checkKey, codecOf, readOne, type View } from './view
 // (loading the driver, a caller's signal, tags or grace, a traced call, a closed cache) must run.
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined)
+
+/** The loaded driver, when nothing asks for the general path: no signal, nobody tracing the operation, the cache open. */
+function loadedDriver(
+  view: View,
+  channel: { readonly hasSubscribers: boolean },
+  options: OperationOptions | undefined,
+): CacheDriver | undefined {
+  const driver = view.root.driver
+  return driver !== undefined &&
+    options?.signal === undefined &&
+    !channel.hasSubscribers &&
+    !view.closed &&
+    !view.root.closed
+    ? driver
+    : undefined
+}
 
 /** `Cache.get` for a synchronous or a loaded driver; undefined when the general path must run. */
 export function fastGet<T>(
@@ -31,14 +48,8 @@ export function fastGet<T>(
       return Promise.reject(err as Error)
     }
   }
-  const driver = root.driver
-  if (
-    driver !== undefined &&
-    options?.signal === undefined &&
-    !channels.get.hasSubscribers &&
-    !view.closed &&
-    !root.closed
-  ) {
+  const driver = loadedDriver(view, channels.get, options)
+  if (driver !== undefined) {
     if (typeof key !== 'string' || key.length === 0 || key.length > root.maxKeyLength)
       return Promise.reject(keyError(key, root.maxKeyLength))
     let pending: unknown
@@ -86,16 +97,9 @@ export function fastSet(
       return Promise.reject(err as Error)
     }
   }
-  const driver = root.driver
-  if (
-    driver !== undefined &&
-    options?.signal === undefined &&
-    options?.tags === undefined &&
-    options?.grace === undefined &&
-    !channels.set.hasSubscribers &&
-    !view.closed &&
-    !root.closed
-  ) {
+  const driver =
+    options?.tags === undefined && options?.grace === undefined ? loadedDriver(view, channels.set, options) : undefined
+  if (driver !== undefined) {
     // Async fast path, as get's: one reaction on the driver's promise, no wrapper coroutines.
     let pending: unknown
     try {
